@@ -1,0 +1,147 @@
+#include "common/config.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace fedra {
+
+Result<nlohmann::json> ParseJson(std::string_view text, std::string_view source) {
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    // Re-parse with exceptions only to get nlohmann's position-bearing message.
+    try {
+      nlohmann::json unused = nlohmann::json::parse(text);
+      (void)unused;
+    } catch (const nlohmann::json::exception& e) {
+      return InvalidArgument(std::string(source) + ": invalid JSON: " + e.what());
+    }
+    return InvalidArgument(std::string(source) + ": invalid JSON");
+  }
+  return doc;
+}
+
+Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path, size_t max_bytes) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return NotFound(path.string() + ": " + ec.message());
+  if (size > max_bytes) {
+    return ResourceExhausted(path.string() + ": " + std::to_string(size) +
+                             " bytes exceeds the limit of " + std::to_string(max_bytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(path.string() + ": cannot open");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseJson(text.str(), path.string());
+}
+
+std::filesystem::path ResolvePath(const std::filesystem::path& base_dir, const std::string& p) {
+  std::filesystem::path path(p);
+  return path.is_absolute() ? path : base_dir / path;
+}
+
+JsonFields::JsonFields(const nlohmann::json& object, std::string where)
+    : object_(object), where_(std::move(where)) {
+  if (!object_.is_object()) status_ = InvalidArgument(where_ + ": expected a JSON object");
+}
+
+std::string JsonFields::Path(std::string_view key) const {
+  // A top-level reader is named "file.json:", a nested one "file.json: limits".
+  if (where_.empty()) return std::string(key);
+  return where_ + (where_.back() == ':' ? " " : ".") + std::string(key);
+}
+
+const nlohmann::json* JsonFields::Find(std::string_view key) {
+  seen_.emplace(key);
+  if (!object_.is_object()) return nullptr;
+  auto it = object_.find(key);
+  return it == object_.end() ? nullptr : &*it;
+}
+
+Status JsonFields::TypeError(std::string_view key, std::string_view expected) const {
+  return InvalidArgument(Path(key) + ": expected " + std::string(expected));
+}
+
+Status JsonFields::Required(std::string_view key, std::string* out) {
+  FEDRA_RETURN_IF_ERROR(status_);
+  if (object_.find(key) == object_.end()) return InvalidArgument(Path(key) + ": required");
+  return Optional(key, out);
+}
+
+Status JsonFields::Optional(std::string_view key, std::string* out) {
+  FEDRA_RETURN_IF_ERROR(status_);
+  const nlohmann::json* v = Find(key);
+  if (!v) return Status::Ok();
+  if (!v->is_string()) return TypeError(key, "a string");
+  *out = v->get<std::string>();
+  return Status::Ok();
+}
+
+Status JsonFields::Required(std::string_view key, int64_t* out, int64_t min, int64_t max) {
+  FEDRA_RETURN_IF_ERROR(status_);
+  if (object_.find(key) == object_.end()) return InvalidArgument(Path(key) + ": required");
+  return Optional(key, out, min, max);
+}
+
+Status JsonFields::Optional(std::string_view key, int64_t* out, int64_t min, int64_t max) {
+  FEDRA_RETURN_IF_ERROR(status_);
+  const nlohmann::json* v = Find(key);
+  if (!v) return Status::Ok();
+  const std::string range = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  if (!v->is_number_integer()) return TypeError(key, range + ", got " + v->dump());
+  const int64_t x = v->get<int64_t>();
+  if (x < min || x > max) return TypeError(key, range + ", got " + std::to_string(x));
+  *out = x;
+  return Status::Ok();
+}
+
+Status JsonFields::Optional(std::string_view key, double* out, double min, double max) {
+  FEDRA_RETURN_IF_ERROR(status_);
+  const nlohmann::json* v = Find(key);
+  if (!v) return Status::Ok();
+  std::ostringstream range;
+  range << "a number in [" << min << ", " << max << "]";
+  if (!v->is_number()) return TypeError(key, range.str() + ", got " + v->dump());
+  const double x = v->get<double>();
+  if (!(x >= min && x <= max)) return TypeError(key, range.str() + ", got " + v->dump());
+  *out = x;
+  return Status::Ok();
+}
+
+Status JsonFields::Optional(std::string_view key, bool* out) {
+  FEDRA_RETURN_IF_ERROR(status_);
+  const nlohmann::json* v = Find(key);
+  if (!v) return Status::Ok();
+  if (!v->is_boolean()) return TypeError(key, "true or false");
+  *out = v->get<bool>();
+  return Status::Ok();
+}
+
+Status JsonFields::Optional(std::string_view key, std::vector<std::string>* out) {
+  FEDRA_RETURN_IF_ERROR(status_);
+  const nlohmann::json* v = Find(key);
+  if (!v) return Status::Ok();
+  if (!v->is_array()) return TypeError(key, "an array of strings");
+  std::vector<std::string> items;
+  for (const auto& item : *v) {
+    if (!item.is_string()) return TypeError(key, "an array of strings");
+    items.push_back(item.get<std::string>());
+  }
+  *out = std::move(items);
+  return Status::Ok();
+}
+
+const nlohmann::json* JsonFields::Child(std::string_view key) {
+  if (!status_.ok()) return nullptr;
+  return Find(key);
+}
+
+Status JsonFields::Finish() const {
+  FEDRA_RETURN_IF_ERROR(status_);
+  for (const auto& [key, value] : object_.items()) {
+    if (!seen_.contains(key)) return InvalidArgument(Path(key) + ": unknown field");
+  }
+  return Status::Ok();
+}
+
+}  // namespace fedra

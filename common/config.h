@@ -1,0 +1,65 @@
+// Reading JSON configuration and job files: size-limited loading, relative paths, and typed field
+// access whose errors name the file and the field ("site.json: limits.max_message_bytes: expected
+// an integer in [1024, 4294967296], got -1"). Unknown fields are errors, so a typo is not ignored.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace fedra {
+
+// Parses a JSON document from `path`, refusing files over `max_bytes`.
+Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path,
+                                    size_t max_bytes = 16u << 20);
+
+// Parses JSON text; errors name `source`.
+Result<nlohmann::json> ParseJson(std::string_view text, std::string_view source);
+
+// `p` if absolute, else `p` relative to `base_dir`.
+std::filesystem::path ResolvePath(const std::filesystem::path& base_dir, const std::string& p);
+
+// Field access on one JSON object. Each call checks presence and type; Finish() reports fields
+// that were never asked for. `where` names the object: "site.json:" for a top-level object,
+// "site.json: limits" for a nested one; errors read "site.json: limits.port: ...".
+class JsonFields {
+ public:
+  JsonFields(const nlohmann::json& object, std::string where);
+
+  // A non-ok status when the value is not an object.
+  Status status() const { return status_; }
+
+  Status Required(std::string_view key, std::string* out);
+  Status Optional(std::string_view key, std::string* out);
+  Status Required(std::string_view key, int64_t* out, int64_t min, int64_t max);
+  Status Optional(std::string_view key, int64_t* out, int64_t min, int64_t max);
+  Status Optional(std::string_view key, double* out, double min, double max);
+  Status Optional(std::string_view key, bool* out);
+  Status Optional(std::string_view key, std::vector<std::string>* out);
+  // The raw child, or nullptr when absent. Marks the key as known.
+  const nlohmann::json* Child(std::string_view key);
+
+  // Fails naming the first key no accessor asked for.
+  Status Finish() const;
+
+  // "where.key", for nested readers and messages.
+  std::string Path(std::string_view key) const;
+
+ private:
+  const nlohmann::json* Find(std::string_view key);
+  Status TypeError(std::string_view key, std::string_view expected) const;
+
+  const nlohmann::json& object_;
+  std::string where_;
+  std::set<std::string, std::less<>> seen_;
+  Status status_;
+};
+
+}  // namespace fedra

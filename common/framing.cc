@@ -1,0 +1,121 @@
+#include "common/framing.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+
+namespace fedra {
+namespace net = boost::asio;
+namespace {
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+
+bool KnownKind(uint16_t kind) { return kind >= 1 && kind <= 3; }
+
+}  // namespace
+
+Status StreamError(const boost::system::error_code& ec, std::string_view what) {
+  const std::string w(what);
+  if (ec == boost::beast::error::timeout) return DeadlineExceeded(w + ": deadline exceeded");
+  if (ec == net::error::eof || ec == net::ssl::error::stream_truncated ||
+      ec == net::error::connection_reset || ec == net::error::broken_pipe) {
+    return Unavailable(w + ": connection closed by peer");
+  }
+  if (ec == net::error::operation_aborted) return Unavailable(w + ": connection closed");
+  return Unavailable(w + ": " + ec.message());
+}
+
+std::array<uint8_t, kFrameHeaderBytes> EncodeFrameHeader(FrameKind kind, uint64_t length) {
+  std::array<uint8_t, kFrameHeaderBytes> h{};
+  const uint16_t version = kProtocolVersion;
+  const auto k = static_cast<uint16_t>(kind);
+  std::memcpy(h.data(), &kFrameMagic, 4);
+  std::memcpy(h.data() + 4, &version, 2);
+  std::memcpy(h.data() + 6, &k, 2);
+  std::memcpy(h.data() + 8, &length, 8);
+  return h;
+}
+
+Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderBytes> bytes,
+                                      uint64_t max_body) {
+  uint32_t magic;
+  uint16_t version, kind;
+  uint64_t length;
+  std::memcpy(&magic, bytes.data(), 4);
+  std::memcpy(&version, bytes.data() + 4, 2);
+  std::memcpy(&kind, bytes.data() + 6, 2);
+  std::memcpy(&length, bytes.data() + 8, 8);
+  if (magic != kFrameMagic) return DataLoss("not a fedra message (bad magic)");
+  if (version != kProtocolVersion) {
+    return DataLoss("protocol version " + std::to_string(version) + " not supported (this is " +
+                    std::to_string(kProtocolVersion) + ")");
+  }
+  if (!KnownKind(kind)) return DataLoss("unknown message kind " + std::to_string(kind));
+  if (length > max_body) {
+    return ResourceExhausted("message of " + std::to_string(length) +
+                             " bytes exceeds the limit of " + std::to_string(max_body));
+  }
+  return FrameHeader{static_cast<FrameKind>(kind), length};
+}
+
+Bytes EncodeErrorBody(const Status& status) {
+  Bytes body;
+  ByteWriter w(&body);
+  w.Put(static_cast<uint8_t>(status.code()));
+  w.PutString(status.message());
+  return body;
+}
+
+Status DecodeErrorBody(std::span<const uint8_t> body) {
+  ByteReader r(body);
+  uint8_t code = 0;
+  std::string message;
+  if (!r.Get(&code).ok() || !r.GetString(&message).ok() || code == 0 ||
+      code > static_cast<uint8_t>(StatusCode::kInternal)) {
+    return DataLoss("malformed error message from peer");
+  }
+  return Status(static_cast<StatusCode>(code), message);
+}
+
+net::awaitable<Result<Frame>> ReadFrame(TlsStream& stream, const ReadLimits& limits) {
+  auto& tcp = boost::beast::get_lowest_layer(stream);
+  std::array<uint8_t, kFrameHeaderBytes> header{};
+
+  // Wait up to `first_byte` for the frame to start, then `rest` for everything else.
+  tcp.expires_after(limits.first_byte);
+  auto [ec1, n1] = co_await net::async_read(stream, net::buffer(header.data(), 1), kTuple);
+  if (ec1) co_return StreamError(ec1, "reading message");
+  tcp.expires_after(limits.rest);
+  auto [ec2, n2] =
+      co_await net::async_read(stream, net::buffer(header.data() + 1, header.size() - 1), kTuple);
+  if (ec2) co_return StreamError(ec2, "reading message header");
+
+  Result<FrameHeader> h = DecodeFrameHeader(header, limits.max_body);
+  if (!h.ok()) co_return h.status();
+
+  Frame frame{h->kind, Bytes(h->length)};
+  if (h->length > 0) {
+    auto [ec3, n3] = co_await net::async_read(stream, net::buffer(frame.body), kTuple);
+    if (ec3) {
+      co_return StreamError(ec3, "reading message body (" + std::to_string(n3) + " of " +
+                                     std::to_string(h->length) + " bytes arrived)");
+    }
+  }
+  co_return frame;
+}
+
+net::awaitable<Status> WriteFrame(TlsStream& stream, FrameKind kind,
+                                  std::span<const uint8_t> body, Duration timeout) {
+  const auto header = EncodeFrameHeader(kind, body.size());
+  const std::array<net::const_buffer, 2> buffers{net::buffer(header),
+                                                 net::buffer(body.data(), body.size())};
+  boost::beast::get_lowest_layer(stream).expires_after(timeout);
+  auto [ec, n] = co_await net::async_write(stream, buffers, kTuple);
+  if (ec) co_return StreamError(ec, "writing message");
+  co_return Status::Ok();
+}
+
+}  // namespace fedra

@@ -1,0 +1,46 @@
+// Mutual TLS for every fedra connection: TLS 1.3 only, both sides present a certificate signed by
+// the federation CA, and each side then checks the other's role and name from the certificate
+// subject (OU = role, CN = name), not only the CA signature.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include "common/status.h"
+
+namespace fedra {
+
+// A participant's startup-kit files.
+struct TlsFiles {
+  std::filesystem::path cert;  // PEM certificate
+  std::filesystem::path key;   // PEM private key; must not be readable by group or others
+  std::filesystem::path ca;    // the federation CA certificate, the only trust anchor
+};
+
+// Who is at the other end, read from the verified peer certificate.
+struct PeerIdentity {
+  std::string role;        // "master" or "site" (subject OU)
+  std::string name;        // subject CN
+  std::string federation;  // subject O
+
+  std::string ToString() const { return role + " '" + name + "'"; }
+};
+
+enum class TlsSide { kServer, kClient };
+
+// A context that speaks only TLS 1.3, trusts only `files.ca` and requires the peer's certificate.
+// Fails with a message naming the file when a file is missing, unreadable, mismatched, or the key
+// is readable by others.
+Result<std::shared_ptr<boost::asio::ssl::context>> MakeTlsContext(const TlsFiles& files,
+                                                                   TlsSide side);
+
+// The identity in the peer certificate of a completed handshake on `ssl`.
+Result<PeerIdentity> PeerIdentityOf(SSL* ssl);
+
+// Ok when `peer` has role `role` and, when `name` is not empty, that name.
+Status CheckPeer(const PeerIdentity& peer, std::string_view role, std::string_view name);
+
+}  // namespace fedra

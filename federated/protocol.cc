@@ -1,0 +1,238 @@
+#include "federated/protocol.h"
+
+#include "common/matrix_codec.h"
+
+namespace fedra {
+namespace {
+
+constexpr size_t kMaxJsonBytes = 1u << 20;
+constexpr size_t kMaxNameBytes = 256;
+
+void EncodeJson(const nlohmann::json& j, ByteWriter* w) {
+  w->PutString(j.is_object() && j.empty() ? std::string() : j.dump());
+}
+
+Status DecodeJson(ByteReader* r, nlohmann::json* out) {
+  std::string text;
+  FEDRA_RETURN_IF_ERROR(r->GetString(&text, kMaxJsonBytes));
+  if (text.empty()) {
+    *out = nlohmann::json::object();
+    return Status::Ok();
+  }
+  *out = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (out->is_discarded() || !out->is_object()) return DataLoss("metadata is not a JSON object");
+  return Status::Ok();
+}
+
+void EncodeValue(const std::optional<Matrix>& value, ByteWriter* w) {
+  w->Put(static_cast<uint8_t>(value.has_value()));
+  if (value) EncodeMatrix(*value, w);
+}
+
+Status DecodeValue(ByteReader* r, std::optional<Matrix>* value) {
+  uint8_t has = 0;
+  FEDRA_RETURN_IF_ERROR(r->Get(&has));
+  if (has > 1) return DataLoss("bad value flag " + std::to_string(has));
+  if (has) {
+    Matrix m;
+    FEDRA_RETURN_IF_ERROR(DecodeMatrix(r, &m));
+    *value = std::move(m);
+  }
+  return Status::Ok();
+}
+
+Status DecodeRequest(ByteReader* r, Request* q) {
+  uint8_t type = 0;
+  FEDRA_RETURN_IF_ERROR(r->Get(&type));
+  if (type < 1 || type > static_cast<uint8_t>(RequestType::kClear)) {
+    return DataLoss("unknown request type " + std::to_string(type));
+  }
+  q->type = static_cast<RequestType>(type);
+  FEDRA_RETURN_IF_ERROR(r->Get(&q->output));
+  uint32_t n = 0;
+  FEDRA_RETURN_IF_ERROR(r->Get(&n));
+  if (n > kMaxInputsPerRequest) return DataLoss(std::to_string(n) + " inputs exceed the limit");
+  FEDRA_RETURN_IF_ERROR(r->Need(size_t{n} * sizeof(VarId), "inputs"));
+  q->inputs.resize(n);
+  FEDRA_RETURN_IF_ERROR(r->Copy(q->inputs.data(), size_t{n} * sizeof(VarId), "inputs"));
+  FEDRA_RETURN_IF_ERROR(r->GetString(&q->name, kMaxNameBytes));
+  FEDRA_RETURN_IF_ERROR(DecodeJson(r, &q->params));
+  return DecodeValue(r, &q->value);
+}
+
+Status DecodeResponse(ByteReader* r, Response* p) {
+  uint8_t code = 0;
+  FEDRA_RETURN_IF_ERROR(r->Get(&code));
+  if (code > static_cast<uint8_t>(StatusCode::kInternal)) {
+    return DataLoss("unknown status code " + std::to_string(code));
+  }
+  std::string message;
+  FEDRA_RETURN_IF_ERROR(r->GetString(&message));
+  p->status = Status(static_cast<StatusCode>(code), std::move(message));
+  FEDRA_RETURN_IF_ERROR(DecodeJson(r, &p->meta));
+  return DecodeValue(r, &p->value);
+}
+
+// Reads the batch id and item count, checking the count against the bytes left
+// (every item takes at least `min_item_bytes`).
+Status DecodeBatchHeader(ByteReader* r, uint64_t* id, uint32_t* count, size_t min_item_bytes) {
+  FEDRA_RETURN_IF_ERROR(r->Get(id));
+  FEDRA_RETURN_IF_ERROR(r->Get(count));
+  if (*count > kMaxBatchItems || size_t{*count} * min_item_bytes > r->remaining()) {
+    return DataLoss("batch claims " + std::to_string(*count) + " items, which " +
+                    std::to_string(r->remaining()) + " bytes cannot hold");
+  }
+  return Status::Ok();
+}
+
+template <typename Item, typename DecodeFn>
+Status DecodeItems(std::span<const uint8_t> bytes, size_t min_item_bytes, const char* what,
+                   uint64_t* id, std::vector<Item>* items, DecodeFn decode) {
+  ByteReader r(bytes);
+  uint32_t count = 0;
+  FEDRA_RETURN_IF_ERROR(DecodeBatchHeader(&r, id, &count, min_item_bytes));
+  items->clear();
+  items->resize(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    Status s = decode(&r, &(*items)[i]);
+    if (!s.ok()) return s.WithContext(std::string(what) + " " + std::to_string(i));
+  }
+  if (r.remaining() != 0) {
+    return DataLoss(std::to_string(r.remaining()) + " unexpected bytes after the last " + what);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view RequestTypeName(RequestType type) {
+  switch (type) {
+    case RequestType::kPing: return "ping";
+    case RequestType::kListCatalog: return "list_catalog";
+    case RequestType::kRead: return "read";
+    case RequestType::kPut: return "put";
+    case RequestType::kGet: return "get";
+    case RequestType::kExec: return "exec";
+    case RequestType::kCall: return "call";
+    case RequestType::kClear: return "clear";
+  }
+  return "unknown";
+}
+
+Request Request::Ping() { return Request{}; }
+
+Request Request::ListCatalog() {
+  Request q;
+  q.type = RequestType::kListCatalog;
+  return q;
+}
+
+Request Request::Read(VarId output, std::string dataset, std::vector<std::string> columns) {
+  Request q;
+  q.type = RequestType::kRead;
+  q.output = output;
+  q.name = std::move(dataset);
+  if (!columns.empty()) q.params["columns"] = std::move(columns);
+  return q;
+}
+
+Request Request::Put(VarId output, Matrix value) {
+  Request q;
+  q.type = RequestType::kPut;
+  q.output = output;
+  q.value = std::move(value);
+  return q;
+}
+
+Request Request::Get(VarId var) {
+  Request q;
+  q.type = RequestType::kGet;
+  q.inputs = {var};
+  return q;
+}
+
+Request Request::Exec(VarId output, std::string op, std::vector<VarId> inputs, bool return_value,
+                      nlohmann::json params) {
+  Request q;
+  q.type = RequestType::kExec;
+  q.output = output;
+  q.name = std::move(op);
+  q.inputs = std::move(inputs);
+  q.params = std::move(params);
+  if (return_value) q.params["return"] = true;
+  return q;
+}
+
+Request Request::Call(VarId output, std::string function, std::vector<VarId> inputs,
+                      nlohmann::json params) {
+  Request q = Exec(output, std::move(function), std::move(inputs), false, std::move(params));
+  q.type = RequestType::kCall;
+  return q;
+}
+
+Request Request::Clear(std::vector<VarId> vars) {
+  Request q;
+  q.type = RequestType::kClear;
+  q.inputs = std::move(vars);
+  return q;
+}
+
+Bytes EncodeRequestBatch(const RequestBatch& batch) {
+  Bytes out;
+  size_t reserve = 16;
+  for (const Request& q : batch.requests) reserve += 64 + (q.value ? EncodedMatrixBytes(*q.value) : 0);
+  out.reserve(reserve);
+  ByteWriter w(&out);
+  w.Put(batch.id);
+  w.Put(static_cast<uint32_t>(batch.requests.size()));
+  for (const Request& q : batch.requests) {
+    w.Put(static_cast<uint8_t>(q.type));
+    w.Put(q.output);
+    w.Put(static_cast<uint32_t>(q.inputs.size()));
+    w.Append(q.inputs.data(), q.inputs.size() * sizeof(VarId));
+    w.PutString(q.name);
+    EncodeJson(q.params, &w);
+    EncodeValue(q.value, &w);
+  }
+  return out;
+}
+
+Bytes EncodeResponseBatch(const ResponseBatch& batch) {
+  Bytes out;
+  size_t reserve = 16;
+  for (const Response& p : batch.responses) reserve += 64 + (p.value ? EncodedMatrixBytes(*p.value) : 0);
+  out.reserve(reserve);
+  ByteWriter w(&out);
+  w.Put(batch.id);
+  w.Put(static_cast<uint32_t>(batch.responses.size()));
+  for (const Response& p : batch.responses) {
+    w.Put(static_cast<uint8_t>(p.status.code()));
+    w.PutString(p.status.message());
+    EncodeJson(p.meta, &w);
+    EncodeValue(p.value, &w);
+  }
+  return out;
+}
+
+Status DecodeRequestBatch(std::span<const uint8_t> bytes, RequestBatch* batch) {
+  // Smallest request: type, output, input count, two empty strings, value flag.
+  return DecodeItems(bytes, 1 + 8 + 4 + 4 + 4 + 1, "request", &batch->id, &batch->requests,
+                     DecodeRequest);
+}
+
+Status DecodeResponseBatch(std::span<const uint8_t> bytes, ResponseBatch* batch) {
+  return DecodeItems(bytes, 1 + 4 + 4 + 1, "response", &batch->id, &batch->responses,
+                     DecodeResponse);
+}
+
+bool IsValidDatasetName(std::string_view name) {
+  if (name.empty() || name.size() > 128 || name.front() == '.') return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace fedra

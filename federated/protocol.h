@@ -1,0 +1,100 @@
+// The federated instruction set: what the master asks of a site, and what comes back.
+//
+// A RequestBatch carries every request for one site in one step; the site answers with a
+// ResponseBatch holding exactly one Response per request, in order. Requests in a batch run in
+// order; a failed request changes nothing on the site and later requests still run.
+//
+// Wire layout (little-endian), the body of a kRequestBatch / kResponseBatch frame:
+//   batch:    u64 id, u32 count, then `count` items
+//   request:  u8 type, u64 output, u32 n + n*u64 inputs, string name, string params-json,
+//             u8 has_value [, matrix]
+//   response: u8 status code, string message, string meta-json, u8 has_value [, matrix]
+// Strings are u32 length + bytes; matrices as in common/matrix_codec.h. JSON holds only small
+// metadata (names, shapes, options) — values always travel as raw doubles.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/bytes.h"
+#include "common/matrix.h"
+#include "common/status.h"
+
+namespace fedra {
+
+// Variable ids are chosen by the master and name a site variable.
+using VarId = uint64_t;
+
+// Append only, never renumber: the byte travels on the wire.
+enum class RequestType : uint8_t {
+  kPing = 1,         // liveness; answers {"site": name}
+  kListCatalog = 2,  // dataset names, shapes, columns, privacy levels — never paths
+  kRead = 3,         // dataset `name` (params.columns optional) -> variable `output`
+  kPut = 4,          // broadcast `value` -> variable `output` (public)
+  kGet = 5,          // value of variable inputs[0], if its privacy allows
+  kExec = 6,         // operation `name` on `inputs` -> `output`; params.return also returns it
+                     // (output 0 with params.return: return only, store nothing)
+  kCall = 7,         // named function `name` on `inputs` -> `output` (training steps, statistics)
+  kClear = 8,        // remove variables `inputs`
+};
+
+std::string_view RequestTypeName(RequestType type);
+
+struct Request {
+  RequestType type = RequestType::kPing;
+  VarId output = 0;
+  std::vector<VarId> inputs;
+  std::string name;
+  nlohmann::json params = nlohmann::json::object();
+  std::optional<Matrix> value;
+
+  static Request Ping();
+  static Request ListCatalog();
+  static Request Read(VarId output, std::string dataset, std::vector<std::string> columns = {});
+  static Request Put(VarId output, Matrix value);
+  static Request Get(VarId var);
+  // With `return_value`, the response also carries the result (subject to privacy).
+  static Request Exec(VarId output, std::string op, std::vector<VarId> inputs,
+                      bool return_value = false, nlohmann::json params = nlohmann::json::object());
+  static Request Call(VarId output, std::string function, std::vector<VarId> inputs,
+                      nlohmann::json params = nlohmann::json::object());
+  static Request Clear(std::vector<VarId> vars);
+};
+
+struct Response {
+  Status status;
+  nlohmann::json meta = nlohmann::json::object();  // small results: shapes, names, counts
+  std::optional<Matrix> value;
+
+  static Response Error(Status s) { return Response{std::move(s), nlohmann::json::object(), {}}; }
+};
+
+struct RequestBatch {
+  uint64_t id = 0;
+  std::vector<Request> requests;
+};
+
+struct ResponseBatch {
+  uint64_t id = 0;
+  std::vector<Response> responses;
+};
+
+// Limits a decoder applies before allocating.
+inline constexpr uint32_t kMaxBatchItems = 1u << 16;
+inline constexpr uint32_t kMaxInputsPerRequest = 1u << 12;
+
+Bytes EncodeRequestBatch(const RequestBatch& batch);
+Bytes EncodeResponseBatch(const ResponseBatch& batch);
+// Fail with kDataLoss naming the item and offset on any malformed or truncated input.
+Status DecodeRequestBatch(std::span<const uint8_t> bytes, RequestBatch* batch);
+Status DecodeResponseBatch(std::span<const uint8_t> bytes, ResponseBatch* batch);
+
+// Dataset names are catalog keys, never paths: letters, digits, '_', '-', '.', not starting
+// with '.', at most 128 characters.
+bool IsValidDatasetName(std::string_view name);
+
+}  // namespace fedra

@@ -1,0 +1,49 @@
+// A federated matrix at the master: metadata only (shape, partitioning, and per part the site,
+// variable id and range). Operations on it become federated instructions; what comes back is
+// only what the sites' privacy policies release.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/matrix.h"
+#include "common/status.h"
+#include "federated/federation_map.h"
+#include "master/federation.h"
+
+namespace fedra {
+
+class FederatedMatrix {
+ public:
+  // Reads `columns` (all when empty) of `dataset` at every site of the federation into a
+  // row-partitioned matrix, parts in the federation's site order. Sites holding no rows are left
+  // out. All sites must agree on the columns; a failure anywhere clears what was read.
+  static Result<FederatedMatrix> Read(Federation& fed, const std::string& dataset,
+                                      const std::vector<std::string>& columns = {});
+
+  const FederationMap& map() const { return map_; }
+  const std::vector<std::string>& column_names() const { return column_names_; }
+  int64_t rows() const { return map_.rows(); }
+  int64_t cols() const { return map_.cols(); }
+
+  // colSums(X): 1 x ncol. One batch per site.
+  Result<Matrix> ColSums(Federation& fed) const;
+
+  // t(X) %*% X: ncol x ncol. One batch per site.
+  Result<Matrix> TransposeSelfProduct(Federation& fed) const;
+
+  // Removes the parts' variables from the sites.
+  Status Clear(Federation& fed) const;
+
+ private:
+  FederatedMatrix(FederationMap map, std::vector<std::string> column_names)
+      : map_(std::move(map)), column_names_(std::move(column_names)) {}
+
+  // Runs `op` on every part, returning each part's result (in part order).
+  Result<std::vector<Matrix>> ExecOnParts(Federation& fed, const std::string& op) const;
+
+  FederationMap map_;
+  std::vector<std::string> column_names_;
+};
+
+}  // namespace fedra

@@ -1,0 +1,96 @@
+#include "master/federation.h"
+
+#include <chrono>
+#include <future>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "common/tls.h"
+
+namespace fedra {
+namespace net = boost::asio;
+
+Federation::Federation(FederationConfig config)
+    : config_(std::move(config)),
+      work_(net::make_work_guard(io_)),
+      // Ids start from the clock so that a restarted master does not reuse live ids at a site.
+      next_var_(static_cast<VarId>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count())
+                << 16) {}
+
+Federation::~Federation() {
+  work_.reset();
+  io_.stop();
+  if (io_thread_.joinable()) io_thread_.join();
+}
+
+Result<std::unique_ptr<Federation>> Federation::Create(FederationConfig config) {
+  std::unique_ptr<Federation> fed(new Federation(std::move(config)));
+  FEDRA_ASSIGN_OR_RETURN(auto tls, MakeTlsContext(fed->config_.tls, TlsSide::kClient));
+  for (const SiteAddress& site : fed->config_.sites) {
+    fed->clients_.emplace(site.name, std::make_unique<SiteClient>(fed->io_, tls, site, fed->config_));
+  }
+  fed->io_thread_ = std::thread([f = fed.get()] { f->io_.run(); });
+  return fed;
+}
+
+std::vector<std::string> Federation::site_names() const {
+  std::vector<std::string> names;
+  for (const SiteAddress& s : config_.sites) names.push_back(s.name);
+  return names;
+}
+
+uint64_t Federation::batches_sent(const std::string& site) const {
+  auto it = clients_.find(site);
+  return it == clients_.end() ? 0 : it->second->batches_sent();
+}
+
+SiteResponses Federation::Call(const SiteRequests& requests) {
+  std::lock_guard lock(step_mu_);
+  std::map<std::string, RequestBatch> batches;
+  std::map<std::string, std::future<Result<ResponseBatch>>> pending;
+  SiteResponses out;
+  for (const auto& [site, reqs] : requests) {
+    auto it = clients_.find(site);
+    if (it == clients_.end()) {
+      out.emplace(site, NotFound("unknown site '" + site + "'"));
+      continue;
+    }
+    RequestBatch& batch = batches[site];
+    batch.id = next_batch_++;
+    batch.requests = reqs;
+    SiteClient* client = it->second.get();
+    pending.emplace(site, net::co_spawn(client->strand(), client->Call(batch), net::use_future));
+  }
+  for (auto& [site, future] : pending) {
+    // Each call enforces its own deadlines; this wait ends when the slowest site answers or
+    // times out.
+    Result<ResponseBatch> r = future.get();
+    if (r.ok()) {
+      out.emplace(site, std::move(r->responses));
+    } else {
+      out.emplace(site, r.status());
+    }
+  }
+  return out;
+}
+
+SiteResponses Federation::CallAll(const std::vector<Request>& requests) {
+  SiteRequests per_site;
+  for (const std::string& site : site_names()) per_site[site] = requests;
+  return Call(per_site);
+}
+
+Status FirstError(const SiteResponses& responses) {
+  for (const auto& [site, result] : responses) {
+    if (!result.ok()) return result.status();
+    for (const Response& r : *result) {
+      if (!r.status.ok()) return r.status.WithContext("site '" + site + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace fedra

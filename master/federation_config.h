@@ -1,0 +1,41 @@
+// The master's view of its federation (federation.json): its own TLS kit, the sites by name and
+// address, and the deadlines and limits for talking to them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "common/tls.h"
+
+namespace fedra {
+
+struct SiteAddress {
+  std::string name;  // must equal the CN of the site's certificate
+  std::string host;
+  uint16_t port = 0;
+
+  std::string ToString() const { return "site '" + name + "' (" + host + ":" + std::to_string(port) + ")"; }
+};
+
+struct FederationConfig {
+  std::string name;        // this master's name (its certificate CN)
+  std::string federation;  // the federation's name
+  TlsFiles tls;
+  std::vector<SiteAddress> sites;
+  std::chrono::seconds connect_timeout{5};
+  std::chrono::seconds call_timeout{60};
+  uint64_t max_message_bytes = 2ull << 30;  // largest response accepted
+};
+
+Result<FederationConfig> LoadFederationConfig(const std::filesystem::path& path);
+Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc,
+                                               const std::filesystem::path& base_dir,
+                                               const std::string& source);
+
+}  // namespace fedra

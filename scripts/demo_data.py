@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Data and configuration for scripts/demo.
+
+demo_data.py KITS SITE...              write each site's CSV files and catalog
+demo_data.py --ports KITS SITE...      point the master's federation.json at the sites' ports
+demo_data.py --check KITS SUMMARY SITE...
+                                       compare the federated summary with the pooled data
+"""
+import csv
+import json
+import math
+import random
+import sys
+
+ROWS = {"north": 1200, "south": 3400, "east": 800}
+COLUMNS = ["temperature", "pressure", "vibration", "load"]
+
+
+def write_data(kits, sites):
+    for i, site in enumerate(sites):
+        rng = random.Random(1000 + i)
+        kit = f"{kits}/site-{site}"
+        with open(f"{kit}/sensors.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(COLUMNS)
+            for _ in range(ROWS.get(site, 1000)):
+                load = rng.uniform(0.2, 1.0)
+                temperature = 40 + 30 * load + rng.gauss(0, 2) + 5 * i
+                pressure = 2.0 + 0.5 * load + rng.gauss(0, 0.05)
+                vibration = 0.1 + 0.3 * load * load + abs(rng.gauss(0, 0.02))
+                w.writerow([f"{temperature:.4f}", f"{pressure:.5f}", f"{vibration:.5f}", f"{load:.5f}"])
+        with open(f"{kit}/patients.csv", "w") as f:
+            f.write("age,dose\n")
+            for _ in range(50):
+                f.write(f"{rng.randint(20, 90)},{rng.uniform(1, 5):.3f}\n")
+        path = f"{kit}/site.json"
+        config = json.load(open(path))
+        config["listen"]["port"] = 0
+        config["datasets"] = {
+            "sensors": {"path": "sensors.csv", "privacy": "private-aggregate"},
+            "patients": {"path": "patients.csv", "privacy": "private"},
+        }
+        json.dump(config, open(path, "w"), indent=2)
+        print(f"   site {site}: sensors.csv ({ROWS.get(site, 1000)} rows, private-aggregate), "
+              f"patients.csv (50 rows, private)")
+
+
+def set_ports(kits, sites):
+    path = f"{kits}/master-hq/federation.json"
+    config = json.load(open(path))
+    for entry in config["sites"]:
+        entry["port"] = int(open(f"{kits}/site-{entry['name']}/ready").read())
+    json.dump(config, open(path, "w"), indent=2)
+
+
+def check(kits, summary_path, sites):
+    summary = json.load(open(summary_path))
+    rows = []
+    for site in sites:
+        with open(f"{kits}/site-{site}/sensors.csv") as f:
+            r = csv.reader(f)
+            next(r)
+            rows += [[float(v) for v in row] for row in r]
+    n = len(rows)
+    sums = [sum(r[j] for r in rows) for j in range(len(COLUMNS))]
+    worst = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(summary["colSums"], sums))
+    gram = [[sum(r[i] * r[j] for r in rows) for j in range(len(COLUMNS))] for i in range(len(COLUMNS))]
+    worst_gram = max(abs(summary["tXX"][i][j] - gram[i][j]) / max(1.0, abs(gram[i][j]))
+                     for i in range(len(COLUMNS)) for j in range(len(COLUMNS)))
+    print(f"   {summary['rows']} rows in {len(summary['parts'])} parts: "
+          + ", ".join(f"{p['site']} rows {p['rows'][0]}..{p['rows'][1]}" for p in summary["parts"]))
+    for name, mean in zip(summary["columns"], summary["colMeans"]):
+        print(f"   mean {name:<12} {mean:10.4f}")
+    print(f"   federated result took {summary['seconds'] * 1000:.1f} ms")
+    print(f"   check against the pooled data (computed here, from all sites' files): "
+          f"largest relative difference colSums {worst:.1e}, t(X)%*%X {worst_gram:.1e}")
+    if n != summary["rows"] or worst > 1e-9 or worst_gram > 1e-9 or not math.isfinite(worst):
+        sys.exit("federated and pooled results differ")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if args[0] == "--ports":
+        set_ports(args[1], args[2:])
+    elif args[0] == "--check":
+        check(args[1], args[2], args[3:])
+    else:
+        write_data(args[0], args[1:])

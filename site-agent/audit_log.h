@@ -1,0 +1,46 @@
+// The site's append-only audit trail: one JSON line per request (and per refused connection),
+// saying who asked what, which variables it touched, how many bytes left the site, and whether
+// it was allowed — and if not, why. Lines are written whole with O_APPEND, so a crash never
+// leaves a half line between two good ones.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "federated/protocol.h"
+
+namespace fedra {
+
+struct AuditEvent {
+  std::string peer;     // "master 'm'" or the remote address of a refused connection
+  std::string request;  // "read", "get", "exec colSums", "connect", ...
+  std::string dataset;  // when the request names or derives from one
+  std::vector<VarId> variables;
+  uint64_t bytes_out = 0;  // bytes of values that left the site
+  bool allowed = true;
+  std::string reason;  // why it was refused or failed; empty when it succeeded
+};
+
+class AuditLog {
+ public:
+  // Opens (creating with mode 0600) the file for appending.
+  static Result<std::unique_ptr<AuditLog>> Open(const std::filesystem::path& path);
+  ~AuditLog();
+
+  // Appends one line stamped with the current UTC time.
+  Status Append(const AuditEvent& event);
+
+ private:
+  AuditLog(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
+
+  const int fd_;
+  const std::filesystem::path path_;
+  std::mutex mu_;  // one writer at a time keeps lines in time order
+};
+
+}  // namespace fedra

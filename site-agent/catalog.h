@@ -1,0 +1,51 @@
+// The site's dataset catalog: the only datasets the network can name, and how to load them.
+// Paths stay here; what the catalog lists to the master is names, shapes, columns and privacy.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/csv_reader.h"
+#include "common/status.h"
+#include "site-agent/site_config.h"
+
+namespace fedra {
+
+class Catalog {
+ public:
+  explicit Catalog(std::map<std::string, DatasetSpec> specs);
+
+  // Reads each dataset's header and counts its rows, so List() can show shapes. A dataset that
+  // cannot be probed stays listed with its error; the site still starts.
+  void Probe();
+
+  // [{"name", "format", "privacy", "rows", "columns": [...]} or {"name", "error"}], by name.
+  nlohmann::json List() const;
+
+  // The dataset called `name`: kInvalidArgument for a name that is not a catalog key (a path,
+  // "../x"), kNotFound for an unknown one.
+  Result<const DatasetSpec*> Find(std::string_view name) const;
+
+  // Loads `columns` (all when empty) of a dataset into memory. `admit` sees the shape before the
+  // values are allocated; errors name the dataset, file name, line and column.
+  Result<CsvTable> Load(const DatasetSpec& spec, const std::vector<std::string>& columns,
+                        std::function<Status(size_t rows, size_t cols)> admit) const;
+
+ private:
+  struct Probed {
+    int64_t rows = -1;
+    std::vector<std::string> columns;
+    std::string error;
+  };
+
+  CsvOptions OptionsFor(const DatasetSpec& spec) const;
+
+  std::map<std::string, DatasetSpec> specs_;
+  std::map<std::string, Probed> probed_;
+};
+
+}  // namespace fedra

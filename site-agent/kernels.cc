@@ -1,0 +1,49 @@
+#include "site-agent/kernels.h"
+
+#include <string>
+
+namespace fedra {
+namespace {
+
+std::string Shape(const Matrix& m) { return std::to_string(m.rows()) + "x" + std::to_string(m.cols()); }
+
+Status ShapeError(const OperationInfo& op, const Matrix& a, const Matrix& b) {
+  return InvalidArgument(std::string(op.name) + ": inputs of shape " + Shape(a) + " and " + Shape(b) +
+                         " do not fit");
+}
+
+// t(X) %*% X through a symmetric rank update: half the flops of a general product.
+Matrix TransposeSelfProduct(const Matrix& x) {
+  Matrix out = Matrix::Zero(x.cols(), x.cols());
+  out.selfadjointView<Eigen::Lower>().rankUpdate(x.transpose());
+  out.triangularView<Eigen::StrictlyUpper>() = out.transpose();
+  return out;
+}
+
+}  // namespace
+
+Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* const> inputs,
+                            const nlohmann::json& /*params*/) {
+  if (static_cast<int>(inputs.size()) != op.arity) {
+    return InvalidArgument(std::string(op.name) + " takes " + std::to_string(op.arity) +
+                           " input(s), got " + std::to_string(inputs.size()));
+  }
+  const Matrix& x = *inputs[0];
+  const std::string_view name = op.name;
+  if (name == "colSums") return Matrix(x.colwise().sum());
+  if (name == "rowSums") return Matrix(x.rowwise().sum());
+  if (name == "sum") return Matrix(Matrix::Constant(1, 1, x.sum()));
+  if (name == "tsmm") return TransposeSelfProduct(x);
+  const Matrix& y = *inputs[1];
+  if (name == "matmul") {
+    if (x.cols() != y.rows()) return ShapeError(op, x, y);
+    return Matrix(x * y);
+  }
+  if (name == "tmatmul") {
+    if (x.rows() != y.rows()) return ShapeError(op, x, y);
+    return Matrix(x.transpose() * y);
+  }
+  return Internal("operation '" + std::string(name) + "' has no kernel");
+}
+
+}  // namespace fedra

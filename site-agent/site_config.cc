@@ -1,0 +1,110 @@
+#include "site-agent/site_config.h"
+
+#include "common/config.h"
+#include "federated/protocol.h"
+
+namespace fedra {
+namespace {
+
+Status ParseTls(JsonFields& fields, const std::filesystem::path& base, TlsFiles* tls) {
+  const nlohmann::json* node = fields.Child("tls");
+  if (!node) return InvalidArgument(fields.Path("tls") + ": required");
+  JsonFields f(*node, fields.Path("tls"));
+  std::string cert, key, ca;
+  FEDRA_RETURN_IF_ERROR(f.Required("cert", &cert));
+  FEDRA_RETURN_IF_ERROR(f.Required("key", &key));
+  FEDRA_RETURN_IF_ERROR(f.Required("ca", &ca));
+  FEDRA_RETURN_IF_ERROR(f.Finish());
+  *tls = {ResolvePath(base, cert), ResolvePath(base, key), ResolvePath(base, ca)};
+  return Status::Ok();
+}
+
+Status ParseLimits(JsonFields& fields, SiteLimits* limits) {
+  const nlohmann::json* node = fields.Child("limits");
+  if (!node) return Status::Ok();
+  JsonFields f(*node, fields.Path("limits"));
+  int64_t max_message = static_cast<int64_t>(limits->max_message_bytes);
+  int64_t budget = static_cast<int64_t>(limits->memory_budget_bytes);
+  int64_t min_rows = static_cast<int64_t>(limits->min_aggregate_rows);
+  FEDRA_RETURN_IF_ERROR(f.Optional("max_message_bytes", &max_message, 1024, int64_t{1} << 40));
+  FEDRA_RETURN_IF_ERROR(f.Optional("memory_budget_bytes", &budget, 1 << 20, int64_t{1} << 50));
+  FEDRA_RETURN_IF_ERROR(f.Optional("min_aggregate_rows", &min_rows, 1, int64_t{1} << 40));
+  FEDRA_RETURN_IF_ERROR(f.Optional("read_timeout_s", &limits->read_timeout_s, 1, 3600));
+  FEDRA_RETURN_IF_ERROR(f.Optional("idle_timeout_s", &limits->idle_timeout_s, 1, 86400));
+  FEDRA_RETURN_IF_ERROR(f.Finish());
+  limits->max_message_bytes = static_cast<uint64_t>(max_message);
+  limits->memory_budget_bytes = static_cast<uint64_t>(budget);
+  limits->min_aggregate_rows = static_cast<uint64_t>(min_rows);
+  return Status::Ok();
+}
+
+Status ParseDataset(const std::string& name, const nlohmann::json& node, const std::string& where,
+                    const std::filesystem::path& base, DatasetSpec* spec) {
+  if (!IsValidDatasetName(name)) {
+    return InvalidArgument(where + ": invalid dataset name '" + name +
+                           "' (letters, digits, '_', '-', '.'; not starting with '.')");
+  }
+  JsonFields f(node, where);
+  std::string path, privacy = "private-aggregate", delimiter = ",";
+  spec->name = name;
+  FEDRA_RETURN_IF_ERROR(f.Required("path", &path));
+  FEDRA_RETURN_IF_ERROR(f.Optional("format", &spec->format));
+  FEDRA_RETURN_IF_ERROR(f.Optional("header", &spec->header));
+  FEDRA_RETURN_IF_ERROR(f.Optional("delimiter", &delimiter));
+  FEDRA_RETURN_IF_ERROR(f.Required("privacy", &privacy));
+  FEDRA_RETURN_IF_ERROR(f.Finish());
+  if (spec->format != "csv") {
+    return InvalidArgument(f.Path("format") + ": unknown format '" + spec->format + "' (expected csv)");
+  }
+  if (delimiter.size() != 1 || delimiter[0] == '"' || delimiter[0] == '\n' || delimiter[0] == '\r') {
+    return InvalidArgument(f.Path("delimiter") + ": expected one character other than a quote or newline");
+  }
+  spec->delimiter = delimiter[0];
+  Result<PrivacyLevel> level = ParsePrivacyLevel(privacy);
+  if (!level.ok()) return level.status().WithContext(f.Path("privacy"));
+  spec->privacy = *level;
+  spec->path = ResolvePath(base, path);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesystem::path& base_dir,
+                                   const std::string& source) {
+  SiteConfig config;
+  JsonFields f(doc, source + ":");
+  FEDRA_RETURN_IF_ERROR(f.Required("name", &config.name));
+  if (config.name.empty()) return InvalidArgument(f.Path("name") + ": must not be empty");
+  if (const nlohmann::json* listen = f.Child("listen")) {
+    JsonFields l(*listen, f.Path("listen"));
+    int64_t port = config.listen_port;
+    FEDRA_RETURN_IF_ERROR(l.Optional("address", &config.listen_address));
+    FEDRA_RETURN_IF_ERROR(l.Optional("port", &port, 0, 65535));
+    FEDRA_RETURN_IF_ERROR(l.Finish());
+    config.listen_port = static_cast<uint16_t>(port);
+  }
+  FEDRA_RETURN_IF_ERROR(ParseTls(f, base_dir, &config.tls));
+  FEDRA_RETURN_IF_ERROR(f.Optional("allowed_masters", &config.allowed_masters));
+  std::string audit = "audit.jsonl";
+  FEDRA_RETURN_IF_ERROR(f.Optional("audit_log", &audit));
+  config.audit_log = ResolvePath(base_dir, audit);
+  FEDRA_RETURN_IF_ERROR(ParseLimits(f, &config.limits));
+  if (const nlohmann::json* datasets = f.Child("datasets")) {
+    if (!datasets->is_object()) return InvalidArgument(f.Path("datasets") + ": expected an object");
+    for (const auto& [name, node] : datasets->items()) {
+      DatasetSpec spec;
+      FEDRA_RETURN_IF_ERROR(
+          ParseDataset(name, node, f.Path("datasets") + "." + name, base_dir, &spec));
+      config.datasets.emplace(name, std::move(spec));
+    }
+  }
+  FEDRA_RETURN_IF_ERROR(f.Finish());
+  return config;
+}
+
+Result<SiteConfig> LoadSiteConfig(const std::filesystem::path& path) {
+  FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, LoadJsonFile(path));
+  return ParseSiteConfig(doc, std::filesystem::absolute(path).parent_path(), path.filename().string());
+}
+
+}  // namespace fedra

@@ -1,0 +1,54 @@
+// A site agent's configuration (site.json): identity, listener, TLS kit, which masters may
+// connect, limits, and the dataset catalog. Relative paths resolve against the file's folder.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "common/tls.h"
+#include "federated/privacy.h"
+
+namespace fedra {
+
+struct DatasetSpec {
+  std::string name;
+  std::filesystem::path path;  // never sent over the network
+  std::string format = "csv";
+  bool header = true;
+  char delimiter = ',';
+  PrivacyLevel privacy = PrivacyLevel::kPrivateAggregate;
+};
+
+struct SiteLimits {
+  uint64_t max_message_bytes = 256u << 20;  // largest request accepted
+  uint64_t memory_budget_bytes = 4ull << 30;
+  uint64_t min_aggregate_rows = 10;          // smallest aggregate of private-aggregate data to release
+  int64_t read_timeout_s = 30;               // to read a message once it has started
+  int64_t idle_timeout_s = 600;              // a connection with no message for this long is closed
+};
+
+struct SiteConfig {
+  std::string name;
+  std::string listen_address = "127.0.0.1";
+  uint16_t listen_port = 7000;  // 0 picks a free port (see --ready-file)
+  TlsFiles tls;
+  std::vector<std::string> allowed_masters;  // empty: any master of the federation
+  std::filesystem::path audit_log;
+  SiteLimits limits;
+  std::map<std::string, DatasetSpec> datasets;
+};
+
+// Loads and validates site.json; errors name the file and the field.
+Result<SiteConfig> LoadSiteConfig(const std::filesystem::path& path);
+
+// Validates a parsed document; `base_dir` anchors relative paths, `source` names it in errors.
+Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesystem::path& base_dir,
+                                   const std::string& source);
+
+}  // namespace fedra

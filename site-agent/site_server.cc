@@ -1,0 +1,197 @@
+#include "site-agent/site_server.h"
+
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/framing.h"
+#include "common/logging.h"
+
+namespace fedra {
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+constexpr int kIoThreads = 2;
+
+std::string RemoteAddress(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  return ec ? std::string("unknown peer") : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+SiteServer::SiteServer(SiteConfig config)
+    : config_(std::move(config)),
+      compute_(std::max(1u, std::thread::hardware_concurrency())),
+      acceptor_(io_) {}
+
+SiteServer::~SiteServer() {
+  Stop();
+  compute_.join();
+}
+
+Result<std::unique_ptr<SiteServer>> SiteServer::Create(SiteConfig config) {
+  std::unique_ptr<SiteServer> server(new SiteServer(std::move(config)));
+  SiteConfig& c = server->config_;
+  FEDRA_ASSIGN_OR_RETURN(server->tls_, MakeTlsContext(c.tls, TlsSide::kServer));
+  FEDRA_ASSIGN_OR_RETURN(server->audit_, AuditLog::Open(c.audit_log));
+  server->catalog_ = std::make_unique<Catalog>(c.datasets);
+  server->catalog_->Probe();
+  server->symbols_ = std::make_unique<SymbolTable>(c.limits.memory_budget_bytes);
+  server->executor_ = std::make_unique<Executor>(c.name, c.limits, server->catalog_.get(),
+                                                 server->symbols_.get(), server->audit_.get());
+
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(c.listen_address, ec);
+  if (ec) return InvalidArgument("listen address '" + c.listen_address + "': " + ec.message());
+  const tcp::endpoint endpoint(address, c.listen_port);
+  auto& acceptor = server->acceptor_;
+  if (acceptor.open(endpoint.protocol(), ec); !ec) {
+    acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (acceptor.bind(endpoint, ec); !ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return Unavailable("cannot listen on " + c.listen_address + ":" + std::to_string(c.listen_port) +
+                       ": " + ec.message());
+  }
+  server->port_ = acceptor.local_endpoint().port();
+  return server;
+}
+
+void SiteServer::Run(bool handle_signals) {
+  net::signal_set signals(io_);
+  if (handle_signals) {
+    signals.add(SIGTERM);
+    signals.add(SIGINT);
+    signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      FEDRA_LOG(kInfo) << "signal " << signal << ": shutting down";
+      Stop();
+    });
+  }
+  net::co_spawn(io_, Accept(), net::detached);
+  FEDRA_LOG(kInfo) << "listening on " << config_.listen_address << ":" << port_
+                   << " (TLS 1.3, client certificates required)";
+  std::vector<std::thread> threads;
+  for (int i = 1; i < kIoThreads; ++i) threads.emplace_back([this] { io_.run(); });
+  io_.run();
+  for (auto& t : threads) t.join();
+  compute_.join();
+  FEDRA_LOG(kInfo) << "stopped";
+}
+
+void SiteServer::Stop() {
+  net::post(io_, [this] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    io_.stop();
+  });
+}
+
+net::awaitable<void> SiteServer::Accept() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), kTuple);
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) {
+      FEDRA_LOG(kWarn) << "accept failed: " << ec.message();
+      continue;
+    }
+    net::co_spawn(socket.get_executor(), Serve(std::move(socket)), net::detached);
+  }
+}
+
+net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
+  const std::string remote = RemoteAddress(socket);
+  socket.set_option(tcp::no_delay(true));
+  TlsStream stream(std::move(socket), *tls_);
+  const SiteLimits& limits = config_.limits;
+  const Duration read_timeout = std::chrono::seconds(limits.read_timeout_s);
+
+  auto refuse = [&](const std::string& why) {
+    FEDRA_LOG(kWarn) << "refused connection from " << remote << ": " << why;
+    (void)audit_->Append(AuditEvent{remote, "connect", "", {}, 0, false, why});
+  };
+
+  boost::beast::get_lowest_layer(stream).expires_after(read_timeout);
+  auto [hs_ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kTuple);
+  if (hs_ec) {
+    refuse("TLS handshake: " + hs_ec.message());
+    co_return;
+  }
+  Result<PeerIdentity> peer = PeerIdentityOf(stream.native_handle());
+  Status allowed = peer.ok() ? CheckPeer(*peer, "master", "") : peer.status();
+  if (allowed.ok() && !config_.allowed_masters.empty() &&
+      std::find(config_.allowed_masters.begin(), config_.allowed_masters.end(), peer->name) ==
+          config_.allowed_masters.end()) {
+    allowed = PermissionDenied(peer->ToString() + " is not in this site's allowed_masters");
+  }
+  if (!allowed.ok()) {
+    refuse(allowed.message());
+    const Bytes body = EncodeErrorBody(allowed);
+    (void)co_await WriteFrame(stream, FrameKind::kError, body, read_timeout);
+    co_return;
+  }
+  FEDRA_LOG(kInfo) << peer->ToString() << " connected from " << remote;
+
+  const ReadLimits read_limits{limits.max_message_bytes, std::chrono::seconds(limits.idle_timeout_s),
+                               read_timeout};
+  for (;;) {
+    Result<Frame> frame = co_await ReadFrame(stream, read_limits);
+    if (!frame.ok()) {
+      const StatusCode code = frame.status().code();
+      if (code == StatusCode::kUnavailable && frame.status().message().find("closed by peer") != std::string::npos) {
+        FEDRA_LOG(kInfo) << peer->ToString() << " disconnected";
+        co_return;
+      }
+      FEDRA_LOG(kWarn) << peer->ToString() << ": " << frame.status().message() << "; closing the connection";
+      (void)audit_->Append(AuditEvent{peer->ToString(), "message", "", {}, 0, false, frame.status().ToString()});
+      if (code == StatusCode::kDataLoss || code == StatusCode::kResourceExhausted) {
+        // The stream is still in step (only the header was read): say why before closing.
+        const Bytes body = EncodeErrorBody(frame.status());
+        (void)co_await WriteFrame(stream, FrameKind::kError, body, read_timeout);
+      }
+      co_return;
+    }
+    if (frame->kind != FrameKind::kRequestBatch) {
+      const Status s = DataLoss("expected a request batch");
+      const Bytes body = EncodeErrorBody(s);
+      (void)co_await WriteFrame(stream, FrameKind::kError, body, read_timeout);
+      continue;
+    }
+
+    // Decoding and execution run on the compute pool; this coroutine resumes on its strand.
+    const PeerIdentity& who = *peer;
+    struct Reply {
+      FrameKind kind = FrameKind::kError;
+      Bytes body;
+    };
+    auto work = [this, &frame, &who]() -> net::awaitable<Reply> {
+      RequestBatch batch;
+      Status decoded = DecodeRequestBatch(frame->body, &batch);
+      if (!decoded.ok()) {
+        (void)audit_->Append(AuditEvent{who.ToString(), "batch", "", {}, 0, false, decoded.ToString()});
+        co_return Reply{FrameKind::kError, EncodeErrorBody(decoded.WithContext("malformed request batch"))};
+      }
+      frame->body = Bytes();  // free the request before building the response
+      co_return Reply{FrameKind::kResponseBatch, EncodeResponseBatch(executor_->Execute(batch, who))};
+    };
+    const Reply reply = co_await net::co_spawn(compute_, work(), net::use_awaitable);
+    Status written = co_await WriteFrame(stream, reply.kind, reply.body, read_timeout);
+    if (!written.ok()) {
+      FEDRA_LOG(kWarn) << peer->ToString() << ": " << written.message();
+      co_return;
+    }
+  }
+}
+
+}  // namespace fedra

@@ -1,0 +1,60 @@
+// The site agent's TLS server: accepts only the federation's masters, reads framed request
+// batches with size limits and deadlines, runs them on a compute pool (never on an I/O thread),
+// and answers each with a response batch over the same persistent connection.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "common/status.h"
+#include "site-agent/audit_log.h"
+#include "site-agent/catalog.h"
+#include "site-agent/executor.h"
+#include "site-agent/site_config.h"
+#include "site-agent/symbol_table.h"
+
+namespace fedra {
+
+class SiteServer {
+ public:
+  // Loads the TLS kit, opens the audit log, probes the catalog and binds the listener.
+  static Result<std::unique_ptr<SiteServer>> Create(SiteConfig config);
+  ~SiteServer();
+
+  // The bound port (the configured one, or the one picked for port 0).
+  uint16_t port() const { return port_; }
+
+  // Serves until Stop(), or SIGTERM/SIGINT when `handle_signals`; returns once every thread has
+  // finished.
+  void Run(bool handle_signals);
+
+  // Stops accepting and closes every connection. Thread-safe; Run() then returns.
+  void Stop();
+
+ private:
+  explicit SiteServer(SiteConfig config);
+
+  boost::asio::awaitable<void> Accept();
+  boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
+
+  SiteConfig config_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<SymbolTable> symbols_;
+  std::unique_ptr<Executor> executor_;
+  boost::asio::thread_pool compute_;
+  // Declared last so that it goes first: pending sessions are torn down while what they use lives.
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace fedra

@@ -1,0 +1,55 @@
+#include "site-agent/symbol_table.h"
+
+namespace fedra {
+
+Result<Variable> SymbolTable::Get(VarId id) const {
+  std::lock_guard lock(mu_);
+  auto it = vars_.find(id);
+  if (it == vars_.end()) return NotFound("unknown variable " + std::to_string(id));
+  return it->second;
+}
+
+Status SymbolTable::CheckFitsLocked(uint64_t bytes) const {
+  if (bytes > budget_bytes_ - std::min(used_bytes_, budget_bytes_)) {
+    return ResourceExhausted("needs " + std::to_string(bytes) + " bytes but the site's memory budget has " +
+                             std::to_string(budget_bytes_ - used_bytes_) + " of " +
+                             std::to_string(budget_bytes_) + " bytes free");
+  }
+  return Status::Ok();
+}
+
+Status SymbolTable::CheckFits(uint64_t bytes) const {
+  std::lock_guard lock(mu_);
+  return CheckFitsLocked(bytes);
+}
+
+Status SymbolTable::Insert(VarId id, Variable var) {
+  const uint64_t bytes = MatrixBytes(*var.value);
+  std::lock_guard lock(mu_);
+  if (vars_.contains(id)) return FailedPrecondition("variable " + std::to_string(id) + " already exists");
+  FEDRA_RETURN_IF_ERROR(CheckFitsLocked(bytes));
+  vars_.emplace(id, std::move(var));
+  used_bytes_ += bytes;
+  return Status::Ok();
+}
+
+Status SymbolTable::Erase(VarId id) {
+  std::lock_guard lock(mu_);
+  auto it = vars_.find(id);
+  if (it == vars_.end()) return NotFound("unknown variable " + std::to_string(id));
+  used_bytes_ -= MatrixBytes(*it->second.value);
+  vars_.erase(it);
+  return Status::Ok();
+}
+
+uint64_t SymbolTable::used_bytes() const {
+  std::lock_guard lock(mu_);
+  return used_bytes_;
+}
+
+size_t SymbolTable::size() const {
+  std::lock_guard lock(mu_);
+  return vars_.size();
+}
+
+}  // namespace fedra

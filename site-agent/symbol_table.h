@@ -1,0 +1,50 @@
+// The site's variables: immutable matrices with their privacy provenance, accounted against the
+// site's memory budget. Values are shared read-only, so operations run without holding the lock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "common/matrix.h"
+#include "common/status.h"
+#include "federated/privacy.h"
+#include "federated/protocol.h"
+
+namespace fedra {
+
+struct Variable {
+  std::shared_ptr<const Matrix> value;
+  Provenance provenance;
+};
+
+class SymbolTable {
+ public:
+  explicit SymbolTable(uint64_t budget_bytes) : budget_bytes_(budget_bytes) {}
+
+  // kNotFound naming the id when absent.
+  Result<Variable> Get(VarId id) const;
+
+  // Ok when `bytes` more would fit in the budget now; kResourceExhausted saying how much is used.
+  Status CheckFits(uint64_t bytes) const;
+
+  // Adds a variable; fails if the id is taken or the value does not fit. Nothing changes on failure.
+  Status Insert(VarId id, Variable var);
+
+  // Removes a variable; kNotFound when absent.
+  Status Erase(VarId id);
+
+  uint64_t used_bytes() const;
+  size_t size() const;
+
+ private:
+  Status CheckFitsLocked(uint64_t bytes) const;
+
+  const uint64_t budget_bytes_;
+  mutable std::mutex mu_;
+  std::map<VarId, Variable> vars_;  // guarded by mu_
+  uint64_t used_bytes_ = 0;         // guarded by mu_
+};
+
+}  // namespace fedra

@@ -1,0 +1,175 @@
+// Bad input against a running site: garbage, truncated and oversized messages, and requests for
+// things that do not exist or may not leave. Each gets a clear error, the site keeps answering,
+// and its audit trail keeps every line.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "tests/support/local_federation.h"
+#include "tests/support/raw_client.h"
+#include "tests/support/temp_dir.h"
+
+namespace fedra {
+namespace {
+
+using testing::LocalFederation;
+using testing::RawClient;
+using testing::TempDir;
+
+struct BadInputSite {
+  TempDir dir;
+  LocalFederation local{dir.path(), {"a"}};
+  TlsFiles master;
+
+  BadInputSite() {
+    local.EditConfig("a", [](nlohmann::json& c) {
+      c["limits"]["max_message_bytes"] = 4096;
+      c["limits"]["read_timeout_s"] = 2;
+    });
+    local.AddCsvDataset("a", "agg", Matrix::Ones(30, 2), {"p", "q"}, "private-aggregate");
+    local.AddCsvDataset("a", "secret", Matrix::Ones(30, 2), {"p", "q"}, "private");
+    testing::WriteFile(local.kit("a") / "bad.csv", "p,q\n1,2\n3,4\n5,oops\n");
+    local.AddDataset("a", "bad", "bad.csv", "public");
+    local.StartAll();
+    master = {local.master_kit() / "cert.pem", local.master_kit() / "key.pem", local.master_kit() / "ca.crt"};
+  }
+
+  std::unique_ptr<RawClient> Connected() {
+    auto c = std::make_unique<RawClient>(master, local.port("a"), std::chrono::seconds(10));
+    REQUIRE(c->Connect().ok());
+    return c;
+  }
+
+  Response One(Request q) {
+    auto c = Connected();
+    Result<ResponseBatch> r = c->Call(RequestBatch{9, {std::move(q)}});
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    REQUIRE(r->responses.size() == 1);
+    return r->responses[0];
+  }
+
+  void CheckStillServing() {
+    Response pong = One(Request::Ping());
+    CHECK(pong.status.ok());
+    CHECK(pong.meta["site"] == "a");
+  }
+
+  std::vector<nlohmann::json> Audit() {
+    std::vector<nlohmann::json> lines;
+    std::istringstream in(testing::ReadFile(local.audit_log("a")));
+    for (std::string line; std::getline(in, line);) {
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      CHECK_MESSAGE(!j.is_discarded(), "audit line is not JSON: ", line);
+      lines.push_back(j);
+    }
+    return lines;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("malformed messages get a clear error and the site keeps serving") {
+  BadInputSite site;
+
+  SUBCASE("garbage bytes") {
+    auto c = site.Connected();
+    const std::string junk = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    REQUIRE(c->Send({reinterpret_cast<const uint8_t*>(junk.data()), junk.size()}).ok());
+    Result<Frame> f = c->ReadFrame();
+    REQUIRE(f.ok());
+    CHECK(f->kind == FrameKind::kError);
+    CHECK(DecodeErrorBody(f->body).message().find("bad magic") != std::string::npos);
+    CHECK_FALSE(c->ReadFrame().ok());  // then the site closed the connection
+  }
+  SUBCASE("an oversized message is refused before its body is read") {
+    auto c = site.Connected();
+    auto header = EncodeFrameHeader(FrameKind::kRequestBatch, 1 << 30);
+    REQUIRE(c->Send(header).ok());
+    Result<Frame> f = c->ReadFrame();
+    REQUIRE(f.ok());
+    Status s = DecodeErrorBody(f->body);
+    CHECK(s.code() == StatusCode::kResourceExhausted);
+    CHECK(s.message().find("exceeds the limit of 4096") != std::string::npos);
+  }
+  SUBCASE("a message cut short is dropped at the read deadline, not waited on forever") {
+    auto c = site.Connected();
+    auto header = EncodeFrameHeader(FrameKind::kRequestBatch, 1000);
+    REQUIRE(c->Send(header).ok());
+    const Bytes part(10, 0);
+    REQUIRE(c->Send(part).ok());
+    const auto start = std::chrono::steady_clock::now();
+    Result<Frame> f = c->ReadFrame();
+    CHECK_FALSE(f.ok());
+    CHECK(f.status().code() == StatusCode::kUnavailable);  // closed by the site, not our timeout
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(8));
+    CHECK(testing::WaitFor([&] {
+      return testing::ReadFile(site.local.log("a")).find("10 of 1000 bytes arrived") != std::string::npos;
+    }, std::chrono::seconds(5)));
+  }
+  SUBCASE("a batch truncated inside a well-framed message") {
+    auto c = site.Connected();
+    Bytes body = EncodeRequestBatch(RequestBatch{1, {Request::Put(5, Matrix::Ones(8, 8))}});
+    body.resize(body.size() - 100);
+    REQUIRE(c->SendFrame(FrameKind::kRequestBatch, body).ok());
+    Result<Frame> f = c->ReadFrame();
+    REQUIRE(f.ok());
+    Status s = DecodeErrorBody(f->body);
+    CHECK(s.code() == StatusCode::kDataLoss);
+    CHECK(s.message().find("malformed request batch") != std::string::npos);
+    CHECK(s.message().find("truncated") != std::string::npos);
+    // The frame boundary held, so the same connection still works.
+    Result<ResponseBatch> pong = c->Call(RequestBatch{2, {Request::Ping()}});
+    CHECK(pong.ok());
+  }
+  site.CheckStillServing();
+}
+
+TEST_CASE("bad requests get errors that say what happened, and the audit trail keeps them all") {
+  BadInputSite site;
+  const size_t before = site.Audit().size();
+
+  Response unknown = site.One(Request::Read(1, "nope"));
+  CHECK(unknown.status.code() == StatusCode::kNotFound);
+  CHECK(unknown.status.message().find("unknown dataset 'nope'") != std::string::npos);
+
+  Response traversal = site.One(Request::Read(1, "../../etc/passwd"));
+  CHECK(traversal.status.code() == StatusCode::kInvalidArgument);
+  CHECK(traversal.status.message().find("is not a dataset name") != std::string::npos);
+
+  Response no_var = site.One(Request::Get(424242));
+  CHECK(no_var.status.code() == StatusCode::kNotFound);
+  CHECK(no_var.status.message() == "unknown variable 424242");
+
+  Response cell = site.One(Request::Read(2, "bad"));
+  CHECK(cell.status.code() == StatusCode::kDataLoss);
+  CHECK(cell.status.message().find("line 4, column 2 (\"q\")") != std::string::npos);
+  CHECK(cell.status.message().find("oops") != std::string::npos);
+
+  {
+    auto c = site.Connected();
+    Result<ResponseBatch> r = c->Call(RequestBatch{3, {Request::Read(3, "secret"), Request::Get(3),
+                                                      Request::Exec(0, "colSums", {3}, true)}});
+    REQUIRE(r.ok());
+    CHECK(r->responses[0].status.ok());
+    CHECK(r->responses[1].status.code() == StatusCode::kPermissionDenied);
+    CHECK(r->responses[1].status.message().find("'secret' is private") != std::string::npos);
+    CHECK(r->responses[2].status.code() == StatusCode::kPermissionDenied);
+    CHECK_FALSE(r->responses[1].value.has_value());
+  }
+  site.CheckStillServing();
+
+  std::vector<nlohmann::json> audit = site.Audit();
+  REQUIRE(audit.size() == before + 7);  // ping is not audited
+  int refused = 0;
+  for (const auto& line : audit) {
+    if (line["allowed"] == false) {
+      ++refused;
+      CHECK(line["dataset"] == "secret");
+      CHECK(line["bytes_out"] == 0);
+    }
+  }
+  CHECK(refused == 2);
+  CHECK(audit.back()["reason"].get<std::string>().find("permission_denied") == 0);
+}
+
+}  // namespace fedra

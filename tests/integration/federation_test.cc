@@ -1,0 +1,184 @@
+// End to end on loopback: real certificates, real fedra-site processes, the master's federated
+// colSums and t(X) %*% X checked against the same computation on the pooled data.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <random>
+
+#include "master/federated_matrix.h"
+#include "tests/support/local_federation.h"
+#include "tests/support/temp_dir.h"
+
+namespace fedra {
+namespace {
+
+using testing::LocalFederation;
+using testing::TempDir;
+
+constexpr double kTolerance = 1e-9;  // relative, for sums of a few thousand doubles
+
+Matrix RandomMatrix(int rows, int cols, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> dist(3.0, 10.0);
+  Matrix m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = dist(rng);
+  return m;
+}
+
+bool Near(const Matrix& a, const Matrix& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() &&
+         (a - b).cwiseAbs().maxCoeff() <= kTolerance * std::max(1.0, b.cwiseAbs().maxCoeff());
+}
+
+std::vector<std::string> Names(int n) {
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) names.push_back("s" + std::to_string(i));
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("federated colSums and t(X) %*% X equal the pooled computation") {
+  // Uneven splits: one tiny site, one mid-size, one large.
+  const std::vector<int> split = {37, 412, 1551};
+  const std::vector<std::string> columns = {"x1", "x2", "x3", "x4", "x5", "x6", "x7"};
+  for (int n_sites = 1; n_sites <= 3; ++n_sites) {
+    CAPTURE(n_sites);
+    TempDir dir;
+    LocalFederation local(dir.path(), Names(n_sites));
+    std::vector<Matrix> parts;
+    int total = 0;
+    for (int s = 0; s < n_sites; ++s) {
+      parts.push_back(RandomMatrix(split[s], 7, 100 + s));
+      total += split[s];
+      local.AddCsvDataset(local.sites()[s], "measurements", parts.back(), columns, "private-aggregate");
+    }
+    Matrix pooled(total, 7);
+    for (int s = 0, row = 0; s < n_sites; row += split[s], ++s) pooled.middleRows(row, split[s]) = parts[s];
+    local.StartAll();
+    auto fed = local.Connect();
+
+    Result<FederatedMatrix> x = FederatedMatrix::Read(*fed, "measurements");
+    REQUIRE_MESSAGE(x.ok(), x.status().ToString());
+    CHECK(x->rows() == total);
+    CHECK(x->cols() == 7);
+    CHECK(x->column_names() == columns);
+    REQUIRE(x->map().parts().size() == static_cast<size_t>(n_sites));
+    CHECK(x->map().parts().back().range.end == total);
+
+    Result<Matrix> sums = x->ColSums(*fed);
+    REQUIRE_MESSAGE(sums.ok(), sums.status().ToString());
+    CHECK(Near(*sums, pooled.colwise().sum()));
+    Result<Matrix> gram = x->TransposeSelfProduct(*fed);
+    REQUIRE_MESSAGE(gram.ok(), gram.status().ToString());
+    CHECK(Near(*gram, pooled.transpose() * pooled));
+
+    // Column selection travels to the sites; only the chosen columns come back.
+    Result<FederatedMatrix> sub = FederatedMatrix::Read(*fed, "measurements", {"x3", "x1"});
+    REQUIRE(sub.ok());
+    Result<Matrix> sub_sums = sub->ColSums(*fed);
+    REQUIRE(sub_sums.ok());
+    Matrix expected(1, 2);
+    expected << pooled.col(2).sum(), pooled.col(0).sum();
+    CHECK(Near(*sub_sums, expected));
+    CHECK(x->Clear(*fed).ok());
+    CHECK(sub->Clear(*fed).ok());
+  }
+}
+
+TEST_CASE("sites that disagree on columns are reported by name and nothing is left behind") {
+  TempDir dir;
+  LocalFederation local(dir.path(), {"a", "b"});
+  local.AddCsvDataset("a", "d", RandomMatrix(20, 2, 1), {"p", "q"}, "private-aggregate");
+  local.AddCsvDataset("b", "d", RandomMatrix(20, 3, 2), {"p", "q", "r"}, "private-aggregate");
+  local.StartAll();
+  auto fed = local.Connect();
+  Result<FederatedMatrix> x = FederatedMatrix::Read(*fed, "d");
+  REQUIRE_FALSE(x.ok());
+  CHECK(x.status().message().find("site 'b' has 3 columns that differ from site 'a'") != std::string::npos);
+  // The failed read cleared site a's variable: its audit trail ends with the clear.
+  CHECK(testing::ReadFile(local.audit_log("a")).find("\"request\":\"clear\"") != std::string::npos);
+}
+
+TEST_CASE("the master reconnects after a site restarts") {
+  TempDir dir;
+  LocalFederation local(dir.path(), {"a", "b"});
+  local.StartAll();
+  auto fed = local.Connect();
+  CHECK(FirstError(fed->CallAll({Request::Ping()})).ok());
+  CHECK(local.Stop("a") == 0);
+  SiteResponses down = fed->CallAll({Request::Ping()});
+  Status s = FirstError(down);
+  CHECK(s.code() == StatusCode::kUnavailable);
+  CHECK(s.message().find("site 'a'") != std::string::npos);
+  CHECK(down.at("b").ok());  // the other site is unaffected
+  local.Start("a");
+  SiteResponses up = fed->CallAll({Request::Ping()});
+  CHECK_MESSAGE(FirstError(up).ok(), FirstError(up).ToString());
+  CHECK((*up.at("a"))[0].meta["site"] == "a");
+}
+
+TEST_CASE("a silent site times out with an error naming it, and the others still answer") {
+  TempDir dir;
+  LocalFederation local(dir.path(), {"a", "b"});
+  local.StartAll();
+  auto fed = local.Connect(std::chrono::seconds(2));
+  REQUIRE(FirstError(fed->CallAll({Request::Ping()})).ok());
+  local.process("b").Signal(SIGSTOP);
+  const auto start = std::chrono::steady_clock::now();
+  SiteResponses r = fed->CallAll({Request::Ping()});
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  local.process("b").Signal(SIGCONT);
+  Status s = FirstError(r);
+  CHECK(s.code() == StatusCode::kDeadlineExceeded);
+  CHECK(s.message().find("site 'b'") != std::string::npos);
+  CHECK(s.message().find("no answer within 2 s") != std::string::npos);
+  CHECK(r.at("a").ok());
+  CHECK(waited < 10.0);
+  // Once it runs again, the next call succeeds over a fresh connection.
+  CHECK(FirstError(fed->CallAll({Request::Ping()})).ok());
+}
+
+TEST_CASE("SIGTERM stops a site cleanly") {
+  TempDir dir;
+  LocalFederation local(dir.path(), {"a"});
+  local.StartAll();
+  auto fed = local.Connect();
+  REQUIRE(FirstError(fed->CallAll({Request::Ping()})).ok());
+  CHECK(local.Stop("a") == 0);
+  CHECK(testing::ReadFile(local.log("a")).find("stopped") != std::string::npos);
+}
+
+TEST_CASE("fedra-master summary prints the federated result as JSON") {
+  TempDir dir;
+  LocalFederation local(dir.path(), {"a", "b"});
+  Matrix a = RandomMatrix(30, 2, 5), b = RandomMatrix(45, 2, 6);
+  local.AddCsvDataset("a", "d", a, {"u", "v"}, "private-aggregate");
+  local.AddCsvDataset("b", "d", b, {"u", "v"}, "private-aggregate");
+  local.StartAll();
+  testing::WriteFile(dir / "federation.json", [&] {
+    FederationConfig c = local.MasterConfig();
+    nlohmann::json sites = nlohmann::json::array();
+    for (const auto& s : c.sites) sites.push_back({{"name", s.name}, {"host", s.host}, {"port", s.port}});
+    return nlohmann::json{{"name", "m"},
+                          {"tls", {{"cert", c.tls.cert}, {"key", c.tls.key}, {"ca", c.tls.ca}}},
+                          {"sites", sites}}
+        .dump();
+  }());
+  const std::string out = (dir / "out.json").string();
+  const std::string cmd = std::string(FEDRA_MASTER_BIN) + " summary --federation " +
+                          (dir / "federation.json").string() + " --dataset d > " + out + " 2>/dev/null";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  nlohmann::json result = nlohmann::json::parse(testing::ReadFile(out));
+  CHECK(result["rows"] == 75);
+  CHECK(result["colSums"][0].get<double>() == doctest::Approx(a.col(0).sum() + b.col(0).sum()).epsilon(1e-12));
+  CHECK(result["tXX"][1][1].get<double>() ==
+        doctest::Approx(a.col(1).squaredNorm() + b.col(1).squaredNorm()).epsilon(1e-12));
+  // A private request fails with exit status 1 and a message naming the site.
+  const std::string bad = std::string(FEDRA_MASTER_BIN) + " summary --federation " +
+                          (dir / "federation.json").string() + " --dataset nope > /dev/null 2>&1";
+  CHECK(WEXITSTATUS(std::system(bad.c_str())) == 1);
+}
+
+}  // namespace fedra

@@ -1,0 +1,65 @@
+// A real federation on loopback for integration tests: certificates from the real provisioning
+// command, one real fedra-site process per site (port chosen by the OS), and a master
+// Federation connected to them.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/matrix.h"
+#include "master/federation.h"
+#include "tests/support/child_process.h"
+
+namespace fedra::testing {
+
+class LocalFederation {
+ public:
+  // Provisions a CA, master kit "m" and a kit per site under `dir`.
+  LocalFederation(std::filesystem::path dir, std::vector<std::string> sites);
+  ~LocalFederation();
+
+  const std::vector<std::string>& sites() const { return sites_; }
+  std::filesystem::path kit(const std::string& site) const { return dir_ / ("site-" + site); }
+  std::filesystem::path master_kit() const { return dir_ / "master-m"; }
+  std::filesystem::path audit_log(const std::string& site) const { return kit(site) / "audit.jsonl"; }
+  std::filesystem::path log(const std::string& site) const { return kit(site) / "site.log"; }
+
+  // Edits a site's site.json before it starts.
+  void EditConfig(const std::string& site, const std::function<void(nlohmann::json&)>& edit);
+  // Writes `m` as CSV (header `columns`, full precision) into the site's kit and lists it in
+  // its catalog under `dataset` with `privacy`.
+  void AddCsvDataset(const std::string& site, const std::string& dataset, const Matrix& m,
+                     const std::vector<std::string>& columns, const std::string& privacy);
+  // Lists an existing file (path relative to the kit) as a dataset.
+  void AddDataset(const std::string& site, const std::string& dataset, const std::string& file,
+                  const std::string& privacy);
+
+  // Starts the site process and waits (with a deadline) until it listens. Throws on failure.
+  void Start(const std::string& site);
+  void StartAll();
+  // SIGTERM and wait; returns the exit status (nullopt if it did not stop in time).
+  std::optional<int> Stop(const std::string& site);
+  ChildProcess& process(const std::string& site) { return processes_.at(site); }
+  uint16_t port(const std::string& site) const { return ports_.at(site); }
+
+  // The master's configuration pointing at the running sites.
+  FederationConfig MasterConfig(std::chrono::seconds call_timeout = std::chrono::seconds(20)) const;
+  std::unique_ptr<Federation> Connect(std::chrono::seconds call_timeout = std::chrono::seconds(20)) const;
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<std::string> sites_;
+  std::map<std::string, ChildProcess> processes_;
+  std::map<std::string, uint16_t> ports_;
+};
+
+// Joins the site's log for failure messages.
+std::string SiteLog(const LocalFederation& fed, const std::string& site);
+
+}  // namespace fedra::testing

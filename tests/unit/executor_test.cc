@@ -1,0 +1,169 @@
+// The site's executor without the network: reads, operations, privacy refusals, the memory
+// budget, atomicity of failed requests, and the audit trail they leave.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "site-agent/executor.h"
+#include "tests/support/temp_dir.h"
+
+namespace fedra {
+namespace {
+
+using testing::ReadFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+struct Site {
+  TempDir dir{"fedra-executor"};
+  SiteLimits limits;
+  std::unique_ptr<Catalog> catalog;
+  std::unique_ptr<SymbolTable> symbols;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<Executor> executor;
+  PeerIdentity master{"master", "m", "test"};
+
+  explicit Site(uint64_t budget = 1 << 20) {
+    std::string csv = "a,b,c\n";
+    for (int i = 0; i < 20; ++i) csv += std::to_string(i) + "," + std::to_string(i * 2) + ",1\n";
+    WriteFile(dir / "d.csv", csv);
+    WriteFile(dir / "bad.csv", "a,b\n1,2\n3,x\n");
+    std::map<std::string, DatasetSpec> specs;
+    specs["agg"] = DatasetSpec{"agg", dir / "d.csv", "csv", true, ',', PrivacyLevel::kPrivateAggregate};
+    specs["priv"] = DatasetSpec{"priv", dir / "d.csv", "csv", true, ',', PrivacyLevel::kPrivate};
+    specs["pub"] = DatasetSpec{"pub", dir / "d.csv", "csv", true, ',', PrivacyLevel::kPublic};
+    specs["bad"] = DatasetSpec{"bad", dir / "bad.csv", "csv", true, ',', PrivacyLevel::kPublic};
+    catalog = std::make_unique<Catalog>(specs);
+    catalog->Probe();
+    symbols = std::make_unique<SymbolTable>(budget);
+    audit = std::move(AuditLog::Open(dir / "audit.jsonl")).value();
+    executor = std::make_unique<Executor>("a", limits, catalog.get(), symbols.get(), audit.get());
+  }
+
+  Response Run(Request q) { return executor->Execute(RequestBatch{1, {std::move(q)}}, master).responses.at(0); }
+
+  std::vector<nlohmann::json> AuditLines() {
+    std::vector<nlohmann::json> lines;
+    std::istringstream in(ReadFile(dir / "audit.jsonl"));
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("read selects columns and aggregates leave only when privacy allows") {
+  Site site;
+  Response r = site.Run(Request::Read(1, "agg", {"b", "a"}));
+  REQUIRE(r.status.ok());
+  CHECK(r.meta["rows"] == 20);
+  CHECK(r.meta["columns"] == nlohmann::json({"b", "a"}));
+
+  Response sums = site.Run(Request::Exec(0, "colSums", {1}, true));
+  REQUIRE(sums.status.ok());
+  CHECK((*sums.value)(0, 0) == doctest::Approx(380.0));  // 2 * (0 + ... + 19)
+  CHECK((*sums.value)(0, 1) == doctest::Approx(190.0));
+
+  Response row_level = site.Run(Request::Get(1));
+  CHECK(row_level.status.code() == StatusCode::kPermissionDenied);
+  CHECK(row_level.status.message().find("row-level") != std::string::npos);
+
+  auto lines = site.AuditLines();
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[1]["bytes_out"] == 16);
+  CHECK(lines[2]["allowed"] == false);
+  CHECK(lines[2]["dataset"] == "agg");
+  CHECK(lines[2]["reason"].get<std::string>().find("row-level") != std::string::npos);
+}
+
+TEST_CASE("private data never leaves, public data does") {
+  Site site;
+  REQUIRE(site.Run(Request::Read(1, "priv")).status.ok());
+  CHECK(site.Run(Request::Exec(0, "colSums", {1}, true)).status.code() == StatusCode::kPermissionDenied);
+  CHECK(site.Run(Request::Get(1)).status.code() == StatusCode::kPermissionDenied);
+  REQUIRE(site.Run(Request::Read(2, "pub")).status.ok());
+  Response got = site.Run(Request::Get(2));
+  REQUIRE(got.status.ok());
+  CHECK(got.value->rows() == 20);
+}
+
+TEST_CASE("small aggregates of private-aggregate data are refused") {
+  Site site;
+  site.limits.min_aggregate_rows = 21;
+  site.executor = std::make_unique<Executor>("a", site.limits, site.catalog.get(), site.symbols.get(),
+                                             site.audit.get());
+  REQUIRE(site.Run(Request::Read(1, "agg")).status.ok());
+  Response r = site.Run(Request::Exec(0, "tsmm", {1}, true));
+  CHECK(r.status.code() == StatusCode::kPermissionDenied);
+  CHECK(r.status.message().find("covers 20 rows") != std::string::npos);
+}
+
+TEST_CASE("a failed request changes nothing") {
+  Site site;
+  REQUIRE(site.Run(Request::Read(1, "pub")).status.ok());
+  const uint64_t used = site.symbols->used_bytes();
+  // Refused release: the output variable must not appear.
+  REQUIRE(site.Run(Request::Read(2, "priv")).status.ok());
+  const uint64_t used2 = site.symbols->used_bytes();
+  CHECK(site.Run(Request::Exec(3, "colSums", {2}, true)).status.code() == StatusCode::kPermissionDenied);
+  CHECK(site.Run(Request::Get(3)).status.code() == StatusCode::kNotFound);
+  // A shape mismatch, an unknown variable, a taken output id.
+  REQUIRE(site.Run(Request::Put(4, Matrix::Ones(5, 1))).status.ok());
+  CHECK(site.Run(Request::Exec(5, "matmul", {1, 4})).status.message().find("do not fit") != std::string::npos);
+  CHECK(site.Run(Request::Exec(5, "colSums", {99})).status.message() == "unknown variable 99");
+  CHECK(site.Run(Request::Read(1, "pub")).status.code() == StatusCode::kFailedPrecondition);
+  CHECK(site.Run(Request::Get(5)).status.code() == StatusCode::kNotFound);
+  // A clear naming one unknown id removes nothing.
+  CHECK(site.Run(Request::Clear({1, 99})).status.code() == StatusCode::kNotFound);
+  CHECK(site.Run(Request::Get(1)).status.ok());
+  CHECK(site.symbols->used_bytes() == used2 + 5 * sizeof(double));
+  CHECK(used2 > used);
+}
+
+TEST_CASE("reads over the memory budget are refused before allocating") {
+  Site site(/*budget=*/600);  // 20 x 3 doubles = 480 bytes fit once, not twice
+  REQUIRE(site.Run(Request::Read(1, "pub")).status.ok());
+  Response r = site.Run(Request::Read(2, "pub"));
+  CHECK(r.status.code() == StatusCode::kResourceExhausted);
+  CHECK(r.status.message().find("memory budget") != std::string::npos);
+  CHECK(site.symbols->size() == 1);
+}
+
+TEST_CASE("bad names and bad cells give errors that say where") {
+  Site site;
+  Response unknown = site.Run(Request::Read(1, "nope"));
+  CHECK(unknown.status.code() == StatusCode::kNotFound);
+  CHECK(unknown.status.message().find("this site has: agg, bad, priv, pub") != std::string::npos);
+  Response path = site.Run(Request::Read(1, "../d.csv"));
+  CHECK(path.status.code() == StatusCode::kInvalidArgument);
+  CHECK(path.status.message().find("never files") != std::string::npos);
+  Response cell = site.Run(Request::Read(1, "bad"));
+  CHECK(cell.status.code() == StatusCode::kDataLoss);
+  CHECK(cell.status.message().find("dataset 'bad' (bad.csv): line 3, column 2 (\"b\")") != std::string::npos);
+  CHECK(cell.status.message().find(site.dir.path().string()) == std::string::npos);  // no folder leaks
+  CHECK(site.Run(Request::Exec(2, "nosuchop", {1})).status.message() == "unknown operation 'nosuchop'");
+}
+
+TEST_CASE("the catalog lists shapes and privacy, never paths") {
+  Site site;
+  Response r = site.Run(Request::ListCatalog());
+  const std::string text = r.meta.dump();
+  CHECK(text.find("d.csv") == std::string::npos);
+  CHECK(text.find(site.dir.path().string()) == std::string::npos);
+  CHECK(r.meta["datasets"][0]["name"] == "agg");
+  CHECK(r.meta["datasets"][0]["rows"] == 20);
+  CHECK(r.meta["datasets"][0]["privacy"] == "private-aggregate");
+}
+
+TEST_CASE("the moments function returns count, sums and sums of squares") {
+  Site site;
+  REQUIRE(site.Run(Request::Read(1, "pub", {"a"})).status.ok());
+  REQUIRE(site.Run(Request::Call(2, "moments", {1})).status.ok());
+  Response r = site.Run(Request::Get(2));
+  REQUIRE(r.status.ok());
+  CHECK((*r.value)(0, 0) == 20);
+  CHECK((*r.value)(1, 0) == 190);
+  CHECK((*r.value)(2, 0) == 2470);  // sum of i^2 for i < 20
+}
+
+}  // namespace fedra

@@ -1,0 +1,89 @@
+// The instruction set's binary envelope: every request and response field survives a round trip,
+// and any truncation or garbage is a kDataLoss error, never a crash.
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "federated/protocol.h"
+
+namespace fedra {
+
+TEST_CASE("request batches round-trip every request type") {
+  RequestBatch batch{42, {Request::Ping(), Request::ListCatalog(), Request::Read(7, "housing", {"a", "b"}),
+                          Request::Put(8, Matrix::Random(3, 2)), Request::Get(7),
+                          Request::Exec(9, "tmatmul", {7, 8}, true),
+                          Request::Call(10, "moments", {7}, {{"k", 3}}), Request::Clear({7, 8, 9})}};
+  Bytes bytes = EncodeRequestBatch(batch);
+  RequestBatch back;
+  REQUIRE(DecodeRequestBatch(bytes, &back).ok());
+  CHECK(back.id == 42);
+  REQUIRE(back.requests.size() == batch.requests.size());
+  for (size_t i = 0; i < batch.requests.size(); ++i) {
+    const Request& a = batch.requests[i];
+    const Request& b = back.requests[i];
+    CHECK(a.type == b.type);
+    CHECK(a.output == b.output);
+    CHECK(a.inputs == b.inputs);
+    CHECK(a.name == b.name);
+    CHECK(a.params == b.params);
+    REQUIRE(a.value.has_value() == b.value.has_value());
+    if (a.value) CHECK(*a.value == *b.value);
+  }
+}
+
+TEST_CASE("response batches round-trip status, meta and values") {
+  ResponseBatch batch{5, {Response{}, Response::Error(NotFound("unknown dataset 'x'")),
+                          Response{Status::Ok(), {{"rows", 3}}, Matrix::Random(2, 2)}}};
+  ResponseBatch back;
+  REQUIRE(DecodeResponseBatch(EncodeResponseBatch(batch), &back).ok());
+  REQUIRE(back.responses.size() == 3);
+  CHECK(back.responses[1].status.code() == StatusCode::kNotFound);
+  CHECK(back.responses[1].status.message() == "unknown dataset 'x'");
+  CHECK(back.responses[2].meta["rows"] == 3);
+  CHECK(*back.responses[2].value == *batch.responses[2].value);
+}
+
+TEST_CASE("every truncation of a request batch is a clean kDataLoss") {
+  RequestBatch batch{1, {Request::Read(7, "d"), Request::Put(8, Matrix::Ones(4, 3)), Request::Get(8)}};
+  Bytes bytes = EncodeRequestBatch(batch);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    RequestBatch back;
+    Status s = DecodeRequestBatch(std::span<const uint8_t>(bytes.data(), cut), &back);
+    CHECK_MESSAGE(s.code() == StatusCode::kDataLoss, "cut at ", cut);
+  }
+  bytes.push_back(0);
+  RequestBatch back;
+  CHECK(DecodeRequestBatch(bytes, &back).message().find("unexpected bytes") != std::string::npos);
+}
+
+TEST_CASE("random garbage never decodes into a crash") {
+  std::mt19937 rng(1);
+  for (int trial = 0; trial < 2000; ++trial) {
+    Bytes bytes(rng() % 200);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+    RequestBatch q;
+    ResponseBatch r;
+    (void)DecodeRequestBatch(bytes, &q);
+    (void)DecodeResponseBatch(bytes, &r);
+  }
+  // A count far beyond the bytes present is refused up front.
+  Bytes lying;
+  ByteWriter w(&lying);
+  w.Put(uint64_t{1});
+  w.Put(uint32_t{60000});
+  RequestBatch q;
+  CHECK(DecodeRequestBatch(lying, &q).message().find("claims 60000 items") != std::string::npos);
+}
+
+TEST_CASE("dataset names are catalog keys, never paths") {
+  CHECK(IsValidDatasetName("housing"));
+  CHECK(IsValidDatasetName("fashion-mnist_v2.train"));
+  CHECK_FALSE(IsValidDatasetName(""));
+  CHECK_FALSE(IsValidDatasetName("../etc/passwd"));
+  CHECK_FALSE(IsValidDatasetName("a/b"));
+  CHECK_FALSE(IsValidDatasetName(".hidden"));
+  CHECK_FALSE(IsValidDatasetName("/abs"));
+  CHECK_FALSE(IsValidDatasetName(std::string(129, 'a')));
+}
+
+}  // namespace fedra
