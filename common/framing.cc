@@ -110,11 +110,26 @@ net::awaitable<Result<Frame>> ReadFrame(TlsStream& stream, const ReadLimits& lim
 net::awaitable<Status> WriteFrame(TlsStream& stream, FrameKind kind,
                                   std::span<const uint8_t> body, Duration timeout) {
   const auto header = EncodeFrameHeader(kind, body.size());
-  const std::array<net::const_buffer, 2> buffers{net::buffer(header),
-                                                 net::buffer(body.data(), body.size())};
   boost::beast::get_lowest_layer(stream).expires_after(timeout);
-  auto [ec, n] = co_await net::async_write(stream, buffers, kTuple);
-  if (ec) co_return StreamError(ec, "writing message");
+  // Otherwise header and body go as two writes: a gathered write of both through Beast's ssl_stream was
+  // seen to complete after the header alone, leaving the peer waiting for the body.
+  // Small frames are copied into one buffer so that they travel in one TLS record.
+  constexpr size_t kCoalesceBytes = 16 << 10;
+  if (body.size() <= kCoalesceBytes) {
+    std::array<uint8_t, kFrameHeaderBytes + kCoalesceBytes> frame;
+    std::memcpy(frame.data(), header.data(), header.size());
+    if (!body.empty()) std::memcpy(frame.data() + header.size(), body.data(), body.size());
+    auto [ec, n] = co_await net::async_write(stream, net::buffer(frame.data(), header.size() + body.size()), kTuple);
+    if (ec) co_return StreamError(ec, "writing message");
+    co_return Status::Ok();
+  }
+  auto [ec1, n1] = co_await net::async_write(stream, net::buffer(header), kTuple);
+  if (ec1) co_return StreamError(ec1, "writing message");
+  {
+    auto [ec2, n2] = co_await net::async_write(stream, net::buffer(body.data(), body.size()), kTuple);
+    if (ec2) co_return StreamError(ec2, "writing message");
+    if (n2 != body.size()) co_return Internal("short write: " + std::to_string(n2) + " of " + std::to_string(body.size()));
+  }
   co_return Status::Ok();
 }
 

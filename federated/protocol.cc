@@ -9,7 +9,8 @@ constexpr size_t kMaxJsonBytes = 1u << 20;
 constexpr size_t kMaxNameBytes = 256;
 
 void EncodeJson(const nlohmann::json& j, ByteWriter* w) {
-  w->PutString(j.is_object() && j.empty() ? std::string() : j.dump());
+  // null and {} both travel as the empty string and decode as {}.
+  w->PutString(j.is_null() || (j.is_object() && j.empty()) ? std::string() : j.dump());
 }
 
 Status DecodeJson(ByteReader* r, nlohmann::json* out) {

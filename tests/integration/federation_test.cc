@@ -182,3 +182,21 @@ TEST_CASE("fedra-master summary prints the federated result as JSON") {
 }
 
 }  // namespace fedra
+
+namespace fedra {
+
+TEST_CASE("large values travel both ways intact") {
+  TempDir dir;
+  LocalFederation local(dir.path(), {"a"});
+  local.StartAll();
+  auto fed = local.Connect();
+  Matrix m = RandomMatrix(50'000, 20, 9);  // 8 MB
+  const VarId var = fed->NewVarId();
+  Status put = FirstError(fed->CallAll({Request::Put(var, m)}));
+  REQUIRE_MESSAGE(put.ok(), put.ToString(), testing::SiteLog(local, "a"));
+  SiteResponses got = fed->CallAll({Request::Get(var)});
+  REQUIRE_MESSAGE(FirstError(got).ok(), FirstError(got).ToString());
+  CHECK(*(*got.at("a"))[0].value == m);
+}
+
+}  // namespace fedra

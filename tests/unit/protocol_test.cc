@@ -43,6 +43,16 @@ TEST_CASE("response batches round-trip status, meta and values") {
   CHECK(*back.responses[2].value == *batch.responses[2].value);
 }
 
+TEST_CASE("a response whose meta was left null still decodes as an empty object") {
+  Response r;
+  r.meta = nullptr;
+  r.value = Matrix::Ones(2, 2);
+  ResponseBatch back;
+  REQUIRE(DecodeResponseBatch(EncodeResponseBatch(ResponseBatch{1, {r}}), &back).ok());
+  CHECK(back.responses[0].meta.is_object());
+  CHECK(*back.responses[0].value == *r.value);
+}
+
 TEST_CASE("every truncation of a request batch is a clean kDataLoss") {
   RequestBatch batch{1, {Request::Read(7, "d"), Request::Put(8, Matrix::Ones(4, 3)), Request::Get(8)}};
   Bytes bytes = EncodeRequestBatch(batch);
