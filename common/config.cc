@@ -144,4 +144,17 @@ Status JsonFields::Finish() const {
   return Status::Ok();
 }
 
+Status ParseTlsFiles(JsonFields& parent, const std::filesystem::path& base_dir, TlsFiles* out) {
+  const nlohmann::json* node = parent.Child("tls");
+  if (!node) return InvalidArgument(parent.Path("tls") + ": required");
+  JsonFields f(*node, parent.Path("tls"));
+  std::string cert, key, ca;
+  FEDRA_RETURN_IF_ERROR(f.Required("cert", &cert));
+  FEDRA_RETURN_IF_ERROR(f.Required("key", &key));
+  FEDRA_RETURN_IF_ERROR(f.Required("ca", &ca));
+  FEDRA_RETURN_IF_ERROR(f.Finish());
+  *out = {ResolvePath(base_dir, cert), ResolvePath(base_dir, key), ResolvePath(base_dir, ca)};
+  return Status::Ok();
+}
+
 }  // namespace fedra

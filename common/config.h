@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "common/tls.h"
 
 namespace fedra {
 
@@ -61,5 +62,9 @@ class JsonFields {
   std::set<std::string, std::less<>> seen_;
   Status status_;
 };
+
+// Reads the required "tls": {"cert", "key", "ca"} object of `parent`, resolving the paths
+// against `base_dir`.
+Status ParseTlsFiles(JsonFields& parent, const std::filesystem::path& base_dir, TlsFiles* out);
 
 }  // namespace fedra

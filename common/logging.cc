@@ -33,19 +33,24 @@ void SetLogComponent(std::string component) {
   g_component = std::move(component);
 }
 
-LogLine::~LogLine() {
+std::string UtcTimestamp() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char stamp[64];
-  std::snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+  std::snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
+                static_cast<int>(micros));
+  return stamp;
+}
+
+LogLine::~LogLine() {
+  const std::string stamp = UtcTimestamp();
   std::lock_guard lock(g_mutex);
-  std::fprintf(stderr, "%s %s %s%s%s\n", stamp, LevelName(level_), g_component.c_str(),
+  std::fprintf(stderr, "%s %s %s%s%s\n", stamp.c_str(), LevelName(level_), g_component.c_str(),
                g_component.empty() ? "" : ": ", stream_.str().c_str());
   std::fflush(stderr);
 }

@@ -1,4 +1,4 @@
-// Process log: one line per event on stderr, "2026-11-24T12:00:00.123Z INFO site a: message".
+// Process log: one line per event on stderr, "2026-11-24T12:00:00.123456Z INFO site a: message".
 // Thread-safe; a line is written whole. Never log secrets (keys, tokens) or raw data values.
 #pragma once
 
@@ -8,6 +8,9 @@
 namespace fedra {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+// The current UTC time as ISO 8601 with microseconds: "2026-11-24T12:00:00.123456Z".
+std::string UtcTimestamp();
 
 void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();

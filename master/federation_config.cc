@@ -14,15 +14,7 @@ Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc,
   FEDRA_RETURN_IF_ERROR(f.Required("name", &config.name));
   FEDRA_RETURN_IF_ERROR(f.Optional("federation", &config.federation));
 
-  const nlohmann::json* tls = f.Child("tls");
-  if (!tls) return InvalidArgument(f.Path("tls") + ": required");
-  JsonFields t(*tls, f.Path("tls"));
-  std::string cert, key, ca;
-  FEDRA_RETURN_IF_ERROR(t.Required("cert", &cert));
-  FEDRA_RETURN_IF_ERROR(t.Required("key", &key));
-  FEDRA_RETURN_IF_ERROR(t.Required("ca", &ca));
-  FEDRA_RETURN_IF_ERROR(t.Finish());
-  config.tls = {ResolvePath(base_dir, cert), ResolvePath(base_dir, key), ResolvePath(base_dir, ca)};
+  FEDRA_RETURN_IF_ERROR(ParseTlsFiles(f, base_dir, &config.tls));
 
   const nlohmann::json* sites = f.Child("sites");
   if (!sites || !sites->is_array() || sites->empty()) {

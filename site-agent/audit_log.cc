@@ -4,30 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <ctime>
 
 #include <nlohmann/json.hpp>
 
+#include "common/logging.h"
+
 namespace fedra {
-namespace {
-
-std::string UtcNow() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  const auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(micros));
-  return buf;
-}
-
-}  // namespace
-
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -39,7 +22,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::filesystem::path& pa
 AuditLog::~AuditLog() { ::close(fd_); }
 
 Status AuditLog::Append(const AuditEvent& event) {
-  nlohmann::json line = {{"time", UtcNow()},
+  nlohmann::json line = {{"time", UtcTimestamp()},
                          {"peer", event.peer},
                          {"request", event.request},
                          {"allowed", event.allowed},

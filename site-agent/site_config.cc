@@ -6,19 +6,6 @@
 namespace fedra {
 namespace {
 
-Status ParseTls(JsonFields& fields, const std::filesystem::path& base, TlsFiles* tls) {
-  const nlohmann::json* node = fields.Child("tls");
-  if (!node) return InvalidArgument(fields.Path("tls") + ": required");
-  JsonFields f(*node, fields.Path("tls"));
-  std::string cert, key, ca;
-  FEDRA_RETURN_IF_ERROR(f.Required("cert", &cert));
-  FEDRA_RETURN_IF_ERROR(f.Required("key", &key));
-  FEDRA_RETURN_IF_ERROR(f.Required("ca", &ca));
-  FEDRA_RETURN_IF_ERROR(f.Finish());
-  *tls = {ResolvePath(base, cert), ResolvePath(base, key), ResolvePath(base, ca)};
-  return Status::Ok();
-}
-
 Status ParseLimits(JsonFields& fields, SiteLimits* limits) {
   const nlohmann::json* node = fields.Child("limits");
   if (!node) return Status::Ok();
@@ -83,7 +70,7 @@ Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesys
     FEDRA_RETURN_IF_ERROR(l.Finish());
     config.listen_port = static_cast<uint16_t>(port);
   }
-  FEDRA_RETURN_IF_ERROR(ParseTls(f, base_dir, &config.tls));
+  FEDRA_RETURN_IF_ERROR(ParseTlsFiles(f, base_dir, &config.tls));
   FEDRA_RETURN_IF_ERROR(f.Optional("allowed_masters", &config.allowed_masters));
   std::string audit = "audit.jsonl";
   FEDRA_RETURN_IF_ERROR(f.Optional("audit_log", &audit));
