@@ -67,7 +67,12 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
   for (auto& [site, future] : pending) {
     // Each call enforces its own deadlines; this wait ends when the slowest site answers or
     // times out.
-    Result<ResponseBatch> r = future.get();
+    Result<ResponseBatch> r;
+    try {
+      r = future.get();
+    } catch (const std::exception& e) {  // a bug or bad_alloc: fail this site's call, not the master
+      r = Internal("site '" + site + "': " + e.what());
+    }
     if (r.ok()) {
       out.emplace(site, std::move(r->responses));
     } else {

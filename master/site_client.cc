@@ -43,7 +43,8 @@ net::awaitable<Status> SiteClient::Connect() {
     if (cec == boost::beast::error::timeout) co_return DeadlineExceeded("no connection within " + Seconds(connect_timeout_));
     co_return Unavailable("cannot connect: " + cec.message());
   }
-  tcp.socket().set_option(net::ip::tcp::no_delay(true));
+  boost::system::error_code ignored;
+  tcp.socket().set_option(net::ip::tcp::no_delay(true), ignored);
   tcp.expires_after(connect_timeout_);
   auto [hec] = co_await stream->async_handshake(net::ssl::stream_base::client, kTuple);
   if (hec) {

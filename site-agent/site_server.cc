@@ -4,7 +4,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
@@ -21,6 +20,17 @@ namespace {
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr int kIoThreads = 2;
+
+// Completion of a detached coroutine: an escaped exception is logged, never allowed to take the
+// whole site down.
+void LogEscapedException(const char* where, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    FEDRA_LOG(kError) << where << ": " << ex.what();
+  }
+}
 
 std::string RemoteAddress(const tcp::socket& socket) {
   boost::system::error_code ec;
@@ -79,7 +89,7 @@ void SiteServer::Run(bool handle_signals) {
       Stop();
     });
   }
-  net::co_spawn(io_, Accept(), net::detached);
+  net::co_spawn(io_, Accept(), [](std::exception_ptr e) { LogEscapedException("accept loop", e); });
   FEDRA_LOG(kInfo) << "listening on " << config_.listen_address << ":" << port_
                    << " (TLS 1.3, client certificates required)";
   std::vector<std::thread> threads;
@@ -106,13 +116,15 @@ net::awaitable<void> SiteServer::Accept() {
       FEDRA_LOG(kWarn) << "accept failed: " << ec.message();
       continue;
     }
-    net::co_spawn(socket.get_executor(), Serve(std::move(socket)), net::detached);
+    net::co_spawn(socket.get_executor(), Serve(std::move(socket)),
+                  [](std::exception_ptr e) { LogEscapedException("connection", e); });
   }
 }
 
 net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
   const std::string remote = RemoteAddress(socket);
-  socket.set_option(tcp::no_delay(true));
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
   TlsStream stream(std::move(socket), *tls_);
   const SiteLimits& limits = config_.limits;
   const Duration read_timeout = std::chrono::seconds(limits.read_timeout_s);
