@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/config.h"
 #include "common/logging.h"
+#include "master/job.h"
 #include "master/federated_matrix.h"
 #include "master/federation.h"
 
@@ -25,12 +27,18 @@ progress and errors go to stderr.
 Commands:
   sites      ping every site and list its datasets (names, shapes, columns, privacy levels)
   summary    federated column sums, means and t(X) %*% X of a dataset across all sites
+  run        run one job (JSON spec) and print its result, e.g.
+               {"algorithm": "lm", "data": {"dataset": "housing", "label": "price"},
+                "params": {"lambda": 0.001, "intercept": true}}
+             algorithms: lm (direct solve; params lambda, intercept) and
+                         lmCG (conjugate gradient; params lambda, intercept, maxi, tolerance)
   help       show this help
 
 Flags:
   --federation PATH   the master's federation.json (from its startup kit)       [all commands]
   --dataset NAME      dataset name, as listed by the sites' catalogs             [summary]
   --columns A,B,...   columns to use (default: all)                              [summary]
+  --job PATH          the job spec (JSON)                                        [run]
   --timeout SECONDS   deadline for each site call (default: federation.json's)
   --log-level LEVEL   debug, info (default), warn or error
 
@@ -42,6 +50,7 @@ struct Flags {
   std::string federation;
   std::string dataset;
   std::vector<std::string> columns;
+  std::string job;
   int timeout_s = 0;
   std::string log_level = "info";
 };
@@ -66,6 +75,7 @@ Result<Flags> ParseFlags(int argc, char** argv) {
     if (arg == "--federation") flags.federation = value;
     else if (arg == "--dataset") flags.dataset = value;
     else if (arg == "--columns") flags.columns = SplitCommas(value);
+    else if (arg == "--job") flags.job = value;
     else if (arg == "--log-level") flags.log_level = value;
     else if (arg == "--timeout") {
       try {
@@ -147,6 +157,13 @@ Result<nlohmann::json> Summary(Federation& fed, const Flags& flags) {
                         {"seconds", seconds}};
 }
 
+Result<nlohmann::json> Run(Federation& fed, const Flags& flags) {
+  if (flags.job.empty()) return InvalidArgument("run needs --job");
+  FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, LoadJsonFile(flags.job));
+  FEDRA_ASSIGN_OR_RETURN(JobSpec job, ParseJobSpec(doc, std::filesystem::path(flags.job).filename().string()));
+  return RunJob(fed, job);
+}
+
 }  // namespace
 
 int RunMasterCli(int argc, char** argv) {
@@ -160,7 +177,7 @@ int RunMasterCli(int argc, char** argv) {
     std::fprintf(stderr, "fedra-master: %s\n\n%s", flags.status().message().c_str(), kUsage);
     return 2;
   }
-  if (flags->command != "sites" && flags->command != "summary") {
+  if (flags->command != "sites" && flags->command != "summary" && flags->command != "run") {
     std::fprintf(stderr, "fedra-master: unknown command '%s'\n\n%s", flags->command.c_str(), kUsage);
     return 2;
   }
@@ -169,7 +186,9 @@ int RunMasterCli(int argc, char** argv) {
     std::fprintf(stderr, "fedra-master: %s\n", fed.status().message().c_str());
     return 1;
   }
-  Result<nlohmann::json> out = flags->command == "sites" ? ListSites(**fed) : Summary(**fed, *flags);
+  Result<nlohmann::json> out = flags->command == "sites"     ? ListSites(**fed)
+                               : flags->command == "summary" ? Summary(**fed, *flags)
+                                                             : Run(**fed, *flags);
   if (!out.ok()) {
     std::fprintf(stderr, "fedra-master: %s\n", out.status().message().c_str());
     return 1;

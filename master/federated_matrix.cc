@@ -53,32 +53,81 @@ Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string
   return FederatedMatrix(std::move(*map), std::move(names));
 }
 
-Result<std::vector<Matrix>> FederatedMatrix::ExecOnParts(Federation& fed, const std::string& op) const {
-  SiteRequests requests;
-  for (const FederatedPart& p : map_.parts()) {
-    requests[p.site].push_back(Request::Exec(/*output=*/0, op, {p.var}, /*return_value=*/true));
+Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(
+    Federation& fed, const std::vector<PartOp>& ops, const Matrix* broadcast) const {
+  const auto& parts = map_.parts();
+  for (const PartOp& op : ops) {
+    for (size_t i = 0; op.aligned && i < parts.size(); ++i) {
+      const auto& other = op.aligned->map().parts();
+      if (other.size() != parts.size() || other[i].site != parts[i].site ||
+          other[i].range.begin != parts[i].range.begin || other[i].range.end != parts[i].range.end) {
+        return InvalidArgument(op.op + ": the two matrices are not partitioned alike");
+      }
+    }
+    if (op.broadcast && !broadcast) return InvalidArgument(op.op + ": no broadcast value given");
   }
+  SiteRequests requests;
+  std::map<std::string, VarId> broadcast_vars;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const FederatedPart& p = parts[i];
+    auto& reqs = requests[p.site];
+    if (broadcast && !broadcast_vars.contains(p.site)) {
+      broadcast_vars[p.site] = fed.NewVarId();
+      reqs.push_back(Request::Put(broadcast_vars[p.site], *broadcast));
+    }
+    for (const PartOp& op : ops) {
+      std::vector<VarId> inputs = {p.var};
+      if (op.aligned) inputs.push_back(op.aligned->map().parts()[i].var);
+      if (op.broadcast) inputs.push_back(broadcast_vars[p.site]);
+      reqs.push_back(Request::Exec(/*output=*/0, op.op, std::move(inputs), /*return_value=*/true));
+    }
+  }
+  for (const auto& [site, var] : broadcast_vars) requests[site].push_back(Request::Clear({var}));
+
   SiteResponses responses = fed.Call(requests);
-  FEDRA_RETURN_IF_ERROR(FirstError(responses).WithContext(op));
+  FEDRA_RETURN_IF_ERROR(FirstError(responses).WithContext(ops.size() == 1 ? ops[0].op : "step"));
   std::map<std::string, size_t> next;  // per site, the next response to take
-  std::vector<Matrix> results;
-  for (const FederatedPart& p : map_.parts()) {
-    Response& r = (*responses.at(p.site))[next[p.site]++];
-    if (!r.value) return DataLoss(op + ": site '" + p.site + "' returned no value");
-    results.push_back(std::move(*r.value));
+  for (const auto& [site, var] : broadcast_vars) next[site] = 1;  // skip the put
+  std::vector<std::vector<Matrix>> results(ops.size());
+  for (const FederatedPart& p : parts) {
+    for (size_t k = 0; k < ops.size(); ++k) {
+      Response& r = (*responses.at(p.site))[next[p.site]++];
+      if (!r.value) return DataLoss(ops[k].op + ": site '" + p.site + "' returned no value");
+      results[k].push_back(std::move(*r.value));
+    }
   }
   return results;
 }
 
+Result<std::vector<Matrix>> FederatedMatrix::SumOverParts(Federation& fed, const std::vector<PartOp>& ops,
+                                                          const Matrix* broadcast) const {
+  if (map_.partitioning() != Partitioning::kRow) {
+    return FailedPrecondition("sums over parts need a row-partitioned matrix");
+  }
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, ops, broadcast));
+  std::vector<Matrix> sums;
+  for (auto& results : per_part) {
+    Matrix total = std::move(results[0]);
+    for (size_t i = 1; i < results.size(); ++i) {
+      if (results[i].rows() != total.rows() || results[i].cols() != total.cols()) {
+        return DataLoss("parts returned results of different shapes");
+      }
+      total += results[i];
+    }
+    sums.push_back(std::move(total));
+  }
+  return sums;
+}
+
 Result<Matrix> FederatedMatrix::ColSums(Federation& fed) const {
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> parts, ExecOnParts(fed, "colSums"));
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, {PartOp{"colSums"}}, nullptr));
   Matrix out = Matrix::Zero(1, cols());
-  for (size_t i = 0; i < parts.size(); ++i) {
+  for (size_t i = 0; i < per_part[0].size(); ++i) {
     const IndexRange& range = map_.parts()[i].range;
     if (map_.partitioning() == Partitioning::kRow) {
-      out += parts[i];
+      out += per_part[0][i];
     } else {
-      out.middleCols(range.begin, range.size()) = parts[i];
+      out.middleCols(range.begin, range.size()) = per_part[0][i];
     }
   }
   return out;
@@ -88,10 +137,31 @@ Result<Matrix> FederatedMatrix::TransposeSelfProduct(Federation& fed) const {
   if (map_.partitioning() != Partitioning::kRow) {
     return FailedPrecondition("t(X) %*% X of a column-partitioned matrix needs cross-site products");
   }
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> parts, ExecOnParts(fed, "tsmm"));
-  Matrix out = Matrix::Zero(cols(), cols());
-  for (const Matrix& p : parts) out += p;
-  return out;
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, SumOverParts(fed, {PartOp{"tsmm"}}));
+  return std::move(sums[0]);
+}
+
+Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed,
+                                                       const std::vector<int64_t>& indices) const {
+  if (map_.partitioning() != Partitioning::kRow) {
+    return FailedPrecondition("column selection is implemented for row-partitioned matrices");
+  }
+  std::vector<std::string> names;
+  for (int64_t j : indices) {
+    if (j < 0 || j >= cols()) return InvalidArgument("column index " + std::to_string(j) + " is out of range");
+    names.push_back(column_names_.at(static_cast<size_t>(j)));
+  }
+  SiteRequests requests;
+  std::vector<FederatedPart> parts;
+  for (const FederatedPart& p : map_.parts()) {
+    parts.push_back(FederatedPart{p.site, fed.NewVarId(), p.range});
+    requests[p.site].push_back(
+        Request::Exec(parts.back().var, "columns", {p.var}, false, {{"indices", indices}}));
+  }
+  FEDRA_RETURN_IF_ERROR(FirstError(fed.Call(requests)).WithContext("select columns"));
+  FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(rows(), static_cast<int64_t>(indices.size()),
+                                                                Partitioning::kRow, std::move(parts)));
+  return FederatedMatrix(std::move(map), std::move(names));
 }
 
 Status FederatedMatrix::Clear(Federation& fed) const {

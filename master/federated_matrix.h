@@ -32,6 +32,24 @@ class FederatedMatrix {
   // t(X) %*% X: ncol x ncol. One batch per site.
   Result<Matrix> TransposeSelfProduct(Federation& fed) const;
 
+  // One local operation to run on every part in a federated step (see Step).
+  struct PartOp {
+    std::string op;
+    // The op's second input: the matching part of this row-aligned matrix...
+    const FederatedMatrix* aligned = nullptr;
+    // ...or the step's broadcast value.
+    bool broadcast = false;
+  };
+
+  // One federated step: every op runs on every part, all in one batch per site (the broadcast
+  // value, if any, is put first and cleared after). Returns each op's results summed over the
+  // parts — the aggregate of a row-partitioned matrix.
+  Result<std::vector<Matrix>> SumOverParts(Federation& fed, const std::vector<PartOp>& ops,
+                                           const Matrix* broadcast = nullptr) const;
+
+  // X[, indices] as a new federated matrix whose parts stay at the sites.
+  Result<FederatedMatrix> SelectColumns(Federation& fed, const std::vector<int64_t>& indices) const;
+
   // Removes the parts' variables from the sites.
   Status Clear(Federation& fed) const;
 
@@ -39,8 +57,9 @@ class FederatedMatrix {
   FederatedMatrix(FederationMap map, std::vector<std::string> column_names)
       : map_(std::move(map)), column_names_(std::move(column_names)) {}
 
-  // Runs `op` on every part, returning each part's result (in part order).
-  Result<std::vector<Matrix>> ExecOnParts(Federation& fed, const std::string& op) const;
+  // Each op's result for each part: [op][part].
+  Result<std::vector<std::vector<Matrix>>> RunOnParts(Federation& fed, const std::vector<PartOp>& ops,
+                                                      const Matrix* broadcast) const;
 
   FederationMap map_;
   std::vector<std::string> column_names_;

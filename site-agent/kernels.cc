@@ -20,10 +20,26 @@ Matrix TransposeSelfProduct(const Matrix& x) {
   return out;
 }
 
+Result<Matrix> SelectColumns(const Matrix& x, const nlohmann::json& params) {
+  const auto it = params.find("indices");
+  if (it == params.end() || !it->is_array() || it->empty()) {
+    return InvalidArgument("columns: params.indices must be a non-empty array of column indices");
+  }
+  Matrix out(x.rows(), static_cast<Eigen::Index>(it->size()));
+  for (size_t j = 0; j < it->size(); ++j) {
+    const nlohmann::json& index = (*it)[j];
+    if (!index.is_number_integer() || index.get<int64_t>() < 0 || index.get<int64_t>() >= x.cols()) {
+      return InvalidArgument("columns: index " + index.dump() + " is outside 0.." + std::to_string(x.cols() - 1));
+    }
+    out.col(static_cast<Eigen::Index>(j)) = x.col(index.get<Eigen::Index>());
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* const> inputs,
-                            const nlohmann::json& /*params*/) {
+                            const nlohmann::json& params) {
   if (static_cast<int>(inputs.size()) != op.arity) {
     return InvalidArgument(std::string(op.name) + " takes " + std::to_string(op.arity) +
                            " input(s), got " + std::to_string(inputs.size()));
@@ -34,10 +50,15 @@ Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* con
   if (name == "rowSums") return Matrix(x.rowwise().sum());
   if (name == "sum") return Matrix(Matrix::Constant(1, 1, x.sum()));
   if (name == "tsmm") return TransposeSelfProduct(x);
+  if (name == "columns") return SelectColumns(x, params);
   const Matrix& y = *inputs[1];
   if (name == "matmul") {
     if (x.cols() != y.rows()) return ShapeError(op, x, y);
     return Matrix(x * y);
+  }
+  if (name == "tsmv") {
+    if (x.cols() != y.rows()) return ShapeError(op, x, y);
+    return Matrix(x.transpose() * (x * y));
   }
   if (name == "tmatmul") {
     if (x.rows() != y.rows()) return ShapeError(op, x, y);

@@ -1,0 +1,37 @@
+// Jobs: a JSON spec naming an algorithm, a dataset known to the sites, the label and feature
+// columns, and the algorithm's parameters; and the runner that executes one over a federation.
+//
+//   {"algorithm": "lm", "data": {"dataset": "housing", "label": "price", "features": [...]},
+//    "params": {"lambda": 0.001, "intercept": true}}
+//
+// Unknown algorithms, fields, columns and parameters are errors that name them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "master/federation.h"
+
+namespace fedra {
+
+struct JobSpec {
+  std::string algorithm;
+  std::string dataset;
+  nlohmann::json label;                  // a column name or a 0-based index
+  std::vector<nlohmann::json> features;  // names or indices; empty: every column but the label
+  nlohmann::json params = nlohmann::json::object();
+};
+
+// The algorithms `RunJob` knows.
+std::vector<std::string> JobAlgorithms();
+
+Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source);
+
+// Reads the dataset at every site, fits the algorithm, clears the sites' variables, and returns
+// the result: coefficients by name, metrics, iterations, rows and seconds.
+Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job);
+
+}  // namespace fedra

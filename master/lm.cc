@@ -1,0 +1,172 @@
+#include "master/lm.h"
+
+#include <cmath>
+
+#include <Eigen/Dense>
+
+#include "common/logging.h"
+
+namespace fedra {
+namespace {
+
+// The normal equations A w = b with the intercept as the first unknown, and what the metrics need.
+struct NormalEquations {
+  Matrix a;           // t(X1) %*% X1 (without the ridge term)
+  Eigen::VectorXd b;  // t(X1) %*% y
+  double yty = 0;
+  double y_sum = 0;
+  double n = 0;
+};
+
+Status FinishModel(const NormalEquations& eq, LmModel* model) {
+  const Eigen::VectorXd& w = model->coefficients;
+  const double sse = eq.yty - 2 * w.dot(eq.b) + w.dot(eq.a * w);
+  const double sst = eq.yty - eq.y_sum * eq.y_sum / eq.n;
+  model->rmse = std::sqrt(std::max(0.0, sse) / eq.n);
+  model->r2 = sst > 0 ? 1 - sse / sst : 0;
+  if (!std::isfinite(model->r2)) return FailedPrecondition("lm: the fit produced non-finite values");
+  return Status::Ok();
+}
+
+// Adds lambda to the diagonal, except at the intercept.
+void AddRidge(Matrix* a, double lambda, bool intercept) {
+  for (Eigen::Index i = intercept ? 1 : 0; i < a->rows(); ++i) (*a)(i, i) += lambda;
+}
+
+Result<LmModel> SolveDirect(Federation& fed, const FederatedMatrix& z, const LmOptions& options, LmModel model) {
+  // Z = [X y]: one step for t(Z) %*% Z and colSums(Z).
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> agg,
+                         z.SumOverParts(fed, {{"tsmm"}, {"colSums"}}));
+  const Matrix& g = agg[0];
+  const Eigen::Index d = g.rows() - 1;  // features
+  const Eigen::Index k = d + (options.intercept ? 1 : 0);
+  NormalEquations eq;
+  eq.n = static_cast<double>(z.rows());
+  eq.yty = g(d, d);
+  eq.y_sum = agg[1](0, d);
+  eq.a.resize(k, k);
+  eq.b.resize(k);
+  const Eigen::Index o = options.intercept ? 1 : 0;
+  eq.a.bottomRightCorner(d, d) = g.topLeftCorner(d, d);
+  eq.b.tail(d) = g.col(d).head(d);
+  if (options.intercept) {
+    eq.a(0, 0) = eq.n;
+    eq.a.block(0, o, 1, d) = agg[1].leftCols(d);
+    eq.a.block(o, 0, d, 1) = agg[1].leftCols(d).transpose();
+    eq.b(0) = eq.y_sum;
+  }
+  Matrix regularised = eq.a;
+  AddRidge(&regularised, options.lambda, options.intercept);
+  Eigen::LDLT<Matrix> ldlt(regularised);
+  if (ldlt.info() != Eigen::Success || !ldlt.isPositive() ||
+      ldlt.vectorD().cwiseAbs().minCoeff() <= 1e-12 * std::max(1.0, ldlt.vectorD().cwiseAbs().maxCoeff())) {
+    return FailedPrecondition("lm: t(X) %*% X is singular (constant or collinear columns?); try lambda > 0");
+  }
+  model.coefficients = ldlt.solve(eq.b);
+  FEDRA_RETURN_IF_ERROR(FinishModel(eq, &model));
+  return model;
+}
+
+Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptions& options, LmModel model) {
+  const int64_t d = z.cols() - 1;
+  std::vector<int64_t> feature_idx(d), label_idx{d};
+  for (int64_t j = 0; j < d; ++j) feature_idx[j] = j;
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, z.SelectColumns(fed, feature_idx));
+  Result<FederatedMatrix> y = z.SelectColumns(fed, label_idx);
+  if (!y.ok()) {
+    (void)x.Clear(fed);
+    return y.status();
+  }
+  auto cleanup = [&] {
+    (void)x.Clear(fed);
+    (void)y->Clear(fed);
+  };
+  // Setup step: t(X) %*% y, colSums(Z) and y'y.
+  Result<std::vector<Matrix>> setup = x.SumOverParts(fed, {{"tmatmul", &*y}});
+  Result<std::vector<Matrix>> sums = setup.ok() ? z.SumOverParts(fed, {{"colSums"}}) : setup.status();
+  Result<std::vector<Matrix>> yy = sums.ok() ? y->SumOverParts(fed, {{"tsmm"}}) : sums.status();
+  if (!yy.ok()) {
+    cleanup();
+    return yy.status();
+  }
+  const Eigen::Index o = options.intercept ? 1 : 0;
+  const Eigen::Index k = d + o;
+  NormalEquations eq;
+  eq.n = static_cast<double>(z.rows());
+  eq.yty = (*yy)[0](0, 0);
+  eq.y_sum = (*sums)[0](0, d);
+  const Eigen::VectorXd col_sums = (*sums)[0].leftCols(d).transpose();
+  eq.b.resize(k);
+  eq.b.tail(d) = (*setup)[0].col(0);
+  if (options.intercept) eq.b(0) = eq.y_sum;
+
+  // A p, with the Gram part computed at the sites: one batch per site.
+  auto apply = [&](const Eigen::VectorXd& p, bool ridge) -> Result<Eigen::VectorXd> {
+    Matrix v = p.tail(d);
+    FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> q, x.SumOverParts(fed, {{"tsmv", nullptr, true}}, &v));
+    Eigen::VectorXd out(k);
+    out.tail(d) = q[0].col(0);
+    if (options.intercept) {
+      out(0) = eq.n * p(0) + col_sums.dot(p.tail(d));
+      out.tail(d) += col_sums * p(0);
+    }
+    if (ridge) out.tail(d) += options.lambda * p.tail(d);
+    return out;
+  };
+
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(k);
+  Eigen::VectorXd r = -eq.b;
+  Eigen::VectorXd p = -r;
+  double norm_r2 = r.squaredNorm();
+  const double target = options.tolerance * norm_r2;
+  const int max_iterations = options.max_iterations > 0 ? options.max_iterations : static_cast<int>(k) + 1;
+  int i = 0;
+  while (i < max_iterations && norm_r2 > target) {
+    Result<Eigen::VectorXd> q = apply(p, true);
+    if (!q.ok()) {
+      cleanup();
+      return q.status().WithContext("lmCG iteration " + std::to_string(i + 1));
+    }
+    const double alpha = norm_r2 / p.dot(*q);
+    w += alpha * p;
+    const double old_norm_r2 = norm_r2;
+    r += alpha * *q;
+    norm_r2 = r.squaredNorm();
+    p = -r + (norm_r2 / old_norm_r2) * p;
+    ++i;
+    FEDRA_LOG(kInfo) << "lmCG iteration " << i << ": |r|^2 = " << norm_r2;
+  }
+  model.coefficients = w;
+  model.iterations = i;
+  // The metrics need A w without the ridge term: one more step.
+  Result<Eigen::VectorXd> aw = apply(w, false);
+  cleanup();
+  if (!aw.ok()) return aw.status();
+  const double sse = eq.yty - 2 * w.dot(eq.b) + w.dot(*aw);
+  const double sst = eq.yty - eq.y_sum * eq.y_sum / eq.n;
+  model.rmse = std::sqrt(std::max(0.0, sse) / eq.n);
+  model.r2 = sst > 0 ? 1 - sse / sst : 0;
+  return model;
+}
+
+}  // namespace
+
+Result<LmModel> FitLm(Federation& fed, const FederatedMatrix& data, const std::vector<int64_t>& features,
+                      int64_t label, const LmOptions& options) {
+  if (features.empty()) return InvalidArgument("lm: no feature columns");
+  if (options.lambda < 0) return InvalidArgument("lm: lambda must be >= 0");
+  std::vector<int64_t> columns = features;
+  columns.push_back(label);
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix z, data.SelectColumns(fed, columns));
+  LmModel model;
+  model.rows = z.rows();
+  if (options.intercept) model.names.push_back("(intercept)");
+  for (size_t j = 0; j < features.size(); ++j) model.names.push_back(z.column_names()[j]);
+  Result<LmModel> fitted = options.conjugate_gradient ? SolveCg(fed, z, options, std::move(model))
+                                                      : SolveDirect(fed, z, options, std::move(model));
+  Status cleared = z.Clear(fed);
+  if (!cleared.ok()) FEDRA_LOG(kWarn) << "lm: clearing site variables: " << cleared.message();
+  return fitted;
+}
+
+}  // namespace fedra

@@ -1,0 +1,160 @@
+// Federated lm and lmCG against independent local references on the pooled data, the cost of a
+// CG iteration in round trips, and job-spec errors that name what is wrong.
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include <Eigen/Dense>
+
+#include "master/job.h"
+#include "master/lm.h"
+#include "tests/support/local_federation.h"
+#include "tests/support/temp_dir.h"
+
+namespace fedra {
+namespace {
+
+using testing::LocalFederation;
+using testing::TempDir;
+
+const std::vector<std::string> kColumns = {"a", "b", "c", "d", "y"};
+
+// y = 3 + 2a - b + 0.5c + 0d + noise
+Matrix Regression(int rows, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> x(0, 2), noise(0, 0.3);
+  Matrix m(rows, 5);
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < 4; ++j) m(i, j) = x(rng) + j;
+    m(i, 4) = 3 + 2 * m(i, 0) - m(i, 1) + 0.5 * m(i, 2) + noise(rng);
+  }
+  return m;
+}
+
+struct LmFixture {
+  TempDir dir;
+  LocalFederation local{dir.path(), {"a", "b", "c"}};
+  Matrix pooled;
+  std::unique_ptr<Federation> fed;
+
+  LmFixture() {
+    const std::vector<int> split = {61, 240, 699};
+    pooled.resize(1000, 5);
+    for (int s = 0, row = 0; s < 3; row += split[s], ++s) {
+      Matrix part = Regression(split[s], 40 + s);
+      pooled.middleRows(row, split[s]) = part;
+      local.AddCsvDataset(local.sites()[s], "reg", part, kColumns, "private-aggregate");
+    }
+    local.StartAll();
+    fed = local.Connect();
+  }
+
+  // Independent reference: ridge through an augmented least-squares problem solved by QR.
+  Eigen::VectorXd Reference(double lambda, bool intercept) const {
+    const Eigen::Index n = pooled.rows(), o = intercept ? 1 : 0;
+    Matrix a = Matrix::Zero(n + 4, 4 + o);
+    Eigen::VectorXd b = Eigen::VectorXd::Zero(n + 4);
+    if (intercept) a.col(0).head(n).setOnes();
+    a.block(0, o, n, 4) = pooled.leftCols(4);
+    a.block(n, o, 4, 4) = std::sqrt(lambda) * Matrix::Identity(4, 4);
+    b.head(n) = pooled.col(4);
+    return a.colPivHouseholderQr().solve(b);
+  }
+
+  double R2(const Eigen::VectorXd& w, bool intercept) const {
+    Eigen::VectorXd pred = pooled.leftCols(4) * w.tail(4);
+    if (intercept) pred.array() += w(0);
+    const Eigen::VectorXd y = pooled.col(4);
+    return 1 - (y - pred).squaredNorm() / (y.array() - y.mean()).matrix().squaredNorm();
+  }
+};
+
+void CheckClose(const Eigen::VectorXd& got, const Eigen::VectorXd& want, double tol) {
+  REQUIRE(got.size() == want.size());
+  CHECK_MESSAGE((got - want).cwiseAbs().maxCoeff() <= tol * std::max(1.0, want.cwiseAbs().maxCoeff()),
+                "got ", got.transpose(), " want ", want.transpose());
+}
+
+}  // namespace
+
+TEST_CASE("federated lm and lmCG match local least squares on the pooled data") {
+  LmFixture f;
+  Result<FederatedMatrix> data = FederatedMatrix::Read(*f.fed, "reg");
+  REQUIRE(data.ok());
+  for (bool cg : {false, true}) {
+    for (bool intercept : {true, false}) {
+      for (double lambda : {0.0, 5.0}) {
+        CAPTURE(cg);
+        CAPTURE(intercept);
+        CAPTURE(lambda);
+        LmOptions options{lambda, intercept, cg, 0, 1e-20};
+        Result<LmModel> model = FitLm(*f.fed, *data, {0, 1, 2, 3}, 4, options);
+        REQUIRE_MESSAGE(model.ok(), model.status().ToString());
+        const Eigen::VectorXd want = f.Reference(lambda, intercept);
+        CheckClose(model->coefficients, want, cg ? 1e-7 : 1e-9);
+        CHECK(model->r2 == doctest::Approx(f.R2(want, intercept)).epsilon(1e-8));
+        CHECK(model->names.front() == (intercept ? "(intercept)" : "a"));
+        if (cg) CHECK(model->iterations <= 6);
+      }
+    }
+  }
+  CHECK(data->Clear(*f.fed).ok());
+}
+
+TEST_CASE("one lmCG iteration costs one batch per site") {
+  LmFixture f;
+  Result<FederatedMatrix> data = FederatedMatrix::Read(*f.fed, "reg");
+  REQUIRE(data.ok());
+  auto batches = [&] {
+    uint64_t total = 0;
+    for (const auto& s : f.local.sites()) total += f.fed->batches_sent(s);
+    return total;
+  };
+  auto run = [&](int iterations) {
+    const uint64_t before = batches();
+    Result<LmModel> m = FitLm(*f.fed, *data, {0, 1, 2, 3}, 4, LmOptions{0, true, true, iterations, 0});
+    REQUIRE(m.ok());
+    REQUIRE(m->iterations == iterations);
+    return batches() - before;
+  };
+  const uint64_t two = run(2), five = run(5);
+  CHECK(five - two == 3 * 3);  // three more iterations, three sites, one batch each
+}
+
+TEST_CASE("jobs run end to end and reject what they cannot do, naming it") {
+  LmFixture f;
+  auto job = [](const std::string& text) { return ParseJobSpec(nlohmann::json::parse(text), "job.json"); };
+
+  Result<JobSpec> spec = job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "y"},
+                                 "params": {"lambda": 0.0, "intercept": true}})");
+  REQUIRE(spec.ok());
+  Result<nlohmann::json> result = RunJob(*f.fed, *spec);
+  REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+  const Eigen::VectorXd want = f.Reference(0, true);
+  CHECK((*result)["coefficients"]["(intercept)"].get<double>() == doctest::Approx(want(0)).epsilon(1e-9));
+  CHECK((*result)["coefficients"]["a"].get<double>() == doctest::Approx(want(1)).epsilon(1e-9));
+  CHECK((*result)["rows"] == 1000);
+  CHECK((*result)["metrics"]["r2"].get<double>() > 0.9);
+
+  // Features by index, label by index.
+  Result<JobSpec> by_index = job(R"({"algorithm": "lmCG", "data": {"dataset": "reg", "label": 4, "features": [0, 2]}})");
+  REQUIRE(by_index.ok());
+  Result<nlohmann::json> small = RunJob(*f.fed, *by_index);
+  REQUIRE(small.ok());
+  CHECK((*small)["coefficients"].size() == 3);
+
+  CHECK(job(R"({"algorithm": "svm", "data": {"dataset": "reg", "label": "y"}})").status().message().find(
+            "unknown algorithm 'svm'") != std::string::npos);
+  CHECK(job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "y"}, "params": {"lamda": 1}})")
+            .status().message().find("lamda: unknown field") != std::string::npos);
+  CHECK(job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "y"}, "params": {"lambda": -1}})")
+            .status().message().find("lambda") != std::string::npos);
+  Status no_column = RunJob(*f.fed, *job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "price"}})")).status();
+  CHECK(no_column.message().find("unknown column 'price'") != std::string::npos);
+  Status no_dataset = RunJob(*f.fed, *job(R"({"algorithm": "lm", "data": {"dataset": "housing", "label": "y"}})")).status();
+  CHECK(no_dataset.message().find("unknown dataset 'housing'") != std::string::npos);
+  Status overlap = RunJob(*f.fed, *job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "y", "features": ["a", "y"]}})")).status();
+  CHECK(overlap.message().find("cannot also be a feature") != std::string::npos);
+}
+
+}  // namespace fedra
