@@ -167,10 +167,12 @@ Result<nlohmann::json> Run(Federation& fed, const Flags& flags) {
 }  // namespace
 
 int RunMasterCli(int argc, char** argv) {
-  if (argc >= 2 && (std::string(argv[1]) == "help" || std::string(argv[1]) == "--help" ||
-                    std::string(argv[1]) == "-h")) {
-    std::fputs(kUsage, stdout);
-    return 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h" || (i == 1 && arg == "help")) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
   }
   Result<Flags> flags = ParseFlags(argc, argv);
   if (!flags.ok()) {

@@ -141,6 +141,28 @@ Result<Matrix> FederatedMatrix::TransposeSelfProduct(Federation& fed) const {
   return std::move(sums[0]);
 }
 
+Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed,
+                                                    std::vector<std::pair<std::string, Matrix>> parts,
+                                                    std::vector<std::string> column_names) {
+  SiteRequests requests;
+  std::vector<FederatedPart> meta;
+  int64_t rows = 0;
+  for (auto& [site, value] : parts) {
+    if (value.cols() != static_cast<Eigen::Index>(column_names.size())) {
+      return InvalidArgument("part for site '" + site + "' has " + std::to_string(value.cols()) +
+                             " columns, expected " + std::to_string(column_names.size()));
+    }
+    meta.push_back(FederatedPart{site, fed.NewVarId(), {rows, rows + value.rows()}});
+    rows += value.rows();
+    requests[site].push_back(Request::Put(meta.back().var, std::move(value)));
+  }
+  FEDRA_RETURN_IF_ERROR(FirstError(fed.Call(requests)).WithContext("distribute"));
+  FEDRA_ASSIGN_OR_RETURN(FederationMap map,
+                         FederationMap::Make(rows, static_cast<int64_t>(column_names.size()),
+                                             Partitioning::kRow, std::move(meta)));
+  return FederatedMatrix(std::move(map), std::move(column_names));
+}
+
 Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed,
                                                        const std::vector<int64_t>& indices) const {
   if (map_.partitioning() != Partitioning::kRow) {

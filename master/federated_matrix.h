@@ -21,6 +21,12 @@ class FederatedMatrix {
   static Result<FederatedMatrix> Read(Federation& fed, const std::string& dataset,
                                       const std::vector<std::string>& columns = {});
 
+  // Sends each part (site, rows) to its site as a public broadcast value, stacked by rows in the
+  // given order: for tests and benchmarks that start from data in memory.
+  static Result<FederatedMatrix> Distribute(Federation& fed,
+                                            std::vector<std::pair<std::string, Matrix>> parts,
+                                            std::vector<std::string> column_names);
+
   const FederationMap& map() const { return map_; }
   const std::vector<std::string>& column_names() const { return column_names_; }
   int64_t rows() const { return map_.rows(); }

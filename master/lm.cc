@@ -157,15 +157,22 @@ Result<LmModel> FitLm(Federation& fed, const FederatedMatrix& data, const std::v
   if (options.lambda < 0) return InvalidArgument("lm: lambda must be >= 0");
   std::vector<int64_t> columns = features;
   columns.push_back(label);
-  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix z, data.SelectColumns(fed, columns));
+  // Z = [X y]; when the data already is Z, use it as it is instead of copying it at the sites.
+  bool identity = static_cast<int64_t>(columns.size()) == data.cols();
+  for (size_t j = 0; identity && j < columns.size(); ++j) identity = columns[j] == static_cast<int64_t>(j);
+  Result<FederatedMatrix> selected = identity ? data : data.SelectColumns(fed, columns);
+  if (!selected.ok()) return selected.status();
+  const FederatedMatrix& z = *selected;
   LmModel model;
   model.rows = z.rows();
   if (options.intercept) model.names.push_back("(intercept)");
   for (size_t j = 0; j < features.size(); ++j) model.names.push_back(z.column_names()[j]);
   Result<LmModel> fitted = options.conjugate_gradient ? SolveCg(fed, z, options, std::move(model))
                                                       : SolveDirect(fed, z, options, std::move(model));
-  Status cleared = z.Clear(fed);
-  if (!cleared.ok()) FEDRA_LOG(kWarn) << "lm: clearing site variables: " << cleared.message();
+  if (!identity) {
+    Status cleared = z.Clear(fed);
+    if (!cleared.ok()) FEDRA_LOG(kWarn) << "lm: clearing site variables: " << cleared.message();
+  }
   return fitted;
 }
 
