@@ -1,6 +1,7 @@
 #include "site-agent/site_server.h"
 
 #include <algorithm>
+#include <array>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -29,6 +30,21 @@ void LogEscapedException(const char* where, std::exception_ptr e) {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
     FEDRA_LOG(kError) << where << ": " << ex.what();
+  }
+}
+
+// Closes after an error reply without losing it: closing a socket with unread input makes the
+// kernel send a reset, which can destroy the reply before the peer reads it. So stop sending,
+// then discard what the peer still sends until it closes or a short deadline passes.
+net::awaitable<void> LingeringClose(TlsStream& stream) {
+  auto& tcp = boost::beast::get_lowest_layer(stream);
+  boost::system::error_code ec;
+  tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
+  tcp.expires_after(std::chrono::seconds(2));
+  std::array<char, 4096> sink;
+  for (;;) {
+    auto [read_ec, n] = co_await tcp.async_read_some(net::buffer(sink), kTuple);
+    if (read_ec) co_return;
   }
 }
 
@@ -150,7 +166,9 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
   if (!allowed.ok()) {
     refuse(allowed.message());
     const Bytes body = EncodeErrorBody(allowed);
-    (void)co_await WriteFrame(stream, FrameKind::kError, body, read_timeout);
+    if ((co_await WriteFrame(stream, FrameKind::kError, body, read_timeout)).ok()) {
+      co_await LingeringClose(stream);
+    }
     co_return;
   }
   FEDRA_LOG(kInfo) << peer->ToString() << " connected from " << remote;
@@ -170,7 +188,9 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
       if (code == StatusCode::kDataLoss || code == StatusCode::kResourceExhausted) {
         // The stream is still in step (only the header was read): say why before closing.
         const Bytes body = EncodeErrorBody(frame.status());
-        (void)co_await WriteFrame(stream, FrameKind::kError, body, read_timeout);
+        if ((co_await WriteFrame(stream, FrameKind::kError, body, read_timeout)).ok()) {
+          co_await LingeringClose(stream);
+        }
       }
       co_return;
     }
