@@ -14,6 +14,27 @@ constexpr std::array kOperations = {
     OperationInfo{"rowSums", 1, false, "rowSums(X): nrow x 1, stays row-level"},
     OperationInfo{"columns", 1, false, "X[, params.indices]: the chosen columns (0-based), in order"},
     OperationInfo{"matmul", 2, false, "X %*% V for a broadcast V: nrow(X) x ncol(V)"},
+    OperationInfo{"colSumSq", 1, true, "colSums(X^2): 1 x ncol"},
+    OperationInfo{"colMins", 1, true, "column minima: 1 x ncol"},
+    OperationInfo{"colMaxs", 1, true, "column maxima: 1 x ncol"},
+    // Elementwise X op Y, where Y is a 1x1 scalar, a 1 x ncol row vector, an nrow x 1 column
+    // vector or a matrix of X's shape; params.reverse computes Y op X.
+    OperationInfo{"add", 2, false, "X + Y (broadcast)"},
+    OperationInfo{"sub", 2, false, "X - Y (broadcast)"},
+    OperationInfo{"mul", 2, false, "X * Y (broadcast)"},
+    OperationInfo{"div", 2, false, "X / Y (broadcast)"},
+    OperationInfo{"lt", 2, false, "X < Y as 0/1 (broadcast)"},
+    OperationInfo{"le", 2, false, "X <= Y as 0/1 (broadcast)"},
+    OperationInfo{"gt", 2, false, "X > Y as 0/1 (broadcast)"},
+    OperationInfo{"ge", 2, false, "X >= Y as 0/1 (broadcast)"},
+    OperationInfo{"eq", 2, false, "X == Y as 0/1 (broadcast)"},
+    OperationInfo{"ne", 2, false, "X != Y as 0/1 (broadcast)"},
+    OperationInfo{"exp", 1, false, "exp(X)"},
+    OperationInfo{"log", 1, false, "log(X)"},
+    OperationInfo{"abs", 1, false, "abs(X)"},
+    OperationInfo{"sqrt", 1, false, "sqrt(X)"},
+    OperationInfo{"sigmoid", 1, false, "1 / (1 + exp(-X))"},
+    OperationInfo{"round", 1, false, "round(X)"},
 };
 
 }  // namespace

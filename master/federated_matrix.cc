@@ -1,5 +1,7 @@
 #include "master/federated_matrix.h"
 
+#include <algorithm>
+
 namespace fedra {
 
 Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string& dataset,
@@ -53,41 +55,112 @@ Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string
   return FederatedMatrix(std::move(*map), std::move(names));
 }
 
-Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(
-    Federation& fed, const std::vector<PartOp>& ops, const Matrix* broadcast) const {
-  const auto& parts = map_.parts();
-  for (const PartOp& op : ops) {
-    for (size_t i = 0; op.aligned && i < parts.size(); ++i) {
-      const auto& other = op.aligned->map().parts();
-      if (other.size() != parts.size() || other[i].site != parts[i].site ||
-          other[i].range.begin != parts[i].range.begin || other[i].range.end != parts[i].range.end) {
-        return InvalidArgument(op.op + ": the two matrices are not partitioned alike");
-      }
-    }
-    if (op.broadcast && !broadcast) return InvalidArgument(op.op + ": no broadcast value given");
-  }
+Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed,
+                                                    std::vector<std::pair<std::string, Matrix>> parts,
+                                                    std::vector<std::string> column_names,
+                                                    Partitioning partitioning) {
+  if (parts.empty()) return InvalidArgument("distribute: no parts");
+  const bool by_row = partitioning == Partitioning::kRow;
+  const Eigen::Index first_rows = parts[0].second.rows();  // parts are moved out below
   SiteRequests requests;
-  std::map<std::string, VarId> broadcast_vars;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const FederatedPart& p = parts[i];
-    auto& reqs = requests[p.site];
-    if (broadcast && !broadcast_vars.contains(p.site)) {
-      broadcast_vars[p.site] = fed.NewVarId();
-      reqs.push_back(Request::Put(broadcast_vars[p.site], *broadcast));
+  std::vector<FederatedPart> meta;
+  int64_t extent = 0;
+  for (auto& [site, value] : parts) {
+    const Eigen::Index fixed = by_row ? value.cols() : value.rows();
+    const Eigen::Index expected = by_row ? static_cast<Eigen::Index>(column_names.size()) : first_rows;
+    if (fixed != expected) {
+      return InvalidArgument("part for site '" + site + "' is " + std::to_string(value.rows()) + "x" +
+                             std::to_string(value.cols()) + ", which does not stack with the others");
     }
+    const int64_t size = by_row ? value.rows() : value.cols();
+    meta.push_back(FederatedPart{site, fed.NewVarId(), {extent, extent + size}});
+    extent += size;
+    requests[site].push_back(Request::Put(meta.back().var, std::move(value)));
+  }
+  const int64_t rows = by_row ? extent : first_rows;
+  const int64_t cols = by_row ? static_cast<int64_t>(column_names.size()) : extent;
+  if (static_cast<int64_t>(column_names.size()) != cols) {
+    return InvalidArgument("distribute: " + std::to_string(column_names.size()) + " column names for " +
+                           std::to_string(cols) + " columns");
+  }
+  FEDRA_RETURN_IF_ERROR(FirstError(fed.Call(requests)).WithContext("distribute"));
+  FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(rows, cols, partitioning, std::move(meta)));
+  return FederatedMatrix(std::move(map), std::move(column_names));
+}
+
+Status FederatedMatrix::CheckInputs(const PartOp& op, const std::vector<Matrix>& broadcast) const {
+  const auto& parts = map_.parts();
+  if (op.aligned) {
+    const auto& other = op.aligned->map().parts();
+    bool alike = other.size() == parts.size() && op.aligned->map().partitioning() == map_.partitioning();
+    for (size_t i = 0; alike && i < parts.size(); ++i) {
+      alike = other[i].site == parts[i].site && other[i].range.begin == parts[i].range.begin &&
+              other[i].range.end == parts[i].range.end;
+    }
+    if (!alike) return InvalidArgument(op.op + ": the two matrices are not partitioned alike");
+  }
+  if (op.broadcast && broadcast.empty()) return InvalidArgument(op.op + ": no broadcast value given");
+  if (broadcast.size() > 1 && broadcast.size() != parts.size()) {
+    return InvalidArgument(op.op + ": " + std::to_string(broadcast.size()) + " broadcast values for " +
+                           std::to_string(parts.size()) + " parts");
+  }
+  return Status::Ok();
+}
+
+std::vector<VarId> FederatedMatrix::PutBroadcast(Federation& fed, const std::vector<Matrix>& broadcast,
+                                                 SiteRequests* requests) const {
+  const auto& parts = map_.parts();
+  std::vector<VarId> vars(parts.size(), 0);
+  std::map<std::string, VarId> shared;  // one copy per site when every part gets the same value
+  for (size_t i = 0; i < parts.size() && !broadcast.empty(); ++i) {
+    const std::string& site = parts[i].site;
+    if (broadcast.size() == 1 && shared.contains(site)) {
+      vars[i] = shared[site];
+      continue;
+    }
+    vars[i] = fed.NewVarId();
+    shared[site] = vars[i];
+    (*requests)[site].push_back(Request::Put(vars[i], broadcast.size() == 1 ? broadcast[0] : broadcast[i]));
+  }
+  return vars;
+}
+
+std::vector<VarId> FederatedMatrix::Inputs(const PartOp& op, const FederatedPart& part, size_t index,
+                                           VarId broadcast_var) {
+  std::vector<VarId> inputs = {part.var};
+  if (op.aligned) inputs.push_back(op.aligned->map().parts()[index].var);
+  if (op.broadcast) inputs.push_back(broadcast_var);
+  return inputs;
+}
+
+Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(
+    Federation& fed, const std::vector<PartOp>& ops, const std::vector<Matrix>& broadcast) const {
+  for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast));
+  const auto& parts = map_.parts();
+  SiteRequests requests;
+  const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);
+  std::map<std::string, size_t> next;  // per site, the next response to take: skip the puts
+  for (const auto& [site, reqs] : requests) next[site] = reqs.size();
+  for (size_t i = 0; i < parts.size(); ++i) {
     for (const PartOp& op : ops) {
-      std::vector<VarId> inputs = {p.var};
-      if (op.aligned) inputs.push_back(op.aligned->map().parts()[i].var);
-      if (op.broadcast) inputs.push_back(broadcast_vars[p.site]);
-      reqs.push_back(Request::Exec(/*output=*/0, op.op, std::move(inputs), /*return_value=*/true));
+      nlohmann::json params = op.params;
+      params["return"] = true;
+      requests[parts[i].site].push_back(
+          Request::Exec(/*output=*/0, op.op, Inputs(op, parts[i], i, bvars[i]), false, std::move(params)));
     }
   }
-  for (const auto& [site, var] : broadcast_vars) requests[site].push_back(Request::Clear({var}));
+  std::map<std::string, std::vector<VarId>> to_clear;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (bvars[i] != 0) to_clear[parts[i].site].push_back(bvars[i]);
+  }
+  for (auto& [site, vars] : to_clear) {
+    std::sort(vars.begin(), vars.end());
+    vars.erase(std::unique(vars.begin(), vars.end()), vars.end());
+    requests[site].push_back(Request::Clear(vars));
+  }
 
   SiteResponses responses = fed.Call(requests);
   FEDRA_RETURN_IF_ERROR(FirstError(responses).WithContext(ops.size() == 1 ? ops[0].op : "step"));
-  std::map<std::string, size_t> next;  // per site, the next response to take
-  for (const auto& [site, var] : broadcast_vars) next[site] = 1;  // skip the put
   std::vector<std::vector<Matrix>> results(ops.size());
   for (const FederatedPart& p : parts) {
     for (size_t k = 0; k < ops.size(); ++k) {
@@ -104,7 +177,9 @@ Result<std::vector<Matrix>> FederatedMatrix::SumOverParts(Federation& fed, const
   if (map_.partitioning() != Partitioning::kRow) {
     return FailedPrecondition("sums over parts need a row-partitioned matrix");
   }
-  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, ops, broadcast));
+  std::vector<Matrix> values;
+  if (broadcast) values.push_back(*broadcast);
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, ops, values));
   std::vector<Matrix> sums;
   for (auto& results : per_part) {
     Matrix total = std::move(results[0]);
@@ -119,8 +194,41 @@ Result<std::vector<Matrix>> FederatedMatrix::SumOverParts(Federation& fed, const
   return sums;
 }
 
+Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp& op,
+                                                  const std::vector<Matrix>& broadcast, int64_t result_cols,
+                                                  std::vector<std::string> names) const {
+  FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast));
+  if (map_.partitioning() == Partitioning::kColumn && result_cols != cols()) {
+    return FailedPrecondition(op.op + " changes the columns of a column-partitioned matrix");
+  }
+  const auto& parts = map_.parts();
+  SiteRequests requests;
+  const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);
+  std::vector<FederatedPart> out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    out.push_back(FederatedPart{parts[i].site, fed.NewVarId(), parts[i].range});
+    requests[parts[i].site].push_back(
+        Request::Exec(out.back().var, op.op, Inputs(op, parts[i], i, bvars[i]), false, op.params));
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (bvars[i] != 0) requests[parts[i].site].push_back(Request::Clear({bvars[i]}));
+  }
+  SiteResponses responses = fed.Call(requests);
+  if (Status s = FirstError(responses); !s.ok()) {
+    // Leave nothing half-made: clear the outputs that were created (unknown ones are refused
+    // as a whole, so clear one at a time).
+    SiteRequests cleanup;
+    for (const FederatedPart& p : out) cleanup[p.site].push_back(Request::Clear({p.var}));
+    (void)fed.Call(cleanup);
+    return s.WithContext(op.op);
+  }
+  const int64_t rows_out = map_.rows();
+  FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(rows_out, result_cols, map_.partitioning(), std::move(out)));
+  return FederatedMatrix(std::move(map), std::move(names));
+}
+
 Result<Matrix> FederatedMatrix::ColSums(Federation& fed) const {
-  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, {PartOp{"colSums"}}, nullptr));
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, {PartOp{"colSums"}}));
   Matrix out = Matrix::Zero(1, cols());
   for (size_t i = 0; i < per_part[0].size(); ++i) {
     const IndexRange& range = map_.parts()[i].range;
@@ -141,28 +249,6 @@ Result<Matrix> FederatedMatrix::TransposeSelfProduct(Federation& fed) const {
   return std::move(sums[0]);
 }
 
-Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed,
-                                                    std::vector<std::pair<std::string, Matrix>> parts,
-                                                    std::vector<std::string> column_names) {
-  SiteRequests requests;
-  std::vector<FederatedPart> meta;
-  int64_t rows = 0;
-  for (auto& [site, value] : parts) {
-    if (value.cols() != static_cast<Eigen::Index>(column_names.size())) {
-      return InvalidArgument("part for site '" + site + "' has " + std::to_string(value.cols()) +
-                             " columns, expected " + std::to_string(column_names.size()));
-    }
-    meta.push_back(FederatedPart{site, fed.NewVarId(), {rows, rows + value.rows()}});
-    rows += value.rows();
-    requests[site].push_back(Request::Put(meta.back().var, std::move(value)));
-  }
-  FEDRA_RETURN_IF_ERROR(FirstError(fed.Call(requests)).WithContext("distribute"));
-  FEDRA_ASSIGN_OR_RETURN(FederationMap map,
-                         FederationMap::Make(rows, static_cast<int64_t>(column_names.size()),
-                                             Partitioning::kRow, std::move(meta)));
-  return FederatedMatrix(std::move(map), std::move(column_names));
-}
-
 Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed,
                                                        const std::vector<int64_t>& indices) const {
   if (map_.partitioning() != Partitioning::kRow) {
@@ -173,17 +259,9 @@ Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed,
     if (j < 0 || j >= cols()) return InvalidArgument("column index " + std::to_string(j) + " is out of range");
     names.push_back(column_names_.at(static_cast<size_t>(j)));
   }
-  SiteRequests requests;
-  std::vector<FederatedPart> parts;
-  for (const FederatedPart& p : map_.parts()) {
-    parts.push_back(FederatedPart{p.site, fed.NewVarId(), p.range});
-    requests[p.site].push_back(
-        Request::Exec(parts.back().var, "columns", {p.var}, false, {{"indices", indices}}));
-  }
-  FEDRA_RETURN_IF_ERROR(FirstError(fed.Call(requests)).WithContext("select columns"));
-  FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(rows(), static_cast<int64_t>(indices.size()),
-                                                                Partitioning::kRow, std::move(parts)));
-  return FederatedMatrix(std::move(map), std::move(names));
+  PartOp op{"columns"};
+  op.params = {{"indices", indices}};
+  return MapParts(fed, op, {}, static_cast<int64_t>(indices.size()), std::move(names));
 }
 
 Status FederatedMatrix::Clear(Federation& fed) const {

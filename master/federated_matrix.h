@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/matrix.h"
 #include "common/status.h"
 #include "federated/federation_map.h"
@@ -21,11 +23,12 @@ class FederatedMatrix {
   static Result<FederatedMatrix> Read(Federation& fed, const std::string& dataset,
                                       const std::vector<std::string>& columns = {});
 
-  // Sends each part (site, rows) to its site as a public broadcast value, stacked by rows in the
-  // given order: for tests and benchmarks that start from data in memory.
+  // Sends each part to its site as a public broadcast value, stacked in the given order by rows
+  // (kRow) or by columns (kColumn): for tests and benchmarks that start from data in memory.
   static Result<FederatedMatrix> Distribute(Federation& fed,
                                             std::vector<std::pair<std::string, Matrix>> parts,
-                                            std::vector<std::string> column_names);
+                                            std::vector<std::string> column_names,
+                                            Partitioning partitioning = Partitioning::kRow);
 
   const FederationMap& map() const { return map_; }
   const std::vector<std::string>& column_names() const { return column_names_; }
@@ -38,20 +41,33 @@ class FederatedMatrix {
   // t(X) %*% X: ncol x ncol. One batch per site.
   Result<Matrix> TransposeSelfProduct(Federation& fed) const;
 
-  // One local operation to run on every part in a federated step (see Step).
+  // One local operation to run on every part in a federated step.
   struct PartOp {
     std::string op;
-    // The op's second input: the matching part of this row-aligned matrix...
+    // The op's second input: the matching part of this identically partitioned matrix...
     const FederatedMatrix* aligned = nullptr;
-    // ...or the step's broadcast value.
+    // ...or the step's broadcast value (see RunOnParts).
     bool broadcast = false;
+    nlohmann::json params = nlohmann::json::object();
   };
 
-  // One federated step: every op runs on every part, all in one batch per site (the broadcast
-  // value, if any, is put first and cleared after). Returns each op's results summed over the
-  // parts — the aggregate of a row-partitioned matrix.
+  // One federated step: every op runs on every part, all in one batch per site, and each op's
+  // result for each part comes back: [op][part]. `broadcast` holds nothing, one value for every
+  // part, or one value per part; it is put before the ops and cleared after them.
+  Result<std::vector<std::vector<Matrix>>> RunOnParts(Federation& fed, const std::vector<PartOp>& ops,
+                                                      const std::vector<Matrix>& broadcast = {}) const;
+
+  // RunOnParts, with each op's results summed over the parts — the aggregate of a
+  // row-partitioned matrix.
   Result<std::vector<Matrix>> SumOverParts(Federation& fed, const std::vector<PartOp>& ops,
                                            const Matrix* broadcast = nullptr) const;
+
+  // One federated step whose results stay at the sites: `op` runs on every part (with the
+  // inputs `input` describes, as in RunOnParts) into new variables, which form the returned
+  // matrix, partitioned like this one, with `result_cols` columns named `names` (a column
+  // partition keeps its ranges and needs result_cols == cols()).
+  Result<FederatedMatrix> MapParts(Federation& fed, const PartOp& op, const std::vector<Matrix>& broadcast,
+                                   int64_t result_cols, std::vector<std::string> names) const;
 
   // X[, indices] as a new federated matrix whose parts stay at the sites.
   Result<FederatedMatrix> SelectColumns(Federation& fed, const std::vector<int64_t>& indices) const;
@@ -63,9 +79,13 @@ class FederatedMatrix {
   FederatedMatrix(FederationMap map, std::vector<std::string> column_names)
       : map_(std::move(map)), column_names_(std::move(column_names)) {}
 
-  // Each op's result for each part: [op][part].
-  Result<std::vector<std::vector<Matrix>>> RunOnParts(Federation& fed, const std::vector<PartOp>& ops,
-                                                      const Matrix* broadcast) const;
+  // Checks that `op`'s inputs fit this matrix's parts.
+  Status CheckInputs(const PartOp& op, const std::vector<Matrix>& broadcast) const;
+  // Puts the broadcast values into `requests`, returning each part's variable (0: none).
+  std::vector<VarId> PutBroadcast(Federation& fed, const std::vector<Matrix>& broadcast,
+                                  SiteRequests* requests) const;
+  static std::vector<VarId> Inputs(const PartOp& op, const FederatedPart& part, size_t index,
+                                   VarId broadcast_var);
 
   FederationMap map_;
   std::vector<std::string> column_names_;

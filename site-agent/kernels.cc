@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "site-agent/elementwise.h"
+
 namespace fedra {
 namespace {
 
@@ -51,6 +53,12 @@ Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* con
   if (name == "sum") return Matrix(Matrix::Constant(1, 1, x.sum()));
   if (name == "tsmm") return TransposeSelfProduct(x);
   if (name == "columns") return SelectColumns(x, params);
+  if (name == "colSumSq") return Matrix(x.colwise().squaredNorm());
+  if (name == "colMins" || name == "colMaxs") {
+    if (x.rows() == 0) return InvalidArgument(std::string(name) + " of a matrix without rows");
+    return name == "colMins" ? Matrix(x.colwise().minCoeff()) : Matrix(x.colwise().maxCoeff());
+  }
+  if (op.arity == 1) return ElementwiseUnary(name, x);
   const Matrix& y = *inputs[1];
   if (name == "matmul") {
     if (x.cols() != y.rows()) return ShapeError(op, x, y);
@@ -64,7 +72,8 @@ Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* con
     if (x.rows() != y.rows()) return ShapeError(op, x, y);
     return Matrix(x.transpose() * y);
   }
-  return Internal("operation '" + std::string(name) + "' has no kernel");
+  const bool reverse = params.is_object() && params.value("reverse", false);
+  return ElementwiseBinary(name, x, y, reverse);
 }
 
 }  // namespace fedra

@@ -1,0 +1,212 @@
+// Every federated operation against the same operation done locally with Eigen on the pooled
+// matrix: for 1, 2 and 3 sites, uneven splits, row- and column-partitioned inputs. A new
+// operation costs one row in the table below.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <random>
+
+#include "master/federated_ops.h"
+#include "tests/support/local_federation.h"
+#include "tests/support/temp_dir.h"
+
+namespace fedra {
+namespace {
+
+using testing::LocalFederation;
+using testing::TempDir;
+
+constexpr double kTolerance = 1e-10;  // relative
+
+// Fetches a (public) federated matrix's values from its sites and stacks them.
+Matrix Collect(Federation& fed, const FederatedMatrix& x) {
+  SiteRequests requests;
+  for (const FederatedPart& p : x.map().parts()) requests[p.site].push_back(Request::Get(p.var));
+  SiteResponses r = fed.Call(requests);
+  REQUIRE_MESSAGE(FirstError(r).ok(), FirstError(r).ToString());
+  Matrix out(x.rows(), x.cols());
+  std::map<std::string, size_t> next;
+  for (const FederatedPart& p : x.map().parts()) {
+    const Matrix& v = *(*r.at(p.site))[next[p.site]++].value;
+    if (x.map().partitioning() == Partitioning::kRow) {
+      out.middleRows(p.range.begin, p.range.size()) = v;
+    } else {
+      out.middleCols(p.range.begin, p.range.size()) = v;
+    }
+  }
+  return out;
+}
+
+Matrix Scalar(double v) { return Matrix::Constant(1, 1, v); }
+
+struct Case {
+  const char* name;
+  bool row_partition_only;
+  std::function<Result<Matrix>(Federation&, const FederatedMatrix&, const Matrix& v_row, const Matrix& v_col)> federated;
+  std::function<Matrix(const Matrix& x, const Matrix& v_row, const Matrix& v_col)> local;
+};
+
+// Wraps a federated result that stays at the sites so the table can compare values.
+template <typename F>
+auto Stays(F f) {
+  return [f](Federation& fed, const FederatedMatrix& x, const Matrix& r, const Matrix& c) -> Result<Matrix> {
+    Result<FederatedMatrix> y = f(fed, x, r, c);
+    if (!y.ok()) return y.status();
+    Matrix values = Collect(fed, *y);
+    CHECK(y->Clear(fed).ok());
+    return values;
+  };
+}
+
+template <typename F>
+auto Number(F f) {
+  return [f](Federation& fed, const FederatedMatrix& x, const Matrix&, const Matrix&) -> Result<Matrix> {
+    Result<double> v = f(fed, x);
+    if (!v.ok()) return v.status();
+    return Scalar(*v);
+  };
+}
+
+template <typename F>
+auto Local(F f) {
+  return [f](Federation& fed, const FederatedMatrix& x, const Matrix&, const Matrix&) -> Result<Matrix> {
+    return f(fed, x);
+  };
+}
+
+const std::vector<Case>& Cases() {
+  using F = Federation;
+  using X = FederatedMatrix;
+  using M = Matrix;
+  static const std::vector<Case> cases = {
+      {"colSums", false, Local([](F& f, const X& x) { return x.ColSums(f); }),
+       [](const M& x, const M&, const M&) { return M(x.colwise().sum()); }},
+      {"sum", false, Number([](F& f, const X& x) { return Sum(f, x); }),
+       [](const M& x, const M&, const M&) { return Scalar(x.sum()); }},
+      {"mean", false, Number([](F& f, const X& x) { return Mean(f, x); }),
+       [](const M& x, const M&, const M&) { return Scalar(x.mean()); }},
+      {"colMeans", false, Local([](F& f, const X& x) { return ColMeans(f, x); }),
+       [](const M& x, const M&, const M&) { return M(x.colwise().mean()); }},
+      {"colVars", false, Local([](F& f, const X& x) { return ColVars(f, x); }),
+       [](const M& x, const M&, const M&) {
+         M centered = x.rowwise() - x.colwise().mean();
+         return M(centered.colwise().squaredNorm() / static_cast<double>(x.rows() - 1));
+       }},
+      {"min", false, Number([](F& f, const X& x) { return Min(f, x); }),
+       [](const M& x, const M&, const M&) { return Scalar(x.minCoeff()); }},
+      {"max", false, Number([](F& f, const X& x) { return Max(f, x); }),
+       [](const M& x, const M&, const M&) { return Scalar(x.maxCoeff()); }},
+      {"nrow/ncol", false,
+       [](F&, const X& x, const M&, const M&) -> Result<M> { return M(M{{double(x.rows()), double(x.cols())}}); },
+       [](const M& x, const M&, const M&) { return M(M{{double(x.rows()), double(x.cols())}}); }},
+      {"t(X) %*% X", true, Local([](F& f, const X& x) { return x.TransposeSelfProduct(f); }),
+       [](const M& x, const M&, const M&) { return M(x.transpose() * x); }},
+      {"t(X) %*% V (several columns)", false,
+       [](F& f, const X& x, const M&, const M& c) { return TransposeMatMul(f, x, M(c.replicate(1, 3) * 0.5)); },
+       [](const M& x, const M&, const M& c) { return M(x.transpose() * (c.replicate(1, 3) * 0.5)); }},
+      {"X %*% V", true, Stays([](F& f, const X& x, const M& r, const M&) { return MatMul(f, x, M(r.transpose().replicate(1, 2))); }),
+       [](const M& x, const M& r, const M&) { return M(x * r.transpose().replicate(1, 2)); }},
+      {"rowSums", true, Stays([](F& f, const X& x, const M&, const M&) { return RowSums(f, x); }),
+       [](const M& x, const M&, const M&) { return M(x.rowwise().sum()); }},
+      {"X * 2", false, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "mul", Scalar(2)); }),
+       [](const M& x, const M&, const M&) { return M(x * 2); }},
+      {"10 - X", false, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "sub", Scalar(10), true); }),
+       [](const M& x, const M&, const M&) { return M((10 - x.array()).matrix()); }},
+      {"X - colMeans", false, Stays([](F& f, const X& x, const M& r, const M&) { return Elementwise(f, x, "sub", r); }),
+       [](const M& x, const M& r, const M&) { return M(x.rowwise() - r.row(0)); }},
+      {"X / column vector", false, Stays([](F& f, const X& x, const M&, const M& c) { return Elementwise(f, x, "div", c); }),
+       [](const M& x, const M&, const M& c) { return M(x.array().colwise() / c.col(0).array()); }},
+      {"X > 0.5", false, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "gt", Scalar(0.5)); }),
+       [](const M& x, const M&, const M&) { return M((x.array() > 0.5).cast<double>()); }},
+      {"X * X", false, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "mul", x); }),
+       [](const M& x, const M&, const M&) { return M(x.array().square()); }},
+      {"exp(X)", false, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, "exp"); }),
+       [](const M& x, const M&, const M&) { return M(x.array().exp()); }},
+      {"sigmoid(X)", false, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, "sigmoid"); }),
+       [](const M& x, const M&, const M&) { return M(1 / (1 + (-x.array()).exp())); }},
+      {"sqrt(abs(X))", false,
+       Stays([](F& f, const X& x, const M&, const M&) -> Result<X> {
+         Result<X> a = Apply(f, x, "abs");
+         if (!a.ok()) return a.status();
+         Result<X> s = Apply(f, *a, "sqrt");
+         CHECK(a->Clear(f).ok());
+         return s;
+       }),
+       [](const M& x, const M&, const M&) { return M(x.array().abs().sqrt()); }},
+      {"round(X * 3)", false,
+       Stays([](F& f, const X& x, const M&, const M&) -> Result<X> {
+         Result<X> a = Elementwise(f, x, "mul", Scalar(3));
+         if (!a.ok()) return a.status();
+         Result<X> s = Apply(f, *a, "round");
+         CHECK(a->Clear(f).ok());
+         return s;
+       }),
+       [](const M& x, const M&, const M&) { return M((x.array() * 3).round()); }},
+      {"X[, c(2, 0)]", true, Stays([](F& f, const X& x, const M&, const M&) { return x.SelectColumns(f, {2, 0}); }),
+       [](const M& x, const M&, const M&) {
+         M out(x.rows(), 2);
+         out << x.col(2), x.col(0);
+         return out;
+       }},
+  };
+  return cases;
+}
+
+bool Near(const Matrix& a, const Matrix& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() &&
+         ((a - b).cwiseAbs().array() <= kTolerance * b.cwiseAbs().array().max(1.0)).all();
+}
+
+}  // namespace
+
+TEST_CASE("federated operations equal local Eigen on the pooled matrix") {
+  TempDir dir;
+  LocalFederation local(dir.path(), {"a", "b", "c"});
+  local.StartAll();
+  auto fed = local.Connect();
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> dist(0.1, 3.0);  // positive: log/sqrt/div stay finite
+  const int rows = 157, cols = 7;
+  Matrix pooled(rows, cols);
+  for (Eigen::Index i = 0; i < pooled.size(); ++i) pooled.data()[i] = dist(rng);
+  Matrix v_row(1, cols), v_col(rows, 1);
+  for (Eigen::Index i = 0; i < cols; ++i) v_row(0, i) = dist(rng);
+  for (Eigen::Index i = 0; i < rows; ++i) v_col(i, 0) = dist(rng);
+  std::vector<std::string> names;
+  for (int j = 0; j < cols; ++j) names.push_back("x" + std::to_string(j));
+
+  for (int n_sites = 1; n_sites <= 3; ++n_sites) {
+    for (Partitioning partitioning : {Partitioning::kRow, Partitioning::kColumn}) {
+      const bool by_row = partitioning == Partitioning::kRow;
+      // Uneven splits: roughly 10%, 30%, 60% of the rows (or columns).
+      const int extent = by_row ? rows : cols;
+      std::vector<int> sizes;
+      if (n_sites == 1) sizes = {extent};
+      if (n_sites == 2) sizes = {by_row ? 23 : 2, extent - (by_row ? 23 : 2)};
+      if (n_sites == 3) sizes = {by_row ? 15 : 1, by_row ? 48 : 2, extent - (by_row ? 63 : 3)};
+      std::vector<std::pair<std::string, Matrix>> parts;
+      for (int s = 0, at = 0; s < n_sites; at += sizes[s], ++s) {
+        parts.emplace_back(local.sites()[s], by_row ? Matrix(pooled.middleRows(at, sizes[s]))
+                                                    : Matrix(pooled.middleCols(at, sizes[s])));
+      }
+      Result<FederatedMatrix> x = FederatedMatrix::Distribute(*fed, parts, names, partitioning);
+      REQUIRE_MESSAGE(x.ok(), x.status().ToString());
+      for (const Case& c : Cases()) {
+        CAPTURE(c.name);
+        CAPTURE(n_sites);
+        CAPTURE(by_row);
+        Result<Matrix> got = c.federated(*fed, *x, v_row, v_col);
+        if (!by_row && c.row_partition_only) {
+          CHECK(got.status().code() == StatusCode::kFailedPrecondition);
+          continue;
+        }
+        REQUIRE_MESSAGE(got.ok(), got.status().ToString());
+        const Matrix want = c.local(pooled, v_row, v_col);
+        CHECK_MESSAGE(Near(*got, want), "got\n", *got, "\nwant\n", want);
+      }
+      CHECK(x->Clear(*fed).ok());
+    }
+  }
+}
+
+}  // namespace fedra
