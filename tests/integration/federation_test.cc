@@ -126,6 +126,8 @@ TEST_CASE("a silent site times out with an error naming it, and the others still
   auto fed = local.Connect(std::chrono::seconds(2));
   REQUIRE(FirstError(fed->CallAll({Request::Ping()})).ok());
   local.process("b").Signal(SIGSTOP);
+  // The signal is asynchronous: wait until every thread of the site has actually stopped.
+  REQUIRE(testing::WaitFor([&] { return local.process("b").Stopped(); }, std::chrono::seconds(5)));
   const auto start = std::chrono::steady_clock::now();
   SiteResponses r = fed->CallAll({Request::Ping()});
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -7,7 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
+#include <string>
 
 extern char** environ;
 
@@ -52,6 +55,21 @@ std::optional<int> ChildProcess::Wait(std::chrono::milliseconds timeout) {
   pid_ = -1;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + WTERMSIG(status);
+}
+
+bool ChildProcess::Stopped() const {
+  if (pid_ <= 0) return false;
+  std::error_code ec;
+  int threads = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // "tid (comm) S ...": the state letter follows the last ')'.
+    const auto close = text.rfind(')');
+    if (close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'T') return false;
+    ++threads;
+  }
+  return threads > 0;
 }
 
 void ChildProcess::Kill() {

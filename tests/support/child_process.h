@@ -28,6 +28,9 @@ class ChildProcess {
   // The exit status (or 128 + signal) once it ends within `timeout`; nullopt if it did not.
   std::optional<int> Wait(std::chrono::milliseconds timeout);
 
+  // True when every thread of the process is stopped (SIGSTOP has taken effect).
+  bool Stopped() const;
+
   // SIGKILL and reap.
   void Kill();
 
