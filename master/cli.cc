@@ -30,8 +30,10 @@ Commands:
   run        run one job (JSON spec) and print its result, e.g.
                {"algorithm": "lm", "data": {"dataset": "housing", "label": "price"},
                 "params": {"lambda": 0.001, "intercept": true}}
-             algorithms: lm (direct solve; params lambda, intercept) and
-                         lmCG (conjugate gradient; params lambda, intercept, maxi, tolerance)
+             algorithms: lm (direct solve; params lambda, intercept),
+                         lmCG (conjugate gradient; params lambda, intercept, maxi, tolerance),
+                         logreg (binomial or multinomial by the labels 0..K-1; L-BFGS;
+                                 params lambda, intercept, tolerance, max_iterations)
   help       show this help
 
 Flags:

@@ -145,8 +145,9 @@ Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(
     for (const PartOp& op : ops) {
       nlohmann::json params = op.params;
       params["return"] = true;
-      requests[parts[i].site].push_back(
-          Request::Exec(/*output=*/0, op.op, Inputs(op, parts[i], i, bvars[i]), false, std::move(params)));
+      Request q = Request::Exec(/*output=*/0, op.op, Inputs(op, parts[i], i, bvars[i]), false, std::move(params));
+      if (op.function) q.type = RequestType::kCall;
+      requests[parts[i].site].push_back(std::move(q));
     }
   }
   std::map<std::string, std::vector<VarId>> to_clear;

@@ -49,6 +49,8 @@ class FederatedMatrix {
     // ...or the step's broadcast value (see RunOnParts).
     bool broadcast = false;
     nlohmann::json params = nlohmann::json::object();
+    // `op` names a site function (kCall) rather than an operation (kExec).
+    bool function = false;
   };
 
   // One federated step: every op runs on every part, all in one batch per site, and each op's

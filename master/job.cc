@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "master/federated_matrix.h"
 #include "master/lm.h"
+#include "master/logreg.h"
 
 namespace fedra {
 namespace {
@@ -49,9 +50,68 @@ Result<LmOptions> ParseLmParams(const JobSpec& job) {
   return options;
 }
 
+Result<LogRegOptions> ParseLogRegParams(const JobSpec& job) {
+  LogRegOptions options;
+  JsonFields f(job.params, "params");
+  int64_t max_iterations = options.max_iterations;
+  FEDRA_RETURN_IF_ERROR(f.Optional("lambda", &options.lambda, 0.0, 1e12));
+  FEDRA_RETURN_IF_ERROR(f.Optional("intercept", &options.intercept));
+  FEDRA_RETURN_IF_ERROR(f.Optional("tolerance", &options.tolerance, 0.0, 1.0));
+  FEDRA_RETURN_IF_ERROR(f.Optional("max_iterations", &max_iterations, 1, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Finish().WithContext(job.algorithm));
+  options.max_iterations = static_cast<int>(max_iterations);
+  return options;
+}
+
+// Checks the parameters for the job's algorithm without running anything.
+Status CheckParams(const JobSpec& job) {
+  if (job.algorithm == "logreg") return ParseLogRegParams(job).status();
+  return ParseLmParams(job).status();
+}
+
+nlohmann::json LmResult(const LmModel& model) {
+  nlohmann::json coefficients = nlohmann::json::object();
+  for (size_t j = 0; j < model.names.size(); ++j) coefficients[model.names[j]] = model.coefficients(j);
+  return {{"rows", model.rows},
+          {"coefficients", coefficients},
+          {"metrics", {{"r2", model.r2}, {"rmse", model.rmse}}},
+          {"iterations", model.iterations}};
+}
+
+nlohmann::json LogRegResult(const LogRegModel& model) {
+  // Binomial: one coefficient per name. Multinomial: per class, one per name.
+  auto column = [&](Eigen::Index k) {
+    nlohmann::json c = nlohmann::json::object();
+    for (size_t j = 0; j < model.names.size(); ++j) c[model.names[j]] = model.weights(j, k);
+    return c;
+  };
+  nlohmann::json coefficients = column(0);
+  if (model.weights.cols() > 1) {
+    coefficients = nlohmann::json::object();
+    for (Eigen::Index k = 0; k < model.weights.cols(); ++k) coefficients[std::to_string(k)] = column(k);
+  }
+  return {{"rows", model.rows},
+          {"classes", model.classes},
+          {"coefficients", coefficients},
+          {"metrics", {{"log_loss", model.log_loss}, {"accuracy", model.accuracy}}},
+          {"iterations", model.iterations}};
+}
+
+Result<nlohmann::json> Fit(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
+                           const std::vector<int64_t>& features, int64_t label) {
+  if (job.algorithm == "logreg") {
+    FEDRA_ASSIGN_OR_RETURN(LogRegOptions options, ParseLogRegParams(job));
+    FEDRA_ASSIGN_OR_RETURN(LogRegModel model, FitLogReg(fed, data, features, label, options));
+    return LogRegResult(model);
+  }
+  FEDRA_ASSIGN_OR_RETURN(LmOptions options, ParseLmParams(job));
+  FEDRA_ASSIGN_OR_RETURN(LmModel model, FitLm(fed, data, features, label, options));
+  return LmResult(model);
+}
+
 }  // namespace
 
-std::vector<std::string> JobAlgorithms() { return {"lm", "lmCG"}; }
+std::vector<std::string> JobAlgorithms() { return {"lm", "lmCG", "logreg"}; }
 
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source) {
   JobSpec job;
@@ -80,19 +140,17 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
     job.params = *params;
   }
   FEDRA_RETURN_IF_ERROR(f.Finish());
-  if (Result<LmOptions> options = ParseLmParams(job); !options.ok()) {
-    return options.status().WithContext(source);
-  }
+  if (Status params = CheckParams(job); !params.ok()) return params.WithContext(source);
   return job;
 }
 
 Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job) {
   const auto start = std::chrono::steady_clock::now();
-  FEDRA_ASSIGN_OR_RETURN(LmOptions options, ParseLmParams(job));
+  FEDRA_RETURN_IF_ERROR(CheckParams(job));
   FEDRA_LOG(kInfo) << job.algorithm << ": reading '" << job.dataset << "' at " << fed.site_names().size() << " sites";
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data, FederatedMatrix::Read(fed, job.dataset));
 
-  auto fit = [&]() -> Result<LmModel> {
+  auto fit = [&]() -> Result<nlohmann::json> {
     FEDRA_ASSIGN_OR_RETURN(int64_t label, ResolveColumn(job.label, data.column_names(), "data.label"));
     std::vector<int64_t> features;
     for (const auto& ref : job.features) {
@@ -105,23 +163,16 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job) {
         if (j != label) features.push_back(j);
       }
     }
-    return FitLm(fed, data, features, label, options);
+    return Fit(fed, job, data, features, label);
   };
-  Result<LmModel> model = fit();
+  Result<nlohmann::json> result = fit();
   Status cleared = data.Clear(fed);
   if (!cleared.ok()) FEDRA_LOG(kWarn) << "clearing site variables: " << cleared.message();
-  if (!model.ok()) return model.status().WithContext(job.algorithm);
-
-  nlohmann::json coefficients = nlohmann::json::object();
-  for (size_t j = 0; j < model->names.size(); ++j) coefficients[model->names[j]] = model->coefficients(j);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return nlohmann::json{{"algorithm", job.algorithm},
-                        {"dataset", job.dataset},
-                        {"rows", model->rows},
-                        {"coefficients", coefficients},
-                        {"metrics", {{"r2", model->r2}, {"rmse", model->rmse}}},
-                        {"iterations", model->iterations},
-                        {"seconds", seconds}};
+  if (!result.ok()) return result.status().WithContext(job.algorithm);
+  (*result)["algorithm"] = job.algorithm;
+  (*result)["dataset"] = job.dataset;
+  (*result)["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
 }
 
 }  // namespace fedra

@@ -1,6 +1,8 @@
 #include "site-agent/functions.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 
 namespace fedra {
 namespace {
@@ -17,8 +19,70 @@ Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const nloh
   return out;
 }
 
+// Logistic-regression statistics for weights W at this site's rows, summed over them:
+// inputs X (n x d), y (n x 1, class labels 0..K-1 as numbers) and W ((d + intercept) x K; K = 1
+// is the binomial model with a sigmoid, K >= 2 multinomial with a softmax). params.intercept
+// says W's first row is the intercept. Output ((d + intercept) + 3) x K: the gradient of the
+// summed log-loss, then, in the first column, the summed loss, the correct predictions and the
+// row count.
+Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, const nlohmann::json& params) {
+  const Matrix& x = *inputs[0];
+  const Matrix& y = *inputs[1];
+  const Matrix& w = *inputs[2];
+  const bool intercept = params.is_object() && params.value("intercept", true);
+  const Eigen::Index o = intercept ? 1 : 0;
+  const Eigen::Index k = w.cols();
+  const Eigen::Index classes = k == 1 ? 2 : k;
+  if (y.rows() != x.rows() || y.cols() != 1) return InvalidArgument("logistic: y must be nrow(X) x 1");
+  if (w.rows() != x.cols() + o) {
+    return InvalidArgument("logistic: W has " + std::to_string(w.rows()) + " rows, expected " +
+                           std::to_string(x.cols() + o));
+  }
+  if (k < 1 || k + o < 1 || x.rows() == 0) return InvalidArgument("logistic: empty input");
+  Matrix scores = x * w.bottomRows(x.cols());
+  if (intercept) scores.rowwise() += w.row(0);
+  Matrix residual(x.rows(), k);  // d loss / d score
+  double loss = 0, correct = 0;
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const double label = y(i, 0);
+    if (label != std::floor(label) || label < 0 || label >= static_cast<double>(classes)) {
+      return InvalidArgument("logistic: row " + std::to_string(i + 1) + " has label " + std::to_string(label) +
+                             ", expected an integer in 0.." + std::to_string(classes - 1));
+    }
+    const auto c = static_cast<Eigen::Index>(label);
+    if (k == 1) {
+      const double s = scores(i, 0);
+      // log(1 + exp(-s)) for c = 1, log(1 + exp(s)) for c = 0, computed stably.
+      const double m = c == 1 ? -s : s;
+      loss += std::max(m, 0.0) + std::log1p(std::exp(-std::abs(m)));
+      const double p = 1 / (1 + std::exp(-s));
+      residual(i, 0) = p - static_cast<double>(c);
+      correct += (p >= 0.5) == (c == 1);
+    } else {
+      const double top = scores.row(i).maxCoeff();
+      const Eigen::RowVectorXd e = (scores.row(i).array() - top).exp();
+      const double z = e.sum();
+      loss += std::log(z) + top - scores(i, c);
+      residual.row(i) = e / z;
+      residual(i, c) -= 1;
+      Eigen::Index best;
+      scores.row(i).maxCoeff(&best);
+      correct += best == c;
+    }
+  }
+  FunctionOutput out;
+  out.value = Matrix::Zero(w.rows() + 3, k);
+  if (intercept) out.value.row(0) = residual.colwise().sum();
+  out.value.middleRows(o, x.cols()) = x.transpose() * residual;
+  out.value(w.rows(), 0) = loss;
+  out.value(w.rows() + 1, 0) = correct;
+  out.value(w.rows() + 2, 0) = static_cast<double>(x.rows());
+  return out;
+}
+
 constexpr std::array kFunctions = {
     FunctionInfo{"moments", 1, true, &Moments},
+    FunctionInfo{"logisticStats", 3, true, &LogisticStats},
 };
 
 }  // namespace

@@ -1,0 +1,36 @@
+// Federated logistic regression, binomial (labels 0/1) and multinomial (labels 0..K-1), with L2
+// regularisation (the intercept is not penalised), solved by L-BFGS at the master. Each
+// evaluation of the loss and its gradient is one federated step: every site returns only the
+// gradient summed over its rows, its summed log-loss, its correct predictions and its row count.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/matrix.h"
+#include "master/federated_matrix.h"
+
+namespace fedra {
+
+struct LogRegOptions {
+  double lambda = 0.0;
+  bool intercept = true;
+  double tolerance = 1e-8;  // stop when the largest gradient entry is below this
+  int max_iterations = 200;
+};
+
+struct LogRegModel {
+  std::vector<std::string> names;  // rows of `weights`: "(intercept)" first when fitted
+  Matrix weights;                  // one column (binomial) or one per class (multinomial)
+  int classes = 2;
+  int64_t rows = 0;
+  double log_loss = 0;  // mean over the rows, without the penalty
+  double accuracy = 0;
+  int iterations = 0;
+};
+
+Result<LogRegModel> FitLogReg(Federation& fed, const FederatedMatrix& data,
+                              const std::vector<int64_t>& features, int64_t label,
+                              const LogRegOptions& options);
+
+}  // namespace fedra
