@@ -13,7 +13,7 @@ import random
 import sys
 
 ROWS = {"north": 1200, "south": 3400, "east": 800}
-COLUMNS = ["temperature", "pressure", "vibration", "load"]
+COLUMNS = ["temperature", "pressure", "vibration", "load", "overheat"]
 
 
 def write_data(kits, sites):
@@ -28,7 +28,8 @@ def write_data(kits, sites):
                 temperature = 40 + 30 * load + rng.gauss(0, 2) + 5 * i
                 pressure = 2.0 + 0.5 * load + rng.gauss(0, 0.05)
                 vibration = 0.1 + 0.3 * load * load + abs(rng.gauss(0, 0.02))
-                w.writerow([f"{temperature:.4f}", f"{pressure:.5f}", f"{vibration:.5f}", f"{load:.5f}"])
+                overheat = 1 if temperature > 66 else 0
+                w.writerow([f"{temperature:.4f}", f"{pressure:.5f}", f"{vibration:.5f}", f"{load:.5f}", overheat])
         with open(f"{kit}/patients.csv", "w") as f:
             f.write("age,dose\n")
             for _ in range(50):
