@@ -11,16 +11,17 @@ namespace {
 
 // The normal equations A w = b with the intercept as the first unknown, and what the metrics need.
 struct NormalEquations {
-  Matrix a;           // t(X1) %*% X1 (without the ridge term)
+  Matrix a;           // t(X1) %*% X1 (without the ridge term); direct solve only
   Eigen::VectorXd b;  // t(X1) %*% y
   double yty = 0;
   double y_sum = 0;
   double n = 0;
 };
 
-Status FinishModel(const NormalEquations& eq, LmModel* model) {
+// R² and RMSE from the aggregates: SSE = y'y - 2 w'b + w'(A w), with `a_w` = A w (no ridge).
+Status FinishModel(const NormalEquations& eq, const Eigen::VectorXd& a_w, LmModel* model) {
   const Eigen::VectorXd& w = model->coefficients;
-  const double sse = eq.yty - 2 * w.dot(eq.b) + w.dot(eq.a * w);
+  const double sse = eq.yty - 2 * w.dot(eq.b) + w.dot(a_w);
   const double sst = eq.yty - eq.y_sum * eq.y_sum / eq.n;
   model->rmse = std::sqrt(std::max(0.0, sse) / eq.n);
   model->r2 = sst > 0 ? 1 - sse / sst : 0;
@@ -63,7 +64,7 @@ Result<LmModel> SolveDirect(Federation& fed, const FederatedMatrix& z, const LmO
     return FailedPrecondition("lm: t(X) %*% X is singular (constant or collinear columns?); try lambda > 0");
   }
   model.coefficients = ldlt.solve(eq.b);
-  FEDRA_RETURN_IF_ERROR(FinishModel(eq, &model));
+  FEDRA_RETURN_IF_ERROR(FinishModel(eq, eq.a * model.coefficients, &model));
   return model;
 }
 
@@ -142,10 +143,7 @@ Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptio
   Result<Eigen::VectorXd> aw = apply(w, false);
   cleanup();
   if (!aw.ok()) return aw.status();
-  const double sse = eq.yty - 2 * w.dot(eq.b) + w.dot(*aw);
-  const double sst = eq.yty - eq.y_sum * eq.y_sum / eq.n;
-  model.rmse = std::sqrt(std::max(0.0, sse) / eq.n);
-  model.r2 = sst > 0 ? 1 - sse / sst : 0;
+  FEDRA_RETURN_IF_ERROR(FinishModel(eq, *aw, &model));
   return model;
 }
 
