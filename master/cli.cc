@@ -33,7 +33,8 @@ Commands:
              algorithms: lm (direct solve; params lambda, intercept),
                          lmCG (conjugate gradient; params lambda, intercept, maxi, tolerance),
                          logreg (binomial or multinomial by the labels 0..K-1; L-BFGS;
-                                 params lambda, intercept, tolerance, max_iterations)
+                                 params lambda, intercept, tolerance, max_iterations),
+                         pca (no label needed; params k, center, scale)
   help       show this help
 
 Flags:

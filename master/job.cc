@@ -8,6 +8,7 @@
 #include "master/federated_matrix.h"
 #include "master/lm.h"
 #include "master/logreg.h"
+#include "master/pca.h"
 
 namespace fedra {
 namespace {
@@ -63,9 +64,22 @@ Result<LogRegOptions> ParseLogRegParams(const JobSpec& job) {
   return options;
 }
 
+Result<PcaOptions> ParsePcaParams(const JobSpec& job) {
+  PcaOptions options;
+  JsonFields f(job.params, "params");
+  int64_t k = options.components;
+  FEDRA_RETURN_IF_ERROR(f.Optional("k", &k, 1, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("center", &options.center));
+  FEDRA_RETURN_IF_ERROR(f.Optional("scale", &options.scale));
+  FEDRA_RETURN_IF_ERROR(f.Finish().WithContext(job.algorithm));
+  options.components = static_cast<int>(k);
+  return options;
+}
+
 // Checks the parameters for the job's algorithm without running anything.
 Status CheckParams(const JobSpec& job) {
   if (job.algorithm == "logreg") return ParseLogRegParams(job).status();
+  if (job.algorithm == "pca") return ParsePcaParams(job).status();
   return ParseLmParams(job).status();
 }
 
@@ -97,8 +111,38 @@ nlohmann::json LogRegResult(const LogRegModel& model) {
           {"iterations", model.iterations}};
 }
 
+Result<nlohmann::json> FitPcaJob(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
+                                 const std::vector<int64_t>& features) {
+  FEDRA_ASSIGN_OR_RETURN(PcaOptions options, ParsePcaParams(job));
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
+  Result<PcaModel> model = FitPca(fed, x, options);
+  // The projection stays at the sites; a one-shot job shows its shape and then clears it.
+  Result<FederatedMatrix> projected = model.ok() ? ProjectPca(fed, x, *model) : model.status();
+  (void)x.Clear(fed);
+  if (!projected.ok()) return projected.status();
+  nlohmann::json parts = nlohmann::json::array();
+  for (const FederatedPart& p : projected->map().parts()) {
+    parts.push_back({{"site", p.site}, {"rows", {p.range.begin, p.range.end}}});
+  }
+  (void)projected->Clear(fed);
+  nlohmann::json components = nlohmann::json::object();
+  for (Eigen::Index c = 0; c < model->components.cols(); ++c) {
+    nlohmann::json loadings = nlohmann::json::object();
+    for (size_t j = 0; j < x.column_names().size(); ++j) loadings[x.column_names()[j]] = model->components(j, c);
+    components["PC" + std::to_string(c + 1)] = loadings;
+  }
+  std::vector<double> ratio(model->explained_ratio.data(), model->explained_ratio.data() + model->explained_ratio.size());
+  std::vector<double> variances(model->variances.data(), model->variances.data() + model->variances.size());
+  return nlohmann::json{{"rows", x.rows()},
+                        {"components", components},
+                        {"metrics", {{"explained_variance_ratio", ratio}, {"variances", variances}}},
+                        {"projection", {{"rows", projected->rows()}, {"cols", projected->cols()}, {"parts", parts}}},
+                        {"iterations", 0}};
+}
+
 Result<nlohmann::json> Fit(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
                            const std::vector<int64_t>& features, int64_t label) {
+  if (job.algorithm == "pca") return FitPcaJob(fed, job, data, features);
   if (job.algorithm == "logreg") {
     FEDRA_ASSIGN_OR_RETURN(LogRegOptions options, ParseLogRegParams(job));
     FEDRA_ASSIGN_OR_RETURN(LogRegModel model, FitLogReg(fed, data, features, label, options));
@@ -111,7 +155,7 @@ Result<nlohmann::json> Fit(Federation& fed, const JobSpec& job, const FederatedM
 
 }  // namespace
 
-std::vector<std::string> JobAlgorithms() { return {"lm", "lmCG", "logreg"}; }
+std::vector<std::string> JobAlgorithms() { return {"lm", "lmCG", "logreg", "pca"}; }
 
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source) {
   JobSpec job;
@@ -128,8 +172,8 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
   JsonFields d(*data, f.Path("data"));
   FEDRA_RETURN_IF_ERROR(d.Required("dataset", &job.dataset));
   const nlohmann::json* label = d.Child("label");
-  if (!label) return InvalidArgument(d.Path("label") + ": required");
-  job.label = *label;
+  if (!label && job.algorithm != "pca") return InvalidArgument(d.Path("label") + ": required");
+  if (label) job.label = *label;
   if (const nlohmann::json* features = d.Child("features")) {
     if (!features->is_array()) return InvalidArgument(d.Path("features") + ": expected an array of names or indices");
     job.features.assign(features->begin(), features->end());
@@ -151,7 +195,11 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job) {
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data, FederatedMatrix::Read(fed, job.dataset));
 
   auto fit = [&]() -> Result<nlohmann::json> {
-    FEDRA_ASSIGN_OR_RETURN(int64_t label, ResolveColumn(job.label, data.column_names(), "data.label"));
+    // PCA needs no label: -1 then excludes nothing from the default features.
+    int64_t label = -1;
+    if (!job.label.is_null()) {
+      FEDRA_ASSIGN_OR_RETURN(label, ResolveColumn(job.label, data.column_names(), "data.label"));
+    }
     std::vector<int64_t> features;
     for (const auto& ref : job.features) {
       FEDRA_ASSIGN_OR_RETURN(int64_t j, ResolveColumn(ref, data.column_names(), "data.features"));

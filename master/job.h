@@ -20,7 +20,7 @@ namespace fedra {
 struct JobSpec {
   std::string algorithm;
   std::string dataset;
-  nlohmann::json label;                  // a column name or a 0-based index
+  nlohmann::json label;                  // a column name or a 0-based index (optional for pca)
   std::vector<nlohmann::json> features;  // names or indices; empty: every column but the label
   nlohmann::json params = nlohmann::json::object();
 };

@@ -18,23 +18,10 @@ using testing::TempDir;
 
 constexpr double kTolerance = 1e-10;  // relative
 
-// Fetches a (public) federated matrix's values from its sites and stacks them.
 Matrix Collect(Federation& fed, const FederatedMatrix& x) {
-  SiteRequests requests;
-  for (const FederatedPart& p : x.map().parts()) requests[p.site].push_back(Request::Get(p.var));
-  SiteResponses r = fed.Call(requests);
-  REQUIRE_MESSAGE(FirstError(r).ok(), FirstError(r).ToString());
-  Matrix out(x.rows(), x.cols());
-  std::map<std::string, size_t> next;
-  for (const FederatedPart& p : x.map().parts()) {
-    const Matrix& v = *(*r.at(p.site))[next[p.site]++].value;
-    if (x.map().partitioning() == Partitioning::kRow) {
-      out.middleRows(p.range.begin, p.range.size()) = v;
-    } else {
-      out.middleCols(p.range.begin, p.range.size()) = v;
-    }
-  }
-  return out;
+  Result<Matrix> values = testing::FetchValues(fed, x);
+  REQUIRE_MESSAGE(values.ok(), values.status().ToString());
+  return *values;
 }
 
 Matrix Scalar(double v) { return Matrix::Constant(1, 1, v); }

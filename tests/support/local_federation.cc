@@ -113,6 +113,24 @@ std::unique_ptr<Federation> LocalFederation::Connect(std::chrono::seconds call_t
   return std::move(*fed);
 }
 
+Result<Matrix> FetchValues(Federation& fed, const FederatedMatrix& x) {
+  SiteRequests requests;
+  for (const FederatedPart& p : x.map().parts()) requests[p.site].push_back(Request::Get(p.var));
+  SiteResponses r = fed.Call(requests);
+  FEDRA_RETURN_IF_ERROR(FirstError(r));
+  Matrix out(x.rows(), x.cols());
+  std::map<std::string, size_t> next;
+  for (const FederatedPart& p : x.map().parts()) {
+    const Matrix& v = *(*r.at(p.site))[next[p.site]++].value;
+    if (x.map().partitioning() == Partitioning::kRow) {
+      out.middleRows(p.range.begin, p.range.size()) = v;
+    } else {
+      out.middleCols(p.range.begin, p.range.size()) = v;
+    }
+  }
+  return out;
+}
+
 std::string SiteLog(const LocalFederation& fed, const std::string& site) {
   return ReadFile(fed.log(site));
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/matrix.h"
+#include "master/federated_matrix.h"
 #include "master/federation.h"
 #include "tests/support/child_process.h"
 
@@ -58,6 +59,10 @@ class LocalFederation {
   std::map<std::string, ChildProcess> processes_;
   std::map<std::string, uint16_t> ports_;
 };
+
+// Fetches a federated matrix's values from its sites (they must be releasable, e.g. public) and
+// stacks them in place.
+Result<Matrix> FetchValues(Federation& fed, const FederatedMatrix& x);
 
 // Joins the site's log for failure messages.
 std::string SiteLog(const LocalFederation& fed, const std::string& site);
