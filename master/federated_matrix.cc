@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/logging.h"
+
 namespace fedra {
 
 Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string& dataset,
@@ -263,6 +265,11 @@ Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed,
   PartOp op{"columns"};
   op.params = {{"indices", indices}};
   return MapParts(fed, op, {}, static_cast<int64_t>(indices.size()), std::move(names));
+}
+
+ClearOnExit::~ClearOnExit() {
+  Status s = x_.Clear(fed_);
+  if (!s.ok()) FEDRA_LOG(kWarn) << "clearing site variables: " << s.message();
 }
 
 Status FederatedMatrix::Clear(Federation& fed) const {

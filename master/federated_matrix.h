@@ -93,4 +93,18 @@ class FederatedMatrix {
   std::vector<std::string> column_names_;
 };
 
+// Clears a federated matrix's site variables when it goes out of scope, for intermediates an
+// algorithm no longer needs on every path out of it (best effort: a failure is logged).
+class ClearOnExit {
+ public:
+  ClearOnExit(Federation& fed, const FederatedMatrix& x) : fed_(fed), x_(x) {}
+  ~ClearOnExit();
+  ClearOnExit(const ClearOnExit&) = delete;
+  ClearOnExit& operator=(const ClearOnExit&) = delete;
+
+ private:
+  Federation& fed_;
+  const FederatedMatrix& x_;
+};
+
 }  // namespace fedra

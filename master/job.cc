@@ -115,28 +115,27 @@ Result<nlohmann::json> FitPcaJob(Federation& fed, const JobSpec& job, const Fede
                                  const std::vector<int64_t>& features) {
   FEDRA_ASSIGN_OR_RETURN(PcaOptions options, ParsePcaParams(job));
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
-  Result<PcaModel> model = FitPca(fed, x, options);
+  ClearOnExit clear_x(fed, x);
+  FEDRA_ASSIGN_OR_RETURN(PcaModel model, FitPca(fed, x, options));
   // The projection stays at the sites; a one-shot job shows its shape and then clears it.
-  Result<FederatedMatrix> projected = model.ok() ? ProjectPca(fed, x, *model) : model.status();
-  (void)x.Clear(fed);
-  if (!projected.ok()) return projected.status();
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix projected, ProjectPca(fed, x, model));
+  ClearOnExit clear_projected(fed, projected);
   nlohmann::json parts = nlohmann::json::array();
-  for (const FederatedPart& p : projected->map().parts()) {
+  for (const FederatedPart& p : projected.map().parts()) {
     parts.push_back({{"site", p.site}, {"rows", {p.range.begin, p.range.end}}});
   }
-  (void)projected->Clear(fed);
   nlohmann::json components = nlohmann::json::object();
-  for (Eigen::Index c = 0; c < model->components.cols(); ++c) {
+  for (Eigen::Index c = 0; c < model.components.cols(); ++c) {
     nlohmann::json loadings = nlohmann::json::object();
-    for (size_t j = 0; j < x.column_names().size(); ++j) loadings[x.column_names()[j]] = model->components(j, c);
+    for (size_t j = 0; j < x.column_names().size(); ++j) loadings[x.column_names()[j]] = model.components(j, c);
     components["PC" + std::to_string(c + 1)] = loadings;
   }
-  std::vector<double> ratio(model->explained_ratio.data(), model->explained_ratio.data() + model->explained_ratio.size());
-  std::vector<double> variances(model->variances.data(), model->variances.data() + model->variances.size());
+  std::vector<double> ratio(model.explained_ratio.data(), model.explained_ratio.data() + model.explained_ratio.size());
+  std::vector<double> variances(model.variances.data(), model.variances.data() + model.variances.size());
   return nlohmann::json{{"rows", x.rows()},
                         {"components", components},
                         {"metrics", {{"explained_variance_ratio", ratio}, {"variances", variances}}},
-                        {"projection", {{"rows", projected->rows()}, {"cols", projected->cols()}, {"parts", parts}}},
+                        {"projection", {{"rows", projected.rows()}, {"cols", projected.cols()}, {"parts", parts}}},
                         {"iterations", 0}};
 }
 
@@ -193,6 +192,7 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job) {
   FEDRA_RETURN_IF_ERROR(CheckParams(job));
   FEDRA_LOG(kInfo) << job.algorithm << ": reading '" << job.dataset << "' at " << fed.site_names().size() << " sites";
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data, FederatedMatrix::Read(fed, job.dataset));
+  ClearOnExit clear_data(fed, data);
 
   auto fit = [&]() -> Result<nlohmann::json> {
     // PCA needs no label: -1 then excludes nothing from the default features.
@@ -214,8 +214,6 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job) {
     return Fit(fed, job, data, features, label);
   };
   Result<nlohmann::json> result = fit();
-  Status cleared = data.Clear(fed);
-  if (!cleared.ok()) FEDRA_LOG(kWarn) << "clearing site variables: " << cleared.message();
   if (!result.ok()) return result.status().WithContext(job.algorithm);
   (*result)["algorithm"] = job.algorithm;
   (*result)["dataset"] = job.dataset;

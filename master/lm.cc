@@ -73,32 +73,22 @@ Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptio
   std::vector<int64_t> feature_idx(d), label_idx{d};
   for (int64_t j = 0; j < d; ++j) feature_idx[j] = j;
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, z.SelectColumns(fed, feature_idx));
-  Result<FederatedMatrix> y = z.SelectColumns(fed, label_idx);
-  if (!y.ok()) {
-    (void)x.Clear(fed);
-    return y.status();
-  }
-  auto cleanup = [&] {
-    (void)x.Clear(fed);
-    (void)y->Clear(fed);
-  };
-  // Setup step: t(X) %*% y, colSums(Z) and y'y.
-  Result<std::vector<Matrix>> setup = x.SumOverParts(fed, {{"tmatmul", &*y}});
-  Result<std::vector<Matrix>> sums = setup.ok() ? z.SumOverParts(fed, {{"colSums"}}) : setup.status();
-  Result<std::vector<Matrix>> yy = sums.ok() ? y->SumOverParts(fed, {{"tsmm"}}) : sums.status();
-  if (!yy.ok()) {
-    cleanup();
-    return yy.status();
-  }
+  ClearOnExit clear_x(fed, x);
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, z.SelectColumns(fed, label_idx));
+  ClearOnExit clear_y(fed, y);
+  // Setup: t(X) %*% y, colSums(Z) and y'y.
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> setup, x.SumOverParts(fed, {{"tmatmul", &y}}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, z.SumOverParts(fed, {{"colSums"}}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> yy, y.SumOverParts(fed, {{"tsmm"}}));
   const Eigen::Index o = options.intercept ? 1 : 0;
   const Eigen::Index k = d + o;
   NormalEquations eq;
   eq.n = static_cast<double>(z.rows());
-  eq.yty = (*yy)[0](0, 0);
-  eq.y_sum = (*sums)[0](0, d);
-  const Eigen::VectorXd col_sums = (*sums)[0].leftCols(d).transpose();
+  eq.yty = yy[0](0, 0);
+  eq.y_sum = sums[0](0, d);
+  const Eigen::VectorXd col_sums = sums[0].leftCols(d).transpose();
   eq.b.resize(k);
-  eq.b.tail(d) = (*setup)[0].col(0);
+  eq.b.tail(d) = setup[0].col(0);
   if (options.intercept) eq.b(0) = eq.y_sum;
 
   // A p, with the Gram part computed at the sites: one batch per site.
@@ -124,10 +114,7 @@ Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptio
   int i = 0;
   while (i < max_iterations && norm_r2 > target) {
     Result<Eigen::VectorXd> q = apply(p, true);
-    if (!q.ok()) {
-      cleanup();
-      return q.status().WithContext("lmCG iteration " + std::to_string(i + 1));
-    }
+    if (!q.ok()) return q.status().WithContext("lmCG iteration " + std::to_string(i + 1));
     const double alpha = norm_r2 / p.dot(*q);
     w += alpha * p;
     const double old_norm_r2 = norm_r2;
@@ -140,11 +127,19 @@ Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptio
   model.coefficients = w;
   model.iterations = i;
   // The metrics need A w without the ridge term: one more step.
-  Result<Eigen::VectorXd> aw = apply(w, false);
-  cleanup();
-  if (!aw.ok()) return aw.status();
-  FEDRA_RETURN_IF_ERROR(FinishModel(eq, *aw, &model));
+  FEDRA_ASSIGN_OR_RETURN(Eigen::VectorXd aw, apply(w, false));
+  FEDRA_RETURN_IF_ERROR(FinishModel(eq, aw, &model));
   return model;
+}
+
+// Fits the last column of z = [X y] on the others.
+Result<LmModel> FitZ(Federation& fed, const FederatedMatrix& z, const LmOptions& options) {
+  LmModel model;
+  model.rows = z.rows();
+  if (options.intercept) model.names.push_back("(intercept)");
+  for (int64_t j = 0; j + 1 < z.cols(); ++j) model.names.push_back(z.column_names()[j]);
+  return options.conjugate_gradient ? SolveCg(fed, z, options, std::move(model))
+                                    : SolveDirect(fed, z, options, std::move(model));
 }
 
 }  // namespace
@@ -158,20 +153,10 @@ Result<LmModel> FitLm(Federation& fed, const FederatedMatrix& data, const std::v
   // Z = [X y]; when the data already is Z, use it as it is instead of copying it at the sites.
   bool identity = static_cast<int64_t>(columns.size()) == data.cols();
   for (size_t j = 0; identity && j < columns.size(); ++j) identity = columns[j] == static_cast<int64_t>(j);
-  Result<FederatedMatrix> selected = identity ? data : data.SelectColumns(fed, columns);
-  if (!selected.ok()) return selected.status();
-  const FederatedMatrix& z = *selected;
-  LmModel model;
-  model.rows = z.rows();
-  if (options.intercept) model.names.push_back("(intercept)");
-  for (size_t j = 0; j < features.size(); ++j) model.names.push_back(z.column_names()[j]);
-  Result<LmModel> fitted = options.conjugate_gradient ? SolveCg(fed, z, options, std::move(model))
-                                                      : SolveDirect(fed, z, options, std::move(model));
-  if (!identity) {
-    Status cleared = z.Clear(fed);
-    if (!cleared.ok()) FEDRA_LOG(kWarn) << "lm: clearing site variables: " << cleared.message();
-  }
-  return fitted;
+  if (identity) return FitZ(fed, data, options);
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix z, data.SelectColumns(fed, columns));
+  ClearOnExit clear_z(fed, z);
+  return FitZ(fed, z, options);
 }
 
 }  // namespace fedra

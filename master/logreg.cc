@@ -112,35 +112,27 @@ Result<LogRegModel> FitLogReg(Federation& fed, const FederatedMatrix& data, cons
   if (features.empty()) return InvalidArgument("logreg: no feature columns");
   if (options.lambda < 0) return InvalidArgument("logreg: lambda must be >= 0");
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
-  Result<FederatedMatrix> y = data.SelectColumns(fed, {label});
-  if (!y.ok()) {
-    (void)x.Clear(fed);
-    return y.status();
+  ClearOnExit clear_x(fed, x);
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {label}));
+  ClearOnExit clear_y(fed, y);
+  FEDRA_ASSIGN_OR_RETURN(double top, Max(fed, y));
+  if (top != std::floor(top) || top < 1) {
+    return InvalidArgument("logreg: labels must be integers 0..K-1 with K >= 2 (largest label is " +
+                           std::to_string(top) + ")");
   }
-  auto fit = [&]() -> Result<LogRegModel> {
-    FEDRA_ASSIGN_OR_RETURN(double top, Max(fed, *y));
-    if (top != std::floor(top) || top < 1) {
-      return InvalidArgument("logreg: labels must be integers 0..K-1 with K >= 2 (largest label is " +
-                             std::to_string(top) + ")");
-    }
-    LogRegModel model;
-    model.classes = static_cast<int>(top) + 1;
-    model.rows = x.rows();
-    const Eigen::Index k = model.classes == 2 ? 1 : model.classes;
-    const Eigen::Index o = options.intercept ? 1 : 0;
-    if (options.intercept) model.names.push_back("(intercept)");
-    for (const auto& n : x.column_names()) model.names.push_back(n);
-    Objective objective(fed, x, *y, options);
-    Evaluation last;
-    FEDRA_ASSIGN_OR_RETURN(model.weights,
-                           Minimise(objective, Matrix::Zero(x.cols() + o, k), options, &last, &model.iterations));
-    model.log_loss = last.log_loss;
-    model.accuracy = last.accuracy;
-    return model;
-  };
-  Result<LogRegModel> model = fit();
-  (void)x.Clear(fed);
-  (void)y->Clear(fed);
+  LogRegModel model;
+  model.classes = static_cast<int>(top) + 1;
+  model.rows = x.rows();
+  const Eigen::Index k = model.classes == 2 ? 1 : model.classes;
+  const Eigen::Index o = options.intercept ? 1 : 0;
+  if (options.intercept) model.names.push_back("(intercept)");
+  for (const auto& n : x.column_names()) model.names.push_back(n);
+  Objective objective(fed, x, y, options);
+  Evaluation last;
+  FEDRA_ASSIGN_OR_RETURN(model.weights,
+                         Minimise(objective, Matrix::Zero(x.cols() + o, k), options, &last, &model.iterations));
+  model.log_loss = last.log_loss;
+  model.accuracy = last.accuracy;
   return model;
 }
 

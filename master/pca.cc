@@ -50,12 +50,10 @@ Result<PcaModel> FitPca(Federation& fed, const FederatedMatrix& x, const PcaOpti
 
 Result<FederatedMatrix> ProjectPca(Federation& fed, const FederatedMatrix& x, const PcaModel& model) {
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix centered, Elementwise(fed, x, "sub", Matrix(model.center)));
-  Result<FederatedMatrix> scaled = Elementwise(fed, centered, "div", Matrix(model.scale));
-  (void)centered.Clear(fed);
-  if (!scaled.ok()) return scaled.status();
-  Result<FederatedMatrix> projected = MatMul(fed, *scaled, model.components);
-  (void)scaled->Clear(fed);
-  return projected;
+  ClearOnExit clear_centered(fed, centered);
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix scaled, Elementwise(fed, centered, "div", Matrix(model.scale)));
+  ClearOnExit clear_scaled(fed, scaled);
+  return MatMul(fed, scaled, model.components);
 }
 
 }  // namespace fedra
