@@ -32,7 +32,8 @@ using VarId = uint64_t;
 // Append only, never renumber: the byte travels on the wire.
 enum class RequestType : uint8_t {
   kPing = 1,         // liveness; answers {"site": name}
-  kListCatalog = 2,  // dataset names, shapes, columns, privacy levels — never paths
+  kListCatalog = 2,  // dataset names, shapes, columns, privacy levels — never paths — and
+                     // the site's variable count and memory use
   kRead = 3,         // dataset `name` (params.columns optional) -> variable `output`
   kPut = 4,          // broadcast `value` -> variable `output` (public)
   kGet = 5,          // value of variable inputs[0], if its privacy allows

@@ -115,7 +115,13 @@ Result<nlohmann::json> ListSites(Federation& fed) {
     if (!r.ok()) {
       out.push_back({{"site", site}, {"online", false}, {"error", r.status().message()}});
     } else {
-      out.push_back({{"site", site}, {"online", true}, {"datasets", (*r)[1].meta["datasets"]}});
+      const nlohmann::json& meta = (*r)[1].meta;
+      out.push_back({{"site", site},
+                     {"online", true},
+                     {"datasets", meta["datasets"]},
+                     {"variables", meta["variables"]},
+                     {"memory_used_bytes", meta["memory_used_bytes"]},
+                     {"memory_budget_bytes", meta["memory_budget_bytes"]}});
     }
   }
   return out;

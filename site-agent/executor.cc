@@ -49,7 +49,13 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
     case RequestType::kPing:
       return Response{Status::Ok(), {{"site", site_name_}}, {}};
     case RequestType::kListCatalog:
-      return Response{Status::Ok(), {{"site", site_name_}, {"datasets", catalog_->List()}}, {}};
+      return Response{Status::Ok(),
+                      {{"site", site_name_},
+                       {"datasets", catalog_->List()},
+                       {"variables", symbols_->size()},
+                       {"memory_used_bytes", symbols_->used_bytes()},
+                       {"memory_budget_bytes", limits_.memory_budget_bytes}},
+                      {}};
     case RequestType::kRead:
       return Read(q, audit);
     case RequestType::kPut:

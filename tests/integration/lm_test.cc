@@ -155,6 +155,15 @@ TEST_CASE("jobs run end to end and reject what they cannot do, naming it") {
   CHECK(no_dataset.message().find("unknown dataset 'housing'") != std::string::npos);
   Status overlap = RunJob(*f.fed, *job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "y", "features": ["a", "y"]}})")).status();
   CHECK(overlap.message().find("cannot also be a feature") != std::string::npos);
+
+  // Jobs, failed or not, leave no variable behind at any site.
+  SiteResponses catalogs = f.fed->CallAll({Request::ListCatalog()});
+  REQUIRE(FirstError(catalogs).ok());
+  for (const auto& [site, responses] : catalogs) {
+    CAPTURE(site);
+    CHECK((*responses)[0].meta["variables"] == 0);
+    CHECK((*responses)[0].meta["memory_used_bytes"] == 0);
+  }
 }
 
 }  // namespace fedra

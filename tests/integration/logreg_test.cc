@@ -150,6 +150,9 @@ TEST_CASE("logreg jobs report metrics, and bad labels and parameters are named")
       R"({"algorithm": "logreg", "data": {"dataset": "cls", "label": "u"}})"), "job.json")).status();
   CHECK_FALSE(bad.ok());
   CHECK(bad.message().find("label") != std::string::npos);
+  SiteResponses catalogs = f.fed->CallAll({Request::ListCatalog()});
+  REQUIRE(FirstError(catalogs).ok());
+  for (const auto& [site, responses] : catalogs) CHECK((*responses)[0].meta["variables"] == 0);
 }
 
 }  // namespace fedra

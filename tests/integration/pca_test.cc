@@ -100,6 +100,9 @@ TEST_CASE("a pca job over private-aggregate data reports components and the proj
   CHECK((*result)["projection"]["parts"].size() == 2);
   // Row-level projected values of private-aggregate data never leave: only the shape did.
   CHECK(testing::ReadFile(local.audit_log("a")).find("\"request\":\"exec matmul\"") != std::string::npos);
+  SiteResponses catalogs = fed->CallAll({Request::ListCatalog()});
+  REQUIRE(FirstError(catalogs).ok());
+  for (const auto& [site, responses] : catalogs) CHECK((*responses)[0].meta["variables"] == 0);
 }
 
 }  // namespace fedra
