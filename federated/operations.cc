@@ -11,6 +11,8 @@ constexpr std::array kOperations = {
     OperationInfo{"tsmm", 1, true, "t(X) %*% X: ncol x ncol"},
     OperationInfo{"tmatmul", 2, true, "t(X) %*% Y for row-aligned X and Y: ncol(X) x ncol(Y)"},
     OperationInfo{"tsmv", 2, true, "t(X) %*% (X %*% v) for a broadcast v, fused: ncol(X) x ncol(v)"},
+    OperationInfo{"tXwXv", 3, true,
+                  "t(X) %*% (w * (X %*% v)) for row-aligned w (nrow x 1) and broadcast v, fused"},
     OperationInfo{"rowSums", 1, false, "rowSums(X): nrow x 1, stays row-level"},
     OperationInfo{"columns", 1, false, "X[, params.indices]: the chosen columns (0-based), in order"},
     OperationInfo{"matmul", 2, false, "X %*% V for a broadcast V: nrow(X) x ncol(V)"},

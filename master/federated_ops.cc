@@ -165,6 +165,16 @@ Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const 
   return out;
 }
 
+Result<Matrix> TransposeWeightedProduct(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& w,
+                                        const Matrix& v) {
+  FEDRA_RETURN_IF_ERROR(RequireRowPartition(x, "t(X) %*% (w * (X %*% v))"));
+  if (w.cols() != 1 || v.rows() != x.cols()) {
+    return InvalidArgument("t(X) %*% (w * (X %*% v)): w must have one column and v ncol(X) rows");
+  }
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, x.SumOverParts(fed, {PartOp{"tXwXv", &w, true}}, &v));
+  return std::move(sums[0]);
+}
+
 Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& y) {
   FEDRA_RETURN_IF_ERROR(RequireRowPartition(x, "t(X) %*% Y"));
   FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, x.SumOverParts(fed, {PartOp{"tmatmul", &y}}));

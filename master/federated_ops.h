@@ -39,6 +39,10 @@ Result<FederatedMatrix> RowSums(Federation& fed, const FederatedMatrix& x);
 Result<FederatedMatrix> MatMul(Federation& fed, const FederatedMatrix& x, const Matrix& v);
 // t(X) %*% V for a broadcast nrow x k V: ncol x k at the master.
 Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const Matrix& v);
+// t(X) %*% (w * (X %*% v)) in one step, for w (nrow x 1) row-partitioned exactly like X and a
+// broadcast ncol x k v: ncol x k at the master (the core of IRLS and CG on weighted problems).
+Result<Matrix> TransposeWeightedProduct(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& w,
+                                        const Matrix& v);
 // t(X) %*% Y for Y row-partitioned exactly like X: ncol(X) x ncol(Y) at the master.
 Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& y);
 

@@ -72,6 +72,13 @@ Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* con
     if (x.rows() != y.rows()) return ShapeError(op, x, y);
     return Matrix(x.transpose() * y);
   }
+  if (name == "tXwXv") {
+    const Matrix& v = *inputs[2];
+    if (y.rows() != x.rows() || y.cols() != 1 || v.rows() != x.cols()) {
+      return InvalidArgument("tXwXv: w must be nrow(X) x 1 and v ncol(X) x k");
+    }
+    return Matrix(x.transpose() * ((x * v).array().colwise() * y.col(0).array()).matrix());
+  }
   const bool reverse = params.is_object() && params.value("reverse", false);
   return ElementwiseBinary(name, x, y, reverse);
 }

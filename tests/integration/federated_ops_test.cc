@@ -91,6 +91,16 @@ const std::vector<Case>& Cases() {
       {"t(X) %*% V (several columns)", false,
        [](F& f, const X& x, const M&, const M& c) { return TransposeMatMul(f, x, M(c.replicate(1, 3) * 0.5)); },
        [](const M& x, const M&, const M& c) { return M(x.transpose() * (c.replicate(1, 3) * 0.5)); }},
+      {"t(X) %*% (w * (X %*% v)), fused", true,
+       [](F& f, const X& x, const M& r, const M&) -> Result<M> {
+         Result<X> w = RowSums(f, x);
+         if (!w.ok()) return w.status();
+         ClearOnExit clear_w(f, *w);
+         return TransposeWeightedProduct(f, x, *w, M(r.transpose()));
+       },
+       [](const M& x, const M& r, const M&) {
+         return M(x.transpose() * (x.rowwise().sum().array() * (x * r.transpose()).array()).matrix());
+       }},
       {"X %*% V", true, Stays([](F& f, const X& x, const M& r, const M&) { return MatMul(f, x, M(r.transpose().replicate(1, 2))); }),
        [](const M& x, const M& r, const M&) { return M(x * r.transpose().replicate(1, 2)); }},
       {"rowSums", true, Stays([](F& f, const X& x, const M&, const M&) { return RowSums(f, x); }),
