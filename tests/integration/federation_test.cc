@@ -47,15 +47,11 @@ TEST_CASE("federated colSums and t(X) %*% X equal the pooled computation") {
     CAPTURE(n_sites);
     TempDir dir;
     LocalFederation local(dir.path(), Names(n_sites));
-    std::vector<Matrix> parts;
+    const std::vector<int> sizes(split.begin(), split.begin() + n_sites);
     int total = 0;
-    for (int s = 0; s < n_sites; ++s) {
-      parts.push_back(RandomMatrix(split[s], 7, 100 + s));
-      total += split[s];
-      local.AddCsvDataset(local.sites()[s], "measurements", parts.back(), columns, "private-aggregate");
-    }
-    Matrix pooled(total, 7);
-    for (int s = 0, row = 0; s < n_sites; row += split[s], ++s) pooled.middleRows(row, split[s]) = parts[s];
+    for (int n : sizes) total += n;
+    const Matrix pooled = RandomMatrix(total, 7, 100 + n_sites);
+    local.AddSplitCsvDataset("measurements", pooled, sizes, columns, "private-aggregate");
     local.StartAll();
     auto fed = local.Connect();
 

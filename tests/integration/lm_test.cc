@@ -38,13 +38,8 @@ struct LmFixture {
   std::unique_ptr<Federation> fed;
 
   LmFixture() {
-    const std::vector<int> split = {61, 240, 699};
-    pooled.resize(1000, 5);
-    for (int s = 0, row = 0; s < 3; row += split[s], ++s) {
-      Matrix part = Regression(split[s], 40 + s);
-      pooled.middleRows(row, split[s]) = part;
-      local.AddCsvDataset(local.sites()[s], "reg", part, kColumns, "private-aggregate");
-    }
+    pooled = Regression(1000, 40);
+    local.AddSplitCsvDataset("reg", pooled, {61, 240, 699}, kColumns, "private-aggregate");
     local.StartAll();
     fed = local.Connect();
   }

@@ -39,13 +39,8 @@ struct Fixture {
   std::unique_ptr<Federation> fed;
 
   explicit Fixture(int classes) {
-    const std::vector<int> split = {40, 150, 410};
-    pooled.resize(600, 3);
-    for (int s = 0, row = 0; s < 3; row += split[s], ++s) {
-      Matrix part = Classification(split[s], classes, 70 + s);
-      pooled.middleRows(row, split[s]) = part;
-      local.AddCsvDataset(local.sites()[s], "cls", part, {"u", "v", "label"}, "private-aggregate");
-    }
+    pooled = Classification(600, classes, 70);
+    local.AddSplitCsvDataset("cls", pooled, {40, 150, 410}, {"u", "v", "label"}, "private-aggregate");
     local.StartAll();
     fed = local.Connect();
   }

@@ -67,6 +67,17 @@ void LocalFederation::AddCsvDataset(const std::string& site, const std::string& 
   AddDataset(site, dataset, dataset + ".csv", privacy);
 }
 
+void LocalFederation::AddSplitCsvDataset(const std::string& dataset, const Matrix& pooled,
+                                         const std::vector<int>& rows_per_site,
+                                         const std::vector<std::string>& columns, const std::string& privacy) {
+  if (rows_per_site.size() > sites_.size()) throw std::runtime_error("more parts than sites");
+  Eigen::Index row = 0;
+  for (size_t s = 0; s < rows_per_site.size(); row += rows_per_site[s], ++s) {
+    AddCsvDataset(sites_[s], dataset, pooled.middleRows(row, rows_per_site[s]), columns, privacy);
+  }
+  if (row != pooled.rows()) throw std::runtime_error("split sizes do not add up to the pooled rows");
+}
+
 void LocalFederation::Start(const std::string& site) {
   const auto ready = kit(site) / "ready";
   std::filesystem::remove(ready);

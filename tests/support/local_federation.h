@@ -37,6 +37,10 @@ class LocalFederation {
   // its catalog under `dataset` with `privacy`.
   void AddCsvDataset(const std::string& site, const std::string& dataset, const Matrix& m,
                      const std::vector<std::string>& columns, const std::string& privacy);
+  // Splits `pooled` by rows over the sites, in site order, `rows_per_site[i]` rows to site i, each
+  // part written with AddCsvDataset. The sizes must add up to pooled.rows().
+  void AddSplitCsvDataset(const std::string& dataset, const Matrix& pooled, const std::vector<int>& rows_per_site,
+                          const std::vector<std::string>& columns, const std::string& privacy);
   // Lists an existing file (path relative to the kit) as a dataset.
   void AddDataset(const std::string& site, const std::string& dataset, const std::string& file,
                   const std::string& privacy);
