@@ -36,4 +36,11 @@ Result<FederationMap> FederationMap::Make(int64_t rows, int64_t cols, Partitioni
   return map;
 }
 
+FederationMap FederationMap::Transposed() const {
+  FederationMap t = *this;
+  std::swap(t.rows_, t.cols_);
+  t.partitioning_ = partitioning_ == Partitioning::kRow ? Partitioning::kColumn : Partitioning::kRow;
+  return t;
+}
+
 }  // namespace fedra

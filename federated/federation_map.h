@@ -41,6 +41,10 @@ class FederationMap {
   Partitioning partitioning() const { return partitioning_; }
   const std::vector<FederatedPart>& parts() const { return parts_; }
 
+  // The map of the transpose: dimensions swapped, row and column partitioning exchanged, the
+  // same parts. No data moves.
+  FederationMap Transposed() const;
+
  private:
   FederationMap() = default;
 

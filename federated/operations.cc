@@ -19,6 +19,10 @@ constexpr std::array kOperations = {
     OperationInfo{"colSumSq", 1, true, "colSums(X^2): 1 x ncol"},
     OperationInfo{"colMins", 1, true, "column minima: 1 x ncol"},
     OperationInfo{"colMaxs", 1, true, "column maxima: 1 x ncol"},
+    // Row-wise counterparts, for the column aggregates of a transposed matrix.
+    OperationInfo{"rowSumSq", 1, false, "rowSums(X^2): nrow x 1, stays row-level"},
+    OperationInfo{"rowMins", 1, false, "row minima: nrow x 1, stays row-level"},
+    OperationInfo{"rowMaxs", 1, false, "row maxima: nrow x 1, stays row-level"},
     // Elementwise X op Y, where Y is a 1x1 scalar, a 1 x ncol row vector, an nrow x 1 column
     // vector or a matrix of X's shape; params.reverse computes Y op X.
     OperationInfo{"add", 2, false, "X + Y (broadcast)"},

@@ -178,6 +178,12 @@ Request Request::Clear(std::vector<VarId> vars) {
   return q;
 }
 
+Request Request::Release(std::vector<VarId> vars) {
+  Request q = Clear(std::move(vars));
+  q.params["missing_ok"] = true;
+  return q;
+}
+
 Bytes EncodeRequestBatch(const RequestBatch& batch) {
   Bytes out;
   size_t reserve = 16;

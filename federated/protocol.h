@@ -40,7 +40,8 @@ enum class RequestType : uint8_t {
   kExec = 6,         // operation `name` on `inputs` -> `output`; params.return also returns it
                      // (output 0 with params.return: return only, store nothing)
   kCall = 7,         // named function `name` on `inputs` -> `output` (training steps, statistics)
-  kClear = 8,        // remove variables `inputs`
+  kClear = 8,        // remove variables `inputs` (all or none; params.missing_ok skips unknown
+                     // ids, for releases the master sends after a site may have restarted)
 };
 
 std::string_view RequestTypeName(RequestType type);
@@ -64,6 +65,8 @@ struct Request {
   static Request Call(VarId output, std::string function, std::vector<VarId> inputs,
                       nlohmann::json params = nlohmann::json::object());
   static Request Clear(std::vector<VarId> vars);
+  // Clear that skips ids the site does not hold.
+  static Request Release(std::vector<VarId> vars);
 };
 
 struct Response {

@@ -134,9 +134,7 @@ Result<nlohmann::json> Summary(Federation& fed, const Flags& flags) {
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, FederatedMatrix::Read(fed, flags.dataset, flags.columns));
   Result<Matrix> sums = x.ColSums(fed);
   Result<Matrix> gram = sums.ok() ? x.TransposeSelfProduct(fed) : sums.status();
-  Status cleared = x.Clear(fed);
   if (!gram.ok()) return gram.status();
-  if (!cleared.ok()) FEDRA_LOG(kWarn) << "clearing site variables: " << cleared.message();
 
   nlohmann::json parts = nlohmann::json::array();
   for (const FederatedPart& p : x.map().parts()) {
@@ -200,6 +198,8 @@ int RunMasterCli(int argc, char** argv) {
   Result<nlohmann::json> out = flags->command == "sites"     ? ListSites(**fed)
                                : flags->command == "summary" ? Summary(**fed, *flags)
                                                              : Run(**fed, *flags);
+  // Variables the command released are cleared before the master exits.
+  if (Status s = (*fed)->FlushReleases(); !s.ok()) FEDRA_LOG(kWarn) << "clearing site variables: " << s.message();
   if (!out.ok()) {
     std::fprintf(stderr, "fedra-master: %s\n", out.status().message().c_str());
     return 1;

@@ -6,6 +6,46 @@
 
 namespace fedra {
 
+// Owns the parts' variables: the last matrix referring to them hands them to the federation's
+// release queue, which outlives the federation if need be.
+class FederatedMatrix::SiteVariables {
+ public:
+  SiteVariables(std::shared_ptr<ReleaseQueue> queue, const FederationMap& map) : queue_(std::move(queue)) {
+    for (const FederatedPart& p : map.parts()) vars_.emplace_back(p.site, p.var);
+  }
+  ~SiteVariables() {
+    for (const auto& [site, var] : vars_) queue_->Add(site, var);
+  }
+  SiteVariables(const SiteVariables&) = delete;
+  SiteVariables& operator=(const SiteVariables&) = delete;
+
+ private:
+  std::shared_ptr<ReleaseQueue> queue_;
+  std::vector<std::pair<std::string, VarId>> vars_;
+};
+
+FederatedMatrix::FederatedMatrix(Federation& fed, FederationMap map, std::vector<std::string> column_names)
+    : map_(std::move(map)),
+      column_names_(std::move(column_names)),
+      variables_(std::make_shared<const SiteVariables>(fed.release_queue(), map_)) {}
+
+FederatedMatrix FederatedMatrix::Transposed() const {
+  FederatedMatrix t = *this;
+  t.map_ = map_.Transposed();
+  t.transposed_ = !transposed_;
+  return t;
+}
+
+const std::vector<std::string>& FederatedMatrix::column_names() const {
+  static const std::vector<std::string> kNone;  // rows have no names
+  return transposed_ ? kNone : column_names_;
+}
+
+Status FederatedMatrix::RequireUntransposed(const std::string& what) const {
+  if (!transposed_) return Status::Ok();
+  return FailedPrecondition(what + " is not defined on a transposed view; use the matrix it was transposed from");
+}
+
 Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string& dataset,
                                               const std::vector<std::string>& columns) {
   SiteRequests requests;
@@ -18,11 +58,7 @@ Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string
 
   auto fail = [&](Status s) -> Result<FederatedMatrix> {
     // Leave nothing behind at the sites that did read.
-    SiteRequests cleanup;
-    for (const auto& [site, r] : responses) {
-      if (r.ok() && r->front().status.ok()) cleanup[site] = {Request::Clear({vars[site]})};
-    }
-    if (!cleanup.empty()) (void)fed.Call(cleanup);
+    for (const auto& [site, var] : vars) fed.Release(site, var);
     return s.WithContext("read '" + dataset + "'");
   };
   if (Status s = FirstError(responses); !s.ok()) return fail(s);
@@ -46,7 +82,7 @@ Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string
                                   std::to_string(cols) + " columns)"));
     }
     if (r == 0) {
-      (void)fed.Call({{site, {Request::Clear({vars[site]})}}});
+      fed.Release(site, vars[site]);
       continue;
     }
     parts.push_back(FederatedPart{site, vars[site], IndexRange{rows, rows + r}});
@@ -54,7 +90,7 @@ Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string
   }
   Result<FederationMap> map = FederationMap::Make(rows, cols, Partitioning::kRow, std::move(parts));
   if (!map.ok()) return fail(map.status());
-  return FederatedMatrix(std::move(*map), std::move(names));
+  return FederatedMatrix(fed, std::move(*map), std::move(names));
 }
 
 Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed,
@@ -85,16 +121,20 @@ Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed,
     return InvalidArgument("distribute: " + std::to_string(column_names.size()) + " column names for " +
                            std::to_string(cols) + " columns");
   }
-  FEDRA_RETURN_IF_ERROR(FirstError(fed.Call(requests)).WithContext("distribute"));
+  if (Status s = FirstError(fed.Call(requests)); !s.ok()) {
+    for (const FederatedPart& p : meta) fed.Release(p.site, p.var);
+    return s.WithContext("distribute");
+  }
   FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(rows, cols, partitioning, std::move(meta)));
-  return FederatedMatrix(std::move(map), std::move(column_names));
+  return FederatedMatrix(fed, std::move(map), std::move(column_names));
 }
 
 Status FederatedMatrix::CheckInputs(const PartOp& op, const std::vector<Matrix>& broadcast) const {
   const auto& parts = map_.parts();
   if (op.aligned) {
     const auto& other = op.aligned->map().parts();
-    bool alike = other.size() == parts.size() && op.aligned->map().partitioning() == map_.partitioning();
+    bool alike = other.size() == parts.size() && op.aligned->map().partitioning() == map_.partitioning() &&
+                 op.aligned->transposed() == transposed_;
     for (size_t i = 0; alike && i < parts.size(); ++i) {
       alike = other[i].site == parts[i].site && other[i].range.begin == parts[i].range.begin &&
               other[i].range.end == parts[i].range.end;
@@ -180,6 +220,7 @@ Result<std::vector<Matrix>> FederatedMatrix::SumOverParts(Federation& fed, const
   if (map_.partitioning() != Partitioning::kRow) {
     return FailedPrecondition("sums over parts need a row-partitioned matrix");
   }
+  FEDRA_RETURN_IF_ERROR(RequireUntransposed("a sum over parts"));
   std::vector<Matrix> values;
   if (broadcast) values.push_back(*broadcast);
   FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, ops, values));
@@ -198,12 +239,9 @@ Result<std::vector<Matrix>> FederatedMatrix::SumOverParts(Federation& fed, const
 }
 
 Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp& op,
-                                                  const std::vector<Matrix>& broadcast, int64_t result_cols,
+                                                  const std::vector<Matrix>& broadcast, int64_t extent,
                                                   std::vector<std::string> names) const {
   FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast));
-  if (map_.partitioning() == Partitioning::kColumn && result_cols != cols()) {
-    return FailedPrecondition(op.op + " changes the columns of a column-partitioned matrix");
-  }
   const auto& parts = map_.parts();
   SiteRequests requests;
   const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);
@@ -218,27 +256,27 @@ Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp&
   }
   SiteResponses responses = fed.Call(requests);
   if (Status s = FirstError(responses); !s.ok()) {
-    // Leave nothing half-made: clear the outputs that were created (unknown ones are refused
-    // as a whole, so clear one at a time).
-    SiteRequests cleanup;
-    for (const FederatedPart& p : out) cleanup[p.site].push_back(Request::Clear({p.var}));
-    (void)fed.Call(cleanup);
+    // Leave nothing half-made: release the outputs that some sites did create.
+    for (const FederatedPart& p : out) fed.Release(p.site, p.var);
     return s.WithContext(op.op);
   }
-  const int64_t rows_out = map_.rows();
-  FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(rows_out, result_cols, map_.partitioning(), std::move(out)));
-  return FederatedMatrix(std::move(map), std::move(names));
+  const bool by_row = map_.partitioning() == Partitioning::kRow;
+  FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(by_row ? rows() : extent, by_row ? extent : cols(),
+                                                                map_.partitioning(), std::move(out)));
+  return FederatedMatrix(fed, std::move(map), std::move(names));
 }
 
 Result<Matrix> FederatedMatrix::ColSums(Federation& fed) const {
-  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, {PartOp{"colSums"}}));
+  // The column sums of a transposed view are the row sums of the stored blocks.
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, {PartOp{transposed_ ? "rowSums" : "colSums"}}));
   Matrix out = Matrix::Zero(1, cols());
   for (size_t i = 0; i < per_part[0].size(); ++i) {
     const IndexRange& range = map_.parts()[i].range;
+    const Matrix part = transposed_ ? Matrix(per_part[0][i].transpose()) : std::move(per_part[0][i]);
     if (map_.partitioning() == Partitioning::kRow) {
-      out += per_part[0][i];
+      out += part;
     } else {
-      out.middleCols(range.begin, range.size()) = per_part[0][i];
+      out.middleCols(range.begin, range.size()) = part;
     }
   }
   return out;
@@ -248,6 +286,7 @@ Result<Matrix> FederatedMatrix::TransposeSelfProduct(Federation& fed) const {
   if (map_.partitioning() != Partitioning::kRow) {
     return FailedPrecondition("t(X) %*% X of a column-partitioned matrix needs cross-site products");
   }
+  FEDRA_RETURN_IF_ERROR(RequireUntransposed("t(X) %*% X"));
   FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, SumOverParts(fed, {PartOp{"tsmm"}}));
   return std::move(sums[0]);
 }
@@ -257,6 +296,7 @@ Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed,
   if (map_.partitioning() != Partitioning::kRow) {
     return FailedPrecondition("column selection is implemented for row-partitioned matrices");
   }
+  FEDRA_RETURN_IF_ERROR(RequireUntransposed("column selection"));
   std::vector<std::string> names;
   for (int64_t j : indices) {
     if (j < 0 || j >= cols()) return InvalidArgument("column index " + std::to_string(j) + " is out of range");
@@ -265,17 +305,6 @@ Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed,
   PartOp op{"columns"};
   op.params = {{"indices", indices}};
   return MapParts(fed, op, {}, static_cast<int64_t>(indices.size()), std::move(names));
-}
-
-ClearOnExit::~ClearOnExit() {
-  Status s = x_.Clear(fed_);
-  if (!s.ok()) FEDRA_LOG(kWarn) << "clearing site variables: " << s.message();
-}
-
-Status FederatedMatrix::Clear(Federation& fed) const {
-  SiteRequests requests;
-  for (const FederatedPart& p : map_.parts()) requests[p.site].push_back(Request::Clear({p.var}));
-  return FirstError(fed.Call(requests));
 }
 
 }  // namespace fedra

@@ -1,8 +1,12 @@
 // A federated matrix at the master: metadata only (shape, partitioning, and per part the site,
 // variable id and range). Operations on it become federated instructions; what comes back is
 // only what the sites' privacy policies release.
+//
+// Copies share the site variables, which are released when the last copy (or transposed view)
+// is gone: the federation clears them with its next batch to each site, at no extra round trip.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,10 +34,18 @@ class FederatedMatrix {
                                             std::vector<std::string> column_names,
                                             Partitioning partitioning = Partitioning::kRow);
 
+  // The map describes this matrix as seen (for a transposed view: the transpose's shape and
+  // partitioning); the parts' variables hold their blocks as stored.
   const FederationMap& map() const { return map_; }
-  const std::vector<std::string>& column_names() const { return column_names_; }
+  // Names of the columns (empty for a transposed view).
+  const std::vector<std::string>& column_names() const;
   int64_t rows() const { return map_.rows(); }
   int64_t cols() const { return map_.cols(); }
+
+  // t(X): flips the shape and partitioning in metadata; no data moves. Each part's variable
+  // then holds the transpose of the view's part, and operations pick site kernels to match.
+  FederatedMatrix Transposed() const;
+  bool transposed() const { return transposed_; }
 
   // colSums(X): 1 x ncol. One batch per site.
   Result<Matrix> ColSums(Federation& fed) const;
@@ -41,7 +53,7 @@ class FederatedMatrix {
   // t(X) %*% X: ncol x ncol. One batch per site.
   Result<Matrix> TransposeSelfProduct(Federation& fed) const;
 
-  // One local operation to run on every part in a federated step.
+  // One local operation to run on every part's stored block in a federated step.
   struct PartOp {
     std::string op;
     // The op's second input: the matching part of this identically partitioned matrix...
@@ -66,20 +78,21 @@ class FederatedMatrix {
 
   // One federated step whose results stay at the sites: `op` runs on every part (with the
   // inputs `input` describes, as in RunOnParts) into new variables, which form the returned
-  // matrix, partitioned like this one, with `result_cols` columns named `names` (a column
-  // partition keeps its ranges and needs result_cols == cols()).
+  // (untransposed) matrix, partitioned like this one with the same ranges. `extent` is the size
+  // of the dimension that is not partitioned: the columns of a row partition, the rows of a
+  // column partition. `names` name the result's columns.
   Result<FederatedMatrix> MapParts(Federation& fed, const PartOp& op, const std::vector<Matrix>& broadcast,
-                                   int64_t result_cols, std::vector<std::string> names) const;
+                                   int64_t extent, std::vector<std::string> names) const;
 
   // X[, indices] as a new federated matrix whose parts stay at the sites.
   Result<FederatedMatrix> SelectColumns(Federation& fed, const std::vector<int64_t>& indices) const;
 
-  // Removes the parts' variables from the sites.
-  Status Clear(Federation& fed) const;
-
  private:
-  FederatedMatrix(FederationMap map, std::vector<std::string> column_names)
-      : map_(std::move(map)), column_names_(std::move(column_names)) {}
+  class SiteVariables;
+
+  // Takes ownership of the map's variables.
+  FederatedMatrix(Federation& fed, FederationMap map, std::vector<std::string> column_names);
+  Status RequireUntransposed(const std::string& what) const;
 
   // Checks that `op`'s inputs fit this matrix's parts.
   Status CheckInputs(const PartOp& op, const std::vector<Matrix>& broadcast) const;
@@ -90,21 +103,9 @@ class FederatedMatrix {
                                    VarId broadcast_var);
 
   FederationMap map_;
-  std::vector<std::string> column_names_;
-};
-
-// Clears a federated matrix's site variables when it goes out of scope, for intermediates an
-// algorithm no longer needs on every path out of it (best effort: a failure is logged).
-class ClearOnExit {
- public:
-  ClearOnExit(Federation& fed, const FederatedMatrix& x) : fed_(fed), x_(x) {}
-  ~ClearOnExit();
-  ClearOnExit(const ClearOnExit&) = delete;
-  ClearOnExit& operator=(const ClearOnExit&) = delete;
-
- private:
-  Federation& fed_;
-  const FederatedMatrix& x_;
+  std::vector<std::string> column_names_;  // of the untransposed matrix
+  bool transposed_ = false;
+  std::shared_ptr<const SiteVariables> variables_;
 };
 
 }  // namespace fedra

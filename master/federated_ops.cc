@@ -1,11 +1,33 @@
 #include "master/federated_ops.h"
 
+#include <map>
+
 namespace fedra {
 namespace {
 
 using PartOp = FederatedMatrix::PartOp;
 
 bool ByRow(const FederatedMatrix& x) { return x.map().partitioning() == Partitioning::kRow; }
+
+// The site kernel that computes `op` on a part of x as seen. A transposed view's parts hold the
+// transposes of its blocks, so row and column kernels trade places.
+std::string Kernel(const FederatedMatrix& x, const std::string& op) {
+  static const std::map<std::string, std::string> kFlipped = {
+      {"colSums", "rowSums"}, {"rowSums", "colSums"}, {"colSumSq", "rowSumSq"}, {"rowSumSq", "colSumSq"},
+      {"colMins", "rowMins"}, {"rowMins", "colMins"}, {"colMaxs", "rowMaxs"}, {"rowMaxs", "colMaxs"},
+      {"matmul", "tmatmul"},  {"tmatmul", "matmul"}};
+  if (!x.transposed()) return op;
+  auto it = kFlipped.find(op);
+  return it == kFlipped.end() ? op : it->second;
+}
+
+// MapParts' extent for a result of x's shape: the size of the dimension x is not split along.
+int64_t SameExtent(const FederatedMatrix& x) { return ByRow(x) ? x.cols() : x.rows(); }
+
+Result<FederatedMatrix> Transposed(Result<FederatedMatrix> x) {
+  if (!x.ok()) return x;
+  return x->Transposed();
+}
 
 // Per-part results of a column-wise aggregate put back in column order (column partition), or
 // combined over the parts with `combine` (row partition).
@@ -27,10 +49,13 @@ Matrix Columnwise(const FederatedMatrix& x, std::vector<Matrix> parts, Combine c
 Result<std::vector<Matrix>> Columnwise(Federation& fed, const FederatedMatrix& x,
                                        const std::vector<std::string>& ops) {
   std::vector<PartOp> part_ops;
-  for (const auto& op : ops) part_ops.push_back(PartOp{op});
+  for (const auto& op : ops) part_ops.push_back(PartOp{Kernel(x, op)});
   FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnParts(fed, part_ops));
   std::vector<Matrix> out;
   for (size_t k = 0; k < ops.size(); ++k) {
+    if (x.transposed()) {
+      for (Matrix& m : per_part[k]) m.transposeInPlace();
+    }
     const bool is_min = ops[k] == "colMins", is_max = ops[k] == "colMaxs";
     out.push_back(Columnwise(x, std::move(per_part[k]), [&](const Matrix& a, const Matrix& b) -> Matrix {
       if (is_min) return a.cwiseMin(b);
@@ -65,6 +90,7 @@ Status RequireRowPartition(const FederatedMatrix& x, const std::string& what) {
 
 Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, const std::string& op,
                                     const Matrix& value, bool reverse) {
+  if (x.transposed()) return Transposed(Elementwise(fed, x.Transposed(), op, value.transpose(), reverse));
   const bool scalar = value.rows() == 1 && value.cols() == 1;
   const bool row_vector = value.rows() == 1 && value.cols() == x.cols();
   const bool col_vector = value.cols() == 1 && value.rows() == x.rows();
@@ -75,17 +101,19 @@ Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, c
   }
   PartOp part_op{op, nullptr, true};
   if (reverse) part_op.params = {{"reverse", true}};
-  return x.MapParts(fed, part_op, SliceForParts(x, value), x.cols(), x.column_names());
+  return x.MapParts(fed, part_op, SliceForParts(x, value), SameExtent(x), x.column_names());
 }
 
 Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, const std::string& op,
                                     const FederatedMatrix& y) {
   if (y.rows() != x.rows() || y.cols() != x.cols()) return InvalidArgument(op + ": shapes differ");
-  return x.MapParts(fed, PartOp{op, &y}, {}, x.cols(), x.column_names());
+  if (x.transposed() && y.transposed()) return Transposed(Elementwise(fed, x.Transposed(), op, y.Transposed()));
+  return x.MapParts(fed, PartOp{op, &y}, {}, SameExtent(x), x.column_names());
 }
 
 Result<FederatedMatrix> Apply(Federation& fed, const FederatedMatrix& x, const std::string& fn) {
-  return x.MapParts(fed, PartOp{fn}, {}, x.cols(), x.column_names());
+  if (x.transposed()) return Transposed(Apply(fed, x.Transposed(), fn));
+  return x.MapParts(fed, PartOp{fn}, {}, SameExtent(x), x.column_names());
 }
 
 Result<double> Sum(Federation& fed, const FederatedMatrix& x) {
@@ -132,6 +160,11 @@ Result<double> Max(Federation& fed, const FederatedMatrix& x) {
 
 Result<FederatedMatrix> RowSums(Federation& fed, const FederatedMatrix& x) {
   FEDRA_RETURN_IF_ERROR(RequireRowPartition(x, "rowSums"));
+  if (x.transposed()) {
+    // rowSums(t(X)) = t(colSums(X)) for a column-partitioned X: one sum per part, kept there.
+    const FederatedMatrix base = x.Transposed();
+    return Transposed(base.MapParts(fed, PartOp{"colSums"}, {}, 1, base.column_names()));
+  }
   return x.MapParts(fed, PartOp{"rowSums"}, {}, 1, {"rowSums"});
 }
 
@@ -140,7 +173,7 @@ Result<FederatedMatrix> MatMul(Federation& fed, const FederatedMatrix& x, const 
   if (v.rows() != x.cols()) return InvalidArgument("X %*% v: v has " + std::to_string(v.rows()) + " rows, X " + std::to_string(x.cols()) + " columns");
   std::vector<std::string> names;
   for (Eigen::Index j = 0; j < v.cols(); ++j) names.push_back("c" + std::to_string(j));
-  return x.MapParts(fed, PartOp{"matmul", nullptr, true}, {v}, v.cols(), std::move(names));
+  return x.MapParts(fed, PartOp{Kernel(x, "matmul"), nullptr, true}, {v}, v.cols(), std::move(names));
 }
 
 Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const Matrix& v) {
@@ -152,7 +185,7 @@ Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const 
     broadcast.clear();
     for (const FederatedPart& p : x.map().parts()) broadcast.push_back(v.middleRows(p.range.begin, p.range.size()));
   }
-  FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnParts(fed, {PartOp{"tmatmul", nullptr, true}}, broadcast));
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnParts(fed, {PartOp{Kernel(x, "tmatmul"), nullptr, true}}, broadcast));
   Matrix out = Matrix::Zero(x.cols(), v.cols());
   for (size_t i = 0; i < per_part[0].size(); ++i) {
     const IndexRange& r = x.map().parts()[i].range;

@@ -1,7 +1,8 @@
 // R-style linear algebra over federated matrices. Each call is one federated step (one batch per
 // site, sites in parallel). Results that aggregate come back to the master as local matrices;
 // row-level results stay at the sites as new federated matrices. The sites decide what may
-// leave (see federated/privacy.h).
+// leave (see federated/privacy.h). Every operation accepts transposed views (X.Transposed())
+// unless it says otherwise: the master picks the site kernels that match the stored blocks.
 #pragma once
 
 #include <string>
@@ -35,15 +36,18 @@ Result<double> Max(Federation& fed, const FederatedMatrix& x);
 Result<FederatedMatrix> RowSums(Federation& fed, const FederatedMatrix& x);
 
 // Products.
-// X %*% V for a broadcast ncol x k V: nrow x k, stays at the sites (row-partitioned X).
+// X %*% V for a broadcast ncol x k V: nrow x k, stays at the sites (row-partitioned X, which
+// includes t(Y) for a column-partitioned Y).
 Result<FederatedMatrix> MatMul(Federation& fed, const FederatedMatrix& x, const Matrix& v);
 // t(X) %*% V for a broadcast nrow x k V: ncol x k at the master.
 Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const Matrix& v);
 // t(X) %*% (w * (X %*% v)) in one step, for w (nrow x 1) row-partitioned exactly like X and a
 // broadcast ncol x k v: ncol x k at the master (the core of IRLS and CG on weighted problems).
+// Not for transposed views.
 Result<Matrix> TransposeWeightedProduct(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& w,
                                         const Matrix& v);
-// t(X) %*% Y for Y row-partitioned exactly like X: ncol(X) x ncol(Y) at the master.
+// t(X) %*% Y for Y row-partitioned exactly like X: ncol(X) x ncol(Y) at the master. Not for
+// transposed views.
 Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& y);
 
 }  // namespace fedra

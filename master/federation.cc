@@ -47,10 +47,35 @@ uint64_t Federation::batches_sent(const std::string& site) const {
   return it == clients_.end() ? 0 : it->second->batches_sent();
 }
 
+void ReleaseQueue::Add(const std::string& site, VarId var) {
+  std::lock_guard lock(mu_);
+  vars_[site].push_back(var);
+}
+
+std::vector<VarId> ReleaseQueue::Take(const std::string& site) {
+  std::lock_guard lock(mu_);
+  auto node = vars_.extract(site);
+  return node ? std::move(node.mapped()) : std::vector<VarId>{};
+}
+
+bool ReleaseQueue::empty() const {
+  std::lock_guard lock(mu_);
+  return vars_.empty();
+}
+
+Status Federation::FlushReleases() {
+  if (releases_->empty()) return Status::Ok();
+  SiteRequests empty;
+  for (const std::string& site : site_names()) empty[site];
+  // Call drops sites with nothing to send, so only sites with releases see a batch.
+  return FirstError(Call(empty));
+}
+
 SiteResponses Federation::Call(const SiteRequests& requests) {
   std::lock_guard lock(step_mu_);
   std::map<std::string, RequestBatch> batches;
   std::map<std::string, std::future<Result<ResponseBatch>>> pending;
+  std::map<std::string, std::vector<VarId>> released;
   SiteResponses out;
   for (const auto& [site, reqs] : requests) {
     auto it = clients_.find(site);
@@ -58,9 +83,17 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
       out.emplace(site, NotFound("unknown site '" + site + "'"));
       continue;
     }
+    std::vector<VarId>& to_release = released[site] = releases_->Take(site);
+    if (reqs.empty() && to_release.empty()) {
+      out.emplace(site, std::vector<Response>{});
+      continue;
+    }
     RequestBatch& batch = batches[site];
     batch.id = next_batch_++;
-    batch.requests = reqs;
+    batch.requests.reserve(reqs.size() + 1);
+    // Releases go first, skipping ids the site no longer holds; their response is dropped below.
+    if (!to_release.empty()) batch.requests.push_back(Request::Release(to_release));
+    batch.requests.insert(batch.requests.end(), reqs.begin(), reqs.end());
     SiteClient* client = it->second.get();
     pending.emplace(site, net::co_spawn(client->strand(), client->Call(batch), net::use_future));
   }
@@ -72,6 +105,12 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
       r = future.get();
     } catch (const std::exception& e) {  // a bug or bad_alloc: fail this site's call, not the master
       r = Internal("site '" + site + "': " + e.what());
+    }
+    const std::vector<VarId>& sent = released[site];
+    if (!r.ok()) {
+      for (VarId var : sent) releases_->Add(site, var);  // the site never saw them: try again next time
+    } else if (!sent.empty() && !r->responses.empty()) {
+      r->responses.erase(r->responses.begin());
     }
     if (r.ok()) {
       out.emplace(site, std::move(r->responses));

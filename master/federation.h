@@ -23,6 +23,19 @@ namespace fedra {
 using SiteRequests = std::map<std::string, std::vector<Request>>;
 using SiteResponses = std::map<std::string, Result<std::vector<Response>>>;
 
+// Site variables nobody at the master refers to any more, waiting to be cleared. Shared with the
+// handles that release into it, so a handle may outlive its federation.
+class ReleaseQueue {
+ public:
+  void Add(const std::string& site, VarId var);
+  std::vector<VarId> Take(const std::string& site);
+  bool empty() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::vector<VarId>> vars_;
+};
+
 class Federation {
  public:
   // Loads the TLS kit; connects lazily on the first call to each site.
@@ -34,8 +47,15 @@ class Federation {
 
   // Sends each site its batch, all sites in parallel, and waits for every answer (each call has
   // its own deadline). Unknown site names give a kNotFound result for that entry. Steps from
-  // several threads run one after another.
+  // several threads run one after another. Variables released since the last batch to a site
+  // are cleared at the start of this one, so releases cost no round trip of their own.
   SiteResponses Call(const SiteRequests& requests);
+
+  // Marks a site variable as no longer needed: it is cleared with the next batch to its site.
+  void Release(const std::string& site, VarId var) { releases_->Add(site, var); }
+  const std::shared_ptr<ReleaseQueue>& release_queue() const { return releases_; }
+  // Clears every released variable now (one batch per site that has some), e.g. before exit.
+  Status FlushReleases();
 
   // The same requests to every site.
   SiteResponses CallAll(const std::vector<Request>& requests);
@@ -57,6 +77,7 @@ class Federation {
   std::mutex step_mu_;  // one step at a time
   std::atomic<uint64_t> next_batch_{1};
   std::atomic<VarId> next_var_;
+  std::shared_ptr<ReleaseQueue> releases_ = std::make_shared<ReleaseQueue>();
 };
 
 // The first failure in `responses` — a site that could not be reached, or a request it refused —

@@ -115,11 +115,9 @@ Result<nlohmann::json> FitPcaJob(Federation& fed, const JobSpec& job, const Fede
                                  const std::vector<int64_t>& features) {
   FEDRA_ASSIGN_OR_RETURN(PcaOptions options, ParsePcaParams(job));
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
-  ClearOnExit clear_x(fed, x);
   FEDRA_ASSIGN_OR_RETURN(PcaModel model, FitPca(fed, x, options));
-  // The projection stays at the sites; a one-shot job shows its shape and then clears it.
+  // The projection stays at the sites; a one-shot job shows its shape and then releases it.
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix projected, ProjectPca(fed, x, model));
-  ClearOnExit clear_projected(fed, projected);
   nlohmann::json parts = nlohmann::json::array();
   for (const FederatedPart& p : projected.map().parts()) {
     parts.push_back({{"site", p.site}, {"rows", {p.range.begin, p.range.end}}});
@@ -191,10 +189,8 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job) {
   const auto start = std::chrono::steady_clock::now();
   FEDRA_RETURN_IF_ERROR(CheckParams(job));
   FEDRA_LOG(kInfo) << job.algorithm << ": reading '" << job.dataset << "' at " << fed.site_names().size() << " sites";
-  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data, FederatedMatrix::Read(fed, job.dataset));
-  ClearOnExit clear_data(fed, data);
-
   auto fit = [&]() -> Result<nlohmann::json> {
+    FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data, FederatedMatrix::Read(fed, job.dataset));
     // PCA needs no label: -1 then excludes nothing from the default features.
     int64_t label = -1;
     if (!job.label.is_null()) {
@@ -214,6 +210,8 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job) {
     return Fit(fed, job, data, features, label);
   };
   Result<nlohmann::json> result = fit();
+  // A job leaves nothing at the sites: clear what it released now rather than with the next job.
+  if (Status s = fed.FlushReleases(); !s.ok()) FEDRA_LOG(kWarn) << "clearing site variables: " << s.message();
   if (!result.ok()) return result.status().WithContext(job.algorithm);
   (*result)["algorithm"] = job.algorithm;
   (*result)["dataset"] = job.dataset;

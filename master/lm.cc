@@ -73,9 +73,7 @@ Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptio
   std::vector<int64_t> feature_idx(d), label_idx{d};
   for (int64_t j = 0; j < d; ++j) feature_idx[j] = j;
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, z.SelectColumns(fed, feature_idx));
-  ClearOnExit clear_x(fed, x);
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, z.SelectColumns(fed, label_idx));
-  ClearOnExit clear_y(fed, y);
   // Setup: t(X) %*% y, colSums(Z) and y'y.
   FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> setup, x.SumOverParts(fed, {{"tmatmul", &y}}));
   FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, z.SumOverParts(fed, {{"colSums"}}));
@@ -155,7 +153,6 @@ Result<LmModel> FitLm(Federation& fed, const FederatedMatrix& data, const std::v
   for (size_t j = 0; identity && j < columns.size(); ++j) identity = columns[j] == static_cast<int64_t>(j);
   if (identity) return FitZ(fed, data, options);
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix z, data.SelectColumns(fed, columns));
-  ClearOnExit clear_z(fed, z);
   return FitZ(fed, z, options);
 }
 

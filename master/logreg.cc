@@ -112,9 +112,7 @@ Result<LogRegModel> FitLogReg(Federation& fed, const FederatedMatrix& data, cons
   if (features.empty()) return InvalidArgument("logreg: no feature columns");
   if (options.lambda < 0) return InvalidArgument("logreg: lambda must be >= 0");
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
-  ClearOnExit clear_x(fed, x);
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {label}));
-  ClearOnExit clear_y(fed, y);
   FEDRA_ASSIGN_OR_RETURN(double top, Max(fed, y));
   if (top != std::floor(top) || top < 1) {
     return InvalidArgument("logreg: labels must be integers 0..K-1 with K >= 2 (largest label is " +

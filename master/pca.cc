@@ -50,9 +50,7 @@ Result<PcaModel> FitPca(Federation& fed, const FederatedMatrix& x, const PcaOpti
 
 Result<FederatedMatrix> ProjectPca(Federation& fed, const FederatedMatrix& x, const PcaModel& model) {
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix centered, Elementwise(fed, x, "sub", Matrix(model.center)));
-  ClearOnExit clear_centered(fed, centered);
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix scaled, Elementwise(fed, centered, "div", Matrix(model.scale)));
-  ClearOnExit clear_scaled(fed, scaled);
   return MatMul(fed, scaled, model.components);
 }
 

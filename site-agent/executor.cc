@@ -202,9 +202,11 @@ Response Executor::Release(const Variable& var, AuditEvent* audit) {
 
 Response Executor::Clear(const Request& q) {
   // Check all first so a clear with one unknown id removes nothing.
-  for (VarId id : q.inputs) {
-    Result<Variable> var = symbols_->Get(id);
-    if (!var.ok()) return Response::Error(var.status());
+  if (!q.params.value("missing_ok", false)) {
+    for (VarId id : q.inputs) {
+      Result<Variable> var = symbols_->Get(id);
+      if (!var.ok()) return Response::Error(var.status());
+    }
   }
   for (VarId id : q.inputs) (void)symbols_->Erase(id);
   return Response{};

@@ -58,6 +58,11 @@ Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* con
     if (x.rows() == 0) return InvalidArgument(std::string(name) + " of a matrix without rows");
     return name == "colMins" ? Matrix(x.colwise().minCoeff()) : Matrix(x.colwise().maxCoeff());
   }
+  if (name == "rowSumSq") return Matrix(x.rowwise().squaredNorm());
+  if (name == "rowMins" || name == "rowMaxs") {
+    if (x.cols() == 0) return InvalidArgument(std::string(name) + " of a matrix without columns");
+    return name == "rowMins" ? Matrix(x.rowwise().minCoeff()) : Matrix(x.rowwise().maxCoeff());
+  }
   if (op.arity == 1) return ElementwiseUnary(name, x);
   const Matrix& y = *inputs[1];
   if (name == "matmul") {

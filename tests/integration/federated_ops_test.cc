@@ -1,6 +1,7 @@
 // Every federated operation against the same operation done locally with Eigen on the pooled
-// matrix: for 1, 2 and 3 sites, uneven splits, row- and column-partitioned inputs. A new
-// operation costs one row in the table below.
+// matrix: for 1, 2 and 3 sites, uneven splits, row- and column-partitioned inputs, each also as
+// a transposed view of the transpose stored the other way. A new operation costs one row in the
+// table below.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -26,9 +27,12 @@ Matrix Collect(Federation& fed, const FederatedMatrix& x) {
 
 Matrix Scalar(double v) { return Matrix::Constant(1, 1, v); }
 
+// What a case needs of its input; other inputs must be refused with kFailedPrecondition.
+enum Needs { kAny, kRowPartition, kUntransposedRowPartition };
+
 struct Case {
   const char* name;
-  bool row_partition_only;
+  Needs needs;
   std::function<Result<Matrix>(Federation&, const FederatedMatrix&, const Matrix& v_row, const Matrix& v_col)> federated;
   std::function<Matrix(const Matrix& x, const Matrix& v_row, const Matrix& v_col)> local;
 };
@@ -39,9 +43,7 @@ auto Stays(F f) {
   return [f](Federation& fed, const FederatedMatrix& x, const Matrix& r, const Matrix& c) -> Result<Matrix> {
     Result<FederatedMatrix> y = f(fed, x, r, c);
     if (!y.ok()) return y.status();
-    Matrix values = Collect(fed, *y);
-    CHECK(y->Clear(fed).ok());
-    return values;
+    return Collect(fed, *y);
   };
 }
 
@@ -66,80 +68,75 @@ const std::vector<Case>& Cases() {
   using X = FederatedMatrix;
   using M = Matrix;
   static const std::vector<Case> cases = {
-      {"colSums", false, Local([](F& f, const X& x) { return x.ColSums(f); }),
+      {"colSums", kAny, Local([](F& f, const X& x) { return x.ColSums(f); }),
        [](const M& x, const M&, const M&) { return M(x.colwise().sum()); }},
-      {"sum", false, Number([](F& f, const X& x) { return Sum(f, x); }),
+      {"sum", kAny, Number([](F& f, const X& x) { return Sum(f, x); }),
        [](const M& x, const M&, const M&) { return Scalar(x.sum()); }},
-      {"mean", false, Number([](F& f, const X& x) { return Mean(f, x); }),
+      {"mean", kAny, Number([](F& f, const X& x) { return Mean(f, x); }),
        [](const M& x, const M&, const M&) { return Scalar(x.mean()); }},
-      {"colMeans", false, Local([](F& f, const X& x) { return ColMeans(f, x); }),
+      {"colMeans", kAny, Local([](F& f, const X& x) { return ColMeans(f, x); }),
        [](const M& x, const M&, const M&) { return M(x.colwise().mean()); }},
-      {"colVars", false, Local([](F& f, const X& x) { return ColVars(f, x); }),
+      {"colVars", kAny, Local([](F& f, const X& x) { return ColVars(f, x); }),
        [](const M& x, const M&, const M&) {
          M centered = x.rowwise() - x.colwise().mean();
          return M(centered.colwise().squaredNorm() / static_cast<double>(x.rows() - 1));
        }},
-      {"min", false, Number([](F& f, const X& x) { return Min(f, x); }),
+      {"min", kAny, Number([](F& f, const X& x) { return Min(f, x); }),
        [](const M& x, const M&, const M&) { return Scalar(x.minCoeff()); }},
-      {"max", false, Number([](F& f, const X& x) { return Max(f, x); }),
+      {"max", kAny, Number([](F& f, const X& x) { return Max(f, x); }),
        [](const M& x, const M&, const M&) { return Scalar(x.maxCoeff()); }},
-      {"nrow/ncol", false,
+      {"nrow/ncol", kAny,
        [](F&, const X& x, const M&, const M&) -> Result<M> { return M(M{{double(x.rows()), double(x.cols())}}); },
        [](const M& x, const M&, const M&) { return M(M{{double(x.rows()), double(x.cols())}}); }},
-      {"t(X) %*% X", true, Local([](F& f, const X& x) { return x.TransposeSelfProduct(f); }),
+      {"t(X) %*% X", kUntransposedRowPartition, Local([](F& f, const X& x) { return x.TransposeSelfProduct(f); }),
        [](const M& x, const M&, const M&) { return M(x.transpose() * x); }},
-      {"t(X) %*% V (several columns)", false,
+      {"t(X) %*% V (several columns)", kAny,
        [](F& f, const X& x, const M&, const M& c) { return TransposeMatMul(f, x, M(c.replicate(1, 3) * 0.5)); },
        [](const M& x, const M&, const M& c) { return M(x.transpose() * (c.replicate(1, 3) * 0.5)); }},
-      {"t(X) %*% (w * (X %*% v)), fused", true,
+      {"t(X) %*% (w * (X %*% v)), fused", kUntransposedRowPartition,
        [](F& f, const X& x, const M& r, const M&) -> Result<M> {
          Result<X> w = RowSums(f, x);
          if (!w.ok()) return w.status();
-         ClearOnExit clear_w(f, *w);
          return TransposeWeightedProduct(f, x, *w, M(r.transpose()));
        },
        [](const M& x, const M& r, const M&) {
          return M(x.transpose() * (x.rowwise().sum().array() * (x * r.transpose()).array()).matrix());
        }},
-      {"X %*% V", true, Stays([](F& f, const X& x, const M& r, const M&) { return MatMul(f, x, M(r.transpose().replicate(1, 2))); }),
+      {"X %*% V", kRowPartition, Stays([](F& f, const X& x, const M& r, const M&) { return MatMul(f, x, M(r.transpose().replicate(1, 2))); }),
        [](const M& x, const M& r, const M&) { return M(x * r.transpose().replicate(1, 2)); }},
-      {"rowSums", true, Stays([](F& f, const X& x, const M&, const M&) { return RowSums(f, x); }),
+      {"rowSums", kRowPartition, Stays([](F& f, const X& x, const M&, const M&) { return RowSums(f, x); }),
        [](const M& x, const M&, const M&) { return M(x.rowwise().sum()); }},
-      {"X * 2", false, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "mul", Scalar(2)); }),
+      {"X * 2", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "mul", Scalar(2)); }),
        [](const M& x, const M&, const M&) { return M(x * 2); }},
-      {"10 - X", false, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "sub", Scalar(10), true); }),
+      {"10 - X", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "sub", Scalar(10), true); }),
        [](const M& x, const M&, const M&) { return M((10 - x.array()).matrix()); }},
-      {"X - colMeans", false, Stays([](F& f, const X& x, const M& r, const M&) { return Elementwise(f, x, "sub", r); }),
+      {"X - colMeans", kAny, Stays([](F& f, const X& x, const M& r, const M&) { return Elementwise(f, x, "sub", r); }),
        [](const M& x, const M& r, const M&) { return M(x.rowwise() - r.row(0)); }},
-      {"X / column vector", false, Stays([](F& f, const X& x, const M&, const M& c) { return Elementwise(f, x, "div", c); }),
+      {"X / column vector", kAny, Stays([](F& f, const X& x, const M&, const M& c) { return Elementwise(f, x, "div", c); }),
        [](const M& x, const M&, const M& c) { return M(x.array().colwise() / c.col(0).array()); }},
-      {"X > 0.5", false, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "gt", Scalar(0.5)); }),
+      {"X > 0.5", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "gt", Scalar(0.5)); }),
        [](const M& x, const M&, const M&) { return M((x.array() > 0.5).cast<double>()); }},
-      {"X * X", false, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "mul", x); }),
+      {"X * X", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "mul", x); }),
        [](const M& x, const M&, const M&) { return M(x.array().square()); }},
-      {"exp(X)", false, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, "exp"); }),
+      {"exp(X)", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, "exp"); }),
        [](const M& x, const M&, const M&) { return M(x.array().exp()); }},
-      {"sigmoid(X)", false, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, "sigmoid"); }),
+      {"sigmoid(X)", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, "sigmoid"); }),
        [](const M& x, const M&, const M&) { return M(1 / (1 + (-x.array()).exp())); }},
-      {"sqrt(abs(X))", false,
+      {"sqrt(abs(X))", kAny,
        Stays([](F& f, const X& x, const M&, const M&) -> Result<X> {
          Result<X> a = Apply(f, x, "abs");
          if (!a.ok()) return a.status();
-         Result<X> s = Apply(f, *a, "sqrt");
-         CHECK(a->Clear(f).ok());
-         return s;
+         return Apply(f, *a, "sqrt");
        }),
        [](const M& x, const M&, const M&) { return M(x.array().abs().sqrt()); }},
-      {"round(X * 3)", false,
+      {"round(X * 3)", kAny,
        Stays([](F& f, const X& x, const M&, const M&) -> Result<X> {
          Result<X> a = Elementwise(f, x, "mul", Scalar(3));
          if (!a.ok()) return a.status();
-         Result<X> s = Apply(f, *a, "round");
-         CHECK(a->Clear(f).ok());
-         return s;
+         return Apply(f, *a, "round");
        }),
        [](const M& x, const M&, const M&) { return M((x.array() * 3).round()); }},
-      {"X[, c(2, 0)]", true, Stays([](F& f, const X& x, const M&, const M&) { return x.SelectColumns(f, {2, 0}); }),
+      {"X[, c(2, 0)]", kUntransposedRowPartition, Stays([](F& f, const X& x, const M&, const M&) { return x.SelectColumns(f, {2, 0}); }),
        [](const M& x, const M&, const M&) {
          M out(x.rows(), 2);
          out << x.col(2), x.col(0);
@@ -172,6 +169,9 @@ TEST_CASE("federated operations equal local Eigen on the pooled matrix") {
   std::vector<std::string> names;
   for (int j = 0; j < cols; ++j) names.push_back("x" + std::to_string(j));
 
+  std::vector<std::string> row_names;  // the columns of the stored transpose
+  for (int i = 0; i < rows; ++i) row_names.push_back("r" + std::to_string(i));
+
   for (int n_sites = 1; n_sites <= 3; ++n_sites) {
     for (Partitioning partitioning : {Partitioning::kRow, Partitioning::kColumn}) {
       const bool by_row = partitioning == Partitioning::kRow;
@@ -181,29 +181,44 @@ TEST_CASE("federated operations equal local Eigen on the pooled matrix") {
       if (n_sites == 1) sizes = {extent};
       if (n_sites == 2) sizes = {by_row ? 23 : 2, extent - (by_row ? 23 : 2)};
       if (n_sites == 3) sizes = {by_row ? 15 : 1, by_row ? 48 : 2, extent - (by_row ? 63 : 3)};
-      std::vector<std::pair<std::string, Matrix>> parts;
-      for (int s = 0, at = 0; s < n_sites; at += sizes[s], ++s) {
-        parts.emplace_back(local.sites()[s], by_row ? Matrix(pooled.middleRows(at, sizes[s]))
-                                                    : Matrix(pooled.middleCols(at, sizes[s])));
-      }
-      Result<FederatedMatrix> x = FederatedMatrix::Distribute(*fed, parts, names, partitioning);
-      REQUIRE_MESSAGE(x.ok(), x.status().ToString());
-      for (const Case& c : Cases()) {
-        CAPTURE(c.name);
-        CAPTURE(n_sites);
-        CAPTURE(by_row);
-        Result<Matrix> got = c.federated(*fed, *x, v_row, v_col);
-        if (!by_row && c.row_partition_only) {
-          CHECK(got.status().code() == StatusCode::kFailedPrecondition);
-          continue;
+      for (bool transposed : {false, true}) {
+        // The transposed case stores t(pooled) partitioned the other way and views it as pooled.
+        std::vector<std::pair<std::string, Matrix>> parts;
+        for (int s = 0, at = 0; s < n_sites; at += sizes[s], ++s) {
+          Matrix block = by_row ? Matrix(pooled.middleRows(at, sizes[s])) : Matrix(pooled.middleCols(at, sizes[s]));
+          if (transposed) block.transposeInPlace();
+          parts.emplace_back(local.sites()[s], std::move(block));
         }
-        REQUIRE_MESSAGE(got.ok(), got.status().ToString());
-        const Matrix want = c.local(pooled, v_row, v_col);
-        CHECK_MESSAGE(Near(*got, want), "got\n", *got, "\nwant\n", want);
+        const Partitioning stored = by_row == transposed ? Partitioning::kColumn : Partitioning::kRow;
+        Result<FederatedMatrix> x =
+            FederatedMatrix::Distribute(*fed, parts, transposed ? row_names : names, transposed ? stored : partitioning);
+        REQUIRE_MESSAGE(x.ok(), x.status().ToString());
+        if (transposed) *x = x->Transposed();
+        REQUIRE(x->rows() == rows);
+        REQUIRE(x->map().partitioning() == partitioning);
+        for (const Case& c : Cases()) {
+          const std::string name = c.name;
+          CAPTURE(name);
+          CAPTURE(n_sites);
+          CAPTURE(by_row);
+          CAPTURE(transposed);
+          Result<Matrix> got = c.federated(*fed, *x, v_row, v_col);
+          if ((c.needs != kAny && !by_row) || (c.needs == kUntransposedRowPartition && transposed)) {
+            CHECK_MESSAGE(got.status().code() == StatusCode::kFailedPrecondition, got.status().ToString());
+            continue;
+          }
+          REQUIRE_MESSAGE(got.ok(), got.status().ToString());
+          const Matrix want = c.local(pooled, v_row, v_col);
+          CHECK_MESSAGE(Near(*got, want), "got\n", *got, "\nwant\n", want);
+        }
       }
-      CHECK(x->Clear(*fed).ok());
     }
   }
+  // Every matrix above, results and intermediates included, is gone: the sites hold nothing.
+  REQUIRE(fed->FlushReleases().ok());
+  auto catalogs = fed->CallAll({Request::ListCatalog()});
+  REQUIRE(FirstError(catalogs).ok());
+  for (const auto& [site, responses] : catalogs) CHECK((*responses)[0].meta["variables"] == 0);
 }
 
 }  // namespace fedra

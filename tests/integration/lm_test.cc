@@ -93,7 +93,6 @@ TEST_CASE("federated lm and lmCG match local least squares on the pooled data") 
       }
     }
   }
-  CHECK(data->Clear(*f.fed).ok());
 }
 
 TEST_CASE("one lmCG iteration costs one batch per site") {

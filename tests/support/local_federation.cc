@@ -132,7 +132,13 @@ Result<Matrix> FetchValues(Federation& fed, const FederatedMatrix& x) {
   Matrix out(x.rows(), x.cols());
   std::map<std::string, size_t> next;
   for (const FederatedPart& p : x.map().parts()) {
-    const Matrix& v = *(*r.at(p.site))[next[p.site]++].value;
+    Matrix v = std::move(*(*r.at(p.site))[next[p.site]++].value);
+    if (x.transposed()) v.transposeInPlace();  // stored as the transpose of the view's block
+    const bool by_row = x.map().partitioning() == Partitioning::kRow;
+    if (v.rows() != (by_row ? p.range.size() : x.rows()) || v.cols() != (by_row ? x.cols() : p.range.size())) {
+      return DataLoss("site '" + p.site + "' holds a " + std::to_string(v.rows()) + "x" + std::to_string(v.cols()) +
+                      " block where the map says otherwise");
+    }
     if (x.map().partitioning() == Partitioning::kRow) {
       out.middleRows(p.range.begin, p.range.size()) = v;
     } else {

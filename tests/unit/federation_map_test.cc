@@ -21,4 +21,18 @@ TEST_CASE("federation maps accept exact tilings and reject gaps, overlaps and sh
   CHECK_FALSE(FederationMap::Make(0, 3, Partitioning::kRow, {part("a", 0, 0)}).ok());
 }
 
+TEST_CASE("transposing a map swaps the shape and the partitioning and keeps the parts") {
+  Result<FederationMap> map = FederationMap::Make(10, 3, Partitioning::kRow, {{"a", 7, {0, 4}}, {"b", 8, {4, 10}}});
+  REQUIRE(map.ok());
+  const FederationMap t = map->Transposed();
+  CHECK(t.rows() == 3);
+  CHECK(t.cols() == 10);
+  CHECK(t.partitioning() == Partitioning::kColumn);
+  REQUIRE(t.parts().size() == 2);
+  CHECK(t.parts()[1].site == "b");
+  CHECK(t.parts()[1].var == 8);
+  CHECK(t.parts()[1].range.begin == 4);
+  CHECK(t.Transposed().partitioning() == Partitioning::kRow);
+}
+
 }  // namespace fedra
