@@ -95,6 +95,12 @@ Status JsonFields::Optional(std::string_view key, int64_t* out, int64_t min, int
   return Status::Ok();
 }
 
+Status JsonFields::Required(std::string_view key, double* out, double min, double max) {
+  FEDRA_RETURN_IF_ERROR(status_);
+  if (object_.find(key) == object_.end()) return InvalidArgument(Path(key) + ": required");
+  return Optional(key, out, min, max);
+}
+
 Status JsonFields::Optional(std::string_view key, double* out, double min, double max) {
   FEDRA_RETURN_IF_ERROR(status_);
   const nlohmann::json* v = Find(key);

@@ -15,6 +15,9 @@ constexpr std::array kOperations = {
                   "t(X) %*% (w * (X %*% v)) for row-aligned w (nrow x 1) and broadcast v, fused"},
     OperationInfo{"rowSums", 1, false, "rowSums(X): nrow x 1, stays row-level"},
     OperationInfo{"columns", 1, false, "X[, params.indices]: the chosen columns (0-based), in order"},
+    OperationInfo{"splitRows", 1, false,
+                  "rows of X drawn by a seeded hash of the row index: params.fraction of them with "
+                  "params.held_out, the others without"},
     OperationInfo{"matmul", 2, false, "X %*% V for a broadcast V: nrow(X) x ncol(V)"},
     OperationInfo{"colSumSq", 1, true, "colSums(X^2): 1 x ncol"},
     OperationInfo{"colMins", 1, true, "column minima: 1 x ncol"},

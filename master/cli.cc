@@ -34,7 +34,11 @@ Commands:
                          lmCG (conjugate gradient; params lambda, intercept, maxi, tolerance),
                          logreg (binomial or multinomial by the labels 0..K-1; L-BFGS;
                                  params lambda, intercept, tolerance, max_iterations),
+                         kmeans (no label needed; params k, restarts, seed,
+                                 max_iterations, tolerance),
                          pca (no label needed; params k, center, scale)
+             "data": {"holdout": {"fraction": 0.2, "seed": 7}} also scores the model
+             on rows each site holds out of training
   help       show this help
 
 Flags:

@@ -307,4 +307,60 @@ Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed,
   return MapParts(fed, op, {}, static_cast<int64_t>(indices.size()), std::move(names));
 }
 
+Result<FederatedMatrix::Split> FederatedMatrix::SplitRows(Federation& fed, double fraction, uint64_t seed) const {
+  if (map_.partitioning() != Partitioning::kRow) return FailedPrecondition("row splits need a row-partitioned matrix");
+  FEDRA_RETURN_IF_ERROR(RequireUntransposed("a row split"));
+  if (!(fraction > 0 && fraction < 1)) return InvalidArgument("the held-out fraction must be between 0 and 1");
+  // Per part: the training rows, then the held-out rows, each into a new variable.
+  SiteRequests requests;
+  std::vector<std::pair<VarId, VarId>> vars;
+  for (const FederatedPart& p : map_.parts()) {
+    vars.emplace_back(fed.NewVarId(), fed.NewVarId());
+    for (bool held_out : {false, true}) {
+      const nlohmann::json params = {{"fraction", fraction}, {"seed", seed}, {"held_out", held_out}};
+      requests[p.site].push_back(
+          Request::Exec(held_out ? vars.back().second : vars.back().first, "splitRows", {p.var}, false, params));
+    }
+  }
+  SiteResponses responses = fed.Call(requests);
+  auto release_all = [&] {
+    for (size_t i = 0; i < vars.size(); ++i) {
+      fed.Release(map_.parts()[i].site, vars[i].first);
+      fed.Release(map_.parts()[i].site, vars[i].second);
+    }
+  };
+  if (Status s = FirstError(responses); !s.ok()) {
+    release_all();
+    return s.WithContext("row split");
+  }
+  // Build both maps from the row counts the sites report; parts left empty are released.
+  std::vector<FederatedPart> parts[2];
+  int64_t rows[2] = {0, 0};
+  std::map<std::string, size_t> next;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    const std::string& site = map_.parts()[i].site;
+    for (int side = 0; side < 2; ++side) {
+      const VarId var = side == 0 ? vars[i].first : vars[i].second;
+      const int64_t n = (*responses.at(site))[next[site]++].meta.value("rows", int64_t{0});
+      if (n == 0) {
+        fed.Release(site, var);
+        continue;
+      }
+      parts[side].push_back(FederatedPart{site, var, {rows[side], rows[side] + n}});
+      rows[side] += n;
+    }
+  }
+  if (rows[0] == 0 || rows[1] == 0) {
+    for (const auto& side : parts) {
+      for (const FederatedPart& p : side) fed.Release(p.site, p.var);
+    }
+    return FailedPrecondition("row split: a held-out fraction of " + std::to_string(fraction) + " of " +
+                              std::to_string(this->rows()) + " rows leaves " + (rows[0] == 0 ? "no training" : "no held-out") +
+                              " rows");
+  }
+  FEDRA_ASSIGN_OR_RETURN(FederationMap train, FederationMap::Make(rows[0], cols(), Partitioning::kRow, std::move(parts[0])));
+  FEDRA_ASSIGN_OR_RETURN(FederationMap held_out, FederationMap::Make(rows[1], cols(), Partitioning::kRow, std::move(parts[1])));
+  return Split{FederatedMatrix(fed, std::move(train), column_names_), FederatedMatrix(fed, std::move(held_out), column_names_)};
+}
+
 }  // namespace fedra

@@ -84,6 +84,12 @@ class FederatedMatrix {
   Result<FederatedMatrix> MapParts(Federation& fed, const PartOp& op, const std::vector<Matrix>& broadcast,
                                    int64_t extent, std::vector<std::string> names) const;
 
+  // A seeded random split of the rows into a training part and a held-out part with about
+  // `fraction` of the rows, made at the sites in one step (the same rows for the same seed).
+  // Each must keep some rows.
+  struct Split;
+  Result<Split> SplitRows(Federation& fed, double fraction, uint64_t seed) const;
+
   // X[, indices] as a new federated matrix whose parts stay at the sites.
   Result<FederatedMatrix> SelectColumns(Federation& fed, const std::vector<int64_t>& indices) const;
 
@@ -106,6 +112,11 @@ class FederatedMatrix {
   std::vector<std::string> column_names_;  // of the untransposed matrix
   bool transposed_ = false;
   std::shared_ptr<const SiteVariables> variables_;
+};
+
+struct FederatedMatrix::Split {
+  FederatedMatrix train;
+  FederatedMatrix held_out;
 };
 
 }  // namespace fedra

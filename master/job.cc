@@ -6,6 +6,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "master/federated_matrix.h"
+#include "master/kmeans.h"
 #include "master/lm.h"
 #include "master/logreg.h"
 #include "master/pca.h"
@@ -76,9 +77,28 @@ Result<PcaOptions> ParsePcaParams(const JobSpec& job) {
   return options;
 }
 
+Result<KMeansOptions> ParseKMeansParams(const JobSpec& job) {
+  KMeansOptions options;
+  JsonFields f(job.params, "params");
+  int64_t k = 0, restarts = options.restarts, max_iterations = options.max_iterations;
+  FEDRA_RETURN_IF_ERROR(f.Required("k", &k, 1, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("restarts", &restarts, 1, 1000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("max_iterations", &max_iterations, 1, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("tolerance", &options.tolerance, 0.0, 1.0));
+  int64_t seed = static_cast<int64_t>(options.seed);
+  FEDRA_RETURN_IF_ERROR(f.Optional("seed", &seed, 0, int64_t{1} << 62));
+  FEDRA_RETURN_IF_ERROR(f.Finish().WithContext(job.algorithm));
+  options.k = static_cast<int>(k);
+  options.restarts = static_cast<int>(restarts);
+  options.max_iterations = static_cast<int>(max_iterations);
+  options.seed = static_cast<uint64_t>(seed);
+  return options;
+}
+
 // Checks the parameters for the job's algorithm without running anything.
 Status CheckParams(const JobSpec& job) {
   if (job.algorithm == "logreg") return ParseLogRegParams(job).status();
+  if (job.algorithm == "kmeans") return ParseKMeansParams(job).status();
   if (job.algorithm == "pca") return ParsePcaParams(job).status();
   return ParseLmParams(job).status();
 }
@@ -137,22 +157,59 @@ Result<nlohmann::json> FitPcaJob(Federation& fed, const JobSpec& job, const Fede
                         {"iterations", 0}};
 }
 
+Result<nlohmann::json> FitKMeansJob(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
+                                    const std::vector<int64_t>& features, const FederatedMatrix* held_out) {
+  FEDRA_ASSIGN_OR_RETURN(KMeansOptions options, ParseKMeansParams(job));
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
+  FEDRA_ASSIGN_OR_RETURN(KMeansModel model, FitKMeans(fed, x, options));
+  nlohmann::json centers = nlohmann::json::array();
+  for (Eigen::Index c = 0; c < model.centers.rows(); ++c) {
+    nlohmann::json center = nlohmann::json::object();
+    for (size_t j = 0; j < x.column_names().size(); ++j) center[x.column_names()[j]] = model.centers(c, j);
+    centers.push_back(center);
+  }
+  nlohmann::json result = {{"rows", x.rows()},
+                           {"centers", centers},
+                           {"sizes", std::vector<double>(model.sizes.data(), model.sizes.data() + model.sizes.size())},
+                           {"metrics", {{"inertia", model.inertia}, {"restart_inertias", model.restart_inertias}}},
+                           {"converged", model.converged},
+                           {"iterations", model.iterations}};
+  if (held_out) {
+    FEDRA_ASSIGN_OR_RETURN(FederatedMatrix test, held_out->SelectColumns(fed, features));
+    FEDRA_ASSIGN_OR_RETURN(double inertia, KMeansInertia(fed, test, model.centers));
+    result["held_out"] = {{"rows", test.rows()}, {"metrics", {{"inertia", inertia}}}};
+  }
+  return result;
+}
+
+// Fits the job's algorithm on `data`; with `held_out`, also scores the model on those rows.
 Result<nlohmann::json> Fit(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
-                           const std::vector<int64_t>& features, int64_t label) {
+                           const std::vector<int64_t>& features, int64_t label, const FederatedMatrix* held_out) {
   if (job.algorithm == "pca") return FitPcaJob(fed, job, data, features);
+  if (job.algorithm == "kmeans") return FitKMeansJob(fed, job, data, features, held_out);
   if (job.algorithm == "logreg") {
     FEDRA_ASSIGN_OR_RETURN(LogRegOptions options, ParseLogRegParams(job));
     FEDRA_ASSIGN_OR_RETURN(LogRegModel model, FitLogReg(fed, data, features, label, options));
-    return LogRegResult(model);
+    nlohmann::json result = LogRegResult(model);
+    if (held_out) {
+      FEDRA_ASSIGN_OR_RETURN(ClassificationMetrics m, EvaluateLogReg(fed, *held_out, features, label, model));
+      result["held_out"] = {{"rows", m.rows}, {"metrics", {{"log_loss", m.log_loss}, {"accuracy", m.accuracy}}}};
+    }
+    return result;
   }
   FEDRA_ASSIGN_OR_RETURN(LmOptions options, ParseLmParams(job));
   FEDRA_ASSIGN_OR_RETURN(LmModel model, FitLm(fed, data, features, label, options));
-  return LmResult(model);
+  nlohmann::json result = LmResult(model);
+  if (held_out) {
+    FEDRA_ASSIGN_OR_RETURN(RegressionMetrics m, EvaluateLm(fed, *held_out, features, label, model));
+    result["held_out"] = {{"rows", m.rows}, {"metrics", {{"r2", m.r2}, {"rmse", m.rmse}}}};
+  }
+  return result;
 }
 
 }  // namespace
 
-std::vector<std::string> JobAlgorithms() { return {"lm", "lmCG", "logreg", "pca"}; }
+std::vector<std::string> JobAlgorithms() { return {"lm", "lmCG", "logreg", "kmeans", "pca"}; }
 
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source) {
   JobSpec job;
@@ -169,11 +226,25 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
   JsonFields d(*data, f.Path("data"));
   FEDRA_RETURN_IF_ERROR(d.Required("dataset", &job.dataset));
   const nlohmann::json* label = d.Child("label");
-  if (!label && job.algorithm != "pca") return InvalidArgument(d.Path("label") + ": required");
+  const bool unsupervised = job.algorithm == "pca" || job.algorithm == "kmeans";
+  if (!label && !unsupervised) return InvalidArgument(d.Path("label") + ": required");
   if (label) job.label = *label;
   if (const nlohmann::json* features = d.Child("features")) {
     if (!features->is_array()) return InvalidArgument(d.Path("features") + ": expected an array of names or indices");
     job.features.assign(features->begin(), features->end());
+  }
+  if (const nlohmann::json* holdout = d.Child("holdout")) {
+    if (job.algorithm == "pca") return InvalidArgument(d.Path("holdout") + ": pca has no held-out metric");
+    JsonFields h(*holdout, d.Path("holdout"));
+    double fraction = 0;
+    int64_t seed = 1;
+    FEDRA_RETURN_IF_ERROR(h.Required("fraction", &fraction, 0, 1));
+    if (fraction <= 0 || fraction >= 1) {
+      return InvalidArgument(h.Path("fraction") + ": must be above 0 and below 1, got " + std::to_string(fraction));
+    }
+    FEDRA_RETURN_IF_ERROR(h.Optional("seed", &seed, 0, int64_t{1} << 62));
+    FEDRA_RETURN_IF_ERROR(h.Finish());
+    job.holdout = Holdout{fraction, static_cast<uint64_t>(seed)};
   }
   FEDRA_RETURN_IF_ERROR(d.Finish());
   if (const nlohmann::json* params = f.Child("params")) {
@@ -207,7 +278,11 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job) {
         if (j != label) features.push_back(j);
       }
     }
-    return Fit(fed, job, data, features, label);
+    if (!job.holdout) return Fit(fed, job, data, features, label, nullptr);
+    FEDRA_ASSIGN_OR_RETURN(FederatedMatrix::Split split, data.SplitRows(fed, job.holdout->fraction, job.holdout->seed));
+    FEDRA_LOG(kInfo) << job.algorithm << ": " << split.train.rows() << " training rows, " << split.held_out.rows()
+                     << " held out";
+    return Fit(fed, job, split.train, features, label, &split.held_out);
   };
   Result<nlohmann::json> result = fit();
   // A job leaves nothing at the sites: clear what it released now rather than with the next job.

@@ -19,14 +19,46 @@ struct NormalEquations {
 };
 
 // R² and RMSE from the aggregates: SSE = y'y - 2 w'b + w'(A w), with `a_w` = A w (no ridge).
-Status FinishModel(const NormalEquations& eq, const Eigen::VectorXd& a_w, LmModel* model) {
-  const Eigen::VectorXd& w = model->coefficients;
+Result<RegressionMetrics> Metrics(const NormalEquations& eq, const Eigen::VectorXd& w, const Eigen::VectorXd& a_w) {
   const double sse = eq.yty - 2 * w.dot(eq.b) + w.dot(a_w);
   const double sst = eq.yty - eq.y_sum * eq.y_sum / eq.n;
-  model->rmse = std::sqrt(std::max(0.0, sse) / eq.n);
-  model->r2 = sst > 0 ? 1 - sse / sst : 0;
-  if (!std::isfinite(model->r2)) return FailedPrecondition("lm: the fit produced non-finite values");
+  RegressionMetrics m;
+  m.rows = static_cast<int64_t>(eq.n);
+  m.rmse = std::sqrt(std::max(0.0, sse) / eq.n);
+  m.r2 = sst > 0 ? 1 - sse / sst : 0;
+  if (!std::isfinite(m.r2)) return FailedPrecondition("lm: the fit produced non-finite values");
+  return m;
+}
+
+Status FinishModel(const NormalEquations& eq, const Eigen::VectorXd& a_w, LmModel* model) {
+  FEDRA_ASSIGN_OR_RETURN(RegressionMetrics m, Metrics(eq, model->coefficients, a_w));
+  model->r2 = m.r2;
+  model->rmse = m.rmse;
   return Status::Ok();
+}
+
+// The normal equations of z = [X y] from one step: t(Z) %*% Z and colSums(Z).
+Result<NormalEquations> GatherNormalEquations(Federation& fed, const FederatedMatrix& z, bool intercept) {
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> agg, z.SumOverParts(fed, {{"tsmm"}, {"colSums"}}));
+  const Matrix& g = agg[0];
+  const Eigen::Index d = g.rows() - 1;  // features
+  const Eigen::Index o = intercept ? 1 : 0;
+  const Eigen::Index k = d + o;
+  NormalEquations eq;
+  eq.n = static_cast<double>(z.rows());
+  eq.yty = g(d, d);
+  eq.y_sum = agg[1](0, d);
+  eq.a.resize(k, k);
+  eq.b.resize(k);
+  eq.a.bottomRightCorner(d, d) = g.topLeftCorner(d, d);
+  eq.b.tail(d) = g.col(d).head(d);
+  if (intercept) {
+    eq.a(0, 0) = eq.n;
+    eq.a.block(0, o, 1, d) = agg[1].leftCols(d);
+    eq.a.block(o, 0, d, 1) = agg[1].leftCols(d).transpose();
+    eq.b(0) = eq.y_sum;
+  }
+  return eq;
 }
 
 // Adds lambda to the diagonal, except at the intercept.
@@ -35,27 +67,7 @@ void AddRidge(Matrix* a, double lambda, bool intercept) {
 }
 
 Result<LmModel> SolveDirect(Federation& fed, const FederatedMatrix& z, const LmOptions& options, LmModel model) {
-  // Z = [X y]: one step for t(Z) %*% Z and colSums(Z).
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> agg,
-                         z.SumOverParts(fed, {{"tsmm"}, {"colSums"}}));
-  const Matrix& g = agg[0];
-  const Eigen::Index d = g.rows() - 1;  // features
-  const Eigen::Index k = d + (options.intercept ? 1 : 0);
-  NormalEquations eq;
-  eq.n = static_cast<double>(z.rows());
-  eq.yty = g(d, d);
-  eq.y_sum = agg[1](0, d);
-  eq.a.resize(k, k);
-  eq.b.resize(k);
-  const Eigen::Index o = options.intercept ? 1 : 0;
-  eq.a.bottomRightCorner(d, d) = g.topLeftCorner(d, d);
-  eq.b.tail(d) = g.col(d).head(d);
-  if (options.intercept) {
-    eq.a(0, 0) = eq.n;
-    eq.a.block(0, o, 1, d) = agg[1].leftCols(d);
-    eq.a.block(o, 0, d, 1) = agg[1].leftCols(d).transpose();
-    eq.b(0) = eq.y_sum;
-  }
+  FEDRA_ASSIGN_OR_RETURN(NormalEquations eq, GatherNormalEquations(fed, z, options.intercept));
   Matrix regularised = eq.a;
   AddRidge(&regularised, options.lambda, options.intercept);
   Eigen::LDLT<Matrix> ldlt(regularised);
@@ -130,10 +142,22 @@ Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptio
   return model;
 }
 
+// Z = [X y]; when the data already is Z, it is used as it is instead of copied at the sites.
+Result<FederatedMatrix> FeaturesThenLabel(Federation& fed, const FederatedMatrix& data,
+                                          const std::vector<int64_t>& features, int64_t label) {
+  std::vector<int64_t> columns = features;
+  columns.push_back(label);
+  bool identity = static_cast<int64_t>(columns.size()) == data.cols();
+  for (size_t j = 0; identity && j < columns.size(); ++j) identity = columns[j] == static_cast<int64_t>(j);
+  if (identity) return data;
+  return data.SelectColumns(fed, columns);
+}
+
 // Fits the last column of z = [X y] on the others.
 Result<LmModel> FitZ(Federation& fed, const FederatedMatrix& z, const LmOptions& options) {
   LmModel model;
   model.rows = z.rows();
+  model.intercept = options.intercept;
   if (options.intercept) model.names.push_back("(intercept)");
   for (int64_t j = 0; j + 1 < z.cols(); ++j) model.names.push_back(z.column_names()[j]);
   return options.conjugate_gradient ? SolveCg(fed, z, options, std::move(model))
@@ -146,14 +170,19 @@ Result<LmModel> FitLm(Federation& fed, const FederatedMatrix& data, const std::v
                       int64_t label, const LmOptions& options) {
   if (features.empty()) return InvalidArgument("lm: no feature columns");
   if (options.lambda < 0) return InvalidArgument("lm: lambda must be >= 0");
-  std::vector<int64_t> columns = features;
-  columns.push_back(label);
-  // Z = [X y]; when the data already is Z, use it as it is instead of copying it at the sites.
-  bool identity = static_cast<int64_t>(columns.size()) == data.cols();
-  for (size_t j = 0; identity && j < columns.size(); ++j) identity = columns[j] == static_cast<int64_t>(j);
-  if (identity) return FitZ(fed, data, options);
-  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix z, data.SelectColumns(fed, columns));
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix z, FeaturesThenLabel(fed, data, features, label));
   return FitZ(fed, z, options);
+}
+
+Result<RegressionMetrics> EvaluateLm(Federation& fed, const FederatedMatrix& data, const std::vector<int64_t>& features,
+                                     int64_t label, const LmModel& model) {
+  if (static_cast<Eigen::Index>(features.size()) + (model.intercept ? 1 : 0) != model.coefficients.size()) {
+    return InvalidArgument("lm: the model has " + std::to_string(model.coefficients.size()) + " coefficients for " +
+                           std::to_string(features.size()) + " features");
+  }
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix z, FeaturesThenLabel(fed, data, features, label));
+  FEDRA_ASSIGN_OR_RETURN(NormalEquations eq, GatherNormalEquations(fed, z, model.intercept));
+  return Metrics(eq, model.coefficients, eq.a * model.coefficients);
 }
 
 }  // namespace fedra

@@ -25,6 +25,7 @@ struct LmOptions {
 
 struct LmModel {
   std::vector<std::string> names;  // "(intercept)" first when fitted, then the features
+  bool intercept = true;
   Eigen::VectorXd coefficients;
   int64_t rows = 0;
   double r2 = 0;
@@ -35,5 +36,16 @@ struct LmModel {
 // Fits y on the columns `features` of `data`, with `label` the column holding y.
 Result<LmModel> FitLm(Federation& fed, const FederatedMatrix& data,
                       const std::vector<int64_t>& features, int64_t label, const LmOptions& options);
+
+struct RegressionMetrics {
+  int64_t rows = 0;
+  double r2 = 0;
+  double rmse = 0;
+};
+
+// R² and RMSE of `model` on other rows (a held-out split) with the same columns: one batch per
+// site, aggregates only.
+Result<RegressionMetrics> EvaluateLm(Federation& fed, const FederatedMatrix& data, const std::vector<int64_t>& features,
+                                     int64_t label, const LmModel& model);
 
 }  // namespace fedra

@@ -121,6 +121,7 @@ Result<LogRegModel> FitLogReg(Federation& fed, const FederatedMatrix& data, cons
   LogRegModel model;
   model.classes = static_cast<int>(top) + 1;
   model.rows = x.rows();
+  model.intercept = options.intercept;
   const Eigen::Index k = model.classes == 2 ? 1 : model.classes;
   const Eigen::Index o = options.intercept ? 1 : 0;
   if (options.intercept) model.names.push_back("(intercept)");
@@ -132,6 +133,23 @@ Result<LogRegModel> FitLogReg(Federation& fed, const FederatedMatrix& data, cons
   model.log_loss = last.log_loss;
   model.accuracy = last.accuracy;
   return model;
+}
+
+Result<ClassificationMetrics> EvaluateLogReg(Federation& fed, const FederatedMatrix& data,
+                                             const std::vector<int64_t>& features, int64_t label,
+                                             const LogRegModel& model) {
+  if (static_cast<Eigen::Index>(features.size()) + (model.intercept ? 1 : 0) != model.weights.rows()) {
+    return InvalidArgument("logreg: the model has " + std::to_string(model.weights.rows()) + " weight rows for " +
+                           std::to_string(features.size()) + " features");
+  }
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {label}));
+  LogRegOptions options;
+  options.lambda = 0;
+  options.intercept = model.intercept;
+  Objective objective(fed, x, y, options);
+  FEDRA_ASSIGN_OR_RETURN(Evaluation e, objective(model.weights));
+  return ClassificationMetrics{x.rows(), e.log_loss, e.accuracy};
 }
 
 }  // namespace fedra

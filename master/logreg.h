@@ -21,6 +21,7 @@ struct LogRegOptions {
 
 struct LogRegModel {
   std::vector<std::string> names;  // rows of `weights`: "(intercept)" first when fitted
+  bool intercept = true;
   Matrix weights;                  // one column (binomial) or one per class (multinomial)
   int classes = 2;
   int64_t rows = 0;
@@ -32,5 +33,17 @@ struct LogRegModel {
 Result<LogRegModel> FitLogReg(Federation& fed, const FederatedMatrix& data,
                               const std::vector<int64_t>& features, int64_t label,
                               const LogRegOptions& options);
+
+struct ClassificationMetrics {
+  int64_t rows = 0;
+  double log_loss = 0;
+  double accuracy = 0;
+};
+
+// Log-loss and accuracy of `model` on other rows (a held-out split) with the same columns: one
+// batch per site, aggregates only.
+Result<ClassificationMetrics> EvaluateLogReg(Federation& fed, const FederatedMatrix& data,
+                                             const std::vector<int64_t>& features, int64_t label,
+                                             const LogRegModel& model);
 
 }  // namespace fedra

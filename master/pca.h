@@ -28,7 +28,7 @@ struct PcaModel {
 // Fits the components of the row-partitioned `x`.
 Result<PcaModel> FitPca(Federation& fed, const FederatedMatrix& x, const PcaOptions& options);
 
-// ((x - center) / scale) %*% components, staying at the sites (intermediates cleared).
+// ((x - center) / scale) %*% components, staying at the sites (intermediates released).
 Result<FederatedMatrix> ProjectPca(Federation& fed, const FederatedMatrix& x, const PcaModel& model);
 
 }  // namespace fedra

@@ -159,10 +159,15 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     if (!result.ok()) return Response::Error(result.status());
     value = std::move(result).value();
   } else {
-    Result<FunctionOutput> result = fn->run(values, q.params);
+    FunctionContext context;
+    if (provenance.level == PrivacyLevel::kPrivateAggregate) context.min_group_rows = std::max<uint64_t>(1, limits_.min_aggregate_rows);
+    Result<FunctionOutput> result = fn->run(values, q.params, context);
     if (!result.ok()) return Response::Error(result.status());
     value = std::move(result->value);
     meta = std::move(result->meta);
+    if (result->smallest_group_rows > 0 && provenance.level != PrivacyLevel::kPublic) {
+      provenance.aggregated_rows = std::min(provenance.aggregated_rows, result->smallest_group_rows);
+    }
   }
   meta["rows"] = value.rows();
   meta["cols"] = value.cols();

@@ -4,12 +4,15 @@
 #include <array>
 #include <cmath>
 
+#include "site-agent/kmeans_stats.h"
+
 namespace fedra {
 namespace {
 
 // Per-column count, sum and sum of squares: everything the master needs for means and
 // variances, as a 3 x ncol aggregate.
-Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const nlohmann::json&) {
+Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const nlohmann::json&,
+                               const FunctionContext&) {
   const Matrix& x = *inputs[0];
   FunctionOutput out;
   out.value.resize(3, x.cols());
@@ -25,7 +28,8 @@ Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const nloh
 // says W's first row is the intercept. Output ((d + intercept) + 3) x K: the gradient of the
 // summed log-loss, then, in the first column, the summed loss, the correct predictions and the
 // row count.
-Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, const nlohmann::json& params) {
+Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+                                     const FunctionContext&) {
   const Matrix& x = *inputs[0];
   const Matrix& y = *inputs[1];
   const Matrix& w = *inputs[2];
@@ -83,6 +87,8 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
 constexpr std::array kFunctions = {
     FunctionInfo{"moments", 1, true, &Moments},
     FunctionInfo{"logisticStats", 3, true, &LogisticStats},
+    FunctionInfo{"kmeansSeeds", 1, true, &KMeansSeeds},
+    FunctionInfo{"kmeansStep", 2, true, &KMeansStep},
 };
 
 }  // namespace

@@ -15,13 +15,26 @@ namespace fedra {
 struct FunctionOutput {
   Matrix value;
   nlohmann::json meta = nlohmann::json::object();
+  // For outputs made of per-group aggregates (per-cluster sums): the row count of the smallest
+  // non-empty group, which then bounds what the release rule sees. 0: the whole input is one group.
+  uint64_t smallest_group_rows = 0;
 };
+
+// What a function may know of the site's policy for its inputs.
+struct FunctionContext {
+  // The fewest rows a released aggregate may cover: the site's minimum for private-aggregate
+  // inputs, 1 otherwise. Functions that form groups keep each group at least this large.
+  uint64_t min_group_rows = 1;
+};
+
+using FunctionBody = Result<FunctionOutput> (*)(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+                                                const FunctionContext& context);
 
 struct FunctionInfo {
   std::string_view name;
   int arity;
   bool aggregates_rows;
-  Result<FunctionOutput> (*run)(std::span<const Matrix* const> inputs, const nlohmann::json& params);
+  FunctionBody run;
 };
 
 // The function called `name`, or nullptr.

@@ -166,4 +166,31 @@ TEST_CASE("the moments function returns count, sums and sums of squares") {
   CHECK((*r.value)(2, 0) == 2470);  // sum of i^2 for i < 20
 }
 
+TEST_CASE("k-means seeds and steps share only clusters as large as the policy's minimum") {
+  Site site;  // d.csv: a = 0..19, b = 2a, c = 1; min_aggregate_rows = 10
+  REQUIRE(site.Run(Request::Read(1, "agg")).status.ok());
+  REQUIRE(site.Run(Request::Read(2, "pub")).status.ok());
+  for (VarId data : {VarId{1}, VarId{2}}) {
+    CAPTURE(data);
+    Response seeds = site.Run(Request::Call(0, "kmeansSeeds", {data}, {{"m", 8}, {"seed", 3}, {"return", true}}));
+    REQUIRE_MESSAGE(seeds.status.ok(), seeds.status.ToString());
+    REQUIRE(seeds.value);
+    CHECK(seeds.value->col(3).sum() == 20);  // every row in some micro-cluster
+    if (data == 1) {
+      CHECK(seeds.value->col(3).minCoeff() >= 10);
+    } else {
+      CHECK(seeds.value->rows() == 8);  // public data: as many as asked for
+    }
+  }
+  // Centres that split the rows 7 / 13: fine for public data, refused for private-aggregate.
+  REQUIRE(site.Run(Request::Put(3, Matrix{{1, 2, 1}, {12, 24, 1}})).status.ok());
+  Response pub = site.Run(Request::Call(0, "kmeansStep", {2, 3}, {{"k", 2}, {"return", true}}));
+  REQUIRE_MESSAGE(pub.status.ok(), pub.status.ToString());
+  CHECK((*pub.value)(0, 3) == 7);
+  CHECK((*pub.value)(0, 0) == 21);  // 0 + 1 + ... + 6
+  Response agg = site.Run(Request::Call(0, "kmeansStep", {1, 3}, {{"k", 2}, {"return", true}}));
+  CHECK(agg.status.code() == StatusCode::kPermissionDenied);
+  CHECK(agg.status.message().find("covers 7 rows") != std::string::npos);
+}
+
 }  // namespace fedra
