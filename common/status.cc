@@ -15,6 +15,8 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kFailedPrecondition: return "failed_precondition";
     case StatusCode::kUnauthenticated: return "unauthenticated";
     case StatusCode::kInternal: return "internal";
+    case StatusCode::kCancelled: return "cancelled";
+    case StatusCode::kAlreadyExists: return "already_exists";
   }
   return "unknown";
 }

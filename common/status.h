@@ -27,6 +27,8 @@ enum class StatusCode : uint8_t {
   kFailedPrecondition = 8, // state does not allow this now
   kUnauthenticated = 9,    // certificate or token missing or wrong
   kInternal = 10,          // a bug: should never happen
+  kCancelled = 11,         // stopped on request
+  kAlreadyExists = 12,     // the thing to create is there already
 };
 
 // Stable lower-case name of a code, e.g. "not_found".
@@ -64,6 +66,8 @@ inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move
 inline Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
 inline Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
+inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 
 // A value or the Status saying why there is none. Construct from either.
 template <typename T>

@@ -64,7 +64,7 @@ Status DecodeRequest(ByteReader* r, Request* q) {
 Status DecodeResponse(ByteReader* r, Response* p) {
   uint8_t code = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&code));
-  if (code > static_cast<uint8_t>(StatusCode::kInternal)) {
+  if (code > static_cast<uint8_t>(StatusCode::kAlreadyExists)) {
     return DataLoss("unknown status code " + std::to_string(code));
   }
   std::string message;

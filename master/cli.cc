@@ -11,9 +11,11 @@
 
 #include "common/config.h"
 #include "common/logging.h"
-#include "master/job.h"
+#include "master/experiment_db.h"
 #include "master/federated_matrix.h"
 #include "master/federation.h"
+#include "master/job.h"
+#include "master/run_recorder.h"
 
 namespace fedra {
 namespace {
@@ -46,6 +48,9 @@ Flags:
   --dataset NAME      dataset name, as listed by the sites' catalogs             [summary]
   --columns A,B,...   columns to use (default: all)                              [summary]
   --job PATH          the job spec (JSON)                                        [run]
+  --db PATH           record the job as a run in this experiment database
+                      (SQLite; created when missing)                             [run]
+  --experiment NAME   the run's experiment (default: "default")                 [run]
   --timeout SECONDS   deadline for each site call (default: federation.json's)
   --log-level LEVEL   debug, info (default), warn or error
 
@@ -58,6 +63,8 @@ struct Flags {
   std::string dataset;
   std::vector<std::string> columns;
   std::string job;
+  std::string db;
+  std::string experiment = "default";
   int timeout_s = 0;
   std::string log_level = "info";
 };
@@ -83,6 +90,8 @@ Result<Flags> ParseFlags(int argc, char** argv) {
     else if (arg == "--dataset") flags.dataset = value;
     else if (arg == "--columns") flags.columns = SplitCommas(value);
     else if (arg == "--job") flags.job = value;
+    else if (arg == "--db") flags.db = value;
+    else if (arg == "--experiment") flags.experiment = value;
     else if (arg == "--log-level") flags.log_level = value;
     else if (arg == "--timeout") {
       try {
@@ -172,7 +181,11 @@ Result<nlohmann::json> Run(Federation& fed, const Flags& flags) {
   if (flags.job.empty()) return InvalidArgument("run needs --job");
   FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, LoadJsonFile(flags.job));
   FEDRA_ASSIGN_OR_RETURN(JobSpec job, ParseJobSpec(doc, std::filesystem::path(flags.job).filename().string()));
-  return RunJob(fed, job);
+  if (flags.db.empty()) return RunJob(fed, job);
+  FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<ExperimentDb> db, ExperimentDb::Open(flags.db));
+  FEDRA_ASSIGN_OR_RETURN(int64_t run, CreateJobRun(*db, job, doc, flags.experiment, "cli", RunStatus::kRunning));
+  FEDRA_LOG(kInfo) << "recording as run " << run << " of experiment '" << flags.experiment << "' in " << flags.db;
+  return RunRecordedJob(fed, *db, job, run);
 }
 
 }  // namespace

@@ -158,8 +158,10 @@ Result<nlohmann::json> FitPcaJob(Federation& fed, const JobSpec& job, const Fede
 }
 
 Result<nlohmann::json> FitKMeansJob(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
-                                    const std::vector<int64_t>& features, const FederatedMatrix* held_out) {
+                                    const std::vector<int64_t>& features, const FederatedMatrix* held_out,
+                                    const IterationHook& on_iteration) {
   FEDRA_ASSIGN_OR_RETURN(KMeansOptions options, ParseKMeansParams(job));
+  options.on_iteration = on_iteration;
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
   FEDRA_ASSIGN_OR_RETURN(KMeansModel model, FitKMeans(fed, x, options));
   nlohmann::json centers = nlohmann::json::array();
@@ -184,11 +186,13 @@ Result<nlohmann::json> FitKMeansJob(Federation& fed, const JobSpec& job, const F
 
 // Fits the job's algorithm on `data`; with `held_out`, also scores the model on those rows.
 Result<nlohmann::json> Fit(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
-                           const std::vector<int64_t>& features, int64_t label, const FederatedMatrix* held_out) {
+                           const std::vector<int64_t>& features, int64_t label, const FederatedMatrix* held_out,
+                           const IterationHook& on_iteration) {
   if (job.algorithm == "pca") return FitPcaJob(fed, job, data, features);
-  if (job.algorithm == "kmeans") return FitKMeansJob(fed, job, data, features, held_out);
+  if (job.algorithm == "kmeans") return FitKMeansJob(fed, job, data, features, held_out, on_iteration);
   if (job.algorithm == "logreg") {
     FEDRA_ASSIGN_OR_RETURN(LogRegOptions options, ParseLogRegParams(job));
+    options.on_iteration = on_iteration;
     FEDRA_ASSIGN_OR_RETURN(LogRegModel model, FitLogReg(fed, data, features, label, options));
     nlohmann::json result = LogRegResult(model);
     if (held_out) {
@@ -198,6 +202,7 @@ Result<nlohmann::json> Fit(Federation& fed, const JobSpec& job, const FederatedM
     return result;
   }
   FEDRA_ASSIGN_OR_RETURN(LmOptions options, ParseLmParams(job));
+  options.on_iteration = on_iteration;
   FEDRA_ASSIGN_OR_RETURN(LmModel model, FitLm(fed, data, features, label, options));
   nlohmann::json result = LmResult(model);
   if (held_out) {
@@ -256,7 +261,7 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
   return job;
 }
 
-Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job) {
+Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const IterationHook& on_iteration) {
   const auto start = std::chrono::steady_clock::now();
   FEDRA_RETURN_IF_ERROR(CheckParams(job));
   FEDRA_LOG(kInfo) << job.algorithm << ": reading '" << job.dataset << "' at " << fed.site_names().size() << " sites";
@@ -278,11 +283,11 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job) {
         if (j != label) features.push_back(j);
       }
     }
-    if (!job.holdout) return Fit(fed, job, data, features, label, nullptr);
+    if (!job.holdout) return Fit(fed, job, data, features, label, nullptr, on_iteration);
     FEDRA_ASSIGN_OR_RETURN(FederatedMatrix::Split split, data.SplitRows(fed, job.holdout->fraction, job.holdout->seed));
     FEDRA_LOG(kInfo) << job.algorithm << ": " << split.train.rows() << " training rows, " << split.held_out.rows()
                      << " held out";
-    return Fit(fed, job, split.train, features, label, &split.held_out);
+    return Fit(fed, job, split.train, features, label, &split.held_out, on_iteration);
   };
   Result<nlohmann::json> result = fit();
   // A job leaves nothing at the sites: clear what it released now rather than with the next job.

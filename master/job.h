@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "master/federation.h"
+#include "master/iteration_hook.h"
 
 namespace fedra {
 
@@ -42,7 +43,8 @@ std::vector<std::string> JobAlgorithms();
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source);
 
 // Reads the dataset at every site, fits the algorithm, clears the sites' variables, and returns
-// the result: coefficients by name, metrics, iterations, rows and seconds.
-Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job);
+// the result: coefficients by name, metrics, iterations, rows and seconds. Iterative algorithms
+// report each iteration to `on_iteration`, which may stop them by returning an error.
+Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const IterationHook& on_iteration = {});
 
 }  // namespace fedra

@@ -145,6 +145,9 @@ Result<KMeansModel> FitKMeans(Federation& fed, const FederatedMatrix& x, const K
     }
     FEDRA_LOG(kInfo) << "kmeans iteration " << iteration << ": " << still_active.size() << " of " << restarts
                      << " restarts still moving";
+    double lowest = std::numeric_limits<double>::infinity();
+    for (int r : active) lowest = std::min(lowest, runs[static_cast<size_t>(r)].inertia);
+    FEDRA_RETURN_IF_ERROR(ReportIteration(options.on_iteration, iteration, {{"inertia", lowest}}));
     active = std::move(still_active);
   }
 

@@ -13,6 +13,7 @@
 
 #include "common/matrix.h"
 #include "master/federated_matrix.h"
+#include "master/iteration_hook.h"
 
 namespace fedra {
 
@@ -25,6 +26,7 @@ struct KMeansOptions {
   double tolerance = 1e-4;
   // Starting centres (k x ncol) instead of k-means++: one restart from exactly these.
   std::optional<Matrix> initial_centers;
+  IterationHook on_iteration = nullptr;  // "inertia" (the lowest over the restarts) after each iteration
 };
 
 struct KMeansModel {

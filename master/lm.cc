@@ -133,6 +133,7 @@ Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptio
     p = -r + (norm_r2 / old_norm_r2) * p;
     ++i;
     FEDRA_LOG(kInfo) << "lmCG iteration " << i << ": |r|^2 = " << norm_r2;
+    FEDRA_RETURN_IF_ERROR(ReportIteration(options.on_iteration, i, {{"residual_norm2", norm_r2}}));
   }
   model.coefficients = w;
   model.iterations = i;

@@ -12,6 +12,7 @@
 
 #include "common/matrix.h"
 #include "master/federated_matrix.h"
+#include "master/iteration_hook.h"
 
 namespace fedra {
 
@@ -21,6 +22,7 @@ struct LmOptions {
   bool conjugate_gradient = false;
   int max_iterations = 0;   // CG; 0 means ncol + 1
   double tolerance = 1e-12; // CG: stop when |r|² <= tolerance * |r0|²
+  IterationHook on_iteration = nullptr;  // CG: "residual_norm2" after each iteration
 };
 
 struct LmModel {

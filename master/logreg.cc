@@ -95,6 +95,8 @@ Result<Matrix> Minimise(Objective& f, Matrix w, const LogRegOptions& options, Ev
     w = std::move(candidate);
     e = std::move(next);
     FEDRA_LOG(kInfo) << "logreg iteration " << it + 1 << ": loss " << e.objective << ", accuracy " << e.accuracy;
+    FEDRA_RETURN_IF_ERROR(ReportIteration(options.on_iteration, it + 1,
+                                          {{"objective", e.objective}, {"log_loss", e.log_loss}, {"accuracy", e.accuracy}}));
     if (decrease <= 1e-15 * std::max(1.0, std::abs(e.objective))) {
       ++it;
       break;

@@ -9,6 +9,7 @@
 
 #include "common/matrix.h"
 #include "master/federated_matrix.h"
+#include "master/iteration_hook.h"
 
 namespace fedra {
 
@@ -17,6 +18,7 @@ struct LogRegOptions {
   bool intercept = true;
   double tolerance = 1e-8;  // stop when the largest gradient entry is below this
   int max_iterations = 200;
+  IterationHook on_iteration = nullptr;  // "objective", "log_loss", "accuracy" after each iteration
 };
 
 struct LogRegModel {

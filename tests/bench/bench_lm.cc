@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   // Seconds per lmCG iteration: the difference between 6 and 1 iterations, over 5.
   auto time_cg = [&](int iterations) {
     const auto t0 = Clock::now();
-    Result<LmModel> cg = FitLm(*fed, *data, features, cols, LmOptions{0, true, true, iterations, 0});
+    Result<LmModel> cg = FitLm(*fed, *data, features, cols, LmOptions{.conjugate_gradient = true, .max_iterations = iterations, .tolerance = 0});
     return cg.ok() ? Since(t0) : -1.0;
   };
   const double one = time_cg(1), six = time_cg(6);
@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
   }
   auto time_logreg = [&](int iterations) {
     const auto t0 = Clock::now();
-    Result<LogRegModel> m = FitLogReg(*fed, *classes, features, cols, LogRegOptions{0, true, 0, iterations});
+    Result<LogRegModel> m = FitLogReg(*fed, *classes, features, cols, LogRegOptions{.tolerance = 0, .max_iterations = iterations});
     return m.ok() ? Since(t0) : -1.0;
   };
   const double lr_one = time_logreg(1), lr_six = time_logreg(6);

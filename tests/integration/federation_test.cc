@@ -157,15 +157,7 @@ TEST_CASE("fedra-master summary prints the federated result as JSON") {
   local.AddCsvDataset("a", "d", a, {"u", "v"}, "private-aggregate");
   local.AddCsvDataset("b", "d", b, {"u", "v"}, "private-aggregate");
   local.StartAll();
-  testing::WriteFile(dir / "federation.json", [&] {
-    FederationConfig c = local.MasterConfig();
-    nlohmann::json sites = nlohmann::json::array();
-    for (const auto& s : c.sites) sites.push_back({{"name", s.name}, {"host", s.host}, {"port", s.port}});
-    return nlohmann::json{{"name", "m"},
-                          {"tls", {{"cert", c.tls.cert}, {"key", c.tls.key}, {"ca", c.tls.ca}}},
-                          {"sites", sites}}
-        .dump();
-  }());
+  local.WriteFederationJson(dir / "federation.json");
   const std::string out = (dir / "out.json").string();
   const std::string cmd = std::string(FEDRA_MASTER_BIN) + " summary --federation " +
                           (dir / "federation.json").string() + " --dataset d > " + out + " 2>/dev/null";

@@ -82,7 +82,7 @@ TEST_CASE("federated lm and lmCG match local least squares on the pooled data") 
         CAPTURE(cg);
         CAPTURE(intercept);
         CAPTURE(lambda);
-        LmOptions options{lambda, intercept, cg, 0, 1e-20};
+        LmOptions options{.lambda = lambda, .intercept = intercept, .conjugate_gradient = cg, .tolerance = 1e-20};
         Result<LmModel> model = FitLm(*f.fed, *data, {0, 1, 2, 3}, 4, options);
         REQUIRE_MESSAGE(model.ok(), model.status().ToString());
         const Eigen::VectorXd want = f.Reference(lambda, intercept);
@@ -106,7 +106,7 @@ TEST_CASE("one lmCG iteration costs one batch per site") {
   };
   auto run = [&](int iterations) {
     const uint64_t before = batches();
-    Result<LmModel> m = FitLm(*f.fed, *data, {0, 1, 2, 3}, 4, LmOptions{0, true, true, iterations, 0});
+    Result<LmModel> m = FitLm(*f.fed, *data, {0, 1, 2, 3}, 4, LmOptions{.conjugate_gradient = true, .max_iterations = iterations, .tolerance = 0});
     REQUIRE(m.ok());
     REQUIRE(m->iterations == iterations);
     return batches() - before;

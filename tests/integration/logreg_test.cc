@@ -77,7 +77,7 @@ TEST_CASE("binomial logistic regression matches Newton's method on the pooled da
   REQUIRE(data.ok());
   for (double lambda : {0.0, 0.1}) {
     CAPTURE(lambda);
-    Result<LogRegModel> model = FitLogReg(*f.fed, *data, {0, 1}, 2, LogRegOptions{lambda, true, 1e-9, 500});
+    Result<LogRegModel> model = FitLogReg(*f.fed, *data, {0, 1}, 2, LogRegOptions{.lambda = lambda, .tolerance = 1e-9, .max_iterations = 500});
     REQUIRE_MESSAGE(model.ok(), model.status().ToString());
     CHECK(model->classes == 2);
     REQUIRE(model->weights.cols() == 1);
@@ -100,7 +100,7 @@ TEST_CASE("multinomial logistic regression reaches the optimum of the pooled pro
   Result<FederatedMatrix> data = FederatedMatrix::Read(*f.fed, "cls");
   REQUIRE(data.ok());
   const double lambda = 0.05;
-  Result<LogRegModel> model = FitLogReg(*f.fed, *data, {0, 1}, 2, LogRegOptions{lambda, true, 1e-9, 1000});
+  Result<LogRegModel> model = FitLogReg(*f.fed, *data, {0, 1}, 2, LogRegOptions{.lambda = lambda, .tolerance = 1e-9, .max_iterations = 1000});
   REQUIRE_MESSAGE(model.ok(), model.status().ToString());
   CHECK(model->classes == 3);
   REQUIRE(model->weights.cols() == 3);

@@ -124,6 +124,17 @@ std::unique_ptr<Federation> LocalFederation::Connect(std::chrono::seconds call_t
   return std::move(*fed);
 }
 
+std::filesystem::path LocalFederation::WriteFederationJson(const std::filesystem::path& path) const {
+  const FederationConfig c = MasterConfig();
+  nlohmann::json sites = nlohmann::json::array();
+  for (const auto& s : c.sites) sites.push_back({{"name", s.name}, {"host", s.host}, {"port", s.port}});
+  WriteFile(path, nlohmann::json{{"name", "m"},
+                                 {"tls", {{"cert", c.tls.cert}, {"key", c.tls.key}, {"ca", c.tls.ca}}},
+                                 {"sites", sites}}
+                      .dump());
+  return path;
+}
+
 Result<Matrix> FetchValues(Federation& fed, const FederatedMatrix& x) {
   SiteRequests requests;
   for (const FederatedPart& p : x.map().parts()) requests[p.site].push_back(Request::Get(p.var));

@@ -56,6 +56,8 @@ class LocalFederation {
   // The master's configuration pointing at the running sites.
   FederationConfig MasterConfig(std::chrono::seconds call_timeout = std::chrono::seconds(20)) const;
   std::unique_ptr<Federation> Connect(std::chrono::seconds call_timeout = std::chrono::seconds(20)) const;
+  // Writes MasterConfig() as a federation.json for a fedra-master process; returns `path`.
+  std::filesystem::path WriteFederationJson(const std::filesystem::path& path) const;
 
  private:
   std::filesystem::path dir_;
