@@ -52,8 +52,8 @@ Result<std::shared_ptr<ssl::context>> MakeTlsContext(const TlsFiles& files, TlsS
   }
   FEDRA_RETURN_IF_ERROR(CheckKeyPermissions(files.key));
 
-  auto ctx = std::make_shared<ssl::context>(side == TlsSide::kServer ? ssl::context::tls_server
-                                                                     : ssl::context::tls_client);
+  auto ctx = std::make_shared<ssl::context>(side == TlsSide::kClient ? ssl::context::tls_client
+                                                                     : ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION);
   SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION);
@@ -75,7 +75,8 @@ Result<std::shared_ptr<ssl::context>> MakeTlsContext(const TlsFiles& files, TlsS
   if (SSL_CTX_load_verify_locations(native, files.ca.c_str(), nullptr) != 1) {
     return InvalidArgument(files.ca.string() + ": cannot load CA certificate: " + OpenSslError());
   }
-  SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_verify(native, side == TlsSide::kHttpsServer ? SSL_VERIFY_NONE : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                     nullptr);
   SSL_CTX_set_verify_depth(native, 2);
   return ctx;
 }

@@ -29,9 +29,12 @@ struct PeerIdentity {
   std::string ToString() const { return role + " '" + name + "'"; }
 };
 
-enum class TlsSide { kServer, kClient };
+// kHttpsServer serves the REST API: its clients (browsers, scripts) authenticate with bearer
+// tokens, so it asks for no client certificate.
+enum class TlsSide { kServer, kClient, kHttpsServer };
 
-// A context that speaks only TLS 1.3, trusts only `files.ca` and requires the peer's certificate.
+// A context that speaks only TLS 1.3, trusts only `files.ca` and requires the peer's certificate
+// (except kHttpsServer).
 // Fails with a message naming the file when a file is missing, unreadable, mismatched, or the key
 // is readable by others.
 Result<std::shared_ptr<boost::asio::ssl::context>> MakeTlsContext(const TlsFiles& files,

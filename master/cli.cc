@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -15,6 +16,9 @@
 #include "master/federated_matrix.h"
 #include "master/federation.h"
 #include "master/job.h"
+#include "master/job_runner.h"
+#include "master/rest_api.h"
+#include "master/rest_server.h"
 #include "master/run_recorder.h"
 
 namespace fedra {
@@ -41,6 +45,9 @@ Commands:
                          pca (no label needed; params k, center, scale)
              "data": {"holdout": {"fraction": 0.2, "seed": 7}} also scores the model
              on rows each site holds out of training
+  serve      serve the REST API (and dashboard) over HTTPS with the master's certificate,
+             run submitted jobs in the background and record them in --db; stops
+             cleanly on SIGTERM or Ctrl-C
   help       show this help
 
 Flags:
@@ -51,6 +58,10 @@ Flags:
   --db PATH           record the job as a run in this experiment database
                       (SQLite; created when missing)                             [run]
   --experiment NAME   the run's experiment (default: "default")                 [run]
+  --listen ADDR:PORT  where to serve HTTPS (default 127.0.0.1:8443; port 0: any)  [serve]
+  --tokens PATH       API token file, "NAME ROLE SHA256" per line (default:
+                      api-tokens next to federation.json; see fedra-provision)    [serve]
+  --ready-file PATH   once listening, write the bound port to PATH               [serve]
   --timeout SECONDS   deadline for each site call (default: federation.json's)
   --log-level LEVEL   debug, info (default), warn or error
 
@@ -65,6 +76,9 @@ struct Flags {
   std::string job;
   std::string db;
   std::string experiment = "default";
+  std::string listen = "127.0.0.1:8443";
+  std::string tokens;
+  std::string ready_file;
   int timeout_s = 0;
   std::string log_level = "info";
 };
@@ -92,6 +106,9 @@ Result<Flags> ParseFlags(int argc, char** argv) {
     else if (arg == "--job") flags.job = value;
     else if (arg == "--db") flags.db = value;
     else if (arg == "--experiment") flags.experiment = value;
+    else if (arg == "--listen") flags.listen = value;
+    else if (arg == "--tokens") flags.tokens = value;
+    else if (arg == "--ready-file") flags.ready_file = value;
     else if (arg == "--log-level") flags.log_level = value;
     else if (arg == "--timeout") {
       try {
@@ -188,6 +205,49 @@ Result<nlohmann::json> Run(Federation& fed, const Flags& flags) {
   return RunRecordedJob(fed, *db, job, run);
 }
 
+Result<RestServerOptions> ParseListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  RestServerOptions options;
+  int port = -1;
+  if (colon != std::string::npos) {
+    options.address = listen.substr(0, colon);
+    try {
+      port = std::stoi(listen.substr(colon + 1));
+    } catch (const std::exception&) {
+      port = -1;
+    }
+  }
+  if (port < 0 || port > 65535 || options.address.empty()) {
+    return InvalidArgument("--listen expects ADDRESS:PORT, got '" + listen + "'");
+  }
+  options.port = static_cast<uint16_t>(port);
+  return options;
+}
+
+Status Serve(Federation& fed, const Flags& flags) {
+  if (flags.db.empty()) return InvalidArgument("serve needs --db");
+  FEDRA_ASSIGN_OR_RETURN(RestServerOptions options, ParseListen(flags.listen));
+  const std::filesystem::path tokens_path =
+      flags.tokens.empty() ? std::filesystem::path(flags.federation).parent_path() / "api-tokens"
+                           : std::filesystem::path(flags.tokens);
+  FEDRA_ASSIGN_OR_RETURN(ApiTokens tokens, ApiTokens::Load(tokens_path));
+  FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<ExperimentDb> db, ExperimentDb::Open(flags.db));
+  JobRunner runner(fed, *db);
+  RestApi api(fed, *db, runner, tokens);
+  FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<RestServer> server, RestServer::Create(options, fed.config().tls, api));
+  if (!flags.ready_file.empty()) {
+    std::ofstream ready(flags.ready_file + ".tmp");
+    ready << server->port() << "\n";
+    ready.close();
+    std::filesystem::rename(flags.ready_file + ".tmp", flags.ready_file);
+  }
+  FEDRA_LOG(kInfo) << "serving the REST API on https://" << options.address << ":" << server->port()
+                   << "/api/v1/ (tokens from " << tokens_path.string() << ", runs in " << flags.db << ")";
+  server->Run(/*handle_signals=*/true);
+  FEDRA_LOG(kInfo) << "stopped serving";
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunMasterCli(int argc, char** argv) {
@@ -203,7 +263,8 @@ int RunMasterCli(int argc, char** argv) {
     std::fprintf(stderr, "fedra-master: %s\n\n%s", flags.status().message().c_str(), kUsage);
     return 2;
   }
-  if (flags->command != "sites" && flags->command != "summary" && flags->command != "run") {
+  if (flags->command != "sites" && flags->command != "summary" && flags->command != "run" &&
+      flags->command != "serve") {
     std::fprintf(stderr, "fedra-master: unknown command '%s'\n\n%s", flags->command.c_str(), kUsage);
     return 2;
   }
@@ -211,6 +272,14 @@ int RunMasterCli(int argc, char** argv) {
   if (!fed.ok()) {
     std::fprintf(stderr, "fedra-master: %s\n", fed.status().message().c_str());
     return 1;
+  }
+  if (flags->command == "serve") {
+    Status served = Serve(**fed, *flags);
+    if (!served.ok()) {
+      std::fprintf(stderr, "fedra-master: %s\n", served.message().c_str());
+      return 1;
+    }
+    return 0;
   }
   Result<nlohmann::json> out = flags->command == "sites"     ? ListSites(**fed)
                                : flags->command == "summary" ? Summary(**fed, *flags)

@@ -49,6 +49,20 @@ void AddFinalMetrics(const nlohmann::json& metrics, const std::string& prefix, i
   }
 }
 
+// The fitted model (coefficients, centres or components) as a JSON blob, with each part's shape.
+Status SaveModel(ExperimentDb& db, int64_t run, const nlohmann::json& result) {
+  nlohmann::json model = nlohmann::json::object(), shapes = nlohmann::json::object();
+  for (const char* part : {"coefficients", "centers", "components"}) {
+    if (!result.contains(part)) continue;
+    const nlohmann::json& v = result[part];
+    model[part] = v;
+    shapes[part] = v.is_array() && !v.empty() ? nlohmann::json::array({v.size(), v[0].size()}) : nlohmann::json::array({v.size()});
+  }
+  if (model.empty()) return Status::Ok();
+  const std::string text = model.dump();
+  return db.SaveModel(run, "model", shapes, std::vector<uint8_t>(text.begin(), text.end())).status();
+}
+
 nlohmann::json FlatParams(const JobSpec& job) {
   nlohmann::json params = job.params;
   params["dataset"] = job.dataset;
@@ -84,6 +98,7 @@ Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const J
 
   Status recorded;
   if (result.ok()) {
+    recorded = SaveModel(db, run_id, *result);
     const int64_t step = result->value("iterations", 0);
     AddFinalMetrics((*result)["metrics"], "", step, &metrics, &recorded);
     if (result->contains("held_out")) AddFinalMetrics((*result)["held_out"]["metrics"], "held_out_", step, &metrics, &recorded);

@@ -1,0 +1,189 @@
+#include "master/rest_server.h"
+
+#include <array>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "common/logging.h"
+#include "common/tls.h"
+
+namespace fedra {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr auto kTuple = net::as_tuple(net::use_awaitable);
+constexpr int kIoThreads = 2;
+constexpr int kHandlerThreads = 4;
+constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
+// After refusing a request: how long and how much of the rest of it to read and discard.
+constexpr auto kDrainTime = std::chrono::seconds(5);
+constexpr size_t kMaxDrainBytes = 256 << 20;
+
+using HttpsStream = beast::ssl_stream<beast::tcp_stream>;
+
+http::response<http::string_body> MakeResponse(const ApiResponse& r, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "fedra-master");
+  res.set(http::field::content_type, r.content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.keep_alive(keep_alive);
+  res.body() = r.body;
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+RestServer::RestServer(const RestServerOptions& options, RestApi& api)
+    : options_(options), api_(api), handlers_(kHandlerThreads), acceptor_(io_) {}
+
+RestServer::~RestServer() {
+  Stop();
+  handlers_.join();
+}
+
+Result<std::unique_ptr<RestServer>> RestServer::Create(const RestServerOptions& options, const TlsFiles& tls,
+                                                       RestApi& api) {
+  std::unique_ptr<RestServer> server(new RestServer(options, api));
+  FEDRA_ASSIGN_OR_RETURN(server->tls_, MakeTlsContext(tls, TlsSide::kHttpsServer));
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(options.address, ec);
+  if (ec) return InvalidArgument("listen address '" + options.address + "': " + ec.message());
+  const tcp::endpoint endpoint(address, options.port);
+  auto& acceptor = server->acceptor_;
+  if (acceptor.open(endpoint.protocol(), ec); !ec) {
+    acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (acceptor.bind(endpoint, ec); !ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return Unavailable("cannot listen on " + options.address + ":" + std::to_string(options.port) + ": " + ec.message());
+  }
+  server->port_ = acceptor.local_endpoint().port();
+  return server;
+}
+
+void RestServer::Run(bool handle_signals) {
+  net::signal_set signals(io_);
+  if (handle_signals) {
+    signals.add(SIGTERM);
+    signals.add(SIGINT);
+    signals.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      FEDRA_LOG(kInfo) << "signal " << signal << ": shutting down";
+      Stop();
+    });
+  }
+  net::co_spawn(io_, Accept(), net::detached);
+  std::vector<std::thread> threads;
+  for (int i = 1; i < kIoThreads; ++i) threads.emplace_back([this] { io_.run(); });
+  io_.run();
+  for (auto& t : threads) t.join();
+}
+
+void RestServer::Stop() {
+  net::post(io_, [this] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    io_.stop();
+  });
+}
+
+net::awaitable<void> RestServer::Accept() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), kTuple);
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (ec) {
+      FEDRA_LOG(kWarn) << "accept failed: " << ec.message();
+      continue;
+    }
+    net::co_spawn(socket.get_executor(), Serve(std::move(socket)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        FEDRA_LOG(kError) << "https connection: " << ex.what();
+      }
+    });
+  }
+}
+
+net::awaitable<void> RestServer::Serve(tcp::socket socket) {
+  HttpsStream stream(std::move(socket), *tls_);
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  tcp_layer.expires_after(options_.read_timeout);
+  if (auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kTuple); ec) co_return;
+
+  beast::flat_buffer buffer;
+  for (bool first = true;; first = false) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(kMaxHeaderBytes);
+    parser.body_limit(options_.max_body_bytes);
+    // Waiting for the next request on a kept-alive connection may take the idle time; once it
+    // starts, the whole request must arrive within the read timeout.
+    tcp_layer.expires_after(first ? options_.read_timeout : options_.idle_timeout);
+    auto [header_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    if (header_ec == http::error::end_of_stream || header_ec == net::error::eof || header_ec == beast::error::timeout) break;
+    Status refused;
+    if (!header_ec) {
+      tcp_layer.expires_after(options_.read_timeout);
+      auto [body_ec, body_bytes] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (body_ec == http::error::body_limit) {
+        refused = ResourceExhausted("the request body is over the limit of " + std::to_string(options_.max_body_bytes) +
+                                    " bytes");
+      } else if (body_ec) {
+        refused = InvalidArgument("malformed request: " + body_ec.message());
+      }
+    } else if (header_ec == http::error::body_limit) {
+      refused = ResourceExhausted("the request body is over the limit of " + std::to_string(options_.max_body_bytes) +
+                                  " bytes");
+    } else if (header_ec == http::error::header_limit) {
+      refused = ResourceExhausted("the request headers are over the limit of " + std::to_string(kMaxHeaderBytes) + " bytes");
+    } else {
+      refused = InvalidArgument("malformed request: " + header_ec.message());
+    }
+    if (!refused.ok()) {
+      // Answer, then close. Closing with unread input would make the kernel reset the
+      // connection, which can destroy the answer before a client still sending reads it, so
+      // first read and discard what it sends, within a deadline and a byte cap.
+      auto res = MakeResponse(ErrorResponse(refused), 11, false);
+      tcp_layer.expires_after(options_.read_timeout);
+      co_await http::async_write(stream, res, kTuple);
+      tcp_layer.expires_after(kDrainTime);
+      std::array<char, 16384> sink;
+      for (size_t drained = 0; drained < kMaxDrainBytes;) {
+        auto [drain_ec, n] = co_await stream.async_read_some(net::buffer(sink), kTuple);
+        if (drain_ec) break;
+        drained += n;
+      }
+      break;
+    }
+    const auto& req = parser.get();
+    ApiRequest request{std::string(req.method_string()), std::string(req.target()),
+                       std::string(req[http::field::authorization]), req.body()};
+    // Handle on the pool; the coroutine resumes on this connection's strand.
+    ApiResponse response = co_await net::co_spawn(
+        handlers_, [this, &request]() -> net::awaitable<ApiResponse> { co_return api_.Handle(request); },
+        net::use_awaitable);
+    auto res = MakeResponse(response, req.version(), req.keep_alive());
+    tcp_layer.expires_after(options_.read_timeout);
+    auto [write_ec, written] = co_await http::async_write(stream, res, kTuple);
+    if (write_ec || !res.keep_alive()) break;
+  }
+  tcp_layer.expires_after(std::chrono::seconds(2));
+  co_await stream.async_shutdown(kTuple);
+}
+
+}  // namespace fedra

@@ -1,0 +1,55 @@
+// The master's HTTPS server for the REST API: Beast over TLS 1.3 with the master's certificate
+// from the federation CA. Every read has a deadline, request headers and bodies have size limits
+// (an oversized body gets 413 before it is read), and requests are handled on a small pool so
+// the I/O threads never wait on the database or the federation.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "common/config.h"
+#include "master/rest_api.h"
+
+namespace fedra {
+
+struct RestServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8443;  // 0: any free port
+  size_t max_body_bytes = 4 << 20;
+  std::chrono::seconds read_timeout{30};  // for a whole request once it has started
+  std::chrono::seconds idle_timeout{60};  // between requests on a kept-alive connection
+};
+
+class RestServer {
+ public:
+  static Result<std::unique_ptr<RestServer>> Create(const RestServerOptions& options, const TlsFiles& tls,
+                                                    RestApi& api);
+  ~RestServer();
+
+  uint16_t port() const { return port_; }
+  // Serves until Stop(), or SIGTERM/SIGINT when `handle_signals`.
+  void Run(bool handle_signals);
+  void Stop();
+
+ private:
+  RestServer(const RestServerOptions& options, RestApi& api);
+  boost::asio::awaitable<void> Accept();
+  boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
+
+  RestServerOptions options_;
+  RestApi& api_;
+  boost::asio::io_context io_;
+  boost::asio::thread_pool handlers_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace fedra
