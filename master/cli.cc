@@ -62,6 +62,7 @@ Flags:
   --tokens PATH       API token file, "NAME ROLE SHA256" per line (default:
                       api-tokens next to federation.json; see fedra-provision)    [serve]
   --ready-file PATH   once listening, write the bound port to PATH               [serve]
+  --web DIR           the dashboard's files (default: the build's web folder)    [serve]
   --timeout SECONDS   deadline for each site call (default: federation.json's)
   --log-level LEVEL   debug, info (default), warn or error
 
@@ -79,6 +80,7 @@ struct Flags {
   std::string listen = "127.0.0.1:8443";
   std::string tokens;
   std::string ready_file;
+  std::string web = FEDRA_WEB_ROOT;
   int timeout_s = 0;
   std::string log_level = "info";
 };
@@ -109,6 +111,7 @@ Result<Flags> ParseFlags(int argc, char** argv) {
     else if (arg == "--listen") flags.listen = value;
     else if (arg == "--tokens") flags.tokens = value;
     else if (arg == "--ready-file") flags.ready_file = value;
+    else if (arg == "--web") flags.web = value;
     else if (arg == "--log-level") flags.log_level = value;
     else if (arg == "--timeout") {
       try {
@@ -234,7 +237,10 @@ Status Serve(Federation& fed, const Flags& flags) {
   FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<ExperimentDb> db, ExperimentDb::Open(flags.db));
   JobRunner runner(fed, *db);
   RestApi api(fed, *db, runner, tokens);
-  FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<RestServer> server, RestServer::Create(options, fed.config().tls, api));
+  Result<StaticFiles> web = StaticFiles::Load(flags.web);
+  if (!web.ok()) FEDRA_LOG(kWarn) << "the dashboard is not served: " << web.status().message();
+  FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<RestServer> server,
+                         RestServer::Create(options, fed.config().tls, api, web.ok() ? &*web : nullptr));
   if (!flags.ready_file.empty()) {
     std::ofstream ready(flags.ready_file + ".tmp");
     ready << server->port() << "\n";

@@ -39,6 +39,8 @@ http::response<http::string_body> MakeResponse(const ApiResponse& r, unsigned ve
   res.set(http::field::content_type, r.content_type);
   res.set(http::field::cache_control, "no-store");
   res.set("X-Content-Type-Options", "nosniff");
+  // The dashboard loads only its own files and talks only to this server.
+  res.set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
   res.keep_alive(keep_alive);
   res.body() = r.body;
   res.prepare_payload();
@@ -47,8 +49,20 @@ http::response<http::string_body> MakeResponse(const ApiResponse& r, unsigned ve
 
 }  // namespace
 
-RestServer::RestServer(const RestServerOptions& options, RestApi& api)
-    : options_(options), api_(api), handlers_(kHandlerThreads), acceptor_(io_) {}
+RestServer::RestServer(const RestServerOptions& options, RestApi& api, const StaticFiles* web)
+    : options_(options), api_(api), web_(web), handlers_(kHandlerThreads), acceptor_(io_) {}
+
+ApiResponse RestServer::Handle(const ApiRequest& request) const {
+  const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
+  if (path.starts_with("/api/")) return api_.Handle(request);
+  if (request.method != "GET") return ErrorResponse(NotFound("no resource at " + std::string(path)));
+  const StaticFile* file = web_ ? web_->Find(path) : nullptr;
+  if (!file) {
+    return ErrorResponse(NotFound(web_ ? "no file at " + std::string(path)
+                                       : std::string("this master serves no dashboard (see fedra-master serve --web)")));
+  }
+  return ApiResponse{200, file->content_type, file->bytes};
+}
 
 RestServer::~RestServer() {
   Stop();
@@ -56,8 +70,8 @@ RestServer::~RestServer() {
 }
 
 Result<std::unique_ptr<RestServer>> RestServer::Create(const RestServerOptions& options, const TlsFiles& tls,
-                                                       RestApi& api) {
-  std::unique_ptr<RestServer> server(new RestServer(options, api));
+                                                       RestApi& api, const StaticFiles* web) {
+  std::unique_ptr<RestServer> server(new RestServer(options, api, web));
   FEDRA_ASSIGN_OR_RETURN(server->tls_, MakeTlsContext(tls, TlsSide::kHttpsServer));
   boost::system::error_code ec;
   const auto address = net::ip::make_address(options.address, ec);
@@ -175,7 +189,7 @@ net::awaitable<void> RestServer::Serve(tcp::socket socket) {
                        std::string(req[http::field::authorization]), req.body()};
     // Handle on the pool; the coroutine resumes on this connection's strand.
     ApiResponse response = co_await net::co_spawn(
-        handlers_, [this, &request]() -> net::awaitable<ApiResponse> { co_return api_.Handle(request); },
+        handlers_, [this, &request]() -> net::awaitable<ApiResponse> { co_return Handle(request); },
         net::use_awaitable);
     auto res = MakeResponse(response, req.version(), req.keep_alive());
     tcp_layer.expires_after(options_.read_timeout);

@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "master/rest_api.h"
+#include "master/static_files.h"
 
 namespace fedra {
 
@@ -29,8 +30,9 @@ struct RestServerOptions {
 
 class RestServer {
  public:
+  // Serves /api/v1/ from `api` and every other GET from `web` (the dashboard), when given.
   static Result<std::unique_ptr<RestServer>> Create(const RestServerOptions& options, const TlsFiles& tls,
-                                                    RestApi& api);
+                                                    RestApi& api, const StaticFiles* web);
   ~RestServer();
 
   uint16_t port() const { return port_; }
@@ -39,12 +41,14 @@ class RestServer {
   void Stop();
 
  private:
-  RestServer(const RestServerOptions& options, RestApi& api);
+  RestServer(const RestServerOptions& options, RestApi& api, const StaticFiles* web);
+  ApiResponse Handle(const ApiRequest& request) const;
   boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
 
   RestServerOptions options_;
   RestApi& api_;
+  const StaticFiles* web_;
   boost::asio::io_context io_;
   boost::asio::thread_pool handlers_;
   boost::asio::ip::tcp::acceptor acceptor_;

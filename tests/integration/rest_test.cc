@@ -5,93 +5,14 @@
 
 #include <atomic>
 #include <csignal>
-#include <random>
 #include <thread>
 
-#include "tests/support/child_process.h"
-#include "tests/support/https_client.h"
-#include "tests/support/local_federation.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/serving_master.h"
 
 namespace fedra {
 namespace {
 
-using testing::ChildProcess;
 using testing::HttpsClient;
-using testing::LocalFederation;
-using testing::TempDir;
-
-Matrix Regression(int rows, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> x(0, 1), noise(0, 0.1);
-  Matrix m(rows, 3);
-  for (int i = 0; i < rows; ++i) {
-    m(i, 0) = x(rng);
-    m(i, 1) = x(rng);
-    m(i, 2) = 1 + 2 * m(i, 0) - m(i, 1) + noise(rng);
-  }
-  return m;
-}
-
-Matrix Uniform(int rows, int cols, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  Matrix m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = u(rng);
-  return m;
-}
-
-struct Server {
-  TempDir dir;
-  LocalFederation local{dir.path(), {"a", "b"}};
-  ChildProcess master;
-  uint16_t port = 0;
-  std::string operator_token, viewer_token;
-
-  Server() {
-    local.AddSplitCsvDataset("reg", Regression(300, 1), {120, 180}, {"u", "v", "y"}, "private-aggregate");
-    local.AddSplitCsvDataset("noise", Uniform(60000, 4, 2), {25000, 35000}, {"p", "q", "r", "s"}, "public");
-    local.StartAll();
-    // Tokens from the real provisioning tool, into the existing master kit.
-    const std::string cmd = std::string(FEDRA_PROVISION) + " --out '" + dir.path().string() +
-                            "' --master m --token op=operator --token view=viewer > '" + (dir / "tokens.log").string() +
-                            "' 2>&1";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    auto read_token = [&](const char* name) {
-      std::string t = testing::ReadFile(local.master_kit() / "tokens" / (std::string(name) + ".token"));
-      while (!t.empty() && (t.back() == '\n')) t.pop_back();
-      return t;
-    };
-    operator_token = read_token("op");
-    viewer_token = read_token("view");
-    const auto federation = local.WriteFederationJson(dir / "federation.json");
-    master = ChildProcess({FEDRA_MASTER_BIN, "serve", "--federation", federation.string(), "--db",
-                           (dir / "fedra.db").string(), "--listen", "127.0.0.1:0", "--tokens",
-                           (local.master_kit() / "api-tokens").string(), "--ready-file", (dir / "ready").string()},
-                          dir / "master.log");
-    REQUIRE_MESSAGE(testing::WaitFor([&] { return std::filesystem::exists(dir / "ready"); }, std::chrono::seconds(20)),
-                    testing::ReadFile(dir / "master.log"));
-    port = static_cast<uint16_t>(std::stoi(testing::ReadFile(dir / "ready")));
-  }
-
-  HttpsClient Client(const std::string& token) const { return HttpsClient(local.master_kit() / "ca.crt", port, token); }
-
-  // Waits until the run has ended; returns its run resource.
-  nlohmann::json WaitForEnd(HttpsClient& client, int64_t run) const {
-    nlohmann::json last;
-    const bool ended = testing::WaitFor(
-        [&] {
-          Result<testing::HttpReply> r = client.Get("/api/v1/jobs/" + std::to_string(run));
-          if (!r.ok() || r->status != 200) return false;
-          last = r->Json()["run"];
-          const std::string status = last["info"]["status"];
-          return status != "scheduled" && status != "running";
-        },
-        std::chrono::seconds(60));
-    REQUIRE_MESSAGE(ended, last.dump());
-    return last;
-  }
-};
 
 void CheckError(const Result<testing::HttpReply>& r, int status, const std::string& code, const std::string& text = "") {
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
@@ -105,7 +26,7 @@ void CheckError(const Result<testing::HttpReply>& r, int status, const std::stri
 }  // namespace
 
 TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTPS") {
-  Server s;
+  testing::ServingMaster s;
   HttpsClient op = s.Client(s.operator_token);
   HttpsClient viewer = s.Client(s.viewer_token);
 

@@ -1,0 +1,233 @@
+// fedra dashboard: a small single-page app over the REST API (/api/v1/). The token lives in
+// sessionStorage; every value from the API goes into the page as text, never as HTML.
+"use strict";
+
+const api = {
+  token: () => sessionStorage.getItem("fedra-token") || "",
+  async call(method, path, body) {
+    const response = await fetch("/api/v1/" + path, {
+      method,
+      headers: Object.assign({ Authorization: "Bearer " + api.token() },
+                             body ? { "Content-Type": "application/json" } : {}),
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(data.message || response.statusText);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  },
+  get: (path) => api.call("GET", path),
+  post: (path, body) => api.call("POST", path, body),
+};
+
+// el("td", {class: "x"}, "text", child, ...): an element with attributes and text or children.
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null) node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const main = () => document.getElementById("main");
+const show = (...nodes) => main().replaceChildren(...nodes);
+const when = (seconds) => (seconds ? new Date(seconds * 1000).toLocaleString() : "");
+const number = (v) => (typeof v === "number" ? (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : +v.toFixed(4)) : v);
+const duration = (info) => (info.start_time && info.end_time ? (info.end_time - info.start_time).toFixed(2) + " s" : "");
+
+let refreshTimer = null;
+const charts = [];
+function clearPage() {
+  clearTimeout(refreshTimer);
+  while (charts.length) charts.pop().destroy();
+}
+
+// A table whose columns sort when their header is clicked.
+function sortableTable(columns, rows) {
+  let sortKey = null, ascending = true;
+  const body = el("tbody");
+  const render = () => {
+    const sorted = [...rows];
+    if (sortKey !== null) {
+      sorted.sort((a, b) => {
+        const x = a.values[sortKey], y = b.values[sortKey];
+        const order = typeof x === "number" && typeof y === "number" ? x - y : String(x ?? "").localeCompare(String(y ?? ""));
+        return ascending ? order : -order;
+      });
+    }
+    body.replaceChildren(...sorted.map((row) => row.node()));
+  };
+  const head = el("tr", {}, columns.map((c, i) => el("th", {
+    "data-sort": i,
+    onclick: () => { ascending = sortKey === i ? !ascending : true; sortKey = i; render(); },
+  }, c)));
+  render();
+  return el("table", {}, el("thead", {}, head), body);
+}
+
+async function experimentsPage() {
+  const { experiments } = await api.get("experiments");
+  const rows = experiments.map((e) => ({
+    values: [e.name, e.runs, e.creation_time],
+    node: () => el("tr", {}, el("td", {}, el("a", { href: `#/experiments/${e.experiment_id}` }, e.name)),
+                   el("td", {}, e.runs), el("td", {}, when(e.creation_time))),
+  }));
+  show(el("h1", {}, "Experiments"),
+       experiments.length ? sortableTable(["Experiment", "Runs", "Created"], rows)
+                          : el("p", {}, "No experiments yet: submit a job."));
+}
+
+async function runsPage(experimentId) {
+  const [{ runs }, { experiments }] = await Promise.all([api.get(`experiments/${experimentId}/runs?limit=1000`),
+                                                         api.get("experiments")]);
+  const experiment = experiments.find((e) => String(e.experiment_id) === String(experimentId));
+  const paramKeys = [...new Set(runs.flatMap((r) => r.data.params.map((p) => p.key)))].slice(0, 4);
+  const metricKeys = [...new Set(runs.flatMap((r) => r.data.metrics.map((m) => m.key)))].slice(0, 4);
+  const rows = runs.map((r) => {
+    const params = Object.fromEntries(r.data.params.map((p) => [p.key, p.value]));
+    const metrics = Object.fromEntries(r.data.metrics.map((m) => [m.key, m.value]));
+    const seconds = r.info.end_time && r.info.start_time ? r.info.end_time - r.info.start_time : null;
+    return {
+      values: [r.info.run_id, r.info.run_name, r.info.status, ...paramKeys.map((k) => params[k]),
+               ...metricKeys.map((k) => metrics[k]), seconds],
+      node: () => el("tr", { "data-run": r.info.run_id },
+        el("td", {}, el("a", { href: `#/runs/${r.info.run_id}` }, r.info.run_id)),
+        el("td", {}, r.info.run_name),
+        el("td", { class: `status-${r.info.status}` }, r.info.status),
+        paramKeys.map((k) => el("td", {}, params[k] ?? "")),
+        metricKeys.map((k) => el("td", {}, metrics[k] === undefined ? "" : number(metrics[k]))),
+        el("td", {}, duration(r.info))),
+    };
+  });
+  show(el("h1", {}, `Runs of ${experiment ? experiment.name : experimentId}`),
+       sortableTable(["Run", "Name", "Status", ...paramKeys, ...metricKeys, "Duration"], rows));
+  refreshTimer = setTimeout(route, 3000);  // statuses change while jobs run
+}
+
+async function runPage(runId) {
+  const { run } = await api.get(`runs/${runId}`);
+  const info = run.info;
+  const keys = run.data.metrics.map((m) => m.key).sort();
+  const histories = await Promise.all(keys.map((k) => api.get(`runs/${runId}/metrics/${encodeURIComponent(k)}?max_points=500`)));
+  const chartBox = el("div", { class: "charts" });
+  show(
+    el("h1", {}, `Run ${info.run_id}: ${info.run_name}`),
+    el("div", { class: "card" },
+      el("p", {}, "Status: ", el("strong", { id: "run-status", class: `status-${info.status}` }, info.status),
+         ` · experiment ${info.experiment} · submitted by ${info.submitted_by || "?"} · started ${when(info.start_time)}`,
+         info.end_time ? ` · took ${duration(info)}` : ""),
+      info.error ? el("p", { class: "error" }, info.error) : null),
+    el("h2", {}, "Metrics"),
+    chartBox,
+    el("h2", {}, "Job spec"), el("pre", {}, JSON.stringify(run.spec, null, 2)),
+    el("h2", {}, "Result"), el("pre", { id: "run-result" }, JSON.stringify(run.result, null, 2)));
+  histories.forEach((h) => {
+    if (h.metrics.length < 2) return;  // a final value alone is in the result, not a curve
+    const canvas = el("canvas", { "data-metric": h.key });
+    const values = h.metrics.map((p) => p.value);
+    // Residuals and losses that fall by orders of magnitude read better on a log scale.
+    const logScale = Math.min(...values) > 0 && Math.max(...values) / Math.min(...values) > 100;
+    chartBox.append(el("div", { class: "chart" }, canvas));
+    charts.push(new Chart(canvas, {
+      type: "line",
+      data: { datasets: [{ label: h.key, data: h.metrics.map((p) => ({ x: p.step, y: p.value })), pointRadius: 2 }] },
+      options: { animation: false, maintainAspectRatio: false, parsing: false,
+                 scales: { x: { type: "linear", title: { display: true, text: "iteration" } },
+                           y: { type: logScale ? "logarithmic" : "linear" } } },
+    }));
+  });
+  if (info.status === "running" || info.status === "scheduled") refreshTimer = setTimeout(route, 2000);
+}
+
+async function sitesPage() {
+  const { sites } = await api.get("sites");
+  show(el("h1", {}, "Sites"), el("table", {},
+    el("thead", {}, el("tr", {}, ["Site", "Status", "Last seen", "Datasets"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, sites.map((s) => el("tr", { "data-site": s.name },
+      el("td", {}, s.name),
+      el("td", { class: s.online ? "online" : "offline" }, s.online ? "online" : "offline", s.error ? ` (${s.error})` : ""),
+      el("td", {}, when(s.last_seen)),
+      el("td", {}, (s.datasets || []).map((d) => el("div", {},
+        `${d.name}: ${d.rows} × ${d.columns.length} (${d.privacy})`))))))));
+}
+
+async function submitPage() {
+  const status = el("p", { role: "status" });
+  const form = el("form", { class: "card", id: "submit-form" },
+    el("label", { for: "algorithm" }, "Algorithm"),
+    el("select", { id: "algorithm" }, ["lm", "lmCG", "logreg", "kmeans", "pca"].map((a) => el("option", { value: a }, a))),
+    el("label", { for: "experiment" }, "Experiment"), el("input", { id: "experiment", value: "default" }),
+    el("label", { for: "dataset" }, "Dataset"), el("input", { id: "dataset", required: "" }),
+    el("label", { for: "label" }, "Label column (not for kmeans or pca)"), el("input", { id: "label" }),
+    el("label", { for: "features" }, "Feature columns, comma-separated (default: all others)"), el("input", { id: "features" }),
+    el("label", { for: "params" }, "Parameters (JSON)"), el("textarea", { id: "params" }, "{}"),
+    el("button", { type: "submit" }, "Submit"), status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = (id) => document.getElementById(id).value.trim();
+    try {
+      const data = { dataset: value("dataset") };
+      if (value("label")) data.label = value("label");
+      if (value("features")) data.features = value("features").split(",").map((f) => f.trim()).filter(Boolean);
+      const spec = { algorithm: value("algorithm"), experiment: value("experiment") || "default", data,
+                     params: JSON.parse(value("params") || "{}") };
+      const { run_id } = await api.post("jobs", spec);
+      location.hash = `#/runs/${run_id}`;
+    } catch (error) {
+      status.className = "error";
+      status.textContent = error.message;
+    }
+  });
+  show(el("h1", {}, "Submit a job"), form);
+}
+
+function loginPage(message) {
+  document.getElementById("nav").hidden = true;
+  show(document.getElementById("login-template").content.cloneNode(true));
+  if (message) document.getElementById("login-error").textContent = message;
+  document.getElementById("login").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    sessionStorage.setItem("fedra-token", document.getElementById("token").value.trim());
+    route();
+  });
+}
+
+async function route() {
+  clearPage();
+  if (!api.token()) return loginPage();
+  const path = location.hash.replace(/^#\/?/, "").split("/");
+  try {
+    const health = await api.get("health");
+    document.getElementById("nav").hidden = false;
+    document.getElementById("who").textContent = `signed in as ${health.principal}`;
+    if (path[0] === "experiments" && path[1]) await runsPage(path[1]);
+    else if (path[0] === "runs" && path[1]) await runPage(path[1]);
+    else if (path[0] === "sites") await sitesPage();
+    else if (path[0] === "submit") await submitPage();
+    else await experimentsPage();
+  } catch (error) {
+    if (error.status === 401) {
+      sessionStorage.removeItem("fedra-token");
+      return loginPage(error.message);
+    }
+    show(el("p", { class: "error", role: "alert" }, error.message));
+  }
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("logout").addEventListener("click", () => {
+    sessionStorage.removeItem("fedra-token");
+    location.hash = "";
+    route();
+  });
+  route();
+});
