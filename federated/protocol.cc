@@ -45,7 +45,7 @@ Status DecodeValue(ByteReader* r, std::optional<Matrix>* value) {
 Status DecodeRequest(ByteReader* r, Request* q) {
   uint8_t type = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&type));
-  if (type < 1 || type > static_cast<uint8_t>(RequestType::kClear)) {
+  if (type < 1 || type > static_cast<uint8_t>(RequestType::kAudit)) {
     return DataLoss("unknown request type " + std::to_string(type));
   }
   q->type = static_cast<RequestType>(type);
@@ -116,6 +116,7 @@ std::string_view RequestTypeName(RequestType type) {
     case RequestType::kExec: return "exec";
     case RequestType::kCall: return "call";
     case RequestType::kClear: return "clear";
+    case RequestType::kAudit: return "audit";
   }
   return "unknown";
 }
@@ -175,6 +176,13 @@ Request Request::Clear(std::vector<VarId> vars) {
   Request q;
   q.type = RequestType::kClear;
   q.inputs = std::move(vars);
+  return q;
+}
+
+Request Request::Audit(int64_t limit) {
+  Request q;
+  q.type = RequestType::kAudit;
+  q.params["limit"] = limit;
   return q;
 }
 

@@ -42,6 +42,7 @@ enum class RequestType : uint8_t {
   kCall = 7,         // named function `name` on `inputs` -> `output` (training steps, statistics)
   kClear = 8,        // remove variables `inputs` (all or none; params.missing_ok skips unknown
                      // ids, for releases the master sends after a site may have restarted)
+  kAudit = 9,        // the newest params.limit audit events (meta.events), for the dashboard
 };
 
 std::string_view RequestTypeName(RequestType type);
@@ -65,6 +66,7 @@ struct Request {
   static Request Call(VarId output, std::string function, std::vector<VarId> inputs,
                       nlohmann::json params = nlohmann::json::object());
   static Request Clear(std::vector<VarId> vars);
+  static Request Audit(int64_t limit);
   // Clear that skips ids the site does not hold.
   static Request Release(std::vector<VarId> vars);
 };

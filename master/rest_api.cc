@@ -220,6 +220,20 @@ Result<nlohmann::json> RestApi::Sites() {
   return out;
 }
 
+nlohmann::json RestApi::Audit(int64_t limit) {
+  SiteResponses responses = fed_.CallAll({Request::Audit(limit)});
+  nlohmann::json out = nlohmann::json::array();
+  for (const std::string& site : fed_.site_names()) {
+    const auto& r = responses.at(site);
+    if (r.ok() && r->front().status.ok()) {
+      out.push_back({{"name", site}, {"events", r->front().meta.value("events", nlohmann::json::array())}});
+    } else {
+      out.push_back({{"name", site}, {"error", (r.ok() ? r->front().status : r.status()).message()}});
+    }
+  }
+  return out;
+}
+
 Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal& who) {
   FEDRA_ASSIGN_OR_RETURN(Target t, ParseTarget(request.target));
   const auto& p = t.path;
@@ -248,6 +262,11 @@ Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal
     if (!get) return method_not_allowed();
     FEDRA_ASSIGN_OR_RETURN(nlohmann::json sites, Sites());
     return Json(200, {{"sites", sites}});
+  }
+  if (is({"audit"})) {
+    if (!get) return method_not_allowed();
+    FEDRA_ASSIGN_OR_RETURN(int64_t limit, QueryInt(t, "limit", 100, 1, 10000));
+    return Json(200, {{"sites", Audit(limit)}});
   }
   if (is({"experiments"})) {
     if (!get) return method_not_allowed();

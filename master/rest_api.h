@@ -5,6 +5,7 @@
 //
 //   GET  health                                 liveness, versions
 //   GET  sites                                  each site: online, datasets (shapes, privacy)
+//   GET  audit?limit=N                          each site's newest audit events
 //   GET  experiments                            experiments with run counts
 //   GET  experiments/{id}/runs                  an experiment's runs, newest first
 //   POST jobs                          operator submit a job spec -> {"run_id"}
@@ -55,6 +56,7 @@ class RestApi {
  private:
   Result<ApiResponse> Route(const ApiRequest& request, const ApiPrincipal& who);
   Result<nlohmann::json> Sites();
+  nlohmann::json Audit(int64_t limit);
 
   Federation& fed_;
   ExperimentDb& db_;

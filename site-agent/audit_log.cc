@@ -44,4 +44,42 @@ Status AuditLog::Append(const AuditEvent& event) {
   return Status::Ok();
 }
 
+Result<std::vector<nlohmann::json>> AuditLog::Tail(size_t limit) const {
+  std::string text;
+  {
+    std::lock_guard lock(mu_);  // no half-written line at the end
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Unavailable(path_.string() + ": cannot read audit log: " + std::strerror(errno));
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    const off_t start = size > static_cast<off_t>(kTailBytes) ? size - static_cast<off_t>(kTailBytes) : 0;
+    text.resize(static_cast<size_t>(size - start));
+    size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::pread(fd, text.data() + got, text.size() - got, start + static_cast<off_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    text.resize(got);
+    if (start > 0) {  // drop the partial first line
+      const size_t newline = text.find('\n');
+      text.erase(0, newline == std::string::npos ? text.size() : newline + 1);
+    }
+  }
+  std::vector<std::string_view> lines;
+  for (size_t at = 0; at < text.size();) {
+    const size_t end = text.find('\n', at);
+    const size_t stop = end == std::string::npos ? text.size() : end;
+    if (stop > at) lines.emplace_back(text.data() + at, stop - at);
+    at = stop + 1;
+  }
+  std::vector<nlohmann::json> events;
+  for (size_t i = lines.size() > limit ? lines.size() - limit : 0; i < lines.size(); ++i) {
+    nlohmann::json event = nlohmann::json::parse(lines[i], nullptr, /*allow_exceptions=*/false);
+    if (!event.is_discarded()) events.push_back(std::move(event));
+  }
+  return events;
+}
+
 }  // namespace fedra

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/status.h"
 #include "federated/protocol.h"
 
@@ -35,12 +37,16 @@ class AuditLog {
   // Appends one line stamped with the current UTC time.
   Status Append(const AuditEvent& event);
 
+  // The newest `limit` events, oldest first, read from at most the last kTailBytes of the file.
+  Result<std::vector<nlohmann::json>> Tail(size_t limit) const;
+  static constexpr size_t kTailBytes = 4 << 20;
+
  private:
   AuditLog(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
 
   const int fd_;
   const std::filesystem::path path_;
-  std::mutex mu_;  // one writer at a time keeps lines in time order
+  mutable std::mutex mu_;  // one writer at a time keeps lines in time order
 };
 
 }  // namespace fedra

@@ -15,6 +15,10 @@ Executor::Executor(std::string site_name, const SiteLimits& limits, const Catalo
       symbols_(symbols),
       audit_(audit) {}
 
+namespace {
+constexpr int64_t kMaxAuditEvents = 10000;
+}  // namespace
+
 ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& peer) {
   ResponseBatch out;
   out.id = batch.id;
@@ -69,6 +73,17 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
     case RequestType::kClear:
       audit->variables = q.inputs;
       return Clear(q);
+    case RequestType::kAudit: {
+      const auto limit = q.params.find("limit");
+      if (limit == q.params.end() || !limit->is_number_integer() || limit->get<int64_t>() < 1 ||
+          limit->get<int64_t>() > kMaxAuditEvents) {
+        return Response::Error(InvalidArgument("audit: params.limit must be an integer in 1.." +
+                                               std::to_string(kMaxAuditEvents)));
+      }
+      Result<std::vector<nlohmann::json>> events = audit_->Tail(static_cast<size_t>(limit->get<int64_t>()));
+      if (!events.ok()) return Response::Error(events.status());
+      return Response{Status::Ok(), {{"site", site_name_}, {"events", *events}}, {}};
+    }
   }
   return Response::Error(InvalidArgument("unknown request type"));
 }

@@ -68,6 +68,11 @@ try {
   await page.waitForSelector("tr[data-site] td.online");
   check((await page.textContent("main")).includes("private-aggregate"), "the sites page shows datasets and privacy levels");
 
+  // The audit view shows what the sites recorded, the reads of this run's dataset among them.
+  await page.goto(config.url + "/#/audit");
+  await page.waitForSelector("#audit tbody tr");
+  check((await page.textContent("#audit")).includes(config.dataset), "the audit view lists the sites' events");
+
   // An operator submits a job through the form and lands on its run.
   await page.click("#logout");
   await login(config.operator_token);

@@ -66,6 +66,23 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CHECK(r->body.find(".csv") == std::string::npos);
   }
 
+  SUBCASE("each site's audit trail, newest events last") {
+    Result<testing::HttpReply> catalog = viewer.Get("/api/v1/sites");  // leaves a list_catalog event
+    REQUIRE(catalog.ok());
+    Result<testing::HttpReply> r = viewer.Get("/api/v1/audit?limit=5");
+    REQUIRE(r.ok());
+    REQUIRE(r->status == 200);
+    const nlohmann::json sites = r->Json()["sites"];
+    REQUIRE(sites.size() == 2);
+    for (const auto& site : sites) {
+      REQUIRE(site["events"].is_array());
+      CHECK(site["events"].size() <= 5);
+      CHECK(site["events"].back()["request"] == "list_catalog");
+      CHECK(site["events"].back()["peer"] == "master 'm'");
+    }
+    CheckError(viewer.Get("/api/v1/audit?limit=0"), 400, "INVALID_ARGUMENT", "limit");
+  }
+
   SUBCASE("a submitted job runs in the background and is recorded with its metrics and model") {
     CheckError(viewer.Post("/api/v1/jobs", {{"algorithm", "lm"}}), 403, "PERMISSION_DENIED", "viewer");
     CheckError(op.Request("POST", "/api/v1/jobs", "{not json"), 400, "INVALID_ARGUMENT");

@@ -166,6 +166,18 @@ TEST_CASE("the moments function returns count, sums and sums of squares") {
   CHECK((*r.value)(2, 0) == 2470);  // sum of i^2 for i < 20
 }
 
+TEST_CASE("the audit request returns the newest events, oldest first") {
+  Site site;
+  for (int i = 0; i < 30; ++i) (void)site.Run(Request::Read(100 + i, "pub", {"a"}));
+  Response r = site.Run(Request::Audit(5));
+  REQUIRE(r.status.ok());
+  const nlohmann::json& events = r.meta["events"];
+  REQUIRE(events.size() == 5);
+  CHECK(events[0]["variables"][0] == 125);
+  CHECK(events[4]["variables"][0] == 129);
+  CHECK(site.Run(Request::Audit(0)).status.code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("k-means seeds and steps share only clusters as large as the policy's minimum") {
   Site site;  // d.csv: a = 0..19, b = 2a, c = 1; min_aggregate_rows = 10
   REQUIRE(site.Run(Request::Read(1, "agg")).status.ok());

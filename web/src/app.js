@@ -159,6 +159,23 @@ async function sitesPage() {
         `${d.name}: ${d.rows} × ${d.columns.length} (${d.privacy})`))))))));
 }
 
+async function auditPage() {
+  const { sites } = await api.get("audit?limit=200");
+  const events = sites.flatMap((s) => (s.events || []).map((e) => Object.assign({ site: s.name }, e)));
+  events.sort((a, b) => String(b.time).localeCompare(String(a.time)));
+  const unreachable = sites.filter((s) => s.error).map((s) => el("p", { class: "error" }, `${s.name}: ${s.error}`));
+  show(el("h1", {}, "Audit"),
+       el("p", {}, "What each site recorded about the requests it served, newest first."),
+       unreachable,
+       el("table", { id: "audit" },
+         el("thead", {}, el("tr", {}, ["Time", "Site", "Peer", "Request", "Dataset", "Allowed", "Bytes out", "Reason"]
+           .map((h) => el("th", {}, h)))),
+         el("tbody", {}, events.map((e) => el("tr", { class: e.allowed ? "" : "refused" },
+           el("td", {}, e.time), el("td", {}, e.site), el("td", {}, e.peer), el("td", {}, e.request),
+           el("td", {}, e.dataset || ""), el("td", { class: e.allowed ? "online" : "offline" }, e.allowed ? "yes" : "no"),
+           el("td", {}, e.bytes_out), el("td", {}, e.reason || ""))))));
+}
+
 async function submitPage() {
   const status = el("p", { role: "status" });
   const form = el("form", { class: "card", id: "submit-form" },
@@ -211,6 +228,7 @@ async function route() {
     if (path[0] === "experiments" && path[1]) await runsPage(path[1]);
     else if (path[0] === "runs" && path[1]) await runPage(path[1]);
     else if (path[0] === "sites") await sitesPage();
+    else if (path[0] === "audit") await auditPage();
     else if (path[0] === "submit") await submitPage();
     else await experimentsPage();
   } catch (error) {
