@@ -39,6 +39,18 @@ function el(tag, attrs, ...children) {
 
 const main = () => document.getElementById("main");
 const show = (...nodes) => main().replaceChildren(...nodes);
+
+// Navigation can start a new page while an older one still waits on the API; each page renders
+// through the `render` it was given, which refuses (and so stops the page) once it is stale.
+let generation = 0;
+const STALE = Symbol("stale page");
+function renderer() {
+  const mine = ++generation;
+  return (...nodes) => {
+    if (mine !== generation) throw STALE;
+    show(...nodes);
+  };
+}
 const when = (seconds) => (seconds ? new Date(seconds * 1000).toLocaleString() : "");
 const number = (v) => (typeof v === "number" ? (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : +v.toFixed(4)) : v);
 const duration = (info) => (info.start_time && info.end_time ? (info.end_time - info.start_time).toFixed(2) + " s" : "");
@@ -73,19 +85,19 @@ function sortableTable(columns, rows) {
   return el("table", {}, el("thead", {}, head), body);
 }
 
-async function experimentsPage() {
+async function experimentsPage(render) {
   const { experiments } = await api.get("experiments");
   const rows = experiments.map((e) => ({
     values: [e.name, e.runs, e.creation_time],
     node: () => el("tr", {}, el("td", {}, el("a", { href: `#/experiments/${e.experiment_id}` }, e.name)),
                    el("td", {}, e.runs), el("td", {}, when(e.creation_time))),
   }));
-  show(el("h1", {}, "Experiments"),
+  render(el("h1", {}, "Experiments"),
        experiments.length ? sortableTable(["Experiment", "Runs", "Created"], rows)
                           : el("p", {}, "No experiments yet: submit a job."));
 }
 
-async function runsPage(experimentId) {
+async function runsPage(render, experimentId) {
   const [{ runs }, { experiments }] = await Promise.all([api.get(`experiments/${experimentId}/runs?limit=1000`),
                                                          api.get("experiments")]);
   const experiment = experiments.find((e) => String(e.experiment_id) === String(experimentId));
@@ -107,18 +119,18 @@ async function runsPage(experimentId) {
         el("td", {}, duration(r.info))),
     };
   });
-  show(el("h1", {}, `Runs of ${experiment ? experiment.name : experimentId}`),
+  render(el("h1", {}, `Runs of ${experiment ? experiment.name : experimentId}`),
        sortableTable(["Run", "Name", "Status", ...paramKeys, ...metricKeys, "Duration"], rows));
   refreshTimer = setTimeout(route, 3000);  // statuses change while jobs run
 }
 
-async function runPage(runId) {
+async function runPage(render, runId) {
   const { run } = await api.get(`runs/${runId}`);
   const info = run.info;
   const keys = run.data.metrics.map((m) => m.key).sort();
   const histories = await Promise.all(keys.map((k) => api.get(`runs/${runId}/metrics/${encodeURIComponent(k)}?max_points=500`)));
   const chartBox = el("div", { class: "charts" });
-  show(
+  render(
     el("h1", {}, `Run ${info.run_id}: ${info.run_name}`),
     el("div", { class: "card" },
       el("p", {}, "Status: ", el("strong", { id: "run-status", class: `status-${info.status}` }, info.status),
@@ -147,9 +159,9 @@ async function runPage(runId) {
   if (info.status === "running" || info.status === "scheduled") refreshTimer = setTimeout(route, 2000);
 }
 
-async function sitesPage() {
+async function sitesPage(render) {
   const { sites } = await api.get("sites");
-  show(el("h1", {}, "Sites"), el("table", {},
+  render(el("h1", {}, "Sites"), el("table", {},
     el("thead", {}, el("tr", {}, ["Site", "Status", "Last seen", "Datasets"].map((h) => el("th", {}, h)))),
     el("tbody", {}, sites.map((s) => el("tr", { "data-site": s.name },
       el("td", {}, s.name),
@@ -159,12 +171,12 @@ async function sitesPage() {
         `${d.name}: ${d.rows} × ${d.columns.length} (${d.privacy})`))))))));
 }
 
-async function auditPage() {
+async function auditPage(render) {
   const { sites } = await api.get("audit?limit=200");
   const events = sites.flatMap((s) => (s.events || []).map((e) => Object.assign({ site: s.name }, e)));
   events.sort((a, b) => String(b.time).localeCompare(String(a.time)));
   const unreachable = sites.filter((s) => s.error).map((s) => el("p", { class: "error" }, `${s.name}: ${s.error}`));
-  show(el("h1", {}, "Audit"),
+  render(el("h1", {}, "Audit"),
        el("p", {}, "What each site recorded about the requests it served, newest first."),
        unreachable,
        el("table", { id: "audit" },
@@ -176,7 +188,7 @@ async function auditPage() {
            el("td", {}, e.bytes_out), el("td", {}, e.reason || ""))))));
 }
 
-async function submitPage() {
+async function submitPage(render) {
   const status = el("p", { role: "status" });
   const form = el("form", { class: "card", id: "submit-form" },
     el("label", { for: "algorithm" }, "Algorithm"),
@@ -203,7 +215,7 @@ async function submitPage() {
       status.textContent = error.message;
     }
   });
-  show(el("h1", {}, "Submit a job"), form);
+  render(el("h1", {}, "Submit a job"), form);
 }
 
 function loginPage(message) {
@@ -219,24 +231,28 @@ function loginPage(message) {
 
 async function route() {
   clearPage();
+  const render = renderer();
   if (!api.token()) return loginPage();
   const path = location.hash.replace(/^#\/?/, "").split("/");
   try {
     const health = await api.get("health");
     document.getElementById("nav").hidden = false;
     document.getElementById("who").textContent = `signed in as ${health.principal}`;
-    if (path[0] === "experiments" && path[1]) await runsPage(path[1]);
-    else if (path[0] === "runs" && path[1]) await runPage(path[1]);
-    else if (path[0] === "sites") await sitesPage();
-    else if (path[0] === "audit") await auditPage();
-    else if (path[0] === "submit") await submitPage();
-    else await experimentsPage();
+    if (path[0] === "experiments" && path[1]) await runsPage(render, path[1]);
+    else if (path[0] === "runs" && path[1]) await runPage(render, path[1]);
+    else if (path[0] === "sites") await sitesPage(render);
+    else if (path[0] === "audit") await auditPage(render);
+    else if (path[0] === "submit") await submitPage(render);
+    else await experimentsPage(render);
   } catch (error) {
+    if (error === STALE) return;
     if (error.status === 401) {
       sessionStorage.removeItem("fedra-token");
       return loginPage(error.message);
     }
-    show(el("p", { class: "error", role: "alert" }, error.message));
+    try {
+      render(el("p", { class: "error", role: "alert" }, error.message));
+    } catch (stale) { /* a newer page is showing */ }
   }
 }
 
