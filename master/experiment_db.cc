@@ -31,10 +31,14 @@ CREATE TABLE runs (
   submitted_by TEXT NOT NULL DEFAULT '',
   created_at REAL NOT NULL,
   started_at REAL,
-  ended_at REAL,
-  cancel_requested INTEGER NOT NULL DEFAULT 0
+  ended_at REAL
 );
 CREATE INDEX runs_by_experiment ON runs (experiment_id, id);
+CREATE TABLE jobs (
+  run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+  submitted_at REAL NOT NULL,
+  cancel_requested INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE params (
   run_id INTEGER NOT NULL REFERENCES runs(id),
   key TEXT NOT NULL,
@@ -268,6 +272,10 @@ Result<int64_t> ExperimentDb::CreateRun(const NewRun& run) {
     }
     FEDRA_RETURN_IF_ERROR(insert.Run());
     id = c.last_insert_id();
+    if (run.job) {
+      FEDRA_ASSIGN_OR_RETURN(sqlite::Statement job, c.Prepare("INSERT INTO jobs (run_id, submitted_at) VALUES (?1, ?2)"));
+      FEDRA_RETURN_IF_ERROR(job.Bind(1, id).Bind(2, now).Run());
+    }
     FEDRA_ASSIGN_OR_RETURN(sqlite::Statement param, c.Prepare("INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3)"));
     for (const auto& [key, value] : run.params.items()) {
       FEDRA_RETURN_IF_ERROR(param.Bind(1, id).Bind(2, key).Bind(3, ParamText(value)).Run());
@@ -339,14 +347,17 @@ Result<int64_t> ExperimentDb::SaveModel(int64_t run, const std::string& name, co
 
 Status ExperimentDb::RequestCancel(int64_t run) {
   return Submit([&](sqlite::Connection& c) -> Status {
-    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement get, c.Prepare("SELECT status FROM runs WHERE id = ?1"));
+    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement get,
+                           c.Prepare("SELECT r.status, j.run_id IS NOT NULL FROM runs r LEFT JOIN jobs j ON j.run_id = r.id "
+                                     "WHERE r.id = ?1"));
     FEDRA_ASSIGN_OR_RETURN(bool found, get.Bind(1, run).Step());
     if (!found) return NotFound("no run " + std::to_string(run));
+    if (get.Int(1) == 0) return NotFound("run " + std::to_string(run) + " is not a job: it is tracked from outside");
     const std::string status = get.Text(0);
     if (status != "scheduled" && status != "running") {
       return FailedPrecondition("run " + std::to_string(run) + " has already ended (" + status + ")");
     }
-    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement set, c.Prepare("UPDATE runs SET cancel_requested = 1 WHERE id = ?1"));
+    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement set, c.Prepare("UPDATE jobs SET cancel_requested = 1 WHERE run_id = ?1"));
     return set.Bind(1, run).Run();
   });
 }
@@ -388,7 +399,9 @@ namespace {
 
 constexpr const char* kRunColumns =
     "r.id, r.experiment_id, e.name, r.name, r.status, r.algorithm, r.dataset, r.submitted_by, r.created_at, "
-    "r.started_at, r.ended_at, r.error, r.cancel_requested";
+    "r.started_at, r.ended_at, r.error, coalesce(j.cancel_requested, 0), j.run_id IS NOT NULL";
+constexpr const char* kRunsJoined =
+    " FROM runs r JOIN experiments e ON e.id = r.experiment_id LEFT JOIN jobs j ON j.run_id = r.id ";
 
 nlohmann::json RunInfo(const sqlite::Statement& s) {
   nlohmann::json info = {{"run_id", s.Int(0)},
@@ -403,7 +416,8 @@ nlohmann::json RunInfo(const sqlite::Statement& s) {
                          {"start_time", s.IsNull(9) ? nlohmann::json(nullptr) : nlohmann::json(s.Double(9))},
                          {"end_time", s.IsNull(10) ? nlohmann::json(nullptr) : nlohmann::json(s.Double(10))},
                          {"error", s.Text(11)},
-                         {"cancel_requested", s.Int(12) != 0}};
+                         {"cancel_requested", s.Int(12) != 0},
+                         {"job", s.Int(13) != 0}};
   return info;
 }
 
@@ -433,13 +447,13 @@ Status AddParamsAndMetrics(sqlite::Connection& c, nlohmann::json* runs, const st
 
 }  // namespace
 
-Result<nlohmann::json> ExperimentDb::ListRuns(int64_t experiment, int64_t limit, int64_t offset) {
+Result<nlohmann::json> ExperimentDb::ListRuns(int64_t experiment, int64_t limit, int64_t offset, bool jobs_only) {
   FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
   FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s,
-                         r->Prepare(std::string("SELECT ") + kRunColumns +
-                                    " FROM runs r JOIN experiments e ON e.id = r.experiment_id "
-                                    "WHERE ?1 = 0 OR r.experiment_id = ?1 ORDER BY r.id DESC LIMIT ?2 OFFSET ?3"));
-  s.Bind(1, experiment).Bind(2, limit).Bind(3, offset);
+                         r->Prepare(std::string("SELECT ") + kRunColumns + kRunsJoined +
+                                    "WHERE (?1 = 0 OR r.experiment_id = ?1) AND (?4 = 0 OR j.run_id IS NOT NULL) "
+                                    "ORDER BY r.id DESC LIMIT ?2 OFFSET ?3"));
+  s.Bind(1, experiment).Bind(2, limit).Bind(3, offset).Bind(4, int64_t{jobs_only});
   nlohmann::json runs = nlohmann::json::array();
   int64_t lowest = 0, highest = 0;
   for (;;) {
@@ -458,14 +472,13 @@ Result<nlohmann::json> ExperimentDb::ListRuns(int64_t experiment, int64_t limit,
 Result<nlohmann::json> ExperimentDb::GetRun(int64_t run) {
   FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
   FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s,
-                         r->Prepare(std::string("SELECT ") + kRunColumns +
-                                    ", r.spec, r.result FROM runs r JOIN experiments e ON e.id = r.experiment_id "
+                         r->Prepare(std::string("SELECT ") + kRunColumns + ", r.spec, r.result" + kRunsJoined +
                                     "WHERE r.id = ?1"));
   FEDRA_ASSIGN_OR_RETURN(bool found, s.Bind(1, run).Step());
   if (!found) return NotFound("no run " + std::to_string(run));
   nlohmann::json runs = nlohmann::json::array({RunInfo(s)});
-  runs[0]["spec"] = ParseStored(s.Text(13));
-  runs[0]["result"] = ParseStored(s.Text(14));
+  runs[0]["spec"] = ParseStored(s.Text(14));
+  runs[0]["result"] = ParseStored(s.Text(15));
   FEDRA_RETURN_IF_ERROR(AddParamsAndMetrics(*r, &runs, "run_id = " + std::to_string(run)));
   return runs[0];
 }
@@ -539,7 +552,9 @@ Result<nlohmann::json> ExperimentDb::ListSites() {
 
 Result<bool> ExperimentDb::CancelRequested(int64_t run) {
   FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
-  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s, r->Prepare("SELECT cancel_requested FROM runs WHERE id = ?1"));
+  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s,
+                         r->Prepare("SELECT coalesce(j.cancel_requested, 0) FROM runs r LEFT JOIN jobs j ON j.run_id = r.id "
+                                    "WHERE r.id = ?1"));
   FEDRA_ASSIGN_OR_RETURN(bool found, s.Bind(1, run).Step());
   if (!found) return NotFound("no run " + std::to_string(run));
   return s.Int(0) != 0;

@@ -1,6 +1,6 @@
 // The experiment database: one SQLite file in WAL mode holding experiments, runs (status, job
 // spec, result), params, metrics (with a latest-value table for listings), model blobs, the
-// federation's sites and job submissions. The schema is versioned; migrations run in code on
+// federation's sites, and jobs (the runs the master executes, with their cancel requests). The schema is versioned; migrations run in code on
 // open.
 //
 // All writes go through one writer thread, which commits whatever is queued in one transaction
@@ -45,6 +45,8 @@ struct NewRun {
   nlohmann::json params = nlohmann::json::object();  // flat key -> value, for listings
   std::string submitted_by;
   RunStatus status = RunStatus::kRunning;
+  // A job is a run the master executes (and so can cancel); other runs are tracked from outside.
+  bool job = false;
 };
 
 struct ModelBlob {
@@ -71,14 +73,14 @@ class ExperimentDb {
   Status LogMetrics(int64_t run, std::vector<MetricPoint> points);  // one transaction
   Result<int64_t> SaveModel(int64_t run, const std::string& name, const nlohmann::json& shapes,
                             std::vector<uint8_t> bytes);  // returns the new version
-  // Fails with kFailedPrecondition when the run has already ended.
+  // Fails with kFailedPrecondition when the run has already ended, kNotFound when it is not a job.
   Status RequestCancel(int64_t run);
   Status RecordSite(const std::string& name, bool online, const nlohmann::json& datasets, bool gpu);
 
   // Reads.
   Result<nlohmann::json> ListExperiments();
   // Newest first, each with its params and latest metrics. experiment 0: all.
-  Result<nlohmann::json> ListRuns(int64_t experiment, int64_t limit, int64_t offset);
+  Result<nlohmann::json> ListRuns(int64_t experiment, int64_t limit, int64_t offset, bool jobs_only = false);
   Result<nlohmann::json> GetRun(int64_t run);  // kNotFound when there is none
   // A metric's history in step order, thinned evenly to at most max_points (first and last kept).
   Result<nlohmann::json> MetricHistory(int64_t run, const std::string& key, int64_t max_points);

@@ -287,7 +287,7 @@ Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal
     }
     FEDRA_ASSIGN_OR_RETURN(int64_t limit, QueryInt(t, "limit", kDefaultListLimit, 1, kMaxListLimit));
     FEDRA_ASSIGN_OR_RETURN(int64_t offset, QueryInt(t, "offset", 0, 0, int64_t{1} << 40));
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json runs, db_.ListRuns(experiment, limit, offset));
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json runs, db_.ListRuns(experiment, limit, offset, /*jobs_only=*/p[0] == "jobs"));
     nlohmann::json out = nlohmann::json::array();
     for (const auto& run : runs) out.push_back(RunResource(run));
     return Json(200, {{"runs", out}});
@@ -305,6 +305,7 @@ Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal
     if (!get) return method_not_allowed();
     FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
     FEDRA_ASSIGN_OR_RETURN(nlohmann::json run, db_.GetRun(id));
+    if (p[0] == "jobs" && !run["job"].get<bool>()) return NotFound("run " + std::to_string(id) + " is not a job");
     return Json(200, {{"run", RunResource(run)}});
   }
   if (is({"runs"})) {

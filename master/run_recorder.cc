@@ -82,6 +82,7 @@ Result<int64_t> CreateJobRun(ExperimentDb& db, const JobSpec& job, const nlohman
   run.params = FlatParams(job);
   run.submitted_by = submitted_by;
   run.status = status;
+  run.job = true;
   return db.CreateRun(run);
 }
 

@@ -190,6 +190,10 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     const int64_t run = created->Json()["run_id"];
     CheckError(op.Post("/api/v1/runs/log-batch", {{"run_id", run}, {"metrics", {{{"key", "loss"}}}}}), 400,
                "INVALID_ARGUMENT", "metrics[0].value");
+    // Tracked from outside, not a job: the master has nothing to cancel.
+    CheckError(viewer.Get("/api/v1/jobs/" + std::to_string(run)), 404, "NOT_FOUND", "is not a job");
+    CheckError(op.Post("/api/v1/jobs/" + std::to_string(run) + "/cancel", nlohmann::json::object()), 404, "NOT_FOUND",
+               "is not a job");
     constexpr int kClients = 12, kBatches = 10, kPerBatch = 100;
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;

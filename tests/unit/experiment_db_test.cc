@@ -27,6 +27,7 @@ NewRun Run(const std::string& experiment, RunStatus status = RunStatus::kRunning
   run.params = {{"lambda", 0.5}, {"dataset", "d"}};
   run.submitted_by = "tester";
   run.status = status;
+  run.job = true;
   return run;
 }
 
@@ -109,6 +110,12 @@ TEST_CASE("cancelling is recorded for active runs and refused for ended ones") {
   CHECK(*db->CancelRequested(active));
   CHECK(db->RequestCancel(ended).code() == StatusCode::kFailedPrecondition);
   CHECK(db->RequestCancel(999).code() == StatusCode::kNotFound);
+  NewRun tracked = Run("e");
+  tracked.job = false;  // logged from outside: nothing here to cancel
+  const int64_t outside = *db->CreateRun(tracked);
+  CHECK(db->RequestCancel(outside).message().find("is not a job") != std::string::npos);
+  CHECK(db->ListRuns(0, 10, 0, /*jobs_only=*/true)->size() == 2);
+  CHECK(db->ListRuns(0, 10, 0)->size() == 3);
   CHECK((*db->GetRun(ended))["error"] == "boom");
 }
 
