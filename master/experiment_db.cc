@@ -1,6 +1,12 @@
 #include "master/experiment_db.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 
@@ -126,19 +132,28 @@ class ExperimentDb::Reader {
 Result<std::unique_ptr<ExperimentDb>> ExperimentDb::Open(const std::filesystem::path& path) {
   std::unique_ptr<ExperimentDb> db(new ExperimentDb(path));
   const std::string where = "experiment database " + path.string();
+  // Every process using the file holds a shared lock on FILE.lock; only one that finds no other
+  // (an exclusive lock succeeds) may fail the runs left active, which then have no process.
+  db->lock_fd_ = ::open((path.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (db->lock_fd_ < 0) return Unavailable(where + ": cannot open its lock file: " + std::strerror(errno));
+  const bool alone = ::flock(db->lock_fd_, LOCK_EX | LOCK_NB) == 0;
+  if (!alone && ::flock(db->lock_fd_, LOCK_SH) != 0) return Unavailable(where + ": cannot lock: " + std::strerror(errno));
   FEDRA_ASSIGN_OR_RETURN(db->writer_, sqlite::Connection::Open(path.string(), true, false));
   ::chmod(path.c_str(), 0600);  // tokens' owners and job specs live here
   // WAL: readers never block the writer; NORMAL sync loses nothing committed when the process
   // dies (only a power cut can cost the last commits).
   FEDRA_RETURN_IF_ERROR(db->writer_.Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL").WithContext(where));
   FEDRA_RETURN_IF_ERROR(db->Migrate().WithContext(where));
-  FEDRA_RETURN_IF_ERROR(db->writer_
-                            .Exec("UPDATE runs SET status = 'failed', ended_at = " + std::to_string(Now()) +
-                                  ", error = 'the master stopped while this run was active' "
-                                  "WHERE status IN ('scheduled', 'running')")
-                            .WithContext(where));
-  if (const int stale = db->writer_.changes(); stale > 0) {
-    FEDRA_LOG(kWarn) << where << ": marked " << stale << " run(s) failed that a stopped master left active";
+  if (alone) {
+    FEDRA_RETURN_IF_ERROR(db->writer_
+                              .Exec("UPDATE runs SET status = 'failed', ended_at = " + std::to_string(Now()) +
+                                    ", error = 'the master stopped while this run was active' "
+                                    "WHERE status IN ('scheduled', 'running')")
+                              .WithContext(where));
+    if (const int stale = db->writer_.changes(); stale > 0) {
+      FEDRA_LOG(kWarn) << where << ": marked " << stale << " run(s) failed that a stopped master left active";
+    }
+    ::flock(db->lock_fd_, LOCK_SH);  // from now on others may share the file
   }
   db->writer_thread_ = std::thread([d = db.get()] { d->WriterLoop(); });
   return db;
@@ -151,6 +166,7 @@ ExperimentDb::~ExperimentDb() {
   }
   queue_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 Status ExperimentDb::Migrate() {
@@ -212,6 +228,15 @@ void ExperimentDb::WriterLoop() {
         (void)writer_.Exec(s.ok() ? "RELEASE one_write" : "ROLLBACK TO one_write; RELEASE one_write");
       }
       results.push_back(s);
+      // Some errors (disk full, I/O) make SQLite roll back the whole transaction, not just the
+      // savepoint: the batch's earlier writes are gone too, so they fail with this error, and
+      // the rest of the batch starts a new transaction.
+      if (!s.ok() && sqlite3_get_autocommit(writer_.get())) {
+        for (Status& earlier : results) {
+          if (earlier.ok()) earlier = s.WithContext("rolled back with a later write");
+        }
+        begun = writer_.Exec("BEGIN IMMEDIATE");
+      }
     }
     if (begun.ok()) {
       if (Status committed = writer_.Exec("COMMIT"); !committed.ok()) {
@@ -486,21 +511,23 @@ Result<nlohmann::json> ExperimentDb::GetRun(int64_t run) {
 Result<nlohmann::json> ExperimentDb::MetricHistory(int64_t run, const std::string& key, int64_t max_points) {
   if (max_points < 2) return InvalidArgument("max_points must be at least 2");
   FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
-  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement count, r->Prepare("SELECT count(*) FROM metrics WHERE run_id = ?1 AND key = ?2"));
-  FEDRA_ASSIGN_OR_RETURN(bool row, count.Bind(1, run).Bind(2, key).Step());
-  const int64_t n = row ? count.Int(0) : 0;
-  // Keep every stride-th point and the last one: at most max_points, evenly spread.
-  const int64_t stride = n <= max_points ? 1 : (n - 1 + max_points - 2) / (max_points - 1);
+  // One query, so the count and the points agree while a job keeps writing. Keep every
+  // stride-th point and the last one: at most max_points, evenly spread.
   FEDRA_ASSIGN_OR_RETURN(
       sqlite::Statement s,
-      r->Prepare("SELECT step, value, time FROM (SELECT step, value, time, row_number() OVER (ORDER BY step, rowid) AS rn "
-                 "FROM metrics WHERE run_id = ?1 AND key = ?2) WHERE (rn - 1) % ?3 = 0 OR rn = ?4 ORDER BY rn"));
-  s.Bind(1, run).Bind(2, key).Bind(3, stride).Bind(4, n);
+      r->Prepare("SELECT step, value, time, n FROM ("
+                 "  SELECT step, value, time, row_number() OVER (ORDER BY step, rowid) AS rn, count(*) OVER () AS n "
+                 "  FROM metrics WHERE run_id = ?1 AND key = ?2) "
+                 "WHERE (rn - 1) % (CASE WHEN n <= ?3 THEN 1 ELSE (n - 1 + ?3 - 2) / (?3 - 1) END) = 0 OR rn = n "
+                 "ORDER BY rn"));
+  s.Bind(1, run).Bind(2, key).Bind(3, max_points);
   nlohmann::json points = nlohmann::json::array();
+  int64_t n = 0;
   for (;;) {
     FEDRA_ASSIGN_OR_RETURN(bool more, s.Step());
     if (!more) break;
     points.push_back({{"step", s.Int(0)}, {"value", s.Double(1)}, {"timestamp", s.Double(2)}});
+    n = s.Int(3);
   }
   return nlohmann::json{{"key", key}, {"total_points", n}, {"metrics", points}};
 }

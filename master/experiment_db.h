@@ -57,8 +57,8 @@ struct ModelBlob {
 
 class ExperimentDb {
  public:
-  // Opens or creates the file and brings its schema up to date. Runs that were scheduled or
-  // running when a previous master stopped are marked failed: their process is gone.
+  // Opens or creates the file and brings its schema up to date. When no other process has the
+  // file open, runs left scheduled or running are marked failed: their process is gone.
   static Result<std::unique_ptr<ExperimentDb>> Open(const std::filesystem::path& path);
   ~ExperimentDb();
   ExperimentDb(const ExperimentDb&) = delete;
@@ -115,6 +115,7 @@ class ExperimentDb {
 
   std::mutex pool_mu_;
   std::vector<sqlite::Connection> pool_;
+  int lock_fd_ = -1;  // shared lock on FILE.lock while open
 };
 
 }  // namespace fedra

@@ -55,6 +55,8 @@ void JobRunner::Loop() {
     Result<bool> cancelled = db_.CancelRequested(next.run);
     if (cancelled.ok() && *cancelled) {
       (void)db_.SetRunStatus(next.run, RunStatus::kCancelled, nullptr, "cancelled before it started");
+      std::lock_guard lock(mu_);
+      running_ = 0;
       continue;
     }
     Result<nlohmann::json> result = RunRecordedJob(fed_, db_, next.job, next.run);

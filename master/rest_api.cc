@@ -1,6 +1,8 @@
 #include "master/rest_api.h"
 
+#include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <vector>
@@ -42,18 +44,19 @@ struct Target {
   std::map<std::string, std::string> query;
 };
 
-std::string PercentDecode(std::string_view s) {
+// Decodes %XX escapes; in a query, '+' is a space too (in a path it is itself).
+std::string PercentDecode(std::string_view s, bool query) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2])) {
       int v = 0;
-      if (std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16).ec == std::errc()) {
-        out += static_cast<char>(v);
-        i += 2;
-        continue;
-      }
+      std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+      out += static_cast<char>(v);
+      i += 2;
+      continue;
     }
-    out += s[i] == '+' ? ' ' : s[i];
+    out += query && s[i] == '+' ? ' ' : s[i];
   }
   return out;
 }
@@ -66,7 +69,7 @@ Result<Target> ParseTarget(std::string_view target) {
   Target t;
   while (!path.empty()) {
     const size_t slash = path.find('/');
-    t.path.push_back(PercentDecode(path.substr(0, slash)));
+    t.path.push_back(PercentDecode(path.substr(0, slash), false));
     path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
   }
   if (q != std::string_view::npos) {
@@ -75,7 +78,8 @@ Result<Target> ParseTarget(std::string_view target) {
       const size_t amp = query.find('&');
       const std::string_view pair = query.substr(0, amp);
       const size_t eq = pair.find('=');
-      t.query[PercentDecode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      t.query[PercentDecode(pair.substr(0, eq), true)] =
+          eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
       query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     }
   }
@@ -163,7 +167,10 @@ Result<std::vector<MetricPoint>> ParseMetrics(const nlohmann::json& doc) {
     }
     const double value = m["value"].get<double>();
     if (!std::isfinite(value)) return InvalidArgument(where + ".value: must be finite");
-    const double ms = m.value("timestamp", 0.0);
+    const double ms = m.contains("timestamp") ? m["timestamp"].get<double>()
+                                              : std::chrono::duration<double, std::milli>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count();
     points.push_back(MetricPoint{m["key"].get<std::string>(), m.value("step", int64_t{0}), value, ms / 1000.0});
   }
   return points;
@@ -340,6 +347,11 @@ Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal
     FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(request.body));
     if (!doc.contains("status") || !doc["status"].is_string()) return InvalidArgument("status: expected a string");
     FEDRA_ASSIGN_OR_RETURN(RunStatus status, ParseRunStatus(doc["status"].get<std::string>()));
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json run, db_.GetRun(id));
+    if (run["job"].get<bool>()) {
+      return FailedPrecondition("run " + std::to_string(id) + " is a job the master runs; its status is the master's " +
+                                "(cancel it with POST jobs/" + std::to_string(id) + "/cancel)");
+    }
     FEDRA_RETURN_IF_ERROR(db_.SetRunStatus(id, status));
     return Json(200, {{"run_id", id}, {"status", RunStatusName(status)}});
   }

@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
@@ -50,7 +51,12 @@ http::response<http::string_body> MakeResponse(const ApiResponse& r, unsigned ve
 }  // namespace
 
 RestServer::RestServer(const RestServerOptions& options, RestApi& api, const StaticFiles* web)
-    : options_(options), api_(api), web_(web), handlers_(kHandlerThreads), acceptor_(io_) {}
+    : options_(options),
+      api_(api),
+      web_(web),
+      handlers_(kHandlerThreads),
+      accept_strand_(net::make_strand(io_)),
+      acceptor_(accept_strand_) {}
 
 ApiResponse RestServer::Handle(const ApiRequest& request) const {
   const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
@@ -100,7 +106,7 @@ void RestServer::Run(bool handle_signals) {
       Stop();
     });
   }
-  net::co_spawn(io_, Accept(), net::detached);
+  net::co_spawn(accept_strand_, Accept(), net::detached);
   std::vector<std::thread> threads;
   for (int i = 1; i < kIoThreads; ++i) threads.emplace_back([this] { io_.run(); });
   io_.run();
@@ -108,7 +114,7 @@ void RestServer::Run(bool handle_signals) {
 }
 
 void RestServer::Stop() {
-  net::post(io_, [this] {
+  net::post(accept_strand_, [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);
     io_.stop();
@@ -120,7 +126,10 @@ net::awaitable<void> RestServer::Accept() {
     auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), kTuple);
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
+      // Out of descriptors or the like: say so, and give connections time to close.
       FEDRA_LOG(kWarn) << "accept failed: " << ec.message();
+      net::steady_timer pause(accept_strand_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kTuple);
       continue;
     }
     net::co_spawn(socket.get_executor(), Serve(std::move(socket)), [](std::exception_ptr e) {

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "common/config.h"
@@ -51,6 +52,8 @@ class RestServer {
   const StaticFiles* web_;
   boost::asio::io_context io_;
   boost::asio::thread_pool handlers_;
+  // The acceptor is used only on this strand: the accept loop and Stop() never race.
+  boost::asio::strand<boost::asio::io_context::executor_type> accept_strand_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   uint16_t port_ = 0;

@@ -45,7 +45,8 @@ void AddFinalMetrics(const nlohmann::json& metrics, const std::string& prefix, i
                      Status* status) {
   if (!metrics.is_object()) return;
   for (const auto& [key, value] : metrics.items()) {
-    if (value.is_number()) *status = out->Add(prefix + key, step, value.get<double>());
+    if (!value.is_number()) continue;
+    if (Status s = out->Add(prefix + key, step, value.get<double>()); status->ok()) *status = s;
   }
 }
 

@@ -7,7 +7,7 @@ Status SqliteError(sqlite3* db, std::string_view what) {
   const int code = sqlite3_extended_errcode(db);
   std::string message = std::string(what) + ": " + sqlite3_errmsg(db);
   if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) return Unavailable(std::move(message));
-  if ((code & 0xff) == SQLITE_CONSTRAINT) return AlreadyExists(std::move(message));
+  if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY) return AlreadyExists(std::move(message));
   if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB) return DataLoss(std::move(message));
   return Internal(std::move(message));
 }
@@ -71,7 +71,11 @@ Statement& Statement::Bind(int index, std::string_view v) {
 }
 
 Statement& Statement::BindBlob(int index, std::span<const uint8_t> v) {
-  if (sqlite3_bind_blob64(stmt_.get(), index, v.data(), v.size(), SQLITE_TRANSIENT) != SQLITE_OK && bind_status_.ok()) {
+  // An empty span may have no data pointer, which SQLite would bind as NULL rather than as an
+  // empty blob.
+  static constexpr uint8_t kEmpty = 0;
+  const void* data = v.empty() ? &kEmpty : v.data();
+  if (sqlite3_bind_blob64(stmt_.get(), index, data, v.size(), SQLITE_TRANSIENT) != SQLITE_OK && bind_status_.ok()) {
     bind_status_ = Error("binding");
   }
   return *this;

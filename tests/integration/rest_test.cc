@@ -153,6 +153,8 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
 
     CheckError(op.Post("/api/v1/jobs/" + std::to_string(run) + "/cancel", nlohmann::json::object()), 409,
                "FAILED_PRECONDITION", "already ended");
+    CheckError(op.Post("/api/v1/runs/" + std::to_string(run) + "/status", {{"status", "running"}}), 409,
+               "FAILED_PRECONDITION", "is a job the master runs");
     CheckError(viewer.Get("/api/v1/runs/99999"), 404, "NOT_FOUND", "no run 99999");
     CheckError(viewer.Get("/api/v1/runs/abc"), 400, "INVALID_ARGUMENT", "run id");
   }

@@ -142,6 +142,15 @@ TEST_CASE("reopening keeps everything and fails runs a stopped master left activ
   CHECK((*db->ListSites())[0]["datasets"]["sensors"]["rows"] == 10);
 }
 
+TEST_CASE("a second process opening the file leaves the first one's active runs alone") {
+  TempDir dir;
+  auto first = OpenDb(dir);
+  const int64_t running = *first->CreateRun(Run("e"));
+  auto second = OpenDb(dir);  // another open file description: another process, as far as locks go
+  CHECK((*second->GetRun(running))["status"] == "running");
+  CHECK(second->LogMetrics(running, {{"loss", 1, 0.5, 1.0}}).ok());
+}
+
 TEST_CASE("a database from a newer fedra is refused with a clear error") {
   TempDir dir;
   {
