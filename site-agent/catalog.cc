@@ -1,8 +1,10 @@
 #include "site-agent/catalog.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 
+#include "common/idx_reader.h"
 #include "common/logging.h"
 #include "federated/protocol.h"
 
@@ -22,7 +24,7 @@ CsvOptions Catalog::OptionsFor(const DatasetSpec& spec) const {
 void Catalog::Probe() {
   for (const auto& [name, spec] : specs_) {
     Probed p;
-    Result<CsvShape> shape = ProbeCsvFile(spec.path.string(), OptionsFor(spec));
+    Result<CsvShape> shape = spec.format == "idx" ? ProbeIdx(spec) : ProbeCsvFile(spec.path.string(), OptionsFor(spec));
     if (shape.ok()) {
       p.rows = static_cast<int64_t>(shape->rows);
       p.columns = shape->column_names;
@@ -73,6 +75,7 @@ Result<const DatasetSpec*> Catalog::Find(std::string_view name) const {
 
 Result<CsvTable> Catalog::Load(const DatasetSpec& spec, const std::vector<std::string>& columns,
                                std::function<Status(size_t rows, size_t cols)> admit) const {
+  if (spec.format == "idx") return LoadIdx(spec, columns, admit);
   CsvOptions options = OptionsFor(spec);
   options.select = columns;
   options.admit = std::move(admit);
@@ -87,6 +90,56 @@ Result<CsvTable> Catalog::Load(const DatasetSpec& spec, const std::vector<std::s
                      << " of " << (total >> 20) << " MiB)";
   };
   return ReadCsvFile(spec.path.string(), options);
+}
+
+namespace {
+
+// "p0", "p1", ... for an item's elements (pixels), then "label" when there is a label file.
+std::vector<std::string> IdxColumns(uint64_t elements, bool labelled) {
+  std::vector<std::string> names;
+  for (uint64_t j = 0; j < elements; ++j) names.push_back("p" + std::to_string(j));
+  if (labelled) names.push_back("label");
+  return names;
+}
+
+}  // namespace
+
+Result<CsvShape> Catalog::ProbeIdx(const DatasetSpec& spec) const {
+  const std::string source = "dataset '" + spec.name + "' (" + spec.path.filename().string() + ")";
+  FEDRA_ASSIGN_OR_RETURN(IdxShape items, ProbeIdxFile(spec.path.string(), source));
+  if (!spec.labels.empty()) {
+    const std::string label_source = "dataset '" + spec.name + "' (" + spec.labels.filename().string() + ")";
+    FEDRA_ASSIGN_OR_RETURN(IdxShape labels, ProbeIdxFile(spec.labels.string(), label_source));
+    if (labels.items() != items.items() || labels.item_size() != 1) {
+      return DataLoss(source + ": " + std::to_string(items.items()) + " items but " + std::to_string(labels.items()) +
+                      " labels of " + std::to_string(labels.item_size()) + " values in " + spec.labels.filename().string());
+    }
+  }
+  return CsvShape{items.items(), IdxColumns(items.item_size(), !spec.labels.empty())};
+}
+
+Result<CsvTable> Catalog::LoadIdx(const DatasetSpec& spec, const std::vector<std::string>& columns,
+                                  const std::function<Status(size_t rows, size_t cols)>& admit) const {
+  FEDRA_ASSIGN_OR_RETURN(CsvShape shape, ProbeIdx(spec));
+  std::vector<int64_t> picked;
+  for (const std::string& c : columns) {
+    auto it = std::find(shape.column_names.begin(), shape.column_names.end(), c);
+    if (it == shape.column_names.end()) return InvalidArgument("dataset '" + spec.name + "' has no column '" + c + "'");
+    picked.push_back(it - shape.column_names.begin());
+  }
+  const size_t cols = columns.empty() ? shape.column_names.size() : columns.size();
+  if (admit) FEDRA_RETURN_IF_ERROR(admit(shape.rows, cols));
+  const std::string source = "dataset '" + spec.name + "' (" + spec.path.filename().string() + ")";
+  FEDRA_ASSIGN_OR_RETURN(Matrix all, ReadIdxFile(spec.path.string(), source, nullptr, spec.labels.empty() ? 0 : 1));
+  if (!spec.labels.empty()) {
+    FEDRA_ASSIGN_OR_RETURN(Matrix labels, ReadIdxFile(spec.labels.string(), "dataset '" + spec.name + "' (" +
+                                                                             spec.labels.filename().string() + ")"));
+    all.rightCols(1) = labels;
+  }
+  if (picked.empty()) return CsvTable{std::move(all), shape.column_names};
+  CsvTable out{Matrix(all.rows(), static_cast<Eigen::Index>(picked.size())), columns};
+  for (size_t j = 0; j < picked.size(); ++j) out.values.col(static_cast<Eigen::Index>(j)) = all.col(picked[j]);
+  return out;
 }
 
 }  // namespace fedra

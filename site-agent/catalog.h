@@ -1,4 +1,5 @@
-// The site's dataset catalog: the only datasets the network can name, and how to load them.
+// The site's dataset catalog: the only datasets the network can name, and how to load them
+// (CSV, or IDX image files with their labels as a last column "label").
 // Paths stay here; what the catalog lists to the master is names, shapes, columns and privacy.
 #pragma once
 
@@ -43,6 +44,9 @@ class Catalog {
   };
 
   CsvOptions OptionsFor(const DatasetSpec& spec) const;
+  Result<CsvShape> ProbeIdx(const DatasetSpec& spec) const;
+  Result<CsvTable> LoadIdx(const DatasetSpec& spec, const std::vector<std::string>& columns,
+                           const std::function<Status(size_t rows, size_t cols)>& admit) const;
 
   std::map<std::string, DatasetSpec> specs_;
   std::map<std::string, Probed> probed_;

@@ -32,17 +32,20 @@ Status ParseDataset(const std::string& name, const nlohmann::json& node, const s
                            "' (letters, digits, '_', '-', '.'; not starting with '.')");
   }
   JsonFields f(node, where);
-  std::string path, privacy = "private-aggregate", delimiter = ",";
+  std::string path, privacy = "private-aggregate", delimiter = ",", labels;
   spec->name = name;
   FEDRA_RETURN_IF_ERROR(f.Required("path", &path));
   FEDRA_RETURN_IF_ERROR(f.Optional("format", &spec->format));
   FEDRA_RETURN_IF_ERROR(f.Optional("header", &spec->header));
   FEDRA_RETURN_IF_ERROR(f.Optional("delimiter", &delimiter));
+  FEDRA_RETURN_IF_ERROR(f.Optional("labels", &labels));
   FEDRA_RETURN_IF_ERROR(f.Required("privacy", &privacy));
   FEDRA_RETURN_IF_ERROR(f.Finish());
-  if (spec->format != "csv") {
-    return InvalidArgument(f.Path("format") + ": unknown format '" + spec->format + "' (expected csv)");
+  if (spec->format != "csv" && spec->format != "idx") {
+    return InvalidArgument(f.Path("format") + ": unknown format '" + spec->format + "' (expected csv or idx)");
   }
+  if (!labels.empty() && spec->format != "idx") return InvalidArgument(f.Path("labels") + ": only for the idx format");
+  if (!labels.empty()) spec->labels = ResolvePath(base, labels);
   if (delimiter.size() != 1 || delimiter[0] == '"' || delimiter[0] == '\n' || delimiter[0] == '\r') {
     return InvalidArgument(f.Path("delimiter") + ": expected one character other than a quote or newline");
   }

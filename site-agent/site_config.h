@@ -19,10 +19,11 @@ namespace fedra {
 struct DatasetSpec {
   std::string name;
   std::filesystem::path path;  // never sent over the network
-  std::string format = "csv";
+  std::string format = "csv";  // "csv", or "idx" (path: the items; labels: an optional label file)
   bool header = true;
   char delimiter = ',';
   PrivacyLevel privacy = PrivacyLevel::kPrivateAggregate;
+  std::filesystem::path labels = {};  // idx: the labels' file, read as a last column "label"
 };
 
 struct SiteLimits {
