@@ -1,0 +1,192 @@
+#include "site-agent/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+namespace fedra {
+namespace {
+
+MatrixF Activate(Activation a, const MatrixF& z) {
+  switch (a) {
+    case Activation::kRelu: return z.cwiseMax(0.0f);
+    case Activation::kTanh: return z.array().tanh().matrix();
+    case Activation::kSigmoid: return (1.0f / (1.0f + (-z.array()).exp())).matrix();
+  }
+  return z;
+}
+
+// d activation / d z, from the activation's output `h` (and z for relu).
+MatrixF ActivationSlope(Activation a, const MatrixF& z, const MatrixF& h) {
+  switch (a) {
+    case Activation::kRelu: return (z.array() > 0.0f).cast<float>().matrix();
+    case Activation::kTanh: return (1.0f - h.array().square()).matrix();
+    case Activation::kSigmoid: return (h.array() * (1.0f - h.array())).matrix();
+  }
+  return MatrixF::Ones(z.rows(), z.cols());
+}
+
+}  // namespace
+
+BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targets& targets,
+                    Eigen::VectorXf* gradient) const {
+  const size_t layers = widths_.size() - 1;
+  // Forward, keeping each layer's pre-activation and output for the backward pass.
+  std::vector<MatrixF> z(layers), h(layers + 1);
+  h[0] = x;
+  int64_t at = 0;
+  std::vector<int64_t> offsets(layers);
+  for (size_t l = 0; l < layers; ++l) {
+    offsets[l] = at;
+    const int in = widths_[l], out = widths_[l + 1];
+    Eigen::Map<const MatrixF> w(params.data() + at, out, in);
+    Eigen::Map<const Eigen::VectorXf> b(params.data() + at + int64_t{out} * in, out);
+    z[l] = h[l] * w.transpose();
+    z[l].rowwise() += b.transpose();
+    h[l + 1] = l + 1 < layers ? Activate(spec_.activation, z[l]) : z[l];
+    at += int64_t{out} * in + out;
+  }
+  const Eigen::Index rows = x.rows();
+  BatchStats stats;
+  stats.rows = rows;
+  MatrixF delta(rows, widths_.back());  // d (summed loss) / d output
+  if (spec_.output == OutputKind::kSoftmax) {
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const float top = h[layers].row(i).maxCoeff();
+      Eigen::RowVectorXf e = (h[layers].row(i).array() - top).exp();
+      const float total = e.sum();
+      const int label = targets.classes(i);
+      stats.loss_sum += std::log(total) + top - h[layers](i, label);
+      Eigen::Index best;
+      h[layers].row(i).maxCoeff(&best);
+      stats.correct += best == label;
+      delta.row(i) = e / total;
+      delta(i, label) -= 1.0f;
+    }
+  } else {
+    delta = h[layers] - targets.values;
+    stats.loss_sum = 0.5 * static_cast<double>(delta.squaredNorm());
+  }
+  if (!gradient) return stats;
+
+  // Backward: gradients of the mean loss.
+  gradient->setZero(params.size());
+  delta /= static_cast<float>(rows);
+  for (size_t l = layers; l-- > 0;) {
+    const int in = widths_[l], out = widths_[l + 1];
+    Eigen::Map<const MatrixF> w(params.data() + offsets[l], out, in);
+    Eigen::Map<MatrixF> dw(gradient->data() + offsets[l], out, in);
+    Eigen::Map<Eigen::VectorXf> db(gradient->data() + offsets[l] + int64_t{out} * in, out);
+    dw.noalias() = delta.transpose() * h[l];
+    db = delta.colwise().sum().transpose();
+    if (l > 0) {
+      MatrixF back = delta * w;
+      delta = back.cwiseProduct(ActivationSlope(spec_.activation, z[l - 1], h[l]));
+    }
+  }
+  return stats;
+}
+
+Optimizer::Optimizer(OptimizerSpec spec, int64_t size)
+    : spec_(spec), first_(Eigen::VectorXf::Zero(size)), second_(Eigen::VectorXf::Zero(size)) {}
+
+void Optimizer::Step(Eigen::VectorXf* params, Eigen::VectorXf gradient, int epoch) {
+  ++steps_;
+  if (spec_.weight_decay > 0) gradient += spec_.weight_decay * *params;
+  const float lr = spec_.LearningRate(epoch);
+  if (spec_.kind == OptimizerKind::kAdam) {
+    first_ = spec_.beta1 * first_ + (1 - spec_.beta1) * gradient;
+    second_ = spec_.beta2 * second_ + (1 - spec_.beta2) * gradient.cwiseAbs2();
+    const float c1 = 1 - std::pow(spec_.beta1, static_cast<float>(steps_));
+    const float c2 = 1 - std::pow(spec_.beta2, static_cast<float>(steps_));
+    params->array() -= lr * (first_.array() / c1) / ((second_.array() / c2).sqrt() + spec_.epsilon);
+    return;
+  }
+  if (spec_.momentum == 0) {
+    *params -= lr * gradient;
+    return;
+  }
+  // The velocity form of PyTorch's SGD: v = mu v + g; Nesterov looks ahead along v.
+  first_ = spec_.momentum * first_ + gradient;
+  *params -= lr * (spec_.nesterov ? Eigen::VectorXf(gradient + spec_.momentum * first_) : first_);
+}
+
+Result<Targets> MakeTargets(const ModelSpec& spec, const Matrix& y) {
+  Targets t;
+  if (spec.output == OutputKind::kLinear) {
+    if (y.cols() != spec.outputs) {
+      return InvalidArgument("the model has " + std::to_string(spec.outputs) + " outputs, the targets " +
+                             std::to_string(y.cols()) + " columns");
+    }
+    t.values = y.cast<float>();
+    return t;
+  }
+  if (y.cols() != 1) return InvalidArgument("a softmax model needs one label column, got " + std::to_string(y.cols()));
+  t.classes.resize(y.rows());
+  for (Eigen::Index i = 0; i < y.rows(); ++i) {
+    const double label = y(i, 0);
+    if (label != std::floor(label) || label < 0 || label >= spec.outputs) {
+      return InvalidArgument("row " + std::to_string(i + 1) + " has label " + std::to_string(label) +
+                             ", outside the model's classes 0.." + std::to_string(spec.outputs - 1));
+    }
+    t.classes(i) = static_cast<int>(label);
+  }
+  return t;
+}
+
+Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& optimizer,
+                                       const LocalTrainingOptions& options, const Matrix& x, const Matrix& y,
+                                       Eigen::VectorXf params) {
+  const ModelSpec& spec = model.spec();
+  if (x.cols() != spec.inputs) {
+    return InvalidArgument("the model takes " + std::to_string(spec.inputs) + " inputs, the data has " +
+                           std::to_string(x.cols()) + " feature columns");
+  }
+  if (y.rows() != x.rows()) return InvalidArgument("features and targets have different row counts");
+  if (params.size() != spec.parameter_count()) {
+    return InvalidArgument("expected " + std::to_string(spec.parameter_count()) + " parameters, got " +
+                           std::to_string(params.size()));
+  }
+  if (options.batch_size < 1 || options.batch_size > x.rows()) {
+    return InvalidArgument("batch size " + std::to_string(options.batch_size) + " does not fit this site's " +
+                           std::to_string(x.rows()) + " rows");
+  }
+  FEDRA_ASSIGN_OR_RETURN(Targets targets, MakeTargets(spec, y));
+  const MatrixF xf = x.cast<float>();
+  Optimizer opt(optimizer, params.size());
+  LocalTrainingResult out;
+  Eigen::VectorXf gradient;
+  std::vector<Eigen::Index> order(static_cast<size_t>(x.rows()));
+  const int64_t per_epoch = x.rows() / options.batch_size;  // a last partial batch is left for the next epoch's shuffle
+  const int64_t total = options.batches > 0 ? options.batches : int64_t{options.epochs} * per_epoch;
+  MatrixF bx(options.batch_size, x.cols());
+  Targets bt;
+  for (int64_t b = 0; b < total; ++b) {
+    const int epoch = options.first_epoch + static_cast<int>(b / per_epoch);
+    const int64_t slot = b % per_epoch;
+    if (slot == 0) {
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), std::mt19937_64(options.seed + static_cast<uint64_t>(epoch)));
+    }
+    if (spec.output == OutputKind::kSoftmax) bt.classes.resize(options.batch_size);
+    else bt.values.resize(options.batch_size, targets.values.cols());
+    for (int i = 0; i < options.batch_size; ++i) {
+      const Eigen::Index row = order[static_cast<size_t>(slot * options.batch_size + i)];
+      bx.row(i) = xf.row(row);
+      if (spec.output == OutputKind::kSoftmax) bt.classes(i) = targets.classes(row);
+      else bt.values.row(i) = targets.values.row(row);
+    }
+    const BatchStats s = model.Run(params, bx, bt, &gradient);
+    out.stats.loss_sum += s.loss_sum;
+    out.stats.correct += s.correct;
+    out.stats.rows += s.rows;
+    opt.Step(&params, std::move(gradient), epoch);
+    gradient = Eigen::VectorXf();
+    ++out.batches;
+  }
+  out.params = std::move(params);
+  return out;
+}
+
+}  // namespace fedra

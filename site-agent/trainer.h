@@ -1,0 +1,83 @@
+// Site-local training on the CPU (Eigen, float): forward and backward passes of the multi-layer
+// perceptrons in federated/model_spec.h, the optimizers, and a run of local batches or epochs
+// with seeded per-epoch shuffling. The parameter server (master) sends parameters in and gets
+// them back; everything here works on one site's rows.
+#pragma once
+
+#include <cstdint>
+
+#include <Eigen/Core>
+
+#include "common/matrix.h"
+#include "common/status.h"
+#include "federated/model_spec.h"
+
+namespace fedra {
+
+using MatrixF = Eigen::MatrixXf;
+
+// Targets of a batch: class indices (softmax) or target rows (linear).
+struct Targets {
+  Eigen::VectorXi classes;
+  MatrixF values;
+};
+
+struct BatchStats {
+  double loss_sum = 0;  // summed over the batch's rows (mean loss = loss_sum / rows)
+  int64_t correct = 0;  // softmax: rows whose top class is the label
+  int64_t rows = 0;
+};
+
+class Mlp {
+ public:
+  explicit Mlp(ModelSpec spec) : spec_(std::move(spec)), widths_(spec_.widths()) {}
+  const ModelSpec& spec() const { return spec_; }
+
+  // Loss statistics of `x` (rows x inputs) against `targets`; with `gradient`, also the gradient
+  // of the mean loss with respect to `params`.
+  BatchStats Run(const Eigen::VectorXf& params, const MatrixF& x, const Targets& targets,
+                 Eigen::VectorXf* gradient) const;
+
+ private:
+  ModelSpec spec_;
+  std::vector<int> widths_;
+};
+
+// An optimizer's state for one parameter vector.
+class Optimizer {
+ public:
+  Optimizer(OptimizerSpec spec, int64_t size);
+  // One update of `params` with `gradient` (weight decay added here), at the learning rate of
+  // `epoch`.
+  void Step(Eigen::VectorXf* params, Eigen::VectorXf gradient, int epoch);
+
+ private:
+  OptimizerSpec spec_;
+  Eigen::VectorXf first_, second_;
+  int64_t steps_ = 0;
+};
+
+struct LocalTrainingOptions {
+  int epochs = 1;        // passes over the rows...
+  int batches = 0;       // ...or, when > 0, exactly this many batches (epochs counted on from first_epoch)
+  int batch_size = 32;
+  uint64_t seed = 1;     // epoch e shuffles with seed + e
+  int first_epoch = 0;   // for the learning-rate schedule and the shuffle across rounds
+};
+
+struct LocalTrainingResult {
+  Eigen::VectorXf params;
+  BatchStats stats;      // over the batches trained, each measured before its step
+  int batches = 0;
+};
+
+// Trains from `params` on rows `x` with `targets`. Errors name what does not fit (shapes, a
+// batch size larger than the rows, labels outside the classes).
+Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& optimizer,
+                                       const LocalTrainingOptions& options, const Matrix& x,
+                                       const Matrix& y, Eigen::VectorXf params);
+
+// Converts a label column (softmax: integers 0..outputs-1) or target columns (linear).
+Result<Targets> MakeTargets(const ModelSpec& spec, const Matrix& y);
+
+}  // namespace fedra

@@ -1,0 +1,168 @@
+// The CPU trainer: gradients against finite differences, optimizer steps against their formulas
+// computed here, seeded determinism, learning on a toy problem, and bad settings named.
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "site-agent/trainer.h"
+
+namespace fedra {
+namespace {
+
+ModelSpec Spec(std::vector<int> hidden, Activation a, OutputKind out, int inputs = 3, int outputs = 4) {
+  ModelSpec s;
+  s.inputs = inputs;
+  s.hidden = std::move(hidden);
+  s.outputs = outputs;
+  s.activation = a;
+  s.output = out;
+  return s;
+}
+
+MatrixF RandomF(int rows, int cols, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n(0, 1);
+  MatrixF m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = n(rng);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("MLP gradients match central finite differences of the loss") {
+  for (Activation a : {Activation::kTanh, Activation::kSigmoid}) {
+    for (OutputKind out : {OutputKind::kSoftmax, OutputKind::kLinear}) {
+      CAPTURE(static_cast<int>(a));
+      CAPTURE(static_cast<int>(out));
+      const Mlp model(Spec({5, 4}, a, out));
+      const MatrixF x = RandomF(7, 3, 1);
+      Targets t;
+      t.classes = Eigen::VectorXi{{0, 3, 1, 2, 2, 0, 1}};
+      t.values = RandomF(7, 4, 2);
+      Eigen::VectorXf p = InitialParameters(model.spec(), 3);
+      Eigen::VectorXf grad;
+      model.Run(p, x, t, &grad);
+      const float h = 1e-2f;
+      double worst = 0;
+      for (Eigen::Index i = 0; i < p.size(); ++i) {
+        Eigen::VectorXf up = p, down = p;
+        up(i) += h;
+        down(i) -= h;
+        const double numeric = (model.Run(up, x, t, nullptr).loss_sum - model.Run(down, x, t, nullptr).loss_sum) /
+                               (2.0 * h * x.rows());
+        worst = std::max(worst, std::abs(numeric - grad(i)) / std::max(1e-2, std::abs(numeric)));
+      }
+      CHECK(worst < 2e-2);
+    }
+  }
+}
+
+TEST_CASE("optimizer steps follow their formulas") {
+  const Eigen::VectorXf g{{0.5f, -1.0f}};
+  SUBCASE("sgd with Nesterov momentum and weight decay, two steps") {
+    OptimizerSpec s;
+    s.lr = 0.1f;
+    s.momentum = 0.9f;
+    s.nesterov = true;
+    s.weight_decay = 0.01f;
+    Optimizer opt(s, 2);
+    Eigen::VectorXf p{{1.0f, 2.0f}};
+    Eigen::VectorXf v = Eigen::VectorXf::Zero(2), want = p;
+    for (int step = 0; step < 2; ++step) {
+      const Eigen::VectorXf gd = g + 0.01f * want;
+      v = 0.9f * v + gd;
+      want -= 0.1f * (gd + 0.9f * v);
+      opt.Step(&p, g, 0);
+    }
+    CHECK((p - want).cwiseAbs().maxCoeff() < 1e-6f);
+  }
+  SUBCASE("adam, bias-corrected") {
+    OptimizerSpec s;
+    s.kind = OptimizerKind::kAdam;
+    s.lr = 0.01f;
+    Optimizer opt(s, 2);
+    Eigen::VectorXf p = Eigen::VectorXf::Zero(2);
+    opt.Step(&p, g, 0);
+    // After one step, m/(1-b1) = g and v/(1-b2) = g², so the step is lr * sign(g) (up to epsilon).
+    CHECK(p(0) == doctest::Approx(-0.01f).epsilon(1e-5));
+    CHECK(p(1) == doctest::Approx(0.01f).epsilon(1e-5));
+  }
+  SUBCASE("step decay") {
+    OptimizerSpec s;
+    s.lr = 0.8f;
+    s.step_every = 2;
+    s.gamma = 0.5f;
+    CHECK(s.LearningRate(1) == 0.8f);
+    CHECK(s.LearningRate(2) == 0.4f);
+    CHECK(s.LearningRate(5) == 0.2f);
+  }
+}
+
+TEST_CASE("local training is deterministic for a seed and learns a separable problem") {
+  // Three Gaussian blobs in 2-D, one per class.
+  std::mt19937 rng(5);
+  std::normal_distribution<double> n(0, 0.5);
+  Matrix x(300, 2), y(300, 1);
+  for (int i = 0; i < 300; ++i) {
+    const int c = i % 3;
+    x(i, 0) = n(rng) + 3 * (c == 1);
+    x(i, 1) = n(rng) + 3 * (c == 2);
+    y(i, 0) = c;
+  }
+  const Mlp model(Spec({8}, Activation::kRelu, OutputKind::kSoftmax, 2, 3));
+  OptimizerSpec sgd;
+  sgd.lr = 0.1f;
+  sgd.momentum = 0.9f;
+  LocalTrainingOptions options;
+  options.epochs = 5;
+  options.batch_size = 16;
+  options.seed = 11;
+  const Eigen::VectorXf start = InitialParameters(model.spec(), 1);
+  Result<LocalTrainingResult> a = TrainLocal(model, sgd, options, x, y, start);
+  Result<LocalTrainingResult> b = TrainLocal(model, sgd, options, x, y, start);
+  REQUIRE_MESSAGE(a.ok(), a.status().ToString());
+  REQUIRE(b.ok());
+  CHECK(a->params == b->params);
+  CHECK(a->batches == 5 * (300 / 16));
+  const Targets t = *MakeTargets(model.spec(), y);
+  const BatchStats before = model.Run(start, x.cast<float>(), t, nullptr);
+  const BatchStats after = model.Run(a->params, x.cast<float>(), t, nullptr);
+  CHECK(after.loss_sum < 0.2 * before.loss_sum);
+  CHECK(after.correct >= 290);
+
+  options.seed = 12;
+  CHECK(TrainLocal(model, sgd, options, x, y, start)->params != a->params);
+
+  options.batch_size = 301;
+  CHECK(TrainLocal(model, sgd, options, x, y, start).status().message().find("batch size 301 does not fit this site's 300 rows") !=
+        std::string::npos);
+  options.batch_size = 16;
+  Matrix bad = y;
+  bad(7, 0) = 3;
+  CHECK(TrainLocal(model, sgd, options, x, bad, start).status().message().find("row 8 has label 3") != std::string::npos);
+  CHECK(TrainLocal(model, sgd, options, Matrix(x.leftCols(1)), y, start).status().message().find("takes 2 inputs") !=
+        std::string::npos);
+}
+
+TEST_CASE("bad model and optimizer settings are named") {
+  CHECK(ParseModelSpec({{"hidden", {64, 0}}}, "model").status().message().find("model.hidden") != std::string::npos);
+  CHECK(ParseModelSpec({{"activation", "swish"}}, "model").status().message().find("unknown activation 'swish'") !=
+        std::string::npos);
+  CHECK(ParseModelSpec({{"layers", 2}}, "model").status().message().find("layers: unknown field") != std::string::npos);
+  CHECK(ParseOptimizerSpec({{"name", "rmsprop"}}, "optimizer").status().message().find("unknown optimizer 'rmsprop'") !=
+        std::string::npos);
+  CHECK(ParseOptimizerSpec({{"lr", -0.1}}, "optimizer").status().message().find("optimizer.lr") != std::string::npos);
+  CHECK(ParseOptimizerSpec({{"nesterov", true}}, "optimizer").status().message().find("needs momentum") !=
+        std::string::npos);
+  Result<OptimizerSpec> ok = ParseOptimizerSpec(
+      {{"name", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}, {"nesterov", true}, {"schedule", {{"name", "step"}, {"step", 10}}}},
+      "optimizer");
+  REQUIRE_MESSAGE(ok.ok(), ok.status().ToString());
+  CHECK(ok->step_every == 10);
+  ModelSpec spec = *ParseModelSpec({{"hidden", {64, 32}}}, "model");
+  spec.inputs = 784;
+  spec.outputs = 10;
+  CHECK(spec.parameter_count() == 784 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10);
+}
+
+}  // namespace fedra
