@@ -27,7 +27,8 @@ nlohmann::json ModelSpec::ToJson() const {
           {"hidden", hidden},
           {"outputs", outputs},
           {"activation", kActivations[static_cast<int>(activation)]},
-          {"output", output == OutputKind::kSoftmax ? "softmax" : "linear"}};
+          {"output", output == OutputKind::kSoftmax ? "softmax" : "linear"},
+          {"input_scale", input_scale}};
 }
 
 Result<ModelSpec> ParseModelSpec(const nlohmann::json& doc, const std::string& where) {
@@ -49,6 +50,9 @@ Result<ModelSpec> ParseModelSpec(const nlohmann::json& doc, const std::string& w
     }
   }
   std::string activation = "relu", output = "softmax";
+  double scale = 1;
+  FEDRA_RETURN_IF_ERROR(f.Optional("input_scale", &scale, 1e-12, 1e12));
+  spec.input_scale = static_cast<float>(scale);
   FEDRA_RETURN_IF_ERROR(f.Optional("activation", &activation));
   FEDRA_RETURN_IF_ERROR(f.Optional("output", &output));
   FEDRA_RETURN_IF_ERROR(f.Finish());

@@ -2,7 +2,7 @@
 // how a model's parameters are laid out in one flat vector (the unit the parameter server moves),
 // and their seeded initialisation.
 //
-//   "model":     {"hidden": [64, 32], "activation": "relu", "output": "softmax"}
+//   "model":     {"hidden": [64, 32], "activation": "relu", "output": "softmax", "input_scale": 255}
 //   "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": true,
 //                 "weight_decay": 0.0001, "schedule": {"name": "step", "step": 10, "gamma": 0.5}}
 //
@@ -29,6 +29,7 @@ struct ModelSpec {
   int outputs = 0;           // classes (softmax) or targets (linear); set from the data
   Activation activation = Activation::kRelu;
   OutputKind output = OutputKind::kSoftmax;
+  float input_scale = 1;     // inputs are divided by this first (255 for 8-bit pixels)
 
   // Layer l maps widths()[l] to widths()[l + 1].
   std::vector<int> widths() const;

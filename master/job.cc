@@ -9,6 +9,7 @@
 #include "master/kmeans.h"
 #include "master/lm.h"
 #include "master/logreg.h"
+#include "master/nn_job.h"
 #include "master/pca.h"
 
 namespace fedra {
@@ -100,6 +101,7 @@ Status CheckParams(const JobSpec& job) {
   if (job.algorithm == "logreg") return ParseLogRegParams(job).status();
   if (job.algorithm == "kmeans") return ParseKMeansParams(job).status();
   if (job.algorithm == "pca") return ParsePcaParams(job).status();
+  if (job.algorithm == "nn") return CheckNnJob(job);
   return ParseLmParams(job).status();
 }
 
@@ -189,6 +191,7 @@ Result<nlohmann::json> Fit(Federation& fed, const JobSpec& job, const FederatedM
                            const std::vector<int64_t>& features, int64_t label, const FederatedMatrix* held_out,
                            const IterationHook& on_iteration) {
   if (job.algorithm == "pca") return FitPcaJob(fed, job, data, features);
+  if (job.algorithm == "nn") return FitNnJob(fed, job, data, features, label, on_iteration);
   if (job.algorithm == "kmeans") return FitKMeansJob(fed, job, data, features, held_out, on_iteration);
   if (job.algorithm == "logreg") {
     FEDRA_ASSIGN_OR_RETURN(LogRegOptions options, ParseLogRegParams(job));
@@ -214,7 +217,7 @@ Result<nlohmann::json> Fit(Federation& fed, const JobSpec& job, const FederatedM
 
 }  // namespace
 
-std::vector<std::string> JobAlgorithms() { return {"lm", "lmCG", "logreg", "kmeans", "pca"}; }
+std::vector<std::string> JobAlgorithms() { return {"lm", "lmCG", "logreg", "kmeans", "pca", "nn"}; }
 
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source) {
   JobSpec job;
@@ -252,6 +255,13 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
     job.holdout = Holdout{fraction, static_cast<uint64_t>(seed)};
   }
   FEDRA_RETURN_IF_ERROR(d.Finish());
+  for (auto [key, target] : {std::pair{"model", &job.model}, {"optimizer", &job.optimizer}, {"ps", &job.ps}}) {
+    const nlohmann::json* part = f.Child(key);
+    if (!part) continue;
+    if (job.algorithm != "nn") return InvalidArgument(f.Path(key) + ": only for the nn algorithm");
+    if (!part->is_object()) return InvalidArgument(f.Path(key) + ": expected an object");
+    *target = *part;
+  }
   if (const nlohmann::json* params = f.Child("params")) {
     if (!params->is_object()) return InvalidArgument(f.Path("params") + ": expected an object");
     job.params = *params;

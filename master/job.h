@@ -35,6 +35,10 @@ struct JobSpec {
   std::vector<nlohmann::json> features;  // names or indices; empty: every column but the label
   std::optional<Holdout> holdout;
   nlohmann::json params = nlohmann::json::object();
+  // nn only: the model, the sites' optimizer and the parameter server's settings.
+  nlohmann::json model = nlohmann::json::object();
+  nlohmann::json optimizer = nlohmann::json::object();
+  nlohmann::json ps = nlohmann::json::object();
 };
 
 // The algorithms `RunJob` knows.

@@ -53,11 +53,13 @@ void AddFinalMetrics(const nlohmann::json& metrics, const std::string& prefix, i
 // The fitted model (coefficients, centres or components) as a JSON blob, with each part's shape.
 Status SaveModel(ExperimentDb& db, int64_t run, const nlohmann::json& result) {
   nlohmann::json model = nlohmann::json::object(), shapes = nlohmann::json::object();
-  for (const char* part : {"coefficients", "centers", "components"}) {
+  for (const char* part : {"coefficients", "centers", "components", "model", "parameters"}) {
     if (!result.contains(part)) continue;
     const nlohmann::json& v = result[part];
     model[part] = v;
-    shapes[part] = v.is_array() && !v.empty() ? nlohmann::json::array({v.size(), v[0].size()}) : nlohmann::json::array({v.size()});
+    if (std::string_view(part) == "model") continue;  // the spec itself, not an array
+    shapes[part] = v.is_array() && !v.empty() && v[0].is_structured() ? nlohmann::json::array({v.size(), v[0].size()})
+                                                                       : nlohmann::json::array({v.size()});
   }
   if (model.empty()) return Status::Ok();
   const std::string text = model.dump();

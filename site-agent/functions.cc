@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "site-agent/kmeans_stats.h"
+#include "site-agent/trainer.h"
 
 namespace fedra {
 namespace {
@@ -84,11 +85,57 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
   return out;
 }
 
+Result<int64_t> IntParam(const nlohmann::json& params, const char* key, int64_t fallback, int64_t min, int64_t max) {
+  auto it = params.find(key);
+  if (it == params.end()) return fallback;
+  if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
+    return InvalidArgument(std::string("trainLocal: params.") + key + " must be an integer in [" + std::to_string(min) +
+                           ", " + std::to_string(max) + "]");
+  }
+  return it->get<int64_t>();
+}
+
+// Local training from the broadcast parameters P (a column): inputs X (n x inputs), y (n x 1
+// labels or n x outputs targets), P. params: model and optimizer (as in federated/model_spec.h,
+// with inputs and outputs set), epochs or batches, batch_size, seed, first_epoch. Output, one
+// column: the parameter delta (new - P), then the summed training loss, the correct predictions
+// and the rows trained on, measured on each batch before its step.
+Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+                                          const FunctionContext&) {
+  const Matrix& x = *inputs[0];
+  const Matrix& y = *inputs[1];
+  const Matrix& p = *inputs[2];
+  FEDRA_ASSIGN_OR_RETURN(ModelSpec spec, ParseModelSpec(params.value("model", nlohmann::json::object()), "model"));
+  FEDRA_ASSIGN_OR_RETURN(OptimizerSpec opt, ParseOptimizerSpec(params.value("optimizer", nlohmann::json::object()), "optimizer"));
+  LocalTrainingOptions options;
+  FEDRA_ASSIGN_OR_RETURN(int64_t epochs, IntParam(params, "epochs", 1, 0, 10000));
+  FEDRA_ASSIGN_OR_RETURN(int64_t batches, IntParam(params, "batches", 0, 0, 100000000));
+  FEDRA_ASSIGN_OR_RETURN(int64_t batch_size, IntParam(params, "batch_size", 32, 1, 1 << 20));
+  FEDRA_ASSIGN_OR_RETURN(int64_t seed, IntParam(params, "seed", 1, 0, int64_t{1} << 62));
+  FEDRA_ASSIGN_OR_RETURN(int64_t first_epoch, IntParam(params, "first_epoch", 0, 0, 1 << 30));
+  options.epochs = static_cast<int>(epochs);
+  options.batches = static_cast<int>(batches);
+  options.batch_size = static_cast<int>(batch_size);
+  options.seed = static_cast<uint64_t>(seed);
+  options.first_epoch = static_cast<int>(first_epoch);
+  if (p.cols() != 1) return InvalidArgument("trainLocal: the parameters must be one column");
+  const Eigen::VectorXf start = p.col(0).cast<float>();
+  FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(spec), opt, options, x, y, start));
+  FunctionOutput out;
+  out.value.resize(p.rows() + 3, 1);
+  out.value.col(0).head(p.rows()) = (r.params - start).cast<double>();
+  out.value(p.rows(), 0) = r.stats.loss_sum;
+  out.value(p.rows() + 1, 0) = static_cast<double>(r.stats.correct);
+  out.value(p.rows() + 2, 0) = static_cast<double>(r.stats.rows);
+  return out;
+}
+
 constexpr std::array kFunctions = {
     FunctionInfo{"moments", 1, true, &Moments},
     FunctionInfo{"logisticStats", 3, true, &LogisticStats},
     FunctionInfo{"kmeansSeeds", 1, true, &KMeansSeeds},
     FunctionInfo{"kmeansStep", 2, true, &KMeansStep},
+    FunctionInfo{"trainLocal", 3, true, &TrainLocalFunction},
 };
 
 }  // namespace

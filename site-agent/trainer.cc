@@ -34,7 +34,7 @@ BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targe
   const size_t layers = widths_.size() - 1;
   // Forward, keeping each layer's pre-activation and output for the backward pass.
   std::vector<MatrixF> z(layers), h(layers + 1);
-  h[0] = x;
+  h[0] = spec_.input_scale == 1 ? x : MatrixF(x / spec_.input_scale);
   int64_t at = 0;
   std::vector<int64_t> offsets(layers);
   for (size_t l = 0; l < layers; ++l) {
