@@ -26,7 +26,10 @@ Result<FedAvgResult> TrainFedAvg(Federation& fed, const FederatedMatrix& x, cons
                  {"batch_size", options.batch_size},
                  {"first_epoch", round},
                  {"seed", options.seed}};
-    if (options.per_batch) op.params["batches"] = 1;
+    if (options.per_batch) {
+      op.params["batches"] = 1;
+      op.params["first_batch"] = round;
+    }
     const Matrix broadcast = result.parameters.cast<double>();
     Result<std::vector<std::vector<Matrix>>> per_part = x.RunOnParts(fed, {op}, {broadcast});
     if (!per_part.ok()) return per_part.status().WithContext("round " + std::to_string(round + 1));

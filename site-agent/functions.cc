@@ -97,7 +97,8 @@ Result<int64_t> IntParam(const nlohmann::json& params, const char* key, int64_t 
 
 // Local training from the broadcast parameters P (a column): inputs X (n x inputs), y (n x 1
 // labels or n x outputs targets), P. params: model and optimizer (as in federated/model_spec.h,
-// with inputs and outputs set), epochs or batches, batch_size, seed, first_epoch. Output, one
+// with inputs and outputs set), epochs or batches, batch_size, seed, first_epoch or first_batch
+// (see LocalTrainingOptions). Output, one
 // column: the parameter delta (new - P), then the summed training loss, the correct predictions
 // and the rows trained on, measured on each batch before its step.
 Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs, const nlohmann::json& params,
@@ -113,11 +114,13 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   FEDRA_ASSIGN_OR_RETURN(int64_t batch_size, IntParam(params, "batch_size", 32, 1, 1 << 20));
   FEDRA_ASSIGN_OR_RETURN(int64_t seed, IntParam(params, "seed", 1, 0, int64_t{1} << 62));
   FEDRA_ASSIGN_OR_RETURN(int64_t first_epoch, IntParam(params, "first_epoch", 0, 0, 1 << 30));
+  FEDRA_ASSIGN_OR_RETURN(int64_t first_batch, IntParam(params, "first_batch", 0, 0, int64_t{1} << 50));
   options.epochs = static_cast<int>(epochs);
   options.batches = static_cast<int>(batches);
   options.batch_size = static_cast<int>(batch_size);
   options.seed = static_cast<uint64_t>(seed);
   options.first_epoch = static_cast<int>(first_epoch);
+  options.first_batch = first_batch;
   if (p.cols() != 1) return InvalidArgument("trainLocal: the parameters must be one column");
   const Eigen::VectorXf start = p.col(0).cast<float>();
   FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(spec), opt, options, x, y, start));

@@ -160,12 +160,13 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
   std::vector<Eigen::Index> order(static_cast<size_t>(x.rows()));
   const int64_t per_epoch = x.rows() / options.batch_size;  // a last partial batch is left for the next epoch's shuffle
   const int64_t total = options.batches > 0 ? options.batches : int64_t{options.epochs} * per_epoch;
+  const int64_t first = options.batches > 0 ? options.first_batch : int64_t{options.first_epoch} * per_epoch;
   MatrixF bx(options.batch_size, x.cols());
   Targets bt;
-  for (int64_t b = 0; b < total; ++b) {
-    const int epoch = options.first_epoch + static_cast<int>(b / per_epoch);
+  for (int64_t b = first; b < first + total; ++b) {
+    const int epoch = static_cast<int>(b / per_epoch);
     const int64_t slot = b % per_epoch;
-    if (slot == 0) {
+    if (slot == 0 || b == first) {
       std::iota(order.begin(), order.end(), 0);
       std::shuffle(order.begin(), order.end(), std::mt19937_64(options.seed + static_cast<uint64_t>(epoch)));
     }

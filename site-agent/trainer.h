@@ -59,10 +59,14 @@ class Optimizer {
 
 struct LocalTrainingOptions {
   int epochs = 1;        // passes over the rows...
-  int batches = 0;       // ...or, when > 0, exactly this many batches (epochs counted on from first_epoch)
+  int batches = 0;       // ...or, when > 0, exactly this many batches
   int batch_size = 32;
   uint64_t seed = 1;     // epoch e shuffles with seed + e
-  int first_epoch = 0;   // for the learning-rate schedule and the shuffle across rounds
+  // Where this call starts in the site's sequence of batches, so that calls in a row (one per
+  // round) walk the same shuffled epochs one long local training would: at epoch first_epoch
+  // (epochs mode) or at batch first_batch (batches mode).
+  int first_epoch = 0;
+  int64_t first_batch = 0;
 };
 
 struct LocalTrainingResult {

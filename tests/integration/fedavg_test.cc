@@ -160,4 +160,50 @@ TEST_CASE("nn jobs train through the job runner and name bad hyper-parameters") 
         std::string::npos);
 }
 
+TEST_CASE("one site, one batch per round: federated training equals plain local training") {
+  std::mt19937 rng(8);
+  std::normal_distribution<double> n(0, 1);
+  Matrix pooled(70, 4);
+  for (int i = 0; i < 70; ++i) {
+    for (int j = 0; j < 3; ++j) pooled(i, j) = n(rng);
+    pooled(i, 3) = (pooled(i, 0) + pooled(i, 1) > 0) + (pooled(i, 2) > 1);
+  }
+  testing::TempDir dir;
+  testing::LocalFederation local(dir.path(), {"a"});
+  local.AddCsvDataset("a", "d", pooled, {"p", "q", "r", "cls"}, "public");
+  local.StartAll();
+  auto fed = local.Connect();
+  Result<FederatedMatrix> data = FederatedMatrix::Read(*fed, "d");
+  REQUIRE(data.ok());
+  Result<FederatedMatrix> x = data->SelectColumns(*fed, {0, 1, 2});
+  Result<FederatedMatrix> y = data->SelectColumns(*fed, {3});
+  REQUIRE(x.ok());
+  REQUIRE(y.ok());
+
+  FedAvgOptions options;
+  options.model.inputs = 3;
+  options.model.hidden = {6};
+  options.model.outputs = 3;
+  options.model.activation = Activation::kTanh;
+  options.optimizer.lr = 0.1f;  // plain SGD: no state that a round boundary could reset
+  options.per_batch = true;
+  options.rounds = 25;  // more than the 70 / 8 = 8 batches of an epoch: crosses two reshuffles
+  options.batch_size = 8;
+  options.seed = 4;
+  Result<FedAvgResult> federated = TrainFedAvg(*fed, *x, *y, options);
+  REQUIRE_MESSAGE(federated.ok(), federated.status().ToString());
+
+  LocalTrainingOptions plain;
+  plain.batches = 25;
+  plain.batch_size = 8;
+  plain.seed = 4;
+  Result<LocalTrainingResult> reference =
+      TrainLocal(Mlp(options.model), options.optimizer, plain, Matrix(pooled.leftCols(3)), Matrix(pooled.col(3)),
+                 InitialParameters(options.model, 4));
+  REQUIRE(reference.ok());
+  const float difference = (federated->parameters - reference->params).cwiseAbs().maxCoeff();
+  CHECK_MESSAGE(difference < 1e-5f, "largest parameter difference ", difference);
+  CHECK(federated->parameters != InitialParameters(options.model, 4));
+}
+
 }  // namespace fedra
