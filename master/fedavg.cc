@@ -31,14 +31,24 @@ Result<FedAvgResult> TrainFedAvg(Federation& fed, const FederatedMatrix& x, cons
       op.params["first_batch"] = round;
     }
     const Matrix broadcast = result.parameters.cast<double>();
-    Result<std::vector<std::vector<Matrix>>> per_part = x.RunOnParts(fed, {op}, {broadcast});
-    if (!per_part.ok()) return per_part.status().WithContext("round " + std::to_string(round + 1));
+    const std::string where = "round " + std::to_string(round + 1);
+    FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnEachPart(fed, {op}, {broadcast}));
     Eigen::VectorXd delta = Eigen::VectorXd::Zero(n);
     double rows = 0, loss = 0, correct = 0;
-    nlohmann::json sites = nlohmann::json::object();
+    nlohmann::json sites = nlohmann::json::object(), dropped = nlohmann::json::object();
+    std::string reasons;
     for (size_t i = 0; i < parts.size(); ++i) {
-      const Matrix& r = (*per_part)[0][i];
-      if (r.rows() != n + 3 || r.cols() != 1) return DataLoss("site '" + parts[i].site + "' returned an update of the wrong size");
+      const Result<Matrix>& update = per_part[0][i];
+      if (update.ok() && (update->rows() != n + 3 || update->cols() != 1)) {
+        return DataLoss(where + ": site '" + parts[i].site + "' returned an update of the wrong size");
+      }
+      if (!update.ok()) {
+        dropped[parts[i].site] = update.status().message();
+        reasons += (reasons.empty() ? "" : "; ") + update.status().message();
+        FEDRA_LOG(kWarn) << where << ": dropped site '" << parts[i].site << "': " << update.status().message();
+        continue;
+      }
+      const Matrix& r = *update;
       const double site_rows = r(n + 2, 0);
       delta += site_rows * r.col(0).head(n);  // FedAvg: weighted by the rows each site trained on
       rows += site_rows;
@@ -46,14 +56,21 @@ Result<FedAvgResult> TrainFedAvg(Federation& fed, const FederatedMatrix& x, cons
       correct += r(n + 1, 0);
       sites[parts[i].site] = {{"loss", site_rows > 0 ? r(n, 0) / site_rows : 0.0}, {"rows", site_rows}};
     }
-    if (rows <= 0) return FailedPrecondition("round " + std::to_string(round + 1) + ": no site trained on any row");
+    const int answered = static_cast<int>(sites.size());
+    if (answered < options.quorum) {
+      return Unavailable(where + ": " + std::to_string(answered) + " of " + std::to_string(parts.size()) +
+                         " sites answered, below the quorum of " + std::to_string(options.quorum) + ": " + reasons);
+    }
+    if (rows <= 0) return FailedPrecondition(where + ": no site trained on any row");
     result.parameters += (delta / rows).cast<float>();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double bytes_down = static_cast<double>(parts.size()) * static_cast<double>(n) * sizeof(double);
-    const double bytes_up = static_cast<double>(parts.size()) * static_cast<double>(n + 3) * sizeof(double);
-    nlohmann::json metrics = {{"round", round + 1}, {"loss", loss / rows}, {"bytes_down", bytes_down},
+    const double bytes_up = static_cast<double>(answered) * static_cast<double>(n + 3) * sizeof(double);
+    nlohmann::json metrics = {{"round", round + 1}, {"loss", loss / rows},     {"bytes_down", bytes_down},
                               {"bytes_up", bytes_up}, {"seconds", seconds}, {"sites", sites}};
-    IterationMetrics reported = {{"loss", loss / rows}, {"bytes_up", bytes_up}, {"bytes_down", bytes_down}};
+    if (!dropped.empty()) metrics["dropped"] = dropped;
+    IterationMetrics reported = {{"loss", loss / rows}, {"bytes_up", bytes_up}, {"bytes_down", bytes_down},
+                                 {"sites_answered", answered}};
     if (options.model.output == OutputKind::kSoftmax) {
       metrics["accuracy"] = correct / rows;
       reported.emplace_back("accuracy", correct / rows);

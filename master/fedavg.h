@@ -25,12 +25,16 @@ struct FedAvgOptions {
   bool per_batch = false;   // a round is one local batch instead of one local epoch
   int batch_size = 32;
   uint64_t seed = 1;        // initialisation and shuffling
-  IterationHook on_iteration = nullptr;  // per round: loss, accuracy, loss@site, bytes
+  // Fewest sites that must answer a round. A site that fails or times out is left out of that
+  // round (and recorded as dropped) and asked again in the next; below the quorum the training
+  // stops with an error naming the sites.
+  int quorum = 1;
+  IterationHook on_iteration = nullptr;  // per round: loss, accuracy, loss@site, bytes, sites
 };
 
 struct FedAvgResult {
   Eigen::VectorXf parameters;
-  std::vector<nlohmann::json> rounds;  // per round: loss, accuracy, per-site loss, bytes, seconds
+  std::vector<nlohmann::json> rounds;  // per round: loss, accuracy, per-site loss, dropped sites, bytes, seconds
 };
 
 // Trains on features `x` and labels or targets `y`, row-partitioned alike.

@@ -177,6 +177,19 @@ std::vector<VarId> FederatedMatrix::Inputs(const PartOp& op, const FederatedPart
 
 Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(
     Federation& fed, const std::vector<PartOp>& ops, const std::vector<Matrix>& broadcast) const {
+  FEDRA_ASSIGN_OR_RETURN(auto each, RunOnEachPart(fed, ops, broadcast));
+  std::vector<std::vector<Matrix>> results(ops.size());
+  for (size_t k = 0; k < ops.size(); ++k) {
+    for (Result<Matrix>& r : each[k]) {
+      if (!r.ok()) return r.status().WithContext(ops.size() == 1 ? ops[0].op : "step");
+      results[k].push_back(std::move(r).value());
+    }
+  }
+  return results;
+}
+
+Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(
+    Federation& fed, const std::vector<PartOp>& ops, const std::vector<Matrix>& broadcast) const {
   for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast));
   const auto& parts = map_.parts();
   SiteRequests requests;
@@ -203,13 +216,32 @@ Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(
   }
 
   SiteResponses responses = fed.Call(requests);
-  FEDRA_RETURN_IF_ERROR(FirstError(responses).WithContext(ops.size() == 1 ? ops[0].op : "step"));
-  std::vector<std::vector<Matrix>> results(ops.size());
+  // A site that could not be reached, or could not take the broadcast, fails all its parts.
+  std::map<std::string, Status> site_failed;
+  for (auto& [site, result] : responses) {
+    if (!result.ok()) {
+      site_failed[site] = result.status();
+      continue;
+    }
+    for (size_t i = 0; i < next[site] && i < result->size(); ++i) {
+      if (!(*result)[i].status.ok()) site_failed[site] = (*result)[i].status.WithContext("site '" + site + "'");
+    }
+  }
+  std::vector<std::vector<Result<Matrix>>> results(ops.size());
   for (const FederatedPart& p : parts) {
     for (size_t k = 0; k < ops.size(); ++k) {
+      if (auto failed = site_failed.find(p.site); failed != site_failed.end()) {
+        results[k].push_back(failed->second);
+        continue;
+      }
       Response& r = (*responses.at(p.site))[next[p.site]++];
-      if (!r.value) return DataLoss(ops[k].op + ": site '" + p.site + "' returned no value");
-      results[k].push_back(std::move(*r.value));
+      if (!r.status.ok()) {
+        results[k].push_back(r.status.WithContext("site '" + p.site + "'"));
+      } else if (!r.value) {
+        results[k].push_back(DataLoss(ops[k].op + ": site '" + p.site + "' returned no value"));
+      } else {
+        results[k].push_back(std::move(*r.value));
+      }
     }
   }
   return results;

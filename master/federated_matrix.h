@@ -71,6 +71,12 @@ class FederatedMatrix {
   Result<std::vector<std::vector<Matrix>>> RunOnParts(Federation& fed, const std::vector<PartOp>& ops,
                                                       const std::vector<Matrix>& broadcast = {}) const;
 
+  // RunOnParts, with each part's outcome separately: a part whose site failed or refused has
+  // that error, and the others still have their results (for steps that can go on without a
+  // site, like a training round). Only inputs that do not fit fail the whole step.
+  Result<std::vector<std::vector<Result<Matrix>>>> RunOnEachPart(Federation& fed, const std::vector<PartOp>& ops,
+                                                                 const std::vector<Matrix>& broadcast = {}) const;
+
   // RunOnParts, with each op's results summed over the parts — the aggregate of a
   // row-partitioned matrix.
   Result<std::vector<Matrix>> SumOverParts(Federation& fed, const std::vector<PartOp>& ops,

@@ -16,7 +16,7 @@ Result<FedAvgOptions> ParseNn(const JobSpec& job) {
   JsonFields f(job.ps, "ps");
   FEDRA_RETURN_IF_ERROR(f.status());
   std::string strategy = "bsp", frequency = "epoch", aggregator = "fedavg";
-  int64_t epochs = 10, rounds = 0, batch_size = options.batch_size, seed = 1;
+  int64_t epochs = 10, rounds = 0, batch_size = options.batch_size, seed = 1, quorum = 1;
   FEDRA_RETURN_IF_ERROR(f.Optional("strategy", &strategy));
   FEDRA_RETURN_IF_ERROR(f.Optional("frequency", &frequency));
   FEDRA_RETURN_IF_ERROR(f.Optional("aggregator", &aggregator));
@@ -24,6 +24,7 @@ Result<FedAvgOptions> ParseNn(const JobSpec& job) {
   FEDRA_RETURN_IF_ERROR(f.Optional("rounds", &rounds, 1, 100000000));
   FEDRA_RETURN_IF_ERROR(f.Optional("batch_size", &batch_size, 1, 1 << 20));
   FEDRA_RETURN_IF_ERROR(f.Optional("seed", &seed, 0, int64_t{1} << 62));
+  FEDRA_RETURN_IF_ERROR(f.Optional("quorum", &quorum, 1, 100000));
   FEDRA_RETURN_IF_ERROR(f.Finish());
   if (strategy != "bsp") {
     return InvalidArgument(f.Path("strategy") + ": '" + strategy + "' is not available yet (available: bsp)");
@@ -42,6 +43,7 @@ Result<FedAvgOptions> ParseNn(const JobSpec& job) {
   }
   options.batch_size = static_cast<int>(batch_size);
   options.seed = static_cast<uint64_t>(seed);
+  options.quorum = static_cast<int>(quorum);
   return options;
 }
 

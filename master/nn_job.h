@@ -5,7 +5,7 @@
 //    "model": {"hidden": [128], "activation": "relu", "input_scale": 255},
 //    "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
 //    "ps": {"strategy": "bsp", "frequency": "epoch", "epochs": 20, "batch_size": 32,
-//           "aggregator": "fedavg", "seed": 1}}
+//           "aggregator": "fedavg", "seed": 1, "quorum": 2}}
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <random>
 
@@ -204,6 +205,64 @@ TEST_CASE("one site, one batch per round: federated training equals plain local 
   const float difference = (federated->parameters - reference->params).cwiseAbs().maxCoeff();
   CHECK_MESSAGE(difference < 1e-5f, "largest parameter difference ", difference);
   CHECK(federated->parameters != InitialParameters(options.model, 4));
+}
+
+TEST_CASE("a site killed mid-training is dropped; the rounds go on until the quorum is lost") {
+  std::mt19937 rng(9);
+  std::normal_distribution<double> n(0, 0.4);
+  Matrix pooled(300, 3);
+  for (int i = 0; i < 300; ++i) {
+    const int c = i % 2;
+    pooled(i, 0) = n(rng) + 2 * c;
+    pooled(i, 1) = n(rng) - c;
+    pooled(i, 2) = c;
+  }
+  for (int quorum : {2, 3}) {
+    CAPTURE(quorum);
+    testing::TempDir dir;
+    testing::LocalFederation local(dir.path(), {"a", "b", "c"});
+    local.AddSplitCsvDataset("d", pooled, {80, 100, 120}, {"u", "v", "cls"}, "private-aggregate");
+    local.StartAll();
+    auto fed = local.Connect();
+    Result<FederatedMatrix> data = FederatedMatrix::Read(*fed, "d");
+    REQUIRE(data.ok());
+    Result<FederatedMatrix> x = data->SelectColumns(*fed, {0, 1});
+    Result<FederatedMatrix> y = data->SelectColumns(*fed, {2});
+    REQUIRE(x.ok());
+    REQUIRE(y.ok());
+    FedAvgOptions options;
+    options.model.inputs = 2;
+    options.model.hidden = {4};
+    options.model.outputs = 2;
+    options.optimizer.lr = 0.1f;
+    options.rounds = 6;
+    options.batch_size = 16;
+    options.quorum = quorum;
+    // After round 2, site c's process is killed outright.
+    options.on_iteration = [&](int round, const IterationMetrics&) -> Status {
+      if (round == 2) {
+        local.process("c").Signal(SIGKILL);
+        REQUIRE(local.process("c").Wait(std::chrono::seconds(10)).has_value());
+      }
+      return Status::Ok();
+    };
+    Result<FedAvgResult> trained = TrainFedAvg(*fed, *x, *y, options);
+    if (quorum == 3) {
+      CHECK(trained.status().code() == StatusCode::kUnavailable);
+      CHECK_MESSAGE(trained.status().message().find("round 3: 2 of 3 sites answered, below the quorum of 3") !=
+                        std::string::npos,
+                    trained.status().message());
+      CHECK(trained.status().message().find("site 'c'") != std::string::npos);
+      continue;
+    }
+    REQUIRE_MESSAGE(trained.ok(), trained.status().ToString());
+    REQUIRE(trained->rounds.size() == 6);
+    CHECK_FALSE(trained->rounds[1].contains("dropped"));
+    for (size_t r = 2; r < 6; ++r) {
+      CHECK(trained->rounds[r]["dropped"].contains("c"));
+      CHECK(trained->rounds[r]["sites"].size() == 2);
+    }
+  }
 }
 
 }  // namespace fedra
