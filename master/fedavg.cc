@@ -43,6 +43,12 @@ Result<FedAvgResult> TrainFedAvg(Federation& fed, const FederatedMatrix& x, cons
         return DataLoss(where + ": site '" + parts[i].site + "' returned an update of the wrong size");
       }
       if (!update.ok()) {
+        // A site that is unreachable or too slow sits this round out; one that refuses the work
+        // (bad settings for its data, privacy) stops the training: asking again would not help.
+        const StatusCode code = update.status().code();
+        if (code != StatusCode::kUnavailable && code != StatusCode::kDeadlineExceeded) {
+          return update.status().WithContext(where);
+        }
         dropped[parts[i].site] = update.status().message();
         reasons += (reasons.empty() ? "" : "; ") + update.status().message();
         FEDRA_LOG(kWarn) << where << ": dropped site '" << parts[i].site << "': " << update.status().message();

@@ -25,9 +25,10 @@ struct FedAvgOptions {
   bool per_batch = false;   // a round is one local batch instead of one local epoch
   int batch_size = 32;
   uint64_t seed = 1;        // initialisation and shuffling
-  // Fewest sites that must answer a round. A site that fails or times out is left out of that
-  // round (and recorded as dropped) and asked again in the next; below the quorum the training
-  // stops with an error naming the sites.
+  // Fewest sites that must answer a round. A site that cannot be reached or times out is left
+  // out of that round (and recorded as dropped) and asked again in the next; below the quorum
+  // the training stops with an error naming the sites. A site that refuses (bad settings for
+  // its data, privacy) stops the training at once.
   int quorum = 1;
   IterationHook on_iteration = nullptr;  // per round: loss, accuracy, loss@site, bytes, sites
 };
