@@ -42,7 +42,9 @@ Commands:
                                  params lambda, intercept, tolerance, max_iterations),
                          kmeans (no label needed; params k, restarts, seed,
                                  max_iterations, tolerance),
-                         pca (no label needed; params k, center, scale)
+                         pca (no label needed; params k, center, scale),
+                         nn (FedAvg training at the sites; objects "model",
+                             "optimizer" and "ps" instead of params; see the README)
              "data": {"holdout": {"fraction": 0.2, "seed": 7}} also scores the model
              on rows each site holds out of training
   serve      serve the REST API (and dashboard) over HTTPS with the master's certificate,
