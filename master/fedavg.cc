@@ -6,8 +6,38 @@
 
 namespace fedra {
 
+namespace {
+
+// Loss and accuracy of `params` on the validation rows of the sites that answer.
+Result<nlohmann::json> Validate(Federation& fed, const Validation& v, const ModelSpec& model,
+                                const Eigen::VectorXf& params) {
+  FederatedMatrix::PartOp op{"evalModel", v.y, true};
+  op.function = true;
+  op.params = {{"model", model.ToJson()}};
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, v.x->RunOnEachPart(fed, {op}, {Matrix(params.cast<double>())}));
+  double loss = 0, correct = 0, rows = 0;
+  for (const Result<Matrix>& r : per_part[0]) {
+    if (!r.ok()) {
+      const StatusCode code = r.status().code();
+      if (code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded) continue;  // as in training
+      return r.status().WithContext("validation");
+    }
+    loss += (*r)(0, 0);
+    correct += (*r)(1, 0);
+    rows += (*r)(2, 0);
+  }
+  nlohmann::json out = {{"val_rows", rows}};
+  if (rows > 0) {
+    out["val_loss"] = loss / rows;
+    if (model.output == OutputKind::kSoftmax) out["val_accuracy"] = correct / rows;
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<FedAvgResult> TrainFedAvg(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& y,
-                                 const FedAvgOptions& options) {
+                                 const FedAvgOptions& options, const Validation& validation) {
   if (options.rounds < 1) return InvalidArgument("rounds must be at least 1");
   if (options.model.inputs != x.cols()) {
     return InvalidArgument("the model takes " + std::to_string(options.model.inputs) + " inputs, the data has " +
@@ -82,6 +112,13 @@ Result<FedAvgResult> TrainFedAvg(Federation& fed, const FederatedMatrix& x, cons
       reported.emplace_back("accuracy", correct / rows);
     }
     for (const auto& [site, m] : sites.items()) reported.emplace_back("loss@" + site, m["loss"].get<double>());
+    if (validation.x) {
+      FEDRA_ASSIGN_OR_RETURN(nlohmann::json scored, Validate(fed, validation, options.model, result.parameters));
+      for (const auto& [key, value] : scored.items()) {
+        metrics[key] = value;
+        if (key != "val_rows") reported.emplace_back(key, value.get<double>());
+      }
+    }
     FEDRA_LOG(kInfo) << "round " << round + 1 << ": training loss " << loss / rows << " over " << rows << " rows, "
                      << seconds << " s";
     result.rounds.push_back(std::move(metrics));

@@ -38,8 +38,15 @@ struct FedAvgResult {
   std::vector<nlohmann::json> rounds;  // per round: loss, accuracy, per-site loss, dropped sites, bytes, seconds
 };
 
-// Trains on features `x` and labels or targets `y`, row-partitioned alike.
+// Rows the model is scored on after every round, never trained on.
+struct Validation {
+  const FederatedMatrix* x = nullptr;
+  const FederatedMatrix* y = nullptr;
+};
+
+// Trains on features `x` and labels or targets `y`, row-partitioned alike; with `validation`,
+// each round also reports val_loss (and val_accuracy) of its parameters on those rows.
 Result<FedAvgResult> TrainFedAvg(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& y,
-                                 const FedAvgOptions& options);
+                                 const FedAvgOptions& options, const Validation& validation = {});
 
 }  // namespace fedra

@@ -191,7 +191,7 @@ Result<nlohmann::json> Fit(Federation& fed, const JobSpec& job, const FederatedM
                            const std::vector<int64_t>& features, int64_t label, const FederatedMatrix* held_out,
                            const IterationHook& on_iteration) {
   if (job.algorithm == "pca") return FitPcaJob(fed, job, data, features);
-  if (job.algorithm == "nn") return FitNnJob(fed, job, data, features, label, on_iteration);
+  if (job.algorithm == "nn") return FitNnJob(fed, job, data, features, label, held_out, on_iteration);
   if (job.algorithm == "kmeans") return FitKMeansJob(fed, job, data, features, held_out, on_iteration);
   if (job.algorithm == "logreg") {
     FEDRA_ASSIGN_OR_RETURN(LogRegOptions options, ParseLogRegParams(job));

@@ -1,6 +1,7 @@
 #include "master/nn_job.h"
 
 #include <cmath>
+#include <optional>
 
 #include "common/config.h"
 #include "master/fedavg.h"
@@ -49,13 +50,11 @@ Result<FedAvgOptions> ParseNn(const JobSpec& job) {
 
 }  // namespace
 
-Status CheckNnJob(const JobSpec& job) {
-  if (job.holdout) return InvalidArgument("data.holdout: nn has no held-out metric yet");
-  return ParseNn(job).status();
-}
+Status CheckNnJob(const JobSpec& job) { return ParseNn(job).status(); }
 
 Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
-                                const std::vector<int64_t>& features, int64_t label, const IterationHook& on_iteration) {
+                                const std::vector<int64_t>& features, int64_t label, const FederatedMatrix* held_out,
+                                const IterationHook& on_iteration) {
   FEDRA_ASSIGN_OR_RETURN(FedAvgOptions options, ParseNn(job));
   options.on_iteration = on_iteration;
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
@@ -80,11 +79,18 @@ Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const Feder
   }
   options.model.inputs = static_cast<int>(x.cols());
   options.model.outputs = outputs;
-  FEDRA_ASSIGN_OR_RETURN(FedAvgResult trained, TrainFedAvg(fed, x, y, options));
+  std::optional<FederatedMatrix> val_x, val_y;
+  Validation validation;
+  if (held_out) {
+    FEDRA_ASSIGN_OR_RETURN(val_x, held_out->SelectColumns(fed, features));
+    FEDRA_ASSIGN_OR_RETURN(val_y, held_out->SelectColumns(fed, {label}));
+    validation = Validation{&*val_x, &*val_y};
+  }
+  FEDRA_ASSIGN_OR_RETURN(FedAvgResult trained, TrainFedAvg(fed, x, y, options, validation));
   const nlohmann::json& last = trained.rounds.back();
   nlohmann::json metrics = {{"loss", last["loss"]}};
   if (last.contains("accuracy")) metrics["accuracy"] = last["accuracy"];
-  return nlohmann::json{{"rows", x.rows()},
+  nlohmann::json result{{"rows", x.rows()},
                         {"model", options.model.ToJson()},
                         {"optimizer", options.optimizer.ToJson()},
                         {"parameters", std::vector<float>(trained.parameters.data(),
@@ -92,6 +98,12 @@ Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const Feder
                         {"metrics", metrics},
                         {"rounds", trained.rounds},
                         {"iterations", static_cast<int>(trained.rounds.size())}};
+  if (held_out) {
+    nlohmann::json scored = {{"loss", last.value("val_loss", 0.0)}};
+    if (last.contains("val_accuracy")) scored["accuracy"] = last["val_accuracy"];
+    result["held_out"] = {{"rows", last.value("val_rows", 0.0)}, {"metrics", scored}};
+  }
+  return result;
 }
 
 }  // namespace fedra

@@ -19,7 +19,9 @@ namespace fedra {
 // Checks the nn job's model, optimizer and ps objects without running anything.
 Status CheckNnJob(const JobSpec& job);
 
+// Trains on `data`; with `held_out`, every round is also scored on those rows.
 Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
-                                const std::vector<int64_t>& features, int64_t label, const IterationHook& on_iteration);
+                                const std::vector<int64_t>& features, int64_t label, const FederatedMatrix* held_out,
+                                const IterationHook& on_iteration);
 
 }  // namespace fedra

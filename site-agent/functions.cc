@@ -133,12 +133,30 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   return out;
 }
 
+// The loss of parameters P on this site's rows: inputs X, y, P; params.model. Output, one
+// column: the summed loss, the correct predictions and the row count.
+Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+                                             const FunctionContext&) {
+  const Matrix& x = *inputs[0];
+  const Matrix& p = *inputs[2];
+  FEDRA_ASSIGN_OR_RETURN(ModelSpec spec, ParseModelSpec(params.value("model", nlohmann::json::object()), "model"));
+  if (x.cols() != spec.inputs || p.cols() != 1 || p.rows() != spec.parameter_count()) {
+    return InvalidArgument("evalModel: the data or parameters do not fit the model");
+  }
+  FEDRA_ASSIGN_OR_RETURN(Targets targets, MakeTargets(spec, *inputs[1]));
+  const BatchStats s = Mlp(spec).Run(p.col(0).cast<float>(), x.cast<float>(), targets, nullptr);
+  FunctionOutput out;
+  out.value = Matrix{{s.loss_sum}, {static_cast<double>(s.correct)}, {static_cast<double>(s.rows)}};
+  return out;
+}
+
 constexpr std::array kFunctions = {
     FunctionInfo{"moments", 1, true, &Moments},
     FunctionInfo{"logisticStats", 3, true, &LogisticStats},
     FunctionInfo{"kmeansSeeds", 1, true, &KMeansSeeds},
     FunctionInfo{"kmeansStep", 2, true, &KMeansStep},
     FunctionInfo{"trainLocal", 3, true, &TrainLocalFunction},
+    FunctionInfo{"evalModel", 3, true, &EvaluateModelFunction},
 };
 
 }  // namespace

@@ -265,4 +265,49 @@ TEST_CASE("a site killed mid-training is dropped; the rounds go on until the quo
   }
 }
 
+TEST_CASE("nn with a held-out split scores every round on rows it never trains on") {
+  std::mt19937 rng(21);
+  std::normal_distribution<double> n(0, 0.6);
+  Matrix pooled(400, 3);
+  for (int i = 0; i < 400; ++i) {
+    const int c = i % 2;
+    pooled(i, 0) = n(rng) + 1.5 * c;
+    pooled(i, 1) = n(rng) - c;
+    pooled(i, 2) = c;
+  }
+  testing::TempDir dir;
+  testing::LocalFederation local(dir.path(), {"a", "b"});
+  local.AddSplitCsvDataset("d", pooled, {150, 250}, {"u", "v", "cls"}, "public");
+  local.StartAll();
+  auto fed = local.Connect();
+  Result<JobSpec> spec = ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "nn",
+      "data": {"dataset": "d", "label": "cls", "holdout": {"fraction": 0.25, "seed": 3}},
+      "model": {"hidden": [6], "activation": "tanh"}, "optimizer": {"name": "adam", "lr": 0.05},
+      "ps": {"epochs": 5, "batch_size": 16}})"), "job.json");
+  REQUIRE_MESSAGE(spec.ok(), spec.status().ToString());
+  Result<nlohmann::json> result = RunJob(*fed, *spec);
+  REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+  for (const auto& round : (*result)["rounds"]) CHECK(round.contains("val_accuracy"));
+
+  // The same split, read back (the data is public), scored here with the returned parameters.
+  Result<FederatedMatrix> data = FederatedMatrix::Read(*fed, "d");
+  REQUIRE(data.ok());
+  Result<FederatedMatrix::Split> split = data->SplitRows(*fed, 0.25, 3);
+  REQUIRE(split.ok());
+  Result<Matrix> held_out = testing::FetchValues(*fed, split->held_out);
+  REQUIRE(held_out.ok());
+  CHECK((*result)["held_out"]["rows"].get<double>() == held_out->rows());
+  CHECK((*result)["rows"] == 400 - held_out->rows());
+  Result<ModelSpec> model = ParseModelSpec((*result)["model"], "model");
+  REQUIRE(model.ok());
+  const std::vector<float> values = (*result)["parameters"];
+  const Eigen::VectorXf params = Eigen::Map<const Eigen::VectorXf>(values.data(), static_cast<Eigen::Index>(values.size()));
+  const BatchStats s = Mlp(*model).Run(params, held_out->leftCols(2).cast<float>(), *MakeTargets(*model, Matrix(held_out->col(2))),
+                                       nullptr);
+  CHECK((*result)["held_out"]["metrics"]["accuracy"].get<double>() ==
+        doctest::Approx(static_cast<double>(s.correct) / static_cast<double>(s.rows)).epsilon(1e-12));
+  CHECK((*result)["held_out"]["metrics"]["loss"].get<double>() ==
+        doctest::Approx(s.loss_sum / static_cast<double>(s.rows)).epsilon(1e-4));
+}
+
 }  // namespace fedra
