@@ -71,6 +71,12 @@ Result<Header> ReadHeader(GzFile& f, const std::string& source) {
     if (f.Read(be, 4) != 4) return DataLoss(source + ": truncated in the dimensions (byte " + std::to_string(4 + 4 * d) + ")");
     h.shape.dims.push_back(uint32_t{be[0]} << 24 | uint32_t{be[1]} << 16 | uint32_t{be[2]} << 8 | be[3]);
   }
+  // At most 2^40 elements, checked factor by factor so the product cannot wrap.
+  uint64_t elements = 1;
+  for (uint32_t d : h.shape.dims) {
+    if (d != 0 && elements > (uint64_t{1} << 40) / d) return ResourceExhausted(source + ": implausibly large IDX shape");
+    elements *= d;
+  }
   return h;
 }
 
@@ -122,7 +128,6 @@ Result<Matrix> ReadIdxFile(const std::string& path, const std::string& source_na
   if (!f.ok()) return NotFound(source_name + ": cannot open");
   FEDRA_ASSIGN_OR_RETURN(Header h, ReadHeader(f, source_name));
   const uint64_t rows = h.shape.items(), cols = h.shape.item_size();
-  if (cols != 0 && rows > (uint64_t{1} << 40) / cols) return ResourceExhausted(source_name + ": implausibly large IDX shape");
   if (admit) FEDRA_RETURN_IF_ERROR(admit(rows, cols + extra_columns));
   Matrix out = Matrix::Zero(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols + extra_columns));
   const size_t header_bytes = 4 + 4 * h.shape.dims.size();
@@ -139,7 +144,9 @@ Result<Matrix> ReadIdxFile(const std::string& path, const std::string& source_na
     }
   }
   uint8_t extra;
-  if (f.Read(&extra, 1) == 1) {
+  const int64_t trailing = f.Read(&extra, 1);
+  if (trailing < 0) return DataLoss(source_name + ": " + f.Error());
+  if (trailing == 1) {
     return DataLoss(source_name + ": unexpected bytes after the " + std::to_string(rows) + " items the header declares");
   }
   return out;

@@ -51,7 +51,7 @@ Result<ModelSpec> ParseModelSpec(const nlohmann::json& doc, const std::string& w
   }
   std::string activation = "relu", output = "softmax";
   double scale = 1;
-  FEDRA_RETURN_IF_ERROR(f.Optional("input_scale", &scale, 1e-12, 1e12));
+  FEDRA_RETURN_IF_ERROR(f.Optional("input_scale", &scale, 1e-6, 1e12));
   spec.input_scale = static_cast<float>(scale);
   FEDRA_RETURN_IF_ERROR(f.Optional("activation", &activation));
   FEDRA_RETURN_IF_ERROR(f.Optional("output", &output));
@@ -112,7 +112,7 @@ Result<OptimizerSpec> ParseOptimizerSpec(const nlohmann::json& doc, const std::s
   FEDRA_RETURN_IF_ERROR(f.Optional("nesterov", &o.nesterov));
   FEDRA_RETURN_IF_ERROR(f.Optional("beta1", &beta1, 0, 0.9999));
   FEDRA_RETURN_IF_ERROR(f.Optional("beta2", &beta2, 0, 0.999999));
-  FEDRA_RETURN_IF_ERROR(f.Optional("epsilon", &epsilon, 1e-12, 1));
+  FEDRA_RETURN_IF_ERROR(f.Optional("epsilon", &epsilon, 1e-10, 1));
   FEDRA_RETURN_IF_ERROR(f.Optional("weight_decay", &decay, 0, 1));
   if (const nlohmann::json* schedule = f.Child("schedule")) {
     JsonFields s(*schedule, f.Path("schedule"));
@@ -135,7 +135,8 @@ Result<OptimizerSpec> ParseOptimizerSpec(const nlohmann::json& doc, const std::s
   if (name == "sgd") o.kind = OptimizerKind::kSgd;
   else if (name == "adam") o.kind = OptimizerKind::kAdam;
   else return InvalidArgument(f.Path("name") + ": unknown optimizer '" + name + "' (sgd, adam)");
-  if (!(lr > 0)) return InvalidArgument(f.Path("lr") + ": must be positive, got " + std::to_string(lr));
+  // Checked as the float it becomes, so what the master accepts every site accepts too.
+  if (!(static_cast<float>(lr) > 0)) return InvalidArgument(f.Path("lr") + ": must be positive, got " + std::to_string(lr));
   if (o.nesterov && momentum == 0) return InvalidArgument(f.Path("nesterov") + ": needs momentum > 0");
   o.lr = static_cast<float>(lr);
   o.momentum = static_cast<float>(momentum);

@@ -36,6 +36,11 @@ Result<FedAvgOptions> ParseNn(const JobSpec& job) {
   if (frequency == "epoch") {
     options.rounds = static_cast<int>(epochs);
   } else if (frequency == "batch") {
+    // Each round is a fresh local run: a stateful optimizer would restart every round.
+    if (options.optimizer.kind == OptimizerKind::kAdam || options.optimizer.momentum > 0) {
+      return InvalidArgument(f.Path("frequency") + ": \"batch\" needs sgd without momentum (the sites' optimizer "
+                             "state restarts every round)");
+    }
     options.per_batch = true;
     if (rounds == 0) return InvalidArgument(f.Path("rounds") + ": required with frequency \"batch\"");
     options.rounds = static_cast<int>(rounds);
@@ -79,6 +84,11 @@ Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const Feder
   }
   options.model.inputs = static_cast<int>(x.cols());
   options.model.outputs = outputs;
+  constexpr int64_t kMaxParameters = int64_t{1} << 27;
+  if (options.model.parameter_count() > kMaxParameters) {
+    return InvalidArgument("model: " + std::to_string(options.model.parameter_count()) + " parameters, more than the " +
+                           std::to_string(kMaxParameters) + " a model may have");
+  }
   std::optional<FederatedMatrix> val_x, val_y;
   Validation validation;
   if (held_out) {
@@ -98,10 +108,10 @@ Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const Feder
                         {"metrics", metrics},
                         {"rounds", trained.rounds},
                         {"iterations", static_cast<int>(trained.rounds.size())}};
-  if (held_out) {
-    nlohmann::json scored = {{"loss", last.value("val_loss", 0.0)}};
+  if (held_out && last.contains("val_loss")) {  // no metrics when no validation site answered
+    nlohmann::json scored = {{"loss", last["val_loss"]}};
     if (last.contains("val_accuracy")) scored["accuracy"] = last["val_accuracy"];
-    result["held_out"] = {{"rows", last.value("val_rows", 0.0)}, {"metrics", scored}};
+    result["held_out"] = {{"rows", last["val_rows"]}, {"metrics", scored}};
   }
   return result;
 }

@@ -127,13 +127,18 @@ Result<CsvTable> Catalog::LoadIdx(const DatasetSpec& spec, const std::vector<std
     if (it == shape.column_names.end()) return InvalidArgument("dataset '" + spec.name + "' has no column '" + c + "'");
     picked.push_back(it - shape.column_names.begin());
   }
-  const size_t cols = columns.empty() ? shape.column_names.size() : columns.size();
+  // The whole file is read before columns are picked: admit both.
+  const size_t cols = shape.column_names.size() + (columns.empty() ? 0 : columns.size());
   if (admit) FEDRA_RETURN_IF_ERROR(admit(shape.rows, cols));
   const std::string source = "dataset '" + spec.name + "' (" + spec.path.filename().string() + ")";
   FEDRA_ASSIGN_OR_RETURN(Matrix all, ReadIdxFile(spec.path.string(), source, nullptr, spec.labels.empty() ? 0 : 1));
   if (!spec.labels.empty()) {
     FEDRA_ASSIGN_OR_RETURN(Matrix labels, ReadIdxFile(spec.labels.string(), "dataset '" + spec.name + "' (" +
                                                                              spec.labels.filename().string() + ")"));
+    if (labels.rows() != all.rows() || labels.cols() != 1) {
+      return DataLoss(source + ": " + std::to_string(all.rows()) + " items but " + std::to_string(labels.rows()) +
+                      " labels (did a file change since the site started?)");
+    }
     all.rightCols(1) = labels;
   }
   if (picked.empty()) return CsvTable{std::move(all), shape.column_names};

@@ -114,7 +114,7 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   FEDRA_ASSIGN_OR_RETURN(int64_t batch_size, IntParam(params, "batch_size", 32, 1, 1 << 20));
   FEDRA_ASSIGN_OR_RETURN(int64_t seed, IntParam(params, "seed", 1, 0, int64_t{1} << 62));
   FEDRA_ASSIGN_OR_RETURN(int64_t first_epoch, IntParam(params, "first_epoch", 0, 0, 1 << 30));
-  FEDRA_ASSIGN_OR_RETURN(int64_t first_batch, IntParam(params, "first_batch", 0, 0, int64_t{1} << 50));
+  FEDRA_ASSIGN_OR_RETURN(int64_t first_batch, IntParam(params, "first_batch", 0, 0, int64_t{1} << 30));
   options.epochs = static_cast<int>(epochs);
   options.batches = static_cast<int>(batches);
   options.batch_size = static_cast<int>(batch_size);
@@ -130,6 +130,9 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   out.value(p.rows(), 0) = r.stats.loss_sum;
   out.value(p.rows() + 1, 0) = static_cast<double>(r.stats.correct);
   out.value(p.rows() + 2, 0) = static_cast<double>(r.stats.rows);
+  // Each step's gradient summarises one batch: a batch of one row could be read back out of the
+  // delta, so the release rule sees the batch size as the smallest group.
+  out.smallest_group_rows = static_cast<uint64_t>(options.batch_size);
   return out;
 }
 
@@ -140,7 +143,7 @@ Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inpu
   const Matrix& x = *inputs[0];
   const Matrix& p = *inputs[2];
   FEDRA_ASSIGN_OR_RETURN(ModelSpec spec, ParseModelSpec(params.value("model", nlohmann::json::object()), "model"));
-  if (x.cols() != spec.inputs || p.cols() != 1 || p.rows() != spec.parameter_count()) {
+  if (x.cols() != spec.inputs || inputs[1]->rows() != x.rows() || p.cols() != 1 || p.rows() != spec.parameter_count()) {
     return InvalidArgument("evalModel: the data or parameters do not fit the model");
   }
   FEDRA_ASSIGN_OR_RETURN(Targets targets, MakeTargets(spec, *inputs[1]));

@@ -159,6 +159,13 @@ TEST_CASE("nn jobs train through the job runner and name bad hyper-parameters") 
         std::string::npos);
   CHECK(error(R"({"algorithm": "lm", )" + data + R"(, "model": {}})").find("model: only for the nn algorithm") !=
         std::string::npos);
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "optimizer": {"momentum": 0.9}, "ps": {"frequency": "batch", "rounds": 3}})")
+            .find("needs sgd without momentum") != std::string::npos);
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "model": {"hidden": [60000, 60000]}})").find("parameters, more than") !=
+        std::string::npos);
+  // A batch smaller than the site's minimum aggregate could give a row back through the update.
+  const std::string small = error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"batch_size": 4, "epochs": 1}})");
+  CHECK_MESSAGE(small.find("covers 4 rows, fewer than the site's minimum of 10") != std::string::npos, small);
 }
 
 TEST_CASE("one site, one batch per round: federated training equals plain local training") {
