@@ -4,10 +4,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -51,12 +47,7 @@ http::response<http::string_body> MakeResponse(const ApiResponse& r, unsigned ve
 }  // namespace
 
 RestServer::RestServer(const RestServerOptions& options, RestApi& api, const StaticFiles* web)
-    : options_(options),
-      api_(api),
-      web_(web),
-      handlers_(kHandlerThreads),
-      accept_strand_(net::make_strand(io_)),
-      acceptor_(accept_strand_) {}
+    : options_(options), api_(api), web_(web), handlers_(kHandlerThreads) {}
 
 ApiResponse RestServer::Handle(const ApiRequest& request) const {
   const std::string_view path = std::string_view(request.target).substr(0, request.target.find('?'));
@@ -71,7 +62,7 @@ ApiResponse RestServer::Handle(const ApiRequest& request) const {
 }
 
 RestServer::~RestServer() {
-  Stop();
+  if (listener_) Stop();
   handlers_.join();
 }
 
@@ -79,69 +70,15 @@ Result<std::unique_ptr<RestServer>> RestServer::Create(const RestServerOptions& 
                                                        RestApi& api, const StaticFiles* web) {
   std::unique_ptr<RestServer> server(new RestServer(options, api, web));
   FEDRA_ASSIGN_OR_RETURN(server->tls_, MakeTlsContext(tls, TlsSide::kHttpsServer));
-  boost::system::error_code ec;
-  const auto address = net::ip::make_address(options.address, ec);
-  if (ec) return InvalidArgument("listen address '" + options.address + "': " + ec.message());
-  const tcp::endpoint endpoint(address, options.port);
-  auto& acceptor = server->acceptor_;
-  if (acceptor.open(endpoint.protocol(), ec); !ec) {
-    acceptor.set_option(net::socket_base::reuse_address(true), ec);
-    if (acceptor.bind(endpoint, ec); !ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    return Unavailable("cannot listen on " + options.address + ":" + std::to_string(options.port) + ": " + ec.message());
-  }
-  server->port_ = acceptor.local_endpoint().port();
+  FEDRA_ASSIGN_OR_RETURN(server->listener_, Listener::Bind(options.address, options.port));
   return server;
 }
 
 void RestServer::Run(bool handle_signals) {
-  net::signal_set signals(io_);
-  if (handle_signals) {
-    signals.add(SIGTERM);
-    signals.add(SIGINT);
-    signals.async_wait([this](const boost::system::error_code& ec, int signal) {
-      if (ec) return;
-      FEDRA_LOG(kInfo) << "signal " << signal << ": shutting down";
-      Stop();
-    });
-  }
-  net::co_spawn(accept_strand_, Accept(), net::detached);
-  std::vector<std::thread> threads;
-  for (int i = 1; i < kIoThreads; ++i) threads.emplace_back([this] { io_.run(); });
-  io_.run();
-  for (auto& t : threads) t.join();
+  listener_->Run(kIoThreads, handle_signals, [this](tcp::socket socket) { return Serve(std::move(socket)); });
 }
 
-void RestServer::Stop() {
-  net::post(accept_strand_, [this] {
-    boost::system::error_code ec;
-    acceptor_.close(ec);
-    io_.stop();
-  });
-}
-
-net::awaitable<void> RestServer::Accept() {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), kTuple);
-    if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
-    if (ec) {
-      // Out of descriptors or the like: say so, and give connections time to close.
-      FEDRA_LOG(kWarn) << "accept failed: " << ec.message();
-      net::steady_timer pause(accept_strand_, std::chrono::milliseconds(100));
-      co_await pause.async_wait(kTuple);
-      continue;
-    }
-    net::co_spawn(socket.get_executor(), Serve(std::move(socket)), [](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        FEDRA_LOG(kError) << "https connection: " << ex.what();
-      }
-    });
-  }
-}
+void RestServer::Stop() { listener_->Stop(); }
 
 net::awaitable<void> RestServer::Serve(tcp::socket socket) {
   HttpsStream stream(std::move(socket), *tls_);

@@ -9,13 +9,12 @@
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "common/config.h"
+#include "common/listener.h"
 #include "master/rest_api.h"
 #include "master/static_files.h"
 
@@ -36,7 +35,7 @@ class RestServer {
                                                     RestApi& api, const StaticFiles* web);
   ~RestServer();
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return listener_->port(); }
   // Serves until Stop(), or SIGTERM/SIGINT when `handle_signals`.
   void Run(bool handle_signals);
   void Stop();
@@ -44,19 +43,15 @@ class RestServer {
  private:
   RestServer(const RestServerOptions& options, RestApi& api, const StaticFiles* web);
   ApiResponse Handle(const ApiRequest& request) const;
-  boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
 
   RestServerOptions options_;
   RestApi& api_;
   const StaticFiles* web_;
-  boost::asio::io_context io_;
   boost::asio::thread_pool handlers_;
-  // The acceptor is used only on this strand: the accept loop and Stop() never race.
-  boost::asio::strand<boost::asio::io_context::executor_type> accept_strand_;
-  boost::asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
-  uint16_t port_ = 0;
+  // Declared last so that it goes first: connections end while what they use lives.
+  std::unique_ptr<Listener> listener_;
 };
 
 }  // namespace fedra

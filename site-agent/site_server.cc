@@ -6,8 +6,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/framing.h"
@@ -21,17 +19,6 @@ namespace {
 
 constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr int kIoThreads = 2;
-
-// Completion of a detached coroutine: an escaped exception is logged, never allowed to take the
-// whole site down.
-void LogEscapedException(const char* where, std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    FEDRA_LOG(kError) << where << ": " << ex.what();
-  }
-}
 
 // Closes after an error reply without losing it: closing a socket with unread input makes the
 // kernel send a reset, which can destroy the reply before the peer reads it. So stop sending,
@@ -58,11 +45,10 @@ std::string RemoteAddress(const tcp::socket& socket) {
 
 SiteServer::SiteServer(SiteConfig config)
     : config_(std::move(config)),
-      compute_(std::max(1u, std::thread::hardware_concurrency())),
-      acceptor_(io_) {}
+      compute_(std::max(1u, std::thread::hardware_concurrency())) {}
 
 SiteServer::~SiteServer() {
-  Stop();
+  if (listener_) Stop();
   compute_.join();
 }
 
@@ -77,65 +63,20 @@ Result<std::unique_ptr<SiteServer>> SiteServer::Create(SiteConfig config) {
   server->executor_ = std::make_unique<Executor>(c.name, c.limits, server->catalog_.get(),
                                                  server->symbols_.get(), server->audit_.get());
 
-  boost::system::error_code ec;
-  const auto address = net::ip::make_address(c.listen_address, ec);
-  if (ec) return InvalidArgument("listen address '" + c.listen_address + "': " + ec.message());
-  const tcp::endpoint endpoint(address, c.listen_port);
-  auto& acceptor = server->acceptor_;
-  if (acceptor.open(endpoint.protocol(), ec); !ec) {
-    acceptor.set_option(net::socket_base::reuse_address(true), ec);
-    if (acceptor.bind(endpoint, ec); !ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    return Unavailable("cannot listen on " + c.listen_address + ":" + std::to_string(c.listen_port) +
-                       ": " + ec.message());
-  }
-  server->port_ = acceptor.local_endpoint().port();
+  FEDRA_ASSIGN_OR_RETURN(server->listener_, Listener::Bind(c.listen_address, c.listen_port));
   return server;
 }
 
 void SiteServer::Run(bool handle_signals) {
-  net::signal_set signals(io_);
-  if (handle_signals) {
-    signals.add(SIGTERM);
-    signals.add(SIGINT);
-    signals.async_wait([this](const boost::system::error_code& ec, int signal) {
-      if (ec) return;
-      FEDRA_LOG(kInfo) << "signal " << signal << ": shutting down";
-      Stop();
-    });
-  }
-  net::co_spawn(io_, Accept(), [](std::exception_ptr e) { LogEscapedException("accept loop", e); });
-  FEDRA_LOG(kInfo) << "listening on " << config_.listen_address << ":" << port_
+  FEDRA_LOG(kInfo) << "listening on " << config_.listen_address << ":" << port()
                    << " (TLS 1.3, client certificates required)";
-  std::vector<std::thread> threads;
-  for (int i = 1; i < kIoThreads; ++i) threads.emplace_back([this] { io_.run(); });
-  io_.run();
-  for (auto& t : threads) t.join();
+  listener_->Run(kIoThreads, handle_signals, [this](tcp::socket socket) { return Serve(std::move(socket)); });
   compute_.join();
   FEDRA_LOG(kInfo) << "stopped";
 }
 
-void SiteServer::Stop() {
-  net::post(io_, [this] {
-    boost::system::error_code ec;
-    acceptor_.close(ec);
-    io_.stop();
-  });
-}
+void SiteServer::Stop() { listener_->Stop(); }
 
-net::awaitable<void> SiteServer::Accept() {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), kTuple);
-    if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
-    if (ec) {
-      FEDRA_LOG(kWarn) << "accept failed: " << ec.message();
-      continue;
-    }
-    net::co_spawn(socket.get_executor(), Serve(std::move(socket)),
-                  [](std::exception_ptr e) { LogEscapedException("connection", e); });
-  }
-}
 
 net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
   const std::string remote = RemoteAddress(socket);

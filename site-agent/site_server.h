@@ -13,6 +13,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "common/listener.h"
 #include "common/status.h"
 #include "site-agent/audit_log.h"
 #include "site-agent/catalog.h"
@@ -29,7 +30,7 @@ class SiteServer {
   ~SiteServer();
 
   // The bound port (the configured one, or the one picked for port 0).
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return listener_->port(); }
 
   // Serves until Stop(), or SIGTERM/SIGINT when `handle_signals`; returns once every thread has
   // finished.
@@ -41,7 +42,6 @@ class SiteServer {
  private:
   explicit SiteServer(SiteConfig config);
 
-  boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
 
   SiteConfig config_;
@@ -52,9 +52,7 @@ class SiteServer {
   std::unique_ptr<Executor> executor_;
   boost::asio::thread_pool compute_;
   // Declared last so that it goes first: pending sessions are torn down while what they use lives.
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  uint16_t port_ = 0;
+  std::unique_ptr<Listener> listener_;
 };
 
 }  // namespace fedra
