@@ -4,10 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <functional>
-#include <random>
 
 #include "master/federated_ops.h"
 #include "tests/support/local_federation.h"
+#include "tests/support/random_data.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
@@ -16,13 +16,7 @@ namespace {
 using testing::LocalFederation;
 using testing::TempDir;
 
-Matrix Random(int rows, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
-  Matrix m(rows, 3);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = u(rng);
-  return m;
-}
+Matrix Random(int rows, unsigned seed) { return testing::UniformMatrix(rows, 3, seed, -1, 1); }
 
 struct Kind {
   const char* name;

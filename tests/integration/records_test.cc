@@ -4,11 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
-#include <random>
 
 #include "master/experiment_db.h"
 #include "tests/support/child_process.h"
 #include "tests/support/local_federation.h"
+#include "tests/support/random_data.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
@@ -17,14 +17,6 @@ namespace {
 using testing::ChildProcess;
 using testing::LocalFederation;
 using testing::TempDir;
-
-Matrix Uniform(int rows, int cols, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  Matrix m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = u(rng);
-  return m;
-}
 
 ChildProcess RunMaster(const TempDir& dir, const LocalFederation& local, const std::string& job) {
   testing::WriteFile(dir / "job.json", job);
@@ -50,7 +42,7 @@ int64_t MetricRows(const TempDir& dir) {
 TEST_CASE("a recorded run keeps its iterations, result and final metrics") {
   TempDir dir;
   LocalFederation local(dir.path(), {"a", "b"});
-  local.AddSplitCsvDataset("u", Uniform(400, 3, 1), {150, 250}, {"x", "y", "z"}, "private-aggregate");
+  local.AddSplitCsvDataset("u", testing::UniformMatrix(400, 3, 1), {150, 250}, {"x", "y", "z"}, "private-aggregate");
   local.StartAll();
   ChildProcess master = RunMaster(dir, local, R"({"algorithm": "kmeans", "data": {"dataset": "u"},
                                                   "params": {"k": 4, "tolerance": 0}})");
@@ -81,7 +73,7 @@ TEST_CASE("a master killed while it writes metrics leaves a database that opens,
   TempDir dir;
   LocalFederation local(dir.path(), {"a", "b"});
   // Structureless data, many centres and restarts: k-means takes many iterations.
-  local.AddSplitCsvDataset("u", Uniform(60000, 4, 2), {25000, 35000}, {"p", "q", "r", "s"}, "public");
+  local.AddSplitCsvDataset("u", testing::UniformMatrix(60000, 4, 2), {25000, 35000}, {"p", "q", "r", "s"}, "public");
   local.StartAll();
   ChildProcess master = RunMaster(dir, local, R"({"algorithm": "kmeans", "data": {"dataset": "u"},
                                                   "params": {"k": 30, "restarts": 20, "tolerance": 0,

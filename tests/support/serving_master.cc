@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include "tests/support/random_data.h"
+
 namespace fedra::testing {
 namespace {
 
@@ -19,19 +21,11 @@ Matrix Regression(int rows, unsigned seed) {
   return m;
 }
 
-Matrix Uniform(int rows, int cols, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  Matrix m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = u(rng);
-  return m;
-}
-
 }  // namespace
 
 ServingMaster::ServingMaster() {
   local.AddSplitCsvDataset("reg", Regression(300, 1), {120, 180}, {"u", "v", "y"}, "private-aggregate");
-  local.AddSplitCsvDataset("noise", Uniform(60000, 4, 2), {25000, 35000}, {"p", "q", "r", "s"}, "public");
+  local.AddSplitCsvDataset("noise", UniformMatrix(60000, 4, 2), {25000, 35000}, {"p", "q", "r", "s"}, "public");
   local.StartAll();
   // Tokens from the real provisioning tool, into the existing master kit.
   const std::string cmd = std::string(FEDRA_PROVISION) + " --out '" + dir.path().string() +
