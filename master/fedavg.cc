@@ -8,6 +8,12 @@ namespace fedra {
 
 namespace {
 
+// A site that cannot be reached or is too slow sits a round out; any other failure (a refusal:
+// bad settings for its data, privacy) is final, since asking again would not help.
+bool SitsOut(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+}
+
 // Loss and accuracy of `params` on the validation rows of the sites that answer.
 Result<nlohmann::json> Validate(Federation& fed, const Validation& v, const ModelSpec& model,
                                 const Eigen::VectorXf& params) {
@@ -18,8 +24,7 @@ Result<nlohmann::json> Validate(Federation& fed, const Validation& v, const Mode
   double loss = 0, correct = 0, rows = 0;
   for (const Result<Matrix>& r : per_part[0]) {
     if (!r.ok()) {
-      const StatusCode code = r.status().code();
-      if (code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded) continue;  // as in training
+      if (SitsOut(r.status())) continue;
       return r.status().WithContext("validation");
     }
     loss += (*r)(0, 0);
@@ -73,12 +78,7 @@ Result<FedAvgResult> TrainFedAvg(Federation& fed, const FederatedMatrix& x, cons
         return DataLoss(where + ": site '" + parts[i].site + "' returned an update of the wrong size");
       }
       if (!update.ok()) {
-        // A site that is unreachable or too slow sits this round out; one that refuses the work
-        // (bad settings for its data, privacy) stops the training: asking again would not help.
-        const StatusCode code = update.status().code();
-        if (code != StatusCode::kUnavailable && code != StatusCode::kDeadlineExceeded) {
-          return update.status().WithContext(where);
-        }
+        if (!SitsOut(update.status())) return update.status().WithContext(where);
         dropped[parts[i].site] = update.status().message();
         reasons += (reasons.empty() ? "" : "; ") + update.status().message();
         FEDRA_LOG(kWarn) << where << ": dropped site '" << parts[i].site << "': " << update.status().message();

@@ -12,12 +12,20 @@ namespace fedra {
 
 Catalog::Catalog(std::map<std::string, DatasetSpec> specs) : specs_(std::move(specs)) {}
 
+namespace {
+
+// How errors name a dataset's file: by name, never by folder, since they may travel to the master.
+std::string SourceName(const DatasetSpec& spec, const std::filesystem::path& file) {
+  return "dataset '" + spec.name + "' (" + file.filename().string() + ")";
+}
+
+}  // namespace
+
 CsvOptions Catalog::OptionsFor(const DatasetSpec& spec) const {
   CsvOptions options;
   options.delimiter = spec.delimiter;
   options.header = spec.header;
-  // Errors may travel to the master: name the dataset and the file, never the folder.
-  options.source_name = "dataset '" + spec.name + "' (" + spec.path.filename().string() + ")";
+  options.source_name = SourceName(spec, spec.path);
   return options;
 }
 
@@ -105,11 +113,10 @@ std::vector<std::string> IdxColumns(uint64_t elements, bool labelled) {
 }  // namespace
 
 Result<CsvShape> Catalog::ProbeIdx(const DatasetSpec& spec) const {
-  const std::string source = "dataset '" + spec.name + "' (" + spec.path.filename().string() + ")";
+  const std::string source = SourceName(spec, spec.path);
   FEDRA_ASSIGN_OR_RETURN(IdxShape items, ProbeIdxFile(spec.path.string(), source));
   if (!spec.labels.empty()) {
-    const std::string label_source = "dataset '" + spec.name + "' (" + spec.labels.filename().string() + ")";
-    FEDRA_ASSIGN_OR_RETURN(IdxShape labels, ProbeIdxFile(spec.labels.string(), label_source));
+    FEDRA_ASSIGN_OR_RETURN(IdxShape labels, ProbeIdxFile(spec.labels.string(), SourceName(spec, spec.labels)));
     if (labels.items() != items.items() || labels.item_size() != 1) {
       return DataLoss(source + ": " + std::to_string(items.items()) + " items but " + std::to_string(labels.items()) +
                       " labels of " + std::to_string(labels.item_size()) + " values in " + spec.labels.filename().string());
@@ -130,11 +137,10 @@ Result<CsvTable> Catalog::LoadIdx(const DatasetSpec& spec, const std::vector<std
   // The whole file is read before columns are picked: admit both.
   const size_t cols = shape.column_names.size() + (columns.empty() ? 0 : columns.size());
   if (admit) FEDRA_RETURN_IF_ERROR(admit(shape.rows, cols));
-  const std::string source = "dataset '" + spec.name + "' (" + spec.path.filename().string() + ")";
+  const std::string source = SourceName(spec, spec.path);
   FEDRA_ASSIGN_OR_RETURN(Matrix all, ReadIdxFile(spec.path.string(), source, nullptr, spec.labels.empty() ? 0 : 1));
   if (!spec.labels.empty()) {
-    FEDRA_ASSIGN_OR_RETURN(Matrix labels, ReadIdxFile(spec.labels.string(), "dataset '" + spec.name + "' (" +
-                                                                             spec.labels.filename().string() + ")"));
+    FEDRA_ASSIGN_OR_RETURN(Matrix labels, ReadIdxFile(spec.labels.string(), SourceName(spec, spec.labels)));
     if (labels.rows() != all.rows() || labels.cols() != 1) {
       return DataLoss(source + ": " + std::to_string(all.rows()) + " items but " + std::to_string(labels.rows()) +
                       " labels (did a file change since the site started?)");
