@@ -4,6 +4,7 @@
 #include <random>
 
 #include "common/logging.h"
+#include "federated/kmeans_seeding.h"
 
 namespace fedra {
 namespace {
@@ -18,21 +19,7 @@ constexpr int kSeedLloydSteps = 10;
 Matrix SeedCenters(const Matrix& means, const Eigen::VectorXd& weights, int k, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const Eigen::Index n = means.rows();
-  auto draw = [&](const Eigen::VectorXd& w) {
-    std::uniform_real_distribution<double> u(0, w.sum());
-    double at = u(rng);
-    Eigen::Index pick = 0;
-    while (pick + 1 < n && at >= w(pick)) at -= w(pick++);
-    return pick;
-  };
-  Matrix centers(k, means.cols());
-  centers.row(0) = means.row(draw(weights));
-  Eigen::VectorXd d2 = (means.rowwise() - centers.row(0)).rowwise().squaredNorm();
-  for (int c = 1; c < k; ++c) {
-    const Eigen::VectorXd w = weights.cwiseProduct(d2);
-    centers.row(c) = means.row(w.sum() > 0 ? draw(w) : draw(weights));
-    d2 = d2.cwiseMin((means.rowwise() - centers.row(c)).rowwise().squaredNorm());
-  }
+  Matrix centers = KMeansPlusPlus(means, weights, k, rng);
   for (int step = 0; step < kSeedLloydSteps; ++step) {
     Matrix sums = Matrix::Zero(k, means.cols());
     Eigen::VectorXd mass = Eigen::VectorXd::Zero(k);

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <random>
 
+#include "federated/kmeans_seeding.h"
+
 namespace fedra {
 namespace {
 
@@ -54,26 +56,6 @@ Matrix Means(const ClusterStats& s, const Matrix& centers) {
   return out;
 }
 
-// k-means++ seeding of m centres from the rows of x.
-Matrix PlusPlus(const Matrix& x, Eigen::Index m, std::mt19937_64& rng) {
-  Matrix centers(m, x.cols());
-  std::uniform_int_distribution<Eigen::Index> first(0, x.rows() - 1);
-  centers.row(0) = x.row(first(rng));
-  Eigen::VectorXd d2 = (x.rowwise() - centers.row(0)).rowwise().squaredNorm();
-  for (Eigen::Index c = 1; c < m; ++c) {
-    Eigen::Index pick = 0;
-    const double total = d2.sum();
-    if (total > 0) {
-      std::uniform_real_distribution<double> u(0, total);
-      double at = u(rng);
-      while (pick + 1 < x.rows() && at >= d2(pick)) at -= d2(pick++);
-    }
-    centers.row(c) = x.row(pick);
-    d2 = d2.cwiseMin((x.rowwise() - centers.row(c)).rowwise().squaredNorm());
-  }
-  return centers;
-}
-
 Result<int64_t> PositiveParam(const nlohmann::json& params, const char* name, const char* function) {
   const auto it = params.find(name);
   if (it == params.end() || !it->is_number_integer() || it->get<int64_t>() < 1) {
@@ -105,7 +87,7 @@ Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const 
     sample.resize(kSeedSampleRows, x.cols());
     for (Eigen::Index i = 0; i < kSeedSampleRows; ++i) sample.row(i) = x.row(rows[static_cast<size_t>(i)]);
   }
-  Matrix centers = PlusPlus(sample, std::min(m, sample.rows()), rng);
+  Matrix centers = KMeansPlusPlus(sample, Eigen::VectorXd::Ones(sample.rows()), std::min(m, sample.rows()), rng);
   for (int step = 0; step < kSeedLloydSteps; ++step) centers = Means(Assign(sample, centers), centers);
   ClusterStats s = Assign(x, centers);
 
