@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "common/config.h"
@@ -86,25 +87,29 @@ Result<Target> ParseTarget(std::string_view target) {
   return t;
 }
 
-Result<int64_t> ParseId(const std::string& text, const std::string& what) {
+// The whole of `text` as a decimal integer, if it is one.
+std::optional<int64_t> WholeInteger(const std::string& text) {
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size() || v <= 0) {
-    return InvalidArgument(what + ": expected a positive integer, got '" + text + "'");
-  }
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return v;
+}
+
+Result<int64_t> ParseId(const std::string& text, const std::string& what) {
+  const std::optional<int64_t> v = WholeInteger(text);
+  if (!v || *v <= 0) return InvalidArgument(what + ": expected a positive integer, got '" + text + "'");
+  return *v;
 }
 
 Result<int64_t> QueryInt(const Target& t, const std::string& key, int64_t fallback, int64_t min, int64_t max) {
   auto it = t.query.find(key);
   if (it == t.query.end()) return fallback;
-  int64_t v = 0;
-  const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  if (ec != std::errc() || end != it->second.data() + it->second.size() || v < min || v > max) {
+  const std::optional<int64_t> v = WholeInteger(it->second);
+  if (!v || *v < min || *v > max) {
     return InvalidArgument(key + ": expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
                            "], got '" + it->second + "'");
   }
-  return v;
+  return *v;
 }
 
 Result<nlohmann::json> ParseBody(const std::string& body) {
