@@ -86,10 +86,6 @@ CREATE TABLE sites (
 )sql",
 };
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 nlohmann::json ParseStored(const std::string& text) {
   if (text.empty()) return nullptr;
   return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -98,6 +94,10 @@ nlohmann::json ParseStored(const std::string& text) {
 std::string ParamText(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 }  // namespace
+
+double UnixSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 std::string_view RunStatusName(RunStatus s) {
   switch (s) {
@@ -146,7 +146,7 @@ Result<std::unique_ptr<ExperimentDb>> ExperimentDb::Open(const std::filesystem::
   FEDRA_RETURN_IF_ERROR(db->Migrate().WithContext(where));
   if (alone) {
     FEDRA_RETURN_IF_ERROR(db->writer_
-                              .Exec("UPDATE runs SET status = 'failed', ended_at = " + std::to_string(Now()) +
+                              .Exec("UPDATE runs SET status = 'failed', ended_at = " + std::to_string(UnixSeconds()) +
                                     ", error = 'the master stopped while this run was active' "
                                     "WHERE status IN ('scheduled', 'running')")
                               .WithContext(where));
@@ -272,7 +272,7 @@ Result<int64_t> ExperimentDb::CreateRun(const NewRun& run) {
     FEDRA_ASSIGN_OR_RETURN(sqlite::Statement exp,
                            c.Prepare("INSERT INTO experiments (name, created_at) VALUES (?1, ?2) "
                                      "ON CONFLICT (name) DO UPDATE SET name = name RETURNING id"));
-    FEDRA_ASSIGN_OR_RETURN(bool row, exp.Bind(1, run.experiment).Bind(2, Now()).Step());
+    FEDRA_ASSIGN_OR_RETURN(bool row, exp.Bind(1, run.experiment).Bind(2, UnixSeconds()).Step());
     if (!row) return Internal("experiment insert returned no id");
     const int64_t experiment = exp.Int(0);
     FEDRA_RETURN_IF_ERROR(exp.Run());
@@ -280,7 +280,7 @@ Result<int64_t> ExperimentDb::CreateRun(const NewRun& run) {
         sqlite::Statement insert,
         c.Prepare("INSERT INTO runs (experiment_id, name, status, algorithm, dataset, spec, submitted_by, created_at, "
                   "started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
-    const double now = Now();
+    const double now = UnixSeconds();
     insert.Bind(1, experiment)
         .Bind(2, run.name)
         .Bind(3, RunStatusName(run.status))
@@ -319,7 +319,7 @@ Status ExperimentDb::SetRunStatus(int64_t run, RunStatus status, const nlohmann:
         c.Prepare("UPDATE runs SET status = ?2, result = coalesce(?3, result), error = ?4, "
                   "started_at = CASE WHEN ?2 = 'running' THEN coalesce(started_at, ?5) ELSE started_at END, "
                   "ended_at = CASE WHEN ?6 THEN ?5 ELSE ended_at END WHERE id = ?1"));
-    s.Bind(1, run).Bind(2, RunStatusName(status)).Bind(4, error).Bind(5, Now()).Bind(6, int64_t{ended});
+    s.Bind(1, run).Bind(2, RunStatusName(status)).Bind(4, error).Bind(5, UnixSeconds()).Bind(6, int64_t{ended});
     if (result.is_null()) {
       s.BindNull(3);
     } else {
@@ -362,7 +362,7 @@ Result<int64_t> ExperimentDb::SaveModel(int64_t run, const std::string& name, co
         c.Prepare("INSERT INTO models (run_id, name, version, shapes, bytes, created_at) "
                   "SELECT ?1, ?2, coalesce(max(version), 0) + 1, ?3, ?4, ?5 FROM models WHERE run_id = ?1 AND name = ?2 "
                   "RETURNING version"));
-    FEDRA_ASSIGN_OR_RETURN(bool row, s.Bind(1, run).Bind(2, name).Bind(3, shapes.dump()).BindBlob(4, bytes).Bind(5, Now()).Step());
+    FEDRA_ASSIGN_OR_RETURN(bool row, s.Bind(1, run).Bind(2, name).Bind(3, shapes.dump()).BindBlob(4, bytes).Bind(5, UnixSeconds()).Step());
     if (!row) return Internal("model insert returned no version");
     version = s.Int(0);
     return s.Run();
@@ -397,7 +397,7 @@ Status ExperimentDb::RecordSite(const std::string& name, bool online, const nloh
                   "datasets = CASE WHEN excluded.online THEN excluded.datasets ELSE sites.datasets END, gpu = excluded.gpu"));
     s.Bind(1, name).Bind(2, int64_t{online}).Bind(4, datasets.dump()).Bind(5, int64_t{gpu});
     if (online) {
-      s.Bind(3, Now());
+      s.Bind(3, UnixSeconds());
     } else {
       s.BindNull(3);
     }

@@ -31,6 +31,9 @@ namespace fedra {
 enum class RunStatus { kScheduled, kRunning, kFinished, kFailed, kCancelled };
 std::string_view RunStatusName(RunStatus s);  // "scheduled", "running", ...
 
+// Now, in seconds since the Unix epoch: the database's unit of time.
+double UnixSeconds();
+
 struct MetricPoint {
   std::string key;  // "loss", or per site "loss@north"
   int64_t step = 0;

@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -172,10 +171,7 @@ Result<std::vector<MetricPoint>> ParseMetrics(const nlohmann::json& doc) {
     }
     const double value = m["value"].get<double>();
     if (!std::isfinite(value)) return InvalidArgument(where + ".value: must be finite");
-    const double ms = m.contains("timestamp") ? m["timestamp"].get<double>()
-                                              : std::chrono::duration<double, std::milli>(
-                                                    std::chrono::system_clock::now().time_since_epoch())
-                                                    .count();
+    const double ms = m.contains("timestamp") ? m["timestamp"].get<double>() : 1000 * UnixSeconds();
     points.push_back(MetricPoint{m["key"].get<std::string>(), m.value("step", int64_t{0}), value, ms / 1000.0});
   }
   return points;

@@ -1,15 +1,10 @@
 #include "master/run_recorder.h"
 
-#include <chrono>
 
 #include "common/logging.h"
 
 namespace fedra {
 namespace {
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // Iteration metrics go to the database in batches: at most this many points wait, or this long.
 constexpr size_t kBatchPoints = 256;
@@ -17,16 +12,16 @@ constexpr double kBatchSeconds = 0.5;
 
 class MetricWriter {
  public:
-  MetricWriter(ExperimentDb& db, int64_t run) : db_(db), run_(run), last_flush_(Now()) {}
+  MetricWriter(ExperimentDb& db, int64_t run) : db_(db), run_(run), last_flush_(UnixSeconds()) {}
 
   Status Add(const std::string& key, int64_t step, double value) {
-    pending_.push_back(MetricPoint{key, step, value, Now()});
+    pending_.push_back(MetricPoint{key, step, value, UnixSeconds()});
     if (pending_.size() >= kBatchPoints || pending_.back().time - last_flush_ >= kBatchSeconds) return Flush();
     return Status::Ok();
   }
 
   Status Flush() {
-    last_flush_ = Now();
+    last_flush_ = UnixSeconds();
     if (pending_.empty()) return Status::Ok();
     std::vector<MetricPoint> batch;
     batch.swap(pending_);
