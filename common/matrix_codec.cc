@@ -1,8 +1,25 @@
 #include "common/matrix_codec.h"
 
 #include <limits>
+#include <vector>
 
 namespace fedra {
+namespace {
+
+// Reads the shape and checks that `element_bytes` per value fit in what is left.
+Status DecodeShape(ByteReader* r, size_t element_bytes, uint64_t* rows, uint64_t* cols) {
+  FEDRA_RETURN_IF_ERROR(r->Get(rows));
+  FEDRA_RETURN_IF_ERROR(r->Get(cols));
+  const uint64_t max_index = static_cast<uint64_t>(std::numeric_limits<Eigen::Index>::max());
+  if (*rows > max_index || *cols > max_index ||
+      (*cols != 0 && *rows > std::numeric_limits<uint64_t>::max() / sizeof(double) / *cols)) {
+    return DataLoss("matrix shape " + std::to_string(*rows) + "x" + std::to_string(*cols) + " is not representable");
+  }
+  return r->Need(*rows * *cols * element_bytes,
+                 "matrix " + std::to_string(*rows) + "x" + std::to_string(*cols) + " values");
+}
+
+}  // namespace
 
 void EncodeMatrix(const Matrix& m, ByteWriter* w) {
   w->Put(static_cast<uint64_t>(m.rows()));
@@ -12,19 +29,25 @@ void EncodeMatrix(const Matrix& m, ByteWriter* w) {
 
 Status DecodeMatrix(ByteReader* r, Matrix* m) {
   uint64_t rows = 0, cols = 0;
-  FEDRA_RETURN_IF_ERROR(r->Get(&rows));
-  FEDRA_RETURN_IF_ERROR(r->Get(&cols));
-  const uint64_t max_index = static_cast<uint64_t>(std::numeric_limits<Eigen::Index>::max());
-  if (rows > max_index || cols > max_index ||
-      (cols != 0 && rows > std::numeric_limits<uint64_t>::max() / sizeof(double) / cols)) {
-    return DataLoss("matrix shape " + std::to_string(rows) + "x" + std::to_string(cols) +
-                    " is not representable");
-  }
-  const uint64_t bytes = rows * cols * sizeof(double);
-  FEDRA_RETURN_IF_ERROR(r->Need(bytes, "matrix " + std::to_string(rows) + "x" +
-                                           std::to_string(cols) + " values"));
+  FEDRA_RETURN_IF_ERROR(DecodeShape(r, sizeof(double), &rows, &cols));
   m->resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
-  return r->Copy(m->data(), bytes, "matrix values");
+  return r->Copy(m->data(), rows * cols * sizeof(double), "matrix values");
+}
+
+void EncodeMatrixAsFloat32(const Matrix& m, ByteWriter* w) {
+  w->Put(static_cast<uint64_t>(m.rows()));
+  w->Put(static_cast<uint64_t>(m.cols()));
+  const Eigen::MatrixXf f = m.cast<float>();
+  w->Append(f.data(), static_cast<size_t>(f.size()) * sizeof(float));
+}
+
+Status DecodeMatrixFromFloat32(ByteReader* r, Matrix* m) {
+  uint64_t rows = 0, cols = 0;
+  FEDRA_RETURN_IF_ERROR(DecodeShape(r, sizeof(float), &rows, &cols));
+  Eigen::MatrixXf f(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+  FEDRA_RETURN_IF_ERROR(r->Copy(f.data(), rows * cols * sizeof(float), "matrix values"));
+  *m = f.cast<double>();
+  return Status::Ok();
 }
 
 }  // namespace fedra

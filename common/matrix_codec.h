@@ -1,5 +1,5 @@
-// Matrices on the wire: u64 rows, u64 cols, then rows*cols raw little-endian doubles in
-// column-major order. Never JSON numbers.
+// Matrices on the wire: u64 rows, u64 cols, then rows*cols raw little-endian doubles (or, where
+// the sender chose so, floats) in column-major order. Never JSON numbers.
 #pragma once
 
 #include "common/bytes.h"
@@ -12,6 +12,10 @@ void EncodeMatrix(const Matrix& m, ByteWriter* w);
 // Decodes one matrix; fails with kDataLoss (naming the offset) on truncation or a shape whose
 // size overflows or exceeds what is left in the buffer, before allocating anything.
 Status DecodeMatrix(ByteReader* r, Matrix* m);
+
+// The same layout with floats: for values that are floats already (model parameters).
+void EncodeMatrixAsFloat32(const Matrix& m, ByteWriter* w);
+Status DecodeMatrixFromFloat32(ByteReader* r, Matrix* m);
 
 // Bytes EncodeMatrix writes for m.
 inline size_t EncodedMatrixBytes(const Matrix& m) { return 16 + MatrixBytes(m); }

@@ -25,20 +25,41 @@ Status DecodeJson(ByteReader* r, nlohmann::json* out) {
   return Status::Ok();
 }
 
-void EncodeValue(const std::optional<Matrix>& value, ByteWriter* w) {
-  w->Put(static_cast<uint8_t>(value.has_value()));
-  if (value) EncodeMatrix(*value, w);
+enum ValueKind : uint8_t { kNoValue = 0, kDoubles = 1, kFloats = 2, kPacked = 3 };
+
+void EncodeValue(const std::optional<Matrix>& value, bool as_float32, const Bytes* packed, ByteWriter* w) {
+  if (packed && !packed->empty()) {
+    w->Put(static_cast<uint8_t>(kPacked));
+    w->Put(static_cast<uint64_t>(packed->size()));
+    w->Append(packed->data(), packed->size());
+  } else if (!value) {
+    w->Put(static_cast<uint8_t>(kNoValue));
+  } else if (as_float32) {
+    w->Put(static_cast<uint8_t>(kFloats));
+    EncodeMatrixAsFloat32(*value, w);
+  } else {
+    w->Put(static_cast<uint8_t>(kDoubles));
+    EncodeMatrix(*value, w);
+  }
 }
 
-Status DecodeValue(ByteReader* r, std::optional<Matrix>* value) {
-  uint8_t has = 0;
-  FEDRA_RETURN_IF_ERROR(r->Get(&has));
-  if (has > 1) return DataLoss("bad value flag " + std::to_string(has));
-  if (has) {
-    Matrix m;
-    FEDRA_RETURN_IF_ERROR(DecodeMatrix(r, &m));
-    *value = std::move(m);
+// `packed` is null where packed bytes are not allowed (requests).
+Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, bool* as_float32, Bytes* packed) {
+  uint8_t kind = 0;
+  FEDRA_RETURN_IF_ERROR(r->Get(&kind));
+  if (kind == kNoValue) return Status::Ok();
+  if (kind == kPacked && packed) {
+    uint64_t size = 0;
+    FEDRA_RETURN_IF_ERROR(r->Get(&size));
+    FEDRA_RETURN_IF_ERROR(r->Need(size, "packed value"));
+    packed->resize(size);
+    return r->Copy(packed->data(), size, "packed value");
   }
+  if (kind != kDoubles && kind != kFloats) return DataLoss("bad value kind " + std::to_string(kind));
+  Matrix m;
+  FEDRA_RETURN_IF_ERROR(kind == kFloats ? DecodeMatrixFromFloat32(r, &m) : DecodeMatrix(r, &m));
+  *value = std::move(m);
+  if (as_float32) *as_float32 = kind == kFloats;
   return Status::Ok();
 }
 
@@ -58,7 +79,7 @@ Status DecodeRequest(ByteReader* r, Request* q) {
   FEDRA_RETURN_IF_ERROR(r->Copy(q->inputs.data(), size_t{n} * sizeof(VarId), "inputs"));
   FEDRA_RETURN_IF_ERROR(r->GetString(&q->name, kMaxNameBytes));
   FEDRA_RETURN_IF_ERROR(DecodeJson(r, &q->params));
-  return DecodeValue(r, &q->value);
+  return DecodeValue(r, &q->value, &q->value_as_float32, nullptr);
 }
 
 Status DecodeResponse(ByteReader* r, Response* p) {
@@ -71,7 +92,7 @@ Status DecodeResponse(ByteReader* r, Response* p) {
   FEDRA_RETURN_IF_ERROR(r->GetString(&message));
   p->status = Status(static_cast<StatusCode>(code), std::move(message));
   FEDRA_RETURN_IF_ERROR(DecodeJson(r, &p->meta));
-  return DecodeValue(r, &p->value);
+  return DecodeValue(r, &p->value, nullptr, &p->packed);
 }
 
 // Reads the batch id and item count, checking the count against the bytes left
@@ -146,6 +167,12 @@ Request Request::Put(VarId output, Matrix value) {
   return q;
 }
 
+Request Request::PutFloat32(VarId output, Matrix value) {
+  Request q = Put(output, std::move(value));
+  q.value_as_float32 = true;
+  return q;
+}
+
 Request Request::Get(VarId var) {
   Request q;
   q.type = RequestType::kGet;
@@ -207,7 +234,7 @@ Bytes EncodeRequestBatch(const RequestBatch& batch) {
     w.Append(q.inputs.data(), q.inputs.size() * sizeof(VarId));
     w.PutString(q.name);
     EncodeJson(q.params, &w);
-    EncodeValue(q.value, &w);
+    EncodeValue(q.value, q.value_as_float32, nullptr, &w);
   }
   return out;
 }
@@ -215,7 +242,9 @@ Bytes EncodeRequestBatch(const RequestBatch& batch) {
 Bytes EncodeResponseBatch(const ResponseBatch& batch) {
   Bytes out;
   size_t reserve = 16;
-  for (const Response& p : batch.responses) reserve += 64 + (p.value ? EncodedMatrixBytes(*p.value) : 0);
+  for (const Response& p : batch.responses) {
+    reserve += 64 + p.packed.size() + (p.value ? EncodedMatrixBytes(*p.value) : 0);
+  }
   out.reserve(reserve);
   ByteWriter w(&out);
   w.Put(batch.id);
@@ -224,7 +253,7 @@ Bytes EncodeResponseBatch(const ResponseBatch& batch) {
     w.Put(static_cast<uint8_t>(p.status.code()));
     w.PutString(p.status.message());
     EncodeJson(p.meta, &w);
-    EncodeValue(p.value, &w);
+    EncodeValue(p.value, false, &p.packed, &w);
   }
   return out;
 }

@@ -6,11 +6,14 @@
 //
 // Wire layout (little-endian), the body of a kRequestBatch / kResponseBatch frame:
 //   batch:    u64 id, u32 count, then `count` items
-//   request:  u8 type, u64 output, u32 n + n*u64 inputs, string name, string params-json,
-//             u8 has_value [, matrix]
-//   response: u8 status code, string message, string meta-json, u8 has_value [, matrix]
-// Strings are u32 length + bytes; matrices as in common/matrix_codec.h. JSON holds only small
-// metadata (names, shapes, options) — values always travel as raw doubles.
+//   request:  u8 type, u64 output, u32 n + n*u64 inputs, string name, string params-json, value
+//   response: u8 status code, string message, string meta-json, value
+//   value:    u8 kind: 0 none | 1 matrix of doubles | 2 matrix of floats | 3 packed bytes,
+//             then the matrix (common/matrix_codec.h) or a u64 length and the bytes
+// Strings are u32 length + bytes. JSON holds only small metadata (names, shapes, options) —
+// values always travel raw: doubles, floats where the sender chose float32 (model parameters,
+// which are floats already), or packed bytes whose layout the request names (a compressed
+// model update, federated/update_codec.h).
 #pragma once
 
 #include <cstdint>
@@ -54,11 +57,14 @@ struct Request {
   std::string name;
   nlohmann::json params = nlohmann::json::object();
   std::optional<Matrix> value;
+  bool value_as_float32 = false;  // `value` travels as floats (exact for float parameters)
 
   static Request Ping();
   static Request ListCatalog();
   static Request Read(VarId output, std::string dataset, std::vector<std::string> columns = {});
   static Request Put(VarId output, Matrix value);
+  // Put of a value that holds floats (model parameters): half the bytes, nothing lost.
+  static Request PutFloat32(VarId output, Matrix value);
   static Request Get(VarId var);
   // With `return_value`, the response also carries the result (subject to privacy).
   static Request Exec(VarId output, std::string op, std::vector<VarId> inputs,
@@ -75,8 +81,9 @@ struct Response {
   Status status;
   nlohmann::json meta = nlohmann::json::object();  // small results: shapes, names, counts
   std::optional<Matrix> value;
+  Bytes packed;  // a packed result in place of `value` (a compressed model update)
 
-  static Response Error(Status s) { return Response{std::move(s), nlohmann::json::object(), {}}; }
+  static Response Error(Status s) { return Response{std::move(s), nlohmann::json::object(), {}, {}}; }
 };
 
 struct RequestBatch {

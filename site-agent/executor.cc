@@ -51,7 +51,7 @@ ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& p
 Response Executor::Run(const Request& q, AuditEvent* audit) {
   switch (q.type) {
     case RequestType::kPing:
-      return Response{Status::Ok(), {{"site", site_name_}}, {}};
+      return Response{Status::Ok(), {{"site", site_name_}}, {}, {}};
     case RequestType::kListCatalog:
       return Response{Status::Ok(),
                       {{"site", site_name_},
@@ -59,6 +59,7 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
                        {"variables", symbols_->size()},
                        {"memory_used_bytes", symbols_->used_bytes()},
                        {"memory_budget_bytes", limits_.memory_budget_bytes}},
+                      {},
                       {}};
     case RequestType::kRead:
       return Read(q, audit);
@@ -82,7 +83,7 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
       }
       Result<std::vector<nlohmann::json>> events = audit_->Tail(static_cast<size_t>(limit->get<int64_t>()));
       if (!events.ok()) return Response::Error(events.status());
-      return Response{Status::Ok(), {{"site", site_name_}, {"events", *events}}, {}};
+      return Response{Status::Ok(), {{"site", site_name_}, {"events", *events}}, {}, {}};
     }
   }
   return Response::Error(InvalidArgument("unknown request type"));
@@ -146,9 +147,12 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
                                     " '" + q.name + "'"));
   }
   const int arity = op ? op->arity : fn->arity;
-  if (static_cast<int>(q.inputs.size()) != arity) {
+  const int optional = fn ? fn->optional_inputs : 0;
+  const int given = static_cast<int>(q.inputs.size());
+  if (given < arity || given > arity + optional) {
     return Response::Error(InvalidArgument(q.name + " takes " + std::to_string(arity) +
-                                           " input(s), got " + std::to_string(q.inputs.size())));
+                                           (optional > 0 ? " to " + std::to_string(arity + optional) : "") +
+                                           " input(s), got " + std::to_string(given)));
   }
   std::vector<Variable> vars;
   std::vector<const Matrix*> values;
@@ -168,6 +172,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   const bool aggregates = op ? op->aggregates_rows : fn->aggregates_rows;
   Provenance provenance = DeriveProvenance(provenances, rows, aggregates);
   Matrix value;
+  Bytes packed;
   nlohmann::json meta = nlohmann::json::object();
   if (op) {
     Result<Matrix> result = RunOperation(*op, values, q.params);
@@ -179,6 +184,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     Result<FunctionOutput> result = fn->run(values, q.params, context);
     if (!result.ok()) return Response::Error(result.status());
     value = std::move(result->value);
+    packed = std::move(result->packed);
     meta = std::move(result->meta);
     if (result->smallest_group_rows > 0 && provenance.level != PrivacyLevel::kPublic) {
       provenance.aggregated_rows = std::min(provenance.aggregated_rows, result->smallest_group_rows);
@@ -190,6 +196,11 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   Response r = Store(q, std::move(value), provenance, return_value, audit);
   if (r.status.ok()) {
     for (auto& [k, v] : meta.items()) r.meta[k] = v;
+    if (return_value && !packed.empty()) {  // released under the same rule as the value
+      r.value.reset();
+      r.packed = std::move(packed);
+      audit->bytes_out = r.packed.size();
+    }
   }
   return r;
 }
@@ -217,7 +228,7 @@ Response Executor::Release(const Variable& var, AuditEvent* audit) {
   Status allowed = CheckRelease(var.provenance, limits_.min_aggregate_rows);
   if (!allowed.ok()) return Response::Error(allowed);
   audit->bytes_out = MatrixBytes(*var.value);
-  return Response{Status::Ok(), {}, *var.value};
+  return Response{Status::Ok(), {}, *var.value, {}};
 }
 
 Response Executor::Clear(const Request& q) {

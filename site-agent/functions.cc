@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "federated/update_codec.h"
 #include "site-agent/kmeans_stats.h"
 #include "site-agent/trainer.h"
 
@@ -97,10 +98,11 @@ Result<int64_t> IntParam(const nlohmann::json& params, const char* key, int64_t 
 
 // Local training from the broadcast parameters P (a column): inputs X (n x inputs), y (n x 1
 // labels or n x outputs targets), P. params: model and optimizer (as in federated/model_spec.h,
-// with inputs and outputs set), epochs or batches, batch_size, seed, first_epoch or first_batch
-// (see LocalTrainingOptions). Output, one
-// column: the parameter delta (new - P), then the summed training loss, the correct predictions
-// and the rows trained on, measured on each batch before its step.
+// with inputs and outputs set), epochs or batches, batch_size, seed, first_epoch or first_batch,
+// epoch_rows, prox_mu (see LocalTrainingOptions), and update: "delta" (the default: local steps,
+// then new - P) or "gradient" (the batches' mean gradient at P, no steps). Output, one column:
+// the update, then kTrainingStats statistics: the summed training loss, the correct predictions
+// and the rows trained on, measured on each batch before its step, and the last batch's epoch.
 Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs, const nlohmann::json& params,
                                           const FunctionContext&) {
   const Matrix& x = *inputs[0];
@@ -115,24 +117,61 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   FEDRA_ASSIGN_OR_RETURN(int64_t seed, IntParam(params, "seed", 1, 0, int64_t{1} << 62));
   FEDRA_ASSIGN_OR_RETURN(int64_t first_epoch, IntParam(params, "first_epoch", 0, 0, 1 << 30));
   FEDRA_ASSIGN_OR_RETURN(int64_t first_batch, IntParam(params, "first_batch", 0, 0, int64_t{1} << 30));
+  FEDRA_ASSIGN_OR_RETURN(int64_t epoch_rows, IntParam(params, "epoch_rows", 0, 0, int64_t{1} << 34));
+  const std::string update = params.value("update", "delta");
+  if (update != "delta" && update != "gradient") {
+    return InvalidArgument("trainLocal: params.update must be \"delta\" or \"gradient\"");
+  }
+  const double prox_mu = params.value("prox_mu", 0.0);
+  if (!(prox_mu >= 0 && prox_mu < 1e6)) return InvalidArgument("trainLocal: params.prox_mu must be in [0, 1e6)");
   options.epochs = static_cast<int>(epochs);
   options.batches = static_cast<int>(batches);
   options.batch_size = static_cast<int>(batch_size);
   options.seed = static_cast<uint64_t>(seed);
   options.first_epoch = static_cast<int>(first_epoch);
   options.first_batch = first_batch;
+  options.epoch_rows = epoch_rows;
+  options.prox_mu = static_cast<float>(prox_mu);
+  options.accrue_gradients = update == "gradient";
   if (p.cols() != 1) return InvalidArgument("trainLocal: the parameters must be one column");
   const Eigen::VectorXf start = p.col(0).cast<float>();
   FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(spec), opt, options, x, y, start));
   FunctionOutput out;
-  out.value.resize(p.rows() + 3, 1);
-  out.value.col(0).head(p.rows()) = (r.params - start).cast<double>();
-  out.value(p.rows(), 0) = r.stats.loss_sum;
-  out.value(p.rows() + 1, 0) = static_cast<double>(r.stats.correct);
-  out.value(p.rows() + 2, 0) = static_cast<double>(r.stats.rows);
+  out.value.resize(p.rows() + kTrainingStats, 1);
+  out.value.col(0).head(p.rows()) = (options.accrue_gradients ? r.accrued : Eigen::VectorXf(r.params - start)).cast<double>();
+  out.value.col(0).tail(kTrainingStats) << r.stats.loss_sum, static_cast<double>(r.stats.correct),
+      static_cast<double>(r.stats.rows), static_cast<double>(r.last_epoch);
   // Each step's gradient summarises one batch: a batch of one row could be read back out of the
   // delta, so the release rule sees the batch size as the smallest group.
   out.smallest_group_rows = static_cast<uint64_t>(options.batch_size);
+  return out;
+}
+
+// Packs a trainLocal output U (the update, then `params.stats` statistics) for the trip to the
+// parameter server, compressed as params.compression says (federated/update_codec.h). With a
+// residual R (what earlier compression left out), U + R is what gets compressed, and the
+// output variable stores the new residual; the packed update is what a return sends back.
+Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+                                          const FunctionContext&) {
+  const Matrix& u = *inputs[0];
+  FEDRA_ASSIGN_OR_RETURN(int64_t stats, IntParam(params, "stats", 0, 0, 16));
+  if (u.cols() != 1 || u.rows() < stats) return InvalidArgument("packUpdate: the update must be one column");
+  const Eigen::Index n = u.rows() - stats;
+  FEDRA_ASSIGN_OR_RETURN(CompressionSpec spec,
+                         ParseCompressionSpec(params.value("compression", nlohmann::json::object()), "compression"));
+  Eigen::VectorXf values = u.col(0).head(n).cast<float>();
+  if (inputs.size() > 1) {
+    if (inputs[1]->rows() != n || inputs[1]->cols() != 1) {
+      return InvalidArgument("packUpdate: the residual has " + std::to_string(inputs[1]->rows()) + " values, the update " +
+                             std::to_string(n));
+    }
+    values += inputs[1]->col(0).cast<float>();
+  }
+  const std::vector<double> tail(u.data() + n, u.data() + u.rows());
+  PackedUpdate packed = PackUpdate(values, tail, spec);
+  FunctionOutput out;
+  out.value = (values - packed.decoded).cast<double>();
+  out.packed = std::move(packed.bytes);
   return out;
 }
 
@@ -154,12 +193,13 @@ Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inpu
 }
 
 constexpr std::array kFunctions = {
-    FunctionInfo{"moments", 1, true, &Moments},
-    FunctionInfo{"logisticStats", 3, true, &LogisticStats},
-    FunctionInfo{"kmeansSeeds", 1, true, &KMeansSeeds},
-    FunctionInfo{"kmeansStep", 2, true, &KMeansStep},
-    FunctionInfo{"trainLocal", 3, true, &TrainLocalFunction},
-    FunctionInfo{"evalModel", 3, true, &EvaluateModelFunction},
+    FunctionInfo{"moments", 1, 0, true, &Moments},
+    FunctionInfo{"logisticStats", 3, 0, true, &LogisticStats},
+    FunctionInfo{"kmeansSeeds", 1, 0, true, &KMeansSeeds},
+    FunctionInfo{"kmeansStep", 2, 0, true, &KMeansStep},
+    FunctionInfo{"trainLocal", 3, 0, true, &TrainLocalFunction},
+    FunctionInfo{"packUpdate", 1, 1, false, &PackUpdateFunction},
+    FunctionInfo{"evalModel", 3, 0, true, &EvaluateModelFunction},
 };
 
 }  // namespace

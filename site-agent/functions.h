@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/bytes.h"
 #include "common/matrix.h"
 #include "common/status.h"
 
@@ -18,6 +19,9 @@ struct FunctionOutput {
   // For outputs made of per-group aggregates (per-cluster sums): the row count of the smallest
   // non-empty group, which then bounds what the release rule sees. 0: the whole input is one group.
   uint64_t smallest_group_rows = 0;
+  // Returned in place of `value` when the request asks for a return (a compressed model
+  // update); `value` is still what an output variable stores.
+  Bytes packed;
 };
 
 // What a function may know of the site's policy for its inputs.
@@ -33,6 +37,7 @@ using FunctionBody = Result<FunctionOutput> (*)(std::span<const Matrix* const> i
 struct FunctionInfo {
   std::string_view name;
   int arity;
+  int optional_inputs;  // inputs after the first `arity` that a call may leave out
   bool aggregates_rows;
   FunctionBody run;
 };

@@ -27,6 +27,22 @@ MatrixF ActivationSlope(Activation a, const MatrixF& z, const MatrixF& h) {
   return MatrixF::Ones(z.rows(), z.cols());
 }
 
+// The rows of one epoch, in order: a seeded shuffle of the site's `rows`, cut to `epoch_rows`
+// when fewer (a subsample), or followed by further shuffles when more (replication).
+std::vector<Eigen::Index> EpochOrder(Eigen::Index rows, int64_t epoch_rows, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<Eigen::Index> order;
+  order.reserve(static_cast<size_t>(epoch_rows) + static_cast<size_t>(rows));
+  std::vector<Eigen::Index> pass(static_cast<size_t>(rows));
+  while (static_cast<int64_t>(order.size()) < epoch_rows) {
+    std::iota(pass.begin(), pass.end(), 0);
+    std::shuffle(pass.begin(), pass.end(), rng);
+    order.insert(order.end(), pass.begin(), pass.end());
+  }
+  order.resize(static_cast<size_t>(epoch_rows));
+  return order;
+}
+
 }  // namespace
 
 BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targets& targets,
@@ -88,30 +104,6 @@ BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targe
   return stats;
 }
 
-Optimizer::Optimizer(OptimizerSpec spec, int64_t size)
-    : spec_(spec), first_(Eigen::VectorXf::Zero(size)), second_(Eigen::VectorXf::Zero(size)) {}
-
-void Optimizer::Step(Eigen::VectorXf* params, Eigen::VectorXf gradient, int epoch) {
-  ++steps_;
-  if (spec_.weight_decay > 0) gradient += spec_.weight_decay * *params;
-  const float lr = spec_.LearningRate(epoch);
-  if (spec_.kind == OptimizerKind::kAdam) {
-    first_ = spec_.beta1 * first_ + (1 - spec_.beta1) * gradient;
-    second_ = spec_.beta2 * second_ + (1 - spec_.beta2) * gradient.cwiseAbs2();
-    const float c1 = 1 - std::pow(spec_.beta1, static_cast<float>(steps_));
-    const float c2 = 1 - std::pow(spec_.beta2, static_cast<float>(steps_));
-    params->array() -= lr * (first_.array() / c1) / ((second_.array() / c2).sqrt() + spec_.epsilon);
-    return;
-  }
-  if (spec_.momentum == 0) {
-    *params -= lr * gradient;
-    return;
-  }
-  // The velocity form of PyTorch's SGD: v = mu v + g; Nesterov looks ahead along v.
-  first_ = spec_.momentum * first_ + gradient;
-  *params -= lr * (spec_.nesterov ? Eigen::VectorXf(gradient + spec_.momentum * first_) : first_);
-}
-
 Result<Targets> MakeTargets(const ModelSpec& spec, const Matrix& y) {
   Targets t;
   if (spec.output == OutputKind::kLinear) {
@@ -148,17 +140,25 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
     return InvalidArgument("expected " + std::to_string(spec.parameter_count()) + " parameters, got " +
                            std::to_string(params.size()));
   }
-  if (options.batch_size < 1 || options.batch_size > x.rows()) {
+  if (x.rows() == 0) return InvalidArgument("no rows to train on");
+  if (options.batch_size < 1 || (options.epoch_rows == 0 && options.batch_size > x.rows())) {
     return InvalidArgument("batch size " + std::to_string(options.batch_size) + " does not fit this site's " +
                            std::to_string(x.rows()) + " rows");
   }
+  const int64_t epoch_rows = options.epoch_rows > 0 ? options.epoch_rows : x.rows();
+  if (options.batch_size > epoch_rows) {
+    return InvalidArgument("batch size " + std::to_string(options.batch_size) + " does not fit an epoch of " +
+                           std::to_string(epoch_rows) + " rows");
+  }
   FEDRA_ASSIGN_OR_RETURN(Targets targets, MakeTargets(spec, y));
   const MatrixF xf = x.cast<float>();
+  const Eigen::VectorXf start = params;
   Optimizer opt(optimizer, params.size());
   LocalTrainingResult out;
+  if (options.accrue_gradients) out.accrued = Eigen::VectorXf::Zero(params.size());
   Eigen::VectorXf gradient;
-  std::vector<Eigen::Index> order(static_cast<size_t>(x.rows()));
-  const int64_t per_epoch = x.rows() / options.batch_size;  // a last partial batch is left for the next epoch's shuffle
+  std::vector<Eigen::Index> order;
+  const int64_t per_epoch = epoch_rows / options.batch_size;  // a last partial batch is left for the next epoch's shuffle
   const int64_t total = options.batches > 0 ? options.batches : int64_t{options.epochs} * per_epoch;
   const int64_t first = options.batches > 0 ? options.first_batch : int64_t{options.first_epoch} * per_epoch;
   MatrixF bx(options.batch_size, x.cols());
@@ -166,10 +166,7 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
   for (int64_t b = first; b < first + total; ++b) {
     const int epoch = static_cast<int>(b / per_epoch);
     const int64_t slot = b % per_epoch;
-    if (slot == 0 || b == first) {
-      std::iota(order.begin(), order.end(), 0);
-      std::shuffle(order.begin(), order.end(), std::mt19937_64(options.seed + static_cast<uint64_t>(epoch)));
-    }
+    if (slot == 0 || b == first) order = EpochOrder(x.rows(), epoch_rows, options.seed + static_cast<uint64_t>(epoch));
     if (spec.output == OutputKind::kSoftmax) bt.classes.resize(options.batch_size);
     else bt.values.resize(options.batch_size, targets.values.cols());
     for (int i = 0; i < options.batch_size; ++i) {
@@ -182,10 +179,17 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
     out.stats.loss_sum += s.loss_sum;
     out.stats.correct += s.correct;
     out.stats.rows += s.rows;
+    out.last_epoch = epoch;
+    ++out.batches;
+    if (options.accrue_gradients) {
+      out.accrued += gradient;
+      continue;
+    }
+    if (options.prox_mu > 0) gradient += options.prox_mu * (params - start);
     opt.Step(&params, std::move(gradient), epoch);
     gradient = Eigen::VectorXf();
-    ++out.batches;
   }
+  if (options.accrue_gradients && out.batches > 0) out.accrued /= static_cast<float>(out.batches);
   out.params = std::move(params);
   return out;
 }

@@ -11,6 +11,7 @@
 #include "common/matrix.h"
 #include "common/status.h"
 #include "federated/model_spec.h"
+#include "federated/optimizer.h"
 
 namespace fedra {
 
@@ -43,20 +44,6 @@ class Mlp {
   std::vector<int> widths_;
 };
 
-// An optimizer's state for one parameter vector.
-class Optimizer {
- public:
-  Optimizer(OptimizerSpec spec, int64_t size);
-  // One update of `params` with `gradient` (weight decay added here), at the learning rate of
-  // `epoch`.
-  void Step(Eigen::VectorXf* params, Eigen::VectorXf gradient, int epoch);
-
- private:
-  OptimizerSpec spec_;
-  Eigen::VectorXf first_, second_;
-  int64_t steps_ = 0;
-};
-
 struct LocalTrainingOptions {
   int epochs = 1;        // passes over the rows...
   int batches = 0;       // ...or, when > 0, exactly this many batches
@@ -67,12 +54,23 @@ struct LocalTrainingOptions {
   // (epochs mode) or at batch first_batch (batches mode).
   int first_epoch = 0;
   int64_t first_batch = 0;
+  // Rows in one epoch: 0 for the site's own rows; fewer subsamples them (a fresh sample every
+  // epoch), more replicates them (whole shuffled passes, then part of one), so that sites of
+  // different sizes can train on equal shares.
+  int64_t epoch_rows = 0;
+  // FedProx: mu/2 * |params - start|^2 is added to the loss, keeping a site near the model it
+  // was sent.
+  float prox_mu = 0;
+  // Gradient accrual: no local steps; the mean gradient of the batches at `params` is returned.
+  bool accrue_gradients = false;
 };
 
 struct LocalTrainingResult {
-  Eigen::VectorXf params;
-  BatchStats stats;      // over the batches trained, each measured before its step
+  Eigen::VectorXf params;   // after the local steps (accrual: unchanged)
+  Eigen::VectorXf accrued;  // accrual: the batches' mean gradient
+  BatchStats stats;         // over the batches trained, each measured before its step
   int batches = 0;
+  int last_epoch = 0;       // the epoch of the last batch (learning-rate schedules follow it)
 };
 
 // Trains from `params` on rows `x` with `targets`. Errors name what does not fit (shapes, a

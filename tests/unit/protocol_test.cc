@@ -33,7 +33,7 @@ TEST_CASE("request batches round-trip every request type") {
 
 TEST_CASE("response batches round-trip status, meta and values") {
   ResponseBatch batch{5, {Response{}, Response::Error(NotFound("unknown dataset 'x'")),
-                          Response{Status::Ok(), {{"rows", 3}}, Matrix::Random(2, 2)}}};
+                          Response{Status::Ok(), {{"rows", 3}}, Matrix::Random(2, 2), {}}}};
   ResponseBatch back;
   REQUIRE(DecodeResponseBatch(EncodeResponseBatch(batch), &back).ok());
   REQUIRE(back.responses.size() == 3);

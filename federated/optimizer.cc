@@ -1,0 +1,31 @@
+#include "federated/optimizer.h"
+
+#include <cmath>
+
+namespace fedra {
+
+Optimizer::Optimizer(OptimizerSpec spec, int64_t size)
+    : spec_(spec), first_(Eigen::VectorXf::Zero(size)), second_(Eigen::VectorXf::Zero(size)) {}
+
+void Optimizer::Step(Eigen::VectorXf* params, Eigen::VectorXf gradient, int epoch) {
+  ++steps_;
+  if (spec_.weight_decay > 0) gradient += spec_.weight_decay * *params;
+  const float lr = spec_.LearningRate(epoch);
+  if (spec_.kind == OptimizerKind::kAdam) {
+    first_ = spec_.beta1 * first_ + (1 - spec_.beta1) * gradient;
+    second_ = spec_.beta2 * second_ + (1 - spec_.beta2) * gradient.cwiseAbs2();
+    const float c1 = 1 - std::pow(spec_.beta1, static_cast<float>(steps_));
+    const float c2 = 1 - std::pow(spec_.beta2, static_cast<float>(steps_));
+    params->array() -= lr * (first_.array() / c1) / ((second_.array() / c2).sqrt() + spec_.epsilon);
+    return;
+  }
+  if (spec_.momentum == 0) {
+    *params -= lr * gradient;
+    return;
+  }
+  // The velocity form of PyTorch's SGD: v = mu v + g; Nesterov looks ahead along v.
+  first_ = spec_.momentum * first_ + gradient;
+  *params -= lr * (spec_.nesterov ? Eigen::VectorXf(gradient + spec_.momentum * first_) : first_);
+}
+
+}  // namespace fedra

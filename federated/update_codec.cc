@@ -1,0 +1,146 @@
+#include "federated/update_codec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "common/config.h"
+
+namespace fedra {
+namespace {
+
+constexpr uint8_t kFormat = 1;
+constexpr uint8_t kSparse = 1;
+constexpr uint8_t kEightBit = 2;
+constexpr uint32_t kMaxStats = 64;
+
+// Indices of the `k` largest magnitudes, ascending.
+std::vector<uint32_t> TopIndices(const Eigen::VectorXf& v, int64_t k) {
+  std::vector<uint32_t> idx(static_cast<size_t>(v.size()));
+  std::iota(idx.begin(), idx.end(), 0u);
+  std::nth_element(idx.begin(), idx.begin() + k - 1, idx.end(),
+                   [&v](uint32_t a, uint32_t b) { return std::abs(v[a]) > std::abs(v[b]); });
+  idx.resize(static_cast<size_t>(k));
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
+}  // namespace
+
+nlohmann::json CompressionSpec::ToJson() const {
+  nlohmann::json j = {{"topk", topk}, {"bits", bits}};
+  if (clip > 0) j["clip"] = clip;
+  return j;
+}
+
+Result<CompressionSpec> ParseCompressionSpec(const nlohmann::json& doc, const std::string& where) {
+  CompressionSpec spec;
+  JsonFields f(doc, where);
+  FEDRA_RETURN_IF_ERROR(f.status());
+  int64_t bits = spec.bits;
+  FEDRA_RETURN_IF_ERROR(f.Optional("topk", &spec.topk, 0, 1));
+  FEDRA_RETURN_IF_ERROR(f.Optional("bits", &bits, 8, 32));
+  FEDRA_RETURN_IF_ERROR(f.Optional("clip", &spec.clip, 0, 1e30));
+  FEDRA_RETURN_IF_ERROR(f.Finish());
+  if (spec.topk == 0) return InvalidArgument(f.Path("topk") + ": the fraction of values sent must be in (0, 1]");
+  if (bits != 8 && bits != 32) return InvalidArgument(f.Path("bits") + ": 8 or 32, got " + std::to_string(bits));
+  spec.bits = static_cast<int>(bits);
+  return spec;
+}
+
+PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> stats, const CompressionSpec& spec) {
+  Eigen::VectorXf v = values;
+  if (spec.clip > 0) {
+    const double norm = v.cast<double>().norm();
+    if (norm > spec.clip) v *= static_cast<float>(spec.clip / norm);
+  }
+  const int64_t n = v.size();
+  const int64_t k = spec.topk < 1 ? std::clamp<int64_t>(std::llround(spec.topk * static_cast<double>(n)), 1, n) : n;
+  const bool sparse = k < n;
+  std::vector<uint32_t> idx;
+  if (sparse) idx = TopIndices(v, k);
+  std::vector<float> sent(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i) sent[static_cast<size_t>(i)] = sparse ? v[idx[static_cast<size_t>(i)]] : v[i];
+
+  PackedUpdate out;
+  ByteWriter w(&out.bytes);
+  w.Put(kFormat);
+  w.Put(static_cast<uint8_t>((sparse ? kSparse : 0) | (spec.bits == 8 ? kEightBit : 0)));
+  w.Put(static_cast<uint64_t>(n));
+  w.Put(static_cast<uint32_t>(stats.size()));
+  w.Append(stats.data(), stats.size() * sizeof(double));
+  w.Put(static_cast<uint64_t>(k));
+  if (sparse) w.Append(idx.data(), idx.size() * sizeof(uint32_t));
+  if (spec.bits == 8) {
+    const auto [lo_it, hi_it] = std::minmax_element(sent.begin(), sent.end());
+    const float lo = k > 0 ? *lo_it : 0.0f, hi = k > 0 ? *hi_it : 0.0f;
+    const float step = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+    w.Put(lo);
+    w.Put(step);
+    std::vector<uint8_t> q(sent.size());
+    for (size_t i = 0; i < sent.size(); ++i) {
+      q[i] = static_cast<uint8_t>(std::clamp(std::lround((sent[i] - lo) / step), 0L, 255L));
+      sent[i] = lo + step * static_cast<float>(q[i]);  // what the receiver reads back
+    }
+    w.Append(q.data(), q.size());
+  } else {
+    w.Append(sent.data(), sent.size() * sizeof(float));
+  }
+  out.decoded = Eigen::VectorXf::Zero(n);
+  for (int64_t i = 0; i < k; ++i) out.decoded[sparse ? idx[static_cast<size_t>(i)] : i] = sent[static_cast<size_t>(i)];
+  return out;
+}
+
+Result<UnpackedUpdate> UnpackUpdate(std::span<const uint8_t> bytes, int64_t expected_size) {
+  ByteReader r(bytes);
+  uint8_t format = 0, flags = 0;
+  uint64_t n = 0, k = 0;
+  uint32_t stat_count = 0;
+  FEDRA_RETURN_IF_ERROR(r.Get(&format));
+  if (format != kFormat) return DataLoss("update: unknown format " + std::to_string(format));
+  FEDRA_RETURN_IF_ERROR(r.Get(&flags));
+  if (flags > (kSparse | kEightBit)) return DataLoss("update: unknown flags " + std::to_string(flags));
+  FEDRA_RETURN_IF_ERROR(r.Get(&n));
+  if (n != static_cast<uint64_t>(expected_size)) {
+    return DataLoss("update: " + std::to_string(n) + " values, the model has " + std::to_string(expected_size));
+  }
+  FEDRA_RETURN_IF_ERROR(r.Get(&stat_count));
+  if (stat_count > kMaxStats) return DataLoss("update: " + std::to_string(stat_count) + " statistics");
+  UnpackedUpdate out;
+  out.stats.resize(stat_count);
+  FEDRA_RETURN_IF_ERROR(r.Copy(out.stats.data(), stat_count * sizeof(double), "update statistics"));
+  FEDRA_RETURN_IF_ERROR(r.Get(&k));
+  const bool sparse = flags & kSparse;
+  if (k > n || (!sparse && k != n)) return DataLoss("update: " + std::to_string(k) + " of " + std::to_string(n) + " values");
+  std::vector<uint32_t> idx;
+  if (sparse) {
+    FEDRA_RETURN_IF_ERROR(r.Need(k * sizeof(uint32_t), "update indices"));
+    idx.resize(k);
+    FEDRA_RETURN_IF_ERROR(r.Copy(idx.data(), k * sizeof(uint32_t), "update indices"));
+    for (uint32_t i : idx) {
+      if (i >= n) return DataLoss("update: index " + std::to_string(i) + " outside " + std::to_string(n) + " values");
+    }
+  }
+  std::vector<float> sent(k);
+  if (flags & kEightBit) {
+    float lo = 0, step = 0;
+    FEDRA_RETURN_IF_ERROR(r.Get(&lo));
+    FEDRA_RETURN_IF_ERROR(r.Get(&step));
+    FEDRA_RETURN_IF_ERROR(r.Need(k, "update values"));
+    std::vector<uint8_t> q(k);
+    FEDRA_RETURN_IF_ERROR(r.Copy(q.data(), k, "update values"));
+    for (size_t i = 0; i < k; ++i) sent[i] = lo + step * static_cast<float>(q[i]);
+  } else {
+    FEDRA_RETURN_IF_ERROR(r.Need(k * sizeof(float), "update values"));
+    FEDRA_RETURN_IF_ERROR(r.Copy(sent.data(), k * sizeof(float), "update values"));
+  }
+  if (r.remaining() != 0) return DataLoss("update: " + std::to_string(r.remaining()) + " bytes after the values");
+  out.values = Eigen::VectorXf::Zero(static_cast<Eigen::Index>(n));
+  for (size_t i = 0; i < k; ++i) out.values[sparse ? idx[i] : static_cast<Eigen::Index>(i)] = sent[i];
+  for (float x : sent) {
+    if (!std::isfinite(x)) return DataLoss("update: a value is not finite");
+  }
+  return out;
+}
+
+}  // namespace fedra
