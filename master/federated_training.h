@@ -1,41 +1,48 @@
-// Federated training of the models in federated/model_spec.h, bulk-synchronously with FedAvg:
-// each round the master broadcasts the parameters, every site trains locally (an epoch, or one
-// batch) on its own rows and returns its parameter delta and row count, and the master moves
-// the parameters by the row-weighted mean delta. Only parameter deltas and loss sums leave the
-// sites. (The other strategies, server optimizers, robust aggregation and compression of the
-// parameter server build on this loop.)
+// Federated training of the models in federated/model_spec.h through the parameter server
+// (master/ps/): the sites train on their own rows and send only updates (compressed if asked)
+// and loss sums; the server applies them by strategy, aggregation and server optimizer.
 #pragma once
 
+#include <optional>
 #include <string>
-#include <vector>
 
 #include <Eigen/Core>
-#include <nlohmann/json.hpp>
 
 #include "federated/model_spec.h"
+#include "federated/update_codec.h"
 #include "master/federated_matrix.h"
 #include "master/iteration_hook.h"
+#include "master/ps/parameter_server.h"
 
 namespace fedra {
 
-struct FedAvgOptions {
-  ModelSpec model;          // inputs and outputs are set from the data
-  OptimizerSpec optimizer;  // the sites' local optimizer
-  int rounds = 10;
-  bool per_batch = false;   // a round is one local batch instead of one local epoch
-  int batch_size = 32;
-  uint64_t seed = 1;        // initialisation and shuffling
-  // Fewest sites that must answer a round. A site that cannot be reached or times out is left
-  // out of that round (and recorded as dropped) and asked again in the next; below the quorum
-  // the training stops with an error naming the sites. A site that refuses (bad settings for
-  // its data, privacy) stops the training at once.
-  int quorum = 1;
-  IterationHook on_iteration = nullptr;  // per round: loss, accuracy, loss@site, bytes, sites
+// Sites with different row counts can train on equal shares: every epoch, each site
+// subsamples or replicates its rows to `rows` (0: the smallest site's rows when subsampling,
+// the largest's when replicating).
+struct BalanceSpec {
+  std::string mode = "none";  // none, subsample, replicate
+  int64_t rows = 0;
 };
 
-struct FedAvgResult {
-  Eigen::VectorXf parameters;
-  std::vector<nlohmann::json> rounds;  // per round: loss, accuracy, per-site loss, dropped sites, bytes, seconds
+struct TrainingOptions {
+  ModelSpec model;          // inputs and outputs are set from the data
+  OptimizerSpec optimizer;  // the sites' local optimizer (per-batch updates: the server's)
+  StrategySpec strategy;
+  AggregationSpec aggregation;
+  ServerOptimizerSpec server_optimizer;  // for per-epoch rounds
+  int64_t rounds = 10;
+  // A round is `batches_per_round` local batches whose gradients accrue into one update (the
+  // server then steps with `optimizer`), or, when 0, `epochs_per_round` local epochs whose
+  // model delta is the update.
+  int batches_per_round = 0;
+  int epochs_per_round = 1;
+  int batch_size = 32;
+  uint64_t seed = 1;        // initialisation and shuffling
+  int quorum = 1;           // fewest sites that must be left (see ParameterServerOptions)
+  float prox_mu = 0;        // FedProx's proximal term at the sites
+  CompressionSpec compression;
+  BalanceSpec balance;
+  IterationHook on_iteration = nullptr;  // per round: loss, accuracy, loss@site, bytes, validation
 };
 
 // Rows the model is scored on after every round, never trained on.
@@ -46,7 +53,7 @@ struct Validation {
 
 // Trains on features `x` and labels or targets `y`, row-partitioned alike; with `validation`,
 // each round also reports val_loss (and val_accuracy) of its parameters on those rows.
-Result<FedAvgResult> TrainFedAvg(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& y,
-                                 const FedAvgOptions& options, const Validation& validation = {});
+Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& y,
+                                             const TrainingOptions& options, const Validation& validation = {});
 
 }  // namespace fedra

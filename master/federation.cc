@@ -31,6 +31,7 @@ Result<std::unique_ptr<Federation>> Federation::Create(FederationConfig config) 
   FEDRA_ASSIGN_OR_RETURN(auto tls, MakeTlsContext(fed->config_.tls, TlsSide::kClient));
   for (const SiteAddress& site : fed->config_.sites) {
     fed->clients_.emplace(site.name, std::make_unique<SiteClient>(fed->io_, tls, site, fed->config_));
+    fed->site_mu_.emplace(site.name, std::make_unique<std::mutex>());
   }
   fed->io_thread_ = std::thread([f = fed.get()] { f->io_.run(); });
   return fed;
@@ -72,7 +73,11 @@ Status Federation::FlushReleases() {
 }
 
 SiteResponses Federation::Call(const SiteRequests& requests) {
-  std::lock_guard lock(step_mu_);
+  // Locked in the map's order, the same in every call, so two calls cannot deadlock.
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (const auto& [site, reqs] : requests) {
+    if (auto it = site_mu_.find(site); it != site_mu_.end()) locks.emplace_back(*it->second);
+  }
   std::map<std::string, RequestBatch> batches;
   std::map<std::string, std::future<Result<ResponseBatch>>> pending;
   std::map<std::string, std::vector<VarId>> released;

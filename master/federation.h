@@ -46,8 +46,9 @@ class Federation {
   std::vector<std::string> site_names() const;
 
   // Sends each site its batch, all sites in parallel, and waits for every answer (each call has
-  // its own deadline). Unknown site names give a kNotFound result for that entry. Steps from
-  // several threads run one after another. Variables released since the last batch to a site
+  // its own deadline). Unknown site names give a kNotFound result for that entry. Calls from
+  // several threads may run at once; those that share a site run one after another, so each
+  // site sees one batch at a time. Variables released since the last batch to a site
   // are cleared at the start of this one, so releases cost no round trip of their own.
   SiteResponses Call(const SiteRequests& requests);
 
@@ -74,7 +75,7 @@ class Federation {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::map<std::string, std::unique_ptr<SiteClient>> clients_;
   std::thread io_thread_;
-  std::mutex step_mu_;  // one step at a time
+  std::map<std::string, std::unique_ptr<std::mutex>> site_mu_;  // one batch per site at a time
   std::atomic<uint64_t> next_batch_{1};
   std::atomic<VarId> next_var_;
   std::shared_ptr<ReleaseQueue> releases_ = std::make_shared<ReleaseQueue>();

@@ -4,52 +4,93 @@
 #include <optional>
 
 #include "common/config.h"
-#include "master/fedavg.h"
+#include "master/federated_training.h"
 #include "master/federated_ops.h"
 
 namespace fedra {
 namespace {
 
-Result<FedAvgOptions> ParseNn(const JobSpec& job) {
-  FedAvgOptions options;
+Result<TrainingOptions> ParseNn(const JobSpec& job) {
+  TrainingOptions options;
   FEDRA_ASSIGN_OR_RETURN(options.model, ParseModelSpec(job.model, "model"));
   FEDRA_ASSIGN_OR_RETURN(options.optimizer, ParseOptimizerSpec(job.optimizer, "optimizer"));
   JsonFields f(job.ps, "ps");
   FEDRA_RETURN_IF_ERROR(f.status());
-  std::string strategy = "bsp", frequency = "epoch", aggregator = "fedavg";
-  int64_t epochs = 10, rounds = 0, batch_size = options.batch_size, seed = 1, quorum = 1;
-  FEDRA_RETURN_IF_ERROR(f.Optional("strategy", &strategy));
+  std::string frequency = "epoch", aggregator = "fedavg";
+  int64_t epochs = 10, rounds = 0, nfetch = 1, local_epochs = 1, batch_size = options.batch_size, seed = 1,
+          quorum = 1, staleness = 1, backup = 1;
+  double prox_mu = 0;
+  FEDRA_RETURN_IF_ERROR(f.Optional("strategy", &options.strategy.name));
+  FEDRA_RETURN_IF_ERROR(f.Optional("staleness", &staleness, 0, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("backup", &backup, 1, 100000));
   FEDRA_RETURN_IF_ERROR(f.Optional("frequency", &frequency));
   FEDRA_RETURN_IF_ERROR(f.Optional("aggregator", &aggregator));
+  FEDRA_RETURN_IF_ERROR(f.Optional("trim", &options.aggregation.trim, 0, 0.5));
   FEDRA_RETURN_IF_ERROR(f.Optional("epochs", &epochs, 1, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("local_epochs", &local_epochs, 1, 1000));
   FEDRA_RETURN_IF_ERROR(f.Optional("rounds", &rounds, 1, 100000000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("nfetch", &nfetch, 1, 100000));
   FEDRA_RETURN_IF_ERROR(f.Optional("batch_size", &batch_size, 1, 1 << 20));
   FEDRA_RETURN_IF_ERROR(f.Optional("seed", &seed, 0, int64_t{1} << 62));
   FEDRA_RETURN_IF_ERROR(f.Optional("quorum", &quorum, 1, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("proximal_mu", &prox_mu, 0, 1e6));
+  const nlohmann::json* server_optimizer = f.Child("server_optimizer");
+  const nlohmann::json* compression = f.Child("compression");
+  const nlohmann::json* balance = f.Child("balance");
   FEDRA_RETURN_IF_ERROR(f.Finish());
-  if (strategy != "bsp") {
-    return InvalidArgument(f.Path("strategy") + ": '" + strategy + "' is not available yet (available: bsp)");
+  options.strategy.staleness = static_cast<int>(staleness);
+  options.strategy.backup = static_cast<int>(backup);
+  if (options.strategy.name != "bsp" && options.strategy.name != "asp" && options.strategy.name != "ssp" &&
+      options.strategy.name != "backup") {
+    return InvalidArgument(f.Path("strategy") + ": unknown strategy '" + options.strategy.name +
+                           "' (bsp, asp, ssp, backup)");
   }
-  if (aggregator != "fedavg") {
-    return InvalidArgument(f.Path("aggregator") + ": '" + aggregator + "' is not available yet (available: fedavg)");
+  options.aggregation.name = aggregator == "fedavg" ? "mean" : aggregator;
+  if (Status s = CheckAggregation(options.aggregation); !s.ok()) return InvalidArgument(f.Path("aggregator") + ": " + s.message());
+  const bool asynchronous = options.strategy.name == "asp" || options.strategy.name == "ssp";
+  if (asynchronous && options.aggregation.robust()) {
+    return InvalidArgument(f.Path("aggregator") + ": " + aggregator + " combines the updates of a round, which \"" +
+                           options.strategy.name + "\" applies one by one (use bsp or backup)");
   }
   if (frequency == "epoch") {
-    options.rounds = static_cast<int>(epochs);
-  } else if (frequency == "batch") {
-    // Each round is a fresh local run: a stateful optimizer would restart every round.
-    if (options.optimizer.kind == OptimizerKind::kAdam || options.optimizer.momentum > 0) {
-      return InvalidArgument(f.Path("frequency") + ": \"batch\" needs sgd without momentum (the sites' optimizer "
-                             "state restarts every round)");
+    options.rounds = epochs;
+    options.epochs_per_round = static_cast<int>(local_epochs);
+    if (server_optimizer) {
+      FEDRA_ASSIGN_OR_RETURN(options.server_optimizer,
+                             ParseServerOptimizerSpec(*server_optimizer, f.Path("server_optimizer")));
     }
-    options.per_batch = true;
+  } else if (frequency == "batch") {
+    // Sites accrue gradients over nfetch batches; the server steps with the job's optimizer.
     if (rounds == 0) return InvalidArgument(f.Path("rounds") + ": required with frequency \"batch\"");
-    options.rounds = static_cast<int>(rounds);
+    if (server_optimizer) {
+      return InvalidArgument(f.Path("server_optimizer") + ": with frequency \"batch\" the server steps with the "
+                             "job's optimizer; a server optimizer applies to per-epoch rounds");
+    }
+    if (prox_mu > 0) {
+      return InvalidArgument(f.Path("proximal_mu") + ": the proximal term needs local steps (frequency \"epoch\")");
+    }
+    options.rounds = rounds;
+    options.batches_per_round = static_cast<int>(nfetch);
   } else {
     return InvalidArgument(f.Path("frequency") + ": unknown frequency '" + frequency + "' (epoch, batch)");
+  }
+  if (compression) {
+    FEDRA_ASSIGN_OR_RETURN(options.compression, ParseCompressionSpec(*compression, f.Path("compression")));
+  }
+  if (balance) {
+    JsonFields b(*balance, f.Path("balance"));
+    FEDRA_RETURN_IF_ERROR(b.status());
+    FEDRA_RETURN_IF_ERROR(b.Required("mode", &options.balance.mode));
+    FEDRA_RETURN_IF_ERROR(b.Optional("rows", &options.balance.rows, 1, int64_t{1} << 34));
+    FEDRA_RETURN_IF_ERROR(b.Finish());
+    if (options.balance.mode != "subsample" && options.balance.mode != "replicate") {
+      return InvalidArgument(b.Path("mode") + ": unknown mode '" + options.balance.mode + "' (subsample, replicate)");
+    }
   }
   options.batch_size = static_cast<int>(batch_size);
   options.seed = static_cast<uint64_t>(seed);
   options.quorum = static_cast<int>(quorum);
+  options.prox_mu = static_cast<float>(prox_mu);
   return options;
 }
 
@@ -60,7 +101,7 @@ Status CheckNnJob(const JobSpec& job) { return ParseNn(job).status(); }
 Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
                                 const std::vector<int64_t>& features, int64_t label, const FederatedMatrix* held_out,
                                 const IterationHook& on_iteration) {
-  FEDRA_ASSIGN_OR_RETURN(FedAvgOptions options, ParseNn(job));
+  FEDRA_ASSIGN_OR_RETURN(TrainingOptions options, ParseNn(job));
   options.on_iteration = on_iteration;
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {label}));
@@ -96,10 +137,23 @@ Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const Feder
     FEDRA_ASSIGN_OR_RETURN(val_y, held_out->SelectColumns(fed, {label}));
     validation = Validation{&*val_x, &*val_y};
   }
-  FEDRA_ASSIGN_OR_RETURN(FedAvgResult trained, TrainFedAvg(fed, x, y, options, validation));
+  FEDRA_ASSIGN_OR_RETURN(ParameterServerResult trained, TrainFederated(fed, x, y, options, validation));
+  if (trained.rounds.empty()) return Unavailable("nn: no round was completed");
   const nlohmann::json& last = trained.rounds.back();
-  nlohmann::json metrics = {{"loss", last["loss"]}};
-  if (last.contains("accuracy")) metrics["accuracy"] = last["accuracy"];
+  nlohmann::json metrics = nlohmann::json::object();
+  double bytes_up = 0, bytes_down = 0;
+  nlohmann::json dropped = nlohmann::json::object();
+  for (const nlohmann::json& r : trained.rounds) {
+    bytes_up += r["bytes_up"].get<double>();
+    bytes_down += r["bytes_down"].get<double>();
+    if (!r.contains("dropped")) continue;
+    for (const auto& [site, why] : r["dropped"].items()) dropped[site].push_back({{"round", r["round"]}, {"error", why}});
+  }
+  for (const char* key : {"loss", "accuracy"}) {
+    if (last.contains(key)) metrics[key] = last[key];
+  }
+  metrics["bytes_up"] = bytes_up;
+  metrics["bytes_down"] = bytes_down;
   nlohmann::json result{{"rows", x.rows()},
                         {"model", options.model.ToJson()},
                         {"optimizer", options.optimizer.ToJson()},
@@ -108,6 +162,7 @@ Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const Feder
                         {"metrics", metrics},
                         {"rounds", trained.rounds},
                         {"iterations", static_cast<int>(trained.rounds.size())}};
+  if (!dropped.empty()) result["dropped"] = dropped;
   if (held_out && last.contains("val_loss")) {  // no metrics when no validation site answered
     nlohmann::json scored = {{"loss", last["val_loss"]}};
     if (last.contains("val_accuracy")) scored["accuracy"] = last["val_accuracy"];

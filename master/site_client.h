@@ -3,6 +3,7 @@
 // Every step has a deadline; every error names the site.
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include <boost/asio/awaitable.hpp>
@@ -43,7 +44,7 @@ class SiteClient {
   const Duration call_timeout_;
   const uint64_t max_message_bytes_;
   std::unique_ptr<TlsStream> stream_;  // null while disconnected
-  uint64_t batches_sent_ = 0;
+  std::atomic<uint64_t> batches_sent_{0};
 };
 
 }  // namespace fedra

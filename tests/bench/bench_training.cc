@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <random>
 
-#include "master/fedavg.h"
+#include "master/federated_training.h"
 #include "site-agent/trainer.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
@@ -67,14 +67,14 @@ int main() {
   Result<FederatedMatrix> x = FederatedMatrix::Distribute(*fed, xs, names);
   Result<FederatedMatrix> y = FederatedMatrix::Distribute(*fed, ys, {"label"});
   if (!x.ok() || !y.ok()) return 1;
-  FedAvgOptions options;
+  TrainingOptions options;
   options.model.inputs = 1000;
   options.model.hidden = {988};
   options.model.outputs = 10;
-  options.per_batch = true;
+  options.batches_per_round = 1;
   options.batch_size = 1;
   options.rounds = 10;
-  Result<FedAvgResult> trained = TrainFedAvg(*fed, *x, *y, options);
+  Result<ParameterServerResult> trained = TrainFederated(*fed, *x, *y, options);
   if (!trained.ok()) {
     std::fprintf(stderr, "%s\n", trained.status().ToString().c_str());
     return 1;
@@ -83,8 +83,8 @@ int main() {
   for (const auto& r : trained->rounds) seconds.push_back(r["seconds"].get<double>());
   std::sort(seconds.begin(), seconds.end());
   const auto& last = trained->rounds.back();
-  std::printf("FedAvg round, %lld parameters, 4 loopback sites, one sample each: median %.1f ms (min %.1f ms), "
-              "%.1f MB down + %.1f MB up per round (float64 on the wire)\n",
+  std::printf("parameter-server round, %lld parameters, 4 loopback sites, one sample each: median %.1f ms (min %.1f ms), "
+              "%.1f MB down + %.1f MB up per round (float32 on the wire)\n",
               static_cast<long long>(options.model.parameter_count()), 1000 * seconds[seconds.size() / 2],
               1000 * seconds.front(), last["bytes_down"].get<double>() / 1e6, last["bytes_up"].get<double>() / 1e6);
   return 0;

@@ -1,0 +1,60 @@
+#include "master/ps/aggregation.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace fedra {
+namespace {
+
+Eigen::VectorXf WeightedMean(const std::vector<const SiteUpdate*>& updates) {
+  Eigen::VectorXd sum = Eigen::VectorXd::Zero(updates.front()->values.size());
+  double rows = 0;
+  for (const SiteUpdate* u : updates) {
+    sum += u->rows * u->values.cast<double>();
+    rows += u->rows;
+  }
+  return (rows > 0 ? Eigen::VectorXd(sum / rows) : sum).cast<float>();
+}
+
+// Per coordinate, the mean of the sorted values [cut, k - cut).
+Eigen::VectorXf SortedCoordinates(const std::vector<const SiteUpdate*>& updates, size_t cut, bool median) {
+  const size_t k = updates.size();
+  const Eigen::Index n = updates.front()->values.size();
+  Eigen::VectorXf out(n);
+  std::vector<float> column(k);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (size_t j = 0; j < k; ++j) column[j] = updates[j]->values[i];
+    std::sort(column.begin(), column.end());
+    if (median) {
+      out[i] = k % 2 ? column[k / 2] : 0.5f * (column[k / 2 - 1] + column[k / 2]);
+      continue;
+    }
+    double sum = 0;
+    for (size_t j = cut; j < k - cut; ++j) sum += column[j];
+    out[i] = static_cast<float>(sum / static_cast<double>(k - 2 * cut));
+  }
+  return out;
+}
+
+}  // namespace
+
+Status CheckAggregation(const AggregationSpec& spec) {
+  if (spec.name != "mean" && spec.name != "median" && spec.name != "trimmed_mean") {
+    return InvalidArgument("unknown aggregator '" + spec.name + "' (mean, median, trimmed_mean)");
+  }
+  if (spec.name == "trimmed_mean" && !(spec.trim >= 0 && spec.trim < 0.5)) {
+    return InvalidArgument("trimmed_mean: trim must be in [0, 0.5), got " + std::to_string(spec.trim));
+  }
+  return Status::Ok();
+}
+
+Eigen::VectorXf Aggregate(const AggregationSpec& spec, const std::vector<const SiteUpdate*>& updates) {
+  if (spec.name == "median") return SortedCoordinates(updates, 0, true);
+  if (spec.name == "trimmed_mean") {
+    const size_t cut = static_cast<size_t>(std::floor(spec.trim * static_cast<double>(updates.size())));
+    return SortedCoordinates(updates, cut, false);
+  }
+  return WeightedMean(updates);
+}
+
+}  // namespace fedra
