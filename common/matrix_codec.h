@@ -13,8 +13,7 @@ void EncodeMatrix(const Matrix& m, ByteWriter* w);
 // size overflows or exceeds what is left in the buffer, before allocating anything.
 Status DecodeMatrix(ByteReader* r, Matrix* m);
 
-// The same layout with floats: for values that are floats already (model parameters).
-void EncodeMatrixAsFloat32(const Matrix& m, ByteWriter* w);
+// The same layout with floats (model parameters, which are floats already), read into doubles.
 Status DecodeMatrixFromFloat32(ByteReader* r, Matrix* m);
 
 // Bytes EncodeMatrix writes for m.

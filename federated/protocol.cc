@@ -27,16 +27,13 @@ Status DecodeJson(ByteReader* r, nlohmann::json* out) {
 
 enum ValueKind : uint8_t { kNoValue = 0, kDoubles = 1, kFloats = 2, kPacked = 3 };
 
-void EncodeValue(const std::optional<Matrix>& value, bool as_float32, const Bytes* packed, ByteWriter* w) {
+void EncodeValue(const std::optional<Matrix>& value, const Bytes* packed, ByteWriter* w) {
   if (packed && !packed->empty()) {
     w->Put(static_cast<uint8_t>(kPacked));
     w->Put(static_cast<uint64_t>(packed->size()));
     w->Append(packed->data(), packed->size());
   } else if (!value) {
     w->Put(static_cast<uint8_t>(kNoValue));
-  } else if (as_float32) {
-    w->Put(static_cast<uint8_t>(kFloats));
-    EncodeMatrixAsFloat32(*value, w);
   } else {
     w->Put(static_cast<uint8_t>(kDoubles));
     EncodeMatrix(*value, w);
@@ -44,7 +41,7 @@ void EncodeValue(const std::optional<Matrix>& value, bool as_float32, const Byte
 }
 
 // `packed` is null where packed bytes are not allowed (requests).
-Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, bool* as_float32, Bytes* packed) {
+Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, Bytes* packed) {
   uint8_t kind = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&kind));
   if (kind == kNoValue) return Status::Ok();
@@ -59,7 +56,6 @@ Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, bool* as_float32
   Matrix m;
   FEDRA_RETURN_IF_ERROR(kind == kFloats ? DecodeMatrixFromFloat32(r, &m) : DecodeMatrix(r, &m));
   *value = std::move(m);
-  if (as_float32) *as_float32 = kind == kFloats;
   return Status::Ok();
 }
 
@@ -79,7 +75,7 @@ Status DecodeRequest(ByteReader* r, Request* q) {
   FEDRA_RETURN_IF_ERROR(r->Copy(q->inputs.data(), size_t{n} * sizeof(VarId), "inputs"));
   FEDRA_RETURN_IF_ERROR(r->GetString(&q->name, kMaxNameBytes));
   FEDRA_RETURN_IF_ERROR(DecodeJson(r, &q->params));
-  return DecodeValue(r, &q->value, &q->value_as_float32, nullptr);
+  return DecodeValue(r, &q->value, nullptr);
 }
 
 Status DecodeResponse(ByteReader* r, Response* p) {
@@ -92,7 +88,7 @@ Status DecodeResponse(ByteReader* r, Response* p) {
   FEDRA_RETURN_IF_ERROR(r->GetString(&message));
   p->status = Status(static_cast<StatusCode>(code), std::move(message));
   FEDRA_RETURN_IF_ERROR(DecodeJson(r, &p->meta));
-  return DecodeValue(r, &p->value, nullptr, &p->packed);
+  return DecodeValue(r, &p->value, &p->packed);
 }
 
 // Reads the batch id and item count, checking the count against the bytes left
@@ -167,10 +163,23 @@ Request Request::Put(VarId output, Matrix value) {
   return q;
 }
 
-Request Request::PutFloat32(VarId output, Matrix value) {
-  Request q = Put(output, std::move(value));
-  q.value_as_float32 = true;
+Request Request::PutEncoded(VarId output, std::shared_ptr<const Bytes> encoded) {
+  Request q;
+  q.type = RequestType::kPut;
+  q.output = output;
+  q.encoded_value = std::move(encoded);
   return q;
+}
+
+std::shared_ptr<const Bytes> EncodeFloatValue(const Eigen::VectorXf& values) {
+  auto out = std::make_shared<Bytes>();
+  out->reserve(17 + static_cast<size_t>(values.size()) * sizeof(float));
+  ByteWriter w(out.get());
+  w.Put(static_cast<uint8_t>(kFloats));
+  w.Put(static_cast<uint64_t>(values.size()));
+  w.Put(uint64_t{1});
+  w.Append(values.data(), static_cast<size_t>(values.size()) * sizeof(float));
+  return out;
 }
 
 Request Request::Get(VarId var) {
@@ -222,7 +231,9 @@ Request Request::Release(std::vector<VarId> vars) {
 Bytes EncodeRequestBatch(const RequestBatch& batch) {
   Bytes out;
   size_t reserve = 16;
-  for (const Request& q : batch.requests) reserve += 64 + (q.value ? EncodedMatrixBytes(*q.value) : 0);
+  for (const Request& q : batch.requests) {
+    reserve += 64 + (q.value ? EncodedMatrixBytes(*q.value) : 0) + (q.encoded_value ? q.encoded_value->size() : 0);
+  }
   out.reserve(reserve);
   ByteWriter w(&out);
   w.Put(batch.id);
@@ -234,7 +245,11 @@ Bytes EncodeRequestBatch(const RequestBatch& batch) {
     w.Append(q.inputs.data(), q.inputs.size() * sizeof(VarId));
     w.PutString(q.name);
     EncodeJson(q.params, &w);
-    EncodeValue(q.value, q.value_as_float32, nullptr, &w);
+    if (q.encoded_value) {
+      w.Append(q.encoded_value->data(), q.encoded_value->size());
+    } else {
+      EncodeValue(q.value, nullptr, &w);
+    }
   }
   return out;
 }
@@ -253,7 +268,7 @@ Bytes EncodeResponseBatch(const ResponseBatch& batch) {
     w.Put(static_cast<uint8_t>(p.status.code()));
     w.PutString(p.status.message());
     EncodeJson(p.meta, &w);
-    EncodeValue(p.value, false, &p.packed, &w);
+    EncodeValue(p.value, &p.packed, &w);
   }
   return out;
 }

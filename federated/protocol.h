@@ -17,10 +17,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
 #include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
@@ -57,14 +59,16 @@ struct Request {
   std::string name;
   nlohmann::json params = nlohmann::json::object();
   std::optional<Matrix> value;
-  bool value_as_float32 = false;  // `value` travels as floats (exact for float parameters)
+  // A value encoded once for many sites' batches (a broadcast), sent in place of `value`.
+  std::shared_ptr<const Bytes> encoded_value;
 
   static Request Ping();
   static Request ListCatalog();
   static Request Read(VarId output, std::string dataset, std::vector<std::string> columns = {});
   static Request Put(VarId output, Matrix value);
-  // Put of a value that holds floats (model parameters): half the bytes, nothing lost.
-  static Request PutFloat32(VarId output, Matrix value);
+  // Put of float parameters, encoded once by EncodeFloatValue and shared by every batch that
+  // sends them: half the bytes of doubles, nothing lost, no copy per site until the batch.
+  static Request PutEncoded(VarId output, std::shared_ptr<const Bytes> encoded);
   static Request Get(VarId var);
   // With `return_value`, the response also carries the result (subject to privacy).
   static Request Exec(VarId output, std::string op, std::vector<VarId> inputs,
@@ -99,6 +103,9 @@ struct ResponseBatch {
 // Limits a decoder applies before allocating.
 inline constexpr uint32_t kMaxBatchItems = 1u << 16;
 inline constexpr uint32_t kMaxInputsPerRequest = 1u << 12;
+
+// A column of floats, encoded as a request value (for PutEncoded).
+std::shared_ptr<const Bytes> EncodeFloatValue(const Eigen::VectorXf& values);
 
 Bytes EncodeRequestBatch(const RequestBatch& batch);
 Bytes EncodeResponseBatch(const ResponseBatch& batch);

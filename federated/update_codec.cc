@@ -49,31 +49,43 @@ Result<CompressionSpec> ParseCompressionSpec(const nlohmann::json& doc, const st
 }
 
 PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> stats, const CompressionSpec& spec) {
-  Eigen::VectorXf v = values;
+  Eigen::VectorXf clipped;
+  const Eigen::VectorXf* v = &values;
   if (spec.clip > 0) {
-    const double norm = v.cast<double>().norm();
-    if (norm > spec.clip) v *= static_cast<float>(spec.clip / norm);
+    const double norm = values.cast<double>().norm();
+    if (norm > spec.clip) {
+      clipped = values * static_cast<float>(spec.clip / norm);
+      v = &clipped;
+    }
   }
-  const int64_t n = v.size();
+  const int64_t n = v->size();
   const int64_t k = spec.topk < 1 ? std::clamp<int64_t>(std::llround(spec.topk * static_cast<double>(n)), 1, n) : n;
   const bool sparse = k < n;
-  std::vector<uint32_t> idx;
-  if (sparse) idx = TopIndices(v, k);
-  std::vector<float> sent(static_cast<size_t>(k));
-  for (int64_t i = 0; i < k; ++i) sent[static_cast<size_t>(i)] = sparse ? v[idx[static_cast<size_t>(i)]] : v[i];
+  const bool eight_bit = spec.bits == 8;
 
   PackedUpdate out;
+  out.bytes.reserve(32 + stats.size() * sizeof(double) + static_cast<size_t>(k) * (sparse ? 8 : 4));
   ByteWriter w(&out.bytes);
   w.Put(kFormat);
-  w.Put(static_cast<uint8_t>((sparse ? kSparse : 0) | (spec.bits == 8 ? kEightBit : 0)));
+  w.Put(static_cast<uint8_t>((sparse ? kSparse : 0) | (eight_bit ? kEightBit : 0)));
   w.Put(static_cast<uint64_t>(n));
   w.Put(static_cast<uint32_t>(stats.size()));
   w.Append(stats.data(), stats.size() * sizeof(double));
   w.Put(static_cast<uint64_t>(k));
-  if (sparse) w.Append(idx.data(), idx.size() * sizeof(uint32_t));
-  if (spec.bits == 8) {
+  if (!sparse && !eight_bit) {  // lossless: the floats as they are
+    w.Append(v->data(), static_cast<size_t>(n) * sizeof(float));
+    return out;
+  }
+  std::vector<uint32_t> idx;
+  if (sparse) {
+    idx = TopIndices(*v, k);
+    w.Append(idx.data(), idx.size() * sizeof(uint32_t));
+  }
+  std::vector<float> sent(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i) sent[static_cast<size_t>(i)] = sparse ? (*v)[idx[static_cast<size_t>(i)]] : (*v)[i];
+  if (eight_bit) {
     const auto [lo_it, hi_it] = std::minmax_element(sent.begin(), sent.end());
-    const float lo = k > 0 ? *lo_it : 0.0f, hi = k > 0 ? *hi_it : 0.0f;
+    const float lo = *lo_it, hi = *hi_it;
     const float step = hi > lo ? (hi - lo) / 255.0f : 1.0f;
     w.Put(lo);
     w.Put(step);
@@ -120,6 +132,14 @@ Result<UnpackedUpdate> UnpackUpdate(std::span<const uint8_t> bytes, int64_t expe
     for (uint32_t i : idx) {
       if (i >= n) return DataLoss("update: index " + std::to_string(i) + " outside " + std::to_string(n) + " values");
     }
+  }
+  if (!sparse && !(flags & kEightBit)) {  // lossless: the floats as they are
+    FEDRA_RETURN_IF_ERROR(r.Need(k * sizeof(float), "update values"));
+    out.values.resize(static_cast<Eigen::Index>(n));
+    FEDRA_RETURN_IF_ERROR(r.Copy(out.values.data(), k * sizeof(float), "update values"));
+    if (r.remaining() != 0) return DataLoss("update: " + std::to_string(r.remaining()) + " bytes after the values");
+    if (!out.values.allFinite()) return DataLoss("update: a value is not finite");
+    return out;
   }
   std::vector<float> sent(k);
   if (flags & kEightBit) {

@@ -49,7 +49,9 @@ Result<CompressionSpec> ParseCompressionSpec(const nlohmann::json& doc, const st
 
 struct PackedUpdate {
   Bytes bytes;
-  Eigen::VectorXf decoded;  // what the receiver will unpack: values - decoded is the residual
+  // What the receiver will unpack, for lossy specs (values - decoded is the residual); empty
+  // when only clipping or nothing at all was asked for.
+  Eigen::VectorXf decoded;
 };
 
 PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> stats, const CompressionSpec& spec);

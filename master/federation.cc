@@ -1,5 +1,6 @@
 #include "master/federation.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
@@ -23,7 +24,7 @@ Federation::Federation(FederationConfig config)
 Federation::~Federation() {
   work_.reset();
   io_.stop();
-  if (io_thread_.joinable()) io_thread_.join();
+  for (std::thread& t : io_threads_) t.join();
 }
 
 Result<std::unique_ptr<Federation>> Federation::Create(FederationConfig config) {
@@ -33,7 +34,12 @@ Result<std::unique_ptr<Federation>> Federation::Create(FederationConfig config) 
     fed->clients_.emplace(site.name, std::make_unique<SiteClient>(fed->io_, tls, site, fed->config_));
     fed->site_mu_.emplace(site.name, std::make_unique<std::mutex>());
   }
-  fed->io_thread_ = std::thread([f = fed.get()] { f->io_.run(); });
+  // Each site's TLS work (encrypting and decrypting megabytes of parameters) runs on its
+  // client's strand; several threads let sites' transfers proceed in parallel.
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8);
+  for (size_t i = 0; i < std::min(threads, fed->clients_.size()); ++i) {
+    fed->io_threads_.emplace_back([f = fed.get()] { f->io_.run(); });
+  }
   return fed;
 }
 

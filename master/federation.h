@@ -1,4 +1,4 @@
-// The master's live federation: one SiteClient per configured site, an I/O thread driving them,
+// The master's live federation: one SiteClient per configured site, I/O threads driving them,
 // and parallel dispatch of one request batch per site per step.
 #pragma once
 
@@ -74,7 +74,7 @@ class Federation {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::map<std::string, std::unique_ptr<SiteClient>> clients_;
-  std::thread io_thread_;
+  std::vector<std::thread> io_threads_;
   std::map<std::string, std::unique_ptr<std::mutex>> site_mu_;  // one batch per site at a time
   std::atomic<uint64_t> next_batch_{1};
   std::atomic<VarId> next_var_;

@@ -1,4 +1,8 @@
 // fedra-master: the master control program. See `fedra-master help`.
+#include "common/allocator.h"
 #include "master/cli.h"
 
-int main(int argc, char** argv) { return fedra::RunMasterCli(argc, argv); }
+int main(int argc, char** argv) {
+  fedra::KeepFreedMemoryForReuse();
+  return fedra::RunMasterCli(argc, argv);
+}

@@ -104,7 +104,7 @@ Result<int64_t> IntParam(const nlohmann::json& params, const char* key, int64_t 
 // the update, then kTrainingStats statistics: the summed training loss, the correct predictions
 // and the rows trained on, measured on each batch before its step, and the last batch's epoch.
 Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs, const nlohmann::json& params,
-                                          const FunctionContext&) {
+                                          const FunctionContext& context) {
   const Matrix& x = *inputs[0];
   const Matrix& y = *inputs[1];
   const Matrix& p = *inputs[2];
@@ -133,6 +133,7 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   options.epoch_rows = epoch_rows;
   options.prox_mu = static_cast<float>(prox_mu);
   options.accrue_gradients = update == "gradient";
+  options.use_gpu = context.use_gpu;
   if (p.cols() != 1) return InvalidArgument("trainLocal: the parameters must be one column");
   const Eigen::VectorXf start = p.col(0).cast<float>();
   FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(spec), opt, options, x, y, start));
@@ -170,7 +171,8 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
   const std::vector<double> tail(u.data() + n, u.data() + u.rows());
   PackedUpdate packed = PackUpdate(values, tail, spec);
   FunctionOutput out;
-  out.value = (values - packed.decoded).cast<double>();
+  // The residual: what the receiver will not see (nothing, when nothing is lost).
+  if (spec.lossy()) out.value = (values - packed.decoded).cast<double>();
   out.packed = std::move(packed.bytes);
   return out;
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 
+#include "common/allocator.h"
 #include "common/logging.h"
 #include "site-agent/site_server.h"
 
@@ -39,6 +40,7 @@ bool WriteReadyFile(const std::string& path, uint16_t port) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fedra::KeepFreedMemoryForReuse();
   std::string config_path, ready_file, level = "info";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];

@@ -59,6 +59,15 @@ FinishedWork FederationRunner::Next() {
   return f;
 }
 
+std::shared_ptr<const Bytes> FederationRunner::EncodedParameters(const SiteWork& work) {
+  std::lock_guard lock(encoded_mu_);
+  if (encoded_version_ != work.version) {
+    encoded_ = EncodeFloatValue(*work.parameters);
+    encoded_version_ = work.version;
+  }
+  return encoded_;
+}
+
 Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   const Eigen::Index n = work.parameters->size();
   const VarId params = fed_.NewVarId(), update = fed_.NewVarId();
@@ -76,7 +85,8 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   std::vector<VarId> done = {params, update};
   if (part.residual != 0) done.push_back(part.residual);
   std::vector<Request> requests;
-  requests.push_back(Request::PutFloat32(params, work.parameters->cast<double>()));
+  const std::shared_ptr<const Bytes> encoded = EncodedParameters(work);
+  requests.push_back(Request::PutEncoded(params, encoded));
   requests.push_back(Request::Call(update, "trainLocal", {part.x, part.y, params}, std::move(train)));
   requests.push_back(Request::Call(residual, "packUpdate", pack_inputs,
                                    {{"stats", kTrainingStats}, {"compression", spec_.compression.ToJson()},
@@ -112,7 +122,7 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   u.correct = unpacked.stats[kCorrect];
   u.rows = unpacked.stats[kRowsTrained];
   u.epoch = static_cast<int>(unpacked.stats[kLastEpoch]);
-  u.bytes_down = 16 + static_cast<uint64_t>(n) * sizeof(float);
+  u.bytes_down = encoded->size();
   u.bytes_up = packed.packed.size();
   return u;
 }

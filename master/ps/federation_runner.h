@@ -56,6 +56,8 @@ class FederationRunner final : public SiteRunner {
 
   FederationRunner(Federation& fed, std::vector<Part> parts, SiteTrainingSpec spec);
   Result<SiteUpdate> Work(Part& part, const SiteWork& work);
+  // The parameters of `work`, encoded once per model version for every site's batch.
+  std::shared_ptr<const Bytes> EncodedParameters(const SiteWork& work);
 
   Federation& fed_;
   std::vector<Part> parts_;
@@ -64,6 +66,9 @@ class FederationRunner final : public SiteRunner {
   std::mutex mu_;
   std::condition_variable finished_cv_;
   std::deque<FinishedWork> finished_;
+  std::mutex encoded_mu_;
+  int64_t encoded_version_ = -1;
+  std::shared_ptr<const Bytes> encoded_;
 };
 
 }  // namespace fedra

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <random>
 
+#include "common/allocator.h"
 #include "master/federated_training.h"
 #include "site-agent/trainer.h"
 #include "tests/support/local_federation.h"
@@ -20,6 +21,7 @@ double Seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock
 
 int main() {
   using namespace fedra;
+  KeepFreedMemoryForReuse();  // as fedra-master does
   std::mt19937 rng(1);
   std::normal_distribution<double> n(0, 1);
 

@@ -25,7 +25,6 @@ TEST_CASE("uncompressed updates travel exactly, with their statistics") {
   REQUIRE(u.ok());
   CHECK(u->values == v);
   CHECK(u->stats == stats);
-  CHECK(p.decoded == v);
 }
 
 TEST_CASE("top-k sends exactly the k largest magnitudes, with their indices") {
@@ -66,9 +65,9 @@ TEST_CASE("clipping bounds the norm; error feedback loses nothing over rounds") 
   const Eigen::VectorXf v = RandomVector(400, 4) * 10;
   CompressionSpec clip;
   clip.clip = 5;
-  PackedUpdate c = PackUpdate(v, {}, clip);
-  CHECK(c.decoded.norm() == doctest::Approx(5).epsilon(1e-5));
-  CHECK((c.decoded / c.decoded.norm() - v / v.norm()).cwiseAbs().maxCoeff() < 1e-6f);
+  const Eigen::VectorXf c = UnpackUpdate(PackUpdate(v, {}, clip).bytes, 400)->values;
+  CHECK(c.norm() == doctest::Approx(5).epsilon(1e-5));
+  CHECK((c / c.norm() - v / v.norm()).cwiseAbs().maxCoeff() < 1e-6f);
 
   // What was sent plus what is still held back equals what was to be sent, every round.
   CompressionSpec spec;
