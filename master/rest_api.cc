@@ -209,7 +209,8 @@ Result<nlohmann::json> RestApi::Sites() {
     const auto& r = responses.at(site);
     const bool online = r.ok() && r->front().status.ok();
     nlohmann::json datasets = online ? r->front().meta.value("datasets", nlohmann::json::array()) : nlohmann::json();
-    FEDRA_RETURN_IF_ERROR(db_.RecordSite(site, online, datasets, false));
+    const bool gpu = online && r->front().meta.value("gpu", false);
+    FEDRA_RETURN_IF_ERROR(db_.RecordSite(site, online, datasets, gpu));
     nlohmann::json entry = {{"name", site}, {"online", online}};
     if (!online) entry["error"] = (r.ok() ? r->front().status : r.status()).message();
     out.push_back(entry);

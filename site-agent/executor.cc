@@ -58,7 +58,8 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
                        {"datasets", catalog_->List()},
                        {"variables", symbols_->size()},
                        {"memory_used_bytes", symbols_->used_bytes()},
-                       {"memory_budget_bytes", limits_.memory_budget_bytes}},
+                       {"memory_budget_bytes", limits_.memory_budget_bytes},
+                       {"gpu", train_on_gpu_}},
                       {},
                       {}};
     case RequestType::kRead:
@@ -180,6 +181,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     value = std::move(result).value();
   } else {
     FunctionContext context;
+    context.use_gpu = train_on_gpu_;
     if (provenance.level == PrivacyLevel::kPrivateAggregate) context.min_group_rows = std::max<uint64_t>(1, limits_.min_aggregate_rows);
     Result<FunctionOutput> result = fn->run(values, q.params, context);
     if (!result.ok()) return Response::Error(result.status());

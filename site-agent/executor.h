@@ -19,6 +19,9 @@ class Executor {
   Executor(std::string site_name, const SiteLimits& limits, const Catalog* catalog,
            SymbolTable* symbols, AuditLog* audit);
 
+  // Local training runs on the GPU (the site has one and its config allows it).
+  void TrainOnGpu(bool on) { train_on_gpu_ = on; }
+
   // One response per request, in order. A failed request changes no variable; later requests
   // in the batch still run. Thread-safe.
   ResponseBatch Execute(const RequestBatch& batch, const PeerIdentity& peer);
@@ -39,6 +42,7 @@ class Executor {
 
   const std::string site_name_;
   const SiteLimits limits_;
+  bool train_on_gpu_ = false;
   const Catalog* catalog_;
   SymbolTable* symbols_;
   AuditLog* audit_;

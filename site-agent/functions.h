@@ -29,6 +29,7 @@ struct FunctionContext {
   // The fewest rows a released aggregate may cover: the site's minimum for private-aggregate
   // inputs, 1 otherwise. Functions that form groups keep each group at least this large.
   uint64_t min_group_rows = 1;
+  bool use_gpu = false;  // train on the site's GPU
 };
 
 using FunctionBody = Result<FunctionOutput> (*)(std::span<const Matrix* const> inputs, const nlohmann::json& params,

@@ -79,6 +79,10 @@ Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesys
   FEDRA_RETURN_IF_ERROR(f.Optional("audit_log", &audit));
   config.audit_log = ResolvePath(base_dir, audit);
   FEDRA_RETURN_IF_ERROR(ParseLimits(f, &config.limits));
+  std::string gpu = "auto";
+  FEDRA_RETURN_IF_ERROR(f.Optional("gpu", &gpu));
+  if (gpu != "auto" && gpu != "off") return InvalidArgument(f.Path("gpu") + ": \"auto\" or \"off\", got \"" + gpu + "\"");
+  config.gpu = gpu == "auto";
   if (const nlohmann::json* datasets = f.Child("datasets")) {
     if (!datasets->is_object()) return InvalidArgument(f.Path("datasets") + ": expected an object");
     for (const auto& [name, node] : datasets->items()) {

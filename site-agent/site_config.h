@@ -42,6 +42,7 @@ struct SiteConfig {
   std::vector<std::string> allowed_masters;  // empty: any master of the federation
   std::filesystem::path audit_log;
   SiteLimits limits;
+  bool gpu = true;  // "gpu": "auto" trains on the GPU when there is one; "off" always on the CPU
   std::map<std::string, DatasetSpec> datasets;
 };
 

@@ -10,6 +10,7 @@
 
 #include "common/framing.h"
 #include "common/logging.h"
+#include "site-agent/gpu_trainer.h"
 
 namespace fedra {
 namespace net = boost::asio;
@@ -62,6 +63,14 @@ Result<std::unique_ptr<SiteServer>> SiteServer::Create(SiteConfig config) {
   server->symbols_ = std::make_unique<SymbolTable>(c.limits.memory_budget_bytes);
   server->executor_ = std::make_unique<Executor>(c.name, c.limits, server->catalog_.get(),
                                                  server->symbols_.get(), server->audit_.get());
+  if (!c.gpu) {
+    FEDRA_LOG(kInfo) << "training on the CPU (\"gpu\": \"off\")";
+  } else if (const GpuProbe& gpu = ProbeGpu(); gpu.available) {
+    FEDRA_LOG(kInfo) << "training on the GPU: " << gpu.description;
+    server->executor_->TrainOnGpu(true);
+  } else {
+    FEDRA_LOG(kInfo) << "training on the CPU: " << gpu.description;
+  }
 
   FEDRA_ASSIGN_OR_RETURN(server->listener_, Listener::Bind(c.listen_address, c.listen_port));
   return server;

@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <random>
+#include <span>
+
+#include "site-agent/gpu_trainer.h"
 
 namespace fedra {
 namespace {
@@ -42,6 +46,127 @@ std::vector<Eigen::Index> EpochOrder(Eigen::Index rows, int64_t epoch_rows, uint
   order.resize(static_cast<size_t>(epoch_rows));
   return order;
 }
+
+// One batch of local training on some device: the loop over batches above is shared.
+class StepBackend {
+ public:
+  virtual ~StepBackend() = default;
+  // Trains on `rows` of the site's data at `epoch`'s learning rate; returns the batch's loss
+  // statistics, measured before the step.
+  virtual Result<BatchStats> Step(std::span<const Eigen::Index> rows, int epoch) = 0;
+  // The parameters after the steps, and in accrual mode the summed gradients.
+  virtual Status Finish(LocalTrainingResult* out) = 0;
+};
+
+class CpuBackend final : public StepBackend {
+ public:
+  CpuBackend(const Mlp& model, const OptimizerSpec& optimizer, const LocalTrainingOptions& options, const Matrix& x,
+             Targets targets, Eigen::VectorXf params)
+      : model_(model),
+        options_(options),
+        x_(x.cast<float>()),
+        targets_(std::move(targets)),
+        params_(std::move(params)),
+        start_(options.prox_mu > 0 ? params_ : Eigen::VectorXf()),
+        optimizer_(optimizer, params_.size()),
+        batch_x_(options.batch_size, x.cols()) {
+    if (options.accrue_gradients) accrued_ = Eigen::VectorXf::Zero(params_.size());
+    if (model.spec().output == OutputKind::kSoftmax) batch_targets_.classes.resize(options.batch_size);
+    else batch_targets_.values.resize(options.batch_size, targets_.values.cols());
+  }
+
+  Result<BatchStats> Step(std::span<const Eigen::Index> rows, int epoch) override {
+    const bool softmax = model_.spec().output == OutputKind::kSoftmax;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const auto b = static_cast<Eigen::Index>(i);
+      batch_x_.row(b) = x_.row(rows[i]);
+      if (softmax) batch_targets_.classes(b) = targets_.classes(rows[i]);
+      else batch_targets_.values.row(b) = targets_.values.row(rows[i]);
+    }
+    const BatchStats s = model_.Run(params_, batch_x_, batch_targets_, &gradient_);
+    if (options_.accrue_gradients) {
+      accrued_ += gradient_;
+      return s;
+    }
+    if (options_.prox_mu > 0) gradient_ += options_.prox_mu * (params_ - start_);
+    optimizer_.Step(&params_, std::move(gradient_), epoch);
+    gradient_ = Eigen::VectorXf();
+    return s;
+  }
+
+  Status Finish(LocalTrainingResult* out) override {
+    out->params = std::move(params_);
+    out->accrued = std::move(accrued_);
+    return Status::Ok();
+  }
+
+ private:
+  const Mlp& model_;
+  const LocalTrainingOptions& options_;
+  const MatrixF x_;
+  const Targets targets_;
+  Eigen::VectorXf params_, start_, gradient_, accrued_;
+  Optimizer optimizer_;
+  MatrixF batch_x_;
+  Targets batch_targets_;
+};
+
+class GpuBackend final : public StepBackend {
+ public:
+  static Result<std::unique_ptr<StepBackend>> Create(const Mlp& model, const OptimizerSpec& optimizer,
+                                                     const LocalTrainingOptions& options, const Matrix& x,
+                                                     const Targets& targets, const Eigen::VectorXf& params) {
+    const ModelSpec& m = model.spec();
+    GpuTrainingSpec spec;
+    spec.widths = m.widths();
+    spec.activation = static_cast<int>(m.activation);
+    spec.softmax = m.output == OutputKind::kSoftmax;
+    spec.input_scale = m.input_scale;
+    spec.optimizer = static_cast<int>(optimizer.kind);
+    spec.momentum = optimizer.momentum;
+    spec.nesterov = optimizer.nesterov;
+    spec.beta1 = optimizer.beta1;
+    spec.beta2 = optimizer.beta2;
+    spec.epsilon = optimizer.epsilon;
+    spec.weight_decay = optimizer.weight_decay;
+    spec.prox_mu = options.prox_mu;
+    spec.accrue_gradients = options.accrue_gradients;
+    using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const RowMajorF xr = x.cast<float>();
+    const RowMajorF tr = targets.values;
+    const Eigen::Matrix<int32_t, Eigen::Dynamic, 1> classes = targets.classes.cast<int32_t>();
+    FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<GpuTrainer> trainer,
+                           GpuTrainer::Create(spec, xr.data(), x.rows(), classes.data(), tr.data(), params.data(),
+                                              params.size()));
+    return std::unique_ptr<StepBackend>(new GpuBackend(optimizer, options, params.size(), std::move(trainer)));
+  }
+
+  Result<BatchStats> Step(std::span<const Eigen::Index> rows, int epoch) override {
+    indices_.assign(rows.begin(), rows.end());
+    BatchStats s;
+    s.rows = static_cast<int64_t>(rows.size());
+    FEDRA_RETURN_IF_ERROR(trainer_->Step(indices_.data(), static_cast<int>(rows.size()), optimizer_.LearningRate(epoch),
+                                         &s.loss_sum, &s.correct));
+    return s;
+  }
+
+  Status Finish(LocalTrainingResult* out) override {
+    out->params.resize(size_);
+    if (options_.accrue_gradients) out->accrued.resize(size_);
+    return trainer_->Download(out->params.data(), options_.accrue_gradients ? out->accrued.data() : nullptr);
+  }
+
+ private:
+  GpuBackend(const OptimizerSpec& optimizer, const LocalTrainingOptions& options, int64_t size,
+             std::unique_ptr<GpuTrainer> trainer)
+      : optimizer_(optimizer), options_(options), size_(size), trainer_(std::move(trainer)) {}
+
+  const OptimizerSpec optimizer_;
+  const LocalTrainingOptions& options_;
+  const int64_t size_;
+  std::unique_ptr<GpuTrainer> trainer_;
+  std::vector<int32_t> indices_;
+};
 
 }  // namespace
 
@@ -151,46 +276,32 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
                            std::to_string(epoch_rows) + " rows");
   }
   FEDRA_ASSIGN_OR_RETURN(Targets targets, MakeTargets(spec, y));
-  const MatrixF xf = x.cast<float>();
-  const Eigen::VectorXf start = params;
-  Optimizer opt(optimizer, params.size());
+  std::unique_ptr<StepBackend> backend;
+  if (options.use_gpu) {
+    FEDRA_ASSIGN_OR_RETURN(backend, GpuBackend::Create(model, optimizer, options, x, targets, params));
+  } else {
+    backend = std::make_unique<CpuBackend>(model, optimizer, options, x, std::move(targets), std::move(params));
+  }
   LocalTrainingResult out;
-  if (options.accrue_gradients) out.accrued = Eigen::VectorXf::Zero(params.size());
-  Eigen::VectorXf gradient;
   std::vector<Eigen::Index> order;
   const int64_t per_epoch = epoch_rows / options.batch_size;  // a last partial batch is left for the next epoch's shuffle
   const int64_t total = options.batches > 0 ? options.batches : int64_t{options.epochs} * per_epoch;
   const int64_t first = options.batches > 0 ? options.first_batch : int64_t{options.first_epoch} * per_epoch;
-  MatrixF bx(options.batch_size, x.cols());
-  Targets bt;
   for (int64_t b = first; b < first + total; ++b) {
     const int epoch = static_cast<int>(b / per_epoch);
     const int64_t slot = b % per_epoch;
     if (slot == 0 || b == first) order = EpochOrder(x.rows(), epoch_rows, options.seed + static_cast<uint64_t>(epoch));
-    if (spec.output == OutputKind::kSoftmax) bt.classes.resize(options.batch_size);
-    else bt.values.resize(options.batch_size, targets.values.cols());
-    for (int i = 0; i < options.batch_size; ++i) {
-      const Eigen::Index row = order[static_cast<size_t>(slot * options.batch_size + i)];
-      bx.row(i) = xf.row(row);
-      if (spec.output == OutputKind::kSoftmax) bt.classes(i) = targets.classes(row);
-      else bt.values.row(i) = targets.values.row(row);
-    }
-    const BatchStats s = model.Run(params, bx, bt, &gradient);
+    const std::span<const Eigen::Index> rows(order.data() + slot * options.batch_size,
+                                             static_cast<size_t>(options.batch_size));
+    FEDRA_ASSIGN_OR_RETURN(const BatchStats s, backend->Step(rows, epoch));
     out.stats.loss_sum += s.loss_sum;
     out.stats.correct += s.correct;
     out.stats.rows += s.rows;
     out.last_epoch = epoch;
     ++out.batches;
-    if (options.accrue_gradients) {
-      out.accrued += gradient;
-      continue;
-    }
-    if (options.prox_mu > 0) gradient += options.prox_mu * (params - start);
-    opt.Step(&params, std::move(gradient), epoch);
-    gradient = Eigen::VectorXf();
   }
+  FEDRA_RETURN_IF_ERROR(backend->Finish(&out));
   if (options.accrue_gradients && out.batches > 0) out.accrued /= static_cast<float>(out.batches);
-  out.params = std::move(params);
   return out;
 }
 

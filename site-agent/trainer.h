@@ -1,6 +1,6 @@
-// Site-local training on the CPU (Eigen, float): forward and backward passes of the multi-layer
-// perceptrons in federated/model_spec.h, the optimizers, and a run of local batches or epochs
-// with seeded per-epoch shuffling. The parameter server (master) sends parameters in and gets
+// Site-local training (float32): forward and backward passes of the multi-layer perceptrons in
+// federated/model_spec.h, and a run of local batches or epochs with seeded per-epoch
+// shuffling, on the CPU (Eigen) or on the GPU (gpu_trainer.h) with the same math. The parameter server (master) sends parameters in and gets
 // them back; everything here works on one site's rows.
 #pragma once
 
@@ -63,6 +63,9 @@ struct LocalTrainingOptions {
   float prox_mu = 0;
   // Gradient accrual: no local steps; the mean gradient of the batches at `params` is returned.
   bool accrue_gradients = false;
+  // Train on this machine's GPU (site-agent/gpu_trainer.h) with the same math; fails with
+  // kUnavailable when there is none.
+  bool use_gpu = false;
 };
 
 struct LocalTrainingResult {

@@ -66,6 +66,10 @@ TEST_CASE("site.json errors name the field at fault") {
   doc = ValidSite();
   doc["tls"].erase("ca");
   CHECK(Error(doc) == "site.json: tls.ca: required");
+
+  doc = ValidSite();
+  doc["gpu"] = "maybe";
+  CHECK(Error(doc) == "site.json: gpu: \"auto\" or \"off\", got \"maybe\"");
 }
 
 }  // namespace fedra

@@ -1,0 +1,115 @@
+// The CUDA path against the CPU path: same seed, same batches, float32 on both. Skipped, with
+// the reason, on machines without a usable GPU.
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "site-agent/gpu_trainer.h"
+#include "site-agent/trainer.h"
+
+namespace fedra {
+namespace {
+
+struct Case {
+  const char* name;
+  std::vector<int> hidden;
+  Activation activation;
+  OutputKind output;
+  OptimizerSpec optimizer;
+  float prox_mu = 0;
+  bool accrue = false;
+};
+
+std::vector<Case> Cases() {
+  OptimizerSpec nesterov;
+  nesterov.lr = 0.05f;
+  nesterov.momentum = 0.9f;
+  nesterov.nesterov = true;
+  nesterov.weight_decay = 1e-3f;
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::kAdam;
+  adam.lr = 0.01f;
+  OptimizerSpec sgd;
+  sgd.lr = 0.1f;
+  return {
+      {"relu, softmax, nesterov + weight decay", {32, 16}, Activation::kRelu, OutputKind::kSoftmax, nesterov},
+      {"tanh, linear, adam", {24}, Activation::kTanh, OutputKind::kLinear, adam},
+      {"sigmoid, softmax, sgd + proximal term", {20}, Activation::kSigmoid, OutputKind::kSoftmax, sgd, 0.5f},
+      {"relu, softmax, gradient accrual", {16}, Activation::kRelu, OutputKind::kSoftmax, sgd, 0, true},
+  };
+}
+
+TEST_CASE("local training on the GPU agrees with the CPU: one step and a whole epoch") {
+  const GpuProbe& gpu = ProbeGpu();
+  if (!gpu.available) {
+    MESSAGE("skipped: " << gpu.description);
+    return;
+  }
+  MESSAGE("GPU: " << gpu.description);
+  std::mt19937 rng(5);
+  std::normal_distribution<double> n(0, 1);
+  Matrix x(300, 12), y(300, 3);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = n(rng);
+  for (Eigen::Index i = 0; i < 300; ++i) {
+    y(i, 0) = static_cast<double>(i % 4);  // classes for softmax
+    y(i, 1) = n(rng);                      // targets for linear
+    y(i, 2) = n(rng);
+  }
+  for (const Case& c : Cases()) {
+    CAPTURE(c.name);
+    ModelSpec spec;
+    spec.inputs = 12;
+    spec.hidden = c.hidden;
+    spec.activation = c.activation;
+    spec.output = c.output;
+    spec.outputs = c.output == OutputKind::kSoftmax ? 4 : 2;
+    spec.input_scale = 2;
+    const Matrix targets = c.output == OutputKind::kSoftmax ? Matrix(y.col(0)) : Matrix(y.rightCols(2));
+    for (const int batches : {1, 0}) {  // one step; then an epoch of 9 batches
+      CAPTURE(batches);
+      LocalTrainingOptions options;
+      options.batches = batches;
+      options.epochs = 1;
+      options.batch_size = 32;
+      options.seed = 11;
+      options.prox_mu = c.prox_mu;
+      options.accrue_gradients = c.accrue;
+      const Eigen::VectorXf start = InitialParameters(spec, 3);
+      Result<LocalTrainingResult> cpu = TrainLocal(Mlp(spec), c.optimizer, options, x, targets, start);
+      options.use_gpu = true;
+      Result<LocalTrainingResult> on_gpu = TrainLocal(Mlp(spec), c.optimizer, options, x, targets, start);
+      REQUIRE_MESSAGE(cpu.ok(), cpu.status().ToString());
+      REQUIRE_MESSAGE(on_gpu.ok(), on_gpu.status().ToString());
+      // Stated tolerance: products summed in a different order differ by float rounding, which
+      // steps compound: 1e-5 after one step, 1e-4 after an epoch, relative to the values' scale.
+      const float tolerance = batches == 1 ? 1e-5f : 1e-4f;
+      const float scale = 1 + start.cwiseAbs().maxCoeff();
+      CHECK((cpu->params - on_gpu->params).cwiseAbs().maxCoeff() <= tolerance * scale);
+      if (c.accrue) CHECK((cpu->accrued - on_gpu->accrued).cwiseAbs().maxCoeff() <= tolerance * scale);
+      CHECK(on_gpu->stats.loss_sum == doctest::Approx(cpu->stats.loss_sum).epsilon(1e-4));
+      CHECK(on_gpu->stats.rows == cpu->stats.rows);
+      CHECK(std::abs(on_gpu->stats.correct - cpu->stats.correct) <= 1);  // a near tie may flip
+      CHECK(on_gpu->batches == cpu->batches);
+    }
+  }
+}
+
+TEST_CASE("asking for the GPU where there is none fails with the reason, not a crash") {
+  const GpuProbe& gpu = ProbeGpu();
+  if (gpu.available) return;
+  ModelSpec spec;
+  spec.inputs = 2;
+  spec.outputs = 2;
+  LocalTrainingOptions options;
+  options.batch_size = 2;
+  options.use_gpu = true;
+  Matrix x = Matrix::Zero(4, 2), y(4, 1);
+  y << 0, 1, 0, 1;
+  Result<LocalTrainingResult> r = TrainLocal(Mlp(spec), OptimizerSpec{}, options, x, y, InitialParameters(spec, 1));
+  CHECK(r.status().code() == StatusCode::kUnavailable);
+  CHECK(r.status().message() == gpu.description);
+  MESSAGE("no GPU here: " << gpu.description);
+}
+
+}  // namespace
+}  // namespace fedra
