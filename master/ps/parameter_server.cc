@@ -136,6 +136,8 @@ class Server {
 
   void Apply(std::vector<ArrivedUpdate> batch) {
     if (batch.empty() || !failure_.ok()) return;
+    // In site order, not arrival order: the same sums, rounded the same way, on every run.
+    std::sort(batch.begin(), batch.end(), [](const ArrivedUpdate& a, const ArrivedUpdate& b) { return a.site < b.site; });
     std::vector<const SiteUpdate*> updates;
     int epoch = 0;
     for (const ArrivedUpdate& a : batch) {

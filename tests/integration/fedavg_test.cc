@@ -52,12 +52,11 @@ TEST_CASE("FedAvg trains a 2-layer MLP on non-IID Fashion-MNIST to 85% test accu
   const testing::FashionRun dense = train(1);
   CHECK(dense.test_accuracy >= 0.85);
   const testing::FashionRun sparse = train(0.01);
-  // Top-k 1% with error feedback lags the dense run by what its residuals still hold back: 1.6
-  // points after 20 rounds here, 1.25 after 40. It must stay within one point of the 85% bar and
-  // within two of the dense run.
+  // Top-k 1% with error feedback lags by what the residuals still hold back (0.7 points with
+  // these settings; 1.6 with one local epoch a round at lr 0.01, where each round's update is
+  // smaller against the residuals).
   MESSAGE("top-k 1% is " << 100 * (dense.test_accuracy - sparse.test_accuracy) << " points behind the dense run");
-  CHECK(sparse.test_accuracy >= 0.84);
-  CHECK(sparse.test_accuracy >= dense.test_accuracy - 0.02);
+  CHECK(sparse.test_accuracy >= dense.test_accuracy - 0.01);
   CHECK(sparse.bytes_up_per_round < 0.03 * dense.bytes_up_per_round);  // 1% of the values, each with its index
 }
 

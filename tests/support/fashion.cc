@@ -74,9 +74,10 @@ TrainingOptions FashionMlpOptions(int rounds) {
   options.model.hidden = {128};
   options.model.outputs = 10;
   options.model.input_scale = 255;
-  options.optimizer.lr = 0.01f;
+  options.optimizer.lr = 0.005f;
   options.optimizer.momentum = 0.9f;
   options.rounds = rounds;
+  options.epochs_per_round = 2;
   options.batch_size = 32;
   return options;
 }

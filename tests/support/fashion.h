@@ -30,7 +30,8 @@ Result<std::pair<FederatedMatrix, FederatedMatrix>> ReadFashion(Federation& fed)
 // The 10,000 test images (rows of 784 pixels) and their labels.
 Result<std::pair<Matrix, Matrix>> LoadFashionTest();
 
-// The 784-128-10 MLP both use: FedAvg rounds of one local epoch, SGD with momentum, batch 32.
+// The 784-128-10 MLP both use: FedAvg rounds of two local epochs, SGD (lr 0.005, momentum 0.9),
+// batch 32.
 TrainingOptions FashionMlpOptions(int rounds);
 
 struct FashionRun {
