@@ -43,8 +43,11 @@ Commands:
                          kmeans (no label needed; params k, restarts, seed,
                                  max_iterations, tolerance),
                          pca (no label needed; params k, center, scale),
-                         nn (FedAvg training at the sites; objects "model",
-                             "optimizer" and "ps" instead of params; see the README)
+                         nn (training at the sites through the parameter server;
+                             objects "model", "optimizer" and "ps" instead of params:
+                             ps.strategy bsp|asp|ssp|backup, frequency epoch|batch,
+                             aggregator fedavg|median|trimmed_mean, server_optimizer,
+                             proximal_mu, compression, balance; see the README)
              "data": {"holdout": {"fraction": 0.2, "seed": 7}} also scores the model
              on rows each site holds out of training
   serve      serve the REST API (and dashboard) over HTTPS with the master's certificate,
