@@ -17,6 +17,23 @@
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
+namespace {
+
+// Two labelled 2-D blobs: row i has class i % 2, centred at (0, 0) or (shift, -1).
+Matrix TwoBlobs(int rows, uint32_t seed, double spread, double shift) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> n(0, spread);
+  Matrix pooled(rows, 3);
+  for (int i = 0; i < rows; ++i) {
+    const int c = i % 2;
+    pooled(i, 0) = n(rng) + shift * c;
+    pooled(i, 1) = n(rng) - c;
+    pooled(i, 2) = c;
+  }
+  return pooled;
+}
+
+}  // namespace
 TEST_CASE("FedAvg trains a 2-layer MLP on non-IID Fashion-MNIST to 85% test accuracy; top-k 1% follows") {
   if (!testing::FashionAvailable()) {
     MESSAGE("skipped: " << testing::kFashionDir.string()
@@ -184,15 +201,7 @@ TEST_CASE("one site, one batch per round: federated training equals plain local 
 }
 
 TEST_CASE("a site killed mid-training is dropped; the rounds go on until the quorum is lost") {
-  std::mt19937 rng(9);
-  std::normal_distribution<double> n(0, 0.4);
-  Matrix pooled(300, 3);
-  for (int i = 0; i < 300; ++i) {
-    const int c = i % 2;
-    pooled(i, 0) = n(rng) + 2 * c;
-    pooled(i, 1) = n(rng) - c;
-    pooled(i, 2) = c;
-  }
+  const Matrix pooled = TwoBlobs(300, 9, 0.4, 2);
   for (int quorum : {2, 3}) {
     CAPTURE(quorum);
     testing::TempDir dir;
@@ -242,15 +251,7 @@ TEST_CASE("a site killed mid-training is dropped; the rounds go on until the quo
 }
 
 TEST_CASE("every strategy trains through real sites, and a site killed mid-job stalls none of them") {
-  std::mt19937 rng(12);
-  std::normal_distribution<double> n(0, 0.5);
-  Matrix pooled(360, 3);
-  for (int i = 0; i < 360; ++i) {
-    const int c = i % 2;
-    pooled(i, 0) = n(rng) + 2 * c;
-    pooled(i, 1) = n(rng) - c;
-    pooled(i, 2) = c;
-  }
+  const Matrix pooled = TwoBlobs(360, 12, 0.5, 2);
   struct Case {
     const char* ps;
     bool kill;
@@ -301,15 +302,7 @@ TEST_CASE("every strategy trains through real sites, and a site killed mid-job s
 }
 
 TEST_CASE("nn with a held-out split scores every round on rows it never trains on") {
-  std::mt19937 rng(21);
-  std::normal_distribution<double> n(0, 0.6);
-  Matrix pooled(400, 3);
-  for (int i = 0; i < 400; ++i) {
-    const int c = i % 2;
-    pooled(i, 0) = n(rng) + 1.5 * c;
-    pooled(i, 1) = n(rng) - c;
-    pooled(i, 2) = c;
-  }
+  const Matrix pooled = TwoBlobs(400, 21, 0.6, 1.5);
   testing::TempDir dir;
   testing::LocalFederation local(dir.path(), {"a", "b"});
   local.AddSplitCsvDataset("d", pooled, {150, 250}, {"u", "v", "cls"}, "public");
