@@ -5,9 +5,10 @@
 namespace fedra {
 
 void KeepFreedMemoryForReuse() {
-  // Buffers up to 64 MiB (a 16M-parameter float model) come from the heap and are reused;
-  // larger ones are still mapped and unmapped. Up to 128 MiB of freed heap is kept.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  // Buffers up to 32 MiB (an 8M-parameter float model; glibc allows no more everywhere) come
+  // from the heap and are reused; larger ones are still mapped and unmapped. Up to 128 MiB of
+  // freed heap is kept.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
 }
 

@@ -44,6 +44,9 @@ Result<ModelSpec> ParseModelSpec(const nlohmann::json& doc, const std::string& w
 // Glorot-uniform weights and zero biases from `seed`: the same numbers everywhere.
 Eigen::VectorXf InitialParameters(const ModelSpec& spec, uint64_t seed);
 
+// The most rows a balanced epoch may have (its shuffled order is held in memory at the site).
+inline constexpr int64_t kMaxEpochRows = int64_t{1} << 26;
+
 enum class OptimizerKind { kSgd, kAdam };
 
 struct OptimizerSpec {

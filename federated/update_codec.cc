@@ -48,15 +48,19 @@ Result<CompressionSpec> ParseCompressionSpec(const nlohmann::json& doc, const st
   return spec;
 }
 
+void ClipNorm(Eigen::VectorXf* values, double bound) {
+  if (bound <= 0) return;
+  const double norm = values->cast<double>().norm();
+  if (norm > bound) *values *= static_cast<float>(bound / norm);
+}
+
 PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> stats, const CompressionSpec& spec) {
   Eigen::VectorXf clipped;
   const Eigen::VectorXf* v = &values;
   if (spec.clip > 0) {
-    const double norm = values.cast<double>().norm();
-    if (norm > spec.clip) {
-      clipped = values * static_cast<float>(spec.clip / norm);
-      v = &clipped;
-    }
+    clipped = values;
+    ClipNorm(&clipped, spec.clip);
+    v = &clipped;
   }
   const int64_t n = v->size();
   const int64_t k = spec.topk < 1 ? std::clamp<int64_t>(std::llround(spec.topk * static_cast<double>(n)), 1, n) : n;

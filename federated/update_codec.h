@@ -54,6 +54,10 @@ struct PackedUpdate {
   Eigen::VectorXf decoded;
 };
 
+// Scales `values` down to an L2 norm of at most `bound` (0: no bound).
+void ClipNorm(Eigen::VectorXf* values, double bound);
+
+// Packs `values`, clipped first when the spec says so.
 PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> stats, const CompressionSpec& spec);
 
 struct UnpackedUpdate {

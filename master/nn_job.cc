@@ -69,6 +69,9 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
     if (prox_mu > 0) {
       return InvalidArgument(f.Path("proximal_mu") + ": the proximal term needs local steps (frequency \"epoch\")");
     }
+    if (rounds * nfetch > (int64_t{1} << 30)) {
+      return InvalidArgument(f.Path("rounds") + ": rounds x nfetch may be at most 2^30 batches");
+    }
     options.rounds = rounds;
     options.batches_per_round = static_cast<int>(nfetch);
   } else {
@@ -76,12 +79,16 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   }
   if (compression) {
     FEDRA_ASSIGN_OR_RETURN(options.compression, ParseCompressionSpec(*compression, f.Path("compression")));
+    if (options.compression.lossy() && options.strategy.name == "backup") {
+      return InvalidArgument(f.Path("compression") + ": the backup strategy drops late updates, and with them what "
+                             "error feedback held back; use topk/bits with bsp, asp or ssp");
+    }
   }
   if (balance) {
     JsonFields b(*balance, f.Path("balance"));
     FEDRA_RETURN_IF_ERROR(b.status());
     FEDRA_RETURN_IF_ERROR(b.Required("mode", &options.balance.mode));
-    FEDRA_RETURN_IF_ERROR(b.Optional("rows", &options.balance.rows, 1, int64_t{1} << 34));
+    FEDRA_RETURN_IF_ERROR(b.Optional("rows", &options.balance.rows, 1, kMaxEpochRows));
     FEDRA_RETURN_IF_ERROR(b.Finish());
     if (options.balance.mode != "subsample" && options.balance.mode != "replicate") {
       return InvalidArgument(b.Path("mode") + ": unknown mode '" + options.balance.mode + "' (subsample, replicate)");

@@ -117,7 +117,7 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   FEDRA_ASSIGN_OR_RETURN(int64_t seed, IntParam(params, "seed", 1, 0, int64_t{1} << 62));
   FEDRA_ASSIGN_OR_RETURN(int64_t first_epoch, IntParam(params, "first_epoch", 0, 0, 1 << 30));
   FEDRA_ASSIGN_OR_RETURN(int64_t first_batch, IntParam(params, "first_batch", 0, 0, int64_t{1} << 30));
-  FEDRA_ASSIGN_OR_RETURN(int64_t epoch_rows, IntParam(params, "epoch_rows", 0, 0, int64_t{1} << 34));
+  FEDRA_ASSIGN_OR_RETURN(int64_t epoch_rows, IntParam(params, "epoch_rows", 0, 0, kMaxEpochRows));
   const std::string update = params.value("update", "delta");
   if (update != "delta" && update != "gradient") {
     return InvalidArgument("trainLocal: params.update must be \"delta\" or \"gradient\"");
@@ -168,6 +168,9 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
     }
     values += inputs[1]->col(0).cast<float>();
   }
+  // Clipped here, before the residual is taken, so that what the bound cuts off is dropped
+  // rather than sent later.
+  ClipNorm(&values, spec.clip);
   const std::vector<double> tail(u.data() + n, u.data() + u.rows());
   PackedUpdate packed = PackUpdate(values, tail, spec);
   FunctionOutput out;

@@ -42,7 +42,12 @@ void FederationRunner::Start(SiteWork work) {
   Part& part = parts_[static_cast<size_t>(work.site)];
   if (part.worker.joinable()) part.worker.join();  // finished: Next() took its result
   part.worker = std::thread([this, &part, work = std::move(work)] {
-    Result<SiteUpdate> update = Work(part, work);
+    Result<SiteUpdate> update = Internal("site '" + part.site + "': training call failed");
+    try {
+      update = Work(part, work);
+    } catch (const std::exception& e) {  // a bug or bad_alloc: fail this site's work, not the master
+      update = Internal("site '" + part.site + "': " + e.what());
+    }
     {
       std::lock_guard lock(mu_);
       finished_.push_back(FinishedWork{work, std::move(update)});

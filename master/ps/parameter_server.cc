@@ -251,6 +251,7 @@ Result<ParameterServerResult> RunParameterServer(SiteRunner& runner, UpdateStrat
                                                  const ParameterServerOptions& options) {
   if (options.rounds < 1) return InvalidArgument("rounds must be at least 1");
   if (runner.sites() < 1) return InvalidArgument("no sites to train at");
+  if (options.quorum < 1) return InvalidArgument("quorum must be at least 1");
   if (options.quorum > runner.sites()) {
     return InvalidArgument("quorum: " + std::to_string(options.quorum) + " sites, but only " +
                            std::to_string(runner.sites()) + " hold data");

@@ -142,6 +142,10 @@ TEST_CASE("nn jobs train through the job runner and name bad hyper-parameters") 
             .find("with frequency \"batch\" the server steps with the job's optimizer") != std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"frequency": "batch"}})").find("ps.rounds: required") !=
         std::string::npos);
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"strategy": "backup", "compression": {"topk": 0.1}}})")
+            .find("the backup strategy drops late updates") != std::string::npos);
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"frequency": "batch", "rounds": 100000000, "nfetch": 100}})")
+            .find("rounds x nfetch may be at most 2^30") != std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "model": {"hidden": [60000, 60000]}})").find("parameters, more than") !=
         std::string::npos);
   // A batch smaller than the site's minimum aggregate could give a row back through the update.
