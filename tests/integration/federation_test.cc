@@ -4,10 +4,10 @@
 
 #include <signal.h>
 
-#include <random>
 
 #include "master/federated_matrix.h"
 #include "tests/support/local_federation.h"
+#include "tests/support/random_data.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
@@ -18,13 +18,7 @@ using testing::TempDir;
 
 constexpr double kTolerance = 1e-9;  // relative, for sums of a few thousand doubles
 
-Matrix RandomMatrix(int rows, int cols, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> dist(3.0, 10.0);
-  Matrix m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = dist(rng);
-  return m;
-}
+Matrix RandomMatrix(int rows, int cols, unsigned seed) { return testing::NormalMatrix(rows, cols, seed, 3.0, 10.0); }
 
 bool Near(const Matrix& a, const Matrix& b) {
   return a.rows() == b.rows() && a.cols() == b.cols() &&

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "site-agent/trainer.h"
+#include "tests/support/random_data.h"
 
 namespace fedra {
 namespace {
@@ -19,13 +20,7 @@ ModelSpec Spec(std::vector<int> hidden, Activation a, OutputKind out, int inputs
   return s;
 }
 
-MatrixF RandomF(int rows, int cols, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> n(0, 1);
-  MatrixF m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = n(rng);
-  return m;
-}
+MatrixF RandomF(int rows, int cols, unsigned seed) { return testing::NormalMatrix(rows, cols, seed).cast<float>(); }
 
 }  // namespace
 

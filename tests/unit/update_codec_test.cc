@@ -1,20 +1,14 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <random>
 
 #include "federated/update_codec.h"
+#include "tests/support/random_data.h"
 
 namespace fedra {
 namespace {
 
-Eigen::VectorXf RandomVector(int n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0, 1);
-  Eigen::VectorXf v(n);
-  for (int i = 0; i < n; ++i) v[i] = d(rng);
-  return v;
-}
+Eigen::VectorXf RandomVector(int n, uint32_t seed) { return testing::NormalMatrix(n, 1, seed).cast<float>(); }
 
 TEST_CASE("uncompressed updates travel exactly, with their statistics") {
   const Eigen::VectorXf v = RandomVector(1000, 1);
