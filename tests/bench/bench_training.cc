@@ -36,7 +36,7 @@ int CompareCompression() {
   if (!testing::AddNonIidFashion(local).ok()) return 1;
   local.StartAll();
   auto fed = local.Connect(std::chrono::seconds(300));
-  auto data = testing::ReadFashion(*fed);
+  auto data = testing::ReadFeaturesAndLabel(*fed, "fashion");
   auto test = testing::LoadFashionTest();
   if (!data.ok() || !test.ok()) return 1;
   double dense_bytes = 0, dense_accuracy = 0;

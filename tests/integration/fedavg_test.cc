@@ -47,7 +47,7 @@ TEST_CASE("FedAvg trains a 2-layer MLP on non-IID Fashion-MNIST to 85% test accu
   MESSAGE("training images per site: " << (*counts)[0] << ", " << (*counts)[1] << ", " << (*counts)[2]);
   local.StartAll();
   auto fed = local.Connect(std::chrono::seconds(300));
-  auto data = testing::ReadFashion(*fed);
+  auto data = testing::ReadFeaturesAndLabel(*fed, "fashion");
   REQUIRE_MESSAGE(data.ok(), data.status().ToString());
   Result<std::pair<Matrix, Matrix>> test = testing::LoadFashionTest();
   REQUIRE(test.ok());
@@ -168,12 +168,9 @@ TEST_CASE("one site, one batch per round: federated training equals plain local 
   local.AddCsvDataset("a", "d", pooled, {"p", "q", "r", "cls"}, "public");
   local.StartAll();
   auto fed = local.Connect();
-  Result<FederatedMatrix> data = FederatedMatrix::Read(*fed, "d");
-  REQUIRE(data.ok());
-  Result<FederatedMatrix> x = data->SelectColumns(*fed, {0, 1, 2});
-  Result<FederatedMatrix> y = data->SelectColumns(*fed, {3});
-  REQUIRE(x.ok());
-  REQUIRE(y.ok());
+  auto data = testing::ReadFeaturesAndLabel(*fed, "d");
+  REQUIRE_MESSAGE(data.ok(), data.status().ToString());
+  const auto& [x, y] = *data;
 
   TrainingOptions options;
   options.model.inputs = 3;
@@ -188,7 +185,7 @@ TEST_CASE("one site, one batch per round: federated training equals plain local 
   options.rounds = 25;  // more than the 70 / 8 = 8 batches of an epoch: crosses two reshuffles
   options.batch_size = 8;
   options.seed = 4;
-  Result<ParameterServerResult> federated = TrainFederated(*fed, *x, *y, options);
+  Result<ParameterServerResult> federated = TrainFederated(*fed, x, y, options);
   REQUIRE_MESSAGE(federated.ok(), federated.status().ToString());
 
   LocalTrainingOptions plain;
@@ -213,12 +210,9 @@ TEST_CASE("a site killed mid-training is dropped; the rounds go on until the quo
     local.AddSplitCsvDataset("d", pooled, {80, 100, 120}, {"u", "v", "cls"}, "private-aggregate");
     local.StartAll();
     auto fed = local.Connect();
-    Result<FederatedMatrix> data = FederatedMatrix::Read(*fed, "d");
-    REQUIRE(data.ok());
-    Result<FederatedMatrix> x = data->SelectColumns(*fed, {0, 1});
-    Result<FederatedMatrix> y = data->SelectColumns(*fed, {2});
-    REQUIRE(x.ok());
-    REQUIRE(y.ok());
+    auto data = testing::ReadFeaturesAndLabel(*fed, "d");
+    REQUIRE_MESSAGE(data.ok(), data.status().ToString());
+    const auto& [x, y] = *data;
     TrainingOptions options;
     options.model.inputs = 2;
     options.model.hidden = {4};
@@ -235,7 +229,7 @@ TEST_CASE("a site killed mid-training is dropped; the rounds go on until the quo
       }
       return Status::Ok();
     };
-    Result<ParameterServerResult> trained = TrainFederated(*fed, *x, *y, options);
+    Result<ParameterServerResult> trained = TrainFederated(*fed, x, y, options);
     if (quorum == 3) {
       CHECK(trained.status().code() == StatusCode::kUnavailable);
       CHECK_MESSAGE(trained.status().message().find("round 3: 2 of 3 sites left, below the quorum of 3") !=

@@ -53,15 +53,6 @@ Result<std::vector<int64_t>> AddNonIidFashion(LocalFederation& local) {
   return counts;
 }
 
-Result<std::pair<FederatedMatrix, FederatedMatrix>> ReadFashion(Federation& fed) {
-  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data, FederatedMatrix::Read(fed, "fashion"));
-  std::vector<int64_t> pixels(784);
-  for (int j = 0; j < 784; ++j) pixels[static_cast<size_t>(j)] = j;
-  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, pixels));
-  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {784}));
-  return std::pair(std::move(x), std::move(y));
-}
-
 Result<std::pair<Matrix, Matrix>> LoadFashionTest() {
   FEDRA_ASSIGN_OR_RETURN(Matrix images, ReadIdxFile((kFashionDir / "t10k-images-idx3-ubyte.gz").string(), "test images"));
   FEDRA_ASSIGN_OR_RETURN(Matrix labels, ReadIdxFile((kFashionDir / "t10k-labels-idx1-ubyte.gz").string(), "test labels"));

@@ -24,9 +24,6 @@ bool FashionAvailable();
 // at random. Returns the images per site.
 Result<std::vector<int64_t>> AddNonIidFashion(LocalFederation& local);
 
-// The pixels and the labels of "fashion", read at the sites.
-Result<std::pair<FederatedMatrix, FederatedMatrix>> ReadFashion(Federation& fed);
-
 // The 10,000 test images (rows of 784 pixels) and their labels.
 Result<std::pair<Matrix, Matrix>> LoadFashionTest();
 

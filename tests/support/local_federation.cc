@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <numeric>
 #include <stdexcept>
 
 #include "common/config.h"
@@ -133,6 +134,15 @@ std::filesystem::path LocalFederation::WriteFederationJson(const std::filesystem
                                  {"sites", sites}}
                       .dump());
   return path;
+}
+
+Result<std::pair<FederatedMatrix, FederatedMatrix>> ReadFeaturesAndLabel(Federation& fed, const std::string& dataset) {
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data, FederatedMatrix::Read(fed, dataset));
+  std::vector<int64_t> features(static_cast<size_t>(data.cols() - 1));
+  std::iota(features.begin(), features.end(), 0);
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {data.cols() - 1}));
+  return std::pair(std::move(x), std::move(y));
 }
 
 Result<Matrix> FetchValues(Federation& fed, const FederatedMatrix& x) {

@@ -70,6 +70,10 @@ class LocalFederation {
 // stacks them in place.
 Result<Matrix> FetchValues(Federation& fed, const FederatedMatrix& x);
 
+// Reads `dataset` at the sites and splits it into its features (every column but the last) and
+// its label (the last column), both staying at the sites.
+Result<std::pair<FederatedMatrix, FederatedMatrix>> ReadFeaturesAndLabel(Federation& fed, const std::string& dataset);
+
 // Joins the site's log for failure messages.
 std::string SiteLog(const LocalFederation& fed, const std::string& site);
 
