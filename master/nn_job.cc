@@ -40,11 +40,7 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   FEDRA_RETURN_IF_ERROR(f.Finish());
   options.strategy.staleness = static_cast<int>(staleness);
   options.strategy.backup = static_cast<int>(backup);
-  if (options.strategy.name != "bsp" && options.strategy.name != "asp" && options.strategy.name != "ssp" &&
-      options.strategy.name != "backup") {
-    return InvalidArgument(f.Path("strategy") + ": unknown strategy '" + options.strategy.name +
-                           "' (bsp, asp, ssp, backup)");
-  }
+  if (Status s = CheckStrategy(options.strategy); !s.ok()) return InvalidArgument(f.Path("strategy") + ": " + s.message());
   options.aggregation.name = aggregator == "fedavg" ? "mean" : aggregator;
   if (Status s = CheckAggregation(options.aggregation); !s.ok()) return InvalidArgument(f.Path("aggregator") + ": " + s.message());
   const bool asynchronous = options.strategy.name == "asp" || options.strategy.name == "ssp";

@@ -64,14 +64,16 @@ class Server {
   }
 
  private:
-  int64_t RoundsDone() const {
-    if (!strategy_.asynchronous()) return progress_.version;
+  // The fewest rounds any site still taking part has finished (all rounds when none is left).
+  int64_t SlowestActive() const {
     int64_t slowest = options_.rounds;
     for (int s = 0; s < sites_; ++s) {
       if (!progress_.dropped[static_cast<size_t>(s)]) slowest = std::min(slowest, progress_.done[static_cast<size_t>(s)]);
     }
     return slowest;
   }
+
+  int64_t RoundsDone() const { return strategy_.asynchronous() ? SlowestActive() : progress_.version; }
 
   bool HasRoundsLeft(int site) const {
     return strategy_.asynchronous() ? progress_.done[static_cast<size_t>(site)] < options_.rounds
@@ -213,10 +215,7 @@ class Server {
     log_ = RoundLog{};
     log_.start = now;
     // Dropped sites try again; one that was away rejoins level with the slowest of the others.
-    int64_t slowest = options_.rounds;
-    for (int s = 0; s < sites_; ++s) {
-      if (!progress_.dropped[static_cast<size_t>(s)]) slowest = std::min(slowest, progress_.done[static_cast<size_t>(s)]);
-    }
+    const int64_t slowest = SlowestActive();
     for (int s = 0; s < sites_; ++s) {
       const size_t i = static_cast<size_t>(s);
       if (!progress_.dropped[i]) continue;

@@ -68,7 +68,11 @@ std::unique_ptr<UpdateStrategy> MakeAspStrategy(int sites);
 std::unique_ptr<UpdateStrategy> MakeSspStrategy(int sites, int staleness);
 std::unique_ptr<UpdateStrategy> MakeBackupStrategy(int sites, int backup);
 
-// Fails when the spec does not fit `sites` (as many backup sites as sites, say).
+// Fails naming what is wrong with the spec on its own: an unknown name, a negative bound.
+Status CheckStrategy(const StrategySpec& spec);
+
+// Fails as CheckStrategy does, or when the spec does not fit `sites` (as many backup sites as
+// sites, say).
 Result<std::unique_ptr<UpdateStrategy>> MakeStrategy(const StrategySpec& spec, int sites);
 
 }  // namespace fedra
