@@ -158,9 +158,15 @@ size_t CountRecords(const char* begin, const char* end, const Dialect& dialect, 
 
 // A content error, located by pointer; the line number is computed only when it is reported.
 struct CellError {
+  CellError() = default;
+  CellError(const char* where, size_t field, std::string what) : at(where), column(field), detail(std::move(what)) {}
+
   const char* at = nullptr;
   size_t column = 0;  // 1-based field; 0 = the error is about the whole record
   std::string detail;
+  // A cell that is not a number: its text, shown only where the options allow.
+  bool unparsable = false;
+  std::string cell;
 };
 
 std::string Quoted(std::string_view s) {
@@ -169,9 +175,16 @@ std::string Quoted(std::string_view s) {
   return "\"" + std::string(s) + "\"";
 }
 
-std::string UnparsableDetail(std::string_view cell) {
-  if (cell.empty()) return "empty cell";
-  return "cannot parse " + Quoted(cell) + " as a number";
+CellError Unparsable(const char* at, size_t column, std::string_view cell) {
+  CellError e(at, column, cell.empty() ? "empty cell" : "");
+  e.unparsable = true;
+  e.cell = std::string(cell);
+  return e;
+}
+
+std::string Detail(const CellError& e, bool quote_cells) {
+  if (!e.unparsable || e.cell.empty()) return e.detail;
+  return quote_cells ? "cannot parse " + Quoted(e.cell) + " as a number" : "a cell that is not a number";
 }
 
 // ---- Columns -----------------------------------------------------------------------------------
@@ -185,7 +198,7 @@ struct Layout {
 };
 
 Status FormatError(const CellError& e, const char* text_begin, const std::string& source,
-                   const Layout& layout) {
+                   const Layout& layout, bool quote_cells) {
   std::string msg = source + ": line " + std::to_string(LineNumber(text_begin, e.at));
   if (e.column > 0) {
     msg += ", column " + std::to_string(e.column);
@@ -193,7 +206,7 @@ Status FormatError(const CellError& e, const char* text_begin, const std::string
       msg += " (" + Quoted(layout.names[e.column - 1]) + ")";
     }
   }
-  return DataLoss(msg + ": " + e.detail);
+  return DataLoss(msg + ": " + Detail(e, quote_cells));
 }
 
 std::string ListNames(const std::vector<std::string>& names) {
@@ -448,14 +461,14 @@ class ChunkParser {
     if (ParseNumber(cell, value)) return true;
     while (!cell.empty() && IsBlankChar(cell.front())) cell.remove_prefix(1);
     while (!cell.empty() && IsBlankChar(cell.back())) cell.remove_suffix(1);
-    *error = {open, f + 1, UnparsableDetail(cell)};
+    *error = Unparsable(open, f + 1, cell);
     return false;
   }
 
   bool BadCell(const char* cell, const char* end, size_t f, CellError* error) {
     const char* last = dialect_.FieldEnd(cell, end);
     while (last > cell && dialect_.IsPad(last[-1])) --last;
-    *error = {cell, f + 1, UnparsableDetail(std::string_view(cell, last - cell))};
+    *error = Unparsable(cell, f + 1, std::string_view(cell, last - cell));
     return false;
   }
 
@@ -538,7 +551,7 @@ Result<Plan> MakePlan(std::string_view text, const CsvOptions& options, const st
     const char* first = p;
     CellError error;
     if (!ReadRecord(p, plan.end, dialect, &layout.names, &error)) {
-      return FormatError(error, plan.begin, source, layout);
+      return FormatError(error, plan.begin, source, layout, options.quote_cells);
     }
     layout.fields = layout.names.size();
     layout.named = options.header;
@@ -598,7 +611,7 @@ Result<CsvTable> ParseWithSource(std::string_view text, const CsvOptions& option
                               plan.first_row[k + 1] - plan.first_row[k], &errors[k]);
   });
   for (size_t k = 0; k < plan.chunks(); ++k) {
-    if (failed[k]) return FormatError(errors[k], plan.begin, source, layout);
+    if (failed[k]) return FormatError(errors[k], plan.begin, source, layout, options.quote_cells);
   }
   for (size_t j = 0; j < cols; ++j) {  // a column selected twice is parsed once
     const auto first = static_cast<size_t>(layout.output_of[layout.selected[j]]);
@@ -620,10 +633,11 @@ class FileBytes {
     if (map_ != nullptr) munmap(map_, size_);
   }
 
-  Status Open(const std::string& path) {
+  // Errors call the file `name`.
+  Status Open(const std::string& path, const std::string& name) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return OpenError(path, errno);
-    Status status = Load(fd, path);
+    if (fd < 0) return OpenError(name, errno);
+    Status status = Load(fd, name);
     close(fd);
     return status;
   }
@@ -679,18 +693,17 @@ Result<CsvTable> ParseCsv(std::string_view text, const CsvOptions& options) {
 }
 
 Result<CsvTable> ReadCsvFile(const std::string& path, const CsvOptions& options) {
+  const std::string source = options.source_name.empty() ? path : options.source_name;
   FileBytes file;
-  FEDRA_RETURN_IF_ERROR(file.Open(path));
-  return ParseWithSource(file.bytes(), options,
-                         options.source_name.empty() ? path : options.source_name);
+  FEDRA_RETURN_IF_ERROR(file.Open(path, source));
+  return ParseWithSource(file.bytes(), options, source);
 }
 
 Result<CsvShape> ProbeCsvFile(const std::string& path, const CsvOptions& options) {
+  const std::string source = options.source_name.empty() ? path : options.source_name;
   FileBytes file;
-  FEDRA_RETURN_IF_ERROR(file.Open(path));
-  FEDRA_ASSIGN_OR_RETURN(
-      Plan plan,
-      MakePlan(file.bytes(), options, options.source_name.empty() ? path : options.source_name));
+  FEDRA_RETURN_IF_ERROR(file.Open(path, source));
+  FEDRA_ASSIGN_OR_RETURN(Plan plan, MakePlan(file.bytes(), options, source));
   CsvShape shape;
   shape.rows = plan.rows();
   shape.column_names = SelectedNames(plan.layout);

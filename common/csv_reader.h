@@ -40,8 +40,12 @@ struct CsvOptions {
   // Inputs are cut into at most `threads` chunks of at least this many bytes each; smaller inputs
   // use fewer threads. Tests lower it to exercise the chunk boundaries.
   size_t min_chunk_bytes = size_t{256} << 10;
-  // How errors name the source; empty = the path (ReadCsvFile) or "<text>" (ParseCsv).
+  // How errors name the source, also when the file cannot be opened; empty = the path
+  // (ReadCsvFile) or "<text>" (ParseCsv).
   std::string source_name;
+  // Errors quote the text of a cell that is not a number; off where errors travel from a
+  // protected dataset.
+  bool quote_cells = true;
   // Called once with the data row count and the selected column count, before any value is parsed
   // and before the matrix is allocated; a non-ok Status aborts the read and is returned as is.
   std::function<Status(size_t rows, size_t cols)> admit;

@@ -241,14 +241,13 @@ Result<Targets> MakeTargets(const ModelSpec& spec, const Matrix& y) {
   }
   if (y.cols() != 1) return InvalidArgument("a softmax model needs one label column, got " + std::to_string(y.cols()));
   t.classes.resize(y.rows());
-  for (Eigen::Index i = 0; i < y.rows(); ++i) {
-    const double label = y(i, 0);
-    if (label != std::floor(label) || label < 0 || label >= spec.outputs) {
-      return InvalidArgument("row " + std::to_string(i + 1) + " has label " + std::to_string(label) +
-                             ", outside the model's classes 0.." + std::to_string(spec.outputs - 1));
-    }
-    t.classes(i) = static_cast<int>(label);
+  // The message says what is wrong, never which row or value: the labels may be protected data.
+  const auto& labels = y.col(0).array();
+  if (!(labels == labels.floor() && labels >= 0 && labels < static_cast<double>(spec.outputs)).all()) {
+    return InvalidArgument("the label column has values outside the model's classes 0.." +
+                           std::to_string(spec.outputs - 1) + " (or that are not whole numbers)");
   }
+  for (Eigen::Index i = 0; i < y.rows(); ++i) t.classes(i) = static_cast<int>(y(i, 0));
   return t;
 }
 
