@@ -124,6 +124,7 @@ check "site-b default port" test "$(json_get "$F/site-b/site.json" '["listen"]["
 check "site-b tls key path" test "$(json_get "$F/site-b/site.json" '["tls"]["key"]')" = key.pem
 check "site-b min_aggregate_rows" test "$(json_get "$F/site-b/site.json" '["limits"]["min_aggregate_rows"]')" = 10
 check "site-b datasets empty" test "$(json_get "$F/site-b/site.json" '["datasets"]')" = "{}"
+check "site-a admits master m, and only m" test "$(json_get "$F/site-a/site.json" '["allowed_masters"]')" = "['m']"
 check "master name" test "$(json_get "$F/master-m/federation.json" '["name"]')" = m
 check "master federation" test "$(json_get "$F/master-m/federation.json" '["federation"]')" = test1
 check "master lists both sites" test "$(json_eval "$F/master-m/federation.json" '[s["name"] for s in d["sites"]]')" = "['a', 'b']"
@@ -149,6 +150,7 @@ ok
 check "adding c reports created" contains "$out3" "created kit $F/site-c"
 check "adding c prints master entry" contains "$out3" '{"name": "c", "host": "127.0.0.1", "port": 7000}'
 check "site-c exists" test -f "$F/site-c/cert.pem"
+check "site-c admits the master whose kit exists" test "$(json_get "$F/site-c/site.json" '["allowed_masters"]')" = "['m']"
 snap3_others=$(snapshot "$F" | grep -v -e '\./site-c')
 check "adding c leaves every other file unchanged" test "$snap1" = "$snap3_others"
 check "site-c verifies against original CA" verifies "$F/ca/ca.crt" "$F/site-c/cert.pem"
@@ -163,6 +165,13 @@ check "DNS host in SAN" test "$(san_of "$F/site-h/cert.pem")" = "DNS:h, DNS:loca
 check "IP host in SAN" test "$(san_of "$F/site-i/cert.pem")" = "DNS:i, DNS:localhost, IP Address:127.0.0.1, IP Address:10.1.2.3"
 check "site-h address" test "$(json_get "$F/site-h/site.json" '["listen"]["address"]')" = db.example.org
 rm -rf -- "$F/site-h" "$F/site-i"
+
+# a site provisioned with no master anywhere admits none, and says so
+E=$tmp/fed-nomaster
+out_e=$("$prov" --out "$E" --site lonely)
+ok
+check "a site without masters admits none" test "$(json_get "$E/site-lonely/site.json" '["allowed_masters"]')" = "[]"
+check "and the output says what to do" contains "$out_e" 'admits no master yet'
 
 # ------------------------------------------------------------------ a second federation is not trusted
 G=$tmp/fed2
