@@ -274,6 +274,8 @@ Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal
   }
   if (is({"audit"})) {
     if (!get) return method_not_allowed();
+    // What was asked of protected data, by whom: operators only.
+    FEDRA_RETURN_IF_ERROR(RequireOperator(who));
     FEDRA_ASSIGN_OR_RETURN(int64_t limit, QueryInt(t, "limit", 100, 1, 10000));
     return Json(200, {{"sites", Audit(limit)}});
   }

@@ -1,6 +1,7 @@
 // Drives the dashboard in headless Chromium (Debian's, through playwright-core): log in with a
-// viewer token, open a finished run and check that its chart holds the run's points, then log in
-// as an operator, submit a job through the form and see its run appear. Saves a screenshot.
+// viewer token, open a finished run and check that its chart holds the run's points and that the
+// audit trail is refused, then log in as an operator, read the audit trail, submit a job through
+// the form and see its run appear. Saves a screenshot.
 //
 //   node dashboard_test.mjs CONFIG.json
 //   CONFIG: {url, viewer_token, operator_token, spki, chromium, node_modules, screenshot,
@@ -68,14 +69,19 @@ try {
   await page.waitForSelector("tr[data-site] td.online");
   check((await page.textContent("main")).includes("private-aggregate"), "the sites page shows datasets and privacy levels");
 
-  // The audit view shows what the sites recorded, the reads of this run's dataset among them.
+  // The audit trail is for operators: a viewer is told so.
+  await page.goto(config.url + "/#/audit");
+  await page.waitForSelector("p[role=alert]:has-text('operator token')");
+  check(true, "a viewer is refused the audit trail");
+
+  // An operator sees what the sites recorded, the reads of this run's dataset among them.
+  await page.click("#logout");
+  await login(config.operator_token);
   await page.goto(config.url + "/#/audit");
   await page.waitForSelector("#audit tbody tr");
   check((await page.textContent("#audit")).includes(config.dataset), "the audit view lists the sites' events");
 
   // An operator submits a job through the form and lands on its run.
-  await page.click("#logout");
-  await login(config.operator_token);
   await page.goto(config.url + "/#/submit");
   await page.selectOption("#algorithm", "lm");
   await page.fill("#experiment", config.experiment);

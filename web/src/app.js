@@ -172,19 +172,21 @@ async function sitesPage(render) {
 }
 
 async function auditPage(render) {
+  // Operators only: the audit trail says what was asked of protected data.
   const { sites } = await api.get("audit?limit=200");
   const events = sites.flatMap((s) => (s.events || []).map((e) => Object.assign({ site: s.name }, e)));
   events.sort((a, b) => String(b.time).localeCompare(String(a.time)));
   const unreachable = sites.filter((s) => s.error).map((s) => el("p", { class: "error" }, `${s.name}: ${s.error}`));
+  const outcome = (e) => e.outcome || (e.allowed ? "done" : "refused");
   render(el("h1", {}, "Audit"),
-       el("p", {}, "What each site recorded about the requests it served, newest first."),
+       el("p", {}, "What each site recorded about the requests it served, newest first: done, refused by its policy, or failed."),
        unreachable,
        el("table", { id: "audit" },
-         el("thead", {}, el("tr", {}, ["Time", "Site", "Peer", "Request", "Dataset", "Allowed", "Bytes out", "Reason"]
+         el("thead", {}, el("tr", {}, ["Time", "Site", "Peer", "Request", "Dataset", "Outcome", "Bytes out", "Reason"]
            .map((h) => el("th", {}, h)))),
-         el("tbody", {}, events.map((e) => el("tr", { class: e.allowed ? "" : "refused" },
+         el("tbody", {}, events.map((e) => el("tr", { class: outcome(e) === "done" ? "" : "refused" },
            el("td", {}, e.time), el("td", {}, e.site), el("td", {}, e.peer), el("td", {}, e.request),
-           el("td", {}, e.dataset || ""), el("td", { class: e.allowed ? "online" : "offline" }, e.allowed ? "yes" : "no"),
+           el("td", {}, e.dataset || ""), el("td", { class: outcome(e) === "done" ? "online" : "offline" }, outcome(e)),
            el("td", {}, e.bytes_out), el("td", {}, e.reason || ""))))));
 }
 
