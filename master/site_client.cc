@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/logging.h"
@@ -49,7 +50,10 @@ net::awaitable<Status> SiteClient::Connect() {
   auto [hec] = co_await stream->async_handshake(net::ssl::stream_base::client, kTuple);
   if (hec) {
     if (hec == boost::beast::error::timeout) co_return DeadlineExceeded("no TLS handshake within " + Seconds(connect_timeout_));
-    co_return Unauthenticated("TLS handshake: " + hec.message());
+    // A handshake the TLS layer rejected (a certificate, a protocol) is an authentication
+    // failure; a site that went away during it (reset, closed) is only unreachable for now.
+    if (hec.category() == net::error::get_ssl_category()) co_return Unauthenticated("TLS handshake: " + hec.message());
+    co_return Unavailable("TLS handshake: " + hec.message());
   }
   Result<PeerIdentity> peer = PeerIdentityOf(stream->native_handle());
   if (!peer.ok()) co_return peer.status();
