@@ -5,45 +5,69 @@
 namespace fedra {
 namespace {
 
+using E = RowEffect;
+using P = OnProtectedRows;
+
+// What the master could learn from each refused kind of operation on protected rows.
+constexpr std::string_view kSelects = "a comparison with a chosen threshold is a mask that singles out rows";
+constexpr std::string_view kNonlinear =
+    "a nonlinear map of shifted and scaled values can act as a mask or a power that singles out rows";
+constexpr std::string_view kOrder = "an order statistic is the value of one cell";
+constexpr std::string_view kProducts = "products of row-level values build masks and powers that single out rows";
+
+constexpr OperationPrivacy Aggregate(DpForm dp, uint32_t aligned = 0) {
+  return {E::kAggregates, P::kAllowed, aligned, dp, true, {}};
+}
+constexpr OperationPrivacy Keeps(uint32_t aligned = 0) { return {E::kKeepsRows, P::kAllowed, aligned, DpForm::kNone, true, {}}; }
+constexpr OperationPrivacy Refused(E effect, std::string_view risk) {
+  return {effect, P::kRefused, 0b10, DpForm::kNone, true, risk};
+}
+// X op Y with broadcasting: Y (input 1) is row-aligned when it has X's rows.
+constexpr OperationPrivacy Linear() { return Keeps(0b10); }
+constexpr OperationPrivacy ScaledBy(bool reversible) {
+  return {E::kKeepsRows, P::kBroadcastOperand, 0b10, DpForm::kNone, reversible, kProducts};
+}
+
 constexpr std::array kOperations = {
-    OperationInfo{"colSums", 1, true, "colSums(X): 1 x ncol sums over rows"},
-    OperationInfo{"sum", 1, true, "sum(X): 1 x 1 sum of all values"},
-    OperationInfo{"tsmm", 1, true, "t(X) %*% X: ncol x ncol"},
-    OperationInfo{"tmatmul", 2, true, "t(X) %*% Y for row-aligned X and Y: ncol(X) x ncol(Y)"},
-    OperationInfo{"tsmv", 2, true, "t(X) %*% (X %*% v) for a broadcast v, fused: ncol(X) x ncol(v)"},
-    OperationInfo{"tXwXv", 3, true,
+    OperationInfo{"colSums", 1, Aggregate(DpForm::kSums), "colSums(X): 1 x ncol sums over rows"},
+    OperationInfo{"sum", 1, Aggregate(DpForm::kRowTotals), "sum(X): 1 x 1 sum of all values"},
+    OperationInfo{"tsmm", 1, Aggregate(DpForm::kCrossProducts), "t(X) %*% X: ncol x ncol"},
+    OperationInfo{"tmatmul", 2, Aggregate(DpForm::kCrossProducts, 0b10),
+                  "t(X) %*% Y for row-aligned X and Y: ncol(X) x ncol(Y)"},
+    OperationInfo{"tsmv", 2, Aggregate(DpForm::kNone), "t(X) %*% (X %*% v) for a broadcast v, fused: ncol(X) x ncol(v)"},
+    OperationInfo{"tXwXv", 3, Aggregate(DpForm::kNone, 0b010),
                   "t(X) %*% (w * (X %*% v)) for row-aligned w (nrow x 1) and broadcast v, fused"},
-    OperationInfo{"rowSums", 1, false, "rowSums(X): nrow x 1, stays row-level"},
-    OperationInfo{"columns", 1, false, "X[, params.indices]: the chosen columns (0-based), in order"},
-    OperationInfo{"splitRows", 1, false,
-                  "rows of X drawn by a seeded hash of the row index: params.fraction of them with "
-                  "params.held_out, the others without"},
-    OperationInfo{"matmul", 2, false, "X %*% V for a broadcast V: nrow(X) x ncol(V)"},
-    OperationInfo{"colSumSq", 1, true, "colSums(X^2): 1 x ncol"},
-    OperationInfo{"colMins", 1, true, "column minima: 1 x ncol"},
-    OperationInfo{"colMaxs", 1, true, "column maxima: 1 x ncol"},
+    OperationInfo{"rowSums", 1, Keeps(), "rowSums(X): nrow x 1, stays row-level"},
+    OperationInfo{"columns", 1, Keeps(), "X[, params.indices]: the chosen columns (0-based), in order"},
+    OperationInfo{"splitRows", 1, {E::kPicksRows, P::kAllowed, 0, DpForm::kNone, true, {}},
+                  "rows of X drawn by a seeded hash: params.fraction of them with params.held_out, the others "
+                  "without; for protected data the site keys the hash with its own secret and draws whole cells"},
+    OperationInfo{"matmul", 2, Keeps(), "X %*% V for a broadcast V: nrow(X) x ncol(V)"},
+    OperationInfo{"colSumSq", 1, Aggregate(DpForm::kSquares), "colSums(X^2): 1 x ncol"},
+    OperationInfo{"colMins", 1, Refused(E::kAggregates, kOrder), "column minima: 1 x ncol"},
+    OperationInfo{"colMaxs", 1, Refused(E::kAggregates, kOrder), "column maxima: 1 x ncol"},
     // Row-wise counterparts, for the column aggregates of a transposed matrix.
-    OperationInfo{"rowSumSq", 1, false, "rowSums(X^2): nrow x 1, stays row-level"},
-    OperationInfo{"rowMins", 1, false, "row minima: nrow x 1, stays row-level"},
-    OperationInfo{"rowMaxs", 1, false, "row maxima: nrow x 1, stays row-level"},
+    OperationInfo{"rowSumSq", 1, Refused(E::kKeepsRows, kNonlinear), "rowSums(X^2): nrow x 1, stays row-level"},
+    OperationInfo{"rowMins", 1, Refused(E::kKeepsRows, kOrder), "row minima: nrow x 1, stays row-level"},
+    OperationInfo{"rowMaxs", 1, Refused(E::kKeepsRows, kOrder), "row maxima: nrow x 1, stays row-level"},
     // Elementwise X op Y, where Y is a 1x1 scalar, a 1 x ncol row vector, an nrow x 1 column
     // vector or a matrix of X's shape; params.reverse computes Y op X.
-    OperationInfo{"add", 2, false, "X + Y (broadcast)"},
-    OperationInfo{"sub", 2, false, "X - Y (broadcast)"},
-    OperationInfo{"mul", 2, false, "X * Y (broadcast)"},
-    OperationInfo{"div", 2, false, "X / Y (broadcast)"},
-    OperationInfo{"lt", 2, false, "X < Y as 0/1 (broadcast)"},
-    OperationInfo{"le", 2, false, "X <= Y as 0/1 (broadcast)"},
-    OperationInfo{"gt", 2, false, "X > Y as 0/1 (broadcast)"},
-    OperationInfo{"ge", 2, false, "X >= Y as 0/1 (broadcast)"},
-    OperationInfo{"eq", 2, false, "X == Y as 0/1 (broadcast)"},
-    OperationInfo{"ne", 2, false, "X != Y as 0/1 (broadcast)"},
-    OperationInfo{"exp", 1, false, "exp(X)"},
-    OperationInfo{"log", 1, false, "log(X)"},
-    OperationInfo{"abs", 1, false, "abs(X)"},
-    OperationInfo{"sqrt", 1, false, "sqrt(X)"},
-    OperationInfo{"sigmoid", 1, false, "1 / (1 + exp(-X))"},
-    OperationInfo{"round", 1, false, "round(X)"},
+    OperationInfo{"add", 2, Linear(), "X + Y (broadcast)"},
+    OperationInfo{"sub", 2, Linear(), "X - Y (broadcast)"},
+    OperationInfo{"mul", 2, ScaledBy(true), "X * Y (broadcast)"},
+    OperationInfo{"div", 2, ScaledBy(false), "X / Y (broadcast)"},
+    OperationInfo{"lt", 2, Refused(E::kKeepsRows, kSelects), "X < Y as 0/1 (broadcast)"},
+    OperationInfo{"le", 2, Refused(E::kKeepsRows, kSelects), "X <= Y as 0/1 (broadcast)"},
+    OperationInfo{"gt", 2, Refused(E::kKeepsRows, kSelects), "X > Y as 0/1 (broadcast)"},
+    OperationInfo{"ge", 2, Refused(E::kKeepsRows, kSelects), "X >= Y as 0/1 (broadcast)"},
+    OperationInfo{"eq", 2, Refused(E::kKeepsRows, kSelects), "X == Y as 0/1 (broadcast)"},
+    OperationInfo{"ne", 2, Refused(E::kKeepsRows, kSelects), "X != Y as 0/1 (broadcast)"},
+    OperationInfo{"exp", 1, Refused(E::kKeepsRows, kNonlinear), "exp(X)"},
+    OperationInfo{"log", 1, Refused(E::kKeepsRows, kNonlinear), "log(X)"},
+    OperationInfo{"abs", 1, Refused(E::kKeepsRows, kNonlinear), "abs(X)"},
+    OperationInfo{"sqrt", 1, Refused(E::kKeepsRows, kNonlinear), "sqrt(X)"},
+    OperationInfo{"sigmoid", 1, Refused(E::kKeepsRows, kNonlinear), "1 / (1 + exp(-X))"},
+    OperationInfo{"round", 1, Refused(E::kKeepsRows, kSelects), "round(X)"},
 };
 
 }  // namespace

@@ -1,17 +1,20 @@
 // The local operations a site executes for kExec requests, as both sides must agree on them:
-// name, number of inputs, and whether the result reduces over rows (which decides how privacy
-// propagates, see privacy.h). The site implements them; the master only names them.
+// name, number of inputs, and their privacy behaviour (how rows propagate, what is allowed on
+// protected rows, how a dp-aggregate release is noised; see privacy.h). The site implements
+// them; the master only names them.
 #pragma once
 
 #include <span>
 #include <string_view>
 
+#include "federated/privacy.h"
+
 namespace fedra {
 
 struct OperationInfo {
   std::string_view name;
-  int arity;             // number of input variables
-  bool aggregates_rows;  // result summarises rows (colSums) rather than keeping them (rowSums)
+  int arity;  // number of input variables
+  OperationPrivacy privacy;
   std::string_view doc;  // one line, for --help and error messages
 };
 

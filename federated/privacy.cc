@@ -8,36 +8,115 @@ namespace fedra {
 Result<PrivacyLevel> ParsePrivacyLevel(std::string_view name) {
   if (name == "public") return PrivacyLevel::kPublic;
   if (name == "private-aggregate") return PrivacyLevel::kPrivateAggregate;
+  if (name == "dp-aggregate") return PrivacyLevel::kDpAggregate;
   if (name == "private") return PrivacyLevel::kPrivate;
   return InvalidArgument("unknown privacy level '" + std::string(name) +
-                         "' (expected public, private-aggregate or private)");
+                         "' (expected public, private-aggregate, dp-aggregate or private)");
 }
 
 std::string_view PrivacyLevelName(PrivacyLevel level) {
   switch (level) {
     case PrivacyLevel::kPublic: return "public";
     case PrivacyLevel::kPrivateAggregate: return "private-aggregate";
+    case PrivacyLevel::kDpAggregate: return "dp-aggregate";
     case PrivacyLevel::kPrivate: return "private";
   }
   return "unknown";
 }
 
-Provenance DeriveProvenance(std::span<const Provenance> inputs,
-                            std::span<const uint64_t> input_rows, bool aggregates_rows) {
-  Provenance out;
-  uint64_t rows = std::numeric_limits<uint64_t>::max();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Provenance& in = inputs[i];
-    if (in.level == PrivacyLevel::kPublic) continue;
-    out.level = std::max(out.level, in.level);
-    if (out.source.find(in.source) == std::string::npos) {
-      out.source += (out.source.empty() ? "" : ", ") + in.source;
+namespace {
+
+// "dataset 'housing' is private-aggregate"
+std::string Describe(const Provenance& p) {
+  return "dataset '" + p.source + "' is " + std::string(PrivacyLevelName(p.level));
+}
+
+Status Refuse(std::string_view name, const Provenance& p, const std::string& why) {
+  return PermissionDenied(Describe(p) + ": " + std::string(name) + " " + why);
+}
+
+}  // namespace
+
+Status CheckProtectedInputs(std::string_view name, const OperationPrivacy& rule, std::span<const InputView> inputs,
+                            bool reversed) {
+  const Provenance* guarded = nullptr;
+  for (const InputView& in : inputs) {
+    if (in.provenance->protected_rows()) {
+      guarded = in.provenance;
+      break;
     }
-    uint64_t covered = in.aggregated_rows;
-    if (covered == 0 && aggregates_rows) covered = i < input_rows.size() ? input_rows[i] : 0;
-    rows = std::min(rows, covered);
   }
-  out.aggregated_rows = out.level == PrivacyLevel::kPublic ? 0 : rows;
+  if (guarded == nullptr || inputs.empty()) return Status::Ok();
+  if (rule.on_protected == OnProtectedRows::kRefused) {
+    return Refuse(name, *guarded, "is not allowed on its rows: " + std::string(rule.risk));
+  }
+  const InputView& first = inputs[0];
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    const InputView& in = inputs[i];
+    const bool aligned = ((rule.aligned_inputs >> i) & 1u) != 0 && in.rows == first.rows && first.rows > 1;
+    const Provenance& a = *first.provenance;
+    const Provenance& b = *in.provenance;
+    if (!aligned) {
+      if (b.protected_rows()) {
+        return Refuse(name, b, "cannot take its rows as input " + std::to_string(i) +
+                                   ": protected rows combine only row by row with the rows of input 0");
+      }
+      continue;
+    }
+    if (!a.protected_rows() && !b.protected_rows()) continue;
+    const Provenance& other = a.protected_rows() ? b : a;
+    if (!other.rows.from_site()) {
+      return Refuse(name, *guarded,
+                    "cannot combine its rows with row-aligned values from the master or with aggregates: "
+                    "one weight or mask per row could single out rows");
+    }
+    if (!a.rows.SameRows(b.rows)) {
+      return Refuse(name, *guarded, "cannot combine rows of '" + a.rows.dataset + "' with other rows of '" +
+                                        b.rows.dataset + "': they are not the same rows");
+    }
+    if (rule.on_protected == OnProtectedRows::kBroadcastOperand && a.protected_rows() && b.protected_rows()) {
+      return Refuse(name, *guarded, "of two of its row-level values is not allowed: " + std::string(rule.risk));
+    }
+  }
+  if (reversed && !rule.reversible && first.provenance->protected_rows()) {
+    return Refuse(name, *first.provenance, "with its rows as the right operand is not allowed: " + std::string(rule.risk));
+  }
+  return Status::Ok();
+}
+
+Result<Provenance> DeriveProvenance(const OperationPrivacy& rule, std::span<const InputView> inputs) {
+  Provenance out;
+  bool protected_rows = false, private_aggregate = false, dp = false, dp_noised = true;
+  uint64_t support = std::numeric_limits<uint64_t>::max();
+  for (const InputView& in : inputs) {
+    const Provenance& p = *in.provenance;
+    if (p.level == PrivacyLevel::kPublic) continue;
+    out.level = std::max(out.level, p.level);
+    if (out.source.find(p.source) == std::string::npos) out.source += (out.source.empty() ? "" : ", ") + p.source;
+    private_aggregate |= p.level == PrivacyLevel::kPrivateAggregate;
+    if (p.level == PrivacyLevel::kDpAggregate) {
+      dp = true;
+      dp_noised &= p.aggregate && p.noised;
+    }
+    if (p.protected_rows()) {
+      protected_rows = true;
+    } else {
+      support = std::min(support, p.support);
+    }
+  }
+  if (private_aggregate && dp && out.level != PrivacyLevel::kPrivate) {
+    return PermissionDenied("datasets '" + out.source +
+                            "' are under private-aggregate and dp-aggregate: one result cannot keep both rules");
+  }
+  const bool keeps_rows = rule.effect != RowEffect::kAggregates;
+  if (out.level == PrivacyLevel::kPublic) {
+    out.aggregate = !keeps_rows;
+  } else {
+    out.aggregate = !(keeps_rows && protected_rows);
+    out.support = out.aggregate ? support : 0;
+    out.noised = out.level == PrivacyLevel::kDpAggregate && out.aggregate && dp_noised;
+  }
+  if (!out.aggregate && !inputs.empty()) out.rows = inputs[0].provenance->rows;
   return out;
 }
 
@@ -46,18 +125,18 @@ Status CheckRelease(const Provenance& p, uint64_t min_aggregate_rows) {
     case PrivacyLevel::kPublic:
       return Status::Ok();
     case PrivacyLevel::kPrivate:
-      return PermissionDenied("dataset '" + p.source +
-                              "' is private: nothing derived from it may leave the site");
+      return PermissionDenied(Describe(p) + ": nothing derived from it may leave the site");
     case PrivacyLevel::kPrivateAggregate:
-      if (p.aggregated_rows == 0) {
-        return PermissionDenied("dataset '" + p.source +
-                                "' is private-aggregate: row-level values may not leave the site");
-      }
-      if (p.aggregated_rows < min_aggregate_rows) {
-        return PermissionDenied("dataset '" + p.source + "' is private-aggregate: this aggregate covers " +
-                                std::to_string(p.aggregated_rows) + " rows, fewer than the site's minimum of " +
+      if (!p.aggregate) return PermissionDenied(Describe(p) + ": row-level values may not leave the site");
+      if (p.support < min_aggregate_rows) {
+        // The count itself is not said: how many rows contribute is data too.
+        return PermissionDenied(Describe(p) + ": some numbers of this aggregate sum fewer rows than the site's minimum of " +
                                 std::to_string(min_aggregate_rows));
       }
+      return Status::Ok();
+    case PrivacyLevel::kDpAggregate:
+      if (!p.aggregate) return PermissionDenied(Describe(p) + ": row-level values may not leave the site");
+      if (!p.noised) return PermissionDenied(Describe(p) + ": only aggregates with calibrated noise may leave the site");
       return Status::Ok();
   }
   return Internal("unknown privacy level");

@@ -148,6 +148,19 @@ Result<Matrix> ColMaxs(Federation& fed, const FederatedMatrix& x) {
   return std::move(m[0]);
 }
 
+Result<Eigen::VectorXd> ClassCounts(Federation& fed, const FederatedMatrix& y) {
+  if (y.cols() != 1 || y.transposed()) return InvalidArgument("class counts need one label column");
+  PartOp op{"classCounts"};
+  op.function = true;
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, y.RunOnParts(fed, {op}));
+  Eigen::VectorXd counts = Eigen::VectorXd::Zero(0);
+  for (const Matrix& part : per_part[0]) {
+    if (part.cols() > counts.size()) counts.conservativeResizeLike(Eigen::VectorXd::Zero(part.cols()));
+    counts.head(part.cols()) += part.row(0).transpose();
+  }
+  return counts;
+}
+
 Result<double> Min(Federation& fed, const FederatedMatrix& x) {
   FEDRA_ASSIGN_OR_RETURN(Matrix m, ColMins(fed, x));
   return m.minCoeff();

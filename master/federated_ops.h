@@ -35,6 +35,11 @@ Result<double> Max(Federation& fed, const FederatedMatrix& x);
 // rowSums(X): nrow x 1, stays at the sites (row-partitioned X).
 Result<FederatedMatrix> RowSums(Federation& fed, const FederatedMatrix& x);
 
+// The rows of each class in a one-column label matrix of class codes 0..K-1, over all sites (K
+// the largest code anywhere plus one). Sites refuse labels that are not class codes; a count is
+// NaN where a private-aggregate site holds the class on too few rows to say how many.
+Result<Eigen::VectorXd> ClassCounts(Federation& fed, const FederatedMatrix& y);
+
 // Products.
 // X %*% V for a broadcast ncol x k V: nrow x k, stays at the sites (row-partitioned X, which
 // includes t(Y) for a column-partitioned Y).

@@ -124,11 +124,40 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
       r->responses.erase(r->responses.begin());
     }
     if (r.ok()) {
+      RecordNoise(site, r->responses);
       out.emplace(site, std::move(r->responses));
     } else {
       out.emplace(site, r.status());
     }
   }
+  return out;
+}
+
+void Federation::RecordNoise(const std::string& site, const std::vector<Response>& responses) {
+  for (const Response& r : responses) {
+    const auto dp = r.meta.find("dp");
+    if (dp == r.meta.end() || !dp->is_object()) continue;
+    const double sigma = dp->value("sigma", 0.0);
+    std::lock_guard lock(noise_mu_);
+    nlohmann::json& entry = noise_[{site, dp->value("dataset", "")}];
+    if (entry.is_null()) {
+      entry = {{"site", site}, {"dataset", dp->value("dataset", "")}, {"mechanism", dp->value("mechanism", "")},
+               {"releases", 0}, {"sigma_min", sigma}, {"sigma_max", sigma}};
+    }
+    entry["releases"] = entry["releases"].get<int64_t>() + 1;
+    entry["sigma_min"] = std::min(entry["sigma_min"].get<double>(), sigma);
+    entry["sigma_max"] = std::max(entry["sigma_max"].get<double>(), sigma);
+    for (const char* key : {"noise_multiplier", "epsilon_spent", "epsilon_budget", "delta"}) {
+      if (dp->contains(key)) entry[key] = (*dp)[key];
+    }
+  }
+}
+
+nlohmann::json Federation::TakeNoiseReport() {
+  std::lock_guard lock(noise_mu_);
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& [key, entry] : noise_) out.push_back(std::move(entry));
+  noise_.clear();
   return out;
 }
 

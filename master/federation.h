@@ -67,8 +67,14 @@ class Federation {
   // Request batches sent to `site` so far.
   uint64_t batches_sent(const std::string& site) const;
 
+  // What the sites said about the noise they added to dp-aggregate releases since the last call:
+  // per site and dataset, the releases, the noise's standard deviations and the budget spent
+  // ([{"site", "dataset", "releases", "sigma_min", "sigma_max", "epsilon_spent", ...}]).
+  nlohmann::json TakeNoiseReport();
+
  private:
   explicit Federation(FederationConfig config);
+  void RecordNoise(const std::string& site, const std::vector<Response>& responses);
 
   FederationConfig config_;
   boost::asio::io_context io_;
@@ -79,6 +85,8 @@ class Federation {
   std::atomic<uint64_t> next_batch_{1};
   std::atomic<VarId> next_var_;
   std::shared_ptr<ReleaseQueue> releases_ = std::make_shared<ReleaseQueue>();
+  std::mutex noise_mu_;
+  std::map<std::pair<std::string, std::string>, nlohmann::json> noise_;  // guarded by noise_mu_
 };
 
 // The first failure in `responses` — a site that could not be reached, or a request it refused —

@@ -299,10 +299,13 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const Iterati
                      << " held out";
     return Fit(fed, job, split.train, features, label, &split.held_out, on_iteration);
   };
+  (void)fed.TakeNoiseReport();  // only this job's releases
   Result<nlohmann::json> result = fit();
   // A job leaves nothing at the sites: clear what it released now rather than with the next job.
   if (Status s = fed.FlushReleases(); !s.ok()) FEDRA_LOG(kWarn) << "clearing site variables: " << s.message();
   if (!result.ok()) return result.status().WithContext(job.algorithm);
+  // Results from dp-aggregate data say what noise the sites added, and what it cost them.
+  if (nlohmann::json noise = fed.TakeNoiseReport(); !noise.empty()) (*result)["privacy"] = {{"noise", noise}};
   (*result)["algorithm"] = job.algorithm;
   (*result)["dataset"] = job.dataset;
   (*result)["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -115,13 +115,10 @@ Result<LogRegModel> FitLogReg(Federation& fed, const FederatedMatrix& data, cons
   if (options.lambda < 0) return InvalidArgument("logreg: lambda must be >= 0");
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {label}));
-  FEDRA_ASSIGN_OR_RETURN(double top, Max(fed, y));
-  if (top != std::floor(top) || top < 1) {
-    return InvalidArgument("logreg: labels must be integers 0..K-1 with K >= 2 (largest label is " +
-                           std::to_string(top) + ")");
-  }
+  FEDRA_ASSIGN_OR_RETURN(Eigen::VectorXd counts, ClassCounts(fed, y));
+  if (counts.size() < 2) return InvalidArgument("logreg: the labels hold fewer than two classes (codes 0..K-1, K >= 2)");
   LogRegModel model;
-  model.classes = static_cast<int>(top) + 1;
+  model.classes = static_cast<int>(counts.size());
   model.rows = x.rows();
   model.intercept = options.intercept;
   const Eigen::Index k = model.classes == 2 ? 1 : model.classes;

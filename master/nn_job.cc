@@ -111,12 +111,9 @@ Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const Feder
   // The data decides the layer shapes; a model that names them must agree.
   int outputs = 1;
   if (options.model.output == OutputKind::kSoftmax) {
-    FEDRA_ASSIGN_OR_RETURN(double top, Max(fed, y));
-    if (top != std::floor(top) || top < 1 || top > 100000) {
-      return InvalidArgument("nn: softmax labels must be integers 0..K-1 with K >= 2 (largest label is " +
-                             std::to_string(top) + ")");
-    }
-    outputs = static_cast<int>(top) + 1;
+    FEDRA_ASSIGN_OR_RETURN(Eigen::VectorXd counts, ClassCounts(fed, y));
+    if (counts.size() < 2) return InvalidArgument("nn: softmax labels hold fewer than two classes (codes 0..K-1, K >= 2)");
+    outputs = static_cast<int>(counts.size());
   }
   if (options.model.inputs != 0 && options.model.inputs != x.cols()) {
     return InvalidArgument("model.inputs: " + std::to_string(options.model.inputs) + ", but the data has " +

@@ -21,15 +21,31 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::filesystem::path& pa
 
 AuditLog::~AuditLog() { ::close(fd_); }
 
+namespace {
+
+std::string_view OutcomeName(AuditOutcome outcome) {
+  switch (outcome) {
+    case AuditOutcome::kDone: return "done";
+    case AuditOutcome::kRefused: return "refused";
+    case AuditOutcome::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
 Status AuditLog::Append(const AuditEvent& event) {
+  // "allowed": false exactly for refusals, so a grep for them finds every one.
   nlohmann::json line = {{"time", UtcTimestamp()},
                          {"peer", event.peer},
                          {"request", event.request},
-                         {"allowed", event.allowed},
+                         {"outcome", OutcomeName(event.outcome)},
+                         {"allowed", event.outcome != AuditOutcome::kRefused},
                          {"bytes_out", event.bytes_out}};
   if (!event.dataset.empty()) line["dataset"] = event.dataset;
   if (!event.variables.empty()) line["variables"] = event.variables;
   if (!event.reason.empty()) line["reason"] = event.reason;
+  if (!event.noise.is_null()) line["noise"] = event.noise;
   // Replace invalid UTF-8 (from a peer's bytes) instead of throwing.
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 

@@ -1,6 +1,6 @@
 // The site's append-only audit trail: one JSON line per request (and per refused connection),
 // saying who asked what, which variables it touched, how many bytes left the site, and whether
-// it was allowed — and if not, why. Lines are written whole with O_APPEND, so a crash never
+// it was done, refused or failed — and if not done, why. Lines are written whole with O_APPEND, so a crash never
 // leaves a half line between two good ones.
 #pragma once
 
@@ -18,14 +18,22 @@
 
 namespace fedra {
 
+// What became of a request: done, refused by the site's policy (privacy, allowed masters), or
+// failed for another reason (a bad request, a dataset that cannot be read).
+enum class AuditOutcome : uint8_t { kDone, kRefused, kFailed };
+
 struct AuditEvent {
   std::string peer;     // "master 'm'" or the remote address of a refused connection
   std::string request;  // "read", "get", "exec colSums", "connect", ...
   std::string dataset;  // when the request names or derives from one
   std::vector<VarId> variables;
   uint64_t bytes_out = 0;  // bytes of values that left the site
-  bool allowed = true;
-  std::string reason;  // why it was refused or failed; empty when it succeeded
+  AuditOutcome outcome = AuditOutcome::kDone;
+  // Why it was refused or failed; empty when it was done. Never holds data: the messages it
+  // comes from name what is wrong, not the values.
+  std::string reason;
+  // For a dp-aggregate release: the noise added and the budget spent.
+  nlohmann::json noise;
 };
 
 class AuditLog {

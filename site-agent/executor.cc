@@ -1,22 +1,65 @@
 #include "site-agent/executor.h"
 
+#include <algorithm>
+
 #include "common/logging.h"
 #include "federated/operations.h"
+#include "site-agent/dp_release.h"
 #include "site-agent/functions.h"
 #include "site-agent/kernels.h"
+#include "site-agent/row_split.h"
+#include "site-agent/support.h"
 
 namespace fedra {
 
-Executor::Executor(std::string site_name, const SiteLimits& limits, const Catalog* catalog,
-                   SymbolTable* symbols, AuditLog* audit)
+Executor::Executor(std::string site_name, const SiteLimits& limits, const Catalog* catalog, SymbolTable* symbols,
+                   AuditLog* audit, PrivacyLedger* ledger)
     : site_name_(std::move(site_name)),
       limits_(limits),
       catalog_(catalog),
       symbols_(symbols),
-      audit_(audit) {}
+      audit_(audit),
+      ledger_(ledger) {}
 
 namespace {
+
 constexpr int64_t kMaxAuditEvents = 10000;
+
+// The first input holding protected rows, or nullptr.
+const Provenance* ProtectedRows(std::span<const Variable> inputs) {
+  for (const Variable& v : inputs) {
+    if (v.provenance.protected_rows()) return &v.provenance;
+  }
+  return nullptr;
+}
+
+std::string Describe(const Provenance& p) {
+  return "dataset '" + p.source + "' is " + std::string(PrivacyLevelName(p.level));
+}
+
+// Clips each column of a dp-aggregate dataset to its declared bounds and returns them.
+Result<std::vector<Interval>> ClipToBounds(const DatasetSpec& spec, const std::vector<std::string>& columns,
+                                           Matrix* values) {
+  std::vector<Interval> bounds;
+  const auto every = spec.dp.bounds.find("*");
+  for (size_t j = 0; j < columns.size(); ++j) {
+    auto it = spec.dp.bounds.find(columns[j]);
+    if (it == spec.dp.bounds.end()) it = every;
+    if (it == spec.dp.bounds.end()) {
+      return FailedPrecondition("dataset '" + spec.name + "' is dp-aggregate, but the site declares no bounds for its column '" +
+                                columns[j] + "' (the data owner sets them in site.json under dp.bounds)");
+    }
+    const Interval b = it->second;
+    auto col = values->col(static_cast<Eigen::Index>(j));
+    for (Eigen::Index i = 0; i < col.size(); ++i) {
+      if (!(col(i) >= b.lo)) col(i) = b.lo;  // also NaN
+      if (!(col(i) <= b.hi)) col(i) = b.hi;
+    }
+    bounds.push_back(b);
+  }
+  return bounds;
+}
+
 }  // namespace
 
 ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& peer) {
@@ -35,9 +78,11 @@ ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& p
       r = Response::Error(Internal(std::string("request failed: ") + e.what()));
     }
     if (!r.status.ok()) {
-      event.allowed = r.status.code() != StatusCode::kPermissionDenied;
+      event.outcome = r.status.code() == StatusCode::kPermissionDenied ? AuditOutcome::kRefused : AuditOutcome::kFailed;
       event.reason = r.status.ToString();
       event.bytes_out = 0;
+    } else if (r.meta.contains("dp")) {
+      event.noise = r.meta["dp"];
     }
     if (q.type != RequestType::kPing) {
       Status s = audit_->Append(event);
@@ -111,18 +156,24 @@ Response Executor::Read(const Request& q, AuditEvent* audit) {
         .WithContext("reading " + std::to_string(rows) + " x " + std::to_string(cols) + " values");
   });
   if (!table.ok()) return Response::Error(table.status());
+  Provenance provenance{(*spec)->privacy, false, 0, q.name, RowSet{q.name, nullptr}, false, {}};
+  if ((*spec)->privacy == PrivacyLevel::kDpAggregate) {
+    Result<std::vector<Interval>> bounds = ClipToBounds(**spec, table->column_names, &table->values);
+    if (!bounds.ok()) return Response::Error(bounds.status());
+    provenance.bounds = std::move(bounds).value();
+  }
   nlohmann::json meta = {{"rows", table->values.rows()},
                          {"cols", table->values.cols()},
                          {"columns", table->column_names},
                          {"privacy", std::string(PrivacyLevelName((*spec)->privacy))}};
-  Provenance provenance{(*spec)->privacy, 0, q.name};
-  Response r = Store(q, std::move(table->values), provenance, false, audit);
+  Response r = Store(q, std::move(table->values), std::move(provenance), false, audit);
   if (r.status.ok()) r.meta = std::move(meta);
   return r;
 }
 
 Response Executor::Put(const Request& q) {
   if (!q.value) return Response::Error(InvalidArgument("put: no value"));
+  // Public, and rows from the master: never combined row by row with protected rows.
   Variable var{std::make_shared<const Matrix>(*q.value), Provenance{}};
   Status s = symbols_->Insert(q.output, std::move(var));
   return s.ok() ? Response{} : Response::Error(s);
@@ -157,24 +208,41 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   }
   std::vector<Variable> vars;
   std::vector<const Matrix*> values;
-  std::vector<Provenance> provenances;
-  std::vector<uint64_t> rows;
+  std::vector<InputView> views;
   for (VarId id : q.inputs) {
     Result<Variable> var = symbols_->Get(id);
     if (!var.ok()) return Response::Error(var.status());
     vars.push_back(*var);
-    values.push_back(var->value.get());
-    provenances.push_back(var->provenance);
-    rows.push_back(static_cast<uint64_t>(var->value->rows()));
-    if (!var->provenance.source.empty() && audit->dataset.find(var->provenance.source) == std::string::npos) {
-      audit->dataset += (audit->dataset.empty() ? "" : ", ") + var->provenance.source;
+    const std::string& source = var->provenance.source;
+    if (!source.empty() && audit->dataset.find(source) == std::string::npos) {
+      audit->dataset += (audit->dataset.empty() ? "" : ", ") + source;
     }
   }
-  const bool aggregates = op ? op->aggregates_rows : fn->aggregates_rows;
-  Provenance provenance = DeriveProvenance(provenances, rows, aggregates);
+  for (const Variable& v : vars) {
+    values.push_back(v.value.get());
+    views.push_back({&v.provenance, v.value->rows()});
+  }
+  const OperationPrivacy& rule = op ? op->privacy : fn->privacy;
+  const bool reversed = q.params.is_object() && q.params.value("reverse", false);
+  if (Status s = CheckProtectedInputs(q.name, rule, views, reversed); !s.ok()) return Response::Error(s);
+  Result<Provenance> derived = DeriveProvenance(rule, views);
+  if (!derived.ok()) return Response::Error(derived.status());
+  Provenance provenance = std::move(derived).value();
+  const Provenance* rows_in = ProtectedRows(vars);
+  const bool dp_rows = rows_in && provenance.level == PrivacyLevel::kDpAggregate;
+  const bool aggregate_rows = rows_in && provenance.level == PrivacyLevel::kPrivateAggregate;
+  if (dp_rows && provenance.aggregate && rule.dp == DpForm::kNone) {
+    return Response::Error(PermissionDenied(
+        Describe(provenance) + ": " + q.name +
+        " has no noised form (dp-aggregate rows allow colSums, sum, colSumSq, t(X) %*% X, t(X) %*% Y, moments and kmeansStep)"));
+  }
+  if (op && rule.effect == RowEffect::kPicksRows) return Split(q, vars[0], std::move(provenance), audit);
+
   Matrix value;
   Bytes packed;
   nlohmann::json meta = nlohmann::json::object();
+  uint64_t support = 0;
+  const uint64_t min_rows = aggregate_rows ? std::max<uint64_t>(1, limits_.min_aggregate_rows) : 1;
   if (op) {
     Result<Matrix> result = RunOperation(*op, values, q.params);
     if (!result.ok()) return Response::Error(result.status());
@@ -182,20 +250,42 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   } else {
     FunctionContext context;
     context.use_gpu = train_on_gpu_;
-    if (provenance.level == PrivacyLevel::kPrivateAggregate) context.min_group_rows = std::max<uint64_t>(1, limits_.min_aggregate_rows);
+    context.min_group_rows = min_rows;
+    std::vector<uint32_t> cell_of_row;
+    if (aggregate_rows && fn->groups_cells && vars[0].provenance.protected_rows()) {
+      Result<std::vector<uint32_t>> cells = CellsOf(vars[0].provenance.rows, *values[0], &context.cells);
+      if (!cells.ok()) return Response::Error(cells.status());
+      cell_of_row = std::move(cells).value();
+      context.cell_of_row = cell_of_row;
+    }
     Result<FunctionOutput> result = fn->run(values, q.params, context);
     if (!result.ok()) return Response::Error(result.status());
     value = std::move(result->value);
     packed = std::move(result->packed);
     meta = std::move(result->meta);
-    if (result->smallest_group_rows > 0 && provenance.level != PrivacyLevel::kPublic) {
-      provenance.aggregated_rows = std::min(provenance.aggregated_rows, result->smallest_group_rows);
-    }
+    support = result->support;
+  }
+  if (provenance.aggregate && rows_in) {
+    if (support == 0) support = OperationSupport(q.name, values, min_rows);
+    provenance.support = std::min(provenance.support, support);
+  }
+  if (dp_rows && !provenance.aggregate) {
+    std::vector<const std::vector<Interval>*> bounds;
+    for (const Variable& v : vars) bounds.push_back(&v.provenance.bounds);
+    Result<std::vector<Interval>> propagated = PropagateBounds(q.name, values, bounds, q.params);
+    if (!propagated.ok()) return Response::Error(PermissionDenied(Describe(provenance) + ": " + propagated.status().message()));
+    provenance.bounds = std::move(propagated).value();
+  }
+  if (dp_rows && provenance.aggregate) {
+    Result<nlohmann::json> noise = Noise(q, rule, vars, &value);
+    if (!noise.ok()) return Response::Error(noise.status());
+    provenance.noised = true;
+    meta["dp"] = std::move(noise).value();
   }
   meta["rows"] = value.rows();
   meta["cols"] = value.cols();
   const bool return_value = q.params.value("return", false);
-  Response r = Store(q, std::move(value), provenance, return_value, audit);
+  Response r = Store(q, std::move(value), std::move(provenance), return_value, audit);
   if (r.status.ok()) {
     for (auto& [k, v] : meta.items()) r.meta[k] = v;
     if (return_value && !packed.empty()) {  // released under the same rule as the value
@@ -205,6 +295,112 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     }
   }
   return r;
+}
+
+Response Executor::Split(const Request& q, const Variable& input, Provenance provenance, AuditEvent* audit) {
+  Result<SplitRequest> split = ParseSplitRequest(q.params);
+  if (!split.ok()) return Response::Error(split.status());
+  const Provenance& in = input.provenance;
+  const Matrix& x = *input.value;
+  const bool keyed = in.protected_rows();
+  const uint64_t seed = keyed ? ledger_->KeyedSeed(in.rows.dataset, split->seed) : split->seed;
+  std::vector<uint32_t> cell_of_row;
+  if (keyed && in.level == PrivacyLevel::kPrivateAggregate) {
+    uint32_t cells = 0;
+    Result<std::vector<uint32_t>> c = CellsOf(in.rows, x, &cells);
+    if (!c.ok()) return Response::Error(c.status());
+    cell_of_row = std::move(c).value();
+    // Both sides count: the master can always subtract one from the whole.
+    const size_t picked = PickRows(static_cast<uint64_t>(x.rows()), *split, seed, cell_of_row).size();
+    const size_t rest = static_cast<size_t>(x.rows()) - picked;
+    const uint64_t fewest = std::min<uint64_t>(picked, rest);
+    if (fewest < limits_.min_aggregate_rows) {
+      return Response::Error(PermissionDenied(Describe(in) + ": this split would leave fewer rows than the site's minimum of " +
+                                              std::to_string(limits_.min_aggregate_rows) +
+                                              " on one side (hold out a fraction further from 0 and 1)"));
+    }
+  }
+  const std::vector<uint32_t> rows = PickRows(static_cast<uint64_t>(x.rows()), *split, seed, cell_of_row);
+  Matrix out(static_cast<Eigen::Index>(rows.size()), x.cols());
+  auto positions = std::make_shared<std::vector<uint32_t>>();
+  positions->reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    out.row(static_cast<Eigen::Index>(i)) = x.row(rows[i]);
+    positions->push_back(in.rows.positions ? (*in.rows.positions)[rows[i]] : rows[i]);
+  }
+  provenance.rows = RowSet{in.rows.dataset, std::move(positions)};
+  provenance.bounds = in.bounds;
+  Response r = Store(q, std::move(out), std::move(provenance), q.params.value("return", false), audit);
+  if (r.status.ok()) {
+    r.meta["rows"] = rows.size();
+    r.meta["cols"] = x.cols();
+  }
+  return r;
+}
+
+Result<std::vector<uint32_t>> Executor::CellsOf(const RowSet& rows, const Matrix& x, uint32_t* cells) {
+  std::shared_ptr<const RowCells> made;
+  {
+    std::lock_guard lock(cells_mu_);
+    auto it = cells_.find(rows.dataset);
+    if (it != cells_.end()) made = it->second;
+  }
+  if (!made || (!rows.positions && made->cell_of.size() != static_cast<size_t>(x.rows()))) {
+    if (rows.positions) {
+      return FailedPrecondition("dataset '" + rows.dataset + "': these rows were split before the site grouped them; read the dataset again");
+    }
+    // Made outside the lock: a concurrent request for the same dataset makes the same cells.
+    made = std::make_shared<const RowCells>(MakeCells(x, limits_.min_aggregate_rows));
+    FEDRA_LOG(kInfo) << "dataset '" << rows.dataset << "': grouped " << x.rows() << " rows into " << made->count()
+                     << " cells for k-means and splits";
+    std::lock_guard lock(cells_mu_);
+    cells_[rows.dataset] = made;
+  }
+  std::vector<uint32_t> out(static_cast<size_t>(x.rows()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const size_t position = rows.positions ? (*rows.positions)[i] : i;
+    if (position >= made->cell_of.size()) {
+      return FailedPrecondition("dataset '" + rows.dataset + "' changed while the site ran; read it again");
+    }
+    out[i] = made->cell_of[position];
+  }
+  *cells = made->count();
+  return out;
+}
+
+Result<nlohmann::json> Executor::Noise(const Request& q, const OperationPrivacy& rule, std::span<const Variable> inputs,
+                                       Matrix* value) {
+  const Provenance& rows = *ProtectedRows(inputs);
+  FEDRA_ASSIGN_OR_RETURN(const DatasetSpec* spec, catalog_->Find(rows.rows.dataset));
+  const DpPolicy& policy = spec->dp;
+  double multiplier = policy.noise_multiplier;
+  if (const auto it = q.params.find("noise_multiplier"); it != q.params.end()) {
+    if (!it->is_number() || !(it->get<double>() > 0) || !(it->get<double>() < 1e6)) {
+      return InvalidArgument(q.name + ": params.noise_multiplier must be a positive number");
+    }
+    multiplier = it->get<double>();
+  }
+  const bool cross = rule.dp == DpForm::kCrossProducts && inputs.size() > 1;
+  static const std::vector<Interval> kNoBounds;
+  const Matrix* centers = rule.dp == DpForm::kClusterSums ? inputs[1].value.get() : nullptr;
+  FEDRA_ASSIGN_OR_RETURN(double sensitivity,
+                         ReleaseSensitivity(rule.dp, inputs[0].provenance.bounds,
+                                            cross ? inputs[1].provenance.bounds : kNoBounds, centers,
+                                            q.params.value("k", int64_t{0})));
+  // Gaussian noise of sigma = multiplier x sensitivity costs rho = 1 / (2 multiplier^2) in zCDP.
+  const double rho = 1 / (2 * multiplier * multiplier);
+  FEDRA_ASSIGN_OR_RETURN(BudgetSpent spent, ledger_->Spend(spec->name, rho, policy.epsilon, policy.delta));
+  const double sigma = multiplier * sensitivity;
+  AddGaussianNoise(value, sigma, rule.dp == DpForm::kCrossProducts && !cross);
+  return nlohmann::json{{"dataset", spec->name},
+                        {"mechanism", "gaussian"},
+                        {"noise_multiplier", multiplier},
+                        {"sensitivity", sensitivity},
+                        {"sigma", sigma},
+                        {"epsilon_spent", ZcdpEpsilon(spent.rho, policy.delta)},
+                        {"epsilon_budget", policy.epsilon},
+                        {"delta", policy.delta},
+                        {"releases", spent.releases}};
 }
 
 Response Executor::Store(const Request& q, Matrix value, Provenance provenance, bool return_value,

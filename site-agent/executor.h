@@ -2,12 +2,19 @@
 // that would leave, and records each request in the audit trail.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "common/tls.h"
 #include "federated/protocol.h"
 #include "site-agent/audit_log.h"
 #include "site-agent/catalog.h"
+#include "site-agent/privacy_ledger.h"
+#include "site-agent/row_cells.h"
 #include "site-agent/site_config.h"
 #include "site-agent/symbol_table.h"
 
@@ -16,8 +23,8 @@ namespace fedra {
 class Executor {
  public:
   // All pointers are borrowed and must outlive the executor.
-  Executor(std::string site_name, const SiteLimits& limits, const Catalog* catalog,
-           SymbolTable* symbols, AuditLog* audit);
+  Executor(std::string site_name, const SiteLimits& limits, const Catalog* catalog, SymbolTable* symbols,
+           AuditLog* audit, PrivacyLedger* ledger);
 
   // Local training runs on the GPU (the site has one and its config allows it).
   void TrainOnGpu(bool on) { train_on_gpu_ = on; }
@@ -33,6 +40,17 @@ class Executor {
   Response Get(const Request& q, AuditEvent* audit);
   Response Exec(const Request& q, AuditEvent* audit);
   Response Clear(const Request& q);
+  // splitRows: the rows picked by a seeded hash (keyed and by cells for protected data).
+  Response Split(const Request& q, const Variable& input, Provenance provenance, AuditEvent* audit);
+
+  // The cell of each row of `x`, a private-aggregate value holding `rows`; the dataset's cells
+  // are made from the first such value that holds all of its rows.
+  Result<std::vector<uint32_t>> CellsOf(const RowSet& rows, const Matrix& x, uint32_t* cells);
+
+  // Charges a dp-aggregate release of `value` (the result of `name` under `rule` on `inputs`) to
+  // its dataset's budget and adds the calibrated noise; returns what was added, for the response.
+  Result<nlohmann::json> Noise(const Request& q, const OperationPrivacy& rule, std::span<const Variable> inputs,
+                               Matrix* value);
 
   // Adds `value` as q.output and, if q asked for it, returns it when privacy allows.
   Response Store(const Request& q, Matrix value, Provenance provenance, bool return_value,
@@ -46,6 +64,10 @@ class Executor {
   const Catalog* catalog_;
   SymbolTable* symbols_;
   AuditLog* audit_;
+  PrivacyLedger* ledger_;
+
+  std::mutex cells_mu_;
+  std::map<std::string, std::shared_ptr<const RowCells>> cells_;  // by dataset; guarded by cells_mu_
 };
 
 }  // namespace fedra

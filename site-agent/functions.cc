@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 
 #include "federated/update_codec.h"
 #include "site-agent/kmeans_stats.h"
+#include "site-agent/support.h"
 #include "site-agent/trainer.h"
 
 namespace fedra {
@@ -24,6 +26,37 @@ Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const nloh
   return out;
 }
 
+// The most class codes a label column may use.
+constexpr Eigen::Index kMaxClasses = 1 << 16;
+
+// The rows of each class in a label column y (n x 1) of class codes 0..K-1, K the largest code at
+// this site plus one: 1 x K counts. A class held by fewer rows than the context's minimum is
+// reported as NaN, "present, fewer than the minimum", as statistical tables suppress small cells.
+Result<FunctionOutput> ClassCounts(std::span<const Matrix* const> inputs, const nlohmann::json&,
+                                   const FunctionContext& context) {
+  const Matrix& y = *inputs[0];
+  if (y.cols() != 1) return InvalidArgument("classCounts: the label must be one column");
+  if (!AreClassCodes(y, kMaxClasses)) {
+    return InvalidArgument("classCounts: the label column has values that are not class codes 0, 1, 2, ... (whole "
+                           "numbers below " + std::to_string(kMaxClasses) + ")");
+  }
+  FunctionOutput out;
+  out.value = Matrix::Zero(1, y.rows() > 0 ? static_cast<Eigen::Index>(y.maxCoeff()) + 1 : 0);
+  for (Eigen::Index i = 0; i < y.rows(); ++i) out.value(0, static_cast<Eigen::Index>(y(i, 0))) += 1;
+  const auto least = static_cast<double>(context.min_group_rows);
+  double fewest = std::max(least, static_cast<double>(y.rows()));
+  for (Eigen::Index c = 0; c < out.value.cols(); ++c) {
+    double& count = out.value(0, c);
+    if (count > 0 && count < least) count = std::numeric_limits<double>::quiet_NaN();
+    else if (count > 0) fewest = std::min(fewest, count);
+  }
+  out.support = static_cast<uint64_t>(fewest);
+  return out;
+}
+
+// A probability above which a row counts as decided by a logistic model.
+constexpr double kDecided = 0.99;
+
 // Logistic-regression statistics for weights W at this site's rows, summed over them:
 // inputs X (n x d), y (n x 1, class labels 0..K-1 as numbers) and W ((d + intercept) x K; K = 1
 // is the binomial model with a sigmoid, K >= 2 multinomial with a softmax). params.intercept
@@ -31,7 +64,7 @@ Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const nloh
 // summed log-loss, then, in the first column, the summed loss, the correct predictions and the
 // row count.
 Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, const nlohmann::json& params,
-                                     const FunctionContext&) {
+                                     const FunctionContext& context) {
   const Matrix& x = *inputs[0];
   const Matrix& y = *inputs[1];
   const Matrix& w = *inputs[2];
@@ -45,17 +78,17 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
                            std::to_string(x.cols() + o));
   }
   if (k < 1 || k + o < 1 || x.rows() == 0) return InvalidArgument("logistic: empty input");
+  if (!AreClassCodes(y, static_cast<double>(classes))) {
+    return InvalidArgument("logistic: the label column has values that are not class codes 0.." +
+                           std::to_string(classes - 1) + " (input 1)");
+  }
   Matrix scores = x * w.bottomRows(x.cols());
   if (intercept) scores.rowwise() += w.row(0);
   Matrix residual(x.rows(), k);  // d loss / d score
   double loss = 0, correct = 0;
+  uint64_t undecided = 0;  // rows whose most likely class has probability at most kDecided
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
-    const double label = y(i, 0);
-    if (label != std::floor(label) || label < 0 || label >= static_cast<double>(classes)) {
-      return InvalidArgument("logistic: row " + std::to_string(i + 1) + " has label " + std::to_string(label) +
-                             ", expected an integer in 0.." + std::to_string(classes - 1));
-    }
-    const auto c = static_cast<Eigen::Index>(label);
+    const auto c = static_cast<Eigen::Index>(y(i, 0));
     if (k == 1) {
       const double s = scores(i, 0);
       // log(1 + exp(-s)) for c = 1, log(1 + exp(s)) for c = 0, computed stably.
@@ -64,6 +97,7 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
       const double p = 1 / (1 + std::exp(-s));
       residual(i, 0) = p - static_cast<double>(c);
       correct += (p >= 0.5) == (c == 1);
+      undecided += std::max(p, 1 - p) <= kDecided;
     } else {
       const double top = scores.row(i).maxCoeff();
       const Eigen::RowVectorXd e = (scores.row(i).array() - top).exp();
@@ -74,7 +108,17 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
       Eigen::Index best;
       scores.row(i).maxCoeff(&best);
       correct += best == c;
+      undecided += e(best) / z <= kDecided;
     }
+  }
+  // Coefficients scaled up until every row is decided turn the gradient into a sum over a
+  // half-space the master chose, which can hold a single row. On private-aggregate rows enough
+  // rows must stay undecided to blur any such boundary.
+  if (context.min_group_rows > 1 && undecided < context.min_group_rows) {
+    return PermissionDenied("logistic: these coefficients decide nearly every row at this site (fewer than the "
+                            "site's minimum of " + std::to_string(context.min_group_rows) +
+                            " rows keep a probability at most 0.99); statistics of such a separating model could "
+                            "single out rows of private-aggregate data; a penalty (lambda > 0) keeps the fit from separating");
   }
   FunctionOutput out;
   out.value = Matrix::Zero(w.rows() + 3, k);
@@ -83,6 +127,7 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
   out.value(w.rows(), 0) = loss;
   out.value(w.rows() + 1, 0) = correct;
   out.value(w.rows() + 2, 0) = static_cast<double>(x.rows());
+  out.support = CoSupport(x, residual, context.min_group_rows);
   return out;
 }
 
@@ -144,7 +189,7 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
       static_cast<double>(r.stats.rows), static_cast<double>(r.last_epoch);
   // Each step's gradient summarises one batch: a batch of one row could be read back out of the
   // delta, so the release rule sees the batch size as the smallest group.
-  out.smallest_group_rows = static_cast<uint64_t>(options.batch_size);
+  out.support = static_cast<uint64_t>(options.batch_size);
   return out;
 }
 
@@ -197,14 +242,26 @@ Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inpu
   return out;
 }
 
+// Statistics summed over rows; `aligned` marks inputs holding one row per row of X (labels).
+constexpr OperationPrivacy Statistic(DpForm dp, uint32_t aligned = 0) {
+  return {RowEffect::kAggregates, OnProtectedRows::kAllowed, aligned, dp, true, {}};
+}
+
+// Privacy, besides the release rule on each output: k-means groups whole cells of
+// private-aggregate rows; logisticStats refuses coefficients that decide nearly every row; a
+// training step's smallest group is its batch. Only moments and kmeansStep have a noised form
+// for dp-aggregate rows.
 constexpr std::array kFunctions = {
-    FunctionInfo{"moments", 1, 0, true, &Moments},
-    FunctionInfo{"logisticStats", 3, 0, true, &LogisticStats},
-    FunctionInfo{"kmeansSeeds", 1, 0, true, &KMeansSeeds},
-    FunctionInfo{"kmeansStep", 2, 0, true, &KMeansStep},
-    FunctionInfo{"trainLocal", 3, 0, true, &TrainLocalFunction},
-    FunctionInfo{"packUpdate", 1, 1, false, &PackUpdateFunction},
-    FunctionInfo{"evalModel", 3, 0, true, &EvaluateModelFunction},
+    FunctionInfo{"moments", 1, 0, Statistic(DpForm::kMoments), false, &Moments},
+    FunctionInfo{"classCounts", 1, 0, Statistic(DpForm::kNone), false, &ClassCounts},
+    FunctionInfo{"logisticStats", 3, 0, Statistic(DpForm::kNone, 0b010), false, &LogisticStats},
+    FunctionInfo{"kmeansSeeds", 1, 0, Statistic(DpForm::kNone), true, &KMeansSeeds},
+    FunctionInfo{"kmeansStep", 2, 0, Statistic(DpForm::kClusterSums), true, &KMeansStep},
+    FunctionInfo{"trainLocal", 3, 0, Statistic(DpForm::kNone, 0b010), false, &TrainLocalFunction},
+    // Transforms an update (an aggregate) and keeps the residual.
+    FunctionInfo{"packUpdate", 1, 1, {RowEffect::kKeepsRows, OnProtectedRows::kAllowed, 0, DpForm::kNone, true, {}},
+                 false, &PackUpdateFunction},
+    FunctionInfo{"evalModel", 3, 0, Statistic(DpForm::kNone, 0b010), false, &EvaluateModelFunction},
 };
 
 }  // namespace

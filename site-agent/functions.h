@@ -1,7 +1,9 @@
-// Named functions for kCall requests: site-local procedures larger than one operation (later:
-// training steps and algorithm statistics). Each declares whether its output aggregates rows.
+// Named functions for kCall requests: site-local procedures larger than one operation (training
+// steps and algorithm statistics). Each declares its privacy behaviour (federated/privacy.h) in
+// the table next to its definition. Errors never quote the data: they say what is wrong.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -10,15 +12,16 @@
 #include "common/bytes.h"
 #include "common/matrix.h"
 #include "common/status.h"
+#include "federated/privacy.h"
 
 namespace fedra {
 
 struct FunctionOutput {
   Matrix value;
   nlohmann::json meta = nlohmann::json::object();
-  // For outputs made of per-group aggregates (per-cluster sums): the row count of the smallest
-  // non-empty group, which then bounds what the release rule sees. 0: the whole input is one group.
-  uint64_t smallest_group_rows = 0;
+  // The effective support the function measured: the fewest rows behind any number of its
+  // output (the smallest non-empty cluster, a training batch). 0: not measured here.
+  uint64_t support = 0;
   // Returned in place of `value` when the request asks for a return (a compressed model
   // update); `value` is still what an output variable stores.
   Bytes packed;
@@ -30,6 +33,10 @@ struct FunctionContext {
   // inputs, 1 otherwise. Functions that form groups keep each group at least this large.
   uint64_t min_group_rows = 1;
   bool use_gpu = false;  // train on the site's GPU
+  // For private-aggregate rows: the cell of each row of input 0 (row_cells.h) and the number of
+  // cells. Functions that group rows then group whole cells. Empty otherwise.
+  std::span<const uint32_t> cell_of_row;
+  uint32_t cells = 0;
 };
 
 using FunctionBody = Result<FunctionOutput> (*)(std::span<const Matrix* const> inputs, const nlohmann::json& params,
@@ -39,7 +46,9 @@ struct FunctionInfo {
   std::string_view name;
   int arity;
   int optional_inputs;  // inputs after the first `arity` that a call may leave out
-  bool aggregates_rows;
+  OperationPrivacy privacy;
+  // Groups rows (k-means): on private-aggregate rows it is given the rows' cells and groups whole cells.
+  bool groups_cells;
   FunctionBody run;
 };
 

@@ -38,34 +38,6 @@ Result<Matrix> SelectColumns(const Matrix& x, const nlohmann::json& params) {
   return out;
 }
 
-// A uniform number in [0, 1) from (seed, row): the same rows fall in the held-out split on every
-// run, whatever the thread count. splitmix64's finaliser.
-double RowDraw(uint64_t seed, uint64_t row) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (row + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53;
-}
-
-Result<Matrix> SplitRows(const Matrix& x, const nlohmann::json& params) {
-  const auto fraction = params.find("fraction");
-  if (fraction == params.end() || !fraction->is_number() || !(fraction->get<double>() > 0) ||
-      !(fraction->get<double>() < 1)) {
-    return InvalidArgument("splitRows: params.fraction must be a number between 0 and 1");
-  }
-  const double f = fraction->get<double>();
-  const uint64_t seed = params.value("seed", uint64_t{1});
-  const bool held_out = params.value("held_out", false);
-  std::vector<Eigen::Index> rows;
-  for (Eigen::Index i = 0; i < x.rows(); ++i) {
-    if ((RowDraw(seed, static_cast<uint64_t>(i)) < f) == held_out) rows.push_back(i);
-  }
-  Matrix out(static_cast<Eigen::Index>(rows.size()), x.cols());
-  for (size_t i = 0; i < rows.size(); ++i) out.row(static_cast<Eigen::Index>(i)) = x.row(rows[i]);
-  return out;
-}
-
 }  // namespace
 
 Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* const> inputs,
@@ -81,7 +53,6 @@ Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* con
   if (name == "sum") return Matrix(Matrix::Constant(1, 1, x.sum()));
   if (name == "tsmm") return TransposeSelfProduct(x);
   if (name == "columns") return SelectColumns(x, params);
-  if (name == "splitRows") return SplitRows(x, params);
   if (name == "colSumSq") return Matrix(x.colwise().squaredNorm());
   if (name == "colMins" || name == "colMaxs") {
     if (x.rows() == 0) return InvalidArgument(std::string(name) + " of a matrix without rows");

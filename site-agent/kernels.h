@@ -12,7 +12,8 @@
 
 namespace fedra {
 
-// Runs `op` on `inputs` (op.arity of them). kInvalidArgument on a shape mismatch.
+// Runs `op` on `inputs` (op.arity of them). kInvalidArgument on a shape mismatch. Operations
+// that pick rows (splitRows) need the site's state and run in the executor instead.
 Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* const> inputs,
                             const nlohmann::json& params);
 

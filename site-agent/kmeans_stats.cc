@@ -7,13 +7,14 @@
 #include <random>
 
 #include "federated/kmeans_seeding.h"
+#include "site-agent/row_cells.h"
 
 namespace fedra {
 namespace {
 
-// Rows handled per block when assigning, so the distance matrix stays small.
+// Points handled per block when assigning, so the distance matrix stays small.
 constexpr Eigen::Index kAssignBlockRows = 4096;
-// Rows the seeding looks at: enough for good local micro-clusters at any data size.
+// Points the seeding looks at: enough for good local micro-clusters at any data size.
 constexpr Eigen::Index kSeedSampleRows = 20000;
 constexpr int kSeedLloydSteps = 3;
 
@@ -23,25 +24,61 @@ struct ClusterStats {
   Eigen::VectorXd sq_dist;  // k: summed squared distances to the centre
 };
 
-// Assigns each row of x to its nearest centre (the lowest index on ties).
-ClusterStats Assign(const Matrix& x, const Matrix& centers) {
+// What k-means assigns: rows, or the cells of private-aggregate rows, each standing for `weight`
+// rows whose coordinates add up to `sums` and whose squared norms add up to `squares`.
+struct Points {
+  Matrix sums;
+  Eigen::VectorXd weights;
+  Eigen::VectorXd squares;
+};
+
+Points RowsOf(const Matrix& x) { return {x, Eigen::VectorXd::Ones(x.rows()), x.rowwise().squaredNorm()}; }
+
+Points CellsOf(const Matrix& x, const FunctionContext& context) {
+  CellSums c = SumCells(x, context.cell_of_row, context.cells);
+  std::vector<Eigen::Index> present;
+  for (Eigen::Index i = 0; i < c.counts.size(); ++i) {
+    if (c.counts(i) > 0) present.push_back(i);
+  }
+  Points p{Matrix(static_cast<Eigen::Index>(present.size()), x.cols()), Eigen::VectorXd(present.size()),
+           Eigen::VectorXd(present.size())};
+  for (size_t i = 0; i < present.size(); ++i) {
+    const auto r = static_cast<Eigen::Index>(i);
+    p.sums.row(r) = c.sums.row(present[i]);
+    p.weights(r) = c.counts(present[i]);
+    p.squares(r) = c.squares(present[i]);
+  }
+  return p;
+}
+
+Points PointsFor(const Matrix& x, const FunctionContext& context) {
+  return context.cell_of_row.empty() ? RowsOf(x) : CellsOf(x, context);
+}
+
+// Assigns each point, by its mean, to its nearest centre (the lowest index on ties).
+ClusterStats Assign(const Points& p, const Matrix& centers) {
   const Eigen::Index k = centers.rows();
-  ClusterStats s{Matrix::Zero(k, x.cols()), Eigen::VectorXd::Zero(k), Eigen::VectorXd::Zero(k)};
+  ClusterStats s{Matrix::Zero(k, p.sums.cols()), Eigen::VectorXd::Zero(k), Eigen::VectorXd::Zero(k)};
   const Eigen::RowVectorXd center_norms = centers.rowwise().squaredNorm().transpose();
-  for (Eigen::Index begin = 0; begin < x.rows(); begin += kAssignBlockRows) {
-    const Eigen::Index rows = std::min(kAssignBlockRows, x.rows() - begin);
-    const auto block = x.middleRows(begin, rows);
+  for (Eigen::Index begin = 0; begin < p.sums.rows(); begin += kAssignBlockRows) {
+    const Eigen::Index rows = std::min(kAssignBlockRows, p.sums.rows() - begin);
+    const Matrix means = p.sums.middleRows(begin, rows).array().colwise() / p.weights.segment(begin, rows).array();
     // |x - c|² = |x|² - 2 x.c + |c|²; |x|² is the same for every centre, so it can be left out.
-    Matrix scores = -2.0 * (block * centers.transpose());
+    Matrix scores = -2.0 * (means * centers.transpose());
     scores.rowwise() += center_norms;
     for (Eigen::Index i = 0; i < rows; ++i) {
       Eigen::Index best = 0;
       for (Eigen::Index j = 1; j < k; ++j) {
         if (scores(i, j) < scores(i, best)) best = j;
       }
-      s.sums.row(best) += block.row(i);
-      s.counts(best) += 1;
-      s.sq_dist(best) += (block.row(i) - centers.row(best)).squaredNorm();
+      const Eigen::Index at = begin + i;
+      const double w = p.weights(at);
+      s.sums.row(best) += p.sums.row(at);
+      s.counts(best) += w;
+      // A row's distance directly; a cell's summed over its rows: sum |x|² - 2 c . sum x + w |c|².
+      const double d = w == 1 ? (p.sums.row(at) - centers.row(best)).squaredNorm()
+                              : p.squares(at) - 2 * centers.row(best).dot(p.sums.row(at)) + w * center_norms(best);
+      s.sq_dist(best) += std::max(0.0, d);
     }
   }
   return s;
@@ -64,6 +101,22 @@ Result<int64_t> PositiveParam(const nlohmann::json& params, const char* name, co
   return it->get<int64_t>();
 }
 
+// Up to kSeedSampleRows of the points, chosen at random.
+Points Sample(const Points& all, std::mt19937_64& rng) {
+  if (all.sums.rows() <= kSeedSampleRows) return all;
+  std::vector<Eigen::Index> order(static_cast<size_t>(all.sums.rows()));
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  Points p{Matrix(kSeedSampleRows, all.sums.cols()), Eigen::VectorXd(kSeedSampleRows), Eigen::VectorXd(kSeedSampleRows)};
+  for (Eigen::Index i = 0; i < kSeedSampleRows; ++i) {
+    const Eigen::Index from = order[static_cast<size_t>(i)];
+    p.sums.row(i) = all.sums.row(from);
+    p.weights(i) = all.weights(from);
+    p.squares(i) = all.squares(from);
+  }
+  return p;
+}
+
 }  // namespace
 
 Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const nlohmann::json& params,
@@ -73,23 +126,16 @@ Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const 
   const uint64_t seed = params.value("seed", uint64_t{1});
   if (x.rows() == 0 || x.cols() == 0) return InvalidArgument("kmeansSeeds: no data");
   const auto min_rows = static_cast<Eigen::Index>(context.min_group_rows);
-  const Eigen::Index m = std::clamp<Eigen::Index>(x.rows() / min_rows, 1, wanted);
   std::mt19937_64 rng(seed);
 
-  // Micro-clusters from a sample, then every row assigned to them.
-  Matrix sample;
-  if (x.rows() <= kSeedSampleRows) {
-    sample = x;
-  } else {
-    std::vector<Eigen::Index> rows(static_cast<size_t>(x.rows()));
-    std::iota(rows.begin(), rows.end(), 0);
-    std::shuffle(rows.begin(), rows.end(), rng);
-    sample.resize(kSeedSampleRows, x.cols());
-    for (Eigen::Index i = 0; i < kSeedSampleRows; ++i) sample.row(i) = x.row(rows[static_cast<size_t>(i)]);
-  }
-  Matrix centers = KMeansPlusPlus(sample, Eigen::VectorXd::Ones(sample.rows()), std::min(m, sample.rows()), rng);
+  // Micro-clusters from a sample, then every point assigned to them.
+  const Points all = PointsFor(x, context);
+  const Eigen::Index m = std::clamp<Eigen::Index>(x.rows() / min_rows, 1, std::min<Eigen::Index>(wanted, all.sums.rows()));
+  const Points sample = Sample(all, rng);
+  const Matrix sample_means = sample.sums.array().colwise() / sample.weights.array();
+  Matrix centers = KMeansPlusPlus(sample_means, sample.weights, std::min(m, sample.sums.rows()), rng);
   for (int step = 0; step < kSeedLloydSteps; ++step) centers = Means(Assign(sample, centers), centers);
-  ClusterStats s = Assign(x, centers);
+  ClusterStats s = Assign(all, centers);
 
   // Keep the non-empty clusters, then merge any below the minimum into its nearest neighbour.
   std::vector<Eigen::RowVectorXd> sums;
@@ -122,12 +168,12 @@ Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const 
     out.value.row(r).head(x.cols()) = sums[j] / counts[j];
     out.value(r, x.cols()) = counts[j];
   }
-  out.smallest_group_rows = static_cast<uint64_t>(*std::min_element(counts.begin(), counts.end()));
+  out.support = static_cast<uint64_t>(*std::min_element(counts.begin(), counts.end()));
   return out;
 }
 
 Result<FunctionOutput> KMeansStep(std::span<const Matrix* const> inputs, const nlohmann::json& params,
-                                  const FunctionContext&) {
+                                  const FunctionContext& context) {
   const Matrix& x = *inputs[0];
   const Matrix& centers = *inputs[1];
   FEDRA_ASSIGN_OR_RETURN(int64_t k, PositiveParam(params, "k", "kmeansStep"));
@@ -136,11 +182,12 @@ Result<FunctionOutput> KMeansStep(std::span<const Matrix* const> inputs, const n
                            std::to_string(centers.cols()) + ", expected blocks of " + std::to_string(k) + "x" +
                            std::to_string(x.cols()));
   }
+  const Points points = PointsFor(x, context);
   FunctionOutput out;
   out.value.resize(centers.rows(), x.cols() + 2);
   double smallest = std::numeric_limits<double>::infinity();
   for (Eigen::Index begin = 0; begin < centers.rows(); begin += k) {
-    const ClusterStats s = Assign(x, centers.middleRows(begin, k));
+    const ClusterStats s = Assign(points, centers.middleRows(begin, k));
     out.value.middleRows(begin, k).leftCols(x.cols()) = s.sums;
     out.value.middleRows(begin, k).col(x.cols()) = s.counts;
     out.value.middleRows(begin, k).col(x.cols() + 1) = s.sq_dist;
@@ -148,7 +195,7 @@ Result<FunctionOutput> KMeansStep(std::span<const Matrix* const> inputs, const n
       if (s.counts(j) > 0) smallest = std::min(smallest, s.counts(j));
     }
   }
-  if (std::isfinite(smallest)) out.smallest_group_rows = static_cast<uint64_t>(smallest);
+  if (std::isfinite(smallest)) out.support = static_cast<uint64_t>(smallest);
   return out;
 }
 

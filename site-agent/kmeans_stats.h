@@ -1,6 +1,6 @@
 // Site functions for federated k-means. Rows never leave: only per-cluster sums, counts and
-// squared distances do, and every cluster a site reports covers at least the rows its privacy
-// policy asks of an aggregate.
+// squared distances do. On private-aggregate rows the site groups whole cells (row_cells.h), not
+// rows, so every cluster it reports is a union of cells, whatever centres the master sends.
 #pragma once
 
 #include "site-agent/functions.h"
@@ -8,15 +8,17 @@
 namespace fedra {
 
 // kmeansSeeds(X), params {m, seed}: up to m local micro-clusters of this site's rows (k-means++
-// seeding and a few Lloyd steps on a sample, then every row assigned), with clusters smaller than
-// the context's minimum merged into their nearest neighbour. Output: one row per micro-cluster,
-// its mean then its row count. The master seeds k-means++ from these instead of from raw rows.
+// seeding and a few Lloyd steps on a sample, then every row, or every cell, assigned), with
+// clusters smaller than the context's minimum merged into their nearest neighbour. Output: one
+// row per micro-cluster, its mean then its row count. The master seeds k-means++ from these
+// instead of from raw rows.
 Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const nlohmann::json& params,
                                    const FunctionContext& context);
 
-// kmeansStep(X, C), params {k}: C stacks one k x d block of centres per restart. Each row of X is
-// assigned to its nearest centre within each block. Output per centre: the sum of its rows, their
-// count and the sum of their squared distances to it ((R k) x (d + 2)).
+// kmeansStep(X, C), params {k}: C stacks one k x d block of centres per restart. Each row of X
+// (each cell, on private-aggregate rows: by its mean) is assigned to its nearest centre within
+// each block. Output per centre: the sum of its rows, their count and the sum of their squared
+// distances to it ((R k) x (d + 2)).
 Result<FunctionOutput> KMeansStep(std::span<const Matrix* const> inputs, const nlohmann::json& params,
                                   const FunctionContext& context);
 

@@ -1,5 +1,7 @@
 #include "site-agent/site_config.h"
 
+#include <cmath>
+
 #include "common/config.h"
 #include "federated/protocol.h"
 
@@ -25,6 +27,29 @@ Status ParseLimits(JsonFields& fields, SiteLimits* limits) {
   return Status::Ok();
 }
 
+Status ParseDpPolicy(JsonFields& dataset, DpPolicy* dp) {
+  const nlohmann::json* node = dataset.Child("dp");
+  if (!node) return InvalidArgument(dataset.Path("dp") + ": a dp-aggregate dataset needs its budget and bounds "
+                                                         "({\"epsilon\": 1, \"delta\": 1e-6, \"bounds\": {\"column\": [low, high]}})");
+  JsonFields f(*node, dataset.Path("dp"));
+  FEDRA_RETURN_IF_ERROR(f.Required("epsilon", &dp->epsilon, 1e-6, 1e6));
+  FEDRA_RETURN_IF_ERROR(f.Optional("delta", &dp->delta, 1e-15, 0.1));
+  FEDRA_RETURN_IF_ERROR(f.Optional("noise_multiplier", &dp->noise_multiplier, 0.01, 1e6));
+  const nlohmann::json* bounds = f.Child("bounds");
+  if (!bounds || !bounds->is_object() || bounds->empty()) {
+    return InvalidArgument(f.Path("bounds") + ": required, the range of each column ({\"age\": [0, 120]}, or \"*\" for all)");
+  }
+  for (const auto& [column, range] : bounds->items()) {
+    if (!range.is_array() || range.size() != 2 || !range[0].is_number() || !range[1].is_number() ||
+        !(range[0].get<double>() <= range[1].get<double>()) || !std::isfinite(range[0].get<double>()) ||
+        !std::isfinite(range[1].get<double>())) {
+      return InvalidArgument(f.Path("bounds") + "." + column + ": expected [low, high] with low <= high");
+    }
+    dp->bounds[column] = {range[0].get<double>(), range[1].get<double>()};
+  }
+  return f.Finish();
+}
+
 Status ParseDataset(const std::string& name, const nlohmann::json& node, const std::string& where,
                     const std::filesystem::path& base, DatasetSpec* spec) {
   if (!IsValidDatasetName(name)) {
@@ -40,6 +65,14 @@ Status ParseDataset(const std::string& name, const nlohmann::json& node, const s
   FEDRA_RETURN_IF_ERROR(f.Optional("delimiter", &delimiter));
   FEDRA_RETURN_IF_ERROR(f.Optional("labels", &labels));
   FEDRA_RETURN_IF_ERROR(f.Required("privacy", &privacy));
+  Result<PrivacyLevel> level = ParsePrivacyLevel(privacy);
+  if (!level.ok()) return level.status().WithContext(f.Path("privacy"));
+  spec->privacy = *level;
+  if (spec->privacy == PrivacyLevel::kDpAggregate) {
+    FEDRA_RETURN_IF_ERROR(ParseDpPolicy(f, &spec->dp));
+  } else if (f.Child("dp")) {
+    return InvalidArgument(f.Path("dp") + ": only for dp-aggregate datasets");
+  }
   FEDRA_RETURN_IF_ERROR(f.Finish());
   if (spec->format != "csv" && spec->format != "idx") {
     return InvalidArgument(f.Path("format") + ": unknown format '" + spec->format + "' (expected csv or idx)");
@@ -50,9 +83,6 @@ Status ParseDataset(const std::string& name, const nlohmann::json& node, const s
     return InvalidArgument(f.Path("delimiter") + ": expected one character other than a quote or newline");
   }
   spec->delimiter = delimiter[0];
-  Result<PrivacyLevel> level = ParsePrivacyLevel(privacy);
-  if (!level.ok()) return level.status().WithContext(f.Path("privacy"));
-  spec->privacy = *level;
   spec->path = ResolvePath(base, path);
   return Status::Ok();
 }
@@ -78,6 +108,9 @@ Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesys
   std::string audit = "audit.jsonl";
   FEDRA_RETURN_IF_ERROR(f.Optional("audit_log", &audit));
   config.audit_log = ResolvePath(base_dir, audit);
+  std::string ledger = "privacy-ledger.json";
+  FEDRA_RETURN_IF_ERROR(f.Optional("privacy_ledger", &ledger));
+  config.privacy_ledger = ResolvePath(base_dir, ledger);
   FEDRA_RETURN_IF_ERROR(ParseLimits(f, &config.limits));
   std::string gpu = "auto";
   FEDRA_RETURN_IF_ERROR(f.Optional("gpu", &gpu));

@@ -16,6 +16,15 @@
 
 namespace fedra {
 
+// How a dp-aggregate dataset is released: its privacy budget and the range of each column, which
+// values are clipped to when read and which the noise is calibrated to.
+struct DpPolicy {
+  double epsilon = 0;           // the whole budget, at `delta`
+  double delta = 1e-6;
+  double noise_multiplier = 4;  // noise = this x sensitivity, unless a request asks for more
+  std::map<std::string, Interval> bounds;  // by column; "*" for every column not named
+};
+
 struct DatasetSpec {
   std::string name;
   std::filesystem::path path;  // never sent over the network
@@ -24,6 +33,7 @@ struct DatasetSpec {
   char delimiter = ',';
   PrivacyLevel privacy = PrivacyLevel::kPrivateAggregate;
   std::filesystem::path labels = {};  // idx: the labels' file, read as a last column "label"
+  DpPolicy dp;                        // dp-aggregate only
 };
 
 struct SiteLimits {
@@ -39,8 +49,9 @@ struct SiteConfig {
   std::string listen_address = "127.0.0.1";
   uint16_t listen_port = 7000;  // 0 picks a free port (see --ready-file)
   TlsFiles tls;
-  std::vector<std::string> allowed_masters;  // empty: any master of the federation
+  std::vector<std::string> allowed_masters;  // masters (certificate names) that may connect; empty: none
   std::filesystem::path audit_log;
+  std::filesystem::path privacy_ledger;  // budgets spent and the site's secret (privacy_ledger.h)
   SiteLimits limits;
   bool gpu = true;  // "gpu": "auto" trains on the GPU when there is one; "off" always on the CPU
   std::map<std::string, DatasetSpec> datasets;

@@ -58,11 +58,16 @@ Result<std::unique_ptr<SiteServer>> SiteServer::Create(SiteConfig config) {
   SiteConfig& c = server->config_;
   FEDRA_ASSIGN_OR_RETURN(server->tls_, MakeTlsContext(c.tls, TlsSide::kServer));
   FEDRA_ASSIGN_OR_RETURN(server->audit_, AuditLog::Open(c.audit_log));
+  FEDRA_ASSIGN_OR_RETURN(server->ledger_, PrivacyLedger::Open(c.privacy_ledger));
+  if (c.allowed_masters.empty()) {
+    FEDRA_LOG(kWarn) << "allowed_masters is empty: this site will refuse every master; list the masters that may "
+                        "connect (their certificate names) in site.json";
+  }
   server->catalog_ = std::make_unique<Catalog>(c.datasets);
   server->catalog_->Probe();
   server->symbols_ = std::make_unique<SymbolTable>(c.limits.memory_budget_bytes);
-  server->executor_ = std::make_unique<Executor>(c.name, c.limits, server->catalog_.get(),
-                                                 server->symbols_.get(), server->audit_.get());
+  server->executor_ = std::make_unique<Executor>(c.name, c.limits, server->catalog_.get(), server->symbols_.get(),
+                                                 server->audit_.get(), server->ledger_.get());
   if (!c.gpu) {
     FEDRA_LOG(kInfo) << "training on the CPU (\"gpu\": \"off\")";
   } else if (const GpuProbe& gpu = ProbeGpu(); gpu.available) {
@@ -97,7 +102,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
 
   auto refuse = [&](const std::string& why) {
     FEDRA_LOG(kWarn) << "refused connection from " << remote << ": " << why;
-    (void)audit_->Append(AuditEvent{remote, "connect", "", {}, 0, false, why});
+    (void)audit_->Append(AuditEvent{remote, "connect", "", {}, 0, AuditOutcome::kRefused, why, {}});
   };
 
   boost::beast::get_lowest_layer(stream).expires_after(read_timeout);
@@ -108,10 +113,11 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
   }
   Result<PeerIdentity> peer = PeerIdentityOf(stream.native_handle());
   Status allowed = peer.ok() ? CheckPeer(*peer, "master", "") : peer.status();
-  if (allowed.ok() && !config_.allowed_masters.empty() &&
-      std::find(config_.allowed_masters.begin(), config_.allowed_masters.end(), peer->name) ==
-          config_.allowed_masters.end()) {
-    allowed = PermissionDenied(peer->ToString() + " is not in this site's allowed_masters");
+  // An explicit allow-list: an empty one admits no master, not every master the CA signed.
+  if (allowed.ok() && std::find(config_.allowed_masters.begin(), config_.allowed_masters.end(), peer->name) ==
+                          config_.allowed_masters.end()) {
+    allowed = PermissionDenied(peer->ToString() + " is not in this site's allowed_masters" +
+                               (config_.allowed_masters.empty() ? " (the list is empty: no master may connect)" : ""));
   }
   if (!allowed.ok()) {
     refuse(allowed.message());
@@ -134,7 +140,8 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
         co_return;
       }
       FEDRA_LOG(kWarn) << peer->ToString() << ": " << frame.status().message() << "; closing the connection";
-      (void)audit_->Append(AuditEvent{peer->ToString(), "message", "", {}, 0, false, frame.status().ToString()});
+      (void)audit_->Append(
+          AuditEvent{peer->ToString(), "message", "", {}, 0, AuditOutcome::kFailed, frame.status().ToString(), {}});
       if (code == StatusCode::kDataLoss || code == StatusCode::kResourceExhausted) {
         // The stream is still in step (only the header was read): say why before closing.
         const Bytes body = EncodeErrorBody(frame.status());
@@ -161,7 +168,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
       RequestBatch batch;
       Status decoded = DecodeRequestBatch(frame->body, &batch);
       if (!decoded.ok()) {
-        (void)audit_->Append(AuditEvent{who.ToString(), "batch", "", {}, 0, false, decoded.ToString()});
+        (void)audit_->Append(AuditEvent{who.ToString(), "batch", "", {}, 0, AuditOutcome::kFailed, decoded.ToString(), {}});
         co_return Reply{FrameKind::kError, EncodeErrorBody(decoded.WithContext("malformed request batch"))};
       }
       frame->body = Bytes();  // free the request before building the response

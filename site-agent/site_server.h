@@ -47,6 +47,7 @@ class SiteServer {
   SiteConfig config_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<PrivacyLedger> ledger_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<SymbolTable> symbols_;
   std::unique_ptr<Executor> executor_;

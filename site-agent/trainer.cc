@@ -229,6 +229,11 @@ BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targe
   return stats;
 }
 
+bool AreClassCodes(const Matrix& y, double classes) {
+  const auto& v = y.col(0).array();
+  return (v == v.floor() && v >= 0 && v < classes).all();
+}
+
 Result<Targets> MakeTargets(const ModelSpec& spec, const Matrix& y) {
   Targets t;
   if (spec.output == OutputKind::kLinear) {
@@ -242,8 +247,7 @@ Result<Targets> MakeTargets(const ModelSpec& spec, const Matrix& y) {
   if (y.cols() != 1) return InvalidArgument("a softmax model needs one label column, got " + std::to_string(y.cols()));
   t.classes.resize(y.rows());
   // The message says what is wrong, never which row or value: the labels may be protected data.
-  const auto& labels = y.col(0).array();
-  if (!(labels == labels.floor() && labels >= 0 && labels < static_cast<double>(spec.outputs)).all()) {
+  if (!AreClassCodes(y, spec.outputs)) {
     return InvalidArgument("the label column has values outside the model's classes 0.." +
                            std::to_string(spec.outputs - 1) + " (or that are not whole numbers)");
   }

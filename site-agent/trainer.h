@@ -82,6 +82,9 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
                                        const LocalTrainingOptions& options, const Matrix& x,
                                        const Matrix& y, Eigen::VectorXf params);
 
+// Whether every value of the one-column `y` is a class code 0..classes-1 (a whole number in range).
+bool AreClassCodes(const Matrix& y, double classes);
+
 // Converts a label column (softmax: integers 0..outputs-1) or target columns (linear).
 Result<Targets> MakeTargets(const ModelSpec& spec, const Matrix& y);
 

@@ -66,10 +66,11 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CHECK(r->body.find(".csv") == std::string::npos);
   }
 
-  SUBCASE("each site's audit trail, newest events last") {
+  SUBCASE("each site's audit trail, newest events last, for operators only") {
     Result<testing::HttpReply> catalog = viewer.Get("/api/v1/sites");  // leaves a list_catalog event
     REQUIRE(catalog.ok());
-    Result<testing::HttpReply> r = viewer.Get("/api/v1/audit?limit=5");
+    CheckError(viewer.Get("/api/v1/audit?limit=5"), 403, "PERMISSION_DENIED", "operator token");
+    Result<testing::HttpReply> r = op.Get("/api/v1/audit?limit=5");
     REQUIRE(r.ok());
     REQUIRE(r->status == 200);
     const nlohmann::json sites = r->Json()["sites"];
@@ -79,8 +80,9 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
       CHECK(site["events"].size() <= 5);
       CHECK(site["events"].back()["request"] == "list_catalog");
       CHECK(site["events"].back()["peer"] == "master 'm'");
+      CHECK(site["events"].back()["outcome"] == "done");
     }
-    CheckError(viewer.Get("/api/v1/audit?limit=0"), 400, "INVALID_ARGUMENT", "limit");
+    CheckError(op.Get("/api/v1/audit?limit=0"), 400, "INVALID_ARGUMENT", "limit");
   }
 
   SUBCASE("a submitted job runs in the background and is recorded with its metrics and model") {
@@ -102,7 +104,8 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     REQUIRE(submitted->status == 201);
     const nlohmann::json failed = s.WaitForEnd(viewer, submitted->Json()["run_id"]);
     CHECK(failed["info"]["status"] == "failed");
-    CHECK(failed["info"]["error"].get<std::string>().find("labels must be integers") != std::string::npos);
+    CHECK(failed["info"]["error"].get<std::string>().find("the label column has values that are not class codes") !=
+          std::string::npos);
 
     submitted = op.Post("/api/v1/jobs", {{"algorithm", "lmCG"},
                                          {"experiment", "housing"},

@@ -20,6 +20,7 @@ struct Site {
   std::unique_ptr<Catalog> catalog;
   std::unique_ptr<SymbolTable> symbols;
   std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<PrivacyLedger> ledger;
   std::unique_ptr<Executor> executor;
   PeerIdentity master{"master", "m", "test"};
 
@@ -29,15 +30,28 @@ struct Site {
     WriteFile(dir / "d.csv", csv);
     WriteFile(dir / "bad.csv", "a,b\n1,2\n3,x\n");
     std::map<std::string, DatasetSpec> specs;
-    specs["agg"] = DatasetSpec{"agg", dir / "d.csv", "csv", true, ',', PrivacyLevel::kPrivateAggregate};
-    specs["priv"] = DatasetSpec{"priv", dir / "d.csv", "csv", true, ',', PrivacyLevel::kPrivate};
-    specs["pub"] = DatasetSpec{"pub", dir / "d.csv", "csv", true, ',', PrivacyLevel::kPublic};
-    specs["bad"] = DatasetSpec{"bad", dir / "bad.csv", "csv", true, ',', PrivacyLevel::kPublic};
+    auto add = [&](const std::string& name, const char* file, PrivacyLevel level) {
+      DatasetSpec spec;
+      spec.name = name;
+      spec.path = dir / file;
+      spec.privacy = level;
+      specs[name] = spec;
+    };
+    add("agg", "d.csv", PrivacyLevel::kPrivateAggregate);
+    add("priv", "d.csv", PrivacyLevel::kPrivate);
+    add("pub", "d.csv", PrivacyLevel::kPublic);
+    add("bad", "bad.csv", PrivacyLevel::kPublic);
     catalog = std::make_unique<Catalog>(specs);
     catalog->Probe();
     symbols = std::make_unique<SymbolTable>(budget);
     audit = std::move(AuditLog::Open(dir / "audit.jsonl")).value();
-    executor = std::make_unique<Executor>("a", limits, catalog.get(), symbols.get(), audit.get());
+    ledger = std::move(PrivacyLedger::Open(dir / "ledger.json")).value();
+    Restart();
+  }
+
+  // A new executor with the current limits.
+  void Restart() {
+    executor = std::make_unique<Executor>("a", limits, catalog.get(), symbols.get(), audit.get(), ledger.get());
   }
 
   Response Run(Request q) { return executor->Execute(RequestBatch{1, {std::move(q)}}, master).responses.at(0); }
@@ -87,15 +101,34 @@ TEST_CASE("private data never leaves, public data does") {
   CHECK(got.value->rows() == 20);
 }
 
-TEST_CASE("small aggregates of private-aggregate data are refused") {
-  Site site;
-  site.limits.min_aggregate_rows = 21;
-  site.executor = std::make_unique<Executor>("a", site.limits, site.catalog.get(), site.symbols.get(),
-                                             site.audit.get());
+TEST_CASE("aggregates are released by the rows that contribute to them") {
+  Site site;  // d.csv: a = 0..19, b = 2a, c = 1
   REQUIRE(site.Run(Request::Read(1, "agg")).status.ok());
-  Response r = site.Run(Request::Exec(0, "tsmm", {1}, true));
-  CHECK(r.status.code() == StatusCode::kPermissionDenied);
-  CHECK(r.status.message().find("covers 20 rows") != std::string::npos);
+  // Row 0 holds a = b = 0, so the sums of products of a and b cover only the other 19 rows.
+  auto tsmm_at = [&](uint64_t min_rows) {
+    site.limits.min_aggregate_rows = min_rows;
+    site.Restart();
+    return site.Run(Request::Exec(0, "tsmm", {1}, true)).status;
+  };
+  CHECK(tsmm_at(19).ok());
+  const Status refused = tsmm_at(20);
+  CHECK(refused.code() == StatusCode::kPermissionDenied);
+  CHECK(refused.message().find("fewer rows than the site's minimum of 20") != std::string::npos);
+  CHECK(refused.message().find("19") == std::string::npos);
+
+  // (a - 16, b - 32, c - 1): the first two are zero on one row each, the last on every row. Each
+  // non-zero column sum covers 19 rows; the all-zero column reveals nothing and is not counted.
+  REQUIRE(site.Run(Request::Put(2, Matrix{{16, 32, 1}})).status.ok());
+  REQUIRE(site.Run(Request::Exec(3, "sub", {1, 2})).status.ok());
+  auto sums_at = [&](uint64_t min_rows) {
+    site.limits.min_aggregate_rows = min_rows;
+    site.Restart();
+    return site.Run(Request::Exec(0, "colSums", {3}, true));
+  };
+  Response sums = sums_at(19);
+  REQUIRE_MESSAGE(sums.status.ok(), sums.status.ToString());
+  CHECK((*sums.value)(0, 2) == 0);
+  CHECK(sums_at(20).status.code() == StatusCode::kPermissionDenied);
 }
 
 TEST_CASE("a failed request changes nothing") {
@@ -194,15 +227,18 @@ TEST_CASE("k-means seeds and steps share only clusters as large as the policy's 
       CHECK(seeds.value->rows() == 8);  // public data: as many as asked for
     }
   }
-  // Centres that split the rows 7 / 13: fine for public data, refused for private-aggregate.
+  // Centres that split the rows 7 / 13: so for public data; private-aggregate rows are grouped in
+  // two cells of 10 neighbouring rows, which go whole to the nearer centre.
   REQUIRE(site.Run(Request::Put(3, Matrix{{1, 2, 1}, {12, 24, 1}})).status.ok());
   Response pub = site.Run(Request::Call(0, "kmeansStep", {2, 3}, {{"k", 2}, {"return", true}}));
   REQUIRE_MESSAGE(pub.status.ok(), pub.status.ToString());
   CHECK((*pub.value)(0, 3) == 7);
   CHECK((*pub.value)(0, 0) == 21);  // 0 + 1 + ... + 6
   Response agg = site.Run(Request::Call(0, "kmeansStep", {1, 3}, {{"k", 2}, {"return", true}}));
-  CHECK(agg.status.code() == StatusCode::kPermissionDenied);
-  CHECK(agg.status.message().find("covers 7 rows") != std::string::npos);
+  REQUIRE_MESSAGE(agg.status.ok(), agg.status.ToString());
+  CHECK((*agg.value)(0, 3) == 10);
+  CHECK((*agg.value)(0, 0) == 45);  // 0 + 1 + ... + 9
+  CHECK((*agg.value)(1, 3) == 10);
 }
 
 }  // namespace fedra

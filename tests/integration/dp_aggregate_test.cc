@@ -1,0 +1,219 @@
+// dp-aggregate against a real site: every released aggregate carries Gaussian noise of the
+// standard deviation the site states, calibrated to the bounds its owner declared (values are
+// clipped to them); differencing attacks (held-out splits, k-means clusters that differ by one
+// row) yield only values off by that noise; the site's own ledger refuses releases past the
+// budget, also after a restart; a job's result says what noise was added.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "master/job.h"
+#include "tests/support/local_federation.h"
+#include "tests/support/raw_client.h"
+#include "tests/support/temp_dir.h"
+
+namespace fedra {
+namespace {
+
+using testing::LocalFederation;
+using testing::RawClient;
+using testing::TempDir;
+
+constexpr int kRows = 150;
+
+// age in [18, 100], score in [0, 1]; the oldest row is unique.
+Matrix Clinic() {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> age(20, 80), score(0, 1);
+  Matrix m(kRows, 2);
+  for (int i = 0; i < kRows; ++i) m.row(i) << std::round(age(rng) * 100) / 100, score(rng);
+  m(42, 0) = 97.5;
+  return m;
+}
+
+nlohmann::json Policy(double epsilon, double multiplier) {
+  return {{"epsilon", epsilon}, {"delta", 1e-6}, {"noise_multiplier", multiplier},
+          {"bounds", {{"age", {18, 100}}, {"score", {0, 1}}, {"g", {0, 1}}}}};
+}
+
+struct DpSite {
+  TempDir dir;
+  LocalFederation local{dir.path(), {"a"}};
+  Matrix clinic = Clinic();
+  std::unique_ptr<RawClient> wire;
+  VarId next = 1;
+
+  explicit DpSite(double epsilon = 30, double multiplier = 2) {
+    local.AddCsvDataset("a", "clinic", clinic, {"age", "score"}, "dp-aggregate");
+    Matrix gauge = Matrix::Constant(kRows, 1, 0.5);
+    gauge(0, 0) = 1000;  // far outside the declared [0, 1]
+    local.AddCsvDataset("a", "gauge", gauge, {"g"}, "dp-aggregate");
+    local.EditConfig("a", [&](nlohmann::json& c) {
+      c["datasets"]["clinic"]["dp"] = Policy(epsilon, multiplier);
+      c["datasets"]["gauge"]["dp"] = Policy(epsilon, multiplier);
+    });
+    local.StartAll();
+    Connect();
+  }
+
+  void Connect() {
+    const TlsFiles master{local.master_kit() / "cert.pem", local.master_kit() / "key.pem", local.master_kit() / "ca.crt"};
+    wire = std::make_unique<RawClient>(master, local.port("a"), std::chrono::seconds(20));
+    REQUIRE(wire->Connect().ok());
+  }
+
+  std::vector<Response> Send(std::vector<Request> requests) {
+    Result<ResponseBatch> r = wire->Call(RequestBatch{next++, std::move(requests)});
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    return r->responses;
+  }
+  Response One(Request q) { return Send({std::move(q)}).at(0); }
+  VarId Read(const std::string& dataset) {
+    const VarId v = next++;
+    REQUIRE(One(Request::Read(v, dataset)).status.ok());
+    return v;
+  }
+  // A released aggregate and the standard deviation of the noise the site says it added.
+  std::pair<Matrix, double> Released(Request q) {
+    Response r = One(std::move(q));
+    REQUIRE_MESSAGE(r.status.ok(), r.status.ToString());
+    REQUIRE(r.value);
+    REQUIRE(r.meta.contains("dp"));
+    return {*r.value, r.meta["dp"]["sigma"].get<double>()};
+  }
+};
+
+// The root mean square of z-scores: about 1 when the errors are the stated noise.
+double Rms(const std::vector<double>& z) {
+  double total = 0;
+  for (double v : z) total += v * v;
+  return std::sqrt(total / static_cast<double>(z.size()));
+}
+
+}  // namespace
+
+TEST_CASE("dp-aggregate releases carry the stated noise, and a split's difference is off by exactly that") {
+  DpSite s;
+  const VarId x = s.Read("clinic");
+  const Eigen::RowVectorXd truth = s.clinic.colwise().sum();
+  std::vector<double> release_z, attack_z;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    auto [all, sigma_all] = s.Released(Request::Exec(0, "colSums", {x}, true));
+    // Sensitivity of a column sum when one row is replaced: the width of each column's bounds.
+    CHECK(sigma_all == doctest::Approx(2 * std::hypot(82.0, 1.0)));
+    for (Eigen::Index j = 0; j < 2; ++j) release_z.push_back((all(0, j) - truth(j)) / sigma_all);
+    const VarId train = s.next++, held = s.next++;
+    const nlohmann::json split = {{"fraction", 0.3}, {"seed", seed}};
+    nlohmann::json held_split = split;
+    held_split["held_out"] = true;
+    REQUIRE(s.One(Request::Exec(train, "splitRows", {x}, false, split)).status.ok());
+    REQUIRE(s.One(Request::Exec(held, "splitRows", {x}, false, held_split)).status.ok());
+    auto [kept, sigma_kept] = s.Released(Request::Exec(0, "colSums", {train}, true));
+    auto [out, sigma_out] = s.Released(Request::Exec(0, "colSums", {held}, true));
+    // What the attack reconstructs, all - kept, differs from the held-out sum by the noise alone.
+    const double sigma = std::sqrt(sigma_all * sigma_all + sigma_kept * sigma_kept + sigma_out * sigma_out);
+    for (Eigen::Index j = 0; j < 2; ++j) attack_z.push_back((all(0, j) - kept(0, j) - out(0, j)) / sigma);
+  }
+  MESSAGE("z-score RMS: releases " << Rms(release_z) << ", split differences " << Rms(attack_z));
+  CHECK(Rms(release_z) > 0.5);
+  CHECK(Rms(release_z) < 1.6);
+  CHECK(Rms(attack_z) > 0.5);
+  CHECK(Rms(attack_z) < 1.6);
+}
+
+TEST_CASE("k-means clusters that differ by one row give that row only under the stated noise") {
+  DpSite s;
+  const VarId x = s.Read("clinic");
+  const Eigen::RowVectorXd oldest = s.clinic.row(42);
+  std::vector<double> z;
+  for (int repeat = 0; repeat < 6; ++repeat) {
+    // Centres mirrored across age = t: just below the oldest row, the upper cluster holds it alone.
+    auto step = [&](double t) {
+      const VarId centres = s.next++;
+      REQUIRE(s.One(Request::Put(centres, Matrix{{t + 50, 0.5}, {t - 50, 0.5}})).status.ok());
+      return s.Released(Request::Call(0, "kmeansStep", {x, centres}, {{"k", 2}, {"return", true}}));
+    };
+    auto [with, sigma_with] = step(97);
+    auto [without, sigma_without] = step(99);
+    const double sigma = std::hypot(sigma_with, sigma_without);
+    for (Eigen::Index j = 0; j < 2; ++j) z.push_back((with(0, j) - without(0, j) - oldest(j)) / sigma);
+    z.push_back((with(0, 2) - without(0, 2) - 1) / sigma);  // the count
+    CHECK(sigma > 10 * 82);  // far more than the whole range of an age
+  }
+  MESSAGE("z-score RMS of the reconstructed row: " << Rms(z));
+  CHECK(Rms(z) > 0.5);
+  CHECK(Rms(z) < 1.6);
+}
+
+TEST_CASE("values outside the declared bounds are clipped before anything is summed") {
+  DpSite s;
+  const VarId g = s.Read("gauge");
+  auto [sum, sigma] = s.Released(Request::Exec(0, "colSums", {g}, true));
+  CHECK(sigma == doctest::Approx(2.0));  // bounds [0, 1], noise multiplier 2
+  const double clipped = 149 * 0.5 + 1;
+  CHECK(std::abs(sum(0, 0) - clipped) < 8 * sigma);
+}
+
+TEST_CASE("the site's ledger refuses releases past the budget, and remembers them across a restart") {
+  DpSite s(/*epsilon=*/15, /*multiplier=*/0.5);  // each release costs rho = 2: epsilon 12.5, then 18.9
+  const VarId x = s.Read("clinic");
+  REQUIRE(s.One(Request::Exec(0, "colSums", {x}, true)).status.ok());
+  Response refused = s.One(Request::Exec(0, "colSums", {x}, true));
+  CHECK(refused.status.code() == StatusCode::kPermissionDenied);
+  CHECK(refused.status.message().find("past its budget") != std::string::npos);
+  CHECK_FALSE(refused.value.has_value());
+  // A request may ask for more noise, which costs less.
+  Response quieter = s.One(Request::Exec(0, "colSums", {x}, true, {{"noise_multiplier", 8}}));
+  CHECK_MESSAGE(quieter.status.ok(), quieter.status.ToString());
+  CHECK(quieter.meta["dp"]["noise_multiplier"] == 8);
+  CHECK(quieter.meta["dp"]["releases"] == 2);
+
+  std::istringstream audit(testing::ReadFile(s.local.audit_log("a")));
+  bool logged = false;
+  for (std::string line; std::getline(audit, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j["outcome"] == "refused" && j["reason"].get<std::string>().find("budget") != std::string::npos) logged = true;
+  }
+  CHECK(logged);
+
+  const auto ledger = s.local.kit("a") / "privacy-ledger.json";
+  CHECK((std::filesystem::status(ledger).permissions() & std::filesystem::perms::group_all) == std::filesystem::perms::none);
+  CHECK(s.local.Stop("a") == 0);
+  s.local.Start("a");
+  s.Connect();
+  const VarId again = s.Read("clinic");
+  CHECK(s.One(Request::Exec(0, "colSums", {again}, true)).status.code() == StatusCode::kPermissionDenied);
+}
+
+TEST_CASE("jobs on dp-aggregate data: lm and pca report their noise; algorithms without a noised form are refused") {
+  DpSite s(/*epsilon=*/1000, /*multiplier=*/0.25);  // 150 rows: little noise, or t(X) %*% X loses its shape
+  auto fed = s.local.Connect();
+  auto run = [&](const std::string& text) {
+    Result<JobSpec> spec = ParseJobSpec(nlohmann::json::parse(text), "job.json");
+    REQUIRE_MESSAGE(spec.ok(), spec.status().ToString());
+    return RunJob(*fed, *spec);
+  };
+  Result<nlohmann::json> lm = run(R"({"algorithm": "lm", "data": {"dataset": "clinic", "label": "score"}})");
+  REQUIRE_MESSAGE(lm.ok(), lm.status().ToString());
+  REQUIRE((*lm)["privacy"]["noise"].size() == 1);
+  const nlohmann::json& noise = (*lm)["privacy"]["noise"][0];
+  CHECK(noise["site"] == "a");
+  CHECK(noise["dataset"] == "clinic");
+  CHECK(noise["releases"] == 2);  // t(Z) %*% Z and colSums(Z)
+  CHECK(noise["sigma_max"].get<double>() > 0);
+  CHECK(noise["epsilon_spent"].get<double>() > 0);
+  Result<nlohmann::json> pca = run(R"({"algorithm": "pca", "data": {"dataset": "clinic"}, "params": {"k": 1}})");
+  REQUIRE_MESSAGE(pca.ok(), pca.status().ToString());
+  CHECK((*pca)["privacy"]["noise"][0]["releases"] == 2);
+  for (const char* job : {R"({"algorithm": "lmCG", "data": {"dataset": "clinic", "label": "score"}})",
+                          R"({"algorithm": "kmeans", "data": {"dataset": "clinic"}, "params": {"k": 2}})",
+                          R"({"algorithm": "logreg", "data": {"dataset": "clinic", "label": "score"}})"}) {
+    Status refused = run(job).status();
+    CHECK_MESSAGE(refused.code() == StatusCode::kPermissionDenied, refused.ToString());
+    CHECK(refused.message().find("no noised form") != std::string::npos);
+  }
+}
+
+}  // namespace fedra

@@ -1,0 +1,385 @@
+// A malicious master against a real site: it speaks the wire protocol directly with a valid
+// master certificate, sending what fedra's own master library never would, to get single rows
+// out of a private-aggregate dataset of 150 rows (minimum 10 rows per aggregate) and values out
+// of a private one. Each attack, and its obvious variants, must be refused or yield nothing
+// closer to a row than a sum over at least 10 rows; refusals are in the audit trail as refused.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "tests/support/local_federation.h"
+#include "tests/support/raw_client.h"
+#include "tests/support/temp_dir.h"
+
+namespace fedra {
+namespace {
+
+using testing::LocalFederation;
+using testing::RawClient;
+using testing::TempDir;
+
+constexpr int kRows = 150;
+constexpr int kMinRows = 10;
+const std::vector<std::string> kColumns = {"age", "income", "score", "label"};
+
+// 150 people: distinct ages (the oldest unique), incomes and scores with many digits, labels 0/1.
+Matrix People(unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> age(20, 85), income(20000, 90000), score(0, 1);
+  Matrix m(kRows, 4);
+  for (int i = 0; i < kRows; ++i) {
+    m(i, 0) = std::round(age(rng) * 1000) / 1000;
+    m(i, 1) = std::round(income(rng) * 100) / 100;
+    m(i, 2) = std::round(score(rng) * 1e6) / 1e6;
+    m(i, 3) = m(i, 2) > 0.5 ? 1 : 0;
+  }
+  m(77, 0) = 93.125;  // the oldest
+  return m;
+}
+
+// Whether `v` (1 x ncol) is, within `tol`, one row of `x` or a multiple of one.
+bool NearSomeRow(const Eigen::RowVectorXd& v, const Matrix& x, double tol) {
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    if ((v - x.row(i)).cwiseAbs().maxCoeff() < tol * (1 + x.row(i).cwiseAbs().maxCoeff())) return true;
+  }
+  return false;
+}
+
+struct AttackedSite {
+  TempDir dir;
+  LocalFederation local{dir.path(), {"a", "b"}};
+  Matrix people = People(11);
+  std::unique_ptr<RawClient> wire;
+  VarId next = 1000;
+
+  AttackedSite() {
+    for (const char* site : {"a", "b"}) {
+      local.AddCsvDataset(site, "people", people, kColumns, "private-aggregate");
+      local.AddCsvDataset(site, "patients", people, kColumns, "private");
+      local.AddCsvDataset(site, "open", people, kColumns, "public");  // the control: attacks work here
+    }
+    local.StartAll();
+    wire = Connect("a");
+  }
+
+  std::unique_ptr<RawClient> Connect(const std::string& site) {
+    const TlsFiles master{local.master_kit() / "cert.pem", local.master_kit() / "key.pem", local.master_kit() / "ca.crt"};
+    auto c = std::make_unique<RawClient>(master, local.port(site), std::chrono::seconds(20));
+    REQUIRE(c->Connect().ok());
+    return c;
+  }
+
+  std::vector<Response> Send(std::vector<Request> requests, RawClient* to = nullptr) {
+    Result<ResponseBatch> r = (to ? to : wire.get())->Call(RequestBatch{next++, std::move(requests)});
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    return r->responses;
+  }
+  Response One(Request q) { return Send({std::move(q)}).at(0); }
+
+  VarId Read(const std::string& dataset, std::vector<std::string> columns = {}) {
+    const VarId v = next++;
+    REQUIRE(One(Request::Read(v, dataset, std::move(columns))).status.ok());
+    return v;
+  }
+  VarId Put(Matrix m) {
+    const VarId v = next++;
+    REQUIRE(One(Request::Put(v, std::move(m))).status.ok());
+    return v;
+  }
+
+  std::vector<nlohmann::json> Audit() {
+    std::vector<nlohmann::json> lines;
+    std::istringstream in(testing::ReadFile(local.audit_log("a")));
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+  }
+};
+
+void CheckRefused(const Response& r, const std::string& why) {
+  CHECK_MESSAGE(r.status.code() == StatusCode::kPermissionDenied, r.status.ToString());
+  CHECK_MESSAGE(r.status.message().find(why) != std::string::npos, r.status.ToString());
+  CHECK_FALSE(r.value.has_value());
+}
+
+Matrix Unit(int i) {
+  Matrix e = Matrix::Zero(kRows, 1);
+  e(i, 0) = 1;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("attack 1: a master-made unit vector or identity does not pick rows") {
+  AttackedSite s;
+  const VarId x = s.Read("people");
+  const VarId e = s.Put(Unit(7));
+  const VarId id = s.Put(Matrix::Identity(kRows, kRows));
+  const std::string aligned = "row-aligned values from the master";
+  CheckRefused(s.One(Request::Exec(0, "tmatmul", {x, e}, true)), aligned);
+  CheckRefused(s.One(Request::Exec(0, "tmatmul", {x, id}, true)), aligned);
+  CheckRefused(s.One(Request::Exec(0, "tmatmul", {id, x}, true)), aligned);
+  // The same vector as weights, labels or a mask of a site function.
+  const VarId v = s.Put(Matrix::Ones(4, 1));
+  CheckRefused(s.One(Request::Exec(0, "tXwXv", {x, e, v}, true)), aligned);
+  CheckRefused(s.One(Request::Call(0, "logisticStats", {x, e, s.Put(Matrix::Zero(5, 1))}, {{"return", true}})), aligned);
+  // As a row vector mixing the rows: protected rows cannot stand where a broadcast goes.
+  CheckRefused(s.One(Request::Exec(0, "matmul", {s.Put(Matrix(Unit(7).transpose())), x}, true)), "row by row");
+}
+
+TEST_CASE("attack 2: weights and masks from the master are refused before any sum") {
+  AttackedSite s;
+  const VarId x = s.Read("people");
+  const std::string aligned = "row-aligned values from the master";
+  CheckRefused(s.One(Request::Exec(s.next++, "mul", {x, s.Put(Unit(7))})), aligned);
+  CheckRefused(s.One(Request::Exec(s.next++, "add", {x, s.Put(Matrix(1e6 * Unit(7)))})), aligned);
+  Matrix mask = Matrix::Zero(kRows, 4);
+  mask.row(7).setOnes();
+  CheckRefused(s.One(Request::Exec(s.next++, "mul", {x, s.Put(mask)})), aligned);
+  CheckRefused(s.One(Request::Exec(s.next++, "mul", {s.Put(mask), x})), aligned);
+  // Broadcast scalars and row vectors act on every row alike and stay allowed.
+  const VarId scaled = s.next++;
+  REQUIRE(s.One(Request::Exec(scaled, "mul", {x, s.Put(Matrix{{2, 1, 1, 1}})})).status.ok());
+  Response sums = s.One(Request::Exec(0, "colSums", {scaled}, true));
+  REQUIRE_MESSAGE(sums.status.ok(), sums.status.ToString());
+  CHECK((*sums.value)(0, 0) == doctest::Approx(2 * s.people.col(0).sum()));
+}
+
+TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a difference") {
+  AttackedSite s;
+  const VarId x = s.Read("people", {"age", "income", "score"});
+  Response all = s.One(Request::Exec(0, "colSums", {x}, true));
+  REQUIRE(all.status.ok());
+  const Matrix people = s.people.leftCols(3);
+  int allowed = 0, refused = 0;
+  for (double fraction : {1.0 / kRows, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.9, 0.99}) {
+    for (uint64_t seed = 1; seed <= 25; ++seed) {
+      CAPTURE(fraction);
+      CAPTURE(seed);
+      const VarId train = s.next++;
+      Response split = s.One(Request::Exec(train, "splitRows", {x}, false,
+                                           {{"fraction", fraction}, {"seed", seed}, {"held_out", false}}));
+      if (!split.status.ok()) {
+        CheckRefused(split, "fewer rows than the site's minimum of 10");
+        ++refused;
+        continue;
+      }
+      ++allowed;
+      const int kept = split.meta["rows"].get<int>();
+      CHECK(kept >= kMinRows);
+      CHECK(kRows - kept >= kMinRows);
+      Response part = s.One(Request::Exec(0, "colSums", {train}, true));
+      REQUIRE(part.status.ok());
+      const Eigen::RowVectorXd difference = *all.value - *part.value;
+      CHECK_FALSE(NearSomeRow(difference, people, 1e-6));
+      // A split of the split is a union of whole cells too.
+      const VarId nested = s.next++;
+      Response inner = s.One(Request::Exec(nested, "splitRows", {train}, false,
+                                           {{"fraction", 0.5}, {"seed", seed}, {"held_out", true}}));
+      if (inner.status.ok()) {
+        Response nested_sums = s.One(Request::Exec(0, "colSums", {nested}, true));
+        REQUIRE(nested_sums.status.ok());
+        CHECK_FALSE(NearSomeRow(*nested_sums.value, people, 1e-6));
+        CHECK_FALSE(NearSomeRow(*part.value - *nested_sums.value, people, 1e-6));
+      } else {
+        CheckRefused(inner, "fewer rows than the site's minimum of 10");
+      }
+      (void)s.One(Request::Release({train, nested}));
+    }
+  }
+  CHECK(allowed > 50);
+  CHECK(refused > 20);  // every split holding out fewer than 10 rows
+
+  // The control: on public data the same requests hold out single rows, and give them back.
+  const VarId open = s.Read("open", {"age", "income", "score"});
+  Response open_all = s.One(Request::Exec(0, "colSums", {open}, true));
+  bool leaked = false;
+  for (uint64_t seed = 1; seed <= 200 && !leaked; ++seed) {
+    const VarId train = s.next++;
+    Response split = s.One(Request::Exec(train, "splitRows", {open}, false, {{"fraction", 0.005}, {"seed", seed}}));
+    REQUIRE(split.status.ok());
+    if (split.meta["rows"] == kRows - 1) {
+      Response part = s.One(Request::Exec(0, "colSums", {train}, true));
+      leaked = NearSomeRow(*open_all.value - *part.value, people, 1e-9);
+    }
+  }
+  CHECK(leaked);
+}
+
+TEST_CASE("attack 3: the site keys splits with its own secret") {
+  AttackedSite s;  // sites a and b hold the same rows
+  auto b = s.Connect("b");
+  std::vector<Matrix> held_out;
+  for (RawClient* site : {s.wire.get(), b.get()}) {
+    const VarId x = s.next++;
+    REQUIRE(s.Send({Request::Read(x, "people", {"age", "income", "score"})}, site)[0].status.ok());
+    std::vector<Response> r = s.Send({Request::Exec(s.next++, "splitRows", {x}, false,
+                                                    {{"fraction", 0.3}, {"seed", 5}, {"held_out", true}}),
+                                      Request::Exec(0, "colSums", {s.next - 1}, true)},
+                                     site);
+    REQUIRE_MESSAGE(r[1].status.ok(), r[1].status.ToString());
+    held_out.push_back(*r[1].value);
+  }
+  // Same data, same seed, different rows: the master cannot aim a split.
+  CHECK(held_out[0] != held_out[1]);
+}
+
+TEST_CASE("attack 4: no order statistic, comparison, nonlinear map or product of protected rows") {
+  AttackedSite s;
+  const VarId x = s.Read("people");
+  const VarId age = s.Read("people", {"age"});
+  const std::string rows = "is not allowed on its rows";
+  CheckRefused(s.One(Request::Exec(0, "colMaxs", {x}, true)), "order statistic");
+  CheckRefused(s.One(Request::Exec(0, "colMins", {x}, true)), "order statistic");
+  CheckRefused(s.One(Request::Exec(s.next++, "rowMaxs", {x})), "order statistic");
+  const VarId threshold = s.Put(Matrix::Constant(1, 1, 93));
+  for (const char* op : {"ge", "gt", "eq", "lt"}) {
+    CheckRefused(s.One(Request::Exec(s.next++, op, {age, threshold})), "comparison");
+  }
+  for (const char* op : {"exp", "sigmoid", "round", "abs", "log", "sqrt"}) {
+    CheckRefused(s.One(Request::Exec(s.next++, op, {age})), rows);
+  }
+  CheckRefused(s.One(Request::Exec(s.next++, "rowSumSq", {x})), rows);
+  // Shifted by the master, then multiplied with itself or the data: refused as a product.
+  const VarId shifted = s.next++;
+  REQUIRE(s.One(Request::Exec(shifted, "sub", {age, threshold})).status.ok());
+  CheckRefused(s.One(Request::Exec(s.next++, "mul", {shifted, shifted})), "products of row-level values");
+  CheckRefused(s.One(Request::Exec(s.next++, "mul", {x, age})), "products of row-level values");
+  CheckRefused(s.One(Request::Exec(s.next++, "div", {age, threshold}, false, {{"reverse", true}})), "right operand");
+}
+
+struct Side {
+  Eigen::Index centre;  // 0: the side above t, 1: below
+  double count;
+  Eigen::RowVectorXd sum;
+};
+
+// kmeansStep with two centres mirrored across the plane age = t, for t between every two
+// neighbouring ages: each row goes to the side of t it lies on.
+std::vector<Side> SweepThresholds(AttackedSite& s, const std::string& dataset) {
+  const VarId x = s.Read(dataset, {"age", "income", "score"});
+  std::vector<double> ages(s.people.col(0).data(), s.people.col(0).data() + kRows);
+  std::sort(ages.begin(), ages.end());
+  std::vector<Side> seen;
+  for (size_t i = 0; i + 1 < ages.size(); ++i) {
+    const double t = (ages[i] + ages[i + 1]) / 2;
+    const Matrix centres{{t + 1000, 55000, 0.5}, {t - 1000, 55000, 0.5}};
+    Response r = s.One(Request::Call(0, "kmeansStep", {x, s.Put(centres)}, {{"k", 2}, {"return", true}}));
+    if (!r.status.ok()) {
+      CheckRefused(r, "fewer rows than the site's minimum");
+      continue;
+    }
+    for (Eigen::Index c = 0; c < 2; ++c) seen.push_back({c, (*r.value)(c, 3), r.value->row(c).head(3)});
+  }
+  return seen;
+}
+
+TEST_CASE("attack 5: k-means centres on a moving hyperplane only ever move whole cells") {
+  AttackedSite s;
+  const Matrix people = s.people.leftCols(3);
+  const std::vector<Side> seen = SweepThresholds(s, "people");
+  REQUIRE(seen.size() > 20);
+  for (const Side& side : seen) CHECK((side.count == 0 || side.count >= kMinRows));
+  // The rows above one threshold include those above a higher one: with rows, two neighbouring
+  // thresholds would differ by the single row between them. Here they differ by whole cells.
+  for (size_t i = 0; i < seen.size(); ++i) {
+    for (size_t j = 0; j < seen.size(); ++j) {
+      const double d = seen[i].count - seen[j].count;
+      if (seen[i].centre != seen[j].centre || d <= 0) continue;
+      CHECK(d >= kMinRows);
+      CHECK_FALSE(NearSomeRow((seen[i].sum - seen[j].sum) / d, people, 1e-6));
+    }
+  }
+  // The control: on public data neighbouring thresholds differ by one row, which is given back.
+  const std::vector<Side> open = SweepThresholds(s, "open");
+  bool leaked = false;
+  for (size_t i = 0; i + 2 < open.size(); i += 2) {
+    if (open[i].count == open[i + 2].count + 1) leaked |= NearSomeRow(open[i].sum - open[i + 2].sum, people, 1e-9);
+  }
+  CHECK(leaked);
+
+  // The logistic variant: coefficients scaled until the step is sharp are refused.
+  const VarId x = s.Read("people", {"age", "income", "score"});
+  const VarId labels = s.Read("people", {"label"});
+  Matrix w(4, 1);
+  w << -1e6 * 93, 1e6, 0, 0;  // intercept, then age: decides every row with certainty
+  Response sharp = s.One(Request::Call(0, "logisticStats", {x, labels, s.Put(w)}, {{"return", true}}));
+  CheckRefused(sharp, "decide nearly every row");
+  Response soft = s.One(Request::Call(0, "logisticStats", {x, labels, s.Put(Matrix::Zero(4, 1))}, {{"return", true}}));
+  CHECK_MESSAGE(soft.status.ok(), soft.status.ToString());
+}
+
+TEST_CASE("attack 6: errors and audit lines about protected data carry no values and no paths") {
+  AttackedSite s;
+  testing::WriteFile(s.local.kit("a") / "broken.csv", "age,income\n41.5,52000\n47.25,secret-income-9931\n");
+  s.local.AddDataset("a", "broken", "broken.csv", "private");
+  s.local.AddDataset("a", "gone", "missing.csv", "private-aggregate");
+  CHECK(s.local.Stop("a") == 0);
+  s.local.Start("a");
+  s.wire = s.Connect("a");
+  const std::string folder = s.local.kit("a").string();
+  // Every value of the data, as the site might print it.
+  std::set<std::string> values;
+  for (Eigen::Index i = 0; i < s.people.size(); ++i) {
+    const double v = s.people.data()[i];
+    if (v == 0 || v == 1) continue;  // class codes
+    values.insert(std::to_string(v));
+    std::ostringstream shortest;
+    shortest << v;
+    if (shortest.str().size() > 2) values.insert(shortest.str());
+  }
+  auto check_clean = [&](const std::string& text) {
+    CAPTURE(text);
+    CHECK(text.find(folder) == std::string::npos);
+    CHECK(text.find("secret-income") == std::string::npos);
+    for (const std::string& v : values) CHECK_MESSAGE(text.find(v) == std::string::npos, v);
+  };
+
+  const VarId x = s.Read("patients", {"income", "score"});
+  for (const char* column : {"age", "income", "score"}) {
+    const VarId label = s.Read("patients", {column});
+    Response r = s.One(Request::Call(0, "logisticStats", {x, label, s.Put(Matrix::Zero(3, 1))}, {{"return", true}}));
+    CHECK(r.status.code() == StatusCode::kInvalidArgument);
+    CHECK(r.status.message().find("not class codes") != std::string::npos);
+    check_clean(r.status.message());
+    Response t = s.One(Request::Call(0, "trainLocal", {x, label, s.Put(Matrix::Zero(6, 1))},
+                                     {{"model", {{"inputs", 2}, {"outputs", 2}, {"hidden", nlohmann::json::array()}}},
+                                      {"return", true}}));
+    CHECK_FALSE(t.status.ok());
+    check_clean(t.status.message());
+  }
+  Response broken = s.One(Request::Read(s.next++, "broken"));
+  CHECK(broken.status.code() == StatusCode::kDataLoss);
+  CHECK(broken.status.message().find("a cell that is not a number") != std::string::npos);
+  check_clean(broken.status.message());
+  Response gone = s.One(Request::Read(s.next++, "gone"));
+  CHECK(gone.status.code() == StatusCode::kNotFound);
+  CHECK(gone.status.message().find("missing.csv") != std::string::npos);
+  check_clean(gone.status.message());
+  Response catalog = s.One(Request::ListCatalog());
+  check_clean(catalog.meta.dump());
+
+  // The audit trail: failures logged as failed with what was asked, refusals as refused; no data.
+  CheckRefused(s.One(Request::Exec(0, "colSums", {x}, true)), "is private");
+  std::vector<nlohmann::json> audit = s.Audit();
+  int failed = 0, refused = 0;
+  for (nlohmann::json line : audit) {
+    line.erase("time");  // a timestamp's digits could match a value by chance
+    check_clean(line.dump());
+    if (line["outcome"] == "failed") {
+      ++failed;
+      CHECK(line["allowed"] == true);
+      CHECK(line.contains("reason"));
+    }
+    if (line["outcome"] == "refused") {
+      ++refused;
+      CHECK(line["allowed"] == false);
+    }
+  }
+  CHECK(failed >= 8);
+  CHECK(refused >= 1);
+}
+
+}  // namespace fedra
