@@ -174,7 +174,7 @@ Response Executor::Read(const Request& q, AuditEvent* audit) {
 Response Executor::Put(const Request& q) {
   if (!q.value) return Response::Error(InvalidArgument("put: no value"));
   // Public, and rows from the master: never combined row by row with protected rows.
-  Variable var{std::make_shared<const Matrix>(*q.value), Provenance{}};
+  Variable var{std::make_shared<const Matrix>(*q.value), Provenance{}, nullptr};
   Status s = symbols_->Insert(q.output, std::move(var));
   return s.ok() ? Response{} : Response::Error(s);
 }
@@ -265,8 +265,12 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     meta = std::move(result->meta);
     support = result->support;
   }
-  if (provenance.aggregate && rows_in) {
-    if (support == 0) support = OperationSupport(q.name, values, min_rows);
+  if (provenance.aggregate && aggregate_rows) {
+    if (support == 0) {
+      std::vector<const std::vector<uint64_t>*> zeros;
+      for (const Variable& v : vars) zeros.push_back(v.zeros.get());
+      support = OperationSupport(q.name, values, zeros, min_rows);
+    }
     provenance.support = std::min(provenance.support, support);
   }
   if (dp_rows && !provenance.aggregate) {
@@ -405,7 +409,10 @@ Result<nlohmann::json> Executor::Noise(const Request& q, const OperationPrivacy&
 
 Response Executor::Store(const Request& q, Matrix value, Provenance provenance, bool return_value,
                          AuditEvent* audit) {
-  Variable var{std::make_shared<const Matrix>(std::move(value)), std::move(provenance)};
+  Variable var{std::make_shared<const Matrix>(std::move(value)), std::move(provenance), nullptr};
+  if (var.provenance.protected_rows() && var.provenance.level == PrivacyLevel::kPrivateAggregate) {
+    var.zeros = std::make_shared<const std::vector<uint64_t>>(ZerosPerColumn(*var.value));
+  }
   if (return_value) {
     // Check the release first: a refused request must change nothing.
     Status allowed = CheckRelease(var.provenance, limits_.min_aggregate_rows);

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "common/matrix.h"
 #include "common/status.h"
@@ -17,6 +18,8 @@ namespace fedra {
 struct Variable {
   std::shared_ptr<const Matrix> value;
   Provenance provenance;
+  // For private-aggregate rows: the zeros in each column, for the support of what they sum into.
+  std::shared_ptr<const std::vector<uint64_t>> zeros;
 };
 
 class SymbolTable {

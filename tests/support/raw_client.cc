@@ -32,6 +32,9 @@ Status RawClient::Connect() {
   const int fd = stream_->lowest_layer().native_handle();
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  // A frame's header and body go out in two writes: without this, each request waits out the
+  // peer's delayed acknowledgement.
+  stream_->lowest_layer().set_option(net::ip::tcp::no_delay(true), ec);
   stream_->handshake(net::ssl::stream_base::client, ec);
   if (ec) return Unauthenticated("handshake: " + ec.message());
   return Status::Ok();
