@@ -31,7 +31,7 @@ struct BadInputSite {
     testing::WriteFile(local.kit("a") / "bad.csv", "p,q\n1,2\n3,4\n5,oops\n");
     local.AddDataset("a", "bad", "bad.csv", "public");
     local.StartAll();
-    master = {local.master_kit() / "cert.pem", local.master_kit() / "key.pem", local.master_kit() / "ca.crt"};
+    master = local.master_tls();
   }
 
   std::unique_ptr<RawClient> Connected() {

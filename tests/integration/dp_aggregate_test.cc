@@ -59,8 +59,7 @@ struct DpSite {
   }
 
   void Connect() {
-    const TlsFiles master{local.master_kit() / "cert.pem", local.master_kit() / "key.pem", local.master_kit() / "ca.crt"};
-    wire = std::make_unique<RawClient>(master, local.port("a"), std::chrono::seconds(20));
+    wire = std::make_unique<RawClient>(local.master_tls(), local.port("a"), std::chrono::seconds(20));
     REQUIRE(wire->Connect().ok());
   }
 

@@ -66,8 +66,7 @@ struct AttackedSite {
   }
 
   std::unique_ptr<RawClient> Connect(const std::string& site) {
-    const TlsFiles master{local.master_kit() / "cert.pem", local.master_kit() / "key.pem", local.master_kit() / "ca.crt"};
-    auto c = std::make_unique<RawClient>(master, local.port(site), std::chrono::seconds(20));
+    auto c = std::make_unique<RawClient>(local.master_tls(), local.port(site), std::chrono::seconds(20));
     REQUIRE(c->Connect().ok());
     return c;
   }

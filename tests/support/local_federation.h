@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/matrix.h"
+#include "common/tls.h"
 #include "master/federated_matrix.h"
 #include "master/federation.h"
 #include "tests/support/child_process.h"
@@ -28,6 +29,10 @@ class LocalFederation {
   const std::vector<std::string>& sites() const { return sites_; }
   std::filesystem::path kit(const std::string& site) const { return dir_ / ("site-" + site); }
   std::filesystem::path master_kit() const { return dir_ / "master-m"; }
+  // The master's certificate, key and CA, for clients that speak to the sites as master "m".
+  TlsFiles master_tls() const {
+    return {master_kit() / "cert.pem", master_kit() / "key.pem", master_kit() / "ca.crt"};
+  }
   std::filesystem::path audit_log(const std::string& site) const { return kit(site) / "audit.jsonl"; }
   std::filesystem::path log(const std::string& site) const { return kit(site) / "site.log"; }
 
