@@ -182,9 +182,9 @@ CellError Unparsable(const char* at, size_t column, std::string_view cell) {
   return e;
 }
 
-std::string Detail(const CellError& e, bool quote_cells) {
+std::string Detail(const CellError& e, bool locate_cells) {
   if (!e.unparsable || e.cell.empty()) return e.detail;
-  return quote_cells ? "cannot parse " + Quoted(e.cell) + " as a number" : "a cell that is not a number";
+  return locate_cells ? "cannot parse " + Quoted(e.cell) + " as a number" : "a cell that is not a number";
 }
 
 // ---- Columns -----------------------------------------------------------------------------------
@@ -198,15 +198,16 @@ struct Layout {
 };
 
 Status FormatError(const CellError& e, const char* text_begin, const std::string& source,
-                   const Layout& layout, bool quote_cells) {
-  std::string msg = source + ": line " + std::to_string(LineNumber(text_begin, e.at));
+                   const Layout& layout, bool locate_cells) {
+  std::string msg = source;
+  if (locate_cells) msg += ": line " + std::to_string(LineNumber(text_begin, e.at));
   if (e.column > 0) {
-    msg += ", column " + std::to_string(e.column);
+    msg += (locate_cells ? ", column " : ": column ") + std::to_string(e.column);
     if (layout.named && e.column <= layout.names.size()) {
       msg += " (" + Quoted(layout.names[e.column - 1]) + ")";
     }
   }
-  return DataLoss(msg + ": " + Detail(e, quote_cells));
+  return DataLoss(msg + ": " + Detail(e, locate_cells));
 }
 
 std::string ListNames(const std::vector<std::string>& names) {
@@ -551,7 +552,7 @@ Result<Plan> MakePlan(std::string_view text, const CsvOptions& options, const st
     const char* first = p;
     CellError error;
     if (!ReadRecord(p, plan.end, dialect, &layout.names, &error)) {
-      return FormatError(error, plan.begin, source, layout, options.quote_cells);
+      return FormatError(error, plan.begin, source, layout, options.locate_cells);
     }
     layout.fields = layout.names.size();
     layout.named = options.header;
@@ -611,7 +612,7 @@ Result<CsvTable> ParseWithSource(std::string_view text, const CsvOptions& option
                               plan.first_row[k + 1] - plan.first_row[k], &errors[k]);
   });
   for (size_t k = 0; k < plan.chunks(); ++k) {
-    if (failed[k]) return FormatError(errors[k], plan.begin, source, layout, options.quote_cells);
+    if (failed[k]) return FormatError(errors[k], plan.begin, source, layout, options.locate_cells);
   }
   for (size_t j = 0; j < cols; ++j) {  // a column selected twice is parsed once
     const auto first = static_cast<size_t>(layout.output_of[layout.selected[j]]);

@@ -43,9 +43,9 @@ struct CsvOptions {
   // How errors name the source, also when the file cannot be opened; empty = the path
   // (ReadCsvFile) or "<text>" (ParseCsv).
   std::string source_name;
-  // Errors quote the text of a cell that is not a number; off where errors travel from a
-  // protected dataset.
-  bool quote_cells = true;
+  // Errors say on which line a bad cell is and quote its text; off where errors travel from a
+  // protected dataset (they then name the column only).
+  bool locate_cells = true;
   // Called once with the data row count and the selected column count, before any value is parsed
   // and before the matrix is allocated; a non-ok Status aborts the read and is returned as is.
   std::function<Status(size_t rows, size_t cols)> admit;

@@ -16,16 +16,45 @@ constexpr std::string_view kOrder = "an order statistic is the value of one cell
 constexpr std::string_view kProducts = "products of row-level values build masks and powers that single out rows";
 
 constexpr OperationPrivacy Aggregate(DpForm dp, uint32_t aligned = 0) {
-  return {E::kAggregates, P::kAllowed, aligned, dp, true, {}};
+  OperationPrivacy p;
+  p.effect = E::kAggregates;
+  p.aligned_inputs = aligned;
+  p.dp = dp;
+  return p;
 }
-constexpr OperationPrivacy Keeps(uint32_t aligned = 0) { return {E::kKeepsRows, P::kAllowed, aligned, DpForm::kNone, true, {}}; }
-constexpr OperationPrivacy Refused(E effect, std::string_view risk) {
-  return {effect, P::kRefused, 0b10, DpForm::kNone, true, risk};
+// Keeps rows, or some of them, as they are: picks columns or rows.
+constexpr OperationPrivacy Picks(E effect = E::kKeepsRows) {
+  OperationPrivacy p;
+  p.effect = effect;
+  return p;
 }
-// X op Y with broadcasting: Y (input 1) is row-aligned when it has X's rows.
-constexpr OperationPrivacy Linear() { return Keeps(0b10); }
+// Changes values: X op Y with broadcasting, where Y (input 1) is row-aligned when it has X's rows.
+constexpr OperationPrivacy Linear() {
+  OperationPrivacy p = Picks();
+  p.aligned_inputs = 0b10;
+  p.changes_values = true;
+  return p;
+}
+// Combines columns: X %*% V, rowSums(X).
+constexpr OperationPrivacy Mixes() {
+  OperationPrivacy p = Picks();
+  p.changes_values = true;
+  p.mixes_columns = true;
+  return p;
+}
 constexpr OperationPrivacy ScaledBy(bool reversible) {
-  return {E::kKeepsRows, P::kBroadcastOperand, 0b10, DpForm::kNone, reversible, kProducts};
+  OperationPrivacy p = Linear();
+  p.on_protected = P::kBroadcastOperand;
+  p.reversible = reversible;
+  p.risk = kProducts;
+  return p;
+}
+constexpr OperationPrivacy Refused(E effect, std::string_view risk) {
+  OperationPrivacy p = Linear();
+  p.effect = effect;
+  p.on_protected = P::kRefused;
+  p.risk = risk;
+  return p;
 }
 
 constexpr std::array kOperations = {
@@ -37,12 +66,12 @@ constexpr std::array kOperations = {
     OperationInfo{"tsmv", 2, Aggregate(DpForm::kNone), "t(X) %*% (X %*% v) for a broadcast v, fused: ncol(X) x ncol(v)"},
     OperationInfo{"tXwXv", 3, Aggregate(DpForm::kNone, 0b010),
                   "t(X) %*% (w * (X %*% v)) for row-aligned w (nrow x 1) and broadcast v, fused"},
-    OperationInfo{"rowSums", 1, Keeps(), "rowSums(X): nrow x 1, stays row-level"},
-    OperationInfo{"columns", 1, Keeps(), "X[, params.indices]: the chosen columns (0-based), in order"},
-    OperationInfo{"splitRows", 1, {E::kPicksRows, P::kAllowed, 0, DpForm::kNone, true, {}},
+    OperationInfo{"rowSums", 1, Mixes(), "rowSums(X): nrow x 1, stays row-level"},
+    OperationInfo{"columns", 1, Picks(), "X[, params.indices]: the chosen columns (0-based), in order"},
+    OperationInfo{"splitRows", 1, Picks(E::kPicksRows),
                   "rows of X drawn by a seeded hash: params.fraction of them with params.held_out, the others "
                   "without; for protected data the site keys the hash with its own secret and draws whole cells"},
-    OperationInfo{"matmul", 2, Keeps(), "X %*% V for a broadcast V: nrow(X) x ncol(V)"},
+    OperationInfo{"matmul", 2, Mixes(), "X %*% V for a broadcast V: nrow(X) x ncol(V)"},
     OperationInfo{"colSumSq", 1, Aggregate(DpForm::kSquares), "colSums(X^2): 1 x ncol"},
     OperationInfo{"colMins", 1, Refused(E::kAggregates, kOrder), "column minima: 1 x ncol"},
     OperationInfo{"colMaxs", 1, Refused(E::kAggregates, kOrder), "column maxima: 1 x ncol"},

@@ -46,9 +46,23 @@ Status CheckProtectedInputs(std::string_view name, const OperationPrivacy& rule,
       break;
     }
   }
+  for (const InputView& in : inputs) {
+    if (in.provenance->level == PrivacyLevel::kPrivate) {
+      return Refuse(name, *in.provenance, "cannot run on it: nothing is computed from private data for a master");
+    }
+  }
   if (guarded == nullptr || inputs.empty()) return Status::Ok();
   if (rule.on_protected == OnProtectedRows::kRefused) {
     return Refuse(name, *guarded, "is not allowed on its rows: " + std::string(rule.risk));
+  }
+  if (rule.effect == RowEffect::kAggregates) {
+    for (const InputView& in : inputs) {
+      const Provenance& p = *in.provenance;
+      if (p.protected_rows() && p.mixed && p.level == PrivacyLevel::kPrivateAggregate) {
+        return Refuse(name, p, "cannot sum values whose columns mix several of its columns (X %*% V, rowSums, X + Y): "
+                               "a rare column mixed into a common one would escape the row minimum");
+      }
+    }
   }
   const InputView& first = inputs[0];
   for (size_t i = 1; i < inputs.size(); ++i) {
@@ -86,7 +100,8 @@ Status CheckProtectedInputs(std::string_view name, const OperationPrivacy& rule,
 
 Result<Provenance> DeriveProvenance(const OperationPrivacy& rule, std::span<const InputView> inputs) {
   Provenance out;
-  bool protected_rows = false, private_aggregate = false, dp = false, dp_noised = true;
+  bool protected_rows = false, private_aggregate = false, dp = false, dp_noised = true, transformed = false, mixed = false;
+  int row_inputs = 0;
   uint64_t support = std::numeric_limits<uint64_t>::max();
   for (const InputView& in : inputs) {
     const Provenance& p = *in.provenance;
@@ -100,6 +115,9 @@ Result<Provenance> DeriveProvenance(const OperationPrivacy& rule, std::span<cons
     }
     if (p.protected_rows()) {
       protected_rows = true;
+      transformed |= p.transformed;
+      mixed |= p.mixed;
+      ++row_inputs;
     } else {
       support = std::min(support, p.support);
     }
@@ -117,6 +135,11 @@ Result<Provenance> DeriveProvenance(const OperationPrivacy& rule, std::span<cons
     out.noised = out.level == PrivacyLevel::kDpAggregate && out.aggregate && dp_noised;
   }
   if (!out.aggregate && !inputs.empty()) out.rows = inputs[0].provenance->rows;
+  if (!out.aggregate && protected_rows) {
+    out.transformed = transformed || rule.changes_values;
+    // X + Y of two row-level values of the same rows combines their columns.
+    out.mixed = mixed || rule.mixes_columns || (rule.changes_values && row_inputs > 1);
+  }
   return out;
 }
 

@@ -59,6 +59,12 @@ struct Provenance {
   bool noised = false;
   // dp-aggregate row-level values: a range for each column, from the owner's declared bounds.
   std::vector<Interval> bounds;
+  // Row-level values: arithmetic changed them since they were read (a shift, a scale, a product).
+  bool transformed = false;
+  // Row-level values: some column combines several columns of the dataset (X %*% V, rowSums,
+  // X + Y). A rare column mixed into a common one would escape the row minimum of
+  // private-aggregate data, so such values are not summed there.
+  bool mixed = false;
 
   bool protected_rows() const { return level != PrivacyLevel::kPublic && !aggregate; }
 };
@@ -101,6 +107,10 @@ struct OperationPrivacy {
   DpForm dp = DpForm::kNone;
   // b op X (params.reverse) is as safe as X op b; not for division, since b / X is not linear.
   bool reversible = true;
+  // Row-level results: values change (X * 2) or columns combine (X %*% V); picking columns or
+  // rows does neither.
+  bool changes_values = false;
+  bool mixes_columns = false;
   // For kRefused and kBroadcastOperand: what the master could learn otherwise.
   std::string_view risk;
 };

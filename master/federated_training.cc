@@ -1,6 +1,7 @@
 #include "master/federated_training.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "master/ps/federation_runner.h"
 
@@ -27,7 +28,7 @@ Result<nlohmann::json> Validate(Federation& fed, const Validation& v, const Mode
   nlohmann::json out = {{"val_rows", rows}};
   if (rows > 0) {
     out["val_loss"] = loss / rows;
-    if (model.output == OutputKind::kSoftmax) out["val_accuracy"] = correct / rows;
+    if (model.output == OutputKind::kSoftmax && std::isfinite(correct)) out["val_accuracy"] = correct / rows;
   }
   return out;
 }

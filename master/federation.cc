@@ -137,7 +137,8 @@ void Federation::RecordNoise(const std::string& site, const std::vector<Response
   for (const Response& r : responses) {
     const auto dp = r.meta.find("dp");
     if (dp == r.meta.end() || !dp->is_object()) continue;
-    const double sigma = dp->value("sigma", 0.0);
+    const auto found = dp->find("sigma");
+    const double sigma = found != dp->end() && found->is_number() ? found->get<double>() : 0.0;
     std::lock_guard lock(noise_mu_);
     nlohmann::json& entry = noise_[{site, dp->value("dataset", "")}];
     if (entry.is_null()) {

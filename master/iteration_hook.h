@@ -3,6 +3,7 @@
 // which is how a job is cancelled.
 #pragma once
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <utility>
@@ -15,9 +16,15 @@ namespace fedra {
 using IterationMetrics = std::vector<std::pair<std::string, double>>;
 using IterationHook = std::function<Status(int iteration, const IterationMetrics& metrics)>;
 
-// Calls `hook` when set; Ok otherwise.
+// Calls `hook` when set, with the metrics that have a value (sites withhold some from
+// private-aggregate data, as NaN); Ok otherwise.
 inline Status ReportIteration(const IterationHook& hook, int iteration, const IterationMetrics& metrics) {
-  return hook ? hook(iteration, metrics) : Status::Ok();
+  if (!hook) return Status::Ok();
+  IterationMetrics known;
+  for (const auto& metric : metrics) {
+    if (std::isfinite(metric.second)) known.push_back(metric);
+  }
+  return hook(iteration, known);
 }
 
 }  // namespace fedra

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "common/config.h"
 #include "common/logging.h"
@@ -114,6 +115,14 @@ nlohmann::json LmResult(const LmModel& model) {
           {"iterations", model.iterations}};
 }
 
+// Log-loss and, where the sites released the counts behind it, accuracy (private-aggregate
+// sites withhold counts of correct predictions).
+nlohmann::json ClassificationMetricsJson(double log_loss, double accuracy) {
+  nlohmann::json metrics = {{"log_loss", log_loss}};
+  if (std::isfinite(accuracy)) metrics["accuracy"] = accuracy;
+  return metrics;
+}
+
 nlohmann::json LogRegResult(const LogRegModel& model) {
   // Binomial: one coefficient per name. Multinomial: per class, one per name.
   auto column = [&](Eigen::Index k) {
@@ -129,7 +138,7 @@ nlohmann::json LogRegResult(const LogRegModel& model) {
   return {{"rows", model.rows},
           {"classes", model.classes},
           {"coefficients", coefficients},
-          {"metrics", {{"log_loss", model.log_loss}, {"accuracy", model.accuracy}}},
+          {"metrics", ClassificationMetricsJson(model.log_loss, model.accuracy)},
           {"iterations", model.iterations}};
 }
 
@@ -200,7 +209,7 @@ Result<nlohmann::json> Fit(Federation& fed, const JobSpec& job, const FederatedM
     nlohmann::json result = LogRegResult(model);
     if (held_out) {
       FEDRA_ASSIGN_OR_RETURN(ClassificationMetrics m, EvaluateLogReg(fed, *held_out, features, label, model));
-      result["held_out"] = {{"rows", m.rows}, {"metrics", {{"log_loss", m.log_loss}, {"accuracy", m.accuracy}}}};
+      result["held_out"] = {{"rows", m.rows}, {"metrics", ClassificationMetricsJson(m.log_loss, m.accuracy)}};
     }
     return result;
   }

@@ -1,5 +1,6 @@
 #include "master/run_recorder.h"
 
+#include <cmath>
 
 #include "common/logging.h"
 
@@ -40,7 +41,7 @@ void AddFinalMetrics(const nlohmann::json& metrics, const std::string& prefix, i
                      Status* status) {
   if (!metrics.is_object()) return;
   for (const auto& [key, value] : metrics.items()) {
-    if (!value.is_number()) continue;
+    if (!value.is_number() || !std::isfinite(value.get<double>())) continue;  // withheld: NaN or null
     if (Status s = out->Add(prefix + key, step, value.get<double>()); status->ok()) *status = s;
   }
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -60,7 +61,7 @@ Status AuditLog::Append(const AuditEvent& event) {
   return Status::Ok();
 }
 
-Result<std::vector<nlohmann::json>> AuditLog::Tail(size_t limit) const {
+Result<std::vector<nlohmann::json>> AuditLog::Tail(size_t limit, const std::string& peer) const {
   std::string text;
   {
     std::lock_guard lock(mu_);  // no half-written line at the end
@@ -91,10 +92,12 @@ Result<std::vector<nlohmann::json>> AuditLog::Tail(size_t limit) const {
     at = stop + 1;
   }
   std::vector<nlohmann::json> events;
-  for (size_t i = lines.size() > limit ? lines.size() - limit : 0; i < lines.size(); ++i) {
-    nlohmann::json event = nlohmann::json::parse(lines[i], nullptr, /*allow_exceptions=*/false);
-    if (!event.is_discarded()) events.push_back(std::move(event));
+  for (size_t i = lines.size(); i > 0 && events.size() < limit; --i) {
+    nlohmann::json event = nlohmann::json::parse(lines[i - 1], nullptr, /*allow_exceptions=*/false);
+    if (event.is_discarded() || (!peer.empty() && event.value("peer", "") != peer)) continue;
+    events.push_back(std::move(event));
   }
+  std::reverse(events.begin(), events.end());
   return events;
 }
 

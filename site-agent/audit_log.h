@@ -45,8 +45,9 @@ class AuditLog {
   // Appends one line stamped with the current UTC time.
   Status Append(const AuditEvent& event);
 
-  // The newest `limit` events, oldest first, read from at most the last kTailBytes of the file.
-  Result<std::vector<nlohmann::json>> Tail(size_t limit) const;
+  // The newest `limit` events of `peer` (all peers when empty), oldest first, read from at most
+  // the last kTailBytes of the file.
+  Result<std::vector<nlohmann::json>> Tail(size_t limit, const std::string& peer = "") const;
   static constexpr size_t kTailBytes = 4 << 20;
 
  private:

@@ -26,8 +26,8 @@ CsvOptions Catalog::OptionsFor(const DatasetSpec& spec) const {
   options.delimiter = spec.delimiter;
   options.header = spec.header;
   options.source_name = SourceName(spec, spec.path);
-  // Errors travel to the master: they may quote a cell only of public data.
-  options.quote_cells = spec.privacy == PrivacyLevel::kPublic;
+  // Errors travel to the master: they may locate and quote a cell only of public data.
+  options.locate_cells = spec.privacy == PrivacyLevel::kPublic;
   return options;
 }
 

@@ -1,6 +1,7 @@
 #include "site-agent/executor.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/logging.h"
 #include "federated/operations.h"
@@ -127,7 +128,8 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
         return Response::Error(InvalidArgument("audit: params.limit must be an integer in 1.." +
                                                std::to_string(kMaxAuditEvents)));
       }
-      Result<std::vector<nlohmann::json>> events = audit_->Tail(static_cast<size_t>(limit->get<int64_t>()));
+      // A master sees what it asked, not what other masters did.
+      Result<std::vector<nlohmann::json>> events = audit_->Tail(static_cast<size_t>(limit->get<int64_t>()), audit->peer);
       if (!events.ok()) return Response::Error(events.status());
       return Response{Status::Ok(), {{"site", site_name_}, {"events", *events}}, {}, {}};
     }
@@ -251,6 +253,9 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     FunctionContext context;
     context.use_gpu = train_on_gpu_;
     context.min_group_rows = min_rows;
+    for (size_t i = 0; i < vars.size(); ++i) {
+      if (vars[i].provenance.protected_rows() && vars[i].provenance.transformed) context.transformed_inputs |= 1u << i;
+    }
     std::vector<uint32_t> cell_of_row;
     if (aggregate_rows && fn->groups_cells && vars[0].provenance.protected_rows()) {
       Result<std::vector<uint32_t>> cells = CellsOf(vars[0].provenance.rows, *values[0], &context.cells);
@@ -265,11 +270,16 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     meta = std::move(result->meta);
     support = result->support;
   }
+  if (!provenance.aggregate && rows_in && value.rows() != vars[0].value->rows()) {
+    // Protected rows keep the row set of input 0, so they must keep its rows, one for one.
+    return Response::Error(Internal(q.name + ": a row-level result has " + std::to_string(value.rows()) +
+                                    " rows, its input " + std::to_string(vars[0].value->rows())));
+  }
   if (provenance.aggregate && aggregate_rows) {
     if (support == 0) {
-      std::vector<const std::vector<uint64_t>*> zeros;
-      for (const Variable& v : vars) zeros.push_back(v.zeros.get());
-      support = OperationSupport(q.name, values, zeros, min_rows);
+      std::vector<const std::vector<ColumnSpread>*> spreads;
+      for (const Variable& v : vars) spreads.push_back(v.spread.get());
+      support = OperationSupport(q.name, values, spreads, min_rows);
     }
     provenance.support = std::min(provenance.support, support);
   }
@@ -277,6 +287,11 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     std::vector<const std::vector<Interval>*> bounds;
     for (const Variable& v : vars) bounds.push_back(&v.provenance.bounds);
     Result<std::vector<Interval>> propagated = PropagateBounds(q.name, values, bounds, q.params);
+    if (propagated.ok() && !std::all_of(propagated->begin(), propagated->end(), [](const Interval& b) {
+          return std::isfinite(b.lo) && std::isfinite(b.hi);
+        })) {
+      propagated = FailedPrecondition("its bounds would not be finite");
+    }
     if (!propagated.ok()) return Response::Error(PermissionDenied(Describe(provenance) + ": " + propagated.status().message()));
     provenance.bounds = std::move(propagated).value();
   }
@@ -345,20 +360,20 @@ Response Executor::Split(const Request& q, const Variable& input, Provenance pro
 Result<std::vector<uint32_t>> Executor::CellsOf(const RowSet& rows, const Matrix& x, uint32_t* cells) {
   std::shared_ptr<const RowCells> made;
   {
+    // Made under the lock: two requests at once must not group the same rows two ways.
     std::lock_guard lock(cells_mu_);
-    auto it = cells_.find(rows.dataset);
-    if (it != cells_.end()) made = it->second;
-  }
-  if (!made || (!rows.positions && made->cell_of.size() != static_cast<size_t>(x.rows()))) {
-    if (rows.positions) {
-      return FailedPrecondition("dataset '" + rows.dataset + "': these rows were split before the site grouped them; read the dataset again");
+    std::shared_ptr<const RowCells>& cached = cells_[rows.dataset];
+    if (!cached || (!rows.positions && cached->cell_of.size() != static_cast<size_t>(x.rows()))) {
+      if (rows.positions) {
+        return FailedPrecondition("dataset '" + rows.dataset +
+                                  "': these rows were split before the site grouped them; read the dataset again");
+      }
+      if (cached) FEDRA_LOG(kWarn) << "dataset '" << rows.dataset << "' changed while the site ran: grouping it again";
+      cached = std::make_shared<const RowCells>(MakeCells(x, limits_.min_aggregate_rows));
+      FEDRA_LOG(kInfo) << "dataset '" << rows.dataset << "': grouped " << x.rows() << " rows into " << cached->count()
+                       << " cells for k-means and splits";
     }
-    // Made outside the lock: a concurrent request for the same dataset makes the same cells.
-    made = std::make_shared<const RowCells>(MakeCells(x, limits_.min_aggregate_rows));
-    FEDRA_LOG(kInfo) << "dataset '" << rows.dataset << "': grouped " << x.rows() << " rows into " << made->count()
-                     << " cells for k-means and splits";
-    std::lock_guard lock(cells_mu_);
-    cells_[rows.dataset] = made;
+    made = cached;
   }
   std::vector<uint32_t> out(static_cast<size_t>(x.rows()));
   for (size_t i = 0; i < out.size(); ++i) {
@@ -379,23 +394,33 @@ Result<nlohmann::json> Executor::Noise(const Request& q, const OperationPrivacy&
   const DpPolicy& policy = spec->dp;
   double multiplier = policy.noise_multiplier;
   if (const auto it = q.params.find("noise_multiplier"); it != q.params.end()) {
-    if (!it->is_number() || !(it->get<double>() > 0) || !(it->get<double>() < 1e6)) {
-      return InvalidArgument(q.name + ": params.noise_multiplier must be a positive number");
+    if (!it->is_number() || !(it->get<double>() >= policy.noise_multiplier) || !(it->get<double>() < 1e6)) {
+      return InvalidArgument(q.name + ": params.noise_multiplier may ask for more noise than the dataset's " +
+                             std::to_string(policy.noise_multiplier) + ", not less");
     }
     multiplier = it->get<double>();
   }
   const bool cross = rule.dp == DpForm::kCrossProducts && inputs.size() > 1;
+  if (cross && !(inputs[1].provenance.protected_rows() && inputs[1].provenance.level == PrivacyLevel::kDpAggregate &&
+                 inputs[1].value->rows() == inputs[0].value->rows())) {
+    return PermissionDenied("dataset '" + spec->name + "' is dp-aggregate: " + q.name +
+                            " takes a second input of its own rows, whose bounds the noise is calibrated to");
+  }
   static const std::vector<Interval> kNoBounds;
   const Matrix* centers = rule.dp == DpForm::kClusterSums ? inputs[1].value.get() : nullptr;
   FEDRA_ASSIGN_OR_RETURN(double sensitivity,
                          ReleaseSensitivity(rule.dp, inputs[0].provenance.bounds,
                                             cross ? inputs[1].provenance.bounds : kNoBounds, centers,
                                             q.params.value("k", int64_t{0})));
+  const double sigma = multiplier * sensitivity;
+  const Status not_finite = PermissionDenied("dataset '" + spec->name + "' is dp-aggregate: " + q.name +
+                                             " would release values or noise that are not finite (operands too large)");
+  if (!std::isfinite(sigma) || !value->allFinite()) return not_finite;
   // Gaussian noise of sigma = multiplier x sensitivity costs rho = 1 / (2 multiplier^2) in zCDP.
   const double rho = 1 / (2 * multiplier * multiplier);
   FEDRA_ASSIGN_OR_RETURN(BudgetSpent spent, ledger_->Spend(spec->name, rho, policy.epsilon, policy.delta));
-  const double sigma = multiplier * sensitivity;
   AddGaussianNoise(value, sigma, rule.dp == DpForm::kCrossProducts && !cross);
+  if (!value->allFinite()) return not_finite;  // charged, but nothing leaves
   return nlohmann::json{{"dataset", spec->name},
                         {"mechanism", "gaussian"},
                         {"noise_multiplier", multiplier},
@@ -411,7 +436,7 @@ Response Executor::Store(const Request& q, Matrix value, Provenance provenance, 
                          AuditEvent* audit) {
   Variable var{std::make_shared<const Matrix>(std::move(value)), std::move(provenance), nullptr};
   if (var.provenance.protected_rows() && var.provenance.level == PrivacyLevel::kPrivateAggregate) {
-    var.zeros = std::make_shared<const std::vector<uint64_t>>(ZerosPerColumn(*var.value));
+    var.spread = std::make_shared<const std::vector<ColumnSpread>>(SpreadPerColumn(*var.value));
   }
   if (return_value) {
     // Check the release first: a refused request must change nothing.

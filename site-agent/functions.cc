@@ -11,6 +11,13 @@
 #include "site-agent/trainer.h"
 
 namespace fedra {
+
+Status FunctionContext::CheckLabelsAsRead(int i, std::string_view function) const {
+  if (((transformed_inputs >> i) & 1u) == 0) return Status::Ok();
+  return PermissionDenied(std::string(function) + ": the labels (input " + std::to_string(i) +
+                          ") of protected rows must be a column as read, not one changed by arithmetic");
+}
+
 namespace {
 
 // Per-column count, sum and sum of squares: everything the master needs for means and
@@ -29,28 +36,35 @@ Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const nloh
 // The most class codes a label column may use.
 constexpr Eigen::Index kMaxClasses = 1 << 16;
 
-// The rows of each class in a label column y (n x 1) of class codes 0..K-1, K the largest code at
-// this site plus one: 1 x K counts. A class held by fewer rows than the context's minimum is
-// reported as NaN, "present, fewer than the minimum", as statistical tables suppress small cells.
+// The rows of each class in a label column y (n x 1) of class codes 0..K-1: 1 x K counts, K the
+// largest code at this site plus one. A class held by fewer rows than the context's minimum is
+// left out, as statistical tables suppress small cells: its count is 0, and when it is the
+// largest code, K does not reach it.
 Result<FunctionOutput> ClassCounts(std::span<const Matrix* const> inputs, const nlohmann::json&,
                                    const FunctionContext& context) {
   const Matrix& y = *inputs[0];
+  FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(0, "classCounts"));
   if (y.cols() != 1) return InvalidArgument("classCounts: the label must be one column");
   if (!AreClassCodes(y, kMaxClasses)) {
     return InvalidArgument("classCounts: the label column has values that are not class codes 0, 1, 2, ... (whole "
                            "numbers below " + std::to_string(kMaxClasses) + ")");
   }
-  FunctionOutput out;
-  out.value = Matrix::Zero(1, y.rows() > 0 ? static_cast<Eigen::Index>(y.maxCoeff()) + 1 : 0);
-  for (Eigen::Index i = 0; i < y.rows(); ++i) out.value(0, static_cast<Eigen::Index>(y(i, 0))) += 1;
+  Eigen::RowVectorXd counts = Eigen::RowVectorXd::Zero(y.rows() > 0 ? static_cast<Eigen::Index>(y.maxCoeff()) + 1 : 0);
+  for (Eigen::Index i = 0; i < y.rows(); ++i) counts(static_cast<Eigen::Index>(y(i, 0))) += 1;
   const auto least = static_cast<double>(context.min_group_rows);
-  double fewest = std::max(least, static_cast<double>(y.rows()));
-  for (Eigen::Index c = 0; c < out.value.cols(); ++c) {
-    double& count = out.value(0, c);
-    if (count > 0 && count < least) count = std::numeric_limits<double>::quiet_NaN();
-    else if (count > 0) fewest = std::min(fewest, count);
+  Eigen::Index classes = 0;
+  double fewest = static_cast<double>(y.rows());
+  for (Eigen::Index c = 0; c < counts.size(); ++c) {
+    if (counts(c) < least) {
+      counts(c) = 0;
+    } else if (counts(c) > 0) {
+      classes = c + 1;
+      fewest = std::min(fewest, counts(c));
+    }
   }
-  out.support = static_cast<uint64_t>(fewest);
+  FunctionOutput out;
+  out.value = counts.head(classes);
+  out.support = static_cast<uint64_t>(std::max(fewest, least));
   return out;
 }
 
@@ -78,6 +92,7 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
                            std::to_string(x.cols() + o));
   }
   if (k < 1 || k + o < 1 || x.rows() == 0) return InvalidArgument("logistic: empty input");
+  FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "logisticStats"));
   if (!AreClassCodes(y, static_cast<double>(classes))) {
     return InvalidArgument("logistic: the label column has values that are not class codes 0.." +
                            std::to_string(classes - 1) + " (input 1)");
@@ -125,7 +140,7 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
   if (intercept) out.value.row(0) = residual.colwise().sum();
   out.value.middleRows(o, x.cols()) = x.transpose() * residual;
   out.value(w.rows(), 0) = loss;
-  out.value(w.rows() + 1, 0) = correct;
+  out.value(w.rows() + 1, 0) = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN() : correct;
   out.value(w.rows() + 2, 0) = static_cast<double>(x.rows());
   out.support = CoSupport(x, residual, context.min_group_rows);
   return out;
@@ -154,6 +169,7 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   const Matrix& y = *inputs[1];
   const Matrix& p = *inputs[2];
   FEDRA_ASSIGN_OR_RETURN(ModelSpec spec, ParseModelSpec(params.value("model", nlohmann::json::object()), "model"));
+  if (spec.output == OutputKind::kSoftmax) FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "trainLocal"));
   FEDRA_ASSIGN_OR_RETURN(OptimizerSpec opt, ParseOptimizerSpec(params.value("optimizer", nlohmann::json::object()), "optimizer"));
   LocalTrainingOptions options;
   FEDRA_ASSIGN_OR_RETURN(int64_t epochs, IntParam(params, "epochs", 1, 0, 10000));
@@ -185,11 +201,15 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   FunctionOutput out;
   out.value.resize(p.rows() + kTrainingStats, 1);
   out.value.col(0).head(p.rows()) = (options.accrue_gradients ? r.accrued : Eigen::VectorXf(r.params - start)).cast<double>();
-  out.value.col(0).tail(kTrainingStats) << r.stats.loss_sum, static_cast<double>(r.stats.correct),
-      static_cast<double>(r.stats.rows), static_cast<double>(r.last_epoch);
+  const double correct = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN()
+                                                            : static_cast<double>(r.stats.correct);
+  out.value.col(0).tail(kTrainingStats) << r.stats.loss_sum, correct, static_cast<double>(r.stats.rows),
+      static_cast<double>(r.last_epoch);
   // Each step's gradient summarises one batch: a batch of one row could be read back out of the
-  // delta, so the release rule sees the batch size as the smallest group.
-  out.support = static_cast<uint64_t>(options.batch_size);
+  // delta, so the release rule sees the batch as the smallest group — the distinct rows in it,
+  // which are fewer when an epoch replicates the rows.
+  const int64_t distinct = std::min<int64_t>(options.batch_size, x.rows());
+  out.support = static_cast<uint64_t>(epoch_rows > x.rows() ? distinct / 2 : distinct);
   return out;
 }
 
@@ -228,29 +248,46 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
 // The loss of parameters P on this site's rows: inputs X, y, P; params.model. Output, one
 // column: the summed loss, the correct predictions and the row count.
 Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inputs, const nlohmann::json& params,
-                                             const FunctionContext&) {
+                                             const FunctionContext& context) {
   const Matrix& x = *inputs[0];
   const Matrix& p = *inputs[2];
   FEDRA_ASSIGN_OR_RETURN(ModelSpec spec, ParseModelSpec(params.value("model", nlohmann::json::object()), "model"));
   if (x.cols() != spec.inputs || inputs[1]->rows() != x.rows() || p.cols() != 1 || p.rows() != spec.parameter_count()) {
     return InvalidArgument("evalModel: the data or parameters do not fit the model");
   }
+  if (spec.output == OutputKind::kSoftmax) FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "evalModel"));
   FEDRA_ASSIGN_OR_RETURN(Targets targets, MakeTargets(spec, *inputs[1]));
   const BatchStats s = Mlp(spec).Run(p.col(0).cast<float>(), x.cast<float>(), targets, nullptr);
   FunctionOutput out;
-  out.value = Matrix{{s.loss_sum}, {static_cast<double>(s.correct)}, {static_cast<double>(s.rows)}};
+  const double correct =
+      context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(s.correct);
+  out.value = Matrix{{s.loss_sum}, {correct}, {static_cast<double>(s.rows)}};
   return out;
 }
 
 // Statistics summed over rows; `aligned` marks inputs holding one row per row of X (labels).
 constexpr OperationPrivacy Statistic(DpForm dp, uint32_t aligned = 0) {
-  return {RowEffect::kAggregates, OnProtectedRows::kAllowed, aligned, dp, true, {}};
+  OperationPrivacy p;
+  p.effect = RowEffect::kAggregates;
+  p.aligned_inputs = aligned;
+  p.dp = dp;
+  return p;
 }
 
-// Privacy, besides the release rule on each output: k-means groups whole cells of
-// private-aggregate rows; logisticStats refuses coefficients that decide nearly every row; a
-// training step's smallest group is its batch. Only moments and kmeansStep have a noised form
-// for dp-aggregate rows.
+// Transforms values it is given, which must not be protected rows.
+constexpr OperationPrivacy NotOnRows(std::string_view risk) {
+  OperationPrivacy p;
+  p.on_protected = OnProtectedRows::kRefused;
+  p.changes_values = true;
+  p.risk = risk;
+  return p;
+}
+
+// Privacy, besides the release rule on each output, on private-aggregate rows: k-means groups
+// whole cells; logisticStats refuses coefficients that decide nearly every row; logistic
+// statistics, training and evaluation withhold their counts of correct predictions (NaN); a
+// training step's smallest group is its batch; labels must be columns as read. Only moments and
+// kmeansStep have a noised form for dp-aggregate rows.
 constexpr std::array kFunctions = {
     FunctionInfo{"moments", 1, 0, Statistic(DpForm::kMoments), false, &Moments},
     FunctionInfo{"classCounts", 1, 0, Statistic(DpForm::kNone), false, &ClassCounts},
@@ -258,9 +295,9 @@ constexpr std::array kFunctions = {
     FunctionInfo{"kmeansSeeds", 1, 0, Statistic(DpForm::kNone), true, &KMeansSeeds},
     FunctionInfo{"kmeansStep", 2, 0, Statistic(DpForm::kClusterSums), true, &KMeansStep},
     FunctionInfo{"trainLocal", 3, 0, Statistic(DpForm::kNone, 0b010), false, &TrainLocalFunction},
-    // Transforms an update (an aggregate) and keeps the residual.
-    FunctionInfo{"packUpdate", 1, 1, {RowEffect::kKeepsRows, OnProtectedRows::kAllowed, 0, DpForm::kNone, true, {}},
-                 false, &PackUpdateFunction},
+    // Transforms an update (an aggregate) and keeps the residual; never rows.
+    FunctionInfo{"packUpdate", 1, 1, NotOnRows("compression keeps the largest entries: an order statistic"), false,
+                 &PackUpdateFunction},
     FunctionInfo{"evalModel", 3, 0, Statistic(DpForm::kNone, 0b010), false, &EvaluateModelFunction},
 };
 

@@ -37,6 +37,15 @@ struct FunctionContext {
   // cells. Functions that group rows then group whole cells. Empty otherwise.
   std::span<const uint32_t> cell_of_row;
   uint32_t cells = 0;
+  // Bit i: input i holds protected rows that arithmetic changed since they were read. A label
+  // input must not: whether a shifted column passes a class-code check answers a master's search.
+  uint32_t transformed_inputs = 0;
+
+  // Private-aggregate rows: a count of rows on one side of a boundary the master chose (correct
+  // predictions) moves one row at a time as the boundary moves, so it is withheld (NaN).
+  bool withhold_decision_counts() const { return min_group_rows > 1; }
+  // kPermissionDenied when input `i`, which the function reads as class codes, was transformed.
+  Status CheckLabelsAsRead(int i, std::string_view function) const;
 };
 
 using FunctionBody = Result<FunctionOutput> (*)(std::span<const Matrix* const> inputs, const nlohmann::json& params,

@@ -1,44 +1,90 @@
 #include "site-agent/support.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
 namespace fedra {
 namespace {
 
-uint64_t Most(const std::vector<uint64_t>& zeros) {
-  return zeros.empty() ? 0 : *std::max_element(zeros.begin(), zeros.end());
+// The most rows any one value of a column may hold: its dominant value's, or a quarter of them.
+uint64_t MostAlike(const ColumnSpread& s, uint64_t rows) { return s.dominant ? rows - s.off : rows / 4; }
+
+uint64_t MostAlike(const std::vector<ColumnSpread>& spread, uint64_t rows) {
+  uint64_t most = 0;
+  for (const ColumnSpread& s : spread) most = std::max(most, MostAlike(s, rows));
+  return most;
 }
 
-Eigen::MatrixXf NonZero(const Matrix& m) { return (m.array() != 0).cast<float>(); }
+// 1 where a row differs from its column's dominant value (every row of a column without one).
+Eigen::MatrixXf Differs(const Matrix& m, const std::vector<ColumnSpread>& spread) {
+  Eigen::MatrixXf out(m.rows(), m.cols());
+  for (Eigen::Index j = 0; j < m.cols(); ++j) {
+    const ColumnSpread& s = spread[static_cast<size_t>(j)];
+    if (s.dominant) {
+      out.col(j) = (m.col(j).array() != s.value).cast<float>();
+    } else {
+      out.col(j).setOnes();
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
-std::vector<uint64_t> ZerosPerColumn(const Matrix& m) {
-  std::vector<uint64_t> zeros(static_cast<size_t>(m.cols()));
-  for (Eigen::Index j = 0; j < m.cols(); ++j) {  // columns are contiguous: one pass over the data
+std::vector<ColumnSpread> SpreadPerColumn(const Matrix& m) {
+  const auto n = static_cast<uint64_t>(m.rows());
+  std::vector<ColumnSpread> spread(static_cast<size_t>(m.cols()));
+  for (Eigen::Index j = 0; j < m.cols(); ++j) {
     const double* col = m.col(j).data();
-    zeros[static_cast<size_t>(j)] = static_cast<uint64_t>(std::count(col, col + m.rows(), 0.0));
+    // Misra-Gries with three counters: any value held by more than a quarter of the rows is among
+    // the candidates left at the end. A second pass counts them exactly.
+    std::array<double, 3> candidate{};
+    std::array<uint64_t, 3> weight{};
+    for (uint64_t i = 0; i < n; ++i) {
+      const double v = col[i];
+      size_t k = 0;
+      while (k < 3 && !(weight[k] > 0 && candidate[k] == v)) ++k;
+      if (k < 3) {
+        ++weight[k];
+        continue;
+      }
+      for (k = 0; k < 3 && weight[k] > 0; ++k) {}
+      if (k < 3) {
+        candidate[k] = v;
+        weight[k] = 1;
+      } else {
+        for (uint64_t& w : weight) --w;
+      }
+    }
+    ColumnSpread& s = spread[static_cast<size_t>(j)];
+    s.off = n;
+    for (size_t k = 0; k < 3; ++k) {
+      if (weight[k] == 0) continue;
+      const auto count = static_cast<uint64_t>(std::count(col, col + n, candidate[k]));
+      if (4 * count > n && n - count < s.off) s = {true, candidate[k], n - count};
+    }
   }
-  return zeros;
+  return spread;
 }
 
-uint64_t CoSupport(const Matrix& a, const Matrix& b, uint64_t enough, const std::vector<uint64_t>* a_zeros,
-                   const std::vector<uint64_t>* b_zeros) {
+uint64_t CoSupport(const Matrix& a, const Matrix& b, uint64_t enough, const std::vector<ColumnSpread>* a_spread,
+                   const std::vector<ColumnSpread>* b_spread) {
   const auto n = static_cast<uint64_t>(a.rows());
   if (a.cols() == 0 || b.cols() == 0 || enough <= 1) return n;
-  // Every pair has at least n - zeros(a_j) - zeros(b_l) rows: usually that settles it at once.
-  const uint64_t most_a = Most(a_zeros ? *a_zeros : ZerosPerColumn(a));
-  const uint64_t most_b = &a == &b ? most_a : Most(b_zeros ? *b_zeros : ZerosPerColumn(b));
-  if (most_a + most_b + enough <= n) return n - most_a - most_b;
-  // Exact counts per pair, as a product of the non-zero patterns (floats count exactly to 2^24
-  // rows per block, so long inputs go in blocks).
+  const std::vector<ColumnSpread> sa = a_spread ? *a_spread : SpreadPerColumn(a);
+  const std::vector<ColumnSpread> sb = &a == &b ? sa : b_spread ? *b_spread : SpreadPerColumn(b);
+  // Every pair has at least n minus the most alike rows of either column: usually that settles it.
+  const uint64_t alike = MostAlike(sa, n) + MostAlike(sb, n);
+  if (alike + enough <= n) return n - alike;
+  // Exact counts per pair, as a product of the patterns of differing rows (floats count exactly
+  // to 2^24 rows per block, so long inputs go in blocks).
   constexpr Eigen::Index kBlock = 1 << 22;
   Matrix counts = Matrix::Zero(a.cols(), b.cols());
   for (Eigen::Index begin = 0; begin < a.rows(); begin += kBlock) {
     const Eigen::Index rows = std::min(kBlock, a.rows() - begin);
-    counts += (NonZero(a.middleRows(begin, rows)).transpose() * NonZero(b.middleRows(begin, rows))).cast<double>();
+    counts += (Differs(a.middleRows(begin, rows), sa).transpose() * Differs(b.middleRows(begin, rows), sb)).cast<double>();
   }
   double fewest = std::numeric_limits<double>::infinity();
   for (Eigen::Index i = 0; i < counts.size(); ++i) {
@@ -48,27 +94,26 @@ uint64_t CoSupport(const Matrix& a, const Matrix& b, uint64_t enough, const std:
 }
 
 uint64_t OperationSupport(std::string_view name, std::span<const Matrix* const> inputs,
-                          std::span<const std::vector<uint64_t>* const> zeros, uint64_t enough) {
+                          std::span<const std::vector<ColumnSpread>* const> spreads, uint64_t enough) {
   const Matrix& x = *inputs[0];
-  const std::vector<uint64_t>* x_zeros = zeros.empty() ? nullptr : zeros[0];
+  const std::vector<ColumnSpread> x_spread = spreads.empty() || !spreads[0] ? SpreadPerColumn(x) : *spreads[0];
   const auto n = static_cast<uint64_t>(x.rows());
-  if (name == "colSums" || name == "colSumSq" || name == "moments") {
-    uint64_t fewest = n;  // over the columns with any non-zero value
-    for (uint64_t z : x_zeros ? *x_zeros : ZerosPerColumn(x)) {
-      if (z < n) fewest = std::min(fewest, n - z);
+  if (name == "colSums" || name == "colSumSq" || name == "moments" || name == "sum") {
+    // Each column's sum is its dominant value times the rows plus what the other rows add. A sum
+    // of all values counts like the column sums: scaling the other columns by 0 isolates any one.
+    uint64_t fewest = n;
+    for (const ColumnSpread& s : x_spread) {
+      if (s.off > 0) fewest = std::min(fewest, s.off);
     }
     return fewest;
   }
-  if (name == "sum") {
-    const auto rows = static_cast<uint64_t>((x.array() != 0).rowwise().any().count());
-    return rows > 0 ? rows : n;
-  }
-  if (name == "tsmm") return CoSupport(x, x, enough, x_zeros, x_zeros);
-  if (name == "tmatmul") return CoSupport(x, *inputs[1], enough, x_zeros, zeros.size() > 1 ? zeros[1] : nullptr);
-  if (name == "tsmv") return CoSupport(x, Matrix(x * *inputs[1]), enough, x_zeros);
+  const std::vector<ColumnSpread>* y_spread = spreads.size() > 1 ? spreads[1] : nullptr;
+  if (name == "tsmm") return CoSupport(x, x, enough, &x_spread, &x_spread);
+  if (name == "tmatmul") return CoSupport(x, *inputs[1], enough, &x_spread, y_spread);
+  if (name == "tsmv") return CoSupport(x, Matrix(x * *inputs[1]), enough, &x_spread);
   if (name == "tXwXv") {
     const Matrix weighted = ((x * *inputs[2]).array().colwise() * inputs[1]->col(0).array()).matrix();
-    return CoSupport(x, weighted, enough, x_zeros);
+    return CoSupport(x, weighted, enough, &x_spread);
   }
   return n;
 }

@@ -12,14 +12,16 @@
 #include "common/status.h"
 #include "federated/privacy.h"
 #include "federated/protocol.h"
+#include "site-agent/support.h"
 
 namespace fedra {
 
 struct Variable {
   std::shared_ptr<const Matrix> value;
   Provenance provenance;
-  // For private-aggregate rows: the zeros in each column, for the support of what they sum into.
-  std::shared_ptr<const std::vector<uint64_t>> zeros;
+  // For private-aggregate rows: how each column's values spread, for the support of what they sum
+  // into (support.h).
+  std::shared_ptr<const std::vector<ColumnSpread>> spread;
 };
 
 class SymbolTable {

@@ -1,6 +1,7 @@
 #include "master/ps/parameter_server.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 #include "common/logging.h"
@@ -179,7 +180,7 @@ class Server {
     if (log_.rows > 0) {
       r["loss"] = log_.loss / log_.rows;
       reported.emplace_back("loss", log_.loss / log_.rows);
-      if (options_.accuracy) {
+      if (options_.accuracy && std::isfinite(log_.correct)) {  // sites withhold it from private-aggregate rows
         r["accuracy"] = log_.correct / log_.rows;
         reported.emplace_back("accuracy", log_.correct / log_.rows);
       }
@@ -191,7 +192,7 @@ class Server {
       if (rows <= 0) continue;
       out["loss"] = m["loss_sum"].get<double>() / rows;
       reported.emplace_back("loss@" + site, m["loss_sum"].get<double>() / rows);
-      if (options_.accuracy) out["accuracy"] = m["correct"].get<double>() / rows;
+      if (options_.accuracy && std::isfinite(m["correct"].get<double>())) out["accuracy"] = m["correct"].get<double>() / rows;
     }
     r["sites"] = std::move(sites);
     if (!log_.dropped.empty()) r["dropped"] = log_.dropped;

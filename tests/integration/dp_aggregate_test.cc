@@ -69,6 +69,11 @@ struct DpSite {
     return r->responses;
   }
   Response One(Request q) { return Send({std::move(q)}).at(0); }
+  VarId Put(Matrix m) {
+    const VarId v = next++;
+    REQUIRE(One(Request::Put(v, std::move(m))).status.ok());
+    return v;
+  }
   VarId Read(const std::string& dataset) {
     const VarId v = next++;
     REQUIRE(One(Request::Read(v, dataset)).status.ok());
@@ -130,8 +135,7 @@ TEST_CASE("k-means clusters that differ by one row give that row only under the 
   for (int repeat = 0; repeat < 6; ++repeat) {
     // Centres mirrored across age = t: just below the oldest row, the upper cluster holds it alone.
     auto step = [&](double t) {
-      const VarId centres = s.next++;
-      REQUIRE(s.One(Request::Put(centres, Matrix{{t + 50, 0.5}, {t - 50, 0.5}})).status.ok());
+      const VarId centres = s.Put(Matrix{{t + 50, 0.5}, {t - 50, 0.5}});
       return s.Released(Request::Call(0, "kmeansStep", {x, centres}, {{"k", 2}, {"return", true}}));
     };
     auto [with, sigma_with] = step(97);
@@ -153,6 +157,34 @@ TEST_CASE("values outside the declared bounds are clipped before anything is sum
   CHECK(sigma == doctest::Approx(2.0));  // bounds [0, 1], noise multiplier 2
   const double clipped = 149 * 0.5 + 1;
   CHECK(std::abs(sum(0, 0) - clipped) < 8 * sigma);
+}
+
+TEST_CASE("dp-aggregate refuses what its noise could not cover") {
+  DpSite s;
+  const VarId x = s.Read("clinic");
+  // Less noise than the data owner set.
+  Response quiet = s.One(Request::Exec(0, "colSums", {x}, true, {{"noise_multiplier", 1}}));
+  CHECK(quiet.status.code() == StatusCode::kInvalidArgument);
+  CHECK(quiet.status.message().find("may ask for more noise than the dataset's") != std::string::npos);
+  // Values scaled past what a double holds: no finite noise covers them.
+  const VarId huge = s.next++;
+  REQUIRE(s.One(Request::Exec(huge, "mul", {x, s.Put(Matrix::Constant(1, 1, 1e300))})).status.ok());
+  Response overflow = s.One(Request::Exec(0, "colSums", {huge}, true));
+  CHECK(overflow.status.code() == StatusCode::kPermissionDenied);
+  CHECK(overflow.status.message().find("not finite") != std::string::npos);
+  // A one-row split times a master's huge scalar: the scalar is not in the bounds, so t(X) %*% Y
+  // needs Y to be rows of the dataset too.
+  VarId single = 0;
+  for (uint64_t seed = 1; seed < 400 && single == 0; ++seed) {
+    const VarId part = s.next++;
+    Response split = s.One(Request::Exec(part, "splitRows", {x}, false, {{"fraction", 0.01}, {"seed", seed}, {"held_out", true}}));
+    REQUIRE(split.status.ok());
+    if (split.meta["rows"] == 1) single = part;
+  }
+  REQUIRE(single != 0);
+  Response scaled = s.One(Request::Exec(0, "tmatmul", {single, s.Put(Matrix::Constant(1, 1, 1e12))}, true));
+  CHECK(scaled.status.code() == StatusCode::kPermissionDenied);
+  CHECK(scaled.status.message().find("second input of its own rows") != std::string::npos);
 }
 
 TEST_CASE("the site's ledger refuses releases past the budget, and remembers them across a restart") {

@@ -3,6 +3,7 @@
 // the regularised loss, computed here on the pooled data, vanishes at the federated solution.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <random>
 
 #include <Eigen/Dense>
@@ -40,7 +41,9 @@ struct Fixture {
 
   explicit Fixture(int classes) {
     pooled = Classification(600, classes, 70);
-    local.AddSplitCsvDataset("cls", pooled, {40, 150, 410}, {"u", "v", "label"}, "private-aggregate");
+    // Every site holds at least 10 rows of each class: a private-aggregate site refuses gradients
+    // whose per-class sums cover fewer.
+    local.AddSplitCsvDataset("cls", pooled, {100, 150, 350}, {"u", "v", "label"}, "private-aggregate");
     local.StartAll();
     fed = local.Connect();
   }
@@ -90,8 +93,9 @@ TEST_CASE("binomial logistic regression matches Newton's method on the pooled da
     const double log_loss = -(y * p.array().log() + (1 - y) * (1 - p.array()).log()).mean();
     const double accuracy = ((p.array() >= 0.5).cast<double>() == y).cast<double>().mean();
     CHECK(model->log_loss == doctest::Approx(log_loss).epsilon(1e-9));
-    CHECK(model->accuracy == doctest::Approx(accuracy));
-    CHECK(model->accuracy > 0.7);
+    // Private-aggregate sites withhold counts of correct predictions; here, on the pooled data:
+    CHECK(std::isnan(model->accuracy));
+    CHECK(accuracy > 0.7);
   }
 }
 
@@ -124,7 +128,8 @@ TEST_CASE("multinomial logistic regression reaches the optimum of the pooled pro
   const Matrix gradient = x.transpose() * residual / static_cast<double>(x.rows()) + lambda * penalised;
   CHECK_MESSAGE(gradient.cwiseAbs().maxCoeff() < 1e-6, gradient);
   CHECK(model->log_loss == doctest::Approx(log_loss / x.rows()).epsilon(1e-9));
-  CHECK(model->accuracy == doctest::Approx(correct / x.rows()));
+  CHECK(std::isnan(model->accuracy));  // withheld by private-aggregate sites
+  CHECK(correct / static_cast<double>(x.rows()) > 0.6);
 }
 
 TEST_CASE("logreg jobs report metrics, and bad labels and parameters are named") {
@@ -136,7 +141,8 @@ TEST_CASE("logreg jobs report metrics, and bad labels and parameters are named")
   REQUIRE_MESSAGE(result.ok(), result.status().ToString());
   CHECK((*result)["classes"] == 3);
   CHECK((*result)["coefficients"]["2"]["u"].is_number());
-  CHECK((*result)["metrics"]["accuracy"].get<double>() > 0.5);
+  CHECK((*result)["metrics"]["log_loss"].get<double>() < std::log(3.0));  // better than guessing
+  CHECK_FALSE((*result)["metrics"].contains("accuracy"));
 
   CHECK(ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "logreg", "data": {"dataset": "cls", "label": 2},
       "params": {"max_iterations": 0}})"), "job.json").status().message().find("max_iterations") != std::string::npos);

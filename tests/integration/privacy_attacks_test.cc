@@ -23,18 +23,20 @@ using testing::TempDir;
 
 constexpr int kRows = 150;
 constexpr int kMinRows = 10;
-const std::vector<std::string> kColumns = {"age", "income", "score", "label"};
+const std::vector<std::string> kColumns = {"age", "income", "score", "label", "rare"};
 
-// 150 people: distinct ages (the oldest unique), incomes and scores with many digits, labels 0/1.
+// 150 people: distinct ages (the oldest unique), incomes and scores with many digits, labels 0/1,
+// and a mark that only three rows carry (a rare condition: a mask that is part of the data).
 Matrix People(unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> age(20, 85), income(20000, 90000), score(0, 1);
-  Matrix m(kRows, 4);
+  Matrix m(kRows, 5);
   for (int i = 0; i < kRows; ++i) {
     m(i, 0) = std::round(age(rng) * 1000) / 1000;
     m(i, 1) = std::round(income(rng) * 100) / 100;
     m(i, 2) = std::round(score(rng) * 1e6) / 1e6;
     m(i, 3) = m(i, 2) > 0.5 ? 1 : 0;
+    m(i, 4) = i % 50 == 7 ? 1 : 0;
   }
   m(77, 0) = 93.125;  // the oldest
   return m;
@@ -130,7 +132,7 @@ TEST_CASE("attack 1: a master-made unit vector or identity does not pick rows") 
 
 TEST_CASE("attack 2: weights and masks from the master are refused before any sum") {
   AttackedSite s;
-  const VarId x = s.Read("people");
+  const VarId x = s.Read("people", {"age", "income", "score", "label"});
   const std::string aligned = "row-aligned values from the master";
   CheckRefused(s.One(Request::Exec(s.next++, "mul", {x, s.Put(Unit(7))})), aligned);
   CheckRefused(s.One(Request::Exec(s.next++, "add", {x, s.Put(Matrix(1e6 * Unit(7)))})), aligned);
@@ -275,6 +277,27 @@ std::vector<Side> SweepThresholds(AttackedSite& s, const std::string& dataset) {
   return seen;
 }
 
+TEST_CASE("attack 4: a rare mark in the data is no mask either, however it is shifted") {
+  AttackedSite s;
+  const VarId x = s.Read("people", {"age", "income", "score"});
+  const VarId rare = s.Read("people", {"rare"});
+  const VarId unmarked = s.next++;  // 1 - rare
+  REQUIRE(s.One(Request::Exec(unmarked, "sub", {rare, s.Put(Matrix::Constant(1, 1, 1))}, false, {{"reverse", true}}))
+              .status.ok());
+  // t(X) %*% rare sums the three marked rows; colSums(X) - t(X) %*% (1 - rare) does too.
+  const std::string few = "fewer rows than the site's minimum of 10";
+  CheckRefused(s.One(Request::Exec(0, "tmatmul", {x, rare}, true)), few);
+  CheckRefused(s.One(Request::Exec(0, "tmatmul", {x, unmarked}, true)), few);
+  CheckRefused(s.One(Request::Exec(0, "colSums", {rare}, true)), few);
+  CheckRefused(s.One(Request::Exec(0, "tsmm", {s.Read("people", {"age", "rare"})}, true)), few);
+  // As logistic labels: at zero coefficients the gradient is colSums(X) / 2 - t(X) %*% rare.
+  CheckRefused(s.One(Request::Call(0, "logisticStats", {x, rare, s.Put(Matrix::Zero(4, 1))}, {{"return", true}})), few);
+  // The common columns still add up.
+  Response sums = s.One(Request::Exec(0, "colSums", {x}, true));
+  REQUIRE(sums.status.ok());
+  CHECK((*sums.value)(0, 1) == doctest::Approx(s.people.col(1).sum()));
+}
+
 TEST_CASE("attack 5: k-means centres on a moving hyperplane only ever move whole cells") {
   AttackedSite s;
   const Matrix people = s.people.leftCols(3);
@@ -336,9 +359,15 @@ TEST_CASE("attack 6: errors and audit lines about protected data carry no values
     for (const std::string& v : values) CHECK_MESSAGE(text.find(v) == std::string::npos, v);
   };
 
-  const VarId x = s.Read("patients", {"income", "score"});
+  // Private data: nothing is computed from it, so nothing can fail on its values.
+  const VarId secret = s.Read("patients", {"income", "score"});
+  CheckRefused(s.One(Request::Call(0, "logisticStats", {secret, s.Read("patients", {"age"}), s.Put(Matrix::Zero(3, 1))},
+                                   {{"return", true}})),
+               "nothing is computed from private data");
+  // Private-aggregate data: checks of labels say what is wrong, never where or which value.
+  const VarId x = s.Read("people", {"income", "score"});
   for (const char* column : {"age", "income", "score"}) {
-    const VarId label = s.Read("patients", {column});
+    const VarId label = s.Read("people", {column});
     Response r = s.One(Request::Call(0, "logisticStats", {x, label, s.Put(Matrix::Zero(3, 1))}, {{"return", true}}));
     CHECK(r.status.code() == StatusCode::kInvalidArgument);
     CHECK(r.status.message().find("not class codes") != std::string::npos);
@@ -349,6 +378,12 @@ TEST_CASE("attack 6: errors and audit lines about protected data carry no values
     CHECK_FALSE(t.status.ok());
     check_clean(t.status.message());
   }
+  // A shifted column as labels would turn that check into a search for a row's value: refused.
+  const VarId shifted = s.next++;
+  REQUIRE(s.One(Request::Exec(shifted, "sub", {s.Read("people", {"label"}), s.Put(Matrix::Constant(1, 1, 1))})).status.ok());
+  CheckRefused(s.One(Request::Call(0, "logisticStats", {x, shifted, s.Put(Matrix::Zero(3, 1))}, {{"return", true}})),
+               "must be a column as read");
+  CheckRefused(s.One(Request::Call(0, "classCounts", {shifted}, {{"return", true}})), "must be a column as read");
   Response broken = s.One(Request::Read(s.next++, "broken"));
   CHECK(broken.status.code() == StatusCode::kDataLoss);
   CHECK(broken.status.message().find("a cell that is not a number") != std::string::npos);
@@ -361,7 +396,7 @@ TEST_CASE("attack 6: errors and audit lines about protected data carry no values
   check_clean(catalog.meta.dump());
 
   // The audit trail: failures logged as failed with what was asked, refusals as refused; no data.
-  CheckRefused(s.One(Request::Exec(0, "colSums", {x}, true)), "is private");
+  CheckRefused(s.One(Request::Exec(0, "colSums", {secret}, true)), "is private");
   std::vector<nlohmann::json> audit = s.Audit();
   int failed = 0, refused = 0;
   for (nlohmann::json line : audit) {
@@ -378,7 +413,54 @@ TEST_CASE("attack 6: errors and audit lines about protected data carry no values
     }
   }
   CHECK(failed >= 8);
-  CHECK(refused >= 1);
+  CHECK(refused >= 4);
+
+  // A master reads back its own requests from the trail, not a refused stranger's.
+  RawClient stranger(TlsFiles{{}, {}, s.local.master_kit() / "ca.crt"}, s.local.port("a"), std::chrono::seconds(5));
+  (void)stranger.Connect();
+  Response tail = s.One(Request::Audit(10000));
+  REQUIRE(tail.status.ok());
+  REQUIRE_FALSE(tail.meta["events"].empty());
+  for (const auto& event : tail.meta["events"]) CHECK(event["peer"] == "master 'm'");
+}
+
+TEST_CASE("what the review of the rules found: no compression, counts or mixed sums that single out rows") {
+  AttackedSite s;
+  const VarId x = s.Read("people", {"age", "income", "score"});
+  const VarId age = s.Read("people", {"age"});
+  // Top-k compression of a column keeps its largest entry: refused on protected rows.
+  CheckRefused(s.One(Request::Call(s.next++, "packUpdate", {age}, {{"compression", {{"topk", 1e-9}}}})),
+               "order statistic");
+  // Labels made by arithmetic (all zeros: every count a count of rows below the step) are refused.
+  const VarId zeros = s.next++;
+  REQUIRE(s.One(Request::Exec(zeros, "mul", {s.Read("people", {"label"}), s.Put(Matrix::Constant(1, 1, 0))})).status.ok());
+  CheckRefused(s.One(Request::Call(0, "logisticStats", {x, zeros, s.Put(Matrix::Zero(4, 1))}, {{"return", true}})),
+               "must be a column as read");
+  // Correct predictions of a step the master moves: counted by cell, so they move by whole cells.
+  std::set<double> counts;
+  for (double t = 20; t <= 95; t += 0.25) {
+    Matrix w(4, 1);
+    w << 1e-6 * t, -1e-6, 0, 0;  // score > 0 below age t; every row stays undecided
+    Response r = s.One(Request::Call(0, "logisticStats", {x, s.Read("people", {"label"}), s.Put(w)}, {{"return", true}}));
+    REQUIRE_MESSAGE(r.status.ok(), r.status.ToString());
+    counts.insert((*r.value)(5, 0));
+  }
+  MESSAGE(counts.size() << " distinct counts of correct predictions over 301 steps");
+  CHECK(counts.size() < 40);  // by row, the step would pass the 150 rows one by one
+  // A sum over all columns, or over columns mixed together, is a sum over the rare column too.
+  const VarId with_rare = s.Read("people", {"age", "rare"});
+  const std::string few = "fewer rows than the site's minimum of 10";
+  CheckRefused(s.One(Request::Exec(0, "sum", {with_rare}, true)), few);
+  const VarId mixed = s.next++;
+  REQUIRE(s.One(Request::Exec(mixed, "rowSums", {with_rare})).status.ok());
+  CheckRefused(s.One(Request::Exec(0, "colSums", {mixed}, true)), "mix several of its columns");
+  const VarId combined = s.next++;
+  REQUIRE(s.One(Request::Exec(combined, "matmul", {with_rare, s.Put(Matrix{{1}, {1e-9}})})).status.ok());
+  CheckRefused(s.One(Request::Exec(0, "tsmm", {combined}, true)), "mix several of its columns");
+  // Class counts leave out classes too rare to show, even as the largest code.
+  Response classes = s.One(Request::Call(0, "classCounts", {s.Read("people", {"rare"})}, {{"return", true}}));
+  REQUIRE_MESSAGE(classes.status.ok(), classes.status.ToString());
+  CHECK(*classes.value == Matrix::Constant(1, 1, kRows - 3));
 }
 
 }  // namespace fedra

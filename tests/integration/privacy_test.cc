@@ -1,6 +1,7 @@
 // The privacy matrix over real sites: for each level (public, private-aggregate, private) and
 // each kind of operation (aggregate, small aggregate, row-level result kept or returned, GET of
-// raw or derived values), whether the value leaves its site. Refusals name the site and dataset.
+// raw or derived values), whether it is allowed: whether the value leaves its site, and for
+// private data whether anything is computed at all. Refusals name the site and dataset.
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -43,7 +44,7 @@ const std::vector<Kind>& Kinds() {
       {"aggregate over too few rows", true, [](F& f, const X& x) { return x.ColSums(f).status(); },
        {true, false, false}},
       {"row-level result kept at the sites: X %*% v", false,
-       [](F& f, const X& x) { return MatMul(f, x, Matrix::Ones(3, 1)).status(); }, {true, true, true}},
+       [](F& f, const X& x) { return MatMul(f, x, Matrix::Ones(3, 1)).status(); }, {true, true, false}},
       {"row-level result returned: colSums(t(X))", false,
        [](F& f, const X& x) { return x.Transposed().ColSums(f).status(); }, {true, false, false}},
       {"GET of a derived row-level value: X * 2", false,

@@ -101,34 +101,41 @@ TEST_CASE("private data never leaves, public data does") {
   CHECK(got.value->rows() == 20);
 }
 
-TEST_CASE("aggregates are released by the rows that contribute to them") {
-  Site site;  // d.csv: a = 0..19, b = 2a, c = 1
-  REQUIRE(site.Run(Request::Read(1, "agg")).status.ok());
-  // Row 0 holds a = b = 0, so the sums of products of a and b cover only the other 19 rows.
-  auto tsmm_at = [&](uint64_t min_rows) {
-    site.limits.min_aggregate_rows = min_rows;
-    site.Restart();
-    return site.Run(Request::Exec(0, "tsmm", {1}, true)).status;
-  };
-  CHECK(tsmm_at(19).ok());
-  const Status refused = tsmm_at(20);
-  CHECK(refused.code() == StatusCode::kPermissionDenied);
-  CHECK(refused.message().find("fewer rows than the site's minimum of 20") != std::string::npos);
-  CHECK(refused.message().find("19") == std::string::npos);
+TEST_CASE("aggregates are released by the rows that differ, whatever the shift") {
+  Site site;  // min_aggregate_rows = 10
+  // t: 20 distinct values; s: 1 on three rows, 0 on the rest — a mask that is part of the data.
+  std::string csv = "t,s\n";
+  for (int i = 0; i < 20; ++i) csv += std::to_string(1.5 * i + 0.25) + "," + (i % 7 == 3 ? "1" : "0") + "\n";
+  WriteFile(site.dir / "sparse.csv", csv);
+  DatasetSpec spec;
+  spec.name = "sparse";
+  spec.path = site.dir / "sparse.csv";
+  spec.privacy = PrivacyLevel::kPrivateAggregate;
+  site.catalog = std::make_unique<Catalog>(std::map<std::string, DatasetSpec>{{"sparse", spec}});
+  site.catalog->Probe();
+  site.Restart();
+  REQUIRE(site.Run(Request::Read(1, "sparse", {"t"})).status.ok());
+  REQUIRE(site.Run(Request::Read(2, "sparse", {"s"})).status.ok());
+  REQUIRE(site.Run(Request::Put(3, Matrix::Constant(1, 1, 1))).status.ok());
+  REQUIRE(site.Run(Request::Exec(4, "sub", {2, 3}, false, {{"reverse", true}})).status.ok());  // 1 - s
 
-  // (a - 16, b - 32, c - 1): the first two are zero on one row each, the last on every row. Each
-  // non-zero column sum covers 19 rows; the all-zero column reveals nothing and is not counted.
-  REQUIRE(site.Run(Request::Put(2, Matrix{{16, 32, 1}})).status.ok());
-  REQUIRE(site.Run(Request::Exec(3, "sub", {1, 2})).status.ok());
-  auto sums_at = [&](uint64_t min_rows) {
-    site.limits.min_aggregate_rows = min_rows;
-    site.Restart();
-    return site.Run(Request::Exec(0, "colSums", {3}, true));
-  };
-  Response sums = sums_at(19);
-  REQUIRE_MESSAGE(sums.status.ok(), sums.status.ToString());
-  CHECK((*sums.value)(0, 2) == 0);
-  CHECK(sums_at(20).status.code() == StatusCode::kPermissionDenied);
+  // t alone, and t against itself: every row differs from every other.
+  CHECK(site.Run(Request::Exec(0, "colSums", {1}, true)).status.ok());
+  CHECK(site.Run(Request::Exec(0, "tsmm", {1}, true)).status.ok());
+  // Against s or 1 - s: a sum over the three marked rows, given the total of t. Refused both ways,
+  // without saying how many rows it was.
+  for (VarId mask : {VarId{2}, VarId{4}}) {
+    CAPTURE(mask);
+    const Status colsums = site.Run(Request::Exec(0, "colSums", {mask}, true)).status;
+    CHECK(colsums.code() == StatusCode::kPermissionDenied);
+    CHECK(colsums.message().find("fewer rows than the site's minimum of 10") != std::string::npos);
+    CHECK(colsums.message().find('3') == std::string::npos);
+    CHECK(site.Run(Request::Exec(0, "tmatmul", {1, mask}, true)).status.code() == StatusCode::kPermissionDenied);
+  }
+  // With a minimum of 3 rows, the same sums may leave.
+  site.limits.min_aggregate_rows = 3;
+  site.Restart();
+  CHECK(site.Run(Request::Exec(0, "tmatmul", {1, 4}, true)).status.ok());
 }
 
 TEST_CASE("a failed request changes nothing") {
