@@ -250,9 +250,19 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     if (!result.ok()) return Response::Error(result.status());
     value = std::move(result).value();
   } else {
+    if (aggregate_rows && fn->trains) {
+      Result<const DatasetSpec*> spec = catalog_->Find(rows_in->rows.dataset);
+      if (!spec.ok() || !(*spec)->allow_training) {
+        return Response::Error(PermissionDenied(
+            Describe(provenance) + ": " + q.name + " trains or scores a model the master sends, and exact statistics over "
+            "batches it sizes can be differenced into rows; the data owner allows it with \"allow_training\": true "
+            "for this dataset in site.json (see docs/privacy.md)"));
+      }
+    }
     FunctionContext context;
     context.use_gpu = train_on_gpu_;
     context.min_group_rows = min_rows;
+    if (aggregate_rows) context.spread = vars[0].spread.get();
     for (size_t i = 0; i < vars.size(); ++i) {
       if (vars[i].provenance.protected_rows() && vars[i].provenance.transformed) context.transformed_inputs |= 1u << i;
     }

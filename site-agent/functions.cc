@@ -38,8 +38,9 @@ constexpr Eigen::Index kMaxClasses = 1 << 16;
 
 // The rows of each class in a label column y (n x 1) of class codes 0..K-1: 1 x K counts, K the
 // largest code at this site plus one. A class held by fewer rows than the context's minimum is
-// left out, as statistical tables suppress small cells: its count is 0, and when it is the
-// largest code, K does not reach it.
+// left out, as statistical tables suppress small cells (with more classes where needed, so that
+// what is left out adds up to the minimum too): its count is 0, and when it is the largest code,
+// K does not reach it.
 Result<FunctionOutput> ClassCounts(std::span<const Matrix* const> inputs, const nlohmann::json&,
                                    const FunctionContext& context) {
   const Matrix& y = *inputs[0];
@@ -52,12 +53,25 @@ Result<FunctionOutput> ClassCounts(std::span<const Matrix* const> inputs, const 
   Eigen::RowVectorXd counts = Eigen::RowVectorXd::Zero(y.rows() > 0 ? static_cast<Eigen::Index>(y.maxCoeff()) + 1 : 0);
   for (Eigen::Index i = 0; i < y.rows(); ++i) counts(static_cast<Eigen::Index>(y(i, 0))) += 1;
   const auto least = static_cast<double>(context.min_group_rows);
+  // The row count is public, so what is left out must add up to at least the minimum too, or
+  // subtracting the rest would give it: leave out the next smallest classes until it does.
+  double hidden = 0;
+  for (Eigen::Index c = 0; c < counts.size(); ++c) {
+    if (counts(c) < least) hidden += counts(c), counts(c) = 0;
+  }
+  while (hidden > 0 && hidden < least) {
+    Eigen::Index smallest = -1;
+    for (Eigen::Index c = 0; c < counts.size(); ++c) {
+      if (counts(c) > 0 && (smallest < 0 || counts(c) < counts(smallest))) smallest = c;
+    }
+    if (smallest < 0) break;
+    hidden += counts(smallest);
+    counts(smallest) = 0;
+  }
   Eigen::Index classes = 0;
   double fewest = static_cast<double>(y.rows());
   for (Eigen::Index c = 0; c < counts.size(); ++c) {
-    if (counts(c) < least) {
-      counts(c) = 0;
-    } else if (counts(c) > 0) {
+    if (counts(c) > 0) {
       classes = c + 1;
       fewest = std::min(fewest, counts(c));
     }
@@ -101,6 +115,7 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
   if (intercept) scores.rowwise() += w.row(0);
   Matrix residual(x.rows(), k);  // d loss / d score
   double loss = 0, correct = 0;
+  Eigen::VectorXd row_loss(x.rows());
   uint64_t undecided = 0;  // rows whose most likely class has probability at most kDecided
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
     const auto c = static_cast<Eigen::Index>(y(i, 0));
@@ -108,7 +123,7 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
       const double s = scores(i, 0);
       // log(1 + exp(-s)) for c = 1, log(1 + exp(s)) for c = 0, computed stably.
       const double m = c == 1 ? -s : s;
-      loss += std::max(m, 0.0) + std::log1p(std::exp(-std::abs(m)));
+      row_loss(i) = std::max(m, 0.0) + std::log1p(std::exp(-std::abs(m)));
       const double p = 1 / (1 + std::exp(-s));
       residual(i, 0) = p - static_cast<double>(c);
       correct += (p >= 0.5) == (c == 1);
@@ -117,7 +132,7 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
       const double top = scores.row(i).maxCoeff();
       const Eigen::RowVectorXd e = (scores.row(i).array() - top).exp();
       const double z = e.sum();
-      loss += std::log(z) + top - scores(i, c);
+      row_loss(i) = std::log(z) + top - scores(i, c);
       residual.row(i) = e / z;
       residual(i, c) -= 1;
       Eigen::Index best;
@@ -126,6 +141,7 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
       undecided += e(best) / z <= kDecided;
     }
   }
+  loss = row_loss.sum();
   // Coefficients scaled up until every row is decided turn the gradient into a sum over a
   // half-space the master chose, which can hold a single row. On private-aggregate rows enough
   // rows must stay undecided to blur any such boundary.
@@ -142,7 +158,14 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
   out.value(w.rows(), 0) = loss;
   out.value(w.rows() + 1, 0) = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN() : correct;
   out.value(w.rows() + 2, 0) = static_cast<double>(x.rows());
-  out.support = CoSupport(x, residual, context.min_group_rows);
+  if (context.min_group_rows > 1) {
+    // The features' gradient rows pair each column with the residuals; the intercept's row and
+    // the loss sum the residuals and the losses themselves, which a shift can make rare.
+    const std::vector<ColumnSpread> residual_spread = SpreadPerColumn(residual);
+    out.support = CoSupport(x, residual, context.min_group_rows, context.spread, &residual_spread);
+    if (intercept) out.support = std::min(out.support, FewestDiffering(residual_spread, out.support));
+    out.support = std::min(out.support, FewestDiffering(SpreadPerColumn(Matrix(row_loss)), out.support));
+  }
   return out;
 }
 
@@ -289,16 +312,16 @@ constexpr OperationPrivacy NotOnRows(std::string_view risk) {
 // training step's smallest group is its batch; labels must be columns as read. Only moments and
 // kmeansStep have a noised form for dp-aggregate rows.
 constexpr std::array kFunctions = {
-    FunctionInfo{"moments", 1, 0, Statistic(DpForm::kMoments), false, &Moments},
-    FunctionInfo{"classCounts", 1, 0, Statistic(DpForm::kNone), false, &ClassCounts},
-    FunctionInfo{"logisticStats", 3, 0, Statistic(DpForm::kNone, 0b010), false, &LogisticStats},
-    FunctionInfo{"kmeansSeeds", 1, 0, Statistic(DpForm::kNone), true, &KMeansSeeds},
-    FunctionInfo{"kmeansStep", 2, 0, Statistic(DpForm::kClusterSums), true, &KMeansStep},
-    FunctionInfo{"trainLocal", 3, 0, Statistic(DpForm::kNone, 0b010), false, &TrainLocalFunction},
+    FunctionInfo{"moments", 1, 0, Statistic(DpForm::kMoments), false, false, &Moments},
+    FunctionInfo{"classCounts", 1, 0, Statistic(DpForm::kNone), false, false, &ClassCounts},
+    FunctionInfo{"logisticStats", 3, 0, Statistic(DpForm::kNone, 0b010), false, false, &LogisticStats},
+    FunctionInfo{"kmeansSeeds", 1, 0, Statistic(DpForm::kNone), true, false, &KMeansSeeds},
+    FunctionInfo{"kmeansStep", 2, 0, Statistic(DpForm::kClusterSums), true, false, &KMeansStep},
+    FunctionInfo{"trainLocal", 3, 0, Statistic(DpForm::kNone, 0b010), false, true, &TrainLocalFunction},
     // Transforms an update (an aggregate) and keeps the residual; never rows.
     FunctionInfo{"packUpdate", 1, 1, NotOnRows("compression keeps the largest entries: an order statistic"), false,
-                 &PackUpdateFunction},
-    FunctionInfo{"evalModel", 3, 0, Statistic(DpForm::kNone, 0b010), false, &EvaluateModelFunction},
+                 false, &PackUpdateFunction},
+    FunctionInfo{"evalModel", 3, 0, Statistic(DpForm::kNone, 0b010), false, true, &EvaluateModelFunction},
 };
 
 }  // namespace

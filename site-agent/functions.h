@@ -13,6 +13,7 @@
 #include "common/matrix.h"
 #include "common/status.h"
 #include "federated/privacy.h"
+#include "site-agent/support.h"
 
 namespace fedra {
 
@@ -37,6 +38,8 @@ struct FunctionContext {
   // cells. Functions that group rows then group whole cells. Empty otherwise.
   std::span<const uint32_t> cell_of_row;
   uint32_t cells = 0;
+  // For private-aggregate rows: how the columns of input 0 spread (support.h).
+  const std::vector<ColumnSpread>* spread = nullptr;
   // Bit i: input i holds protected rows that arithmetic changed since they were read. A label
   // input must not: whether a shifted column passes a class-code check answers a master's search.
   uint32_t transformed_inputs = 0;
@@ -58,6 +61,10 @@ struct FunctionInfo {
   OperationPrivacy privacy;
   // Groups rows (k-means): on private-aggregate rows it is given the rows' cells and groups whole cells.
   bool groups_cells;
+  // Trains or evaluates a model the master sends. Its exact statistics over batches the master
+  // sizes can be differenced into rows, so on private-aggregate data it runs only where the data
+  // owner allowed training (site.json: "allow_training").
+  bool trains;
   FunctionBody run;
 };
 

@@ -22,6 +22,7 @@ struct ClusterStats {
   Matrix sums;              // k x d
   Eigen::VectorXd counts;   // k
   Eigen::VectorXd sq_dist;  // k: summed squared distances to the centre
+  std::vector<Eigen::Index> cluster_of_point;
 };
 
 // What k-means assigns: rows, or the cells of private-aggregate rows, each standing for `weight`
@@ -30,9 +31,15 @@ struct Points {
   Matrix sums;
   Eigen::VectorXd weights;
   Eigen::VectorXd squares;
+  std::vector<Eigen::Index> point_of_row;  // which point each row of the input is part of
 };
 
-Points RowsOf(const Matrix& x) { return {x, Eigen::VectorXd::Ones(x.rows()), x.rowwise().squaredNorm()}; }
+Points RowsOf(const Matrix& x) {
+  Points p{x, Eigen::VectorXd::Ones(x.rows()), x.rowwise().squaredNorm(), {}};
+  p.point_of_row.resize(static_cast<size_t>(x.rows()));
+  std::iota(p.point_of_row.begin(), p.point_of_row.end(), 0);
+  return p;
+}
 
 Points CellsOf(const Matrix& x, const FunctionContext& context) {
   CellSums c = SumCells(x, context.cell_of_row, context.cells);
@@ -41,13 +48,16 @@ Points CellsOf(const Matrix& x, const FunctionContext& context) {
     if (c.counts(i) > 0) present.push_back(i);
   }
   Points p{Matrix(static_cast<Eigen::Index>(present.size()), x.cols()), Eigen::VectorXd(present.size()),
-           Eigen::VectorXd(present.size())};
+           Eigen::VectorXd(present.size()), {}};
+  std::vector<Eigen::Index> point_of_cell(context.cells, -1);
   for (size_t i = 0; i < present.size(); ++i) {
     const auto r = static_cast<Eigen::Index>(i);
     p.sums.row(r) = c.sums.row(present[i]);
     p.weights(r) = c.counts(present[i]);
     p.squares(r) = c.squares(present[i]);
+    point_of_cell[static_cast<size_t>(present[i])] = r;
   }
+  for (uint32_t cell : context.cell_of_row) p.point_of_row.push_back(point_of_cell[cell]);
   return p;
 }
 
@@ -58,7 +68,8 @@ Points PointsFor(const Matrix& x, const FunctionContext& context) {
 // Assigns each point, by its mean, to its nearest centre (the lowest index on ties).
 ClusterStats Assign(const Points& p, const Matrix& centers) {
   const Eigen::Index k = centers.rows();
-  ClusterStats s{Matrix::Zero(k, p.sums.cols()), Eigen::VectorXd::Zero(k), Eigen::VectorXd::Zero(k)};
+  ClusterStats s{Matrix::Zero(k, p.sums.cols()), Eigen::VectorXd::Zero(k), Eigen::VectorXd::Zero(k),
+                 std::vector<Eigen::Index>(static_cast<size_t>(p.sums.rows()))};
   const Eigen::RowVectorXd center_norms = centers.rowwise().squaredNorm().transpose();
   for (Eigen::Index begin = 0; begin < p.sums.rows(); begin += kAssignBlockRows) {
     const Eigen::Index rows = std::min(kAssignBlockRows, p.sums.rows() - begin);
@@ -72,6 +83,7 @@ ClusterStats Assign(const Points& p, const Matrix& centers) {
         if (scores(i, j) < scores(i, best)) best = j;
       }
       const Eigen::Index at = begin + i;
+      s.cluster_of_point[static_cast<size_t>(at)] = best;
       const double w = p.weights(at);
       s.sums.row(best) += p.sums.row(at);
       s.counts(best) += w;
@@ -101,13 +113,36 @@ Result<int64_t> PositiveParam(const nlohmann::json& params, const char* name, co
   return it->get<int64_t>();
 }
 
+// On private-aggregate rows, the fewest rows of any group that differ from a common value of some
+// column (`differs`, from DiffersFromCommon), if fewer than `fewest`: the group's sum of that
+// column, once the master shifts it, rests on those rows alone.
+uint64_t FewestDifferingInGroups(const Eigen::MatrixXf& differs, const Points& points,
+                                 const std::vector<Eigen::Index>& group_of_point, Eigen::Index groups, uint64_t fewest) {
+  if (differs.cols() == 0) return fewest;
+  Matrix counts = Matrix::Zero(groups, differs.cols());
+  for (Eigen::Index i = 0; i < differs.rows(); ++i) {
+    const Eigen::Index g = group_of_point[static_cast<size_t>(points.point_of_row[static_cast<size_t>(i)])];
+    counts.row(g) += differs.row(i).cast<double>();
+  }
+  for (Eigen::Index i = 0; i < counts.size(); ++i) {
+    if (counts(i) > 0) fewest = std::min(fewest, static_cast<uint64_t>(counts(i)));
+  }
+  return fewest;
+}
+
+// The rows that differ from a common value of each column, where the support must look at them.
+Eigen::MatrixXf DiffersToWatch(const Matrix& x, const FunctionContext& context) {
+  if (context.min_group_rows <= 1 || context.spread == nullptr) return Eigen::MatrixXf(x.rows(), 0);
+  return DiffersFromCommon(x, *context.spread);
+}
+
 // Up to kSeedSampleRows of the points, chosen at random.
 Points Sample(const Points& all, std::mt19937_64& rng) {
   if (all.sums.rows() <= kSeedSampleRows) return all;
   std::vector<Eigen::Index> order(static_cast<size_t>(all.sums.rows()));
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
-  Points p{Matrix(kSeedSampleRows, all.sums.cols()), Eigen::VectorXd(kSeedSampleRows), Eigen::VectorXd(kSeedSampleRows)};
+  Points p{Matrix(kSeedSampleRows, all.sums.cols()), Eigen::VectorXd(kSeedSampleRows), Eigen::VectorXd(kSeedSampleRows), {}};
   for (Eigen::Index i = 0; i < kSeedSampleRows; ++i) {
     const Eigen::Index from = order[static_cast<size_t>(i)];
     p.sums.row(i) = all.sums.row(from);
@@ -140,8 +175,10 @@ Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const 
   // Keep the non-empty clusters, then merge any below the minimum into its nearest neighbour.
   std::vector<Eigen::RowVectorXd> sums;
   std::vector<double> counts;
+  std::vector<Eigen::Index> group_of_cluster(static_cast<size_t>(s.counts.size()), -1);
   for (Eigen::Index j = 0; j < s.counts.size(); ++j) {
     if (s.counts(j) > 0) {
+      group_of_cluster[static_cast<size_t>(j)] = static_cast<Eigen::Index>(sums.size());
       sums.push_back(s.sums.row(j));
       counts.push_back(s.counts(j));
     }
@@ -160,6 +197,10 @@ Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const 
     counts[nearest] += counts[small];
     sums.erase(sums.begin() + static_cast<std::ptrdiff_t>(small));
     counts.erase(counts.begin() + static_cast<std::ptrdiff_t>(small));
+    for (Eigen::Index& g : group_of_cluster) {
+      if (g == static_cast<Eigen::Index>(small)) g = static_cast<Eigen::Index>(nearest);
+      if (g > static_cast<Eigen::Index>(small)) --g;
+    }
   }
   FunctionOutput out;
   out.value.resize(static_cast<Eigen::Index>(sums.size()), x.cols() + 1);
@@ -169,6 +210,10 @@ Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const 
     out.value(r, x.cols()) = counts[j];
   }
   out.support = static_cast<uint64_t>(*std::min_element(counts.begin(), counts.end()));
+  std::vector<Eigen::Index> group_of_point;
+  for (Eigen::Index cluster : s.cluster_of_point) group_of_point.push_back(group_of_cluster[static_cast<size_t>(cluster)]);
+  out.support = FewestDifferingInGroups(DiffersToWatch(x, context), all, group_of_point,
+                                        static_cast<Eigen::Index>(sums.size()), out.support);
   return out;
 }
 
@@ -183,11 +228,14 @@ Result<FunctionOutput> KMeansStep(std::span<const Matrix* const> inputs, const n
                            std::to_string(x.cols()));
   }
   const Points points = PointsFor(x, context);
+  const Eigen::MatrixXf differs = DiffersToWatch(x, context);
   FunctionOutput out;
   out.value.resize(centers.rows(), x.cols() + 2);
   double smallest = std::numeric_limits<double>::infinity();
+  uint64_t differing = std::numeric_limits<uint64_t>::max();
   for (Eigen::Index begin = 0; begin < centers.rows(); begin += k) {
     const ClusterStats s = Assign(points, centers.middleRows(begin, k));
+    differing = FewestDifferingInGroups(differs, points, s.cluster_of_point, k, differing);
     out.value.middleRows(begin, k).leftCols(x.cols()) = s.sums;
     out.value.middleRows(begin, k).col(x.cols()) = s.counts;
     out.value.middleRows(begin, k).col(x.cols() + 1) = s.sq_dist;
@@ -195,7 +243,7 @@ Result<FunctionOutput> KMeansStep(std::span<const Matrix* const> inputs, const n
       if (s.counts(j) > 0) smallest = std::min(smallest, s.counts(j));
     }
   }
-  if (std::isfinite(smallest)) out.support = static_cast<uint64_t>(smallest);
+  if (std::isfinite(smallest)) out.support = std::min(static_cast<uint64_t>(smallest), differing);
   return out;
 }
 

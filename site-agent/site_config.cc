@@ -65,6 +65,7 @@ Status ParseDataset(const std::string& name, const nlohmann::json& node, const s
   FEDRA_RETURN_IF_ERROR(f.Optional("delimiter", &delimiter));
   FEDRA_RETURN_IF_ERROR(f.Optional("labels", &labels));
   FEDRA_RETURN_IF_ERROR(f.Required("privacy", &privacy));
+  FEDRA_RETURN_IF_ERROR(f.Optional("allow_training", &spec->allow_training));
   Result<PrivacyLevel> level = ParsePrivacyLevel(privacy);
   if (!level.ok()) return level.status().WithContext(f.Path("privacy"));
   spec->privacy = *level;

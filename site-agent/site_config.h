@@ -34,6 +34,8 @@ struct DatasetSpec {
   PrivacyLevel privacy = PrivacyLevel::kPrivateAggregate;
   std::filesystem::path labels = {};  // idx: the labels' file, read as a last column "label"
   DpPolicy dp;                        // dp-aggregate only
+  // private-aggregate: the owner lets masters train and score models on it (docs/privacy.md).
+  bool allow_training = false;
 };
 
 struct SiteLimits {

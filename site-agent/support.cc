@@ -8,8 +8,8 @@
 namespace fedra {
 namespace {
 
-// The most rows any one value of a column may hold: its dominant value's, or a quarter of them.
-uint64_t MostAlike(const ColumnSpread& s, uint64_t rows) { return s.dominant ? rows - s.off : rows / 4; }
+// The most rows any one value of a column may hold: its commonest value's, or a quarter of them.
+uint64_t MostAlike(const ColumnSpread& s, uint64_t rows) { return s.heavy.empty() ? rows / 4 : rows - s.fewest_off(rows); }
 
 uint64_t MostAlike(const std::vector<ColumnSpread>& spread, uint64_t rows) {
   uint64_t most = 0;
@@ -17,21 +17,50 @@ uint64_t MostAlike(const std::vector<ColumnSpread>& spread, uint64_t rows) {
   return most;
 }
 
-// 1 where a row differs from its column's dominant value (every row of a column without one).
+// For each column and each of its common values, 1 where a row differs from that value; a column
+// without one gives a column of ones (no shift makes its rows vanish).
 Eigen::MatrixXf Differs(const Matrix& m, const std::vector<ColumnSpread>& spread) {
-  Eigen::MatrixXf out(m.rows(), m.cols());
+  Eigen::Index width = 0;
+  for (const ColumnSpread& s : spread) width += std::max<Eigen::Index>(1, static_cast<Eigen::Index>(s.heavy.size()));
+  Eigen::MatrixXf out(m.rows(), width);
+  Eigen::Index at = 0;
   for (Eigen::Index j = 0; j < m.cols(); ++j) {
     const ColumnSpread& s = spread[static_cast<size_t>(j)];
-    if (s.dominant) {
-      out.col(j) = (m.col(j).array() != s.value).cast<float>();
-    } else {
-      out.col(j).setOnes();
-    }
+    if (s.heavy.empty()) out.col(at++).setOnes();
+    for (const ColumnSpread::Heavy& h : s.heavy) out.col(at++) = (m.col(j).array() != h.value).cast<float>();
   }
   return out;
 }
 
 }  // namespace
+
+uint64_t ColumnSpread::fewest_off(uint64_t rows) const {
+  uint64_t fewest = rows;
+  for (const Heavy& h : heavy) fewest = std::min(fewest, h.off);
+  return fewest;
+}
+
+Eigen::MatrixXf DiffersFromCommon(const Matrix& m, const std::vector<ColumnSpread>& spread) {
+  Eigen::Index width = 0;
+  for (const ColumnSpread& s : spread) width += static_cast<Eigen::Index>(s.heavy.size());
+  Eigen::MatrixXf out(m.rows(), width);
+  Eigen::Index at = 0;
+  for (Eigen::Index j = 0; j < m.cols(); ++j) {
+    for (const ColumnSpread::Heavy& h : spread[static_cast<size_t>(j)].heavy) {
+      out.col(at++) = (m.col(j).array() != h.value).cast<float>();
+    }
+  }
+  return out;
+}
+
+uint64_t FewestDiffering(const std::vector<ColumnSpread>& spread, uint64_t rows) {
+  uint64_t fewest = rows;
+  for (const ColumnSpread& s : spread) {
+    const uint64_t off = s.fewest_off(rows);
+    if (off > 0) fewest = std::min(fewest, off);
+  }
+  return fewest;
+}
 
 std::vector<ColumnSpread> SpreadPerColumn(const Matrix& m) {
   const auto n = static_cast<uint64_t>(m.rows());
@@ -59,11 +88,10 @@ std::vector<ColumnSpread> SpreadPerColumn(const Matrix& m) {
       }
     }
     ColumnSpread& s = spread[static_cast<size_t>(j)];
-    s.off = n;
     for (size_t k = 0; k < 3; ++k) {
       if (weight[k] == 0) continue;
       const auto count = static_cast<uint64_t>(std::count(col, col + n, candidate[k]));
-      if (4 * count > n && n - count < s.off) s = {true, candidate[k], n - count};
+      if (4 * count > n) s.heavy.push_back({candidate[k], n - count});
     }
   }
   return spread;
@@ -78,13 +106,16 @@ uint64_t CoSupport(const Matrix& a, const Matrix& b, uint64_t enough, const std:
   // Every pair has at least n minus the most alike rows of either column: usually that settles it.
   const uint64_t alike = MostAlike(sa, n) + MostAlike(sb, n);
   if (alike + enough <= n) return n - alike;
-  // Exact counts per pair, as a product of the patterns of differing rows (floats count exactly
-  // to 2^24 rows per block, so long inputs go in blocks).
+  // Exact counts per pair of columns and common values, as a product of the patterns of
+  // differing rows (floats count exactly to 2^24 rows per block, so long inputs go in blocks).
   constexpr Eigen::Index kBlock = 1 << 22;
-  Matrix counts = Matrix::Zero(a.cols(), b.cols());
+  Matrix counts;
   for (Eigen::Index begin = 0; begin < a.rows(); begin += kBlock) {
     const Eigen::Index rows = std::min(kBlock, a.rows() - begin);
-    counts += (Differs(a.middleRows(begin, rows), sa).transpose() * Differs(b.middleRows(begin, rows), sb)).cast<double>();
+    const Matrix block =
+        (Differs(a.middleRows(begin, rows), sa).transpose() * Differs(b.middleRows(begin, rows), sb)).cast<double>();
+    if (counts.size() == 0) counts = Matrix::Zero(block.rows(), block.cols());
+    counts += block;
   }
   double fewest = std::numeric_limits<double>::infinity();
   for (Eigen::Index i = 0; i < counts.size(); ++i) {
@@ -99,13 +130,9 @@ uint64_t OperationSupport(std::string_view name, std::span<const Matrix* const> 
   const std::vector<ColumnSpread> x_spread = spreads.empty() || !spreads[0] ? SpreadPerColumn(x) : *spreads[0];
   const auto n = static_cast<uint64_t>(x.rows());
   if (name == "colSums" || name == "colSumSq" || name == "moments" || name == "sum") {
-    // Each column's sum is its dominant value times the rows plus what the other rows add. A sum
+    // Each column's sum is a common value times the rows plus what the other rows add. A sum
     // of all values counts like the column sums: scaling the other columns by 0 isolates any one.
-    uint64_t fewest = n;
-    for (const ColumnSpread& s : x_spread) {
-      if (s.off > 0) fewest = std::min(fewest, s.off);
-    }
-    return fewest;
+    return FewestDiffering(x_spread, n);
   }
   const std::vector<ColumnSpread>* y_spread = spreads.size() > 1 ? spreads[1] : nullptr;
   if (name == "tsmm") return CoSupport(x, x, enough, &x_spread, &x_spread);

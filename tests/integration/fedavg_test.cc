@@ -105,6 +105,7 @@ TEST_CASE("nn jobs train through the job runner and name bad hyper-parameters") 
   testing::TempDir dir;
   testing::LocalFederation local(dir.path(), {"a", "b"});
   local.AddSplitCsvDataset("blobs", pooled, {90, 150}, {"u", "v", "cls"}, "private-aggregate");
+  local.AllowTraining("blobs");
   local.StartAll();
   auto fed = local.Connect();
   auto job = [](const std::string& text) { return ParseJobSpec(nlohmann::json::parse(text), "job.json"); };
@@ -223,6 +224,7 @@ TEST_CASE("a site killed mid-training is dropped; the rounds go on until the quo
     testing::TempDir dir;
     testing::LocalFederation local(dir.path(), {"a", "b", "c"});
     local.AddSplitCsvDataset("d", pooled, {80, 100, 120}, {"u", "v", "cls"}, "private-aggregate");
+    local.AllowTraining("d");
     local.StartAll();
     auto fed = local.Connect();
     auto data = testing::ReadFeaturesAndLabel(*fed, "d");
@@ -281,6 +283,7 @@ TEST_CASE("every strategy trains through real sites, and a site killed mid-job s
     testing::TempDir dir;
     testing::LocalFederation local(dir.path(), {"a", "b", "c"});
     local.AddSplitCsvDataset("d", pooled, {80, 120, 160}, {"u", "v", "cls"}, "private-aggregate");
+    local.AllowTraining("d");
     local.StartAll();
     auto fed = local.Connect();
     Result<JobSpec> spec = ParseJobSpec(nlohmann::json::parse(std::string(R"({"algorithm": "nn",

@@ -46,7 +46,8 @@ Result<std::vector<int64_t>> AddNonIidFashion(LocalFederation& local) {
     WriteIdx(local.kit(site) / "labels.idx", {n}, site_labels[s]);
     local.EditConfig(site, [](nlohmann::json& c) {
       c["datasets"]["fashion"] = {
-          {"format", "idx"}, {"path", "images.idx"}, {"labels", "labels.idx"}, {"privacy", "private-aggregate"}};
+          {"format", "idx"}, {"path", "images.idx"}, {"labels", "labels.idx"}, {"privacy", "private-aggregate"},
+          {"allow_training", true}};
     });
     counts.push_back(n);
   }

@@ -49,6 +49,14 @@ void LocalFederation::AddDataset(const std::string& site, const std::string& dat
   });
 }
 
+void LocalFederation::AllowTraining(const std::string& dataset) {
+  for (const std::string& site : sites_) {
+    EditConfig(site, [&](nlohmann::json& c) {
+      if (c.contains("datasets") && c["datasets"].contains(dataset)) c["datasets"][dataset]["allow_training"] = true;
+    });
+  }
+}
+
 void LocalFederation::AddCsvDataset(const std::string& site, const std::string& dataset,
                                     const Matrix& m, const std::vector<std::string>& columns,
                                     const std::string& privacy) {

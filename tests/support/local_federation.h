@@ -46,6 +46,9 @@ class LocalFederation {
   // part written with AddCsvDataset. The sizes must add up to pooled.rows().
   void AddSplitCsvDataset(const std::string& dataset, const Matrix& pooled, const std::vector<int>& rows_per_site,
                           const std::vector<std::string>& columns, const std::string& privacy);
+  // Lets masters train and score models on `dataset` at every site that lists it, as its data
+  // owners would in site.json (private-aggregate data refuses training otherwise).
+  void AllowTraining(const std::string& dataset);
   // Lists an existing file (path relative to the kit) as a dataset.
   void AddDataset(const std::string& site, const std::string& dataset, const std::string& file,
                   const std::string& privacy);

@@ -132,6 +132,20 @@ TEST_CASE("aggregates are released by the rows that differ, whatever the shift")
     CHECK(colsums.message().find('3') == std::string::npos);
     CHECK(site.Run(Request::Exec(0, "tmatmul", {1, mask}, true)).status.code() == StatusCode::kPermissionDenied);
   }
+  // A column with two common values: a product is judged at both. g splits the rows 10 / 10; p is
+  // non-zero on the g = 1 rows and on one g = 0 row, which p's product with g - 1 would sum alone.
+  std::string two = "g,p\n";
+  for (int i = 0; i < 20; ++i) two += std::string(i % 2 ? "1," : "0,") + (i % 2 || i == 4 ? std::to_string(i + 0.5) : "0") + "\n";
+  WriteFile(site.dir / "two.csv", two);
+  DatasetSpec both = spec;
+  both.name = "two";
+  both.path = site.dir / "two.csv";
+  site.catalog = std::make_unique<Catalog>(std::map<std::string, DatasetSpec>{{"sparse", spec}, {"two", both}});
+  site.catalog->Probe();
+  site.Restart();
+  REQUIRE(site.Run(Request::Read(5, "two")).status.ok());
+  CHECK(site.Run(Request::Exec(0, "tsmm", {5}, true)).status.code() == StatusCode::kPermissionDenied);
+
   // With a minimum of 3 rows, the same sums may leave.
   site.limits.min_aggregate_rows = 3;
   site.Restart();
