@@ -15,13 +15,6 @@ constexpr std::string_view kNonlinear =
 constexpr std::string_view kOrder = "an order statistic is the value of one cell";
 constexpr std::string_view kProducts = "products of row-level values build masks and powers that single out rows";
 
-constexpr OperationPrivacy Aggregate(DpForm dp, uint32_t aligned = 0) {
-  OperationPrivacy p;
-  p.effect = E::kAggregates;
-  p.aligned_inputs = aligned;
-  p.dp = dp;
-  return p;
-}
 // Keeps rows, or some of them, as they are: picks columns or rows.
 constexpr OperationPrivacy Picks(E effect = E::kKeepsRows) {
   OperationPrivacy p;
@@ -58,13 +51,13 @@ constexpr OperationPrivacy Refused(E effect, std::string_view risk) {
 }
 
 constexpr std::array kOperations = {
-    OperationInfo{"colSums", 1, Aggregate(DpForm::kSums), "colSums(X): 1 x ncol sums over rows"},
-    OperationInfo{"sum", 1, Aggregate(DpForm::kRowTotals), "sum(X): 1 x 1 sum of all values"},
-    OperationInfo{"tsmm", 1, Aggregate(DpForm::kCrossProducts), "t(X) %*% X: ncol x ncol"},
-    OperationInfo{"tmatmul", 2, Aggregate(DpForm::kCrossProducts, 0b10),
+    OperationInfo{"colSums", 1, SumsRows(DpForm::kSums), "colSums(X): 1 x ncol sums over rows"},
+    OperationInfo{"sum", 1, SumsRows(DpForm::kRowTotals), "sum(X): 1 x 1 sum of all values"},
+    OperationInfo{"tsmm", 1, SumsRows(DpForm::kCrossProducts), "t(X) %*% X: ncol x ncol"},
+    OperationInfo{"tmatmul", 2, SumsRows(DpForm::kCrossProducts, 0b10),
                   "t(X) %*% Y for row-aligned X and Y: ncol(X) x ncol(Y)"},
-    OperationInfo{"tsmv", 2, Aggregate(DpForm::kNone), "t(X) %*% (X %*% v) for a broadcast v, fused: ncol(X) x ncol(v)"},
-    OperationInfo{"tXwXv", 3, Aggregate(DpForm::kNone, 0b010),
+    OperationInfo{"tsmv", 2, SumsRows(DpForm::kNone), "t(X) %*% (X %*% v) for a broadcast v, fused: ncol(X) x ncol(v)"},
+    OperationInfo{"tXwXv", 3, SumsRows(DpForm::kNone, 0b010),
                   "t(X) %*% (w * (X %*% v)) for row-aligned w (nrow x 1) and broadcast v, fused"},
     OperationInfo{"rowSums", 1, Mixes(), "rowSums(X): nrow x 1, stays row-level"},
     OperationInfo{"columns", 1, Picks(), "X[, params.indices]: the chosen columns (0-based), in order"},
@@ -72,7 +65,7 @@ constexpr std::array kOperations = {
                   "rows of X drawn by a seeded hash: params.fraction of them with params.held_out, the others "
                   "without; for protected data the site keys the hash with its own secret and draws whole cells"},
     OperationInfo{"matmul", 2, Mixes(), "X %*% V for a broadcast V: nrow(X) x ncol(V)"},
-    OperationInfo{"colSumSq", 1, Aggregate(DpForm::kSquares), "colSums(X^2): 1 x ncol"},
+    OperationInfo{"colSumSq", 1, SumsRows(DpForm::kSquares), "colSums(X^2): 1 x ncol"},
     OperationInfo{"colMins", 1, Refused(E::kAggregates, kOrder), "column minima: 1 x ncol"},
     OperationInfo{"colMaxs", 1, Refused(E::kAggregates, kOrder), "column maxima: 1 x ncol"},
     // Row-wise counterparts, for the column aggregates of a transposed matrix.

@@ -115,6 +115,15 @@ struct OperationPrivacy {
   std::string_view risk;
 };
 
+// The behaviour of an operation or function that sums over rows, with `aligned` as above.
+constexpr OperationPrivacy SumsRows(DpForm dp, uint32_t aligned = 0) {
+  OperationPrivacy p;
+  p.effect = RowEffect::kAggregates;
+  p.aligned_inputs = aligned;
+  p.dp = dp;
+  return p;
+}
+
 // What the rules need to know of one input.
 struct InputView {
   const Provenance* provenance;

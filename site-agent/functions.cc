@@ -288,15 +288,6 @@ Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inpu
   return out;
 }
 
-// Statistics summed over rows; `aligned` marks inputs holding one row per row of X (labels).
-constexpr OperationPrivacy Statistic(DpForm dp, uint32_t aligned = 0) {
-  OperationPrivacy p;
-  p.effect = RowEffect::kAggregates;
-  p.aligned_inputs = aligned;
-  p.dp = dp;
-  return p;
-}
-
 // Transforms values it is given, which must not be protected rows.
 constexpr OperationPrivacy NotOnRows(std::string_view risk) {
   OperationPrivacy p;
@@ -312,16 +303,16 @@ constexpr OperationPrivacy NotOnRows(std::string_view risk) {
 // training step's smallest group is its batch; labels must be columns as read. Only moments and
 // kmeansStep have a noised form for dp-aggregate rows.
 constexpr std::array kFunctions = {
-    FunctionInfo{"moments", 1, 0, Statistic(DpForm::kMoments), false, false, &Moments},
-    FunctionInfo{"classCounts", 1, 0, Statistic(DpForm::kNone), false, false, &ClassCounts},
-    FunctionInfo{"logisticStats", 3, 0, Statistic(DpForm::kNone, 0b010), false, false, &LogisticStats},
-    FunctionInfo{"kmeansSeeds", 1, 0, Statistic(DpForm::kNone), true, false, &KMeansSeeds},
-    FunctionInfo{"kmeansStep", 2, 0, Statistic(DpForm::kClusterSums), true, false, &KMeansStep},
-    FunctionInfo{"trainLocal", 3, 0, Statistic(DpForm::kNone, 0b010), false, true, &TrainLocalFunction},
+    FunctionInfo{"moments", 1, 0, SumsRows(DpForm::kMoments), false, false, &Moments},
+    FunctionInfo{"classCounts", 1, 0, SumsRows(DpForm::kNone), false, false, &ClassCounts},
+    FunctionInfo{"logisticStats", 3, 0, SumsRows(DpForm::kNone, 0b010), false, false, &LogisticStats},
+    FunctionInfo{"kmeansSeeds", 1, 0, SumsRows(DpForm::kNone), true, false, &KMeansSeeds},
+    FunctionInfo{"kmeansStep", 2, 0, SumsRows(DpForm::kClusterSums), true, false, &KMeansStep},
+    FunctionInfo{"trainLocal", 3, 0, SumsRows(DpForm::kNone, 0b010), false, true, &TrainLocalFunction},
     // Transforms an update (an aggregate) and keeps the residual; never rows.
     FunctionInfo{"packUpdate", 1, 1, NotOnRows("compression keeps the largest entries: an order statistic"), false,
                  false, &PackUpdateFunction},
-    FunctionInfo{"evalModel", 3, 0, Statistic(DpForm::kNone, 0b010), false, true, &EvaluateModelFunction},
+    FunctionInfo{"evalModel", 3, 0, SumsRows(DpForm::kNone, 0b010), false, true, &EvaluateModelFunction},
 };
 
 }  // namespace
