@@ -25,19 +25,27 @@ struct ClusterStats {
   std::vector<Eigen::Index> cluster_of_point;
 };
 
-// What k-means assigns: rows, or the cells of private-aggregate rows, each standing for `weight`
-// rows whose coordinates add up to `sums` and whose squared norms add up to `squares`.
+// What k-means assigns: the input's rows themselves (not copied), or groups of rows — the cells of
+// private-aggregate rows, a sample — each standing for `weights` rows whose coordinates add up to
+// `sums` and whose squared norms add up to `squares`.
 struct Points {
+  const Matrix* rows = nullptr;
   Matrix sums;
   Eigen::VectorXd weights;
   Eigen::VectorXd squares;
-  std::vector<Eigen::Index> point_of_row;  // which point each row of the input is part of
+  std::vector<Eigen::Index> point_of_row;  // for cells: which point each row of the input is part of
+
+  const Matrix& values() const { return rows ? *rows : sums; }
+  Eigen::Index size() const { return values().rows(); }
+  double weight(Eigen::Index i) const { return rows ? 1.0 : weights(i); }
+  Eigen::VectorXd all_weights() const { return rows ? Eigen::VectorXd::Ones(size()) : weights; }
+  // Each point's mean row.
+  Matrix means() const { return rows ? *rows : Matrix(sums.array().colwise() / weights.array()); }
 };
 
 Points RowsOf(const Matrix& x) {
-  Points p{x, Eigen::VectorXd::Ones(x.rows()), x.rowwise().squaredNorm(), {}};
-  p.point_of_row.resize(static_cast<size_t>(x.rows()));
-  std::iota(p.point_of_row.begin(), p.point_of_row.end(), 0);
+  Points p;
+  p.rows = &x;
   return p;
 }
 
@@ -47,7 +55,7 @@ Points CellsOf(const Matrix& x, const FunctionContext& context) {
   for (Eigen::Index i = 0; i < c.counts.size(); ++i) {
     if (c.counts(i) > 0) present.push_back(i);
   }
-  Points p{Matrix(static_cast<Eigen::Index>(present.size()), x.cols()), Eigen::VectorXd(present.size()),
+  Points p{nullptr, Matrix(static_cast<Eigen::Index>(present.size()), x.cols()), Eigen::VectorXd(present.size()),
            Eigen::VectorXd(present.size()), {}};
   std::vector<Eigen::Index> point_of_cell(context.cells, -1);
   for (size_t i = 0; i < present.size(); ++i) {
@@ -68,14 +76,18 @@ Points PointsFor(const Matrix& x, const FunctionContext& context) {
 // Assigns each point, by its mean, to its nearest centre (the lowest index on ties).
 ClusterStats Assign(const Points& p, const Matrix& centers) {
   const Eigen::Index k = centers.rows();
-  ClusterStats s{Matrix::Zero(k, p.sums.cols()), Eigen::VectorXd::Zero(k), Eigen::VectorXd::Zero(k),
-                 std::vector<Eigen::Index>(static_cast<size_t>(p.sums.rows()))};
+  const Matrix& values = p.values();
+  ClusterStats s{Matrix::Zero(k, values.cols()), Eigen::VectorXd::Zero(k), Eigen::VectorXd::Zero(k),
+                 std::vector<Eigen::Index>(static_cast<size_t>(p.size()))};
   const Eigen::RowVectorXd center_norms = centers.rowwise().squaredNorm().transpose();
-  for (Eigen::Index begin = 0; begin < p.sums.rows(); begin += kAssignBlockRows) {
-    const Eigen::Index rows = std::min(kAssignBlockRows, p.sums.rows() - begin);
-    const Matrix means = p.sums.middleRows(begin, rows).array().colwise() / p.weights.segment(begin, rows).array();
+  for (Eigen::Index begin = 0; begin < p.size(); begin += kAssignBlockRows) {
+    const Eigen::Index rows = std::min(kAssignBlockRows, p.size() - begin);
+    const auto block = values.middleRows(begin, rows);
     // |x - c|² = |x|² - 2 x.c + |c|²; |x|² is the same for every centre, so it can be left out.
-    Matrix scores = -2.0 * (means * centers.transpose());
+    // A group is placed by its mean row.
+    Matrix scores = p.rows ? Matrix(-2.0 * (block * centers.transpose()))
+                           : Matrix(-2.0 * (Matrix(block.array().colwise() / p.weights.segment(begin, rows).array()) *
+                                            centers.transpose()));
     scores.rowwise() += center_norms;
     for (Eigen::Index i = 0; i < rows; ++i) {
       Eigen::Index best = 0;
@@ -84,12 +96,12 @@ ClusterStats Assign(const Points& p, const Matrix& centers) {
       }
       const Eigen::Index at = begin + i;
       s.cluster_of_point[static_cast<size_t>(at)] = best;
-      const double w = p.weights(at);
-      s.sums.row(best) += p.sums.row(at);
+      const double w = p.weight(at);
+      s.sums.row(best) += block.row(i);
       s.counts(best) += w;
-      // A row's distance directly; a cell's summed over its rows: sum |x|² - 2 c . sum x + w |c|².
-      const double d = w == 1 ? (p.sums.row(at) - centers.row(best)).squaredNorm()
-                              : p.squares(at) - 2 * centers.row(best).dot(p.sums.row(at)) + w * center_norms(best);
+      // A row's distance directly; a group's summed over its rows: sum |x|² - 2 c . sum x + w |c|².
+      const double d = w == 1 ? (block.row(i) - centers.row(best)).squaredNorm()
+                              : p.squares(at) - 2 * centers.row(best).dot(block.row(i)) + w * center_norms(best);
       s.sq_dist(best) += std::max(0.0, d);
     }
   }
@@ -121,7 +133,8 @@ uint64_t FewestDifferingInGroups(const Eigen::MatrixXf& differs, const Points& p
   if (differs.cols() == 0) return fewest;
   Matrix counts = Matrix::Zero(groups, differs.cols());
   for (Eigen::Index i = 0; i < differs.rows(); ++i) {
-    const Eigen::Index g = group_of_point[static_cast<size_t>(points.point_of_row[static_cast<size_t>(i)])];
+    const Eigen::Index point = points.point_of_row.empty() ? i : points.point_of_row[static_cast<size_t>(i)];
+    const Eigen::Index g = group_of_point[static_cast<size_t>(point)];
     counts.row(g) += differs.row(i).cast<double>();
   }
   for (Eigen::Index i = 0; i < counts.size(); ++i) {
@@ -138,16 +151,17 @@ Eigen::MatrixXf DiffersToWatch(const Matrix& x, const FunctionContext& context) 
 
 // Up to kSeedSampleRows of the points, chosen at random.
 Points Sample(const Points& all, std::mt19937_64& rng) {
-  if (all.sums.rows() <= kSeedSampleRows) return all;
-  std::vector<Eigen::Index> order(static_cast<size_t>(all.sums.rows()));
+  if (all.size() <= kSeedSampleRows) return all;
+  std::vector<Eigen::Index> order(static_cast<size_t>(all.size()));
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
-  Points p{Matrix(kSeedSampleRows, all.sums.cols()), Eigen::VectorXd(kSeedSampleRows), Eigen::VectorXd(kSeedSampleRows), {}};
+  Points p{nullptr, Matrix(kSeedSampleRows, all.values().cols()), Eigen::VectorXd(kSeedSampleRows),
+           Eigen::VectorXd(kSeedSampleRows), {}};
   for (Eigen::Index i = 0; i < kSeedSampleRows; ++i) {
     const Eigen::Index from = order[static_cast<size_t>(i)];
-    p.sums.row(i) = all.sums.row(from);
-    p.weights(i) = all.weights(from);
-    p.squares(i) = all.squares(from);
+    p.sums.row(i) = all.values().row(from);
+    p.weights(i) = all.weight(from);
+    p.squares(i) = all.rows ? all.rows->row(from).squaredNorm() : all.squares(from);
   }
   return p;
 }
@@ -165,10 +179,9 @@ Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const 
 
   // Micro-clusters from a sample, then every point assigned to them.
   const Points all = PointsFor(x, context);
-  const Eigen::Index m = std::clamp<Eigen::Index>(x.rows() / min_rows, 1, std::min<Eigen::Index>(wanted, all.sums.rows()));
+  const Eigen::Index m = std::clamp<Eigen::Index>(x.rows() / min_rows, 1, std::min<Eigen::Index>(wanted, all.size()));
   const Points sample = Sample(all, rng);
-  const Matrix sample_means = sample.sums.array().colwise() / sample.weights.array();
-  Matrix centers = KMeansPlusPlus(sample_means, sample.weights, std::min(m, sample.sums.rows()), rng);
+  Matrix centers = KMeansPlusPlus(sample.means(), sample.all_weights(), std::min(m, sample.size()), rng);
   for (int step = 0; step < kSeedLloydSteps; ++step) centers = Means(Assign(sample, centers), centers);
   ClusterStats s = Assign(all, centers);
 
