@@ -50,6 +50,10 @@ constexpr OperationPrivacy Refused(E effect, std::string_view risk) {
   return p;
 }
 
+// Comparisons and nonlinear maps: masks and powers on protected rows, refused.
+constexpr OperationPrivacy kComparison = Refused(E::kKeepsRows, kSelects);
+constexpr OperationPrivacy kNonlinearMap = Refused(E::kKeepsRows, kNonlinear);
+
 constexpr std::array kOperations = {
     OperationInfo{"colSums", 1, SumsRows(DpForm::kSums), "colSums(X): 1 x ncol sums over rows"},
     OperationInfo{"sum", 1, SumsRows(DpForm::kRowTotals), "sum(X): 1 x 1 sum of all values"},
@@ -69,7 +73,7 @@ constexpr std::array kOperations = {
     OperationInfo{"colMins", 1, Refused(E::kAggregates, kOrder), "column minima: 1 x ncol"},
     OperationInfo{"colMaxs", 1, Refused(E::kAggregates, kOrder), "column maxima: 1 x ncol"},
     // Row-wise counterparts, for the column aggregates of a transposed matrix.
-    OperationInfo{"rowSumSq", 1, Refused(E::kKeepsRows, kNonlinear), "rowSums(X^2): nrow x 1, stays row-level"},
+    OperationInfo{"rowSumSq", 1, kNonlinearMap, "rowSums(X^2): nrow x 1, stays row-level"},
     OperationInfo{"rowMins", 1, Refused(E::kKeepsRows, kOrder), "row minima: nrow x 1, stays row-level"},
     OperationInfo{"rowMaxs", 1, Refused(E::kKeepsRows, kOrder), "row maxima: nrow x 1, stays row-level"},
     // Elementwise X op Y, where Y is a 1x1 scalar, a 1 x ncol row vector, an nrow x 1 column
@@ -78,18 +82,18 @@ constexpr std::array kOperations = {
     OperationInfo{"sub", 2, Linear(), "X - Y (broadcast)"},
     OperationInfo{"mul", 2, ScaledBy(true), "X * Y (broadcast)"},
     OperationInfo{"div", 2, ScaledBy(false), "X / Y (broadcast)"},
-    OperationInfo{"lt", 2, Refused(E::kKeepsRows, kSelects), "X < Y as 0/1 (broadcast)"},
-    OperationInfo{"le", 2, Refused(E::kKeepsRows, kSelects), "X <= Y as 0/1 (broadcast)"},
-    OperationInfo{"gt", 2, Refused(E::kKeepsRows, kSelects), "X > Y as 0/1 (broadcast)"},
-    OperationInfo{"ge", 2, Refused(E::kKeepsRows, kSelects), "X >= Y as 0/1 (broadcast)"},
-    OperationInfo{"eq", 2, Refused(E::kKeepsRows, kSelects), "X == Y as 0/1 (broadcast)"},
-    OperationInfo{"ne", 2, Refused(E::kKeepsRows, kSelects), "X != Y as 0/1 (broadcast)"},
-    OperationInfo{"exp", 1, Refused(E::kKeepsRows, kNonlinear), "exp(X)"},
-    OperationInfo{"log", 1, Refused(E::kKeepsRows, kNonlinear), "log(X)"},
-    OperationInfo{"abs", 1, Refused(E::kKeepsRows, kNonlinear), "abs(X)"},
-    OperationInfo{"sqrt", 1, Refused(E::kKeepsRows, kNonlinear), "sqrt(X)"},
-    OperationInfo{"sigmoid", 1, Refused(E::kKeepsRows, kNonlinear), "1 / (1 + exp(-X))"},
-    OperationInfo{"round", 1, Refused(E::kKeepsRows, kSelects), "round(X)"},
+    OperationInfo{"lt", 2, kComparison, "X < Y as 0/1 (broadcast)"},
+    OperationInfo{"le", 2, kComparison, "X <= Y as 0/1 (broadcast)"},
+    OperationInfo{"gt", 2, kComparison, "X > Y as 0/1 (broadcast)"},
+    OperationInfo{"ge", 2, kComparison, "X >= Y as 0/1 (broadcast)"},
+    OperationInfo{"eq", 2, kComparison, "X == Y as 0/1 (broadcast)"},
+    OperationInfo{"ne", 2, kComparison, "X != Y as 0/1 (broadcast)"},
+    OperationInfo{"exp", 1, kNonlinearMap, "exp(X)"},
+    OperationInfo{"log", 1, kNonlinearMap, "log(X)"},
+    OperationInfo{"abs", 1, kNonlinearMap, "abs(X)"},
+    OperationInfo{"sqrt", 1, kNonlinearMap, "sqrt(X)"},
+    OperationInfo{"sigmoid", 1, kNonlinearMap, "1 / (1 + exp(-X))"},
+    OperationInfo{"round", 1, kComparison, "round(X)"},
 };
 
 }  // namespace

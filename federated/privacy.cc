@@ -24,15 +24,14 @@ std::string_view PrivacyLevelName(PrivacyLevel level) {
   return "unknown";
 }
 
-namespace {
-
-// "dataset 'housing' is private-aggregate"
-std::string Describe(const Provenance& p) {
+std::string DescribeLevel(const Provenance& p) {
   return "dataset '" + p.source + "' is " + std::string(PrivacyLevelName(p.level));
 }
 
+namespace {
+
 Status Refuse(std::string_view name, const Provenance& p, const std::string& why) {
-  return PermissionDenied(Describe(p) + ": " + std::string(name) + " " + why);
+  return PermissionDenied(DescribeLevel(p) + ": " + std::string(name) + " " + why);
 }
 
 }  // namespace
@@ -148,18 +147,18 @@ Status CheckRelease(const Provenance& p, uint64_t min_aggregate_rows) {
     case PrivacyLevel::kPublic:
       return Status::Ok();
     case PrivacyLevel::kPrivate:
-      return PermissionDenied(Describe(p) + ": nothing derived from it may leave the site");
+      return PermissionDenied(DescribeLevel(p) + ": nothing derived from it may leave the site");
     case PrivacyLevel::kPrivateAggregate:
-      if (!p.aggregate) return PermissionDenied(Describe(p) + ": row-level values may not leave the site");
+      if (!p.aggregate) return PermissionDenied(DescribeLevel(p) + ": row-level values may not leave the site");
       if (p.support < min_aggregate_rows) {
         // The count itself is not said: how many rows contribute is data too.
-        return PermissionDenied(Describe(p) + ": some numbers of this aggregate sum fewer rows than the site's minimum of " +
+        return PermissionDenied(DescribeLevel(p) + ": some numbers of this aggregate sum fewer rows than the site's minimum of " +
                                 std::to_string(min_aggregate_rows));
       }
       return Status::Ok();
     case PrivacyLevel::kDpAggregate:
-      if (!p.aggregate) return PermissionDenied(Describe(p) + ": row-level values may not leave the site");
-      if (!p.noised) return PermissionDenied(Describe(p) + ": only aggregates with calibrated noise may leave the site");
+      if (!p.aggregate) return PermissionDenied(DescribeLevel(p) + ": row-level values may not leave the site");
+      if (!p.noised) return PermissionDenied(DescribeLevel(p) + ": only aggregates with calibrated noise may leave the site");
       return Status::Ok();
   }
   return Internal("unknown privacy level");

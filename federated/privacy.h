@@ -48,8 +48,8 @@ struct Provenance {
   PrivacyLevel level = PrivacyLevel::kPublic;
   // The values summarise rows (colSums, t(X) %*% X) rather than holding one row each.
   bool aggregate = false;
-  // For non-public aggregates: the fewest rows behind any non-zero number in the value (its
-  // effective support: rows whose contribution the masks and weights left non-zero).
+  // For non-public aggregates: the fewest rows behind any number in the value (its effective
+  // support: rows that differ from what most rows hold, site-agent/support.h).
   uint64_t support = 0;
   // Dataset(s) the restriction comes from, for messages ("housing").
   std::string source;
@@ -129,6 +129,9 @@ struct InputView {
   const Provenance* provenance;
   int64_t rows;
 };
+
+// "dataset 'housing' is private-aggregate": the start of every privacy refusal.
+std::string DescribeLevel(const Provenance& p);
 
 // Ok when `name` (with `rule`) may run on `inputs`; otherwise kPermissionDenied saying which
 // rule and why. `reversed` is an elementwise op's params.reverse (b op X).

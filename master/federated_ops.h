@@ -36,8 +36,8 @@ Result<double> Max(Federation& fed, const FederatedMatrix& x);
 Result<FederatedMatrix> RowSums(Federation& fed, const FederatedMatrix& x);
 
 // The rows of each class in a one-column label matrix of class codes 0..K-1, over all sites (K
-// the largest code anywhere plus one). Sites refuse labels that are not class codes; a count is
-// NaN where a private-aggregate site holds the class on too few rows to say how many.
+// the largest code anywhere plus one). Sites refuse labels that are not class codes; a
+// private-aggregate site leaves out classes it holds on too few rows (count 0).
 Result<Eigen::VectorXd> ClassCounts(Federation& fed, const FederatedMatrix& y);
 
 // Products.

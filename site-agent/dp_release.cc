@@ -11,6 +11,10 @@ namespace {
 
 double Width(const Interval& a) { return a.hi - a.lo; }
 
+Interval Add(const Interval& a, const Interval& b) { return {a.lo + b.lo, a.hi + b.hi}; }
+Interval Subtract(const Interval& a, const Interval& b) { return {a.lo - b.hi, a.hi - b.lo}; }
+Interval Scale(const Interval& a, double c) { return c >= 0 ? Interval{a.lo * c, a.hi * c} : Interval{a.hi * c, a.lo * c}; }
+
 // The range of a * b for a in `a`, b in `b`.
 Interval Product(const Interval& a, const Interval& b) {
   const double p[] = {a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi};
@@ -104,19 +108,6 @@ void AddGaussianNoise(Matrix* value, double sigma, bool symmetric) {
   if (symmetric) value->triangularView<Eigen::StrictlyLower>() = value->transpose();
 }
 
-}  // namespace fedra
-
-namespace fedra {
-namespace {
-
-Interval Add(const Interval& a, const Interval& b) { return {a.lo + b.lo, a.hi + b.hi}; }
-Interval Scale(const Interval& a, double c) { return c >= 0 ? Interval{a.lo * c, a.hi * c} : Interval{a.hi * c, a.lo * c}; }
-
-// A broadcast operand's value for column j: a scalar or a row vector.
-double Operand(const Matrix& b, Eigen::Index j) { return b.size() == 1 ? b(0, 0) : b(0, j); }
-
-}  // namespace
-
 Result<std::vector<Interval>> PropagateBounds(std::string_view name, std::span<const Matrix* const> inputs,
                                               std::span<const std::vector<Interval>* const> bounds,
                                               const nlohmann::json& params) {
@@ -141,30 +132,27 @@ Result<std::vector<Interval>> PropagateBounds(std::string_view name, std::span<c
     }
     return out;
   }
-  const bool binary = name == "add" || name == "sub" || name == "mul" || name == "div";
-  if (binary && bounds.size() > 1 && !bounds[1]->empty()) {  // X +/- Y for Y of the same rows
-    const std::vector<Interval>& y = *bounds[1];
-    if (name != "add" && name != "sub") return FailedPrecondition("no bound for a product of two row-level values");
-    const bool reverse = params.value("reverse", false);
-    for (size_t j = 0; j < x.size(); ++j) {
-      const Interval& b = y.size() == 1 ? y[0] : y.at(j);
-      if (name == "add") out.push_back(Add(x[j], b));
-      else if (!reverse) out.push_back({x[j].lo - b.hi, x[j].hi - b.lo});
-      else out.push_back({b.lo - x[j].hi, b.hi - x[j].lo});
-    }
-    return out;
-  }
-  if (binary && inputs[1]->rows() == 1) {
+  const bool additive = name == "add" || name == "sub", scaling = name == "mul" || name == "div";
+  const bool aligned = bounds.size() > 1 && !bounds[1]->empty();  // Y: rows of the same dataset
+  if (aligned && scaling) return FailedPrecondition("no bound for a product of two row-level values");
+  if ((additive || scaling) && (aligned || inputs[1]->rows() == 1)) {
     const Matrix& b = *inputs[1];
     const bool reverse = params.value("reverse", false);
     for (size_t j = 0; j < x.size(); ++j) {
-      const double c = Operand(b, static_cast<Eigen::Index>(j));
-      if (!std::isfinite(c)) return FailedPrecondition("no bound for an operand that is not finite");
-      if (name == "add") out.push_back({x[j].lo + c, x[j].hi + c});
-      else if (name == "sub") out.push_back(reverse ? Interval{c - x[j].hi, c - x[j].lo} : Interval{x[j].lo - c, x[j].hi - c});
-      else if (name == "mul") out.push_back(Scale(x[j], c));
-      else if (c == 0 || reverse) return FailedPrecondition("no bound for this division");
-      else out.push_back(Scale(x[j], 1 / c));
+      // The operand of column j: the bound of Y's column, or a broadcast scalar or row vector.
+      Interval y{0, 0};
+      if (aligned) {
+        y = bounds[1]->size() == 1 ? (*bounds[1])[0] : bounds[1]->at(j);
+      } else {
+        const double c = b.size() == 1 ? b(0, 0) : b(0, static_cast<Eigen::Index>(j));
+        if (!std::isfinite(c)) return FailedPrecondition("no bound for an operand that is not finite");
+        y = {c, c};
+      }
+      if (name == "add") out.push_back(Add(x[j], y));
+      else if (name == "sub") out.push_back(reverse ? Subtract(y, x[j]) : Subtract(x[j], y));
+      else if (name == "mul") out.push_back(Scale(x[j], y.lo));
+      else if (y.lo == 0 || reverse) return FailedPrecondition("no bound for this division");
+      else out.push_back(Scale(x[j], 1 / y.lo));
     }
     return out;
   }

@@ -34,10 +34,6 @@ const Provenance* ProtectedRows(std::span<const Variable> inputs) {
   return nullptr;
 }
 
-std::string Describe(const Provenance& p) {
-  return "dataset '" + p.source + "' is " + std::string(PrivacyLevelName(p.level));
-}
-
 // Clips each column of a dp-aggregate dataset to its declared bounds and returns them.
 Result<std::vector<Interval>> ClipToBounds(const DatasetSpec& spec, const std::vector<std::string>& columns,
                                            Matrix* values) {
@@ -235,7 +231,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   const bool aggregate_rows = rows_in && provenance.level == PrivacyLevel::kPrivateAggregate;
   if (dp_rows && provenance.aggregate && rule.dp == DpForm::kNone) {
     return Response::Error(PermissionDenied(
-        Describe(provenance) + ": " + q.name +
+        DescribeLevel(provenance) + ": " + q.name +
         " has no noised form (dp-aggregate rows allow colSums, sum, colSumSq, t(X) %*% X, t(X) %*% Y, moments and kmeansStep)"));
   }
   if (op && rule.effect == RowEffect::kPicksRows) return Split(q, vars[0], std::move(provenance), audit);
@@ -254,7 +250,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
       Result<const DatasetSpec*> spec = catalog_->Find(rows_in->rows.dataset);
       if (!spec.ok() || !(*spec)->allow_training) {
         return Response::Error(PermissionDenied(
-            Describe(provenance) + ": " + q.name + " trains or scores a model the master sends, and exact statistics over "
+            DescribeLevel(provenance) + ": " + q.name + " trains or scores a model the master sends, and exact statistics over "
             "batches it sizes can be differenced into rows; the data owner allows it with \"allow_training\": true "
             "for this dataset in site.json (see docs/privacy.md)"));
       }
@@ -302,7 +298,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
         })) {
       propagated = FailedPrecondition("its bounds would not be finite");
     }
-    if (!propagated.ok()) return Response::Error(PermissionDenied(Describe(provenance) + ": " + propagated.status().message()));
+    if (!propagated.ok()) return Response::Error(PermissionDenied(DescribeLevel(provenance) + ": " + propagated.status().message()));
     provenance.bounds = std::move(propagated).value();
   }
   if (dp_rows && provenance.aggregate) {
@@ -333,23 +329,21 @@ Response Executor::Split(const Request& q, const Variable& input, Provenance pro
   const Matrix& x = *input.value;
   const bool keyed = in.protected_rows();
   const uint64_t seed = keyed ? ledger_->KeyedSeed(in.rows.dataset, split->seed) : split->seed;
+  const bool by_cell = keyed && in.level == PrivacyLevel::kPrivateAggregate;
   std::vector<uint32_t> cell_of_row;
-  if (keyed && in.level == PrivacyLevel::kPrivateAggregate) {
+  if (by_cell) {
     uint32_t cells = 0;
     Result<std::vector<uint32_t>> c = CellsOf(in.rows, x, &cells);
     if (!c.ok()) return Response::Error(c.status());
     cell_of_row = std::move(c).value();
-    // Both sides count: the master can always subtract one from the whole.
-    const size_t picked = PickRows(static_cast<uint64_t>(x.rows()), *split, seed, cell_of_row).size();
-    const size_t rest = static_cast<size_t>(x.rows()) - picked;
-    const uint64_t fewest = std::min<uint64_t>(picked, rest);
-    if (fewest < limits_.min_aggregate_rows) {
-      return Response::Error(PermissionDenied(Describe(in) + ": this split would leave fewer rows than the site's minimum of " +
-                                              std::to_string(limits_.min_aggregate_rows) +
-                                              " on one side (hold out a fraction further from 0 and 1)"));
-    }
   }
   const std::vector<uint32_t> rows = PickRows(static_cast<uint64_t>(x.rows()), *split, seed, cell_of_row);
+  // Both sides count: the master can always subtract one from the whole.
+  if (by_cell && std::min<uint64_t>(rows.size(), static_cast<uint64_t>(x.rows()) - rows.size()) < limits_.min_aggregate_rows) {
+    return Response::Error(PermissionDenied(DescribeLevel(in) + ": this split would leave fewer rows than the site's minimum of " +
+                                            std::to_string(limits_.min_aggregate_rows) +
+                                            " on one side (hold out a fraction further from 0 and 1)"));
+  }
   Matrix out(static_cast<Eigen::Index>(rows.size()), x.cols());
   auto positions = std::make_shared<std::vector<uint32_t>>();
   positions->reserve(rows.size());
@@ -413,7 +407,7 @@ Result<nlohmann::json> Executor::Noise(const Request& q, const OperationPrivacy&
   const bool cross = rule.dp == DpForm::kCrossProducts && inputs.size() > 1;
   if (cross && !(inputs[1].provenance.protected_rows() && inputs[1].provenance.level == PrivacyLevel::kDpAggregate &&
                  inputs[1].value->rows() == inputs[0].value->rows())) {
-    return PermissionDenied("dataset '" + spec->name + "' is dp-aggregate: " + q.name +
+    return PermissionDenied(DescribeLevel(rows) + ": " + q.name +
                             " takes a second input of its own rows, whose bounds the noise is calibrated to");
   }
   static const std::vector<Interval> kNoBounds;
@@ -423,7 +417,7 @@ Result<nlohmann::json> Executor::Noise(const Request& q, const OperationPrivacy&
                                             cross ? inputs[1].provenance.bounds : kNoBounds, centers,
                                             q.params.value("k", int64_t{0})));
   const double sigma = multiplier * sensitivity;
-  const Status not_finite = PermissionDenied("dataset '" + spec->name + "' is dp-aggregate: " + q.name +
+  const Status not_finite = PermissionDenied(DescribeLevel(rows) + ": " + q.name +
                                              " would release values or noise that are not finite (operands too large)");
   if (!std::isfinite(sigma) || !value->allFinite()) return not_finite;
   // Gaussian noise of sigma = multiplier x sensitivity costs rho = 1 / (2 multiplier^2) in zCDP.
@@ -445,7 +439,9 @@ Result<nlohmann::json> Executor::Noise(const Request& q, const OperationPrivacy&
 Response Executor::Store(const Request& q, Matrix value, Provenance provenance, bool return_value,
                          AuditEvent* audit) {
   Variable var{std::make_shared<const Matrix>(std::move(value)), std::move(provenance), nullptr};
-  if (var.provenance.protected_rows() && var.provenance.level == PrivacyLevel::kPrivateAggregate) {
+  // Mixed values are never summed on private-aggregate data, so they need no spread.
+  const Provenance& p = var.provenance;
+  if (p.protected_rows() && p.level == PrivacyLevel::kPrivateAggregate && !p.mixed) {
     var.spread = std::make_shared<const std::vector<ColumnSpread>>(SpreadPerColumn(*var.value));
   }
   if (return_value) {

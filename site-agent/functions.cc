@@ -114,7 +114,7 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
   Matrix scores = x * w.bottomRows(x.cols());
   if (intercept) scores.rowwise() += w.row(0);
   Matrix residual(x.rows(), k);  // d loss / d score
-  double loss = 0, correct = 0;
+  double correct = 0;
   Eigen::VectorXd row_loss(x.rows());
   uint64_t undecided = 0;  // rows whose most likely class has probability at most kDecided
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
@@ -141,7 +141,6 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
       undecided += e(best) / z <= kDecided;
     }
   }
-  loss = row_loss.sum();
   // Coefficients scaled up until every row is decided turn the gradient into a sum over a
   // half-space the master chose, which can hold a single row. On private-aggregate rows enough
   // rows must stay undecided to blur any such boundary.
@@ -155,7 +154,7 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
   out.value = Matrix::Zero(w.rows() + 3, k);
   if (intercept) out.value.row(0) = residual.colwise().sum();
   out.value.middleRows(o, x.cols()) = x.transpose() * residual;
-  out.value(w.rows(), 0) = loss;
+  out.value(w.rows(), 0) = row_loss.sum();
   out.value(w.rows() + 1, 0) = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN() : correct;
   out.value(w.rows() + 2, 0) = static_cast<double>(x.rows());
   if (context.min_group_rows > 1) {

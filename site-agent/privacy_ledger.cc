@@ -1,6 +1,7 @@
 #include "site-agent/privacy_ledger.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -9,10 +10,10 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "common/config.h"
 
 namespace fedra {
 
@@ -20,29 +21,18 @@ double ZcdpEpsilon(double rho, double delta) { return rho + 2 * std::sqrt(rho * 
 
 namespace {
 
-std::string Hex(const unsigned char* data, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 15];
-  }
-  return out;
+// The secret as hex text, and back (OpenSSL's helpers, without separators).
+std::string Hex(const std::array<unsigned char, 32>& secret) {
+  char text[2 * 32 + 1];
+  size_t length = 0;
+  OPENSSL_buf2hexstr_ex(text, sizeof text, &length, secret.data(), secret.size(), '\0');
+  return std::string(text);
 }
 
-bool FromHex(const std::string& text, unsigned char* out, size_t n) {
-  if (text.size() != 2 * n) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < n; ++i) {
-    const int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<unsigned char>(hi << 4 | lo);
-  }
-  return true;
+bool FromHex(const std::string& text, std::array<unsigned char, 32>* secret) {
+  size_t length = 0;
+  return OPENSSL_hexstr2buf_ex(secret->data(), secret->size(), &length, text.c_str(), '\0') == 1 &&
+         length == secret->size();
 }
 
 }  // namespace
@@ -59,12 +49,10 @@ Result<std::unique_ptr<PrivacyLedger>> PrivacyLedger::Open(const std::filesystem
     return ledger;
   }
   const std::string where = path.string() + ": ";
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (!in || doc.is_discarded() || !doc.is_object() || !doc.contains("secret") || !doc["secret"].is_string() ||
-      !FromHex(doc["secret"].get<std::string>(), ledger->secret_.data(), ledger->secret_.size())) {
+  Result<nlohmann::json> loaded = LoadJsonFile(path);
+  const nlohmann::json doc = loaded.ok() ? std::move(loaded).value() : nlohmann::json();
+  if (!doc.is_object() || !doc.contains("secret") || !doc["secret"].is_string() ||
+      !FromHex(doc["secret"].get<std::string>(), &ledger->secret_)) {
     return DataLoss(where + "the privacy ledger cannot be read; restore it from a backup (starting afresh would "
                             "forget the privacy budget already spent)");
   }
@@ -84,7 +72,7 @@ Status PrivacyLedger::WriteLocked() const {
   for (const auto& [dataset, s] : spent_) {
     spent[dataset] = {{"rho", s.rho}, {"epsilon_at_1e-6", ZcdpEpsilon(s.rho, 1e-6)}, {"releases", s.releases}};
   }
-  const std::string text = nlohmann::json{{"secret", Hex(secret_.data(), secret_.size())}, {"spent", spent}}.dump(2) + "\n";
+  const std::string text = nlohmann::json{{"secret", Hex(secret_)}, {"spent", spent}}.dump(2) + "\n";
   const std::string tmp = path_.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Unavailable(tmp + ": cannot write the privacy ledger: " + std::strerror(errno));
