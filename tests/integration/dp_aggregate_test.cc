@@ -7,7 +7,6 @@
 
 #include <cmath>
 #include <random>
-#include <sstream>
 
 #include "master/job.h"
 #include "tests/support/local_federation.h"
@@ -18,7 +17,7 @@ namespace fedra {
 namespace {
 
 using testing::LocalFederation;
-using testing::RawClient;
+using testing::MasterSession;
 using testing::TempDir;
 
 constexpr int kRows = 150;
@@ -42,8 +41,7 @@ struct DpSite {
   TempDir dir;
   LocalFederation local{dir.path(), {"a"}};
   Matrix clinic = Clinic();
-  std::unique_ptr<RawClient> wire;
-  VarId next = 1;
+  std::unique_ptr<MasterSession> wire;
 
   explicit DpSite(double epsilon = 30, double multiplier = 2) {
     local.AddCsvDataset("a", "clinic", clinic, {"age", "score"}, "dp-aggregate");
@@ -58,30 +56,11 @@ struct DpSite {
     Connect();
   }
 
-  void Connect() {
-    wire = std::make_unique<RawClient>(local.master_tls(), local.port("a"), std::chrono::seconds(20));
-    REQUIRE(wire->Connect().ok());
-  }
+  void Connect() { wire = std::make_unique<MasterSession>(local.master_tls(), local.port("a")); }
 
-  std::vector<Response> Send(std::vector<Request> requests) {
-    Result<ResponseBatch> r = wire->Call(RequestBatch{next++, std::move(requests)});
-    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-    return r->responses;
-  }
-  Response One(Request q) { return Send({std::move(q)}).at(0); }
-  VarId Put(Matrix m) {
-    const VarId v = next++;
-    REQUIRE(One(Request::Put(v, std::move(m))).status.ok());
-    return v;
-  }
-  VarId Read(const std::string& dataset) {
-    const VarId v = next++;
-    REQUIRE(One(Request::Read(v, dataset)).status.ok());
-    return v;
-  }
   // A released aggregate and the standard deviation of the noise the site says it added.
   std::pair<Matrix, double> Released(Request q) {
-    Response r = One(std::move(q));
+    Response r = wire->One(std::move(q));
     REQUIRE_MESSAGE(r.status.ok(), r.status.ToString());
     REQUIRE(r.value);
     REQUIRE(r.meta.contains("dp"));
@@ -100,7 +79,7 @@ double Rms(const std::vector<double>& z) {
 
 TEST_CASE("dp-aggregate releases carry the stated noise, and a split's difference is off by exactly that") {
   DpSite s;
-  const VarId x = s.Read("clinic");
+  const VarId x = s.wire->Read("clinic");
   const Eigen::RowVectorXd truth = s.clinic.colwise().sum();
   std::vector<double> release_z, attack_z;
   for (uint64_t seed = 1; seed <= 8; ++seed) {
@@ -108,12 +87,12 @@ TEST_CASE("dp-aggregate releases carry the stated noise, and a split's differenc
     // Sensitivity of a column sum when one row is replaced: the width of each column's bounds.
     CHECK(sigma_all == doctest::Approx(2 * std::hypot(82.0, 1.0)));
     for (Eigen::Index j = 0; j < 2; ++j) release_z.push_back((all(0, j) - truth(j)) / sigma_all);
-    const VarId train = s.next++, held = s.next++;
+    const VarId train = s.wire->NewId(), held = s.wire->NewId();
     const nlohmann::json split = {{"fraction", 0.3}, {"seed", seed}};
     nlohmann::json held_split = split;
     held_split["held_out"] = true;
-    REQUIRE(s.One(Request::Exec(train, "splitRows", {x}, false, split)).status.ok());
-    REQUIRE(s.One(Request::Exec(held, "splitRows", {x}, false, held_split)).status.ok());
+    REQUIRE(s.wire->One(Request::Exec(train, "splitRows", {x}, false, split)).status.ok());
+    REQUIRE(s.wire->One(Request::Exec(held, "splitRows", {x}, false, held_split)).status.ok());
     auto [kept, sigma_kept] = s.Released(Request::Exec(0, "colSums", {train}, true));
     auto [out, sigma_out] = s.Released(Request::Exec(0, "colSums", {held}, true));
     // What the attack reconstructs, all - kept, differs from the held-out sum by the noise alone.
@@ -129,13 +108,13 @@ TEST_CASE("dp-aggregate releases carry the stated noise, and a split's differenc
 
 TEST_CASE("k-means clusters that differ by one row give that row only under the stated noise") {
   DpSite s;
-  const VarId x = s.Read("clinic");
+  const VarId x = s.wire->Read("clinic");
   const Eigen::RowVectorXd oldest = s.clinic.row(42);
   std::vector<double> z;
   for (int repeat = 0; repeat < 6; ++repeat) {
     // Centres mirrored across age = t: just below the oldest row, the upper cluster holds it alone.
     auto step = [&](double t) {
-      const VarId centres = s.Put(Matrix{{t + 50, 0.5}, {t - 50, 0.5}});
+      const VarId centres = s.wire->Put(Matrix{{t + 50, 0.5}, {t - 50, 0.5}});
       return s.Released(Request::Call(0, "kmeansStep", {x, centres}, {{"k", 2}, {"return", true}}));
     };
     auto [with, sigma_with] = step(97);
@@ -152,7 +131,7 @@ TEST_CASE("k-means clusters that differ by one row give that row only under the 
 
 TEST_CASE("values outside the declared bounds are clipped before anything is summed") {
   DpSite s;
-  const VarId g = s.Read("gauge");
+  const VarId g = s.wire->Read("gauge");
   auto [sum, sigma] = s.Released(Request::Exec(0, "colSums", {g}, true));
   CHECK(sigma == doctest::Approx(2.0));  // bounds [0, 1], noise multiplier 2
   const double clipped = 149 * 0.5 + 1;
@@ -161,50 +140,48 @@ TEST_CASE("values outside the declared bounds are clipped before anything is sum
 
 TEST_CASE("dp-aggregate refuses what its noise could not cover") {
   DpSite s;
-  const VarId x = s.Read("clinic");
+  const VarId x = s.wire->Read("clinic");
   // Less noise than the data owner set.
-  Response quiet = s.One(Request::Exec(0, "colSums", {x}, true, {{"noise_multiplier", 1}}));
+  Response quiet = s.wire->One(Request::Exec(0, "colSums", {x}, true, {{"noise_multiplier", 1}}));
   CHECK(quiet.status.code() == StatusCode::kInvalidArgument);
   CHECK(quiet.status.message().find("may ask for more noise than the dataset's") != std::string::npos);
   // Values scaled past what a double holds: no finite noise covers them.
-  const VarId huge = s.next++;
-  REQUIRE(s.One(Request::Exec(huge, "mul", {x, s.Put(Matrix::Constant(1, 1, 1e300))})).status.ok());
-  Response overflow = s.One(Request::Exec(0, "colSums", {huge}, true));
+  const VarId huge = s.wire->NewId();
+  REQUIRE(s.wire->One(Request::Exec(huge, "mul", {x, s.wire->Put(Matrix::Constant(1, 1, 1e300))})).status.ok());
+  Response overflow = s.wire->One(Request::Exec(0, "colSums", {huge}, true));
   CHECK(overflow.status.code() == StatusCode::kPermissionDenied);
   CHECK(overflow.status.message().find("not finite") != std::string::npos);
   // A one-row split times a master's huge scalar: the scalar is not in the bounds, so t(X) %*% Y
   // needs Y to be rows of the dataset too.
   VarId single = 0;
   for (uint64_t seed = 1; seed < 400 && single == 0; ++seed) {
-    const VarId part = s.next++;
-    Response split = s.One(Request::Exec(part, "splitRows", {x}, false, {{"fraction", 0.01}, {"seed", seed}, {"held_out", true}}));
+    const VarId part = s.wire->NewId();
+    Response split = s.wire->One(Request::Exec(part, "splitRows", {x}, false, {{"fraction", 0.01}, {"seed", seed}, {"held_out", true}}));
     REQUIRE(split.status.ok());
     if (split.meta["rows"] == 1) single = part;
   }
   REQUIRE(single != 0);
-  Response scaled = s.One(Request::Exec(0, "tmatmul", {single, s.Put(Matrix::Constant(1, 1, 1e12))}, true));
+  Response scaled = s.wire->One(Request::Exec(0, "tmatmul", {single, s.wire->Put(Matrix::Constant(1, 1, 1e12))}, true));
   CHECK(scaled.status.code() == StatusCode::kPermissionDenied);
   CHECK(scaled.status.message().find("second input of its own rows") != std::string::npos);
 }
 
 TEST_CASE("the site's ledger refuses releases past the budget, and remembers them across a restart") {
   DpSite s(/*epsilon=*/15, /*multiplier=*/0.5);  // each release costs rho = 2: epsilon 12.5, then 18.9
-  const VarId x = s.Read("clinic");
-  REQUIRE(s.One(Request::Exec(0, "colSums", {x}, true)).status.ok());
-  Response refused = s.One(Request::Exec(0, "colSums", {x}, true));
+  const VarId x = s.wire->Read("clinic");
+  REQUIRE(s.wire->One(Request::Exec(0, "colSums", {x}, true)).status.ok());
+  Response refused = s.wire->One(Request::Exec(0, "colSums", {x}, true));
   CHECK(refused.status.code() == StatusCode::kPermissionDenied);
   CHECK(refused.status.message().find("past its budget") != std::string::npos);
   CHECK_FALSE(refused.value.has_value());
   // A request may ask for more noise, which costs less.
-  Response quieter = s.One(Request::Exec(0, "colSums", {x}, true, {{"noise_multiplier", 8}}));
+  Response quieter = s.wire->One(Request::Exec(0, "colSums", {x}, true, {{"noise_multiplier", 8}}));
   CHECK_MESSAGE(quieter.status.ok(), quieter.status.ToString());
   CHECK(quieter.meta["dp"]["noise_multiplier"] == 8);
   CHECK(quieter.meta["dp"]["releases"] == 2);
 
-  std::istringstream audit(testing::ReadFile(s.local.audit_log("a")));
   bool logged = false;
-  for (std::string line; std::getline(audit, line);) {
-    const nlohmann::json j = nlohmann::json::parse(line);
+  for (const nlohmann::json& j : s.local.audit_events("a")) {
     if (j["outcome"] == "refused" && j["reason"].get<std::string>().find("budget") != std::string::npos) logged = true;
   }
   CHECK(logged);
@@ -214,8 +191,8 @@ TEST_CASE("the site's ledger refuses releases past the budget, and remembers the
   CHECK(s.local.Stop("a") == 0);
   s.local.Start("a");
   s.Connect();
-  const VarId again = s.Read("clinic");
-  CHECK(s.One(Request::Exec(0, "colSums", {again}, true)).status.code() == StatusCode::kPermissionDenied);
+  const VarId again = s.wire->Read("clinic");
+  CHECK(s.wire->One(Request::Exec(0, "colSums", {again}, true)).status.code() == StatusCode::kPermissionDenied);
 }
 
 TEST_CASE("jobs on dp-aggregate data: lm and pca report their noise; algorithms without a noised form are refused") {

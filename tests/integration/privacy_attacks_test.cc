@@ -18,6 +18,7 @@ namespace fedra {
 namespace {
 
 using testing::LocalFederation;
+using testing::MasterSession;
 using testing::RawClient;
 using testing::TempDir;
 
@@ -54,8 +55,7 @@ struct AttackedSite {
   TempDir dir;
   LocalFederation local{dir.path(), {"a", "b"}};
   Matrix people = People(11);
-  std::unique_ptr<RawClient> wire;
-  VarId next = 1000;
+  std::unique_ptr<MasterSession> wire;  // with site a
 
   AttackedSite() {
     for (const char* site : {"a", "b"}) {
@@ -67,35 +67,8 @@ struct AttackedSite {
     wire = Connect("a");
   }
 
-  std::unique_ptr<RawClient> Connect(const std::string& site) {
-    auto c = std::make_unique<RawClient>(local.master_tls(), local.port(site), std::chrono::seconds(20));
-    REQUIRE(c->Connect().ok());
-    return c;
-  }
-
-  std::vector<Response> Send(std::vector<Request> requests, RawClient* to = nullptr) {
-    Result<ResponseBatch> r = (to ? to : wire.get())->Call(RequestBatch{next++, std::move(requests)});
-    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-    return r->responses;
-  }
-  Response One(Request q) { return Send({std::move(q)}).at(0); }
-
-  VarId Read(const std::string& dataset, std::vector<std::string> columns = {}) {
-    const VarId v = next++;
-    REQUIRE(One(Request::Read(v, dataset, std::move(columns))).status.ok());
-    return v;
-  }
-  VarId Put(Matrix m) {
-    const VarId v = next++;
-    REQUIRE(One(Request::Put(v, std::move(m))).status.ok());
-    return v;
-  }
-
-  std::vector<nlohmann::json> Audit() {
-    std::vector<nlohmann::json> lines;
-    std::istringstream in(testing::ReadFile(local.audit_log("a")));
-    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-    return lines;
+  std::unique_ptr<MasterSession> Connect(const std::string& site) {
+    return std::make_unique<MasterSession>(local.master_tls(), local.port(site));
   }
 };
 
@@ -115,43 +88,43 @@ Matrix Unit(int i) {
 
 TEST_CASE("attack 1: a master-made unit vector or identity does not pick rows") {
   AttackedSite s;
-  const VarId x = s.Read("people");
-  const VarId e = s.Put(Unit(7));
-  const VarId id = s.Put(Matrix::Identity(kRows, kRows));
+  const VarId x = s.wire->Read("people");
+  const VarId e = s.wire->Put(Unit(7));
+  const VarId id = s.wire->Put(Matrix::Identity(kRows, kRows));
   const std::string aligned = "row-aligned values from the master";
-  CheckRefused(s.One(Request::Exec(0, "tmatmul", {x, e}, true)), aligned);
-  CheckRefused(s.One(Request::Exec(0, "tmatmul", {x, id}, true)), aligned);
-  CheckRefused(s.One(Request::Exec(0, "tmatmul", {id, x}, true)), aligned);
+  CheckRefused(s.wire->One(Request::Exec(0, "tmatmul", {x, e}, true)), aligned);
+  CheckRefused(s.wire->One(Request::Exec(0, "tmatmul", {x, id}, true)), aligned);
+  CheckRefused(s.wire->One(Request::Exec(0, "tmatmul", {id, x}, true)), aligned);
   // The same vector as weights, labels or a mask of a site function.
-  const VarId v = s.Put(Matrix::Ones(4, 1));
-  CheckRefused(s.One(Request::Exec(0, "tXwXv", {x, e, v}, true)), aligned);
-  CheckRefused(s.One(Request::Call(0, "logisticStats", {x, e, s.Put(Matrix::Zero(5, 1))}, {{"return", true}})), aligned);
+  const VarId v = s.wire->Put(Matrix::Ones(4, 1));
+  CheckRefused(s.wire->One(Request::Exec(0, "tXwXv", {x, e, v}, true)), aligned);
+  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {x, e, s.wire->Put(Matrix::Zero(5, 1))}, {{"return", true}})), aligned);
   // As a row vector mixing the rows: protected rows cannot stand where a broadcast goes.
-  CheckRefused(s.One(Request::Exec(0, "matmul", {s.Put(Matrix(Unit(7).transpose())), x}, true)), "row by row");
+  CheckRefused(s.wire->One(Request::Exec(0, "matmul", {s.wire->Put(Matrix(Unit(7).transpose())), x}, true)), "row by row");
 }
 
 TEST_CASE("attack 2: weights and masks from the master are refused before any sum") {
   AttackedSite s;
-  const VarId x = s.Read("people", {"age", "income", "score", "label"});
+  const VarId x = s.wire->Read("people", {"age", "income", "score", "label"});
   const std::string aligned = "row-aligned values from the master";
-  CheckRefused(s.One(Request::Exec(s.next++, "mul", {x, s.Put(Unit(7))})), aligned);
-  CheckRefused(s.One(Request::Exec(s.next++, "add", {x, s.Put(Matrix(1e6 * Unit(7)))})), aligned);
+  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {x, s.wire->Put(Unit(7))})), aligned);
+  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "add", {x, s.wire->Put(Matrix(1e6 * Unit(7)))})), aligned);
   Matrix mask = Matrix::Zero(kRows, 4);
   mask.row(7).setOnes();
-  CheckRefused(s.One(Request::Exec(s.next++, "mul", {x, s.Put(mask)})), aligned);
-  CheckRefused(s.One(Request::Exec(s.next++, "mul", {s.Put(mask), x})), aligned);
+  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {x, s.wire->Put(mask)})), aligned);
+  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {s.wire->Put(mask), x})), aligned);
   // Broadcast scalars and row vectors act on every row alike and stay allowed.
-  const VarId scaled = s.next++;
-  REQUIRE(s.One(Request::Exec(scaled, "mul", {x, s.Put(Matrix{{2, 1, 1, 1}})})).status.ok());
-  Response sums = s.One(Request::Exec(0, "colSums", {scaled}, true));
+  const VarId scaled = s.wire->NewId();
+  REQUIRE(s.wire->One(Request::Exec(scaled, "mul", {x, s.wire->Put(Matrix{{2, 1, 1, 1}})})).status.ok());
+  Response sums = s.wire->One(Request::Exec(0, "colSums", {scaled}, true));
   REQUIRE_MESSAGE(sums.status.ok(), sums.status.ToString());
   CHECK((*sums.value)(0, 0) == doctest::Approx(2 * s.people.col(0).sum()));
 }
 
 TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a difference") {
   AttackedSite s;
-  const VarId x = s.Read("people", {"age", "income", "score"});
-  Response all = s.One(Request::Exec(0, "colSums", {x}, true));
+  const VarId x = s.wire->Read("people", {"age", "income", "score"});
+  Response all = s.wire->One(Request::Exec(0, "colSums", {x}, true));
   REQUIRE(all.status.ok());
   const Matrix people = s.people.leftCols(3);
   int allowed = 0, refused = 0;
@@ -159,8 +132,8 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
     for (uint64_t seed = 1; seed <= 25; ++seed) {
       CAPTURE(fraction);
       CAPTURE(seed);
-      const VarId train = s.next++;
-      Response split = s.One(Request::Exec(train, "splitRows", {x}, false,
+      const VarId train = s.wire->NewId();
+      Response split = s.wire->One(Request::Exec(train, "splitRows", {x}, false,
                                            {{"fraction", fraction}, {"seed", seed}, {"held_out", false}}));
       if (!split.status.ok()) {
         CheckRefused(split, "fewer rows than the site's minimum of 10");
@@ -171,38 +144,38 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
       const int kept = split.meta["rows"].get<int>();
       CHECK(kept >= kMinRows);
       CHECK(kRows - kept >= kMinRows);
-      Response part = s.One(Request::Exec(0, "colSums", {train}, true));
+      Response part = s.wire->One(Request::Exec(0, "colSums", {train}, true));
       REQUIRE(part.status.ok());
       const Eigen::RowVectorXd difference = *all.value - *part.value;
       CHECK_FALSE(NearSomeRow(difference, people, 1e-6));
       // A split of the split is a union of whole cells too.
-      const VarId nested = s.next++;
-      Response inner = s.One(Request::Exec(nested, "splitRows", {train}, false,
+      const VarId nested = s.wire->NewId();
+      Response inner = s.wire->One(Request::Exec(nested, "splitRows", {train}, false,
                                            {{"fraction", 0.5}, {"seed", seed}, {"held_out", true}}));
       if (inner.status.ok()) {
-        Response nested_sums = s.One(Request::Exec(0, "colSums", {nested}, true));
+        Response nested_sums = s.wire->One(Request::Exec(0, "colSums", {nested}, true));
         REQUIRE(nested_sums.status.ok());
         CHECK_FALSE(NearSomeRow(*nested_sums.value, people, 1e-6));
         CHECK_FALSE(NearSomeRow(*part.value - *nested_sums.value, people, 1e-6));
       } else {
         CheckRefused(inner, "fewer rows than the site's minimum of 10");
       }
-      (void)s.One(Request::Release({train, nested}));
+      (void)s.wire->One(Request::Release({train, nested}));
     }
   }
   CHECK(allowed > 50);
   CHECK(refused > 20);  // every split holding out fewer than 10 rows
 
   // The control: on public data the same requests hold out single rows, and give them back.
-  const VarId open = s.Read("open", {"age", "income", "score"});
-  Response open_all = s.One(Request::Exec(0, "colSums", {open}, true));
+  const VarId open = s.wire->Read("open", {"age", "income", "score"});
+  Response open_all = s.wire->One(Request::Exec(0, "colSums", {open}, true));
   bool leaked = false;
   for (uint64_t seed = 1; seed <= 200 && !leaked; ++seed) {
-    const VarId train = s.next++;
-    Response split = s.One(Request::Exec(train, "splitRows", {open}, false, {{"fraction", 0.005}, {"seed", seed}}));
+    const VarId train = s.wire->NewId();
+    Response split = s.wire->One(Request::Exec(train, "splitRows", {open}, false, {{"fraction", 0.005}, {"seed", seed}}));
     REQUIRE(split.status.ok());
     if (split.meta["rows"] == kRows - 1) {
-      Response part = s.One(Request::Exec(0, "colSums", {train}, true));
+      Response part = s.wire->One(Request::Exec(0, "colSums", {train}, true));
       leaked = NearSomeRow(*open_all.value - *part.value, people, 1e-9);
     }
   }
@@ -212,22 +185,19 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
 TEST_CASE("attack 3: the site keys splits with its own secret") {
   AttackedSite s;  // sites a and b hold the same rows, so they group them into the same cells
   auto b = s.Connect("b");
+  std::vector<MasterSession*> sites = {s.wire.get(), b.get()};
   std::vector<VarId> data;
-  for (RawClient* site : {s.wire.get(), b.get()}) {
-    data.push_back(s.next++);
-    REQUIRE(s.Send({Request::Read(data.back(), "people", {"age", "income", "score"})}, site)[0].status.ok());
-  }
+  for (MasterSession* site : sites) data.push_back(site->Read("people", {"age", "income", "score"}));
   // Same data, same seeds, different cells held out: the master cannot aim a split. (About ten
   // cells, each held out with probability 0.3 at each site: a seed may pick the same ones.)
   int differ = 0;
   for (uint64_t seed = 1; seed <= 8; ++seed) {
     std::vector<Matrix> held_out;
     for (size_t i = 0; i < 2; ++i) {
-      RawClient* site = i == 0 ? s.wire.get() : b.get();
-      std::vector<Response> r = s.Send({Request::Exec(s.next++, "splitRows", {data[i]}, false,
-                                                      {{"fraction", 0.3}, {"seed", seed}, {"held_out", true}}),
-                                        Request::Exec(0, "colSums", {s.next - 1}, true)},
-                                       site);
+      const VarId part = sites[i]->NewId();
+      std::vector<Response> r = sites[i]->Send(
+          {Request::Exec(part, "splitRows", {data[i]}, false, {{"fraction", 0.3}, {"seed", seed}, {"held_out", true}}),
+           Request::Exec(0, "colSums", {part}, true)});
       held_out.push_back(r[1].status.ok() ? *r[1].value : Matrix());
     }
     differ += held_out[0].size() != held_out[1].size() || held_out[0] != held_out[1];  // one side may be refused
@@ -237,26 +207,26 @@ TEST_CASE("attack 3: the site keys splits with its own secret") {
 
 TEST_CASE("attack 4: no order statistic, comparison, nonlinear map or product of protected rows") {
   AttackedSite s;
-  const VarId x = s.Read("people");
-  const VarId age = s.Read("people", {"age"});
+  const VarId x = s.wire->Read("people");
+  const VarId age = s.wire->Read("people", {"age"});
   const std::string rows = "is not allowed on its rows";
-  CheckRefused(s.One(Request::Exec(0, "colMaxs", {x}, true)), "order statistic");
-  CheckRefused(s.One(Request::Exec(0, "colMins", {x}, true)), "order statistic");
-  CheckRefused(s.One(Request::Exec(s.next++, "rowMaxs", {x})), "order statistic");
-  const VarId threshold = s.Put(Matrix::Constant(1, 1, 93));
+  CheckRefused(s.wire->One(Request::Exec(0, "colMaxs", {x}, true)), "order statistic");
+  CheckRefused(s.wire->One(Request::Exec(0, "colMins", {x}, true)), "order statistic");
+  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "rowMaxs", {x})), "order statistic");
+  const VarId threshold = s.wire->Put(Matrix::Constant(1, 1, 93));
   for (const char* op : {"ge", "gt", "eq", "lt"}) {
-    CheckRefused(s.One(Request::Exec(s.next++, op, {age, threshold})), "comparison");
+    CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), op, {age, threshold})), "comparison");
   }
   for (const char* op : {"exp", "sigmoid", "round", "abs", "log", "sqrt"}) {
-    CheckRefused(s.One(Request::Exec(s.next++, op, {age})), rows);
+    CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), op, {age})), rows);
   }
-  CheckRefused(s.One(Request::Exec(s.next++, "rowSumSq", {x})), rows);
+  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "rowSumSq", {x})), rows);
   // Shifted by the master, then multiplied with itself or the data: refused as a product.
-  const VarId shifted = s.next++;
-  REQUIRE(s.One(Request::Exec(shifted, "sub", {age, threshold})).status.ok());
-  CheckRefused(s.One(Request::Exec(s.next++, "mul", {shifted, shifted})), "products of row-level values");
-  CheckRefused(s.One(Request::Exec(s.next++, "mul", {x, age})), "products of row-level values");
-  CheckRefused(s.One(Request::Exec(s.next++, "div", {age, threshold}, false, {{"reverse", true}})), "right operand");
+  const VarId shifted = s.wire->NewId();
+  REQUIRE(s.wire->One(Request::Exec(shifted, "sub", {age, threshold})).status.ok());
+  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {shifted, shifted})), "products of row-level values");
+  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {x, age})), "products of row-level values");
+  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "div", {age, threshold}, false, {{"reverse", true}})), "right operand");
 }
 
 struct Side {
@@ -268,14 +238,14 @@ struct Side {
 // kmeansStep with two centres mirrored across the plane age = t, for t between every two
 // neighbouring ages: each row goes to the side of t it lies on.
 std::vector<Side> SweepThresholds(AttackedSite& s, const std::string& dataset) {
-  const VarId x = s.Read(dataset, {"age", "income", "score"});
+  const VarId x = s.wire->Read(dataset, {"age", "income", "score"});
   std::vector<double> ages(s.people.col(0).data(), s.people.col(0).data() + kRows);
   std::sort(ages.begin(), ages.end());
   std::vector<Side> seen;
   for (size_t i = 0; i + 1 < ages.size(); ++i) {
     const double t = (ages[i] + ages[i + 1]) / 2;
     const Matrix centres{{t + 1000, 55000, 0.5}, {t - 1000, 55000, 0.5}};
-    Response r = s.One(Request::Call(0, "kmeansStep", {x, s.Put(centres)}, {{"k", 2}, {"return", true}}));
+    Response r = s.wire->One(Request::Call(0, "kmeansStep", {x, s.wire->Put(centres)}, {{"k", 2}, {"return", true}}));
     if (!r.status.ok()) {
       CheckRefused(r, "fewer rows than the site's minimum");
       continue;
@@ -287,21 +257,21 @@ std::vector<Side> SweepThresholds(AttackedSite& s, const std::string& dataset) {
 
 TEST_CASE("attack 4: a rare mark in the data is no mask either, however it is shifted") {
   AttackedSite s;
-  const VarId x = s.Read("people", {"age", "income", "score"});
-  const VarId rare = s.Read("people", {"rare"});
-  const VarId unmarked = s.next++;  // 1 - rare
-  REQUIRE(s.One(Request::Exec(unmarked, "sub", {rare, s.Put(Matrix::Constant(1, 1, 1))}, false, {{"reverse", true}}))
+  const VarId x = s.wire->Read("people", {"age", "income", "score"});
+  const VarId rare = s.wire->Read("people", {"rare"});
+  const VarId unmarked = s.wire->NewId();  // 1 - rare
+  REQUIRE(s.wire->One(Request::Exec(unmarked, "sub", {rare, s.wire->Put(Matrix::Constant(1, 1, 1))}, false, {{"reverse", true}}))
               .status.ok());
   // t(X) %*% rare sums the three marked rows; colSums(X) - t(X) %*% (1 - rare) does too.
   const std::string few = "fewer rows than the site's minimum of 10";
-  CheckRefused(s.One(Request::Exec(0, "tmatmul", {x, rare}, true)), few);
-  CheckRefused(s.One(Request::Exec(0, "tmatmul", {x, unmarked}, true)), few);
-  CheckRefused(s.One(Request::Exec(0, "colSums", {rare}, true)), few);
-  CheckRefused(s.One(Request::Exec(0, "tsmm", {s.Read("people", {"age", "rare"})}, true)), few);
+  CheckRefused(s.wire->One(Request::Exec(0, "tmatmul", {x, rare}, true)), few);
+  CheckRefused(s.wire->One(Request::Exec(0, "tmatmul", {x, unmarked}, true)), few);
+  CheckRefused(s.wire->One(Request::Exec(0, "colSums", {rare}, true)), few);
+  CheckRefused(s.wire->One(Request::Exec(0, "tsmm", {s.wire->Read("people", {"age", "rare"})}, true)), few);
   // As logistic labels: at zero coefficients the gradient is colSums(X) / 2 - t(X) %*% rare.
-  CheckRefused(s.One(Request::Call(0, "logisticStats", {x, rare, s.Put(Matrix::Zero(4, 1))}, {{"return", true}})), few);
+  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {x, rare, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}})), few);
   // The common columns still add up.
-  Response sums = s.One(Request::Exec(0, "colSums", {x}, true));
+  Response sums = s.wire->One(Request::Exec(0, "colSums", {x}, true));
   REQUIRE(sums.status.ok());
   CHECK((*sums.value)(0, 1) == doctest::Approx(s.people.col(1).sum()));
 }
@@ -331,13 +301,13 @@ TEST_CASE("attack 5: k-means centres on a moving hyperplane only ever move whole
   CHECK(leaked);
 
   // The logistic variant: coefficients scaled until the step is sharp are refused.
-  const VarId x = s.Read("people", {"age", "income", "score"});
-  const VarId labels = s.Read("people", {"label"});
+  const VarId x = s.wire->Read("people", {"age", "income", "score"});
+  const VarId labels = s.wire->Read("people", {"label"});
   Matrix w(4, 1);
   w << -1e6 * 93, 1e6, 0, 0;  // intercept, then age: decides every row with certainty
-  Response sharp = s.One(Request::Call(0, "logisticStats", {x, labels, s.Put(w)}, {{"return", true}}));
+  Response sharp = s.wire->One(Request::Call(0, "logisticStats", {x, labels, s.wire->Put(w)}, {{"return", true}}));
   CheckRefused(sharp, "decide nearly every row");
-  Response soft = s.One(Request::Call(0, "logisticStats", {x, labels, s.Put(Matrix::Zero(4, 1))}, {{"return", true}}));
+  Response soft = s.wire->One(Request::Call(0, "logisticStats", {x, labels, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}}));
   CHECK_MESSAGE(soft.status.ok(), soft.status.ToString());
 }
 
@@ -368,44 +338,44 @@ TEST_CASE("attack 6: errors and audit lines about protected data carry no values
   };
 
   // Private data: nothing is computed from it, so nothing can fail on its values.
-  const VarId secret = s.Read("patients", {"income", "score"});
-  CheckRefused(s.One(Request::Call(0, "logisticStats", {secret, s.Read("patients", {"age"}), s.Put(Matrix::Zero(3, 1))},
+  const VarId secret = s.wire->Read("patients", {"income", "score"});
+  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {secret, s.wire->Read("patients", {"age"}), s.wire->Put(Matrix::Zero(3, 1))},
                                    {{"return", true}})),
                "nothing is computed from private data");
   // Private-aggregate data: checks of labels say what is wrong, never where or which value.
-  const VarId x = s.Read("people", {"income", "score"});
+  const VarId x = s.wire->Read("people", {"income", "score"});
   for (const char* column : {"age", "income", "score"}) {
-    const VarId label = s.Read("people", {column});
-    Response r = s.One(Request::Call(0, "logisticStats", {x, label, s.Put(Matrix::Zero(3, 1))}, {{"return", true}}));
+    const VarId label = s.wire->Read("people", {column});
+    Response r = s.wire->One(Request::Call(0, "logisticStats", {x, label, s.wire->Put(Matrix::Zero(3, 1))}, {{"return", true}}));
     CHECK(r.status.code() == StatusCode::kInvalidArgument);
     CHECK(r.status.message().find("not class codes") != std::string::npos);
     check_clean(r.status.message());
-    Response t = s.One(Request::Call(0, "trainLocal", {x, label, s.Put(Matrix::Zero(6, 1))},
+    Response t = s.wire->One(Request::Call(0, "trainLocal", {x, label, s.wire->Put(Matrix::Zero(6, 1))},
                                      {{"model", {{"inputs", 2}, {"outputs", 2}, {"hidden", nlohmann::json::array()}}},
                                       {"return", true}}));
     CHECK_FALSE(t.status.ok());
     check_clean(t.status.message());
   }
   // A shifted column as labels would turn that check into a search for a row's value: refused.
-  const VarId shifted = s.next++;
-  REQUIRE(s.One(Request::Exec(shifted, "sub", {s.Read("people", {"label"}), s.Put(Matrix::Constant(1, 1, 1))})).status.ok());
-  CheckRefused(s.One(Request::Call(0, "logisticStats", {x, shifted, s.Put(Matrix::Zero(3, 1))}, {{"return", true}})),
+  const VarId shifted = s.wire->NewId();
+  REQUIRE(s.wire->One(Request::Exec(shifted, "sub", {s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Constant(1, 1, 1))})).status.ok());
+  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {x, shifted, s.wire->Put(Matrix::Zero(3, 1))}, {{"return", true}})),
                "must be a column as read");
-  CheckRefused(s.One(Request::Call(0, "classCounts", {shifted}, {{"return", true}})), "must be a column as read");
-  Response broken = s.One(Request::Read(s.next++, "broken"));
+  CheckRefused(s.wire->One(Request::Call(0, "classCounts", {shifted}, {{"return", true}})), "must be a column as read");
+  Response broken = s.wire->One(Request::Read(s.wire->NewId(), "broken"));
   CHECK(broken.status.code() == StatusCode::kDataLoss);
   CHECK(broken.status.message().find("a cell that is not a number") != std::string::npos);
   check_clean(broken.status.message());
-  Response gone = s.One(Request::Read(s.next++, "gone"));
+  Response gone = s.wire->One(Request::Read(s.wire->NewId(), "gone"));
   CHECK(gone.status.code() == StatusCode::kNotFound);
   CHECK(gone.status.message().find("missing.csv") != std::string::npos);
   check_clean(gone.status.message());
-  Response catalog = s.One(Request::ListCatalog());
+  Response catalog = s.wire->One(Request::ListCatalog());
   check_clean(catalog.meta.dump());
 
   // The audit trail: failures logged as failed with what was asked, refusals as refused; no data.
-  CheckRefused(s.One(Request::Exec(0, "colSums", {secret}, true)), "is private");
-  std::vector<nlohmann::json> audit = s.Audit();
+  CheckRefused(s.wire->One(Request::Exec(0, "colSums", {secret}, true)), "is private");
+  std::vector<nlohmann::json> audit = s.local.audit_events("a");
   int failed = 0, refused = 0;
   for (nlohmann::json line : audit) {
     line.erase("time");  // a timestamp's digits could match a value by chance
@@ -426,64 +396,64 @@ TEST_CASE("attack 6: errors and audit lines about protected data carry no values
   // A master reads back its own requests from the trail, not a refused stranger's.
   RawClient stranger(TlsFiles{{}, {}, s.local.master_kit() / "ca.crt"}, s.local.port("a"), std::chrono::seconds(5));
   (void)stranger.Connect();
-  Response tail = s.One(Request::Audit(10000));
+  Response tail = s.wire->One(Request::Audit(10000));
   REQUIRE(tail.status.ok());
   REQUIRE_FALSE(tail.meta["events"].empty());
   for (const auto& event : tail.meta["events"]) CHECK(event["peer"] == "master 'm'");
 }
 
-VarId rare_only(AttackedSite& s) { return s.Read("people", {"rare"}); }
+VarId rare_only(AttackedSite& s) { return s.wire->Read("people", {"rare"}); }
 
 TEST_CASE("what the reviews of the rules found: no compression, counts or mixed sums that single out rows") {
   AttackedSite s;
-  const VarId x = s.Read("people", {"age", "income", "score"});
-  const VarId age = s.Read("people", {"age"});
+  const VarId x = s.wire->Read("people", {"age", "income", "score"});
+  const VarId age = s.wire->Read("people", {"age"});
   // Top-k compression of a column keeps its largest entry: refused on protected rows.
-  CheckRefused(s.One(Request::Call(s.next++, "packUpdate", {age}, {{"compression", {{"topk", 1e-9}}}})),
+  CheckRefused(s.wire->One(Request::Call(s.wire->NewId(), "packUpdate", {age}, {{"compression", {{"topk", 1e-9}}}})),
                "order statistic");
   // Labels made by arithmetic (all zeros: every count a count of rows below the step) are refused.
-  const VarId zeros = s.next++;
-  REQUIRE(s.One(Request::Exec(zeros, "mul", {s.Read("people", {"label"}), s.Put(Matrix::Constant(1, 1, 0))})).status.ok());
-  CheckRefused(s.One(Request::Call(0, "logisticStats", {x, zeros, s.Put(Matrix::Zero(4, 1))}, {{"return", true}})),
+  const VarId zeros = s.wire->NewId();
+  REQUIRE(s.wire->One(Request::Exec(zeros, "mul", {s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Constant(1, 1, 0))})).status.ok());
+  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {x, zeros, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}})),
                "must be a column as read");
   // Correct predictions of a step the master moves would move one row at a time: withheld.
   Matrix w(4, 1);
   w << 1e-6 * 60, -1e-6, 0, 0;  // score > 0 below age 60; every row stays undecided
-  Response step = s.One(Request::Call(0, "logisticStats", {x, s.Read("people", {"label"}), s.Put(w)}, {{"return", true}}));
+  Response step = s.wire->One(Request::Call(0, "logisticStats", {x, s.wire->Read("people", {"label"}), s.wire->Put(w)}, {{"return", true}}));
   REQUIRE_MESSAGE(step.status.ok(), step.status.ToString());
   CHECK(std::isnan((*step.value)(5, 0)));
   // A sum over all columns, or over columns mixed together, is a sum over the rare column too.
-  const VarId with_rare = s.Read("people", {"age", "rare"});
+  const VarId with_rare = s.wire->Read("people", {"age", "rare"});
   const std::string few = "fewer rows than the site's minimum of 10";
-  CheckRefused(s.One(Request::Exec(0, "sum", {with_rare}, true)), few);
-  const VarId mixed = s.next++;
-  REQUIRE(s.One(Request::Exec(mixed, "rowSums", {with_rare})).status.ok());
-  CheckRefused(s.One(Request::Exec(0, "colSums", {mixed}, true)), "mix several of its columns");
-  const VarId combined = s.next++;
-  REQUIRE(s.One(Request::Exec(combined, "matmul", {with_rare, s.Put(Matrix{{1}, {1e-9}})})).status.ok());
-  CheckRefused(s.One(Request::Exec(0, "tsmm", {combined}, true)), "mix several of its columns");
+  CheckRefused(s.wire->One(Request::Exec(0, "sum", {with_rare}, true)), few);
+  const VarId mixed = s.wire->NewId();
+  REQUIRE(s.wire->One(Request::Exec(mixed, "rowSums", {with_rare})).status.ok());
+  CheckRefused(s.wire->One(Request::Exec(0, "colSums", {mixed}, true)), "mix several of its columns");
+  const VarId combined = s.wire->NewId();
+  REQUIRE(s.wire->One(Request::Exec(combined, "matmul", {with_rare, s.wire->Put(Matrix{{1}, {1e-9}})})).status.ok());
+  CheckRefused(s.wire->One(Request::Exec(0, "tsmm", {combined}, true)), "mix several of its columns");
   // Class counts leave out classes too rare to show, and then the next smallest, since the row
   // count minus the others would give the rare one away: of a 147 / 3 column, nothing shows.
-  Response classes = s.One(Request::Call(0, "classCounts", {s.Read("people", {"rare"})}, {{"return", true}}));
+  Response classes = s.wire->One(Request::Call(0, "classCounts", {s.wire->Read("people", {"rare"})}, {{"return", true}}));
   REQUIRE_MESSAGE(classes.status.ok(), classes.status.ToString());
   CHECK(classes.value->cols() == 0);
-  Response labels = s.One(Request::Call(0, "classCounts", {s.Read("people", {"label"})}, {{"return", true}}));
+  Response labels = s.wire->One(Request::Call(0, "classCounts", {s.wire->Read("people", {"label"})}, {{"return", true}}));
   REQUIRE(labels.status.ok());
   CHECK(labels.value->sum() == kRows);
 
   // k-means of a rare column: one centre's sums are that column's total, the three rows' sum.
-  CheckRefused(s.One(Request::Call(0, "kmeansStep", {rare_only(s), s.Put(Matrix::Zero(1, 1))}, {{"k", 1}, {"return", true}})),
+  CheckRefused(s.wire->One(Request::Call(0, "kmeansStep", {rare_only(s), s.wire->Put(Matrix::Zero(1, 1))}, {{"k", 1}, {"return", true}})),
                few);
-  CheckRefused(s.One(Request::Call(0, "kmeansSeeds", {rare_only(s)}, {{"m", 1}, {"return", true}})), few);
+  CheckRefused(s.wire->One(Request::Call(0, "kmeansSeeds", {rare_only(s)}, {{"m", 1}, {"return", true}})), few);
   // Logistic statistics of zeroed features: the intercept's gradient counts the rare label's rows.
-  const VarId nothing = s.next++;
-  REQUIRE(s.One(Request::Exec(nothing, "mul", {x, s.Put(Matrix::Constant(1, 1, 0))})).status.ok());
-  CheckRefused(s.One(Request::Call(0, "logisticStats", {nothing, s.Read("people", {"rare"}), s.Put(Matrix::Zero(4, 1))},
+  const VarId nothing = s.wire->NewId();
+  REQUIRE(s.wire->One(Request::Exec(nothing, "mul", {x, s.wire->Put(Matrix::Constant(1, 1, 0))})).status.ok());
+  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {nothing, s.wire->Read("people", {"rare"}), s.wire->Put(Matrix::Zero(4, 1))},
                                    {{"return", true}})),
                few);
   // Training steps over batches the master sizes (n, then n - 1) would difference into a row:
   // refused unless the data owner allows training on the dataset.
-  Response train = s.One(Request::Call(0, "trainLocal", {x, s.Read("people", {"label"}), s.Put(Matrix::Zero(8, 1))},
+  Response train = s.wire->One(Request::Call(0, "trainLocal", {x, s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Zero(8, 1))},
                                        {{"model", {{"hidden", nlohmann::json::array()}}}, {"batch_size", kRows},
                                         {"return", true}}));
   CheckRefused(train, "allow_training");

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <numeric>
+#include <sstream>
 #include <stdexcept>
 
 #include "common/config.h"
@@ -47,6 +48,13 @@ void LocalFederation::AddDataset(const std::string& site, const std::string& dat
   EditConfig(site, [&](nlohmann::json& c) {
     c["datasets"][dataset] = {{"path", file}, {"privacy", privacy}};
   });
+}
+
+std::vector<nlohmann::json> LocalFederation::audit_events(const std::string& site) const {
+  std::vector<nlohmann::json> events;
+  std::istringstream in(ReadFile(audit_log(site)));
+  for (std::string line; std::getline(in, line);) events.push_back(nlohmann::json::parse(line));
+  return events;
 }
 
 void LocalFederation::AllowTraining(const std::string& dataset) {

@@ -35,6 +35,8 @@ class LocalFederation {
   }
   std::filesystem::path audit_log(const std::string& site) const { return kit(site) / "audit.jsonl"; }
   std::filesystem::path log(const std::string& site) const { return kit(site) / "site.log"; }
+  // The site's audit trail, one event per line (throws on a line that is not JSON).
+  std::vector<nlohmann::json> audit_events(const std::string& site) const;
 
   // Edits a site's site.json before it starts.
   void EditConfig(const std::string& site, const std::function<void(nlohmann::json&)>& edit);

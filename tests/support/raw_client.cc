@@ -6,6 +6,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <doctest/doctest.h>
 
 namespace fedra::testing {
 namespace net = boost::asio;
@@ -77,6 +78,32 @@ Result<ResponseBatch> RawClient::Call(const RequestBatch& batch) {
   ResponseBatch out;
   FEDRA_RETURN_IF_ERROR(DecodeResponseBatch(frame.body, &out));
   return out;
+}
+
+MasterSession::MasterSession(const TlsFiles& master, uint16_t port) : client_(master, port, std::chrono::seconds(20)) {
+  const Status connected = client_.Connect();
+  REQUIRE_MESSAGE(connected.ok(), connected.ToString());
+}
+
+std::vector<Response> MasterSession::Send(std::vector<Request> requests) {
+  Result<ResponseBatch> r = client_.Call(RequestBatch{NewId(), std::move(requests)});
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  return r->responses;
+}
+
+Response MasterSession::One(Request q) { return Send({std::move(q)}).at(0); }
+
+VarId MasterSession::Read(const std::string& dataset, std::vector<std::string> columns) {
+  const VarId v = NewId();
+  const Response r = One(Request::Read(v, dataset, std::move(columns)));
+  REQUIRE_MESSAGE(r.status.ok(), r.status.ToString());
+  return v;
+}
+
+VarId MasterSession::Put(Matrix m) {
+  const VarId v = NewId();
+  REQUIRE(One(Request::Put(v, std::move(m))).status.ok());
+  return v;
 }
 
 void RawClient::ShutdownSend() {

@@ -1,11 +1,13 @@
 // A deliberately low-level TLS client for tests that misbehave on purpose: it sends whatever
 // bytes it is given, with whatever certificate (or none), and reads frames with a socket-level
-// timeout so that a test can never hang on a site.
+// timeout so that a test can never hang on a site. MasterSession speaks requests through it.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -43,6 +45,27 @@ class RawClient {
   boost::asio::io_context io_;
   boost::asio::ssl::context ctx_;
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> stream_;
+};
+
+// A master's session with one site over a RawClient, for tests that send what fedra's own master
+// never would: numbered batches and fresh variable ids. A broken connection or a failed read or
+// put fails the test.
+class MasterSession {
+ public:
+  MasterSession(const TlsFiles& master, uint16_t port);
+
+  std::vector<Response> Send(std::vector<Request> requests);
+  Response One(Request q);
+  // Reads `columns` (all when empty) of `dataset` into a new variable.
+  VarId Read(const std::string& dataset, std::vector<std::string> columns = {});
+  // Puts `m` into a new variable.
+  VarId Put(Matrix m);
+  // A variable id not used before in this session.
+  VarId NewId() { return next_++; }
+
+ private:
+  RawClient client_;
+  VarId next_ = 1000;
 };
 
 }  // namespace fedra::testing
