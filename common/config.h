@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/identity.h"
 #include "common/status.h"
-#include "common/tls.h"
 
 namespace fedra {
 

@@ -3,31 +3,15 @@
 // subject (OU = role, CN = name), not only the CA signature.
 #pragma once
 
-#include <filesystem>
 #include <memory>
-#include <string>
+#include <string_view>
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "common/identity.h"
 #include "common/status.h"
 
 namespace fedra {
-
-// A participant's startup-kit files.
-struct TlsFiles {
-  std::filesystem::path cert;  // PEM certificate
-  std::filesystem::path key;   // PEM private key; must not be readable by group or others
-  std::filesystem::path ca;    // the federation CA certificate, the only trust anchor
-};
-
-// Who is at the other end, read from the verified peer certificate.
-struct PeerIdentity {
-  std::string role;        // "master" or "site" (subject OU)
-  std::string name;        // subject CN
-  std::string federation;  // subject O
-
-  std::string ToString() const { return role + " '" + name + "'"; }
-};
 
 // kHttpsServer serves the REST API: its clients (browsers, scripts) authenticate with bearer
 // tokens, so it asks for no client certificate.

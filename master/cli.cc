@@ -15,11 +15,13 @@
 #include "master/experiment_db.h"
 #include "master/federated_matrix.h"
 #include "master/federation.h"
+#include "master/federation_config.h"
 #include "master/job.h"
 #include "master/job_runner.h"
 #include "master/rest_api.h"
 #include "master/rest_server.h"
 #include "master/run_recorder.h"
+#include "master/tls_federation.h"
 
 namespace fedra {
 namespace {
@@ -138,11 +140,11 @@ Result<Flags> ParseFlags(int argc, char** argv) {
   return flags;
 }
 
-Result<std::unique_ptr<Federation>> OpenFederation(const Flags& flags) {
+Result<FederationConfig> LoadConfig(const Flags& flags) {
   FEDRA_ASSIGN_OR_RETURN(FederationConfig config, LoadFederationConfig(flags.federation));
   if (flags.timeout_s > 0) config.call_timeout = std::chrono::seconds(flags.timeout_s);
   SetLogComponent("master " + config.name);
-  return Federation::Create(std::move(config));
+  return config;
 }
 
 Result<nlohmann::json> ListSites(Federation& fed) {
@@ -232,7 +234,7 @@ Result<RestServerOptions> ParseListen(const std::string& listen) {
   return options;
 }
 
-Status Serve(Federation& fed, const Flags& flags) {
+Status Serve(Federation& fed, const TlsFiles& tls, const Flags& flags) {
   if (flags.db.empty()) return InvalidArgument("serve needs --db");
   FEDRA_ASSIGN_OR_RETURN(RestServerOptions options, ParseListen(flags.listen));
   const std::filesystem::path tokens_path =
@@ -245,7 +247,7 @@ Status Serve(Federation& fed, const Flags& flags) {
   Result<StaticFiles> web = StaticFiles::Load(flags.web);
   if (!web.ok()) FEDRA_LOG(kWarn) << "the dashboard is not served: " << web.status().message();
   FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<RestServer> server,
-                         RestServer::Create(options, fed.config().tls, api, web.ok() ? &*web : nullptr));
+                         RestServer::Create(options, tls, api, web.ok() ? &*web : nullptr));
   if (!flags.ready_file.empty()) {
     std::ofstream ready(flags.ready_file + ".tmp");
     ready << server->port() << "\n";
@@ -279,13 +281,14 @@ int RunMasterCli(int argc, char** argv) {
     std::fprintf(stderr, "fedra-master: unknown command '%s'\n\n%s", flags->command.c_str(), kUsage);
     return 2;
   }
-  Result<std::unique_ptr<Federation>> fed = OpenFederation(*flags);
+  Result<FederationConfig> config = LoadConfig(*flags);
+  Result<std::unique_ptr<Federation>> fed = config.ok() ? ConnectFederation(*config) : config.status();
   if (!fed.ok()) {
     std::fprintf(stderr, "fedra-master: %s\n", fed.status().message().c_str());
     return 1;
   }
   if (flags->command == "serve") {
-    Status served = Serve(**fed, *flags);
+    Status served = Serve(**fed, config->tls, *flags);
     if (!served.ok()) {
       std::fprintf(stderr, "fedra-master: %s\n", served.message().c_str());
       return 1;

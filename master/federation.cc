@@ -2,56 +2,22 @@
 
 #include <algorithm>
 #include <chrono>
-#include <future>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_future.hpp>
-
-#include "common/tls.h"
 
 namespace fedra {
-namespace net = boost::asio;
 
-Federation::Federation(FederationConfig config)
-    : config_(std::move(config)),
-      work_(net::make_work_guard(io_)),
+Federation::Federation(std::vector<std::string> site_names)
+    : site_names_(std::move(site_names)),
       // Ids start from the clock so that a restarted master does not reuse live ids at a site.
       next_var_(static_cast<VarId>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count())
-                << 16) {}
-
-Federation::~Federation() {
-  work_.reset();
-  io_.stop();
-  for (std::thread& t : io_threads_) t.join();
-}
-
-Result<std::unique_ptr<Federation>> Federation::Create(FederationConfig config) {
-  std::unique_ptr<Federation> fed(new Federation(std::move(config)));
-  FEDRA_ASSIGN_OR_RETURN(auto tls, MakeTlsContext(fed->config_.tls, TlsSide::kClient));
-  for (const SiteAddress& site : fed->config_.sites) {
-    fed->clients_.emplace(site.name, std::make_unique<SiteClient>(fed->io_, tls, site, fed->config_));
-    fed->site_mu_.emplace(site.name, std::make_unique<std::mutex>());
-  }
-  // Each site's TLS work (encrypting and decrypting megabytes of parameters) runs on its
-  // client's strand; several threads let sites' transfers proceed in parallel.
-  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8);
-  for (size_t i = 0; i < std::min(threads, fed->clients_.size()); ++i) {
-    fed->io_threads_.emplace_back([f = fed.get()] { f->io_.run(); });
-  }
-  return fed;
-}
-
-std::vector<std::string> Federation::site_names() const {
-  std::vector<std::string> names;
-  for (const SiteAddress& s : config_.sites) names.push_back(s.name);
-  return names;
+                << 16) {
+  for (const std::string& name : site_names_) sites_.emplace(name, std::make_unique<SiteState>());
 }
 
 uint64_t Federation::batches_sent(const std::string& site) const {
-  auto it = clients_.find(site);
-  return it == clients_.end() ? 0 : it->second->batches_sent();
+  auto it = sites_.find(site);
+  return it == sites_.end() ? 0 : it->second->batches_sent.load();
 }
 
 void ReleaseQueue::Add(const std::string& site, VarId var) {
@@ -82,15 +48,14 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
   // Locked in the map's order, the same in every call, so two calls cannot deadlock.
   std::vector<std::unique_lock<std::mutex>> locks;
   for (const auto& [site, reqs] : requests) {
-    if (auto it = site_mu_.find(site); it != site_mu_.end()) locks.emplace_back(*it->second);
+    if (auto it = sites_.find(site); it != sites_.end()) locks.emplace_back(it->second->mu);
   }
   std::map<std::string, RequestBatch> batches;
-  std::map<std::string, std::future<Result<ResponseBatch>>> pending;
   std::map<std::string, std::vector<VarId>> released;
   SiteResponses out;
   for (const auto& [site, reqs] : requests) {
-    auto it = clients_.find(site);
-    if (it == clients_.end()) {
+    auto it = sites_.find(site);
+    if (it == sites_.end()) {
       out.emplace(site, NotFound("unknown site '" + site + "'"));
       continue;
     }
@@ -105,30 +70,19 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
     // Releases go first, skipping ids the site no longer holds; their response is dropped below.
     if (!to_release.empty()) batch.requests.push_back(Request::Release(to_release));
     batch.requests.insert(batch.requests.end(), reqs.begin(), reqs.end());
-    SiteClient* client = it->second.get();
-    pending.emplace(site, net::co_spawn(client->strand(), client->Call(batch), net::use_future));
+    ++it->second->batches_sent;
   }
-  for (auto& [site, future] : pending) {
-    // Each call enforces its own deadlines; this wait ends when the slowest site answers or
-    // times out.
-    Result<ResponseBatch> r;
-    try {
-      r = future.get();
-    } catch (const std::exception& e) {  // a bug or bad_alloc: fail this site's call, not the master
-      r = Internal("site '" + site + "': " + e.what());
-    }
+  if (batches.empty()) return out;
+  for (auto& [site, r] : Send(batches)) {
     const std::vector<VarId>& sent = released[site];
     if (!r.ok()) {
       for (VarId var : sent) releases_->Add(site, var);  // the site never saw them: try again next time
-    } else if (!sent.empty() && !r->responses.empty()) {
-      r->responses.erase(r->responses.begin());
-    }
-    if (r.ok()) {
-      RecordNoise(site, r->responses);
-      out.emplace(site, std::move(r->responses));
-    } else {
       out.emplace(site, r.status());
+      continue;
     }
+    if (!sent.empty() && !r->responses.empty()) r->responses.erase(r->responses.begin());
+    RecordNoise(site, r->responses);
+    out.emplace(site, std::move(r->responses));
   }
   return out;
 }

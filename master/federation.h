@@ -1,5 +1,7 @@
-// The master's live federation: one SiteClient per configured site, I/O threads driving them,
-// and parallel dispatch of one request batch per site per step.
+// The master's view of the federation: named sites that answer request batches. Algorithms,
+// federated tensors and the parameter server speak only to this interface; how batches reach
+// the sites is the implementation's business (tls_federation.h over the network, or sites run
+// in the test process).
 #pragma once
 
 #include <atomic>
@@ -7,15 +9,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/executor_work_guard.hpp>
+#include <nlohmann/json.hpp>
 
 #include "federated/protocol.h"
-#include "master/federation_config.h"
-#include "master/site_client.h"
 
 namespace fedra {
 
@@ -38,12 +36,11 @@ class ReleaseQueue {
 
 class Federation {
  public:
-  // Loads the TLS kit; connects lazily on the first call to each site.
-  static Result<std::unique_ptr<Federation>> Create(FederationConfig config);
-  ~Federation();
+  virtual ~Federation() = default;
+  Federation(const Federation&) = delete;
+  Federation& operator=(const Federation&) = delete;
 
-  const FederationConfig& config() const { return config_; }
-  std::vector<std::string> site_names() const;
+  const std::vector<std::string>& site_names() const { return site_names_; }
 
   // Sends each site its batch, all sites in parallel, and waits for every answer (each call has
   // its own deadline). Unknown site names give a kNotFound result for that entry. Calls from
@@ -52,14 +49,14 @@ class Federation {
   // are cleared at the start of this one, so releases cost no round trip of their own.
   SiteResponses Call(const SiteRequests& requests);
 
+  // The same requests to every site.
+  SiteResponses CallAll(const std::vector<Request>& requests);
+
   // Marks a site variable as no longer needed: it is cleared with the next batch to its site.
   void Release(const std::string& site, VarId var) { releases_->Add(site, var); }
   const std::shared_ptr<ReleaseQueue>& release_queue() const { return releases_; }
   // Clears every released variable now (one batch per site that has some), e.g. before exit.
   Status FlushReleases();
-
-  // The same requests to every site.
-  SiteResponses CallAll(const std::vector<Request>& requests);
 
   // A variable id no other call of this master has used.
   VarId NewVarId() { return next_var_++; }
@@ -72,16 +69,23 @@ class Federation {
   // ([{"site", "dataset", "releases", "sigma_min", "sigma_max", "epsilon_spent", ...}]).
   nlohmann::json TakeNoiseReport();
 
+ protected:
+  explicit Federation(std::vector<std::string> site_names);
+
+  // Delivers each batch to its site (a known one), all in parallel, and returns each site's
+  // answer or why there is none. The caller holds each of these sites' locks.
+  virtual std::map<std::string, Result<ResponseBatch>> Send(const std::map<std::string, RequestBatch>& batches) = 0;
+
  private:
-  explicit Federation(FederationConfig config);
+  struct SiteState {
+    std::mutex mu;  // one batch at a time
+    std::atomic<uint64_t> batches_sent{0};
+  };
+
   void RecordNoise(const std::string& site, const std::vector<Response>& responses);
 
-  FederationConfig config_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::map<std::string, std::unique_ptr<SiteClient>> clients_;
-  std::vector<std::thread> io_threads_;
-  std::map<std::string, std::unique_ptr<std::mutex>> site_mu_;  // one batch per site at a time
+  const std::vector<std::string> site_names_;
+  std::map<std::string, std::unique_ptr<SiteState>> sites_;
   std::atomic<uint64_t> next_batch_{1};
   std::atomic<VarId> next_var_;
   std::shared_ptr<ReleaseQueue> releases_ = std::make_shared<ReleaseQueue>();

@@ -66,7 +66,6 @@ net::awaitable<Status> SiteClient::Connect() {
 net::awaitable<Result<ResponseBatch>> SiteClient::Exchange(const RequestBatch& batch, const Bytes& body) {
   Status written = co_await WriteFrame(*stream_, FrameKind::kRequestBatch, body, call_timeout_);
   if (!written.ok()) co_return written;
-  ++batches_sent_;
   const ReadLimits limits{max_message_bytes_, call_timeout_, call_timeout_};
   Result<Frame> frame = co_await ReadFrame(*stream_, limits);
   if (!frame.ok()) {

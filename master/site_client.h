@@ -3,7 +3,6 @@
 // Every step has a deadline; every error names the site.
 #pragma once
 
-#include <atomic>
 #include <memory>
 
 #include <boost/asio/awaitable.hpp>
@@ -30,9 +29,6 @@ class SiteClient {
   // turns out to be dead is replaced once before giving up.
   boost::asio::awaitable<Result<ResponseBatch>> Call(const RequestBatch& batch);
 
-  // Batches sent so far (for round-trip accounting).
-  uint64_t batches_sent() const { return batches_sent_; }
-
  private:
   boost::asio::awaitable<Status> Connect();
   boost::asio::awaitable<Result<ResponseBatch>> Exchange(const RequestBatch& batch, const Bytes& body);
@@ -44,7 +40,6 @@ class SiteClient {
   const Duration call_timeout_;
   const uint64_t max_message_bytes_;
   std::unique_ptr<TlsStream> stream_;  // null while disconnected
-  std::atomic<uint64_t> batches_sent_{0};
 };
 
 }  // namespace fedra

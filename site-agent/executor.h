@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/tls.h"
+#include "common/identity.h"
 #include "federated/protocol.h"
 #include "site-agent/audit_log.h"
 #include "site-agent/catalog.h"

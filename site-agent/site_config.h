@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/identity.h"
 #include "common/status.h"
-#include "common/tls.h"
 #include "federated/privacy.h"
 
 namespace fedra {

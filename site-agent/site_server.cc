@@ -10,7 +10,7 @@
 
 #include "common/framing.h"
 #include "common/logging.h"
-#include "site-agent/gpu_trainer.h"
+#include "common/tls.h"
 
 namespace fedra {
 namespace net = boost::asio;
@@ -57,26 +57,11 @@ Result<std::unique_ptr<SiteServer>> SiteServer::Create(SiteConfig config) {
   std::unique_ptr<SiteServer> server(new SiteServer(std::move(config)));
   SiteConfig& c = server->config_;
   FEDRA_ASSIGN_OR_RETURN(server->tls_, MakeTlsContext(c.tls, TlsSide::kServer));
-  FEDRA_ASSIGN_OR_RETURN(server->audit_, AuditLog::Open(c.audit_log));
-  FEDRA_ASSIGN_OR_RETURN(server->ledger_, PrivacyLedger::Open(c.privacy_ledger));
   if (c.allowed_masters.empty()) {
     FEDRA_LOG(kWarn) << "allowed_masters is empty: this site will refuse every master; list the masters that may "
                         "connect (their certificate names) in site.json";
   }
-  server->catalog_ = std::make_unique<Catalog>(c.datasets);
-  server->catalog_->Probe();
-  server->symbols_ = std::make_unique<SymbolTable>(c.limits.memory_budget_bytes);
-  server->executor_ = std::make_unique<Executor>(c.name, c.limits, server->catalog_.get(), server->symbols_.get(),
-                                                 server->audit_.get(), server->ledger_.get());
-  if (!c.gpu) {
-    FEDRA_LOG(kInfo) << "training on the CPU (\"gpu\": \"off\")";
-  } else if (const GpuProbe& gpu = ProbeGpu(); gpu.available) {
-    FEDRA_LOG(kInfo) << "training on the GPU: " << gpu.description;
-    server->executor_->TrainOnGpu(true);
-  } else {
-    FEDRA_LOG(kInfo) << "training on the CPU: " << gpu.description;
-  }
-
+  FEDRA_ASSIGN_OR_RETURN(server->agent_, SiteAgent::Open(c));
   FEDRA_ASSIGN_OR_RETURN(server->listener_, Listener::Bind(c.listen_address, c.listen_port));
   return server;
 }
@@ -102,7 +87,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
 
   auto refuse = [&](const std::string& why) {
     FEDRA_LOG(kWarn) << "refused connection from " << remote << ": " << why;
-    (void)audit_->Append(AuditEvent{remote, "connect", "", {}, 0, AuditOutcome::kRefused, why, {}});
+    (void)agent_->audit().Append(AuditEvent{remote, "connect", "", {}, 0, AuditOutcome::kRefused, why, {}});
   };
 
   boost::beast::get_lowest_layer(stream).expires_after(read_timeout);
@@ -140,7 +125,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
         co_return;
       }
       FEDRA_LOG(kWarn) << peer->ToString() << ": " << frame.status().message() << "; closing the connection";
-      (void)audit_->Append(
+      (void)agent_->audit().Append(
           AuditEvent{peer->ToString(), "message", "", {}, 0, AuditOutcome::kFailed, frame.status().ToString(), {}});
       if (code == StatusCode::kDataLoss || code == StatusCode::kResourceExhausted) {
         // The stream is still in step (only the header was read): say why before closing.
@@ -168,11 +153,11 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
       RequestBatch batch;
       Status decoded = DecodeRequestBatch(frame->body, &batch);
       if (!decoded.ok()) {
-        (void)audit_->Append(AuditEvent{who.ToString(), "batch", "", {}, 0, AuditOutcome::kFailed, decoded.ToString(), {}});
+        (void)agent_->audit().Append(AuditEvent{who.ToString(), "batch", "", {}, 0, AuditOutcome::kFailed, decoded.ToString(), {}});
         co_return Reply{FrameKind::kError, EncodeErrorBody(decoded.WithContext("malformed request batch"))};
       }
       frame->body = Bytes();  // free the request before building the response
-      co_return Reply{FrameKind::kResponseBatch, EncodeResponseBatch(executor_->Execute(batch, who))};
+      co_return Reply{FrameKind::kResponseBatch, EncodeResponseBatch(agent_->Execute(batch, who))};
     };
     const Reply reply = co_await net::co_spawn(compute_, work(), net::use_awaitable);
     Status written = co_await WriteFrame(stream, reply.kind, reply.body, read_timeout);

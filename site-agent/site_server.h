@@ -15,11 +15,8 @@
 
 #include "common/listener.h"
 #include "common/status.h"
-#include "site-agent/audit_log.h"
-#include "site-agent/catalog.h"
-#include "site-agent/executor.h"
+#include "site-agent/site_agent.h"
 #include "site-agent/site_config.h"
-#include "site-agent/symbol_table.h"
 
 namespace fedra {
 
@@ -46,11 +43,7 @@ class SiteServer {
 
   SiteConfig config_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
-  std::unique_ptr<AuditLog> audit_;
-  std::unique_ptr<PrivacyLedger> ledger_;
-  std::unique_ptr<Catalog> catalog_;
-  std::unique_ptr<SymbolTable> symbols_;
-  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<SiteAgent> agent_;
   boost::asio::thread_pool compute_;
   // Declared last so that it goes first: pending sessions are torn down while what they use lives.
   std::unique_ptr<Listener> listener_;

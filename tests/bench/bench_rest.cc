@@ -47,7 +47,7 @@ int main() {
   RestApi api(*fed, **db, runner, tokens);
   RestServerOptions options;
   options.port = 0;
-  auto server = RestServer::Create(options, fed->config().tls, api, nullptr);
+  auto server = RestServer::Create(options, local.master_tls(), api, nullptr);
   if (!server.ok()) return Fail(server.status());
   std::thread serving([&] { (*server)->Run(false); });
   testing::HttpsClient client(local.master_kit() / "ca.crt", (*server)->port(), token);

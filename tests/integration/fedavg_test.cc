@@ -13,6 +13,7 @@
 #include "master/federated_training.h"
 #include "site-agent/trainer.h"
 #include "tests/support/fashion.h"
+#include "tests/support/federated_data.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
 

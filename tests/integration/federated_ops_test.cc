@@ -8,13 +8,14 @@
 #include <random>
 
 #include "master/federated_ops.h"
-#include "tests/support/local_federation.h"
+#include "tests/support/federated_data.h"
+#include "tests/support/in_process_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
 namespace {
 
-using testing::LocalFederation;
+using testing::InProcessSites;
 using testing::TempDir;
 
 constexpr double kTolerance = 1e-10;  // relative
@@ -155,7 +156,7 @@ bool Near(const Matrix& a, const Matrix& b) {
 
 TEST_CASE("federated operations equal local Eigen on the pooled matrix") {
   TempDir dir;
-  LocalFederation local(dir.path(), {"a", "b", "c"});
+  InProcessSites local(dir.path(), {"a", "b", "c"});
   local.StartAll();
   auto fed = local.Connect();
   std::mt19937 rng(11);

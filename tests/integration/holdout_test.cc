@@ -8,13 +8,14 @@
 #include <Eigen/Dense>
 
 #include "master/job.h"
-#include "tests/support/local_federation.h"
+#include "tests/support/federated_data.h"
+#include "tests/support/in_process_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
 namespace {
 
-using testing::LocalFederation;
+using testing::InProcessSites;
 using testing::TempDir;
 
 const std::vector<std::string> kColumns = {"id", "a", "b", "y", "cls"};
@@ -37,7 +38,7 @@ Matrix Data() {
 
 struct Fixture {
   TempDir dir;
-  LocalFederation local{dir.path(), {"a", "b", "c"}};
+  InProcessSites local{dir.path(), {"a", "b", "c"}};
   Matrix pooled = Data();
   std::unique_ptr<Federation> fed;
 

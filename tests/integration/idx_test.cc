@@ -5,7 +5,8 @@
 #include <doctest/doctest.h>
 
 #include "master/federated_ops.h"
-#include "tests/support/local_federation.h"
+#include "tests/support/federated_data.h"
+#include "tests/support/in_process_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
@@ -17,7 +18,7 @@ TEST_CASE("Fashion-MNIST's test set served as an idx dataset") {
     return;
   }
   testing::TempDir dir;
-  testing::LocalFederation local(dir.path(), {"a"});
+  testing::InProcessSites local(dir.path(), {"a"});
   local.EditConfig("a", [&](nlohmann::json& c) {
     c["datasets"]["fashion"] = {{"format", "idx"},
                                 {"path", (dir_fm / "t10k-images-idx3-ubyte.gz").string()},

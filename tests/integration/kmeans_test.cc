@@ -7,13 +7,14 @@
 
 #include "master/job.h"
 #include "master/kmeans.h"
+#include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
 namespace {
 
-using testing::LocalFederation;
+using testing::InProcessSites;
 using testing::TempDir;
 
 // `per_blob` rows around each of `means`' rows, blob after blob, with normal noise of `spread`.
@@ -81,7 +82,7 @@ Matrix BlobMeans() {
 
 TEST_CASE("k-means from given centres follows Lloyd's algorithm on the pooled data") {
   TempDir dir;
-  LocalFederation local(dir.path(), {"a", "b", "c"});
+  InProcessSites local(dir.path(), {"a", "b", "c"});
   // Overlapping blobs, so Lloyd takes a number of iterations; public, so any cluster may be small.
   const Matrix pooled = Blobs(BlobMeans() * 0.4, 150, 1.5, 3);
   local.AddSplitCsvDataset("pts", pooled, {60, 170, 220}, kColumns, "public");
@@ -117,7 +118,7 @@ TEST_CASE("k-means from given centres follows Lloyd's algorithm on the pooled da
 
 TEST_CASE("k-means++ from the sites' micro-clusters finds separated blobs in private-aggregate data") {
   TempDir dir;
-  LocalFederation local(dir.path(), {"a", "b", "c"});
+  InProcessSites local(dir.path(), {"a", "b", "c"});
   const Matrix means = BlobMeans();
   const Matrix pooled = Blobs(means, 200, 0.8, 9);
   // Non-IID: site a holds only blob 0, site c mostly blob 2.
@@ -152,7 +153,7 @@ TEST_CASE("k-means++ from the sites' micro-clusters finds separated blobs in pri
 
 TEST_CASE("k-means shares no cluster smaller than a site's minimum") {
   TempDir dir;
-  LocalFederation local(dir.path(), {"a", "b"});
+  InProcessSites local(dir.path(), {"a", "b"});
   local.AddCsvDataset("a", "pts", Blobs(BlobMeans(), 100, 1, 1), kColumns, "private-aggregate");
   local.AddCsvDataset("b", "pts", Blobs(BlobMeans(), 2, 1, 2), kColumns, "private-aggregate");  // 6 rows < 10
   local.StartAll();
@@ -185,9 +186,10 @@ TEST_CASE("k-means shares no cluster smaller than a site's minimum") {
   for (Eigen::Index c = 0; c < 2; ++c) CHECK((alone->sizes(c) == 0 || alone->sizes(c) >= 10));
 }
 
-TEST_CASE("kmeans jobs name the centres' columns and reject bad parameters") {
+TEST_CASE_TEMPLATE("kmeans jobs name the centres' columns and reject bad parameters", Sites, InProcessSites,
+                   testing::LocalFederation) {
   TempDir dir;
-  LocalFederation local(dir.path(), {"a", "b"});
+  Sites local(dir.path(), {"a", "b"});
   const Matrix pooled = Blobs(BlobMeans(), 100, 0.5, 4);
   local.AddSplitCsvDataset("pts", pooled, {120, 180}, kColumns, "private-aggregate");
   local.StartAll();

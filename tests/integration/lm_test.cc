@@ -8,13 +8,14 @@
 
 #include "master/job.h"
 #include "master/lm.h"
+#include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
 namespace {
 
-using testing::LocalFederation;
+using testing::InProcessSites;
 using testing::TempDir;
 
 const std::vector<std::string> kColumns = {"a", "b", "c", "d", "y"};
@@ -31,9 +32,11 @@ Matrix Regression(int rows, unsigned seed) {
   return m;
 }
 
+// Sites: InProcessSites for the algorithm, LocalFederation where processes and TLS are part of it.
+template <class Sites = InProcessSites>
 struct LmFixture {
   TempDir dir;
-  LocalFederation local{dir.path(), {"a", "b", "c"}};
+  Sites local{dir.path(), {"a", "b", "c"}};
   Matrix pooled;
   std::unique_ptr<Federation> fed;
 
@@ -73,7 +76,7 @@ void CheckClose(const Eigen::VectorXd& got, const Eigen::VectorXd& want, double 
 }  // namespace
 
 TEST_CASE("federated lm and lmCG match local least squares on the pooled data") {
-  LmFixture f;
+  LmFixture<> f;
   Result<FederatedMatrix> data = FederatedMatrix::Read(*f.fed, "reg");
   REQUIRE(data.ok());
   for (bool cg : {false, true}) {
@@ -96,7 +99,7 @@ TEST_CASE("federated lm and lmCG match local least squares on the pooled data") 
 }
 
 TEST_CASE("one lmCG iteration costs one batch per site") {
-  LmFixture f;
+  LmFixture<> f;
   Result<FederatedMatrix> data = FederatedMatrix::Read(*f.fed, "reg");
   REQUIRE(data.ok());
   auto batches = [&] {
@@ -115,8 +118,9 @@ TEST_CASE("one lmCG iteration costs one batch per site") {
   CHECK(five - two == 3 * 3);  // three more iterations, three sites, one batch each
 }
 
-TEST_CASE("jobs run end to end and reject what they cannot do, naming it") {
-  LmFixture f;
+TEST_CASE_TEMPLATE("jobs run end to end and reject what they cannot do, naming it", Sites, InProcessSites,
+                   testing::LocalFederation) {
+  LmFixture<Sites> f;
   auto job = [](const std::string& text) { return ParseJobSpec(nlohmann::json::parse(text), "job.json"); };
 
   Result<JobSpec> spec = job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "y"},

@@ -10,13 +10,14 @@
 
 #include "master/job.h"
 #include "master/logreg.h"
+#include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
 namespace {
 
-using testing::LocalFederation;
+using testing::InProcessSites;
 using testing::TempDir;
 
 // rows x (2 features + label); labels from a noisy linear score, K classes.
@@ -33,9 +34,10 @@ Matrix Classification(int rows, int classes, unsigned seed) {
   return m;
 }
 
+template <class Sites = InProcessSites>
 struct Fixture {
   TempDir dir;
-  LocalFederation local{dir.path(), {"a", "b", "c"}};
+  Sites local{dir.path(), {"a", "b", "c"}};
   Matrix pooled;
   std::unique_ptr<Federation> fed;
 
@@ -75,7 +77,7 @@ Eigen::VectorXd Irls(const Matrix& x, const Eigen::VectorXd& y, double lambda) {
 }  // namespace
 
 TEST_CASE("binomial logistic regression matches Newton's method on the pooled data") {
-  Fixture f(2);
+  Fixture<> f(2);
   Result<FederatedMatrix> data = FederatedMatrix::Read(*f.fed, "cls");
   REQUIRE(data.ok());
   for (double lambda : {0.0, 0.1}) {
@@ -100,7 +102,7 @@ TEST_CASE("binomial logistic regression matches Newton's method on the pooled da
 }
 
 TEST_CASE("multinomial logistic regression reaches the optimum of the pooled problem") {
-  Fixture f(3);
+  Fixture<> f(3);
   Result<FederatedMatrix> data = FederatedMatrix::Read(*f.fed, "cls");
   REQUIRE(data.ok());
   const double lambda = 0.05;
@@ -132,8 +134,9 @@ TEST_CASE("multinomial logistic regression reaches the optimum of the pooled pro
   CHECK(correct / static_cast<double>(x.rows()) > 0.6);
 }
 
-TEST_CASE("logreg jobs report metrics, and bad labels and parameters are named") {
-  Fixture f(3);
+TEST_CASE_TEMPLATE("logreg jobs report metrics, and bad labels and parameters are named", Sites, InProcessSites,
+                   testing::LocalFederation) {
+  Fixture<Sites> f(3);
   Result<JobSpec> spec = ParseJobSpec(nlohmann::json::parse(
       R"({"algorithm": "logreg", "data": {"dataset": "cls", "label": "label"}, "params": {"lambda": 0.01}})"), "job.json");
   REQUIRE(spec.ok());

@@ -8,13 +8,15 @@
 
 #include "master/job.h"
 #include "master/pca.h"
+#include "tests/support/federated_data.h"
+#include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
 namespace {
 
-using testing::LocalFederation;
+using testing::InProcessSites;
 using testing::TempDir;
 
 Matrix Correlated(int rows, unsigned seed) {
@@ -35,7 +37,7 @@ Matrix Correlated(int rows, unsigned seed) {
 
 TEST_CASE("federated PCA equals an SVD of the pooled data") {
   TempDir dir;
-  LocalFederation local(dir.path(), {"a", "b", "c"});
+  InProcessSites local(dir.path(), {"a", "b", "c"});
   local.StartAll();
   auto fed = local.Connect();
   const std::vector<int> split = {33, 120, 247};
@@ -80,9 +82,10 @@ TEST_CASE("federated PCA equals an SVD of the pooled data") {
         std::string::npos);
 }
 
-TEST_CASE("a pca job over private-aggregate data reports components and the projection's parts") {
+TEST_CASE_TEMPLATE("a pca job over private-aggregate data reports components and the projection's parts", Sites,
+                   InProcessSites, testing::LocalFederation) {
   TempDir dir;
-  LocalFederation local(dir.path(), {"a", "b"});
+  Sites local(dir.path(), {"a", "b"});
   local.AddCsvDataset("a", "m", Correlated(50, 1), {"p", "q", "r", "s"}, "private-aggregate");
   local.AddCsvDataset("b", "m", Correlated(80, 2), {"p", "q", "r", "s"}, "private-aggregate");
   local.StartAll();

@@ -7,14 +7,15 @@
 #include <functional>
 
 #include "master/federated_ops.h"
-#include "tests/support/local_federation.h"
+#include "tests/support/federated_data.h"
+#include "tests/support/in_process_federation.h"
 #include "tests/support/random_data.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
 namespace {
 
-using testing::LocalFederation;
+using testing::InProcessSites;
 using testing::TempDir;
 
 Matrix Random(int rows, unsigned seed) { return testing::UniformMatrix(rows, 3, seed, -1, 1); }
@@ -63,7 +64,7 @@ const std::vector<Kind>& Kinds() {
 
 TEST_CASE("each privacy level releases exactly what it allows, for every kind of operation") {
   TempDir dir;
-  LocalFederation local(dir.path(), {"a", "b"});
+  InProcessSites local(dir.path(), {"a", "b"});
   const char* levels[] = {"public", "private-aggregate", "private"};
   unsigned seed = 1;
   for (const char* level : levels) {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "master/tls_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/temp_dir.h"
@@ -99,7 +100,7 @@ TEST_CASE("the master refuses a site whose certificate names another site") {
   local.StartAll();
   FederationConfig config = local.MasterConfig(std::chrono::seconds(5));
   config.sites[0].port = local.port("b");  // "a" now points at b's listener
-  auto fed = Federation::Create(config);
+  auto fed = ConnectFederation(config);
   REQUIRE(fed.ok());
   Status s = FirstError((*fed)->CallAll({Request::Ping()}));
   CHECK(s.code() == StatusCode::kPermissionDenied);

@@ -1,0 +1,101 @@
+#include "tests/support/in_process_federation.h"
+
+#include <future>
+#include <stdexcept>
+
+#include "tests/support/temp_dir.h"
+
+namespace fedra::testing {
+namespace {
+
+// What the site would answer to `batch` had it come over the wire: both directions are encoded
+// and decoded, so the executor sees exactly what a site process would and the master gets copies.
+Result<ResponseBatch> Exchange(SiteAgent& site, const RequestBatch& batch, const PeerIdentity& master) {
+  const Bytes request = EncodeRequestBatch(batch);
+  RequestBatch received;
+  FEDRA_RETURN_IF_ERROR(DecodeRequestBatch(request, &received).WithContext("malformed request batch"));
+  const Bytes response = EncodeResponseBatch(site.Execute(received, master));
+  ResponseBatch answer;
+  FEDRA_RETURN_IF_ERROR(DecodeResponseBatch(response, &answer));
+  return answer;
+}
+
+}  // namespace
+
+std::shared_ptr<SiteAgent> SiteSlot::agent() const {
+  std::lock_guard lock(mu_);
+  return agent_;
+}
+
+void SiteSlot::set(std::shared_ptr<SiteAgent> agent) {
+  std::lock_guard lock(mu_);
+  agent_ = std::move(agent);
+}
+
+InProcessFederation::InProcessFederation(std::map<std::string, std::shared_ptr<const SiteSlot>> sites,
+                                         std::string master)
+    : Federation(Names(sites)), sites_(std::move(sites)), master_{"master", std::move(master), "test"} {}
+
+std::vector<std::string> InProcessFederation::Names(
+    const std::map<std::string, std::shared_ptr<const SiteSlot>>& sites) {
+  std::vector<std::string> names;
+  for (const auto& [name, agent] : sites) names.push_back(name);
+  return names;
+}
+
+std::map<std::string, Result<ResponseBatch>> InProcessFederation::Send(
+    const std::map<std::string, RequestBatch>& batches) {
+  std::map<std::string, std::future<Result<ResponseBatch>>> pending;
+  for (const auto& [site, batch] : batches) {
+    std::shared_ptr<SiteAgent> agent = sites_.at(site)->agent();
+    pending.emplace(site, std::async(std::launch::async, [this, agent = std::move(agent), &site, &batch]() -> Result<ResponseBatch> {
+                      if (!agent) return Unavailable("site '" + site + "': not running");
+                      Result<ResponseBatch> r = Exchange(*agent, batch, master_);
+                      if (!r.ok()) return r.status().WithContext("site '" + site + "'");
+                      return r;
+                    }));
+  }
+  std::map<std::string, Result<ResponseBatch>> out;
+  for (auto& [site, future] : pending) {
+    try {
+      out.emplace(site, future.get());
+    } catch (const std::exception& e) {  // as the network federation does: fail this site, not the master
+      out.emplace(site, Internal("site '" + site + "': " + e.what()));
+    }
+  }
+  return out;
+}
+
+InProcessSites::InProcessSites(std::filesystem::path dir, std::vector<std::string> sites)
+    : SiteKits(std::move(dir), std::move(sites)) {
+  for (const std::string& s : sites_) {
+    std::filesystem::create_directories(kit(s));
+    WriteFile(kit(s) / "site.json", nlohmann::json{{"name", s},
+                                                   {"tls", {{"cert", "cert.pem"}, {"key", "key.pem"}, {"ca", "ca.crt"}}},
+                                                   {"allowed_masters", {"m"}},
+                                                   {"audit_log", "audit.jsonl"},
+                                                   {"datasets", nlohmann::json::object()}}
+                                        .dump(2));
+    slots_[s] = std::make_shared<SiteSlot>();
+  }
+}
+
+void InProcessSites::Start(const std::string& site) {
+  Result<SiteConfig> config = LoadSiteConfig(kit(site) / "site.json");
+  if (!config.ok()) throw std::runtime_error("site '" + site + "' did not start: " + config.status().message());
+  Result<std::unique_ptr<SiteAgent>> agent = SiteAgent::Open(*config);
+  if (!agent.ok()) throw std::runtime_error("site '" + site + "' did not start: " + agent.status().message());
+  slots_.at(site)->set(std::move(*agent));
+}
+
+std::optional<int> InProcessSites::Stop(const std::string& site) {
+  slots_.at(site)->set(nullptr);
+  return 0;
+}
+
+std::unique_ptr<Federation> InProcessSites::Connect(std::chrono::seconds) const {
+  std::map<std::string, std::shared_ptr<const SiteSlot>> sites(slots_.begin(), slots_.end());
+  return std::make_unique<InProcessFederation>(std::move(sites), "m");
+}
+
+}  // namespace fedra::testing
