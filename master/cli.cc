@@ -12,16 +12,16 @@
 
 #include "common/config.h"
 #include "common/logging.h"
-#include "master/experiment_db.h"
-#include "master/federated_matrix.h"
-#include "master/federation.h"
-#include "master/federation_config.h"
-#include "master/job.h"
-#include "master/job_runner.h"
-#include "master/rest_api.h"
-#include "master/rest_server.h"
-#include "master/run_recorder.h"
-#include "master/tls_federation.h"
+#include "master/tracking/experiment_db.h"
+#include "master/tensor/federated_matrix.h"
+#include "master/federation/federation.h"
+#include "master/federation/federation_config.h"
+#include "master/jobs/job.h"
+#include "master/jobs/job_runner.h"
+#include "master/api/rest_api.h"
+#include "master/api/rest_server.h"
+#include "master/jobs/run_recorder.h"
+#include "master/federation/tls_federation.h"
 
 namespace fedra {
 namespace {

@@ -12,9 +12,9 @@
 #include <cstdlib>
 #include <random>
 
-#include "master/kmeans.h"
-#include "master/lm.h"
-#include "master/logreg.h"
+#include "master/algorithms/kmeans.h"
+#include "master/algorithms/lm.h"
+#include "master/algorithms/logreg.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
 

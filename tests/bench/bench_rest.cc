@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <thread>
 
-#include "master/experiment_db.h"
-#include "master/job_runner.h"
-#include "master/rest_api.h"
-#include "master/rest_server.h"
+#include "master/tracking/experiment_db.h"
+#include "master/jobs/job_runner.h"
+#include "master/api/rest_api.h"
+#include "master/api/rest_server.h"
 #include "tests/support/https_client.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"

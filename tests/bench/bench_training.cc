@@ -12,7 +12,7 @@
 #include <random>
 
 #include "common/allocator.h"
-#include "master/federated_training.h"
+#include "master/algorithms/federated_training.h"
 #include "site-agent/gpu_trainer.h"
 #include "site-agent/trainer.h"
 #include "tests/support/fashion.h"

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <random>
 
-#include "master/job.h"
+#include "master/jobs/job.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/temp_dir.h"

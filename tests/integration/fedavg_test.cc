@@ -9,8 +9,8 @@
 #include <csignal>
 #include <random>
 
-#include "master/job.h"
-#include "master/federated_training.h"
+#include "master/jobs/job.h"
+#include "master/algorithms/federated_training.h"
 #include "site-agent/trainer.h"
 #include "tests/support/fashion.h"
 #include "tests/support/federated_data.h"

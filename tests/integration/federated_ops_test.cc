@@ -7,7 +7,7 @@
 #include <functional>
 #include <random>
 
-#include "master/federated_ops.h"
+#include "master/tensor/federated_ops.h"
 #include "tests/support/federated_data.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/temp_dir.h"

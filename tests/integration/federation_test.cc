@@ -5,7 +5,7 @@
 #include <signal.h>
 
 
-#include "master/federated_matrix.h"
+#include "master/tensor/federated_matrix.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/random_data.h"
 #include "tests/support/temp_dir.h"

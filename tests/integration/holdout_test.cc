@@ -7,7 +7,7 @@
 
 #include <Eigen/Dense>
 
-#include "master/job.h"
+#include "master/jobs/job.h"
 #include "tests/support/federated_data.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/temp_dir.h"

@@ -4,7 +4,7 @@
 // all computed federatedly. Skips when the package is missing.
 #include <doctest/doctest.h>
 
-#include "master/federated_ops.h"
+#include "master/tensor/federated_ops.h"
 #include "tests/support/federated_data.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/temp_dir.h"

@@ -5,8 +5,8 @@
 
 #include <random>
 
-#include "master/job.h"
-#include "master/kmeans.h"
+#include "master/jobs/job.h"
+#include "master/algorithms/kmeans.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"

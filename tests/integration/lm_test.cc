@@ -6,8 +6,8 @@
 
 #include <Eigen/Dense>
 
-#include "master/job.h"
-#include "master/lm.h"
+#include "master/jobs/job.h"
+#include "master/algorithms/lm.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"

@@ -8,8 +8,8 @@
 
 #include <Eigen/Dense>
 
-#include "master/job.h"
-#include "master/logreg.h"
+#include "master/jobs/job.h"
+#include "master/algorithms/logreg.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"

@@ -5,7 +5,7 @@
 
 #include <csignal>
 
-#include "master/experiment_db.h"
+#include "master/tracking/experiment_db.h"
 #include "tests/support/child_process.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/random_data.h"

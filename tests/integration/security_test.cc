@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "master/tls_federation.h"
+#include "master/federation/tls_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/temp_dir.h"

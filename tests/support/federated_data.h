@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "common/matrix.h"
-#include "master/federated_matrix.h"
-#include "master/federation.h"
+#include "master/tensor/federated_matrix.h"
+#include "master/federation/federation.h"
 
 namespace fedra::testing {
 

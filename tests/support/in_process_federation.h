@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "master/federation.h"
+#include "master/federation/federation.h"
 #include "site-agent/site_agent.h"
 #include "tests/support/site_kits.h"
 

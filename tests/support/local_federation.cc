@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "common/config.h"
-#include "master/tls_federation.h"
+#include "master/federation/tls_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra::testing {

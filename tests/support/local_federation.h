@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "common/identity.h"
-#include "master/federation.h"
-#include "master/federation_config.h"
+#include "master/federation/federation.h"
+#include "master/federation/federation_config.h"
 #include "tests/support/child_process.h"
 #include "tests/support/site_kits.h"
 

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/matrix.h"
-#include "master/federation.h"
+#include "master/federation/federation.h"
 
 namespace fedra::testing {
 

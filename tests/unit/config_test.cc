@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "common/config.h"
-#include "master/federation_config.h"
+#include "master/federation/federation_config.h"
 
 namespace fedra {
 

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-#include "master/experiment_db.h"
+#include "master/tracking/experiment_db.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {

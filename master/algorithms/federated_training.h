@@ -1,0 +1,59 @@
+// Federated training of the models in federated/model_spec.h through the parameter server
+// (master/ps/): the sites train on their own rows and send only updates (compressed if asked)
+// and loss sums; the server applies them by strategy, aggregation and server optimizer.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <Eigen/Core>
+
+#include "federated/model_spec.h"
+#include "federated/update_codec.h"
+#include "master/tensor/federated_matrix.h"
+#include "master/ps/iteration_hook.h"
+#include "master/ps/parameter_server.h"
+
+namespace fedra {
+
+// Sites with different row counts can train on equal shares: every epoch, each site
+// subsamples or replicates its rows to `rows` (0: the smallest site's rows when subsampling,
+// the largest's when replicating).
+struct BalanceSpec {
+  std::string mode = "none";  // none, subsample, replicate
+  int64_t rows = 0;
+};
+
+struct TrainingOptions {
+  ModelSpec model;          // inputs and outputs are set from the data
+  OptimizerSpec optimizer;  // the sites' local optimizer (per-batch updates: the server's)
+  StrategySpec strategy;
+  AggregationSpec aggregation;
+  ServerOptimizerSpec server_optimizer;  // for per-epoch rounds
+  int64_t rounds = 10;
+  // A round is `batches_per_round` local batches whose gradients accrue into one update (the
+  // server then steps with `optimizer`), or, when 0, `epochs_per_round` local epochs whose
+  // model delta is the update.
+  int batches_per_round = 0;
+  int epochs_per_round = 1;
+  int batch_size = 32;
+  uint64_t seed = 1;        // initialisation and shuffling
+  int quorum = 1;           // fewest sites that must be left (see ParameterServerOptions)
+  float prox_mu = 0;        // FedProx's proximal term at the sites
+  CompressionSpec compression;
+  BalanceSpec balance;
+  IterationHook on_iteration = nullptr;  // per round: loss, accuracy, loss@site, bytes, validation
+};
+
+// Rows the model is scored on after every round, never trained on.
+struct Validation {
+  const FederatedMatrix* x = nullptr;
+  const FederatedMatrix* y = nullptr;
+};
+
+// Trains on features `x` and labels or targets `y`, row-partitioned alike; with `validation`,
+// each round also reports val_loss (and val_accuracy) of its parameters on those rows.
+Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& y,
+                                             const TrainingOptions& options, const Validation& validation = {});
+
+}  // namespace fedra

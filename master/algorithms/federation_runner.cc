@@ -1,0 +1,135 @@
+#include "master/algorithms/federation_runner.h"
+
+#include "common/matrix_codec.h"
+
+namespace fedra {
+
+Result<std::unique_ptr<FederationRunner>> FederationRunner::Create(Federation& fed, const FederatedMatrix& x,
+                                                                   const FederatedMatrix& y, SiteTrainingSpec spec) {
+  const auto& xp = x.map().parts();
+  const auto& yp = y.map().parts();
+  if (x.transposed() || y.transposed() || x.map().partitioning() != Partitioning::kRow || xp.size() != yp.size()) {
+    return InvalidArgument("training needs features and labels partitioned by rows alike");
+  }
+  std::vector<Part> parts(xp.size());
+  for (size_t i = 0; i < xp.size(); ++i) {
+    if (xp[i].site != yp[i].site || xp[i].range.begin != yp[i].range.begin || xp[i].range.end != yp[i].range.end) {
+      return InvalidArgument("training needs features and labels partitioned by rows alike");
+    }
+    parts[i].site = xp[i].site;
+    parts[i].x = xp[i].var;
+    parts[i].y = yp[i].var;
+    parts[i].rows = xp[i].range.size();
+  }
+  return std::unique_ptr<FederationRunner>(new FederationRunner(fed, std::move(parts), std::move(spec)));
+}
+
+FederationRunner::FederationRunner(Federation& fed, std::vector<Part> parts, SiteTrainingSpec spec)
+    : fed_(fed), parts_(std::move(parts)), spec_(std::move(spec)) {}
+
+FederationRunner::~FederationRunner() {
+  for (Part& p : parts_) {
+    if (p.worker.joinable()) p.worker.join();
+    if (p.residual != 0) fed_.Release(p.site, p.residual);
+  }
+}
+
+double FederationRunner::Now() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void FederationRunner::Start(SiteWork work) {
+  Part& part = parts_[static_cast<size_t>(work.site)];
+  if (part.worker.joinable()) part.worker.join();  // finished: Next() took its result
+  part.worker = std::thread([this, &part, work = std::move(work)] {
+    Result<SiteUpdate> update = Internal("site '" + part.site + "': training call failed");
+    try {
+      update = Work(part, work);
+    } catch (const std::exception& e) {  // a bug or bad_alloc: fail this site's work, not the master
+      update = Internal("site '" + part.site + "': " + e.what());
+    }
+    {
+      std::lock_guard lock(mu_);
+      finished_.push_back(FinishedWork{work, std::move(update)});
+    }
+    finished_cv_.notify_one();
+  });
+}
+
+FinishedWork FederationRunner::Next() {
+  std::unique_lock lock(mu_);
+  finished_cv_.wait(lock, [this] { return !finished_.empty(); });
+  FinishedWork f = std::move(finished_.front());
+  finished_.pop_front();
+  return f;
+}
+
+std::shared_ptr<const Bytes> FederationRunner::EncodedParameters(const SiteWork& work) {
+  std::lock_guard lock(encoded_mu_);
+  if (encoded_version_ != work.version) {
+    encoded_ = EncodeFloatValue(*work.parameters);
+    encoded_version_ = work.version;
+  }
+  return encoded_;
+}
+
+Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
+  const Eigen::Index n = work.parameters->size();
+  const VarId params = fed_.NewVarId(), update = fed_.NewVarId();
+  const VarId residual = spec_.compression.lossy() ? fed_.NewVarId() : 0;
+  nlohmann::json train = spec_.train;
+  if (spec_.batches_per_round > 0) {
+    train["batches"] = spec_.batches_per_round;
+    train["first_batch"] = work.step * spec_.batches_per_round;
+  } else {
+    train["epochs"] = spec_.epochs_per_round;
+    train["first_epoch"] = work.step * spec_.epochs_per_round;
+  }
+  std::vector<VarId> pack_inputs = {update};
+  if (part.residual != 0) pack_inputs.push_back(part.residual);
+  std::vector<VarId> done = {params, update};
+  if (part.residual != 0) done.push_back(part.residual);
+  std::vector<Request> requests;
+  const std::shared_ptr<const Bytes> encoded = EncodedParameters(work);
+  requests.push_back(Request::PutEncoded(params, encoded));
+  requests.push_back(Request::Call(update, "trainLocal", {part.x, part.y, params}, std::move(train)));
+  requests.push_back(Request::Call(residual, "packUpdate", pack_inputs,
+                                   {{"stats", kTrainingStats}, {"compression", spec_.compression.ToJson()},
+                                    {"return", true}}));
+  requests.push_back(Request::Release(std::move(done)));
+  SiteRequests batch;
+  batch[part.site] = std::move(requests);  // moved, not copied: the parameters are megabytes
+  SiteResponses responses = fed_.Call(batch);
+  Result<std::vector<Response>>& result = responses.at(part.site);
+  const std::string where = "site '" + part.site + "'";
+  if (!result.ok()) {
+    // The site may or may not have run the batch: whatever it kept goes, and the next round
+    // starts without a residual.
+    if (part.residual != 0) fed_.Release(part.site, part.residual);
+    if (residual != 0) fed_.Release(part.site, residual);
+    for (VarId v : {params, update}) fed_.Release(part.site, v);
+    part.residual = 0;
+    return result.status();
+  }
+  part.residual = residual;  // the old one was cleared with the batch
+  for (const Response& r : *result) {
+    if (!r.status.ok()) {
+      part.residual = 0;  // no new one was stored
+      return r.status.WithContext(where);
+    }
+  }
+  const Response& packed = (*result)[2];
+  FEDRA_ASSIGN_OR_RETURN(UnpackedUpdate unpacked, UnpackUpdate(packed.packed, n));
+  if (unpacked.stats.size() != kTrainingStats) return DataLoss(where + ": the update lacks its statistics");
+  SiteUpdate u;
+  u.values = std::move(unpacked.values);
+  u.loss_sum = unpacked.stats[kLossSum];
+  u.correct = unpacked.stats[kCorrect];
+  u.rows = unpacked.stats[kRowsTrained];
+  u.epoch = static_cast<int>(unpacked.stats[kLastEpoch]);
+  u.bytes_down = encoded->size();
+  u.bytes_up = packed.packed.size();
+  return u;
+}
+
+}  // namespace fedra

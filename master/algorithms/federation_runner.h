@@ -1,0 +1,74 @@
+// The parameter server's sites over the network: one piece of work is one request batch to the
+// site holding a part of the training data (put the parameters as floats, train, pack the
+// update, clear), sent from its own thread so that sites work in parallel and finish in any
+// order.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "federated/update_codec.h"
+#include "master/tensor/federated_matrix.h"
+#include "master/ps/site_runner.h"
+
+namespace fedra {
+
+struct SiteTrainingSpec {
+  // trainLocal's parameters common to every round: model, optimizer, batch_size, seed, update,
+  // prox_mu, epoch_rows (site-agent/functions.cc).
+  nlohmann::json train;
+  int batches_per_round = 0;  // > 0: a round is this many batches (step s starts at batch s*k)...
+  int epochs_per_round = 1;   // ...else this many epochs
+  CompressionSpec compression;
+};
+
+class FederationRunner final : public SiteRunner {
+ public:
+  // One site per part of `x` (features) and `y` (labels), which must be row-partitioned alike.
+  static Result<std::unique_ptr<FederationRunner>> Create(Federation& fed, const FederatedMatrix& x,
+                                                          const FederatedMatrix& y, SiteTrainingSpec spec);
+  // Waits for work under way; the sites' residuals are released.
+  ~FederationRunner() override;
+
+  int sites() const override { return static_cast<int>(parts_.size()); }
+  const std::string& site_name(int site) const override { return parts_[static_cast<size_t>(site)].site; }
+  // Rows of each site's part.
+  int64_t site_rows(int site) const { return parts_[static_cast<size_t>(site)].rows; }
+  void Start(SiteWork work) override;
+  FinishedWork Next() override;
+  double Now() const override;
+
+ private:
+  struct Part {
+    std::string site;
+    VarId x = 0, y = 0;
+    int64_t rows = 0;
+    VarId residual = 0;  // what compression left out last time (0: none)
+    std::thread worker;
+  };
+
+  FederationRunner(Federation& fed, std::vector<Part> parts, SiteTrainingSpec spec);
+  Result<SiteUpdate> Work(Part& part, const SiteWork& work);
+  // The parameters of `work`, encoded once per model version for every site's batch.
+  std::shared_ptr<const Bytes> EncodedParameters(const SiteWork& work);
+
+  Federation& fed_;
+  std::vector<Part> parts_;
+  const SiteTrainingSpec spec_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::mutex mu_;
+  std::condition_variable finished_cv_;
+  std::deque<FinishedWork> finished_;
+  std::mutex encoded_mu_;
+  int64_t encoded_version_ = -1;
+  std::shared_ptr<const Bytes> encoded_;
+};
+
+}  // namespace fedra

@@ -1,0 +1,387 @@
+#include "master/api/rest_api.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "common/config.h"
+#include "common/logging.h"
+
+namespace fedra {
+namespace {
+
+constexpr std::string_view kPrefix = "/api/v1/";
+constexpr int64_t kDefaultListLimit = 100;
+constexpr int64_t kMaxListLimit = 10000;
+constexpr int64_t kMaxBatchMetrics = 10000;
+
+int HttpStatus(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kCancelled: return 409;
+    case StatusCode::kResourceExhausted: return 413;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kDeadlineExceeded: return 504;
+    case StatusCode::kDataLoss:
+    case StatusCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+ApiResponse Json(int status, const nlohmann::json& body) { return ApiResponse{status, "application/json", body.dump()}; }
+
+struct Target {
+  std::vector<std::string> path;  // segments after /api/v1/
+  std::map<std::string, std::string> query;
+};
+
+// Decodes %XX escapes; in a query, '+' is a space too (in a path it is itself).
+std::string PercentDecode(std::string_view s, bool query) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2])) {
+      int v = 0;
+      std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+      out += static_cast<char>(v);
+      i += 2;
+      continue;
+    }
+    out += query && s[i] == '+' ? ' ' : s[i];
+  }
+  return out;
+}
+
+Result<Target> ParseTarget(std::string_view target) {
+  const size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (!path.starts_with(kPrefix)) return NotFound("no resource at " + std::string(path));
+  path.remove_prefix(kPrefix.size());
+  Target t;
+  while (!path.empty()) {
+    const size_t slash = path.find('/');
+    t.path.push_back(PercentDecode(path.substr(0, slash), false));
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+  }
+  if (q != std::string_view::npos) {
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+      const size_t amp = query.find('&');
+      const std::string_view pair = query.substr(0, amp);
+      const size_t eq = pair.find('=');
+      t.query[PercentDecode(pair.substr(0, eq), true)] =
+          eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    }
+  }
+  return t;
+}
+
+// The whole of `text` as a decimal integer, if it is one.
+std::optional<int64_t> WholeInteger(const std::string& text) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+Result<int64_t> ParseId(const std::string& text, const std::string& what) {
+  const std::optional<int64_t> v = WholeInteger(text);
+  if (!v || *v <= 0) return InvalidArgument(what + ": expected a positive integer, got '" + text + "'");
+  return *v;
+}
+
+Result<int64_t> QueryInt(const Target& t, const std::string& key, int64_t fallback, int64_t min, int64_t max) {
+  auto it = t.query.find(key);
+  if (it == t.query.end()) return fallback;
+  const std::optional<int64_t> v = WholeInteger(it->second);
+  if (!v || *v < min || *v > max) {
+    return InvalidArgument(key + ": expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+                           "], got '" + it->second + "'");
+  }
+  return *v;
+}
+
+Result<nlohmann::json> ParseBody(const std::string& body) {
+  FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseJson(body, "request body"));
+  if (!doc.is_object()) return InvalidArgument("request body: expected a JSON object");
+  return doc;
+}
+
+Status RequireOperator(const ApiPrincipal& who) {
+  if (who.role == ApiRole::kOperator) return Status::Ok();
+  return PermissionDenied("token '" + who.name + "' is a viewer; this needs an operator token");
+}
+
+// MLflow's run shape: {"info": {...}, "data": {"metrics": [...], "params": [...]}} plus fedra's
+// spec and result.
+nlohmann::json RunResource(const nlohmann::json& run) {
+  nlohmann::json info = run;
+  nlohmann::json metrics = nlohmann::json::array(), params = nlohmann::json::array();
+  const nlohmann::json run_metrics = run.value("metrics", nlohmann::json::object());
+  const nlohmann::json run_params = run.value("params", nlohmann::json::object());
+  for (const auto& [k, v] : run_metrics.items()) metrics.push_back({{"key", k}, {"value", v}});
+  for (const auto& [k, v] : run_params.items()) params.push_back({{"key", k}, {"value", v}});
+  for (const char* key : {"metrics", "params", "spec", "result"}) info.erase(key);
+  nlohmann::json out = {{"info", info}, {"data", {{"metrics", metrics}, {"params", params}}}};
+  if (run.contains("spec")) out["spec"] = run["spec"];
+  if (run.contains("result")) out["result"] = run["result"];
+  return out;
+}
+
+Result<RunStatus> ParseRunStatus(const std::string& s) {
+  static const std::map<std::string, RunStatus> kStatuses = {{"scheduled", RunStatus::kScheduled},
+                                                             {"running", RunStatus::kRunning},
+                                                             {"finished", RunStatus::kFinished},
+                                                             {"failed", RunStatus::kFailed},
+                                                             {"cancelled", RunStatus::kCancelled}};
+  auto it = kStatuses.find(s);
+  if (it == kStatuses.end()) {
+    return InvalidArgument("status: unknown value '" + s + "' (scheduled, running, finished, failed, cancelled)");
+  }
+  return it->second;
+}
+
+Result<std::vector<MetricPoint>> ParseMetrics(const nlohmann::json& doc) {
+  auto it = doc.find("metrics");
+  if (it == doc.end() || !it->is_array()) return InvalidArgument("metrics: expected an array");
+  if (static_cast<int64_t>(it->size()) > kMaxBatchMetrics) {
+    return InvalidArgument("metrics: at most " + std::to_string(kMaxBatchMetrics) + " per batch");
+  }
+  std::vector<MetricPoint> points;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const nlohmann::json& m = (*it)[i];
+    const std::string where = "metrics[" + std::to_string(i) + "]";
+    if (!m.is_object() || !m.contains("key") || !m["key"].is_string() || m["key"].get<std::string>().empty()) {
+      return InvalidArgument(where + ".key: expected a non-empty string");
+    }
+    if (!m.contains("value") || !m["value"].is_number()) return InvalidArgument(where + ".value: expected a number");
+    if (m.contains("step") && !m["step"].is_number_integer()) return InvalidArgument(where + ".step: expected an integer");
+    if (m.contains("timestamp") && !m["timestamp"].is_number()) {
+      return InvalidArgument(where + ".timestamp: expected milliseconds since the epoch");
+    }
+    const double value = m["value"].get<double>();
+    if (!std::isfinite(value)) return InvalidArgument(where + ".value: must be finite");
+    const double ms = m.contains("timestamp") ? m["timestamp"].get<double>() : 1000 * UnixSeconds();
+    points.push_back(MetricPoint{m["key"].get<std::string>(), m.value("step", int64_t{0}), value, ms / 1000.0});
+  }
+  return points;
+}
+
+}  // namespace
+
+ApiResponse ErrorResponse(const Status& s) {
+  std::string code(StatusCodeName(s.code()));
+  for (char& c : code) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return Json(HttpStatus(s.code()), {{"error_code", code}, {"message", s.message()}});
+}
+
+RestApi::RestApi(Federation& fed, ExperimentDb& db, JobRunner& runner, const ApiTokens& tokens)
+    : fed_(fed), db_(db), runner_(runner), tokens_(tokens) {}
+
+ApiResponse RestApi::Handle(const ApiRequest& request) {
+  std::string token;
+  if (request.authorization.starts_with("Bearer ")) token = request.authorization.substr(7);
+  Result<ApiPrincipal> who = tokens_.Authenticate(token);
+  if (!who.ok()) return ErrorResponse(who.status());
+  try {
+    Result<ApiResponse> r = Route(request, *who);
+    return r.ok() ? *r : ErrorResponse(r.status());
+  } catch (const std::exception& e) {  // a bug: report it, keep serving
+    FEDRA_LOG(kError) << request.method << " " << request.target << ": " << e.what();
+    return ErrorResponse(Internal(e.what()));
+  }
+}
+
+Result<nlohmann::json> RestApi::Sites() {
+  SiteResponses responses = fed_.CallAll({Request::ListCatalog()});
+  nlohmann::json out = nlohmann::json::array();
+  for (const std::string& site : fed_.site_names()) {
+    const auto& r = responses.at(site);
+    const bool online = r.ok() && r->front().status.ok();
+    nlohmann::json datasets = online ? r->front().meta.value("datasets", nlohmann::json::array()) : nlohmann::json();
+    const bool gpu = online && r->front().meta.value("gpu", false);
+    FEDRA_RETURN_IF_ERROR(db_.RecordSite(site, online, datasets, gpu));
+    nlohmann::json entry = {{"name", site}, {"online", online}};
+    if (!online) entry["error"] = (r.ok() ? r->front().status : r.status()).message();
+    out.push_back(entry);
+  }
+  // Merge what was just seen with what the database remembers (last seen, datasets while offline).
+  FEDRA_ASSIGN_OR_RETURN(nlohmann::json recorded, db_.ListSites());
+  for (nlohmann::json& entry : out) {
+    for (const nlohmann::json& r : recorded) {
+      if (r["name"] == entry["name"]) {
+        entry["last_seen"] = r["last_seen"];
+        entry["datasets"] = r["datasets"];
+        entry["gpu"] = r["gpu"];
+      }
+    }
+  }
+  return out;
+}
+
+nlohmann::json RestApi::Audit(int64_t limit) {
+  SiteResponses responses = fed_.CallAll({Request::Audit(limit)});
+  nlohmann::json out = nlohmann::json::array();
+  for (const std::string& site : fed_.site_names()) {
+    const auto& r = responses.at(site);
+    if (r.ok() && r->front().status.ok()) {
+      out.push_back({{"name", site}, {"events", r->front().meta.value("events", nlohmann::json::array())}});
+    } else {
+      out.push_back({{"name", site}, {"error", (r.ok() ? r->front().status : r.status()).message()}});
+    }
+  }
+  return out;
+}
+
+Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal& who) {
+  FEDRA_ASSIGN_OR_RETURN(Target t, ParseTarget(request.target));
+  const auto& p = t.path;
+  const bool get = request.method == "GET", post = request.method == "POST";
+  auto is = [&](std::initializer_list<const char*> shape) {
+    if (p.size() != shape.size()) return false;
+    size_t i = 0;
+    for (const char* s : shape) {
+      if (std::string_view(s) != "*" && p[i] != s) return false;
+      ++i;
+    }
+    return true;
+  };
+  auto method_not_allowed = [&]() -> Result<ApiResponse> {
+    return ApiResponse{405, "application/json",
+                       nlohmann::json{{"error_code", "METHOD_NOT_ALLOWED"},
+                                      {"message", request.method + " is not allowed on " + request.target}}
+                           .dump()};
+  };
+
+  if (is({"health"})) {
+    if (!get) return method_not_allowed();
+    return Json(200, {{"status", "ok"}, {"schema_version", ExperimentDb::SchemaVersion()}, {"principal", who.name}});
+  }
+  if (is({"sites"})) {
+    if (!get) return method_not_allowed();
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json sites, Sites());
+    return Json(200, {{"sites", sites}});
+  }
+  if (is({"audit"})) {
+    if (!get) return method_not_allowed();
+    // What was asked of protected data, by whom: operators only.
+    FEDRA_RETURN_IF_ERROR(RequireOperator(who));
+    FEDRA_ASSIGN_OR_RETURN(int64_t limit, QueryInt(t, "limit", 100, 1, 10000));
+    return Json(200, {{"sites", Audit(limit)}});
+  }
+  if (is({"experiments"})) {
+    if (!get) return method_not_allowed();
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json experiments, db_.ListExperiments());
+    return Json(200, {{"experiments", experiments}});
+  }
+  if (is({"experiments", "*", "runs"}) || is({"jobs"})) {
+    if (is({"jobs"}) && post) {
+      FEDRA_RETURN_IF_ERROR(RequireOperator(who));
+      FEDRA_ASSIGN_OR_RETURN(nlohmann::json spec, ParseBody(request.body));
+      FEDRA_ASSIGN_OR_RETURN(int64_t run, runner_.Submit(spec, who.name));
+      return Json(201, {{"run_id", run}, {"status", "scheduled"}});
+    }
+    if (!get) return method_not_allowed();
+    int64_t experiment = 0;
+    if (p[0] == "experiments") {
+      FEDRA_ASSIGN_OR_RETURN(experiment, ParseId(p[1], "experiment id"));
+    }
+    FEDRA_ASSIGN_OR_RETURN(int64_t limit, QueryInt(t, "limit", kDefaultListLimit, 1, kMaxListLimit));
+    FEDRA_ASSIGN_OR_RETURN(int64_t offset, QueryInt(t, "offset", 0, 0, int64_t{1} << 40));
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json runs, db_.ListRuns(experiment, limit, offset, /*jobs_only=*/p[0] == "jobs"));
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& run : runs) out.push_back(RunResource(run));
+    return Json(200, {{"runs", out}});
+  }
+  if (is({"jobs", "*"}) || is({"runs", "*"})) {
+    if (p[1] == "log-batch" && p[0] == "runs") {
+      if (!post) return method_not_allowed();
+      FEDRA_RETURN_IF_ERROR(RequireOperator(who));
+      FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(request.body));
+      if (!doc.contains("run_id") || !doc["run_id"].is_number_integer()) return InvalidArgument("run_id: expected an integer");
+      FEDRA_ASSIGN_OR_RETURN(std::vector<MetricPoint> points, ParseMetrics(doc));
+      FEDRA_RETURN_IF_ERROR(db_.LogMetrics(doc["run_id"].get<int64_t>(), std::move(points)));
+      return Json(200, nlohmann::json::object());
+    }
+    if (!get) return method_not_allowed();
+    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json run, db_.GetRun(id));
+    if (p[0] == "jobs" && !run["job"].get<bool>()) return NotFound("run " + std::to_string(id) + " is not a job");
+    return Json(200, {{"run", RunResource(run)}});
+  }
+  if (is({"runs"})) {
+    if (!post) return method_not_allowed();
+    FEDRA_RETURN_IF_ERROR(RequireOperator(who));
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(request.body));
+    JsonFields f(doc, "request body:");
+    NewRun run;
+    run.submitted_by = who.name;
+    FEDRA_RETURN_IF_ERROR(f.Optional("experiment", &run.experiment));
+    FEDRA_RETURN_IF_ERROR(f.Optional("run_name", &run.name));
+    if (const nlohmann::json* params = f.Child("params")) {
+      if (!params->is_object()) return InvalidArgument("params: expected an object");
+      run.params = *params;
+    }
+    FEDRA_RETURN_IF_ERROR(f.Finish());
+    if (run.experiment.empty()) return InvalidArgument("experiment: expected a non-empty string");
+    FEDRA_ASSIGN_OR_RETURN(int64_t id, db_.CreateRun(run));
+    return Json(201, {{"run_id", id}});
+  }
+  if (is({"jobs", "*", "cancel"})) {
+    if (!post) return method_not_allowed();
+    FEDRA_RETURN_IF_ERROR(RequireOperator(who));
+    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
+    FEDRA_RETURN_IF_ERROR(db_.RequestCancel(id));
+    return Json(202, {{"run_id", id}, {"cancel_requested", true}});
+  }
+  if (is({"runs", "*", "status"})) {
+    if (!post) return method_not_allowed();
+    FEDRA_RETURN_IF_ERROR(RequireOperator(who));
+    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(request.body));
+    if (!doc.contains("status") || !doc["status"].is_string()) return InvalidArgument("status: expected a string");
+    FEDRA_ASSIGN_OR_RETURN(RunStatus status, ParseRunStatus(doc["status"].get<std::string>()));
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json run, db_.GetRun(id));
+    if (run["job"].get<bool>()) {
+      return FailedPrecondition("run " + std::to_string(id) + " is a job the master runs; its status is the master's " +
+                                "(cancel it with POST jobs/" + std::to_string(id) + "/cancel)");
+    }
+    FEDRA_RETURN_IF_ERROR(db_.SetRunStatus(id, status));
+    return Json(200, {{"run_id", id}, {"status", RunStatusName(status)}});
+  }
+  if (is({"runs", "*", "metrics", "*"})) {
+    if (!get) return method_not_allowed();
+    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
+    FEDRA_RETURN_IF_ERROR(db_.GetRun(id).status());
+    FEDRA_ASSIGN_OR_RETURN(int64_t max_points, QueryInt(t, "max_points", 1000, 2, 100000));
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json history, db_.MetricHistory(id, p[3], max_points));
+    return Json(200, history);
+  }
+  if (is({"runs", "*", "models"})) {
+    if (!get) return method_not_allowed();
+    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
+    FEDRA_RETURN_IF_ERROR(db_.GetRun(id).status());
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json models, db_.ListModels(id));
+    return Json(200, {{"models", models}});
+  }
+  if (is({"runs", "*", "models", "*"})) {
+    if (!get) return method_not_allowed();
+    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
+    FEDRA_ASSIGN_OR_RETURN(int64_t version, QueryInt(t, "version", 0, 0, int64_t{1} << 40));
+    FEDRA_ASSIGN_OR_RETURN(ModelBlob model, db_.GetModel(id, p[3], version));
+    return ApiResponse{200, "application/octet-stream", std::string(model.bytes.begin(), model.bytes.end())};
+  }
+  return NotFound("no resource at " + request.target);
+}
+
+}  // namespace fedra

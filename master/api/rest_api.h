@@ -1,0 +1,67 @@
+// The REST API's resources under /api/v1/, independent of the transport: a request (method,
+// target, bearer token, body) in, a JSON response with a meaningful HTTP status out. Where a
+// resource overlaps MLflow's tracking API its shapes follow MLflow's (runs with info and data,
+// metrics as key/value/timestamp/step, log-batch).
+//
+//   GET  health                                 liveness, versions
+//   GET  sites                                  each site: online, datasets (shapes, privacy)
+//   GET  audit?limit=N                          each site's newest audit events
+//   GET  experiments                            experiments with run counts
+//   GET  experiments/{id}/runs                  an experiment's runs, newest first
+//   POST jobs                          operator submit a job spec -> {"run_id"}
+//   GET  jobs                                   jobs (runs), newest first
+//   GET  jobs/{id}                              one job's run
+//   POST jobs/{id}/cancel              operator stop at the next iteration boundary
+//   POST runs                          operator create a run for metrics logged from outside
+//   GET  runs/{id}                              a run: info, params, metrics, spec, result
+//   POST runs/{id}/status              operator {"status": "finished" | "failed" | ...}
+//   POST runs/log-batch                operator {"run_id", "metrics": [{key, value, timestamp, step}]}
+//   GET  runs/{id}/metrics/{key}?max_points=N   a metric's history, thinned
+//   GET  runs/{id}/models                       model versions
+//   GET  runs/{id}/models/{name}?version=V      a model's bytes
+#pragma once
+
+#include <string>
+
+#include "master/api/api_tokens.h"
+#include "master/tracking/experiment_db.h"
+#include "master/federation/federation.h"
+#include "master/jobs/job_runner.h"
+
+namespace fedra {
+
+struct ApiRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query, e.g. "/api/v1/runs/3/metrics/loss?max_points=100"
+  std::string authorization;  // the Authorization header
+  std::string body;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+// The JSON error body and HTTP status for `s`: {"error_code": "NOT_FOUND", "message": ...}.
+ApiResponse ErrorResponse(const Status& s);
+
+class RestApi {
+ public:
+  RestApi(Federation& fed, ExperimentDb& db, JobRunner& runner, const ApiTokens& tokens);
+
+  // Thread-safe; may block on the database or, for sites, on the federation.
+  ApiResponse Handle(const ApiRequest& request);
+
+ private:
+  Result<ApiResponse> Route(const ApiRequest& request, const ApiPrincipal& who);
+  Result<nlohmann::json> Sites();
+  nlohmann::json Audit(int64_t limit);
+
+  Federation& fed_;
+  ExperimentDb& db_;
+  JobRunner& runner_;
+  const ApiTokens& tokens_;
+};
+
+}  // namespace fedra

@@ -1,0 +1,135 @@
+#include "master/federation/federation.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace fedra {
+
+Federation::Federation(std::vector<std::string> site_names)
+    : site_names_(std::move(site_names)),
+      // Ids start from the clock so that a restarted master does not reuse live ids at a site.
+      next_var_(static_cast<VarId>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count())
+                << 16) {
+  for (const std::string& name : site_names_) sites_.emplace(name, std::make_unique<SiteState>());
+}
+
+uint64_t Federation::batches_sent(const std::string& site) const {
+  auto it = sites_.find(site);
+  return it == sites_.end() ? 0 : it->second->batches_sent.load();
+}
+
+void ReleaseQueue::Add(const std::string& site, VarId var) {
+  std::lock_guard lock(mu_);
+  vars_[site].push_back(var);
+}
+
+std::vector<VarId> ReleaseQueue::Take(const std::string& site) {
+  std::lock_guard lock(mu_);
+  auto node = vars_.extract(site);
+  return node ? std::move(node.mapped()) : std::vector<VarId>{};
+}
+
+bool ReleaseQueue::empty() const {
+  std::lock_guard lock(mu_);
+  return vars_.empty();
+}
+
+Status Federation::FlushReleases() {
+  if (releases_->empty()) return Status::Ok();
+  SiteRequests empty;
+  for (const std::string& site : site_names()) empty[site];
+  // Call drops sites with nothing to send, so only sites with releases see a batch.
+  return FirstError(Call(empty));
+}
+
+SiteResponses Federation::Call(const SiteRequests& requests) {
+  // Locked in the map's order, the same in every call, so two calls cannot deadlock.
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (const auto& [site, reqs] : requests) {
+    if (auto it = sites_.find(site); it != sites_.end()) locks.emplace_back(it->second->mu);
+  }
+  std::map<std::string, RequestBatch> batches;
+  std::map<std::string, std::vector<VarId>> released;
+  SiteResponses out;
+  for (const auto& [site, reqs] : requests) {
+    auto it = sites_.find(site);
+    if (it == sites_.end()) {
+      out.emplace(site, NotFound("unknown site '" + site + "'"));
+      continue;
+    }
+    std::vector<VarId>& to_release = released[site] = releases_->Take(site);
+    if (reqs.empty() && to_release.empty()) {
+      out.emplace(site, std::vector<Response>{});
+      continue;
+    }
+    RequestBatch& batch = batches[site];
+    batch.id = next_batch_++;
+    batch.requests.reserve(reqs.size() + 1);
+    // Releases go first, skipping ids the site no longer holds; their response is dropped below.
+    if (!to_release.empty()) batch.requests.push_back(Request::Release(to_release));
+    batch.requests.insert(batch.requests.end(), reqs.begin(), reqs.end());
+    ++it->second->batches_sent;
+  }
+  if (batches.empty()) return out;
+  for (auto& [site, r] : Send(batches)) {
+    const std::vector<VarId>& sent = released[site];
+    if (!r.ok()) {
+      for (VarId var : sent) releases_->Add(site, var);  // the site never saw them: try again next time
+      out.emplace(site, r.status());
+      continue;
+    }
+    if (!sent.empty() && !r->responses.empty()) r->responses.erase(r->responses.begin());
+    RecordNoise(site, r->responses);
+    out.emplace(site, std::move(r->responses));
+  }
+  return out;
+}
+
+void Federation::RecordNoise(const std::string& site, const std::vector<Response>& responses) {
+  for (const Response& r : responses) {
+    const auto dp = r.meta.find("dp");
+    if (dp == r.meta.end() || !dp->is_object()) continue;
+    const auto found = dp->find("sigma");
+    const double sigma = found != dp->end() && found->is_number() ? found->get<double>() : 0.0;
+    std::lock_guard lock(noise_mu_);
+    nlohmann::json& entry = noise_[{site, dp->value("dataset", "")}];
+    if (entry.is_null()) {
+      entry = {{"site", site}, {"dataset", dp->value("dataset", "")}, {"mechanism", dp->value("mechanism", "")},
+               {"releases", 0}, {"sigma_min", sigma}, {"sigma_max", sigma}};
+    }
+    entry["releases"] = entry["releases"].get<int64_t>() + 1;
+    entry["sigma_min"] = std::min(entry["sigma_min"].get<double>(), sigma);
+    entry["sigma_max"] = std::max(entry["sigma_max"].get<double>(), sigma);
+    for (const char* key : {"noise_multiplier", "epsilon_spent", "epsilon_budget", "delta"}) {
+      if (dp->contains(key)) entry[key] = (*dp)[key];
+    }
+  }
+}
+
+nlohmann::json Federation::TakeNoiseReport() {
+  std::lock_guard lock(noise_mu_);
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& [key, entry] : noise_) out.push_back(std::move(entry));
+  noise_.clear();
+  return out;
+}
+
+SiteResponses Federation::CallAll(const std::vector<Request>& requests) {
+  SiteRequests per_site;
+  for (const std::string& site : site_names()) per_site[site] = requests;
+  return Call(per_site);
+}
+
+Status FirstError(const SiteResponses& responses) {
+  for (const auto& [site, result] : responses) {
+    if (!result.ok()) return result.status();
+    for (const Response& r : *result) {
+      if (!r.status.ok()) return r.status.WithContext("site '" + site + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace fedra

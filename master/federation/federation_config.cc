@@ -1,0 +1,61 @@
+#include "master/federation/federation_config.h"
+
+#include <set>
+
+#include "common/config.h"
+
+namespace fedra {
+
+Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc,
+                                               const std::filesystem::path& base_dir,
+                                               const std::string& source) {
+  FederationConfig config;
+  JsonFields f(doc, source + ":");
+  FEDRA_RETURN_IF_ERROR(f.Required("name", &config.name));
+  FEDRA_RETURN_IF_ERROR(f.Optional("federation", &config.federation));
+
+  FEDRA_RETURN_IF_ERROR(ParseTlsFiles(f, base_dir, &config.tls));
+
+  const nlohmann::json* sites = f.Child("sites");
+  if (!sites || !sites->is_array() || sites->empty()) {
+    return InvalidArgument(f.Path("sites") + ": expected a non-empty array of {name, host, port}");
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < sites->size(); ++i) {
+    JsonFields s((*sites)[i], f.Path("sites") + "[" + std::to_string(i) + "]");
+    SiteAddress site;
+    int64_t port = 0;
+    FEDRA_RETURN_IF_ERROR(s.Required("name", &site.name));
+    FEDRA_RETURN_IF_ERROR(s.Required("host", &site.host));
+    FEDRA_RETURN_IF_ERROR(s.Required("port", &port, 1, 65535));
+    FEDRA_RETURN_IF_ERROR(s.Finish());
+    if (!names.insert(site.name).second) {
+      return InvalidArgument(s.Path("name") + ": site '" + site.name + "' is listed twice");
+    }
+    site.port = static_cast<uint16_t>(port);
+    config.sites.push_back(std::move(site));
+  }
+
+  if (const nlohmann::json* limits = f.Child("limits")) {
+    JsonFields l(*limits, f.Path("limits"));
+    int64_t connect = config.connect_timeout.count(), call = config.call_timeout.count();
+    int64_t max_message = static_cast<int64_t>(config.max_message_bytes);
+    FEDRA_RETURN_IF_ERROR(l.Optional("connect_timeout_s", &connect, 1, 3600));
+    FEDRA_RETURN_IF_ERROR(l.Optional("call_timeout_s", &call, 1, 86400));
+    FEDRA_RETURN_IF_ERROR(l.Optional("max_message_bytes", &max_message, 1024, int64_t{1} << 40));
+    FEDRA_RETURN_IF_ERROR(l.Finish());
+    config.connect_timeout = std::chrono::seconds(connect);
+    config.call_timeout = std::chrono::seconds(call);
+    config.max_message_bytes = static_cast<uint64_t>(max_message);
+  }
+  FEDRA_RETURN_IF_ERROR(f.Finish());
+  return config;
+}
+
+Result<FederationConfig> LoadFederationConfig(const std::filesystem::path& path) {
+  FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, LoadJsonFile(path));
+  return ParseFederationConfig(doc, std::filesystem::absolute(path).parent_path(),
+                               path.filename().string());
+}
+
+}  // namespace fedra

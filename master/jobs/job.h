@@ -1,0 +1,54 @@
+// Jobs: a JSON spec naming an algorithm, a dataset known to the sites, the label and feature
+// columns, and the algorithm's parameters; and the runner that executes one over a federation.
+//
+//   {"algorithm": "lm",
+//    "data": {"dataset": "housing", "label": "price", "features": [...],
+//             "holdout": {"fraction": 0.2, "seed": 7}},
+//    "params": {"lambda": 0.001, "intercept": true}}
+//
+// Unknown algorithms, fields, columns and parameters are errors that name them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "master/federation/federation.h"
+#include "master/ps/iteration_hook.h"
+
+namespace fedra {
+
+// Rows held out of training to score the model on: each site sets aside about `fraction` of
+// its rows, chosen by a seeded hash of the row index.
+struct Holdout {
+  double fraction = 0.2;
+  uint64_t seed = 1;
+};
+
+struct JobSpec {
+  std::string algorithm;
+  std::string dataset;
+  nlohmann::json label;                  // a column name or a 0-based index (optional for pca)
+  std::vector<nlohmann::json> features;  // names or indices; empty: every column but the label
+  std::optional<Holdout> holdout;
+  nlohmann::json params = nlohmann::json::object();
+  // nn only: the model, the sites' optimizer and the parameter server's settings.
+  nlohmann::json model = nlohmann::json::object();
+  nlohmann::json optimizer = nlohmann::json::object();
+  nlohmann::json ps = nlohmann::json::object();
+};
+
+// The algorithms `RunJob` knows.
+std::vector<std::string> JobAlgorithms();
+
+Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source);
+
+// Reads the dataset at every site, fits the algorithm, clears the sites' variables, and returns
+// the result: coefficients by name, metrics, iterations, rows and seconds. Iterative algorithms
+// report each iteration to `on_iteration`, which may stop them by returning an error.
+Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const IterationHook& on_iteration = {});
+
+}  // namespace fedra

@@ -1,0 +1,50 @@
+// Runs submitted jobs in the background, one at a time (the federation serves one step at a
+// time anyway), recording each as a run. Submitting returns at once with the run's id; the run
+// is "scheduled" until the runner reaches it. A cancel request stops a scheduled job before it
+// starts and a running one at its next iteration boundary.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "master/tracking/experiment_db.h"
+#include "master/federation/federation.h"
+#include "master/jobs/job.h"
+
+namespace fedra {
+
+class JobRunner {
+ public:
+  JobRunner(Federation& fed, ExperimentDb& db);
+  // Cancels the running job (it stops at its next iteration boundary) and waits for it; queued
+  // jobs stay scheduled, and the next start of the database marks them failed.
+  ~JobRunner();
+  JobRunner(const JobRunner&) = delete;
+  JobRunner& operator=(const JobRunner&) = delete;
+
+  // Validates `spec` (a job spec, optionally with "experiment") and queues it; returns the run id.
+  Result<int64_t> Submit(const nlohmann::json& spec, const std::string& submitted_by);
+
+ private:
+  struct Queued {
+    int64_t run = 0;
+    JobSpec job;
+  };
+  void Loop();
+
+  Federation& fed_;
+  ExperimentDb& db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Queued> queue_;
+  bool stopping_ = false;
+  int64_t running_ = 0;  // the run being executed, 0 when idle
+  std::thread thread_;
+};
+
+}  // namespace fedra

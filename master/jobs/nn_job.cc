@@ -1,0 +1,174 @@
+#include "master/jobs/nn_job.h"
+
+#include <cmath>
+#include <optional>
+
+#include "common/config.h"
+#include "master/algorithms/federated_training.h"
+#include "master/tensor/federated_ops.h"
+
+namespace fedra {
+namespace {
+
+Result<TrainingOptions> ParseNn(const JobSpec& job) {
+  TrainingOptions options;
+  FEDRA_ASSIGN_OR_RETURN(options.model, ParseModelSpec(job.model, "model"));
+  FEDRA_ASSIGN_OR_RETURN(options.optimizer, ParseOptimizerSpec(job.optimizer, "optimizer"));
+  JsonFields f(job.ps, "ps");
+  FEDRA_RETURN_IF_ERROR(f.status());
+  std::string frequency = "epoch", aggregator = "fedavg";
+  int64_t epochs = 10, rounds = 0, nfetch = 1, local_epochs = 1, batch_size = options.batch_size, seed = 1,
+          quorum = 1, staleness = 1, backup = 1;
+  double prox_mu = 0;
+  FEDRA_RETURN_IF_ERROR(f.Optional("strategy", &options.strategy.name));
+  FEDRA_RETURN_IF_ERROR(f.Optional("staleness", &staleness, 0, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("backup", &backup, 1, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("frequency", &frequency));
+  FEDRA_RETURN_IF_ERROR(f.Optional("aggregator", &aggregator));
+  FEDRA_RETURN_IF_ERROR(f.Optional("trim", &options.aggregation.trim, 0, 0.5));
+  FEDRA_RETURN_IF_ERROR(f.Optional("epochs", &epochs, 1, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("local_epochs", &local_epochs, 1, 1000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("rounds", &rounds, 1, 100000000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("nfetch", &nfetch, 1, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("batch_size", &batch_size, 1, 1 << 20));
+  FEDRA_RETURN_IF_ERROR(f.Optional("seed", &seed, 0, int64_t{1} << 62));
+  FEDRA_RETURN_IF_ERROR(f.Optional("quorum", &quorum, 1, 100000));
+  FEDRA_RETURN_IF_ERROR(f.Optional("proximal_mu", &prox_mu, 0, 1e6));
+  const nlohmann::json* server_optimizer = f.Child("server_optimizer");
+  const nlohmann::json* compression = f.Child("compression");
+  const nlohmann::json* balance = f.Child("balance");
+  FEDRA_RETURN_IF_ERROR(f.Finish());
+  options.strategy.staleness = static_cast<int>(staleness);
+  options.strategy.backup = static_cast<int>(backup);
+  if (Status s = CheckStrategy(options.strategy); !s.ok()) return InvalidArgument(f.Path("strategy") + ": " + s.message());
+  options.aggregation.name = aggregator == "fedavg" ? "mean" : aggregator;
+  if (Status s = CheckAggregation(options.aggregation); !s.ok()) return InvalidArgument(f.Path("aggregator") + ": " + s.message());
+  const bool asynchronous = options.strategy.name == "asp" || options.strategy.name == "ssp";
+  if (asynchronous && options.aggregation.robust()) {
+    return InvalidArgument(f.Path("aggregator") + ": " + aggregator + " combines the updates of a round, which \"" +
+                           options.strategy.name + "\" applies one by one (use bsp or backup)");
+  }
+  if (frequency == "epoch") {
+    options.rounds = epochs;
+    options.epochs_per_round = static_cast<int>(local_epochs);
+    if (server_optimizer) {
+      FEDRA_ASSIGN_OR_RETURN(options.server_optimizer,
+                             ParseServerOptimizerSpec(*server_optimizer, f.Path("server_optimizer")));
+    }
+  } else if (frequency == "batch") {
+    // Sites accrue gradients over nfetch batches; the server steps with the job's optimizer.
+    if (rounds == 0) return InvalidArgument(f.Path("rounds") + ": required with frequency \"batch\"");
+    if (server_optimizer) {
+      return InvalidArgument(f.Path("server_optimizer") + ": with frequency \"batch\" the server steps with the "
+                             "job's optimizer; a server optimizer applies to per-epoch rounds");
+    }
+    if (prox_mu > 0) {
+      return InvalidArgument(f.Path("proximal_mu") + ": the proximal term needs local steps (frequency \"epoch\")");
+    }
+    if (rounds * nfetch > (int64_t{1} << 30)) {
+      return InvalidArgument(f.Path("rounds") + ": rounds x nfetch may be at most 2^30 batches");
+    }
+    options.rounds = rounds;
+    options.batches_per_round = static_cast<int>(nfetch);
+  } else {
+    return InvalidArgument(f.Path("frequency") + ": unknown frequency '" + frequency + "' (epoch, batch)");
+  }
+  if (compression) {
+    FEDRA_ASSIGN_OR_RETURN(options.compression, ParseCompressionSpec(*compression, f.Path("compression")));
+    if (options.compression.lossy() && options.strategy.name == "backup") {
+      return InvalidArgument(f.Path("compression") + ": the backup strategy drops late updates, and with them what "
+                             "error feedback held back; use topk/bits with bsp, asp or ssp");
+    }
+  }
+  if (balance) {
+    JsonFields b(*balance, f.Path("balance"));
+    FEDRA_RETURN_IF_ERROR(b.status());
+    FEDRA_RETURN_IF_ERROR(b.Required("mode", &options.balance.mode));
+    FEDRA_RETURN_IF_ERROR(b.Optional("rows", &options.balance.rows, 1, kMaxEpochRows));
+    FEDRA_RETURN_IF_ERROR(b.Finish());
+    if (options.balance.mode != "subsample" && options.balance.mode != "replicate") {
+      return InvalidArgument(b.Path("mode") + ": unknown mode '" + options.balance.mode + "' (subsample, replicate)");
+    }
+  }
+  options.batch_size = static_cast<int>(batch_size);
+  options.seed = static_cast<uint64_t>(seed);
+  options.quorum = static_cast<int>(quorum);
+  options.prox_mu = static_cast<float>(prox_mu);
+  return options;
+}
+
+}  // namespace
+
+Status CheckNnJob(const JobSpec& job) { return ParseNn(job).status(); }
+
+Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
+                                const std::vector<int64_t>& features, int64_t label, const FederatedMatrix* held_out,
+                                const IterationHook& on_iteration) {
+  FEDRA_ASSIGN_OR_RETURN(TrainingOptions options, ParseNn(job));
+  options.on_iteration = on_iteration;
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {label}));
+  // The data decides the layer shapes; a model that names them must agree.
+  int outputs = 1;
+  if (options.model.output == OutputKind::kSoftmax) {
+    FEDRA_ASSIGN_OR_RETURN(Eigen::VectorXd counts, ClassCounts(fed, y));
+    if (counts.size() < 2) return InvalidArgument("nn: softmax labels hold fewer than two classes (codes 0..K-1, K >= 2)");
+    outputs = static_cast<int>(counts.size());
+  }
+  if (options.model.inputs != 0 && options.model.inputs != x.cols()) {
+    return InvalidArgument("model.inputs: " + std::to_string(options.model.inputs) + ", but the data has " +
+                           std::to_string(x.cols()) + " feature columns");
+  }
+  if (options.model.outputs != 0 && options.model.outputs != outputs) {
+    return InvalidArgument("model.outputs: " + std::to_string(options.model.outputs) + ", but the labels give " +
+                           std::to_string(outputs));
+  }
+  options.model.inputs = static_cast<int>(x.cols());
+  options.model.outputs = outputs;
+  constexpr int64_t kMaxParameters = int64_t{1} << 27;
+  if (options.model.parameter_count() > kMaxParameters) {
+    return InvalidArgument("model: " + std::to_string(options.model.parameter_count()) + " parameters, more than the " +
+                           std::to_string(kMaxParameters) + " a model may have");
+  }
+  std::optional<FederatedMatrix> val_x, val_y;
+  Validation validation;
+  if (held_out) {
+    FEDRA_ASSIGN_OR_RETURN(val_x, held_out->SelectColumns(fed, features));
+    FEDRA_ASSIGN_OR_RETURN(val_y, held_out->SelectColumns(fed, {label}));
+    validation = Validation{&*val_x, &*val_y};
+  }
+  FEDRA_ASSIGN_OR_RETURN(ParameterServerResult trained, TrainFederated(fed, x, y, options, validation));
+  if (trained.rounds.empty()) return Unavailable("nn: no round was completed");
+  const nlohmann::json& last = trained.rounds.back();
+  nlohmann::json metrics = nlohmann::json::object();
+  double bytes_up = 0, bytes_down = 0;
+  nlohmann::json dropped = nlohmann::json::object();
+  for (const nlohmann::json& r : trained.rounds) {
+    bytes_up += r["bytes_up"].get<double>();
+    bytes_down += r["bytes_down"].get<double>();
+    if (!r.contains("dropped")) continue;
+    for (const auto& [site, why] : r["dropped"].items()) dropped[site].push_back({{"round", r["round"]}, {"error", why}});
+  }
+  for (const char* key : {"loss", "accuracy"}) {
+    if (last.contains(key)) metrics[key] = last[key];
+  }
+  metrics["bytes_up"] = bytes_up;
+  metrics["bytes_down"] = bytes_down;
+  nlohmann::json result{{"rows", x.rows()},
+                        {"model", options.model.ToJson()},
+                        {"optimizer", options.optimizer.ToJson()},
+                        {"parameters", std::vector<float>(trained.parameters.data(),
+                                                          trained.parameters.data() + trained.parameters.size())},
+                        {"metrics", metrics},
+                        {"rounds", trained.rounds},
+                        {"iterations", static_cast<int>(trained.rounds.size())}};
+  if (!dropped.empty()) result["dropped"] = dropped;
+  if (held_out && last.contains("val_loss")) {  // no metrics when no validation site answered
+    nlohmann::json scored = {{"loss", last["val_loss"]}};
+    if (last.contains("val_accuracy")) scored["accuracy"] = last["val_accuracy"];
+    result["held_out"] = {{"rows", last["val_rows"]}, {"metrics", scored}};
+  }
+  return result;
+}
+
+}  // namespace fedra

@@ -1,0 +1,121 @@
+#include "master/jobs/run_recorder.h"
+
+#include <cmath>
+
+#include "common/logging.h"
+
+namespace fedra {
+namespace {
+
+// Iteration metrics go to the database in batches: at most this many points wait, or this long.
+constexpr size_t kBatchPoints = 256;
+constexpr double kBatchSeconds = 0.5;
+
+class MetricWriter {
+ public:
+  MetricWriter(ExperimentDb& db, int64_t run) : db_(db), run_(run), last_flush_(UnixSeconds()) {}
+
+  Status Add(const std::string& key, int64_t step, double value) {
+    pending_.push_back(MetricPoint{key, step, value, UnixSeconds()});
+    if (pending_.size() >= kBatchPoints || pending_.back().time - last_flush_ >= kBatchSeconds) return Flush();
+    return Status::Ok();
+  }
+
+  Status Flush() {
+    last_flush_ = UnixSeconds();
+    if (pending_.empty()) return Status::Ok();
+    std::vector<MetricPoint> batch;
+    batch.swap(pending_);
+    return db_.LogMetrics(run_, std::move(batch));
+  }
+
+ private:
+  ExperimentDb& db_;
+  int64_t run_;
+  double last_flush_;
+  std::vector<MetricPoint> pending_;
+};
+
+// Numeric entries of a result's "metrics" object, lists as one point per element.
+void AddFinalMetrics(const nlohmann::json& metrics, const std::string& prefix, int64_t step, MetricWriter* out,
+                     Status* status) {
+  if (!metrics.is_object()) return;
+  for (const auto& [key, value] : metrics.items()) {
+    if (!value.is_number() || !std::isfinite(value.get<double>())) continue;  // withheld: NaN or null
+    if (Status s = out->Add(prefix + key, step, value.get<double>()); status->ok()) *status = s;
+  }
+}
+
+// The fitted model (coefficients, centres or components) as a JSON blob, with each part's shape.
+Status SaveModel(ExperimentDb& db, int64_t run, const nlohmann::json& result) {
+  nlohmann::json model = nlohmann::json::object(), shapes = nlohmann::json::object();
+  for (const char* part : {"coefficients", "centers", "components", "model", "parameters"}) {
+    if (!result.contains(part)) continue;
+    const nlohmann::json& v = result[part];
+    model[part] = v;
+    if (std::string_view(part) == "model") continue;  // the spec itself, not an array
+    shapes[part] = v.is_array() && !v.empty() && v[0].is_structured() ? nlohmann::json::array({v.size(), v[0].size()})
+                                                                       : nlohmann::json::array({v.size()});
+  }
+  if (model.empty()) return Status::Ok();
+  const std::string text = model.dump();
+  return db.SaveModel(run, "model", shapes, std::vector<uint8_t>(text.begin(), text.end())).status();
+}
+
+nlohmann::json FlatParams(const JobSpec& job) {
+  nlohmann::json params = job.params;
+  params["dataset"] = job.dataset;
+  if (!job.label.is_null()) params["label"] = job.label;
+  if (job.holdout) params["holdout_fraction"] = job.holdout->fraction;
+  return params;
+}
+
+}  // namespace
+
+Result<int64_t> CreateJobRun(ExperimentDb& db, const JobSpec& job, const nlohmann::json& spec,
+                             const std::string& experiment, const std::string& submitted_by, RunStatus status) {
+  NewRun run;
+  run.experiment = experiment;
+  run.name = job.algorithm + " on " + job.dataset;
+  run.spec = spec;
+  run.params = FlatParams(job);
+  run.submitted_by = submitted_by;
+  run.status = status;
+  run.job = true;
+  return db.CreateRun(run);
+}
+
+Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id) {
+  FEDRA_RETURN_IF_ERROR(db.SetRunStatus(run_id, RunStatus::kRunning));
+  MetricWriter metrics(db, run_id);
+  auto on_iteration = [&](int iteration, const IterationMetrics& values) -> Status {
+    for (const auto& [key, value] : values) FEDRA_RETURN_IF_ERROR(metrics.Add(key, iteration, value));
+    FEDRA_ASSIGN_OR_RETURN(bool cancel, db.CancelRequested(run_id));
+    if (cancel) return Cancelled("run " + std::to_string(run_id) + " was cancelled");
+    return Status::Ok();
+  };
+  Result<nlohmann::json> result = RunJob(fed, job, on_iteration);
+
+  Status recorded;
+  if (result.ok()) {
+    recorded = SaveModel(db, run_id, *result);
+    const int64_t step = result->value("iterations", 0);
+    AddFinalMetrics((*result)["metrics"], "", step, &metrics, &recorded);
+    if (result->contains("held_out")) AddFinalMetrics((*result)["held_out"]["metrics"], "held_out_", step, &metrics, &recorded);
+  }
+  if (Status s = metrics.Flush(); recorded.ok()) recorded = s;
+  const RunStatus final_status = result.ok() ? RunStatus::kFinished
+                                 : result.status().code() == StatusCode::kCancelled ? RunStatus::kCancelled
+                                                                                     : RunStatus::kFailed;
+  Status ended = db.SetRunStatus(run_id, final_status, result.ok() ? *result : nlohmann::json(nullptr),
+                                 result.ok() ? "" : result.status().message());
+  if (recorded.ok()) recorded = ended;
+  if (!recorded.ok()) {
+    FEDRA_LOG(kError) << "recording run " << run_id << ": " << recorded.message();
+    if (result.ok()) return recorded.WithContext("recording run " + std::to_string(run_id));
+  }
+  if (result.ok()) (*result)["run_id"] = run_id;
+  return result;
+}
+
+}  // namespace fedra

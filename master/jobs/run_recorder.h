@@ -1,0 +1,25 @@
+// Runs a job as a recorded run of the experiment database: the run is marked running, each
+// iteration's metrics are written in batches while it works, and it ends finished (with its
+// result and final metrics), failed (with the error) or cancelled. A cancel request recorded in
+// the database stops the job at its next iteration boundary.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "master/tracking/experiment_db.h"
+#include "master/federation/federation.h"
+#include "master/jobs/job.h"
+
+namespace fedra {
+
+// Creates a running run for `job` (spec as submitted in `spec`) in `experiment`.
+Result<int64_t> CreateJobRun(ExperimentDb& db, const JobSpec& job, const nlohmann::json& spec,
+                             const std::string& experiment, const std::string& submitted_by, RunStatus status);
+
+// Runs `job` as run `run_id` and records everything about it. Returns the job's result (with
+// "run_id" added) or its error; a failure to record a successful job is an error too.
+Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id);
+
+}  // namespace fedra

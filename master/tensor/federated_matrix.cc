@@ -1,0 +1,398 @@
+#include "master/tensor/federated_matrix.h"
+
+#include <algorithm>
+
+#include "common/logging.h"
+
+namespace fedra {
+
+// Owns the parts' variables: the last matrix referring to them hands them to the federation's
+// release queue, which outlives the federation if need be.
+class FederatedMatrix::SiteVariables {
+ public:
+  SiteVariables(std::shared_ptr<ReleaseQueue> queue, const FederationMap& map) : queue_(std::move(queue)) {
+    for (const FederatedPart& p : map.parts()) vars_.emplace_back(p.site, p.var);
+  }
+  ~SiteVariables() {
+    for (const auto& [site, var] : vars_) queue_->Add(site, var);
+  }
+  SiteVariables(const SiteVariables&) = delete;
+  SiteVariables& operator=(const SiteVariables&) = delete;
+
+ private:
+  std::shared_ptr<ReleaseQueue> queue_;
+  std::vector<std::pair<std::string, VarId>> vars_;
+};
+
+FederatedMatrix::FederatedMatrix(Federation& fed, FederationMap map, std::vector<std::string> column_names)
+    : map_(std::move(map)),
+      column_names_(std::move(column_names)),
+      variables_(std::make_shared<const SiteVariables>(fed.release_queue(), map_)) {}
+
+FederatedMatrix FederatedMatrix::Transposed() const {
+  FederatedMatrix t = *this;
+  t.map_ = map_.Transposed();
+  t.transposed_ = !transposed_;
+  return t;
+}
+
+const std::vector<std::string>& FederatedMatrix::column_names() const {
+  static const std::vector<std::string> kNone;  // rows have no names
+  return transposed_ ? kNone : column_names_;
+}
+
+Status FederatedMatrix::RequireUntransposed(const std::string& what) const {
+  if (!transposed_) return Status::Ok();
+  return FailedPrecondition(what + " is not defined on a transposed view; use the matrix it was transposed from");
+}
+
+Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string& dataset,
+                                              const std::vector<std::string>& columns) {
+  SiteRequests requests;
+  std::map<std::string, VarId> vars;
+  for (const std::string& site : fed.site_names()) {
+    vars[site] = fed.NewVarId();
+    requests[site] = {Request::Read(vars[site], dataset, columns)};
+  }
+  SiteResponses responses = fed.Call(requests);
+
+  auto fail = [&](Status s) -> Result<FederatedMatrix> {
+    // Leave nothing behind at the sites that did read.
+    for (const auto& [site, var] : vars) fed.Release(site, var);
+    return s.WithContext("read '" + dataset + "'");
+  };
+  if (Status s = FirstError(responses); !s.ok()) return fail(s);
+
+  std::vector<FederatedPart> parts;
+  std::vector<std::string> names;
+  int64_t rows = 0, cols = -1;
+  std::string first_site;
+  for (const std::string& site : fed.site_names()) {
+    const nlohmann::json& meta = responses.at(site)->front().meta;
+    const int64_t r = meta.value("rows", int64_t{0});
+    const int64_t c = meta.value("cols", int64_t{0});
+    const auto site_names = meta.value("columns", std::vector<std::string>{});
+    if (cols < 0) {
+      cols = c;
+      names = site_names;
+      first_site = site;
+    } else if (c != cols || site_names != names) {
+      return fail(InvalidArgument("site '" + site + "' has " + std::to_string(c) +
+                                  " columns that differ from site '" + first_site + "' (" +
+                                  std::to_string(cols) + " columns)"));
+    }
+    if (r == 0) {
+      fed.Release(site, vars[site]);
+      continue;
+    }
+    parts.push_back(FederatedPart{site, vars[site], IndexRange{rows, rows + r}});
+    rows += r;
+  }
+  Result<FederationMap> map = FederationMap::Make(rows, cols, Partitioning::kRow, std::move(parts));
+  if (!map.ok()) return fail(map.status());
+  return FederatedMatrix(fed, std::move(*map), std::move(names));
+}
+
+Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed,
+                                                    std::vector<std::pair<std::string, Matrix>> parts,
+                                                    std::vector<std::string> column_names,
+                                                    Partitioning partitioning) {
+  if (parts.empty()) return InvalidArgument("distribute: no parts");
+  const bool by_row = partitioning == Partitioning::kRow;
+  const Eigen::Index first_rows = parts[0].second.rows();  // parts are moved out below
+  SiteRequests requests;
+  std::vector<FederatedPart> meta;
+  int64_t extent = 0;
+  for (auto& [site, value] : parts) {
+    const Eigen::Index fixed = by_row ? value.cols() : value.rows();
+    const Eigen::Index expected = by_row ? static_cast<Eigen::Index>(column_names.size()) : first_rows;
+    if (fixed != expected) {
+      return InvalidArgument("part for site '" + site + "' is " + std::to_string(value.rows()) + "x" +
+                             std::to_string(value.cols()) + ", which does not stack with the others");
+    }
+    const int64_t size = by_row ? value.rows() : value.cols();
+    meta.push_back(FederatedPart{site, fed.NewVarId(), {extent, extent + size}});
+    extent += size;
+    requests[site].push_back(Request::Put(meta.back().var, std::move(value)));
+  }
+  const int64_t rows = by_row ? extent : first_rows;
+  const int64_t cols = by_row ? static_cast<int64_t>(column_names.size()) : extent;
+  if (static_cast<int64_t>(column_names.size()) != cols) {
+    return InvalidArgument("distribute: " + std::to_string(column_names.size()) + " column names for " +
+                           std::to_string(cols) + " columns");
+  }
+  if (Status s = FirstError(fed.Call(requests)); !s.ok()) {
+    for (const FederatedPart& p : meta) fed.Release(p.site, p.var);
+    return s.WithContext("distribute");
+  }
+  FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(rows, cols, partitioning, std::move(meta)));
+  return FederatedMatrix(fed, std::move(map), std::move(column_names));
+}
+
+Status FederatedMatrix::CheckInputs(const PartOp& op, const std::vector<Matrix>& broadcast) const {
+  const auto& parts = map_.parts();
+  if (op.aligned) {
+    const auto& other = op.aligned->map().parts();
+    bool alike = other.size() == parts.size() && op.aligned->map().partitioning() == map_.partitioning() &&
+                 op.aligned->transposed() == transposed_;
+    for (size_t i = 0; alike && i < parts.size(); ++i) {
+      alike = other[i].site == parts[i].site && other[i].range.begin == parts[i].range.begin &&
+              other[i].range.end == parts[i].range.end;
+    }
+    if (!alike) return InvalidArgument(op.op + ": the two matrices are not partitioned alike");
+  }
+  if (op.broadcast && broadcast.empty()) return InvalidArgument(op.op + ": no broadcast value given");
+  if (broadcast.size() > 1 && broadcast.size() != parts.size()) {
+    return InvalidArgument(op.op + ": " + std::to_string(broadcast.size()) + " broadcast values for " +
+                           std::to_string(parts.size()) + " parts");
+  }
+  return Status::Ok();
+}
+
+std::vector<VarId> FederatedMatrix::PutBroadcast(Federation& fed, const std::vector<Matrix>& broadcast,
+                                                 SiteRequests* requests) const {
+  const auto& parts = map_.parts();
+  std::vector<VarId> vars(parts.size(), 0);
+  std::map<std::string, VarId> shared;  // one copy per site when every part gets the same value
+  for (size_t i = 0; i < parts.size() && !broadcast.empty(); ++i) {
+    const std::string& site = parts[i].site;
+    if (broadcast.size() == 1 && shared.contains(site)) {
+      vars[i] = shared[site];
+      continue;
+    }
+    vars[i] = fed.NewVarId();
+    shared[site] = vars[i];
+    (*requests)[site].push_back(Request::Put(vars[i], broadcast.size() == 1 ? broadcast[0] : broadcast[i]));
+  }
+  return vars;
+}
+
+std::vector<VarId> FederatedMatrix::Inputs(const PartOp& op, const FederatedPart& part, size_t index,
+                                           VarId broadcast_var) {
+  std::vector<VarId> inputs = {part.var};
+  if (op.aligned) inputs.push_back(op.aligned->map().parts()[index].var);
+  if (op.broadcast) inputs.push_back(broadcast_var);
+  return inputs;
+}
+
+Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(
+    Federation& fed, const std::vector<PartOp>& ops, const std::vector<Matrix>& broadcast) const {
+  FEDRA_ASSIGN_OR_RETURN(auto each, RunOnEachPart(fed, ops, broadcast));
+  std::vector<std::vector<Matrix>> results(ops.size());
+  for (size_t k = 0; k < ops.size(); ++k) {
+    for (Result<Matrix>& r : each[k]) {
+      if (!r.ok()) return r.status().WithContext(ops.size() == 1 ? ops[0].op : "step");
+      results[k].push_back(std::move(r).value());
+    }
+  }
+  return results;
+}
+
+Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(
+    Federation& fed, const std::vector<PartOp>& ops, const std::vector<Matrix>& broadcast) const {
+  for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast));
+  const auto& parts = map_.parts();
+  SiteRequests requests;
+  const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);
+  std::map<std::string, size_t> next;  // per site, the next response to take: skip the puts
+  for (const auto& [site, reqs] : requests) next[site] = reqs.size();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    for (const PartOp& op : ops) {
+      nlohmann::json params = op.params;
+      params["return"] = true;
+      Request q = Request::Exec(/*output=*/0, op.op, Inputs(op, parts[i], i, bvars[i]), false, std::move(params));
+      if (op.function) q.type = RequestType::kCall;
+      requests[parts[i].site].push_back(std::move(q));
+    }
+  }
+  std::map<std::string, std::vector<VarId>> to_clear;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (bvars[i] != 0) to_clear[parts[i].site].push_back(bvars[i]);
+  }
+  for (auto& [site, vars] : to_clear) {
+    std::sort(vars.begin(), vars.end());
+    vars.erase(std::unique(vars.begin(), vars.end()), vars.end());
+    requests[site].push_back(Request::Clear(vars));
+  }
+
+  SiteResponses responses = fed.Call(requests);
+  // A site that could not be reached, or could not take the broadcast, fails all its parts.
+  std::map<std::string, Status> site_failed;
+  for (auto& [site, result] : responses) {
+    if (!result.ok()) {
+      site_failed[site] = result.status();
+      continue;
+    }
+    for (size_t i = 0; i < next[site] && i < result->size(); ++i) {
+      if (!(*result)[i].status.ok()) site_failed[site] = (*result)[i].status.WithContext("site '" + site + "'");
+    }
+  }
+  std::vector<std::vector<Result<Matrix>>> results(ops.size());
+  for (const FederatedPart& p : parts) {
+    for (size_t k = 0; k < ops.size(); ++k) {
+      if (auto failed = site_failed.find(p.site); failed != site_failed.end()) {
+        results[k].push_back(failed->second);
+        continue;
+      }
+      Response& r = (*responses.at(p.site))[next[p.site]++];
+      if (!r.status.ok()) {
+        results[k].push_back(r.status.WithContext("site '" + p.site + "'"));
+      } else if (!r.value) {
+        results[k].push_back(DataLoss(ops[k].op + ": site '" + p.site + "' returned no value"));
+      } else {
+        results[k].push_back(std::move(*r.value));
+      }
+    }
+  }
+  return results;
+}
+
+Result<std::vector<Matrix>> FederatedMatrix::SumOverParts(Federation& fed, const std::vector<PartOp>& ops,
+                                                          const Matrix* broadcast) const {
+  if (map_.partitioning() != Partitioning::kRow) {
+    return FailedPrecondition("sums over parts need a row-partitioned matrix");
+  }
+  FEDRA_RETURN_IF_ERROR(RequireUntransposed("a sum over parts"));
+  std::vector<Matrix> values;
+  if (broadcast) values.push_back(*broadcast);
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, ops, values));
+  std::vector<Matrix> sums;
+  for (auto& results : per_part) {
+    Matrix total = std::move(results[0]);
+    for (size_t i = 1; i < results.size(); ++i) {
+      if (results[i].rows() != total.rows() || results[i].cols() != total.cols()) {
+        return DataLoss("parts returned results of different shapes");
+      }
+      total += results[i];
+    }
+    sums.push_back(std::move(total));
+  }
+  return sums;
+}
+
+Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp& op,
+                                                  const std::vector<Matrix>& broadcast, int64_t extent,
+                                                  std::vector<std::string> names) const {
+  FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast));
+  const auto& parts = map_.parts();
+  SiteRequests requests;
+  const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);
+  std::vector<FederatedPart> out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    out.push_back(FederatedPart{parts[i].site, fed.NewVarId(), parts[i].range});
+    requests[parts[i].site].push_back(
+        Request::Exec(out.back().var, op.op, Inputs(op, parts[i], i, bvars[i]), false, op.params));
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (bvars[i] != 0) requests[parts[i].site].push_back(Request::Clear({bvars[i]}));
+  }
+  SiteResponses responses = fed.Call(requests);
+  if (Status s = FirstError(responses); !s.ok()) {
+    // Leave nothing half-made: release the outputs that some sites did create.
+    for (const FederatedPart& p : out) fed.Release(p.site, p.var);
+    return s.WithContext(op.op);
+  }
+  const bool by_row = map_.partitioning() == Partitioning::kRow;
+  FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(by_row ? rows() : extent, by_row ? extent : cols(),
+                                                                map_.partitioning(), std::move(out)));
+  return FederatedMatrix(fed, std::move(map), std::move(names));
+}
+
+Result<Matrix> FederatedMatrix::ColSums(Federation& fed) const {
+  // The column sums of a transposed view are the row sums of the stored blocks.
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, {PartOp{transposed_ ? "rowSums" : "colSums"}}));
+  Matrix out = Matrix::Zero(1, cols());
+  for (size_t i = 0; i < per_part[0].size(); ++i) {
+    const IndexRange& range = map_.parts()[i].range;
+    const Matrix part = transposed_ ? Matrix(per_part[0][i].transpose()) : std::move(per_part[0][i]);
+    if (map_.partitioning() == Partitioning::kRow) {
+      out += part;
+    } else {
+      out.middleCols(range.begin, range.size()) = part;
+    }
+  }
+  return out;
+}
+
+Result<Matrix> FederatedMatrix::TransposeSelfProduct(Federation& fed) const {
+  if (map_.partitioning() != Partitioning::kRow) {
+    return FailedPrecondition("t(X) %*% X of a column-partitioned matrix needs cross-site products");
+  }
+  FEDRA_RETURN_IF_ERROR(RequireUntransposed("t(X) %*% X"));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, SumOverParts(fed, {PartOp{"tsmm"}}));
+  return std::move(sums[0]);
+}
+
+Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed,
+                                                       const std::vector<int64_t>& indices) const {
+  if (map_.partitioning() != Partitioning::kRow) {
+    return FailedPrecondition("column selection is implemented for row-partitioned matrices");
+  }
+  FEDRA_RETURN_IF_ERROR(RequireUntransposed("column selection"));
+  std::vector<std::string> names;
+  for (int64_t j : indices) {
+    if (j < 0 || j >= cols()) return InvalidArgument("column index " + std::to_string(j) + " is out of range");
+    names.push_back(column_names_.at(static_cast<size_t>(j)));
+  }
+  PartOp op{"columns"};
+  op.params = {{"indices", indices}};
+  return MapParts(fed, op, {}, static_cast<int64_t>(indices.size()), std::move(names));
+}
+
+Result<FederatedMatrix::Split> FederatedMatrix::SplitRows(Federation& fed, double fraction, uint64_t seed) const {
+  if (map_.partitioning() != Partitioning::kRow) return FailedPrecondition("row splits need a row-partitioned matrix");
+  FEDRA_RETURN_IF_ERROR(RequireUntransposed("a row split"));
+  if (!(fraction > 0 && fraction < 1)) return InvalidArgument("the held-out fraction must be between 0 and 1");
+  // Per part: the training rows, then the held-out rows, each into a new variable.
+  SiteRequests requests;
+  std::vector<std::pair<VarId, VarId>> vars;
+  for (const FederatedPart& p : map_.parts()) {
+    vars.emplace_back(fed.NewVarId(), fed.NewVarId());
+    for (bool held_out : {false, true}) {
+      const nlohmann::json params = {{"fraction", fraction}, {"seed", seed}, {"held_out", held_out}};
+      requests[p.site].push_back(
+          Request::Exec(held_out ? vars.back().second : vars.back().first, "splitRows", {p.var}, false, params));
+    }
+  }
+  SiteResponses responses = fed.Call(requests);
+  auto release_all = [&] {
+    for (size_t i = 0; i < vars.size(); ++i) {
+      fed.Release(map_.parts()[i].site, vars[i].first);
+      fed.Release(map_.parts()[i].site, vars[i].second);
+    }
+  };
+  if (Status s = FirstError(responses); !s.ok()) {
+    release_all();
+    return s.WithContext("row split");
+  }
+  // Build both maps from the row counts the sites report; parts left empty are released.
+  std::vector<FederatedPart> parts[2];
+  int64_t rows[2] = {0, 0};
+  std::map<std::string, size_t> next;
+  for (size_t i = 0; i < vars.size(); ++i) {
+    const std::string& site = map_.parts()[i].site;
+    for (int side = 0; side < 2; ++side) {
+      const VarId var = side == 0 ? vars[i].first : vars[i].second;
+      const int64_t n = (*responses.at(site))[next[site]++].meta.value("rows", int64_t{0});
+      if (n == 0) {
+        fed.Release(site, var);
+        continue;
+      }
+      parts[side].push_back(FederatedPart{site, var, {rows[side], rows[side] + n}});
+      rows[side] += n;
+    }
+  }
+  if (rows[0] == 0 || rows[1] == 0) {
+    for (const auto& side : parts) {
+      for (const FederatedPart& p : side) fed.Release(p.site, p.var);
+    }
+    return FailedPrecondition("row split: a held-out fraction of " + std::to_string(fraction) + " of " +
+                              std::to_string(this->rows()) + " rows leaves " + (rows[0] == 0 ? "no training" : "no held-out") +
+                              " rows");
+  }
+  FEDRA_ASSIGN_OR_RETURN(FederationMap train, FederationMap::Make(rows[0], cols(), Partitioning::kRow, std::move(parts[0])));
+  FEDRA_ASSIGN_OR_RETURN(FederationMap held_out, FederationMap::Make(rows[1], cols(), Partitioning::kRow, std::move(parts[1])));
+  return Split{FederatedMatrix(fed, std::move(train), column_names_), FederatedMatrix(fed, std::move(held_out), column_names_)};
+}
+
+}  // namespace fedra

@@ -1,0 +1,128 @@
+// A federated matrix at the master: metadata only (shape, partitioning, and per part the site,
+// variable id and range). Operations on it become federated instructions; what comes back is
+// only what the sites' privacy policies release.
+//
+// Copies share the site variables, which are released when the last copy (or transposed view)
+// is gone: the federation clears them with its next batch to each site, at no extra round trip.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/matrix.h"
+#include "common/status.h"
+#include "federated/federation_map.h"
+#include "master/federation/federation.h"
+
+namespace fedra {
+
+class FederatedMatrix {
+ public:
+  // Reads `columns` (all when empty) of `dataset` at every site of the federation into a
+  // row-partitioned matrix, parts in the federation's site order. Sites holding no rows are left
+  // out. All sites must agree on the columns; a failure anywhere clears what was read.
+  static Result<FederatedMatrix> Read(Federation& fed, const std::string& dataset,
+                                      const std::vector<std::string>& columns = {});
+
+  // Sends each part to its site as a public broadcast value, stacked in the given order by rows
+  // (kRow) or by columns (kColumn): for tests and benchmarks that start from data in memory.
+  static Result<FederatedMatrix> Distribute(Federation& fed,
+                                            std::vector<std::pair<std::string, Matrix>> parts,
+                                            std::vector<std::string> column_names,
+                                            Partitioning partitioning = Partitioning::kRow);
+
+  // The map describes this matrix as seen (for a transposed view: the transpose's shape and
+  // partitioning); the parts' variables hold their blocks as stored.
+  const FederationMap& map() const { return map_; }
+  // Names of the columns (empty for a transposed view).
+  const std::vector<std::string>& column_names() const;
+  int64_t rows() const { return map_.rows(); }
+  int64_t cols() const { return map_.cols(); }
+
+  // t(X): flips the shape and partitioning in metadata; no data moves. Each part's variable
+  // then holds the transpose of the view's part, and operations pick site kernels to match.
+  FederatedMatrix Transposed() const;
+  bool transposed() const { return transposed_; }
+
+  // colSums(X): 1 x ncol. One batch per site.
+  Result<Matrix> ColSums(Federation& fed) const;
+
+  // t(X) %*% X: ncol x ncol. One batch per site.
+  Result<Matrix> TransposeSelfProduct(Federation& fed) const;
+
+  // One local operation to run on every part's stored block in a federated step.
+  struct PartOp {
+    std::string op;
+    // The op's second input: the matching part of this identically partitioned matrix...
+    const FederatedMatrix* aligned = nullptr;
+    // ...or the step's broadcast value (see RunOnParts).
+    bool broadcast = false;
+    nlohmann::json params = nlohmann::json::object();
+    // `op` names a site function (kCall) rather than an operation (kExec).
+    bool function = false;
+  };
+
+  // One federated step: every op runs on every part, all in one batch per site, and each op's
+  // result for each part comes back: [op][part]. `broadcast` holds nothing, one value for every
+  // part, or one value per part; it is put before the ops and cleared after them.
+  Result<std::vector<std::vector<Matrix>>> RunOnParts(Federation& fed, const std::vector<PartOp>& ops,
+                                                      const std::vector<Matrix>& broadcast = {}) const;
+
+  // RunOnParts, with each part's outcome separately: a part whose site failed or refused has
+  // that error, and the others still have their results (for steps that can go on without a
+  // site, like a training round). Only inputs that do not fit fail the whole step.
+  Result<std::vector<std::vector<Result<Matrix>>>> RunOnEachPart(Federation& fed, const std::vector<PartOp>& ops,
+                                                                 const std::vector<Matrix>& broadcast = {}) const;
+
+  // RunOnParts, with each op's results summed over the parts — the aggregate of a
+  // row-partitioned matrix.
+  Result<std::vector<Matrix>> SumOverParts(Federation& fed, const std::vector<PartOp>& ops,
+                                           const Matrix* broadcast = nullptr) const;
+
+  // One federated step whose results stay at the sites: `op` runs on every part (with the
+  // inputs `input` describes, as in RunOnParts) into new variables, which form the returned
+  // (untransposed) matrix, partitioned like this one with the same ranges. `extent` is the size
+  // of the dimension that is not partitioned: the columns of a row partition, the rows of a
+  // column partition. `names` name the result's columns.
+  Result<FederatedMatrix> MapParts(Federation& fed, const PartOp& op, const std::vector<Matrix>& broadcast,
+                                   int64_t extent, std::vector<std::string> names) const;
+
+  // A seeded random split of the rows into a training part and a held-out part with about
+  // `fraction` of the rows, made at the sites in one step (the same rows for the same seed).
+  // Each must keep some rows.
+  struct Split;
+  Result<Split> SplitRows(Federation& fed, double fraction, uint64_t seed) const;
+
+  // X[, indices] as a new federated matrix whose parts stay at the sites.
+  Result<FederatedMatrix> SelectColumns(Federation& fed, const std::vector<int64_t>& indices) const;
+
+ private:
+  class SiteVariables;
+
+  // Takes ownership of the map's variables.
+  FederatedMatrix(Federation& fed, FederationMap map, std::vector<std::string> column_names);
+  Status RequireUntransposed(const std::string& what) const;
+
+  // Checks that `op`'s inputs fit this matrix's parts.
+  Status CheckInputs(const PartOp& op, const std::vector<Matrix>& broadcast) const;
+  // Puts the broadcast values into `requests`, returning each part's variable (0: none).
+  std::vector<VarId> PutBroadcast(Federation& fed, const std::vector<Matrix>& broadcast,
+                                  SiteRequests* requests) const;
+  static std::vector<VarId> Inputs(const PartOp& op, const FederatedPart& part, size_t index,
+                                   VarId broadcast_var);
+
+  FederationMap map_;
+  std::vector<std::string> column_names_;  // of the untransposed matrix
+  bool transposed_ = false;
+  std::shared_ptr<const SiteVariables> variables_;
+};
+
+struct FederatedMatrix::Split {
+  FederatedMatrix train;
+  FederatedMatrix held_out;
+};
+
+}  // namespace fedra

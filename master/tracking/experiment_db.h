@@ -1,0 +1,124 @@
+// The experiment database: one SQLite file in WAL mode holding experiments, runs (status, job
+// spec, result), params, metrics (with a latest-value table for listings), model blobs, the
+// federation's sites, and jobs (the runs the master executes, with their cancel requests). The schema is versioned; migrations run in code on
+// open.
+//
+// All writes go through one writer thread, which commits whatever is queued in one transaction
+// (each write in its own savepoint, so one failure does not undo the others): concurrent callers
+// never see "database is locked", and many small writes cost one commit. Reads use a small pool
+// of connections and never wait for the writer.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "master/tracking/sqlite.h"
+
+namespace fedra {
+
+enum class RunStatus { kScheduled, kRunning, kFinished, kFailed, kCancelled };
+std::string_view RunStatusName(RunStatus s);  // "scheduled", "running", ...
+
+// Now, in seconds since the Unix epoch: the database's unit of time.
+double UnixSeconds();
+
+struct MetricPoint {
+  std::string key;  // "loss", or per site "loss@north"
+  int64_t step = 0;
+  double value = 0;
+  double time = 0;  // seconds since the Unix epoch
+};
+
+struct NewRun {
+  std::string experiment = "default";
+  std::string name;
+  nlohmann::json spec = nlohmann::json::object();    // the job spec as submitted
+  nlohmann::json params = nlohmann::json::object();  // flat key -> value, for listings
+  std::string submitted_by;
+  RunStatus status = RunStatus::kRunning;
+  // A job is a run the master executes (and so can cancel); other runs are tracked from outside.
+  bool job = false;
+};
+
+struct ModelBlob {
+  int64_t version = 0;
+  nlohmann::json shapes;
+  std::vector<uint8_t> bytes;
+};
+
+class ExperimentDb {
+ public:
+  // Opens or creates the file and brings its schema up to date. When no other process has the
+  // file open, runs left scheduled or running are marked failed: their process is gone.
+  static Result<std::unique_ptr<ExperimentDb>> Open(const std::filesystem::path& path);
+  ~ExperimentDb();
+  ExperimentDb(const ExperimentDb&) = delete;
+  ExperimentDb& operator=(const ExperimentDb&) = delete;
+
+  static int SchemaVersion();  // the version this build writes
+
+  // Writes.
+  Result<int64_t> CreateRun(const NewRun& run);  // creates the experiment when new
+  Status SetRunStatus(int64_t run, RunStatus status, const nlohmann::json& result = nullptr,
+                      const std::string& error = "");
+  Status LogMetrics(int64_t run, std::vector<MetricPoint> points);  // one transaction
+  Result<int64_t> SaveModel(int64_t run, const std::string& name, const nlohmann::json& shapes,
+                            std::vector<uint8_t> bytes);  // returns the new version
+  // Fails with kFailedPrecondition when the run has already ended, kNotFound when it is not a job.
+  Status RequestCancel(int64_t run);
+  Status RecordSite(const std::string& name, bool online, const nlohmann::json& datasets, bool gpu);
+
+  // Reads.
+  Result<nlohmann::json> ListExperiments();
+  // Newest first, each with its params and latest metrics. experiment 0: all.
+  Result<nlohmann::json> ListRuns(int64_t experiment, int64_t limit, int64_t offset, bool jobs_only = false);
+  Result<nlohmann::json> GetRun(int64_t run);  // kNotFound when there is none
+  // A metric's history in step order, thinned evenly to at most max_points (first and last kept).
+  Result<nlohmann::json> MetricHistory(int64_t run, const std::string& key, int64_t max_points);
+  Result<nlohmann::json> ListModels(int64_t run);
+  Result<ModelBlob> GetModel(int64_t run, const std::string& name, int64_t version);  // version 0: latest
+  Result<nlohmann::json> ListSites();
+  Result<bool> CancelRequested(int64_t run);
+
+ private:
+  using Write = std::function<Status(sqlite::Connection&)>;
+  struct Pending {
+    Write write;
+    std::promise<Status> done;
+  };
+
+  explicit ExperimentDb(std::filesystem::path path) : path_(std::move(path)) {}
+  Status Migrate();
+  Status Submit(Write write);  // queues the write and waits for its commit
+  void WriterLoop();
+
+  // A read connection from the pool, returned on destruction.
+  class Reader;
+  Result<Reader> Borrow();
+
+  std::filesystem::path path_;
+  sqlite::Connection writer_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::thread writer_thread_;
+
+  std::mutex pool_mu_;
+  std::vector<sqlite::Connection> pool_;
+  int lock_fd_ = -1;  // shared lock on FILE.lock while open
+};
+
+}  // namespace fedra
