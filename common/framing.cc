@@ -73,11 +73,12 @@ Status DecodeErrorBody(std::span<const uint8_t> body) {
   ByteReader r(body);
   uint8_t code = 0;
   std::string message;
-  if (!r.Get(&code).ok() || !r.GetString(&message).ok() || code == 0 ||
-      code > static_cast<uint8_t>(StatusCode::kInternal)) {
-    return DataLoss("malformed error message from peer");
+  if (!r.Get(&code).ok() || !r.GetString(&message).ok()) return DataLoss("malformed error message from peer");
+  const std::optional<StatusCode> known = StatusCodeFromWire(code);
+  if (!known || *known == StatusCode::kOk) {
+    return DataLoss("error message from peer with status code " + std::to_string(code) + ", which is not an error");
   }
-  return Status(static_cast<StatusCode>(code), message);
+  return Status(*known, message);
 }
 
 net::awaitable<Result<Frame>> ReadFrame(TlsStream& stream, const ReadLimits& limits) {

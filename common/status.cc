@@ -2,6 +2,11 @@
 
 namespace fedra {
 
+std::optional<StatusCode> StatusCodeFromWire(uint8_t byte) {
+  if (byte > static_cast<uint8_t>(StatusCode::kAlreadyExists)) return std::nullopt;  // the last code
+  return static_cast<StatusCode>(byte);
+}
+
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
     case StatusCode::kOk: return "ok";

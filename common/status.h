@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,10 @@ enum class StatusCode : uint8_t {
 
 // Stable lower-case name of a code, e.g. "not_found".
 std::string_view StatusCodeName(StatusCode code);
+
+// The code a byte read from the wire names; nullopt for a byte that names none. Every decoder
+// of status bytes goes through this, so all accept the same codes.
+std::optional<StatusCode> StatusCodeFromWire(uint8_t byte);
 
 class [[nodiscard]] Status {
  public:

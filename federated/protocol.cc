@@ -81,12 +81,11 @@ Status DecodeRequest(ByteReader* r, Request* q) {
 Status DecodeResponse(ByteReader* r, Response* p) {
   uint8_t code = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&code));
-  if (code > static_cast<uint8_t>(StatusCode::kAlreadyExists)) {
-    return DataLoss("unknown status code " + std::to_string(code));
-  }
+  const std::optional<StatusCode> known = StatusCodeFromWire(code);
+  if (!known) return DataLoss("unknown status code " + std::to_string(code));
   std::string message;
   FEDRA_RETURN_IF_ERROR(r->GetString(&message));
-  p->status = Status(static_cast<StatusCode>(code), std::move(message));
+  p->status = Status(*known, std::move(message));
   FEDRA_RETURN_IF_ERROR(DecodeJson(r, &p->meta));
   return DecodeValue(r, &p->value, &p->packed);
 }
