@@ -1,8 +1,7 @@
-// Configuration reading: typed fields, ranges, unknown fields, and the master's federation.json.
+// Configuration reading: typed fields, ranges, unknown fields, and where JSON text is broken.
 #include <doctest/doctest.h>
 
 #include "common/config.h"
-#include "master/federation/federation_config.h"
 
 namespace fedra {
 
@@ -25,32 +24,6 @@ TEST_CASE("JsonFields checks types and ranges and names the field") {
 TEST_CASE("ParseJson reports where the text is broken") {
   Result<nlohmann::json> bad = ParseJson("{\"a\": ", "job.json");
   CHECK(bad.status().message().find("job.json: invalid JSON") == 0);
-}
-
-TEST_CASE("federation.json is validated") {
-  nlohmann::json doc = {
-      {"name", "m"},
-      {"tls", {{"cert", "cert.pem"}, {"key", "key.pem"}, {"ca", "ca.crt"}}},
-      {"sites", {{{"name", "a"}, {"host", "127.0.0.1"}, {"port", 7001}}}},
-      {"limits", {{"call_timeout_s", 9}}}};
-  Result<FederationConfig> ok = ParseFederationConfig(doc, "/kits/m", "federation.json");
-  REQUIRE(ok.ok());
-  CHECK(ok->tls.key == "/kits/m/key.pem");
-  CHECK(ok->call_timeout == std::chrono::seconds(9));
-  CHECK(ok->sites.at(0).port == 7001);
-
-  auto twice = doc;
-  twice["sites"].push_back(doc["sites"][0]);
-  CHECK(ParseFederationConfig(twice, "/", "f.json").status().message().find("listed twice") != std::string::npos);
-  auto no_sites = doc;
-  no_sites["sites"] = nlohmann::json::array();
-  CHECK_FALSE(ParseFederationConfig(no_sites, "/", "f.json").ok());
-  auto bad_port = doc;
-  bad_port["sites"][0]["port"] = 0;
-  CHECK(ParseFederationConfig(bad_port, "/", "f.json").status().message().find("sites[0].port") != std::string::npos);
-  auto no_tls = doc;
-  no_tls.erase("tls");
-  CHECK(ParseFederationConfig(no_tls, "/", "f.json").status().message() == "f.json: tls: required");
 }
 
 }  // namespace fedra

@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "common/framing.h"
 #include "federated/protocol.h"
 
 namespace fedra {
@@ -94,6 +95,33 @@ TEST_CASE("dataset names are catalog keys, never paths") {
   CHECK_FALSE(IsValidDatasetName(".hidden"));
   CHECK_FALSE(IsValidDatasetName("/abs"));
   CHECK_FALSE(IsValidDatasetName(std::string(129, 'a')));
+}
+
+TEST_CASE("every status code travels in error bodies and responses alike; unknown ones are refused") {
+  for (int code = 1; code <= 255; ++code) {
+    CAPTURE(code);
+    const std::optional<StatusCode> known = StatusCodeFromWire(static_cast<uint8_t>(code));
+    // The codes status.h defines are the ones accepted, whichever decoder reads them.
+    CHECK(known.has_value() == !StatusCodeName(static_cast<StatusCode>(code)).starts_with("unknown"));
+    Bytes body = EncodeErrorBody(Status(StatusCode::kInternal, "m"));
+    body[0] = static_cast<uint8_t>(code);
+    const Status error = DecodeErrorBody(body);
+    ResponseBatch batch{7, {Response::Error(Status(StatusCode::kInternal, "m"))}};
+    Bytes encoded = EncodeResponseBatch(batch);
+    encoded[12] = static_cast<uint8_t>(code);  // after u64 id and u32 count: the response's code
+    ResponseBatch back;
+    const Status decoded = DecodeResponseBatch(encoded, &back);
+    if (known) {
+      CHECK(error.code() == *known);
+      REQUIRE(decoded.ok());
+      CHECK(back.responses.at(0).status.code() == *known);
+    } else {
+      CHECK(error.code() == StatusCode::kDataLoss);
+      CHECK(decoded.code() == StatusCode::kDataLoss);
+      CHECK(decoded.message().find("unknown status code " + std::to_string(code)) != std::string::npos);
+    }
+  }
+  CHECK(DecodeErrorBody(Bytes{0, 0, 0, 0, 0}).code() == StatusCode::kDataLoss);  // "ok" is no error
 }
 
 }  // namespace fedra

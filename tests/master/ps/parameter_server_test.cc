@@ -1,7 +1,7 @@
 // The parameter server's strategies on a simulated clock: each site takes a fixed time per
 // round, so who waits for whom is exact and the tests can say precisely when every site must
 // start. The server, strategies, aggregation and optimizers are the production ones; only the
-// sites' timing is simulated (the network runner is exercised in integration_fedavg).
+// sites' timing is simulated (the network runner is exercised in system_fedavg).
 #include <doctest/doctest.h>
 
 #include <functional>
