@@ -15,9 +15,8 @@ void ByteWriter::Append(const void* data, size_t n) {
 
 Status ByteReader::Need(size_t n, std::string_view what) const {
   if (n > remaining()) {
-    return DataLoss("message truncated: " + std::string(what) + " needs " + std::to_string(n) +
-                    " bytes at offset " + std::to_string(pos_) + ", only " +
-                    std::to_string(remaining()) + " left");
+    return DataLoss("message truncated: " + std::string(what) + " needs " + std::to_string(n) + " bytes at offset " +
+                    std::to_string(pos_) + ", only " + std::to_string(remaining()) + " left");
   }
   return Status::Ok();
 }
@@ -26,8 +25,8 @@ Status ByteReader::GetString(std::string* s, size_t max_len) {
   uint32_t len = 0;
   FEDRA_RETURN_IF_ERROR(Get(&len));
   if (len > max_len) {
-    return DataLoss("string of " + std::to_string(len) + " bytes at offset " +
-                    std::to_string(pos_) + " exceeds the limit of " + std::to_string(max_len));
+    return DataLoss("string of " + std::to_string(len) + " bytes at offset " + std::to_string(pos_) +
+                    " exceeds the limit of " + std::to_string(max_len));
   }
   FEDRA_RETURN_IF_ERROR(Need(len, "string"));
   s->assign(reinterpret_cast<const char*>(in_.data() + pos_), len);

@@ -22,12 +22,15 @@ static_assert(std::endian::native == std::endian::little,
 
 using Bytes = std::vector<uint8_t>;
 
+// What travels as raw bytes: integers and floating-point numbers.
+template <typename T>
+concept WireNumber = std::is_arithmetic_v<T>;
+
 class ByteWriter {
  public:
   explicit ByteWriter(Bytes* out) : out_(out) {}
 
-  template <typename T>
-    requires std::is_arithmetic_v<T>
+  template <WireNumber T>
   void Put(T v) {
     Append(&v, sizeof(v));
   }
@@ -44,8 +47,7 @@ class ByteReader {
  public:
   explicit ByteReader(std::span<const uint8_t> in) : in_(in) {}
 
-  template <typename T>
-    requires std::is_arithmetic_v<T>
+  template <WireNumber T>
   Status Get(T* v) {
     FEDRA_RETURN_IF_ERROR(Need(sizeof(T), "integer"));
     std::memcpy(v, in_.data() + pos_, sizeof(T));

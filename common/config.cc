@@ -25,8 +25,8 @@ Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path, size_t ma
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) return NotFound(path.string() + ": " + ec.message());
   if (size > max_bytes) {
-    return ResourceExhausted(path.string() + ": " + std::to_string(size) +
-                             " bytes exceeds the limit of " + std::to_string(max_bytes));
+    return ResourceExhausted(path.string() + ": " + std::to_string(size) + " bytes exceeds the limit of " +
+                             std::to_string(max_bytes));
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound(path.string() + ": cannot open");
@@ -40,8 +40,7 @@ std::filesystem::path ResolvePath(const std::filesystem::path& base_dir, const s
   return path.is_absolute() ? path : base_dir / path;
 }
 
-JsonFields::JsonFields(const nlohmann::json& object, std::string where)
-    : object_(object), where_(std::move(where)) {
+JsonFields::JsonFields(const nlohmann::json& object, std::string where) : object_(object), where_(std::move(where)) {
   if (!object_.is_object()) status_ = InvalidArgument(where_ + ": expected a JSON object");
 }
 

@@ -18,8 +18,7 @@
 namespace fedra {
 
 // Parses a JSON document from `path`, refusing files over `max_bytes`.
-Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path,
-                                    size_t max_bytes = 16u << 20);
+Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path, size_t max_bytes = 16u << 20);
 
 // Parses JSON text; errors name `source`.
 Result<nlohmann::json> ParseJson(std::string_view text, std::string_view source);

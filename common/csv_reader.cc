@@ -34,9 +34,7 @@ inline const char* FindChar(const char* p, const char* end, char c) {
   return hit ? static_cast<const char*>(hit) : end;
 }
 
-inline const char* AfterLine(const char* line_end, const char* end) {
-  return line_end == end ? end : line_end + 1;
-}
+inline const char* AfterLine(const char* line_end, const char* end) { return line_end == end ? end : line_end + 1; }
 
 bool IsBlankLine(const char* p, const char* line_end) {
   for (; p < line_end; ++p) {
@@ -69,9 +67,7 @@ struct Dialect {
     while (p < end && IsPad(*p)) ++p;
     return p;
   }
-  bool EndsField(const char* p, const char* end) const {
-    return p == end || *p == delim || *p == '\n';
-  }
+  bool EndsField(const char* p, const char* end) const { return p == end || *p == delim || *p == '\n'; }
   const char* FieldEnd(const char* p, const char* end) const {
     while (!EndsField(p, end)) ++p;
     return p;
@@ -197,8 +193,8 @@ struct Layout {
   std::vector<int> output_of;      // field -> first output column holding it, or -1
 };
 
-Status FormatError(const CellError& e, const char* text_begin, const std::string& source,
-                   const Layout& layout, bool locate_cells) {
+Status FormatError(const CellError& e, const char* text_begin, const std::string& source, const Layout& layout,
+                   bool locate_cells) {
   std::string msg = source;
   if (locate_cells) msg += ": line " + std::to_string(LineNumber(text_begin, e.at));
   if (e.column > 0) {
@@ -221,8 +217,7 @@ std::string ListNames(const std::vector<std::string>& names) {
   return list.empty() ? "none" : list;
 }
 
-Status SelectColumns(const std::vector<std::string>& select, const std::string& source,
-                     Layout* layout) {
+Status SelectColumns(const std::vector<std::string>& select, const std::string& source, Layout* layout) {
   std::vector<size_t>& selected = layout->selected;
   if (select.empty()) {
     for (size_t i = 0; i < layout->fields; ++i) selected.push_back(i);
@@ -233,8 +228,8 @@ Status SelectColumns(const std::vector<std::string>& select, const std::string& 
       selected.push_back(static_cast<size_t>(by_name - layout->names.begin()));
       continue;
     }
-    const bool digits = !want.empty() && std::all_of(want.begin(), want.end(),
-                                                     [](char c) { return c >= '0' && c <= '9'; });
+    const bool digits =
+        !want.empty() && std::all_of(want.begin(), want.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (!digits) {
       return InvalidArgument(source + ": unknown column " + Quoted(want) +
                              "; available columns: " + ListNames(layout->names));
@@ -242,8 +237,8 @@ Status SelectColumns(const std::vector<std::string>& select, const std::string& 
     size_t index = 0;
     auto [ptr, ec] = std::from_chars(want.data(), want.data() + want.size(), index);
     if (ec != std::errc() || index >= layout->fields) {
-      return InvalidArgument(source + ": column index " + want + " is out of range (" +
-                             std::to_string(layout->fields) + " columns)");
+      return InvalidArgument(source + ": column index " + want + " is out of range (" + std::to_string(layout->fields) +
+                             " columns)");
     }
     selected.push_back(index);
   }
@@ -256,8 +251,8 @@ Status SelectColumns(const std::vector<std::string>& select, const std::string& 
 
 // Splits the record at `p` (not blank) into unquoted, unpadded fields; leaves `p` after it.
 // Used for the header (or first) record only: the bulk of the data takes ChunkParser's fast path.
-bool ReadRecord(const char*& p, const char* end, const Dialect& dialect,
-                std::vector<std::string>* fields, CellError* error) {
+bool ReadRecord(const char*& p, const char* end, const Dialect& dialect, std::vector<std::string>* fields,
+                CellError* error) {
   for (;;) {
     p = dialect.SkipPad(p, end);
     std::string field;
@@ -363,8 +358,7 @@ class ProgressMeter {
 // the table is.)
 class ChunkParser {
  public:
-  ChunkParser(const Dialect& dialect, const Layout& layout, double* data, size_t total_rows,
-              ProgressMeter* progress)
+  ChunkParser(const Dialect& dialect, const Layout& layout, double* data, size_t total_rows, ProgressMeter* progress)
       : dialect_(dialect),
         layout_(layout),
         data_(data),
@@ -428,8 +422,7 @@ class ChunkParser {
       ++p;  // the delimiter
     }
     if (f + 1 != fields) {
-      *error = {record, 0,
-                "expected " + std::to_string(fields) + " fields, found " + std::to_string(f + 1)};
+      *error = {record, 0, "expected " + std::to_string(fields) + " fields, found " + std::to_string(f + 1)};
       return false;
     }
     if (p < end) ++p;
@@ -520,8 +513,7 @@ struct Plan {
   size_t chunks() const { return cuts.size() - 1; }
 };
 
-std::vector<const char*> CutChunks(const char* body, const char* end, size_t n,
-                                   const Dialect& dialect, bool quoted) {
+std::vector<const char*> CutChunks(const char* body, const char* end, size_t n, const Dialect& dialect, bool quoted) {
   std::vector<const char*> cuts{body};
   RecordEnds ends(body, end, dialect, quoted);
   const size_t length = static_cast<size_t>(end - body);
@@ -564,15 +556,13 @@ Result<Plan> MakePlan(std::string_view text, const CsvOptions& options, const st
   FEDRA_RETURN_IF_ERROR(SelectColumns(options.select, source, &layout));
 
   const size_t threads = options.threads ? options.threads : std::thread::hardware_concurrency();
-  const size_t by_size =
-      static_cast<size_t>(plan.end - p) / std::max<size_t>(options.min_chunk_bytes, 1);
+  const size_t by_size = static_cast<size_t>(plan.end - p) / std::max<size_t>(options.min_chunk_bytes, 1);
   const size_t chunks = std::clamp<size_t>(by_size, 1, std::max<size_t>(threads, 1));
   plan.cuts = CutChunks(p, plan.end, chunks, dialect, plan.quoted);
 
   std::vector<size_t> counts(plan.chunks());
-  RunParallel(plan.chunks(), [&](size_t k) {
-    counts[k] = CountRecords(plan.cuts[k], plan.cuts[k + 1], dialect, plan.quoted);
-  });
+  RunParallel(plan.chunks(),
+              [&](size_t k) { counts[k] = CountRecords(plan.cuts[k], plan.cuts[k + 1], dialect, plan.quoted); });
   plan.first_row.assign(1, 0);
   for (size_t c : counts) plan.first_row.push_back(plan.first_row.back() + c);
   return plan;
@@ -584,8 +574,7 @@ std::vector<std::string> SelectedNames(const Layout& layout) {
   return names;
 }
 
-Result<CsvTable> ParseWithSource(std::string_view text, const CsvOptions& options,
-                                 const std::string& source) {
+Result<CsvTable> ParseWithSource(std::string_view text, const CsvOptions& options, const std::string& source) {
   FEDRA_ASSIGN_OR_RETURN(Plan plan, MakePlan(text, options, source));
   const Layout& layout = plan.layout;
   const size_t rows = plan.rows();
@@ -596,14 +585,13 @@ Result<CsvTable> ParseWithSource(std::string_view text, const CsvOptions& option
   try {
     table.values.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
   } catch (const std::bad_alloc&) {
-    return ResourceExhausted(source + ": cannot allocate a " + std::to_string(rows) + " x " +
-                             std::to_string(cols) + " matrix");
+    return ResourceExhausted(source + ": cannot allocate a " + std::to_string(rows) + " x " + std::to_string(cols) +
+                             " matrix");
   }
   table.column_names = SelectedNames(layout);
 
   const Dialect dialect{options.delimiter};
-  ProgressMeter progress(options.progress, static_cast<size_t>(plan.cuts.front() - plan.begin),
-                         text.size());
+  ProgressMeter progress(options.progress, static_cast<size_t>(plan.cuts.front() - plan.begin), text.size());
   std::vector<CellError> errors(plan.chunks());
   std::vector<char> failed(plan.chunks(), 0);
   RunParallel(plan.chunks(), [&](size_t k) {
@@ -689,8 +677,7 @@ class FileBytes {
 }  // namespace
 
 Result<CsvTable> ParseCsv(std::string_view text, const CsvOptions& options) {
-  return ParseWithSource(text, options,
-                         options.source_name.empty() ? "<text>" : options.source_name);
+  return ParseWithSource(text, options, options.source_name.empty() ? "<text>" : options.source_name);
 }
 
 Result<CsvTable> ReadCsvFile(const std::string& path, const CsvOptions& options) {

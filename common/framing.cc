@@ -20,8 +20,8 @@ bool KnownKind(uint16_t kind) { return kind >= 1 && kind <= 3; }
 Status StreamError(const boost::system::error_code& ec, std::string_view what) {
   const std::string w(what);
   if (ec == boost::beast::error::timeout) return DeadlineExceeded(w + ": deadline exceeded");
-  if (ec == net::error::eof || ec == net::ssl::error::stream_truncated ||
-      ec == net::error::connection_reset || ec == net::error::broken_pipe) {
+  if (ec == net::error::eof || ec == net::ssl::error::stream_truncated || ec == net::error::connection_reset ||
+      ec == net::error::broken_pipe) {
     return Unavailable(w + ": connection closed by peer");
   }
   if (ec == net::error::operation_aborted) return Unavailable(w + ": connection closed");
@@ -39,8 +39,7 @@ std::array<uint8_t, kFrameHeaderBytes> EncodeFrameHeader(FrameKind kind, uint64_
   return h;
 }
 
-Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderBytes> bytes,
-                                      uint64_t max_body) {
+Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderBytes> bytes, uint64_t max_body) {
   uint32_t magic;
   uint16_t version, kind;
   uint64_t length;
@@ -55,8 +54,8 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderBytes
   }
   if (!KnownKind(kind)) return DataLoss("unknown message kind " + std::to_string(kind));
   if (length > max_body) {
-    return ResourceExhausted("message of " + std::to_string(length) +
-                             " bytes exceeds the limit of " + std::to_string(max_body));
+    return ResourceExhausted("message of " + std::to_string(length) + " bytes exceeds the limit of " +
+                             std::to_string(max_body));
   }
   return FrameHeader{static_cast<FrameKind>(kind), length};
 }
@@ -90,8 +89,7 @@ net::awaitable<Result<Frame>> ReadFrame(TlsStream& stream, const ReadLimits& lim
   auto [ec1, n1] = co_await net::async_read(stream, net::buffer(header.data(), 1), kTuple);
   if (ec1) co_return StreamError(ec1, "reading message");
   tcp.expires_after(limits.rest);
-  auto [ec2, n2] =
-      co_await net::async_read(stream, net::buffer(header.data() + 1, header.size() - 1), kTuple);
+  auto [ec2, n2] = co_await net::async_read(stream, net::buffer(header.data() + 1, header.size() - 1), kTuple);
   if (ec2) co_return StreamError(ec2, "reading message header");
 
   Result<FrameHeader> h = DecodeFrameHeader(header, limits.max_body);
@@ -101,15 +99,14 @@ net::awaitable<Result<Frame>> ReadFrame(TlsStream& stream, const ReadLimits& lim
   if (h->length > 0) {
     auto [ec3, n3] = co_await net::async_read(stream, net::buffer(frame.body), kTuple);
     if (ec3) {
-      co_return StreamError(ec3, "reading message body (" + std::to_string(n3) + " of " +
-                                     std::to_string(h->length) + " bytes arrived)");
+      co_return StreamError(
+          ec3, "reading message body (" + std::to_string(n3) + " of " + std::to_string(h->length) + " bytes arrived)");
     }
   }
   co_return frame;
 }
 
-net::awaitable<Status> WriteFrame(TlsStream& stream, FrameKind kind,
-                                  std::span<const uint8_t> body, Duration timeout) {
+net::awaitable<Status> WriteFrame(TlsStream& stream, FrameKind kind, std::span<const uint8_t> body, Duration timeout) {
   const auto header = EncodeFrameHeader(kind, body.size());
   boost::beast::get_lowest_layer(stream).expires_after(timeout);
   // Otherwise header and body go as two writes: a gathered write of both through Beast's ssl_stream was
@@ -129,7 +126,8 @@ net::awaitable<Status> WriteFrame(TlsStream& stream, FrameKind kind,
   {
     auto [ec2, n2] = co_await net::async_write(stream, net::buffer(body.data(), body.size()), kTuple);
     if (ec2) co_return StreamError(ec2, "writing message");
-    if (n2 != body.size()) co_return Internal("short write: " + std::to_string(n2) + " of " + std::to_string(body.size()));
+    if (n2 != body.size())
+      co_return Internal("short write: " + std::to_string(n2) + " of " + std::to_string(body.size()));
   }
   co_return Status::Ok();
 }

@@ -44,8 +44,7 @@ struct Frame {
 std::array<uint8_t, kFrameHeaderBytes> EncodeFrameHeader(FrameKind kind, uint64_t length);
 
 // Validates a received header: magic, version, known kind, length <= max_body.
-Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderBytes> bytes,
-                                      uint64_t max_body);
+Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderBytes> bytes, uint64_t max_body);
 
 // An encoded Status as the body of a kError frame, and back.
 Bytes EncodeErrorBody(const Status& status);
@@ -64,8 +63,8 @@ struct ReadLimits {
 boost::asio::awaitable<Result<Frame>> ReadFrame(TlsStream& stream, const ReadLimits& limits);
 
 // Writes one frame (header and body gathered in one write) within `timeout`.
-boost::asio::awaitable<Status> WriteFrame(TlsStream& stream, FrameKind kind,
-                                          std::span<const uint8_t> body, Duration timeout);
+boost::asio::awaitable<Status> WriteFrame(TlsStream& stream, FrameKind kind, std::span<const uint8_t> body,
+                                          Duration timeout);
 
 // A Status for a failed stream operation: what was being done and the system's reason.
 Status StreamError(const boost::system::error_code& ec, std::string_view what);

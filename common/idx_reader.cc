@@ -58,7 +58,8 @@ Result<Header> ReadHeader(GzFile& f, const std::string& source) {
   uint8_t magic[4];
   const int64_t got = f.Read(magic, 4);
   if (got < 0) return DataLoss(source + ": " + f.Error());
-  if (got < 4 || magic[0] != 0 || magic[1] != 0) return DataLoss(source + ": not an IDX file (bad magic number at byte 0)");
+  if (got < 4 || magic[0] != 0 || magic[1] != 0)
+    return DataLoss(source + ": not an IDX file (bad magic number at byte 0)");
   Header h{};
   bool known = false;
   for (const ElementType& t : kTypes) {
@@ -68,13 +69,15 @@ Result<Header> ReadHeader(GzFile& f, const std::string& source) {
   if (magic[3] == 0) return DataLoss(source + ": IDX file with no dimensions (byte 3)");
   for (uint8_t d = 0; d < magic[3]; ++d) {
     uint8_t be[4];
-    if (f.Read(be, 4) != 4) return DataLoss(source + ": truncated in the dimensions (byte " + std::to_string(4 + 4 * d) + ")");
+    if (f.Read(be, 4) != 4)
+      return DataLoss(source + ": truncated in the dimensions (byte " + std::to_string(4 + 4 * d) + ")");
     h.shape.dims.push_back(uint32_t{be[0]} << 24 | uint32_t{be[1]} << 16 | uint32_t{be[2]} << 8 | be[3]);
   }
   // At most 2^40 elements, checked factor by factor so the product cannot wrap.
   uint64_t elements = 1;
   for (uint32_t d : h.shape.dims) {
-    if (d != 0 && elements > (uint64_t{1} << 40) / d) return ResourceExhausted(source + ": implausibly large IDX shape");
+    if (d != 0 && elements > (uint64_t{1} << 40) / d)
+      return ResourceExhausted(source + ": implausibly large IDX shape");
     elements *= d;
   }
   return h;
@@ -140,14 +143,16 @@ Result<Matrix> ReadIdxFile(const std::string& path, const std::string& source_na
                       " ends at byte " + std::to_string(header_bytes + r * item.size() + static_cast<size_t>(got)));
     }
     for (uint64_t c = 0; c < cols; ++c) {
-      out(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) = Element(item.data() + c * h.type.bytes, h.type.code);
+      out(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) =
+          Element(item.data() + c * h.type.bytes, h.type.code);
     }
   }
   uint8_t extra;
   const int64_t trailing = f.Read(&extra, 1);
   if (trailing < 0) return DataLoss(source_name + ": " + f.Error());
   if (trailing == 1) {
-    return DataLoss(source_name + ": unexpected bytes after the " + std::to_string(rows) + " items the header declares");
+    return DataLoss(source_name + ": unexpected bytes after the " + std::to_string(rows) +
+                    " items the header declares");
   }
   return out;
 }

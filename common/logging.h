@@ -35,7 +35,6 @@ class LogLine {
 }  // namespace fedra
 
 // The stream is only built when the level is enabled. Usable as a single statement anywhere.
-#define FEDRA_LOG(level)                                              \
-  for (bool fedra_log_on_ = ::fedra::LogLevel::level >= ::fedra::GetLogLevel(); fedra_log_on_; \
-       fedra_log_on_ = false)                                         \
+#define FEDRA_LOG(level)                                                                                              \
+  for (bool fedra_log_on_ = ::fedra::LogLevel::level >= ::fedra::GetLogLevel(); fedra_log_on_; fedra_log_on_ = false) \
   ::fedra::LogLine(::fedra::LogLevel::level)

@@ -18,18 +18,18 @@ namespace fedra {
 // Codes travel on the wire as one byte: append only, never renumber.
 enum class StatusCode : uint8_t {
   kOk = 0,
-  kInvalidArgument = 1,    // the request itself is wrong (bad name, bad shape, bad flag)
-  kNotFound = 2,           // unknown dataset, variable, site, operation
-  kPermissionDenied = 3,   // refused by privacy policy or by role
-  kResourceExhausted = 4,  // over a size limit or the memory budget
-  kDeadlineExceeded = 5,   // a peer did not answer in time
-  kUnavailable = 6,        // a peer cannot be reached or went away
-  kDataLoss = 7,           // malformed or truncated bytes (wire or file)
-  kFailedPrecondition = 8, // state does not allow this now
-  kUnauthenticated = 9,    // certificate or token missing or wrong
-  kInternal = 10,          // a bug: should never happen
-  kCancelled = 11,         // stopped on request
-  kAlreadyExists = 12,     // the thing to create is there already
+  kInvalidArgument = 1,     // the request itself is wrong (bad name, bad shape, bad flag)
+  kNotFound = 2,            // unknown dataset, variable, site, operation
+  kPermissionDenied = 3,    // refused by privacy policy or by role
+  kResourceExhausted = 4,   // over a size limit or the memory budget
+  kDeadlineExceeded = 5,    // a peer did not answer in time
+  kUnavailable = 6,         // a peer cannot be reached or went away
+  kDataLoss = 7,            // malformed or truncated bytes (wire or file)
+  kFailedPrecondition = 8,  // state does not allow this now
+  kUnauthenticated = 9,     // certificate or token missing or wrong
+  kInternal = 10,           // a bug: should never happen
+  kCancelled = 11,          // stopped on request
+  kAlreadyExists = 12,      // the thing to create is there already
 };
 
 // Stable lower-case name of a code, e.g. "not_found".
@@ -106,22 +106,21 @@ class [[nodiscard]] Result {
 #define FEDRA_CONCAT(a, b) FEDRA_CONCAT_INNER(a, b)
 
 // Returns the Status of `expr` from the enclosing function when it is not ok.
-#define FEDRA_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::fedra::Status fedra_status_ = (expr);      \
+#define FEDRA_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::fedra::Status fedra_status_ = (expr);        \
     if (!fedra_status_.ok()) return fedra_status_; \
   } while (0)
 
 // The same inside a coroutine.
-#define FEDRA_CO_RETURN_IF_ERROR(expr)              \
-  do {                                              \
-    ::fedra::Status fedra_status_ = (expr);         \
+#define FEDRA_CO_RETURN_IF_ERROR(expr)                \
+  do {                                                \
+    ::fedra::Status fedra_status_ = (expr);           \
     if (!fedra_status_.ok()) co_return fedra_status_; \
   } while (0)
 
 // `lhs = value of expr`, or returns its Status from the enclosing function.
-#define FEDRA_ASSIGN_OR_RETURN(lhs, expr) \
-  FEDRA_ASSIGN_OR_RETURN_IMPL(FEDRA_CONCAT(fedra_result_, __LINE__), lhs, expr)
+#define FEDRA_ASSIGN_OR_RETURN(lhs, expr) FEDRA_ASSIGN_OR_RETURN_IMPL(FEDRA_CONCAT(fedra_result_, __LINE__), lhs, expr)
 #define FEDRA_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                \
   if (!tmp.ok()) return tmp.status();               \

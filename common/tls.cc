@@ -26,8 +26,8 @@ Status CheckKeyPermissions(const std::filesystem::path& key) {
   if (st.st_mode & (S_IRWXG | S_IRWXO)) {
     char mode[8];
     std::snprintf(mode, sizeof(mode), "%03o", st.st_mode & 0777);
-    return PermissionDenied(key.string() + ": private key is accessible by group or others (mode " +
-                            mode + "); run chmod 600 on it");
+    return PermissionDenied(key.string() + ": private key is accessible by group or others (mode " + mode +
+                            "); run chmod 600 on it");
   }
   return Status::Ok();
 }
@@ -52,8 +52,8 @@ Result<std::shared_ptr<ssl::context>> MakeTlsContext(const TlsFiles& files, TlsS
   }
   FEDRA_RETURN_IF_ERROR(CheckKeyPermissions(files.key));
 
-  auto ctx = std::make_shared<ssl::context>(side == TlsSide::kClient ? ssl::context::tls_client
-                                                                     : ssl::context::tls_server);
+  auto ctx =
+      std::make_shared<ssl::context>(side == TlsSide::kClient ? ssl::context::tls_client : ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION);
   SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION);
@@ -68,15 +68,15 @@ Result<std::shared_ptr<ssl::context>> MakeTlsContext(const TlsFiles& files, TlsS
     return InvalidArgument(files.key.string() + ": cannot load private key: " + OpenSslError());
   }
   if (SSL_CTX_check_private_key(native) != 1) {
-    return InvalidArgument(files.key.string() + ": private key does not match " +
-                           files.cert.string());
+    return InvalidArgument(files.key.string() + ": private key does not match " + files.cert.string());
   }
   // The federation CA is the only trust anchor: no system store.
   if (SSL_CTX_load_verify_locations(native, files.ca.c_str(), nullptr) != 1) {
     return InvalidArgument(files.ca.string() + ": cannot load CA certificate: " + OpenSslError());
   }
-  SSL_CTX_set_verify(native, side == TlsSide::kHttpsServer ? SSL_VERIFY_NONE : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                     nullptr);
+  SSL_CTX_set_verify(
+      native, side == TlsSide::kHttpsServer ? SSL_VERIFY_NONE : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+      nullptr);
   SSL_CTX_set_verify_depth(native, 2);
   return ctx;
 }
@@ -89,8 +89,7 @@ Result<PeerIdentity> PeerIdentityOf(SSL* ssl) {
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (!cert) return Unauthenticated("peer presented no certificate");
   X509_NAME* subject = X509_get_subject_name(cert);
-  PeerIdentity id{SubjectField(subject, NID_organizationalUnitName),
-                  SubjectField(subject, NID_commonName),
+  PeerIdentity id{SubjectField(subject, NID_organizationalUnitName), SubjectField(subject, NID_commonName),
                   SubjectField(subject, NID_organizationName)};
   if (id.role.empty() || id.name.empty()) {
     return Unauthenticated("peer certificate carries no fedra role (OU) or name (CN)");
@@ -100,12 +99,11 @@ Result<PeerIdentity> PeerIdentityOf(SSL* ssl) {
 
 Status CheckPeer(const PeerIdentity& peer, std::string_view role, std::string_view name) {
   if (peer.role != role) {
-    return PermissionDenied("peer certificate is for " + peer.ToString() + ", expected a " +
-                            std::string(role));
+    return PermissionDenied("peer certificate is for " + peer.ToString() + ", expected a " + std::string(role));
   }
   if (!name.empty() && peer.name != name) {
-    return PermissionDenied("peer certificate is for " + peer.ToString() + ", expected " +
-                            std::string(role) + " '" + std::string(name) + "'");
+    return PermissionDenied("peer certificate is for " + peer.ToString() + ", expected " + std::string(role) + " '" +
+                            std::string(name) + "'");
   }
   return Status::Ok();
 }

@@ -21,8 +21,7 @@ enum class TlsSide { kServer, kClient, kHttpsServer };
 // (except kHttpsServer).
 // Fails with a message naming the file when a file is missing, unreadable, mismatched, or the key
 // is readable by others.
-Result<std::shared_ptr<boost::asio::ssl::context>> MakeTlsContext(const TlsFiles& files,
-                                                                   TlsSide side);
+Result<std::shared_ptr<boost::asio::ssl::context>> MakeTlsContext(const TlsFiles& files, TlsSide side);
 
 // The identity in the peer certificate of a completed handshake on `ssl`.
 Result<PeerIdentity> PeerIdentityOf(SSL* ssl);

@@ -5,8 +5,8 @@ namespace fedra {
 Result<FederationMap> FederationMap::Make(int64_t rows, int64_t cols, Partitioning partitioning,
                                           std::vector<FederatedPart> parts) {
   if (rows < 0 || cols < 0) {
-    return InvalidArgument("federated matrix shape " + std::to_string(rows) + "x" +
-                           std::to_string(cols) + " is negative");
+    return InvalidArgument("federated matrix shape " + std::to_string(rows) + "x" + std::to_string(cols) +
+                           " is negative");
   }
   if (parts.empty()) return InvalidArgument("federated matrix has no parts");
   const bool by_row = partitioning == Partitioning::kRow;
@@ -14,8 +14,8 @@ Result<FederationMap> FederationMap::Make(int64_t rows, int64_t cols, Partitioni
   const char* unit = by_row ? "rows" : "columns";
   int64_t next = 0;
   for (const FederatedPart& p : parts) {
-    const std::string where = "part at site '" + p.site + "' (" + unit + " " +
-                              std::to_string(p.range.begin) + ".." + std::to_string(p.range.end) + ")";
+    const std::string where = "part at site '" + p.site + "' (" + unit + " " + std::to_string(p.range.begin) + ".." +
+                              std::to_string(p.range.end) + ")";
     if (p.range.begin < next) return InvalidArgument(where + " overlaps the part before it");
     if (p.range.begin > next) {
       return InvalidArgument(where + " leaves " + unit + " " + std::to_string(next) + ".." +
@@ -25,8 +25,7 @@ Result<FederationMap> FederationMap::Make(int64_t rows, int64_t cols, Partitioni
     next = p.range.end;
   }
   if (next != extent) {
-    return InvalidArgument("parts cover " + std::to_string(next) + " " + unit + " of " +
-                           std::to_string(extent));
+    return InvalidArgument("parts cover " + std::to_string(next) + " " + unit + " of " + std::to_string(extent));
   }
   FederationMap map;
   map.rows_ = rows;

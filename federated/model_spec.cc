@@ -56,13 +56,20 @@ Result<ModelSpec> ParseModelSpec(const nlohmann::json& doc, const std::string& w
   FEDRA_RETURN_IF_ERROR(f.Optional("activation", &activation));
   FEDRA_RETURN_IF_ERROR(f.Optional("output", &output));
   FEDRA_RETURN_IF_ERROR(f.Finish());
-  if (activation == "relu") spec.activation = Activation::kRelu;
-  else if (activation == "tanh") spec.activation = Activation::kTanh;
-  else if (activation == "sigmoid") spec.activation = Activation::kSigmoid;
-  else return InvalidArgument(f.Path("activation") + ": unknown activation '" + activation + "' (relu, tanh, sigmoid)");
-  if (output == "softmax") spec.output = OutputKind::kSoftmax;
-  else if (output == "linear") spec.output = OutputKind::kLinear;
-  else return InvalidArgument(f.Path("output") + ": unknown output '" + output + "' (softmax, linear)");
+  if (activation == "relu")
+    spec.activation = Activation::kRelu;
+  else if (activation == "tanh")
+    spec.activation = Activation::kTanh;
+  else if (activation == "sigmoid")
+    spec.activation = Activation::kSigmoid;
+  else
+    return InvalidArgument(f.Path("activation") + ": unknown activation '" + activation + "' (relu, tanh, sigmoid)");
+  if (output == "softmax")
+    spec.output = OutputKind::kSoftmax;
+  else if (output == "linear")
+    spec.output = OutputKind::kLinear;
+  else
+    return InvalidArgument(f.Path("output") + ": unknown output '" + output + "' (softmax, linear)");
   return spec;
 }
 
@@ -87,7 +94,8 @@ float OptimizerSpec::LearningRate(int epoch) const {
 }
 
 nlohmann::json OptimizerSpec::ToJson() const {
-  nlohmann::json j = {{"name", kind == OptimizerKind::kSgd ? "sgd" : "adam"}, {"lr", lr}, {"weight_decay", weight_decay}};
+  nlohmann::json j = {
+      {"name", kind == OptimizerKind::kSgd ? "sgd" : "adam"}, {"lr", lr}, {"weight_decay", weight_decay}};
   if (kind == OptimizerKind::kSgd) {
     j["momentum"] = momentum;
     j["nesterov"] = nesterov;
@@ -132,11 +140,15 @@ Result<OptimizerSpec> ParseOptimizerSpec(const nlohmann::json& doc, const std::s
     }
   }
   FEDRA_RETURN_IF_ERROR(f.Finish());
-  if (name == "sgd") o.kind = OptimizerKind::kSgd;
-  else if (name == "adam") o.kind = OptimizerKind::kAdam;
-  else return InvalidArgument(f.Path("name") + ": unknown optimizer '" + name + "' (sgd, adam)");
+  if (name == "sgd")
+    o.kind = OptimizerKind::kSgd;
+  else if (name == "adam")
+    o.kind = OptimizerKind::kAdam;
+  else
+    return InvalidArgument(f.Path("name") + ": unknown optimizer '" + name + "' (sgd, adam)");
   // Checked as the float it becomes, so what the master accepts every site accepts too.
-  if (!(static_cast<float>(lr) > 0)) return InvalidArgument(f.Path("lr") + ": must be positive, got " + std::to_string(lr));
+  if (!(static_cast<float>(lr) > 0))
+    return InvalidArgument(f.Path("lr") + ": must be positive, got " + std::to_string(lr));
   if (o.nesterov && momentum == 0) return InvalidArgument(f.Path("nesterov") + ": needs momentum > 0");
   o.lr = static_cast<float>(lr);
   o.momentum = static_cast<float>(momentum);

@@ -24,12 +24,12 @@ enum class Activation { kRelu, kTanh, kSigmoid };
 enum class OutputKind { kSoftmax, kLinear };  // cross-entropy on classes; squared error
 
 struct ModelSpec {
-  int inputs = 0;            // features; set from the data
-  std::vector<int> hidden;   // widths of the hidden layers
-  int outputs = 0;           // classes (softmax) or targets (linear); set from the data
+  int inputs = 0;           // features; set from the data
+  std::vector<int> hidden;  // widths of the hidden layers
+  int outputs = 0;          // classes (softmax) or targets (linear); set from the data
   Activation activation = Activation::kRelu;
   OutputKind output = OutputKind::kSoftmax;
-  float input_scale = 1;     // inputs are divided by this first (255 for 8-bit pixels)
+  float input_scale = 1;  // inputs are divided by this first (255 for 8-bit pixels)
 
   // Layer l maps widths()[l] to widths()[l + 1].
   std::vector<int> widths() const;
@@ -52,11 +52,11 @@ enum class OptimizerKind { kSgd, kAdam };
 struct OptimizerSpec {
   OptimizerKind kind = OptimizerKind::kSgd;
   float lr = 0.01f;
-  float momentum = 0;      // sgd
-  bool nesterov = false;   // sgd with momentum
+  float momentum = 0;                                   // sgd
+  bool nesterov = false;                                // sgd with momentum
   float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f;  // adam
-  float weight_decay = 0;  // L2, added to the gradient (biases included)
-  int step_every = 0;      // step decay: lr *= gamma every step_every epochs; 0: constant
+  float weight_decay = 0;                               // L2, added to the gradient (biases included)
+  int step_every = 0;                                   // step decay: lr *= gamma every step_every epochs; 0: constant
   float gamma = 1;
 
   float LearningRate(int epoch) const;

@@ -58,8 +58,9 @@ Status CheckProtectedInputs(std::string_view name, const OperationPrivacy& rule,
     for (const InputView& in : inputs) {
       const Provenance& p = *in.provenance;
       if (p.protected_rows() && p.mixed && p.level == PrivacyLevel::kPrivateAggregate) {
-        return Refuse(name, p, "cannot sum values whose columns mix several of its columns (X %*% V, rowSums, X + Y): "
-                               "a rare column mixed into a common one would escape the row minimum");
+        return Refuse(name, p,
+                      "cannot sum values whose columns mix several of its columns (X %*% V, rowSums, X + Y): "
+                      "a rare column mixed into a common one would escape the row minimum");
       }
     }
   }
@@ -71,8 +72,9 @@ Status CheckProtectedInputs(std::string_view name, const OperationPrivacy& rule,
     const Provenance& b = *in.provenance;
     if (!aligned) {
       if (b.protected_rows()) {
-        return Refuse(name, b, "cannot take its rows as input " + std::to_string(i) +
-                                   ": protected rows combine only row by row with the rows of input 0");
+        return Refuse(name, b,
+                      "cannot take its rows as input " + std::to_string(i) +
+                          ": protected rows combine only row by row with the rows of input 0");
       }
       continue;
     }
@@ -84,22 +86,25 @@ Status CheckProtectedInputs(std::string_view name, const OperationPrivacy& rule,
                     "one weight or mask per row could single out rows");
     }
     if (!a.rows.SameRows(b.rows)) {
-      return Refuse(name, *guarded, "cannot combine rows of '" + a.rows.dataset + "' with other rows of '" +
-                                        b.rows.dataset + "': they are not the same rows");
+      return Refuse(name, *guarded,
+                    "cannot combine rows of '" + a.rows.dataset + "' with other rows of '" + b.rows.dataset +
+                        "': they are not the same rows");
     }
     if (rule.on_protected == OnProtectedRows::kBroadcastOperand && a.protected_rows() && b.protected_rows()) {
       return Refuse(name, *guarded, "of two of its row-level values is not allowed: " + std::string(rule.risk));
     }
   }
   if (reversed && !rule.reversible && first.provenance->protected_rows()) {
-    return Refuse(name, *first.provenance, "with its rows as the right operand is not allowed: " + std::string(rule.risk));
+    return Refuse(name, *first.provenance,
+                  "with its rows as the right operand is not allowed: " + std::string(rule.risk));
   }
   return Status::Ok();
 }
 
 Result<Provenance> DeriveProvenance(const OperationPrivacy& rule, std::span<const InputView> inputs) {
   Provenance out;
-  bool protected_rows = false, private_aggregate = false, dp = false, dp_noised = true, transformed = false, mixed = false;
+  bool protected_rows = false, private_aggregate = false, dp = false, dp_noised = true, transformed = false,
+       mixed = false;
   int row_inputs = 0;
   uint64_t support = std::numeric_limits<uint64_t>::max();
   for (const InputView& in : inputs) {
@@ -144,21 +149,22 @@ Result<Provenance> DeriveProvenance(const OperationPrivacy& rule, std::span<cons
 
 Status CheckRelease(const Provenance& p, uint64_t min_aggregate_rows) {
   switch (p.level) {
-    case PrivacyLevel::kPublic:
-      return Status::Ok();
+    case PrivacyLevel::kPublic: return Status::Ok();
     case PrivacyLevel::kPrivate:
       return PermissionDenied(DescribeLevel(p) + ": nothing derived from it may leave the site");
     case PrivacyLevel::kPrivateAggregate:
       if (!p.aggregate) return PermissionDenied(DescribeLevel(p) + ": row-level values may not leave the site");
       if (p.support < min_aggregate_rows) {
         // The count itself is not said: how many rows contribute is data too.
-        return PermissionDenied(DescribeLevel(p) + ": some numbers of this aggregate sum fewer rows than the site's minimum of " +
+        return PermissionDenied(DescribeLevel(p) +
+                                ": some numbers of this aggregate sum fewer rows than the site's minimum of " +
                                 std::to_string(min_aggregate_rows));
       }
       return Status::Ok();
     case PrivacyLevel::kDpAggregate:
       if (!p.aggregate) return PermissionDenied(DescribeLevel(p) + ": row-level values may not leave the site");
-      if (!p.noised) return PermissionDenied(DescribeLevel(p) + ": only aggregates with calibrated noise may leave the site");
+      if (!p.noised)
+        return PermissionDenied(DescribeLevel(p) + ": only aggregates with calibrated noise may leave the site");
       return Status::Ok();
   }
   return Internal("unknown privacy level");

@@ -96,15 +96,15 @@ Status DecodeBatchHeader(ByteReader* r, uint64_t* id, uint32_t* count, size_t mi
   FEDRA_RETURN_IF_ERROR(r->Get(id));
   FEDRA_RETURN_IF_ERROR(r->Get(count));
   if (*count > kMaxBatchItems || size_t{*count} * min_item_bytes > r->remaining()) {
-    return DataLoss("batch claims " + std::to_string(*count) + " items, which " +
-                    std::to_string(r->remaining()) + " bytes cannot hold");
+    return DataLoss("batch claims " + std::to_string(*count) + " items, which " + std::to_string(r->remaining()) +
+                    " bytes cannot hold");
   }
   return Status::Ok();
 }
 
 template <typename Item, typename DecodeFn>
-Status DecodeItems(std::span<const uint8_t> bytes, size_t min_item_bytes, const char* what,
-                   uint64_t* id, std::vector<Item>* items, DecodeFn decode) {
+Status DecodeItems(std::span<const uint8_t> bytes, size_t min_item_bytes, const char* what, uint64_t* id,
+                   std::vector<Item>* items, DecodeFn decode) {
   ByteReader r(bytes);
   uint32_t count = 0;
   FEDRA_RETURN_IF_ERROR(DecodeBatchHeader(&r, id, &count, min_item_bytes));
@@ -200,8 +200,7 @@ Request Request::Exec(VarId output, std::string op, std::vector<VarId> inputs, b
   return q;
 }
 
-Request Request::Call(VarId output, std::string function, std::vector<VarId> inputs,
-                      nlohmann::json params) {
+Request Request::Call(VarId output, std::string function, std::vector<VarId> inputs, nlohmann::json params) {
   Request q = Exec(output, std::move(function), std::move(inputs), false, std::move(params));
   q.type = RequestType::kCall;
   return q;
@@ -274,20 +273,18 @@ Bytes EncodeResponseBatch(const ResponseBatch& batch) {
 
 Status DecodeRequestBatch(std::span<const uint8_t> bytes, RequestBatch* batch) {
   // Smallest request: type, output, input count, two empty strings, value flag.
-  return DecodeItems(bytes, 1 + 8 + 4 + 4 + 4 + 1, "request", &batch->id, &batch->requests,
-                     DecodeRequest);
+  return DecodeItems(bytes, 1 + 8 + 4 + 4 + 4 + 1, "request", &batch->id, &batch->requests, DecodeRequest);
 }
 
 Status DecodeResponseBatch(std::span<const uint8_t> bytes, ResponseBatch* batch) {
-  return DecodeItems(bytes, 1 + 4 + 4 + 1, "response", &batch->id, &batch->responses,
-                     DecodeResponse);
+  return DecodeItems(bytes, 1 + 4 + 4 + 1, "response", &batch->id, &batch->responses, DecodeResponse);
 }
 
 bool IsValidDatasetName(std::string_view name) {
   if (name.empty() || name.size() > 128 || name.front() == '.') return false;
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-' || c == '.';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
     if (!ok) return false;
   }
   return true;

@@ -71,8 +71,8 @@ struct Request {
   static Request PutEncoded(VarId output, std::shared_ptr<const Bytes> encoded);
   static Request Get(VarId var);
   // With `return_value`, the response also carries the result (subject to privacy).
-  static Request Exec(VarId output, std::string op, std::vector<VarId> inputs,
-                      bool return_value = false, nlohmann::json params = nlohmann::json::object());
+  static Request Exec(VarId output, std::string op, std::vector<VarId> inputs, bool return_value = false,
+                      nlohmann::json params = nlohmann::json::object());
   static Request Call(VarId output, std::string function, std::vector<VarId> inputs,
                       nlohmann::json params = nlohmann::json::object());
   static Request Clear(std::vector<VarId> vars);

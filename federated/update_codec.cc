@@ -127,7 +127,8 @@ Result<UnpackedUpdate> UnpackUpdate(std::span<const uint8_t> bytes, int64_t expe
   FEDRA_RETURN_IF_ERROR(r.Copy(out.stats.data(), stat_count * sizeof(double), "update statistics"));
   FEDRA_RETURN_IF_ERROR(r.Get(&k));
   const bool sparse = flags & kSparse;
-  if (k > n || (!sparse && k != n)) return DataLoss("update: " + std::to_string(k) + " of " + std::to_string(n) + " values");
+  if (k > n || (!sparse && k != n))
+    return DataLoss("update: " + std::to_string(k) + " of " + std::to_string(n) + " values");
   std::vector<uint32_t> idx;
   if (sparse) {
     FEDRA_RETURN_IF_ERROR(r.Need(k * sizeof(uint32_t), "update indices"));

@@ -36,9 +36,9 @@ enum TrainingStat { kLossSum = 0, kCorrect, kRowsTrained, kLastEpoch };
 inline constexpr int kTrainingStats = 4;
 
 struct CompressionSpec {
-  double topk = 1;   // fraction of values sent, (0, 1]
-  int bits = 32;     // 32 or 8
-  double clip = 0;   // L2 norm bound; 0: none
+  double topk = 1;  // fraction of values sent, (0, 1]
+  int bits = 32;    // 32 or 8
+  double clip = 0;  // L2 norm bound; 0: none
 
   bool lossy() const { return topk < 1 || bits < 32; }
   nlohmann::json ToJson() const;

@@ -12,16 +12,16 @@
 
 #include "common/config.h"
 #include "common/logging.h"
-#include "master/tracking/experiment_db.h"
-#include "master/tensor/federated_matrix.h"
-#include "master/federation/federation.h"
-#include "master/federation/federation_config.h"
-#include "master/jobs/job.h"
-#include "master/jobs/job_runner.h"
 #include "master/api/rest_api.h"
 #include "master/api/rest_server.h"
-#include "master/jobs/run_recorder.h"
+#include "master/federation/federation.h"
+#include "master/federation/federation_config.h"
 #include "master/federation/tls_federation.h"
+#include "master/jobs/job.h"
+#include "master/jobs/job_runner.h"
+#include "master/jobs/run_recorder.h"
+#include "master/tensor/federated_matrix.h"
+#include "master/tracking/experiment_db.h"
 
 namespace fedra {
 namespace {
@@ -109,17 +109,28 @@ Result<Flags> ParseFlags(int argc, char** argv) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) return InvalidArgument(arg + " needs a value");
     const std::string value = argv[++i];
-    if (arg == "--federation") flags.federation = value;
-    else if (arg == "--dataset") flags.dataset = value;
-    else if (arg == "--columns") flags.columns = SplitCommas(value);
-    else if (arg == "--job") flags.job = value;
-    else if (arg == "--db") flags.db = value;
-    else if (arg == "--experiment") flags.experiment = value;
-    else if (arg == "--listen") flags.listen = value;
-    else if (arg == "--tokens") flags.tokens = value;
-    else if (arg == "--ready-file") flags.ready_file = value;
-    else if (arg == "--web") flags.web = value;
-    else if (arg == "--log-level") flags.log_level = value;
+    if (arg == "--federation")
+      flags.federation = value;
+    else if (arg == "--dataset")
+      flags.dataset = value;
+    else if (arg == "--columns")
+      flags.columns = SplitCommas(value);
+    else if (arg == "--job")
+      flags.job = value;
+    else if (arg == "--db")
+      flags.db = value;
+    else if (arg == "--experiment")
+      flags.experiment = value;
+    else if (arg == "--listen")
+      flags.listen = value;
+    else if (arg == "--tokens")
+      flags.tokens = value;
+    else if (arg == "--ready-file")
+      flags.ready_file = value;
+    else if (arg == "--web")
+      flags.web = value;
+    else if (arg == "--log-level")
+      flags.log_level = value;
     else if (arg == "--timeout") {
       try {
         flags.timeout_s = std::stoi(value);
@@ -192,15 +203,9 @@ Result<nlohmann::json> Summary(Federation& fed, const Flags& flags) {
     gram_rows.push_back(std::move(row));
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return nlohmann::json{{"dataset", flags.dataset},
-                        {"rows", x.rows()},
-                        {"cols", x.cols()},
-                        {"columns", x.column_names()},
-                        {"partitioning", "row"},
-                        {"parts", parts},
-                        {"colSums", col_sums},
-                        {"colMeans", col_means},
-                        {"tXX", gram_rows},
+  return nlohmann::json{{"dataset", flags.dataset},    {"rows", x.rows()},      {"cols", x.cols()},
+                        {"columns", x.column_names()}, {"partitioning", "row"}, {"parts", parts},
+                        {"colSums", col_sums},         {"colMeans", col_means}, {"tXX", gram_rows},
                         {"seconds", seconds}};
 }
 
@@ -237,9 +242,9 @@ Result<RestServerOptions> ParseListen(const std::string& listen) {
 Status Serve(Federation& fed, const TlsFiles& tls, const Flags& flags) {
   if (flags.db.empty()) return InvalidArgument("serve needs --db");
   FEDRA_ASSIGN_OR_RETURN(RestServerOptions options, ParseListen(flags.listen));
-  const std::filesystem::path tokens_path =
-      flags.tokens.empty() ? std::filesystem::path(flags.federation).parent_path() / "api-tokens"
-                           : std::filesystem::path(flags.tokens);
+  const std::filesystem::path tokens_path = flags.tokens.empty()
+                                                ? std::filesystem::path(flags.federation).parent_path() / "api-tokens"
+                                                : std::filesystem::path(flags.tokens);
   FEDRA_ASSIGN_OR_RETURN(ApiTokens tokens, ApiTokens::Load(tokens_path));
   FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<ExperimentDb> db, ExperimentDb::Open(flags.db));
   JobRunner runner(fed, *db);

@@ -38,12 +38,11 @@ void Catalog::Probe() {
     if (shape.ok()) {
       p.rows = static_cast<int64_t>(shape->rows);
       p.columns = shape->column_names;
-      FEDRA_LOG(kInfo) << "dataset '" << name << "': " << p.rows << " rows x " << p.columns.size()
-                       << " columns, " << PrivacyLevelName(spec.privacy) << ", from " << spec.path.string();
+      FEDRA_LOG(kInfo) << "dataset '" << name << "': " << p.rows << " rows x " << p.columns.size() << " columns, "
+                       << PrivacyLevelName(spec.privacy) << ", from " << spec.path.string();
     } else {
       p.error = shape.status().message();
-      FEDRA_LOG(kWarn) << "dataset '" << name << "' (" << spec.path.string()
-                       << ") cannot be read: " << p.error;
+      FEDRA_LOG(kWarn) << "dataset '" << name << "' (" << spec.path.string() << ") cannot be read: " << p.error;
     }
     probed_[name] = std::move(p);
   }
@@ -52,9 +51,8 @@ void Catalog::Probe() {
 nlohmann::json Catalog::List() const {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [name, spec] : specs_) {
-    nlohmann::json d = {{"name", name},
-                        {"format", spec.format},
-                        {"privacy", std::string(PrivacyLevelName(spec.privacy))}};
+    nlohmann::json d = {
+        {"name", name}, {"format", spec.format}, {"privacy", std::string(PrivacyLevelName(spec.privacy))}};
     auto it = probed_.find(name);
     if (it != probed_.end() && it->second.error.empty()) {
       d["rows"] = it->second.rows;
@@ -77,8 +75,8 @@ Result<const DatasetSpec*> Catalog::Find(std::string_view name) const {
   if (it == specs_.end()) {
     std::string known;
     for (const auto& [n, spec] : specs_) known += (known.empty() ? "" : ", ") + n;
-    return NotFound("unknown dataset '" + std::string(name) + "' (this site has: " +
-                    (known.empty() ? "none" : known) + ")");
+    return NotFound("unknown dataset '" + std::string(name) + "' (this site has: " + (known.empty() ? "none" : known) +
+                    ")");
   }
   return &it->second;
 }
@@ -96,8 +94,8 @@ Result<CsvTable> Catalog::Load(const DatasetSpec& spec, const std::vector<std::s
     const int pct = static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total));
     int prev = last_decile->load();
     if (pct / 10 <= prev || !last_decile->compare_exchange_strong(prev, pct / 10)) return;
-    FEDRA_LOG(kInfo) << "reading dataset '" << name << "': " << pct << "% (" << (done >> 20)
-                     << " of " << (total >> 20) << " MiB)";
+    FEDRA_LOG(kInfo) << "reading dataset '" << name << "': " << pct << "% (" << (done >> 20) << " of " << (total >> 20)
+                     << " MiB)";
   };
   return ReadCsvFile(spec.path.string(), options);
 }
@@ -121,7 +119,8 @@ Result<CsvShape> Catalog::ProbeIdx(const DatasetSpec& spec) const {
     FEDRA_ASSIGN_OR_RETURN(IdxShape labels, ProbeIdxFile(spec.labels.string(), SourceName(spec, spec.labels)));
     if (labels.items() != items.items() || labels.item_size() != 1) {
       return DataLoss(source + ": " + std::to_string(items.items()) + " items but " + std::to_string(labels.items()) +
-                      " labels of " + std::to_string(labels.item_size()) + " values in " + spec.labels.filename().string());
+                      " labels of " + std::to_string(labels.item_size()) + " values in " +
+                      spec.labels.filename().string());
     }
   }
   return CsvShape{items.items(), IdxColumns(items.item_size(), !spec.labels.empty())};

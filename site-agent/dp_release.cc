@@ -13,7 +13,9 @@ double Width(const Interval& a) { return a.hi - a.lo; }
 
 Interval Add(const Interval& a, const Interval& b) { return {a.lo + b.lo, a.hi + b.hi}; }
 Interval Subtract(const Interval& a, const Interval& b) { return {a.lo - b.hi, a.hi - b.lo}; }
-Interval Scale(const Interval& a, double c) { return c >= 0 ? Interval{a.lo * c, a.hi * c} : Interval{a.hi * c, a.lo * c}; }
+Interval Scale(const Interval& a, double c) {
+  return c >= 0 ? Interval{a.lo * c, a.hi * c} : Interval{a.hi * c, a.lo * c};
+}
 
 // The range of a * b for a in `a`, b in `b`.
 Interval Product(const Interval& a, const Interval& b) {
@@ -45,19 +47,15 @@ double SumsWidth2(const std::vector<Interval>& x) {
 Result<double> ReleaseSensitivity(DpForm form, const std::vector<Interval>& x, const std::vector<Interval>& y,
                                   const Matrix* centers, int64_t k) {
   switch (form) {
-    case DpForm::kNone:
-      break;
-    case DpForm::kSums:
-      return std::sqrt(SumsWidth2(x));
+    case DpForm::kNone: break;
+    case DpForm::kSums: return std::sqrt(SumsWidth2(x));
     case DpForm::kRowTotals: {
       double total = 0;
       for (const Interval& a : x) total += Width(a);
       return total;
     }
-    case DpForm::kSquares:
-      return std::sqrt(SquaresWidth2(x));
-    case DpForm::kMoments:
-      return std::sqrt(SumsWidth2(x) + SquaresWidth2(x));
+    case DpForm::kSquares: return std::sqrt(SquaresWidth2(x));
+    case DpForm::kMoments: return std::sqrt(SumsWidth2(x) + SquaresWidth2(x));
     case DpForm::kCrossProducts: {
       double total = 0;
       if (y.empty()) {  // t(X) %*% X: the noise goes on the upper triangle, which is mirrored
@@ -73,7 +71,8 @@ Result<double> ReleaseSensitivity(DpForm form, const std::vector<Interval>& x, c
       return std::sqrt(total);
     }
     case DpForm::kClusterSums: {
-      if (centers == nullptr || k < 1 || centers->rows() % k != 0) return InvalidArgument("k-means noise needs the centres");
+      if (centers == nullptr || k < 1 || centers->rows() % k != 0)
+        return InvalidArgument("k-means noise needs the centres");
       // A replaced row changes its cluster's contribution (x, 1, |x - c|^2) in each block of
       // centres, or leaves one cluster for another: at most |x - x'|^2 + 2 + 2 max|x - c|^4.
       double norm2 = 0;
@@ -148,11 +147,16 @@ Result<std::vector<Interval>> PropagateBounds(std::string_view name, std::span<c
         if (!std::isfinite(c)) return FailedPrecondition("no bound for an operand that is not finite");
         y = {c, c};
       }
-      if (name == "add") out.push_back(Add(x[j], y));
-      else if (name == "sub") out.push_back(reverse ? Subtract(y, x[j]) : Subtract(x[j], y));
-      else if (name == "mul") out.push_back(Scale(x[j], y.lo));
-      else if (y.lo == 0 || reverse) return FailedPrecondition("no bound for this division");
-      else out.push_back(Scale(x[j], 1 / y.lo));
+      if (name == "add")
+        out.push_back(Add(x[j], y));
+      else if (name == "sub")
+        out.push_back(reverse ? Subtract(y, x[j]) : Subtract(x[j], y));
+      else if (name == "mul")
+        out.push_back(Scale(x[j], y.lo));
+      else if (y.lo == 0 || reverse)
+        return FailedPrecondition("no bound for this division");
+      else
+        out.push_back(Scale(x[j], 1 / y.lo));
     }
     return out;
   }

@@ -14,8 +14,8 @@ Result<Array> Broadcast(const Matrix& x, const Matrix& y) {
   if (y.rows() == 1 && y.cols() == 1) return Array(Array::Constant(x.rows(), x.cols(), y(0, 0)));
   if (y.rows() == 1 && y.cols() == x.cols()) return Array(y.array().replicate(x.rows(), 1));
   if (y.cols() == 1 && y.rows() == x.rows()) return Array(y.array().replicate(1, x.cols()));
-  return InvalidArgument("cannot broadcast " + std::to_string(y.rows()) + "x" + std::to_string(y.cols()) +
-                         " to " + std::to_string(x.rows()) + "x" + std::to_string(x.cols()));
+  return InvalidArgument("cannot broadcast " + std::to_string(y.rows()) + "x" + std::to_string(y.cols()) + " to " +
+                         std::to_string(x.rows()) + "x" + std::to_string(x.cols()));
 }
 
 Array Compare(const Array& a, const Array& b, std::string_view op) {

@@ -43,8 +43,9 @@ Result<std::vector<Interval>> ClipToBounds(const DatasetSpec& spec, const std::v
     auto it = spec.dp.bounds.find(columns[j]);
     if (it == spec.dp.bounds.end()) it = every;
     if (it == spec.dp.bounds.end()) {
-      return FailedPrecondition("dataset '" + spec.name + "' is dp-aggregate, but the site declares no bounds for its column '" +
-                                columns[j] + "' (the data owner sets them in site.json under dp.bounds)");
+      return FailedPrecondition("dataset '" + spec.name +
+                                "' is dp-aggregate, but the site declares no bounds for its column '" + columns[j] +
+                                "' (the data owner sets them in site.json under dp.bounds)");
     }
     const Interval b = it->second;
     auto col = values->col(static_cast<Eigen::Index>(j));
@@ -92,8 +93,7 @@ ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& p
 
 Response Executor::Run(const Request& q, AuditEvent* audit) {
   switch (q.type) {
-    case RequestType::kPing:
-      return Response{Status::Ok(), {{"site", site_name_}}, {}, {}};
+    case RequestType::kPing: return Response{Status::Ok(), {{"site", site_name_}}, {}, {}};
     case RequestType::kListCatalog:
       return Response{Status::Ok(),
                       {{"site", site_name_},
@@ -104,28 +104,22 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
                        {"gpu", train_on_gpu_}},
                       {},
                       {}};
-    case RequestType::kRead:
-      return Read(q, audit);
-    case RequestType::kPut:
-      audit->variables = {q.output};
-      return Put(q);
-    case RequestType::kGet:
-      return Get(q, audit);
+    case RequestType::kRead: return Read(q, audit);
+    case RequestType::kPut: audit->variables = {q.output}; return Put(q);
+    case RequestType::kGet: return Get(q, audit);
     case RequestType::kExec:
-    case RequestType::kCall:
-      return Exec(q, audit);
-    case RequestType::kClear:
-      audit->variables = q.inputs;
-      return Clear(q);
+    case RequestType::kCall: return Exec(q, audit);
+    case RequestType::kClear: audit->variables = q.inputs; return Clear(q);
     case RequestType::kAudit: {
       const auto limit = q.params.find("limit");
       if (limit == q.params.end() || !limit->is_number_integer() || limit->get<int64_t>() < 1 ||
           limit->get<int64_t>() > kMaxAuditEvents) {
-        return Response::Error(InvalidArgument("audit: params.limit must be an integer in 1.." +
-                                               std::to_string(kMaxAuditEvents)));
+        return Response::Error(
+            InvalidArgument("audit: params.limit must be an integer in 1.." + std::to_string(kMaxAuditEvents)));
       }
       // A master sees what it asked, not what other masters did.
-      Result<std::vector<nlohmann::json>> events = audit_->Tail(static_cast<size_t>(limit->get<int64_t>()), audit->peer);
+      Result<std::vector<nlohmann::json>> events =
+          audit_->Tail(static_cast<size_t>(limit->get<int64_t>()), audit->peer);
       if (!events.ok()) return Response::Error(events.status());
       return Response{Status::Ok(), {{"site", site_name_}, {"events", *events}}, {}, {}};
     }
@@ -193,8 +187,8 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   const OperationInfo* op = is_call ? nullptr : FindOperation(q.name);
   const FunctionInfo* fn = is_call ? FindFunction(q.name) : nullptr;
   if (!op && !fn) {
-    return Response::Error(NotFound(std::string("unknown ") + (is_call ? "function" : "operation") +
-                                    " '" + q.name + "'"));
+    return Response::Error(
+        NotFound(std::string("unknown ") + (is_call ? "function" : "operation") + " '" + q.name + "'"));
   }
   const int arity = op ? op->arity : fn->arity;
   const int optional = fn ? fn->optional_inputs : 0;
@@ -230,9 +224,9 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   const bool dp_rows = rows_in && provenance.level == PrivacyLevel::kDpAggregate;
   const bool aggregate_rows = rows_in && provenance.level == PrivacyLevel::kPrivateAggregate;
   if (dp_rows && provenance.aggregate && rule.dp == DpForm::kNone) {
-    return Response::Error(PermissionDenied(
-        DescribeLevel(provenance) + ": " + q.name +
-        " has no noised form (dp-aggregate rows allow colSums, sum, colSumSq, t(X) %*% X, t(X) %*% Y, moments and kmeansStep)"));
+    return Response::Error(PermissionDenied(DescribeLevel(provenance) + ": " + q.name +
+                                            " has no noised form (dp-aggregate rows allow colSums, sum, colSumSq, t(X) "
+                                            "%*% X, t(X) %*% Y, moments and kmeansStep)"));
   }
   if (op && rule.effect == RowEffect::kPicksRows) return Split(q, vars[0], std::move(provenance), audit);
 
@@ -250,7 +244,8 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
       Result<const DatasetSpec*> spec = catalog_->Find(rows_in->rows.dataset);
       if (!spec.ok() || !(*spec)->allow_training) {
         return Response::Error(PermissionDenied(
-            DescribeLevel(provenance) + ": " + q.name + " trains or scores a model the master sends, and exact statistics over "
+            DescribeLevel(provenance) + ": " + q.name +
+            " trains or scores a model the master sends, and exact statistics over "
             "batches it sizes can be differenced into rows; the data owner allows it with \"allow_training\": true "
             "for this dataset in site.json (see docs/privacy.md)"));
       }
@@ -293,12 +288,12 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     std::vector<const std::vector<Interval>*> bounds;
     for (const Variable& v : vars) bounds.push_back(&v.provenance.bounds);
     Result<std::vector<Interval>> propagated = PropagateBounds(q.name, values, bounds, q.params);
-    if (propagated.ok() && !std::all_of(propagated->begin(), propagated->end(), [](const Interval& b) {
-          return std::isfinite(b.lo) && std::isfinite(b.hi);
-        })) {
+    if (propagated.ok() && !std::all_of(propagated->begin(), propagated->end(),
+                                        [](const Interval& b) { return std::isfinite(b.lo) && std::isfinite(b.hi); })) {
       propagated = FailedPrecondition("its bounds would not be finite");
     }
-    if (!propagated.ok()) return Response::Error(PermissionDenied(DescribeLevel(provenance) + ": " + propagated.status().message()));
+    if (!propagated.ok())
+      return Response::Error(PermissionDenied(DescribeLevel(provenance) + ": " + propagated.status().message()));
     provenance.bounds = std::move(propagated).value();
   }
   if (dp_rows && provenance.aggregate) {
@@ -339,10 +334,11 @@ Response Executor::Split(const Request& q, const Variable& input, Provenance pro
   }
   const std::vector<uint32_t> rows = PickRows(static_cast<uint64_t>(x.rows()), *split, seed, cell_of_row);
   // Both sides count: the master can always subtract one from the whole.
-  if (by_cell && std::min<uint64_t>(rows.size(), static_cast<uint64_t>(x.rows()) - rows.size()) < limits_.min_aggregate_rows) {
-    return Response::Error(PermissionDenied(DescribeLevel(in) + ": this split would leave fewer rows than the site's minimum of " +
-                                            std::to_string(limits_.min_aggregate_rows) +
-                                            " on one side (hold out a fraction further from 0 and 1)"));
+  if (by_cell &&
+      std::min<uint64_t>(rows.size(), static_cast<uint64_t>(x.rows()) - rows.size()) < limits_.min_aggregate_rows) {
+    return Response::Error(PermissionDenied(
+        DescribeLevel(in) + ": this split would leave fewer rows than the site's minimum of " +
+        std::to_string(limits_.min_aggregate_rows) + " on one side (hold out a fraction further from 0 and 1)"));
   }
   Matrix out(static_cast<Eigen::Index>(rows.size()), x.cols());
   auto positions = std::make_shared<std::vector<uint32_t>>();
@@ -412,10 +408,9 @@ Result<nlohmann::json> Executor::Noise(const Request& q, const OperationPrivacy&
   }
   static const std::vector<Interval> kNoBounds;
   const Matrix* centers = rule.dp == DpForm::kClusterSums ? inputs[1].value.get() : nullptr;
-  FEDRA_ASSIGN_OR_RETURN(double sensitivity,
-                         ReleaseSensitivity(rule.dp, inputs[0].provenance.bounds,
-                                            cross ? inputs[1].provenance.bounds : kNoBounds, centers,
-                                            q.params.value("k", int64_t{0})));
+  FEDRA_ASSIGN_OR_RETURN(double sensitivity, ReleaseSensitivity(rule.dp, inputs[0].provenance.bounds,
+                                                                cross ? inputs[1].provenance.bounds : kNoBounds,
+                                                                centers, q.params.value("k", int64_t{0})));
   const double sigma = multiplier * sensitivity;
   const Status not_finite = PermissionDenied(DescribeLevel(rows) + ": " + q.name +
                                              " would release values or noise that are not finite (operands too large)");
@@ -436,8 +431,7 @@ Result<nlohmann::json> Executor::Noise(const Request& q, const OperationPrivacy&
                         {"releases", spent.releases}};
 }
 
-Response Executor::Store(const Request& q, Matrix value, Provenance provenance, bool return_value,
-                         AuditEvent* audit) {
+Response Executor::Store(const Request& q, Matrix value, Provenance provenance, bool return_value, AuditEvent* audit) {
   Variable var{std::make_shared<const Matrix>(std::move(value)), std::move(provenance), nullptr};
   // Mixed values are never summed on private-aggregate data, so they need no spread.
   const Provenance& p = var.provenance;

@@ -53,8 +53,7 @@ class Executor {
                                Matrix* value);
 
   // Adds `value` as q.output and, if q asked for it, returns it when privacy allows.
-  Response Store(const Request& q, Matrix value, Provenance provenance, bool return_value,
-                 AuditEvent* audit);
+  Response Store(const Request& q, Matrix value, Provenance provenance, bool return_value, AuditEvent* audit);
   // The response carrying a copy of `var`'s value, or the privacy refusal.
   Response Release(const Variable& var, AuditEvent* audit);
 

@@ -22,8 +22,7 @@ namespace {
 
 // Per-column count, sum and sum of squares: everything the master needs for means and
 // variances, as a 3 x ncol aggregate.
-Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const nlohmann::json&,
-                               const FunctionContext&) {
+Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const nlohmann::json&, const FunctionContext&) {
   const Matrix& x = *inputs[0];
   FunctionOutput out;
   out.value.resize(3, x.cols());
@@ -47,8 +46,10 @@ Result<FunctionOutput> ClassCounts(std::span<const Matrix* const> inputs, const 
   FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(0, "classCounts"));
   if (y.cols() != 1) return InvalidArgument("classCounts: the label must be one column");
   if (!AreClassCodes(y, kMaxClasses)) {
-    return InvalidArgument("classCounts: the label column has values that are not class codes 0, 1, 2, ... (whole "
-                           "numbers below " + std::to_string(kMaxClasses) + ")");
+    return InvalidArgument(
+        "classCounts: the label column has values that are not class codes 0, 1, 2, ... (whole "
+        "numbers below " +
+        std::to_string(kMaxClasses) + ")");
   }
   Eigen::RowVectorXd counts = Eigen::RowVectorXd::Zero(y.rows() > 0 ? static_cast<Eigen::Index>(y.maxCoeff()) + 1 : 0);
   for (Eigen::Index i = 0; i < y.rows(); ++i) counts(static_cast<Eigen::Index>(y(i, 0))) += 1;
@@ -145,10 +146,12 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
   // half-space the master chose, which can hold a single row. On private-aggregate rows enough
   // rows must stay undecided to blur any such boundary.
   if (context.min_group_rows > 1 && undecided < context.min_group_rows) {
-    return PermissionDenied("logistic: these coefficients decide nearly every row at this site (fewer than the "
-                            "site's minimum of " + std::to_string(context.min_group_rows) +
-                            " rows keep a probability at most 0.99); statistics of such a separating model could "
-                            "single out rows of private-aggregate data; a penalty (lambda > 0) keeps the fit from separating");
+    return PermissionDenied(
+        "logistic: these coefficients decide nearly every row at this site (fewer than the "
+        "site's minimum of " +
+        std::to_string(context.min_group_rows) +
+        " rows keep a probability at most 0.99); statistics of such a separating model could "
+        "single out rows of private-aggregate data; a penalty (lambda > 0) keeps the fit from separating");
   }
   FunctionOutput out;
   out.value = Matrix::Zero(w.rows() + 3, k);
@@ -192,7 +195,8 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   const Matrix& p = *inputs[2];
   FEDRA_ASSIGN_OR_RETURN(ModelSpec spec, ParseModelSpec(params.value("model", nlohmann::json::object()), "model"));
   if (spec.output == OutputKind::kSoftmax) FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "trainLocal"));
-  FEDRA_ASSIGN_OR_RETURN(OptimizerSpec opt, ParseOptimizerSpec(params.value("optimizer", nlohmann::json::object()), "optimizer"));
+  FEDRA_ASSIGN_OR_RETURN(OptimizerSpec opt,
+                         ParseOptimizerSpec(params.value("optimizer", nlohmann::json::object()), "optimizer"));
   LocalTrainingOptions options;
   FEDRA_ASSIGN_OR_RETURN(int64_t epochs, IntParam(params, "epochs", 1, 0, 10000));
   FEDRA_ASSIGN_OR_RETURN(int64_t batches, IntParam(params, "batches", 0, 0, 100000000));
@@ -222,7 +226,8 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(spec), opt, options, x, y, start));
   FunctionOutput out;
   out.value.resize(p.rows() + kTrainingStats, 1);
-  out.value.col(0).head(p.rows()) = (options.accrue_gradients ? r.accrued : Eigen::VectorXf(r.params - start)).cast<double>();
+  out.value.col(0).head(p.rows()) =
+      (options.accrue_gradients ? r.accrued : Eigen::VectorXf(r.params - start)).cast<double>();
   const double correct = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN()
                                                             : static_cast<double>(r.stats.correct);
   out.value.col(0).tail(kTrainingStats) << r.stats.loss_sum, correct, static_cast<double>(r.stats.rows),
@@ -250,8 +255,8 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
   Eigen::VectorXf values = u.col(0).head(n).cast<float>();
   if (inputs.size() > 1) {
     if (inputs[1]->rows() != n || inputs[1]->cols() != 1) {
-      return InvalidArgument("packUpdate: the residual has " + std::to_string(inputs[1]->rows()) + " values, the update " +
-                             std::to_string(n));
+      return InvalidArgument("packUpdate: the residual has " + std::to_string(inputs[1]->rows()) +
+                             " values, the update " + std::to_string(n));
     }
     values += inputs[1]->col(0).cast<float>();
   }

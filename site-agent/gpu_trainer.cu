@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 #include <utility>
+#include <vector>
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -14,20 +14,20 @@
 namespace fedra {
 namespace {
 
-#define FEDRA_CUDA(call)                                                                                   \
-  do {                                                                                                     \
-    const cudaError_t fedra_cuda_error = (call);                                                           \
-    if (fedra_cuda_error != cudaSuccess) {                                                                 \
-      return Internal(std::string("CUDA: " #call ": ") + cudaGetErrorString(fedra_cuda_error));            \
-    }                                                                                                      \
+#define FEDRA_CUDA(call)                                                                        \
+  do {                                                                                          \
+    const cudaError_t fedra_cuda_error = (call);                                                \
+    if (fedra_cuda_error != cudaSuccess) {                                                      \
+      return Internal(std::string("CUDA: " #call ": ") + cudaGetErrorString(fedra_cuda_error)); \
+    }                                                                                           \
   } while (0)
 
-#define FEDRA_CUBLAS(call)                                                                                 \
-  do {                                                                                                     \
-    const cublasStatus_t fedra_cublas_status = (call);                                                     \
-    if (fedra_cublas_status != CUBLAS_STATUS_SUCCESS) {                                                    \
+#define FEDRA_CUBLAS(call)                                                                                   \
+  do {                                                                                                       \
+    const cublasStatus_t fedra_cublas_status = (call);                                                       \
+    if (fedra_cublas_status != CUBLAS_STATUS_SUCCESS) {                                                      \
       return Internal(std::string("cuBLAS: " #call ": status ") + std::to_string(int(fedra_cublas_status))); \
-    }                                                                                                      \
+    }                                                                                                        \
   } while (0)
 
 // A device allocation that frees itself.
@@ -273,15 +273,14 @@ class CudaTrainer final : public GpuTrainer {
     for (size_t l = layers; l-- > 0;) {
       const int in = spec_.widths[l], out = spec_.widths[l + 1];
       float* dw = gradient_.get() + offsets_[l];
-      FEDRA_CUBLAS(cublasSgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, out, in, batch, &one, delta_[l].get(), out,
-                               h_[l].get(), in, &zero, dw, out));
+      FEDRA_CUBLAS(cublasSgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, out, in, batch, &one, delta_[l].get(), out, h_[l].get(),
+                               in, &zero, dw, out));
       RowSums<<<Blocks(out), kThreads>>>(delta_[l].get(), out, batch, dw + int64_t{out} * in);
       if (l == 0) break;
       FEDRA_CUBLAS(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, in, batch, out, &one, params_.get() + offsets_[l], out,
                                delta_[l].get(), out, &zero, back_.get(), in));
-      BackThroughActivation<<<Blocks(int64_t{in} * batch), kThreads>>>(back_.get(), z_[l - 1].get(), h_[l].get(),
-                                                                      int64_t{in} * batch, spec_.activation,
-                                                                      delta_[l - 1].get());
+      BackThroughActivation<<<Blocks(int64_t{in} * batch), kThreads>>>(
+          back_.get(), z_[l - 1].get(), h_[l].get(), int64_t{in} * batch, spec_.activation, delta_[l - 1].get());
     }
     ++steps_;
     StepConstants c{lr,
@@ -297,7 +296,7 @@ class CudaTrainer final : public GpuTrainer {
                     spec_.nesterov,
                     spec_.accrue_gradients};
     OptimizerStep<<<Blocks(n_), kThreads>>>(params_.get(), gradient_.get(), start_.get(), first_.get(), second_.get(),
-                                           accrued_.get(), n_, c);
+                                            accrued_.get(), n_, c);
     FEDRA_CUDA(cudaGetLastError());
     // The batch's statistics, summed on the host in the CPU path's order.
     std::vector<float> loss(static_cast<size_t>(batch));
@@ -367,7 +366,8 @@ const GpuProbe& ProbeGpu() {
     if (e != cudaSuccess) return GpuProbe{false, std::string("no usable GPU: ") + cudaGetErrorString(e)};
     if (count == 0) return GpuProbe{false, "no GPU on this machine"};
     cudaDeviceProp prop{};
-    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return GpuProbe{false, "no usable GPU: cannot query device 0"};
+    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess)
+      return GpuProbe{false, "no usable GPU: cannot query device 0"};
     return GpuProbe{true, prop.name};
   }();
   return probe;

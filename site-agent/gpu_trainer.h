@@ -27,11 +27,11 @@ const GpuProbe& ProbeGpu();
 
 // What the GPU needs to know of the model and optimizer (plain values: no Eigen in CUDA code).
 struct GpuTrainingSpec {
-  std::vector<int> widths;   // inputs, hidden..., outputs
-  int activation = 0;        // 0 relu, 1 tanh, 2 sigmoid (as Activation)
-  bool softmax = true;       // else linear output with squared error
+  std::vector<int> widths;  // inputs, hidden..., outputs
+  int activation = 0;       // 0 relu, 1 tanh, 2 sigmoid (as Activation)
+  bool softmax = true;      // else linear output with squared error
   float input_scale = 1;
-  int optimizer = 0;         // 0 sgd, 1 adam (as OptimizerKind)
+  int optimizer = 0;  // 0 sgd, 1 adam (as OptimizerKind)
   float momentum = 0, beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f, weight_decay = 0;
   bool nesterov = false;
   float prox_mu = 0;
@@ -43,8 +43,8 @@ class GpuTrainer {
   // Uploads the rows (row-major floats, rows x widths.front()), the targets (class per row, or
   // row-major floats rows x widths.back()) and the parameters.
   static Result<std::unique_ptr<GpuTrainer>> Create(const GpuTrainingSpec& spec, const float* x, int64_t rows,
-                                                    const int32_t* classes, const float* targets,
-                                                    const float* params, int64_t parameter_count);
+                                                    const int32_t* classes, const float* targets, const float* params,
+                                                    int64_t parameter_count);
   virtual ~GpuTrainer() = default;
 
   // One batch: the rows at `indices`, a step at learning rate `lr` (or, accruing, adds the

@@ -10,8 +10,7 @@ namespace {
 std::string Shape(const Matrix& m) { return std::to_string(m.rows()) + "x" + std::to_string(m.cols()); }
 
 Status ShapeError(const OperationInfo& op, const Matrix& a, const Matrix& b) {
-  return InvalidArgument(std::string(op.name) + ": inputs of shape " + Shape(a) + " and " + Shape(b) +
-                         " do not fit");
+  return InvalidArgument(std::string(op.name) + ": inputs of shape " + Shape(a) + " and " + Shape(b) + " do not fit");
 }
 
 // t(X) %*% X through a symmetric rank update: half the flops of a general product.
@@ -43,8 +42,8 @@ Result<Matrix> SelectColumns(const Matrix& x, const nlohmann::json& params) {
 Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* const> inputs,
                             const nlohmann::json& params) {
   if (static_cast<int>(inputs.size()) != op.arity) {
-    return InvalidArgument(std::string(op.name) + " takes " + std::to_string(op.arity) +
-                           " input(s), got " + std::to_string(inputs.size()));
+    return InvalidArgument(std::string(op.name) + " takes " + std::to_string(op.arity) + " input(s), got " +
+                           std::to_string(inputs.size()));
   }
   const Matrix& x = *inputs[0];
   const std::string_view name = op.name;

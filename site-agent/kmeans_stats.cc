@@ -55,8 +55,11 @@ Points CellsOf(const Matrix& x, const FunctionContext& context) {
   for (Eigen::Index i = 0; i < c.counts.size(); ++i) {
     if (c.counts(i) > 0) present.push_back(i);
   }
-  Points p{nullptr, Matrix(static_cast<Eigen::Index>(present.size()), x.cols()), Eigen::VectorXd(present.size()),
-           Eigen::VectorXd(present.size()), {}};
+  Points p{nullptr,
+           Matrix(static_cast<Eigen::Index>(present.size()), x.cols()),
+           Eigen::VectorXd(present.size()),
+           Eigen::VectorXd(present.size()),
+           {}};
   std::vector<Eigen::Index> point_of_cell(context.cells, -1);
   for (size_t i = 0; i < present.size(); ++i) {
     const auto r = static_cast<Eigen::Index>(i);
@@ -129,7 +132,8 @@ Result<int64_t> PositiveParam(const nlohmann::json& params, const char* name, co
 // column (`differs`, from DiffersFromCommon), if fewer than `fewest`: the group's sum of that
 // column, once the master shifts it, rests on those rows alone.
 uint64_t FewestDifferingInGroups(const Eigen::MatrixXf& differs, const Points& points,
-                                 const std::vector<Eigen::Index>& group_of_point, Eigen::Index groups, uint64_t fewest) {
+                                 const std::vector<Eigen::Index>& group_of_point, Eigen::Index groups,
+                                 uint64_t fewest) {
   if (differs.cols() == 0) return fewest;
   Matrix counts = Matrix::Zero(groups, differs.cols());
   for (Eigen::Index i = 0; i < differs.rows(); ++i) {
@@ -155,8 +159,11 @@ Points Sample(const Points& all, std::mt19937_64& rng) {
   std::vector<Eigen::Index> order(static_cast<size_t>(all.size()));
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
-  Points p{nullptr, Matrix(kSeedSampleRows, all.values().cols()), Eigen::VectorXd(kSeedSampleRows),
-           Eigen::VectorXd(kSeedSampleRows), {}};
+  Points p{nullptr,
+           Matrix(kSeedSampleRows, all.values().cols()),
+           Eigen::VectorXd(kSeedSampleRows),
+           Eigen::VectorXd(kSeedSampleRows),
+           {}};
   for (Eigen::Index i = 0; i < kSeedSampleRows; ++i) {
     const Eigen::Index from = order[static_cast<size_t>(i)];
     p.sums.row(i) = all.values().row(from);
@@ -224,7 +231,8 @@ Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const 
   }
   out.support = static_cast<uint64_t>(*std::min_element(counts.begin(), counts.end()));
   std::vector<Eigen::Index> group_of_point;
-  for (Eigen::Index cluster : s.cluster_of_point) group_of_point.push_back(group_of_cluster[static_cast<size_t>(cluster)]);
+  for (Eigen::Index cluster : s.cluster_of_point)
+    group_of_point.push_back(group_of_cluster[static_cast<size_t>(cluster)]);
   out.support = FewestDifferingInGroups(DiffersToWatch(x, context), all, group_of_point,
                                         static_cast<Eigen::Index>(sums.size()), out.support);
   return out;

@@ -69,9 +69,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fedra-site: --config is required\n%s", kUsage);
     return 2;
   }
-  if (level == "debug") fedra::SetLogLevel(fedra::LogLevel::kDebug);
-  else if (level == "warn") fedra::SetLogLevel(fedra::LogLevel::kWarn);
-  else if (level == "error") fedra::SetLogLevel(fedra::LogLevel::kError);
+  if (level == "debug")
+    fedra::SetLogLevel(fedra::LogLevel::kDebug);
+  else if (level == "warn")
+    fedra::SetLogLevel(fedra::LogLevel::kWarn);
+  else if (level == "error")
+    fedra::SetLogLevel(fedra::LogLevel::kError);
   else if (level != "info") {
     std::fprintf(stderr, "fedra-site: unknown log level '%s'\n", level.c_str());
     return 2;

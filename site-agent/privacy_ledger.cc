@@ -53,8 +53,9 @@ Result<std::unique_ptr<PrivacyLedger>> PrivacyLedger::Open(const std::filesystem
   const nlohmann::json doc = loaded.ok() ? std::move(loaded).value() : nlohmann::json();
   if (!doc.is_object() || !doc.contains("secret") || !doc["secret"].is_string() ||
       !FromHex(doc["secret"].get<std::string>(), &ledger->secret_)) {
-    return DataLoss(where + "the privacy ledger cannot be read; restore it from a backup (starting afresh would "
-                            "forget the privacy budget already spent)");
+    return DataLoss(where +
+                    "the privacy ledger cannot be read; restore it from a backup (starting afresh would "
+                    "forget the privacy budget already spent)");
   }
   const nlohmann::json spent = doc.value("spent", nlohmann::json::object());
   for (const auto& [dataset, entry] : spent.items()) {
@@ -97,11 +98,12 @@ Result<BudgetSpent> PrivacyLedger::Spend(const std::string& dataset, double rho,
   const BudgetSpent before = s;
   const double total = ZcdpEpsilon(s.rho + rho, delta);
   if (!(rho > 0) || !(total <= epsilon)) {
-    return PermissionDenied("dataset '" + dataset + "' is dp-aggregate: this release would bring its privacy loss to epsilon " +
-                            std::to_string(total) + " at delta " + std::to_string(delta) + ", past its budget of " +
-                            std::to_string(epsilon) + " (spent so far: epsilon " +
-                            std::to_string(ZcdpEpsilon(s.rho, delta)) + " over " + std::to_string(s.releases) +
-                            " releases); ask for more noise (params.noise_multiplier) or a new budget from the data owner");
+    return PermissionDenied(
+        "dataset '" + dataset + "' is dp-aggregate: this release would bring its privacy loss to epsilon " +
+        std::to_string(total) + " at delta " + std::to_string(delta) + ", past its budget of " +
+        std::to_string(epsilon) + " (spent so far: epsilon " + std::to_string(ZcdpEpsilon(s.rho, delta)) + " over " +
+        std::to_string(s.releases) +
+        " releases); ask for more noise (params.noise_multiplier) or a new budget from the data owner");
   }
   s.rho += rho;
   s.releases += 1;

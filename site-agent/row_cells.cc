@@ -49,7 +49,8 @@ RowCells MakeCells(const Matrix& x, uint64_t min_rows) {
       const double var = sq / static_cast<double>(m) - (s / static_cast<double>(m)) * (s / static_cast<double>(m));
       if (var > widest_var) widest_var = var, widest = j;
     }
-    std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(begin), order.begin() + static_cast<std::ptrdiff_t>(end),
+    std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                     order.begin() + static_cast<std::ptrdiff_t>(end),
                      [&](uint32_t a, uint32_t b) { return x(a, widest) < x(b, widest); });
     // The cut, keeping at least `least` rows on each side, that leaves the least squared spread.
     prefix.assign(m + 1, 0);

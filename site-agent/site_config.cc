@@ -29,15 +29,18 @@ Status ParseLimits(JsonFields& fields, SiteLimits* limits) {
 
 Status ParseDpPolicy(JsonFields& dataset, DpPolicy* dp) {
   const nlohmann::json* node = dataset.Child("dp");
-  if (!node) return InvalidArgument(dataset.Path("dp") + ": a dp-aggregate dataset needs its budget and bounds "
-                                                         "({\"epsilon\": 1, \"delta\": 1e-6, \"bounds\": {\"column\": [low, high]}})");
+  if (!node)
+    return InvalidArgument(dataset.Path("dp") +
+                           ": a dp-aggregate dataset needs its budget and bounds "
+                           "({\"epsilon\": 1, \"delta\": 1e-6, \"bounds\": {\"column\": [low, high]}})");
   JsonFields f(*node, dataset.Path("dp"));
   FEDRA_RETURN_IF_ERROR(f.Required("epsilon", &dp->epsilon, 1e-6, 1e6));
   FEDRA_RETURN_IF_ERROR(f.Optional("delta", &dp->delta, 1e-15, 0.1));
   FEDRA_RETURN_IF_ERROR(f.Optional("noise_multiplier", &dp->noise_multiplier, 0.01, 1e6));
   const nlohmann::json* bounds = f.Child("bounds");
   if (!bounds || !bounds->is_object() || bounds->empty()) {
-    return InvalidArgument(f.Path("bounds") + ": required, the range of each column ({\"age\": [0, 120]}, or \"*\" for all)");
+    return InvalidArgument(f.Path("bounds") +
+                           ": required, the range of each column ({\"age\": [0, 120]}, or \"*\" for all)");
   }
   for (const auto& [column, range] : bounds->items()) {
     if (!range.is_array() || range.size() != 2 || !range[0].is_number() || !range[1].is_number() ||
@@ -115,14 +118,14 @@ Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesys
   FEDRA_RETURN_IF_ERROR(ParseLimits(f, &config.limits));
   std::string gpu = "auto";
   FEDRA_RETURN_IF_ERROR(f.Optional("gpu", &gpu));
-  if (gpu != "auto" && gpu != "off") return InvalidArgument(f.Path("gpu") + ": \"auto\" or \"off\", got \"" + gpu + "\"");
+  if (gpu != "auto" && gpu != "off")
+    return InvalidArgument(f.Path("gpu") + ": \"auto\" or \"off\", got \"" + gpu + "\"");
   config.gpu = gpu == "auto";
   if (const nlohmann::json* datasets = f.Child("datasets")) {
     if (!datasets->is_object()) return InvalidArgument(f.Path("datasets") + ": expected an object");
     for (const auto& [name, node] : datasets->items()) {
       DatasetSpec spec;
-      FEDRA_RETURN_IF_ERROR(
-          ParseDataset(name, node, f.Path("datasets") + "." + name, base_dir, &spec));
+      FEDRA_RETURN_IF_ERROR(ParseDataset(name, node, f.Path("datasets") + "." + name, base_dir, &spec));
       config.datasets.emplace(name, std::move(spec));
     }
   }

@@ -19,9 +19,9 @@ namespace fedra {
 // How a dp-aggregate dataset is released: its privacy budget and the range of each column, which
 // values are clipped to when read and which the noise is calibrated to.
 struct DpPolicy {
-  double epsilon = 0;           // the whole budget, at `delta`
+  double epsilon = 0;  // the whole budget, at `delta`
   double delta = 1e-6;
-  double noise_multiplier = 4;  // noise = this x sensitivity, unless a request asks for more
+  double noise_multiplier = 4;             // noise = this x sensitivity, unless a request asks for more
   std::map<std::string, Interval> bounds;  // by column; "*" for every column not named
 };
 
@@ -41,9 +41,9 @@ struct DatasetSpec {
 struct SiteLimits {
   uint64_t max_message_bytes = 256u << 20;  // largest request accepted
   uint64_t memory_budget_bytes = 4ull << 30;
-  uint64_t min_aggregate_rows = 10;          // smallest aggregate of private-aggregate data to release
-  int64_t read_timeout_s = 30;               // to read a message once it has started
-  int64_t idle_timeout_s = 600;              // a connection with no message for this long is closed
+  uint64_t min_aggregate_rows = 10;  // smallest aggregate of private-aggregate data to release
+  int64_t read_timeout_s = 30;       // to read a message once it has started
+  int64_t idle_timeout_s = 600;      // a connection with no message for this long is closed
 };
 
 struct SiteConfig {

@@ -45,8 +45,7 @@ std::string RemoteAddress(const tcp::socket& socket) {
 }  // namespace
 
 SiteServer::SiteServer(SiteConfig config)
-    : config_(std::move(config)),
-      compute_(std::max(1u, std::thread::hardware_concurrency())) {}
+    : config_(std::move(config)), compute_(std::max(1u, std::thread::hardware_concurrency())) {}
 
 SiteServer::~SiteServer() {
   if (listener_) Stop();
@@ -75,7 +74,6 @@ void SiteServer::Run(bool handle_signals) {
 }
 
 void SiteServer::Stop() { listener_->Stop(); }
-
 
 net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
   const std::string remote = RemoteAddress(socket);
@@ -114,8 +112,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
   }
   FEDRA_LOG(kInfo) << peer->ToString() << " connected from " << remote;
 
-  const ReadLimits read_limits{limits.max_message_bytes, std::chrono::seconds(limits.idle_timeout_s),
-                               read_timeout};
+  const ReadLimits read_limits{limits.max_message_bytes, std::chrono::seconds(limits.idle_timeout_s), read_timeout};
   for (;;) {
     Result<Frame> frame = co_await ReadFrame(stream, read_limits);
     if (!frame.ok()) {
@@ -153,7 +150,8 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
       RequestBatch batch;
       Status decoded = DecodeRequestBatch(frame->body, &batch);
       if (!decoded.ok()) {
-        (void)agent_->audit().Append(AuditEvent{who.ToString(), "batch", "", {}, 0, AuditOutcome::kFailed, decoded.ToString(), {}});
+        (void)agent_->audit().Append(
+            AuditEvent{who.ToString(), "batch", "", {}, 0, AuditOutcome::kFailed, decoded.ToString(), {}});
         co_return Reply{FrameKind::kError, EncodeErrorBody(decoded.WithContext("malformed request batch"))};
       }
       frame->body = Bytes();  // free the request before building the response

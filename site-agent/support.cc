@@ -9,7 +9,9 @@ namespace fedra {
 namespace {
 
 // The most rows any one value of a column may hold: its commonest value's, or a quarter of them.
-uint64_t MostAlike(const ColumnSpread& s, uint64_t rows) { return s.heavy.empty() ? rows / 4 : rows - s.fewest_off(rows); }
+uint64_t MostAlike(const ColumnSpread& s, uint64_t rows) {
+  return s.heavy.empty() ? rows / 4 : rows - s.fewest_off(rows);
+}
 
 uint64_t MostAlike(const std::vector<ColumnSpread>& spread, uint64_t rows) {
   uint64_t most = 0;
@@ -79,7 +81,8 @@ std::vector<ColumnSpread> SpreadPerColumn(const Matrix& m) {
         ++weight[k];
         continue;
       }
-      for (k = 0; k < 3 && weight[k] > 0; ++k) {}
+      for (k = 0; k < 3 && weight[k] > 0; ++k) {
+      }
       if (k < 3) {
         candidate[k] = v;
         weight[k] = 1;

@@ -42,9 +42,11 @@ uint64_t FewestDiffering(const std::vector<ColumnSpread>& spread, uint64_t rows)
 
 // The fewest rows that differ both from a common value of a column j of `a` and from a common
 // value of a column l of `b`, over the columns, their common values, and the pairs that have any
-// such row: the support of each entry of t(a) %*% b, whatever constants shift the columns. Returns some value >= `enough` as soon as that is certain, and a.rows() when no
-// pair has any row. The spreads, when given, are the matrices' SpreadPerColumn.
-uint64_t CoSupport(const Matrix& a, const Matrix& b, uint64_t enough, const std::vector<ColumnSpread>* a_spread = nullptr,
+// such row: the support of each entry of t(a) %*% b, whatever constants shift the columns. Returns some value >=
+// `enough` as soon as that is certain, and a.rows() when no pair has any row. The spreads, when given, are the
+// matrices' SpreadPerColumn.
+uint64_t CoSupport(const Matrix& a, const Matrix& b, uint64_t enough,
+                   const std::vector<ColumnSpread>* a_spread = nullptr,
                    const std::vector<ColumnSpread>* b_spread = nullptr);
 
 // The effective support of aggregating operation `name` on `inputs` (as in kernels.h), with each

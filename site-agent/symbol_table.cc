@@ -12,8 +12,8 @@ Result<Variable> SymbolTable::Get(VarId id) const {
 Status SymbolTable::CheckFitsLocked(uint64_t bytes) const {
   if (bytes > budget_bytes_ - std::min(used_bytes_, budget_bytes_)) {
     return ResourceExhausted("needs " + std::to_string(bytes) + " bytes but the site's memory budget has " +
-                             std::to_string(budget_bytes_ - used_bytes_) + " of " +
-                             std::to_string(budget_bytes_) + " bytes free");
+                             std::to_string(budget_bytes_ - used_bytes_) + " of " + std::to_string(budget_bytes_) +
+                             " bytes free");
   }
   return Status::Ok();
 }

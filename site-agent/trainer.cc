@@ -71,8 +71,10 @@ class CpuBackend final : public StepBackend {
         optimizer_(optimizer, params_.size()),
         batch_x_(options.batch_size, x.cols()) {
     if (options.accrue_gradients) accrued_ = Eigen::VectorXf::Zero(params_.size());
-    if (model.spec().output == OutputKind::kSoftmax) batch_targets_.classes.resize(options.batch_size);
-    else batch_targets_.values.resize(options.batch_size, targets_.values.cols());
+    if (model.spec().output == OutputKind::kSoftmax)
+      batch_targets_.classes.resize(options.batch_size);
+    else
+      batch_targets_.values.resize(options.batch_size, targets_.values.cols());
   }
 
   Result<BatchStats> Step(std::span<const Eigen::Index> rows, int epoch) override {
@@ -80,8 +82,10 @@ class CpuBackend final : public StepBackend {
     for (size_t i = 0; i < rows.size(); ++i) {
       const auto b = static_cast<Eigen::Index>(i);
       batch_x_.row(b) = x_.row(rows[i]);
-      if (softmax) batch_targets_.classes(b) = targets_.classes(rows[i]);
-      else batch_targets_.values.row(b) = targets_.values.row(rows[i]);
+      if (softmax)
+        batch_targets_.classes(b) = targets_.classes(rows[i]);
+      else
+        batch_targets_.values.row(b) = targets_.values.row(rows[i]);
     }
     const BatchStats s = model_.Run(params_, batch_x_, batch_targets_, &gradient_);
     if (options_.accrue_gradients) {
@@ -135,9 +139,9 @@ class GpuBackend final : public StepBackend {
     const RowMajorF xr = x.cast<float>();
     const RowMajorF tr = targets.values;
     const Eigen::Matrix<int32_t, Eigen::Dynamic, 1> classes = targets.classes.cast<int32_t>();
-    FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<GpuTrainer> trainer,
-                           GpuTrainer::Create(spec, xr.data(), x.rows(), classes.data(), tr.data(), params.data(),
-                                              params.size()));
+    FEDRA_ASSIGN_OR_RETURN(
+        std::unique_ptr<GpuTrainer> trainer,
+        GpuTrainer::Create(spec, xr.data(), x.rows(), classes.data(), tr.data(), params.data(), params.size()));
     return std::unique_ptr<StepBackend>(new GpuBackend(optimizer, options, params.size(), std::move(trainer)));
   }
 
@@ -287,7 +291,8 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
   }
   LocalTrainingResult out;
   std::vector<Eigen::Index> order;
-  const int64_t per_epoch = epoch_rows / options.batch_size;  // a last partial batch is left for the next epoch's shuffle
+  const int64_t per_epoch =
+      epoch_rows / options.batch_size;  // a last partial batch is left for the next epoch's shuffle
   const int64_t total = options.batches > 0 ? options.batches : int64_t{options.epochs} * per_epoch;
   const int64_t first = options.batches > 0 ? options.first_batch : int64_t{options.first_epoch} * per_epoch;
   for (int64_t b = first; b < first + total; ++b) {

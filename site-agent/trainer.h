@@ -1,7 +1,7 @@
 // Site-local training (float32): forward and backward passes of the multi-layer perceptrons in
 // federated/model_spec.h, and a run of local batches or epochs with seeded per-epoch
-// shuffling, on the CPU (Eigen) or on the GPU (gpu_trainer.h) with the same math. The parameter server (master) sends parameters in and gets
-// them back; everything here works on one site's rows.
+// shuffling, on the CPU (Eigen) or on the GPU (gpu_trainer.h) with the same math. The parameter server (master) sends
+// parameters in and gets them back; everything here works on one site's rows.
 #pragma once
 
 #include <cstdint>
@@ -45,10 +45,10 @@ class Mlp {
 };
 
 struct LocalTrainingOptions {
-  int epochs = 1;        // passes over the rows...
-  int batches = 0;       // ...or, when > 0, exactly this many batches
+  int epochs = 1;   // passes over the rows...
+  int batches = 0;  // ...or, when > 0, exactly this many batches
   int batch_size = 32;
-  uint64_t seed = 1;     // epoch e shuffles with seed + e
+  uint64_t seed = 1;  // epoch e shuffles with seed + e
   // Where this call starts in the site's sequence of batches, so that calls in a row (one per
   // round) walk the same shuffled epochs one long local training would: at epoch first_epoch
   // (epochs mode) or at batch first_batch (batches mode).
@@ -73,14 +73,14 @@ struct LocalTrainingResult {
   Eigen::VectorXf accrued;  // accrual: the batches' mean gradient
   BatchStats stats;         // over the batches trained, each measured before its step
   int batches = 0;
-  int last_epoch = 0;       // the epoch of the last batch (learning-rate schedules follow it)
+  int last_epoch = 0;  // the epoch of the last batch (learning-rate schedules follow it)
 };
 
 // Trains from `params` on rows `x` with `targets`. Errors name what does not fit (shapes, a
 // batch size larger than the rows, labels outside the classes).
 Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& optimizer,
-                                       const LocalTrainingOptions& options, const Matrix& x,
-                                       const Matrix& y, Eigen::VectorXf params);
+                                       const LocalTrainingOptions& options, const Matrix& x, const Matrix& y,
+                                       Eigen::VectorXf params);
 
 // Whether every value of the one-column `y` is a class code 0..classes-1 (a whole number in range).
 bool AreClassCodes(const Matrix& y, double classes);

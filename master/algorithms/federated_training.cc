@@ -56,7 +56,7 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   }
   const bool balanced = options.balance.mode != "none";
   if (balanced) {
-    spec.train["epoch_rows"] = options.balance.rows > 0 ? options.balance.rows
+    spec.train["epoch_rows"] = options.balance.rows > 0              ? options.balance.rows
                                : options.balance.mode == "subsample" ? smallest
                                                                      : largest;
   }

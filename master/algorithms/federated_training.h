@@ -10,9 +10,9 @@
 
 #include "federated/model_spec.h"
 #include "federated/update_codec.h"
-#include "master/tensor/federated_matrix.h"
 #include "master/ps/iteration_hook.h"
 #include "master/ps/parameter_server.h"
+#include "master/tensor/federated_matrix.h"
 
 namespace fedra {
 
@@ -37,9 +37,9 @@ struct TrainingOptions {
   int batches_per_round = 0;
   int epochs_per_round = 1;
   int batch_size = 32;
-  uint64_t seed = 1;        // initialisation and shuffling
-  int quorum = 1;           // fewest sites that must be left (see ParameterServerOptions)
-  float prox_mu = 0;        // FedProx's proximal term at the sites
+  uint64_t seed = 1;  // initialisation and shuffling
+  int quorum = 1;     // fewest sites that must be left (see ParameterServerOptions)
+  float prox_mu = 0;  // FedProx's proximal term at the sites
   CompressionSpec compression;
   BalanceSpec balance;
   IterationHook on_iteration = nullptr;  // per round: loss, accuracy, loss@site, bytes, validation

@@ -93,9 +93,9 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   const std::shared_ptr<const Bytes> encoded = EncodedParameters(work);
   requests.push_back(Request::PutEncoded(params, encoded));
   requests.push_back(Request::Call(update, "trainLocal", {part.x, part.y, params}, std::move(train)));
-  requests.push_back(Request::Call(residual, "packUpdate", pack_inputs,
-                                   {{"stats", kTrainingStats}, {"compression", spec_.compression.ToJson()},
-                                    {"return", true}}));
+  requests.push_back(
+      Request::Call(residual, "packUpdate", pack_inputs,
+                    {{"stats", kTrainingStats}, {"compression", spec_.compression.ToJson()}, {"return", true}}));
   requests.push_back(Request::Release(std::move(done)));
   SiteRequests batch;
   batch[part.site] = std::move(requests);  // moved, not copied: the parameters are megabytes

@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "federated/update_codec.h"
-#include "master/tensor/federated_matrix.h"
 #include "master/ps/site_runner.h"
+#include "master/tensor/federated_matrix.h"
 
 namespace fedra {
 

@@ -105,7 +105,8 @@ Result<KMeansModel> FitKMeans(Federation& fed, const FederatedMatrix& x, const K
 
   for (int iteration = 1; !active.empty(); ++iteration) {
     Matrix stacked(static_cast<Eigen::Index>(active.size()) * k, d);
-    for (size_t a = 0; a < active.size(); ++a) stacked.middleRows(static_cast<Eigen::Index>(a) * k, k) = centers[active[a]];
+    for (size_t a = 0; a < active.size(); ++a)
+      stacked.middleRows(static_cast<Eigen::Index>(a) * k, k) = centers[active[a]];
     Result<Matrix> stats = Step(fed, x, stacked, k);
     if (!stats.ok()) return stats.status().WithContext("kmeans iteration " + std::to_string(iteration));
     std::vector<int> still_active;

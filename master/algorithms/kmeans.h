@@ -12,14 +12,14 @@
 #include <vector>
 
 #include "common/matrix.h"
-#include "master/tensor/federated_matrix.h"
 #include "master/ps/iteration_hook.h"
+#include "master/tensor/federated_matrix.h"
 
 namespace fedra {
 
 struct KMeansOptions {
   int k = 2;
-  int restarts = 3;         // independent initialisations; the lowest inertia wins
+  int restarts = 3;  // independent initialisations; the lowest inertia wins
   uint64_t seed = 1;
   int max_iterations = 100;
   // Converged when the centres' total squared movement is at most tolerance x inertia / nrow.
@@ -30,10 +30,10 @@ struct KMeansOptions {
 };
 
 struct KMeansModel {
-  Matrix centers;               // k x ncol
-  Eigen::VectorXd sizes;        // rows per cluster
-  double inertia = 0;           // summed squared distance of each row to its centre
-  int iterations = 0;           // Lloyd iterations of the winning restart
+  Matrix centers;         // k x ncol
+  Eigen::VectorXd sizes;  // rows per cluster
+  double inertia = 0;     // summed squared distance of each row to its centre
+  int iterations = 0;     // Lloyd iterations of the winning restart
   bool converged = false;
   std::vector<double> restart_inertias;
 };

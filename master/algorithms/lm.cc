@@ -167,8 +167,8 @@ Result<LmModel> FitZ(Federation& fed, const FederatedMatrix& z, const LmOptions&
 
 }  // namespace
 
-Result<LmModel> FitLm(Federation& fed, const FederatedMatrix& data, const std::vector<int64_t>& features,
-                      int64_t label, const LmOptions& options) {
+Result<LmModel> FitLm(Federation& fed, const FederatedMatrix& data, const std::vector<int64_t>& features, int64_t label,
+                      const LmOptions& options) {
   if (features.empty()) return InvalidArgument("lm: no feature columns");
   if (options.lambda < 0) return InvalidArgument("lm: lambda must be >= 0");
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix z, FeaturesThenLabel(fed, data, features, label));

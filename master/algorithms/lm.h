@@ -11,17 +11,17 @@
 #include <vector>
 
 #include "common/matrix.h"
-#include "master/tensor/federated_matrix.h"
 #include "master/ps/iteration_hook.h"
+#include "master/tensor/federated_matrix.h"
 
 namespace fedra {
 
 struct LmOptions {
-  double lambda = 0.0;      // ridge penalty (the intercept is not penalised)
+  double lambda = 0.0;  // ridge penalty (the intercept is not penalised)
   bool intercept = true;
   bool conjugate_gradient = false;
-  int max_iterations = 0;   // CG; 0 means ncol + 1
-  double tolerance = 1e-12; // CG: stop when |r|² <= tolerance * |r0|²
+  int max_iterations = 0;                // CG; 0 means ncol + 1
+  double tolerance = 1e-12;              // CG: stop when |r|² <= tolerance * |r0|²
   IterationHook on_iteration = nullptr;  // CG: "residual_norm2" after each iteration
 };
 
@@ -36,8 +36,8 @@ struct LmModel {
 };
 
 // Fits y on the columns `features` of `data`, with `label` the column holding y.
-Result<LmModel> FitLm(Federation& fed, const FederatedMatrix& data,
-                      const std::vector<int64_t>& features, int64_t label, const LmOptions& options);
+Result<LmModel> FitLm(Federation& fed, const FederatedMatrix& data, const std::vector<int64_t>& features, int64_t label,
+                      const LmOptions& options);
 
 struct RegressionMetrics {
   int64_t rows = 0;

@@ -95,8 +95,9 @@ Result<Matrix> Minimise(Objective& f, Matrix w, const LogRegOptions& options, Ev
     w = std::move(candidate);
     e = std::move(next);
     FEDRA_LOG(kInfo) << "logreg iteration " << it + 1 << ": loss " << e.objective << ", accuracy " << e.accuracy;
-    FEDRA_RETURN_IF_ERROR(ReportIteration(options.on_iteration, it + 1,
-                                          {{"objective", e.objective}, {"log_loss", e.log_loss}, {"accuracy", e.accuracy}}));
+    FEDRA_RETURN_IF_ERROR(
+        ReportIteration(options.on_iteration, it + 1,
+                        {{"objective", e.objective}, {"log_loss", e.log_loss}, {"accuracy", e.accuracy}}));
     if (decrease <= 1e-15 * std::max(1.0, std::abs(e.objective))) {
       ++it;
       break;
@@ -116,7 +117,8 @@ Result<LogRegModel> FitLogReg(Federation& fed, const FederatedMatrix& data, cons
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {label}));
   FEDRA_ASSIGN_OR_RETURN(Eigen::VectorXd counts, ClassCounts(fed, y));
-  if (counts.size() < 2) return InvalidArgument("logreg: the labels hold fewer than two classes (codes 0..K-1, K >= 2)");
+  if (counts.size() < 2)
+    return InvalidArgument("logreg: the labels hold fewer than two classes (codes 0..K-1, K >= 2)");
   LogRegModel model;
   model.classes = static_cast<int>(counts.size());
   model.rows = x.rows();

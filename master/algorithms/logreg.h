@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "common/matrix.h"
-#include "master/tensor/federated_matrix.h"
 #include "master/ps/iteration_hook.h"
+#include "master/tensor/federated_matrix.h"
 
 namespace fedra {
 
@@ -24,7 +24,7 @@ struct LogRegOptions {
 struct LogRegModel {
   std::vector<std::string> names;  // rows of `weights`: "(intercept)" first when fitted
   bool intercept = true;
-  Matrix weights;                  // one column (binomial) or one per class (multinomial)
+  Matrix weights;  // one column (binomial) or one per class (multinomial)
   int classes = 2;
   int64_t rows = 0;
   double log_loss = 0;  // mean over the rows, without the penalty
@@ -32,9 +32,8 @@ struct LogRegModel {
   int iterations = 0;
 };
 
-Result<LogRegModel> FitLogReg(Federation& fed, const FederatedMatrix& data,
-                              const std::vector<int64_t>& features, int64_t label,
-                              const LogRegOptions& options);
+Result<LogRegModel> FitLogReg(Federation& fed, const FederatedMatrix& data, const std::vector<int64_t>& features,
+                              int64_t label, const LogRegOptions& options);
 
 struct ClassificationMetrics {
   int64_t rows = 0;

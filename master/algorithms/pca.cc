@@ -23,7 +23,8 @@ Result<PcaModel> FitPca(Federation& fed, const FederatedMatrix& x, const PcaOpti
   if (options.scale) {
     const Eigen::VectorXd sd = cov.diagonal().cwiseMax(0).cwiseSqrt();
     for (int64_t j = 0; j < d; ++j) {
-      if (sd(j) == 0) return FailedPrecondition("pca: column '" + x.column_names()[j] + "' is constant and cannot be scaled");
+      if (sd(j) == 0)
+        return FailedPrecondition("pca: column '" + x.column_names()[j] + "' is constant and cannot be scaled");
     }
     model.scale = sd.transpose();
     cov = sd.cwiseInverse().asDiagonal() * cov * sd.cwiseInverse().asDiagonal();

@@ -18,11 +18,11 @@ struct PcaOptions {
 };
 
 struct PcaModel {
-  Matrix components;                 // ncol x k, one unit-norm eigenvector per column
-  Eigen::VectorXd variances;         // variance along each component, descending
-  Eigen::VectorXd explained_ratio;   // variances / total variance
-  Eigen::RowVectorXd center;         // the column means subtracted (zeros when not centring)
-  Eigen::RowVectorXd scale;          // the column standard deviations divided by (ones when not scaling)
+  Matrix components;                // ncol x k, one unit-norm eigenvector per column
+  Eigen::VectorXd variances;        // variance along each component, descending
+  Eigen::VectorXd explained_ratio;  // variances / total variance
+  Eigen::RowVectorXd center;        // the column means subtracted (zeros when not centring)
+  Eigen::RowVectorXd scale;         // the column standard deviations divided by (ones when not scaling)
 };
 
 // Fits the components of the row-partitioned `x`.

@@ -21,7 +21,8 @@ std::string ApiTokens::Sha256Hex(const std::string& text) {
 }
 
 Status ApiTokens::Add(const std::string& name, const std::string& role, const std::string& sha256_hex) {
-  if (role != "viewer" && role != "operator") return InvalidArgument("unknown role '" + role + "' (viewer or operator)");
+  if (role != "viewer" && role != "operator")
+    return InvalidArgument("unknown role '" + role + "' (viewer or operator)");
   if (sha256_hex.size() != 64 || sha256_hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
     return InvalidArgument("token '" + name + "': expected a lower-case hex SHA-256");
   }

@@ -37,7 +37,9 @@ int HttpStatus(StatusCode code) {
   return 500;
 }
 
-ApiResponse Json(int status, const nlohmann::json& body) { return ApiResponse{status, "application/json", body.dump()}; }
+ApiResponse Json(int status, const nlohmann::json& body) {
+  return ApiResponse{status, "application/json", body.dump()};
+}
 
 struct Target {
   std::vector<std::string> path;  // segments after /api/v1/
@@ -165,7 +167,8 @@ Result<std::vector<MetricPoint>> ParseMetrics(const nlohmann::json& doc) {
       return InvalidArgument(where + ".key: expected a non-empty string");
     }
     if (!m.contains("value") || !m["value"].is_number()) return InvalidArgument(where + ".value: expected a number");
-    if (m.contains("step") && !m["step"].is_number_integer()) return InvalidArgument(where + ".step: expected an integer");
+    if (m.contains("step") && !m["step"].is_number_integer())
+      return InvalidArgument(where + ".step: expected an integer");
     if (m.contains("timestamp") && !m["timestamp"].is_number()) {
       return InvalidArgument(where + ".timestamp: expected milliseconds since the epoch");
     }
@@ -308,7 +311,8 @@ Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal
       if (!post) return method_not_allowed();
       FEDRA_RETURN_IF_ERROR(RequireOperator(who));
       FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(request.body));
-      if (!doc.contains("run_id") || !doc["run_id"].is_number_integer()) return InvalidArgument("run_id: expected an integer");
+      if (!doc.contains("run_id") || !doc["run_id"].is_number_integer())
+        return InvalidArgument("run_id: expected an integer");
       FEDRA_ASSIGN_OR_RETURN(std::vector<MetricPoint> points, ParseMetrics(doc));
       FEDRA_RETURN_IF_ERROR(db_.LogMetrics(doc["run_id"].get<int64_t>(), std::move(points)));
       return Json(200, nlohmann::json::object());

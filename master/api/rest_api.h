@@ -24,15 +24,15 @@
 #include <string>
 
 #include "master/api/api_tokens.h"
-#include "master/tracking/experiment_db.h"
 #include "master/federation/federation.h"
 #include "master/jobs/job_runner.h"
+#include "master/tracking/experiment_db.h"
 
 namespace fedra {
 
 struct ApiRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // path and query, e.g. "/api/v1/runs/3/metrics/loss?max_points=100"
+  std::string method;         // "GET", "POST", ...
+  std::string target;         // path and query, e.g. "/api/v1/runs/3/metrics/loss?max_points=100"
   std::string authorization;  // the Authorization header
   std::string body;
 };

@@ -55,8 +55,9 @@ ApiResponse RestServer::Handle(const ApiRequest& request) const {
   if (request.method != "GET") return ErrorResponse(NotFound("no resource at " + std::string(path)));
   const StaticFile* file = web_ ? web_->Find(path) : nullptr;
   if (!file) {
-    return ErrorResponse(NotFound(web_ ? "no file at " + std::string(path)
-                                       : std::string("this master serves no dashboard (see fedra-master serve --web)")));
+    return ErrorResponse(NotFound(web_
+                                      ? "no file at " + std::string(path)
+                                      : std::string("this master serves no dashboard (see fedra-master serve --web)")));
   }
   return ApiResponse{200, file->content_type, file->bytes};
 }
@@ -95,7 +96,8 @@ net::awaitable<void> RestServer::Serve(tcp::socket socket) {
     // starts, the whole request must arrive within the read timeout.
     tcp_layer.expires_after(first ? options_.read_timeout : options_.idle_timeout);
     auto [header_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, kTuple);
-    if (header_ec == http::error::end_of_stream || header_ec == net::error::eof || header_ec == beast::error::timeout) break;
+    if (header_ec == http::error::end_of_stream || header_ec == net::error::eof || header_ec == beast::error::timeout)
+      break;
     Status refused;
     if (!header_ec) {
       tcp_layer.expires_after(options_.read_timeout);
@@ -110,7 +112,8 @@ net::awaitable<void> RestServer::Serve(tcp::socket socket) {
       refused = ResourceExhausted("the request body is over the limit of " + std::to_string(options_.max_body_bytes) +
                                   " bytes");
     } else if (header_ec == http::error::header_limit) {
-      refused = ResourceExhausted("the request headers are over the limit of " + std::to_string(kMaxHeaderBytes) + " bytes");
+      refused =
+          ResourceExhausted("the request headers are over the limit of " + std::to_string(kMaxHeaderBytes) + " bytes");
     } else {
       refused = InvalidArgument("malformed request: " + header_ec.message());
     }

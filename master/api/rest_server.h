@@ -31,8 +31,8 @@ struct RestServerOptions {
 class RestServer {
  public:
   // Serves /api/v1/ from `api` and every other GET from `web` (the dashboard), when given.
-  static Result<std::unique_ptr<RestServer>> Create(const RestServerOptions& options, const TlsFiles& tls,
-                                                    RestApi& api, const StaticFiles* web);
+  static Result<std::unique_ptr<RestServer>> Create(const RestServerOptions& options, const TlsFiles& tls, RestApi& api,
+                                                    const StaticFiles* web);
   ~RestServer();
 
   uint16_t port() const { return listener_->port(); }

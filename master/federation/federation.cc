@@ -96,8 +96,12 @@ void Federation::RecordNoise(const std::string& site, const std::vector<Response
     std::lock_guard lock(noise_mu_);
     nlohmann::json& entry = noise_[{site, dp->value("dataset", "")}];
     if (entry.is_null()) {
-      entry = {{"site", site}, {"dataset", dp->value("dataset", "")}, {"mechanism", dp->value("mechanism", "")},
-               {"releases", 0}, {"sigma_min", sigma}, {"sigma_max", sigma}};
+      entry = {{"site", site},
+               {"dataset", dp->value("dataset", "")},
+               {"mechanism", dp->value("mechanism", "")},
+               {"releases", 0},
+               {"sigma_min", sigma},
+               {"sigma_max", sigma}};
     }
     entry["releases"] = entry["releases"].get<int64_t>() + 1;
     entry["sigma_min"] = std::min(entry["sigma_min"].get<double>(), sigma);

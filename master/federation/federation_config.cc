@@ -6,8 +6,7 @@
 
 namespace fedra {
 
-Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc,
-                                               const std::filesystem::path& base_dir,
+Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc, const std::filesystem::path& base_dir,
                                                const std::string& source) {
   FederationConfig config;
   JsonFields f(doc, source + ":");
@@ -54,8 +53,7 @@ Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc,
 
 Result<FederationConfig> LoadFederationConfig(const std::filesystem::path& path) {
   FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, LoadJsonFile(path));
-  return ParseFederationConfig(doc, std::filesystem::absolute(path).parent_path(),
-                               path.filename().string());
+  return ParseFederationConfig(doc, std::filesystem::absolute(path).parent_path(), path.filename().string());
 }
 
 }  // namespace fedra

@@ -34,8 +34,7 @@ struct FederationConfig {
 };
 
 Result<FederationConfig> LoadFederationConfig(const std::filesystem::path& path);
-Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc,
-                                               const std::filesystem::path& base_dir,
+Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc, const std::filesystem::path& base_dir,
                                                const std::string& source);
 
 }  // namespace fedra

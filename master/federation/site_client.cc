@@ -41,7 +41,8 @@ net::awaitable<Status> SiteClient::Connect() {
   tcp.expires_after(connect_timeout_);
   auto [cec, ep] = co_await tcp.async_connect(endpoints, kTuple);
   if (cec) {
-    if (cec == boost::beast::error::timeout) co_return DeadlineExceeded("no connection within " + Seconds(connect_timeout_));
+    if (cec == boost::beast::error::timeout)
+      co_return DeadlineExceeded("no connection within " + Seconds(connect_timeout_));
     co_return Unavailable("cannot connect: " + cec.message());
   }
   boost::system::error_code ignored;
@@ -49,7 +50,8 @@ net::awaitable<Status> SiteClient::Connect() {
   tcp.expires_after(connect_timeout_);
   auto [hec] = co_await stream->async_handshake(net::ssl::stream_base::client, kTuple);
   if (hec) {
-    if (hec == boost::beast::error::timeout) co_return DeadlineExceeded("no TLS handshake within " + Seconds(connect_timeout_));
+    if (hec == boost::beast::error::timeout)
+      co_return DeadlineExceeded("no TLS handshake within " + Seconds(connect_timeout_));
     // A handshake the TLS layer rejected (a certificate, a protocol) is an authentication
     // failure; a site that went away during it (reset, closed) is only unreachable for now.
     if (hec.category() == net::error::get_ssl_category()) co_return Unauthenticated("TLS handshake: " + hec.message());

@@ -18,8 +18,8 @@ namespace fedra {
 
 class SiteClient {
  public:
-  SiteClient(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls,
-             SiteAddress site, const FederationConfig& config);
+  SiteClient(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls, SiteAddress site,
+             const FederationConfig& config);
 
   const SiteAddress& site() const { return site_; }
   // Runs this client's coroutines; Call must only be awaited on it, one call at a time.

@@ -18,7 +18,8 @@ namespace {
 
 class TlsFederation final : public Federation {
  public:
-  explicit TlsFederation(const FederationConfig& config) : Federation(SiteNames(config)), work_(net::make_work_guard(io_)) {}
+  explicit TlsFederation(const FederationConfig& config)
+      : Federation(SiteNames(config)), work_(net::make_work_guard(io_)) {}
 
   ~TlsFederation() override {
     work_.reset();

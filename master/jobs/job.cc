@@ -6,12 +6,12 @@
 
 #include "common/config.h"
 #include "common/logging.h"
-#include "master/tensor/federated_matrix.h"
 #include "master/algorithms/kmeans.h"
 #include "master/algorithms/lm.h"
 #include "master/algorithms/logreg.h"
-#include "master/jobs/nn_job.h"
 #include "master/algorithms/pca.h"
+#include "master/jobs/nn_job.h"
+#include "master/tensor/federated_matrix.h"
 
 namespace fedra {
 namespace {

@@ -17,8 +17,8 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   JsonFields f(job.ps, "ps");
   FEDRA_RETURN_IF_ERROR(f.status());
   std::string frequency = "epoch", aggregator = "fedavg";
-  int64_t epochs = 10, rounds = 0, nfetch = 1, local_epochs = 1, batch_size = options.batch_size, seed = 1,
-          quorum = 1, staleness = 1, backup = 1;
+  int64_t epochs = 10, rounds = 0, nfetch = 1, local_epochs = 1, batch_size = options.batch_size, seed = 1, quorum = 1,
+          staleness = 1, backup = 1;
   double prox_mu = 0;
   FEDRA_RETURN_IF_ERROR(f.Optional("strategy", &options.strategy.name));
   FEDRA_RETURN_IF_ERROR(f.Optional("staleness", &staleness, 0, 100000));
@@ -40,9 +40,11 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   FEDRA_RETURN_IF_ERROR(f.Finish());
   options.strategy.staleness = static_cast<int>(staleness);
   options.strategy.backup = static_cast<int>(backup);
-  if (Status s = CheckStrategy(options.strategy); !s.ok()) return InvalidArgument(f.Path("strategy") + ": " + s.message());
+  if (Status s = CheckStrategy(options.strategy); !s.ok())
+    return InvalidArgument(f.Path("strategy") + ": " + s.message());
   options.aggregation.name = aggregator == "fedavg" ? "mean" : aggregator;
-  if (Status s = CheckAggregation(options.aggregation); !s.ok()) return InvalidArgument(f.Path("aggregator") + ": " + s.message());
+  if (Status s = CheckAggregation(options.aggregation); !s.ok())
+    return InvalidArgument(f.Path("aggregator") + ": " + s.message());
   const bool asynchronous = options.strategy.name == "asp" || options.strategy.name == "ssp";
   if (asynchronous && options.aggregation.robust()) {
     return InvalidArgument(f.Path("aggregator") + ": " + aggregator + " combines the updates of a round, which \"" +
@@ -59,7 +61,8 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
     // Sites accrue gradients over nfetch batches; the server steps with the job's optimizer.
     if (rounds == 0) return InvalidArgument(f.Path("rounds") + ": required with frequency \"batch\"");
     if (server_optimizer) {
-      return InvalidArgument(f.Path("server_optimizer") + ": with frequency \"batch\" the server steps with the "
+      return InvalidArgument(f.Path("server_optimizer") +
+                             ": with frequency \"batch\" the server steps with the "
                              "job's optimizer; a server optimizer applies to per-epoch rounds");
     }
     if (prox_mu > 0) {
@@ -76,7 +79,8 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   if (compression) {
     FEDRA_ASSIGN_OR_RETURN(options.compression, ParseCompressionSpec(*compression, f.Path("compression")));
     if (options.compression.lossy() && options.strategy.name == "backup") {
-      return InvalidArgument(f.Path("compression") + ": the backup strategy drops late updates, and with them what "
+      return InvalidArgument(f.Path("compression") +
+                             ": the backup strategy drops late updates, and with them what "
                              "error feedback held back; use topk/bits with bsp, asp or ssp");
     }
   }
@@ -112,7 +116,8 @@ Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const Feder
   int outputs = 1;
   if (options.model.output == OutputKind::kSoftmax) {
     FEDRA_ASSIGN_OR_RETURN(Eigen::VectorXd counts, ClassCounts(fed, y));
-    if (counts.size() < 2) return InvalidArgument("nn: softmax labels hold fewer than two classes (codes 0..K-1, K >= 2)");
+    if (counts.size() < 2)
+      return InvalidArgument("nn: softmax labels hold fewer than two classes (codes 0..K-1, K >= 2)");
     outputs = static_cast<int>(counts.size());
   }
   if (options.model.inputs != 0 && options.model.inputs != x.cols()) {
@@ -147,7 +152,8 @@ Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const Feder
     bytes_up += r["bytes_up"].get<double>();
     bytes_down += r["bytes_down"].get<double>();
     if (!r.contains("dropped")) continue;
-    for (const auto& [site, why] : r["dropped"].items()) dropped[site].push_back({{"round", r["round"]}, {"error", why}});
+    for (const auto& [site, why] : r["dropped"].items())
+      dropped[site].push_back({{"round", r["round"]}, {"error", why}});
   }
   for (const char* key : {"loss", "accuracy"}) {
     if (last.contains(key)) metrics[key] = last[key];

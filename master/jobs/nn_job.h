@@ -22,9 +22,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "master/tensor/federated_matrix.h"
-#include "master/ps/iteration_hook.h"
 #include "master/jobs/job.h"
+#include "master/ps/iteration_hook.h"
+#include "master/tensor/federated_matrix.h"
 
 namespace fedra {
 

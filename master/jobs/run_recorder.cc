@@ -55,7 +55,7 @@ Status SaveModel(ExperimentDb& db, int64_t run, const nlohmann::json& result) {
     model[part] = v;
     if (std::string_view(part) == "model") continue;  // the spec itself, not an array
     shapes[part] = v.is_array() && !v.empty() && v[0].is_structured() ? nlohmann::json::array({v.size(), v[0].size()})
-                                                                       : nlohmann::json::array({v.size()});
+                                                                      : nlohmann::json::array({v.size()});
   }
   if (model.empty()) return Status::Ok();
   const std::string text = model.dump();
@@ -101,12 +101,13 @@ Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const J
     recorded = SaveModel(db, run_id, *result);
     const int64_t step = result->value("iterations", 0);
     AddFinalMetrics((*result)["metrics"], "", step, &metrics, &recorded);
-    if (result->contains("held_out")) AddFinalMetrics((*result)["held_out"]["metrics"], "held_out_", step, &metrics, &recorded);
+    if (result->contains("held_out"))
+      AddFinalMetrics((*result)["held_out"]["metrics"], "held_out_", step, &metrics, &recorded);
   }
   if (Status s = metrics.Flush(); recorded.ok()) recorded = s;
-  const RunStatus final_status = result.ok() ? RunStatus::kFinished
+  const RunStatus final_status = result.ok()                                        ? RunStatus::kFinished
                                  : result.status().code() == StatusCode::kCancelled ? RunStatus::kCancelled
-                                                                                     : RunStatus::kFailed;
+                                                                                    : RunStatus::kFailed;
   Status ended = db.SetRunStatus(run_id, final_status, result.ok() ? *result : nlohmann::json(nullptr),
                                  result.ok() ? "" : result.status().message());
   if (recorded.ok()) recorded = ended;

@@ -8,9 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "master/tracking/experiment_db.h"
 #include "master/federation/federation.h"
 #include "master/jobs/job.h"
+#include "master/tracking/experiment_db.h"
 
 namespace fedra {
 

@@ -69,7 +69,8 @@ class Server {
   int64_t SlowestActive() const {
     int64_t slowest = options_.rounds;
     for (int s = 0; s < sites_; ++s) {
-      if (!progress_.dropped[static_cast<size_t>(s)]) slowest = std::min(slowest, progress_.done[static_cast<size_t>(s)]);
+      if (!progress_.dropped[static_cast<size_t>(s)])
+        slowest = std::min(slowest, progress_.done[static_cast<size_t>(s)]);
     }
     return slowest;
   }
@@ -140,7 +141,8 @@ class Server {
   void Apply(std::vector<ArrivedUpdate> batch) {
     if (batch.empty() || !failure_.ok()) return;
     // In site order, not arrival order: the same sums, rounded the same way, on every run.
-    std::sort(batch.begin(), batch.end(), [](const ArrivedUpdate& a, const ArrivedUpdate& b) { return a.site < b.site; });
+    std::sort(batch.begin(), batch.end(),
+              [](const ArrivedUpdate& a, const ArrivedUpdate& b) { return a.site < b.site; });
     std::vector<const SiteUpdate*> updates;
     int epoch = 0;
     for (const ArrivedUpdate& a : batch) {
@@ -151,10 +153,9 @@ class Server {
     Eigen::VectorXf step;
     if (strategy_.asynchronous()) {
       const ArrivedUpdate& a = batch.front();
-      const double share = options_.gradients ? 1.0
-                           : options_.site_shares.empty()
-                               ? 1.0 / sites_
-                               : options_.site_shares[static_cast<size_t>(a.site)];
+      const double share = options_.gradients             ? 1.0
+                           : options_.site_shares.empty() ? 1.0 / sites_
+                                                          : options_.site_shares[static_cast<size_t>(a.site)];
       step = a.update.values * static_cast<float>(share);
     } else {
       step = Aggregate(options_.aggregation, updates);
@@ -175,7 +176,8 @@ class Server {
                         {"bytes_down", log_.bytes_down},
                         {"bytes_up", log_.bytes_up},
                         {"seconds", now - log_.start}};
-    IterationMetrics reported = {{"bytes_up", log_.bytes_up}, {"bytes_down", log_.bytes_down},
+    IterationMetrics reported = {{"bytes_up", log_.bytes_up},
+                                 {"bytes_down", log_.bytes_down},
                                  {"sites_answered", static_cast<double>(log_.sites.size())}};
     if (log_.rows > 0) {
       r["loss"] = log_.loss / log_.rows;
@@ -192,7 +194,8 @@ class Server {
       if (rows <= 0) continue;
       out["loss"] = m["loss_sum"].get<double>() / rows;
       reported.emplace_back("loss@" + site, m["loss_sum"].get<double>() / rows);
-      if (options_.accuracy && std::isfinite(m["correct"].get<double>())) out["accuracy"] = m["correct"].get<double>() / rows;
+      if (options_.accuracy && std::isfinite(m["correct"].get<double>()))
+        out["accuracy"] = m["correct"].get<double>() / rows;
     }
     r["sites"] = std::move(sites);
     if (!log_.dropped.empty()) r["dropped"] = log_.dropped;

@@ -15,8 +15,8 @@
 #include <Eigen/Core>
 #include <nlohmann/json.hpp>
 
-#include "master/ps/iteration_hook.h"
 #include "master/ps/aggregation.h"
+#include "master/ps/iteration_hook.h"
 #include "master/ps/server_optimizer.h"
 #include "master/ps/site_runner.h"
 #include "master/ps/update_strategy.h"

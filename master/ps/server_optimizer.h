@@ -26,7 +26,7 @@ namespace fedra {
 struct ServerOptimizerSpec {
   std::string name = "sgd";  // sgd, fedadam, fedyogi
   double lr = 1.0;
-  double momentum = 0;       // sgd
+  double momentum = 0;                           // sgd
   double beta1 = 0.9, beta2 = 0.99, tau = 1e-3;  // fedadam, fedyogi
   nlohmann::json ToJson() const;
 };

@@ -15,9 +15,9 @@
 namespace fedra {
 
 struct SiteWork {
-  int site = 0;        // index among the runner's sites
-  int64_t step = 0;    // which of the site's local rounds to train (its epochs or batches)
-  int64_t version = 0; // the model version the parameters are
+  int site = 0;         // index among the runner's sites
+  int64_t step = 0;     // which of the site's local rounds to train (its epochs or batches)
+  int64_t version = 0;  // the model version the parameters are
   std::shared_ptr<const Eigen::VectorXf> parameters;
 };
 
@@ -26,9 +26,9 @@ struct SiteUpdate {
   double rows = 0;         // rows trained on: the update's weight
   double loss_sum = 0;
   double correct = 0;
-  int epoch = 0;           // the site's epoch at its last batch
-  uint64_t bytes_down = 0; // parameters sent
-  uint64_t bytes_up = 0;   // update received
+  int epoch = 0;            // the site's epoch at its last batch
+  uint64_t bytes_down = 0;  // parameters sent
+  uint64_t bytes_up = 0;    // update received
 };
 
 struct FinishedWork {

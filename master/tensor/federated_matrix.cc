@@ -77,9 +77,8 @@ Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string
       names = site_names;
       first_site = site;
     } else if (c != cols || site_names != names) {
-      return fail(InvalidArgument("site '" + site + "' has " + std::to_string(c) +
-                                  " columns that differ from site '" + first_site + "' (" +
-                                  std::to_string(cols) + " columns)"));
+      return fail(InvalidArgument("site '" + site + "' has " + std::to_string(c) + " columns that differ from site '" +
+                                  first_site + "' (" + std::to_string(cols) + " columns)"));
     }
     if (r == 0) {
       fed.Release(site, vars[site]);
@@ -93,10 +92,8 @@ Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string
   return FederatedMatrix(fed, std::move(*map), std::move(names));
 }
 
-Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed,
-                                                    std::vector<std::pair<std::string, Matrix>> parts,
-                                                    std::vector<std::string> column_names,
-                                                    Partitioning partitioning) {
+Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed, std::vector<std::pair<std::string, Matrix>> parts,
+                                                    std::vector<std::string> column_names, Partitioning partitioning) {
   if (parts.empty()) return InvalidArgument("distribute: no parts");
   const bool by_row = partitioning == Partitioning::kRow;
   const Eigen::Index first_rows = parts[0].second.rows();  // parts are moved out below
@@ -175,8 +172,8 @@ std::vector<VarId> FederatedMatrix::Inputs(const PartOp& op, const FederatedPart
   return inputs;
 }
 
-Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(
-    Federation& fed, const std::vector<PartOp>& ops, const std::vector<Matrix>& broadcast) const {
+Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(Federation& fed, const std::vector<PartOp>& ops,
+                                                                     const std::vector<Matrix>& broadcast) const {
   FEDRA_ASSIGN_OR_RETURN(auto each, RunOnEachPart(fed, ops, broadcast));
   std::vector<std::vector<Matrix>> results(ops.size());
   for (size_t k = 0; k < ops.size(); ++k) {
@@ -323,8 +320,7 @@ Result<Matrix> FederatedMatrix::TransposeSelfProduct(Federation& fed) const {
   return std::move(sums[0]);
 }
 
-Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed,
-                                                       const std::vector<int64_t>& indices) const {
+Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed, const std::vector<int64_t>& indices) const {
   if (map_.partitioning() != Partitioning::kRow) {
     return FailedPrecondition("column selection is implemented for row-partitioned matrices");
   }
@@ -387,12 +383,15 @@ Result<FederatedMatrix::Split> FederatedMatrix::SplitRows(Federation& fed, doubl
       for (const FederatedPart& p : side) fed.Release(p.site, p.var);
     }
     return FailedPrecondition("row split: a held-out fraction of " + std::to_string(fraction) + " of " +
-                              std::to_string(this->rows()) + " rows leaves " + (rows[0] == 0 ? "no training" : "no held-out") +
-                              " rows");
+                              std::to_string(this->rows()) + " rows leaves " +
+                              (rows[0] == 0 ? "no training" : "no held-out") + " rows");
   }
-  FEDRA_ASSIGN_OR_RETURN(FederationMap train, FederationMap::Make(rows[0], cols(), Partitioning::kRow, std::move(parts[0])));
-  FEDRA_ASSIGN_OR_RETURN(FederationMap held_out, FederationMap::Make(rows[1], cols(), Partitioning::kRow, std::move(parts[1])));
-  return Split{FederatedMatrix(fed, std::move(train), column_names_), FederatedMatrix(fed, std::move(held_out), column_names_)};
+  FEDRA_ASSIGN_OR_RETURN(FederationMap train,
+                         FederationMap::Make(rows[0], cols(), Partitioning::kRow, std::move(parts[0])));
+  FEDRA_ASSIGN_OR_RETURN(FederationMap held_out,
+                         FederationMap::Make(rows[1], cols(), Partitioning::kRow, std::move(parts[1])));
+  return Split{FederatedMatrix(fed, std::move(train), column_names_),
+               FederatedMatrix(fed, std::move(held_out), column_names_)};
 }
 
 }  // namespace fedra

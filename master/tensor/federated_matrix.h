@@ -29,8 +29,7 @@ class FederatedMatrix {
 
   // Sends each part to its site as a public broadcast value, stacked in the given order by rows
   // (kRow) or by columns (kColumn): for tests and benchmarks that start from data in memory.
-  static Result<FederatedMatrix> Distribute(Federation& fed,
-                                            std::vector<std::pair<std::string, Matrix>> parts,
+  static Result<FederatedMatrix> Distribute(Federation& fed, std::vector<std::pair<std::string, Matrix>> parts,
                                             std::vector<std::string> column_names,
                                             Partitioning partitioning = Partitioning::kRow);
 
@@ -109,10 +108,8 @@ class FederatedMatrix {
   // Checks that `op`'s inputs fit this matrix's parts.
   Status CheckInputs(const PartOp& op, const std::vector<Matrix>& broadcast) const;
   // Puts the broadcast values into `requests`, returning each part's variable (0: none).
-  std::vector<VarId> PutBroadcast(Federation& fed, const std::vector<Matrix>& broadcast,
-                                  SiteRequests* requests) const;
-  static std::vector<VarId> Inputs(const PartOp& op, const FederatedPart& part, size_t index,
-                                   VarId broadcast_var);
+  std::vector<VarId> PutBroadcast(Federation& fed, const std::vector<Matrix>& broadcast, SiteRequests* requests) const;
+  static std::vector<VarId> Inputs(const PartOp& op, const FederatedPart& part, size_t index, VarId broadcast_var);
 
   FederationMap map_;
   std::vector<std::string> column_names_;  // of the untransposed matrix

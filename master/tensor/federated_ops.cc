@@ -14,7 +14,7 @@ bool ByRow(const FederatedMatrix& x) { return x.map().partitioning() == Partitio
 std::string Kernel(const FederatedMatrix& x, const std::string& op) {
   static const std::map<std::string, std::string> kFlipped = {
       {"colSums", "rowSums"}, {"rowSums", "colSums"}, {"colSumSq", "rowSumSq"}, {"rowSumSq", "colSumSq"},
-      {"colMins", "rowMins"}, {"rowMins", "colMins"}, {"colMaxs", "rowMaxs"}, {"rowMaxs", "colMaxs"},
+      {"colMins", "rowMins"}, {"rowMins", "colMins"}, {"colMaxs", "rowMaxs"},   {"rowMaxs", "colMaxs"},
       {"matmul", "tmatmul"},  {"tmatmul", "matmul"}};
   if (!x.transposed()) return op;
   auto it = kFlipped.find(op);
@@ -46,8 +46,7 @@ Matrix Columnwise(const FederatedMatrix& x, std::vector<Matrix> parts, Combine c
   return out;
 }
 
-Result<std::vector<Matrix>> Columnwise(Federation& fed, const FederatedMatrix& x,
-                                       const std::vector<std::string>& ops) {
+Result<std::vector<Matrix>> Columnwise(Federation& fed, const FederatedMatrix& x, const std::vector<std::string>& ops) {
   std::vector<PartOp> part_ops;
   for (const auto& op : ops) part_ops.push_back(PartOp{Kernel(x, op)});
   FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnParts(fed, part_ops));
@@ -183,14 +182,17 @@ Result<FederatedMatrix> RowSums(Federation& fed, const FederatedMatrix& x) {
 
 Result<FederatedMatrix> MatMul(Federation& fed, const FederatedMatrix& x, const Matrix& v) {
   FEDRA_RETURN_IF_ERROR(RequireRowPartition(x, "X %*% v"));
-  if (v.rows() != x.cols()) return InvalidArgument("X %*% v: v has " + std::to_string(v.rows()) + " rows, X " + std::to_string(x.cols()) + " columns");
+  if (v.rows() != x.cols())
+    return InvalidArgument("X %*% v: v has " + std::to_string(v.rows()) + " rows, X " + std::to_string(x.cols()) +
+                           " columns");
   std::vector<std::string> names;
   for (Eigen::Index j = 0; j < v.cols(); ++j) names.push_back("c" + std::to_string(j));
   return x.MapParts(fed, PartOp{Kernel(x, "matmul"), nullptr, true}, {v}, v.cols(), std::move(names));
 }
 
 Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const Matrix& v) {
-  if (v.rows() != x.rows()) return InvalidArgument("t(X) %*% v: v has " + std::to_string(v.rows()) + " rows, X " + std::to_string(x.rows()));
+  if (v.rows() != x.rows())
+    return InvalidArgument("t(X) %*% v: v has " + std::to_string(v.rows()) + " rows, X " + std::to_string(x.rows()));
   // Row partition: each part gets its rows of v, results sum. Column partition: each part gets
   // all of v and answers for its own columns.
   std::vector<Matrix> broadcast = {v};

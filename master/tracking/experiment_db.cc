@@ -137,7 +137,8 @@ Result<std::unique_ptr<ExperimentDb>> ExperimentDb::Open(const std::filesystem::
   db->lock_fd_ = ::open((path.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (db->lock_fd_ < 0) return Unavailable(where + ": cannot open its lock file: " + std::strerror(errno));
   const bool alone = ::flock(db->lock_fd_, LOCK_EX | LOCK_NB) == 0;
-  if (!alone && ::flock(db->lock_fd_, LOCK_SH) != 0) return Unavailable(where + ": cannot lock: " + std::strerror(errno));
+  if (!alone && ::flock(db->lock_fd_, LOCK_SH) != 0)
+    return Unavailable(where + ": cannot lock: " + std::strerror(errno));
   FEDRA_ASSIGN_OR_RETURN(db->writer_, sqlite::Connection::Open(path.string(), true, false));
   ::chmod(path.c_str(), 0600);  // tokens' owners and job specs live here
   // WAL: readers never block the writer; NORMAL sync loses nothing committed when the process
@@ -285,8 +286,9 @@ Result<int64_t> ExperimentDb::CreateRun(const NewRun& run) {
         .Bind(2, run.name)
         .Bind(3, RunStatusName(run.status))
         .Bind(4, run.spec.value("algorithm", std::string()))
-        .Bind(5, run.spec.contains("data") && run.spec["data"].is_object() ? run.spec["data"].value("dataset", std::string())
-                                                                          : std::string())
+        .Bind(5, run.spec.contains("data") && run.spec["data"].is_object()
+                     ? run.spec["data"].value("dataset", std::string())
+                     : std::string())
         .Bind(6, run.spec.dump())
         .Bind(7, run.submitted_by)
         .Bind(8, now);
@@ -298,10 +300,12 @@ Result<int64_t> ExperimentDb::CreateRun(const NewRun& run) {
     FEDRA_RETURN_IF_ERROR(insert.Run());
     id = c.last_insert_id();
     if (run.job) {
-      FEDRA_ASSIGN_OR_RETURN(sqlite::Statement job, c.Prepare("INSERT INTO jobs (run_id, submitted_at) VALUES (?1, ?2)"));
+      FEDRA_ASSIGN_OR_RETURN(sqlite::Statement job,
+                             c.Prepare("INSERT INTO jobs (run_id, submitted_at) VALUES (?1, ?2)"));
       FEDRA_RETURN_IF_ERROR(job.Bind(1, id).Bind(2, now).Run());
     }
-    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement param, c.Prepare("INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3)"));
+    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement param,
+                           c.Prepare("INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3)"));
     for (const auto& [key, value] : run.params.items()) {
       FEDRA_RETURN_IF_ERROR(param.Bind(1, id).Bind(2, key).Bind(3, ParamText(value)).Run());
       param.Reset();
@@ -311,9 +315,11 @@ Result<int64_t> ExperimentDb::CreateRun(const NewRun& run) {
   return id;
 }
 
-Status ExperimentDb::SetRunStatus(int64_t run, RunStatus status, const nlohmann::json& result, const std::string& error) {
+Status ExperimentDb::SetRunStatus(int64_t run, RunStatus status, const nlohmann::json& result,
+                                  const std::string& error) {
   return Submit([&](sqlite::Connection& c) -> Status {
-    const bool ended = status == RunStatus::kFinished || status == RunStatus::kFailed || status == RunStatus::kCancelled;
+    const bool ended =
+        status == RunStatus::kFinished || status == RunStatus::kFailed || status == RunStatus::kCancelled;
     FEDRA_ASSIGN_OR_RETURN(
         sqlite::Statement s,
         c.Prepare("UPDATE runs SET status = ?2, result = coalesce(?3, result), error = ?4, "
@@ -336,8 +342,9 @@ Status ExperimentDb::LogMetrics(int64_t run, std::vector<MetricPoint> points) {
     FEDRA_ASSIGN_OR_RETURN(sqlite::Statement exists, c.Prepare("SELECT 1 FROM runs WHERE id = ?1"));
     FEDRA_ASSIGN_OR_RETURN(bool found, exists.Bind(1, run).Step());
     if (!found) return NotFound("no run " + std::to_string(run));
-    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement insert,
-                           c.Prepare("INSERT INTO metrics (run_id, key, step, value, time) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    FEDRA_ASSIGN_OR_RETURN(
+        sqlite::Statement insert,
+        c.Prepare("INSERT INTO metrics (run_id, key, step, value, time) VALUES (?1, ?2, ?3, ?4, ?5)"));
     FEDRA_ASSIGN_OR_RETURN(
         sqlite::Statement latest,
         c.Prepare("INSERT INTO latest_metrics (run_id, key, step, value, time) VALUES (?1, ?2, ?3, ?4, ?5) "
@@ -359,10 +366,12 @@ Result<int64_t> ExperimentDb::SaveModel(int64_t run, const std::string& name, co
   FEDRA_RETURN_IF_ERROR(Submit([&](sqlite::Connection& c) -> Status {
     FEDRA_ASSIGN_OR_RETURN(
         sqlite::Statement s,
-        c.Prepare("INSERT INTO models (run_id, name, version, shapes, bytes, created_at) "
-                  "SELECT ?1, ?2, coalesce(max(version), 0) + 1, ?3, ?4, ?5 FROM models WHERE run_id = ?1 AND name = ?2 "
-                  "RETURNING version"));
-    FEDRA_ASSIGN_OR_RETURN(bool row, s.Bind(1, run).Bind(2, name).Bind(3, shapes.dump()).BindBlob(4, bytes).Bind(5, UnixSeconds()).Step());
+        c.Prepare(
+            "INSERT INTO models (run_id, name, version, shapes, bytes, created_at) "
+            "SELECT ?1, ?2, coalesce(max(version), 0) + 1, ?3, ?4, ?5 FROM models WHERE run_id = ?1 AND name = ?2 "
+            "RETURNING version"));
+    FEDRA_ASSIGN_OR_RETURN(
+        bool row, s.Bind(1, run).Bind(2, name).Bind(3, shapes.dump()).BindBlob(4, bytes).Bind(5, UnixSeconds()).Step());
     if (!row) return Internal("model insert returned no version");
     version = s.Int(0);
     return s.Run();
@@ -372,9 +381,10 @@ Result<int64_t> ExperimentDb::SaveModel(int64_t run, const std::string& name, co
 
 Status ExperimentDb::RequestCancel(int64_t run) {
   return Submit([&](sqlite::Connection& c) -> Status {
-    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement get,
-                           c.Prepare("SELECT r.status, j.run_id IS NOT NULL FROM runs r LEFT JOIN jobs j ON j.run_id = r.id "
-                                     "WHERE r.id = ?1"));
+    FEDRA_ASSIGN_OR_RETURN(
+        sqlite::Statement get,
+        c.Prepare("SELECT r.status, j.run_id IS NOT NULL FROM runs r LEFT JOIN jobs j ON j.run_id = r.id "
+                  "WHERE r.id = ?1"));
     FEDRA_ASSIGN_OR_RETURN(bool found, get.Bind(1, run).Step());
     if (!found) return NotFound("no run " + std::to_string(run));
     if (get.Int(1) == 0) return NotFound("run " + std::to_string(run) + " is not a job: it is tracked from outside");
@@ -391,10 +401,11 @@ Status ExperimentDb::RecordSite(const std::string& name, bool online, const nloh
   return Submit([&](sqlite::Connection& c) -> Status {
     FEDRA_ASSIGN_OR_RETURN(
         sqlite::Statement s,
-        c.Prepare("INSERT INTO sites (name, online, last_seen, datasets, gpu) VALUES (?1, ?2, ?3, ?4, ?5) "
-                  "ON CONFLICT (name) DO UPDATE SET online = excluded.online, "
-                  "last_seen = coalesce(excluded.last_seen, sites.last_seen), "
-                  "datasets = CASE WHEN excluded.online THEN excluded.datasets ELSE sites.datasets END, gpu = excluded.gpu"));
+        c.Prepare(
+            "INSERT INTO sites (name, online, last_seen, datasets, gpu) VALUES (?1, ?2, ?3, ?4, ?5) "
+            "ON CONFLICT (name) DO UPDATE SET online = excluded.online, "
+            "last_seen = coalesce(excluded.last_seen, sites.last_seen), "
+            "datasets = CASE WHEN excluded.online THEN excluded.datasets ELSE sites.datasets END, gpu = excluded.gpu"));
     s.Bind(1, name).Bind(2, int64_t{online}).Bind(4, datasets.dump()).Bind(5, int64_t{gpu});
     if (online) {
       s.Bind(3, UnixSeconds());
@@ -416,7 +427,8 @@ Result<nlohmann::json> ExperimentDb::ListExperiments() {
   for (;;) {
     FEDRA_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return out;
-    out.push_back({{"experiment_id", s.Int(0)}, {"name", s.Text(1)}, {"creation_time", s.Double(2)}, {"runs", s.Int(3)}});
+    out.push_back(
+        {{"experiment_id", s.Int(0)}, {"name", s.Text(1)}, {"creation_time", s.Double(2)}, {"runs", s.Int(3)}});
   }
 }
 
@@ -461,7 +473,8 @@ Status AddParamsAndMetrics(sqlite::Connection& c, nlohmann::json* runs, const st
     if (!row) break;
     if (auto it = by_id.find(p.Int(0)); it != by_id.end()) (*it->second)["params"][p.Text(1)] = p.Text(2);
   }
-  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement m, c.Prepare("SELECT run_id, key, value, step FROM latest_metrics WHERE " + where));
+  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement m,
+                         c.Prepare("SELECT run_id, key, value, step FROM latest_metrics WHERE " + where));
   for (;;) {
     FEDRA_ASSIGN_OR_RETURN(bool row, m.Step());
     if (!row) break;
@@ -489,16 +502,15 @@ Result<nlohmann::json> ExperimentDb::ListRuns(int64_t experiment, int64_t limit,
     if (highest == 0) highest = lowest;
   }
   // Params and metrics of the listed id range in two range scans, not one query per run.
-  FEDRA_RETURN_IF_ERROR(AddParamsAndMetrics(
-      *r, &runs, "run_id BETWEEN " + std::to_string(lowest) + " AND " + std::to_string(highest)));
+  FEDRA_RETURN_IF_ERROR(
+      AddParamsAndMetrics(*r, &runs, "run_id BETWEEN " + std::to_string(lowest) + " AND " + std::to_string(highest)));
   return runs;
 }
 
 Result<nlohmann::json> ExperimentDb::GetRun(int64_t run) {
   FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
-  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s,
-                         r->Prepare(std::string("SELECT ") + kRunColumns + ", r.spec, r.result" + kRunsJoined +
-                                    "WHERE r.id = ?1"));
+  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s, r->Prepare(std::string("SELECT ") + kRunColumns + ", r.spec, r.result" +
+                                                         kRunsJoined + "WHERE r.id = ?1"));
   FEDRA_ASSIGN_OR_RETURN(bool found, s.Bind(1, run).Step());
   if (!found) return NotFound("no run " + std::to_string(run));
   nlohmann::json runs = nlohmann::json::array({RunInfo(s)});
@@ -534,9 +546,10 @@ Result<nlohmann::json> ExperimentDb::MetricHistory(int64_t run, const std::strin
 
 Result<nlohmann::json> ExperimentDb::ListModels(int64_t run) {
   FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
-  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s,
-                         r->Prepare("SELECT name, version, shapes, length(bytes), created_at FROM models WHERE run_id = ?1 "
-                                    "ORDER BY name, version"));
+  FEDRA_ASSIGN_OR_RETURN(
+      sqlite::Statement s,
+      r->Prepare("SELECT name, version, shapes, length(bytes), created_at FROM models WHERE run_id = ?1 "
+                 "ORDER BY name, version"));
   s.Bind(1, run);
   nlohmann::json out = nlohmann::json::array();
   for (;;) {
@@ -556,15 +569,17 @@ Result<ModelBlob> ExperimentDb::GetModel(int64_t run, const std::string& name, i
                          r->Prepare("SELECT version, shapes, bytes FROM models WHERE run_id = ?1 AND name = ?2 "
                                     "AND (?3 = 0 OR version = ?3) ORDER BY version DESC LIMIT 1"));
   FEDRA_ASSIGN_OR_RETURN(bool found, s.Bind(1, run).Bind(2, name).Bind(3, version).Step());
-  if (!found) return NotFound("run " + std::to_string(run) + " has no model '" + name + "'" +
-                              (version ? " version " + std::to_string(version) : ""));
+  if (!found)
+    return NotFound("run " + std::to_string(run) + " has no model '" + name + "'" +
+                    (version ? " version " + std::to_string(version) : ""));
   const auto bytes = s.Blob(2);
   return ModelBlob{s.Int(0), ParseStored(s.Text(1)), std::vector<uint8_t>(bytes.begin(), bytes.end())};
 }
 
 Result<nlohmann::json> ExperimentDb::ListSites() {
   FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
-  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s, r->Prepare("SELECT name, online, last_seen, datasets, gpu FROM sites ORDER BY name"));
+  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s,
+                         r->Prepare("SELECT name, online, last_seen, datasets, gpu FROM sites ORDER BY name"));
   nlohmann::json out = nlohmann::json::array();
   for (;;) {
     FEDRA_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -579,9 +594,10 @@ Result<nlohmann::json> ExperimentDb::ListSites() {
 
 Result<bool> ExperimentDb::CancelRequested(int64_t run) {
   FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
-  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s,
-                         r->Prepare("SELECT coalesce(j.cancel_requested, 0) FROM runs r LEFT JOIN jobs j ON j.run_id = r.id "
-                                    "WHERE r.id = ?1"));
+  FEDRA_ASSIGN_OR_RETURN(
+      sqlite::Statement s,
+      r->Prepare("SELECT coalesce(j.cancel_requested, 0) FROM runs r LEFT JOIN jobs j ON j.run_id = r.id "
+                 "WHERE r.id = ?1"));
   FEDRA_ASSIGN_OR_RETURN(bool found, s.Bind(1, run).Step());
   if (!found) return NotFound("no run " + std::to_string(run));
   return s.Int(0) != 0;

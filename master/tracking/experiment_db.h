@@ -1,7 +1,7 @@
 // The experiment database: one SQLite file in WAL mode holding experiments, runs (status, job
 // spec, result), params, metrics (with a latest-value table for listings), model blobs, the
-// federation's sites, and jobs (the runs the master executes, with their cancel requests). The schema is versioned; migrations run in code on
-// open.
+// federation's sites, and jobs (the runs the master executes, with their cancel requests). The schema is versioned;
+// migrations run in code on open.
 //
 // All writes go through one writer thread, which commits whatever is queued in one transaction
 // (each write in its own savepoint, so one failure does not undo the others): concurrent callers

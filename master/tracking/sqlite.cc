@@ -7,7 +7,8 @@ Status SqliteError(sqlite3* db, std::string_view what) {
   const int code = sqlite3_extended_errcode(db);
   std::string message = std::string(what) + ": " + sqlite3_errmsg(db);
   if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) return Unavailable(std::move(message));
-  if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY) return AlreadyExists(std::move(message));
+  if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY)
+    return AlreadyExists(std::move(message));
   if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB) return DataLoss(std::move(message));
   return Internal(std::move(message));
 }
@@ -109,7 +110,8 @@ void Statement::Reset() {
 
 std::string Statement::Text(int column) const {
   const auto* p = sqlite3_column_text(stmt_.get(), column);
-  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), column)))
+  return p ? std::string(reinterpret_cast<const char*>(p),
+                         static_cast<size_t>(sqlite3_column_bytes(stmt_.get(), column)))
            : std::string();
 }
 

@@ -39,8 +39,7 @@ bool WriteRandomCsv(const std::string& path) {
   char number[64];
   while (written + buffer.size() < kTargetBytes) {
     for (size_t c = 0; c < kColumns; ++c) {
-      auto r =
-          std::to_chars(number, number + sizeof number, value(rng), std::chars_format::fixed, 6);
+      auto r = std::to_chars(number, number + sizeof number, value(rng), std::chars_format::fixed, 6);
       buffer.append(number, r.ptr);
       buffer += c + 1 < kColumns ? ',' : '\n';
     }
@@ -84,8 +83,7 @@ double BestSeconds(int runs, Fn fn) {
   for (int i = 0; i < runs; ++i) {
     auto start = std::chrono::steady_clock::now();
     if (!fn()) return -1;
-    best = std::min(
-        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return best;
 }
@@ -99,8 +97,7 @@ int Run(const std::string& path, bool generate) {
     }
   }
   const double mb = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
-  std::printf("file: %s, %.1f MB, %u hardware threads\n", path.c_str(), mb,
-              std::thread::hardware_concurrency());
+  std::printf("file: %s, %.1f MB, %u hardware threads\n", path.c_str(), mb, std::thread::hardware_concurrency());
 
   fedra::CsvTable table;
   auto read = [&](unsigned threads) {
@@ -121,31 +118,27 @@ int Run(const std::string& path, bool generate) {
 
   std::vector<double> baseline;
   size_t baseline_rows = 0;
-  const double strtod_s =
-      BestSeconds(3, [&] { return StrtodParse(path, &baseline, &baseline_rows); });
+  const double strtod_s = BestSeconds(3, [&] { return StrtodParse(path, &baseline, &baseline_rows); });
   if (strtod_s < 0) {
     std::fprintf(stderr, "baseline parse failed\n");
     return 1;
   }
 
-  bool agree = baseline_rows == static_cast<size_t>(table.values.rows()) &&
-               static_cast<size_t>(table.values.cols()) == kColumns;
+  bool agree =
+      baseline_rows == static_cast<size_t>(table.values.rows()) && static_cast<size_t>(table.values.cols()) == kColumns;
   for (size_t r = 0; agree && r < baseline_rows; ++r) {
     for (size_t c = 0; c < kColumns; ++c) {
-      agree = agree && baseline[r * kColumns + c] ==
-                           table.values(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
+      agree = agree &&
+              baseline[r * kColumns + c] == table.values(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
     }
   }
 
-  std::printf("rows x cols:                         %zu x %zu\n",
-              static_cast<size_t>(table.values.rows()), static_cast<size_t>(table.values.cols()));
+  std::printf("rows x cols:                         %zu x %zu\n", static_cast<size_t>(table.values.rows()),
+              static_cast<size_t>(table.values.cols()));
   std::printf("ReadCsvFile, all threads (best of 3): %7.3f s  %7.1f MB/s\n", fedra_s, mb / fedra_s);
-  std::printf("ReadCsvFile, 1 thread    (best of 3): %7.3f s  %7.1f MB/s\n", fedra_1t_s,
-              mb / fedra_1t_s);
-  std::printf("ProbeCsvFile, all threads (best of 3): %6.3f s  %7.1f MB/s\n", probe_s,
-              mb / probe_s);
-  std::printf("baseline: read + strtod, 1 thread  : %7.3f s  %7.1f MB/s\n", strtod_s,
-              mb / strtod_s);
+  std::printf("ReadCsvFile, 1 thread    (best of 3): %7.3f s  %7.1f MB/s\n", fedra_1t_s, mb / fedra_1t_s);
+  std::printf("ProbeCsvFile, all threads (best of 3): %6.3f s  %7.1f MB/s\n", probe_s, mb / probe_s);
+  std::printf("baseline: read + strtod, 1 thread  : %7.3f s  %7.1f MB/s\n", strtod_s, mb / strtod_s);
   std::printf("speed-up over baseline:             %7.2fx (1 thread: %.2fx)\n", strtod_s / fedra_s,
               strtod_s / fedra_1t_s);
   std::printf("values agree with baseline:          %s\n", agree ? "yes" : "NO");
@@ -161,10 +154,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_csv [path]\n");
     return 2;
   }
-  std::string path = argc == 2 ? argv[1]
-                               : (std::filesystem::temp_directory_path() /
-                                  ("bench_csv_" + std::to_string(getpid()) + ".csv"))
-                                     .string();
+  std::string path =
+      argc == 2
+          ? argv[1]
+          : (std::filesystem::temp_directory_path() / ("bench_csv_" + std::to_string(getpid()) + ".csv")).string();
   const bool generate = !std::filesystem::exists(path);
   return Run(path, generate);
 }

@@ -3,8 +3,8 @@
 // the sites first (not timed); the federated fit (one step: t(Z) %*% Z and colSums at every
 // site, solve at the master) is timed against the same normal-equations solve done locally.
 // Also prints seconds per lmCG iteration, per logistic-regression iteration (on a 0/1 label
-// derived from y) and per k-means iteration (k = 10). The local baseline runs on one core; the three site processes share the
-// machine's cores.
+// derived from y) and per k-means iteration (k = 10). The local baseline runs on one core; the three site processes
+// share the machine's cores.
 #include <Eigen/Dense>
 
 #include <chrono>
@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
   for (Eigen::Index j = 0; j <= cols; ++j) names.push_back("c" + std::to_string(j));
   const Eigen::Index split[3] = {rows / 5, rows / 3, rows - rows / 5 - rows / 3};
   std::vector<std::pair<std::string, Matrix>> parts;
-  for (int s = 0, row = 0; s < 3; row += split[s], ++s) parts.emplace_back(sites.sites()[s], z.middleRows(row, split[s]));
+  for (int s = 0, row = 0; s < 3; row += split[s], ++s)
+    parts.emplace_back(sites.sites()[s], z.middleRows(row, split[s]));
   Result<FederatedMatrix> data = FederatedMatrix::Distribute(*fed, std::move(parts), names);
   if (!data.ok()) {
     std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
@@ -100,19 +101,20 @@ int main(int argc, char** argv) {
   }
   const double diff = (model->coefficients - local).cwiseAbs().maxCoeff();
   std::printf("local Eigen lm (pooled):  %.3f s\n", local_s);
-  std::printf("federated lm (3 sites):   %.3f s   ratio federated/local %.2f   max |coef diff| %.1e\n",
-              fed_s, fed_s / local_s, diff);
+  std::printf("federated lm (3 sites):   %.3f s   ratio federated/local %.2f   max |coef diff| %.1e\n", fed_s,
+              fed_s / local_s, diff);
 
   // Seconds per lmCG iteration: the difference between 6 and 1 iterations, over 5.
   auto time_cg = [&](int iterations) {
     const auto t0 = Clock::now();
-    Result<LmModel> cg = FitLm(*fed, *data, features, cols, LmOptions{.conjugate_gradient = true, .max_iterations = iterations, .tolerance = 0});
+    Result<LmModel> cg = FitLm(*fed, *data, features, cols,
+                               LmOptions{.conjugate_gradient = true, .max_iterations = iterations, .tolerance = 0});
     return cg.ok() ? Since(t0) : -1.0;
   };
   const double one = time_cg(1), six = time_cg(6);
   if (one < 0 || six < 0) return 1;
-  std::printf("lmCG: %.3f s per iteration (one batch per site); setup and column selection %.3f s\n",
-              (six - one) / 5, one - (six - one) / 5);
+  std::printf("lmCG: %.3f s per iteration (one batch per site); setup and column selection %.3f s\n", (six - one) / 5,
+              one - (six - one) / 5);
 
   // Logistic regression on [X, y > 0]: the label column replaces y at the sites (the lm data is
   // released first, so the sites hold one copy).
@@ -130,7 +132,8 @@ int main(int argc, char** argv) {
   }
   auto time_logreg = [&](int iterations) {
     const auto t0 = Clock::now();
-    Result<LogRegModel> m = FitLogReg(*fed, *classes, features, cols, LogRegOptions{.tolerance = 0, .max_iterations = iterations});
+    Result<LogRegModel> m =
+        FitLogReg(*fed, *classes, features, cols, LogRegOptions{.tolerance = 0, .max_iterations = iterations});
     return m.ok() ? Since(t0) : -1.0;
   };
   const double lr_one = time_logreg(1), lr_six = time_logreg(6);

@@ -63,7 +63,8 @@ struct Site {
     catalog->Probe();
     audit = std::move(AuditLog::Open(dir / "audit.jsonl")).value();
     ledger = std::move(PrivacyLedger::Open(dir / "ledger.json")).value();
-    executor = std::make_unique<Executor>("bench", SiteLimits{}, catalog.get(), symbols.get(), audit.get(), ledger.get());
+    executor =
+        std::make_unique<Executor>("bench", SiteLimits{}, catalog.get(), symbols.get(), audit.get(), ledger.get());
   }
 
   Response Run(Request q) { return executor->Execute(RequestBatch{next++, {std::move(q)}}, master).responses.at(0); }
@@ -111,8 +112,14 @@ int main() {
   const std::vector<Case> cases = {
       {"colSums", [](VarId x) { return Request::Exec(0, "colSums", {x}, true); }},
       {"t(X) %*% X", [](VarId x) { return Request::Exec(0, "tsmm", {x}, true); }},
-      {"t(X) %*% (X %*% v)", [&](VarId x) { return Request::Exec(0, "tsmv", {x, v}, true); }},
-      {"kmeansStep, k = 10", [&](VarId x) { return Request::Call(0, "kmeansStep", {x, centres}, {{"k", 10}, {"return", true}}); }},
+      {"t(X) %*% (X %*% v)",
+       [&](VarId x) {
+         return Request::Exec(0, "tsmv", {x, v}, true);
+       }},
+      {"kmeansStep, k = 10",
+       [&](VarId x) {
+         return Request::Call(0, "kmeansStep", {x, centres}, {{"k", 10}, {"return", true}});
+       }},
   };
   std::printf("%-22s %12s %26s %26s\n", "operation", "public ms", "private-aggregate ms", "dp-aggregate ms");
   for (const Case& c : cases) {

@@ -9,10 +9,10 @@
 #include <cstdio>
 #include <thread>
 
-#include "master/tracking/experiment_db.h"
-#include "master/jobs/job_runner.h"
 #include "master/api/rest_api.h"
 #include "master/api/rest_server.h"
+#include "master/jobs/job_runner.h"
+#include "master/tracking/experiment_db.h"
 #include "tests/support/https_client.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
@@ -54,7 +54,8 @@ int main() {
 
   auto batch = [](int n, int base) {
     nlohmann::json metrics = nlohmann::json::array();
-    for (int i = 0; i < n; ++i) metrics.push_back({{"key", "loss"}, {"value", 1.0 / (i + 1)}, {"timestamp", 1.7e12}, {"step", base + i}});
+    for (int i = 0; i < n; ++i)
+      metrics.push_back({{"key", "loss"}, {"value", 1.0 / (i + 1)}, {"timestamp", 1.7e12}, {"step", base + i}});
     return metrics;
   };
   auto points = [](int n, int base) {
@@ -78,8 +79,10 @@ int main() {
     if (Status s = (*db)->LogMetrics(id, points(1000, 100000 + rep * 1000)); !s.ok()) return Fail(s);
     direct_ms.push_back(Ms(t0));
   }
-  std::printf("log a batch of 1,000 metrics: REST %.2f ms (median of 30), direct ExperimentDb::LogMetrics %.2f ms, ratio %.2f\n",
-              Median(rest_ms), Median(direct_ms), Median(rest_ms) / Median(direct_ms));
+  std::printf(
+      "log a batch of 1,000 metrics: REST %.2f ms (median of 30), direct ExperimentDb::LogMetrics %.2f ms, ratio "
+      "%.2f\n",
+      Median(rest_ms), Median(direct_ms), Median(rest_ms) / Median(direct_ms));
 
   // 2. Listing 1,000 runs with their latest metrics.
   for (int i = 0; i < 1000; ++i) {
@@ -102,14 +105,17 @@ int main() {
     if (!(*db)->ListRuns(0, 1000, 0).ok()) return 1;
     direct_ms.push_back(Ms(t0));
   }
-  std::printf("list 1,000 runs with latest metrics: REST %.2f ms (%zu KB of JSON), direct ExperimentDb::ListRuns %.2f ms, ratio %.2f\n",
-              Median(rest_ms), bytes / 1024, Median(direct_ms), Median(rest_ms) / Median(direct_ms));
+  std::printf(
+      "list 1,000 runs with latest metrics: REST %.2f ms (%zu KB of JSON), direct ExperimentDb::ListRuns %.2f ms, "
+      "ratio %.2f\n",
+      Median(rest_ms), bytes / 1024, Median(direct_ms), Median(rest_ms) / Median(direct_ms));
 
   // 3. GET under load: wrk, 64 keep-alive connections, 10 s.
   if (std::system("command -v wrk > /dev/null 2>&1") == 0) {
     const std::string out = (dir / "wrk.txt").string();
-    const std::string cmd = "wrk -t2 -c64 -d10s --latency -H 'Authorization: Bearer " + token + "' https://localhost:" +
-                            std::to_string((*server)->port()) + "/api/v1/health > " + out + " 2>&1";
+    const std::string cmd = "wrk -t2 -c64 -d10s --latency -H 'Authorization: Bearer " + token +
+                            "' https://localhost:" + std::to_string((*server)->port()) + "/api/v1/health > " + out +
+                            " 2>&1";
     if (std::system(cmd.c_str()) == 0) {
       std::printf("GET /api/v1/health, 64 connections (wrk -t2 -c64 -d10s):\n%s", testing::ReadFile(out).c_str());
     }

@@ -53,11 +53,12 @@ int CompareCompression() {
       dense_bytes = run->bytes_up_per_round;
       dense_accuracy = run->test_accuracy;
     }
-    std::printf("FedAvg on Fashion-MNIST, 3 sites, 20 rounds, %s: %.0f bytes up per round (%.4f of uncompressed), "
-                "test accuracy %.4f (%+.2f points), %.1f s\n",
-                topk == 1 ? "uncompressed" : "top-k 1% with error feedback", run->bytes_up_per_round,
-                run->bytes_up_per_round / dense_bytes, run->test_accuracy, 100 * (run->test_accuracy - dense_accuracy),
-                run->seconds);
+    std::printf(
+        "FedAvg on Fashion-MNIST, 3 sites, 20 rounds, %s: %.0f bytes up per round (%.4f of uncompressed), "
+        "test accuracy %.4f (%+.2f points), %.1f s\n",
+        topk == 1 ? "uncompressed" : "top-k 1% with error feedback", run->bytes_up_per_round,
+        run->bytes_up_per_round / dense_bytes, run->test_accuracy, 100 * (run->test_accuracy - dense_accuracy),
+        run->seconds);
   }
   return 0;
 }
@@ -87,7 +88,8 @@ int main() {
       options.batch_size = 32;
       options.use_gpu = gpu;
       const auto t0 = Clock::now();
-      FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(spec), sgd, options, x, y, InitialParameters(spec, 1)));
+      FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r,
+                             TrainLocal(Mlp(spec), sgd, options, x, y, InitialParameters(spec, 1)));
       return static_cast<double>(r.stats.rows) / Seconds(t0);
     };
     Result<double> cpu = throughput(false, 1);
@@ -140,9 +142,10 @@ int main() {
   for (const auto& r : trained->rounds) seconds.push_back(r["seconds"].get<double>());
   std::sort(seconds.begin(), seconds.end());
   const auto& last = trained->rounds.back();
-  std::printf("parameter-server round, %lld parameters, 4 loopback sites, one sample each: median %.1f ms (min %.1f ms), "
-              "%.1f MB down + %.1f MB up per round (float32 on the wire)\n",
-              static_cast<long long>(options.model.parameter_count()), 1000 * seconds[seconds.size() / 2],
-              1000 * seconds.front(), last["bytes_down"].get<double>() / 1e6, last["bytes_up"].get<double>() / 1e6);
+  std::printf(
+      "parameter-server round, %lld parameters, 4 loopback sites, one sample each: median %.1f ms (min %.1f ms), "
+      "%.1f MB down + %.1f MB up per round (float32 on the wire)\n",
+      static_cast<long long>(options.model.parameter_count()), 1000 * seconds[seconds.size() / 2],
+      1000 * seconds.front(), last["bytes_down"].get<double>() / 1e6, last["bytes_up"].get<double>() / 1e6);
   return CompareCompression();
 }

@@ -27,7 +27,8 @@ double AesGcmMBps(size_t bytes) {
     EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key, iv);
     // Records of 16 KiB, as TLS sends them.
     for (size_t off = 0; off < bytes; off += 16384) {
-      EVP_EncryptUpdate(ctx, out.data() + off, &len, in.data() + off, static_cast<int>(std::min<size_t>(16384, bytes - off)));
+      EVP_EncryptUpdate(ctx, out.data() + off, &len, in.data() + off,
+                        static_cast<int>(std::min<size_t>(16384, bytes - off)));
     }
     EVP_EncryptFinal_ex(ctx, out.data(), &len);
     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag);
@@ -81,7 +82,7 @@ int main() {
     best = std::max(best, MatrixBytes(m) / 1e6 / secs);
   }
   const double aes = AesGcmMBps(MatrixBytes(m));
-  std::printf("100 MB matrix get: %.0f MB/s; OpenSSL AES-256-GCM on one core: %.0f MB/s; ratio %.2f\n",
-              best, aes, best / aes);
+  std::printf("100 MB matrix get: %.0f MB/s; OpenSSL AES-256-GCM on one core: %.0f MB/s; ratio %.2f\n", best, aes,
+              best / aes);
   return 0;
 }

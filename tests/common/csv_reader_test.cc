@@ -23,8 +23,8 @@ class TempDir {
  public:
   TempDir() {
     static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("fedra_csv_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+    path_ =
+        fs::temp_directory_path() / ("fedra_csv_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
     fs::create_directories(path_);
   }
   ~TempDir() {
@@ -208,8 +208,7 @@ TEST_CASE("csv: bad cells name line and column") {
   s = ParseError("a,x\n1,\"2\"\"3\"\n", o);  // the message shows the cell unquoted
   CHECK(s.message() == "data.csv: line 2, column 2 (\"x\"): cannot parse \"2\"3\" as a number");
   s = ParseError("a,x\n1,\"2\"z\n", o);
-  CHECK(s.message() ==
-        "data.csv: line 2, column 2 (\"x\"): unexpected character after closing quote");
+  CHECK(s.message() == "data.csv: line 2, column 2 (\"x\"): unexpected character after closing quote");
   // Only selected columns are parsed.
   o.select = {"a"};
   CHECK(Parse("a,x\n1,abc\n", o).values == Rows({{1}}));
@@ -440,8 +439,7 @@ TEST_CASE("csv: bad cell in the last chunk of a parallel parse") {
     REQUIRE_FALSE(result.ok());
     CHECK(result.status().code() == StatusCode::kDataLoss);
     CHECK(result.status().message() ==
-          path + ": line " + std::to_string(lines[0]) +
-              ", column 4 (\"price\"): cannot parse \"12.5.3\" as a number");
+          path + ": line " + std::to_string(lines[0]) + ", column 4 (\"price\"): cannot parse \"12.5.3\" as a number");
   }
 }
 
@@ -454,8 +452,7 @@ TEST_CASE("csv: the earliest of several bad cells is reported") {
   o.select = {"id", "price"};
   auto result = ReadCsvFile(path, o);
   REQUIRE_FALSE(result.ok());
-  CHECK(result.status().message().find(": line " + std::to_string(lines[0]) + ",") !=
-        std::string::npos);
+  CHECK(result.status().message().find(": line " + std::to_string(lines[0]) + ",") != std::string::npos);
 }
 
 TEST_CASE("csv: large file parsed in parallel matches one thread") {

@@ -78,8 +78,9 @@ TEST_CASE("bad IDX files are refused, saying where") {
   CHECK(error(Header(0x42, {1}) + "x").message().find("unknown IDX element type") != std::string::npos);
   Status truncated = error(Header(0x08, {3, 2}) + "abcd");
   CHECK(truncated.code() == StatusCode::kDataLoss);
-  CHECK_MESSAGE(truncated.message().find("dataset 'x' (bad.idx): truncated: item 3 of 3 ends at byte 16") != std::string::npos,
-                truncated.message());
+  CHECK_MESSAGE(
+      truncated.message().find("dataset 'x' (bad.idx): truncated: item 3 of 3 ends at byte 16") != std::string::npos,
+      truncated.message());
   CHECK(error(Header(0x08, {1, 2}) + "abc").message().find("unexpected bytes after the 1 items") != std::string::npos);
   Status refused = ReadIdxFile((dir / "bad.idx").string(), "bad.idx", [](size_t, size_t) {
                      return ResourceExhausted("over budget");

@@ -45,8 +45,8 @@ const Provenance kPublic = Rows(PrivacyLevel::kPublic, "open");
 }  // namespace
 
 TEST_CASE("privacy level names parse and print") {
-  for (auto level : {PrivacyLevel::kPublic, PrivacyLevel::kPrivateAggregate, PrivacyLevel::kDpAggregate,
-                     PrivacyLevel::kPrivate}) {
+  for (auto level :
+       {PrivacyLevel::kPublic, PrivacyLevel::kPrivateAggregate, PrivacyLevel::kDpAggregate, PrivacyLevel::kPrivate}) {
     CHECK(*ParsePrivacyLevel(PrivacyLevelName(level)) == level);
   }
   CHECK(ParsePrivacyLevel("secret").status().message().find("unknown privacy level 'secret'") != std::string::npos);
@@ -133,7 +133,8 @@ TEST_CASE("protected rows combine only with broadcast values and their own rows"
     split.rows.positions = std::make_shared<std::vector<uint32_t>>(150, 0);
     CHECK(Check("add", {{level, 150}, {&split, 150}}).code() == StatusCode::kPermissionDenied);
     // Products of two row-level values, and b / X: refused.
-    CHECK(Check("mul", {{level, 150}, {level, 150}}).message().find("products of row-level values") != std::string::npos);
+    CHECK(Check("mul", {{level, 150}, {level, 150}}).message().find("products of row-level values") !=
+          std::string::npos);
     CHECK(Check("div", {{level, 150}, {&kMaster, 1}}, /*reversed=*/true).code() == StatusCode::kPermissionDenied);
     // Masks, nonlinear maps and order statistics: refused on rows, fine on aggregates and public data.
     for (const char* op : {"ge", "eq", "round", "exp", "sigmoid", "abs", "colMaxs", "colMins", "rowMaxs", "rowSumSq"}) {

@@ -10,10 +10,10 @@
 namespace fedra {
 
 TEST_CASE("request batches round-trip every request type") {
-  RequestBatch batch{42, {Request::Ping(), Request::ListCatalog(), Request::Read(7, "housing", {"a", "b"}),
-                          Request::Put(8, Matrix::Random(3, 2)), Request::Get(7),
-                          Request::Exec(9, "tmatmul", {7, 8}, true),
-                          Request::Call(10, "moments", {7}, {{"k", 3}}), Request::Clear({7, 8, 9})}};
+  RequestBatch batch{42,
+                     {Request::Ping(), Request::ListCatalog(), Request::Read(7, "housing", {"a", "b"}),
+                      Request::Put(8, Matrix::Random(3, 2)), Request::Get(7), Request::Exec(9, "tmatmul", {7, 8}, true),
+                      Request::Call(10, "moments", {7}, {{"k", 3}}), Request::Clear({7, 8, 9})}};
   Bytes bytes = EncodeRequestBatch(batch);
   RequestBatch back;
   REQUIRE(DecodeRequestBatch(bytes, &back).ok());
@@ -33,8 +33,9 @@ TEST_CASE("request batches round-trip every request type") {
 }
 
 TEST_CASE("response batches round-trip status, meta and values") {
-  ResponseBatch batch{5, {Response{}, Response::Error(NotFound("unknown dataset 'x'")),
-                          Response{Status::Ok(), {{"rows", 3}}, Matrix::Random(2, 2), {}}}};
+  ResponseBatch batch{5,
+                      {Response{}, Response::Error(NotFound("unknown dataset 'x'")),
+                       Response{Status::Ok(), {{"rows", 3}}, Matrix::Random(2, 2), {}}}};
   ResponseBatch back;
   REQUIRE(DecodeResponseBatch(EncodeResponseBatch(batch), &back).ok());
   REQUIRE(back.responses.size() == 3);

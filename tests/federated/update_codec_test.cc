@@ -95,8 +95,10 @@ TEST_CASE("malformed packed updates are refused with the reason") {
   Bytes extra = p.bytes;
   extra.push_back(0);
   CHECK(UnpackUpdate(extra, 100).status().message() == "update: 1 bytes after the values");
-  CHECK(ParseCompressionSpec(nlohmann::json{{"topk", 0}}, "ps.compression").status().message().find("ps.compression.topk") !=
-        std::string::npos);
+  CHECK(ParseCompressionSpec(nlohmann::json{{"topk", 0}}, "ps.compression")
+            .status()
+            .message()
+            .find("ps.compression.topk") != std::string::npos);
   CHECK(ParseCompressionSpec(nlohmann::json{{"bits", 16}}, "ps.compression").status().message() ==
         "ps.compression.bits: 8 or 32, got 16");
 }

@@ -135,7 +135,8 @@ TEST_CASE("aggregates are released by the rows that differ, whatever the shift")
   // A column with two common values: a product is judged at both. g splits the rows 10 / 10; p is
   // non-zero on the g = 1 rows and on one g = 0 row, which p's product with g - 1 would sum alone.
   std::string two = "g,p\n";
-  for (int i = 0; i < 20; ++i) two += std::string(i % 2 ? "1," : "0,") + (i % 2 || i == 4 ? std::to_string(i + 0.5) : "0") + "\n";
+  for (int i = 0; i < 20; ++i)
+    two += std::string(i % 2 ? "1," : "0,") + (i % 2 || i == 4 ? std::to_string(i + 0.5) : "0") + "\n";
   WriteFile(site.dir / "two.csv", two);
   DatasetSpec both = spec;
   both.name = "two";

@@ -36,7 +36,8 @@ TEST_CASE("the ledger charges, refuses past the budget and remembers across a re
     CHECK(seed != ledger->KeyedSeed("visits", 8));
     CHECK(seed != ledger->KeyedSeed("other", 7));
   }
-  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::others_all) == std::filesystem::perms::none);
+  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::others_all) ==
+        std::filesystem::perms::none);
   auto reopened = std::move(PrivacyLedger::Open(path)).value();
   CHECK(reopened->spent("visits").rho == 0.5);
   CHECK(reopened->spent("visits").releases == 1);

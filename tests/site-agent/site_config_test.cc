@@ -16,9 +16,7 @@ nlohmann::json ValidSite() {
             {"pub", {{"path", "/abs/pub.tsv"}, {"privacy", "public"}, {"delimiter", "\t"}, {"header", false}}}}}};
 }
 
-std::string Error(const nlohmann::json& doc) {
-  return ParseSiteConfig(doc, "/kit", "site.json").status().message();
-}
+std::string Error(const nlohmann::json& doc) { return ParseSiteConfig(doc, "/kit", "site.json").status().message(); }
 
 }  // namespace
 

@@ -43,8 +43,8 @@ TEST_CASE("MLP gradients match central finite differences of the loss") {
         Eigen::VectorXf up = p, down = p;
         up(i) += h;
         down(i) -= h;
-        const double numeric = (model.Run(up, x, t, nullptr).loss_sum - model.Run(down, x, t, nullptr).loss_sum) /
-                               (2.0 * h * x.rows());
+        const double numeric =
+            (model.Run(up, x, t, nullptr).loss_sum - model.Run(down, x, t, nullptr).loss_sum) / (2.0 * h * x.rows());
         worst = std::max(worst, std::abs(numeric - grad(i)) / std::max(1e-2, std::abs(numeric)));
       }
       CHECK(worst < 2e-2);
@@ -129,8 +129,10 @@ TEST_CASE("local training is deterministic for a seed and learns a separable pro
   CHECK(TrainLocal(model, sgd, options, x, y, start)->params != a->params);
 
   options.batch_size = 301;
-  CHECK(TrainLocal(model, sgd, options, x, y, start).status().message().find("batch size 301 does not fit this site's 300 rows") !=
-        std::string::npos);
+  CHECK(TrainLocal(model, sgd, options, x, y, start)
+            .status()
+            .message()
+            .find("batch size 301 does not fit this site's 300 rows") != std::string::npos);
   options.batch_size = 16;
   Matrix bad = y;
   bad(7, 0) = 3;
@@ -153,9 +155,12 @@ TEST_CASE("bad model and optimizer settings are named") {
   CHECK(ParseOptimizerSpec({{"lr", -0.1}}, "optimizer").status().message().find("optimizer.lr") != std::string::npos);
   CHECK(ParseOptimizerSpec({{"nesterov", true}}, "optimizer").status().message().find("needs momentum") !=
         std::string::npos);
-  Result<OptimizerSpec> ok = ParseOptimizerSpec(
-      {{"name", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}, {"nesterov", true}, {"schedule", {{"name", "step"}, {"step", 10}}}},
-      "optimizer");
+  Result<OptimizerSpec> ok = ParseOptimizerSpec({{"name", "sgd"},
+                                                 {"lr", 0.05},
+                                                 {"momentum", 0.9},
+                                                 {"nesterov", true},
+                                                 {"schedule", {{"name", "step"}, {"step", 10}}}},
+                                                "optimizer");
   REQUIRE_MESSAGE(ok.ok(), ok.status().ToString());
   CHECK(ok->step_every == 10);
   ModelSpec spec = *ParseModelSpec({{"hidden", {64, 32}}}, "model");

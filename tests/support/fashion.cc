@@ -15,7 +15,8 @@ void WriteIdx(const std::filesystem::path& path, const std::vector<uint32_t>& di
   const char magic[4] = {0, 0, 0x08, static_cast<char>(dims.size())};
   out.write(magic, 4);
   for (uint32_t d : dims) {
-    const char be[4] = {static_cast<char>(d >> 24), static_cast<char>(d >> 16), static_cast<char>(d >> 8), static_cast<char>(d)};
+    const char be[4] = {static_cast<char>(d >> 24), static_cast<char>(d >> 16), static_cast<char>(d >> 8),
+                        static_cast<char>(d)};
     out.write(be, 4);
   }
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
@@ -26,8 +27,10 @@ void WriteIdx(const std::filesystem::path& path, const std::vector<uint32_t>& di
 bool FashionAvailable() { return std::filesystem::exists(kFashionDir / "train-images-idx3-ubyte.gz"); }
 
 Result<std::vector<int64_t>> AddNonIidFashion(LocalFederation& local) {
-  FEDRA_ASSIGN_OR_RETURN(Matrix images, ReadIdxFile((kFashionDir / "train-images-idx3-ubyte.gz").string(), "train images"));
-  FEDRA_ASSIGN_OR_RETURN(Matrix labels, ReadIdxFile((kFashionDir / "train-labels-idx1-ubyte.gz").string(), "train labels"));
+  FEDRA_ASSIGN_OR_RETURN(Matrix images,
+                         ReadIdxFile((kFashionDir / "train-images-idx3-ubyte.gz").string(), "train images"));
+  FEDRA_ASSIGN_OR_RETURN(Matrix labels,
+                         ReadIdxFile((kFashionDir / "train-labels-idx1-ubyte.gz").string(), "train labels"));
   std::mt19937 rng(17);
   std::uniform_real_distribution<double> u(0, 1);
   std::vector<std::vector<uint8_t>> site_images(3), site_labels(3);
@@ -45,9 +48,11 @@ Result<std::vector<int64_t>> AddNonIidFashion(LocalFederation& local) {
     WriteIdx(local.kit(site) / "images.idx", {n, 28, 28}, site_images[s]);
     WriteIdx(local.kit(site) / "labels.idx", {n}, site_labels[s]);
     local.EditConfig(site, [](nlohmann::json& c) {
-      c["datasets"]["fashion"] = {
-          {"format", "idx"}, {"path", "images.idx"}, {"labels", "labels.idx"}, {"privacy", "private-aggregate"},
-          {"allow_training", true}};
+      c["datasets"]["fashion"] = {{"format", "idx"},
+                                  {"path", "images.idx"},
+                                  {"labels", "labels.idx"},
+                                  {"privacy", "private-aggregate"},
+                                  {"allow_training", true}};
     });
     counts.push_back(n);
   }
@@ -55,8 +60,10 @@ Result<std::vector<int64_t>> AddNonIidFashion(LocalFederation& local) {
 }
 
 Result<std::pair<Matrix, Matrix>> LoadFashionTest() {
-  FEDRA_ASSIGN_OR_RETURN(Matrix images, ReadIdxFile((kFashionDir / "t10k-images-idx3-ubyte.gz").string(), "test images"));
-  FEDRA_ASSIGN_OR_RETURN(Matrix labels, ReadIdxFile((kFashionDir / "t10k-labels-idx1-ubyte.gz").string(), "test labels"));
+  FEDRA_ASSIGN_OR_RETURN(Matrix images,
+                         ReadIdxFile((kFashionDir / "t10k-images-idx3-ubyte.gz").string(), "test images"));
+  FEDRA_ASSIGN_OR_RETURN(Matrix labels,
+                         ReadIdxFile((kFashionDir / "t10k-labels-idx1-ubyte.gz").string(), "test labels"));
   return std::pair(std::move(images), std::move(labels));
 }
 

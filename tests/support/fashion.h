@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "common/matrix.h"
-#include "master/tensor/federated_matrix.h"
 #include "master/algorithms/federated_training.h"
+#include "master/tensor/federated_matrix.h"
 #include "tests/support/local_federation.h"
 
 namespace fedra::testing {

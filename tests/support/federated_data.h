@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "common/matrix.h"
-#include "master/tensor/federated_matrix.h"
 #include "master/federation/federation.h"
+#include "master/tensor/federated_matrix.h"
 
 namespace fedra::testing {
 

@@ -20,7 +20,8 @@ struct HttpsClient::Connection {
   beast::flat_buffer buffer;
 };
 
-HttpsClient::HttpsClient(const std::filesystem::path& ca, uint16_t port, std::string token, std::chrono::seconds timeout)
+HttpsClient::HttpsClient(const std::filesystem::path& ca, uint16_t port, std::string token,
+                         std::chrono::seconds timeout)
     : ca_(ca), port_(port), token_(std::move(token)), timeout_(timeout) {}
 
 HttpsClient::~HttpsClient() = default;
@@ -61,9 +62,9 @@ Result<HttpReply> HttpsClient::Request(const std::string& method, const std::str
     if (ec) {
       conn_.reset();
       // A kept-alive connection the server closed meanwhile: try once on a fresh one.
-      if (attempt == 0 && (ec == http::error::end_of_stream || ec == net::error::eof ||
-                           ec == net::ssl::error::stream_truncated || ec == net::error::connection_reset ||
-                           ec == net::error::broken_pipe)) {
+      if (attempt == 0 &&
+          (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::ssl::error::stream_truncated ||
+           ec == net::error::connection_reset || ec == net::error::broken_pipe)) {
         continue;
       }
       return Unavailable(method + " " + target + ": " + ec.message());

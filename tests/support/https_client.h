@@ -30,7 +30,9 @@ class HttpsClient {
   // Sends one request (reconnecting when the server closed the connection) and reads the reply.
   Result<HttpReply> Request(const std::string& method, const std::string& target, const std::string& body = "");
   Result<HttpReply> Get(const std::string& target) { return Request("GET", target); }
-  Result<HttpReply> Post(const std::string& target, const nlohmann::json& body) { return Request("POST", target, body.dump()); }
+  Result<HttpReply> Post(const std::string& target, const nlohmann::json& body) {
+    return Request("POST", target, body.dump());
+  }
   void set_token(std::string token) { token_ = std::move(token); }
 
  private:

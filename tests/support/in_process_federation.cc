@@ -48,12 +48,13 @@ std::map<std::string, Result<ResponseBatch>> InProcessFederation::Send(
   std::map<std::string, std::future<Result<ResponseBatch>>> pending;
   for (const auto& [site, batch] : batches) {
     std::shared_ptr<SiteAgent> agent = sites_.at(site)->agent();
-    pending.emplace(site, std::async(std::launch::async, [this, agent = std::move(agent), &site, &batch]() -> Result<ResponseBatch> {
-                      if (!agent) return Unavailable("site '" + site + "': not running");
-                      Result<ResponseBatch> r = Exchange(*agent, batch, master_);
-                      if (!r.ok()) return r.status().WithContext("site '" + site + "'");
-                      return r;
-                    }));
+    pending.emplace(site, std::async(std::launch::async,
+                                     [this, agent = std::move(agent), &site, &batch]() -> Result<ResponseBatch> {
+                                       if (!agent) return Unavailable("site '" + site + "': not running");
+                                       Result<ResponseBatch> r = Exchange(*agent, batch, master_);
+                                       if (!r.ok()) return r.status().WithContext("site '" + site + "'");
+                                       return r;
+                                     }));
   }
   std::map<std::string, Result<ResponseBatch>> out;
   for (auto& [site, future] : pending) {
@@ -70,12 +71,13 @@ InProcessSites::InProcessSites(std::filesystem::path dir, std::vector<std::strin
     : SiteKits(std::move(dir), std::move(sites)) {
   for (const std::string& s : sites_) {
     std::filesystem::create_directories(kit(s));
-    WriteFile(kit(s) / "site.json", nlohmann::json{{"name", s},
-                                                   {"tls", {{"cert", "cert.pem"}, {"key", "key.pem"}, {"ca", "ca.crt"}}},
-                                                   {"allowed_masters", {"m"}},
-                                                   {"audit_log", "audit.jsonl"},
-                                                   {"datasets", nlohmann::json::object()}}
-                                        .dump(2));
+    WriteFile(kit(s) / "site.json",
+              nlohmann::json{{"name", s},
+                             {"tls", {{"cert", "cert.pem"}, {"key", "key.pem"}, {"ca", "ca.crt"}}},
+                             {"allowed_masters", {"m"}},
+                             {"audit_log", "audit.jsonl"},
+                             {"datasets", nlohmann::json::object()}}
+                  .dump(2));
     slots_[s] = std::make_shared<SiteSlot>();
   }
 }

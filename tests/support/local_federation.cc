@@ -15,8 +15,7 @@ namespace fedra::testing {
 
 LocalFederation::LocalFederation(std::filesystem::path dir, std::vector<std::string> sites)
     : SiteKits(std::move(dir), std::move(sites)) {
-  std::string cmd = std::string(FEDRA_PROVISION) + " --out '" + (dir_ / "").string() +
-                    "' --federation test --master m";
+  std::string cmd = std::string(FEDRA_PROVISION) + " --out '" + (dir_ / "").string() + "' --federation test --master m";
   for (const auto& s : sites_) cmd += " --site " + s;
   cmd += " > '" + (dir_ / "provision.log").string() + "' 2>&1";
   if (std::system(cmd.c_str()) != 0) {
@@ -37,13 +36,14 @@ LocalFederation::~LocalFederation() {
 void LocalFederation::Start(const std::string& site) {
   const auto ready = kit(site) / "ready";
   std::filesystem::remove(ready);
-  processes_[site] = ChildProcess({FEDRA_SITE_BIN, "--config", (kit(site) / "site.json").string(),
-                                   "--ready-file", ready.string()},
-                                  log(site));
+  processes_[site] = ChildProcess(
+      {FEDRA_SITE_BIN, "--config", (kit(site) / "site.json").string(), "--ready-file", ready.string()}, log(site));
   ChildProcess& p = processes_[site];
-  const bool up = WaitFor([&] { return std::filesystem::exists(ready) || !p.running() ||
-                                       p.Wait(std::chrono::milliseconds(0)).has_value(); },
-                          std::chrono::seconds(20));
+  const bool up = WaitFor(
+      [&] {
+        return std::filesystem::exists(ready) || !p.running() || p.Wait(std::chrono::milliseconds(0)).has_value();
+      },
+      std::chrono::seconds(20));
   if (!up || !std::filesystem::exists(ready)) {
     throw std::runtime_error("site '" + site + "' did not start: " + SiteLog(*this, site));
   }
@@ -80,15 +80,13 @@ std::filesystem::path LocalFederation::WriteFederationJson(const std::filesystem
   const FederationConfig c = MasterConfig();
   nlohmann::json sites = nlohmann::json::array();
   for (const auto& s : c.sites) sites.push_back({{"name", s.name}, {"host", s.host}, {"port", s.port}});
-  WriteFile(path, nlohmann::json{{"name", "m"},
-                                 {"tls", {{"cert", c.tls.cert}, {"key", c.tls.key}, {"ca", c.tls.ca}}},
-                                 {"sites", sites}}
-                      .dump());
+  WriteFile(path,
+            nlohmann::json{
+                {"name", "m"}, {"tls", {{"cert", c.tls.cert}, {"key", c.tls.key}, {"ca", c.tls.ca}}}, {"sites", sites}}
+                .dump());
   return path;
 }
 
-std::string SiteLog(const LocalFederation& fed, const std::string& site) {
-  return ReadFile(fed.log(site));
-}
+std::string SiteLog(const LocalFederation& fed, const std::string& site) { return ReadFile(fed.log(site)); }
 
 }  // namespace fedra::testing

@@ -25,9 +25,7 @@ class LocalFederation final : public SiteKits {
 
   std::filesystem::path master_kit() const { return dir_ / "master-m"; }
   // The master's certificate, key and CA, for clients that speak to the sites as master "m".
-  TlsFiles master_tls() const {
-    return {master_kit() / "cert.pem", master_kit() / "key.pem", master_kit() / "ca.crt"};
-  }
+  TlsFiles master_tls() const { return {master_kit() / "cert.pem", master_kit() / "key.pem", master_kit() / "ca.crt"}; }
   std::filesystem::path log(const std::string& site) const { return kit(site) / "site.log"; }
 
   // Starts the site process and waits (with a deadline) until it listens. Throws on failure.

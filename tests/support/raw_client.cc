@@ -3,10 +3,10 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <doctest/doctest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <doctest/doctest.h>
 
 namespace fedra::testing {
 namespace net = boost::asio;
@@ -28,8 +28,7 @@ Status RawClient::Connect() {
   boost::system::error_code ec;
   stream_->lowest_layer().connect({net::ip::make_address("127.0.0.1"), port_}, ec);
   if (ec) return Unavailable("connect: " + ec.message());
-  timeval tv{static_cast<time_t>(timeout_.count() / 1000),
-             static_cast<suseconds_t>((timeout_.count() % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(timeout_.count() / 1000), static_cast<suseconds_t>((timeout_.count() % 1000) * 1000)};
   const int fd = stream_->lowest_layer().native_handle();
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

@@ -23,8 +23,7 @@ namespace fedra::testing {
 class RawClient {
  public:
   // `files` empty cert/key: present no client certificate (still trusting `files.ca`).
-  RawClient(const TlsFiles& files, uint16_t port,
-            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  RawClient(const TlsFiles& files, uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   // Connects and completes the TLS handshake; the status says why not.
   Status Connect();

@@ -9,8 +9,7 @@
 
 namespace fedra::testing {
 
-void SiteKits::EditConfig(const std::string& site,
-                                 const std::function<void(nlohmann::json&)>& edit) {
+void SiteKits::EditConfig(const std::string& site, const std::function<void(nlohmann::json&)>& edit) {
   const auto path = kit(site) / "site.json";
   Result<nlohmann::json> doc = LoadJsonFile(path);
   if (!doc.ok()) throw std::runtime_error(doc.status().message());
@@ -18,11 +17,9 @@ void SiteKits::EditConfig(const std::string& site,
   WriteFile(path, doc->dump(2));
 }
 
-void SiteKits::AddDataset(const std::string& site, const std::string& dataset,
-                                 const std::string& file, const std::string& privacy) {
-  EditConfig(site, [&](nlohmann::json& c) {
-    c["datasets"][dataset] = {{"path", file}, {"privacy", privacy}};
-  });
+void SiteKits::AddDataset(const std::string& site, const std::string& dataset, const std::string& file,
+                          const std::string& privacy) {
+  EditConfig(site, [&](nlohmann::json& c) { c["datasets"][dataset] = {{"path", file}, {"privacy", privacy}}; });
 }
 
 std::vector<nlohmann::json> SiteKits::audit_events(const std::string& site) const {
@@ -40,9 +37,8 @@ void SiteKits::AllowTraining(const std::string& dataset) {
   }
 }
 
-void SiteKits::AddCsvDataset(const std::string& site, const std::string& dataset,
-                                    const Matrix& m, const std::vector<std::string>& columns,
-                                    const std::string& privacy) {
+void SiteKits::AddCsvDataset(const std::string& site, const std::string& dataset, const Matrix& m,
+                             const std::vector<std::string>& columns, const std::string& privacy) {
   std::string text;
   for (size_t j = 0; j < columns.size(); ++j) text += (j ? "," : "") + columns[j];
   text += "\n";
@@ -60,8 +56,8 @@ void SiteKits::AddCsvDataset(const std::string& site, const std::string& dataset
 }
 
 void SiteKits::AddSplitCsvDataset(const std::string& dataset, const Matrix& pooled,
-                                         const std::vector<int>& rows_per_site,
-                                         const std::vector<std::string>& columns, const std::string& privacy) {
+                                  const std::vector<int>& rows_per_site, const std::vector<std::string>& columns,
+                                  const std::string& privacy) {
   if (rows_per_site.size() > sites_.size()) throw std::runtime_error("more parts than sites");
   Eigen::Index row = 0;
   for (size_t s = 0; s < rows_per_site.size(); row += rows_per_site[s], ++s) {

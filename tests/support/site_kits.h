@@ -56,7 +56,8 @@ class SiteKits {
   virtual std::unique_ptr<Federation> Connect(std::chrono::seconds call_timeout = std::chrono::seconds(20)) const = 0;
 
  protected:
-  SiteKits(std::filesystem::path dir, std::vector<std::string> sites) : dir_(std::move(dir)), sites_(std::move(sites)) {}
+  SiteKits(std::filesystem::path dir, std::vector<std::string> sites)
+      : dir_(std::move(dir)), sites_(std::move(sites)) {}
 
   const std::filesystem::path dir_;
   const std::vector<std::string> sites_;

@@ -102,9 +102,9 @@ TEST_CASE("malformed messages get a clear error and the site keeps serving") {
     CHECK_FALSE(f.ok());
     CHECK(f.status().code() == StatusCode::kUnavailable);  // closed by the site, not our timeout
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(8));
-    CHECK(testing::WaitFor([&] {
-      return testing::ReadFile(site.local.log("a")).find("10 of 1000 bytes arrived") != std::string::npos;
-    }, std::chrono::seconds(5)));
+    CHECK(testing::WaitFor(
+        [&] { return testing::ReadFile(site.local.log("a")).find("10 of 1000 bytes arrived") != std::string::npos; },
+        std::chrono::seconds(5)));
   }
   SUBCASE("a batch truncated inside a well-framed message") {
     auto c = site.Connected();
@@ -147,8 +147,8 @@ TEST_CASE("bad requests get errors that say what happened, and the audit trail k
 
   {
     auto c = site.Connected();
-    Result<ResponseBatch> r = c->Call(RequestBatch{3, {Request::Read(3, "secret"), Request::Get(3),
-                                                      Request::Exec(0, "colSums", {3}, true)}});
+    Result<ResponseBatch> r =
+        c->Call(RequestBatch{3, {Request::Read(3, "secret"), Request::Get(3), Request::Exec(0, "colSums", {3}, true)}});
     REQUIRE(r.ok());
     CHECK(r->responses[0].status.ok());
     CHECK(r->responses[1].status.code() == StatusCode::kPermissionDenied);

@@ -54,13 +54,15 @@ TEST_CASE("the dashboard: log in, read a run's chart, submit a job, in headless 
   }
   testing::ServingMaster s;
   testing::HttpsClient op = s.Client(s.operator_token);
-  Result<testing::HttpReply> submitted = op.Post(
-      "/api/v1/jobs", {{"algorithm", "lmCG"}, {"experiment", "housing"}, {"data", {{"dataset", "reg"}, {"label", "y"}}}});
+  Result<testing::HttpReply> submitted =
+      op.Post("/api/v1/jobs",
+              {{"algorithm", "lmCG"}, {"experiment", "housing"}, {"data", {{"dataset", "reg"}, {"label", "y"}}}});
   REQUIRE(submitted.ok());
   REQUIRE(submitted->status == 201);
   const int64_t run = submitted->Json()["run_id"];
   REQUIRE(s.WaitForEnd(op, run)["info"]["status"] == "finished");
-  Result<testing::HttpReply> history = op.Get("/api/v1/runs/" + std::to_string(run) + "/metrics/residual_norm2?max_points=500");
+  Result<testing::HttpReply> history =
+      op.Get("/api/v1/runs/" + std::to_string(run) + "/metrics/residual_norm2?max_points=500");
   REQUIRE(history.ok());
   const size_t points = history->Json()["metrics"].size();
   REQUIRE(points >= 2);
@@ -83,8 +85,8 @@ TEST_CASE("the dashboard: log in, read a run's chart, submit a job, in headless 
                                  {"label", "y"}};
   testing::WriteFile(s.dir / "browser.json", config.dump());
   const std::string log = (s.dir / "browser.log").string();
-  const std::string cmd = "node '" FEDRA_SOURCE_DIR "/tests/browser/dashboard_test.mjs' '" + (s.dir / "browser.json").string() +
-                          "' > '" + log + "' 2>&1";
+  const std::string cmd = "node '" FEDRA_SOURCE_DIR "/tests/browser/dashboard_test.mjs' '" +
+                          (s.dir / "browser.json").string() + "' > '" + log + "' 2>&1";
   const int rc = std::system(cmd.c_str());
   CHECK_MESSAGE(rc == 0, testing::ReadFile(log));
   MESSAGE(testing::ReadFile(log));

@@ -33,7 +33,9 @@ Matrix Clinic() {
 }
 
 nlohmann::json Policy(double epsilon, double multiplier) {
-  return {{"epsilon", epsilon}, {"delta", 1e-6}, {"noise_multiplier", multiplier},
+  return {{"epsilon", epsilon},
+          {"delta", 1e-6},
+          {"noise_multiplier", multiplier},
           {"bounds", {{"age", {18, 100}}, {"score", {0, 1}}, {"g", {0, 1}}}}};
 }
 
@@ -122,7 +124,7 @@ TEST_CASE("k-means clusters that differ by one row give that row only under the 
     const double sigma = std::hypot(sigma_with, sigma_without);
     for (Eigen::Index j = 0; j < 2; ++j) z.push_back((with(0, j) - without(0, j) - oldest(j)) / sigma);
     z.push_back((with(0, 2) - without(0, 2) - 1) / sigma);  // the count
-    CHECK(sigma > 10 * 82);  // far more than the whole range of an age
+    CHECK(sigma > 10 * 82);                                 // far more than the whole range of an age
   }
   MESSAGE("z-score RMS of the reconstructed row: " << Rms(z));
   CHECK(Rms(z) > 0.5);
@@ -156,7 +158,8 @@ TEST_CASE("dp-aggregate refuses what its noise could not cover") {
   VarId single = 0;
   for (uint64_t seed = 1; seed < 400 && single == 0; ++seed) {
     const VarId part = s.wire->NewId();
-    Response split = s.wire->One(Request::Exec(part, "splitRows", {x}, false, {{"fraction", 0.01}, {"seed", seed}, {"held_out", true}}));
+    Response split = s.wire->One(
+        Request::Exec(part, "splitRows", {x}, false, {{"fraction", 0.01}, {"seed", seed}, {"held_out", true}}));
     REQUIRE(split.status.ok());
     if (split.meta["rows"] == 1) single = part;
   }
@@ -187,7 +190,8 @@ TEST_CASE("the site's ledger refuses releases past the budget, and remembers the
   CHECK(logged);
 
   const auto ledger = s.local.kit("a") / "privacy-ledger.json";
-  CHECK((std::filesystem::status(ledger).permissions() & std::filesystem::perms::group_all) == std::filesystem::perms::none);
+  CHECK((std::filesystem::status(ledger).permissions() & std::filesystem::perms::group_all) ==
+        std::filesystem::perms::none);
   CHECK(s.local.Stop("a") == 0);
   s.local.Start("a");
   s.Connect();

@@ -9,8 +9,8 @@
 #include <csignal>
 #include <random>
 
-#include "master/jobs/job.h"
 #include "master/algorithms/federated_training.h"
+#include "master/jobs/job.h"
 #include "site-agent/trainer.h"
 #include "tests/support/fashion.h"
 #include "tests/support/federated_data.h"
@@ -40,7 +40,8 @@ double AccuracyOn(const nlohmann::json& result, const Matrix& data) {
   Result<ModelSpec> model = ParseModelSpec(result["model"], "model");
   REQUIRE(model.ok());
   const std::vector<float> values = result["parameters"];
-  const Eigen::VectorXf params = Eigen::Map<const Eigen::VectorXf>(values.data(), static_cast<Eigen::Index>(values.size()));
+  const Eigen::VectorXf params =
+      Eigen::Map<const Eigen::VectorXf>(values.data(), static_cast<Eigen::Index>(values.size()));
   const Eigen::Index d = data.cols() - 1;
   const BatchStats s =
       Mlp(*model).Run(params, data.leftCols(d).cast<float>(), *MakeTargets(*model, Matrix(data.col(d))), nullptr);
@@ -73,8 +74,8 @@ TEST_CASE("FedAvg trains a 2-layer MLP on non-IID Fashion-MNIST to 85% test accu
     REQUIRE_MESSAGE(run.ok(), run.status().ToString());
     REQUIRE(run->trained.rounds.size() == 20);
     MESSAGE("top-k " << topk << ": test accuracy " << run->test_accuracy << " after 20 rounds, " << run->seconds
-                     << " s, " << run->bytes_up_per_round << " bytes up per round; last round: "
-                     << run->trained.rounds.back().dump());
+                     << " s, " << run->bytes_up_per_round
+                     << " bytes up per round; last round: " << run->trained.rounds.back().dump());
     // The training loss, measured at the sites, fell over the rounds.
     const auto& rounds = run->trained.rounds;
     CHECK(rounds.back()["loss"].get<double>() < 0.6 * rounds.front()["loss"].get<double>());
@@ -132,21 +133,22 @@ TEST_CASE("nn jobs train through the job runner and name bad hyper-parameters") 
   const std::string data = R"("data": {"dataset": "blobs", "label": "cls"})";
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "model": {"kind": "cnn"}})").find("model.kind: unknown field") !=
         std::string::npos);
-  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "optimizer": {"name": "lion"}})").find("unknown optimizer 'lion'") !=
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "optimizer": {"name": "lion"}})")
+            .find("unknown optimizer 'lion'") != std::string::npos);
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "optimizer": {"lr": -1}})").find("optimizer.lr") !=
         std::string::npos);
-  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "optimizer": {"lr": -1}})").find("optimizer.lr") != std::string::npos);
-  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"batch_size": 100}})").find("batch size 100 does not fit this site's 90 rows") !=
-        std::string::npos);
-  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "model": {"inputs": 5}})").find("model.inputs: 5, but the data has 2") !=
-        std::string::npos);
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"batch_size": 100}})")
+            .find("batch size 100 does not fit this site's 90 rows") != std::string::npos);
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "model": {"inputs": 5}})")
+            .find("model.inputs: 5, but the data has 2") != std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"strategy": "gossip"}})")
             .find("ps.strategy: unknown strategy 'gossip' (bsp, asp, ssp, backup)") != std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"strategy": "backup", "backup": 2}})")
             .find("backup: 2 backup sites of 2") != std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"strategy": "asp", "aggregator": "median"}})")
             .find("ps.aggregator: median combines the updates of a round") != std::string::npos);
-  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"aggregator": "krum"}})").find("unknown aggregator 'krum'") !=
-        std::string::npos);
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"aggregator": "krum"}})")
+            .find("unknown aggregator 'krum'") != std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"compression": {"topk": 2}}})")
             .find("ps.compression.topk") != std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"balance": {"mode": "oversample"}}})")
@@ -155,16 +157,18 @@ TEST_CASE("nn jobs train through the job runner and name bad hyper-parameters") 
             .find("ps.server_optimizer.beta1") != std::string::npos);
   CHECK(error(R"({"algorithm": "lm", )" + data + R"(, "model": {}})").find("model: only for the nn algorithm") !=
         std::string::npos);
-  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"frequency": "batch", "rounds": 3, "server_optimizer": {}}})")
+  CHECK(error(R"({"algorithm": "nn", )" + data +
+              R"(, "ps": {"frequency": "batch", "rounds": 3, "server_optimizer": {}}})")
             .find("with frequency \"batch\" the server steps with the job's optimizer") != std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"frequency": "batch"}})").find("ps.rounds: required") !=
         std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"strategy": "backup", "compression": {"topk": 0.1}}})")
             .find("the backup strategy drops late updates") != std::string::npos);
-  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"frequency": "batch", "rounds": 100000000, "nfetch": 100}})")
-            .find("rounds x nfetch may be at most 2^30") != std::string::npos);
-  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "model": {"hidden": [60000, 60000]}})").find("parameters, more than") !=
-        std::string::npos);
+  CHECK(
+      error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"frequency": "batch", "rounds": 100000000, "nfetch": 100}})")
+          .find("rounds x nfetch may be at most 2^30") != std::string::npos);
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "model": {"hidden": [60000, 60000]}})")
+            .find("parameters, more than") != std::string::npos);
   // A batch smaller than the site's minimum aggregate could give a row back through the update.
   const std::string small = error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"batch_size": 4, "epochs": 1}})");
   CHECK_MESSAGE(small.find("sum fewer rows than the site's minimum of 10") != std::string::npos, small);
@@ -250,9 +254,9 @@ TEST_CASE("a site killed mid-training is dropped; the rounds go on until the quo
     Result<ParameterServerResult> trained = TrainFederated(*fed, x, y, options);
     if (quorum == 3) {
       CHECK(trained.status().code() == StatusCode::kUnavailable);
-      CHECK_MESSAGE(trained.status().message().find("round 3: 2 of 3 sites left, below the quorum of 3") !=
-                        std::string::npos,
-                    trained.status().message());
+      CHECK_MESSAGE(
+          trained.status().message().find("round 3: 2 of 3 sites left, below the quorum of 3") != std::string::npos,
+          trained.status().message());
       CHECK(trained.status().message().find("site 'c'") != std::string::npos);
       continue;
     }
@@ -277,7 +281,8 @@ TEST_CASE("every strategy trains through real sites, and a site killed mid-job s
            Case{R"({"strategy": "ssp", "staleness": 1, "epochs": 6})", true},
            Case{R"({"strategy": "backup", "backup": 1, "epochs": 6, "aggregator": "median"})", true},
            Case{R"({"strategy": "bsp", "epochs": 6, "proximal_mu": 0.1, "balance": {"mode": "replicate"},
-                   "server_optimizer": {"name": "fedadam", "lr": 0.05}})", false},
+                   "server_optimizer": {"name": "fedadam", "lr": 0.05}})",
+                false},
            Case{R"({"strategy": "ssp", "staleness": 0, "frequency": "batch", "nfetch": 3, "rounds": 12})", false},
        }) {
     CAPTURE(c.ps);
@@ -289,7 +294,9 @@ TEST_CASE("every strategy trains through real sites, and a site killed mid-job s
     auto fed = local.Connect();
     Result<JobSpec> spec = ParseJobSpec(nlohmann::json::parse(std::string(R"({"algorithm": "nn",
         "data": {"dataset": "d", "label": "cls"}, "model": {"hidden": [4], "activation": "tanh"},
-        "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.5}, "ps": )") + c.ps + "}"), "job.json");
+        "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.5}, "ps": )") +
+                                                              c.ps + "}"),
+                                        "job.json");
     REQUIRE_MESSAGE(spec.ok(), spec.status().ToString());
     // After round 2, site c's process is killed outright.
     IterationHook kill = [&](int round, const IterationMetrics&) -> Status {
@@ -328,7 +335,8 @@ TEST_CASE("nn with a held-out split scores every round on rows it never trains o
   Result<JobSpec> spec = ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "nn",
       "data": {"dataset": "d", "label": "cls", "holdout": {"fraction": 0.25, "seed": 3}},
       "model": {"hidden": [6], "activation": "tanh"}, "optimizer": {"name": "adam", "lr": 0.05},
-      "ps": {"epochs": 5, "batch_size": 16}})"), "job.json");
+      "ps": {"epochs": 5, "batch_size": 16}})"),
+                                      "job.json");
   REQUIRE_MESSAGE(spec.ok(), spec.status().ToString());
   Result<nlohmann::json> result = RunJob(*fed, *spec);
   REQUIRE_MESSAGE(result.ok(), result.status().ToString());
@@ -346,9 +354,10 @@ TEST_CASE("nn with a held-out split scores every round on rows it never trains o
   Result<ModelSpec> model = ParseModelSpec((*result)["model"], "model");
   REQUIRE(model.ok());
   const std::vector<float> values = (*result)["parameters"];
-  const Eigen::VectorXf params = Eigen::Map<const Eigen::VectorXf>(values.data(), static_cast<Eigen::Index>(values.size()));
-  const BatchStats s = Mlp(*model).Run(params, held_out->leftCols(2).cast<float>(), *MakeTargets(*model, Matrix(held_out->col(2))),
-                                       nullptr);
+  const Eigen::VectorXf params =
+      Eigen::Map<const Eigen::VectorXf>(values.data(), static_cast<Eigen::Index>(values.size()));
+  const BatchStats s = Mlp(*model).Run(params, held_out->leftCols(2).cast<float>(),
+                                       *MakeTargets(*model, Matrix(held_out->col(2))), nullptr);
   CHECK((*result)["held_out"]["metrics"]["accuracy"].get<double>() ==
         doctest::Approx(static_cast<double>(s.correct) / static_cast<double>(s.rows)).epsilon(1e-12));
   CHECK((*result)["held_out"]["metrics"]["loss"].get<double>() ==

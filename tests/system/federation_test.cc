@@ -4,7 +4,6 @@
 
 #include <signal.h>
 
-
 #include "master/tensor/federated_matrix.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/random_data.h"

@@ -98,9 +98,12 @@ TEST_CASE("attack 1: a master-made unit vector or identity does not pick rows") 
   // The same vector as weights, labels or a mask of a site function.
   const VarId v = s.wire->Put(Matrix::Ones(4, 1));
   CheckRefused(s.wire->One(Request::Exec(0, "tXwXv", {x, e, v}, true)), aligned);
-  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {x, e, s.wire->Put(Matrix::Zero(5, 1))}, {{"return", true}})), aligned);
+  CheckRefused(
+      s.wire->One(Request::Call(0, "logisticStats", {x, e, s.wire->Put(Matrix::Zero(5, 1))}, {{"return", true}})),
+      aligned);
   // As a row vector mixing the rows: protected rows cannot stand where a broadcast goes.
-  CheckRefused(s.wire->One(Request::Exec(0, "matmul", {s.wire->Put(Matrix(Unit(7).transpose())), x}, true)), "row by row");
+  CheckRefused(s.wire->One(Request::Exec(0, "matmul", {s.wire->Put(Matrix(Unit(7).transpose())), x}, true)),
+               "row by row");
 }
 
 TEST_CASE("attack 2: weights and masks from the master are refused before any sum") {
@@ -133,8 +136,8 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
       CAPTURE(fraction);
       CAPTURE(seed);
       const VarId train = s.wire->NewId();
-      Response split = s.wire->One(Request::Exec(train, "splitRows", {x}, false,
-                                           {{"fraction", fraction}, {"seed", seed}, {"held_out", false}}));
+      Response split = s.wire->One(
+          Request::Exec(train, "splitRows", {x}, false, {{"fraction", fraction}, {"seed", seed}, {"held_out", false}}));
       if (!split.status.ok()) {
         CheckRefused(split, "fewer rows than the site's minimum of 10");
         ++refused;
@@ -150,8 +153,8 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
       CHECK_FALSE(NearSomeRow(difference, people, 1e-6));
       // A split of the split is a union of whole cells too.
       const VarId nested = s.wire->NewId();
-      Response inner = s.wire->One(Request::Exec(nested, "splitRows", {train}, false,
-                                           {{"fraction", 0.5}, {"seed", seed}, {"held_out", true}}));
+      Response inner = s.wire->One(
+          Request::Exec(nested, "splitRows", {train}, false, {{"fraction", 0.5}, {"seed", seed}, {"held_out", true}}));
       if (inner.status.ok()) {
         Response nested_sums = s.wire->One(Request::Exec(0, "colSums", {nested}, true));
         REQUIRE(nested_sums.status.ok());
@@ -172,7 +175,8 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
   bool leaked = false;
   for (uint64_t seed = 1; seed <= 200 && !leaked; ++seed) {
     const VarId train = s.wire->NewId();
-    Response split = s.wire->One(Request::Exec(train, "splitRows", {open}, false, {{"fraction", 0.005}, {"seed", seed}}));
+    Response split =
+        s.wire->One(Request::Exec(train, "splitRows", {open}, false, {{"fraction", 0.005}, {"seed", seed}}));
     REQUIRE(split.status.ok());
     if (split.meta["rows"] == kRows - 1) {
       Response part = s.wire->One(Request::Exec(0, "colSums", {train}, true));
@@ -226,7 +230,8 @@ TEST_CASE("attack 4: no order statistic, comparison, nonlinear map or product of
   REQUIRE(s.wire->One(Request::Exec(shifted, "sub", {age, threshold})).status.ok());
   CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {shifted, shifted})), "products of row-level values");
   CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {x, age})), "products of row-level values");
-  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "div", {age, threshold}, false, {{"reverse", true}})), "right operand");
+  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "div", {age, threshold}, false, {{"reverse", true}})),
+               "right operand");
 }
 
 struct Side {
@@ -260,7 +265,9 @@ TEST_CASE("attack 4: a rare mark in the data is no mask either, however it is sh
   const VarId x = s.wire->Read("people", {"age", "income", "score"});
   const VarId rare = s.wire->Read("people", {"rare"});
   const VarId unmarked = s.wire->NewId();  // 1 - rare
-  REQUIRE(s.wire->One(Request::Exec(unmarked, "sub", {rare, s.wire->Put(Matrix::Constant(1, 1, 1))}, false, {{"reverse", true}}))
+  REQUIRE(s.wire
+              ->One(Request::Exec(unmarked, "sub", {rare, s.wire->Put(Matrix::Constant(1, 1, 1))}, false,
+                                  {{"reverse", true}}))
               .status.ok());
   // t(X) %*% rare sums the three marked rows; colSums(X) - t(X) %*% (1 - rare) does too.
   const std::string few = "fewer rows than the site's minimum of 10";
@@ -269,7 +276,9 @@ TEST_CASE("attack 4: a rare mark in the data is no mask either, however it is sh
   CheckRefused(s.wire->One(Request::Exec(0, "colSums", {rare}, true)), few);
   CheckRefused(s.wire->One(Request::Exec(0, "tsmm", {s.wire->Read("people", {"age", "rare"})}, true)), few);
   // As logistic labels: at zero coefficients the gradient is colSums(X) / 2 - t(X) %*% rare.
-  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {x, rare, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}})), few);
+  CheckRefused(
+      s.wire->One(Request::Call(0, "logisticStats", {x, rare, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}})),
+      few);
   // The common columns still add up.
   Response sums = s.wire->One(Request::Exec(0, "colSums", {x}, true));
   REQUIRE(sums.status.ok());
@@ -307,7 +316,8 @@ TEST_CASE("attack 5: k-means centres on a moving hyperplane only ever move whole
   w << -1e6 * 93, 1e6, 0, 0;  // intercept, then age: decides every row with certainty
   Response sharp = s.wire->One(Request::Call(0, "logisticStats", {x, labels, s.wire->Put(w)}, {{"return", true}}));
   CheckRefused(sharp, "decide nearly every row");
-  Response soft = s.wire->One(Request::Call(0, "logisticStats", {x, labels, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}}));
+  Response soft =
+      s.wire->One(Request::Call(0, "logisticStats", {x, labels, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}}));
   CHECK_MESSAGE(soft.status.ok(), soft.status.ToString());
 }
 
@@ -339,28 +349,34 @@ TEST_CASE("attack 6: errors and audit lines about protected data carry no values
 
   // Private data: nothing is computed from it, so nothing can fail on its values.
   const VarId secret = s.wire->Read("patients", {"income", "score"});
-  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {secret, s.wire->Read("patients", {"age"}), s.wire->Put(Matrix::Zero(3, 1))},
-                                   {{"return", true}})),
+  CheckRefused(s.wire->One(Request::Call(0, "logisticStats",
+                                         {secret, s.wire->Read("patients", {"age"}), s.wire->Put(Matrix::Zero(3, 1))},
+                                         {{"return", true}})),
                "nothing is computed from private data");
   // Private-aggregate data: checks of labels say what is wrong, never where or which value.
   const VarId x = s.wire->Read("people", {"income", "score"});
   for (const char* column : {"age", "income", "score"}) {
     const VarId label = s.wire->Read("people", {column});
-    Response r = s.wire->One(Request::Call(0, "logisticStats", {x, label, s.wire->Put(Matrix::Zero(3, 1))}, {{"return", true}}));
+    Response r =
+        s.wire->One(Request::Call(0, "logisticStats", {x, label, s.wire->Put(Matrix::Zero(3, 1))}, {{"return", true}}));
     CHECK(r.status.code() == StatusCode::kInvalidArgument);
     CHECK(r.status.message().find("not class codes") != std::string::npos);
     check_clean(r.status.message());
-    Response t = s.wire->One(Request::Call(0, "trainLocal", {x, label, s.wire->Put(Matrix::Zero(6, 1))},
-                                     {{"model", {{"inputs", 2}, {"outputs", 2}, {"hidden", nlohmann::json::array()}}},
-                                      {"return", true}}));
+    Response t = s.wire->One(Request::Call(
+        0, "trainLocal", {x, label, s.wire->Put(Matrix::Zero(6, 1))},
+        {{"model", {{"inputs", 2}, {"outputs", 2}, {"hidden", nlohmann::json::array()}}}, {"return", true}}));
     CHECK_FALSE(t.status.ok());
     check_clean(t.status.message());
   }
   // A shifted column as labels would turn that check into a search for a row's value: refused.
   const VarId shifted = s.wire->NewId();
-  REQUIRE(s.wire->One(Request::Exec(shifted, "sub", {s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Constant(1, 1, 1))})).status.ok());
-  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {x, shifted, s.wire->Put(Matrix::Zero(3, 1))}, {{"return", true}})),
-               "must be a column as read");
+  REQUIRE(s.wire
+              ->One(Request::Exec(shifted, "sub",
+                                  {s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Constant(1, 1, 1))}))
+              .status.ok());
+  CheckRefused(
+      s.wire->One(Request::Call(0, "logisticStats", {x, shifted, s.wire->Put(Matrix::Zero(3, 1))}, {{"return", true}})),
+      "must be a column as read");
   CheckRefused(s.wire->One(Request::Call(0, "classCounts", {shifted}, {{"return", true}})), "must be a column as read");
   Response broken = s.wire->One(Request::Read(s.wire->NewId(), "broken"));
   CHECK(broken.status.code() == StatusCode::kDataLoss);
@@ -413,13 +429,18 @@ TEST_CASE("what the reviews of the rules found: no compression, counts or mixed 
                "order statistic");
   // Labels made by arithmetic (all zeros: every count a count of rows below the step) are refused.
   const VarId zeros = s.wire->NewId();
-  REQUIRE(s.wire->One(Request::Exec(zeros, "mul", {s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Constant(1, 1, 0))})).status.ok());
-  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {x, zeros, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}})),
-               "must be a column as read");
+  REQUIRE(s.wire
+              ->One(Request::Exec(zeros, "mul",
+                                  {s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Constant(1, 1, 0))}))
+              .status.ok());
+  CheckRefused(
+      s.wire->One(Request::Call(0, "logisticStats", {x, zeros, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}})),
+      "must be a column as read");
   // Correct predictions of a step the master moves would move one row at a time: withheld.
   Matrix w(4, 1);
   w << 1e-6 * 60, -1e-6, 0, 0;  // score > 0 below age 60; every row stays undecided
-  Response step = s.wire->One(Request::Call(0, "logisticStats", {x, s.wire->Read("people", {"label"}), s.wire->Put(w)}, {{"return", true}}));
+  Response step = s.wire->One(
+      Request::Call(0, "logisticStats", {x, s.wire->Read("people", {"label"}), s.wire->Put(w)}, {{"return", true}}));
   REQUIRE_MESSAGE(step.status.ok(), step.status.ToString());
   CHECK(std::isnan((*step.value)(5, 0)));
   // A sum over all columns, or over columns mixed together, is a sum over the rare column too.
@@ -434,28 +455,32 @@ TEST_CASE("what the reviews of the rules found: no compression, counts or mixed 
   CheckRefused(s.wire->One(Request::Exec(0, "tsmm", {combined}, true)), "mix several of its columns");
   // Class counts leave out classes too rare to show, and then the next smallest, since the row
   // count minus the others would give the rare one away: of a 147 / 3 column, nothing shows.
-  Response classes = s.wire->One(Request::Call(0, "classCounts", {s.wire->Read("people", {"rare"})}, {{"return", true}}));
+  Response classes =
+      s.wire->One(Request::Call(0, "classCounts", {s.wire->Read("people", {"rare"})}, {{"return", true}}));
   REQUIRE_MESSAGE(classes.status.ok(), classes.status.ToString());
   CHECK(classes.value->cols() == 0);
-  Response labels = s.wire->One(Request::Call(0, "classCounts", {s.wire->Read("people", {"label"})}, {{"return", true}}));
+  Response labels =
+      s.wire->One(Request::Call(0, "classCounts", {s.wire->Read("people", {"label"})}, {{"return", true}}));
   REQUIRE(labels.status.ok());
   CHECK(labels.value->sum() == kRows);
 
   // k-means of a rare column: one centre's sums are that column's total, the three rows' sum.
-  CheckRefused(s.wire->One(Request::Call(0, "kmeansStep", {rare_only(s), s.wire->Put(Matrix::Zero(1, 1))}, {{"k", 1}, {"return", true}})),
+  CheckRefused(s.wire->One(Request::Call(0, "kmeansStep", {rare_only(s), s.wire->Put(Matrix::Zero(1, 1))},
+                                         {{"k", 1}, {"return", true}})),
                few);
   CheckRefused(s.wire->One(Request::Call(0, "kmeansSeeds", {rare_only(s)}, {{"m", 1}, {"return", true}})), few);
   // Logistic statistics of zeroed features: the intercept's gradient counts the rare label's rows.
   const VarId nothing = s.wire->NewId();
   REQUIRE(s.wire->One(Request::Exec(nothing, "mul", {x, s.wire->Put(Matrix::Constant(1, 1, 0))})).status.ok());
-  CheckRefused(s.wire->One(Request::Call(0, "logisticStats", {nothing, s.wire->Read("people", {"rare"}), s.wire->Put(Matrix::Zero(4, 1))},
-                                   {{"return", true}})),
+  CheckRefused(s.wire->One(Request::Call(0, "logisticStats",
+                                         {nothing, s.wire->Read("people", {"rare"}), s.wire->Put(Matrix::Zero(4, 1))},
+                                         {{"return", true}})),
                few);
   // Training steps over batches the master sizes (n, then n - 1) would difference into a row:
   // refused unless the data owner allows training on the dataset.
-  Response train = s.wire->One(Request::Call(0, "trainLocal", {x, s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Zero(8, 1))},
-                                       {{"model", {{"hidden", nlohmann::json::array()}}}, {"batch_size", kRows},
-                                        {"return", true}}));
+  Response train = s.wire->One(
+      Request::Call(0, "trainLocal", {x, s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Zero(8, 1))},
+                    {{"model", {{"hidden", nlohmann::json::array()}}}, {"batch_size", kRows}, {"return", true}}));
   CheckRefused(train, "allow_training");
 }
 

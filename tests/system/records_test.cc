@@ -20,10 +20,10 @@ using testing::TempDir;
 
 ChildProcess RunMaster(const TempDir& dir, const LocalFederation& local, const std::string& job) {
   testing::WriteFile(dir / "job.json", job);
-  return ChildProcess({FEDRA_MASTER_BIN, "run", "--federation", local.WriteFederationJson(dir / "federation.json").string(),
-                       "--job", (dir / "job.json").string(), "--db", (dir / "fedra.db").string(), "--experiment",
-                       "records"},
-                      dir / "master.log");
+  return ChildProcess(
+      {FEDRA_MASTER_BIN, "run", "--federation", local.WriteFederationJson(dir / "federation.json").string(), "--job",
+       (dir / "job.json").string(), "--db", (dir / "fedra.db").string(), "--experiment", "records"},
+      dir / "master.log");
 }
 
 // Rows in the metrics table, read without opening the database the way the master does (which

@@ -14,7 +14,8 @@ namespace {
 
 using testing::HttpsClient;
 
-void CheckError(const Result<testing::HttpReply>& r, int status, const std::string& code, const std::string& text = "") {
+void CheckError(const Result<testing::HttpReply>& r, int status, const std::string& code,
+                const std::string& text = "") {
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
   CHECK_MESSAGE(r->status == status, r->body);
   CHECK(r->content_type == "application/json");
@@ -90,15 +91,15 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CheckError(op.Request("POST", "/api/v1/jobs", "{not json"), 400, "INVALID_ARGUMENT");
     CheckError(op.Post("/api/v1/jobs", {{"algorithm", "svm"}, {"data", {{"dataset", "reg"}, {"label", "y"}}}}), 400,
                "INVALID_ARGUMENT", "unknown algorithm 'svm'");
-    CheckError(op.Post("/api/v1/jobs", {{"algorithm", "lm"}, {"data", {{"dataset", "reg"}, {"label", "y"}}},
-                                        {"params", {{"lamda", 1}}}}),
-               400, "INVALID_ARGUMENT", "lamda");
+    CheckError(
+        op.Post("/api/v1/jobs",
+                {{"algorithm", "lm"}, {"data", {{"dataset", "reg"}, {"label", "y"}}}, {"params", {{"lamda", 1}}}}),
+        400, "INVALID_ARGUMENT", "lamda");
 
-    Result<testing::HttpReply> submitted =
-        op.Post("/api/v1/jobs", {{"algorithm", "logreg"},
-                                 {"experiment", "churn"},
-                                 {"data", {{"dataset", "reg"}, {"label", "y"}}},
-                                 {"params", {{"lambda", 0.1}}}});
+    Result<testing::HttpReply> submitted = op.Post("/api/v1/jobs", {{"algorithm", "logreg"},
+                                                                    {"experiment", "churn"},
+                                                                    {"data", {{"dataset", "reg"}, {"label", "y"}}},
+                                                                    {"params", {{"lambda", 0.1}}}});
     REQUIRE(submitted.ok());
     // Labels must be classes: this job fails, and the failure is recorded with its reason.
     REQUIRE(submitted->status == 201);
@@ -123,7 +124,8 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     for (const auto& m : done["data"]["metrics"]) has_r2 |= m["key"] == "r2";
     CHECK(has_r2);
 
-    Result<testing::HttpReply> history = viewer.Get("/api/v1/runs/" + std::to_string(run) + "/metrics/residual_norm2?max_points=2");
+    Result<testing::HttpReply> history =
+        viewer.Get("/api/v1/runs/" + std::to_string(run) + "/metrics/residual_norm2?max_points=2");
     REQUIRE(history.ok());
     CHECK(history->status == 200);
     CHECK(history->Json()["total_points"].get<int>() >= 2);
@@ -139,7 +141,8 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
       if (e["name"] == "housing") housing = e;
     }
     REQUIRE_MESSAGE(housing.is_object(), experiments->body);
-    Result<testing::HttpReply> runs = viewer.Get("/api/v1/experiments/" + std::to_string(housing["experiment_id"].get<int64_t>()) + "/runs");
+    Result<testing::HttpReply> runs =
+        viewer.Get("/api/v1/experiments/" + std::to_string(housing["experiment_id"].get<int64_t>()) + "/runs");
     REQUIRE(runs.ok());
     REQUIRE(runs->Json()["runs"].size() == 1);
     CHECK(runs->Json()["runs"][0]["info"]["run_id"] == run);
@@ -163,10 +166,10 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
   }
 
   SUBCASE("a cancelled job stops at an iteration boundary and is recorded as cancelled") {
-    Result<testing::HttpReply> submitted =
-        op.Post("/api/v1/jobs", {{"algorithm", "kmeans"},
-                                 {"data", {{"dataset", "noise"}}},
-                                 {"params", {{"k", 30}, {"restarts", 20}, {"tolerance", 0}, {"max_iterations", 100000}}}});
+    Result<testing::HttpReply> submitted = op.Post(
+        "/api/v1/jobs", {{"algorithm", "kmeans"},
+                         {"data", {{"dataset", "noise"}}},
+                         {"params", {{"k", 30}, {"restarts", 20}, {"tolerance", 0}, {"max_iterations", 100000}}}});
     REQUIRE(submitted.ok());
     REQUIRE(submitted->status == 201);
     const int64_t run = submitted->Json()["run_id"];
@@ -174,7 +177,8 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     REQUIRE(testing::WaitFor(
         [&] { return viewer.Get("/api/v1/jobs/" + std::to_string(run))->Json()["run"]["info"]["status"] == "running"; },
         std::chrono::seconds(30)));
-    Result<testing::HttpReply> cancel = op.Post("/api/v1/jobs/" + std::to_string(run) + "/cancel", nlohmann::json::object());
+    Result<testing::HttpReply> cancel =
+        op.Post("/api/v1/jobs/" + std::to_string(run) + "/cancel", nlohmann::json::object());
     REQUIRE(cancel.ok());
     CHECK(cancel->status == 202);
     const nlohmann::json ended = s.WaitForEnd(viewer, run);
@@ -208,7 +212,10 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
         for (int b = 0; b < kBatches; ++b) {
           nlohmann::json metrics = nlohmann::json::array();
           for (int i = 0; i < kPerBatch; ++i) {
-            metrics.push_back({{"key", "loss"}, {"value", 1.0 / (i + 1)}, {"timestamp", 1.7e12}, {"step", (c * kBatches + b) * kPerBatch + i}});
+            metrics.push_back({{"key", "loss"},
+                               {"value", 1.0 / (i + 1)},
+                               {"timestamp", 1.7e12},
+                               {"step", (c * kBatches + b) * kPerBatch + i}});
           }
           Result<testing::HttpReply> r = client.Post("/api/v1/runs/log-batch", {{"run_id", run}, {"metrics", metrics}});
           if (!r.ok() || r->status != 200) ++failures;
@@ -219,14 +226,16 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     }
     for (auto& t : threads) t.join();
     CHECK(failures == 0);
-    Result<testing::HttpReply> history = viewer.Get("/api/v1/runs/" + std::to_string(run) + "/metrics/loss?max_points=100000");
+    Result<testing::HttpReply> history =
+        viewer.Get("/api/v1/runs/" + std::to_string(run) + "/metrics/loss?max_points=100000");
     REQUIRE(history.ok());
     CHECK(history->Json()["total_points"] == kClients * kBatches * kPerBatch);
-    Result<testing::HttpReply> finished = op.Post("/api/v1/runs/" + std::to_string(run) + "/status", {{"status", "finished"}});
+    Result<testing::HttpReply> finished =
+        op.Post("/api/v1/runs/" + std::to_string(run) + "/status", {{"status", "finished"}});
     REQUIRE(finished.ok());
     CHECK(finished->status == 200);
-    CheckError(op.Post("/api/v1/runs/" + std::to_string(run) + "/status", {{"status", "done"}}), 400, "INVALID_ARGUMENT",
-               "unknown value 'done'");
+    CheckError(op.Post("/api/v1/runs/" + std::to_string(run) + "/status", {{"status", "done"}}), 400,
+               "INVALID_ARGUMENT", "unknown value 'done'");
   }
 
   // SIGTERM stops the server cleanly.

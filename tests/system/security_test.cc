@@ -17,9 +17,7 @@ using testing::LocalFederation;
 using testing::RawClient;
 using testing::TempDir;
 
-TlsFiles Kit(const std::filesystem::path& dir) {
-  return {dir / "cert.pem", dir / "key.pem", dir / "ca.crt"};
-}
+TlsFiles Kit(const std::filesystem::path& dir) { return {dir / "cert.pem", dir / "key.pem", dir / "ca.crt"}; }
 
 // True once `file` contains `text`: the site records a refusal just after the client sees it.
 bool EventuallyContains(const std::filesystem::path& file, const std::string& text) {
@@ -43,9 +41,7 @@ TEST_CASE("a running site accepts only its federation's masters") {
   local.StartAll();
   const uint16_t port = local.port("a");
 
-  SUBCASE("the federation's master is accepted") {
-    CHECK(Ping(Kit(local.master_kit()), port).ok());
-  }
+  SUBCASE("the federation's master is accepted") { CHECK(Ping(Kit(local.master_kit()), port).ok()); }
   SUBCASE("no client certificate is refused") {
     TlsFiles none = Kit(local.master_kit());
     none.cert.clear();

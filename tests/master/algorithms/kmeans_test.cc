@@ -5,8 +5,8 @@
 
 #include <random>
 
-#include "master/jobs/job.h"
 #include "master/algorithms/kmeans.h"
+#include "master/jobs/job.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
@@ -64,7 +64,8 @@ Lloyd LocalLloyd(const Matrix& x, Matrix centers, double tolerance, int max_iter
 
 double Inertia(const Matrix& x, const Matrix& centers) {
   double total = 0;
-  for (Eigen::Index i = 0; i < x.rows(); ++i) total += (centers.rowwise() - x.row(i)).rowwise().squaredNorm().minCoeff();
+  for (Eigen::Index i = 0; i < x.rows(); ++i)
+    total += (centers.rowwise() - x.row(i)).rowwise().squaredNorm().minCoeff();
   return total;
 }
 
@@ -208,11 +209,16 @@ TEST_CASE_TEMPLATE("kmeans jobs name the centres' columns and reject bad paramet
 
   CHECK(job(R"({"algorithm": "kmeans", "data": {"dataset": "pts"}})").status().message().find("k: required") !=
         std::string::npos);
-  CHECK(job(R"({"algorithm": "kmeans", "data": {"dataset": "pts"}, "params": {"k": 0}})").status().message().find(
-            "params.k") != std::string::npos);
+  CHECK(job(R"({"algorithm": "kmeans", "data": {"dataset": "pts"}, "params": {"k": 0}})")
+            .status()
+            .message()
+            .find("params.k") != std::string::npos);
   CHECK(job(R"({"algorithm": "kmeans", "data": {"dataset": "pts"}, "params": {"k": 2, "n_init": 3}})")
-            .status().message().find("n_init: unknown field") != std::string::npos);
-  Status too_many = RunJob(*fed, *job(R"({"algorithm": "kmeans", "data": {"dataset": "pts"}, "params": {"k": 301}})")).status();
+            .status()
+            .message()
+            .find("n_init: unknown field") != std::string::npos);
+  Status too_many =
+      RunJob(*fed, *job(R"({"algorithm": "kmeans", "data": {"dataset": "pts"}, "params": {"k": 301}})")).status();
   CHECK(too_many.message().find("k = 301 exceeds the 300 rows") != std::string::npos);
 }
 

@@ -6,8 +6,8 @@
 
 #include <Eigen/Dense>
 
-#include "master/jobs/job.h"
 #include "master/algorithms/lm.h"
+#include "master/jobs/job.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
@@ -69,8 +69,8 @@ struct LmFixture {
 
 void CheckClose(const Eigen::VectorXd& got, const Eigen::VectorXd& want, double tol) {
   REQUIRE(got.size() == want.size());
-  CHECK_MESSAGE((got - want).cwiseAbs().maxCoeff() <= tol * std::max(1.0, want.cwiseAbs().maxCoeff()),
-                "got ", got.transpose(), " want ", want.transpose());
+  CHECK_MESSAGE((got - want).cwiseAbs().maxCoeff() <= tol * std::max(1.0, want.cwiseAbs().maxCoeff()), "got ",
+                got.transpose(), " want ", want.transpose());
 }
 
 }  // namespace
@@ -109,7 +109,8 @@ TEST_CASE("one lmCG iteration costs one batch per site") {
   };
   auto run = [&](int iterations) {
     const uint64_t before = batches();
-    Result<LmModel> m = FitLm(*f.fed, *data, {0, 1, 2, 3}, 4, LmOptions{.conjugate_gradient = true, .max_iterations = iterations, .tolerance = 0});
+    Result<LmModel> m = FitLm(*f.fed, *data, {0, 1, 2, 3}, 4,
+                              LmOptions{.conjugate_gradient = true, .max_iterations = iterations, .tolerance = 0});
     REQUIRE(m.ok());
     REQUIRE(m->iterations == iterations);
     return batches() - before;
@@ -135,23 +136,34 @@ TEST_CASE_TEMPLATE("jobs run end to end and reject what they cannot do, naming i
   CHECK((*result)["metrics"]["r2"].get<double>() > 0.9);
 
   // Features by index, label by index.
-  Result<JobSpec> by_index = job(R"({"algorithm": "lmCG", "data": {"dataset": "reg", "label": 4, "features": [0, 2]}})");
+  Result<JobSpec> by_index =
+      job(R"({"algorithm": "lmCG", "data": {"dataset": "reg", "label": 4, "features": [0, 2]}})");
   REQUIRE(by_index.ok());
   Result<nlohmann::json> small = RunJob(*f.fed, *by_index);
   REQUIRE(small.ok());
   CHECK((*small)["coefficients"].size() == 3);
 
-  CHECK(job(R"({"algorithm": "svm", "data": {"dataset": "reg", "label": "y"}})").status().message().find(
-            "unknown algorithm 'svm'") != std::string::npos);
+  CHECK(job(R"({"algorithm": "svm", "data": {"dataset": "reg", "label": "y"}})")
+            .status()
+            .message()
+            .find("unknown algorithm 'svm'") != std::string::npos);
   CHECK(job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "y"}, "params": {"lamda": 1}})")
-            .status().message().find("lamda: unknown field") != std::string::npos);
+            .status()
+            .message()
+            .find("lamda: unknown field") != std::string::npos);
   CHECK(job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "y"}, "params": {"lambda": -1}})")
-            .status().message().find("lambda") != std::string::npos);
-  Status no_column = RunJob(*f.fed, *job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "price"}})")).status();
+            .status()
+            .message()
+            .find("lambda") != std::string::npos);
+  Status no_column =
+      RunJob(*f.fed, *job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "price"}})")).status();
   CHECK(no_column.message().find("unknown column 'price'") != std::string::npos);
-  Status no_dataset = RunJob(*f.fed, *job(R"({"algorithm": "lm", "data": {"dataset": "housing", "label": "y"}})")).status();
+  Status no_dataset =
+      RunJob(*f.fed, *job(R"({"algorithm": "lm", "data": {"dataset": "housing", "label": "y"}})")).status();
   CHECK(no_dataset.message().find("unknown dataset 'housing'") != std::string::npos);
-  Status overlap = RunJob(*f.fed, *job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "y", "features": ["a", "y"]}})")).status();
+  Status overlap =
+      RunJob(*f.fed, *job(R"({"algorithm": "lm", "data": {"dataset": "reg", "label": "y", "features": ["a", "y"]}})"))
+          .status();
   CHECK(overlap.message().find("cannot also be a feature") != std::string::npos);
 
   // Jobs, failed or not, leave no variable behind at any site.

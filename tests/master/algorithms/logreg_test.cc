@@ -8,8 +8,8 @@
 
 #include <Eigen/Dense>
 
-#include "master/jobs/job.h"
 #include "master/algorithms/logreg.h"
+#include "master/jobs/job.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
@@ -82,7 +82,8 @@ TEST_CASE("binomial logistic regression matches Newton's method on the pooled da
   REQUIRE(data.ok());
   for (double lambda : {0.0, 0.1}) {
     CAPTURE(lambda);
-    Result<LogRegModel> model = FitLogReg(*f.fed, *data, {0, 1}, 2, LogRegOptions{.lambda = lambda, .tolerance = 1e-9, .max_iterations = 500});
+    Result<LogRegModel> model =
+        FitLogReg(*f.fed, *data, {0, 1}, 2, LogRegOptions{.lambda = lambda, .tolerance = 1e-9, .max_iterations = 500});
     REQUIRE_MESSAGE(model.ok(), model.status().ToString());
     CHECK(model->classes == 2);
     REQUIRE(model->weights.cols() == 1);
@@ -106,7 +107,8 @@ TEST_CASE("multinomial logistic regression reaches the optimum of the pooled pro
   Result<FederatedMatrix> data = FederatedMatrix::Read(*f.fed, "cls");
   REQUIRE(data.ok());
   const double lambda = 0.05;
-  Result<LogRegModel> model = FitLogReg(*f.fed, *data, {0, 1}, 2, LogRegOptions{.lambda = lambda, .tolerance = 1e-9, .max_iterations = 1000});
+  Result<LogRegModel> model =
+      FitLogReg(*f.fed, *data, {0, 1}, 2, LogRegOptions{.lambda = lambda, .tolerance = 1e-9, .max_iterations = 1000});
   REQUIRE_MESSAGE(model.ok(), model.status().ToString());
   CHECK(model->classes == 3);
   REQUIRE(model->weights.cols() == 3);
@@ -137,8 +139,10 @@ TEST_CASE("multinomial logistic regression reaches the optimum of the pooled pro
 TEST_CASE_TEMPLATE("logreg jobs report metrics, and bad labels and parameters are named", Sites, InProcessSites,
                    testing::LocalFederation) {
   Fixture<Sites> f(3);
-  Result<JobSpec> spec = ParseJobSpec(nlohmann::json::parse(
-      R"({"algorithm": "logreg", "data": {"dataset": "cls", "label": "label"}, "params": {"lambda": 0.01}})"), "job.json");
+  Result<JobSpec> spec = ParseJobSpec(
+      nlohmann::json::parse(
+          R"({"algorithm": "logreg", "data": {"dataset": "cls", "label": "label"}, "params": {"lambda": 0.01}})"),
+      "job.json");
   REQUIRE(spec.ok());
   Result<nlohmann::json> result = RunJob(*f.fed, *spec);
   REQUIRE_MESSAGE(result.ok(), result.status().ToString());
@@ -148,10 +152,17 @@ TEST_CASE_TEMPLATE("logreg jobs report metrics, and bad labels and parameters ar
   CHECK_FALSE((*result)["metrics"].contains("accuracy"));
 
   CHECK(ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "logreg", "data": {"dataset": "cls", "label": 2},
-      "params": {"max_iterations": 0}})"), "job.json").status().message().find("max_iterations") != std::string::npos);
+      "params": {"max_iterations": 0}})"),
+                     "job.json")
+            .status()
+            .message()
+            .find("max_iterations") != std::string::npos);
   // A continuous column as the label is refused with the reason.
-  Status bad = RunJob(*f.fed, *ParseJobSpec(nlohmann::json::parse(
-      R"({"algorithm": "logreg", "data": {"dataset": "cls", "label": "u"}})"), "job.json")).status();
+  Status bad =
+      RunJob(*f.fed, *ParseJobSpec(
+                         nlohmann::json::parse(R"({"algorithm": "logreg", "data": {"dataset": "cls", "label": "u"}})"),
+                         "job.json"))
+          .status();
   CHECK_FALSE(bad.ok());
   CHECK(bad.message().find("label") != std::string::npos);
   SiteResponses catalogs = f.fed->CallAll({Request::ListCatalog()});

@@ -6,8 +6,8 @@
 
 #include <Eigen/SVD>
 
-#include "master/jobs/job.h"
 #include "master/algorithms/pca.h"
+#include "master/jobs/job.h"
 #include "tests/support/federated_data.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"

@@ -6,11 +6,10 @@
 namespace fedra {
 
 TEST_CASE("federation.json is validated") {
-  nlohmann::json doc = {
-      {"name", "m"},
-      {"tls", {{"cert", "cert.pem"}, {"key", "key.pem"}, {"ca", "ca.crt"}}},
-      {"sites", {{{"name", "a"}, {"host", "127.0.0.1"}, {"port", 7001}}}},
-      {"limits", {{"call_timeout_s", 9}}}};
+  nlohmann::json doc = {{"name", "m"},
+                        {"tls", {{"cert", "cert.pem"}, {"key", "key.pem"}, {"ca", "ca.crt"}}},
+                        {"sites", {{{"name", "a"}, {"host", "127.0.0.1"}, {"port", 7001}}}},
+                        {"limits", {{"call_timeout_s", 9}}}};
   Result<FederationConfig> ok = ParseFederationConfig(doc, "/kits/m", "federation.json");
   REQUIRE(ok.ok());
   CHECK(ok->tls.key == "/kits/m/key.pem");

@@ -16,7 +16,8 @@ SiteUpdate Update(std::vector<float> values, double rows) {
 }
 
 TEST_CASE("aggregators: weighted mean, coordinate-wise median, trimmed mean resist an outlier") {
-  const SiteUpdate a = Update({1, 10}, 1), b = Update({2, 20}, 1), c = Update({3, 30}, 2), wild = Update({1000, -1000}, 1);
+  const SiteUpdate a = Update({1, 10}, 1), b = Update({2, 20}, 1), c = Update({3, 30}, 2),
+                   wild = Update({1000, -1000}, 1);
   const std::vector<const SiteUpdate*> honest = {&a, &b, &c};
   Eigen::VectorXf mean = Aggregate(AggregationSpec{"mean"}, honest);
   CHECK(mean[0] == doctest::Approx((1 + 2 + 3 * 2) / 4.0));
@@ -29,7 +30,8 @@ TEST_CASE("aggregators: weighted mean, coordinate-wise median, trimmed mean resi
   Eigen::VectorXf trimmed = Aggregate(AggregationSpec{"trimmed_mean", 0.25}, attacked);
   CHECK(trimmed[0] == doctest::Approx(2.5));  // drops 1 and 1000
   CHECK(trimmed[1] == doctest::Approx(15));   // drops -1000 and 30
-  CHECK(CheckAggregation(AggregationSpec{"trimmed_mean", 0.5}).message() == "trimmed_mean: trim must be in [0, 0.5), got 0.500000");
+  CHECK(CheckAggregation(AggregationSpec{"trimmed_mean", 0.5}).message() ==
+        "trimmed_mean: trim must be in [0, 0.5), got 0.500000");
   CHECK(CheckAggregation(AggregationSpec{"krum"}).message().find("unknown aggregator 'krum'") != std::string::npos);
 }
 
@@ -61,10 +63,13 @@ TEST_CASE("server optimizers: FedAvg, server momentum, FedAdam and FedYogi steps
       CHECK(p[i] == doctest::Approx(0.1 * 0.1 * d / (std::sqrt(v) + 0.01)).epsilon(1e-4));
     }
   }
-  CHECK(ParseServerOptimizerSpec({{"name", "adagrad"}}, "ps.server_optimizer").status().message().find(
-            "ps.server_optimizer.name: unknown server optimizer 'adagrad'") != std::string::npos);
-  CHECK(ParseServerOptimizerSpec({{"lr", -1}}, "ps.server_optimizer").status().message().find("ps.server_optimizer.lr") !=
-        std::string::npos);
+  CHECK(ParseServerOptimizerSpec({{"name", "adagrad"}}, "ps.server_optimizer")
+            .status()
+            .message()
+            .find("ps.server_optimizer.name: unknown server optimizer 'adagrad'") != std::string::npos);
+  CHECK(
+      ParseServerOptimizerSpec({{"lr", -1}}, "ps.server_optimizer").status().message().find("ps.server_optimizer.lr") !=
+      std::string::npos);
 }
 
 }  // namespace

@@ -25,7 +25,8 @@ class SimulatedRunner final : public SiteRunner {
   // The update of a piece of work, computed when it starts; a non-ok result fails it.
   using Compute = std::function<Result<SiteUpdate>(const SiteWork&, int attempt)>;
 
-  SimulatedRunner(std::vector<double> delays, Compute compute) : delays_(std::move(delays)), compute_(std::move(compute)) {
+  SimulatedRunner(std::vector<double> delays, Compute compute)
+      : delays_(std::move(delays)), compute_(std::move(compute)) {
     for (size_t i = 0; i < delays_.size(); ++i) names_.push_back("s" + std::to_string(i));
     attempts_.resize(delays_.size());
   }
@@ -80,8 +81,8 @@ class SimulatedRunner final : public SiteRunner {
 // Each site pulls the model halfway toward its own target (site i: all values i + 1).
 Result<SiteUpdate> TowardTarget(const SiteWork& work, int) {
   SiteUpdate u;
-  u.values = 0.5f * (Eigen::VectorXf::Constant(work.parameters->size(), static_cast<float>(work.site + 1)) -
-                     *work.parameters);
+  u.values =
+      0.5f * (Eigen::VectorXf::Constant(work.parameters->size(), static_cast<float>(work.site + 1)) - *work.parameters);
   u.rows = work.site + 1;
   u.loss_sum = u.rows;
   return u;
@@ -233,7 +234,8 @@ TEST_CASE("below the quorum the training stops with an error naming the sites; a
 
 TEST_CASE("strategy settings that cannot work are refused") {
   SimulatedRunner runner({1, 2}, TowardTarget);
-  CHECK(Run(runner, {"backup", 0, 2}, 3).status().message() == "backup: 2 backup sites of 2 (at least 1, and fewer than the sites)");
+  CHECK(Run(runner, {"backup", 0, 2}, 3).status().message() ==
+        "backup: 2 backup sites of 2 (at least 1, and fewer than the sites)");
   CHECK(Run(runner, {"gossip"}, 3).status().message().find("unknown strategy 'gossip'") != std::string::npos);
   ParameterServerOptions options;
   options.quorum = 3;

@@ -34,7 +34,8 @@ enum Needs { kAny, kRowPartition, kUntransposedRowPartition };
 struct Case {
   const char* name;
   Needs needs;
-  std::function<Result<Matrix>(Federation&, const FederatedMatrix&, const Matrix& v_row, const Matrix& v_col)> federated;
+  std::function<Result<Matrix>(Federation&, const FederatedMatrix&, const Matrix& v_row, const Matrix& v_col)>
+      federated;
   std::function<Matrix(const Matrix& x, const Matrix& v_row, const Matrix& v_col)> local;
 };
 
@@ -87,8 +88,12 @@ const std::vector<Case>& Cases() {
       {"max", kAny, Number([](F& f, const X& x) { return Max(f, x); }),
        [](const M& x, const M&, const M&) { return Scalar(x.maxCoeff()); }},
       {"nrow/ncol", kAny,
-       [](F&, const X& x, const M&, const M&) -> Result<M> { return M(M{{double(x.rows()), double(x.cols())}}); },
-       [](const M& x, const M&, const M&) { return M(M{{double(x.rows()), double(x.cols())}}); }},
+       [](F&, const X& x, const M&, const M&) -> Result<M> {
+         return M(M{{double(x.rows()), double(x.cols())}});
+       },
+       [](const M& x, const M&, const M&) {
+         return M(M{{double(x.rows()), double(x.cols())}});
+       }},
       {"t(X) %*% X", kUntransposedRowPartition, Local([](F& f, const X& x) { return x.TransposeSelfProduct(f); }),
        [](const M& x, const M&, const M&) { return M(x.transpose() * x); }},
       {"t(X) %*% V (several columns)", kAny,
@@ -103,19 +108,23 @@ const std::vector<Case>& Cases() {
        [](const M& x, const M& r, const M&) {
          return M(x.transpose() * (x.rowwise().sum().array() * (x * r.transpose()).array()).matrix());
        }},
-      {"X %*% V", kRowPartition, Stays([](F& f, const X& x, const M& r, const M&) { return MatMul(f, x, M(r.transpose().replicate(1, 2))); }),
+      {"X %*% V", kRowPartition,
+       Stays([](F& f, const X& x, const M& r, const M&) { return MatMul(f, x, M(r.transpose().replicate(1, 2))); }),
        [](const M& x, const M& r, const M&) { return M(x * r.transpose().replicate(1, 2)); }},
       {"rowSums", kRowPartition, Stays([](F& f, const X& x, const M&, const M&) { return RowSums(f, x); }),
        [](const M& x, const M&, const M&) { return M(x.rowwise().sum()); }},
       {"X * 2", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "mul", Scalar(2)); }),
        [](const M& x, const M&, const M&) { return M(x * 2); }},
-      {"10 - X", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "sub", Scalar(10), true); }),
+      {"10 - X", kAny,
+       Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "sub", Scalar(10), true); }),
        [](const M& x, const M&, const M&) { return M((10 - x.array()).matrix()); }},
       {"X - colMeans", kAny, Stays([](F& f, const X& x, const M& r, const M&) { return Elementwise(f, x, "sub", r); }),
        [](const M& x, const M& r, const M&) { return M(x.rowwise() - r.row(0)); }},
-      {"X / column vector", kAny, Stays([](F& f, const X& x, const M&, const M& c) { return Elementwise(f, x, "div", c); }),
+      {"X / column vector", kAny,
+       Stays([](F& f, const X& x, const M&, const M& c) { return Elementwise(f, x, "div", c); }),
        [](const M& x, const M&, const M& c) { return M(x.array().colwise() / c.col(0).array()); }},
-      {"X > 0.5", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "gt", Scalar(0.5)); }),
+      {"X > 0.5", kAny,
+       Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "gt", Scalar(0.5)); }),
        [](const M& x, const M&, const M&) { return M((x.array() > 0.5).cast<double>()); }},
       {"X * X", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "mul", x); }),
        [](const M& x, const M&, const M&) { return M(x.array().square()); }},
@@ -123,21 +132,21 @@ const std::vector<Case>& Cases() {
        [](const M& x, const M&, const M&) { return M(x.array().exp()); }},
       {"sigmoid(X)", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, "sigmoid"); }),
        [](const M& x, const M&, const M&) { return M(1 / (1 + (-x.array()).exp())); }},
-      {"sqrt(abs(X))", kAny,
-       Stays([](F& f, const X& x, const M&, const M&) -> Result<X> {
+      {"sqrt(abs(X))", kAny, Stays([](F& f, const X& x, const M&, const M&) -> Result<X> {
          Result<X> a = Apply(f, x, "abs");
          if (!a.ok()) return a.status();
          return Apply(f, *a, "sqrt");
        }),
        [](const M& x, const M&, const M&) { return M(x.array().abs().sqrt()); }},
-      {"round(X * 3)", kAny,
-       Stays([](F& f, const X& x, const M&, const M&) -> Result<X> {
+      {"round(X * 3)", kAny, Stays([](F& f, const X& x, const M&, const M&) -> Result<X> {
          Result<X> a = Elementwise(f, x, "mul", Scalar(3));
          if (!a.ok()) return a.status();
          return Apply(f, *a, "round");
        }),
        [](const M& x, const M&, const M&) { return M((x.array() * 3).round()); }},
-      {"X[, c(2, 0)]", kUntransposedRowPartition, Stays([](F& f, const X& x, const M&, const M&) { return x.SelectColumns(f, {2, 0}); }),
+      {"X[, c(2, 0)]", kUntransposedRowPartition, Stays([](F& f, const X& x, const M&, const M&) {
+         return x.SelectColumns(f, {2, 0});
+       }),
        [](const M& x, const M&, const M&) {
          M out(x.rows(), 2);
          out << x.col(2), x.col(0);
@@ -191,8 +200,8 @@ TEST_CASE("federated operations equal local Eigen on the pooled matrix") {
           parts.emplace_back(local.sites()[s], std::move(block));
         }
         const Partitioning stored = by_row == transposed ? Partitioning::kColumn : Partitioning::kRow;
-        Result<FederatedMatrix> x =
-            FederatedMatrix::Distribute(*fed, parts, transposed ? row_names : names, transposed ? stored : partitioning);
+        Result<FederatedMatrix> x = FederatedMatrix::Distribute(*fed, parts, transposed ? row_names : names,
+                                                                transposed ? stored : partitioning);
         REQUIRE_MESSAGE(x.ok(), x.status().ToString());
         if (transposed) *x = x->Transposed();
         REQUIRE(x->rows() == rows);

@@ -33,28 +33,40 @@ const std::vector<Kind>& Kinds() {
   using X = FederatedMatrix;
   static const std::vector<Kind> kinds = {
       {"aggregate: colSums", false, [](F& f, const X& x) { return x.ColSums(f).status(); }, {true, true, false}},
-      {"aggregate: t(X) %*% X", false, [](F& f, const X& x) { return x.TransposeSelfProduct(f).status(); },
+      {"aggregate: t(X) %*% X",
+       false,
+       [](F& f, const X& x) { return x.TransposeSelfProduct(f).status(); },
        {true, true, false}},
-      {"aggregate: moments function", false,
+      {"aggregate: moments function",
+       false,
        [](F& f, const X& x) {
          X::PartOp op{"moments"};
          op.function = true;
          return x.SumOverParts(f, {op}).status();
        },
        {true, true, false}},
-      {"aggregate over too few rows", true, [](F& f, const X& x) { return x.ColSums(f).status(); },
+      {"aggregate over too few rows",
+       true,
+       [](F& f, const X& x) { return x.ColSums(f).status(); },
        {true, false, false}},
-      {"row-level result kept at the sites: X %*% v", false,
-       [](F& f, const X& x) { return MatMul(f, x, Matrix::Ones(3, 1)).status(); }, {true, true, false}},
-      {"row-level result returned: colSums(t(X))", false,
-       [](F& f, const X& x) { return x.Transposed().ColSums(f).status(); }, {true, false, false}},
-      {"GET of a derived row-level value: X * 2", false,
+      {"row-level result kept at the sites: X %*% v",
+       false,
+       [](F& f, const X& x) { return MatMul(f, x, Matrix::Ones(3, 1)).status(); },
+       {true, true, false}},
+      {"row-level result returned: colSums(t(X))",
+       false,
+       [](F& f, const X& x) { return x.Transposed().ColSums(f).status(); },
+       {true, false, false}},
+      {"GET of a derived row-level value: X * 2",
+       false,
        [](F& f, const X& x) -> Status {
          FEDRA_ASSIGN_OR_RETURN(X doubled, Elementwise(f, x, "mul", Matrix::Constant(1, 1, 2)));
          return testing::FetchValues(f, doubled).status();
        },
        {true, false, false}},
-      {"GET of the raw data", false, [](F& f, const X& x) { return testing::FetchValues(f, x).status(); },
+      {"GET of the raw data",
+       false,
+       [](F& f, const X& x) { return testing::FetchValues(f, x).status(); },
        {true, false, false}},
   };
   return kinds;
