@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "master/federation/federation.h"
+#include "master/jobs/algorithm.h"
 #include "master/ps/iteration_hook.h"
 
 namespace fedra {
@@ -39,11 +40,11 @@ struct JobSpec {
   nlohmann::json model = nlohmann::json::object();
   nlohmann::json optimizer = nlohmann::json::object();
   nlohmann::json ps = nlohmann::json::object();
+  // The algorithm with these parameters parsed into its options (by ParseJobSpec).
+  PreparedFit fit;
 };
 
-// The algorithms `RunJob` knows.
-std::vector<std::string> JobAlgorithms();
-
+// Checks the spec against the algorithm registry (registry.h) and parses its parameters once.
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source);
 
 // Reads the dataset at every site, fits the algorithm, clears the sites' variables, and returns

@@ -1,10 +1,29 @@
-#include "master/jobs/nn_job.h"
-
+// The "nn" job: a model trained where the data lives through the federated parameter server,
+// from the job's "model", "optimizer" and "ps" objects:
+//
+//   {"algorithm": "nn", "data": {"dataset": "fashion", "label": "label"},
+//    "model": {"hidden": [128], "activation": "relu", "input_scale": 255},
+//    "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
+//    "ps": {"strategy": "ssp", "staleness": 2, "frequency": "epoch", "epochs": 20, "batch_size": 32,
+//           "aggregator": "fedavg", "compression": {"topk": 0.01}, "seed": 1, "quorum": 2}}
+//
+// ps fields (all optional):
+//   strategy      bsp | asp | ssp (with staleness, default 1) | backup (with backup, default 1)
+//   frequency     epoch: a round is local_epochs (1) epochs, `epochs` rounds (10); the sites
+//                 send model deltas, which server_optimizer applies (master/ps/server_optimizer.h)
+//                 batch: a round is nfetch (1) batches whose gradients accrue; `rounds` rounds;
+//                 the server steps with the job's optimizer
+//   aggregator    fedavg (sample-weighted mean) | median | trimmed_mean (with trim, 0.1)
+//   proximal_mu   FedProx's proximal term (per-epoch rounds)
+//   compression   {"topk": fraction, "bits": 8, "clip": norm} (federated/update_codec.h)
+//   balance       {"mode": "subsample" | "replicate", "rows": N}: equal rows per site and epoch
+//   batch_size (32), seed (1), quorum (1)
 #include <cmath>
 #include <optional>
 
 #include "common/config.h"
 #include "master/algorithms/federated_training.h"
+#include "master/jobs/job.h"
 #include "master/tensor/federated_ops.h"
 
 namespace fedra {
@@ -101,15 +120,14 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   return options;
 }
 
-}  // namespace
-
-Status CheckNnJob(const JobSpec& job) { return ParseNn(job).status(); }
-
-Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const FederatedMatrix& data,
-                                const std::vector<int64_t>& features, int64_t label, const FederatedMatrix* held_out,
-                                const IterationHook& on_iteration) {
-  FEDRA_ASSIGN_OR_RETURN(TrainingOptions options, ParseNn(job));
-  options.on_iteration = on_iteration;
+// Trains on the job's rows; with held-out rows, every round is also scored on them.
+Result<nlohmann::json> FitNn(const FitData& in, TrainingOptions options) {
+  Federation& fed = in.fed;
+  const FederatedMatrix& data = in.data;
+  const std::vector<int64_t>& features = in.features;
+  const int64_t label = in.label;
+  const FederatedMatrix* held_out = in.held_out;
+  options.on_iteration = in.on_iteration;
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {label}));
   // The data decides the layer shapes; a model that names them must agree.
@@ -175,6 +193,45 @@ Result<nlohmann::json> FitNnJob(Federation& fed, const JobSpec& job, const Feder
     result["held_out"] = {{"rows", last["val_rows"]}, {"metrics", scored}};
   }
   return result;
+}
+
+}  // namespace
+
+AlgorithmInfo NnJob() {
+  AlgorithmInfo a;
+  a.name = "nn";
+  a.summary = "a neural network trained at the sites through the federated parameter server";
+  a.sections = {"model", "optimizer", "ps"};
+  // The defaults are what the parsers make of empty objects.
+  const JobSpec empty;
+  const TrainingOptions d = *ParseNn(empty);
+  a.params = {
+      {"model", "object", d.model.ToJson(), 0, 0,
+       "layers: hidden sizes, activation, output (softmax or linear), input_scale"},
+      {"optimizer", "object", d.optimizer.ToJson(), 0, 0, "the sites' optimizer: name (sgd, adam), lr, momentum"},
+      {"ps",
+       "object",
+       {{"strategy", d.strategy.name},
+        {"frequency", "epoch"},
+        {"epochs", d.rounds},
+        {"local_epochs", d.epochs_per_round},
+        {"batch_size", d.batch_size},
+        {"aggregator", "fedavg"},
+        {"seed", d.seed},
+        {"quorum", d.quorum}},
+       0,
+       0,
+       "the parameter server: strategy bsp|asp|ssp|backup, frequency epoch|batch, aggregator "
+       "fedavg|median|trimmed_mean, server_optimizer, proximal_mu, compression, balance"},
+  };
+  a.prepare = [](const JobSpec& job) -> Result<PreparedFit> {
+    if (!job.params.empty()) {
+      return InvalidArgument("params: nn takes its settings in \"model\", \"optimizer\" and \"ps\"");
+    }
+    FEDRA_ASSIGN_OR_RETURN(TrainingOptions options, ParseNn(job));
+    return PreparedFit([options](const FitData& in) { return FitNn(in, options); });
+  };
+  return a;
 }
 
 }  // namespace fedra

@@ -155,11 +155,13 @@ TEST_CASE("nn jobs train through the job runner and name bad hyper-parameters") 
             .find("ps.balance.mode: unknown mode 'oversample'") != std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"server_optimizer": {"name": "fedadam", "beta1": 1.5}}})")
             .find("ps.server_optimizer.beta1") != std::string::npos);
-  CHECK(error(R"({"algorithm": "lm", )" + data + R"(, "model": {}})").find("model: only for the nn algorithm") !=
+  CHECK(error(R"({"algorithm": "lm", )" + data + R"(, "model": {}})").find("model: lm takes no \"model\"") !=
         std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data +
               R"(, "ps": {"frequency": "batch", "rounds": 3, "server_optimizer": {}}})")
             .find("with frequency \"batch\" the server steps with the job's optimizer") != std::string::npos);
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "params": {"lr": 1}})").find("nn takes its settings in") !=
+        std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"frequency": "batch"}})").find("ps.rounds: required") !=
         std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"strategy": "backup", "compression": {"topk": 0.1}}})")

@@ -1,0 +1,56 @@
+// The "pca" job: principal components from the federated covariance; the projection stays at
+// the sites.
+#include "master/algorithms/pca.h"
+#include "master/jobs/job.h"
+
+namespace fedra {
+
+AlgorithmInfo PcaJob() {
+  const PcaOptions d;
+  AlgorithmInfo a;
+  a.name = "pca";
+  a.summary = "principal component analysis; no label, no held-out score";
+  a.needs_label = false;
+  a.scores_held_out = false;
+  a.params = {
+      {"k", "integer", d.components, 1, 100000, "components"},
+      {"center", "boolean", d.center, 0, 0, "subtract the column means"},
+      {"scale", "boolean", d.scale, 0, 0, "divide by the column standard deviations"},
+  };
+  a.prepare = [params = a.params](const JobSpec& job) -> Result<PreparedFit> {
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json v, ReadParams(params, job.params, "params"));
+    PcaOptions options;
+    options.components = v["k"];
+    options.center = v["center"];
+    options.scale = v["scale"];
+    return PreparedFit([options](const FitData& in) -> Result<nlohmann::json> {
+      FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, in.data.SelectColumns(in.fed, in.features));
+      FEDRA_ASSIGN_OR_RETURN(PcaModel model, FitPca(in.fed, x, options));
+      // The projection stays at the sites; a one-shot job shows its shape and then releases it.
+      FEDRA_ASSIGN_OR_RETURN(FederatedMatrix projected, ProjectPca(in.fed, x, model));
+      nlohmann::json parts = nlohmann::json::array();
+      for (const FederatedPart& p : projected.map().parts()) {
+        parts.push_back({{"site", p.site}, {"rows", {p.range.begin, p.range.end}}});
+      }
+      nlohmann::json components = nlohmann::json::object();
+      for (Eigen::Index c = 0; c < model.components.cols(); ++c) {
+        nlohmann::json loadings = nlohmann::json::object();
+        for (size_t j = 0; j < x.column_names().size(); ++j) loadings[x.column_names()[j]] = model.components(j, c);
+        components["PC" + std::to_string(c + 1)] = loadings;
+      }
+      const Eigen::VectorXd& ratio = model.explained_ratio;
+      const Eigen::VectorXd& variances = model.variances;
+      return nlohmann::json{
+          {"rows", x.rows()},
+          {"components", components},
+          {"metrics",
+           {{"explained_variance_ratio", std::vector<double>(ratio.data(), ratio.data() + ratio.size())},
+            {"variances", std::vector<double>(variances.data(), variances.data() + variances.size())}}},
+          {"projection", {{"rows", projected.rows()}, {"cols", projected.cols()}, {"parts", parts}}},
+          {"iterations", 0}};
+    });
+  };
+  return a;
+}
+
+}  // namespace fedra
