@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
@@ -19,6 +19,7 @@
 #include "master/federation/tls_federation.h"
 #include "master/jobs/job.h"
 #include "master/jobs/job_runner.h"
+#include "master/jobs/registry.h"
 #include "master/jobs/run_recorder.h"
 #include "master/tensor/federated_matrix.h"
 #include "master/tracking/experiment_db.h"
@@ -26,58 +27,29 @@
 namespace fedra {
 namespace {
 
-constexpr const char* kUsage = R"(Usage: fedra-master COMMAND [FLAGS]
-
-The fedra master: holds metadata handles to data at the federation's sites and sends them
+constexpr const char* kDescription =
+    R"(The fedra master: holds metadata handles to data at the federation's sites and sends them
 federated instructions over mutually authenticated TLS. Results are printed as JSON on stdout;
-progress and errors go to stderr.
+progress and errors go to stderr.)";
 
-Commands:
-  sites      ping every site and list its datasets (names, shapes, columns, privacy levels)
-  summary    federated column sums, means and t(X) %*% X of a dataset across all sites
-  run        run one job (JSON spec) and print its result, e.g.
-               {"algorithm": "lm", "data": {"dataset": "housing", "label": "price"},
-                "params": {"lambda": 0.001, "intercept": true}}
-             algorithms: lm (direct solve; params lambda, intercept),
-                         lmCG (conjugate gradient; params lambda, intercept, maxi, tolerance),
-                         logreg (binomial or multinomial by the labels 0..K-1; L-BFGS;
-                                 params lambda, intercept, tolerance, max_iterations),
-                         kmeans (no label needed; params k, restarts, seed,
-                                 max_iterations, tolerance),
-                         pca (no label needed; params k, center, scale),
-                         nn (training at the sites through the parameter server;
-                             objects "model", "optimizer" and "ps" instead of params:
-                             ps.strategy bsp|asp|ssp|backup, frequency epoch|batch,
-                             aggregator fedavg|median|trimmed_mean, server_optimizer,
-                             proximal_mu, compression, balance; see the README)
-             "data": {"holdout": {"fraction": 0.2, "seed": 7}} also scores the model
-             on rows each site holds out of training
-  serve      serve the REST API (and dashboard) over HTTPS with the master's certificate,
-             run submitted jobs in the background and record them in --db; stops
-             cleanly on SIGTERM or Ctrl-C
-  help       show this help
+constexpr const char* kJobExample = R"(A job spec, e.g.
+  {"algorithm": "lm", "data": {"dataset": "housing", "label": "price"},
+   "params": {"lambda": 0.001, "intercept": true}}
+"data": {"holdout": {"fraction": 0.2, "seed": 7}} also scores the model on rows each site
+holds out of training.
 
-Flags:
-  --federation PATH   the master's federation.json (from its startup kit)       [all commands]
-  --dataset NAME      dataset name, as listed by the sites' catalogs             [summary]
-  --columns A,B,...   columns to use (default: all)                              [summary]
-  --job PATH          the job spec (JSON)                                        [run]
-  --db PATH           record the job as a run in this experiment database
-                      (SQLite; created when missing)                             [run]
-  --experiment NAME   the run's experiment (default: "default")                 [run]
-  --listen ADDR:PORT  where to serve HTTPS (default 127.0.0.1:8443; port 0: any)  [serve]
-  --tokens PATH       API token file, "NAME ROLE SHA256" per line (default:
-                      api-tokens next to federation.json; see fedra-provision)    [serve]
-  --ready-file PATH   once listening, write the bound port to PATH               [serve]
-  --web DIR           the dashboard's files (default: the build's web folder)    [serve]
-  --timeout SECONDS   deadline for each site call (default: federation.json's)
-  --log-level LEVEL   debug, info (default), warn or error
-
-Exit status: 0 on success, 1 when the federation reports an error, 2 on bad usage.
 )";
 
+constexpr const char* kExitStatus =
+    "Exit status: 0 on success, 1 when the federation reports an error, 2 on bad usage.\n";
+
+// The closing part of `fedra-master help`: the algorithms come from the registry.
+std::string Footer() {
+  return "Algorithms (a job's \"algorithm\"; parameters go in its \"params\" unless listed bare):\n" +
+         AlgorithmHelp(2) + "\n" + kExitStatus;
+}
+
 struct Flags {
-  std::string command;
   std::string federation;
   std::string dataset;
   std::vector<std::string> columns;
@@ -92,63 +64,13 @@ struct Flags {
   std::string log_level = "info";
 };
 
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
-Result<Flags> ParseFlags(int argc, char** argv) {
-  Flags flags;
-  if (argc < 2) return InvalidArgument("no command given");
-  flags.command = argv[1];
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (i + 1 >= argc) return InvalidArgument(arg + " needs a value");
-    const std::string value = argv[++i];
-    if (arg == "--federation")
-      flags.federation = value;
-    else if (arg == "--dataset")
-      flags.dataset = value;
-    else if (arg == "--columns")
-      flags.columns = SplitCommas(value);
-    else if (arg == "--job")
-      flags.job = value;
-    else if (arg == "--db")
-      flags.db = value;
-    else if (arg == "--experiment")
-      flags.experiment = value;
-    else if (arg == "--listen")
-      flags.listen = value;
-    else if (arg == "--tokens")
-      flags.tokens = value;
-    else if (arg == "--ready-file")
-      flags.ready_file = value;
-    else if (arg == "--web")
-      flags.web = value;
-    else if (arg == "--log-level")
-      flags.log_level = value;
-    else if (arg == "--timeout") {
-      try {
-        flags.timeout_s = std::stoi(value);
-      } catch (const std::exception&) {
-        flags.timeout_s = 0;
-      }
-      if (flags.timeout_s <= 0) return InvalidArgument("--timeout expects a positive number of seconds");
-    } else {
-      return InvalidArgument("unknown flag '" + arg + "'");
-    }
-  }
+Status ApplyLogLevel(const std::string& name) {
   static const std::map<std::string, LogLevel> kLevels = {
       {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
-  auto level = kLevels.find(flags.log_level);
-  if (level == kLevels.end()) return InvalidArgument("unknown log level '" + flags.log_level + "'");
+  auto level = kLevels.find(name);
+  if (level == kLevels.end()) return InvalidArgument("unknown log level '" + name + "'");
   SetLogLevel(level->second);
-  if (flags.federation.empty()) return InvalidArgument("--federation is required");
-  return flags;
+  return Status::Ok();
 }
 
 Result<FederationConfig> LoadConfig(const Flags& flags) {
@@ -179,7 +101,6 @@ Result<nlohmann::json> ListSites(Federation& fed) {
 }
 
 Result<nlohmann::json> Summary(Federation& fed, const Flags& flags) {
-  if (flags.dataset.empty()) return InvalidArgument("summary needs --dataset");
   const auto start = std::chrono::steady_clock::now();
   FEDRA_LOG(kInfo) << "reading '" << flags.dataset << "' at " << fed.site_names().size() << " sites";
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, FederatedMatrix::Read(fed, flags.dataset, flags.columns));
@@ -210,7 +131,6 @@ Result<nlohmann::json> Summary(Federation& fed, const Flags& flags) {
 }
 
 Result<nlohmann::json> Run(Federation& fed, const Flags& flags) {
-  if (flags.job.empty()) return InvalidArgument("run needs --job");
   FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, LoadJsonFile(flags.job));
   FEDRA_ASSIGN_OR_RETURN(JobSpec job, ParseJobSpec(doc, std::filesystem::path(flags.job).filename().string()));
   if (flags.db.empty()) return RunJob(fed, job);
@@ -240,7 +160,6 @@ Result<RestServerOptions> ParseListen(const std::string& listen) {
 }
 
 Status Serve(Federation& fed, const TlsFiles& tls, const Flags& flags) {
-  if (flags.db.empty()) return InvalidArgument("serve needs --db");
   FEDRA_ASSIGN_OR_RETURN(RestServerOptions options, ParseListen(flags.listen));
   const std::filesystem::path tokens_path = flags.tokens.empty()
                                                 ? std::filesystem::path(flags.federation).parent_path() / "api-tokens"
@@ -269,40 +188,82 @@ Status Serve(Federation& fed, const TlsFiles& tls, const Flags& flags) {
 }  // namespace
 
 int RunMasterCli(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h" || (i == 1 && arg == "help")) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-  }
-  Result<Flags> flags = ParseFlags(argc, argv);
-  if (!flags.ok()) {
-    std::fprintf(stderr, "fedra-master: %s\n\n%s", flags.status().message().c_str(), kUsage);
+  Flags flags;
+  CLI::App app(kDescription, "fedra-master");
+  app.require_subcommand(1);
+  // Flags every command takes.
+  auto common = [&flags](CLI::App* command) {
+    command->add_option("--federation", flags.federation, "the master's federation.json (from its startup kit)")
+        ->required();
+    command
+        ->add_option("--timeout", flags.timeout_s,
+                     "deadline for each site call, in seconds (default: "
+                     "federation.json's)")
+        ->check(CLI::PositiveNumber);
+    command->add_option("--log-level", flags.log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+        ->capture_default_str();
+    return command;
+  };
+  CLI::App* sites =
+      common(app.add_subcommand("sites", "ping every site and list its datasets (names, shapes, columns, privacy)"));
+  CLI::App* summary = common(app.add_subcommand("summary", "federated column sums, means and t(X) %*% X of a dataset"));
+  summary->add_option("--dataset", flags.dataset, "dataset name, as listed by the sites' catalogs")->required();
+  summary->add_option("--columns", flags.columns, "columns to use, comma-separated (default: all)")->delimiter(',');
+  CLI::App* run = common(app.add_subcommand("run", "run one job (a JSON spec) and print its result"));
+  run->add_option("--job", flags.job, "the job spec (JSON)")->required();
+  run->add_option("--db", flags.db,
+                  "record the job as a run in this experiment database (SQLite; created when missing)");
+  run->add_option("--experiment", flags.experiment, "the run's experiment")->capture_default_str();
+  CLI::App* serve = common(app.add_subcommand(
+      "serve",
+      "serve the REST API and dashboard over HTTPS with the master's certificate, run submitted jobs in "
+      "the background and record them in --db; stops cleanly on SIGTERM or Ctrl-C"));
+  serve->add_option("--db", flags.db, "the experiment database (SQLite; created when missing)")->required();
+  serve->add_option("--listen", flags.listen, "where to serve HTTPS, ADDRESS:PORT (port 0: any free one)")
+      ->capture_default_str();
+  serve->add_option("--tokens", flags.tokens,
+                    "API token file, \"NAME ROLE SHA256\" per line (default: api-tokens next to federation.json)");
+  serve->add_option("--ready-file", flags.ready_file, "once listening, write the bound port to this file");
+  serve->add_option("--web", flags.web, "the dashboard's files")->capture_default_str();
+  CLI::App* help = app.add_subcommand("help", "show this help");
+  app.footer(Footer());  // set after the subcommands, which would inherit it; only run needs it
+  run->footer(kJobExample + Footer());
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);  // after a command: that command's help
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "fedra-master: %s\nSee 'fedra-master help' or 'fedra-master COMMAND --help'.\n", e.what());
     return 2;
   }
-  if (flags->command != "sites" && flags->command != "summary" && flags->command != "run" &&
-      flags->command != "serve") {
-    std::fprintf(stderr, "fedra-master: unknown command '%s'\n\n%s", flags->command.c_str(), kUsage);
+  if (help->parsed()) {
+    app.clear();  // the whole tool's help, not the help command's
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  }
+  if (Status s = ApplyLogLevel(flags.log_level); !s.ok()) {
+    std::fprintf(stderr, "fedra-master: %s\n", s.message().c_str());
     return 2;
   }
-  Result<FederationConfig> config = LoadConfig(*flags);
+  Result<FederationConfig> config = LoadConfig(flags);
   Result<std::unique_ptr<Federation>> fed = config.ok() ? ConnectFederation(*config) : config.status();
   if (!fed.ok()) {
     std::fprintf(stderr, "fedra-master: %s\n", fed.status().message().c_str());
     return 1;
   }
-  if (flags->command == "serve") {
-    Status served = Serve(**fed, config->tls, *flags);
+  if (serve->parsed()) {
+    Status served = Serve(**fed, config->tls, flags);
     if (!served.ok()) {
       std::fprintf(stderr, "fedra-master: %s\n", served.message().c_str());
       return 1;
     }
     return 0;
   }
-  Result<nlohmann::json> out = flags->command == "sites"     ? ListSites(**fed)
-                               : flags->command == "summary" ? Summary(**fed, *flags)
-                                                             : Run(**fed, *flags);
+  Result<nlohmann::json> out = sites->parsed()     ? ListSites(**fed)
+                               : summary->parsed() ? Summary(**fed, flags)
+                                                   : Run(**fed, flags);
   // Variables the command released are cleared before the master exits.
   if (Status s = (*fed)->FlushReleases(); !s.ok()) FEDRA_LOG(kWarn) << "clearing site variables: " << s.message();
   if (!out.ok()) {

@@ -1,9 +1,10 @@
-// fedra-site: the site agent. Parses flags, loads site.json, serves until SIGTERM.
+// fedra-site: the site agent. Parses flags (CLI11), loads site.json, serves until SIGTERM.
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "common/allocator.h"
 #include "common/logging.h"
@@ -11,19 +12,10 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(Usage: fedra-site --config site.json [--ready-file PATH] [--log-level LEVEL]
-
-Runs a fedra site agent: serves this site's datasets to the federation's masters over mutually
+constexpr const char* kDescription =
+    R"(Runs a fedra site agent: serves this site's datasets to the federation's masters over mutually
 authenticated TLS 1.3, under the privacy levels set in site.json, and appends every request to
-the audit log named there.
-
-  --config PATH      the site's configuration (from its startup kit; see README)
-  --ready-file PATH  once listening, write the bound port to PATH (useful with "port": 0)
-  --log-level LEVEL  debug, info (default), warn or error
-  --help             show this help
-
-Stops cleanly on SIGTERM or SIGINT.
-)";
+the audit log named there. Stops cleanly on SIGTERM or SIGINT.)";
 
 bool WriteReadyFile(const std::string& path, uint16_t port) {
   const std::string tmp = path + ".tmp";
@@ -42,43 +34,24 @@ bool WriteReadyFile(const std::string& path, uint16_t port) {
 int main(int argc, char** argv) {
   fedra::KeepFreedMemoryForReuse();
   std::string config_path, ready_file, level = "info";
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "fedra-site: %s needs a value\n%s", arg.c_str(), kUsage);
-        std::exit(2);
-      }
-      *out = argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (arg == "--config") {
-      value(&config_path);
-    } else if (arg == "--ready-file") {
-      value(&ready_file);
-    } else if (arg == "--log-level") {
-      value(&level);
-    } else {
-      std::fprintf(stderr, "fedra-site: unknown argument '%s'\n%s", arg.c_str(), kUsage);
-      return 2;
-    }
-  }
-  if (config_path.empty()) {
-    std::fprintf(stderr, "fedra-site: --config is required\n%s", kUsage);
+  CLI::App app(kDescription, "fedra-site");
+  app.add_option("--config", config_path, "the site's configuration (from its startup kit; see README)")->required();
+  app.add_option("--ready-file", ready_file, "once listening, write the bound port to this file (for \"port\": 0)");
+  app.add_option("--log-level", level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "fedra-site: %s\nSee 'fedra-site --help'.\n", e.what());
     return 2;
   }
-  if (level == "debug")
-    fedra::SetLogLevel(fedra::LogLevel::kDebug);
-  else if (level == "warn")
-    fedra::SetLogLevel(fedra::LogLevel::kWarn);
-  else if (level == "error")
-    fedra::SetLogLevel(fedra::LogLevel::kError);
-  else if (level != "info") {
-    std::fprintf(stderr, "fedra-site: unknown log level '%s'\n", level.c_str());
-    return 2;
-  }
+  if (level == "debug") fedra::SetLogLevel(fedra::LogLevel::kDebug);
+  if (level == "warn") fedra::SetLogLevel(fedra::LogLevel::kWarn);
+  if (level == "error") fedra::SetLogLevel(fedra::LogLevel::kError);
 
   fedra::Result<fedra::SiteConfig> config = fedra::LoadSiteConfig(config_path);
   if (!config.ok()) {

@@ -1,5 +1,6 @@
 #include "master/api/rest_api.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -7,8 +8,12 @@
 #include <optional>
 #include <vector>
 
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
 #include "common/config.h"
 #include "common/logging.h"
+#include "master/jobs/registry.h"
 
 namespace fedra {
 namespace {
@@ -41,49 +46,20 @@ ApiResponse Json(int status, const nlohmann::json& body) {
   return ApiResponse{status, "application/json", body.dump()};
 }
 
-struct Target {
-  std::vector<std::string> path;  // segments after /api/v1/
-  std::map<std::string, std::string> query;
-};
-
-// Decodes %XX escapes; in a query, '+' is a space too (in a path it is itself).
-std::string PercentDecode(std::string_view s, bool query) {
-  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) && hex(s[i + 2])) {
-      int v = 0;
-      std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
-      out += static_cast<char>(v);
-      i += 2;
-      continue;
-    }
-    out += query && s[i] == '+' ? ' ' : s[i];
+// Parses the request target with Boost.URL: the path's segments after /api/v1/ and the query,
+// both percent-decoded ('+' in the query is a space).
+Result<ApiTarget> ParseTarget(std::string_view target) {
+  boost::system::result<boost::urls::url_view> url = boost::urls::parse_origin_form(target);
+  if (!url) return InvalidArgument("malformed request target: " + url.error().message());
+  std::vector<std::string> segments(url->segments().begin(), url->segments().end());
+  if (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1") {
+    return NotFound("no resource at " + std::string(url->path()));
   }
-  return out;
-}
-
-Result<Target> ParseTarget(std::string_view target) {
-  const size_t q = target.find('?');
-  std::string_view path = target.substr(0, q);
-  if (!path.starts_with(kPrefix)) return NotFound("no resource at " + std::string(path));
-  path.remove_prefix(kPrefix.size());
-  Target t;
-  while (!path.empty()) {
-    const size_t slash = path.find('/');
-    t.path.push_back(PercentDecode(path.substr(0, slash), false));
-    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
-  }
-  if (q != std::string_view::npos) {
-    std::string_view query = target.substr(q + 1);
-    while (!query.empty()) {
-      const size_t amp = query.find('&');
-      const std::string_view pair = query.substr(0, amp);
-      const size_t eq = pair.find('=');
-      t.query[PercentDecode(pair.substr(0, eq), true)] =
-          eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1), true);
-      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    }
+  ApiTarget t;
+  t.path.assign(segments.begin() + 2, segments.end());
+  if (!t.path.empty() && t.path.back().empty()) t.path.pop_back();  // "runs/" names "runs"
+  for (const boost::urls::param& q : url->params(boost::urls::encoding_opts(/*space_as_plus=*/true))) {
+    t.query[q.key] = q.has_value ? q.value : "";
   }
   return t;
 }
@@ -102,7 +78,7 @@ Result<int64_t> ParseId(const std::string& text, const std::string& what) {
   return *v;
 }
 
-Result<int64_t> QueryInt(const Target& t, const std::string& key, int64_t fallback, int64_t min, int64_t max) {
+Result<int64_t> QueryInt(const ApiTarget& t, const std::string& key, int64_t fallback, int64_t min, int64_t max) {
   auto it = t.query.find(key);
   if (it == t.query.end()) return fallback;
   const std::optional<int64_t> v = WholeInteger(it->second);
@@ -246,146 +222,210 @@ nlohmann::json RestApi::Audit(int64_t limit) {
   return out;
 }
 
+// The resources: method, path pattern ("*" is any one segment), who may call, and the handler.
+// Handlers are lambdas in this member function, so they reach RestApi's members.
+const std::vector<RestApi::ApiRoute>& RestApi::Routes() {
+  using A = ApiAccess;
+  using C = ApiCall;
+  using R = Result<ApiResponse>;
+  static const std::vector<ApiRoute> routes = {
+      {"GET",
+       {"health"},
+       A::kViewer,
+       [](RestApi&, const C& c) -> R {
+         return Json(200,
+                     {{"status", "ok"}, {"schema_version", ExperimentDb::SchemaVersion()}, {"principal", c.who.name}});
+       }},
+      {"GET",
+       {"algorithms"},
+       A::kViewer,
+       [](RestApi&, const C&) -> R {
+         return Json(200, {{"algorithms", AlgorithmCatalog()}});
+       }},
+      {"GET",
+       {"sites"},
+       A::kViewer,
+       [](RestApi& api, const C&) -> R {
+         FEDRA_ASSIGN_OR_RETURN(nlohmann::json sites, api.Sites());
+         return Json(200, {{"sites", sites}});
+       }},
+      // What was asked of protected data, by whom: operators only.
+      {"GET",
+       {"audit"},
+       A::kOperator,
+       [](RestApi& api, const C& c) -> R {
+         FEDRA_ASSIGN_OR_RETURN(int64_t limit, QueryInt(c.target, "limit", 100, 1, 10000));
+         return Json(200, {{"sites", api.Audit(limit)}});
+       }},
+      {"GET",
+       {"experiments"},
+       A::kViewer,
+       [](RestApi& api, const C&) -> R {
+         FEDRA_ASSIGN_OR_RETURN(nlohmann::json experiments, api.db_.ListExperiments());
+         return Json(200, {{"experiments", experiments}});
+       }},
+      {"GET", {"experiments", "*", "runs"}, A::kViewer, [](RestApi& api, const C& c) { return api.ListRuns(c); }},
+      {"GET", {"jobs"}, A::kViewer, [](RestApi& api, const C& c) { return api.ListRuns(c); }},
+      {"POST",
+       {"jobs"},
+       A::kOperator,
+       [](RestApi& api, const C& c) -> R {
+         FEDRA_ASSIGN_OR_RETURN(nlohmann::json spec, ParseBody(c.request.body));
+         FEDRA_ASSIGN_OR_RETURN(int64_t run, api.runner_.Submit(spec, c.who.name));
+         return Json(201, {{"run_id", run}, {"status", "scheduled"}});
+       }},
+      {"GET", {"jobs", "*"}, A::kViewer, [](RestApi& api, const C& c) { return api.GetRun(c); }},
+      {"GET", {"runs", "*"}, A::kViewer, [](RestApi& api, const C& c) { return api.GetRun(c); }},
+      {"POST",
+       {"runs", "log-batch"},
+       A::kOperator,
+       [](RestApi& api, const C& c) -> R {
+         FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(c.request.body));
+         if (!doc.contains("run_id") || !doc["run_id"].is_number_integer()) {
+           return InvalidArgument("run_id: expected an integer");
+         }
+         FEDRA_ASSIGN_OR_RETURN(std::vector<MetricPoint> points, ParseMetrics(doc));
+         FEDRA_RETURN_IF_ERROR(api.db_.LogMetrics(doc["run_id"].get<int64_t>(), std::move(points)));
+         return Json(200, nlohmann::json::object());
+       }},
+      {"POST",
+       {"runs"},
+       A::kOperator,
+       [](RestApi& api, const C& c) -> R {
+         FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(c.request.body));
+         JsonFields f(doc, "request body:");
+         NewRun run;
+         run.submitted_by = c.who.name;
+         FEDRA_RETURN_IF_ERROR(f.Optional("experiment", &run.experiment));
+         FEDRA_RETURN_IF_ERROR(f.Optional("run_name", &run.name));
+         if (const nlohmann::json* params = f.Child("params")) {
+           if (!params->is_object()) return InvalidArgument("params: expected an object");
+           run.params = *params;
+         }
+         FEDRA_RETURN_IF_ERROR(f.Finish());
+         if (run.experiment.empty()) return InvalidArgument("experiment: expected a non-empty string");
+         FEDRA_ASSIGN_OR_RETURN(int64_t id, api.db_.CreateRun(run));
+         return Json(201, {{"run_id", id}});
+       }},
+      {"POST",
+       {"jobs", "*", "cancel"},
+       A::kOperator,
+       [](RestApi& api, const C& c) -> R {
+         FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(c.target.path[1], "run id"));
+         FEDRA_RETURN_IF_ERROR(api.db_.RequestCancel(id));
+         return Json(202, {{"run_id", id}, {"cancel_requested", true}});
+       }},
+      {"POST",
+       {"runs", "*", "status"},
+       A::kOperator,
+       [](RestApi& api, const C& c) -> R {
+         FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(c.target.path[1], "run id"));
+         FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(c.request.body));
+         if (!doc.contains("status") || !doc["status"].is_string()) return InvalidArgument("status: expected a string");
+         FEDRA_ASSIGN_OR_RETURN(RunStatus status, ParseRunStatus(doc["status"].get<std::string>()));
+         FEDRA_ASSIGN_OR_RETURN(nlohmann::json run, api.db_.GetRun(id));
+         if (run["job"].get<bool>()) {
+           return FailedPrecondition("run " + std::to_string(id) +
+                                     " is a job the master runs; its status is the master's " +
+                                     "(cancel it with POST jobs/" + std::to_string(id) + "/cancel)");
+         }
+         FEDRA_RETURN_IF_ERROR(api.db_.SetRunStatus(id, status));
+         return Json(200, {{"run_id", id}, {"status", RunStatusName(status)}});
+       }},
+      {"GET",
+       {"runs", "*", "metrics", "*"},
+       A::kViewer,
+       [](RestApi& api, const C& c) -> R {
+         FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(c.target.path[1], "run id"));
+         FEDRA_RETURN_IF_ERROR(api.db_.GetRun(id).status());
+         FEDRA_ASSIGN_OR_RETURN(int64_t max_points, QueryInt(c.target, "max_points", 1000, 2, 100000));
+         FEDRA_ASSIGN_OR_RETURN(nlohmann::json history, api.db_.MetricHistory(id, c.target.path[3], max_points));
+         return Json(200, history);
+       }},
+      {"GET",
+       {"runs", "*", "models"},
+       A::kViewer,
+       [](RestApi& api, const C& c) -> R {
+         FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(c.target.path[1], "run id"));
+         FEDRA_RETURN_IF_ERROR(api.db_.GetRun(id).status());
+         FEDRA_ASSIGN_OR_RETURN(nlohmann::json models, api.db_.ListModels(id));
+         return Json(200, {{"models", models}});
+       }},
+      {"GET",
+       {"runs", "*", "models", "*"},
+       A::kViewer,
+       [](RestApi& api, const C& c) -> R {
+         FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(c.target.path[1], "run id"));
+         FEDRA_ASSIGN_OR_RETURN(int64_t version, QueryInt(c.target, "version", 0, 0, int64_t{1} << 40));
+         FEDRA_ASSIGN_OR_RETURN(ModelBlob model, api.db_.GetModel(id, c.target.path[3], version));
+         return ApiResponse{200, "application/octet-stream", std::string(model.bytes.begin(), model.bytes.end())};
+       }},
+  };
+  return routes;
+}
+
+Result<ApiResponse> RestApi::ListRuns(const ApiCall& c) {
+  const std::vector<std::string>& p = c.target.path;
+  int64_t experiment = 0;
+  if (p[0] == "experiments") {
+    FEDRA_ASSIGN_OR_RETURN(experiment, ParseId(p[1], "experiment id"));
+  }
+  FEDRA_ASSIGN_OR_RETURN(int64_t limit, QueryInt(c.target, "limit", kDefaultListLimit, 1, kMaxListLimit));
+  FEDRA_ASSIGN_OR_RETURN(int64_t offset, QueryInt(c.target, "offset", 0, 0, int64_t{1} << 40));
+  FEDRA_ASSIGN_OR_RETURN(nlohmann::json runs, db_.ListRuns(experiment, limit, offset, /*jobs_only=*/p[0] == "jobs"));
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& run : runs) out.push_back(RunResource(run));
+  return Json(200, {{"runs", out}});
+}
+
+Result<ApiResponse> RestApi::GetRun(const ApiCall& c) {
+  FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(c.target.path[1], "run id"));
+  FEDRA_ASSIGN_OR_RETURN(nlohmann::json run, db_.GetRun(id));
+  if (c.target.path[0] == "jobs" && !run["job"].get<bool>()) {
+    return NotFound("run " + std::to_string(id) + " is not a job");
+  }
+  return Json(200, {{"run", RunResource(run)}});
+}
+
 Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal& who) {
-  FEDRA_ASSIGN_OR_RETURN(Target t, ParseTarget(request.target));
-  const auto& p = t.path;
-  const bool get = request.method == "GET", post = request.method == "POST";
-  auto is = [&](std::initializer_list<const char*> shape) {
-    if (p.size() != shape.size()) return false;
-    size_t i = 0;
-    for (const char* s : shape) {
-      if (std::string_view(s) != "*" && p[i] != s) return false;
-      ++i;
+  FEDRA_ASSIGN_OR_RETURN(ApiTarget target, ParseTarget(request.target));
+  // The most specific patterns that match the path (fewest wildcards) decide: one with this
+  // method answers; otherwise the path exists but not for this method (405).
+  auto literals = [](const ApiRoute& r) {
+    return std::count_if(r.pattern.begin(), r.pattern.end(), [](std::string_view s) { return s != "*"; });
+  };
+  auto matches = [&](const ApiRoute& r) {
+    if (r.pattern.size() != target.path.size()) return false;
+    for (size_t i = 0; i < r.pattern.size(); ++i) {
+      if (r.pattern[i] != "*" && r.pattern[i] != target.path[i]) return false;
     }
     return true;
   };
-  auto method_not_allowed = [&]() -> Result<ApiResponse> {
+  const ApiRoute* chosen = nullptr;
+  std::string allowed;
+  long best = -1;
+  for (const ApiRoute& r : Routes()) {
+    if (!matches(r)) continue;
+    const long specificity = literals(r);
+    if (specificity > best) {
+      best = specificity;
+      chosen = nullptr;
+      allowed.clear();
+    }
+    if (specificity < best) continue;
+    if (r.method == request.method) chosen = &r;
+    allowed += (allowed.empty() ? "" : ", ") + std::string(r.method);
+  }
+  if (best < 0) return NotFound("no resource at " + request.target);
+  if (!chosen) {
     return ApiResponse{405, "application/json",
                        nlohmann::json{{"error_code", "METHOD_NOT_ALLOWED"},
-                                      {"message", request.method + " is not allowed on " + request.target}}
+                                      {"message", request.method + " is not allowed on " + request.target +
+                                                      " (allowed: " + allowed + ")"}}
                            .dump()};
-  };
-
-  if (is({"health"})) {
-    if (!get) return method_not_allowed();
-    return Json(200, {{"status", "ok"}, {"schema_version", ExperimentDb::SchemaVersion()}, {"principal", who.name}});
   }
-  if (is({"sites"})) {
-    if (!get) return method_not_allowed();
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json sites, Sites());
-    return Json(200, {{"sites", sites}});
-  }
-  if (is({"audit"})) {
-    if (!get) return method_not_allowed();
-    // What was asked of protected data, by whom: operators only.
-    FEDRA_RETURN_IF_ERROR(RequireOperator(who));
-    FEDRA_ASSIGN_OR_RETURN(int64_t limit, QueryInt(t, "limit", 100, 1, 10000));
-    return Json(200, {{"sites", Audit(limit)}});
-  }
-  if (is({"experiments"})) {
-    if (!get) return method_not_allowed();
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json experiments, db_.ListExperiments());
-    return Json(200, {{"experiments", experiments}});
-  }
-  if (is({"experiments", "*", "runs"}) || is({"jobs"})) {
-    if (is({"jobs"}) && post) {
-      FEDRA_RETURN_IF_ERROR(RequireOperator(who));
-      FEDRA_ASSIGN_OR_RETURN(nlohmann::json spec, ParseBody(request.body));
-      FEDRA_ASSIGN_OR_RETURN(int64_t run, runner_.Submit(spec, who.name));
-      return Json(201, {{"run_id", run}, {"status", "scheduled"}});
-    }
-    if (!get) return method_not_allowed();
-    int64_t experiment = 0;
-    if (p[0] == "experiments") {
-      FEDRA_ASSIGN_OR_RETURN(experiment, ParseId(p[1], "experiment id"));
-    }
-    FEDRA_ASSIGN_OR_RETURN(int64_t limit, QueryInt(t, "limit", kDefaultListLimit, 1, kMaxListLimit));
-    FEDRA_ASSIGN_OR_RETURN(int64_t offset, QueryInt(t, "offset", 0, 0, int64_t{1} << 40));
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json runs, db_.ListRuns(experiment, limit, offset, /*jobs_only=*/p[0] == "jobs"));
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& run : runs) out.push_back(RunResource(run));
-    return Json(200, {{"runs", out}});
-  }
-  if (is({"jobs", "*"}) || is({"runs", "*"})) {
-    if (p[1] == "log-batch" && p[0] == "runs") {
-      if (!post) return method_not_allowed();
-      FEDRA_RETURN_IF_ERROR(RequireOperator(who));
-      FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(request.body));
-      if (!doc.contains("run_id") || !doc["run_id"].is_number_integer())
-        return InvalidArgument("run_id: expected an integer");
-      FEDRA_ASSIGN_OR_RETURN(std::vector<MetricPoint> points, ParseMetrics(doc));
-      FEDRA_RETURN_IF_ERROR(db_.LogMetrics(doc["run_id"].get<int64_t>(), std::move(points)));
-      return Json(200, nlohmann::json::object());
-    }
-    if (!get) return method_not_allowed();
-    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json run, db_.GetRun(id));
-    if (p[0] == "jobs" && !run["job"].get<bool>()) return NotFound("run " + std::to_string(id) + " is not a job");
-    return Json(200, {{"run", RunResource(run)}});
-  }
-  if (is({"runs"})) {
-    if (!post) return method_not_allowed();
-    FEDRA_RETURN_IF_ERROR(RequireOperator(who));
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(request.body));
-    JsonFields f(doc, "request body:");
-    NewRun run;
-    run.submitted_by = who.name;
-    FEDRA_RETURN_IF_ERROR(f.Optional("experiment", &run.experiment));
-    FEDRA_RETURN_IF_ERROR(f.Optional("run_name", &run.name));
-    if (const nlohmann::json* params = f.Child("params")) {
-      if (!params->is_object()) return InvalidArgument("params: expected an object");
-      run.params = *params;
-    }
-    FEDRA_RETURN_IF_ERROR(f.Finish());
-    if (run.experiment.empty()) return InvalidArgument("experiment: expected a non-empty string");
-    FEDRA_ASSIGN_OR_RETURN(int64_t id, db_.CreateRun(run));
-    return Json(201, {{"run_id", id}});
-  }
-  if (is({"jobs", "*", "cancel"})) {
-    if (!post) return method_not_allowed();
-    FEDRA_RETURN_IF_ERROR(RequireOperator(who));
-    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
-    FEDRA_RETURN_IF_ERROR(db_.RequestCancel(id));
-    return Json(202, {{"run_id", id}, {"cancel_requested", true}});
-  }
-  if (is({"runs", "*", "status"})) {
-    if (!post) return method_not_allowed();
-    FEDRA_RETURN_IF_ERROR(RequireOperator(who));
-    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(request.body));
-    if (!doc.contains("status") || !doc["status"].is_string()) return InvalidArgument("status: expected a string");
-    FEDRA_ASSIGN_OR_RETURN(RunStatus status, ParseRunStatus(doc["status"].get<std::string>()));
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json run, db_.GetRun(id));
-    if (run["job"].get<bool>()) {
-      return FailedPrecondition("run " + std::to_string(id) + " is a job the master runs; its status is the master's " +
-                                "(cancel it with POST jobs/" + std::to_string(id) + "/cancel)");
-    }
-    FEDRA_RETURN_IF_ERROR(db_.SetRunStatus(id, status));
-    return Json(200, {{"run_id", id}, {"status", RunStatusName(status)}});
-  }
-  if (is({"runs", "*", "metrics", "*"})) {
-    if (!get) return method_not_allowed();
-    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
-    FEDRA_RETURN_IF_ERROR(db_.GetRun(id).status());
-    FEDRA_ASSIGN_OR_RETURN(int64_t max_points, QueryInt(t, "max_points", 1000, 2, 100000));
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json history, db_.MetricHistory(id, p[3], max_points));
-    return Json(200, history);
-  }
-  if (is({"runs", "*", "models"})) {
-    if (!get) return method_not_allowed();
-    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
-    FEDRA_RETURN_IF_ERROR(db_.GetRun(id).status());
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json models, db_.ListModels(id));
-    return Json(200, {{"models", models}});
-  }
-  if (is({"runs", "*", "models", "*"})) {
-    if (!get) return method_not_allowed();
-    FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(p[1], "run id"));
-    FEDRA_ASSIGN_OR_RETURN(int64_t version, QueryInt(t, "version", 0, 0, int64_t{1} << 40));
-    FEDRA_ASSIGN_OR_RETURN(ModelBlob model, db_.GetModel(id, p[3], version));
-    return ApiResponse{200, "application/octet-stream", std::string(model.bytes.begin(), model.bytes.end())};
-  }
-  return NotFound("no resource at " + request.target);
+  if (chosen->access == ApiAccess::kOperator) FEDRA_RETURN_IF_ERROR(RequireOperator(who));
+  return chosen->handler(*this, ApiCall{target, request, who});
 }
 
 }  // namespace fedra

@@ -4,6 +4,7 @@
 // metrics as key/value/timestamp/step, log-batch).
 //
 //   GET  health                                 liveness, versions
+//   GET  algorithms                             what a job may name: parameters, defaults, docs
 //   GET  sites                                  each site: online, datasets (shapes, privacy)
 //   GET  audit?limit=N                          each site's newest audit events
 //   GET  experiments                            experiments with run counts
@@ -21,7 +22,10 @@
 //   GET  runs/{id}/models/{name}?version=V      a model's bytes
 #pragma once
 
+#include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "master/api/api_tokens.h"
 #include "master/federation/federation.h"
@@ -43,6 +47,15 @@ struct ApiResponse {
   std::string body;
 };
 
+// A request target as routed: the path's segments after /api/v1/ and the query, decoded.
+struct ApiTarget {
+  std::vector<std::string> path;
+  std::map<std::string, std::string> query;
+};
+
+// Who may call a resource: any token, or operators only.
+enum class ApiAccess { kViewer, kOperator };
+
 // The JSON error body and HTTP status for `s`: {"error_code": "NOT_FOUND", "message": ...}.
 ApiResponse ErrorResponse(const Status& s);
 
@@ -54,7 +67,23 @@ class RestApi {
   ApiResponse Handle(const ApiRequest& request);
 
  private:
+  struct ApiCall {
+    const ApiTarget& target;
+    const ApiRequest& request;
+    const ApiPrincipal& who;
+  };
+  struct ApiRoute {
+    std::string_view method;
+    std::vector<std::string_view> pattern;  // path segments after /api/v1/; "*" matches any one
+    ApiAccess access;
+    Result<ApiResponse> (*handler)(RestApi& api, const ApiCall& call);
+  };
+  static const std::vector<ApiRoute>& Routes();
+
+  // Picks the route for the request from Routes(): 404 and 405 follow from the table.
   Result<ApiResponse> Route(const ApiRequest& request, const ApiPrincipal& who);
+  Result<ApiResponse> ListRuns(const ApiCall& call);
+  Result<ApiResponse> GetRun(const ApiCall& call);
   Result<nlohmann::json> Sites();
   nlohmann::json Audit(int64_t limit);
 

@@ -83,7 +83,15 @@ try {
 
   // An operator submits a job through the form and lands on its run.
   await page.goto(config.url + "/#/submit");
+  // The form lists every algorithm the master knows, nn included, with its parameters.
+  await page.waitForSelector("#algorithm option[value=nn]", { state: "attached" });
+  const offered = await page.$$eval("#algorithm option", (options) => options.map((o) => o.value));
+  check(["lm", "lmCG", "logreg", "kmeans", "pca", "nn"].every((a) => offered.includes(a)), `the form offers ${offered}`);
+  await page.selectOption("#algorithm", "kmeans");
+  check(await page.isDisabled("#label"), "kmeans takes no label");
+  check((await page.textContent("#algorithm-help")).includes("required"), "kmeans's k is shown as required");
   await page.selectOption("#algorithm", "lm");
+  check(JSON.parse(await page.inputValue("#params")).lambda === 0, "lm's parameters start at their defaults");
   await page.fill("#experiment", config.experiment);
   await page.fill("#dataset", config.dataset);
   await page.fill("#label", config.label);

@@ -152,8 +152,10 @@ TEST_CASE("fedra-master summary prints the federated result as JSON") {
   local.StartAll();
   local.WriteFederationJson(dir / "federation.json");
   const std::string out = (dir / "out.json").string();
-  const std::string cmd = std::string(FEDRA_MASTER_BIN) + " summary --federation " +
-                          (dir / "federation.json").string() + " --dataset d > " + out + " 2>/dev/null";
+  // --flag=value and --flag value read alike.
+  const std::string cmd = std::string(FEDRA_MASTER_BIN) +
+                          " summary --federation=" + (dir / "federation.json").string() + " --dataset d > " + out +
+                          " 2>/dev/null";
   REQUIRE(std::system(cmd.c_str()) == 0);
   nlohmann::json result = nlohmann::json::parse(testing::ReadFile(out));
   CHECK(result["rows"] == 75);
@@ -164,6 +166,51 @@ TEST_CASE("fedra-master summary prints the federated result as JSON") {
   const std::string bad = std::string(FEDRA_MASTER_BIN) + " summary --federation " +
                           (dir / "federation.json").string() + " --dataset nope > /dev/null 2>&1";
   CHECK(WEXITSTATUS(std::system(bad.c_str())) == 1);
+}
+
+// Runs `command` through the shell; returns its exit status and what it printed (both streams).
+std::pair<int, std::string> Shell(const std::string& command, const std::filesystem::path& out) {
+  const int status = std::system((command + " > '" + out.string() + "' 2>&1").c_str());
+  return {WEXITSTATUS(status), testing::ReadFile(out)};
+}
+
+TEST_CASE("the command lines explain themselves and refuse what a command does not take") {
+  TempDir dir;
+  const std::string master = FEDRA_MASTER_BIN, site = FEDRA_SITE_BIN;
+  const std::filesystem::path out = dir / "out.txt";
+  auto [help_status, help] = Shell(master + " help", out);
+  CHECK(help_status == 0);
+  for (const char* text :
+       {"sites", "summary", "run", "serve", "kmeans", "params.k (integer, required)", "nn", "Exit status"}) {
+    CHECK_MESSAGE(help.find(text) != std::string::npos, text);
+  }
+  CHECK(Shell(master + " --help", out).second == help);
+  auto [run_help_status, run_help] = Shell(master + " run --help", out);
+  CHECK(run_help_status == 0);
+  CHECK(run_help.find("--job") != std::string::npos);
+  CHECK(run_help.find("--listen") == std::string::npos);  // serve's, not run's
+
+  auto [no_job, no_job_text] = Shell(master + " run --federation f.json", out);
+  CHECK(no_job == 2);
+  CHECK(no_job_text.find("--job") != std::string::npos);
+  auto [foreign, foreign_text] = Shell(master + " sites --federation f.json --job j.json", out);
+  CHECK(foreign == 2);
+  CHECK(foreign_text.find("--job") != std::string::npos);
+  CHECK(Shell(master + " train --federation f.json", out).first == 2);
+  CHECK(Shell(master, out).first == 2);
+  auto [level, level_text] = Shell(master + " sites --federation f.json --log-level loud", out);
+  CHECK(level == 2);
+  CHECK(level_text.find("loud") != std::string::npos);
+  // Usage is right, the file is not: that is the federation's error (1), naming the file.
+  auto [missing, missing_text] = Shell(master + " sites --federation " + (dir / "none.json").string(), out);
+  CHECK(missing == 1);
+  CHECK(missing_text.find("none.json") != std::string::npos);
+
+  auto [site_help_status, site_help] = Shell(site + " --help", out);
+  CHECK(site_help_status == 0);
+  CHECK(site_help.find("--config") != std::string::npos);
+  CHECK(Shell(site, out).first == 2);
+  CHECK(Shell(site + " --config site.json --port 7000", out).first == 2);
 }
 
 }  // namespace fedra

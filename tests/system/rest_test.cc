@@ -86,6 +86,21 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CheckError(op.Get("/api/v1/audit?limit=0"), 400, "INVALID_ARGUMENT", "limit");
   }
 
+  SUBCASE("the algorithms a job may name are listed with their parameters, for viewers too") {
+    Result<testing::HttpReply> listed = viewer.Get("/api/v1/algorithms");
+    REQUIRE(listed.ok());
+    REQUIRE(listed->status == 200);
+    const nlohmann::json algorithms = nlohmann::json::parse(listed->body)["algorithms"];
+    std::vector<std::string> names;
+    for (const auto& a : algorithms) names.push_back(a["name"]);
+    CHECK(names == std::vector<std::string>{"lm", "lmCG", "logreg", "kmeans", "pca", "nn"});
+    CHECK(algorithms[3]["label"] == "none");
+    CHECK(algorithms[3]["params"][0]["name"] == "k");
+    CHECK(algorithms[3]["params"][0]["required"] == true);
+    CHECK(algorithms[0]["params"][0]["default"] == 0.0);
+    CheckError(op.Post("/api/v1/algorithms", nlohmann::json::object()), 405, "METHOD_NOT_ALLOWED");
+  }
+
   SUBCASE("a submitted job runs in the background and is recorded with its metrics and model") {
     CheckError(viewer.Post("/api/v1/jobs", {{"algorithm", "lm"}}), 403, "PERMISSION_DENIED", "viewer");
     CheckError(op.Request("POST", "/api/v1/jobs", "{not json"), 400, "INVALID_ARGUMENT");

@@ -190,26 +190,48 @@ async function auditPage(render) {
            el("td", {}, e.bytes_out), el("td", {}, e.reason || ""))))));
 }
 
+// The job form is built from the master's algorithm registry (GET algorithms): the list, which
+// need a label, and each one's parameters with their defaults and documentation.
 async function submitPage(render) {
+  const { algorithms } = await api.get("algorithms");
   const status = el("p", { role: "status" });
+  const select = el("select", { id: "algorithm" }, algorithms.map((a) => el("option", { value: a.name }, a.name)));
+  const label = el("input", { id: "label" });
+  const params = el("textarea", { id: "params", rows: 8 });
+  const help = el("div", { id: "algorithm-help", class: "muted" });
+  const chosen = () => algorithms.find((a) => a.name === select.value);
+  const bare = (a) => !a.sections.includes("params");  // nn: "model", "optimizer", "ps" at the top level
+  const describe = () => {
+    const a = chosen();
+    label.disabled = a.label === "none";
+    label.placeholder = a.label === "none" ? `${a.name} takes no label` : "required";
+    const defaults = {};
+    for (const p of a.params) if (!p.required) defaults[p.name] = p.default;
+    params.value = JSON.stringify(defaults, null, 2);
+    help.replaceChildren(el("p", {}, a.summary), el("ul", {}, a.params.map((p) => el("li", {},
+      el("code", {}, p.name), ` (${p.type}${p.required ? ", required" : ""}): ${p.doc}`))));
+  };
+  select.addEventListener("change", describe);
   const form = el("form", { class: "card", id: "submit-form" },
-    el("label", { for: "algorithm" }, "Algorithm"),
-    el("select", { id: "algorithm" }, ["lm", "lmCG", "logreg", "kmeans", "pca"].map((a) => el("option", { value: a }, a))),
+    el("label", { for: "algorithm" }, "Algorithm"), select, help,
     el("label", { for: "experiment" }, "Experiment"), el("input", { id: "experiment", value: "default" }),
     el("label", { for: "dataset" }, "Dataset"), el("input", { id: "dataset", required: "" }),
-    el("label", { for: "label" }, "Label column (not for kmeans or pca)"), el("input", { id: "label" }),
+    el("label", { for: "label" }, "Label column"), label,
     el("label", { for: "features" }, "Feature columns, comma-separated (default: all others)"), el("input", { id: "features" }),
-    el("label", { for: "params" }, "Parameters (JSON)"), el("textarea", { id: "params" }, "{}"),
+    el("label", { for: "params" }, "Parameters (JSON)"), params,
     el("button", { type: "submit" }, "Submit"), status);
+  describe();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const value = (id) => document.getElementById(id).value.trim();
     try {
+      const a = chosen();
       const data = { dataset: value("dataset") };
-      if (value("label")) data.label = value("label");
+      if (value("label") && a.label !== "none") data.label = value("label");
       if (value("features")) data.features = value("features").split(",").map((f) => f.trim()).filter(Boolean);
-      const spec = { algorithm: value("algorithm"), experiment: value("experiment") || "default", data,
-                     params: JSON.parse(value("params") || "{}") };
+      const settings = JSON.parse(value("params") || "{}");
+      const spec = { algorithm: a.name, experiment: value("experiment") || "default", data };
+      if (bare(a)) Object.assign(spec, settings); else spec.params = settings;
       const { run_id } = await api.post("jobs", spec);
       location.hash = `#/runs/${run_id}`;
     } catch (error) {

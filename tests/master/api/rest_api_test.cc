@@ -1,0 +1,94 @@
+// The REST API's routing, in process: 404 and 405 follow from the route table, roles are
+// checked per route, and targets are decoded by Boost.URL. (tests/system/rest_test.cc covers
+// the resources over real HTTPS.)
+#include <doctest/doctest.h>
+
+#include "master/api/rest_api.h"
+#include "tests/support/in_process_federation.h"
+#include "tests/support/temp_dir.h"
+
+namespace fedra {
+namespace {
+
+struct Api {
+  testing::TempDir dir;
+  testing::InProcessSites sites{dir.path(), {"a"}};
+  std::unique_ptr<Federation> fed;
+  std::unique_ptr<ExperimentDb> db;
+  std::unique_ptr<JobRunner> runner;
+  ApiTokens tokens;
+  std::unique_ptr<RestApi> api;
+
+  Api() {
+    sites.StartAll();
+    fed = sites.Connect();
+    Result<std::unique_ptr<ExperimentDb>> opened = ExperimentDb::Open(dir / "fedra.db");
+    REQUIRE(opened.ok());
+    db = std::move(*opened);
+    runner = std::make_unique<JobRunner>(*fed, *db);
+    REQUIRE(tokens.Add("op", "operator", ApiTokens::Sha256Hex("op-token")).ok());
+    REQUIRE(tokens.Add("viewer", "viewer", ApiTokens::Sha256Hex("viewer-token")).ok());
+    api = std::make_unique<RestApi>(*fed, *db, *runner, tokens);
+  }
+
+  ApiResponse Call(const std::string& method, const std::string& target, const std::string& body = "{}",
+                   const std::string& token = "op-token") {
+    return api->Handle(ApiRequest{method, target, "Bearer " + token, body});
+  }
+};
+
+std::string Message(const ApiResponse& r) { return nlohmann::json::parse(r.body).value("message", ""); }
+
+}  // namespace
+
+TEST_CASE("unknown paths are 404; known paths with another method are 405, naming what is allowed") {
+  Api a;
+  CHECK(a.Call("GET", "/api/v1/nothing").status == 404);
+  CHECK(a.Call("GET", "/elsewhere").status == 404);
+  CHECK(a.Call("GET", "/api/v1/runs/1/metrics").status == 404);  // a prefix of a route is no route
+  const ApiResponse put = a.Call("PUT", "/api/v1/health");
+  CHECK(put.status == 405);
+  CHECK(Message(put).find("allowed: GET") != std::string::npos);
+  // A literal segment outranks a wildcard: runs/log-batch is not run "log-batch".
+  const ApiResponse log_batch = a.Call("GET", "/api/v1/runs/log-batch");
+  CHECK(log_batch.status == 405);
+  CHECK(Message(log_batch).find("allowed: POST") != std::string::npos);
+  const ApiResponse jobs = a.Call("DELETE", "/api/v1/jobs");
+  CHECK(jobs.status == 405);
+  CHECK(Message(jobs).find("allowed: GET, POST") != std::string::npos);
+  CHECK(a.Call("GET", "/api/v1/algorithms/").status == 200);  // a trailing slash names the same resource
+}
+
+TEST_CASE("each route checks its role") {
+  Api a;
+  CHECK(a.Call("GET", "/api/v1/audit", "", "viewer-token").status == 403);
+  CHECK(a.Call("GET", "/api/v1/audit", "", "op-token").status == 200);
+  CHECK(a.Call("POST", "/api/v1/runs", R"({"experiment": "e"})", "viewer-token").status == 403);
+  CHECK(a.Call("GET", "/api/v1/health", "", "nobody").status == 401);
+}
+
+TEST_CASE("paths and queries are percent-decoded; '+' is a space in a query only") {
+  Api a;
+  const ApiResponse created = a.Call("POST", "/api/v1/runs", R"({"experiment": "e"})");
+  REQUIRE(created.status == 201);
+  const int64_t run = nlohmann::json::parse(created.body)["run_id"];
+  const std::string log =
+      nlohmann::json{
+          {"run_id", run},
+          {"metrics",
+           {{{"key", "loss rate"}, {"value", 1.5}, {"step", 1}}, {{"key", "a+b"}, {"value", 2.5}, {"step", 1}}}}}
+          .dump();
+  REQUIRE(a.Call("POST", "/api/v1/runs/log-batch", log).status == 200);
+  const std::string runs = "/api/v1/runs/" + std::to_string(run);
+  const ApiResponse spaced = a.Call("GET", runs + "/metrics/loss%20rate?max_points=1%30");
+  REQUIRE(spaced.status == 200);
+  CHECK(nlohmann::json::parse(spaced.body)["metrics"][0]["value"] == 1.5);
+  CHECK(a.Call("GET", runs + "/metrics/a+b").status == 200);
+  CHECK(a.Call("GET", runs + "/metrics/loss%20rate?max_points=1+0").status == 400);  // "1 0"
+  std::string escaped_id;  // the run id with every digit percent-escaped
+  for (char digit : std::to_string(run)) escaped_id += "%3" + std::string(1, digit);
+  CHECK(a.Call("GET", "/api/v1/runs/" + escaped_id).status == 200);
+  CHECK(a.Call("GET", "/api/v1/health?%zz").status == 400);  // a malformed escape
+}
+
+}  // namespace fedra
