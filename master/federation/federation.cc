@@ -72,8 +72,17 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
     batch.requests.insert(batch.requests.end(), reqs.begin(), reqs.end());
     ++it->second->batches_sent;
   }
-  if (batches.empty()) return out;
-  for (auto& [site, r] : Send(batches)) {
+  std::map<std::string, std::future<Result<ResponseBatch>>> pending;
+  for (const auto& [site, batch] : batches) pending.emplace(site, Send(site, batch));
+  for (auto& [site, future] : pending) {
+    // Each delivery enforces its own deadlines; this wait ends when the slowest site answers or
+    // times out.
+    Result<ResponseBatch> r;
+    try {
+      r = future.get();
+    } catch (const std::exception& e) {  // a bug or bad_alloc: fail this site's call, not the master
+      r = Internal("site '" + site + "': " + e.what());
+    }
     const std::vector<VarId>& sent = released[site];
     if (!r.ok()) {
       for (VarId var : sent) releases_->Add(site, var);  // the site never saw them: try again next time

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,9 +73,10 @@ class Federation {
  protected:
   explicit Federation(std::vector<std::string> site_names);
 
-  // Delivers each batch to its site (a known one), all in parallel, and returns each site's
-  // answer or why there is none. The caller holds each of these sites' locks.
-  virtual std::map<std::string, Result<ResponseBatch>> Send(const std::map<std::string, RequestBatch>& batches) = 0;
+  // Starts delivering `batch` to `site` (a known one) and returns the answer to come. Call starts
+  // every site's batch before it waits for any, so sites work in parallel; it holds the site's
+  // lock until the answer is in, and `site` and `batch` live as long.
+  virtual std::future<Result<ResponseBatch>> Send(const std::string& site, const RequestBatch& batch) = 0;
 
  private:
   struct SiteState {

@@ -42,23 +42,9 @@ class TlsFederation final : public Federation {
   }
 
  protected:
-  std::map<std::string, Result<ResponseBatch>> Send(const std::map<std::string, RequestBatch>& batches) override {
-    std::map<std::string, std::future<Result<ResponseBatch>>> pending;
-    for (const auto& [site, batch] : batches) {
-      SiteClient* client = clients_.at(site).get();
-      pending.emplace(site, net::co_spawn(client->strand(), client->Call(batch), net::use_future));
-    }
-    std::map<std::string, Result<ResponseBatch>> out;
-    for (auto& [site, future] : pending) {
-      // Each call enforces its own deadlines; this wait ends when the slowest site answers or
-      // times out.
-      try {
-        out.emplace(site, future.get());
-      } catch (const std::exception& e) {  // a bug or bad_alloc: fail this site's call, not the master
-        out.emplace(site, Internal("site '" + site + "': " + e.what()));
-      }
-    }
-    return out;
+  std::future<Result<ResponseBatch>> Send(const std::string& site, const RequestBatch& batch) override {
+    SiteClient* client = clients_.at(site).get();
+    return net::co_spawn(client->strand(), client->Call(batch), net::use_future);
   }
 
  private:

@@ -43,28 +43,14 @@ std::vector<std::string> InProcessFederation::Names(
   return names;
 }
 
-std::map<std::string, Result<ResponseBatch>> InProcessFederation::Send(
-    const std::map<std::string, RequestBatch>& batches) {
-  std::map<std::string, std::future<Result<ResponseBatch>>> pending;
-  for (const auto& [site, batch] : batches) {
-    std::shared_ptr<SiteAgent> agent = sites_.at(site)->agent();
-    pending.emplace(site, std::async(std::launch::async,
-                                     [this, agent = std::move(agent), &site, &batch]() -> Result<ResponseBatch> {
-                                       if (!agent) return Unavailable("site '" + site + "': not running");
-                                       Result<ResponseBatch> r = Exchange(*agent, batch, master_);
-                                       if (!r.ok()) return r.status().WithContext("site '" + site + "'");
-                                       return r;
-                                     }));
-  }
-  std::map<std::string, Result<ResponseBatch>> out;
-  for (auto& [site, future] : pending) {
-    try {
-      out.emplace(site, future.get());
-    } catch (const std::exception& e) {  // as the network federation does: fail this site, not the master
-      out.emplace(site, Internal("site '" + site + "': " + e.what()));
-    }
-  }
-  return out;
+std::future<Result<ResponseBatch>> InProcessFederation::Send(const std::string& site, const RequestBatch& batch) {
+  return std::async(std::launch::async,
+                    [this, agent = sites_.at(site)->agent(), &site, &batch]() -> Result<ResponseBatch> {
+                      if (!agent) return Unavailable("site '" + site + "': not running");
+                      Result<ResponseBatch> r = Exchange(*agent, batch, master_);
+                      if (!r.ok()) return r.status().WithContext("site '" + site + "'");
+                      return r;
+                    });
 }
 
 InProcessSites::InProcessSites(std::filesystem::path dir, std::vector<std::string> sites)

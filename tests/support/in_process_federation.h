@@ -38,7 +38,7 @@ class InProcessFederation final : public Federation {
   InProcessFederation(std::map<std::string, std::shared_ptr<const SiteSlot>> sites, std::string master);
 
  protected:
-  std::map<std::string, Result<ResponseBatch>> Send(const std::map<std::string, RequestBatch>& batches) override;
+  std::future<Result<ResponseBatch>> Send(const std::string& site, const RequestBatch& batch) override;
 
  private:
   static std::vector<std::string> Names(const std::map<std::string, std::shared_ptr<const SiteSlot>>& sites);
