@@ -1,6 +1,7 @@
 #include "common/listener.h"
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -91,6 +92,20 @@ net::awaitable<void> Listener::Accept(Serve serve) {
     auto executor = socket.get_executor();
     net::co_spawn(executor, serve(std::move(socket)), LogEscapedException);
   }
+}
+
+Status WriteReadyFile(const std::filesystem::path& path, uint16_t port) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << port << "\n";
+    if (!out) return Unavailable("cannot write ready file " + tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Unavailable("cannot write ready file " + path.string() + ": " + ec.message());
+  return Status::Ok();
 }
 
 }  // namespace fedra

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -42,5 +43,9 @@ class Listener {
   boost::asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
 };
+
+// Writes `port` to `path` for whoever waits on the server (--ready-file, useful with port 0),
+// through a rename so that readers never see a partial file.
+Status WriteReadyFile(const std::filesystem::path& path, uint16_t port);
 
 }  // namespace fedra

@@ -25,6 +25,12 @@ const char* LevelName(LogLevel level) {
 
 }  // namespace
 
+const std::map<std::string, LogLevel>& LogLevelsByName() {
+  static const std::map<std::string, LogLevel> levels = {
+      {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
+  return levels;
+}
+
 void SetLogLevel(LogLevel level) { g_level = level; }
 LogLevel GetLogLevel() { return g_level; }
 

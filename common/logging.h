@@ -2,6 +2,7 @@
 // Thread-safe; a line is written whole. Never log secrets (keys, tokens) or raw data values.
 #pragma once
 
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -11,6 +12,9 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 // The current UTC time as ISO 8601 with microseconds: "2026-11-24T12:00:00.123456Z".
 std::string UtcTimestamp();
+
+// The levels by the names command lines take: "debug", "info", "warn", "error".
+const std::map<std::string, LogLevel>& LogLevelsByName();
 
 void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();

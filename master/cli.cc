@@ -2,7 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "common/listener.h"
 #include "common/logging.h"
 #include "master/api/rest_api.h"
 #include "master/api/rest_server.h"
@@ -61,17 +62,8 @@ struct Flags {
   std::string ready_file;
   std::string web = FEDRA_WEB_ROOT;
   int timeout_s = 0;
-  std::string log_level = "info";
+  LogLevel log_level = LogLevel::kInfo;
 };
-
-Status ApplyLogLevel(const std::string& name) {
-  static const std::map<std::string, LogLevel> kLevels = {
-      {"debug", LogLevel::kDebug}, {"info", LogLevel::kInfo}, {"warn", LogLevel::kWarn}, {"error", LogLevel::kError}};
-  auto level = kLevels.find(name);
-  if (level == kLevels.end()) return InvalidArgument("unknown log level '" + name + "'");
-  SetLogLevel(level->second);
-  return Status::Ok();
-}
 
 Result<FederationConfig> LoadConfig(const Flags& flags) {
   FEDRA_ASSIGN_OR_RETURN(FederationConfig config, LoadFederationConfig(flags.federation));
@@ -173,10 +165,7 @@ Status Serve(Federation& fed, const TlsFiles& tls, const Flags& flags) {
   FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<RestServer> server,
                          RestServer::Create(options, tls, api, web.ok() ? &*web : nullptr));
   if (!flags.ready_file.empty()) {
-    std::ofstream ready(flags.ready_file + ".tmp");
-    ready << server->port() << "\n";
-    ready.close();
-    std::filesystem::rename(flags.ready_file + ".tmp", flags.ready_file);
+    if (Status s = WriteReadyFile(flags.ready_file, server->port()); !s.ok()) FEDRA_LOG(kWarn) << s.message();
   }
   FEDRA_LOG(kInfo) << "serving the REST API on https://" << options.address << ":" << server->port()
                    << "/api/v1/ (tokens from " << tokens_path.string() << ", runs in " << flags.db << ")";
@@ -201,8 +190,8 @@ int RunMasterCli(int argc, char** argv) {
                      "federation.json's)")
         ->check(CLI::PositiveNumber);
     command->add_option("--log-level", flags.log_level, "debug, info, warn or error")
-        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
-        ->capture_default_str();
+        ->transform(CLI::CheckedTransformer(LogLevelsByName()))
+        ->default_str("info");
     return command;
   };
   CLI::App* sites =
@@ -243,10 +232,7 @@ int RunMasterCli(int argc, char** argv) {
     std::fputs(app.help().c_str(), stdout);
     return 0;
   }
-  if (Status s = ApplyLogLevel(flags.log_level); !s.ok()) {
-    std::fprintf(stderr, "fedra-master: %s\n", s.message().c_str());
-    return 2;
-  }
+  SetLogLevel(flags.log_level);
   Result<FederationConfig> config = LoadConfig(flags);
   Result<std::unique_ptr<Federation>> fed = config.ok() ? ConnectFederation(*config) : config.status();
   if (!fed.ok()) {

@@ -1,12 +1,11 @@
 // fedra-site: the site agent. Parses flags (CLI11), loads site.json, serves until SIGTERM.
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "common/allocator.h"
+#include "common/listener.h"
 #include "common/logging.h"
 #include "site-agent/site_server.h"
 
@@ -17,29 +16,18 @@ constexpr const char* kDescription =
 authenticated TLS 1.3, under the privacy levels set in site.json, and appends every request to
 the audit log named there. Stops cleanly on SIGTERM or SIGINT.)";
 
-bool WriteReadyFile(const std::string& path, uint16_t port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << port << "\n";
-    if (!out) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);  // atomic: readers never see a partial file
-  return !ec;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   fedra::KeepFreedMemoryForReuse();
-  std::string config_path, ready_file, level = "info";
+  std::string config_path, ready_file;
+  fedra::LogLevel level = fedra::LogLevel::kInfo;
   CLI::App app(kDescription, "fedra-site");
   app.add_option("--config", config_path, "the site's configuration (from its startup kit; see README)")->required();
   app.add_option("--ready-file", ready_file, "once listening, write the bound port to this file (for \"port\": 0)");
   app.add_option("--log-level", level, "debug, info, warn or error")
-      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
-      ->capture_default_str();
+      ->transform(CLI::CheckedTransformer(fedra::LogLevelsByName()))
+      ->default_str("info");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -49,9 +37,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fedra-site: %s\nSee 'fedra-site --help'.\n", e.what());
     return 2;
   }
-  if (level == "debug") fedra::SetLogLevel(fedra::LogLevel::kDebug);
-  if (level == "warn") fedra::SetLogLevel(fedra::LogLevel::kWarn);
-  if (level == "error") fedra::SetLogLevel(fedra::LogLevel::kError);
+  fedra::SetLogLevel(level);
 
   fedra::Result<fedra::SiteConfig> config = fedra::LoadSiteConfig(config_path);
   if (!config.ok()) {
@@ -64,9 +50,11 @@ int main(int argc, char** argv) {
     FEDRA_LOG(kError) << server.status().message();
     return 1;
   }
-  if (!ready_file.empty() && !WriteReadyFile(ready_file, (*server)->port())) {
-    FEDRA_LOG(kError) << "cannot write ready file " << ready_file;
-    return 1;
+  if (!ready_file.empty()) {
+    if (fedra::Status s = fedra::WriteReadyFile(ready_file, (*server)->port()); !s.ok()) {
+      FEDRA_LOG(kError) << s.message();
+      return 1;
+    }
   }
   (*server)->Run(/*handle_signals=*/true);
   return 0;
