@@ -1,8 +1,14 @@
 #include "master/jobs/algorithm.h"
 
+#include <algorithm>
+
 #include "common/config.h"
 
 namespace fedra {
+
+bool AlgorithmInfo::Takes(std::string_view section) const {
+  return std::find(sections.begin(), sections.end(), section) != sections.end();
+}
 
 nlohmann::json AlgorithmInfo::ToJson() const {
   nlohmann::json list = nlohmann::json::array();

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -46,11 +47,15 @@ struct AlgorithmInfo {
   std::string summary;
   bool needs_label = true;
   bool scores_held_out = true;  // with data.holdout, the result also scores the held-out rows
-  // Where its parameters go in a job spec: "params", or the top-level objects nn takes.
+  // Where its settings go in a job spec: "params", or the top-level objects nn takes.
   std::vector<std::string> sections = {"params"};
   std::vector<ParamInfo> params;
-  // Parses the job's parameters into typed options (errors name the field) and binds them.
-  std::function<Result<PreparedFit>(const JobSpec&)> prepare;
+  // Turns the job's settings into typed options (errors name the field) and binds them to the
+  // fit. `values` holds every parameter of "params", checked against `params` (ReadParams),
+  // defaults filled in; algorithms without "params" read their own sections from the job.
+  std::function<Result<PreparedFit>(const JobSpec& job, const nlohmann::json& values)> prepare;
+
+  bool Takes(std::string_view section) const;
 
   // {"name", "summary", "label": "required" | "none", "holdout", "sections", "params": [...]}
   nlohmann::json ToJson() const;

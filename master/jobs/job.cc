@@ -72,23 +72,30 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
     job.holdout = Holdout{fraction, static_cast<uint64_t>(seed)};
   }
   FEDRA_RETURN_IF_ERROR(d.Finish());
-  const auto takes = [&](std::string_view section) {
-    return std::find(algorithm->sections.begin(), algorithm->sections.end(), section) != algorithm->sections.end();
-  };
-  for (auto [key, target] : {std::pair{"model", &job.model}, {"optimizer", &job.optimizer}, {"ps", &job.ps}}) {
+  // Settings go in the algorithm's own sections: "params", or nn's "model", "optimizer", "ps".
+  for (auto [key, target] :
+       {std::pair{"params", &job.params}, {"model", &job.model}, {"optimizer", &job.optimizer}, {"ps", &job.ps}}) {
     const nlohmann::json* part = f.Child(key);
     if (!part) continue;
-    if (!takes(key)) return InvalidArgument(f.Path(key) + ": " + job.algorithm + " takes no \"" + key + "\"");
+    if (!algorithm->Takes(key)) {
+      std::string sections;
+      for (const std::string& s : algorithm->sections) sections += (sections.empty() ? "\"" : ", \"") + s + "\"";
+      return InvalidArgument(f.Path(key) + ": " + job.algorithm + " takes no \"" + key + "\" (its settings go in " +
+                             sections + ")");
+    }
     if (!part->is_object()) return InvalidArgument(f.Path(key) + ": expected an object");
     *target = *part;
   }
-  if (const nlohmann::json* params = f.Child("params")) {
-    if (!params->is_object()) return InvalidArgument(f.Path("params") + ": expected an object");
-    job.params = *params;
-  }
   FEDRA_RETURN_IF_ERROR(f.Finish());
-  Result<PreparedFit> fit = algorithm->prepare(job);
-  if (!fit.ok()) return fit.status().WithContext(job.algorithm).WithContext(source);
+  auto context = [&](const Status& s) { return s.WithContext(job.algorithm).WithContext(source); };
+  nlohmann::json values = nlohmann::json::object();
+  if (algorithm->Takes("params")) {
+    Result<nlohmann::json> read = ReadParams(algorithm->params, job.params, "params");
+    if (!read.ok()) return context(read.status());
+    values = std::move(*read);
+  }
+  Result<PreparedFit> fit = algorithm->prepare(job, values);
+  if (!fit.ok()) return context(fit.status());
   job.fit = std::move(*fit);
   return job;
 }

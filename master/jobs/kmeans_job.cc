@@ -18,8 +18,7 @@ AlgorithmInfo KMeansJob() {
        "converged when the centres' squared movement is at most tolerance x inertia / rows"},
       {"seed", "integer", d.seed, 0, static_cast<double>(int64_t{1} << 62), "seed of the starts"},
   };
-  a.prepare = [params = a.params](const JobSpec& job) -> Result<PreparedFit> {
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json v, ReadParams(params, job.params, "params"));
+  a.prepare = [](const JobSpec&, const nlohmann::json& v) -> Result<PreparedFit> {
     KMeansOptions options;
     options.k = v["k"];
     options.restarts = v["restarts"];

@@ -33,8 +33,7 @@ AlgorithmInfo Lm(bool conjugate_gradient) {
   a.summary = conjugate_gradient ? "linear regression by conjugate gradient, one round trip per iteration"
                                  : "linear regression by a direct solve of the normal equations";
   a.params = LmParams(conjugate_gradient);
-  a.prepare = [conjugate_gradient, params = a.params](const JobSpec& job) -> Result<PreparedFit> {
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json v, ReadParams(params, job.params, "params"));
+  a.prepare = [conjugate_gradient](const JobSpec&, const nlohmann::json& v) -> Result<PreparedFit> {
     LmOptions options;
     options.conjugate_gradient = conjugate_gradient;
     options.lambda = v["lambda"];

@@ -47,8 +47,7 @@ AlgorithmInfo LogRegJob() {
       {"tolerance", "number", d.tolerance, 0, 1, "stop when the largest gradient entry is below this"},
       {"max_iterations", "integer", d.max_iterations, 1, 100000, "iterations at most"},
   };
-  a.prepare = [params = a.params](const JobSpec& job) -> Result<PreparedFit> {
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json v, ReadParams(params, job.params, "params"));
+  a.prepare = [](const JobSpec&, const nlohmann::json& v) -> Result<PreparedFit> {
     LogRegOptions options;
     options.lambda = v["lambda"];
     options.intercept = v["intercept"];

@@ -224,10 +224,7 @@ AlgorithmInfo NnJob() {
        "the parameter server: strategy bsp|asp|ssp|backup, frequency epoch|batch, aggregator "
        "fedavg|median|trimmed_mean, server_optimizer, proximal_mu, compression, balance"},
   };
-  a.prepare = [](const JobSpec& job) -> Result<PreparedFit> {
-    if (!job.params.empty()) {
-      return InvalidArgument("params: nn takes its settings in \"model\", \"optimizer\" and \"ps\"");
-    }
+  a.prepare = [](const JobSpec& job, const nlohmann::json&) -> Result<PreparedFit> {
     FEDRA_ASSIGN_OR_RETURN(TrainingOptions options, ParseNn(job));
     return PreparedFit([options](const FitData& in) { return FitNn(in, options); });
   };

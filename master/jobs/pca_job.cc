@@ -17,8 +17,7 @@ AlgorithmInfo PcaJob() {
       {"center", "boolean", d.center, 0, 0, "subtract the column means"},
       {"scale", "boolean", d.scale, 0, 0, "divide by the column standard deviations"},
   };
-  a.prepare = [params = a.params](const JobSpec& job) -> Result<PreparedFit> {
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json v, ReadParams(params, job.params, "params"));
+  a.prepare = [](const JobSpec&, const nlohmann::json& v) -> Result<PreparedFit> {
     PcaOptions options;
     options.components = v["k"];
     options.center = v["center"];

@@ -35,7 +35,7 @@ std::string AlgorithmHelp(int indent) {
   std::ostringstream out;
   for (const AlgorithmInfo& a : Algorithms()) {
     out << pad << a.name << ": " << a.summary << "\n";
-    const bool top_level = a.sections != std::vector<std::string>{"params"};
+    const bool top_level = !a.Takes("params");
     for (const ParamInfo& p : a.params) {
       out << pad << "    " << (top_level ? "" : "params.") << p.name << " (" << p.type;
       if (p.default_value.is_null()) {

@@ -160,7 +160,8 @@ TEST_CASE("nn jobs train through the job runner and name bad hyper-parameters") 
   CHECK(error(R"({"algorithm": "nn", )" + data +
               R"(, "ps": {"frequency": "batch", "rounds": 3, "server_optimizer": {}}})")
             .find("with frequency \"batch\" the server steps with the job's optimizer") != std::string::npos);
-  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "params": {"lr": 1}})").find("nn takes its settings in") !=
+  CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "params": {"lr": 1}})")
+            .find("params: nn takes no \"params\" (its settings go in \"model\", \"optimizer\", \"ps\")") !=
         std::string::npos);
   CHECK(error(R"({"algorithm": "nn", )" + data + R"(, "ps": {"frequency": "batch"}})").find("ps.rounds: required") !=
         std::string::npos);

@@ -18,7 +18,7 @@ nlohmann::json JobFromCatalog(const AlgorithmInfo& a) {
   }
   nlohmann::json job = {{"algorithm", a.name}, {"data", {{"dataset", "d"}}}};
   if (a.needs_label) job["data"]["label"] = "y";
-  if (a.sections == std::vector<std::string>{"params"}) {
+  if (a.Takes("params")) {
     job["params"] = settings;
   } else {
     job.update(settings);
