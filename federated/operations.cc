@@ -1,6 +1,7 @@
 #include "federated/operations.h"
 
 #include <array>
+#include <optional>
 
 namespace fedra {
 namespace {
@@ -54,57 +55,126 @@ constexpr OperationPrivacy Refused(E effect, std::string_view risk) {
 constexpr OperationPrivacy kComparison = Refused(E::kKeepsRows, kSelects);
 constexpr OperationPrivacy kNonlinearMap = Refused(E::kKeepsRows, kNonlinear);
 
+constexpr OperationInfo Entry(Op code, std::string_view name, int arity, OperationPrivacy privacy, std::string_view doc,
+                              std::optional<Op> on_transposed = std::nullopt) {
+  return OperationInfo{code, name, arity, on_transposed.value_or(code), privacy, doc};
+}
+
 constexpr std::array kOperations = {
-    OperationInfo{"colSums", 1, SumsRows(DpForm::kSums), "colSums(X): 1 x ncol sums over rows"},
-    OperationInfo{"sum", 1, SumsRows(DpForm::kRowTotals), "sum(X): 1 x 1 sum of all values"},
-    OperationInfo{"tsmm", 1, SumsRows(DpForm::kCrossProducts), "t(X) %*% X: ncol x ncol"},
-    OperationInfo{"tmatmul", 2, SumsRows(DpForm::kCrossProducts, 0b10),
-                  "t(X) %*% Y for row-aligned X and Y: ncol(X) x ncol(Y)"},
-    OperationInfo{"tsmv", 2, SumsRows(DpForm::kNone), "t(X) %*% (X %*% v) for a broadcast v, fused: ncol(X) x ncol(v)"},
-    OperationInfo{"tXwXv", 3, SumsRows(DpForm::kNone, 0b010),
-                  "t(X) %*% (w * (X %*% v)) for row-aligned w (nrow x 1) and broadcast v, fused"},
-    OperationInfo{"rowSums", 1, Mixes(), "rowSums(X): nrow x 1, stays row-level"},
-    OperationInfo{"columns", 1, Picks(), "X[, params.indices]: the chosen columns (0-based), in order"},
-    OperationInfo{"splitRows", 1, Picks(E::kPicksRows),
-                  "rows of X drawn by a seeded hash: params.fraction of them with params.held_out, the others "
-                  "without; for protected data the site keys the hash with its own secret and draws whole cells"},
-    OperationInfo{"matmul", 2, Mixes(), "X %*% V for a broadcast V: nrow(X) x ncol(V)"},
-    OperationInfo{"colSumSq", 1, SumsRows(DpForm::kSquares), "colSums(X^2): 1 x ncol"},
-    OperationInfo{"colMins", 1, Refused(E::kAggregates, kOrder), "column minima: 1 x ncol"},
-    OperationInfo{"colMaxs", 1, Refused(E::kAggregates, kOrder), "column maxima: 1 x ncol"},
+    Entry(Op::kColSums, "colSums", 1, SumsRows(DpForm::kSums), "colSums(X): 1 x ncol sums over rows", Op::kRowSums),
+    Entry(Op::kSum, "sum", 1, SumsRows(DpForm::kRowTotals), "sum(X): 1 x 1 sum of all values"),
+    Entry(Op::kTsmm, "tsmm", 1, SumsRows(DpForm::kCrossProducts), "t(X) %*% X: ncol x ncol"),
+    Entry(Op::kTmatmul, "tmatmul", 2, SumsRows(DpForm::kCrossProducts, 0b10),
+          "t(X) %*% Y for row-aligned X and Y: ncol(X) x ncol(Y)", Op::kMatmul),
+    Entry(Op::kTsmv, "tsmv", 2, SumsRows(DpForm::kNone),
+          "t(X) %*% (X %*% v) for a broadcast v, fused: ncol(X) x ncol(v)"),
+    Entry(Op::kTXwXv, "tXwXv", 3, SumsRows(DpForm::kNone, 0b010),
+          "t(X) %*% (w * (X %*% v)) for row-aligned w (nrow x 1) and broadcast v, fused"),
+    Entry(Op::kRowSums, "rowSums", 1, Mixes(), "rowSums(X): nrow x 1, stays row-level", Op::kColSums),
+    Entry(Op::kColumns, "columns", 1, Picks(), "X[, params.indices]: the chosen columns (0-based), in order"),
+    Entry(Op::kSplitRows, "splitRows", 1, Picks(E::kPicksRows),
+          "rows of X drawn by a seeded hash: params.fraction of them with params.held_out, the others "
+          "without; for protected data the site keys the hash with its own secret and draws whole cells"),
+    Entry(Op::kMatmul, "matmul", 2, Mixes(), "X %*% V for a broadcast V: nrow(X) x ncol(V)", Op::kTmatmul),
+    Entry(Op::kColSumSq, "colSumSq", 1, SumsRows(DpForm::kSquares), "colSums(X^2): 1 x ncol", Op::kRowSumSq),
+    Entry(Op::kColMins, "colMins", 1, Refused(E::kAggregates, kOrder), "column minima: 1 x ncol", Op::kRowMins),
+    Entry(Op::kColMaxs, "colMaxs", 1, Refused(E::kAggregates, kOrder), "column maxima: 1 x ncol", Op::kRowMaxs),
     // Row-wise counterparts, for the column aggregates of a transposed matrix.
-    OperationInfo{"rowSumSq", 1, kNonlinearMap, "rowSums(X^2): nrow x 1, stays row-level"},
-    OperationInfo{"rowMins", 1, Refused(E::kKeepsRows, kOrder), "row minima: nrow x 1, stays row-level"},
-    OperationInfo{"rowMaxs", 1, Refused(E::kKeepsRows, kOrder), "row maxima: nrow x 1, stays row-level"},
+    Entry(Op::kRowSumSq, "rowSumSq", 1, kNonlinearMap, "rowSums(X^2): nrow x 1, stays row-level", Op::kColSumSq),
+    Entry(Op::kRowMins, "rowMins", 1, Refused(E::kKeepsRows, kOrder), "row minima: nrow x 1, stays row-level",
+          Op::kColMins),
+    Entry(Op::kRowMaxs, "rowMaxs", 1, Refused(E::kKeepsRows, kOrder), "row maxima: nrow x 1, stays row-level",
+          Op::kColMaxs),
     // Elementwise X op Y, where Y is a 1x1 scalar, a 1 x ncol row vector, an nrow x 1 column
     // vector or a matrix of X's shape; params.reverse computes Y op X.
-    OperationInfo{"add", 2, Linear(), "X + Y (broadcast)"},
-    OperationInfo{"sub", 2, Linear(), "X - Y (broadcast)"},
-    OperationInfo{"mul", 2, ScaledBy(true), "X * Y (broadcast)"},
-    OperationInfo{"div", 2, ScaledBy(false), "X / Y (broadcast)"},
-    OperationInfo{"lt", 2, kComparison, "X < Y as 0/1 (broadcast)"},
-    OperationInfo{"le", 2, kComparison, "X <= Y as 0/1 (broadcast)"},
-    OperationInfo{"gt", 2, kComparison, "X > Y as 0/1 (broadcast)"},
-    OperationInfo{"ge", 2, kComparison, "X >= Y as 0/1 (broadcast)"},
-    OperationInfo{"eq", 2, kComparison, "X == Y as 0/1 (broadcast)"},
-    OperationInfo{"ne", 2, kComparison, "X != Y as 0/1 (broadcast)"},
-    OperationInfo{"exp", 1, kNonlinearMap, "exp(X)"},
-    OperationInfo{"log", 1, kNonlinearMap, "log(X)"},
-    OperationInfo{"abs", 1, kNonlinearMap, "abs(X)"},
-    OperationInfo{"sqrt", 1, kNonlinearMap, "sqrt(X)"},
-    OperationInfo{"sigmoid", 1, kNonlinearMap, "1 / (1 + exp(-X))"},
-    OperationInfo{"round", 1, kComparison, "round(X)"},
+    Entry(Op::kAdd, "add", 2, Linear(), "X + Y (broadcast)"),
+    Entry(Op::kSub, "sub", 2, Linear(), "X - Y (broadcast)"),
+    Entry(Op::kMul, "mul", 2, ScaledBy(true), "X * Y (broadcast)"),
+    Entry(Op::kDiv, "div", 2, ScaledBy(false), "X / Y (broadcast)"),
+    Entry(Op::kLt, "lt", 2, kComparison, "X < Y as 0/1 (broadcast)"),
+    Entry(Op::kLe, "le", 2, kComparison, "X <= Y as 0/1 (broadcast)"),
+    Entry(Op::kGt, "gt", 2, kComparison, "X > Y as 0/1 (broadcast)"),
+    Entry(Op::kGe, "ge", 2, kComparison, "X >= Y as 0/1 (broadcast)"),
+    Entry(Op::kEq, "eq", 2, kComparison, "X == Y as 0/1 (broadcast)"),
+    Entry(Op::kNe, "ne", 2, kComparison, "X != Y as 0/1 (broadcast)"),
+    Entry(Op::kExp, "exp", 1, kNonlinearMap, "exp(X)"),
+    Entry(Op::kLog, "log", 1, kNonlinearMap, "log(X)"),
+    Entry(Op::kAbs, "abs", 1, kNonlinearMap, "abs(X)"),
+    Entry(Op::kSqrt, "sqrt", 1, kNonlinearMap, "sqrt(X)"),
+    Entry(Op::kSigmoid, "sigmoid", 1, kNonlinearMap, "1 / (1 + exp(-X))"),
+    Entry(Op::kRound, "round", 1, kComparison, "round(X)"),
 };
+static_assert(kOperations.size() == kOperationCount);
+
+// Entries sit at their code's index, so Describe is a lookup; checked when this file compiles.
+constexpr bool InCodeOrder() {
+  for (size_t i = 0; i < kOperations.size(); ++i) {
+    if (static_cast<size_t>(kOperations[i].code) != i) return false;
+    const OperationInfo& partner = kOperations[static_cast<size_t>(kOperations[i].on_transposed)];
+    if (partner.on_transposed != kOperations[i].code) return false;
+  }
+  return true;
+}
+static_assert(InCodeOrder(), "kOperations must list each code at its index, with partners that pair up");
 
 }  // namespace
 
 std::span<const OperationInfo> Operations() { return kOperations; }
+
+const OperationInfo& Describe(Op op) { return kOperations[static_cast<size_t>(op)]; }
 
 const OperationInfo* FindOperation(std::string_view name) {
   for (const OperationInfo& op : kOperations) {
     if (op.name == name) return &op;
   }
   return nullptr;
+}
+
+nlohmann::json ColumnsParams::ToJson() const { return {{"indices", indices}}; }
+
+Result<ColumnsParams> ColumnsParams::Parse(const nlohmann::json& params) {
+  const auto it = params.find("indices");
+  if (it == params.end() || !it->is_array() || it->empty()) {
+    return InvalidArgument("columns: params.indices must be a non-empty array of column indices");
+  }
+  ColumnsParams out;
+  for (const nlohmann::json& index : *it) {
+    if (!index.is_number_integer() || index.get<int64_t>() < 0) {
+      return InvalidArgument("columns: index " + index.dump() + " is not a column index");
+    }
+    out.indices.push_back(index.get<int64_t>());
+  }
+  return out;
+}
+
+nlohmann::json SplitRowsParams::ToJson() const {
+  return {{"fraction", fraction}, {"seed", seed}, {"held_out", held_out}};
+}
+
+Result<SplitRowsParams> SplitRowsParams::Parse(const nlohmann::json& params) {
+  const auto fraction = params.find("fraction");
+  if (fraction == params.end() || !fraction->is_number() || !(fraction->get<double>() > 0) ||
+      !(fraction->get<double>() < 1)) {
+    return InvalidArgument("splitRows: params.fraction must be a number between 0 and 1");
+  }
+  SplitRowsParams out;
+  out.fraction = fraction->get<double>();
+  if (const auto seed = params.find("seed"); seed != params.end()) {
+    if (!seed->is_number_unsigned()) return InvalidArgument("splitRows: params.seed must be a non-negative integer");
+    out.seed = seed->get<uint64_t>();
+  }
+  if (const auto held_out = params.find("held_out"); held_out != params.end()) {
+    if (!held_out->is_boolean()) return InvalidArgument("splitRows: params.held_out must be true or false");
+    out.held_out = held_out->get<bool>();
+  }
+  return out;
+}
+
+nlohmann::json ReversedParams() { return {{"reverse", true}}; }
+
+bool IsReversed(const nlohmann::json& params) {
+  const auto it = params.find("reverse");
+  return it != params.end() && it->is_boolean() && it->get<bool>();
 }
 
 }  // namespace fedra

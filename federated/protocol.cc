@@ -1,6 +1,7 @@
 #include "federated/protocol.h"
 
 #include "common/matrix_codec.h"
+#include "federated/instruction.h"
 
 namespace fedra {
 namespace {
@@ -188,21 +189,14 @@ Request Request::Get(VarId var) {
   return q;
 }
 
-Request Request::Exec(VarId output, std::string op, std::vector<VarId> inputs, bool return_value,
-                      nlohmann::json params) {
+Request Request::Run(VarId output, const Instruction& instruction, std::vector<VarId> inputs, bool return_value) {
   Request q;
-  q.type = RequestType::kExec;
+  q.type = instruction.type();
   q.output = output;
-  q.name = std::move(op);
+  q.name = instruction.name();
   q.inputs = std::move(inputs);
-  q.params = std::move(params);
+  q.params = instruction.params();
   if (return_value) q.params["return"] = true;
-  return q;
-}
-
-Request Request::Call(VarId output, std::string function, std::vector<VarId> inputs, nlohmann::json params) {
-  Request q = Exec(output, std::move(function), std::move(inputs), false, std::move(params));
-  q.type = RequestType::kCall;
   return q;
 }
 

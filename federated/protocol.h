@@ -31,6 +31,8 @@
 
 namespace fedra {
 
+class Instruction;  // federated/instruction.h
+
 // Variable ids are chosen by the master and name a site variable.
 using VarId = uint64_t;
 
@@ -70,11 +72,10 @@ struct Request {
   // sends them: half the bytes of doubles, nothing lost, no copy per site until the batch.
   static Request PutEncoded(VarId output, std::shared_ptr<const Bytes> encoded);
   static Request Get(VarId var);
-  // With `return_value`, the response also carries the result (subject to privacy).
-  static Request Exec(VarId output, std::string op, std::vector<VarId> inputs, bool return_value = false,
-                      nlohmann::json params = nlohmann::json::object());
-  static Request Call(VarId output, std::string function, std::vector<VarId> inputs,
-                      nlohmann::json params = nlohmann::json::object());
+  // Runs an operation or site function (kExec or kCall, as the instruction says) on `inputs`
+  // into `output`. With `return_value`, the response also carries the result (subject to privacy).
+  static Request Run(VarId output, const Instruction& instruction, std::vector<VarId> inputs,
+                     bool return_value = false);
   static Request Clear(std::vector<VarId> vars);
   static Request Audit(int64_t limit);
   // Clear that skips ids the site does not hold.

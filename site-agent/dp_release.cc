@@ -107,22 +107,23 @@ void AddGaussianNoise(Matrix* value, double sigma, bool symmetric) {
   if (symmetric) value->triangularView<Eigen::StrictlyLower>() = value->transpose();
 }
 
-Result<std::vector<Interval>> PropagateBounds(std::string_view name, std::span<const Matrix* const> inputs,
+Result<std::vector<Interval>> PropagateBounds(Op op, std::span<const Matrix* const> inputs,
                                               std::span<const std::vector<Interval>* const> bounds,
                                               const nlohmann::json& params) {
   const std::vector<Interval>& x = *bounds[0];
   std::vector<Interval> out;
-  if (name == "splitRows") return x;
-  if (name == "rowSums") {
+  if (op == Op::kSplitRows) return x;
+  if (op == Op::kRowSums) {
     Interval total{0, 0};
     for (const Interval& a : x) total = Add(total, a);
     return std::vector<Interval>{total};
   }
-  if (name == "columns") {
-    for (const auto& index : params.at("indices")) out.push_back(x.at(index.get<size_t>()));
+  if (op == Op::kColumns) {
+    FEDRA_ASSIGN_OR_RETURN(ColumnsParams columns, ColumnsParams::Parse(params));
+    for (int64_t index : columns.indices) out.push_back(x.at(static_cast<size_t>(index)));
     return out;
   }
-  if (name == "matmul") {
+  if (op == Op::kMatmul) {
     const Matrix& v = *inputs[1];
     for (Eigen::Index k = 0; k < v.cols(); ++k) {
       Interval total{0, 0};
@@ -131,12 +132,12 @@ Result<std::vector<Interval>> PropagateBounds(std::string_view name, std::span<c
     }
     return out;
   }
-  const bool additive = name == "add" || name == "sub", scaling = name == "mul" || name == "div";
+  const bool additive = op == Op::kAdd || op == Op::kSub, scaling = op == Op::kMul || op == Op::kDiv;
   const bool aligned = bounds.size() > 1 && !bounds[1]->empty();  // Y: rows of the same dataset
   if (aligned && scaling) return FailedPrecondition("no bound for a product of two row-level values");
   if ((additive || scaling) && (aligned || inputs[1]->rows() == 1)) {
     const Matrix& b = *inputs[1];
-    const bool reverse = params.value("reverse", false);
+    const bool reverse = IsReversed(params);
     for (size_t j = 0; j < x.size(); ++j) {
       // The operand of column j: the bound of Y's column, or a broadcast scalar or row vector.
       Interval y{0, 0};
@@ -147,11 +148,11 @@ Result<std::vector<Interval>> PropagateBounds(std::string_view name, std::span<c
         if (!std::isfinite(c)) return FailedPrecondition("no bound for an operand that is not finite");
         y = {c, c};
       }
-      if (name == "add")
+      if (op == Op::kAdd)
         out.push_back(Add(x[j], y));
-      else if (name == "sub")
+      else if (op == Op::kSub)
         out.push_back(reverse ? Subtract(y, x[j]) : Subtract(x[j], y));
-      else if (name == "mul")
+      else if (op == Op::kMul)
         out.push_back(Scale(x[j], y.lo));
       else if (y.lo == 0 || reverse)
         return FailedPrecondition("no bound for this division");
@@ -160,7 +161,7 @@ Result<std::vector<Interval>> PropagateBounds(std::string_view name, std::span<c
     }
     return out;
   }
-  return FailedPrecondition("no bound is known for " + std::string(name) +
+  return FailedPrecondition("no bound is known for " + std::string(Describe(op).name) +
                             " (dp-aggregate rows allow columns, + - * / by broadcast values, %*% and rowSums)");
 }
 

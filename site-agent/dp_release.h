@@ -11,6 +11,7 @@
 
 #include "common/matrix.h"
 #include "common/status.h"
+#include "federated/operations.h"
 #include "federated/privacy.h"
 
 namespace fedra {
@@ -29,11 +30,11 @@ void AddGaussianNoise(Matrix* value, double sigma, bool symmetric);
 
 namespace fedra {
 
-// The bounds of a row-level result of operation `name` from dp-aggregate rows: for the linear
+// The bounds of a row-level result of operation `op` from dp-aggregate rows: for the linear
 // operations allowed on them (columns, + - * / by broadcast values, + - of the same rows, %*%,
 // rowSums, splitRows). `inputs` are the values, `bounds` each input's column bounds (empty for
 // inputs that are not dp-aggregate rows). kFailedPrecondition for any other operation.
-Result<std::vector<Interval>> PropagateBounds(std::string_view name, std::span<const Matrix* const> inputs,
+Result<std::vector<Interval>> PropagateBounds(Op op, std::span<const Matrix* const> inputs,
                                               std::span<const std::vector<Interval>* const> bounds,
                                               const nlohmann::json& params);
 

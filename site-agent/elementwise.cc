@@ -1,6 +1,5 @@
 #include "site-agent/elementwise.h"
 
-#include <functional>
 #include <string>
 
 namespace fedra {
@@ -18,39 +17,41 @@ Result<Array> Broadcast(const Matrix& x, const Matrix& y) {
                          std::to_string(x.rows()) + "x" + std::to_string(x.cols()));
 }
 
-Array Compare(const Array& a, const Array& b, std::string_view op) {
-  if (op == "lt") return (a < b).cast<double>();
-  if (op == "le") return (a <= b).cast<double>();
-  if (op == "gt") return (a > b).cast<double>();
-  if (op == "ge") return (a >= b).cast<double>();
-  if (op == "eq") return (a == b).cast<double>();
-  return (a != b).cast<double>();
+Status NotElementwise(Op op) {
+  return Internal("'" + std::string(Describe(op).name) + "' is not an elementwise operation");
 }
 
 }  // namespace
 
-Result<Matrix> ElementwiseBinary(std::string_view op, const Matrix& x, const Matrix& y, bool reverse) {
+Result<Matrix> ElementwiseBinary(Op op, const Matrix& x, const Matrix& y, bool reverse) {
   FEDRA_ASSIGN_OR_RETURN(Array b, Broadcast(x, y));
   Array a = x.array();
   if (reverse) std::swap(a, b);
-  if (op == "add") return Matrix(a + b);
-  if (op == "sub") return Matrix(a - b);
-  if (op == "mul") return Matrix(a * b);
-  if (op == "div") return Matrix(a / b);
-  if (op == "lt" || op == "le" || op == "gt" || op == "ge" || op == "eq" || op == "ne") {
-    return Matrix(Compare(a, b, op));
+  switch (op) {
+    case Op::kAdd: return Matrix(a + b);
+    case Op::kSub: return Matrix(a - b);
+    case Op::kMul: return Matrix(a * b);
+    case Op::kDiv: return Matrix(a / b);
+    case Op::kLt: return Matrix((a < b).cast<double>());
+    case Op::kLe: return Matrix((a <= b).cast<double>());
+    case Op::kGt: return Matrix((a > b).cast<double>());
+    case Op::kGe: return Matrix((a >= b).cast<double>());
+    case Op::kEq: return Matrix((a == b).cast<double>());
+    case Op::kNe: return Matrix((a != b).cast<double>());
+    default: return NotElementwise(op);
   }
-  return NotFound("'" + std::string(op) + "' is not an elementwise binary operation");
 }
 
-Result<Matrix> ElementwiseUnary(std::string_view op, const Matrix& x) {
-  if (op == "exp") return Matrix(x.array().exp());
-  if (op == "log") return Matrix(x.array().log());
-  if (op == "abs") return Matrix(x.array().abs());
-  if (op == "sqrt") return Matrix(x.array().sqrt());
-  if (op == "sigmoid") return Matrix(1.0 / (1.0 + (-x.array()).exp()));
-  if (op == "round") return Matrix(x.array().round());
-  return NotFound("'" + std::string(op) + "' is not an elementwise function");
+Result<Matrix> ElementwiseUnary(Op op, const Matrix& x) {
+  switch (op) {
+    case Op::kExp: return Matrix(x.array().exp());
+    case Op::kLog: return Matrix(x.array().log());
+    case Op::kAbs: return Matrix(x.array().abs());
+    case Op::kSqrt: return Matrix(x.array().sqrt());
+    case Op::kSigmoid: return Matrix(1.0 / (1.0 + (-x.array()).exp()));
+    case Op::kRound: return Matrix(x.array().round());
+    default: return NotElementwise(op);
+  }
 }
 
 }  // namespace fedra

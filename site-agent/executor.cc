@@ -26,6 +26,13 @@ namespace {
 
 constexpr int64_t kMaxAuditEvents = 10000;
 
+// kmeansStep's centres per restart, which the sensitivity of its noised sums depends on (its
+// parameters parsed when it ran).
+int64_t ClusterCount(const nlohmann::json& params) {
+  Result<KMeansStepParams> p = KMeansStepParams::Parse(params);
+  return p.ok() ? p->k : 0;
+}
+
 // The first input holding protected rows, or nullptr.
 const Provenance* ProtectedRows(std::span<const Variable> inputs) {
   for (const Variable& v : inputs) {
@@ -215,7 +222,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     views.push_back({&v.provenance, v.value->rows()});
   }
   const OperationPrivacy& rule = op ? op->privacy : fn->privacy;
-  const bool reversed = q.params.is_object() && q.params.value("reverse", false);
+  const bool reversed = IsReversed(q.params);
   if (Status s = CheckProtectedInputs(q.name, rule, views, reversed); !s.ok()) return Response::Error(s);
   Result<Provenance> derived = DeriveProvenance(rule, views);
   if (!derived.ok()) return Response::Error(derived.status());
@@ -236,7 +243,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   uint64_t support = 0;
   const uint64_t min_rows = aggregate_rows ? std::max<uint64_t>(1, limits_.min_aggregate_rows) : 1;
   if (op) {
-    Result<Matrix> result = RunOperation(*op, values, q.params);
+    Result<Matrix> result = RunOperation(op->code, values, q.params);
     if (!result.ok()) return Response::Error(result.status());
     value = std::move(result).value();
   } else {
@@ -264,7 +271,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
       cell_of_row = std::move(cells).value();
       context.cell_of_row = cell_of_row;
     }
-    Result<FunctionOutput> result = fn->run(values, q.params, context);
+    Result<FunctionOutput> result = RunFunction(fn->code, values, q.params, context);
     if (!result.ok()) return Response::Error(result.status());
     value = std::move(result->value);
     packed = std::move(result->packed);
@@ -280,14 +287,15 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     if (support == 0) {
       std::vector<const std::vector<ColumnSpread>*> spreads;
       for (const Variable& v : vars) spreads.push_back(v.spread.get());
-      support = OperationSupport(q.name, values, spreads, min_rows);
+      support = op ? OperationSupport(op->code, values, spreads, min_rows) : values[0]->rows();
     }
     provenance.support = std::min(provenance.support, support);
   }
   if (dp_rows && !provenance.aggregate) {
     std::vector<const std::vector<Interval>*> bounds;
     for (const Variable& v : vars) bounds.push_back(&v.provenance.bounds);
-    Result<std::vector<Interval>> propagated = PropagateBounds(q.name, values, bounds, q.params);
+    Result<std::vector<Interval>> propagated = op ? PropagateBounds(op->code, values, bounds, q.params)
+                                                  : FailedPrecondition("no bound is known for " + q.name);
     if (propagated.ok() && !std::all_of(propagated->begin(), propagated->end(),
                                         [](const Interval& b) { return std::isfinite(b.lo) && std::isfinite(b.hi); })) {
       propagated = FailedPrecondition("its bounds would not be finite");
@@ -318,7 +326,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
 }
 
 Response Executor::Split(const Request& q, const Variable& input, Provenance provenance, AuditEvent* audit) {
-  Result<SplitRequest> split = ParseSplitRequest(q.params);
+  Result<SplitRowsParams> split = SplitRowsParams::Parse(q.params);
   if (!split.ok()) return Response::Error(split.status());
   const Provenance& in = input.provenance;
   const Matrix& x = *input.value;
@@ -410,7 +418,7 @@ Result<nlohmann::json> Executor::Noise(const Request& q, const OperationPrivacy&
   const Matrix* centers = rule.dp == DpForm::kClusterSums ? inputs[1].value.get() : nullptr;
   FEDRA_ASSIGN_OR_RETURN(double sensitivity, ReleaseSensitivity(rule.dp, inputs[0].provenance.bounds,
                                                                 cross ? inputs[1].provenance.bounds : kNoBounds,
-                                                                centers, q.params.value("k", int64_t{0})));
+                                                                centers, centers ? ClusterCount(q.params) : 0));
   const double sigma = multiplier * sensitivity;
   const Status not_finite = PermissionDenied(DescribeLevel(rows) + ": " + q.name +
                                              " would release values or noise that are not finite (operands too large)");

@@ -22,13 +22,18 @@ namespace {
 
 // Per-column count, sum and sum of squares: everything the master needs for means and
 // variances, as a 3 x ncol aggregate.
-Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const nlohmann::json&, const FunctionContext&) {
+Result<FunctionOutput> Moments(std::span<const Matrix* const> inputs, const MomentsParams&,
+                               const FunctionContext& context) {
   const Matrix& x = *inputs[0];
   FunctionOutput out;
   out.value.resize(3, x.cols());
   out.value.row(0).setConstant(static_cast<double>(x.rows()));
   out.value.row(1) = x.colwise().sum();
   out.value.row(2) = x.colwise().squaredNorm();
+  // Column sums, as colSums: a common value times the rows plus what the other rows add.
+  if (context.min_group_rows > 1) {
+    out.support = FewestDiffering(context.spread ? *context.spread : SpreadPerColumn(x), x.rows());
+  }
   return out;
 }
 
@@ -40,7 +45,7 @@ constexpr Eigen::Index kMaxClasses = 1 << 16;
 // left out, as statistical tables suppress small cells (with more classes where needed, so that
 // what is left out adds up to the minimum too): its count is 0, and when it is the largest code,
 // K does not reach it.
-Result<FunctionOutput> ClassCounts(std::span<const Matrix* const> inputs, const nlohmann::json&,
+Result<FunctionOutput> ClassCounts(std::span<const Matrix* const> inputs, const ClassCountsParams&,
                                    const FunctionContext& context) {
   const Matrix& y = *inputs[0];
   FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(0, "classCounts"));
@@ -92,12 +97,12 @@ constexpr double kDecided = 0.99;
 // says W's first row is the intercept. Output ((d + intercept) + 3) x K: the gradient of the
 // summed log-loss, then, in the first column, the summed loss, the correct predictions and the
 // row count.
-Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, const LogisticStatsParams& params,
                                      const FunctionContext& context) {
   const Matrix& x = *inputs[0];
   const Matrix& y = *inputs[1];
   const Matrix& w = *inputs[2];
-  const bool intercept = params.is_object() && params.value("intercept", true);
+  const bool intercept = params.intercept;
   const Eigen::Index o = intercept ? 1 : 0;
   const Eigen::Index k = w.cols();
   const Eigen::Index classes = k == 1 ? 2 : k;
@@ -171,59 +176,31 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
   return out;
 }
 
-Result<int64_t> IntParam(const nlohmann::json& params, const char* key, int64_t fallback, int64_t min, int64_t max) {
-  auto it = params.find(key);
-  if (it == params.end()) return fallback;
-  if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
-    return InvalidArgument(std::string("trainLocal: params.") + key + " must be an integer in [" + std::to_string(min) +
-                           ", " + std::to_string(max) + "]");
-  }
-  return it->get<int64_t>();
-}
-
 // Local training from the broadcast parameters P (a column): inputs X (n x inputs), y (n x 1
-// labels or n x outputs targets), P. params: model and optimizer (as in federated/model_spec.h,
-// with inputs and outputs set), epochs or batches, batch_size, seed, first_epoch or first_batch,
-// epoch_rows, prox_mu (see LocalTrainingOptions), and update: "delta" (the default: local steps,
-// then new - P) or "gradient" (the batches' mean gradient at P, no steps). Output, one column:
+// labels or n x outputs targets), P; params as TrainLocalParams says: local steps, then new - P,
+// or the batches' mean gradient at P and no steps. Output, one column:
 // the update, then kTrainingStats statistics: the summed training loss, the correct predictions
 // and the rows trained on, measured on each batch before its step, and the last batch's epoch.
-Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs, const TrainLocalParams& params,
                                           const FunctionContext& context) {
   const Matrix& x = *inputs[0];
   const Matrix& y = *inputs[1];
   const Matrix& p = *inputs[2];
-  FEDRA_ASSIGN_OR_RETURN(ModelSpec spec, ParseModelSpec(params.value("model", nlohmann::json::object()), "model"));
-  if (spec.output == OutputKind::kSoftmax) FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "trainLocal"));
-  FEDRA_ASSIGN_OR_RETURN(OptimizerSpec opt,
-                         ParseOptimizerSpec(params.value("optimizer", nlohmann::json::object()), "optimizer"));
+  if (params.model.output == OutputKind::kSoftmax) FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "trainLocal"));
   LocalTrainingOptions options;
-  FEDRA_ASSIGN_OR_RETURN(int64_t epochs, IntParam(params, "epochs", 1, 0, 10000));
-  FEDRA_ASSIGN_OR_RETURN(int64_t batches, IntParam(params, "batches", 0, 0, 100000000));
-  FEDRA_ASSIGN_OR_RETURN(int64_t batch_size, IntParam(params, "batch_size", 32, 1, 1 << 20));
-  FEDRA_ASSIGN_OR_RETURN(int64_t seed, IntParam(params, "seed", 1, 0, int64_t{1} << 62));
-  FEDRA_ASSIGN_OR_RETURN(int64_t first_epoch, IntParam(params, "first_epoch", 0, 0, 1 << 30));
-  FEDRA_ASSIGN_OR_RETURN(int64_t first_batch, IntParam(params, "first_batch", 0, 0, int64_t{1} << 30));
-  FEDRA_ASSIGN_OR_RETURN(int64_t epoch_rows, IntParam(params, "epoch_rows", 0, 0, kMaxEpochRows));
-  const std::string update = params.value("update", "delta");
-  if (update != "delta" && update != "gradient") {
-    return InvalidArgument("trainLocal: params.update must be \"delta\" or \"gradient\"");
-  }
-  const double prox_mu = params.value("prox_mu", 0.0);
-  if (!(prox_mu >= 0 && prox_mu < 1e6)) return InvalidArgument("trainLocal: params.prox_mu must be in [0, 1e6)");
-  options.epochs = static_cast<int>(epochs);
-  options.batches = static_cast<int>(batches);
-  options.batch_size = static_cast<int>(batch_size);
-  options.seed = static_cast<uint64_t>(seed);
-  options.first_epoch = static_cast<int>(first_epoch);
-  options.first_batch = first_batch;
-  options.epoch_rows = epoch_rows;
-  options.prox_mu = static_cast<float>(prox_mu);
-  options.accrue_gradients = update == "gradient";
+  options.epochs = params.epochs;
+  options.batches = params.batches;
+  options.batch_size = params.batch_size;
+  options.seed = params.seed;
+  options.first_epoch = params.first_epoch;
+  options.first_batch = params.first_batch;
+  options.epoch_rows = params.epoch_rows;
+  options.prox_mu = static_cast<float>(params.prox_mu);
+  options.accrue_gradients = params.gradient;
   options.use_gpu = context.use_gpu;
   if (p.cols() != 1) return InvalidArgument("trainLocal: the parameters must be one column");
   const Eigen::VectorXf start = p.col(0).cast<float>();
-  FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(spec), opt, options, x, y, start));
+  FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(params.model), params.optimizer, options, x, y, start));
   FunctionOutput out;
   out.value.resize(p.rows() + kTrainingStats, 1);
   out.value.col(0).head(p.rows()) =
@@ -236,7 +213,7 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   // delta, so the release rule sees the batch as the smallest group — the distinct rows in it,
   // which are fewer when an epoch replicates the rows.
   const int64_t distinct = std::min<int64_t>(options.batch_size, x.rows());
-  out.support = static_cast<uint64_t>(epoch_rows > x.rows() ? distinct / 2 : distinct);
+  out.support = static_cast<uint64_t>(params.epoch_rows > x.rows() ? distinct / 2 : distinct);
   return out;
 }
 
@@ -244,14 +221,13 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
 // parameter server, compressed as params.compression says (federated/update_codec.h). With a
 // residual R (what earlier compression left out), U + R is what gets compressed, and the
 // output variable stores the new residual; the packed update is what a return sends back.
-Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs, const PackUpdateParams& params,
                                           const FunctionContext&) {
   const Matrix& u = *inputs[0];
-  FEDRA_ASSIGN_OR_RETURN(int64_t stats, IntParam(params, "stats", 0, 0, 16));
+  const int64_t stats = params.stats;
   if (u.cols() != 1 || u.rows() < stats) return InvalidArgument("packUpdate: the update must be one column");
   const Eigen::Index n = u.rows() - stats;
-  FEDRA_ASSIGN_OR_RETURN(CompressionSpec spec,
-                         ParseCompressionSpec(params.value("compression", nlohmann::json::object()), "compression"));
+  const CompressionSpec& spec = params.compression;
   Eigen::VectorXf values = u.col(0).head(n).cast<float>();
   if (inputs.size() > 1) {
     if (inputs[1]->rows() != n || inputs[1]->cols() != 1) {
@@ -274,11 +250,11 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
 
 // The loss of parameters P on this site's rows: inputs X, y, P; params.model. Output, one
 // column: the summed loss, the correct predictions and the row count.
-Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inputs, const EvalModelParams& params,
                                              const FunctionContext& context) {
   const Matrix& x = *inputs[0];
   const Matrix& p = *inputs[2];
-  FEDRA_ASSIGN_OR_RETURN(ModelSpec spec, ParseModelSpec(params.value("model", nlohmann::json::object()), "model"));
+  const ModelSpec& spec = params.model;
   if (x.cols() != spec.inputs || inputs[1]->rows() != x.rows() || p.cols() != 1 || p.rows() != spec.parameter_count()) {
     return InvalidArgument("evalModel: the data or parameters do not fit the model");
   }
@@ -292,40 +268,48 @@ Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inpu
   return out;
 }
 
-// Transforms values it is given, which must not be protected rows.
-constexpr OperationPrivacy NotOnRows(std::string_view risk) {
-  OperationPrivacy p;
-  p.on_protected = OnProtectedRows::kRefused;
-  p.changes_values = true;
-  p.risk = risk;
-  return p;
+using Body = Result<FunctionOutput> (*)(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+                                        const FunctionContext& context);
+
+// A function's body behind the parsing of its parameters.
+template <SiteFunctionParams P,
+          Result<FunctionOutput> (*kRun)(std::span<const Matrix* const>, const P&, const FunctionContext&)>
+Result<FunctionOutput> Parsed(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+                              const FunctionContext& context) {
+  FEDRA_ASSIGN_OR_RETURN(P parsed, P::Parse(params));
+  return kRun(inputs, parsed, context);
 }
 
-// Privacy, besides the release rule on each output, on private-aggregate rows: k-means groups
-// whole cells; logisticStats refuses coefficients that decide nearly every row; logistic
-// statistics, training and evaluation withhold their counts of correct predictions (NaN); a
-// training step's smallest group is its batch; labels must be columns as read. Only moments and
-// kmeansStep have a noised form for dp-aggregate rows.
-constexpr std::array kFunctions = {
-    FunctionInfo{"moments", 1, 0, SumsRows(DpForm::kMoments), false, false, &Moments},
-    FunctionInfo{"classCounts", 1, 0, SumsRows(DpForm::kNone), false, false, &ClassCounts},
-    FunctionInfo{"logisticStats", 3, 0, SumsRows(DpForm::kNone, 0b010), false, false, &LogisticStats},
-    FunctionInfo{"kmeansSeeds", 1, 0, SumsRows(DpForm::kNone), true, false, &KMeansSeeds},
-    FunctionInfo{"kmeansStep", 2, 0, SumsRows(DpForm::kClusterSums), true, false, &KMeansStep},
-    FunctionInfo{"trainLocal", 3, 0, SumsRows(DpForm::kNone, 0b010), false, true, &TrainLocalFunction},
-    // Transforms an update (an aggregate) and keeps the residual; never rows.
-    FunctionInfo{"packUpdate", 1, 1, NotOnRows("compression keeps the largest entries: an order statistic"), false,
-                 false, &PackUpdateFunction},
-    FunctionInfo{"evalModel", 3, 0, SumsRows(DpForm::kNone, 0b010), false, true, &EvaluateModelFunction},
+struct BodyEntry {
+  SiteFunction code;
+  Body run;
 };
+
+constexpr std::array kBodies = {
+    BodyEntry{SiteFunction::kMoments, &Parsed<MomentsParams, &Moments>},
+    BodyEntry{SiteFunction::kClassCounts, &Parsed<ClassCountsParams, &ClassCounts>},
+    BodyEntry{SiteFunction::kLogisticStats, &Parsed<LogisticStatsParams, &LogisticStats>},
+    BodyEntry{SiteFunction::kKMeansSeeds, &Parsed<KMeansSeedsParams, &KMeansSeeds>},
+    BodyEntry{SiteFunction::kKMeansStep, &Parsed<KMeansStepParams, &KMeansStep>},
+    BodyEntry{SiteFunction::kTrainLocal, &Parsed<TrainLocalParams, &TrainLocalFunction>},
+    BodyEntry{SiteFunction::kPackUpdate, &Parsed<PackUpdateParams, &PackUpdateFunction>},
+    BodyEntry{SiteFunction::kEvalModel, &Parsed<EvalModelParams, &EvaluateModelFunction>},
+};
+static_assert(kBodies.size() == kSiteFunctionCount, "every site function needs a body");
+
+constexpr bool InCodeOrder() {
+  for (size_t i = 0; i < kBodies.size(); ++i) {
+    if (static_cast<size_t>(kBodies[i].code) != i) return false;
+  }
+  return true;
+}
+static_assert(InCodeOrder(), "kBodies must list each function at its code's index");
 
 }  // namespace
 
-const FunctionInfo* FindFunction(std::string_view name) {
-  for (const FunctionInfo& f : kFunctions) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
+Result<FunctionOutput> RunFunction(SiteFunction function, std::span<const Matrix* const> inputs,
+                                   const nlohmann::json& params, const FunctionContext& context) {
+  return kBodies[static_cast<size_t>(function)].run(inputs, params, context);
 }
 
 }  // namespace fedra

@@ -1,18 +1,20 @@
-// Named functions for kCall requests: site-local procedures larger than one operation (training
-// steps and algorithm statistics). Each declares its privacy behaviour (federated/privacy.h) in
-// the table next to its definition. Errors never quote the data: they say what is wrong.
+// The site's implementations of the named functions for kCall requests (federated/site_functions.h
+// declares them, their parameters and their privacy behaviour): site-local procedures larger than
+// one operation, training steps and algorithm statistics, in a table by code. Errors never quote
+// the data: they say what is wrong.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/bytes.h"
 #include "common/matrix.h"
 #include "common/status.h"
-#include "federated/privacy.h"
+#include "federated/site_functions.h"
 #include "site-agent/support.h"
 
 namespace fedra {
@@ -51,24 +53,9 @@ struct FunctionContext {
   Status CheckLabelsAsRead(int i, std::string_view function) const;
 };
 
-using FunctionBody = Result<FunctionOutput> (*)(std::span<const Matrix* const> inputs, const nlohmann::json& params,
-                                                const FunctionContext& context);
-
-struct FunctionInfo {
-  std::string_view name;
-  int arity;
-  int optional_inputs;  // inputs after the first `arity` that a call may leave out
-  OperationPrivacy privacy;
-  // Groups rows (k-means): on private-aggregate rows it is given the rows' cells and groups whole cells.
-  bool groups_cells;
-  // Trains or evaluates a model the master sends. Its exact statistics over batches the master
-  // sizes can be differenced into rows, so on private-aggregate data it runs only where the data
-  // owner allowed training (site.json: "allow_training").
-  bool trains;
-  FunctionBody run;
-};
-
-// The function called `name`, or nullptr.
-const FunctionInfo* FindFunction(std::string_view name);
+// Runs `function` on `inputs` (already checked against its arity) with its parameters as they
+// came; kInvalidArgument when they do not parse.
+Result<FunctionOutput> RunFunction(SiteFunction function, std::span<const Matrix* const> inputs,
+                                   const nlohmann::json& params, const FunctionContext& context);
 
 }  // namespace fedra

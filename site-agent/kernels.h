@@ -1,5 +1,5 @@
-// Local linear algebra for kExec requests (Eigen on the CPU). Each kernel checks its inputs'
-// shapes and returns a clear error instead of asserting.
+// Local linear algebra for kExec requests (Eigen on the CPU), one kernel per operation code in a
+// table. Each kernel checks its inputs' shapes and returns a clear error instead of asserting.
 #pragma once
 
 #include <span>
@@ -12,9 +12,8 @@
 
 namespace fedra {
 
-// Runs `op` on `inputs` (op.arity of them). kInvalidArgument on a shape mismatch. Operations
-// that pick rows (splitRows) need the site's state and run in the executor instead.
-Result<Matrix> RunOperation(const OperationInfo& op, std::span<const Matrix* const> inputs,
-                            const nlohmann::json& params);
+// Runs `op` on `inputs` (its arity of them). kInvalidArgument on a shape mismatch or bad params.
+// Operations that pick rows (splitRows) need the site's state and run in the executor instead.
+Result<Matrix> RunOperation(Op op, std::span<const Matrix* const> inputs, const nlohmann::json& params);
 
 }  // namespace fedra

@@ -120,14 +120,6 @@ Matrix Means(const ClusterStats& s, const Matrix& centers) {
   return out;
 }
 
-Result<int64_t> PositiveParam(const nlohmann::json& params, const char* name, const char* function) {
-  const auto it = params.find(name);
-  if (it == params.end() || !it->is_number_integer() || it->get<int64_t>() < 1) {
-    return InvalidArgument(std::string(function) + ": params." + name + " must be a positive integer");
-  }
-  return it->get<int64_t>();
-}
-
 // On private-aggregate rows, the fewest rows of any group that differ from a common value of some
 // column (`differs`, from DiffersFromCommon), if fewer than `fewest`: the group's sum of that
 // column, once the master shifts it, rests on those rows alone.
@@ -175,11 +167,11 @@ Points Sample(const Points& all, std::mt19937_64& rng) {
 
 }  // namespace
 
-Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const KMeansSeedsParams& params,
                                    const FunctionContext& context) {
   const Matrix& x = *inputs[0];
-  FEDRA_ASSIGN_OR_RETURN(int64_t wanted, PositiveParam(params, "m", "kmeansSeeds"));
-  const uint64_t seed = params.value("seed", uint64_t{1});
+  const int64_t wanted = params.groups;
+  const uint64_t seed = params.seed;
   if (x.rows() == 0 || x.cols() == 0) return InvalidArgument("kmeansSeeds: no data");
   const auto min_rows = static_cast<Eigen::Index>(context.min_group_rows);
   std::mt19937_64 rng(seed);
@@ -238,11 +230,11 @@ Result<FunctionOutput> KMeansSeeds(std::span<const Matrix* const> inputs, const 
   return out;
 }
 
-Result<FunctionOutput> KMeansStep(std::span<const Matrix* const> inputs, const nlohmann::json& params,
+Result<FunctionOutput> KMeansStep(std::span<const Matrix* const> inputs, const KMeansStepParams& params,
                                   const FunctionContext& context) {
   const Matrix& x = *inputs[0];
   const Matrix& centers = *inputs[1];
-  FEDRA_ASSIGN_OR_RETURN(int64_t k, PositiveParam(params, "k", "kmeansStep"));
+  const int64_t k = params.k;
   if (centers.cols() != x.cols() || centers.rows() == 0 || centers.rows() % k != 0) {
     return InvalidArgument("kmeansStep: centres are " + std::to_string(centers.rows()) + "x" +
                            std::to_string(centers.cols()) + ", expected blocks of " + std::to_string(k) + "x" +

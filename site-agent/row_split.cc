@@ -15,24 +15,7 @@ double Draw(uint64_t seed, uint64_t index) {
 
 }  // namespace
 
-Result<SplitRequest> ParseSplitRequest(const nlohmann::json& params) {
-  const auto fraction = params.find("fraction");
-  if (fraction == params.end() || !fraction->is_number() || !(fraction->get<double>() > 0) ||
-      !(fraction->get<double>() < 1)) {
-    return InvalidArgument("splitRows: params.fraction must be a number between 0 and 1");
-  }
-  SplitRequest split;
-  split.fraction = fraction->get<double>();
-  const auto seed = params.find("seed");
-  if (seed != params.end()) {
-    if (!seed->is_number_unsigned()) return InvalidArgument("splitRows: params.seed must be a non-negative integer");
-    split.seed = seed->get<uint64_t>();
-  }
-  split.held_out = params.value("held_out", false);
-  return split;
-}
-
-std::vector<uint32_t> PickRows(uint64_t rows, const SplitRequest& split, uint64_t seed,
+std::vector<uint32_t> PickRows(uint64_t rows, const SplitRowsParams& split, uint64_t seed,
                                std::span<const uint32_t> cell_of_row) {
   std::vector<uint32_t> picked;
   for (uint64_t i = 0; i < rows; ++i) {

@@ -8,23 +8,13 @@
 #include <span>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "common/status.h"
+#include "federated/operations.h"
 
 namespace fedra {
 
-struct SplitRequest {
-  double fraction = 0;  // of the rows (or cells) to hold out, in (0, 1)
-  uint64_t seed = 1;
-  bool held_out = false;  // the held-out side, else the rest
-};
-
-Result<SplitRequest> ParseSplitRequest(const nlohmann::json& params);
-
 // The indices of the `rows` input rows on the requested side, drawn with `seed`: by row, or,
 // when `cell_of_row` is given (one per row), by cell.
-std::vector<uint32_t> PickRows(uint64_t rows, const SplitRequest& split, uint64_t seed,
+std::vector<uint32_t> PickRows(uint64_t rows, const SplitRowsParams& split, uint64_t seed,
                                std::span<const uint32_t> cell_of_row);
 
 }  // namespace fedra

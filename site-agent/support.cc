@@ -127,21 +127,21 @@ uint64_t CoSupport(const Matrix& a, const Matrix& b, uint64_t enough, const std:
   return std::isfinite(fewest) ? static_cast<uint64_t>(fewest) : n;
 }
 
-uint64_t OperationSupport(std::string_view name, std::span<const Matrix* const> inputs,
+uint64_t OperationSupport(Op op, std::span<const Matrix* const> inputs,
                           std::span<const std::vector<ColumnSpread>* const> spreads, uint64_t enough) {
   const Matrix& x = *inputs[0];
   const std::vector<ColumnSpread> x_spread = spreads.empty() || !spreads[0] ? SpreadPerColumn(x) : *spreads[0];
   const auto n = static_cast<uint64_t>(x.rows());
-  if (name == "colSums" || name == "colSumSq" || name == "moments" || name == "sum") {
+  if (op == Op::kColSums || op == Op::kColSumSq || op == Op::kSum) {
     // Each column's sum is a common value times the rows plus what the other rows add. A sum
     // of all values counts like the column sums: scaling the other columns by 0 isolates any one.
     return FewestDiffering(x_spread, n);
   }
   const std::vector<ColumnSpread>* y_spread = spreads.size() > 1 ? spreads[1] : nullptr;
-  if (name == "tsmm") return CoSupport(x, x, enough, &x_spread, &x_spread);
-  if (name == "tmatmul") return CoSupport(x, *inputs[1], enough, &x_spread, y_spread);
-  if (name == "tsmv") return CoSupport(x, Matrix(x * *inputs[1]), enough, &x_spread);
-  if (name == "tXwXv") {
+  if (op == Op::kTsmm) return CoSupport(x, x, enough, &x_spread, &x_spread);
+  if (op == Op::kTmatmul) return CoSupport(x, *inputs[1], enough, &x_spread, y_spread);
+  if (op == Op::kTsmv) return CoSupport(x, Matrix(x * *inputs[1]), enough, &x_spread);
+  if (op == Op::kTXwXv) {
     const Matrix weighted = ((x * *inputs[2]).array().colwise() * inputs[1]->col(0).array()).matrix();
     return CoSupport(x, weighted, enough, &x_spread);
   }

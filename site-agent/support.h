@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/matrix.h"
+#include "federated/operations.h"
 
 namespace fedra {
 
@@ -49,9 +50,9 @@ uint64_t CoSupport(const Matrix& a, const Matrix& b, uint64_t enough,
                    const std::vector<ColumnSpread>* a_spread = nullptr,
                    const std::vector<ColumnSpread>* b_spread = nullptr);
 
-// The effective support of aggregating operation `name` on `inputs` (as in kernels.h), with each
+// The effective support of aggregating operation `op` on `inputs` (as in kernels.h), with each
 // input's SpreadPerColumn where known (null otherwise).
-uint64_t OperationSupport(std::string_view name, std::span<const Matrix* const> inputs,
+uint64_t OperationSupport(Op op, std::span<const Matrix* const> inputs,
                           std::span<const std::vector<ColumnSpread>* const> spreads, uint64_t enough);
 
 }  // namespace fedra

@@ -11,9 +11,7 @@ namespace {
 // Loss and accuracy of `params` on the validation rows of the sites that answer.
 Result<nlohmann::json> Validate(Federation& fed, const Validation& v, const ModelSpec& model,
                                 const Eigen::VectorXf& params) {
-  FederatedMatrix::PartOp op{"evalModel", v.y, true};
-  op.function = true;
-  op.params = {{"model", model.ToJson()}};
+  const FederatedMatrix::PartOp op{EvalModelParams{model}, v.y, true};
   FEDRA_ASSIGN_OR_RETURN(auto per_part, v.x->RunOnEachPart(fed, {op}, {Matrix(params.cast<double>())}));
   double loss = 0, correct = 0, rows = 0;
   for (const Result<Matrix>& r : per_part[0]) {
@@ -43,12 +41,12 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   }
   const bool gradients = options.batches_per_round > 0;
   SiteTrainingSpec spec;
-  spec.train = {{"model", options.model.ToJson()},
-                {"optimizer", options.optimizer.ToJson()},
-                {"batch_size", options.batch_size},
-                {"seed", options.seed},
-                {"update", gradients ? "gradient" : "delta"}};
-  if (options.prox_mu > 0) spec.train["prox_mu"] = options.prox_mu;
+  spec.train.model = options.model;
+  spec.train.optimizer = options.optimizer;
+  spec.train.batch_size = options.batch_size;
+  spec.train.seed = options.seed;
+  spec.train.gradient = gradients;
+  spec.train.prox_mu = options.prox_mu;
   int64_t smallest = x.rows(), largest = 0;
   for (const FederatedPart& p : x.map().parts()) {
     smallest = std::min(smallest, p.range.size());
@@ -56,9 +54,9 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   }
   const bool balanced = options.balance.mode != "none";
   if (balanced) {
-    spec.train["epoch_rows"] = options.balance.rows > 0              ? options.balance.rows
-                               : options.balance.mode == "subsample" ? smallest
-                                                                     : largest;
+    spec.train.epoch_rows = options.balance.rows > 0              ? options.balance.rows
+                            : options.balance.mode == "subsample" ? smallest
+                                                                  : largest;
   }
   spec.batches_per_round = options.batches_per_round;
   spec.epochs_per_round = options.epochs_per_round;

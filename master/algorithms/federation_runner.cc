@@ -77,13 +77,13 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   const Eigen::Index n = work.parameters->size();
   const VarId params = fed_.NewVarId(), update = fed_.NewVarId();
   const VarId residual = spec_.compression.lossy() ? fed_.NewVarId() : 0;
-  nlohmann::json train = spec_.train;
+  TrainLocalParams train = spec_.train;
   if (spec_.batches_per_round > 0) {
-    train["batches"] = spec_.batches_per_round;
-    train["first_batch"] = work.step * spec_.batches_per_round;
+    train.batches = spec_.batches_per_round;
+    train.first_batch = int64_t{work.step} * spec_.batches_per_round;
   } else {
-    train["epochs"] = spec_.epochs_per_round;
-    train["first_epoch"] = work.step * spec_.epochs_per_round;
+    train.epochs = spec_.epochs_per_round;
+    train.first_epoch = work.step * spec_.epochs_per_round;
   }
   std::vector<VarId> pack_inputs = {update};
   if (part.residual != 0) pack_inputs.push_back(part.residual);
@@ -92,10 +92,9 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   std::vector<Request> requests;
   const std::shared_ptr<const Bytes> encoded = EncodedParameters(work);
   requests.push_back(Request::PutEncoded(params, encoded));
-  requests.push_back(Request::Call(update, "trainLocal", {part.x, part.y, params}, std::move(train)));
-  requests.push_back(
-      Request::Call(residual, "packUpdate", pack_inputs,
-                    {{"stats", kTrainingStats}, {"compression", spec_.compression.ToJson()}, {"return", true}}));
+  requests.push_back(Request::Run(update, train, {part.x, part.y, params}));
+  requests.push_back(Request::Run(residual, PackUpdateParams{kTrainingStats, spec_.compression}, pack_inputs,
+                                  /*return_value=*/true));
   requests.push_back(Request::Release(std::move(done)));
   SiteRequests batch;
   batch[part.site] = std::move(requests);  // moved, not copied: the parameters are megabytes

@@ -12,8 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "federated/site_functions.h"
 #include "federated/update_codec.h"
 #include "master/ps/site_runner.h"
 #include "master/tensor/federated_matrix.h"
@@ -22,8 +21,8 @@ namespace fedra {
 
 struct SiteTrainingSpec {
   // trainLocal's parameters common to every round: model, optimizer, batch_size, seed, update,
-  // prox_mu, epoch_rows (site-agent/functions.cc).
-  nlohmann::json train;
+  // prox_mu, epoch_rows. Each round sets where it starts and how far it goes.
+  TrainLocalParams train;
   int batches_per_round = 0;  // > 0: a round is this many batches (step s starts at batch s*k)...
   int epochs_per_round = 1;   // ...else this many epochs
   CompressionSpec compression;

@@ -39,10 +39,8 @@ Matrix SeedCenters(const Matrix& means, const Eigen::VectorXd& weights, int k, u
 // Initial centres for every restart, from one seeding step at the sites.
 Result<std::vector<Matrix>> InitialCenters(Federation& fed, const FederatedMatrix& x, const KMeansOptions& options) {
   if (options.initial_centers) return std::vector<Matrix>{*options.initial_centers};
-  PartOp op{"kmeansSeeds"};
-  op.function = true;
-  op.params = {{"m", kSeedsPerCluster * options.k}, {"seed", options.seed}};
-  FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnParts(fed, {op}));
+  const KMeansSeedsParams seeds{.groups = kSeedsPerCluster * options.k, .seed = options.seed};
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnParts(fed, {PartOp{seeds}}));
   Eigen::Index total = 0;
   for (const Matrix& m : per_part[0]) total += m.rows();
   Matrix means(total, x.cols());
@@ -66,9 +64,7 @@ Result<std::vector<Matrix>> InitialCenters(Federation& fed, const FederatedMatri
 // One Lloyd step for the stacked centres of several restarts: per centre, the sums, counts and
 // squared distances over all sites ((R k) x (d + 2)).
 Result<Matrix> Step(Federation& fed, const FederatedMatrix& x, const Matrix& stacked, int k) {
-  PartOp op{"kmeansStep", nullptr, true};
-  op.function = true;
-  op.params = {{"k", k}};
+  const PartOp op{KMeansStepParams{.k = k}, nullptr, true};
   FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, x.SumOverParts(fed, {op}, &stacked));
   if (sums[0].rows() != stacked.rows() || sums[0].cols() != x.cols() + 2) {
     return DataLoss("kmeans: the sites returned statistics of the wrong shape");

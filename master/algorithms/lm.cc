@@ -39,7 +39,7 @@ Status FinishModel(const NormalEquations& eq, const Eigen::VectorXd& a_w, LmMode
 
 // The normal equations of z = [X y] from one step: t(Z) %*% Z and colSums(Z).
 Result<NormalEquations> GatherNormalEquations(Federation& fed, const FederatedMatrix& z, bool intercept) {
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> agg, z.SumOverParts(fed, {{"tsmm"}, {"colSums"}}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> agg, z.SumOverParts(fed, {{Op::kTsmm}, {Op::kColSums}}));
   const Matrix& g = agg[0];
   const Eigen::Index d = g.rows() - 1;  // features
   const Eigen::Index o = intercept ? 1 : 0;
@@ -87,9 +87,9 @@ Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptio
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, z.SelectColumns(fed, feature_idx));
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, z.SelectColumns(fed, label_idx));
   // Setup: t(X) %*% y, colSums(Z) and y'y.
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> setup, x.SumOverParts(fed, {{"tmatmul", &y}}));
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, z.SumOverParts(fed, {{"colSums"}}));
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> yy, y.SumOverParts(fed, {{"tsmm"}}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> setup, x.SumOverParts(fed, {{Op::kTmatmul, &y}}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, z.SumOverParts(fed, {{Op::kColSums}}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> yy, y.SumOverParts(fed, {{Op::kTsmm}}));
   const Eigen::Index o = options.intercept ? 1 : 0;
   const Eigen::Index k = d + o;
   NormalEquations eq;
@@ -104,7 +104,7 @@ Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptio
   // A p, with the Gram part computed at the sites: one batch per site.
   auto apply = [&](const Eigen::VectorXd& p, bool ridge) -> Result<Eigen::VectorXd> {
     Matrix v = p.tail(d);
-    FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> q, x.SumOverParts(fed, {{"tsmv", nullptr, true}}, &v));
+    FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> q, x.SumOverParts(fed, {{Op::kTsmv, nullptr, true}}, &v));
     Eigen::VectorXd out(k);
     out.tail(d) = q[0].col(0);
     if (options.intercept) {

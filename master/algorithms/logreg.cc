@@ -22,7 +22,7 @@ class Objective {
       : fed_(fed), x_(x), y_(y), options_(options) {}
 
   Result<Evaluation> operator()(const Matrix& w) {
-    FederatedMatrix::PartOp op{"logisticStats", &y_, true, {{"intercept", options_.intercept}}, true};
+    const FederatedMatrix::PartOp op{LogisticStatsParams{options_.intercept}, &y_, true};
     FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, x_.SumOverParts(fed_, {op}, &w));
     const Matrix& s = sums[0];
     const double n = s(w.rows() + 2, 0);

@@ -13,7 +13,7 @@ Result<PcaModel> FitPca(Federation& fed, const FederatedMatrix& x, const PcaOpti
                            std::to_string(options.components));
   }
   if (x.rows() < 2) return InvalidArgument("pca needs at least two rows");
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> agg, x.SumOverParts(fed, {{"tsmm"}, {"colSums"}}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> agg, x.SumOverParts(fed, {{Op::kTsmm}, {Op::kColSums}}));
   const double n = static_cast<double>(x.rows());
   PcaModel model;
   model.center = options.center ? Eigen::RowVectorXd(agg[1].row(0) / n) : Eigen::RowVectorXd::Zero(d);
@@ -50,8 +50,8 @@ Result<PcaModel> FitPca(Federation& fed, const FederatedMatrix& x, const PcaOpti
 }
 
 Result<FederatedMatrix> ProjectPca(Federation& fed, const FederatedMatrix& x, const PcaModel& model) {
-  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix centered, Elementwise(fed, x, "sub", Matrix(model.center)));
-  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix scaled, Elementwise(fed, centered, "div", Matrix(model.scale)));
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix centered, Elementwise(fed, x, Op::kSub, Matrix(model.center)));
+  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix scaled, Elementwise(fed, centered, Op::kDiv, Matrix(model.scale)));
   return MatMul(fed, scaled, model.components);
 }
 

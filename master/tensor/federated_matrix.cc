@@ -136,12 +136,14 @@ Status FederatedMatrix::CheckInputs(const PartOp& op, const std::vector<Matrix>&
       alike = other[i].site == parts[i].site && other[i].range.begin == parts[i].range.begin &&
               other[i].range.end == parts[i].range.end;
     }
-    if (!alike) return InvalidArgument(op.op + ": the two matrices are not partitioned alike");
+    if (!alike)
+      return InvalidArgument(std::string(op.instruction.name()) + ": the two matrices are not partitioned alike");
   }
-  if (op.broadcast && broadcast.empty()) return InvalidArgument(op.op + ": no broadcast value given");
+  if (op.broadcast && broadcast.empty())
+    return InvalidArgument(std::string(op.instruction.name()) + ": no broadcast value given");
   if (broadcast.size() > 1 && broadcast.size() != parts.size()) {
-    return InvalidArgument(op.op + ": " + std::to_string(broadcast.size()) + " broadcast values for " +
-                           std::to_string(parts.size()) + " parts");
+    return InvalidArgument(std::string(op.instruction.name()) + ": " + std::to_string(broadcast.size()) +
+                           " broadcast values for " + std::to_string(parts.size()) + " parts");
   }
   return Status::Ok();
 }
@@ -178,7 +180,7 @@ Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(Federation&
   std::vector<std::vector<Matrix>> results(ops.size());
   for (size_t k = 0; k < ops.size(); ++k) {
     for (Result<Matrix>& r : each[k]) {
-      if (!r.ok()) return r.status().WithContext(ops.size() == 1 ? ops[0].op : "step");
+      if (!r.ok()) return r.status().WithContext(ops.size() == 1 ? ops[0].instruction.name() : "step");
       results[k].push_back(std::move(r).value());
     }
   }
@@ -195,11 +197,8 @@ Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(
   for (const auto& [site, reqs] : requests) next[site] = reqs.size();
   for (size_t i = 0; i < parts.size(); ++i) {
     for (const PartOp& op : ops) {
-      nlohmann::json params = op.params;
-      params["return"] = true;
-      Request q = Request::Exec(/*output=*/0, op.op, Inputs(op, parts[i], i, bvars[i]), false, std::move(params));
-      if (op.function) q.type = RequestType::kCall;
-      requests[parts[i].site].push_back(std::move(q));
+      requests[parts[i].site].push_back(
+          Request::Run(/*output=*/0, op.instruction, Inputs(op, parts[i], i, bvars[i]), /*return_value=*/true));
     }
   }
   std::map<std::string, std::vector<VarId>> to_clear;
@@ -235,7 +234,8 @@ Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(
       if (!r.status.ok()) {
         results[k].push_back(r.status.WithContext("site '" + p.site + "'"));
       } else if (!r.value) {
-        results[k].push_back(DataLoss(ops[k].op + ": site '" + p.site + "' returned no value"));
+        results[k].push_back(
+            DataLoss(std::string(ops[k].instruction.name()) + ": site '" + p.site + "' returned no value"));
       } else {
         results[k].push_back(std::move(*r.value));
       }
@@ -277,8 +277,7 @@ Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp&
   std::vector<FederatedPart> out;
   for (size_t i = 0; i < parts.size(); ++i) {
     out.push_back(FederatedPart{parts[i].site, fed.NewVarId(), parts[i].range});
-    requests[parts[i].site].push_back(
-        Request::Exec(out.back().var, op.op, Inputs(op, parts[i], i, bvars[i]), false, op.params));
+    requests[parts[i].site].push_back(Request::Run(out.back().var, op.instruction, Inputs(op, parts[i], i, bvars[i])));
   }
   for (size_t i = 0; i < parts.size(); ++i) {
     if (bvars[i] != 0) requests[parts[i].site].push_back(Request::Clear({bvars[i]}));
@@ -287,7 +286,7 @@ Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp&
   if (Status s = FirstError(responses); !s.ok()) {
     // Leave nothing half-made: release the outputs that some sites did create.
     for (const FederatedPart& p : out) fed.Release(p.site, p.var);
-    return s.WithContext(op.op);
+    return s.WithContext(op.instruction.name());
   }
   const bool by_row = map_.partitioning() == Partitioning::kRow;
   FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(by_row ? rows() : extent, by_row ? extent : cols(),
@@ -297,7 +296,7 @@ Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp&
 
 Result<Matrix> FederatedMatrix::ColSums(Federation& fed) const {
   // The column sums of a transposed view are the row sums of the stored blocks.
-  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, {PartOp{transposed_ ? "rowSums" : "colSums"}}));
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, {PartOp{transposed_ ? Op::kRowSums : Op::kColSums}}));
   Matrix out = Matrix::Zero(1, cols());
   for (size_t i = 0; i < per_part[0].size(); ++i) {
     const IndexRange& range = map_.parts()[i].range;
@@ -316,7 +315,7 @@ Result<Matrix> FederatedMatrix::TransposeSelfProduct(Federation& fed) const {
     return FailedPrecondition("t(X) %*% X of a column-partitioned matrix needs cross-site products");
   }
   FEDRA_RETURN_IF_ERROR(RequireUntransposed("t(X) %*% X"));
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, SumOverParts(fed, {PartOp{"tsmm"}}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, SumOverParts(fed, {PartOp{Op::kTsmm}}));
   return std::move(sums[0]);
 }
 
@@ -330,8 +329,7 @@ Result<FederatedMatrix> FederatedMatrix::SelectColumns(Federation& fed, const st
     if (j < 0 || j >= cols()) return InvalidArgument("column index " + std::to_string(j) + " is out of range");
     names.push_back(column_names_.at(static_cast<size_t>(j)));
   }
-  PartOp op{"columns"};
-  op.params = {{"indices", indices}};
+  const PartOp op{Instruction(Op::kColumns, ColumnsParams{indices}.ToJson())};
   return MapParts(fed, op, {}, static_cast<int64_t>(indices.size()), std::move(names));
 }
 
@@ -345,9 +343,8 @@ Result<FederatedMatrix::Split> FederatedMatrix::SplitRows(Federation& fed, doubl
   for (const FederatedPart& p : map_.parts()) {
     vars.emplace_back(fed.NewVarId(), fed.NewVarId());
     for (bool held_out : {false, true}) {
-      const nlohmann::json params = {{"fraction", fraction}, {"seed", seed}, {"held_out", held_out}};
-      requests[p.site].push_back(
-          Request::Exec(held_out ? vars.back().second : vars.back().first, "splitRows", {p.var}, false, params));
+      const Instruction split(Op::kSplitRows, SplitRowsParams{fraction, seed, held_out}.ToJson());
+      requests[p.site].push_back(Request::Run(held_out ? vars.back().second : vars.back().first, split, {p.var}));
     }
   }
   SiteResponses responses = fed.Call(requests);

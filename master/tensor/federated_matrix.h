@@ -15,6 +15,7 @@
 #include "common/matrix.h"
 #include "common/status.h"
 #include "federated/federation_map.h"
+#include "federated/instruction.h"
 #include "master/federation/federation.h"
 
 namespace fedra {
@@ -52,16 +53,13 @@ class FederatedMatrix {
   // t(X) %*% X: ncol x ncol. One batch per site.
   Result<Matrix> TransposeSelfProduct(Federation& fed) const;
 
-  // One local operation to run on every part's stored block in a federated step.
+  // One local operation or site function to run on every part's stored block in a federated step.
   struct PartOp {
-    std::string op;
-    // The op's second input: the matching part of this identically partitioned matrix...
+    Instruction instruction;
+    // Its second input: the matching part of this identically partitioned matrix...
     const FederatedMatrix* aligned = nullptr;
     // ...or the step's broadcast value (see RunOnParts).
     bool broadcast = false;
-    nlohmann::json params = nlohmann::json::object();
-    // `op` names a site function (kCall) rather than an operation (kExec).
-    bool function = false;
   };
 
   // One federated step: every op runs on every part, all in one batch per site, and each op's

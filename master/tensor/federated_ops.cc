@@ -1,7 +1,5 @@
 #include "master/tensor/federated_ops.h"
 
-#include <map>
-
 namespace fedra {
 namespace {
 
@@ -9,17 +7,9 @@ using PartOp = FederatedMatrix::PartOp;
 
 bool ByRow(const FederatedMatrix& x) { return x.map().partitioning() == Partitioning::kRow; }
 
-// The site kernel that computes `op` on a part of x as seen. A transposed view's parts hold the
-// transposes of its blocks, so row and column kernels trade places.
-std::string Kernel(const FederatedMatrix& x, const std::string& op) {
-  static const std::map<std::string, std::string> kFlipped = {
-      {"colSums", "rowSums"}, {"rowSums", "colSums"}, {"colSumSq", "rowSumSq"}, {"rowSumSq", "colSumSq"},
-      {"colMins", "rowMins"}, {"rowMins", "colMins"}, {"colMaxs", "rowMaxs"},   {"rowMaxs", "colMaxs"},
-      {"matmul", "tmatmul"},  {"tmatmul", "matmul"}};
-  if (!x.transposed()) return op;
-  auto it = kFlipped.find(op);
-  return it == kFlipped.end() ? op : it->second;
-}
+// The site operation that computes `op` on a part of x as seen. A transposed view's parts hold
+// the transposes of its blocks, so row and column operations trade places.
+Op Kernel(const FederatedMatrix& x, Op op) { return x.transposed() ? Describe(op).on_transposed : op; }
 
 // MapParts' extent for a result of x's shape: the size of the dimension x is not split along.
 int64_t SameExtent(const FederatedMatrix& x) { return ByRow(x) ? x.cols() : x.rows(); }
@@ -46,16 +36,16 @@ Matrix Columnwise(const FederatedMatrix& x, std::vector<Matrix> parts, Combine c
   return out;
 }
 
-Result<std::vector<Matrix>> Columnwise(Federation& fed, const FederatedMatrix& x, const std::vector<std::string>& ops) {
+Result<std::vector<Matrix>> Columnwise(Federation& fed, const FederatedMatrix& x, const std::vector<Op>& ops) {
   std::vector<PartOp> part_ops;
-  for (const auto& op : ops) part_ops.push_back(PartOp{Kernel(x, op)});
+  for (Op op : ops) part_ops.push_back(PartOp{Kernel(x, op)});
   FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnParts(fed, part_ops));
   std::vector<Matrix> out;
   for (size_t k = 0; k < ops.size(); ++k) {
     if (x.transposed()) {
       for (Matrix& m : per_part[k]) m.transposeInPlace();
     }
-    const bool is_min = ops[k] == "colMins", is_max = ops[k] == "colMaxs";
+    const bool is_min = ops[k] == Op::kColMins, is_max = ops[k] == Op::kColMaxs;
     out.push_back(Columnwise(x, std::move(per_part[k]), [&](const Matrix& a, const Matrix& b) -> Matrix {
       if (is_min) return a.cwiseMin(b);
       if (is_max) return a.cwiseMax(b);
@@ -87,30 +77,30 @@ Status RequireRowPartition(const FederatedMatrix& x, const std::string& what) {
 
 }  // namespace
 
-Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, const std::string& op,
-                                    const Matrix& value, bool reverse) {
+Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, Op op, const Matrix& value,
+                                    bool reverse) {
   if (x.transposed()) return Transposed(Elementwise(fed, x.Transposed(), op, value.transpose(), reverse));
   const bool scalar = value.rows() == 1 && value.cols() == 1;
   const bool row_vector = value.rows() == 1 && value.cols() == x.cols();
   const bool col_vector = value.cols() == 1 && value.rows() == x.rows();
   if (!scalar && !row_vector && !col_vector) {
-    return InvalidArgument(op + ": cannot broadcast " + std::to_string(value.rows()) + "x" +
+    return InvalidArgument(std::string(Describe(op).name) + ": cannot broadcast " + std::to_string(value.rows()) + "x" +
                            std::to_string(value.cols()) + " over " + std::to_string(x.rows()) + "x" +
                            std::to_string(x.cols()));
   }
-  PartOp part_op{op, nullptr, true};
-  if (reverse) part_op.params = {{"reverse", true}};
+  const PartOp part_op{reverse ? Instruction(op, ReversedParams()) : Instruction(op), nullptr, true};
   return x.MapParts(fed, part_op, SliceForParts(x, value), SameExtent(x), x.column_names());
 }
 
-Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, const std::string& op,
-                                    const FederatedMatrix& y) {
-  if (y.rows() != x.rows() || y.cols() != x.cols()) return InvalidArgument(op + ": shapes differ");
+Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, Op op, const FederatedMatrix& y) {
+  if (y.rows() != x.rows() || y.cols() != x.cols()) {
+    return InvalidArgument(std::string(Describe(op).name) + ": shapes differ");
+  }
   if (x.transposed() && y.transposed()) return Transposed(Elementwise(fed, x.Transposed(), op, y.Transposed()));
   return x.MapParts(fed, PartOp{op, &y}, {}, SameExtent(x), x.column_names());
 }
 
-Result<FederatedMatrix> Apply(Federation& fed, const FederatedMatrix& x, const std::string& fn) {
+Result<FederatedMatrix> Apply(Federation& fed, const FederatedMatrix& x, Op fn) {
   if (x.transposed()) return Transposed(Apply(fed, x.Transposed(), fn));
   return x.MapParts(fed, PartOp{fn}, {}, SameExtent(x), x.column_names());
 }
@@ -132,26 +122,24 @@ Result<Matrix> ColMeans(Federation& fed, const FederatedMatrix& x) {
 
 Result<Matrix> ColVars(Federation& fed, const FederatedMatrix& x) {
   if (x.rows() < 2) return InvalidArgument("colVars needs at least two rows");
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> m, Columnwise(fed, x, {"colSums", "colSumSq"}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> m, Columnwise(fed, x, {Op::kColSums, Op::kColSumSq}));
   const double n = static_cast<double>(x.rows());
   return Matrix(((m[1].array() - m[0].array().square() / n) / (n - 1)).cwiseMax(0.0));
 }
 
 Result<Matrix> ColMins(Federation& fed, const FederatedMatrix& x) {
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> m, Columnwise(fed, x, {"colMins"}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> m, Columnwise(fed, x, {Op::kColMins}));
   return std::move(m[0]);
 }
 
 Result<Matrix> ColMaxs(Federation& fed, const FederatedMatrix& x) {
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> m, Columnwise(fed, x, {"colMaxs"}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> m, Columnwise(fed, x, {Op::kColMaxs}));
   return std::move(m[0]);
 }
 
 Result<Eigen::VectorXd> ClassCounts(Federation& fed, const FederatedMatrix& y) {
   if (y.cols() != 1 || y.transposed()) return InvalidArgument("class counts need one label column");
-  PartOp op{"classCounts"};
-  op.function = true;
-  FEDRA_ASSIGN_OR_RETURN(auto per_part, y.RunOnParts(fed, {op}));
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, y.RunOnParts(fed, {PartOp{ClassCountsParams{}}}));
   Eigen::VectorXd counts = Eigen::VectorXd::Zero(0);
   for (const Matrix& part : per_part[0]) {
     if (part.cols() > counts.size()) counts.conservativeResizeLike(Eigen::VectorXd::Zero(part.cols()));
@@ -175,9 +163,9 @@ Result<FederatedMatrix> RowSums(Federation& fed, const FederatedMatrix& x) {
   if (x.transposed()) {
     // rowSums(t(X)) = t(colSums(X)) for a column-partitioned X: one sum per part, kept there.
     const FederatedMatrix base = x.Transposed();
-    return Transposed(base.MapParts(fed, PartOp{"colSums"}, {}, 1, base.column_names()));
+    return Transposed(base.MapParts(fed, PartOp{Op::kColSums}, {}, 1, base.column_names()));
   }
-  return x.MapParts(fed, PartOp{"rowSums"}, {}, 1, {"rowSums"});
+  return x.MapParts(fed, PartOp{Op::kRowSums}, {}, 1, {"rowSums"});
 }
 
 Result<FederatedMatrix> MatMul(Federation& fed, const FederatedMatrix& x, const Matrix& v) {
@@ -187,7 +175,7 @@ Result<FederatedMatrix> MatMul(Federation& fed, const FederatedMatrix& x, const 
                            " columns");
   std::vector<std::string> names;
   for (Eigen::Index j = 0; j < v.cols(); ++j) names.push_back("c" + std::to_string(j));
-  return x.MapParts(fed, PartOp{Kernel(x, "matmul"), nullptr, true}, {v}, v.cols(), std::move(names));
+  return x.MapParts(fed, PartOp{Kernel(x, Op::kMatmul), nullptr, true}, {v}, v.cols(), std::move(names));
 }
 
 Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const Matrix& v) {
@@ -200,7 +188,7 @@ Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const 
     broadcast.clear();
     for (const FederatedPart& p : x.map().parts()) broadcast.push_back(v.middleRows(p.range.begin, p.range.size()));
   }
-  FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnParts(fed, {PartOp{Kernel(x, "tmatmul"), nullptr, true}}, broadcast));
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnParts(fed, {PartOp{Kernel(x, Op::kTmatmul), nullptr, true}}, broadcast));
   Matrix out = Matrix::Zero(x.cols(), v.cols());
   for (size_t i = 0; i < per_part[0].size(); ++i) {
     const IndexRange& r = x.map().parts()[i].range;
@@ -219,13 +207,13 @@ Result<Matrix> TransposeWeightedProduct(Federation& fed, const FederatedMatrix& 
   if (w.cols() != 1 || v.rows() != x.cols()) {
     return InvalidArgument("t(X) %*% (w * (X %*% v)): w must have one column and v ncol(X) rows");
   }
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, x.SumOverParts(fed, {PartOp{"tXwXv", &w, true}}, &v));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, x.SumOverParts(fed, {PartOp{Op::kTXwXv, &w, true}}, &v));
   return std::move(sums[0]);
 }
 
 Result<Matrix> TransposeMatMul(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& y) {
   FEDRA_RETURN_IF_ERROR(RequireRowPartition(x, "t(X) %*% Y"));
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, x.SumOverParts(fed, {PartOp{"tmatmul", &y}}));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> sums, x.SumOverParts(fed, {PartOp{Op::kTmatmul, &y}}));
   return std::move(sums[0]);
 }
 

@@ -12,15 +12,14 @@
 
 namespace fedra {
 
-// X op V for op in add sub mul div lt le gt ge eq ne, V a 1x1 scalar, a 1 x ncol row vector or an
+// X op V for op in kAdd kSub kMul kDiv kLt kLe kGt kGe kEq kNe, V a 1x1 scalar, a 1 x ncol row vector or an
 // nrow x 1 column vector (sliced to each part by the master); `reverse` computes V op X.
-Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, const std::string& op,
-                                    const Matrix& value, bool reverse = false);
+Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, Op op, const Matrix& value,
+                                    bool reverse = false);
 // X op Y for Y partitioned exactly like X.
-Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, const std::string& op,
-                                    const FederatedMatrix& y);
-// f(X) for f in exp log abs sqrt sigmoid round.
-Result<FederatedMatrix> Apply(Federation& fed, const FederatedMatrix& x, const std::string& fn);
+Result<FederatedMatrix> Elementwise(Federation& fed, const FederatedMatrix& x, Op op, const FederatedMatrix& y);
+// f(X) for f in kExp kLog kAbs kSqrt kSigmoid kRound.
+Result<FederatedMatrix> Apply(Federation& fed, const FederatedMatrix& x, Op fn);
 
 // Aggregates.
 Result<double> Sum(Federation& fed, const FederatedMatrix& x);

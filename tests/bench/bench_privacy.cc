@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "federated/instruction.h"
 #include "site-agent/executor.h"
 #include "tests/support/temp_dir.h"
 
@@ -102,7 +103,7 @@ int main() {
   site.Run(Request::Put(centres, Matrix::Random(10, kColumns)));
   const VarId cells_var = data["private-aggregate"];
   const double cells = Seconds([&] {
-    site.Run(Request::Call(0, "kmeansStep", {cells_var, centres}, {{"k", 10}, {"return", true}}));
+    site.Run(Request::Run(0, KMeansStepParams{.k = 10}, {cells_var, centres}, true));
   });
 
   struct Case {
@@ -110,15 +111,15 @@ int main() {
     std::function<Request(VarId)> request;
   };
   const std::vector<Case> cases = {
-      {"colSums", [](VarId x) { return Request::Exec(0, "colSums", {x}, true); }},
-      {"t(X) %*% X", [](VarId x) { return Request::Exec(0, "tsmm", {x}, true); }},
+      {"colSums", [](VarId x) { return Request::Run(0, Op::kColSums, {x}, true); }},
+      {"t(X) %*% X", [](VarId x) { return Request::Run(0, Op::kTsmm, {x}, true); }},
       {"t(X) %*% (X %*% v)",
        [&](VarId x) {
-         return Request::Exec(0, "tsmv", {x, v}, true);
+         return Request::Run(0, Op::kTsmv, {x, v}, true);
        }},
       {"kmeansStep, k = 10",
        [&](VarId x) {
-         return Request::Call(0, "kmeansStep", {x, centres}, {{"k", 10}, {"return", true}});
+         return Request::Run(0, KMeansStepParams{.k = 10}, {x, centres}, true);
        }},
   };
   std::printf("%-22s %12s %26s %26s\n", "operation", "public ms", "private-aggregate ms", "dp-aggregate ms");

@@ -5,15 +5,18 @@
 #include <random>
 
 #include "common/framing.h"
+#include "federated/instruction.h"
 #include "federated/protocol.h"
+#include "tests/support/raw_request.h"
 
 namespace fedra {
 
 TEST_CASE("request batches round-trip every request type") {
-  RequestBatch batch{42,
-                     {Request::Ping(), Request::ListCatalog(), Request::Read(7, "housing", {"a", "b"}),
-                      Request::Put(8, Matrix::Random(3, 2)), Request::Get(7), Request::Exec(9, "tmatmul", {7, 8}, true),
-                      Request::Call(10, "moments", {7}, {{"k", 3}}), Request::Clear({7, 8, 9})}};
+  RequestBatch batch{
+      42,
+      {Request::Ping(), Request::ListCatalog(), Request::Read(7, "housing", {"a", "b"}),
+       Request::Put(8, Matrix::Random(3, 2)), Request::Get(7), Request::Run(9, Op::kTmatmul, {7, 8}, true),
+       RawCall(10, "moments", {7}, {{"k", 3}}), Request::Clear({7, 8, 9})}};
   Bytes bytes = EncodeRequestBatch(batch);
   RequestBatch back;
   REQUIRE(DecodeRequestBatch(bytes, &back).ok());

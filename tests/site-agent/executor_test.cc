@@ -4,7 +4,9 @@
 
 #include <sstream>
 
+#include "federated/instruction.h"
 #include "site-agent/executor.h"
+#include "tests/support/raw_request.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
@@ -73,7 +75,7 @@ TEST_CASE("read selects columns and aggregates leave only when privacy allows") 
   CHECK(r.meta["rows"] == 20);
   CHECK(r.meta["columns"] == nlohmann::json({"b", "a"}));
 
-  Response sums = site.Run(Request::Exec(0, "colSums", {1}, true));
+  Response sums = site.Run(Request::Run(0, Op::kColSums, {1}, true));
   REQUIRE(sums.status.ok());
   CHECK((*sums.value)(0, 0) == doctest::Approx(380.0));  // 2 * (0 + ... + 19)
   CHECK((*sums.value)(0, 1) == doctest::Approx(190.0));
@@ -93,7 +95,7 @@ TEST_CASE("read selects columns and aggregates leave only when privacy allows") 
 TEST_CASE("private data never leaves, public data does") {
   Site site;
   REQUIRE(site.Run(Request::Read(1, "priv")).status.ok());
-  CHECK(site.Run(Request::Exec(0, "colSums", {1}, true)).status.code() == StatusCode::kPermissionDenied);
+  CHECK(site.Run(Request::Run(0, Op::kColSums, {1}, true)).status.code() == StatusCode::kPermissionDenied);
   CHECK(site.Run(Request::Get(1)).status.code() == StatusCode::kPermissionDenied);
   REQUIRE(site.Run(Request::Read(2, "pub")).status.ok());
   Response got = site.Run(Request::Get(2));
@@ -117,20 +119,20 @@ TEST_CASE("aggregates are released by the rows that differ, whatever the shift")
   REQUIRE(site.Run(Request::Read(1, "sparse", {"t"})).status.ok());
   REQUIRE(site.Run(Request::Read(2, "sparse", {"s"})).status.ok());
   REQUIRE(site.Run(Request::Put(3, Matrix::Constant(1, 1, 1))).status.ok());
-  REQUIRE(site.Run(Request::Exec(4, "sub", {2, 3}, false, {{"reverse", true}})).status.ok());  // 1 - s
+  REQUIRE(site.Run(Request::Run(4, {Op::kSub, ReversedParams()}, {2, 3})).status.ok());  // 1 - s
 
   // t alone, and t against itself: every row differs from every other.
-  CHECK(site.Run(Request::Exec(0, "colSums", {1}, true)).status.ok());
-  CHECK(site.Run(Request::Exec(0, "tsmm", {1}, true)).status.ok());
+  CHECK(site.Run(Request::Run(0, Op::kColSums, {1}, true)).status.ok());
+  CHECK(site.Run(Request::Run(0, Op::kTsmm, {1}, true)).status.ok());
   // Against s or 1 - s: a sum over the three marked rows, given the total of t. Refused both ways,
   // without saying how many rows it was.
   for (VarId mask : {VarId{2}, VarId{4}}) {
     CAPTURE(mask);
-    const Status colsums = site.Run(Request::Exec(0, "colSums", {mask}, true)).status;
+    const Status colsums = site.Run(Request::Run(0, Op::kColSums, {mask}, true)).status;
     CHECK(colsums.code() == StatusCode::kPermissionDenied);
     CHECK(colsums.message().find("fewer rows than the site's minimum of 10") != std::string::npos);
     CHECK(colsums.message().find('3') == std::string::npos);
-    CHECK(site.Run(Request::Exec(0, "tmatmul", {1, mask}, true)).status.code() == StatusCode::kPermissionDenied);
+    CHECK(site.Run(Request::Run(0, Op::kTmatmul, {1, mask}, true)).status.code() == StatusCode::kPermissionDenied);
   }
   // A column with two common values: a product is judged at both. g splits the rows 10 / 10; p is
   // non-zero on the g = 1 rows and on one g = 0 row, which p's product with g - 1 would sum alone.
@@ -145,12 +147,12 @@ TEST_CASE("aggregates are released by the rows that differ, whatever the shift")
   site.catalog->Probe();
   site.Restart();
   REQUIRE(site.Run(Request::Read(5, "two")).status.ok());
-  CHECK(site.Run(Request::Exec(0, "tsmm", {5}, true)).status.code() == StatusCode::kPermissionDenied);
+  CHECK(site.Run(Request::Run(0, Op::kTsmm, {5}, true)).status.code() == StatusCode::kPermissionDenied);
 
   // With a minimum of 3 rows, the same sums may leave.
   site.limits.min_aggregate_rows = 3;
   site.Restart();
-  CHECK(site.Run(Request::Exec(0, "tmatmul", {1, 4}, true)).status.ok());
+  CHECK(site.Run(Request::Run(0, Op::kTmatmul, {1, 4}, true)).status.ok());
 }
 
 TEST_CASE("a failed request changes nothing") {
@@ -160,12 +162,12 @@ TEST_CASE("a failed request changes nothing") {
   // Refused release: the output variable must not appear.
   REQUIRE(site.Run(Request::Read(2, "priv")).status.ok());
   const uint64_t used2 = site.symbols->used_bytes();
-  CHECK(site.Run(Request::Exec(3, "colSums", {2}, true)).status.code() == StatusCode::kPermissionDenied);
+  CHECK(site.Run(Request::Run(3, Op::kColSums, {2}, true)).status.code() == StatusCode::kPermissionDenied);
   CHECK(site.Run(Request::Get(3)).status.code() == StatusCode::kNotFound);
   // A shape mismatch, an unknown variable, a taken output id.
   REQUIRE(site.Run(Request::Put(4, Matrix::Ones(5, 1))).status.ok());
-  CHECK(site.Run(Request::Exec(5, "matmul", {1, 4})).status.message().find("do not fit") != std::string::npos);
-  CHECK(site.Run(Request::Exec(5, "colSums", {99})).status.message() == "unknown variable 99");
+  CHECK(site.Run(Request::Run(5, Op::kMatmul, {1, 4})).status.message().find("do not fit") != std::string::npos);
+  CHECK(site.Run(Request::Run(5, Op::kColSums, {99})).status.message() == "unknown variable 99");
   CHECK(site.Run(Request::Read(1, "pub")).status.code() == StatusCode::kFailedPrecondition);
   CHECK(site.Run(Request::Get(5)).status.code() == StatusCode::kNotFound);
   // A clear naming one unknown id removes nothing.
@@ -196,7 +198,7 @@ TEST_CASE("bad names and bad cells give errors that say where") {
   CHECK(cell.status.code() == StatusCode::kDataLoss);
   CHECK(cell.status.message().find("dataset 'bad' (bad.csv): line 3, column 2 (\"b\")") != std::string::npos);
   CHECK(cell.status.message().find(site.dir.path().string()) == std::string::npos);  // no folder leaks
-  CHECK(site.Run(Request::Exec(2, "nosuchop", {1})).status.message() == "unknown operation 'nosuchop'");
+  CHECK(site.Run(RawExec(2, "nosuchop", {1})).status.message() == "unknown operation 'nosuchop'");
 }
 
 TEST_CASE("the catalog lists shapes and privacy, never paths") {
@@ -213,7 +215,7 @@ TEST_CASE("the catalog lists shapes and privacy, never paths") {
 TEST_CASE("the moments function returns count, sums and sums of squares") {
   Site site;
   REQUIRE(site.Run(Request::Read(1, "pub", {"a"})).status.ok());
-  REQUIRE(site.Run(Request::Call(2, "moments", {1})).status.ok());
+  REQUIRE(site.Run(Request::Run(2, MomentsParams{}, {1})).status.ok());
   Response r = site.Run(Request::Get(2));
   REQUIRE(r.status.ok());
   CHECK((*r.value)(0, 0) == 20);
@@ -239,7 +241,7 @@ TEST_CASE("k-means seeds and steps share only clusters as large as the policy's 
   REQUIRE(site.Run(Request::Read(2, "pub")).status.ok());
   for (VarId data : {VarId{1}, VarId{2}}) {
     CAPTURE(data);
-    Response seeds = site.Run(Request::Call(0, "kmeansSeeds", {data}, {{"m", 8}, {"seed", 3}, {"return", true}}));
+    Response seeds = site.Run(Request::Run(0, KMeansSeedsParams{.groups = 8, .seed = 3}, {data}, true));
     REQUIRE_MESSAGE(seeds.status.ok(), seeds.status.ToString());
     REQUIRE(seeds.value);
     CHECK(seeds.value->col(3).sum() == 20);  // every row in some micro-cluster
@@ -252,11 +254,11 @@ TEST_CASE("k-means seeds and steps share only clusters as large as the policy's 
   // Centres that split the rows 7 / 13: so for public data; private-aggregate rows are grouped in
   // two cells of 10 neighbouring rows, which go whole to the nearer centre.
   REQUIRE(site.Run(Request::Put(3, Matrix{{1, 2, 1}, {12, 24, 1}})).status.ok());
-  Response pub = site.Run(Request::Call(0, "kmeansStep", {2, 3}, {{"k", 2}, {"return", true}}));
+  Response pub = site.Run(Request::Run(0, KMeansStepParams{.k = 2}, {2, 3}, true));
   REQUIRE_MESSAGE(pub.status.ok(), pub.status.ToString());
   CHECK((*pub.value)(0, 3) == 7);
   CHECK((*pub.value)(0, 0) == 21);  // 0 + 1 + ... + 6
-  Response agg = site.Run(Request::Call(0, "kmeansStep", {1, 3}, {{"k", 2}, {"return", true}}));
+  Response agg = site.Run(Request::Run(0, KMeansStepParams{.k = 2}, {1, 3}, true));
   REQUIRE_MESSAGE(agg.status.ok(), agg.status.ToString());
   CHECK((*agg.value)(0, 3) == 10);
   CHECK((*agg.value)(0, 0) == 45);  // 0 + 1 + ... + 9

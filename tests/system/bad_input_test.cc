@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "federated/instruction.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/raw_client.h"
 #include "tests/support/temp_dir.h"
@@ -147,8 +148,8 @@ TEST_CASE("bad requests get errors that say what happened, and the audit trail k
 
   {
     auto c = site.Connected();
-    Result<ResponseBatch> r =
-        c->Call(RequestBatch{3, {Request::Read(3, "secret"), Request::Get(3), Request::Exec(0, "colSums", {3}, true)}});
+    Result<ResponseBatch> r = c->Call(
+        RequestBatch{3, {Request::Read(3, "secret"), Request::Get(3), Request::Run(0, Op::kColSums, {3}, true)}});
     REQUIRE(r.ok());
     CHECK(r->responses[0].status.ok());
     CHECK(r->responses[1].status.code() == StatusCode::kPermissionDenied);

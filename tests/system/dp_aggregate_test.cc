@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "federated/instruction.h"
 #include "master/jobs/job.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/raw_client.h"
@@ -85,7 +86,7 @@ TEST_CASE("dp-aggregate releases carry the stated noise, and a split's differenc
   const Eigen::RowVectorXd truth = s.clinic.colwise().sum();
   std::vector<double> release_z, attack_z;
   for (uint64_t seed = 1; seed <= 8; ++seed) {
-    auto [all, sigma_all] = s.Released(Request::Exec(0, "colSums", {x}, true));
+    auto [all, sigma_all] = s.Released(Request::Run(0, Op::kColSums, {x}, true));
     // Sensitivity of a column sum when one row is replaced: the width of each column's bounds.
     CHECK(sigma_all == doctest::Approx(2 * std::hypot(82.0, 1.0)));
     for (Eigen::Index j = 0; j < 2; ++j) release_z.push_back((all(0, j) - truth(j)) / sigma_all);
@@ -93,10 +94,10 @@ TEST_CASE("dp-aggregate releases carry the stated noise, and a split's differenc
     const nlohmann::json split = {{"fraction", 0.3}, {"seed", seed}};
     nlohmann::json held_split = split;
     held_split["held_out"] = true;
-    REQUIRE(s.wire->One(Request::Exec(train, "splitRows", {x}, false, split)).status.ok());
-    REQUIRE(s.wire->One(Request::Exec(held, "splitRows", {x}, false, held_split)).status.ok());
-    auto [kept, sigma_kept] = s.Released(Request::Exec(0, "colSums", {train}, true));
-    auto [out, sigma_out] = s.Released(Request::Exec(0, "colSums", {held}, true));
+    REQUIRE(s.wire->One(Request::Run(train, {Op::kSplitRows, split}, {x})).status.ok());
+    REQUIRE(s.wire->One(Request::Run(held, {Op::kSplitRows, held_split}, {x})).status.ok());
+    auto [kept, sigma_kept] = s.Released(Request::Run(0, Op::kColSums, {train}, true));
+    auto [out, sigma_out] = s.Released(Request::Run(0, Op::kColSums, {held}, true));
     // What the attack reconstructs, all - kept, differs from the held-out sum by the noise alone.
     const double sigma = std::sqrt(sigma_all * sigma_all + sigma_kept * sigma_kept + sigma_out * sigma_out);
     for (Eigen::Index j = 0; j < 2; ++j) attack_z.push_back((all(0, j) - kept(0, j) - out(0, j)) / sigma);
@@ -117,7 +118,7 @@ TEST_CASE("k-means clusters that differ by one row give that row only under the 
     // Centres mirrored across age = t: just below the oldest row, the upper cluster holds it alone.
     auto step = [&](double t) {
       const VarId centres = s.wire->Put(Matrix{{t + 50, 0.5}, {t - 50, 0.5}});
-      return s.Released(Request::Call(0, "kmeansStep", {x, centres}, {{"k", 2}, {"return", true}}));
+      return s.Released(Request::Run(0, KMeansStepParams{.k = 2}, {x, centres}, true));
     };
     auto [with, sigma_with] = step(97);
     auto [without, sigma_without] = step(99);
@@ -134,7 +135,7 @@ TEST_CASE("k-means clusters that differ by one row give that row only under the 
 TEST_CASE("values outside the declared bounds are clipped before anything is summed") {
   DpSite s;
   const VarId g = s.wire->Read("gauge");
-  auto [sum, sigma] = s.Released(Request::Exec(0, "colSums", {g}, true));
+  auto [sum, sigma] = s.Released(Request::Run(0, Op::kColSums, {g}, true));
   CHECK(sigma == doctest::Approx(2.0));  // bounds [0, 1], noise multiplier 2
   const double clipped = 149 * 0.5 + 1;
   CHECK(std::abs(sum(0, 0) - clipped) < 8 * sigma);
@@ -144,13 +145,13 @@ TEST_CASE("dp-aggregate refuses what its noise could not cover") {
   DpSite s;
   const VarId x = s.wire->Read("clinic");
   // Less noise than the data owner set.
-  Response quiet = s.wire->One(Request::Exec(0, "colSums", {x}, true, {{"noise_multiplier", 1}}));
+  Response quiet = s.wire->One(Request::Run(0, {Op::kColSums, {{"noise_multiplier", 1}}}, {x}, true));
   CHECK(quiet.status.code() == StatusCode::kInvalidArgument);
   CHECK(quiet.status.message().find("may ask for more noise than the dataset's") != std::string::npos);
   // Values scaled past what a double holds: no finite noise covers them.
   const VarId huge = s.wire->NewId();
-  REQUIRE(s.wire->One(Request::Exec(huge, "mul", {x, s.wire->Put(Matrix::Constant(1, 1, 1e300))})).status.ok());
-  Response overflow = s.wire->One(Request::Exec(0, "colSums", {huge}, true));
+  REQUIRE(s.wire->One(Request::Run(huge, Op::kMul, {x, s.wire->Put(Matrix::Constant(1, 1, 1e300))})).status.ok());
+  Response overflow = s.wire->One(Request::Run(0, Op::kColSums, {huge}, true));
   CHECK(overflow.status.code() == StatusCode::kPermissionDenied);
   CHECK(overflow.status.message().find("not finite") != std::string::npos);
   // A one-row split times a master's huge scalar: the scalar is not in the bounds, so t(X) %*% Y
@@ -159,12 +160,13 @@ TEST_CASE("dp-aggregate refuses what its noise could not cover") {
   for (uint64_t seed = 1; seed < 400 && single == 0; ++seed) {
     const VarId part = s.wire->NewId();
     Response split = s.wire->One(
-        Request::Exec(part, "splitRows", {x}, false, {{"fraction", 0.01}, {"seed", seed}, {"held_out", true}}));
+        Request::Run(part, {Op::kSplitRows, {{"fraction", 0.01}, {"seed", seed}, {"held_out", true}}}, {x}));
     REQUIRE(split.status.ok());
     if (split.meta["rows"] == 1) single = part;
   }
   REQUIRE(single != 0);
-  Response scaled = s.wire->One(Request::Exec(0, "tmatmul", {single, s.wire->Put(Matrix::Constant(1, 1, 1e12))}, true));
+  Response scaled =
+      s.wire->One(Request::Run(0, Op::kTmatmul, {single, s.wire->Put(Matrix::Constant(1, 1, 1e12))}, true));
   CHECK(scaled.status.code() == StatusCode::kPermissionDenied);
   CHECK(scaled.status.message().find("second input of its own rows") != std::string::npos);
 }
@@ -172,13 +174,13 @@ TEST_CASE("dp-aggregate refuses what its noise could not cover") {
 TEST_CASE("the site's ledger refuses releases past the budget, and remembers them across a restart") {
   DpSite s(/*epsilon=*/15, /*multiplier=*/0.5);  // each release costs rho = 2: epsilon 12.5, then 18.9
   const VarId x = s.wire->Read("clinic");
-  REQUIRE(s.wire->One(Request::Exec(0, "colSums", {x}, true)).status.ok());
-  Response refused = s.wire->One(Request::Exec(0, "colSums", {x}, true));
+  REQUIRE(s.wire->One(Request::Run(0, Op::kColSums, {x}, true)).status.ok());
+  Response refused = s.wire->One(Request::Run(0, Op::kColSums, {x}, true));
   CHECK(refused.status.code() == StatusCode::kPermissionDenied);
   CHECK(refused.status.message().find("past its budget") != std::string::npos);
   CHECK_FALSE(refused.value.has_value());
   // A request may ask for more noise, which costs less.
-  Response quieter = s.wire->One(Request::Exec(0, "colSums", {x}, true, {{"noise_multiplier", 8}}));
+  Response quieter = s.wire->One(Request::Run(0, {Op::kColSums, {{"noise_multiplier", 8}}}, {x}, true));
   CHECK_MESSAGE(quieter.status.ok(), quieter.status.ToString());
   CHECK(quieter.meta["dp"]["noise_multiplier"] == 8);
   CHECK(quieter.meta["dp"]["releases"] == 2);
@@ -196,7 +198,7 @@ TEST_CASE("the site's ledger refuses releases past the budget, and remembers the
   s.local.Start("a");
   s.Connect();
   const VarId again = s.wire->Read("clinic");
-  CHECK(s.wire->One(Request::Exec(0, "colSums", {again}, true)).status.code() == StatusCode::kPermissionDenied);
+  CHECK(s.wire->One(Request::Run(0, Op::kColSums, {again}, true)).status.code() == StatusCode::kPermissionDenied);
 }
 
 TEST_CASE("jobs on dp-aggregate data: lm and pca report their noise; algorithms without a noised form are refused") {

@@ -10,8 +10,10 @@
 #include <set>
 #include <sstream>
 
+#include "federated/instruction.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/raw_client.h"
+#include "tests/support/raw_request.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
@@ -92,17 +94,16 @@ TEST_CASE("attack 1: a master-made unit vector or identity does not pick rows") 
   const VarId e = s.wire->Put(Unit(7));
   const VarId id = s.wire->Put(Matrix::Identity(kRows, kRows));
   const std::string aligned = "row-aligned values from the master";
-  CheckRefused(s.wire->One(Request::Exec(0, "tmatmul", {x, e}, true)), aligned);
-  CheckRefused(s.wire->One(Request::Exec(0, "tmatmul", {x, id}, true)), aligned);
-  CheckRefused(s.wire->One(Request::Exec(0, "tmatmul", {id, x}, true)), aligned);
+  CheckRefused(s.wire->One(Request::Run(0, Op::kTmatmul, {x, e}, true)), aligned);
+  CheckRefused(s.wire->One(Request::Run(0, Op::kTmatmul, {x, id}, true)), aligned);
+  CheckRefused(s.wire->One(Request::Run(0, Op::kTmatmul, {id, x}, true)), aligned);
   // The same vector as weights, labels or a mask of a site function.
   const VarId v = s.wire->Put(Matrix::Ones(4, 1));
-  CheckRefused(s.wire->One(Request::Exec(0, "tXwXv", {x, e, v}, true)), aligned);
-  CheckRefused(
-      s.wire->One(Request::Call(0, "logisticStats", {x, e, s.wire->Put(Matrix::Zero(5, 1))}, {{"return", true}})),
-      aligned);
+  CheckRefused(s.wire->One(Request::Run(0, Op::kTXwXv, {x, e, v}, true)), aligned);
+  CheckRefused(s.wire->One(RawCall(0, "logisticStats", {x, e, s.wire->Put(Matrix::Zero(5, 1))}, {{"return", true}})),
+               aligned);
   // As a row vector mixing the rows: protected rows cannot stand where a broadcast goes.
-  CheckRefused(s.wire->One(Request::Exec(0, "matmul", {s.wire->Put(Matrix(Unit(7).transpose())), x}, true)),
+  CheckRefused(s.wire->One(Request::Run(0, Op::kMatmul, {s.wire->Put(Matrix(Unit(7).transpose())), x}, true)),
                "row by row");
 }
 
@@ -110,16 +111,16 @@ TEST_CASE("attack 2: weights and masks from the master are refused before any su
   AttackedSite s;
   const VarId x = s.wire->Read("people", {"age", "income", "score", "label"});
   const std::string aligned = "row-aligned values from the master";
-  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {x, s.wire->Put(Unit(7))})), aligned);
-  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "add", {x, s.wire->Put(Matrix(1e6 * Unit(7)))})), aligned);
+  CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kMul, {x, s.wire->Put(Unit(7))})), aligned);
+  CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kAdd, {x, s.wire->Put(Matrix(1e6 * Unit(7)))})), aligned);
   Matrix mask = Matrix::Zero(kRows, 4);
   mask.row(7).setOnes();
-  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {x, s.wire->Put(mask)})), aligned);
-  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {s.wire->Put(mask), x})), aligned);
+  CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kMul, {x, s.wire->Put(mask)})), aligned);
+  CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kMul, {s.wire->Put(mask), x})), aligned);
   // Broadcast scalars and row vectors act on every row alike and stay allowed.
   const VarId scaled = s.wire->NewId();
-  REQUIRE(s.wire->One(Request::Exec(scaled, "mul", {x, s.wire->Put(Matrix{{2, 1, 1, 1}})})).status.ok());
-  Response sums = s.wire->One(Request::Exec(0, "colSums", {scaled}, true));
+  REQUIRE(s.wire->One(Request::Run(scaled, Op::kMul, {x, s.wire->Put(Matrix{{2, 1, 1, 1}})})).status.ok());
+  Response sums = s.wire->One(Request::Run(0, Op::kColSums, {scaled}, true));
   REQUIRE_MESSAGE(sums.status.ok(), sums.status.ToString());
   CHECK((*sums.value)(0, 0) == doctest::Approx(2 * s.people.col(0).sum()));
 }
@@ -127,7 +128,7 @@ TEST_CASE("attack 2: weights and masks from the master are refused before any su
 TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a difference") {
   AttackedSite s;
   const VarId x = s.wire->Read("people", {"age", "income", "score"});
-  Response all = s.wire->One(Request::Exec(0, "colSums", {x}, true));
+  Response all = s.wire->One(Request::Run(0, Op::kColSums, {x}, true));
   REQUIRE(all.status.ok());
   const Matrix people = s.people.leftCols(3);
   int allowed = 0, refused = 0;
@@ -137,7 +138,7 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
       CAPTURE(seed);
       const VarId train = s.wire->NewId();
       Response split = s.wire->One(
-          Request::Exec(train, "splitRows", {x}, false, {{"fraction", fraction}, {"seed", seed}, {"held_out", false}}));
+          Request::Run(train, {Op::kSplitRows, {{"fraction", fraction}, {"seed", seed}, {"held_out", false}}}, {x}));
       if (!split.status.ok()) {
         CheckRefused(split, "fewer rows than the site's minimum of 10");
         ++refused;
@@ -147,16 +148,16 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
       const int kept = split.meta["rows"].get<int>();
       CHECK(kept >= kMinRows);
       CHECK(kRows - kept >= kMinRows);
-      Response part = s.wire->One(Request::Exec(0, "colSums", {train}, true));
+      Response part = s.wire->One(Request::Run(0, Op::kColSums, {train}, true));
       REQUIRE(part.status.ok());
       const Eigen::RowVectorXd difference = *all.value - *part.value;
       CHECK_FALSE(NearSomeRow(difference, people, 1e-6));
       // A split of the split is a union of whole cells too.
       const VarId nested = s.wire->NewId();
       Response inner = s.wire->One(
-          Request::Exec(nested, "splitRows", {train}, false, {{"fraction", 0.5}, {"seed", seed}, {"held_out", true}}));
+          Request::Run(nested, {Op::kSplitRows, {{"fraction", 0.5}, {"seed", seed}, {"held_out", true}}}, {train}));
       if (inner.status.ok()) {
-        Response nested_sums = s.wire->One(Request::Exec(0, "colSums", {nested}, true));
+        Response nested_sums = s.wire->One(Request::Run(0, Op::kColSums, {nested}, true));
         REQUIRE(nested_sums.status.ok());
         CHECK_FALSE(NearSomeRow(*nested_sums.value, people, 1e-6));
         CHECK_FALSE(NearSomeRow(*part.value - *nested_sums.value, people, 1e-6));
@@ -171,15 +172,14 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
 
   // The control: on public data the same requests hold out single rows, and give them back.
   const VarId open = s.wire->Read("open", {"age", "income", "score"});
-  Response open_all = s.wire->One(Request::Exec(0, "colSums", {open}, true));
+  Response open_all = s.wire->One(Request::Run(0, Op::kColSums, {open}, true));
   bool leaked = false;
   for (uint64_t seed = 1; seed <= 200 && !leaked; ++seed) {
     const VarId train = s.wire->NewId();
-    Response split =
-        s.wire->One(Request::Exec(train, "splitRows", {open}, false, {{"fraction", 0.005}, {"seed", seed}}));
+    Response split = s.wire->One(Request::Run(train, {Op::kSplitRows, {{"fraction", 0.005}, {"seed", seed}}}, {open}));
     REQUIRE(split.status.ok());
     if (split.meta["rows"] == kRows - 1) {
-      Response part = s.wire->One(Request::Exec(0, "colSums", {train}, true));
+      Response part = s.wire->One(Request::Run(0, Op::kColSums, {train}, true));
       leaked = NearSomeRow(*open_all.value - *part.value, people, 1e-9);
     }
   }
@@ -200,8 +200,8 @@ TEST_CASE("attack 3: the site keys splits with its own secret") {
     for (size_t i = 0; i < 2; ++i) {
       const VarId part = sites[i]->NewId();
       std::vector<Response> r = sites[i]->Send(
-          {Request::Exec(part, "splitRows", {data[i]}, false, {{"fraction", 0.3}, {"seed", seed}, {"held_out", true}}),
-           Request::Exec(0, "colSums", {part}, true)});
+          {Request::Run(part, {Op::kSplitRows, {{"fraction", 0.3}, {"seed", seed}, {"held_out", true}}}, {data[i]}),
+           Request::Run(0, Op::kColSums, {part}, true)});
       held_out.push_back(r[1].status.ok() ? *r[1].value : Matrix());
     }
     differ += held_out[0].size() != held_out[1].size() || held_out[0] != held_out[1];  // one side may be refused
@@ -214,23 +214,24 @@ TEST_CASE("attack 4: no order statistic, comparison, nonlinear map or product of
   const VarId x = s.wire->Read("people");
   const VarId age = s.wire->Read("people", {"age"});
   const std::string rows = "is not allowed on its rows";
-  CheckRefused(s.wire->One(Request::Exec(0, "colMaxs", {x}, true)), "order statistic");
-  CheckRefused(s.wire->One(Request::Exec(0, "colMins", {x}, true)), "order statistic");
-  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "rowMaxs", {x})), "order statistic");
+  CheckRefused(s.wire->One(Request::Run(0, Op::kColMaxs, {x}, true)), "order statistic");
+  CheckRefused(s.wire->One(Request::Run(0, Op::kColMins, {x}, true)), "order statistic");
+  CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kRowMaxs, {x})), "order statistic");
   const VarId threshold = s.wire->Put(Matrix::Constant(1, 1, 93));
-  for (const char* op : {"ge", "gt", "eq", "lt"}) {
-    CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), op, {age, threshold})), "comparison");
+  for (Op op : {Op::kGe, Op::kGt, Op::kEq, Op::kLt}) {
+    CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), op, {age, threshold})), "comparison");
   }
-  for (const char* op : {"exp", "sigmoid", "round", "abs", "log", "sqrt"}) {
-    CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), op, {age})), rows);
+  for (Op op : {Op::kExp, Op::kSigmoid, Op::kRound, Op::kAbs, Op::kLog, Op::kSqrt}) {
+    CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), op, {age})), rows);
   }
-  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "rowSumSq", {x})), rows);
+  CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kRowSumSq, {x})), rows);
   // Shifted by the master, then multiplied with itself or the data: refused as a product.
   const VarId shifted = s.wire->NewId();
-  REQUIRE(s.wire->One(Request::Exec(shifted, "sub", {age, threshold})).status.ok());
-  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {shifted, shifted})), "products of row-level values");
-  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "mul", {x, age})), "products of row-level values");
-  CheckRefused(s.wire->One(Request::Exec(s.wire->NewId(), "div", {age, threshold}, false, {{"reverse", true}})),
+  REQUIRE(s.wire->One(Request::Run(shifted, Op::kSub, {age, threshold})).status.ok());
+  CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kMul, {shifted, shifted})),
+               "products of row-level values");
+  CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kMul, {x, age})), "products of row-level values");
+  CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), {Op::kDiv, ReversedParams()}, {age, threshold})),
                "right operand");
 }
 
@@ -250,7 +251,7 @@ std::vector<Side> SweepThresholds(AttackedSite& s, const std::string& dataset) {
   for (size_t i = 0; i + 1 < ages.size(); ++i) {
     const double t = (ages[i] + ages[i + 1]) / 2;
     const Matrix centres{{t + 1000, 55000, 0.5}, {t - 1000, 55000, 0.5}};
-    Response r = s.wire->One(Request::Call(0, "kmeansStep", {x, s.wire->Put(centres)}, {{"k", 2}, {"return", true}}));
+    Response r = s.wire->One(RawCall(0, "kmeansStep", {x, s.wire->Put(centres)}, {{"k", 2}, {"return", true}}));
     if (!r.status.ok()) {
       CheckRefused(r, "fewer rows than the site's minimum");
       continue;
@@ -265,22 +266,20 @@ TEST_CASE("attack 4: a rare mark in the data is no mask either, however it is sh
   const VarId x = s.wire->Read("people", {"age", "income", "score"});
   const VarId rare = s.wire->Read("people", {"rare"});
   const VarId unmarked = s.wire->NewId();  // 1 - rare
-  REQUIRE(s.wire
-              ->One(Request::Exec(unmarked, "sub", {rare, s.wire->Put(Matrix::Constant(1, 1, 1))}, false,
-                                  {{"reverse", true}}))
-              .status.ok());
+  REQUIRE(
+      s.wire->One(Request::Run(unmarked, {Op::kSub, ReversedParams()}, {rare, s.wire->Put(Matrix::Constant(1, 1, 1))}))
+          .status.ok());
   // t(X) %*% rare sums the three marked rows; colSums(X) - t(X) %*% (1 - rare) does too.
   const std::string few = "fewer rows than the site's minimum of 10";
-  CheckRefused(s.wire->One(Request::Exec(0, "tmatmul", {x, rare}, true)), few);
-  CheckRefused(s.wire->One(Request::Exec(0, "tmatmul", {x, unmarked}, true)), few);
-  CheckRefused(s.wire->One(Request::Exec(0, "colSums", {rare}, true)), few);
-  CheckRefused(s.wire->One(Request::Exec(0, "tsmm", {s.wire->Read("people", {"age", "rare"})}, true)), few);
+  CheckRefused(s.wire->One(Request::Run(0, Op::kTmatmul, {x, rare}, true)), few);
+  CheckRefused(s.wire->One(Request::Run(0, Op::kTmatmul, {x, unmarked}, true)), few);
+  CheckRefused(s.wire->One(Request::Run(0, Op::kColSums, {rare}, true)), few);
+  CheckRefused(s.wire->One(Request::Run(0, Op::kTsmm, {s.wire->Read("people", {"age", "rare"})}, true)), few);
   // As logistic labels: at zero coefficients the gradient is colSums(X) / 2 - t(X) %*% rare.
-  CheckRefused(
-      s.wire->One(Request::Call(0, "logisticStats", {x, rare, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}})),
-      few);
+  CheckRefused(s.wire->One(RawCall(0, "logisticStats", {x, rare, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}})),
+               few);
   // The common columns still add up.
-  Response sums = s.wire->One(Request::Exec(0, "colSums", {x}, true));
+  Response sums = s.wire->One(Request::Run(0, Op::kColSums, {x}, true));
   REQUIRE(sums.status.ok());
   CHECK((*sums.value)(0, 1) == doctest::Approx(s.people.col(1).sum()));
 }
@@ -314,10 +313,10 @@ TEST_CASE("attack 5: k-means centres on a moving hyperplane only ever move whole
   const VarId labels = s.wire->Read("people", {"label"});
   Matrix w(4, 1);
   w << -1e6 * 93, 1e6, 0, 0;  // intercept, then age: decides every row with certainty
-  Response sharp = s.wire->One(Request::Call(0, "logisticStats", {x, labels, s.wire->Put(w)}, {{"return", true}}));
+  Response sharp = s.wire->One(RawCall(0, "logisticStats", {x, labels, s.wire->Put(w)}, {{"return", true}}));
   CheckRefused(sharp, "decide nearly every row");
   Response soft =
-      s.wire->One(Request::Call(0, "logisticStats", {x, labels, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}}));
+      s.wire->One(RawCall(0, "logisticStats", {x, labels, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}}));
   CHECK_MESSAGE(soft.status.ok(), soft.status.ToString());
 }
 
@@ -349,35 +348,35 @@ TEST_CASE("attack 6: errors and audit lines about protected data carry no values
 
   // Private data: nothing is computed from it, so nothing can fail on its values.
   const VarId secret = s.wire->Read("patients", {"income", "score"});
-  CheckRefused(s.wire->One(Request::Call(0, "logisticStats",
-                                         {secret, s.wire->Read("patients", {"age"}), s.wire->Put(Matrix::Zero(3, 1))},
-                                         {{"return", true}})),
+  CheckRefused(s.wire->One(RawCall(0, "logisticStats",
+                                   {secret, s.wire->Read("patients", {"age"}), s.wire->Put(Matrix::Zero(3, 1))},
+                                   {{"return", true}})),
                "nothing is computed from private data");
   // Private-aggregate data: checks of labels say what is wrong, never where or which value.
   const VarId x = s.wire->Read("people", {"income", "score"});
   for (const char* column : {"age", "income", "score"}) {
     const VarId label = s.wire->Read("people", {column});
     Response r =
-        s.wire->One(Request::Call(0, "logisticStats", {x, label, s.wire->Put(Matrix::Zero(3, 1))}, {{"return", true}}));
+        s.wire->One(RawCall(0, "logisticStats", {x, label, s.wire->Put(Matrix::Zero(3, 1))}, {{"return", true}}));
     CHECK(r.status.code() == StatusCode::kInvalidArgument);
     CHECK(r.status.message().find("not class codes") != std::string::npos);
     check_clean(r.status.message());
-    Response t = s.wire->One(Request::Call(
-        0, "trainLocal", {x, label, s.wire->Put(Matrix::Zero(6, 1))},
-        {{"model", {{"inputs", 2}, {"outputs", 2}, {"hidden", nlohmann::json::array()}}}, {"return", true}}));
+    Response t = s.wire->One(
+        RawCall(0, "trainLocal", {x, label, s.wire->Put(Matrix::Zero(6, 1))},
+                {{"model", {{"inputs", 2}, {"outputs", 2}, {"hidden", nlohmann::json::array()}}}, {"return", true}}));
     CHECK_FALSE(t.status.ok());
     check_clean(t.status.message());
   }
   // A shifted column as labels would turn that check into a search for a row's value: refused.
   const VarId shifted = s.wire->NewId();
   REQUIRE(s.wire
-              ->One(Request::Exec(shifted, "sub",
-                                  {s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Constant(1, 1, 1))}))
+              ->One(Request::Run(shifted, Op::kSub,
+                                 {s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Constant(1, 1, 1))}))
               .status.ok());
   CheckRefused(
-      s.wire->One(Request::Call(0, "logisticStats", {x, shifted, s.wire->Put(Matrix::Zero(3, 1))}, {{"return", true}})),
+      s.wire->One(RawCall(0, "logisticStats", {x, shifted, s.wire->Put(Matrix::Zero(3, 1))}, {{"return", true}})),
       "must be a column as read");
-  CheckRefused(s.wire->One(Request::Call(0, "classCounts", {shifted}, {{"return", true}})), "must be a column as read");
+  CheckRefused(s.wire->One(RawCall(0, "classCounts", {shifted}, {{"return", true}})), "must be a column as read");
   Response broken = s.wire->One(Request::Read(s.wire->NewId(), "broken"));
   CHECK(broken.status.code() == StatusCode::kDataLoss);
   CHECK(broken.status.message().find("a cell that is not a number") != std::string::npos);
@@ -390,7 +389,7 @@ TEST_CASE("attack 6: errors and audit lines about protected data carry no values
   check_clean(catalog.meta.dump());
 
   // The audit trail: failures logged as failed with what was asked, refusals as refused; no data.
-  CheckRefused(s.wire->One(Request::Exec(0, "colSums", {secret}, true)), "is private");
+  CheckRefused(s.wire->One(Request::Run(0, Op::kColSums, {secret}, true)), "is private");
   std::vector<nlohmann::json> audit = s.local.audit_events("a");
   int failed = 0, refused = 0;
   for (nlohmann::json line : audit) {
@@ -425,62 +424,60 @@ TEST_CASE("what the reviews of the rules found: no compression, counts or mixed 
   const VarId x = s.wire->Read("people", {"age", "income", "score"});
   const VarId age = s.wire->Read("people", {"age"});
   // Top-k compression of a column keeps its largest entry: refused on protected rows.
-  CheckRefused(s.wire->One(Request::Call(s.wire->NewId(), "packUpdate", {age}, {{"compression", {{"topk", 1e-9}}}})),
+  CheckRefused(s.wire->One(RawCall(s.wire->NewId(), "packUpdate", {age}, {{"compression", {{"topk", 1e-9}}}})),
                "order statistic");
   // Labels made by arithmetic (all zeros: every count a count of rows below the step) are refused.
   const VarId zeros = s.wire->NewId();
   REQUIRE(s.wire
-              ->One(Request::Exec(zeros, "mul",
-                                  {s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Constant(1, 1, 0))}))
+              ->One(Request::Run(zeros, Op::kMul,
+                                 {s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Constant(1, 1, 0))}))
               .status.ok());
   CheckRefused(
-      s.wire->One(Request::Call(0, "logisticStats", {x, zeros, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}})),
+      s.wire->One(RawCall(0, "logisticStats", {x, zeros, s.wire->Put(Matrix::Zero(4, 1))}, {{"return", true}})),
       "must be a column as read");
   // Correct predictions of a step the master moves would move one row at a time: withheld.
   Matrix w(4, 1);
   w << 1e-6 * 60, -1e-6, 0, 0;  // score > 0 below age 60; every row stays undecided
   Response step = s.wire->One(
-      Request::Call(0, "logisticStats", {x, s.wire->Read("people", {"label"}), s.wire->Put(w)}, {{"return", true}}));
+      RawCall(0, "logisticStats", {x, s.wire->Read("people", {"label"}), s.wire->Put(w)}, {{"return", true}}));
   REQUIRE_MESSAGE(step.status.ok(), step.status.ToString());
   CHECK(std::isnan((*step.value)(5, 0)));
   // A sum over all columns, or over columns mixed together, is a sum over the rare column too.
   const VarId with_rare = s.wire->Read("people", {"age", "rare"});
   const std::string few = "fewer rows than the site's minimum of 10";
-  CheckRefused(s.wire->One(Request::Exec(0, "sum", {with_rare}, true)), few);
+  CheckRefused(s.wire->One(Request::Run(0, Op::kSum, {with_rare}, true)), few);
   const VarId mixed = s.wire->NewId();
-  REQUIRE(s.wire->One(Request::Exec(mixed, "rowSums", {with_rare})).status.ok());
-  CheckRefused(s.wire->One(Request::Exec(0, "colSums", {mixed}, true)), "mix several of its columns");
+  REQUIRE(s.wire->One(Request::Run(mixed, Op::kRowSums, {with_rare})).status.ok());
+  CheckRefused(s.wire->One(Request::Run(0, Op::kColSums, {mixed}, true)), "mix several of its columns");
   const VarId combined = s.wire->NewId();
-  REQUIRE(s.wire->One(Request::Exec(combined, "matmul", {with_rare, s.wire->Put(Matrix{{1}, {1e-9}})})).status.ok());
-  CheckRefused(s.wire->One(Request::Exec(0, "tsmm", {combined}, true)), "mix several of its columns");
+  REQUIRE(s.wire->One(Request::Run(combined, Op::kMatmul, {with_rare, s.wire->Put(Matrix{{1}, {1e-9}})})).status.ok());
+  CheckRefused(s.wire->One(Request::Run(0, Op::kTsmm, {combined}, true)), "mix several of its columns");
   // Class counts leave out classes too rare to show, and then the next smallest, since the row
   // count minus the others would give the rare one away: of a 147 / 3 column, nothing shows.
-  Response classes =
-      s.wire->One(Request::Call(0, "classCounts", {s.wire->Read("people", {"rare"})}, {{"return", true}}));
+  Response classes = s.wire->One(RawCall(0, "classCounts", {s.wire->Read("people", {"rare"})}, {{"return", true}}));
   REQUIRE_MESSAGE(classes.status.ok(), classes.status.ToString());
   CHECK(classes.value->cols() == 0);
-  Response labels =
-      s.wire->One(Request::Call(0, "classCounts", {s.wire->Read("people", {"label"})}, {{"return", true}}));
+  Response labels = s.wire->One(RawCall(0, "classCounts", {s.wire->Read("people", {"label"})}, {{"return", true}}));
   REQUIRE(labels.status.ok());
   CHECK(labels.value->sum() == kRows);
 
   // k-means of a rare column: one centre's sums are that column's total, the three rows' sum.
-  CheckRefused(s.wire->One(Request::Call(0, "kmeansStep", {rare_only(s), s.wire->Put(Matrix::Zero(1, 1))},
-                                         {{"k", 1}, {"return", true}})),
+  CheckRefused(s.wire->One(RawCall(0, "kmeansStep", {rare_only(s), s.wire->Put(Matrix::Zero(1, 1))},
+                                   {{"k", 1}, {"return", true}})),
                few);
-  CheckRefused(s.wire->One(Request::Call(0, "kmeansSeeds", {rare_only(s)}, {{"m", 1}, {"return", true}})), few);
+  CheckRefused(s.wire->One(RawCall(0, "kmeansSeeds", {rare_only(s)}, {{"m", 1}, {"return", true}})), few);
   // Logistic statistics of zeroed features: the intercept's gradient counts the rare label's rows.
   const VarId nothing = s.wire->NewId();
-  REQUIRE(s.wire->One(Request::Exec(nothing, "mul", {x, s.wire->Put(Matrix::Constant(1, 1, 0))})).status.ok());
-  CheckRefused(s.wire->One(Request::Call(0, "logisticStats",
-                                         {nothing, s.wire->Read("people", {"rare"}), s.wire->Put(Matrix::Zero(4, 1))},
-                                         {{"return", true}})),
+  REQUIRE(s.wire->One(Request::Run(nothing, Op::kMul, {x, s.wire->Put(Matrix::Constant(1, 1, 0))})).status.ok());
+  CheckRefused(s.wire->One(RawCall(0, "logisticStats",
+                                   {nothing, s.wire->Read("people", {"rare"}), s.wire->Put(Matrix::Zero(4, 1))},
+                                   {{"return", true}})),
                few);
   // Training steps over batches the master sizes (n, then n - 1) would difference into a row:
   // refused unless the data owner allows training on the dataset.
-  Response train = s.wire->One(
-      Request::Call(0, "trainLocal", {x, s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Zero(8, 1))},
-                    {{"model", {{"hidden", nlohmann::json::array()}}}, {"batch_size", kRows}, {"return", true}}));
+  Response train =
+      s.wire->One(RawCall(0, "trainLocal", {x, s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Zero(8, 1))},
+                          {{"model", {{"hidden", nlohmann::json::array()}}}, {"batch_size", kRows}, {"return", true}}));
   CheckRefused(train, "allow_training");
 }
 

@@ -113,35 +113,37 @@ const std::vector<Case>& Cases() {
        [](const M& x, const M& r, const M&) { return M(x * r.transpose().replicate(1, 2)); }},
       {"rowSums", kRowPartition, Stays([](F& f, const X& x, const M&, const M&) { return RowSums(f, x); }),
        [](const M& x, const M&, const M&) { return M(x.rowwise().sum()); }},
-      {"X * 2", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "mul", Scalar(2)); }),
+      {"X * 2", kAny,
+       Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, Op::kMul, Scalar(2)); }),
        [](const M& x, const M&, const M&) { return M(x * 2); }},
       {"10 - X", kAny,
-       Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "sub", Scalar(10), true); }),
+       Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, Op::kSub, Scalar(10), true); }),
        [](const M& x, const M&, const M&) { return M((10 - x.array()).matrix()); }},
-      {"X - colMeans", kAny, Stays([](F& f, const X& x, const M& r, const M&) { return Elementwise(f, x, "sub", r); }),
+      {"X - colMeans", kAny,
+       Stays([](F& f, const X& x, const M& r, const M&) { return Elementwise(f, x, Op::kSub, r); }),
        [](const M& x, const M& r, const M&) { return M(x.rowwise() - r.row(0)); }},
       {"X / column vector", kAny,
-       Stays([](F& f, const X& x, const M&, const M& c) { return Elementwise(f, x, "div", c); }),
+       Stays([](F& f, const X& x, const M&, const M& c) { return Elementwise(f, x, Op::kDiv, c); }),
        [](const M& x, const M&, const M& c) { return M(x.array().colwise() / c.col(0).array()); }},
       {"X > 0.5", kAny,
-       Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "gt", Scalar(0.5)); }),
+       Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, Op::kGt, Scalar(0.5)); }),
        [](const M& x, const M&, const M&) { return M((x.array() > 0.5).cast<double>()); }},
-      {"X * X", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, "mul", x); }),
+      {"X * X", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Elementwise(f, x, Op::kMul, x); }),
        [](const M& x, const M&, const M&) { return M(x.array().square()); }},
-      {"exp(X)", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, "exp"); }),
+      {"exp(X)", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, Op::kExp); }),
        [](const M& x, const M&, const M&) { return M(x.array().exp()); }},
-      {"sigmoid(X)", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, "sigmoid"); }),
+      {"sigmoid(X)", kAny, Stays([](F& f, const X& x, const M&, const M&) { return Apply(f, x, Op::kSigmoid); }),
        [](const M& x, const M&, const M&) { return M(1 / (1 + (-x.array()).exp())); }},
       {"sqrt(abs(X))", kAny, Stays([](F& f, const X& x, const M&, const M&) -> Result<X> {
-         Result<X> a = Apply(f, x, "abs");
+         Result<X> a = Apply(f, x, Op::kAbs);
          if (!a.ok()) return a.status();
-         return Apply(f, *a, "sqrt");
+         return Apply(f, *a, Op::kSqrt);
        }),
        [](const M& x, const M&, const M&) { return M(x.array().abs().sqrt()); }},
       {"round(X * 3)", kAny, Stays([](F& f, const X& x, const M&, const M&) -> Result<X> {
-         Result<X> a = Elementwise(f, x, "mul", Scalar(3));
+         Result<X> a = Elementwise(f, x, Op::kMul, Scalar(3));
          if (!a.ok()) return a.status();
-         return Apply(f, *a, "round");
+         return Apply(f, *a, Op::kRound);
        }),
        [](const M& x, const M&, const M&) { return M((x.array() * 3).round()); }},
       {"X[, c(2, 0)]", kUntransposedRowPartition, Stays([](F& f, const X& x, const M&, const M&) {

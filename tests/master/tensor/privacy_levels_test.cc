@@ -39,11 +39,7 @@ const std::vector<Kind>& Kinds() {
        {true, true, false}},
       {"aggregate: moments function",
        false,
-       [](F& f, const X& x) {
-         X::PartOp op{"moments"};
-         op.function = true;
-         return x.SumOverParts(f, {op}).status();
-       },
+       [](F& f, const X& x) { return x.SumOverParts(f, {X::PartOp{MomentsParams{}}}).status(); },
        {true, true, false}},
       {"aggregate over too few rows",
        true,
@@ -60,7 +56,7 @@ const std::vector<Kind>& Kinds() {
       {"GET of a derived row-level value: X * 2",
        false,
        [](F& f, const X& x) -> Status {
-         FEDRA_ASSIGN_OR_RETURN(X doubled, Elementwise(f, x, "mul", Matrix::Constant(1, 1, 2)));
+         FEDRA_ASSIGN_OR_RETURN(X doubled, Elementwise(f, x, Op::kMul, Matrix::Constant(1, 1, 2)));
          return testing::FetchValues(f, doubled).status();
        },
        {true, false, false}},

@@ -1,0 +1,138 @@
+// The named functions a site runs for kCall requests (training steps, algorithm statistics), as
+// both sides must agree on them: a code, the name that travels on the wire, the inputs, the
+// privacy behaviour (federated/privacy.h), and one typed parameter struct per function whose
+// JSON form is written by the master and parsed by the site here, in one place. A request is
+// built from the struct (Request::Run(out, KMeansStepParams{k}, ...)), so its type picks the
+// function. The site implements them in site-agent/functions.cc.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "federated/model_spec.h"
+#include "federated/privacy.h"
+#include "federated/update_codec.h"
+
+namespace fedra {
+
+// In table order (site_functions.cc). Requests carry the name, so codes may be renumbered.
+enum class SiteFunction : uint8_t {
+  kMoments,
+  kClassCounts,
+  kLogisticStats,
+  kKMeansSeeds,
+  kKMeansStep,
+  kTrainLocal,
+  kPackUpdate,
+  kEvalModel,
+};
+inline constexpr size_t kSiteFunctionCount = static_cast<size_t>(SiteFunction::kEvalModel) + 1;
+
+struct FunctionInfo {
+  SiteFunction code;
+  std::string_view name;
+  int arity;
+  int optional_inputs;  // inputs after the first `arity` that a call may leave out
+  OperationPrivacy privacy;
+  // Groups rows (k-means): on private-aggregate rows it is given the rows' cells and groups whole cells.
+  bool groups_cells;
+  // Trains or evaluates a model the master sends. Its exact statistics over batches the master
+  // sizes can be differenced into rows, so on private-aggregate data it runs only where the data
+  // owner allowed training (site.json: "allow_training").
+  bool trains;
+  std::string_view doc;  // inputs and output, one line
+};
+
+// Every site function, indexed by code.
+std::span<const FunctionInfo> SiteFunctions();
+const FunctionInfo& Describe(SiteFunction function);
+// The function called `name`, or nullptr.
+const FunctionInfo* FindFunction(std::string_view name);
+
+// Parameters, one struct per function. Parse reports a bad field as "<function>: params.<field>
+// ...". Keys it does not know are left alone: a request's own options (return, noise_multiplier)
+// travel in the same object.
+struct MomentsParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kMoments;
+  nlohmann::json ToJson() const { return nlohmann::json::object(); }
+  static Result<MomentsParams> Parse(const nlohmann::json&) { return MomentsParams{}; }
+};
+
+struct ClassCountsParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kClassCounts;
+  nlohmann::json ToJson() const { return nlohmann::json::object(); }
+  static Result<ClassCountsParams> Parse(const nlohmann::json&) { return ClassCountsParams{}; }
+};
+
+struct LogisticStatsParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kLogisticStats;
+  bool intercept = true;  // W's first row is the intercept
+
+  nlohmann::json ToJson() const;
+  static Result<LogisticStatsParams> Parse(const nlohmann::json& params);
+};
+
+struct KMeansSeedsParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kKMeansSeeds;
+  int64_t groups = 1;  // micro-clusters wanted ("m")
+  uint64_t seed = 1;
+
+  nlohmann::json ToJson() const;
+  static Result<KMeansSeedsParams> Parse(const nlohmann::json& params);
+};
+
+struct KMeansStepParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kKMeansStep;
+  int64_t k = 1;  // centres per restart; the centres input stacks restarts of k rows
+
+  nlohmann::json ToJson() const;
+  static Result<KMeansStepParams> Parse(const nlohmann::json& params);
+};
+
+struct TrainLocalParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kTrainLocal;
+  ModelSpec model;
+  OptimizerSpec optimizer;
+  int epochs = 1;   // passes over the rows...
+  int batches = 0;  // ...or, when > 0, exactly this many batches
+  int batch_size = 32;
+  uint64_t seed = 1;
+  int first_epoch = 0;      // where this call starts in the site's sequence of epochs...
+  int64_t first_batch = 0;  // ...or batches (see site-agent/trainer.h)
+  int64_t epoch_rows = 0;   // rows in one epoch; 0: the site's own
+  bool gradient = false;    // return the batches' mean gradient at P (no steps), not new - P
+  double prox_mu = 0;       // FedProx
+
+  nlohmann::json ToJson() const;
+  static Result<TrainLocalParams> Parse(const nlohmann::json& params);
+};
+
+struct PackUpdateParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kPackUpdate;
+  int stats = 0;  // statistics after the update's values, sent as they are
+  CompressionSpec compression;
+
+  nlohmann::json ToJson() const;
+  static Result<PackUpdateParams> Parse(const nlohmann::json& params);
+};
+
+struct EvalModelParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kEvalModel;
+  ModelSpec model;
+
+  nlohmann::json ToJson() const;
+  static Result<EvalModelParams> Parse(const nlohmann::json& params);
+};
+
+// A parameter struct of a site function.
+template <typename P>
+concept SiteFunctionParams = requires(const P& p) {
+  { P::kFunction } -> std::convertible_to<SiteFunction>;
+  { p.ToJson() } -> std::convertible_to<nlohmann::json>;
+};
+
+}  // namespace fedra
