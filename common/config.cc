@@ -162,4 +162,17 @@ Status ParseTlsFiles(JsonFields& parent, const std::filesystem::path& base_dir, 
   return Status::Ok();
 }
 
+std::string PathInConfig(const std::filesystem::path& base_dir, const std::filesystem::path& p) {
+  if (p.is_relative()) return p.string();
+  const std::filesystem::path relative = p.lexically_relative(base_dir);
+  const bool inside = !relative.empty() && *relative.begin() != "..";
+  return inside ? relative.string() : p.string();
+}
+
+OrderedJson TlsFilesJson(const TlsFiles& files, const std::filesystem::path& base_dir) {
+  return {{"cert", PathInConfig(base_dir, files.cert)},
+          {"key", PathInConfig(base_dir, files.key)},
+          {"ca", PathInConfig(base_dir, files.ca)}};
+}
+
 }  // namespace fedra

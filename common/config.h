@@ -67,4 +67,14 @@ class JsonFields {
 // against `base_dir`.
 Status ParseTlsFiles(JsonFields& parent, const std::filesystem::path& base_dir, TlsFiles* out);
 
+// Writing configuration: the inverse of the readers above, so a file written from a struct reads
+// back as that struct. Fields keep the order people read them in.
+using OrderedJson = nlohmann::ordered_json;
+
+// `p` as a config file in `base_dir` names it: relative when it lies there, else as given.
+std::string PathInConfig(const std::filesystem::path& base_dir, const std::filesystem::path& p);
+
+// The "tls" object for `files`.
+OrderedJson TlsFilesJson(const TlsFiles& files, const std::filesystem::path& base_dir);
+
 }  // namespace fedra

@@ -12,6 +12,11 @@ struct TlsFiles {
   std::filesystem::path cert;  // PEM certificate
   std::filesystem::path key;   // PEM private key; must not be readable by group or others
   std::filesystem::path ca;    // the federation CA certificate, the only trust anchor
+
+  // The files of the kit in `dir`, under the names provisioning gives them.
+  static TlsFiles InKit(const std::filesystem::path& dir) {
+    return {dir / "cert.pem", dir / "key.pem", dir / "ca.crt"};
+  }
 };
 
 // Who is at the other end, read from the verified peer certificate.

@@ -1,4 +1,5 @@
-// fedra-site: the site agent. Parses flags (CLI11), loads site.json, serves until SIGTERM.
+// fedra-site: the site agent. Parses flags (CLI11), loads site.json, serves until SIGTERM;
+// `fedra-site init` creates the site's key and certificate request for enrollment.
 #include <cstdio>
 #include <string>
 
@@ -7,6 +8,7 @@
 #include "common/allocator.h"
 #include "common/listener.h"
 #include "common/logging.h"
+#include "provision/provisioner.h"
 #include "site-agent/site_server.h"
 
 namespace {
@@ -16,6 +18,27 @@ constexpr const char* kDescription =
 authenticated TLS 1.3, under the privacy levels set in site.json, and appends every request to
 the audit log named there. Stops cleanly on SIGTERM or SIGINT.)";
 
+struct InitFlags {
+  std::string dir, name, federation;
+};
+
+// Enrollment's first step: the key stays here, the request goes to the CA's operator.
+int RunInit(const InitFlags& flags) {
+  fedra::Result<fedra::provision::EnrollmentFiles> files =
+      fedra::provision::CreateEnrollment(flags.dir, flags.name, flags.federation);
+  if (!files.ok()) {
+    std::fprintf(stderr, "fedra-site: init: %s\n", files.status().message().c_str());
+    return files.status().code() == fedra::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::printf(
+      "created key %s (mode 0600; it stays at this site)\n"
+      "created request %s: send it to the federation's CA operator, who runs\n"
+      "  fedra-provision sign --out DIR --request request.csr --site-address HOST:PORT\n"
+      "and sends back the kit folder site-%s; put key.pem into it and start with --config site.json\n",
+      files->key.c_str(), files->request.c_str(), flags.name.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -23,13 +46,22 @@ int main(int argc, char** argv) {
   std::string config_path, ready_file;
   fedra::LogLevel level = fedra::LogLevel::kInfo;
   CLI::App app(kDescription, "fedra-site");
-  app.add_option("--config", config_path, "the site's configuration (from its startup kit; see README)")->required();
+  app.add_option("--config", config_path, "the site's configuration (from its startup kit; see README)");
   app.add_option("--ready-file", ready_file, "once listening, write the bound port to this file (for \"port\": 0)");
   app.add_option("--log-level", level, "debug, info, warn or error")
       ->transform(CLI::CheckedTransformer(fedra::LogLevelsByName()))
       ->default_str("info");
+  InitFlags init_flags;
+  CLI::App* init = app.add_subcommand(
+      "init", "create this site's private key and certificate request, so that its key never leaves it");
+  init->add_option("--dir", init_flags.dir, "folder for key.pem (mode 0600) and request.csr; created if missing")
+      ->required();
+  init->add_option("--name", init_flags.name, "this site's name, as the federation knows it")->required();
+  init->add_option("--federation", init_flags.federation, "the federation's name (its CA's)")->required();
+  app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);
+    if (!init->parsed() && config_path.empty()) throw CLI::RequiredError("--config");
   } catch (const CLI::CallForHelp&) {
     std::fputs(app.help().c_str(), stdout);
     return 0;
@@ -37,6 +69,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fedra-site: %s\nSee 'fedra-site --help'.\n", e.what());
     return 2;
   }
+  if (init->parsed()) return RunInit(init_flags);
   fedra::SetLogLevel(level);
 
   fedra::Result<fedra::SiteConfig> config = fedra::LoadSiteConfig(config_path);

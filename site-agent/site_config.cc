@@ -91,7 +91,46 @@ Status ParseDataset(const std::string& name, const nlohmann::json& node, const s
   return Status::Ok();
 }
 
+OrderedJson DatasetJson(const DatasetSpec& spec, const std::filesystem::path& base_dir) {
+  OrderedJson out = {{"path", PathInConfig(base_dir, spec.path)},
+                     {"format", spec.format},
+                     {"header", spec.header},
+                     {"delimiter", std::string(1, spec.delimiter)},
+                     {"privacy", std::string(PrivacyLevelName(spec.privacy))},
+                     {"allow_training", spec.allow_training}};
+  if (!spec.labels.empty()) out["labels"] = PathInConfig(base_dir, spec.labels);
+  if (spec.privacy == PrivacyLevel::kDpAggregate) {
+    OrderedJson bounds = OrderedJson::object();
+    for (const auto& [column, b] : spec.dp.bounds) bounds[column] = {b.lo, b.hi};
+    out["dp"] = {{"epsilon", spec.dp.epsilon},
+                 {"delta", spec.dp.delta},
+                 {"noise_multiplier", spec.dp.noise_multiplier},
+                 {"bounds", std::move(bounds)}};
+  }
+  return out;
+}
+
 }  // namespace
+
+OrderedJson SiteConfigJson(const SiteConfig& config, const std::filesystem::path& base_dir) {
+  const SiteLimits& limits = config.limits;
+  OrderedJson datasets = OrderedJson::object();
+  for (const auto& [name, spec] : config.datasets) datasets[name] = DatasetJson(spec, base_dir);
+  return {{"name", config.name},
+          {"listen", {{"address", config.listen_address}, {"port", config.listen_port}}},
+          {"tls", TlsFilesJson(config.tls, base_dir)},
+          {"allowed_masters", config.allowed_masters},
+          {"audit_log", PathInConfig(base_dir, config.audit_log)},
+          {"privacy_ledger", PathInConfig(base_dir, config.privacy_ledger)},
+          {"limits",
+           {{"max_message_bytes", limits.max_message_bytes},
+            {"memory_budget_bytes", limits.memory_budget_bytes},
+            {"min_aggregate_rows", limits.min_aggregate_rows},
+            {"read_timeout_s", limits.read_timeout_s},
+            {"idle_timeout_s", limits.idle_timeout_s}}},
+          {"gpu", config.gpu ? "auto" : "off"},
+          {"datasets", std::move(datasets)}};
+}
 
 Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesystem::path& base_dir,
                                    const std::string& source) {
@@ -109,10 +148,10 @@ Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesys
   }
   FEDRA_RETURN_IF_ERROR(ParseTlsFiles(f, base_dir, &config.tls));
   FEDRA_RETURN_IF_ERROR(f.Optional("allowed_masters", &config.allowed_masters));
-  std::string audit = "audit.jsonl";
+  std::string audit = config.audit_log.string();
   FEDRA_RETURN_IF_ERROR(f.Optional("audit_log", &audit));
   config.audit_log = ResolvePath(base_dir, audit);
-  std::string ledger = "privacy-ledger.json";
+  std::string ledger = config.privacy_ledger.string();
   FEDRA_RETURN_IF_ERROR(f.Optional("privacy_ledger", &ledger));
   config.privacy_ledger = ResolvePath(base_dir, ledger);
   FEDRA_RETURN_IF_ERROR(ParseLimits(f, &config.limits));

@@ -52,8 +52,9 @@ struct SiteConfig {
   uint16_t listen_port = 7000;  // 0 picks a free port (see --ready-file)
   TlsFiles tls;
   std::vector<std::string> allowed_masters;  // masters (certificate names) that may connect; empty: none
-  std::filesystem::path audit_log;
-  std::filesystem::path privacy_ledger;  // budgets spent and the site's secret (privacy_ledger.h)
+  std::filesystem::path audit_log = "audit.jsonl";
+  std::filesystem::path privacy_ledger =
+      "privacy-ledger.json";  // budgets spent and the site's secret (privacy_ledger.h)
   SiteLimits limits;
   bool gpu = true;  // "gpu": "auto" trains on the GPU when there is one; "off" always on the CPU
   std::map<std::string, DatasetSpec> datasets;
@@ -65,5 +66,8 @@ Result<SiteConfig> LoadSiteConfig(const std::filesystem::path& path);
 // Validates a parsed document; `base_dir` anchors relative paths, `source` names it in errors.
 Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesystem::path& base_dir,
                                    const std::string& source);
+
+// site.json for `config` in `base_dir`: parses back to `config`.
+nlohmann::ordered_json SiteConfigJson(const SiteConfig& config, const std::filesystem::path& base_dir);
 
 }  // namespace fedra

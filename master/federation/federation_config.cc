@@ -51,6 +51,21 @@ Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc, const 
   return config;
 }
 
+nlohmann::ordered_json FederationConfigJson(const FederationConfig& config, const std::filesystem::path& base_dir) {
+  OrderedJson sites = OrderedJson::array();
+  for (const SiteAddress& site : config.sites) {
+    sites.push_back({{"name", site.name}, {"host", site.host}, {"port", site.port}});
+  }
+  return {{"name", config.name},
+          {"federation", config.federation},
+          {"tls", TlsFilesJson(config.tls, base_dir)},
+          {"sites", std::move(sites)},
+          {"limits",
+           {{"connect_timeout_s", config.connect_timeout.count()},
+            {"call_timeout_s", config.call_timeout.count()},
+            {"max_message_bytes", config.max_message_bytes}}}};
+}
+
 Result<FederationConfig> LoadFederationConfig(const std::filesystem::path& path) {
   FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, LoadJsonFile(path));
   return ParseFederationConfig(doc, std::filesystem::absolute(path).parent_path(), path.filename().string());

@@ -37,4 +37,7 @@ Result<FederationConfig> LoadFederationConfig(const std::filesystem::path& path)
 Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc, const std::filesystem::path& base_dir,
                                                const std::string& source);
 
+// federation.json for `config` in `base_dir`: parses back to `config`.
+nlohmann::ordered_json FederationConfigJson(const FederationConfig& config, const std::filesystem::path& base_dir);
+
 }  // namespace fedra

@@ -3,6 +3,7 @@
 #include <future>
 #include <stdexcept>
 
+#include "site-agent/site_config.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra::testing {
@@ -56,14 +57,13 @@ std::future<Result<ResponseBatch>> InProcessFederation::Send(const std::string& 
 InProcessSites::InProcessSites(std::filesystem::path dir, std::vector<std::string> sites)
     : SiteKits(std::move(dir), std::move(sites)) {
   for (const std::string& s : sites_) {
+    // A site's kit as provisioning writes it, without certificates: no network here.
     std::filesystem::create_directories(kit(s));
-    WriteFile(kit(s) / "site.json",
-              nlohmann::json{{"name", s},
-                             {"tls", {{"cert", "cert.pem"}, {"key", "key.pem"}, {"ca", "ca.crt"}}},
-                             {"allowed_masters", {"m"}},
-                             {"audit_log", "audit.jsonl"},
-                             {"datasets", nlohmann::json::object()}}
-                  .dump(2));
+    SiteConfig config;
+    config.name = s;
+    config.tls = TlsFiles::InKit(kit(s));
+    config.allowed_masters = {"m"};
+    WriteFile(kit(s) / "site.json", SiteConfigJson(config, kit(s)).dump(2));
     slots_[s] = std::make_shared<SiteSlot>();
   }
 }

@@ -9,17 +9,20 @@
 
 #include "common/config.h"
 #include "master/federation/tls_federation.h"
+#include "provision/provisioner.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra::testing {
 
 LocalFederation::LocalFederation(std::filesystem::path dir, std::vector<std::string> sites)
     : SiteKits(std::move(dir), std::move(sites)) {
-  std::string cmd = std::string(FEDRA_PROVISION) + " --out '" + (dir_ / "").string() + "' --federation test --master m";
-  for (const auto& s : sites_) cmd += " --site " + s;
-  cmd += " > '" + (dir_ / "provision.log").string() + "' 2>&1";
-  if (std::system(cmd.c_str()) != 0) {
-    throw std::runtime_error("provisioning failed: " + ReadFile(dir_ / "provision.log"));
+  provision::ProvisionRequest request;
+  request.out = dir_;
+  request.federation = "test";
+  request.masters = {"m"};
+  for (const auto& s : sites_) request.sites.push_back(provision::SiteSpec{s});
+  if (Result<provision::ProvisionReport> report = provision::Provision(request); !report.ok()) {
+    throw std::runtime_error("provisioning failed: " + report.status().message());
   }
   for (const auto& s : sites_) {
     EditConfig(s, [](nlohmann::json& c) { c["listen"]["port"] = 0; });

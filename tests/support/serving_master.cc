@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "provision/provisioner.h"
 #include "tests/support/random_data.h"
 
 namespace fedra::testing {
@@ -27,11 +28,13 @@ ServingMaster::ServingMaster() {
   local.AddSplitCsvDataset("reg", Regression(300, 1), {120, 180}, {"u", "v", "y"}, "private-aggregate");
   local.AddSplitCsvDataset("noise", UniformMatrix(60000, 4, 2), {25000, 35000}, {"p", "q", "r", "s"}, "public");
   local.StartAll();
-  // Tokens from the real provisioning tool, into the existing master kit.
-  const std::string cmd = std::string(FEDRA_PROVISION) + " --out '" + dir.path().string() +
-                          "' --master m --token op=operator --token view=viewer > '" + (dir / "tokens.log").string() +
-                          "' 2>&1";
-  REQUIRE(std::system(cmd.c_str()) == 0);
+  // Tokens from provisioning, into the existing master kit.
+  provision::ProvisionRequest tokens;
+  tokens.out = dir.path();
+  tokens.masters = {"m"};
+  tokens.tokens = {{"op", "operator"}, {"view", "viewer"}};
+  const Result<provision::ProvisionReport> issued = provision::Provision(tokens);
+  REQUIRE_MESSAGE(issued.ok(), issued.status().message());
   auto read_token = [&](const char* name) {
     std::string t = ReadFile(local.master_kit() / "tokens" / (std::string(name) + ".token"));
     while (!t.empty() && t.back() == '\n') t.pop_back();

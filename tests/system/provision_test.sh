@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016  # the bash -c snippets expand their own positional args
-# Integration test for certs/fedra-provision.
-# Usage: provision_test.sh [PATH_TO_fedra-provision]
+# Integration test for the fedra-provision command (and enrollment with fedra-site init).
+# Usage: provision_test.sh PATH_TO_fedra-provision [PATH_TO_fedra-site]
 # Exits non-zero on the first failed check; prints "provision_test: N checks passed".
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-prov=${1:-$here/../../certs/fedra-provision}
+prov=${1:-$here/../../build/provision/fedra-provision}
+site_bin=${2:-$here/../../build/site-agent/fedra-site}
 [[ -x $prov ]] || { echo "provision_test: FAIL: $prov is not executable" >&2; exit 1; }
 
 tmp=$(mktemp -d)
@@ -225,5 +226,31 @@ check "default --days is 825" bash -c '
   nb=$(date -d "$(openssl x509 -in "$1" -noout -startdate | cut -d= -f2)" +%s)
   na=$(date -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s)
   test $(( (na - nb) / 86400 )) -eq 825' _ "$H/site-z/cert.pem"
+
+# ------------------------------------------------------------------ enrollment: the key stays at the site
+if [[ -x $site_bin ]]; then
+  E=$tmp/enroll
+  "$site_bin" init --dir "$E" --name late --federation fedra >/dev/null
+  ok
+  check "init key is mode 600" test "$(mode_of "$E/key.pem")" = 600
+  check "init writes a request" openssl req -in "$E/request.csr" -noout -verify
+  check_fails "init never overwrites the key" "$site_bin" init --dir "$E" --name late --federation fedra
+  "$prov" sign --out "$H" --request "$E/request.csr" --site-address 10.1.2.3:7100 >/dev/null
+  ok
+  check "the signed kit has no key" test ! -e "$H/site-late/key.pem"
+  check "the signed cert verifies against the CA" verifies "$H/ca/ca.crt" "$H/site-late/cert.pem"
+  check "the signed cert matches the site's key" key_matches_cert "$E/key.pem" "$H/site-late/cert.pem"
+  check "the signed cert is a site's" contains "$(subject_of "$H/site-late/cert.pem")" "OU = site, CN = late"
+  check "the signed cert names its address" contains "$(san_of "$H/site-late/cert.pem")" "IP Address:10.1.2.3"
+  check "the signed kit listens where asked" test "$(json_get "$H/site-late/site.json" '["listen"]["port"]')" = 7100
+  "$site_bin" init --dir "$tmp/other" --name late2 --federation elsewhere >/dev/null
+  set +e
+  "$prov" sign --out "$H" --request "$tmp/other/request.csr" >/dev/null 2>"$tmp/err"
+  rc=$?
+  set -e
+  check "a request for another federation is refused (rc=$rc)" test "$rc" -eq 1
+  check "the refusal names the federation" grep -q 'elsewhere' "$tmp/err"
+  check "a refused request creates no kit" test ! -e "$H/site-late2"
+fi
 
 echo "provision_test: $checks checks passed"

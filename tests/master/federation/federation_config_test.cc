@@ -30,4 +30,27 @@ TEST_CASE("federation.json is validated") {
   CHECK(ParseFederationConfig(no_tls, "/", "f.json").status().message() == "f.json: tls: required");
 }
 
+TEST_CASE("federation.json written from a FederationConfig reads back as that config") {
+  FederationConfig config;
+  config.name = "hq";
+  config.federation = "acme";
+  config.tls = TlsFiles::InKit("/kits/hq");
+  config.sites = {{"a", "a.acme.internal", 7000}, {"b", "10.0.0.2", 7100}};
+  config.call_timeout = std::chrono::seconds(90);
+  const nlohmann::ordered_json written = FederationConfigJson(config, "/kits/hq");
+  CHECK(written["tls"]["cert"] == "cert.pem");
+  const Result<FederationConfig> back =
+      ParseFederationConfig(nlohmann::json::parse(written.dump()), "/kits/hq", "federation.json");
+  REQUIRE(back.ok());
+  CHECK(back->name == "hq");
+  CHECK(back->federation == "acme");
+  CHECK(back->tls.ca == "/kits/hq/ca.crt");
+  REQUIRE(back->sites.size() == 2);
+  CHECK(back->sites[1].host == "10.0.0.2");
+  CHECK(back->sites[1].port == 7100);
+  CHECK(back->call_timeout == std::chrono::seconds(90));
+  CHECK(back->connect_timeout == config.connect_timeout);
+  CHECK(back->max_message_bytes == config.max_message_bytes);
+}
+
 }  // namespace fedra
