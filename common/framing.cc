@@ -1,17 +1,16 @@
 #include "common/framing.h"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 
+#include "common/as_tuple.h"
+
 namespace fedra {
 namespace net = boost::asio;
 namespace {
-
-constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 
 bool KnownKind(uint16_t kind) { return kind >= 1 && kind <= 3; }
 
@@ -86,10 +85,10 @@ net::awaitable<Result<Frame>> ReadFrame(TlsStream& stream, const ReadLimits& lim
 
   // Wait up to `first_byte` for the frame to start, then `rest` for everything else.
   tcp.expires_after(limits.first_byte);
-  auto [ec1, n1] = co_await net::async_read(stream, net::buffer(header.data(), 1), kTuple);
+  auto [ec1, n1] = co_await net::async_read(stream, net::buffer(header.data(), 1), kAsTuple);
   if (ec1) co_return StreamError(ec1, "reading message");
   tcp.expires_after(limits.rest);
-  auto [ec2, n2] = co_await net::async_read(stream, net::buffer(header.data() + 1, header.size() - 1), kTuple);
+  auto [ec2, n2] = co_await net::async_read(stream, net::buffer(header.data() + 1, header.size() - 1), kAsTuple);
   if (ec2) co_return StreamError(ec2, "reading message header");
 
   Result<FrameHeader> h = DecodeFrameHeader(header, limits.max_body);
@@ -97,7 +96,7 @@ net::awaitable<Result<Frame>> ReadFrame(TlsStream& stream, const ReadLimits& lim
 
   Frame frame{h->kind, Bytes(h->length)};
   if (h->length > 0) {
-    auto [ec3, n3] = co_await net::async_read(stream, net::buffer(frame.body), kTuple);
+    auto [ec3, n3] = co_await net::async_read(stream, net::buffer(frame.body), kAsTuple);
     if (ec3) {
       co_return StreamError(
           ec3, "reading message body (" + std::to_string(n3) + " of " + std::to_string(h->length) + " bytes arrived)");
@@ -117,14 +116,14 @@ net::awaitable<Status> WriteFrame(TlsStream& stream, FrameKind kind, std::span<c
     std::array<uint8_t, kFrameHeaderBytes + kCoalesceBytes> frame;
     std::memcpy(frame.data(), header.data(), header.size());
     if (!body.empty()) std::memcpy(frame.data() + header.size(), body.data(), body.size());
-    auto [ec, n] = co_await net::async_write(stream, net::buffer(frame.data(), header.size() + body.size()), kTuple);
+    auto [ec, n] = co_await net::async_write(stream, net::buffer(frame.data(), header.size() + body.size()), kAsTuple);
     if (ec) co_return StreamError(ec, "writing message");
     co_return Status::Ok();
   }
-  auto [ec1, n1] = co_await net::async_write(stream, net::buffer(header), kTuple);
+  auto [ec1, n1] = co_await net::async_write(stream, net::buffer(header), kAsTuple);
   if (ec1) co_return StreamError(ec1, "writing message");
   {
-    auto [ec2, n2] = co_await net::async_write(stream, net::buffer(body.data(), body.size()), kTuple);
+    auto [ec2, n2] = co_await net::async_write(stream, net::buffer(body.data(), body.size()), kAsTuple);
     if (ec2) co_return StreamError(ec2, "writing message");
     if (n2 != body.size())
       co_return Internal("short write: " + std::to_string(n2) + " of " + std::to_string(body.size()));

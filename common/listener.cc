@@ -5,7 +5,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -13,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/as_tuple.h"
 #include "common/logging.h"
 
 namespace fedra {
@@ -20,8 +20,6 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 namespace {
-
-constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 
 void LogEscapedException(std::exception_ptr e) {
   if (!e) return;
@@ -80,13 +78,13 @@ void Listener::Stop() {
 
 net::awaitable<void> Listener::Accept(Serve serve) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), kTuple);
+    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), kAsTuple);
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       // Out of descriptors or the like: say so, and give connections time to close.
       FEDRA_LOG(kWarn) << "accept failed: " << ec.message();
       net::steady_timer pause(strand_, std::chrono::milliseconds(100));
-      co_await pause.async_wait(kTuple);
+      co_await pause.async_wait(kAsTuple);
       continue;
     }
     auto executor = socket.get_executor();

@@ -3,6 +3,8 @@
 #include <array>
 #include <optional>
 
+#include "common/code_table.h"
+
 namespace fedra {
 namespace {
 
@@ -106,16 +108,16 @@ constexpr std::array kOperations = {
 };
 static_assert(kOperations.size() == kOperationCount);
 
-// Entries sit at their code's index, so Describe is a lookup; checked when this file compiles.
-constexpr bool InCodeOrder() {
-  for (size_t i = 0; i < kOperations.size(); ++i) {
-    if (static_cast<size_t>(kOperations[i].code) != i) return false;
-    const OperationInfo& partner = kOperations[static_cast<size_t>(kOperations[i].on_transposed)];
-    if (partner.on_transposed != kOperations[i].code) return false;
+// Entries sit at their code's index, so Describe is a lookup, and transpose partners pair up;
+// checked when this file compiles.
+static_assert(ListedInCodeOrder(kOperations), "kOperations must list each code at its index");
+constexpr bool PartnersPairUp() {
+  for (const OperationInfo& op : kOperations) {
+    if (kOperations[static_cast<size_t>(op.on_transposed)].on_transposed != op.code) return false;
   }
   return true;
 }
-static_assert(InCodeOrder(), "kOperations must list each code at its index, with partners that pair up");
+static_assert(PartnersPairUp(), "an operation's on_transposed partner must name it back");
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "federated/site_functions.h"
 
+#include "common/code_table.h"
+
 #include <array>
 #include <optional>
 #include <string>
@@ -43,13 +45,7 @@ constexpr std::array kFunctions = {
 };
 static_assert(kFunctions.size() == kSiteFunctionCount);
 
-constexpr bool InCodeOrder() {
-  for (size_t i = 0; i < kFunctions.size(); ++i) {
-    if (static_cast<size_t>(kFunctions[i].code) != i) return false;
-  }
-  return true;
-}
-static_assert(InCodeOrder(), "kFunctions must list each code at its index");
+static_assert(ListedInCodeOrder(kFunctions), "kFunctions must list each code at its index");
 
 // params.key as an integer in [min, max], or `fallback` when absent (required without one).
 Result<int64_t> IntParam(const nlohmann::json& params, std::string_view function, const char* key,

@@ -37,7 +37,7 @@ Status WriteFederationConfig(const std::filesystem::path& file, std::string_view
   config.federation = federation;
   config.tls = TlsFiles::InKit(kit);
   for (const SiteEndpoint& site : sites) {
-    config.sites.push_back(SiteAddress{site.name, site.host, static_cast<uint16_t>(site.port)});
+    config.sites.push_back(fedra::SiteAddress{site.name, site.host, static_cast<uint16_t>(site.port)});
   }
   return WriteJsonFile(file, FederationConfigJson(config, kit));
 }

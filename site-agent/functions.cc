@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/code_table.h"
 #include "federated/update_codec.h"
 #include "site-agent/kmeans_stats.h"
 #include "site-agent/support.h"
@@ -297,13 +298,7 @@ constexpr std::array kBodies = {
 };
 static_assert(kBodies.size() == kSiteFunctionCount, "every site function needs a body");
 
-constexpr bool InCodeOrder() {
-  for (size_t i = 0; i < kBodies.size(); ++i) {
-    if (static_cast<size_t>(kBodies[i].code) != i) return false;
-  }
-  return true;
-}
-static_assert(InCodeOrder(), "kBodies must list each function at its code's index");
+static_assert(ListedInCodeOrder(kBodies), "kBodies must list each function at its code's index");
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <string>
 
+#include "common/code_table.h"
 #include "site-agent/elementwise.h"
 
 namespace fedra {
@@ -139,13 +140,7 @@ constexpr std::array kKernels = {
 };
 static_assert(kKernels.size() == kOperationCount, "every operation needs a kernel");
 
-constexpr bool InCodeOrder() {
-  for (size_t i = 0; i < kKernels.size(); ++i) {
-    if (static_cast<size_t>(kKernels[i].code) != i) return false;
-  }
-  return true;
-}
-static_assert(InCodeOrder(), "kKernels must list each operation at its code's index");
+static_assert(ListedInCodeOrder(kKernels), "kKernels must list each operation at its code's index");
 
 }  // namespace
 

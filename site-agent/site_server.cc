@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <array>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/as_tuple.h"
 #include "common/framing.h"
 #include "common/logging.h"
 #include "common/tls.h"
@@ -18,7 +18,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr int kIoThreads = 2;
 
 // Closes after an error reply without losing it: closing a socket with unread input makes the
@@ -31,7 +30,7 @@ net::awaitable<void> LingeringClose(TlsStream& stream) {
   tcp.expires_after(std::chrono::seconds(2));
   std::array<char, 4096> sink;
   for (;;) {
-    auto [read_ec, n] = co_await tcp.async_read_some(net::buffer(sink), kTuple);
+    auto [read_ec, n] = co_await tcp.async_read_some(net::buffer(sink), kAsTuple);
     if (read_ec) co_return;
   }
 }
@@ -89,7 +88,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
   };
 
   boost::beast::get_lowest_layer(stream).expires_after(read_timeout);
-  auto [hs_ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kTuple);
+  auto [hs_ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kAsTuple);
   if (hs_ec) {
     refuse("TLS handshake: " + hs_ec.message());
     co_return;

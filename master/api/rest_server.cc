@@ -2,13 +2,13 @@
 
 #include <array>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "common/as_tuple.h"
 #include "common/logging.h"
 #include "common/tls.h"
 
@@ -20,7 +20,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 constexpr int kIoThreads = 2;
 constexpr int kHandlerThreads = 4;
 constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
@@ -85,7 +84,7 @@ net::awaitable<void> RestServer::Serve(tcp::socket socket) {
   HttpsStream stream(std::move(socket), *tls_);
   auto& tcp_layer = beast::get_lowest_layer(stream);
   tcp_layer.expires_after(options_.read_timeout);
-  if (auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kTuple); ec) co_return;
+  if (auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kAsTuple); ec) co_return;
 
   beast::flat_buffer buffer;
   for (bool first = true;; first = false) {
@@ -95,13 +94,13 @@ net::awaitable<void> RestServer::Serve(tcp::socket socket) {
     // Waiting for the next request on a kept-alive connection may take the idle time; once it
     // starts, the whole request must arrive within the read timeout.
     tcp_layer.expires_after(first ? options_.read_timeout : options_.idle_timeout);
-    auto [header_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    auto [header_ec, header_bytes] = co_await http::async_read_header(stream, buffer, parser, kAsTuple);
     if (header_ec == http::error::end_of_stream || header_ec == net::error::eof || header_ec == beast::error::timeout)
       break;
     Status refused;
     if (!header_ec) {
       tcp_layer.expires_after(options_.read_timeout);
-      auto [body_ec, body_bytes] = co_await http::async_read(stream, buffer, parser, kTuple);
+      auto [body_ec, body_bytes] = co_await http::async_read(stream, buffer, parser, kAsTuple);
       if (body_ec == http::error::body_limit) {
         refused = ResourceExhausted("the request body is over the limit of " + std::to_string(options_.max_body_bytes) +
                                     " bytes");
@@ -123,11 +122,11 @@ net::awaitable<void> RestServer::Serve(tcp::socket socket) {
       // first read and discard what it sends, within a deadline and a byte cap.
       auto res = MakeResponse(ErrorResponse(refused), 11, false);
       tcp_layer.expires_after(options_.read_timeout);
-      co_await http::async_write(stream, res, kTuple);
+      co_await http::async_write(stream, res, kAsTuple);
       tcp_layer.expires_after(kDrainTime);
       std::array<char, 16384> sink;
       for (size_t drained = 0; drained < kMaxDrainBytes;) {
-        auto [drain_ec, n] = co_await stream.async_read_some(net::buffer(sink), kTuple);
+        auto [drain_ec, n] = co_await stream.async_read_some(net::buffer(sink), kAsTuple);
         if (drain_ec) break;
         drained += n;
       }
@@ -142,11 +141,11 @@ net::awaitable<void> RestServer::Serve(tcp::socket socket) {
         net::use_awaitable);
     auto res = MakeResponse(response, req.version(), req.keep_alive());
     tcp_layer.expires_after(options_.read_timeout);
-    auto [write_ec, written] = co_await http::async_write(stream, res, kTuple);
+    auto [write_ec, written] = co_await http::async_write(stream, res, kAsTuple);
     if (write_ec || !res.keep_alive()) break;
   }
   tcp_layer.expires_after(std::chrono::seconds(2));
-  co_await stream.async_shutdown(kTuple);
+  co_await stream.async_shutdown(kAsTuple);
 }
 
 }  // namespace fedra

@@ -1,18 +1,16 @@
 #include "master/federation/site_client.h"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/as_tuple.h"
 #include "common/logging.h"
 #include "common/tls.h"
 
 namespace fedra {
 namespace net = boost::asio;
 namespace {
-
-constexpr auto kTuple = net::as_tuple(net::use_awaitable);
 
 std::string Seconds(Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s";
@@ -35,11 +33,11 @@ net::awaitable<Status> SiteClient::Connect() {
   auto& tcp = boost::beast::get_lowest_layer(*stream);
 
   net::ip::tcp::resolver resolver(strand_);
-  auto [rec, endpoints] = co_await resolver.async_resolve(site_.host, std::to_string(site_.port), kTuple);
+  auto [rec, endpoints] = co_await resolver.async_resolve(site_.host, std::to_string(site_.port), kAsTuple);
   if (rec) co_return Unavailable("cannot resolve " + site_.host + ": " + rec.message());
 
   tcp.expires_after(connect_timeout_);
-  auto [cec, ep] = co_await tcp.async_connect(endpoints, kTuple);
+  auto [cec, ep] = co_await tcp.async_connect(endpoints, kAsTuple);
   if (cec) {
     if (cec == boost::beast::error::timeout)
       co_return DeadlineExceeded("no connection within " + Seconds(connect_timeout_));
@@ -48,7 +46,7 @@ net::awaitable<Status> SiteClient::Connect() {
   boost::system::error_code ignored;
   tcp.socket().set_option(net::ip::tcp::no_delay(true), ignored);
   tcp.expires_after(connect_timeout_);
-  auto [hec] = co_await stream->async_handshake(net::ssl::stream_base::client, kTuple);
+  auto [hec] = co_await stream->async_handshake(net::ssl::stream_base::client, kAsTuple);
   if (hec) {
     if (hec == boost::beast::error::timeout)
       co_return DeadlineExceeded("no TLS handshake within " + Seconds(connect_timeout_));

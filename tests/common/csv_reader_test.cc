@@ -13,33 +13,20 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace fedra {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ =
-        fs::temp_directory_path() / ("fedra_csv_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string Write(const std::string& name, const std::string& content) const {
-    const std::string file = (path_ / name).string();
-    std::ofstream(file, std::ios::binary) << content;
-    return file;
-  }
+using testing::TempDir;
 
- private:
-  fs::path path_;
-};
+// Writes a file into `dir`, returning its path.
+std::string WriteIn(const TempDir& dir, const std::string& name, const std::string& content) {
+  testing::WriteFile(dir / name, content);
+  return (dir / name).string();
+}
 
 CsvOptions NoHeader() {
   CsvOptions o;
@@ -333,7 +320,7 @@ TEST_CASE("csv: full-precision values read back exactly; thread counts agree") {
     }
     text += '\n';
   }
-  const std::string path = dir.Write("exact.csv", text);
+  const std::string path = WriteIn(dir, "exact.csv", text);
   CsvOptions one;
   one.threads = 1;
   CsvOptions four;
@@ -422,7 +409,7 @@ std::string WriteBigFile(const TempDir& dir, bool with_quotes, std::vector<doubl
     text += std::to_string(r) + "," + std::to_string(r * 3) + "," + b + "," + price + "\r\n";
     line += two_lines ? 2 : 1;
   }
-  return dir.Write(with_quotes ? "big_quoted.csv" : "big.csv", text);
+  return WriteIn(dir, with_quotes ? "big_quoted.csv" : "big.csv", text);
 }
 
 TEST_CASE("csv: bad cell in the last chunk of a parallel parse") {
@@ -478,7 +465,7 @@ TEST_CASE("csv: large file parsed in parallel matches one thread") {
 TEST_CASE("csv: files: probe, missing file") {
   TempDir dir;
   const std::string bom = "\xEF\xBB\xBF";
-  const std::string path = dir.Write("p.csv", bom + "x,\"y\",z\n1,\"2\n\",3\n\n4,5,6\n7,8,9");
+  const std::string path = WriteIn(dir, "p.csv", bom + "x,\"y\",z\n1,\"2\n\",3\n\n4,5,6\n7,8,9");
   auto shape = ProbeCsvFile(path, {});
   REQUIRE(shape.ok());
   CHECK(shape->rows == 3);
@@ -498,13 +485,13 @@ TEST_CASE("csv: files: probe, missing file") {
   CHECK(shape->rows == 4);
   CHECK(shape->column_names == Names{"c0", "c1", "c2"});
 
-  CHECK(ProbeCsvFile(dir.Write("e.csv", ""), {})->rows == 0);
+  CHECK(ProbeCsvFile(WriteIn(dir, "e.csv", ""), {})->rows == 0);
 
   auto missing = ReadCsvFile((fs::temp_directory_path() / "fedra_no_such_file.csv").string(), {});
   CHECK(missing.status().code() == StatusCode::kNotFound);
   CHECK(ProbeCsvFile("/nonexistent/dir/x.csv", {}).status().code() == StatusCode::kNotFound);
 
-  auto empty = ReadCsvFile(dir.Write("h.csv", "a,b\n"), {});
+  auto empty = ReadCsvFile(WriteIn(dir, "h.csv", "a,b\n"), {});
   REQUIRE(empty.ok());
   CHECK(empty->values.rows() == 0);
   CHECK(empty->values.cols() == 2);

@@ -69,7 +69,7 @@ double Inertia(const Matrix& x, const Matrix& centers) {
   return total;
 }
 
-const std::vector<std::string> kColumns = {"p", "q", "r"};
+const std::vector<std::string> kPointColumns = {"p", "q", "r"};
 
 Matrix BlobMeans() {
   Matrix means(3, 3);
@@ -86,7 +86,7 @@ TEST_CASE("k-means from given centres follows Lloyd's algorithm on the pooled da
   InProcessSites local(dir.path(), {"a", "b", "c"});
   // Overlapping blobs, so Lloyd takes a number of iterations; public, so any cluster may be small.
   const Matrix pooled = Blobs(BlobMeans() * 0.4, 150, 1.5, 3);
-  local.AddSplitCsvDataset("pts", pooled, {60, 170, 220}, kColumns, "public");
+  local.AddSplitCsvDataset("pts", pooled, {60, 170, 220}, kPointColumns, "public");
   local.StartAll();
   auto fed = local.Connect();
   Result<FederatedMatrix> x = FederatedMatrix::Read(*fed, "pts");
@@ -123,7 +123,7 @@ TEST_CASE("k-means++ from the sites' micro-clusters finds separated blobs in pri
   const Matrix means = BlobMeans();
   const Matrix pooled = Blobs(means, 200, 0.8, 9);
   // Non-IID: site a holds only blob 0, site c mostly blob 2.
-  local.AddSplitCsvDataset("pts", pooled, {150, 190, 260}, kColumns, "private-aggregate");
+  local.AddSplitCsvDataset("pts", pooled, {150, 190, 260}, kPointColumns, "private-aggregate");
   local.StartAll();
   auto fed = local.Connect();
   Result<FederatedMatrix> x = FederatedMatrix::Read(*fed, "pts");
@@ -155,8 +155,8 @@ TEST_CASE("k-means++ from the sites' micro-clusters finds separated blobs in pri
 TEST_CASE("k-means shares no cluster smaller than a site's minimum") {
   TempDir dir;
   InProcessSites local(dir.path(), {"a", "b"});
-  local.AddCsvDataset("a", "pts", Blobs(BlobMeans(), 100, 1, 1), kColumns, "private-aggregate");
-  local.AddCsvDataset("b", "pts", Blobs(BlobMeans(), 2, 1, 2), kColumns, "private-aggregate");  // 6 rows < 10
+  local.AddCsvDataset("a", "pts", Blobs(BlobMeans(), 100, 1, 1), kPointColumns, "private-aggregate");
+  local.AddCsvDataset("b", "pts", Blobs(BlobMeans(), 2, 1, 2), kPointColumns, "private-aggregate");  // 6 rows < 10
   local.StartAll();
   auto fed = local.Connect();
   Result<FederatedMatrix> x = FederatedMatrix::Read(*fed, "pts");
@@ -172,8 +172,8 @@ TEST_CASE("k-means shares no cluster smaller than a site's minimum") {
   // whole cells of at least 10 neighbouring rows, so no cluster holds the outlier alone.
   Matrix with_outlier(101, 3);
   with_outlier << Blobs(BlobMeans().topRows(1), 100, 1, 5), 100, 100, 100;
-  local.AddCsvDataset("a", "solo", with_outlier, kColumns, "private-aggregate");
-  local.AddCsvDataset("b", "solo", Blobs(BlobMeans().topRows(1), 50, 1, 6), kColumns, "private-aggregate");
+  local.AddCsvDataset("a", "solo", with_outlier, kPointColumns, "private-aggregate");
+  local.AddCsvDataset("b", "solo", Blobs(BlobMeans().topRows(1), 50, 1, 6), kPointColumns, "private-aggregate");
   CHECK(local.Stop("a") == 0);
   CHECK(local.Stop("b") == 0);
   local.StartAll();
@@ -192,7 +192,7 @@ TEST_CASE_TEMPLATE("kmeans jobs name the centres' columns and reject bad paramet
   TempDir dir;
   Sites local(dir.path(), {"a", "b"});
   const Matrix pooled = Blobs(BlobMeans(), 100, 0.5, 4);
-  local.AddSplitCsvDataset("pts", pooled, {120, 180}, kColumns, "private-aggregate");
+  local.AddSplitCsvDataset("pts", pooled, {120, 180}, kPointColumns, "private-aggregate");
   local.StartAll();
   auto fed = local.Connect();
   auto job = [](const std::string& text) { return ParseJobSpec(nlohmann::json::parse(text), "job.json"); };

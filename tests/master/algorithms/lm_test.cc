@@ -18,7 +18,7 @@ namespace {
 using testing::InProcessSites;
 using testing::TempDir;
 
-const std::vector<std::string> kColumns = {"a", "b", "c", "d", "y"};
+const std::vector<std::string> kRegressionColumns = {"a", "b", "c", "d", "y"};
 
 // y = 3 + 2a - b + 0.5c + 0d + noise
 Matrix Regression(int rows, unsigned seed) {
@@ -42,7 +42,7 @@ struct LmFixture {
 
   LmFixture() {
     pooled = Regression(1000, 40);
-    local.AddSplitCsvDataset("reg", pooled, {61, 240, 699}, kColumns, "private-aggregate");
+    local.AddSplitCsvDataset("reg", pooled, {61, 240, 699}, kRegressionColumns, "private-aggregate");
     local.StartAll();
     fed = local.Connect();
   }
