@@ -20,7 +20,11 @@ LocalFederation::LocalFederation(std::filesystem::path dir, std::vector<std::str
   request.out = dir_;
   request.federation = "test";
   request.masters = {"m"};
-  for (const auto& s : sites_) request.sites.push_back(provision::SiteSpec{s});
+  for (const auto& s : sites_) {
+    provision::SiteSpec site;
+    site.name = s;
+    request.sites.push_back(std::move(site));
+  }
   if (Result<provision::ProvisionReport> report = provision::Provision(request); !report.ok()) {
     throw std::runtime_error("provisioning failed: " + report.status().message());
   }
