@@ -21,14 +21,14 @@ using testing::LocalFederation;
 using testing::MasterSession;
 using testing::TempDir;
 
-constexpr int kRows = 150;
+constexpr int kClinicRows = 150;
 
 // age in [18, 100], score in [0, 1]; the oldest row is unique.
 Matrix Clinic() {
   std::mt19937 rng(5);
   std::uniform_real_distribution<double> age(20, 80), score(0, 1);
-  Matrix m(kRows, 2);
-  for (int i = 0; i < kRows; ++i) m.row(i) << std::round(age(rng) * 100) / 100, score(rng);
+  Matrix m(kClinicRows, 2);
+  for (int i = 0; i < kClinicRows; ++i) m.row(i) << std::round(age(rng) * 100) / 100, score(rng);
   m(42, 0) = 97.5;
   return m;
 }
@@ -48,7 +48,7 @@ struct DpSite {
 
   explicit DpSite(double epsilon = 30, double multiplier = 2) {
     local.AddCsvDataset("a", "clinic", clinic, {"age", "score"}, "dp-aggregate");
-    Matrix gauge = Matrix::Constant(kRows, 1, 0.5);
+    Matrix gauge = Matrix::Constant(kClinicRows, 1, 0.5);
     gauge(0, 0) = 1000;  // far outside the declared [0, 1]
     local.AddCsvDataset("a", "gauge", gauge, {"g"}, "dp-aggregate");
     local.EditConfig("a", [&](nlohmann::json& c) {

@@ -24,7 +24,7 @@ using testing::MasterSession;
 using testing::RawClient;
 using testing::TempDir;
 
-constexpr int kRows = 150;
+constexpr int kPeopleRows = 150;
 constexpr int kMinRows = 10;
 const std::vector<std::string> kColumns = {"age", "income", "score", "label", "rare"};
 
@@ -33,8 +33,8 @@ const std::vector<std::string> kColumns = {"age", "income", "score", "label", "r
 Matrix People(unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> age(20, 85), income(20000, 90000), score(0, 1);
-  Matrix m(kRows, 5);
-  for (int i = 0; i < kRows; ++i) {
+  Matrix m(kPeopleRows, 5);
+  for (int i = 0; i < kPeopleRows; ++i) {
     m(i, 0) = std::round(age(rng) * 1000) / 1000;
     m(i, 1) = std::round(income(rng) * 100) / 100;
     m(i, 2) = std::round(score(rng) * 1e6) / 1e6;
@@ -81,7 +81,7 @@ void CheckRefused(const Response& r, const std::string& why) {
 }
 
 Matrix Unit(int i) {
-  Matrix e = Matrix::Zero(kRows, 1);
+  Matrix e = Matrix::Zero(kPeopleRows, 1);
   e(i, 0) = 1;
   return e;
 }
@@ -92,7 +92,7 @@ TEST_CASE("attack 1: a master-made unit vector or identity does not pick rows") 
   AttackedSite s;
   const VarId x = s.wire->Read("people");
   const VarId e = s.wire->Put(Unit(7));
-  const VarId id = s.wire->Put(Matrix::Identity(kRows, kRows));
+  const VarId id = s.wire->Put(Matrix::Identity(kPeopleRows, kPeopleRows));
   const std::string aligned = "row-aligned values from the master";
   CheckRefused(s.wire->One(Request::Run(0, Op::kTmatmul, {x, e}, true)), aligned);
   CheckRefused(s.wire->One(Request::Run(0, Op::kTmatmul, {x, id}, true)), aligned);
@@ -113,7 +113,7 @@ TEST_CASE("attack 2: weights and masks from the master are refused before any su
   const std::string aligned = "row-aligned values from the master";
   CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kMul, {x, s.wire->Put(Unit(7))})), aligned);
   CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kAdd, {x, s.wire->Put(Matrix(1e6 * Unit(7)))})), aligned);
-  Matrix mask = Matrix::Zero(kRows, 4);
+  Matrix mask = Matrix::Zero(kPeopleRows, 4);
   mask.row(7).setOnes();
   CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kMul, {x, s.wire->Put(mask)})), aligned);
   CheckRefused(s.wire->One(Request::Run(s.wire->NewId(), Op::kMul, {s.wire->Put(mask), x})), aligned);
@@ -132,7 +132,7 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
   REQUIRE(all.status.ok());
   const Matrix people = s.people.leftCols(3);
   int allowed = 0, refused = 0;
-  for (double fraction : {1.0 / kRows, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.9, 0.99}) {
+  for (double fraction : {1.0 / kPeopleRows, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.9, 0.99}) {
     for (uint64_t seed = 1; seed <= 25; ++seed) {
       CAPTURE(fraction);
       CAPTURE(seed);
@@ -147,7 +147,7 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
       ++allowed;
       const int kept = split.meta["rows"].get<int>();
       CHECK(kept >= kMinRows);
-      CHECK(kRows - kept >= kMinRows);
+      CHECK(kPeopleRows - kept >= kMinRows);
       Response part = s.wire->One(Request::Run(0, Op::kColSums, {train}, true));
       REQUIRE(part.status.ok());
       const Eigen::RowVectorXd difference = *all.value - *part.value;
@@ -178,7 +178,7 @@ TEST_CASE("attack 3: splits chosen by seed and fraction leave no row in a differ
     const VarId train = s.wire->NewId();
     Response split = s.wire->One(Request::Run(train, {Op::kSplitRows, {{"fraction", 0.005}, {"seed", seed}}}, {open}));
     REQUIRE(split.status.ok());
-    if (split.meta["rows"] == kRows - 1) {
+    if (split.meta["rows"] == kPeopleRows - 1) {
       Response part = s.wire->One(Request::Run(0, Op::kColSums, {train}, true));
       leaked = NearSomeRow(*open_all.value - *part.value, people, 1e-9);
     }
@@ -245,7 +245,7 @@ struct Side {
 // neighbouring ages: each row goes to the side of t it lies on.
 std::vector<Side> SweepThresholds(AttackedSite& s, const std::string& dataset) {
   const VarId x = s.wire->Read(dataset, {"age", "income", "score"});
-  std::vector<double> ages(s.people.col(0).data(), s.people.col(0).data() + kRows);
+  std::vector<double> ages(s.people.col(0).data(), s.people.col(0).data() + kPeopleRows);
   std::sort(ages.begin(), ages.end());
   std::vector<Side> seen;
   for (size_t i = 0; i + 1 < ages.size(); ++i) {
@@ -459,7 +459,7 @@ TEST_CASE("what the reviews of the rules found: no compression, counts or mixed 
   CHECK(classes.value->cols() == 0);
   Response labels = s.wire->One(RawCall(0, "classCounts", {s.wire->Read("people", {"label"})}, {{"return", true}}));
   REQUIRE(labels.status.ok());
-  CHECK(labels.value->sum() == kRows);
+  CHECK(labels.value->sum() == kPeopleRows);
 
   // k-means of a rare column: one centre's sums are that column's total, the three rows' sum.
   CheckRefused(s.wire->One(RawCall(0, "kmeansStep", {rare_only(s), s.wire->Put(Matrix::Zero(1, 1))},
@@ -475,9 +475,9 @@ TEST_CASE("what the reviews of the rules found: no compression, counts or mixed 
                few);
   // Training steps over batches the master sizes (n, then n - 1) would difference into a row:
   // refused unless the data owner allows training on the dataset.
-  Response train =
-      s.wire->One(RawCall(0, "trainLocal", {x, s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Zero(8, 1))},
-                          {{"model", {{"hidden", nlohmann::json::array()}}}, {"batch_size", kRows}, {"return", true}}));
+  Response train = s.wire->One(
+      RawCall(0, "trainLocal", {x, s.wire->Read("people", {"label"}), s.wire->Put(Matrix::Zero(8, 1))},
+              {{"model", {{"hidden", nlohmann::json::array()}}}, {"batch_size", kPeopleRows}, {"return", true}}));
   CheckRefused(train, "allow_training");
 }
 
