@@ -113,6 +113,15 @@ Status JsonFields::Optional(std::string_view key, double* out, double min, doubl
   return Status::Ok();
 }
 
+Status JsonFields::Optional(std::string_view key, uint64_t* out) {
+  FEDRA_RETURN_IF_ERROR(status_);
+  const nlohmann::json* v = Find(key);
+  if (!v) return Status::Ok();
+  if (!v->is_number_unsigned()) return TypeError(key, "a non-negative integer, got " + v->dump());
+  *out = v->get<uint64_t>();
+  return Status::Ok();
+}
+
 Status JsonFields::Optional(std::string_view key, bool* out) {
   FEDRA_RETURN_IF_ERROR(status_);
   const nlohmann::json* v = Find(key);

@@ -42,6 +42,7 @@ class JsonFields {
   Status Optional(std::string_view key, int64_t* out, int64_t min, int64_t max);
   Status Required(std::string_view key, double* out, double min, double max);
   Status Optional(std::string_view key, double* out, double min, double max);
+  Status Optional(std::string_view key, uint64_t* out);  // any non-negative integer (a seed)
   Status Optional(std::string_view key, bool* out);
   Status Optional(std::string_view key, std::vector<std::string>* out);
   // The raw child, or nullptr when absent. Marks the key as known.

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "common/code_table.h"
+#include "common/config.h"
 
 namespace fedra {
 namespace {
@@ -135,12 +136,13 @@ const OperationInfo* FindOperation(std::string_view name) {
 nlohmann::json ColumnsParams::ToJson() const { return {{"indices", indices}}; }
 
 Result<ColumnsParams> ColumnsParams::Parse(const nlohmann::json& params) {
-  const auto it = params.find("indices");
-  if (it == params.end() || !it->is_array() || it->empty()) {
-    return InvalidArgument("columns: params.indices must be a non-empty array of column indices");
+  JsonFields f(params, "columns: params");
+  const nlohmann::json* indices = f.Child("indices");
+  if (!indices || !indices->is_array() || indices->empty()) {
+    return InvalidArgument(f.Path("indices") + ": expected a non-empty array of column indices");
   }
   ColumnsParams out;
-  for (const nlohmann::json& index : *it) {
+  for (const nlohmann::json& index : *indices) {
     if (!index.is_number_integer() || index.get<int64_t>() < 0) {
       return InvalidArgument("columns: index " + index.dump() + " is not a column index");
     }
@@ -154,21 +156,14 @@ nlohmann::json SplitRowsParams::ToJson() const {
 }
 
 Result<SplitRowsParams> SplitRowsParams::Parse(const nlohmann::json& params) {
-  const auto fraction = params.find("fraction");
-  if (fraction == params.end() || !fraction->is_number() || !(fraction->get<double>() > 0) ||
-      !(fraction->get<double>() < 1)) {
-    return InvalidArgument("splitRows: params.fraction must be a number between 0 and 1");
-  }
   SplitRowsParams out;
-  out.fraction = fraction->get<double>();
-  if (const auto seed = params.find("seed"); seed != params.end()) {
-    if (!seed->is_number_unsigned()) return InvalidArgument("splitRows: params.seed must be a non-negative integer");
-    out.seed = seed->get<uint64_t>();
+  JsonFields f(params, "splitRows: params");
+  FEDRA_RETURN_IF_ERROR(f.Required("fraction", &out.fraction, 0, 1));
+  if (out.fraction == 0 || out.fraction == 1) {
+    return InvalidArgument(f.Path("fraction") + ": expected a number between 0 and 1, both excluded");
   }
-  if (const auto held_out = params.find("held_out"); held_out != params.end()) {
-    if (!held_out->is_boolean()) return InvalidArgument("splitRows: params.held_out must be true or false");
-    out.held_out = held_out->get<bool>();
-  }
+  FEDRA_RETURN_IF_ERROR(f.Optional("seed", &out.seed));
+  FEDRA_RETURN_IF_ERROR(f.Optional("held_out", &out.held_out));
   return out;
 }
 

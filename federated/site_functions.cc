@@ -1,10 +1,11 @@
 #include "federated/site_functions.h"
 
-#include "common/code_table.h"
-
 #include <array>
-#include <optional>
+#include <cmath>
 #include <string>
+
+#include "common/code_table.h"
+#include "common/config.h"
 
 namespace fedra {
 namespace {
@@ -47,38 +48,26 @@ static_assert(kFunctions.size() == kSiteFunctionCount);
 
 static_assert(ListedInCodeOrder(kFunctions), "kFunctions must list each code at its index");
 
-// params.key as an integer in [min, max], or `fallback` when absent (required without one).
-Result<int64_t> IntParam(const nlohmann::json& params, std::string_view function, const char* key,
-                         std::optional<int64_t> fallback, int64_t min, int64_t max) {
-  const auto it = params.find(key);
-  if (it == params.end() && fallback) return *fallback;
-  if (it == params.end() || !it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
-    return InvalidArgument(std::string(function) + ": params." + key + " must be an integer in [" +
-                           std::to_string(min) + ", " + std::to_string(max) + "]");
-  }
-  return it->get<int64_t>();
+// A function's parameters, read with the project's field reader: errors read
+// "trainLocal: params.batch_size: expected ...". Fields it does not know are left alone, since a
+// request's own options (return, noise_multiplier) travel in the same object.
+JsonFields Fields(const nlohmann::json& params, std::string_view function) {
+  return JsonFields(params, std::string(function) + ": params");
 }
 
-Result<bool> BoolParam(const nlohmann::json& params, std::string_view function, const char* key, bool fallback) {
-  const auto it = params.find(key);
-  if (it == params.end()) return fallback;
-  if (!it->is_boolean()) return InvalidArgument(std::string(function) + ": params." + key + " must be true or false");
-  return it->get<bool>();
-}
-
-// A seed: any non-negative integer, 1 when absent.
-Result<uint64_t> SeedParam(const nlohmann::json& params, std::string_view function) {
-  const auto it = params.find("seed");
-  if (it == params.end()) return uint64_t{1};
-  if (!it->is_number_unsigned())
-    return InvalidArgument(std::string(function) + ": params.seed must be a non-negative integer");
-  return it->get<uint64_t>();
-}
-
-const nlohmann::json& ObjectParam(const nlohmann::json& params, const char* key) {
+// An object field (a model, an optimizer, a compression); {} when absent.
+const nlohmann::json& ObjectField(JsonFields& f, std::string_view key) {
   static const nlohmann::json kEmpty = nlohmann::json::object();
-  const auto it = params.find(key);
-  return it == params.end() ? kEmpty : *it;
+  const nlohmann::json* child = f.Child(key);
+  return child ? *child : kEmpty;
+}
+
+// An integer field stored in an int.
+Status IntField(JsonFields& f, std::string_view key, int* out, int64_t min, int64_t max) {
+  int64_t value = *out;
+  FEDRA_RETURN_IF_ERROR(f.Optional(key, &value, min, max));
+  *out = static_cast<int>(value);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -98,7 +87,8 @@ nlohmann::json LogisticStatsParams::ToJson() const { return {{"intercept", inter
 
 Result<LogisticStatsParams> LogisticStatsParams::Parse(const nlohmann::json& params) {
   LogisticStatsParams out;
-  FEDRA_ASSIGN_OR_RETURN(out.intercept, BoolParam(params, "logisticStats", "intercept", true));
+  JsonFields f = Fields(params, "logisticStats");
+  FEDRA_RETURN_IF_ERROR(f.Optional("intercept", &out.intercept));
   return out;
 }
 
@@ -106,8 +96,9 @@ nlohmann::json KMeansSeedsParams::ToJson() const { return {{"m", groups}, {"seed
 
 Result<KMeansSeedsParams> KMeansSeedsParams::Parse(const nlohmann::json& params) {
   KMeansSeedsParams out;
-  FEDRA_ASSIGN_OR_RETURN(out.groups, IntParam(params, "kmeansSeeds", "m", std::nullopt, 1, int64_t{1} << 30));
-  FEDRA_ASSIGN_OR_RETURN(out.seed, SeedParam(params, "kmeansSeeds"));
+  JsonFields f = Fields(params, "kmeansSeeds");
+  FEDRA_RETURN_IF_ERROR(f.Required("m", &out.groups, 1, int64_t{1} << 30));
+  FEDRA_RETURN_IF_ERROR(f.Optional("seed", &out.seed));
   return out;
 }
 
@@ -115,7 +106,8 @@ nlohmann::json KMeansStepParams::ToJson() const { return {{"k", k}}; }
 
 Result<KMeansStepParams> KMeansStepParams::Parse(const nlohmann::json& params) {
   KMeansStepParams out;
-  FEDRA_ASSIGN_OR_RETURN(out.k, IntParam(params, "kmeansStep", "k", std::nullopt, 1, int64_t{1} << 20));
+  JsonFields f = Fields(params, "kmeansStep");
+  FEDRA_RETURN_IF_ERROR(f.Required("k", &out.k, 1, int64_t{1} << 20));
   return out;
 }
 
@@ -130,33 +122,25 @@ nlohmann::json TrainLocalParams::ToJson() const {
 }
 
 Result<TrainLocalParams> TrainLocalParams::Parse(const nlohmann::json& params) {
-  constexpr std::string_view kName = "trainLocal";
   TrainLocalParams out;
-  FEDRA_ASSIGN_OR_RETURN(out.model, ParseModelSpec(ObjectParam(params, "model"), "model"));
-  FEDRA_ASSIGN_OR_RETURN(out.optimizer, ParseOptimizerSpec(ObjectParam(params, "optimizer"), "optimizer"));
-  FEDRA_ASSIGN_OR_RETURN(int64_t epochs, IntParam(params, kName, "epochs", 1, 0, 10000));
-  FEDRA_ASSIGN_OR_RETURN(int64_t batches, IntParam(params, kName, "batches", 0, 0, 100000000));
-  FEDRA_ASSIGN_OR_RETURN(int64_t batch_size, IntParam(params, kName, "batch_size", 32, 1, 1 << 20));
-  FEDRA_ASSIGN_OR_RETURN(out.seed, SeedParam(params, kName));
-  FEDRA_ASSIGN_OR_RETURN(int64_t first_epoch, IntParam(params, kName, "first_epoch", 0, 0, 1 << 30));
-  FEDRA_ASSIGN_OR_RETURN(out.first_batch, IntParam(params, kName, "first_batch", 0, 0, int64_t{1} << 30));
-  FEDRA_ASSIGN_OR_RETURN(out.epoch_rows, IntParam(params, kName, "epoch_rows", 0, 0, kMaxEpochRows));
-  out.epochs = static_cast<int>(epochs);
-  out.batches = static_cast<int>(batches);
-  out.batch_size = static_cast<int>(batch_size);
-  out.first_epoch = static_cast<int>(first_epoch);
-  const nlohmann::json update = params.value("update", nlohmann::json("delta"));
+  JsonFields f = Fields(params, "trainLocal");
+  FEDRA_ASSIGN_OR_RETURN(out.model, ParseModelSpec(ObjectField(f, "model"), "model"));
+  FEDRA_ASSIGN_OR_RETURN(out.optimizer, ParseOptimizerSpec(ObjectField(f, "optimizer"), "optimizer"));
+  FEDRA_RETURN_IF_ERROR(IntField(f, "epochs", &out.epochs, 0, 10000));
+  FEDRA_RETURN_IF_ERROR(IntField(f, "batches", &out.batches, 0, 100000000));
+  FEDRA_RETURN_IF_ERROR(IntField(f, "batch_size", &out.batch_size, 1, 1 << 20));
+  FEDRA_RETURN_IF_ERROR(f.Optional("seed", &out.seed));
+  FEDRA_RETURN_IF_ERROR(IntField(f, "first_epoch", &out.first_epoch, 0, 1 << 30));
+  FEDRA_RETURN_IF_ERROR(f.Optional("first_batch", &out.first_batch, 0, int64_t{1} << 30));
+  FEDRA_RETURN_IF_ERROR(f.Optional("epoch_rows", &out.epoch_rows, 0, kMaxEpochRows));
+  std::string update = "delta";
+  FEDRA_RETURN_IF_ERROR(f.Optional("update", &update));
   if (update != "delta" && update != "gradient") {
-    return InvalidArgument("trainLocal: params.update must be \"delta\" or \"gradient\"");
+    return InvalidArgument(f.Path("update") + ": expected \"delta\" or \"gradient\"");
   }
   out.gradient = update == "gradient";
-  const auto mu = params.find("prox_mu");
-  if (mu != params.end()) {
-    if (!mu->is_number() || !(mu->get<double>() >= 0 && mu->get<double>() < 1e6)) {
-      return InvalidArgument("trainLocal: params.prox_mu must be in [0, 1e6)");
-    }
-    out.prox_mu = mu->get<double>();
-  }
+  // [0, 1e6): the largest double below 1e6 is the top of the closed range.
+  FEDRA_RETURN_IF_ERROR(f.Optional("prox_mu", &out.prox_mu, 0, std::nextafter(1e6, 0.0)));
   return out;
 }
 
@@ -164,9 +148,9 @@ nlohmann::json PackUpdateParams::ToJson() const { return {{"stats", stats}, {"co
 
 Result<PackUpdateParams> PackUpdateParams::Parse(const nlohmann::json& params) {
   PackUpdateParams out;
-  FEDRA_ASSIGN_OR_RETURN(int64_t stats, IntParam(params, "packUpdate", "stats", 0, 0, 16));
-  out.stats = static_cast<int>(stats);
-  FEDRA_ASSIGN_OR_RETURN(out.compression, ParseCompressionSpec(ObjectParam(params, "compression"), "compression"));
+  JsonFields f = Fields(params, "packUpdate");
+  FEDRA_RETURN_IF_ERROR(IntField(f, "stats", &out.stats, 0, 16));
+  FEDRA_ASSIGN_OR_RETURN(out.compression, ParseCompressionSpec(ObjectField(f, "compression"), "compression"));
   return out;
 }
 
@@ -174,7 +158,8 @@ nlohmann::json EvalModelParams::ToJson() const { return {{"model", model.ToJson(
 
 Result<EvalModelParams> EvalModelParams::Parse(const nlohmann::json& params) {
   EvalModelParams out;
-  FEDRA_ASSIGN_OR_RETURN(out.model, ParseModelSpec(ObjectParam(params, "model"), "model"));
+  JsonFields f = Fields(params, "evalModel");
+  FEDRA_ASSIGN_OR_RETURN(out.model, ParseModelSpec(ObjectField(f, "model"), "model"));
   return out;
 }
 

@@ -27,3 +27,20 @@ TEST_CASE("ParseJson reports where the text is broken") {
 }
 
 }  // namespace fedra
+
+namespace fedra {
+
+TEST_CASE("unsigned fields take any non-negative integer and name the field otherwise") {
+  const nlohmann::json doc = {{"big", uint64_t{1} << 63}, {"negative", -1}, {"text", "7"}};
+  JsonFields f(doc, "trainLocal: params");
+  uint64_t big = 0, absent = 5, value = 0;
+  CHECK(f.Optional("big", &big).ok());
+  CHECK(big == uint64_t{1} << 63);
+  CHECK(f.Optional("absent", &absent).ok());
+  CHECK(absent == 5);
+  CHECK(f.Optional("negative", &value).message() ==
+        "trainLocal: params.negative: expected a non-negative integer, got -1");
+  CHECK(f.Optional("text", &value).message() == "trainLocal: params.text: expected a non-negative integer, got \"7\"");
+}
+
+}  // namespace fedra
