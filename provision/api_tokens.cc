@@ -4,9 +4,9 @@
 #include <set>
 #include <sstream>
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/digest.h"
 #include "provision/certificates.h"
 #include "provision/files.h"
 
@@ -17,30 +17,10 @@ namespace fs = std::filesystem;
 
 constexpr char kApiTokensHeader[] = "# NAME ROLE SHA256 (fedra-master serve reads this; tokens are in tokens/)\n";
 
-std::string Hex(const unsigned char* bytes, size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * size);
-  for (size_t i = 0; i < size; ++i) {
-    hex += kDigits[bytes[i] >> 4];
-    hex += kDigits[bytes[i] & 0xf];
-  }
-  return hex;
-}
-
 Result<std::string> NewTokenSecret() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof(bytes)) != 1) return Internal("draw an API token: " + DrainOpenSslErrors());
-  return Hex(bytes, sizeof(bytes));
-}
-
-Result<std::string> Sha256Hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
-    return Internal("compute a SHA-256 digest: " + DrainOpenSslErrors());
-  }
-  return Hex(digest, size);
+  return LowerHex(bytes);
 }
 
 // The first field of each line of an api-tokens file; none when it does not exist.
@@ -78,7 +58,7 @@ Status IssueToken(const fs::path& kit, const std::string& master, const TokenSpe
   const fs::path tokens_dir = kit / "tokens";
   if (!PathExists(tokens_dir)) FEDRA_RETURN_IF_ERROR(CreateNewDirectory(tokens_dir, kPrivateDirMode));
   FEDRA_ASSIGN_OR_RETURN(std::string secret, NewTokenSecret());
-  FEDRA_ASSIGN_OR_RETURN(std::string digest, Sha256Hex(secret));
+  const std::string digest = Sha256Hex(secret);
   const fs::path file = tokens_dir / (token.name + ".token");
   FEDRA_RETURN_IF_ERROR(WriteNewFile(file, secret + "\n", kSecretFileMode));
   FEDRA_RETURN_IF_ERROR(RecordTokenDigest(kit / "api-tokens", token.name + " " + token.role + " " + digest + "\n"));

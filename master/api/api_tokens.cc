@@ -1,24 +1,13 @@
 #include "master/api/api_tokens.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include <fstream>
 #include <sstream>
 
-namespace fedra {
+#include "common/digest.h"
 
-std::string ApiTokens::Sha256Hex(const std::string& text) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
+namespace fedra {
 
 Status ApiTokens::Add(const std::string& name, const std::string& role, const std::string& sha256_hex) {
   if (role != "viewer" && role != "operator")

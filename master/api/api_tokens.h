@@ -29,8 +29,6 @@ class ApiTokens {
   // The principal whose token this is; kUnauthenticated for a missing or unknown token.
   Result<ApiPrincipal> Authenticate(const std::string& token) const;
 
-  static std::string Sha256Hex(const std::string& text);
-
  private:
   std::map<std::string, ApiPrincipal> by_hash_;  // lower-case hex SHA-256 -> principal
 };

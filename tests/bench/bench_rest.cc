@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/digest.h"
 #include "master/api/rest_api.h"
 #include "master/api/rest_server.h"
 #include "master/jobs/job_runner.h"
@@ -42,7 +43,7 @@ int main() {
   if (!db.ok()) return Fail(db.status());
   const std::string token = "bench-token";
   ApiTokens tokens;
-  if (Status s = tokens.Add("bench", "operator", ApiTokens::Sha256Hex(token)); !s.ok()) return Fail(s);
+  if (Status s = tokens.Add("bench", "operator", Sha256Hex(token)); !s.ok()) return Fail(s);
   JobRunner runner(*fed, **db);
   RestApi api(*fed, **db, runner, tokens);
   RestServerOptions options;

@@ -3,6 +3,7 @@
 // the resources over real HTTPS.)
 #include <doctest/doctest.h>
 
+#include "common/digest.h"
 #include "master/api/rest_api.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/temp_dir.h"
@@ -26,8 +27,8 @@ struct Api {
     REQUIRE(opened.ok());
     db = std::move(*opened);
     runner = std::make_unique<JobRunner>(*fed, *db);
-    REQUIRE(tokens.Add("op", "operator", ApiTokens::Sha256Hex("op-token")).ok());
-    REQUIRE(tokens.Add("viewer", "viewer", ApiTokens::Sha256Hex("viewer-token")).ok());
+    REQUIRE(tokens.Add("op", "operator", Sha256Hex("op-token")).ok());
+    REQUIRE(tokens.Add("viewer", "viewer", Sha256Hex("viewer-token")).ok());
     api = std::make_unique<RestApi>(*fed, *db, *runner, tokens);
   }
 
