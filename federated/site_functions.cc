@@ -20,7 +20,7 @@ constexpr OperationPrivacy NotOnRows(std::string_view risk) {
 }
 
 // Privacy, besides the release rule on each output, on private-aggregate rows: k-means groups
-// whole cells; logisticStats refuses coefficients that decide nearly every row; logistic
+// whole cells; logisticStats and logisticHessian refuse coefficients that decide nearly every row; logistic
 // statistics, training and evaluation withhold their counts of correct predictions (NaN); a
 // training step's smallest group is its batch; labels must be columns as read. Only moments and
 // kmeansStep have a noised form for dp-aggregate rows.
@@ -30,7 +30,9 @@ constexpr std::array kFunctions = {
     FunctionInfo{SiteFunction::kClassCounts, "classCounts", 1, 0, SumsRows(DpForm::kNone), false, false,
                  "y (class codes 0..K-1) -> 1 x K rows per class, small classes left out"},
     FunctionInfo{SiteFunction::kLogisticStats, "logisticStats", 3, 0, SumsRows(DpForm::kNone, 0b010), false, false,
-                 "X, y, W -> the log-loss gradient, then the loss, correct predictions and rows"},
+                 "X, y, W -> the log-loss gradient, then the loss, correct predictions, rows and certain rows"},
+    FunctionInfo{SiteFunction::kLogisticHessian, "logisticHessian", 2, 0, SumsRows(DpForm::kNone), false, false,
+                 "X, W -> the Hessian of the summed log-loss at W"},
     FunctionInfo{SiteFunction::kKMeansSeeds, "kmeansSeeds", 1, 0, SumsRows(DpForm::kNone), true, false,
                  "X -> micro-cluster means and weights for seeding k-means"},
     FunctionInfo{SiteFunction::kKMeansStep, "kmeansStep", 2, 0, SumsRows(DpForm::kClusterSums), true, false,
@@ -88,6 +90,15 @@ nlohmann::json LogisticStatsParams::ToJson() const { return {{"intercept", inter
 Result<LogisticStatsParams> LogisticStatsParams::Parse(const nlohmann::json& params) {
   LogisticStatsParams out;
   JsonFields f = Fields(params, "logisticStats");
+  FEDRA_RETURN_IF_ERROR(f.Optional("intercept", &out.intercept));
+  return out;
+}
+
+nlohmann::json LogisticHessianParams::ToJson() const { return {{"intercept", intercept}}; }
+
+Result<LogisticHessianParams> LogisticHessianParams::Parse(const nlohmann::json& params) {
+  LogisticHessianParams out;
+  JsonFields f = Fields(params, "logisticHessian");
   FEDRA_RETURN_IF_ERROR(f.Optional("intercept", &out.intercept));
   return out;
 }

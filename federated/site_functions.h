@@ -24,6 +24,7 @@ enum class SiteFunction : uint8_t {
   kMoments,
   kClassCounts,
   kLogisticStats,
+  kLogisticHessian,
   kKMeansSeeds,
   kKMeansStep,
   kTrainLocal,
@@ -74,6 +75,14 @@ struct LogisticStatsParams {
 
   nlohmann::json ToJson() const;
   static Result<LogisticStatsParams> Parse(const nlohmann::json& params);
+};
+
+struct LogisticHessianParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kLogisticHessian;
+  bool intercept = true;  // W's first row is the intercept
+
+  nlohmann::json ToJson() const;
+  static Result<LogisticHessianParams> Parse(const nlohmann::json& params);
 };
 
 struct KMeansSeedsParams {

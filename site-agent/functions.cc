@@ -91,64 +91,46 @@ Result<FunctionOutput> ClassCounts(std::span<const Matrix* const> inputs, const 
 
 // A probability above which a row counts as decided by a logistic model.
 constexpr double kDecided = 0.99;
+// The most coefficients a logisticHessian may have: its output is their square.
+constexpr Eigen::Index kMaxHessianParameters = 2048;
 
-// Logistic-regression statistics for weights W at this site's rows, summed over them:
-// inputs X (n x d), y (n x 1, class labels 0..K-1 as numbers) and W ((d + intercept) x K; K = 1
-// is the binomial model with a sigmoid, K >= 2 multinomial with a softmax). params.intercept
-// says W's first row is the intercept. Output ((d + intercept) + 3) x K: the gradient of the
-// summed log-loss, then, in the first column, the summed loss, the correct predictions and the
-// row count.
-Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, const LogisticStatsParams& params,
-                                     const FunctionContext& context) {
-  const Matrix& x = *inputs[0];
-  const Matrix& y = *inputs[1];
-  const Matrix& w = *inputs[2];
-  const bool intercept = params.intercept;
+// A logistic model at this site's rows, with class 0 as the reference (its score is 0, as in R's
+// glm and nnet::multinom): W ((d + intercept) x m) scores classes 1..m, so m = 1 is the binomial
+// model and m + 1 is the number of classes. params.intercept says W's first row is the intercept.
+struct LogisticRows {
+  Matrix scores;                    // n x m
+  Matrix probabilities;             // n x m: of classes 1..m
+  Eigen::VectorXd log_normaliser;   // per row, log(1 + sum(exp(scores)))
+  Eigen::VectorXd top_probability;  // per row, the most likely class's probability
+};
+
+Result<LogisticRows> ScoreLogistic(const Matrix& x, const Matrix& w, bool intercept, std::string_view function,
+                                   const FunctionContext& context) {
   const Eigen::Index o = intercept ? 1 : 0;
-  const Eigen::Index k = w.cols();
-  const Eigen::Index classes = k == 1 ? 2 : k;
-  if (y.rows() != x.rows() || y.cols() != 1) return InvalidArgument("logistic: y must be nrow(X) x 1");
   if (w.rows() != x.cols() + o) {
-    return InvalidArgument("logistic: W has " + std::to_string(w.rows()) + " rows, expected " +
+    return InvalidArgument(std::string(function) + ": W has " + std::to_string(w.rows()) + " rows, expected " +
                            std::to_string(x.cols() + o));
   }
-  if (k < 1 || k + o < 1 || x.rows() == 0) return InvalidArgument("logistic: empty input");
-  FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "logisticStats"));
-  if (!AreClassCodes(y, static_cast<double>(classes))) {
-    return InvalidArgument("logistic: the label column has values that are not class codes 0.." +
-                           std::to_string(classes - 1) + " (input 1)");
-  }
-  Matrix scores = x * w.bottomRows(x.cols());
-  if (intercept) scores.rowwise() += w.row(0);
-  Matrix residual(x.rows(), k);  // d loss / d score
-  double correct = 0;
-  Eigen::VectorXd row_loss(x.rows());
+  if (w.cols() < 1 || x.rows() == 0) return InvalidArgument(std::string(function) + ": empty input");
+  LogisticRows rows;
+  rows.scores = x * w.bottomRows(x.cols());
+  if (intercept) rows.scores.rowwise() += w.row(0);
+  const Eigen::Index n = x.rows(), m = w.cols();
+  rows.probabilities.resize(n, m);
+  rows.log_normaliser.resize(n);
+  rows.top_probability.resize(n);
   uint64_t undecided = 0;  // rows whose most likely class has probability at most kDecided
-  for (Eigen::Index i = 0; i < x.rows(); ++i) {
-    const auto c = static_cast<Eigen::Index>(y(i, 0));
-    if (k == 1) {
-      const double s = scores(i, 0);
-      // log(1 + exp(-s)) for c = 1, log(1 + exp(s)) for c = 0, computed stably.
-      const double m = c == 1 ? -s : s;
-      row_loss(i) = std::max(m, 0.0) + std::log1p(std::exp(-std::abs(m)));
-      const double p = 1 / (1 + std::exp(-s));
-      residual(i, 0) = p - static_cast<double>(c);
-      correct += (p >= 0.5) == (c == 1);
-      undecided += std::max(p, 1 - p) <= kDecided;
-    } else {
-      const double top = scores.row(i).maxCoeff();
-      const Eigen::RowVectorXd e = (scores.row(i).array() - top).exp();
-      const double z = e.sum();
-      row_loss(i) = std::log(z) + top - scores(i, c);
-      residual.row(i) = e / z;
-      residual(i, c) -= 1;
-      Eigen::Index best;
-      scores.row(i).maxCoeff(&best);
-      correct += best == c;
-      undecided += e(best) / z <= kDecided;
-    }
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const double top = std::max(0.0, rows.scores.row(i).maxCoeff());  // the reference class scores 0
+    const Eigen::RowVectorXd e = (rows.scores.row(i).array() - top).exp();
+    const double reference = std::exp(-top);
+    const double z = reference + e.sum();
+    rows.probabilities.row(i) = e / z;
+    rows.log_normaliser(i) = std::log(z) + top;
+    rows.top_probability(i) = std::max(reference, e.maxCoeff()) / z;
+    undecided += rows.top_probability(i) <= kDecided;
   }
-  // Coefficients scaled up until every row is decided turn the gradient into a sum over a
+  // Coefficients scaled up until every row is decided turn sums over the rows into sums over a
   // half-space the master chose, which can hold a single row. On private-aggregate rows enough
   // rows must stay undecided to blur any such boundary.
   if (context.min_group_rows > 1 && undecided < context.min_group_rows) {
@@ -159,20 +141,100 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
         " rows keep a probability at most 0.99); statistics of such a separating model could "
         "single out rows of private-aggregate data; a penalty (lambda > 0) keeps the fit from separating");
   }
+  return rows;
+}
+
+// Logistic-regression statistics for W at this site's rows, summed over them: inputs X (n x d),
+// y (n x 1, class codes 0..m), W as in LogisticRows. Output ((d + intercept) + 4) x m: the
+// gradient of the summed log-loss, then, in the first column, the summed loss, the correct
+// predictions, the row count, and the rows whose fitted class is numerically certain
+// (probability within 10 epsilon of 1, where R's glm warns).
+Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, const LogisticStatsParams& params,
+                                     const FunctionContext& context) {
+  const Matrix& x = *inputs[0];
+  const Matrix& y = *inputs[1];
+  const Matrix& w = *inputs[2];
+  const Eigen::Index o = params.intercept ? 1 : 0;
+  const Eigen::Index m = w.cols();
+  if (y.rows() != x.rows() || y.cols() != 1) return InvalidArgument("logistic: y must be nrow(X) x 1");
+  FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "logisticStats"));
+  if (!AreClassCodes(y, static_cast<double>(m + 1))) {
+    return InvalidArgument("logistic: the label column has values that are not class codes 0.." + std::to_string(m) +
+                           " (input 1)");
+  }
+  FEDRA_ASSIGN_OR_RETURN(LogisticRows rows, ScoreLogistic(x, w, params.intercept, "logisticStats", context));
+  Matrix residual = rows.probabilities;  // d loss / d score
+  Eigen::VectorXd row_loss = rows.log_normaliser;
+  double correct = 0, certain = 0;
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const auto c = static_cast<Eigen::Index>(y(i, 0));
+    if (c > 0) {
+      residual(i, c - 1) -= 1;
+      row_loss(i) -= rows.scores(i, c - 1);
+    }
+    Eigen::Index best = 0;  // the most likely class; the reference class scores 0
+    if (const double top = rows.scores.row(i).maxCoeff(&best); top > 0) {
+      best += 1;
+    } else {
+      best = 0;
+    }
+    correct += best == c;
+    certain += rows.top_probability(i) > 1 - 10 * std::numeric_limits<double>::epsilon();
+  }
+  const double withheld = std::numeric_limits<double>::quiet_NaN();
   FunctionOutput out;
-  out.value = Matrix::Zero(w.rows() + 3, k);
-  if (intercept) out.value.row(0) = residual.colwise().sum();
+  out.value = Matrix::Zero(w.rows() + 4, m);
+  if (params.intercept) out.value.row(0) = residual.colwise().sum();
   out.value.middleRows(o, x.cols()) = x.transpose() * residual;
   out.value(w.rows(), 0) = row_loss.sum();
-  out.value(w.rows() + 1, 0) = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN() : correct;
+  out.value(w.rows() + 1, 0) = context.withhold_decision_counts() ? withheld : correct;
   out.value(w.rows() + 2, 0) = static_cast<double>(x.rows());
+  out.value(w.rows() + 3, 0) = context.withhold_decision_counts() ? withheld : certain;
   if (context.min_group_rows > 1) {
     // The features' gradient rows pair each column with the residuals; the intercept's row and
     // the loss sum the residuals and the losses themselves, which a shift can make rare.
     const std::vector<ColumnSpread> residual_spread = SpreadPerColumn(residual);
     out.support = CoSupport(x, residual, context.min_group_rows, context.spread, &residual_spread);
-    if (intercept) out.support = std::min(out.support, FewestDiffering(residual_spread, out.support));
+    if (params.intercept) out.support = std::min(out.support, FewestDiffering(residual_spread, out.support));
     out.support = std::min(out.support, FewestDiffering(SpreadPerColumn(Matrix(row_loss)), out.support));
+  }
+  return out;
+}
+
+// The Hessian of the summed log-loss at W, for Newton's method: inputs X (n x d) and W as in
+// LogisticRows; output (m (d + intercept)) squared, over W's entries in column-major order.
+// Block (k, l) is t(X1) %*% diag(p_k (delta_kl - p_l)) %*% X1, with X1 = [1 X] when params.intercept.
+Result<FunctionOutput> LogisticHessian(std::span<const Matrix* const> inputs, const LogisticHessianParams& params,
+                                       const FunctionContext& context) {
+  const Matrix& x = *inputs[0];
+  const Matrix& w = *inputs[1];
+  const Eigen::Index o = params.intercept ? 1 : 0, d = x.cols() + o, m = w.cols();
+  if (d * m > kMaxHessianParameters) {
+    return InvalidArgument("logisticHessian: " + std::to_string(d * m) + " coefficients, at most " +
+                           std::to_string(kMaxHessianParameters));
+  }
+  FEDRA_ASSIGN_OR_RETURN(LogisticRows rows, ScoreLogistic(x, w, params.intercept, "logisticHessian", context));
+  Matrix x1(x.rows(), d);
+  if (params.intercept) x1.col(0).setOnes();
+  x1.rightCols(x.cols()) = x;
+  const Matrix& p = rows.probabilities;
+  FunctionOutput out;
+  out.value.resize(d * m, d * m);
+  Matrix weights(x.rows(), m * (m + 1) / 2);  // one column per block (k, l), l >= k
+  for (Eigen::Index k = 0, b = 0; k < m; ++k) {
+    for (Eigen::Index l = k; l < m; ++l, ++b) {
+      weights.col(b) = k == l ? Eigen::VectorXd(p.col(k).array() * (1 - p.col(k).array()))
+                              : Eigen::VectorXd(-(p.col(k).array() * p.col(l).array()));
+      const Matrix block = x1.transpose() * (x1.array().colwise() * weights.col(b).array()).matrix();
+      out.value.block(k * d, l * d, d, d) = block;
+      out.value.block(l * d, k * d, d, d) = block.transpose();
+    }
+  }
+  if (context.min_group_rows > 1) {
+    // Each entry pairs two columns with a weight per row, which rests on the rows that differ.
+    const std::vector<ColumnSpread> weight_spread = SpreadPerColumn(weights);
+    out.support = CoSupport(x, weights, context.min_group_rows, context.spread, &weight_spread);
+    out.support = std::min(out.support, FewestDiffering(weight_spread, out.support));
   }
   return out;
 }
@@ -290,6 +352,7 @@ constexpr std::array kBodies = {
     BodyEntry{SiteFunction::kMoments, &Parsed<MomentsParams, &Moments>},
     BodyEntry{SiteFunction::kClassCounts, &Parsed<ClassCountsParams, &ClassCounts>},
     BodyEntry{SiteFunction::kLogisticStats, &Parsed<LogisticStatsParams, &LogisticStats>},
+    BodyEntry{SiteFunction::kLogisticHessian, &Parsed<LogisticHessianParams, &LogisticHessian>},
     BodyEntry{SiteFunction::kKMeansSeeds, &Parsed<KMeansSeedsParams, &KMeansSeeds>},
     BodyEntry{SiteFunction::kKMeansStep, &Parsed<KMeansStepParams, &KMeansStep>},
     BodyEntry{SiteFunction::kTrainLocal, &Parsed<TrainLocalParams, &TrainLocalFunction>},

@@ -17,6 +17,7 @@ nlohmann::json AlgorithmInfo::ToJson() const {
         {"name", p.name}, {"type", p.type}, {"required", p.default_value.is_null()}, {"doc", p.doc}};
     if (!p.default_value.is_null()) entry["default"] = p.default_value;
     if (p.type == "number" || p.type == "integer") entry["range"] = {p.min, p.max};
+    if (p.type == "string") entry["choices"] = p.choices;
     list.push_back(std::move(entry));
   }
   return {{"name", name},
@@ -45,6 +46,15 @@ Result<nlohmann::json> ReadParams(const std::vector<ParamInfo>& params, const nl
     } else if (p.type == "boolean") {
       bool v = p.default_value.get<bool>();  // a boolean always has a default
       FEDRA_RETURN_IF_ERROR(f.Optional(p.name, &v));
+      values[p.name] = v;
+    } else if (p.type == "string") {
+      std::string v = p.default_value.get<std::string>();  // a string parameter always has a default
+      FEDRA_RETURN_IF_ERROR(f.Optional(p.name, &v));
+      if (std::find(p.choices.begin(), p.choices.end(), v) == p.choices.end()) {
+        std::string allowed;
+        for (const std::string& c : p.choices) allowed += (allowed.empty() ? "" : ", ") + c;
+        return InvalidArgument(where + "." + p.name + ": '" + v + "' is not one of " + allowed);
+      }
       values[p.name] = v;
     } else {
       return Internal(where + "." + p.name + ": parameter type '" + p.type + "' is read by its algorithm");

@@ -23,10 +23,11 @@ struct JobSpec;
 // dashboard's job form.
 struct ParamInfo {
   std::string name;
-  std::string type;              // "number", "integer", "boolean" or "object"
+  std::string type;              // "number", "integer", "boolean", "string" or "object"
   nlohmann::json default_value;  // null: required
   double min = 0, max = 0;       // numbers and integers
   std::string doc;
+  std::vector<std::string> choices = {};  // strings: the values allowed
 };
 
 // What a job's algorithm is fitted on: the rows at the sites and the resolved columns.

@@ -1,5 +1,6 @@
 // The "lm" and "lmCG" jobs: linear regression by a direct solve or by conjugate gradient.
 #include "master/algorithms/lm.h"
+#include "master/jobs/coefficient_table.h"
 #include "master/jobs/job.h"
 
 namespace fedra {
@@ -12,19 +13,32 @@ std::vector<ParamInfo> LmParams(bool conjugate_gradient) {
       {"intercept", "boolean", d.intercept, 0, 0, "fit an intercept"},
   };
   if (conjugate_gradient) {
-    params.push_back({"maxi", "integer", d.max_iterations, 0, 1000000, "iterations at most; 0: columns + 1"});
-    params.push_back({"tolerance", "number", d.tolerance, 0, 1, "stop when |r|^2 <= tolerance x |r0|^2"});
+    params.push_back({"maxi", "integer", d.max_iterations, 0, 1000000, "iterations at most; 0: 2 x (columns + 1)"});
+    params.push_back({"tolerance", "number", d.tolerance, 0, 1,
+                      "stop when the preconditioned residual's norm is at most tolerance x its norm at the start"});
   }
   return params;
 }
 
+// Coefficients with R's t tests, and the rest of summary.lm (unpenalised fits only).
 nlohmann::json LmResult(const LmModel& model) {
-  nlohmann::json coefficients = nlohmann::json::object();
-  for (size_t j = 0; j < model.names.size(); ++j) coefficients[model.names[j]] = model.coefficients(j);
-  return {{"rows", model.rows},
-          {"coefficients", coefficients},
-          {"metrics", {{"r2", model.r2}, {"rmse", model.rmse}}},
-          {"iterations", model.iterations}};
+  const LmSummary& s = model.summary;
+  const CoefficientTests tests{s.std_errors, s.t_values, s.p_values, "t_value"};
+  nlohmann::json result = {{"rows", model.rows},
+                           {"coefficients", CoefficientTable(model.names, model.coefficients, &tests)},
+                           {"metrics", {{"r2", model.r2}, {"rmse", model.rmse}}},
+                           {"iterations", model.iterations},
+                           {"converged", model.converged}};
+  if (model.has_summary) {
+    result["summary"] = {{"residual_standard_error", s.residual_standard_error},
+                         {"df", s.df},
+                         {"r2", model.r2},
+                         {"adj_r2", s.adj_r2},
+                         {"f_statistic", s.f_statistic},
+                         {"f_df", {s.f_df1, s.f_df2}},
+                         {"f_p_value", s.f_p_value}};
+  }
+  return result;
 }
 
 AlgorithmInfo Lm(bool conjugate_gradient) {

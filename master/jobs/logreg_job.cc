@@ -1,7 +1,9 @@
-// The "logreg" job: binomial or multinomial logistic regression by L-BFGS.
+// The "logreg" job: binomial or multinomial logistic regression by Newton's method or L-BFGS.
 #include <cmath>
 
 #include "master/algorithms/logreg.h"
+#include "master/algorithms/statistics.h"
+#include "master/jobs/coefficient_table.h"
 #include "master/jobs/job.h"
 
 namespace fedra {
@@ -15,23 +17,47 @@ nlohmann::json ClassificationMetricsJson(double log_loss, double accuracy) {
   return metrics;
 }
 
-nlohmann::json LogRegResult(const LogRegModel& model) {
-  // Binomial: one coefficient per name. Multinomial: per class, one per name.
-  auto column = [&](Eigen::Index k) {
-    nlohmann::json c = nlohmann::json::object();
-    for (size_t j = 0; j < model.names.size(); ++j) c[model.names[j]] = model.weights(j, k);
-    return c;
-  };
-  nlohmann::json coefficients = column(0);
-  if (model.weights.cols() > 1) {
-    coefficients = nlohmann::json::object();
-    for (Eigen::Index k = 0; k < model.weights.cols(); ++k) coefficients[std::to_string(k)] = column(k);
+// R's coefficient table, with z tests where there are standard errors; multinomial models list
+// each class against class 0, as nnet::multinom does.
+nlohmann::json Coefficients(const LogRegModel& model) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (Eigen::Index k = 0; k < model.weights.cols(); ++k) {
+    const Eigen::VectorXd estimates = model.weights.col(k);
+    Eigen::VectorXd std_errors, z_values, p_values;
+    if (model.std_errors.size() > 0) {
+      std_errors = model.std_errors.col(k);
+      z_values = estimates.cwiseQuotient(std_errors);
+      p_values = z_values.unaryExpr([](double z) { return TwoSidedZPValue(z); });
+    }
+    const CoefficientTests tests{std_errors, z_values, p_values, "z_value"};
+    const nlohmann::json extra = model.classes > 2 ? nlohmann::json{{"class", k + 1}} : nlohmann::json::object();
+    for (nlohmann::json& row : CoefficientTable(model.names, estimates, &tests, extra)) rows.push_back(std::move(row));
   }
+  return rows;
+}
+
+nlohmann::json LogRegResult(const LogRegModel& model) {
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
   return {{"rows", model.rows},
           {"classes", model.classes},
-          {"coefficients", coefficients},
+          {"coefficients", Coefficients(model)},
+          {"summary",
+           {{"deviance", model.deviance},
+            {"null_deviance", number(model.null_deviance)},
+            {"aic", model.aic},
+            {"df_residual", model.df_residual},
+            {"df_null", model.df_null}}},
           {"metrics", ClassificationMetricsJson(model.log_loss, model.accuracy)},
-          {"iterations", model.iterations}};
+          {"method", model.method},
+          {"iterations", model.iterations},
+          {"converged", model.converged},
+          {"warnings", model.warnings}};
+}
+
+LogRegMethod ParseMethod(const std::string& name) {
+  if (name == "newton") return LogRegMethod::kNewton;
+  if (name == "lbfgs") return LogRegMethod::kLbfgs;
+  return LogRegMethod::kAuto;
 }
 
 }  // namespace
@@ -40,17 +66,28 @@ AlgorithmInfo LogRegJob() {
   const LogRegOptions d;
   AlgorithmInfo a;
   a.name = "logreg";
-  a.summary = "logistic regression by L-BFGS: binomial, or multinomial for labels 0..K-1";
+  a.summary =
+      "logistic regression, binomial or multinomial (labels 0..K-1, class 0 the reference), by Newton's "
+      "method or L-BFGS";
   a.params = {
       {"lambda", "number", d.lambda, 0, 1e12, "L2 penalty (the intercept is not penalised)"},
       {"intercept", "boolean", d.intercept, 0, 0, "fit an intercept"},
-      {"tolerance", "number", d.tolerance, 0, 1, "stop when the largest gradient entry is below this"},
-      {"max_iterations", "integer", d.max_iterations, 1, 100000, "iterations at most"},
+      {"method",
+       "string",
+       "auto",
+       0,
+       0,
+       "newton, lbfgs, or auto: Newton up to " + std::to_string(kNewtonMaxCoefficients) + " coefficients",
+       {"auto", "newton", "lbfgs"}},
+      {"tolerance", "number", d.tolerance, 0, 1,
+       "Newton: stop when the Newton decrement is below this; L-BFGS: when the largest gradient entry is"},
+      {"max_iterations", "integer", d.max_iterations, 0, 100000, "iterations at most; 0: 25 (Newton), 500 (L-BFGS)"},
   };
   a.prepare = [](const JobSpec&, const nlohmann::json& v) -> Result<PreparedFit> {
     LogRegOptions options;
     options.lambda = v["lambda"];
     options.intercept = v["intercept"];
+    options.method = ParseMethod(v["method"]);
     options.tolerance = v["tolerance"];
     options.max_iterations = v["max_iterations"];
     return PreparedFit([options](const FitData& in) -> Result<nlohmann::json> {

@@ -133,7 +133,7 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     const nlohmann::json done = s.WaitForEnd(viewer, run);
     CHECK(done["info"]["status"] == "finished");
     CHECK(done["info"]["submitted_by"] == "op");
-    CHECK(done["result"]["coefficients"].contains("u"));
+    CHECK(done["result"]["coefficients"][1]["name"] == "u");
     CHECK(done["spec"]["params"]["lambda"] == 0.01);
     bool has_r2 = false;
     for (const auto& m : done["data"]["metrics"]) has_r2 |= m["key"] == "r2";

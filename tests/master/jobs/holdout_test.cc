@@ -93,6 +93,15 @@ Matrix Design(const Matrix& rows) {
 
 TEST_CASE("row splits are made at the sites, the same for the same seed") {
   Fixture f;
+  // (intercept), a, b from a result's coefficient table, which lists them in that order.
+  auto Estimates = [](const nlohmann::json& r) {
+    REQUIRE(r["coefficients"].size() == 3);
+    CHECK(r["coefficients"][0]["name"] == "(intercept)");
+    CHECK(r["coefficients"][2]["name"] == "b");
+    return Eigen::Vector3d(r["coefficients"][0]["estimate"].get<double>(),
+                           r["coefficients"][1]["estimate"].get<double>(),
+                           r["coefficients"][2]["estimate"].get<double>());
+  };
   const std::set<int> ids = f.HeldOutIds(0.25, 7);
   CHECK(ids.size() > 150);
   CHECK(ids.size() < 250);
@@ -103,6 +112,15 @@ TEST_CASE("row splits are made at the sites, the same for the same seed") {
 
 TEST_CASE("held-out metrics equal the same metrics computed on the held-out rows") {
   Fixture f;
+  // (intercept), a, b from a result's coefficient table, which lists them in that order.
+  auto Estimates = [](const nlohmann::json& r) {
+    REQUIRE(r["coefficients"].size() == 3);
+    CHECK(r["coefficients"][0]["name"] == "(intercept)");
+    CHECK(r["coefficients"][2]["name"] == "b");
+    return Eigen::Vector3d(r["coefficients"][0]["estimate"].get<double>(),
+                           r["coefficients"][1]["estimate"].get<double>(),
+                           r["coefficients"][2]["estimate"].get<double>());
+  };
   const std::set<int> ids = f.HeldOutIds(0.25, 7);
   const Matrix train = f.Rows(ids, false), test = f.Rows(ids, true);
   constexpr const char* kData = R"("data": {"dataset": "d", "label": "%s", "features": ["a", "b"],
@@ -118,8 +136,7 @@ TEST_CASE("held-out metrics equal the same metrics computed on the held-out rows
     CHECK(r["rows"] == train.rows());
     CHECK(r["held_out"]["rows"] == test.rows());
     const Eigen::Vector3d want = Design(train).colPivHouseholderQr().solve(Eigen::VectorXd(train.col(3)));
-    const Eigen::Vector3d got(r["coefficients"]["(intercept)"].get<double>(), r["coefficients"]["a"].get<double>(),
-                              r["coefficients"]["b"].get<double>());
+    const Eigen::Vector3d got = Estimates(r);
     CHECK((got - want).cwiseAbs().maxCoeff() < 1e-9);
     const Eigen::VectorXd y = test.col(3);
     const Eigen::VectorXd residual = y - Design(test) * got;
@@ -132,8 +149,7 @@ TEST_CASE("held-out metrics equal the same metrics computed on the held-out rows
   SUBCASE("logreg: log-loss and accuracy of the fitted weights on the held-out rows") {
     const nlohmann::json r = f.Run(R"({"algorithm": "logreg", )" + data("cls") + "}");
     CHECK(r["held_out"]["rows"] == test.rows());
-    const Eigen::Vector3d w(r["coefficients"]["(intercept)"].get<double>(), r["coefficients"]["a"].get<double>(),
-                            r["coefficients"]["b"].get<double>());
+    const Eigen::Vector3d w = Estimates(r);
     const Eigen::VectorXd score = Design(test) * w;
     double loss = 0, correct = 0;
     for (Eigen::Index i = 0; i < score.size(); ++i) {
