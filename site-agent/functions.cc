@@ -223,9 +223,17 @@ Result<FunctionOutput> LogisticHessian(std::span<const Matrix* const> inputs, co
   Matrix weights(x.rows(), m * (m + 1) / 2);  // one column per block (k, l), l >= k
   for (Eigen::Index k = 0, b = 0; k < m; ++k) {
     for (Eigen::Index l = k; l < m; ++l, ++b) {
-      weights.col(b) = k == l ? Eigen::VectorXd(p.col(k).array() * (1 - p.col(k).array()))
-                              : Eigen::VectorXd(-(p.col(k).array() * p.col(l).array()));
-      const Matrix block = x1.transpose() * (x1.array().colwise() * weights.col(b).array()).matrix();
+      Matrix block;
+      if (k == l) {  // weights p (1 - p) >= 0: a symmetric rank update, half the work
+        weights.col(b) = p.col(k).array() * (1 - p.col(k).array());
+        const Matrix root = x1.array().colwise() * weights.col(b).array().sqrt();
+        block = Matrix::Zero(d, d);
+        block.selfadjointView<Eigen::Lower>().rankUpdate(root.transpose());
+        block.triangularView<Eigen::StrictlyUpper>() = block.transpose();
+      } else {
+        weights.col(b) = -(p.col(k).array() * p.col(l).array());
+        block = x1.transpose() * (x1.array().colwise() * weights.col(b).array()).matrix();
+      }
       out.value.block(k * d, l * d, d, d) = block;
       out.value.block(l * d, k * d, d, d) = block.transpose();
     }

@@ -161,20 +161,24 @@ Result<LmModel> SolveDirect(Federation& fed, const FederatedMatrix& z, const LmO
 
 Result<LmModel> SolveCg(Federation& fed, const FederatedMatrix& z, const LmOptions& options, LmModel model) {
   const int64_t d = z.cols() - 1;
-  std::vector<int64_t> feature_idx(d), label_idx{d};
+  std::vector<int64_t> feature_idx(d);
   for (int64_t j = 0; j < d; ++j) feature_idx[j] = j;
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, z.SelectColumns(fed, feature_idx));
-  FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, z.SelectColumns(fed, label_idx));
-  // Setup: counts, sums and sums of squares of every column (the preconditioner), and t(X) %*% y.
+  // Setup: t(Z) %*% Z %*% e = t(Z) %*% y (e picks y's column), then the counts, sums and sums of
+  // squares of every column (the preconditioner). The product comes first, in a step of its own:
+  // where it is refused (dp-aggregate data has no noised form of it, nor of the iterations'
+  // products), the sites refuse before releasing anything.
+  Matrix pick_y = Matrix::Zero(d + 1, 1);
+  pick_y(d, 0) = 1;
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> zty, z.SumOverParts(fed, {{Op::kTsmv, nullptr, true}}, &pick_y));
   FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> moments, z.SumOverParts(fed, {{MomentsParams{}}}));
-  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> xty, x.SumOverParts(fed, {{Op::kTmatmul, &y}}));
   Sums sums;
   sums.n = static_cast<double>(z.rows());
   sums.x_sum = moments[0].row(1).head(d).transpose();
   sums.x_squares = moments[0].row(2).head(d).transpose();
   sums.y_sum = moments[0](1, d);
-  sums.y_squares = moments[0](2, d);
-  sums.xty = xty[0].col(0);
+  sums.y_squares = zty[0](d, 0);
+  sums.xty = zty[0].col(0).head(d);
   Centred c = Centre(sums, options.intercept);
   const std::vector<std::string> features(model.names.end() - d, model.names.end());
   FEDRA_ASSIGN_OR_RETURN(Eigen::VectorXd scale, Scales(c, options.lambda, features));

@@ -30,14 +30,15 @@ AlgorithmInfo KMeansJob() {
       o.on_iteration = in.on_iteration;
       FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, in.data.SelectColumns(in.fed, in.features));
       FEDRA_ASSIGN_OR_RETURN(KMeansModel model, FitKMeans(in.fed, x, o));
+      // One list per centre, in the order of "columns".
       nlohmann::json centers = nlohmann::json::array();
       for (Eigen::Index c = 0; c < model.centers.rows(); ++c) {
-        nlohmann::json center = nlohmann::json::object();
-        for (size_t j = 0; j < x.column_names().size(); ++j) center[x.column_names()[j]] = model.centers(c, j);
-        centers.push_back(center);
+        const Eigen::RowVectorXd center = model.centers.row(c);
+        centers.push_back(std::vector<double>(center.data(), center.data() + center.size()));
       }
       nlohmann::json result = {
           {"rows", x.rows()},
+          {"columns", x.column_names()},
           {"centers", centers},
           {"sizes", std::vector<double>(model.sizes.data(), model.sizes.data() + model.sizes.size())},
           {"metrics", {{"inertia", model.inertia}, {"restart_inertias", model.restart_inertias}}},

@@ -31,16 +31,17 @@ AlgorithmInfo PcaJob() {
       for (const FederatedPart& p : projected.map().parts()) {
         parts.push_back({{"site", p.site}, {"rows", {p.range.begin, p.range.end}}});
       }
-      nlohmann::json components = nlohmann::json::object();
+      // One list of loadings per component, PC1 first, each in the order of "columns".
+      nlohmann::json components = nlohmann::json::array();
       for (Eigen::Index c = 0; c < model.components.cols(); ++c) {
-        nlohmann::json loadings = nlohmann::json::object();
-        for (size_t j = 0; j < x.column_names().size(); ++j) loadings[x.column_names()[j]] = model.components(j, c);
-        components["PC" + std::to_string(c + 1)] = loadings;
+        const Eigen::VectorXd loadings = model.components.col(c);
+        components.push_back(std::vector<double>(loadings.data(), loadings.data() + loadings.size()));
       }
       const Eigen::VectorXd& ratio = model.explained_ratio;
       const Eigen::VectorXd& variances = model.variances;
       return nlohmann::json{
           {"rows", x.rows()},
+          {"columns", x.column_names()},
           {"components", components},
           {"metrics",
            {{"explained_variance_ratio", std::vector<double>(ratio.data(), ratio.data() + ratio.size())},

@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <optional>
 #include <random>
 
 #include <Eigen/Dense>
@@ -15,7 +14,7 @@
 #include "master/jobs/job.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
-#include "tests/support/r_oracle.h"
+#include "tests/support/r_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
@@ -150,36 +149,23 @@ TEST_CASE("multinomial logistic regression reaches the optimum of the pooled pro
   }
 }
 
-// A real data set from R split unevenly over three sites, read back as one federated matrix.
-struct RFederation {
-  TempDir dir;
-  testing::RCase r;
-  InProcessSites local{dir.path() / "sites", {"a", "b", "c"}};
-  std::unique_ptr<Federation> fed;
-  std::optional<FederatedMatrix> data;
+namespace {
 
-  RFederation(const std::string& name, const std::string& privacy) : r(testing::LoadRCase(name, dir.path())) {
-    local.AddSplitCsvDataset(name, r.data, testing::UnevenThreeWaySplit(r.data.rows()), r.columns, privacy);
-    local.StartAll();
-    fed = local.Connect();
-    Result<FederatedMatrix> read = FederatedMatrix::Read(*fed, name);
-    REQUIRE_MESSAGE(read.ok(), read.status().ToString());
-    data.emplace(*read);
-  }
+// Fits R's case's label on every other column.
+Result<LogRegModel> FitR(testing::RFederation& f, const LogRegOptions& options = {}) {
+  const std::string label = f.r.fit["label"];
+  return FitLogReg(*f.fed, *f.data, f.r.features_except(label), f.r.column(label), options);
+}
 
-  Result<LogRegModel> Fit(const LogRegOptions& options = {}) {
-    const std::string label = r.fit["label"];
-    return FitLogReg(*fed, *data, r.features_except(label), r.column(label), options);
-  }
-};
+}  // namespace
 
 TEST_CASE("binomial logreg with its defaults gives R's glm and summary on real, unscaled data") {
   // Pima: glucose near 120 beside a pedigree near 0.5; biopsy: nine scores of 1 to 10, some so
   // rare at a site that private-aggregate sites would refuse their sums.
   for (const auto& [name, privacy] : {std::pair{"pima", "private-aggregate"}, std::pair{"biopsy", "public"}}) {
     CAPTURE(name);
-    RFederation f(name, privacy);
-    Result<LogRegModel> model = f.Fit();
+    testing::RFederation f(name, privacy);
+    Result<LogRegModel> model = FitR(f);
     REQUIRE_MESSAGE(model.ok(), model.status().ToString());
     const nlohmann::json& r = f.r.fit;
     CHECK(model->method == "newton");
@@ -209,8 +195,8 @@ TEST_CASE("binomial logreg with its defaults gives R's glm and summary on real, 
 TEST_CASE("multinomial logreg gives nnet::multinom's fit on real data") {
   for (const char* name : {"survey", "chickwts"}) {
     CAPTURE(name);
-    RFederation f(name, "public");
-    Result<LogRegModel> model = f.Fit();
+    testing::RFederation f(name, "public");
+    Result<LogRegModel> model = FitR(f);
     REQUIRE_MESSAGE(model.ok(), model.status().ToString());
     const nlohmann::json& r = f.r.fit;
     CHECK(model->converged);
@@ -234,8 +220,8 @@ TEST_CASE("multinomial logreg gives nnet::multinom's fit on real data") {
 TEST_CASE("separated classes give R's warning, and private-aggregate sites refuse the separating fit") {
   // Setosa against the other irises by sepal size: glm warns that fitted probabilities are
   // numerically 0 or 1.
-  RFederation f("setosa", "public");
-  Result<LogRegModel> model = f.Fit();
+  testing::RFederation f("setosa", "public");
+  Result<LogRegModel> model = FitR(f);
   REQUIRE_MESSAGE(model.ok(), model.status().ToString());
   bool r_warned = false;
   for (const std::string w : f.r.fit["warnings"]) r_warned |= w.find("numerically 0 or 1") != std::string::npos;
@@ -244,12 +230,12 @@ TEST_CASE("separated classes give R's warning, and private-aggregate sites refus
   CHECK(model->warnings[0].find("fitted probabilities numerically 0 or 1 occurred") != std::string::npos);
   CHECK(model->deviance < 1e-3);
 
-  RFederation private_sites("setosa", "private-aggregate");
-  Status refused = private_sites.Fit().status();
+  testing::RFederation private_sites("setosa", "private-aggregate");
+  Status refused = FitR(private_sites).status();
   CHECK(refused.code() == StatusCode::kPermissionDenied);
   CHECK(refused.message().find("lambda > 0") != std::string::npos);
   // Penalised, the fit stays finite and every site answers.
-  Result<LogRegModel> penalised = private_sites.Fit(LogRegOptions{.lambda = 0.01});
+  Result<LogRegModel> penalised = FitR(private_sites, LogRegOptions{.lambda = 0.01});
   REQUIRE_MESSAGE(penalised.ok(), penalised.status().ToString());
   CHECK(penalised->converged);
 }

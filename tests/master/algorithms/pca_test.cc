@@ -11,6 +11,7 @@
 #include "tests/support/federated_data.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
+#include "tests/support/r_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
@@ -96,7 +97,11 @@ TEST_CASE_TEMPLATE("a pca job over private-aggregate data reports components and
   REQUIRE_MESSAGE(spec.ok(), spec.status().ToString());
   Result<nlohmann::json> result = RunJob(*fed, *spec);
   REQUIRE_MESSAGE(result.ok(), result.status().ToString());
-  CHECK((*result)["components"]["PC2"]["q"].is_number());
+  // PC1, PC2, each with a loading per column, in the order of "columns".
+  CHECK((*result)["columns"] == nlohmann::json::array({"p", "q", "r", "s"}));
+  REQUIRE((*result)["components"].size() == 2);
+  CHECK((*result)["components"][1].size() == 4);
+  CHECK((*result)["components"][1][1].is_number());
   CHECK((*result)["metrics"]["explained_variance_ratio"].size() == 2);
   CHECK((*result)["projection"]["cols"] == 2);
   CHECK((*result)["projection"]["parts"].size() == 2);
@@ -105,6 +110,24 @@ TEST_CASE_TEMPLATE("a pca job over private-aggregate data reports components and
   SiteResponses catalogs = fed->CallAll({Request::ListCatalog()});
   REQUIRE(FirstError(catalogs).ok());
   for (const auto& [site, responses] : catalogs) CHECK((*responses)[0].meta["variables"] == 0);
+}
+
+TEST_CASE("PCA gives prcomp's variances and rotation on real, unscaled data") {
+  testing::RFederation f("usarrests", "public");
+  Result<PcaModel> model = FitPca(*f.fed, *f.data, PcaOptions{.components = 4});
+  REQUIRE_MESSAGE(model.ok(), model.status().ToString());
+  const std::vector<double> variances = f.r.fit["pca"]["variances"];
+  const std::vector<std::vector<double>> rotation = f.r.fit["pca"]["rotation"];  // rows: the columns
+  for (size_t c = 0; c < variances.size(); ++c) {
+    CAPTURE(c);
+    const auto k = static_cast<Eigen::Index>(c);
+    CHECK(model->variances(k) == doctest::Approx(variances[c]).epsilon(1e-9));
+    // An eigenvector's sign is arbitrary: compare up to it.
+    double dot = 0;
+    for (size_t j = 0; j < rotation.size(); ++j)
+      dot += model->components(static_cast<Eigen::Index>(j), k) * rotation[j][c];
+    CHECK(std::abs(dot) == doctest::Approx(1).epsilon(1e-9));
+  }
 }
 
 }  // namespace fedra

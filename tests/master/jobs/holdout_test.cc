@@ -168,8 +168,7 @@ TEST_CASE("held-out metrics equal the same metrics computed on the held-out rows
         R"({"algorithm": "kmeans", "data": {"dataset": "d", "features": ["a", "b"],
             "holdout": {"fraction": 0.25, "seed": 7}}, "params": {"k": 3}})");
     Matrix centers(3, 2);
-    for (int c = 0; c < 3; ++c)
-      centers.row(c) << r["centers"][c]["a"].get<double>(), r["centers"][c]["b"].get<double>();
+    for (int c = 0; c < 3; ++c) centers.row(c) << r["centers"][c][0].get<double>(), r["centers"][c][1].get<double>();
     double inertia = 0;
     for (Eigen::Index i = 0; i < test.rows(); ++i) {
       inertia += (centers.rowwise() - test.row(i).segment(1, 2)).rowwise().squaredNorm().minCoeff();
