@@ -98,9 +98,12 @@ constexpr Eigen::Index kMaxHessianParameters = 2048;
 // glm and nnet::multinom): W ((d + intercept) x m) scores classes 1..m, so m = 1 is the binomial
 // model and m + 1 is the number of classes. params.intercept says W's first row is the intercept.
 struct LogisticRows {
-  Matrix scores;                    // n x m
-  Matrix probabilities;             // n x m: of classes 1..m
-  Eigen::VectorXd log_normaliser;   // per row, log(1 + sum(exp(scores)))
+  Matrix scores;         // n x m
+  Matrix probabilities;  // n x m: of classes 1..m
+  // log(1 + sum(exp(scores))) per row is shift + log_sum: a row's loss is then
+  // (shift - its class's score) + log_sum, exact where its class has the top score.
+  Eigen::VectorXd shift;            // max(0, scores)
+  Eigen::VectorXd log_sum;          // log(exp(-shift) + sum(exp(scores - shift)))
   Eigen::VectorXd top_probability;  // per row, the most likely class's probability
 };
 
@@ -117,7 +120,8 @@ Result<LogisticRows> ScoreLogistic(const Matrix& x, const Matrix& w, bool interc
   if (intercept) rows.scores.rowwise() += w.row(0);
   const Eigen::Index n = x.rows(), m = w.cols();
   rows.probabilities.resize(n, m);
-  rows.log_normaliser.resize(n);
+  rows.shift.resize(n);
+  rows.log_sum.resize(n);
   rows.top_probability.resize(n);
   uint64_t undecided = 0;  // rows whose most likely class has probability at most kDecided
   for (Eigen::Index i = 0; i < n; ++i) {
@@ -126,7 +130,8 @@ Result<LogisticRows> ScoreLogistic(const Matrix& x, const Matrix& w, bool interc
     const double reference = std::exp(-top);
     const double z = reference + e.sum();
     rows.probabilities.row(i) = e / z;
-    rows.log_normaliser(i) = std::log(z) + top;
+    rows.shift(i) = top;
+    rows.log_sum(i) = std::log(z);
     rows.top_probability(i) = std::max(reference, e.maxCoeff()) / z;
     undecided += rows.top_probability(i) <= kDecided;
   }
@@ -164,14 +169,12 @@ Result<FunctionOutput> LogisticStats(std::span<const Matrix* const> inputs, cons
   }
   FEDRA_ASSIGN_OR_RETURN(LogisticRows rows, ScoreLogistic(x, w, params.intercept, "logisticStats", context));
   Matrix residual = rows.probabilities;  // d loss / d score
-  Eigen::VectorXd row_loss = rows.log_normaliser;
+  Eigen::VectorXd row_loss(x.rows());
   double correct = 0, certain = 0;
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
     const auto c = static_cast<Eigen::Index>(y(i, 0));
-    if (c > 0) {
-      residual(i, c - 1) -= 1;
-      row_loss(i) -= rows.scores(i, c - 1);
-    }
+    if (c > 0) residual(i, c - 1) -= 1;
+    row_loss(i) = (rows.shift(i) - (c > 0 ? rows.scores(i, c - 1) : 0.0)) + rows.log_sum(i);
     Eigen::Index best = 0;  // the most likely class; the reference class scores 0
     if (const double top = rows.scores.row(i).maxCoeff(&best); top > 0) {
       best += 1;

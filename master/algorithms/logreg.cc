@@ -121,12 +121,20 @@ Result<Optimum> MinimiseNewton(Objective& f, Matrix w, const LogRegOptions& opti
     double t = 1;
     Evaluation next;
     Matrix candidate;
+    bool stalled = false;
     for (int tries = 0;; ++tries) {
       candidate = w + t * direction;
       FEDRA_ASSIGN_OR_RETURN(next, f(candidate, true));
       if (next.objective <= e.objective - 1e-4 * t * decrement2) break;
+      // Within rounding of the optimum no step decreases the loss measurably: this is it.
+      stalled = decrement2 <= 1e-12 * (std::abs(e.objective) + 1);
+      if (stalled) break;
       if (tries == 40) return FailedPrecondition("logistic regression: the line search failed to decrease the loss");
       t *= 0.5;
+    }
+    if (stalled) {
+      out.converged = true;
+      break;
     }
     w = std::move(candidate);
     e = std::move(next);
