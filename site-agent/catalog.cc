@@ -135,8 +135,11 @@ Result<CsvTable> Catalog::LoadIdx(const DatasetSpec& spec, const std::vector<std
     if (it == shape.column_names.end()) return InvalidArgument("dataset '" + spec.name + "' has no column '" + c + "'");
     picked.push_back(it - shape.column_names.begin());
   }
-  // The whole file is read before columns are picked: admit both.
-  const size_t cols = shape.column_names.size() + (columns.empty() ? 0 : columns.size());
+  // Every column in file order (what a read by name of all columns asks for) is the file as it is.
+  const bool as_is = columns.empty() || columns == shape.column_names;
+  if (as_is) picked.clear();
+  // Otherwise the whole file is read before columns are picked: admit both.
+  const size_t cols = shape.column_names.size() + (as_is ? 0 : columns.size());
   if (admit) FEDRA_RETURN_IF_ERROR(admit(shape.rows, cols));
   const std::string source = SourceName(spec, spec.path);
   FEDRA_ASSIGN_OR_RETURN(Matrix all, ReadIdxFile(spec.path.string(), source, nullptr, spec.labels.empty() ? 0 : 1));

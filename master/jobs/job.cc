@@ -105,23 +105,36 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const Iterati
   if (!job.fit) return FailedPrecondition(job.algorithm + ": the job was not parsed (ParseJobSpec)");
   FEDRA_LOG(kInfo) << job.algorithm << ": reading '" << job.dataset << "' at " << fed.site_names().size() << " sites";
   auto fit = [&]() -> Result<nlohmann::json> {
-    FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data, FederatedMatrix::Read(fed, job.dataset));
+    // Columns by name, as the sites list them (in any order at each site).
+    FEDRA_ASSIGN_OR_RETURN(const std::vector<std::string> columns, DatasetColumns(fed, job.dataset));
     // PCA needs no label: -1 then excludes nothing from the default features.
     int64_t label = -1;
     if (!job.label.is_null()) {
-      FEDRA_ASSIGN_OR_RETURN(label, ResolveColumn(job.label, data.column_names(), "data.label"));
+      FEDRA_ASSIGN_OR_RETURN(label, ResolveColumn(job.label, columns, "data.label"));
     }
-    std::vector<int64_t> features;
+    std::vector<int64_t> chosen;
     for (const auto& ref : job.features) {
-      FEDRA_ASSIGN_OR_RETURN(int64_t j, ResolveColumn(ref, data.column_names(), "data.features"));
+      FEDRA_ASSIGN_OR_RETURN(int64_t j, ResolveColumn(ref, columns, "data.features"));
       if (j == label) return InvalidArgument("data.features: the label column cannot also be a feature");
-      features.push_back(j);
+      chosen.push_back(j);
     }
     if (job.features.empty()) {
-      for (int64_t j = 0; j < data.cols(); ++j) {
-        if (j != label) features.push_back(j);
+      for (int64_t j = 0; j < static_cast<int64_t>(columns.size()); ++j) {
+        if (j != label) chosen.push_back(j);
       }
     }
+    // The sites read (and parse) only the columns the job uses: its features, then its label.
+    std::vector<std::string> used;
+    std::vector<int64_t> features;
+    for (int64_t j : chosen) {
+      features.push_back(static_cast<int64_t>(used.size()));
+      used.push_back(columns[j]);
+    }
+    if (label >= 0) {
+      used.push_back(columns[label]);
+      label = static_cast<int64_t>(used.size()) - 1;
+    }
+    FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data, FederatedMatrix::Read(fed, job.dataset, used));
     if (!job.holdout) return job.fit(FitData{fed, data, features, label, nullptr, on_iteration});
     FEDRA_ASSIGN_OR_RETURN(FederatedMatrix::Split split, data.SplitRows(fed, job.holdout->fraction, job.holdout->seed));
     FEDRA_LOG(kInfo) << job.algorithm << ": " << split.train.rows() << " training rows, " << split.held_out.rows()

@@ -46,8 +46,78 @@ Status FederatedMatrix::RequireUntransposed(const std::string& what) const {
   return FailedPrecondition(what + " is not defined on a transposed view; use the matrix it was transposed from");
 }
 
+namespace {
+
+// The names in `a` that are not in `b`, quoted: "'x', 'y'".
+std::string Missing(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::string out;
+  for (const std::string& name : a) {
+    if (std::find(b.begin(), b.end(), name) == b.end()) out += (out.empty() ? "'" : ", '") + name + "'";
+  }
+  return out;
+}
+
+// `site`'s columns of `dataset` from its catalog listing.
+Result<std::vector<std::string>> ListedColumns(const std::string& site, const nlohmann::json& catalog,
+                                               const std::string& dataset) {
+  std::string known;
+  for (const nlohmann::json& d : catalog) {
+    const std::string name = d.value("name", "");
+    if (name != dataset) {
+      known += (known.empty() ? "" : ", ") + name;
+      continue;
+    }
+    if (d.contains("error")) return FailedPrecondition("site '" + site + "': " + d.value("error", ""));
+    const auto columns = d.value("columns", std::vector<std::string>{});
+    for (size_t j = 0; j < columns.size(); ++j) {
+      if (std::find(columns.begin(), columns.begin() + static_cast<std::ptrdiff_t>(j), columns[j]) !=
+          columns.begin() + static_cast<std::ptrdiff_t>(j)) {
+        return FailedPrecondition("site '" + site + "': dataset '" + dataset + "' has two columns named '" +
+                                  columns[j] + "'; columns are matched by name, so names must differ");
+      }
+    }
+    return columns;
+  }
+  return NotFound("site '" + site + "': unknown dataset '" + dataset +
+                  "' (this site has: " + (known.empty() ? "none" : known) + ")");
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> DatasetColumns(Federation& fed, const std::string& dataset) {
+  SiteResponses responses = fed.CallAll({Request::ListCatalog()});
+  FEDRA_RETURN_IF_ERROR(FirstError(responses));
+  std::vector<std::string> first;
+  std::string first_site, differences;
+  for (const std::string& site : fed.site_names()) {
+    const nlohmann::json catalog = responses.at(site)->front().meta.value("datasets", nlohmann::json::array());
+    FEDRA_ASSIGN_OR_RETURN(std::vector<std::string> columns, ListedColumns(site, catalog, dataset));
+    if (first_site.empty()) {
+      first = std::move(columns);
+      first_site = site;
+      continue;
+    }
+    const std::string missing = Missing(first, columns), extra = Missing(columns, first);
+    if (missing.empty() && extra.empty()) continue;
+    differences += "; site '" + site + "'";
+    if (!missing.empty()) differences += " lacks " + missing;
+    if (!extra.empty()) differences += std::string(missing.empty() ? "" : " and") + " has " + extra + " besides";
+  }
+  if (!differences.empty()) {
+    return FailedPrecondition("dataset '" + dataset + "': the sites hold different columns (matched by name, in any " +
+                              "order), against site '" + first_site + "'" + differences);
+  }
+  return first;
+}
+
 Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string& dataset,
-                                              const std::vector<std::string>& columns) {
+                                              const std::vector<std::string>& wanted) {
+  std::vector<std::string> columns = wanted;
+  if (columns.empty()) {
+    Result<std::vector<std::string>> all = DatasetColumns(fed, dataset);
+    if (!all.ok()) return all.status().WithContext("read '" + dataset + "'");
+    columns = std::move(*all);
+  }
   SiteRequests requests;
   std::map<std::string, VarId> vars;
   for (const std::string& site : fed.site_names()) {

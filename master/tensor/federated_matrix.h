@@ -20,11 +20,18 @@
 
 namespace fedra {
 
+// The columns of `dataset` as the sites' catalogs list them, in the first site's order. Sites may
+// hold the columns in any order, since reads select them by name; a site that lacks the dataset
+// or cannot read it, a repeated column name, or a site whose columns differ is an error that names,
+// per site, the missing and the extra columns. One round trip (the catalogs).
+Result<std::vector<std::string>> DatasetColumns(Federation& fed, const std::string& dataset);
+
 class FederatedMatrix {
  public:
-  // Reads `columns` (all when empty) of `dataset` at every site of the federation into a
-  // row-partitioned matrix, parts in the federation's site order. Sites holding no rows are left
-  // out. All sites must agree on the columns; a failure anywhere clears what was read.
+  // Reads `columns` (all, as DatasetColumns lists them, when empty) of `dataset` at every site
+  // of the federation into a row-partitioned matrix, parts in the federation's site order. Each
+  // site selects the columns by name, so only they are parsed, and in this order. Sites holding
+  // no rows are left out. A failure anywhere clears what was read.
   static Result<FederatedMatrix> Read(Federation& fed, const std::string& dataset,
                                       const std::vector<std::string>& columns = {});
 
