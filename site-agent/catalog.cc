@@ -19,6 +19,20 @@ std::string SourceName(const DatasetSpec& spec, const std::filesystem::path& fil
   return "dataset '" + spec.name + "' (" + file.filename().string() + ")";
 }
 
+// A CSV read as one column whose header holds another common delimiter was most likely written
+// with that one: say so, since the file reads without error.
+std::vector<std::string> DelimiterWarnings(const DatasetSpec& spec, const std::vector<std::string>& columns) {
+  if (spec.format != "csv" || !spec.header || columns.size() != 1) return {};
+  constexpr std::pair<char, const char*> kOthers[] = {{';', "\";\""}, {'\t', "\"\\t\""}, {'|', "\"|\""}};
+  for (const auto& [c, name] : kOthers) {
+    if (c != spec.delimiter && columns[0].find(c) != std::string::npos) {
+      return {"read as one column, but its header holds " + std::string(name) +
+              ": is that the delimiter? (site.json: \"delimiter\": " + name + ")"};
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 CsvOptions Catalog::OptionsFor(const DatasetSpec& spec) const {
@@ -38,8 +52,10 @@ void Catalog::Probe() {
     if (shape.ok()) {
       p.rows = static_cast<int64_t>(shape->rows);
       p.columns = shape->column_names;
+      p.warnings = DelimiterWarnings(spec, p.columns);
       FEDRA_LOG(kInfo) << "dataset '" << name << "': " << p.rows << " rows x " << p.columns.size() << " columns, "
                        << PrivacyLevelName(spec.privacy) << ", from " << spec.path.string();
+      for (const std::string& w : p.warnings) FEDRA_LOG(kWarn) << "dataset '" << name << "': " << w;
     } else {
       p.error = shape.status().message();
       FEDRA_LOG(kWarn) << "dataset '" << name << "' (" << spec.path.string() << ") cannot be read: " << p.error;
@@ -57,6 +73,7 @@ nlohmann::json Catalog::List() const {
     if (it != probed_.end() && it->second.error.empty()) {
       d["rows"] = it->second.rows;
       d["columns"] = it->second.columns;
+      if (!it->second.warnings.empty()) d["warnings"] = it->second.warnings;
     } else if (it != probed_.end()) {
       d["error"] = it->second.error;
     }

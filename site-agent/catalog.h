@@ -24,7 +24,9 @@ class Catalog {
   // cannot be probed stays listed with its error; the site still starts.
   void Probe();
 
-  // [{"name", "format", "privacy", "rows", "columns": [...]} or {"name", "error"}], by name.
+  // [{"name", "format", "privacy", "rows", "columns": [...], "warnings"?: [...]} or
+  // {"name", "error"}], by name. Warnings are what the probe suspects of a readable dataset
+  // (a delimiter that looks wrong).
   nlohmann::json List() const;
 
   // The dataset called `name`: kInvalidArgument for a name that is not a catalog key (a path,
@@ -41,6 +43,7 @@ class Catalog {
     int64_t rows = -1;
     std::vector<std::string> columns;
     std::string error;
+    std::vector<std::string> warnings;
   };
 
   CsvOptions OptionsFor(const DatasetSpec& spec) const;

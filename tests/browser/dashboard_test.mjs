@@ -68,6 +68,10 @@ try {
   await page.goto(config.url + "/#/sites");
   await page.waitForSelector("tr[data-site] td.online");
   check((await page.textContent("main")).includes("private-aggregate"), "the sites page shows datasets and privacy levels");
+  const exportWarning = await page.textContent("div[data-dataset=export] .warning");
+  check(exportWarning.includes("is that the delimiter?"), "a dataset read as one column shows the delimiter hint");
+  const gone = await page.textContent("div[data-dataset=gone] .error");
+  check(gone.includes("gone"), `a dataset that cannot be read shows its error, and the page still renders (${gone})`);
 
   // The audit trail is for operators: a viewer is told so.
   await page.goto(config.url + "/#/audit");

@@ -6,6 +6,7 @@
 
 #include "provision/provisioner.h"
 #include "tests/support/random_data.h"
+#include "tests/support/temp_dir.h"
 
 namespace fedra::testing {
 namespace {
@@ -27,6 +28,10 @@ Matrix Regression(int rows, unsigned seed) {
 ServingMaster::ServingMaster() {
   local.AddSplitCsvDataset("reg", Regression(300, 1), {120, 180}, {"u", "v", "y"}, "private-aggregate");
   local.AddSplitCsvDataset("noise", UniformMatrix(60000, 4, 2), {25000, 35000}, {"p", "q", "r", "s"}, "public");
+  // Site a's export, written with semicolons: listed with a hint; and a file that went missing.
+  WriteFile(local.kit("a") / "export.csv", "id;amount\n1;2.5\n");
+  local.AddDataset("a", "export", "export.csv", "private-aggregate");
+  local.AddDataset("a", "gone", "gone.csv", "private-aggregate");
   local.StartAll();
   // Tokens from provisioning, into the existing master kit.
   provision::ProvisionRequest tokens;

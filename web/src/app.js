@@ -167,8 +167,10 @@ async function sitesPage(render) {
       el("td", {}, s.name),
       el("td", { class: s.online ? "online" : "offline" }, s.online ? "online" : "offline", s.error ? ` (${s.error})` : ""),
       el("td", {}, when(s.last_seen)),
-      el("td", {}, (s.datasets || []).map((d) => el("div", {},
-        `${d.name}: ${d.rows} × ${d.columns.length} (${d.privacy})`))))))));
+      el("td", {}, (s.datasets || []).map((d) => el("div", { "data-dataset": d.name },
+        d.error ? el("span", { class: "error" }, `${d.name}: ${d.error}`)
+                : `${d.name}: ${d.rows} × ${d.columns.length} (${d.privacy})`,
+        (d.warnings || []).map((w) => el("div", { class: "warning" }, `warning: ${w}`))))))))));
 }
 
 async function auditPage(render) {

@@ -90,4 +90,24 @@ TEST_CASE("a repeated column name and a dataset one site lacks are named") {
         std::string::npos);
 }
 
+TEST_CASE("a file that reads as one column because of its delimiter is listed with a hint") {
+  Sites s;
+  s.Add("a", "semi", "x;y;z\n1;2;3\n4;5;6\n");
+  s.Add("b", "semi", "x,y,z\n1,2,3\n");
+  s.Add("c", "semi", "x,y,z\n1,2,3\n");
+  s.local.StartAll();
+  std::unique_ptr<Federation> fed = s.local.Connect();
+  SiteResponses catalogs = fed->CallAll({Request::ListCatalog()});
+  REQUIRE(FirstError(catalogs).ok());
+  const nlohmann::json a = catalogs.at("a")->front().meta["datasets"][0];
+  CHECK(a["columns"].size() == 1);
+  REQUIRE(a.contains("warnings"));
+  CHECK(a["warnings"][0] ==
+        "read as one column, but its header holds \";\": is that the delimiter? (site.json: \"delimiter\": \";\")");
+  CHECK_FALSE(catalogs.at("b")->front().meta["datasets"][0].contains("warnings"));
+  // A job on it says which columns differ.
+  CHECK(DatasetColumns(*fed, "semi").status().message().find("site 'b' lacks 'x;y;z' and has 'x', 'y', 'z' besides") !=
+        std::string::npos);
+}
+
 }  // namespace fedra
