@@ -698,4 +698,28 @@ Result<CsvShape> ProbeCsvFile(const std::string& path, const CsvOptions& options
   return shape;
 }
 
+Status ScanCsvFile(const std::string& path, const CsvOptions& options, const CsvRecordVisitor& visit) {
+  const std::string source = options.source_name.empty() ? path : options.source_name;
+  FileBytes file;
+  FEDRA_RETURN_IF_ERROR(file.Open(path, source));
+  CsvOptions all = options;
+  all.select.clear();
+  FEDRA_ASSIGN_OR_RETURN(Plan plan, MakePlan(file.bytes(), all, source));
+  const Dialect dialect{options.delimiter};
+  std::vector<std::string> fields;
+  const char* counted = plan.begin;  // newlines before here are in `line`
+  size_t line = 1;
+  for (const char* p = SkipBlankLines(plan.cuts.front(), plan.end); p < plan.end; p = SkipBlankLines(p, plan.end)) {
+    line += static_cast<size_t>(std::count(counted, p, '\n'));
+    counted = p;
+    fields.clear();
+    CellError error;
+    if (!ReadRecord(p, plan.end, dialect, &fields, &error)) {
+      return FormatError(error, plan.begin, source, plan.layout, options.locate_cells);
+    }
+    if (!visit(line, fields)) break;
+  }
+  return Status::Ok();
+}
+
 }  // namespace fedra

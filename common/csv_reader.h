@@ -76,4 +76,10 @@ Result<CsvTable> ReadCsvFile(const std::string& path, const CsvOptions& options)
 // not checked). Applies `select`; does not call `admit` or `progress`.
 Result<CsvShape> ProbeCsvFile(const std::string& path, const CsvOptions& options);
 
+// Calls `visit` with every data record's 1-based line and its fields (unquoted and unpadded,
+// as text; a record may have more or fewer fields than the header), in file order, until it
+// returns false. For checks that must see every cell whatever it holds. `select` is ignored.
+using CsvRecordVisitor = std::function<bool(size_t line, const std::vector<std::string>& fields)>;
+Status ScanCsvFile(const std::string& path, const CsvOptions& options, const CsvRecordVisitor& visit);
+
 }  // namespace fedra

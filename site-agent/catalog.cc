@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include "common/idx_reader.h"
 #include "common/logging.h"
 #include "federated/protocol.h"
+#include "site-agent/dataset_profile.h"
 
 namespace fedra {
 
@@ -45,6 +47,22 @@ CsvOptions Catalog::OptionsFor(const DatasetSpec& spec) const {
   return options;
 }
 
+void Catalog::Profile(const DatasetSpec& spec, Probed* p) const {
+  const auto start = std::chrono::steady_clock::now();
+  Result<DatasetProfile> profile = ProfileCsv(spec.path.string(), OptionsFor(spec), spec.missing);
+  if (!profile.ok()) {
+    p->warnings.push_back("checking every cell: " + profile.status().message());
+    return;
+  }
+  for (const ColumnProfile& c : profile->columns) {
+    p->types.push_back(c.type);
+    p->missing.push_back(c.missing);
+  }
+  p->warnings.insert(p->warnings.end(), profile->problems.begin(), profile->problems.end());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (seconds > 1) FEDRA_LOG(kInfo) << "dataset '" << spec.name << "': checked every cell in " << seconds << " s";
+}
+
 void Catalog::Probe() {
   for (const auto& [name, spec] : specs_) {
     Probed p;
@@ -53,6 +71,7 @@ void Catalog::Probe() {
       p.rows = static_cast<int64_t>(shape->rows);
       p.columns = shape->column_names;
       p.warnings = DelimiterWarnings(spec, p.columns);
+      if (spec.format == "csv") Profile(spec, &p);
       FEDRA_LOG(kInfo) << "dataset '" << name << "': " << p.rows << " rows x " << p.columns.size() << " columns, "
                        << PrivacyLevelName(spec.privacy) << ", from " << spec.path.string();
       for (const std::string& w : p.warnings) FEDRA_LOG(kWarn) << "dataset '" << name << "': " << w;
@@ -73,6 +92,8 @@ nlohmann::json Catalog::List() const {
     if (it != probed_.end() && it->second.error.empty()) {
       d["rows"] = it->second.rows;
       d["columns"] = it->second.columns;
+      if (!it->second.types.empty()) d["types"] = it->second.types;
+      if (!it->second.missing.empty()) d["missing"] = it->second.missing;
       if (!it->second.warnings.empty()) d["warnings"] = it->second.warnings;
     } else if (it != probed_.end()) {
       d["error"] = it->second.error;

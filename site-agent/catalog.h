@@ -20,13 +20,15 @@ class Catalog {
  public:
   explicit Catalog(std::map<std::string, DatasetSpec> specs);
 
-  // Reads each dataset's header and counts its rows, so List() can show shapes. A dataset that
-  // cannot be probed stays listed with its error; the site still starts.
+  // Reads each dataset's header and counts its rows, so List() can show shapes, and checks every
+  // cell of CSV datasets. A dataset that cannot be probed stays listed with its error; the site
+  // still starts.
   void Probe();
 
-  // [{"name", "format", "privacy", "rows", "columns": [...], "warnings"?: [...]} or
-  // {"name", "error"}], by name. Warnings are what the probe suspects of a readable dataset
-  // (a delimiter that looks wrong).
+  // [{"name", "format", "privacy", "rows", "columns": [...], "types"?: [...], "missing"?: [...],
+  // "warnings"?: [...]} or {"name", "error"}], by name. CSV datasets list each column's type and
+  // missing cells (dataset_profile.h); warnings are what the check suspects of a readable
+  // dataset (a delimiter that looks wrong, text among numbers, ragged records).
   nlohmann::json List() const;
 
   // The dataset called `name`: kInvalidArgument for a name that is not a catalog key (a path,
@@ -44,9 +46,13 @@ class Catalog {
     std::vector<std::string> columns;
     std::string error;
     std::vector<std::string> warnings;
+    std::vector<std::string> types;  // csv: per column, from the site's check of every cell
+    std::vector<uint64_t> missing;   // csv: per column, missing cells
   };
 
   CsvOptions OptionsFor(const DatasetSpec& spec) const;
+  // Adds the types, missing cells and problems of a CSV dataset that probed well.
+  void Profile(const DatasetSpec& spec, Probed* p) const;
   Result<CsvShape> ProbeIdx(const DatasetSpec& spec) const;
   Result<CsvTable> LoadIdx(const DatasetSpec& spec, const std::vector<std::string>& columns,
                            const std::function<Status(size_t rows, size_t cols)>& admit) const;

@@ -69,6 +69,7 @@ Status ParseDataset(const std::string& name, const nlohmann::json& node, const s
   FEDRA_RETURN_IF_ERROR(f.Optional("labels", &labels));
   FEDRA_RETURN_IF_ERROR(f.Required("privacy", &privacy));
   FEDRA_RETURN_IF_ERROR(f.Optional("allow_training", &spec->allow_training));
+  FEDRA_RETURN_IF_ERROR(f.Optional("missing", &spec->missing));
   Result<PrivacyLevel> level = ParsePrivacyLevel(privacy);
   if (!level.ok()) return level.status().WithContext(f.Path("privacy"));
   spec->privacy = *level;
@@ -97,7 +98,8 @@ OrderedJson DatasetJson(const DatasetSpec& spec, const std::filesystem::path& ba
                      {"header", spec.header},
                      {"delimiter", std::string(1, spec.delimiter)},
                      {"privacy", std::string(PrivacyLevelName(spec.privacy))},
-                     {"allow_training", spec.allow_training}};
+                     {"allow_training", spec.allow_training},
+                     {"missing", spec.missing}};
   if (!spec.labels.empty()) out["labels"] = PathInConfig(base_dir, spec.labels);
   if (spec.privacy == PrivacyLevel::kDpAggregate) {
     OrderedJson bounds = OrderedJson::object();

@@ -36,6 +36,8 @@ struct DatasetSpec {
   DpPolicy dp;                        // dp-aggregate only
   // private-aggregate: the owner lets masters train and score models on it (docs/privacy.md).
   bool allow_training = false;
+  // csv: cells that mean "no value" (counted as missing when the site checks the file).
+  std::vector<std::string> missing = {"", "NA", "NaN", "null"};
 };
 
 struct SiteLimits {

@@ -110,4 +110,44 @@ TEST_CASE("a file that reads as one column because of its delimiter is listed wi
         std::string::npos);
 }
 
+TEST_CASE("sites check every cell when they start: column types, missing cells and problems in the catalog") {
+  Sites s;
+  // a: numbers with a missing value; smoker: text; ok: booleans; typo: numbers and one word.
+  const std::string csv =
+      "a,smoker,ok,typo,empty\n1.5,no,TRUE,1,\nNA,yes,FALSE,2,NA\n3,no,true,n/a,\n4,,false,4,\n5,yes,True,5,\n"
+      "6,no,False,6,\n7,no,TRUE,7,\n8,no,TRUE,8,\n9,no,TRUE,9,\n10,no,TRUE,10,\n11,no,TRUE,11,\n";
+  s.Add("a", "people", csv);
+  testing::WriteFile(s.local.kit("b") / "people.csv", csv + "12,no\n");
+  s.local.AddDataset("b", "people", "people.csv", "private-aggregate");
+  s.local.EditConfig("c", [](nlohmann::json& c) {
+    c["datasets"]["people"] = {{"path", "people.csv"}, {"privacy", "public"}, {"missing", {"", "NA", "n/a"}}};
+  });
+  testing::WriteFile(s.local.kit("c") / "people.csv", csv);
+  s.local.StartAll();
+  std::unique_ptr<Federation> fed = s.local.Connect();
+  SiteResponses catalogs = fed->CallAll({Request::ListCatalog()});
+  REQUIRE(FirstError(catalogs).ok());
+  auto listed = [&](const std::string& site) { return catalogs.at(site)->front().meta["datasets"][0]; };
+
+  const nlohmann::json a = listed("a");
+  CHECK(a["types"] == nlohmann::json::array({"numeric", "categorical", "boolean", "categorical", "empty"}));
+  CHECK(a["missing"] == nlohmann::json::array({1, 1, 0, 0, 11}));
+  REQUIRE(a["warnings"].size() == 1);
+  CHECK(a["warnings"][0] ==
+        "column 4 (\"typo\") holds numbers but 1 cells that are not (the first at line 4: \"n/a\"), so it reads as "
+        "categorical; if they mean a missing value, list them in the dataset's \"missing\" in site.json");
+
+  // Private-aggregate: the same problems, without lines or cells; and a short record.
+  const nlohmann::json b = listed("b");
+  REQUIRE(b["warnings"].size() == 2);
+  CHECK(b["warnings"][0].get<std::string>().find("line") == std::string::npos);
+  CHECK(b["warnings"][1] == "1 records do not have the header's 5 fields");
+
+  // The owner's own missing-value tokens.
+  const nlohmann::json c = listed("c");
+  CHECK(c["types"][3] == "numeric");
+  CHECK(c["missing"][3] == 1);
+  CHECK_FALSE(c.contains("warnings"));
+}
+
 }  // namespace fedra

@@ -93,15 +93,6 @@ Matrix Design(const Matrix& rows) {
 
 TEST_CASE("row splits are made at the sites, the same for the same seed") {
   Fixture f;
-  // (intercept), a, b from a result's coefficient table, which lists them in that order.
-  auto Estimates = [](const nlohmann::json& r) {
-    REQUIRE(r["coefficients"].size() == 3);
-    CHECK(r["coefficients"][0]["name"] == "(intercept)");
-    CHECK(r["coefficients"][2]["name"] == "b");
-    return Eigen::Vector3d(r["coefficients"][0]["estimate"].get<double>(),
-                           r["coefficients"][1]["estimate"].get<double>(),
-                           r["coefficients"][2]["estimate"].get<double>());
-  };
   const std::set<int> ids = f.HeldOutIds(0.25, 7);
   CHECK(ids.size() > 150);
   CHECK(ids.size() < 250);
