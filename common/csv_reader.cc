@@ -178,9 +178,13 @@ CellError Unparsable(const char* at, size_t column, std::string_view cell) {
   return e;
 }
 
-std::string Detail(const CellError& e, bool locate_cells) {
+std::string Detail(const CellError& e, const CsvOptions& options) {
+  if (e.unparsable && std::find(options.missing.begin(), options.missing.end(), e.cell) != options.missing.end()) {
+    return "a missing value (" + (e.cell.empty() ? std::string("an empty cell") : Quoted(e.cell)) +
+           "): the columns a job reads must hold a number in every row; leave the column out or fill it in";
+  }
   if (!e.unparsable || e.cell.empty()) return e.detail;
-  return locate_cells ? "cannot parse " + Quoted(e.cell) + " as a number" : "a cell that is not a number";
+  return options.locate_cells ? "cannot parse " + Quoted(e.cell) + " as a number" : "a cell that is not a number";
 }
 
 // ---- Columns -----------------------------------------------------------------------------------
@@ -194,7 +198,8 @@ struct Layout {
 };
 
 Status FormatError(const CellError& e, const char* text_begin, const std::string& source, const Layout& layout,
-                   bool locate_cells) {
+                   const CsvOptions& options) {
+  const bool locate_cells = options.locate_cells;
   std::string msg = source;
   if (locate_cells) msg += ": line " + std::to_string(LineNumber(text_begin, e.at));
   if (e.column > 0) {
@@ -203,7 +208,7 @@ Status FormatError(const CellError& e, const char* text_begin, const std::string
       msg += " (" + Quoted(layout.names[e.column - 1]) + ")";
     }
   }
-  return DataLoss(msg + ": " + Detail(e, locate_cells));
+  return DataLoss(msg + ": " + Detail(e, options));
 }
 
 std::string ListNames(const std::vector<std::string>& names) {
@@ -544,7 +549,7 @@ Result<Plan> MakePlan(std::string_view text, const CsvOptions& options, const st
     const char* first = p;
     CellError error;
     if (!ReadRecord(p, plan.end, dialect, &layout.names, &error)) {
-      return FormatError(error, plan.begin, source, layout, options.locate_cells);
+      return FormatError(error, plan.begin, source, layout, options);
     }
     layout.fields = layout.names.size();
     layout.named = options.header;
@@ -600,7 +605,7 @@ Result<CsvTable> ParseWithSource(std::string_view text, const CsvOptions& option
                               plan.first_row[k + 1] - plan.first_row[k], &errors[k]);
   });
   for (size_t k = 0; k < plan.chunks(); ++k) {
-    if (failed[k]) return FormatError(errors[k], plan.begin, source, layout, options.locate_cells);
+    if (failed[k]) return FormatError(errors[k], plan.begin, source, layout, options);
   }
   for (size_t j = 0; j < cols; ++j) {  // a column selected twice is parsed once
     const auto first = static_cast<size_t>(layout.output_of[layout.selected[j]]);
@@ -715,7 +720,7 @@ Status ScanCsvFile(const std::string& path, const CsvOptions& options, const Csv
     fields.clear();
     CellError error;
     if (!ReadRecord(p, plan.end, dialect, &fields, &error)) {
-      return FormatError(error, plan.begin, source, plan.layout, options.locate_cells);
+      return FormatError(error, plan.begin, source, plan.layout, options);
     }
     if (!visit(line, fields)) break;
   }

@@ -46,6 +46,8 @@ struct CsvOptions {
   // Errors say on which line a bad cell is and quote its text; off where errors travel from a
   // protected dataset (they then name the column only).
   bool locate_cells = true;
+  // Cells that mean "no value" (e.g. "NA"): an error on one says it is a missing value.
+  std::vector<std::string> missing;
   // Called once with the data row count and the selected column count, before any value is parsed
   // and before the matrix is allocated; a non-ok Status aborts the read and is returned as is.
   std::function<Status(size_t rows, size_t cols)> admit;

@@ -44,6 +44,7 @@ CsvOptions Catalog::OptionsFor(const DatasetSpec& spec) const {
   options.source_name = SourceName(spec, spec.path);
   // Errors travel to the master: they may locate and quote a cell only of public data.
   options.locate_cells = spec.privacy == PrivacyLevel::kPublic;
+  options.missing = spec.missing;
   return options;
 }
 
@@ -135,7 +136,15 @@ Result<CsvTable> Catalog::Load(const DatasetSpec& spec, const std::vector<std::s
     FEDRA_LOG(kInfo) << "reading dataset '" << name << "': " << pct << "% (" << (done >> 20) << " of " << (total >> 20)
                      << " MiB)";
   };
-  return ReadCsvFile(spec.path.string(), options);
+  FEDRA_ASSIGN_OR_RETURN(CsvTable table, ReadCsvFile(spec.path.string(), options));
+  // "NaN" reads as a number; a job's sums would carry it into every result, so it is named here.
+  for (Eigen::Index j = 0; j < table.values.cols(); ++j) {
+    if (!table.values.col(j).hasNaN()) continue;
+    return DataLoss(options.source_name + ": column \"" + table.column_names[static_cast<size_t>(j)] +
+                    "\": a missing value (NaN): the columns a job reads must hold a number in every row; leave the "
+                    "column out or fill it in");
+  }
+  return table;
 }
 
 namespace {

@@ -150,4 +150,27 @@ TEST_CASE("sites check every cell when they start: column types, missing cells a
   CHECK_FALSE(c.contains("warnings"));
 }
 
+TEST_CASE("a missing value in a column a job reads is named as one") {
+  Sites s;
+  s.Add("a", "m", "x,y,z,w\n1,2,NA,3\n2,3,4,5\n3,5,6,7\n");
+  s.Add("b", "m", "x,y,z,w\n1,NaN,1,2\n2,3,4,6\n");
+  s.Add("c", "m", "x,y,z,w\n1,2,3,3\n2,3,5,4\n");
+  s.local.StartAll();
+  std::unique_ptr<Federation> fed = s.local.Connect();
+  auto lm = [&](const char* label) {
+    return Run(*fed, std::string(R"({"algorithm": "lm", "data": {"dataset": "m", "features": ["x"], "label": ")") +
+                         label + "\"}}");
+  };
+  const Status na = lm("z").status();
+  CHECK_MESSAGE(na.message().find("line 2, column 3 (\"z\"): a missing value (\"NA\"): the columns a job reads "
+                                  "must hold a number in every row") != std::string::npos,
+                na.message());
+  const Status nan = lm("y").status();
+  CHECK_MESSAGE(nan.message().find("site 'b'") != std::string::npos, nan.message());
+  CHECK(nan.message().find("column \"y\": a missing value (NaN)") != std::string::npos);
+  // Columns without missing values serve jobs as before.
+  Result<nlohmann::json> complete = lm("w");
+  CHECK_MESSAGE(complete.ok(), complete.status().ToString());
+}
+
 }  // namespace fedra
