@@ -532,12 +532,14 @@ std::vector<const char*> CutChunks(const char* body, const char* end, size_t n, 
   return cuts;
 }
 
-Result<Plan> MakePlan(std::string_view text, const CsvOptions& options, const std::string& source) {
+// The part of a plan the header decides: the text's bounds, the layout (selection applied), and
+// where the data records start, which it returns.
+Result<const char*> PlanHeader(std::string_view text, const CsvOptions& options, const std::string& source, Plan* out) {
   const Dialect dialect{options.delimiter};
   if (dialect.delim == kQuote || dialect.delim == '\n' || dialect.delim == '\r') {
     return InvalidArgument(source + ": the delimiter cannot be a quote or a line end");
   }
-  Plan plan;
+  Plan& plan = *out;
   plan.begin = text.data();
   plan.end = text.data() + text.size();
   plan.quoted = FindChar(plan.begin, plan.end, kQuote) != plan.end;
@@ -559,7 +561,13 @@ Result<Plan> MakePlan(std::string_view text, const CsvOptions& options, const st
     }
   }
   FEDRA_RETURN_IF_ERROR(SelectColumns(options.select, source, &layout));
+  return p;
+}
 
+Result<Plan> MakePlan(std::string_view text, const CsvOptions& options, const std::string& source) {
+  const Dialect dialect{options.delimiter};
+  Plan plan;
+  FEDRA_ASSIGN_OR_RETURN(const char* p, PlanHeader(text, options, source, &plan));
   const size_t threads = options.threads ? options.threads : std::thread::hardware_concurrency();
   const size_t by_size = static_cast<size_t>(plan.end - p) / std::max<size_t>(options.min_chunk_bytes, 1);
   const size_t chunks = std::clamp<size_t>(by_size, 1, std::max<size_t>(threads, 1));
@@ -709,12 +717,13 @@ Status ScanCsvFile(const std::string& path, const CsvOptions& options, const Csv
   FEDRA_RETURN_IF_ERROR(file.Open(path, source));
   CsvOptions all = options;
   all.select.clear();
-  FEDRA_ASSIGN_OR_RETURN(Plan plan, MakePlan(file.bytes(), all, source));
+  Plan plan;  // the header's part only: a scan needs no chunks or record counts
+  FEDRA_ASSIGN_OR_RETURN(const char* body, PlanHeader(file.bytes(), all, source, &plan));
   const Dialect dialect{options.delimiter};
   std::vector<std::string> fields;
   const char* counted = plan.begin;  // newlines before here are in `line`
   size_t line = 1;
-  for (const char* p = SkipBlankLines(plan.cuts.front(), plan.end); p < plan.end; p = SkipBlankLines(p, plan.end)) {
+  for (const char* p = SkipBlankLines(body, plan.end); p < plan.end; p = SkipBlankLines(p, plan.end)) {
     line += static_cast<size_t>(std::count(counted, p, '\n'));
     counted = p;
     fields.clear();

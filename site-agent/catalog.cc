@@ -50,7 +50,7 @@ CsvOptions Catalog::OptionsFor(const DatasetSpec& spec) const {
 
 void Catalog::Profile(const DatasetSpec& spec, Probed* p) const {
   const auto start = std::chrono::steady_clock::now();
-  Result<DatasetProfile> profile = ProfileCsv(spec.path.string(), OptionsFor(spec), spec.missing);
+  Result<DatasetProfile> profile = ProfileCsv(spec.path.string(), OptionsFor(spec), p->columns, spec.missing);
   if (!profile.ok()) {
     p->warnings.push_back("checking every cell: " + profile.status().message());
     return;

@@ -36,9 +36,8 @@ std::string ColumnName(size_t j, const std::vector<std::string>& names) {
 }  // namespace
 
 Result<DatasetProfile> ProfileCsv(const std::string& path, const CsvOptions& options,
+                                  const std::vector<std::string>& names,
                                   const std::vector<std::string>& missing_tokens) {
-  FEDRA_ASSIGN_OR_RETURN(CsvShape shape, ProbeCsvFile(path, options));
-  const std::vector<std::string>& names = shape.column_names;
   std::vector<Tally> tallies(names.size());
   uint64_t ragged = 0;
   size_t first_ragged_line = 0, first_ragged_fields = 0;

@@ -25,10 +25,11 @@ struct DatasetProfile {
   std::vector<std::string> problems;
 };
 
-// Profiles the CSV at `path` read with `options` (its header names the columns). Cells equal to
-// one of `missing_tokens` count as missing. Problems locate cells by line only when
-// options.locate_cells (public data), as read errors do.
+// Profiles the CSV at `path` read with `options`, whose columns (as ProbeCsvFile named them) are
+// `names`. Cells equal to one of `missing_tokens` count as missing. Problems locate cells by line
+// only when options.locate_cells (public data), as read errors do.
 Result<DatasetProfile> ProfileCsv(const std::string& path, const CsvOptions& options,
+                                  const std::vector<std::string>& names,
                                   const std::vector<std::string>& missing_tokens);
 
 }  // namespace fedra
