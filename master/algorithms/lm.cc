@@ -89,15 +89,22 @@ Result<Eigen::LDLT<Matrix>> FactoriseScaled(const Centred& c, double lambda, con
   return ldlt;
 }
 
+// |y - b0 - X w|² from the sums: about the means, plus what b0 and w miss of the mean of y
+// (nothing for a fit's own intercept, nor without one, where the means are zero).
+double ResidualSquares(const Centred& c, double b0, const Eigen::VectorXd& w, const Eigen::VectorXd& sxx_w) {
+  const double offset = c.mean_y - b0 - c.mean_x.dot(w);
+  return std::max(0.0, c.syy - 2 * w.dot(c.sxy) + w.dot(sxx_w) + c.n * offset * offset);
+}
+
 // Fills the model's metrics and, for unpenalised fits, R's summary. `sxx_w` is
 // t(Xc) %*% Xc %*% w; `factorised`, when given, the scaled Gram matrix for standard errors.
 void Summarise(const Centred& c, const Eigen::VectorXd& w, const Eigen::VectorXd& sxx_w, double lambda,
                const Eigen::LDLT<Matrix>* factorised, const Eigen::VectorXd& scale, LmModel* model) {
-  const double sse = std::max(0.0, c.syy - 2 * w.dot(c.sxy) + w.dot(sxx_w));
+  model->coefficients = AllCoefficients(c, w);
+  const double sse = ResidualSquares(c, c.intercept ? model->coefficients(0) : 0, w, sxx_w);
   const double n = c.n;
   const auto d = static_cast<double>(w.size());
   const double o = c.intercept ? 1 : 0;
-  model->coefficients = AllCoefficients(c, w);
   model->rmse = std::sqrt(sse / n);
   model->r2 = c.syy > 0 ? 1 - sse / c.syy : 0;
   model->has_summary = lambda == 0 && n > d + o;
@@ -277,16 +284,14 @@ Result<RegressionMetrics> EvaluateLm(Federation& fed, const FederatedMatrix& dat
   }
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix z, FeaturesThenLabel(fed, data, features, label));
   FEDRA_ASSIGN_OR_RETURN(Sums s, GatherGram(fed, z));
-  // SSE = |y - b0 - X w|² expanded in the sums; R² about the held-out rows' own mean.
-  const double b0 = model.intercept ? model.coefficients(0) : 0;
+  // About the held-out rows' own means, which R² is measured against.
+  const Centred c = Centre(s, true);
   const Eigen::VectorXd w = model.coefficients.tail(features.size());
-  const double sse =
-      s.y_squares - 2 * w.dot(s.xty) - 2 * b0 * s.y_sum + w.dot(s.xtx * w) + 2 * b0 * w.dot(s.x_sum) + s.n * b0 * b0;
-  const double sst = s.y_squares - s.y_sum * s.y_sum / s.n;
+  const double sse = ResidualSquares(c, model.intercept ? model.coefficients(0) : 0, w, c.sxx * w);
   RegressionMetrics m;
-  m.rows = static_cast<int64_t>(s.n);
-  m.rmse = std::sqrt(std::max(0.0, sse) / s.n);
-  m.r2 = sst > 0 ? 1 - std::max(0.0, sse) / sst : 0;
+  m.rows = static_cast<int64_t>(c.n);
+  m.rmse = std::sqrt(sse / c.n);
+  m.r2 = c.syy > 0 ? 1 - sse / c.syy : 0;
   if (!std::isfinite(m.r2)) return FailedPrecondition("lm: the fit produced non-finite values");
   return m;
 }
