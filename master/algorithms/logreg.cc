@@ -250,6 +250,8 @@ void Summarise(const Optimum& o, const Eigen::VectorXd& counts, const LogRegOpti
   if (ldlt.info() != Eigen::Success || !ldlt.isPositive()) return;
   const Matrix covariance = ldlt.solve(Matrix::Identity(o.w.size(), o.w.size()));
   model->std_errors = covariance.diagonal().cwiseMax(0).cwiseSqrt().reshaped(o.w.rows(), o.w.cols());
+  model->z_values = o.w.cwiseQuotient(model->std_errors);
+  model->p_values = model->z_values.unaryExpr([](double z) { return TwoSidedZPValue(z); });
 }
 
 }  // namespace

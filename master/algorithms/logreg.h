@@ -47,8 +47,9 @@ struct LogRegModel {
   std::string method;  // "newton" or "lbfgs"
   bool converged = false;
   std::vector<std::string> warnings;  // as R's: separation, no convergence
-  // R's summary. Standard errors (the shape of weights) need the Hessian: Newton, lambda 0.
-  Matrix std_errors;
+  // R's summary. Standard errors, z values and their two-sided p values (each the shape of
+  // weights; empty otherwise) need the Hessian: Newton, lambda 0.
+  Matrix std_errors, z_values, p_values;
   double deviance = 0;       // 2 x the summed log-loss
   double null_deviance = 0;  // of the intercept-only model (all probabilities equal without one); NaN if unknown
   double aic = 0;

@@ -2,7 +2,6 @@
 #include <cmath>
 
 #include "master/algorithms/logreg.h"
-#include "master/algorithms/statistics.h"
 #include "master/jobs/coefficient_table.h"
 #include "master/jobs/job.h"
 
@@ -26,8 +25,8 @@ nlohmann::json Coefficients(const LogRegModel& model) {
     Eigen::VectorXd std_errors, z_values, p_values;
     if (model.std_errors.size() > 0) {
       std_errors = model.std_errors.col(k);
-      z_values = estimates.cwiseQuotient(std_errors);
-      p_values = z_values.unaryExpr([](double z) { return TwoSidedZPValue(z); });
+      z_values = model.z_values.col(k);
+      p_values = model.p_values.col(k);
     }
     const CoefficientTests tests{std_errors, z_values, p_values, "z_value"};
     const nlohmann::json extra = model.classes > 2 ? nlohmann::json{{"class", k + 1}} : nlohmann::json::object();
