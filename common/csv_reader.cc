@@ -736,4 +736,6 @@ Status ScanCsvFile(const std::string& path, const CsvOptions& options, const Csv
   return Status::Ok();
 }
 
+bool ParseCsvNumber(std::string_view cell, double* value) { return ParseNumber(cell, value); }
+
 }  // namespace fedra

@@ -78,6 +78,11 @@ Result<CsvTable> ReadCsvFile(const std::string& path, const CsvOptions& options)
 // not checked). Applies `select`; does not call `admit` or `progress`.
 Result<CsvShape> ProbeCsvFile(const std::string& path, const CsvOptions& options);
 
+// The reader's rule for a number: a whole cell (spaces and tabs around it allowed) that
+// std::from_chars reads, with an optional leading '+'; values beyond double's range read as
+// strtod reads them.
+bool ParseCsvNumber(std::string_view cell, double* value);
+
 // Calls `visit` with every data record's 1-based line and its fields (unquoted and unpadded,
 // as text; a record may have more or fewer fields than the header), in file order, until it
 // returns false. For checks that must see every cell whatever it holds. `select` is ignored.

@@ -63,7 +63,7 @@ Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, Bytes* packed) {
 Status DecodeRequest(ByteReader* r, Request* q) {
   uint8_t type = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&type));
-  if (type < 1 || type > static_cast<uint8_t>(RequestType::kAudit)) {
+  if (type < 1 || type > static_cast<uint8_t>(RequestType::kDescribe)) {
     return DataLoss("unknown request type " + std::to_string(type));
   }
   q->type = static_cast<RequestType>(type);
@@ -134,6 +134,7 @@ std::string_view RequestTypeName(RequestType type) {
     case RequestType::kCall: return "call";
     case RequestType::kClear: return "clear";
     case RequestType::kAudit: return "audit";
+    case RequestType::kDescribe: return "describe";
   }
   return "unknown";
 }
@@ -152,6 +153,21 @@ Request Request::Read(VarId output, std::string dataset, std::vector<std::string
   q.output = output;
   q.name = std::move(dataset);
   if (!columns.empty()) q.params["columns"] = std::move(columns);
+  return q;
+}
+
+Request Request::ReadEncoded(VarId output, std::string dataset, std::vector<std::string> columns,
+                             nlohmann::json transform) {
+  Request q = Read(output, std::move(dataset), std::move(columns));
+  q.params["transform"] = std::move(transform);
+  return q;
+}
+
+Request Request::Describe(std::string dataset, nlohmann::json queries) {
+  Request q;
+  q.type = RequestType::kDescribe;
+  q.name = std::move(dataset);
+  q.params["columns"] = std::move(queries);
   return q;
 }
 

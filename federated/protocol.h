@@ -41,7 +41,8 @@ enum class RequestType : uint8_t {
   kPing = 1,         // liveness; answers {"site": name}
   kListCatalog = 2,  // dataset names, shapes, columns, privacy levels — never paths — and
                      // the site's variable count and memory use
-  kRead = 3,         // dataset `name` (params.columns optional) -> variable `output`
+  kRead = 3,         // dataset `name` (params.columns optional; params.transform, a fitted
+                     // federated/transform.h, encodes them) -> variable `output`
   kPut = 4,          // broadcast `value` -> variable `output` (public)
   kGet = 5,          // value of variable inputs[0], if its privacy allows
   kExec = 6,         // operation `name` on `inputs` -> `output`; params.return also returns it
@@ -50,6 +51,8 @@ enum class RequestType : uint8_t {
   kClear = 8,        // remove variables `inputs` (all or none; params.missing_ok skips unknown
                      // ids, for releases the master sends after a site may have restarted)
   kAudit = 9,        // the newest params.limit audit events (meta.events), for the dashboard
+  kDescribe = 10,    // aggregates of dataset `name`'s raw columns (params.columns: {column: query},
+                     // site-agent/column_stats.h) -> meta.columns, for fitting a transform
 };
 
 std::string_view RequestTypeName(RequestType type);
@@ -67,6 +70,10 @@ struct Request {
   static Request Ping();
   static Request ListCatalog();
   static Request Read(VarId output, std::string dataset, std::vector<std::string> columns = {});
+  // Read of `columns` encoded by `transform` (the fitted transform's JSON).
+  static Request ReadEncoded(VarId output, std::string dataset, std::vector<std::string> columns,
+                             nlohmann::json transform);
+  static Request Describe(std::string dataset, nlohmann::json queries);
   static Request Put(VarId output, Matrix value);
   // Put of float parameters, encoded once by EncodeFloatValue and shared by every batch that
   // sends them: half the bytes of doubles, nothing lost, no copy per site until the batch.

@@ -8,6 +8,8 @@
 #include "common/idx_reader.h"
 #include "common/logging.h"
 #include "federated/protocol.h"
+#include "federated/transform.h"
+#include "site-agent/column_stats.h"
 #include "site-agent/dataset_profile.h"
 
 namespace fedra {
@@ -55,9 +57,15 @@ void Catalog::Profile(const DatasetSpec& spec, Probed* p) const {
     p->warnings.push_back("checking every cell: " + profile.status().message());
     return;
   }
-  for (const ColumnProfile& c : profile->columns) {
-    p->types.push_back(c.type);
-    p->missing.push_back(c.missing);
+  for (size_t j = 0; j < profile->columns.size(); ++j) {
+    const auto declared = spec.types.find(p->columns[j]);
+    p->types.push_back(declared != spec.types.end() ? declared->second : profile->columns[j].type);
+    p->missing.push_back(profile->columns[j].missing);
+  }
+  for (const auto& [column, type] : spec.types) {
+    if (std::find(p->columns.begin(), p->columns.end(), column) == p->columns.end()) {
+      p->warnings.push_back("site.json declares a type for column '" + column + "', which the file does not hold");
+    }
   }
   p->warnings.insert(p->warnings.end(), profile->problems.begin(), profile->problems.end());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -145,6 +153,68 @@ Result<CsvTable> Catalog::Load(const DatasetSpec& spec, const std::vector<std::s
                     "column out or fill it in");
   }
   return table;
+}
+
+Result<const Catalog::Probed*> Catalog::ProbedCsv(const DatasetSpec& spec) const {
+  if (spec.format != "csv") {
+    return InvalidArgument("dataset '" + spec.name + "' is " + spec.format +
+                           ": transforms read CSV datasets, whose columns may hold categories and missing values");
+  }
+  const auto it = probed_.find(spec.name);
+  if (it == probed_.end() || !it->second.error.empty()) {
+    return FailedPrecondition("dataset '" + spec.name + "' cannot be read" +
+                              (it == probed_.end() ? "" : ": " + it->second.error));
+  }
+  return &it->second;
+}
+
+Result<nlohmann::json> Catalog::Describe(const DatasetSpec& spec, const nlohmann::json& queries,
+                                         uint64_t min_aggregate_rows) const {
+  FEDRA_ASSIGN_OR_RETURN(const Probed* probed, ProbedCsv(spec));
+  return DescribeColumns(spec, OptionsFor(spec), probed->columns, queries, min_aggregate_rows);
+}
+
+Result<CsvTable> Catalog::LoadEncoded(const DatasetSpec& spec, const std::vector<std::string>& columns,
+                                      const nlohmann::json& transform,
+                                      const std::function<Status(size_t rows, size_t cols)>& admit) const {
+  FEDRA_ASSIGN_OR_RETURN(const Probed* probed, ProbedCsv(spec));
+  FEDRA_ASSIGN_OR_RETURN(const Transform t, Transform::Parse(transform, columns, {}, "read: transform"));
+  if (!t.fitted()) return InvalidArgument("read: the transform is not fitted (the master fits it first)");
+  FEDRA_ASSIGN_OR_RETURN(const RowEncoder encoder, RowEncoder::Make(t, spec.missing));
+  std::vector<size_t> fields;
+  for (const std::string& c : columns) {
+    const auto it = std::find(probed->columns.begin(), probed->columns.end(), c);
+    if (it == probed->columns.end()) return InvalidArgument("dataset '" + spec.name + "' has no column '" + c + "'");
+    fields.push_back(static_cast<size_t>(it - probed->columns.begin()));
+  }
+  const std::vector<std::string> names = t.OutputNames();
+  const auto rows = static_cast<size_t>(probed->rows);
+  if (admit) FEDRA_RETURN_IF_ERROR(admit(rows, names.size()));
+  const CsvOptions options = OptionsFor(spec);
+  CsvTable out{Matrix(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(names.size())), names};
+  Eigen::VectorXd row(static_cast<Eigen::Index>(names.size()));
+  std::vector<std::string_view> cells(fields.size());
+  size_t i = 0;
+  Status failed;
+  const Status scanned = ScanCsvFile(spec.path.string(), options, [&](size_t line, const std::vector<std::string>& f) {
+    const std::string at =
+        options.source_name + ": " + (options.locate_cells ? "line " + std::to_string(line) + ", " : "");
+    if (i == rows || f.size() != probed->columns.size()) {
+      failed = DataLoss(at + "the file changed since the site started (restart the site, or reload its catalog)");
+      return false;
+    }
+    for (size_t j = 0; j < fields.size(); ++j) cells[j] = f[fields[j]];
+    if (Status s = encoder.Encode(cells, options.locate_cells, row.data()); !s.ok()) {
+      failed = Status(s.code(), at + s.message());
+      return false;
+    }
+    out.values.row(static_cast<Eigen::Index>(i++)) = row.transpose();
+    return true;
+  });
+  FEDRA_RETURN_IF_ERROR(scanned);
+  FEDRA_RETURN_IF_ERROR(failed);
+  if (i != rows) return DataLoss(options.source_name + ": the file changed since the site started (restart the site)");
+  return out;
 }
 
 namespace {

@@ -40,6 +40,16 @@ class Catalog {
   Result<CsvTable> Load(const DatasetSpec& spec, const std::vector<std::string>& columns,
                         std::function<Status(size_t rows, size_t cols)> admit) const;
 
+  // Loads `columns` of a CSV dataset encoded by the fitted `transform` (federated/transform.h):
+  // the matrix has its output columns. Reads every cell of the file once, as text.
+  Result<CsvTable> LoadEncoded(const DatasetSpec& spec, const std::vector<std::string>& columns,
+                               const nlohmann::json& transform,
+                               const std::function<Status(size_t rows, size_t cols)>& admit) const;
+
+  // The aggregates of `queries` over a CSV dataset's raw cells (site-agent/column_stats.h).
+  Result<nlohmann::json> Describe(const DatasetSpec& spec, const nlohmann::json& queries,
+                                  uint64_t min_aggregate_rows) const;
+
  private:
   struct Probed {
     int64_t rows = -1;
@@ -51,6 +61,8 @@ class Catalog {
   };
 
   CsvOptions OptionsFor(const DatasetSpec& spec) const;
+  // The columns of a CSV dataset that probed well, in file order.
+  Result<const Probed*> ProbedCsv(const DatasetSpec& spec) const;
   // Adds the types, missing cells and problems of a CSV dataset that probed well.
   void Profile(const DatasetSpec& spec, Probed* p) const;
   Result<CsvShape> ProbeIdx(const DatasetSpec& spec) const;

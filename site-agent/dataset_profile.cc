@@ -1,17 +1,13 @@
 #include "site-agent/dataset_profile.h"
 
 #include <algorithm>
-#include <charconv>
 
 namespace fedra {
 namespace {
 
 bool IsNumber(const std::string& cell) {
-  const char* first = cell.data() + (!cell.empty() && cell[0] == '+' ? 1 : 0);
-  const char* last = cell.data() + cell.size();
   double value = 0;
-  const auto [end, error] = std::from_chars(first, last, value);
-  return first != last && end == last && (error == std::errc() || error == std::errc::result_out_of_range);
+  return ParseCsvNumber(cell, &value);
 }
 
 bool IsBoolean(const std::string& cell) {

@@ -117,6 +117,7 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
     case RequestType::kExec:
     case RequestType::kCall: return Exec(q, audit);
     case RequestType::kClear: audit->variables = q.inputs; return Clear(q);
+    case RequestType::kDescribe: return Describe(q, audit);
     case RequestType::kAudit: {
       const auto limit = q.params.find("limit");
       if (limit == q.params.end() || !limit->is_number_integer() || limit->get<int64_t>() < 1 ||
@@ -132,6 +133,16 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
     }
   }
   return Response::Error(InvalidArgument("unknown request type"));
+}
+
+Response Executor::Describe(const Request& q, AuditEvent* audit) {
+  audit->dataset = q.name;
+  Result<const DatasetSpec*> spec = catalog_->Find(q.name);
+  if (!spec.ok()) return Response::Error(spec.status());
+  Result<nlohmann::json> columns =
+      catalog_->Describe(**spec, q.params.value("columns", nlohmann::json()), limits_.min_aggregate_rows);
+  if (!columns.ok()) return Response::Error(columns.status());
+  return Response{Status::Ok(), {{"columns", std::move(columns).value()}}, {}, {}};
 }
 
 Response Executor::Read(const Request& q, AuditEvent* audit) {
@@ -150,10 +161,13 @@ Response Executor::Read(const Request& q, AuditEvent* audit) {
   if (Result<Variable> existing = symbols_->Get(q.output); existing.ok()) {
     return Response::Error(FailedPrecondition("variable " + std::to_string(q.output) + " already exists"));
   }
-  Result<CsvTable> table = catalog_->Load(**spec, columns, [this](size_t rows, size_t cols) {
+  auto admit = [this](size_t rows, size_t cols) {
     return symbols_->CheckFits(uint64_t{rows} * cols * sizeof(double))
         .WithContext("reading " + std::to_string(rows) + " x " + std::to_string(cols) + " values");
-  });
+  };
+  const auto transform = q.params.find("transform");
+  Result<CsvTable> table = transform == q.params.end() ? catalog_->Load(**spec, columns, admit)
+                                                       : catalog_->LoadEncoded(**spec, columns, *transform, admit);
   if (!table.ok()) return Response::Error(table.status());
   Provenance provenance{(*spec)->privacy, false, 0, q.name, RowSet{q.name, nullptr}, false, {}};
   if ((*spec)->privacy == PrivacyLevel::kDpAggregate) {

@@ -36,6 +36,7 @@ class Executor {
  private:
   Response Run(const Request& q, AuditEvent* audit);
   Response Read(const Request& q, AuditEvent* audit);
+  Response Describe(const Request& q, AuditEvent* audit);
   Response Put(const Request& q);
   Response Get(const Request& q, AuditEvent* audit);
   Response Exec(const Request& q, AuditEvent* audit);

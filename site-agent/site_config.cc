@@ -70,6 +70,20 @@ Status ParseDataset(const std::string& name, const nlohmann::json& node, const s
   FEDRA_RETURN_IF_ERROR(f.Required("privacy", &privacy));
   FEDRA_RETURN_IF_ERROR(f.Optional("allow_training", &spec->allow_training));
   FEDRA_RETURN_IF_ERROR(f.Optional("missing", &spec->missing));
+  FEDRA_RETURN_IF_ERROR(f.Optional("rare_categories", &spec->rare_categories));
+  if (spec->rare_categories != "other" && spec->rare_categories != "refuse") {
+    return InvalidArgument(f.Path("rare_categories") + ": '" + spec->rare_categories + "' is not one of other, refuse");
+  }
+  if (const nlohmann::json* types = f.Child("types")) {
+    if (!types->is_object()) return InvalidArgument(f.Path("types") + ": expected {\"column\": \"type\"}");
+    for (const auto& [column, type] : types->items()) {
+      if (!type.is_string() || (type != "numeric" && type != "categorical" && type != "boolean")) {
+        return InvalidArgument(f.Path("types") + "." + column +
+                               ": expected \"numeric\", \"categorical\" or \"boolean\"");
+      }
+      spec->types[column] = type.get<std::string>();
+    }
+  }
   Result<PrivacyLevel> level = ParsePrivacyLevel(privacy);
   if (!level.ok()) return level.status().WithContext(f.Path("privacy"));
   spec->privacy = *level;
@@ -99,7 +113,9 @@ OrderedJson DatasetJson(const DatasetSpec& spec, const std::filesystem::path& ba
                      {"delimiter", std::string(1, spec.delimiter)},
                      {"privacy", std::string(PrivacyLevelName(spec.privacy))},
                      {"allow_training", spec.allow_training},
-                     {"missing", spec.missing}};
+                     {"missing", spec.missing},
+                     {"rare_categories", spec.rare_categories}};
+  if (!spec.types.empty()) out["types"] = spec.types;
   if (!spec.labels.empty()) out["labels"] = PathInConfig(base_dir, spec.labels);
   if (spec.privacy == PrivacyLevel::kDpAggregate) {
     OrderedJson bounds = OrderedJson::object();

@@ -38,6 +38,12 @@ struct DatasetSpec {
   bool allow_training = false;
   // csv: cells that mean "no value" (counted as missing when the site checks the file).
   std::vector<std::string> missing = {"", "NA", "NaN", "null"};
+  // csv: column types the owner declares ("numeric", "categorical" or "boolean"), over what the
+  // site infers from the cells: a zip code is a category though it reads as a number.
+  std::map<std::string, std::string> types;
+  // private-aggregate: what a transform's fit gets of a category fewer than min_aggregate_rows
+  // rows hold: "other" (counted under "(other)", never named) or "refuse" (the fit is refused).
+  std::string rare_categories = "other";
 };
 
 struct SiteLimits {

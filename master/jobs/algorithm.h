@@ -38,6 +38,7 @@ struct FitData {
   int64_t label;                    // -1 for algorithms without one
   const FederatedMatrix* held_out;  // rows to score the model on, or null
   const IterationHook& on_iteration;
+  std::vector<std::string> classes = {};  // the label's classes, by code, when the job codes it
 };
 
 // A job's algorithm with its options parsed and checked: fits when called.
@@ -48,6 +49,8 @@ struct AlgorithmInfo {
   std::string summary;
   bool needs_label = true;
   bool scores_held_out = true;  // with data.holdout, the result also scores the held-out rows
+  // A classifier: the job codes its label 0..K-1 from whatever the labels are (federated/transform.h).
+  bool codes_label = false;
   // Where its settings go in a job spec: "params", or the top-level objects nn takes.
   std::vector<std::string> sections = {"params"};
   std::vector<ParamInfo> params;

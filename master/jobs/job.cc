@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "master/jobs/registry.h"
 #include "master/tensor/federated_matrix.h"
+#include "master/tensor/federated_transform.h"
 
 namespace fedra {
 namespace {
@@ -33,6 +34,43 @@ Result<int64_t> ResolveColumn(const nlohmann::json& ref, const std::vector<std::
   return InvalidArgument(what + ": expected a column name or index, got " + ref.dump());
 }
 
+// The transform of the `used` columns (the label last when `label` >= 0), or nullopt when they are
+// numbers read as they are. Columns the sites list as categories are dummy-coded unless the spec
+// says otherwise; a classifier's label is coded 0..K-1.
+Result<std::optional<Transform>> PlanTransform(const JobSpec& job, const AlgorithmInfo& algorithm,
+                                               const DatasetSchema& schema, const std::vector<std::string>& used,
+                                               int64_t label) {
+  nlohmann::json spec = job.transform.is_null() ? nlohmann::json::object() : job.transform;
+  const std::string label_name = label >= 0 ? used[static_cast<size_t>(label)] : "";
+  if (algorithm.codes_label && !label_name.empty()) {
+    nlohmann::json& l = spec[label_name];
+    if (!l.contains("coding")) l["coding"] = "label";
+    if (l["coding"] != "label") {
+      return InvalidArgument("data.transform." + label_name + ": " + job.algorithm +
+                             " codes its label 0..K-1 (\"coding\": \"label\")");
+    }
+  }
+  FEDRA_ASSIGN_OR_RETURN(Transform t, Transform::Parse(spec, used, schema.Categorical(), "data.transform"));
+  bool needed = false;
+  for (const ColumnTransform& c : t.columns) {
+    const auto missing = schema.missing.find(c.column);
+    if (missing != schema.missing.end() && missing->second > 0 && c.impute == Impute::kNone) {
+      return InvalidArgument("data.transform." + c.column + ": the column has " + std::to_string(missing->second) +
+                             " missing cells at the sites; impute them (\"impute\": \"mean\", \"median\", \"mode\" or "
+                             "{\"value\": ...}) or leave the column out");
+    }
+    needed = needed || c.categorical || c.coded() || c.impute != Impute::kNone || c.bin != Binning::kNone ||
+             c.scale != Scaling::kNone;
+  }
+  if (!label_name.empty() && t.columns.back().OutputNames().size() != 1) {
+    return InvalidArgument("data.transform." + label_name +
+                           ": the label must stay one column (code it \"label\" or "
+                           "\"recode\")");
+  }
+  if (!needed) return std::optional<Transform>();
+  return std::optional<Transform>(std::move(t));
+}
+
 }  // namespace
 
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source) {
@@ -55,6 +93,16 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
   if (const nlohmann::json* features = d.Child("features")) {
     if (!features->is_array()) return InvalidArgument(d.Path("features") + ": expected an array of names or indices");
     job.features.assign(features->begin(), features->end());
+  }
+  if (const nlohmann::json* transform = d.Child("transform")) {
+    // Checked here for its form; against the dataset's columns when the job runs.
+    std::vector<std::string> named;
+    if (transform->is_object()) {
+      for (const auto& [column, v] : transform->items()) named.push_back(column);
+    }
+    Result<Transform> parsed = Transform::Parse(*transform, named, {}, d.Path("transform"));
+    if (!parsed.ok()) return parsed.status().WithContext(source);
+    job.transform = *transform;
   }
   if (const nlohmann::json* holdout = d.Child("holdout")) {
     if (!algorithm->scores_held_out) {
@@ -106,7 +154,8 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const Iterati
   FEDRA_LOG(kInfo) << job.algorithm << ": reading '" << job.dataset << "' at " << fed.site_names().size() << " sites";
   auto fit = [&]() -> Result<nlohmann::json> {
     // Columns by name, as the sites list them (in any order at each site).
-    FEDRA_ASSIGN_OR_RETURN(const std::vector<std::string> columns, DatasetColumns(fed, job.dataset));
+    FEDRA_ASSIGN_OR_RETURN(const DatasetSchema schema, ReadSchema(fed, job.dataset));
+    const std::vector<std::string>& columns = schema.columns;
     // PCA needs no label: -1 then excludes nothing from the default features.
     int64_t label = -1;
     if (!job.label.is_null()) {
@@ -125,21 +174,37 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const Iterati
     }
     // The sites read (and parse) only the columns the job uses: its features, then its label.
     std::vector<std::string> used;
-    std::vector<int64_t> features;
-    for (int64_t j : chosen) {
-      features.push_back(static_cast<int64_t>(used.size()));
-      used.push_back(columns[j]);
-    }
+    for (int64_t j : chosen) used.push_back(columns[j]);
     if (label >= 0) {
       used.push_back(columns[label]);
       label = static_cast<int64_t>(used.size()) - 1;
     }
-    FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data, FederatedMatrix::Read(fed, job.dataset, used));
-    if (!job.holdout) return job.fit(FitData{fed, data, features, label, nullptr, on_iteration});
+    FEDRA_ASSIGN_OR_RETURN(std::optional<Transform> plan,
+                           PlanTransform(job, *FindAlgorithm(job.algorithm), schema, used, label));
+    std::optional<Transform> fitted;
+    if (plan) {
+      FEDRA_ASSIGN_OR_RETURN(fitted, FitTransform(fed, job.dataset, std::move(*plan)));
+    }
+    FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data,
+                           FederatedMatrix::Read(fed, job.dataset, used, fitted ? &*fitted : nullptr));
+    // Features are every column read but the label, which is one column, the last.
+    std::vector<int64_t> features;
+    const int64_t width = data.cols() - (label >= 0 ? 1 : 0);
+    for (int64_t j = 0; j < width; ++j) features.push_back(j);
+    if (label >= 0) label = data.cols() - 1;
+    std::vector<std::string> classes;
+    if (fitted && label >= 0 && fitted->columns.back().coding == Coding::kLabel)
+      classes = fitted->columns.back().levels;
+    auto with_transform = [&](Result<nlohmann::json> result) -> Result<nlohmann::json> {
+      if (result.ok() && fitted) (*result)["transform"] = fitted->ToJson();
+      return result;
+    };
+    if (!job.holdout)
+      return with_transform(job.fit(FitData{fed, data, features, label, nullptr, on_iteration, classes}));
     FEDRA_ASSIGN_OR_RETURN(FederatedMatrix::Split split, data.SplitRows(fed, job.holdout->fraction, job.holdout->seed));
     FEDRA_LOG(kInfo) << job.algorithm << ": " << split.train.rows() << " training rows, " << split.held_out.rows()
                      << " held out";
-    return job.fit(FitData{fed, split.train, features, label, &split.held_out, on_iteration});
+    return with_transform(job.fit(FitData{fed, split.train, features, label, &split.held_out, on_iteration, classes}));
   };
   (void)fed.TakeNoiseReport();  // only this job's releases
   Result<nlohmann::json> result = fit();

@@ -3,9 +3,13 @@
 //
 //   {"algorithm": "lm",
 //    "data": {"dataset": "housing", "label": "price", "features": [...],
+//             "transform": {"district": {"coding": "dummy"}, "rooms": {"impute": "median"}},
 //             "holdout": {"fraction": 0.2, "seed": 7}},
 //    "params": {"lambda": 0.001, "intercept": true}}
 //
+// Columns the sites list as categorical or boolean are dummy-coded unless the transform says
+// otherwise (federated/transform.h); a classifier's label is coded 0..K-1 in sorted order. The
+// fitted transform is part of the result, and may be given back as a later job's transform.
 // Unknown algorithms, fields, columns and parameters are errors that name them.
 #pragma once
 
@@ -34,6 +38,7 @@ struct JobSpec {
   std::string dataset;
   nlohmann::json label;                  // a column name or a 0-based index (optional for pca)
   std::vector<nlohmann::json> features;  // names or indices; empty: every column but the label
+  nlohmann::json transform;              // data.transform: {column: spec}, or null
   std::optional<Holdout> holdout;
   nlohmann::json params = nlohmann::json::object();
   // nn only: the model, the sites' optimizer and the parameter server's settings.

@@ -17,8 +17,8 @@ nlohmann::json ClassificationMetricsJson(double log_loss, double accuracy) {
 }
 
 // R's coefficient table, with z tests where there are standard errors; multinomial models list
-// each class against class 0, as nnet::multinom does.
-nlohmann::json Coefficients(const LogRegModel& model) {
+// each class against the first, as nnet::multinom does.
+nlohmann::json Coefficients(const LogRegModel& model, const std::vector<std::string>& classes) {
   nlohmann::json rows = nlohmann::json::array();
   for (Eigen::Index k = 0; k < model.weights.cols(); ++k) {
     const Eigen::VectorXd estimates = model.weights.col(k);
@@ -29,17 +29,20 @@ nlohmann::json Coefficients(const LogRegModel& model) {
       p_values = model.p_values.col(k);
     }
     const CoefficientTests tests{std_errors, z_values, p_values, "z_value"};
-    const nlohmann::json extra = model.classes > 2 ? nlohmann::json{{"class", k + 1}} : nlohmann::json::object();
+    const nlohmann::json extra =
+        model.classes > 2 ? nlohmann::json{{"class", classes[static_cast<size_t>(k + 1)]}} : nlohmann::json::object();
     for (nlohmann::json& row : CoefficientTable(model.names, estimates, &tests, extra)) rows.push_back(std::move(row));
   }
   return rows;
 }
 
-nlohmann::json LogRegResult(const LogRegModel& model) {
+// `classes` names the label's codes 0..K-1 (the job's label coding).
+nlohmann::json LogRegResult(const LogRegModel& model, std::vector<std::string> classes) {
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  for (auto k = classes.size(); k < static_cast<size_t>(model.classes); ++k) classes.push_back(std::to_string(k));
   return {{"rows", model.rows},
-          {"classes", model.classes},
-          {"coefficients", Coefficients(model)},
+          {"classes", classes},
+          {"coefficients", Coefficients(model, classes)},
           {"summary",
            {{"deviance", model.deviance},
             {"null_deviance", number(model.null_deviance)},
@@ -66,8 +69,9 @@ AlgorithmInfo LogRegJob() {
   AlgorithmInfo a;
   a.name = "logreg";
   a.summary =
-      "logistic regression, binomial or multinomial (labels 0..K-1, class 0 the reference), by Newton's "
-      "method or L-BFGS";
+      "logistic regression, binomial or multinomial (any labels, coded in sorted order: the first class is "
+      "the reference), by Newton's method or L-BFGS";
+  a.codes_label = true;
   a.params = {
       {"lambda", "number", d.lambda, 0, 1e12, "L2 penalty (the intercept is not penalised)"},
       {"intercept", "boolean", d.intercept, 0, 0, "fit an intercept"},
@@ -93,7 +97,7 @@ AlgorithmInfo LogRegJob() {
       LogRegOptions o = options;
       o.on_iteration = in.on_iteration;
       FEDRA_ASSIGN_OR_RETURN(LogRegModel model, FitLogReg(in.fed, in.data, in.features, in.label, o));
-      nlohmann::json result = LogRegResult(model);
+      nlohmann::json result = LogRegResult(model, in.classes);
       if (in.held_out) {
         FEDRA_ASSIGN_OR_RETURN(ClassificationMetrics m,
                                EvaluateLogReg(in.fed, *in.held_out, in.features, in.label, model));

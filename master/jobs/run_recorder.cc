@@ -46,14 +46,16 @@ void AddFinalMetrics(const nlohmann::json& metrics, const std::string& prefix, i
   }
 }
 
-// The fitted model (coefficients, centres or components) as a JSON blob, with each part's shape.
+// The fitted model (coefficients, centres or components) as a JSON blob, with each part's shape,
+// and what it was fitted on: the transform that encodes new rows as the training rows were, the
+// classes its codes stand for.
 Status SaveModel(ExperimentDb& db, int64_t run, const nlohmann::json& result) {
   nlohmann::json model = nlohmann::json::object(), shapes = nlohmann::json::object();
-  for (const char* part : {"coefficients", "centers", "components", "model", "parameters"}) {
+  for (const char* part : {"coefficients", "centers", "components", "model", "parameters", "transform", "classes"}) {
     if (!result.contains(part)) continue;
     const nlohmann::json& v = result[part];
     model[part] = v;
-    if (std::string_view(part) == "model") continue;  // the spec itself, not an array
+    if (!v.is_array()) continue;  // a spec ("model", "transform"), not an array
     shapes[part] = v.is_array() && !v.empty() && v[0].is_structured() ? nlohmann::json::array({v.size(), v[0].size()})
                                                                       : nlohmann::json::array({v.size()});
   }

@@ -57,9 +57,8 @@ std::string Missing(const std::vector<std::string>& a, const std::vector<std::st
   return out;
 }
 
-// `site`'s columns of `dataset` from its catalog listing.
-Result<std::vector<std::string>> ListedColumns(const std::string& site, const nlohmann::json& catalog,
-                                               const std::string& dataset) {
+// `site`'s listing of `dataset` from its catalog, with distinct column names.
+Result<nlohmann::json> Listing(const std::string& site, const nlohmann::json& catalog, const std::string& dataset) {
   std::string known;
   for (const nlohmann::json& d : catalog) {
     const std::string name = d.value("name", "");
@@ -76,53 +75,80 @@ Result<std::vector<std::string>> ListedColumns(const std::string& site, const nl
                                   columns[j] + "'; columns are matched by name, so names must differ");
       }
     }
-    return columns;
+    return d;
   }
   return NotFound("site '" + site + "': unknown dataset '" + dataset +
                   "' (this site has: " + (known.empty() ? "none" : known) + ")");
 }
 
+// The type of a column that sites list as `a` and `b`.
+std::string MergedType(const std::string& a, const std::string& b) {
+  if (a == b || b == "empty") return a;
+  if (a == "empty") return b;
+  return "categorical";
+}
+
 }  // namespace
 
-Result<std::vector<std::string>> DatasetColumns(Federation& fed, const std::string& dataset) {
+std::vector<std::string> DatasetSchema::Categorical() const {
+  std::vector<std::string> out;
+  for (const std::string& c : columns) {
+    const auto it = types.find(c);
+    if (it != types.end() && it->second != "numeric" && it->second != "empty") out.push_back(c);
+  }
+  return out;
+}
+
+Result<DatasetSchema> ReadSchema(Federation& fed, const std::string& dataset) {
   SiteResponses responses = fed.CallAll({Request::ListCatalog()});
   FEDRA_RETURN_IF_ERROR(FirstError(responses));
-  std::vector<std::string> first;
+  DatasetSchema schema;
   std::string first_site, differences;
   for (const std::string& site : fed.site_names()) {
     const nlohmann::json catalog = responses.at(site)->front().meta.value("datasets", nlohmann::json::array());
-    FEDRA_ASSIGN_OR_RETURN(std::vector<std::string> columns, ListedColumns(site, catalog, dataset));
+    FEDRA_ASSIGN_OR_RETURN(const nlohmann::json listing, Listing(site, catalog, dataset));
+    const auto columns = listing.value("columns", std::vector<std::string>{});
+    // IDX datasets list no types: their values are numbers.
+    const auto types = listing.value("types", std::vector<std::string>(columns.size(), "numeric"));
+    const auto missing = listing.value("missing", std::vector<uint64_t>(columns.size(), 0));
+    for (size_t j = 0; j < columns.size() && j < types.size() && j < missing.size(); ++j) {
+      const auto known = schema.types.find(columns[j]);
+      schema.types[columns[j]] = known == schema.types.end() ? types[j] : MergedType(known->second, types[j]);
+      schema.missing[columns[j]] += missing[j];
+    }
     if (first_site.empty()) {
-      first = std::move(columns);
+      schema.columns = columns;
       first_site = site;
       continue;
     }
-    const std::string missing = Missing(first, columns), extra = Missing(columns, first);
-    if (missing.empty() && extra.empty()) continue;
+    const std::string lacks = Missing(schema.columns, columns), extra = Missing(columns, schema.columns);
+    if (lacks.empty() && extra.empty()) continue;
     differences += "; site '" + site + "'";
-    if (!missing.empty()) differences += " lacks " + missing;
-    if (!extra.empty()) differences += std::string(missing.empty() ? "" : " and") + " has " + extra + " besides";
+    if (!lacks.empty()) differences += " lacks " + lacks;
+    if (!extra.empty()) differences += std::string(lacks.empty() ? "" : " and") + " has " + extra + " besides";
   }
   if (!differences.empty()) {
     return FailedPrecondition("dataset '" + dataset + "': the sites hold different columns (matched by name, in any " +
                               "order), against site '" + first_site + "'" + differences);
   }
-  return first;
+  return schema;
 }
 
 Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string& dataset,
-                                              const std::vector<std::string>& wanted) {
+                                              const std::vector<std::string>& wanted, const Transform* transform) {
   std::vector<std::string> columns = wanted;
   if (columns.empty()) {
-    Result<std::vector<std::string>> all = DatasetColumns(fed, dataset);
-    if (!all.ok()) return all.status().WithContext("read '" + dataset + "'");
-    columns = std::move(*all);
+    Result<DatasetSchema> schema = ReadSchema(fed, dataset);
+    if (!schema.ok()) return schema.status().WithContext("read '" + dataset + "'");
+    columns = std::move(schema->columns);
   }
+  const nlohmann::json encoding = transform ? transform->ToJson() : nlohmann::json();
   SiteRequests requests;
   std::map<std::string, VarId> vars;
   for (const std::string& site : fed.site_names()) {
     vars[site] = fed.NewVarId();
-    requests[site] = {Request::Read(vars[site], dataset, columns)};
+    requests[site] = {transform ? Request::ReadEncoded(vars[site], dataset, columns, encoding)
+                                : Request::Read(vars[site], dataset, columns)};
   }
   SiteResponses responses = fed.Call(requests);
 

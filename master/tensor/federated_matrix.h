@@ -6,6 +6,7 @@
 // is gone: the federation clears them with its next batch to each site, at no extra round trip.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,24 +17,40 @@
 #include "common/status.h"
 #include "federated/federation_map.h"
 #include "federated/instruction.h"
+#include "federated/transform.h"
 #include "master/federation/federation.h"
 
 namespace fedra {
 
-// The columns of `dataset` as the sites' catalogs list them, in the first site's order. Sites may
-// hold the columns in any order, since reads select them by name; a site that lacks the dataset
-// or cannot read it, a repeated column name, or a site whose columns differ is an error that names,
-// per site, the missing and the extra columns. One round trip (the catalogs).
-Result<std::vector<std::string>> DatasetColumns(Federation& fed, const std::string& dataset);
+// What the sites' catalogs say of a dataset's columns.
+struct DatasetSchema {
+  std::vector<std::string> columns;  // in the first site's order
+  // Per column, over all sites: "numeric", "boolean" or "categorical" (text at any site), or
+  // "empty" (every cell missing everywhere); and the missing cells, summed.
+  std::map<std::string, std::string> types;
+  std::map<std::string, uint64_t> missing;
+
+  // The columns whose type is not numeric.
+  std::vector<std::string> Categorical() const;
+};
+
+// The columns of `dataset` as the sites' catalogs list them. Sites may hold the columns in any
+// order, since reads select them by name; a site that lacks the dataset or cannot read it, a
+// repeated column name, or a site whose columns differ is an error that names, per site, the
+// missing and the extra columns. One round trip (the catalogs).
+Result<DatasetSchema> ReadSchema(Federation& fed, const std::string& dataset);
 
 class FederatedMatrix {
  public:
-  // Reads `columns` (all, as DatasetColumns lists them, when empty) of `dataset` at every site
-  // of the federation into a row-partitioned matrix, parts in the federation's site order. Each
-  // site selects the columns by name, so only they are parsed, and in this order. Sites holding
-  // no rows are left out. A failure anywhere clears what was read.
+  // Reads `columns` (all, as ReadSchema lists them, when empty) of `dataset` at every site of the
+  // federation into a row-partitioned matrix, parts in the federation's site order. Each site
+  // selects the columns by name, so only they are parsed, and in this order. With `transform`
+  // (fitted, federated/transform.h, of exactly these columns) each site encodes them, and the
+  // matrix has the transform's output columns. Sites holding no rows are left out. A failure
+  // anywhere clears what was read.
   static Result<FederatedMatrix> Read(Federation& fed, const std::string& dataset,
-                                      const std::vector<std::string>& columns = {});
+                                      const std::vector<std::string>& columns = {},
+                                      const Transform* transform = nullptr);
 
   // Sends each part to its site as a public broadcast value, stacked in the given order by rows
   // (kRow) or by columns (kColumn): for tests and benchmarks that start from data in memory.

@@ -119,12 +119,14 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
                                                                     {"data", {{"dataset", "reg"}, {"label", "y"}}},
                                                                     {"params", {{"lambda", 0.1}}}});
     REQUIRE(submitted.ok());
-    // Labels must be classes: this job fails, and the failure is recorded with its reason.
+    // Labels must be classes: a continuous label names none at private-aggregate sites, so this
+    // job fails, and the failure is recorded with its reason.
     REQUIRE(submitted->status == 201);
     const nlohmann::json failed = s.WaitForEnd(viewer, submitted->Json()["run_id"]);
     CHECK(failed["info"]["status"] == "failed");
-    CHECK(failed["info"]["error"].get<std::string>().find("the label column has values that are not class codes") !=
-          std::string::npos);
+    CHECK_MESSAGE(
+        failed["info"]["error"].get<std::string>().find("column 'y': as a label it holds 1 class") != std::string::npos,
+        failed["info"]["error"]);
 
     submitted = op.Post("/api/v1/jobs", {{"algorithm", "lmCG"},
                                          {"experiment", "housing"},

@@ -40,9 +40,12 @@ TEST_CASE("sites may hold a dataset's columns in any order, with text in columns
   s.local.StartAll();
   std::unique_ptr<Federation> fed = s.local.Connect();
 
-  Result<std::vector<std::string>> columns = DatasetColumns(*fed, "t");
-  REQUIRE_MESSAGE(columns.ok(), columns.status().ToString());
-  CHECK(*columns == std::vector<std::string>{"a", "b", "note", "y"});  // the first site's order
+  Result<DatasetSchema> schema = ReadSchema(*fed, "t");
+  REQUIRE_MESSAGE(schema.ok(), schema.status().ToString());
+  CHECK(schema->columns == std::vector<std::string>{"a", "b", "note", "y"});  // the first site's order
+  CHECK(schema->types.at("note") == "categorical");
+  CHECK(schema->types.at("a") == "numeric");
+  CHECK(schema->missing.at("note") == 1);
 
   Result<nlohmann::json> lm =
       Run(*fed, R"({"algorithm": "lm", "data": {"dataset": "t", "label": "y", "features": ["a", "b"]}})");
@@ -54,9 +57,12 @@ TEST_CASE("sites may hold a dataset's columns in any order, with text in columns
   CHECK(c[2]["estimate"].get<double>() == doctest::Approx(-1).epsilon(1e-9));
   CHECK((*lm)["rows"] == 8);
 
-  // Selecting the text column is what fails, and the error says which column and why.
+  // The text column is a category, and its missing cell needs an imputation: the error says so
+  // before any row is read.
   Status text = Run(*fed, R"({"algorithm": "lm", "data": {"dataset": "t", "label": "y"}})").status();
-  CHECK_MESSAGE(text.message().find("column 3 (\"note\")") != std::string::npos, text.message());
+  CHECK_MESSAGE(text.message().find("data.transform.note: the column has 1 missing cells at the sites; impute them") !=
+                    std::string::npos,
+                text.message());
 }
 
 TEST_CASE("sites with different columns are named with what each lacks and has besides") {
@@ -66,7 +72,7 @@ TEST_CASE("sites with different columns are named with what each lacks and has b
   s.Add("c", "t", "a,y,c,d\n1,2,3,4\n");
   s.local.StartAll();
   std::unique_ptr<Federation> fed = s.local.Connect();
-  const Status differ = DatasetColumns(*fed, "t").status();
+  const Status differ = ReadSchema(*fed, "t").status();
   CHECK(differ.message() ==
         "dataset 't': the sites hold different columns (matched by name, in any order), against site 'a'; "
         "site 'c' lacks 'b' and has 'c', 'd' besides");
@@ -84,9 +90,9 @@ TEST_CASE("a repeated column name and a dataset one site lacks are named") {
   s.Add("b", "u", "a\n1\n");
   s.local.StartAll();
   std::unique_ptr<Federation> fed = s.local.Connect();
-  CHECK(DatasetColumns(*fed, "t").status().message().find("site 'a': dataset 't' has two columns named 'a'") !=
+  CHECK(ReadSchema(*fed, "t").status().message().find("site 'a': dataset 't' has two columns named 'a'") !=
         std::string::npos);
-  CHECK(DatasetColumns(*fed, "u").status().message().find("site 'c': unknown dataset 'u' (this site has: t)") !=
+  CHECK(ReadSchema(*fed, "u").status().message().find("site 'c': unknown dataset 'u' (this site has: t)") !=
         std::string::npos);
 }
 
@@ -106,7 +112,7 @@ TEST_CASE("a file that reads as one column because of its delimiter is listed wi
         "read as one column, but its header holds \";\": is that the delimiter? (site.json: \"delimiter\": \";\")");
   CHECK_FALSE(catalogs.at("b")->front().meta["datasets"][0].contains("warnings"));
   // A job on it says which columns differ.
-  CHECK(DatasetColumns(*fed, "semi").status().message().find("site 'b' lacks 'x;y;z' and has 'x', 'y', 'z' besides") !=
+  CHECK(ReadSchema(*fed, "semi").status().message().find("site 'b' lacks 'x;y;z' and has 'x', 'y', 'z' besides") !=
         std::string::npos);
 }
 
@@ -161,13 +167,15 @@ TEST_CASE("a missing value in a column a job reads is named as one") {
     return Run(*fed, std::string(R"({"algorithm": "lm", "data": {"dataset": "m", "features": ["x"], "label": ")") +
                          label + "\"}}");
   };
+  // "NA" and "NaN" are missing-value tokens: the catalog counts them, and a job that reads the
+  // column without imputing them is refused before any row is read.
   const Status na = lm("z").status();
-  CHECK_MESSAGE(na.message().find("line 2, column 3 (\"z\"): a missing value (\"NA\"): the columns a job reads "
-                                  "must hold a number in every row") != std::string::npos,
+  CHECK_MESSAGE(na.message().find("data.transform.z: the column has 1 missing cells at the sites; impute them") !=
+                    std::string::npos,
                 na.message());
   const Status nan = lm("y").status();
-  CHECK_MESSAGE(nan.message().find("site 'b'") != std::string::npos, nan.message());
-  CHECK(nan.message().find("column \"y\": a missing value (NaN)") != std::string::npos);
+  CHECK_MESSAGE(nan.message().find("data.transform.y: the column has 1 missing cells") != std::string::npos,
+                nan.message());
   // Columns without missing values serve jobs as before.
   Result<nlohmann::json> complete = lm("w");
   CHECK_MESSAGE(complete.ok(), complete.status().ToString());
