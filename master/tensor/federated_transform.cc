@@ -195,7 +195,9 @@ Status FitColumn(Federation& fed, const std::string& dataset, const Pooled& p, C
       c->levels.push_back(c->fill.get<std::string>());
     }
     SortLevels(&c->levels);
-    if (p.other) c->levels.emplace_back(kOtherLevel);
+    // First, so that dummy coding makes it the reference: the rare rows get no indicator of
+    // their own, whose sums would rest on too few rows to leave their site.
+    if (p.other) c->levels.insert(c->levels.begin(), std::string(kOtherLevel));
     if (c->coding == Coding::kLabel && c->levels.size() < 2) {
       return FailedPrecondition(where + ": as a label it holds " + std::to_string(c->levels.size()) +
                                 " class the sites may name, and a classifier needs two or more (private-aggregate "

@@ -16,7 +16,8 @@
 namespace fedra {
 
 // Fills in what `spec` leaves to be fitted on `dataset`: levels (sorted as R sorts a factor's,
-// "(other)" last where a private-aggregate site folded rare categories), imputation values, scale
+// after "(other)" where a private-aggregate site folded rare categories, which makes it dummy
+// coding's reference), imputation values, scale
 // centres and divisors, bin edges. Imputed cells count in the scale's statistics; medians and
 // bin edges are of the observed values. A column with nothing to fit costs nothing; the others
 // take one round trip, and a median or equi-height bins a few more.

@@ -5,6 +5,8 @@
 # writes DIR/CASE.csv (the data, numeric, with a header; factors as codes 0..K-1 in level order,
 # rows with missing values left out) and DIR/CASE.json (what R's lm, glm, nnet::multinom, kmeans
 # or prcomp report on it). The tests split the rows over sites, fit them with fedra and compare.
+# The raw-table cases (cars93, airquality) write the table as it is, with text and NA, and fit
+# R's own encoding of it: imputed by R, coded by model.matrix.
 suppressPackageStartupMessages({
   library(MASS)
   library(nnet)
@@ -17,6 +19,10 @@ case <- args[1]
 dir <- args[2]
 
 codes <- function(f) as.integer(f) - 1L
+
+# Factor levels in bytewise order, as fedra sorts categories.
+invisible(Sys.setlocale("LC_COLLATE", "C"))
+as_factor <- function(x) factor(as.character(x))
 
 write_case <- function(data, fit) {
   write.csv(data, file.path(dir, paste0(case, ".csv")), row.names = FALSE)
@@ -121,6 +127,35 @@ switch(case,
     fit <- kmeans_fit(USArrests, 4)
     fit$pca <- pca_fit(USArrests)
     write_case(USArrests, fit)
+  },
+  cars93 = {
+    # 93 cars of 1993: text columns (Type, Origin, AirBags) and missing luggage and rear-seat room.
+    raw <- Cars93[, c("Price", "Type", "Origin", "AirBags", "Horsepower", "MPG.city", "Luggage.room",
+                      "Rear.seat.room")]
+    d <- raw
+    for (f in c("Type", "Origin", "AirBags")) d[[f]] <- as_factor(d[[f]])
+    d$Luggage.room[is.na(d$Luggage.room)] <- mean(d$Luggage.room, na.rm = TRUE)
+    d$Rear.seat.room[is.na(d$Rear.seat.room)] <- median(d$Rear.seat.room, na.rm = TRUE)
+    fit <- list(
+      lm = lm_fit(d[, c("Price", "Type", "Origin", "AirBags", "Horsepower", "Luggage.room", "Rear.seat.room")],
+                  "Price"),
+      glm = glm_fit(d[, c("Origin", "Price", "Horsepower", "MPG.city", "AirBags", "Luggage.room")], "Origin"))
+    write_case(raw, fit)
+  },
+  airquality = {
+    # New York air quality, May to September 1973, the days with an ozone reading: missing solar
+    # radiation (imputed by its median), the month as a category, wind standardised, temperature
+    # in four equi-height bins.
+    raw <- airquality[!is.na(airquality$Ozone), c("Ozone", "Solar.R", "Wind", "Temp", "Month")]
+    d <- raw
+    d$Solar.R[is.na(d$Solar.R)] <- median(d$Solar.R, na.rm = TRUE)
+    d$Wind <- as.numeric(scale(d$Wind))
+    d$Temp <- cut(d$Temp, quantile(d$Temp, 0:4 / 4), include.lowest = TRUE, right = FALSE, labels = 1:4)
+    d$Month <- as_factor(d$Month)
+    fit <- lm_fit(d, "Ozone")
+    fit$solar_median <- median(raw$Solar.R, na.rm = TRUE)
+    fit$temp_edges <- unname(quantile(raw$Temp, 0:4 / 4))
+    write_case(raw, fit)
   },
   stop("unknown case '", case, "'")
 )

@@ -24,7 +24,7 @@ std::vector<int64_t> RCase::features_except(const std::string& label) const {
   return out;
 }
 
-RCase LoadRCase(const std::string& name, const std::filesystem::path& dir) {
+nlohmann::json RunROracle(const std::string& name, const std::filesystem::path& dir) {
   const std::filesystem::path log = dir / (name + ".R.log");
   ChildProcess r({"Rscript", FEDRA_SOURCE_DIR "/tests/r/oracles.R", name, dir.string()}, log);
   const std::optional<int> exit = r.Wait(std::chrono::seconds(60));
@@ -33,13 +33,17 @@ RCase LoadRCase(const std::string& name, const std::filesystem::path& dir) {
     const std::string output((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     throw std::runtime_error("Rscript oracles.R " + name + " failed (is R installed? scripts/install-deps): " + output);
   }
+  std::ifstream json(dir / (name + ".json"));
+  return nlohmann::json::parse(json);
+}
+
+RCase LoadRCase(const std::string& name, const std::filesystem::path& dir) {
+  RCase out;
+  out.fit = RunROracle(name, dir);
   Result<CsvTable> table = ReadCsvFile((dir / (name + ".csv")).string(), CsvOptions{});
   if (!table.ok()) throw std::runtime_error(table.status().ToString());
-  RCase out;
   out.data = std::move(table->values);
   out.columns = std::move(table->column_names);
-  std::ifstream json(dir / (name + ".json"));
-  out.fit = nlohmann::json::parse(json);
   return out;
 }
 

@@ -24,7 +24,11 @@ struct RCase {
   std::vector<int64_t> features_except(const std::string& label) const;
 };
 
-// Runs oracles.R for `name` into `dir` and reads what it wrote; throws when R fails.
+// Runs oracles.R for `name` into `dir` and returns R's fit; the table is left in dir/name.csv.
+// Throws when R fails.
+nlohmann::json RunROracle(const std::string& name, const std::filesystem::path& dir);
+
+// RunROracle, with the (numeric) table read.
 RCase LoadRCase(const std::string& name, const std::filesystem::path& dir);
 
 // Row counts that split `rows` unevenly over three sites (about 20%, 30% and 50%).

@@ -1,0 +1,267 @@
+// Federated transforms on real tables with text columns and missing values (R's Cars93 and
+// airquality), split over three sites that each hold the columns in their own order: lm and
+// logreg on the encoded rows give what R's lm and glm give on R's own encoding of the pooled
+// table (imputed by R, coded by model.matrix). And the privacy rules of fitting a transform at
+// private-aggregate sites.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "common/csv_reader.h"
+#include "master/jobs/job.h"
+#include "master/tensor/federated_transform.h"
+#include "tests/support/in_process_federation.h"
+#include "tests/support/r_oracle.h"
+#include "tests/support/temp_dir.h"
+
+namespace fedra {
+namespace {
+
+using testing::InProcessSites;
+using testing::TempDir;
+
+// A CSV field as written back: quoted when it holds the delimiter or a quote.
+std::string CsvField(const std::string& text) {
+  if (text.find_first_of(",\"") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// R's table `name` split by rows over sites a, b and c (about 20%, 30% and 50%), each site's
+// file with the columns rotated to its own order.
+struct RTable {
+  TempDir dir;
+  nlohmann::json r;
+  InProcessSites sites{dir.path() / "sites", {"a", "b", "c"}};
+  std::unique_ptr<Federation> fed;
+
+  RTable(const std::string& name, const std::string& privacy) : r(testing::RunROracle(name, dir.path())) {
+    const std::string pooled = (dir.path() / (name + ".csv")).string();
+    Result<CsvShape> shape = ProbeCsvFile(pooled, CsvOptions{});
+    REQUIRE_MESSAGE(shape.ok(), shape.status().ToString());
+    std::vector<std::vector<std::string>> records;
+    REQUIRE(ScanCsvFile(pooled, CsvOptions{}, [&](size_t, const std::vector<std::string>& fields) {
+              records.push_back(fields);
+              return true;
+            }).ok());
+    const std::vector<int> split = testing::UnevenThreeWaySplit(static_cast<int64_t>(records.size()));
+    const size_t n = shape->column_names.size();
+    size_t row = 0;
+    for (size_t s = 0; s < 3; ++s) {
+      const std::string& site = sites.sites()[s];
+      std::ofstream out(sites.kit(site) / (name + ".csv"));
+      auto write = [&](const std::vector<std::string>& fields) {
+        for (size_t j = 0; j < n; ++j) out << (j ? "," : "") << CsvField(fields[(j + 3 * s) % n]);
+        out << "\n";
+      };
+      write(shape->column_names);
+      for (int i = 0; i < split[s]; ++i) write(records[row++]);
+      out.close();
+      sites.AddDataset(site, name, name + ".csv", privacy);
+    }
+    sites.StartAll();
+    fed = sites.Connect();
+  }
+
+  Result<nlohmann::json> Run(const nlohmann::json& spec) {
+    Result<JobSpec> job = ParseJobSpec(spec, "job.json");
+    if (!job.ok()) return job.status();
+    return RunJob(*fed, *job);
+  }
+
+  // Describe requests the sites have answered so far.
+  size_t Describes() const {
+    size_t n = 0;
+    for (const std::string& site : sites.sites()) {
+      for (const nlohmann::json& e : sites.audit_events(site)) n += e.value("request", "") == "describe";
+    }
+    return n;
+  }
+};
+
+// Every coefficient R reports, by name, equals fedra's within `tolerance` (relative).
+void CheckCoefficients(const nlohmann::json& result, const nlohmann::json& r, double tolerance) {
+  const nlohmann::json& rows = result["coefficients"];
+  const nlohmann::json& want = r["coefficients"];
+  REQUIRE(rows.size() == want["names"].size());
+  for (size_t j = 0; j < rows.size(); ++j) {
+    std::string name = want["names"][j];
+    if (name == "(Intercept)") name = "(intercept)";
+    CAPTURE(name);
+    CHECK(rows[j]["name"] == name);  // R's model.matrix names and order
+    CHECK(rows[j]["estimate"].get<double>() ==
+          doctest::Approx(want["estimate"][j].get<double>()).epsilon(tolerance).scale(0));
+    CHECK(rows[j]["std_error"].get<double>() ==
+          doctest::Approx(want["std_error"][j].get<double>()).epsilon(tolerance).scale(0));
+  }
+}
+
+TEST_CASE("Cars93 at three sites: dummy coding and imputation give R's lm and glm") {
+  RTable t("cars93", "public");
+  // Type, Origin and AirBags hold text: dummy-coded unless the transform says otherwise.
+  const nlohmann::json lm_job = {
+      {"algorithm", "lm"},
+      {"data",
+       {{"dataset", "cars93"},
+        {"label", "Price"},
+        {"features", {"Type", "Origin", "AirBags", "Horsepower", "Luggage.room", "Rear.seat.room"}},
+        {"transform", {{"Luggage.room", {{"impute", "mean"}}}, {"Rear.seat.room", {{"impute", "median"}}}}}}}};
+  Result<nlohmann::json> lm = t.Run(lm_job);
+  REQUIRE_MESSAGE(lm.ok(), lm.status().ToString());
+  CheckCoefficients(*lm, t.r["lm"], 1e-8);
+  CHECK((*lm)["rows"] == 93);
+  const nlohmann::json& fitted = (*lm)["transform"];
+  CHECK(fitted["Type"]["levels"] == nlohmann::json{"Compact", "Large", "Midsize", "Small", "Sporty", "Van"});
+  CHECK(fitted["Type"]["coding"] == "dummy");
+  CHECK(fitted["Rear.seat.room"]["impute"]["value"] == 27.5);  // R: median(Cars93$Rear.seat.room, na.rm = TRUE)
+
+  // The fitted transform given back is applied as it is: the same model, no statistics asked.
+  const size_t asked = t.Describes();
+  nlohmann::json again = lm_job;
+  again["data"]["transform"] = fitted;
+  Result<nlohmann::json> refit = t.Run(again);
+  REQUIRE_MESSAGE(refit.ok(), refit.status().ToString());
+  CHECK(t.Describes() == asked);
+  CHECK((*refit)["coefficients"] == (*lm)["coefficients"]);
+
+  // Origin ("USA", "non-USA") as a logreg label: coded in sorted order, the first the reference.
+  Result<nlohmann::json> glm = t.Run({{"algorithm", "logreg"},
+                                      {"data",
+                                       {{"dataset", "cars93"},
+                                        {"label", "Origin"},
+                                        {"features", {"Price", "Horsepower", "MPG.city", "AirBags", "Luggage.room"}},
+                                        {"transform", {{"Luggage.room", {{"impute", "mean"}}}}}}}});
+  REQUIRE_MESSAGE(glm.ok(), glm.status().ToString());
+  CHECK((*glm)["classes"] == nlohmann::json{"USA", "non-USA"});
+  CheckCoefficients(*glm, t.r["glm"], 1e-6);
+  CHECK((*glm)["summary"]["deviance"].get<double>() ==
+        doctest::Approx(t.r["glm"]["deviance"].get<double>()).epsilon(1e-8));
+}
+
+TEST_CASE("airquality at three sites: median imputation, a numeric category, scaling and equi-height bins") {
+  RTable t("airquality", "public");
+  Result<nlohmann::json> lm = t.Run(nlohmann::json::parse(R"({"algorithm": "lm", "data": {
+      "dataset": "airquality", "label": "Ozone",
+      "transform": {"Solar.R": {"impute": "median"}, "Wind": {"scale": "standard"},
+                    "Temp": {"bin": {"method": "equi-height", "bins": 4}, "coding": "dummy"},
+                    "Month": {"coding": "dummy"}}}})"));
+  REQUIRE_MESSAGE(lm.ok(), lm.status().ToString());
+  CheckCoefficients(*lm, t.r, 1e-8);
+  const nlohmann::json& fitted = (*lm)["transform"];
+  // The federated search finds R's median and quantiles exactly, from bin counts alone.
+  CHECK(fitted["Solar.R"]["impute"]["value"].get<double>() == t.r["solar_median"].get<double>());
+  const std::vector<double> edges = fitted["Temp"]["bin"]["edges"], want = t.r["temp_edges"];
+  REQUIRE(edges.size() == want.size());
+  for (size_t i = 0; i < edges.size(); ++i) CHECK(edges[i] == doctest::Approx(want[i]).epsilon(1e-12));
+  // Month holds numbers, coded as categories in numeric order.
+  CHECK(fitted["Month"]["levels"] == nlohmann::json{"5", "6", "7", "8", "9"});
+}
+
+// Site a holds two categories 3 and 8 times, each fewer than the minimum of ten rows; b and c
+// never.
+struct RareCategory {
+  TempDir dir;
+  InProcessSites sites{dir.path(), {"a", "b", "c"}};
+
+  explicit RareCategory(const std::string& policy) {
+    for (const std::string& site : sites.sites()) {
+      std::string csv = "y,x,colour,zip\n";
+      for (int i = 0; i < 80; ++i) {
+        const bool rare = site == "a" && i < 11;
+        const std::string colour = rare ? (i < 3 ? "mauve" : "teal") : (i % 2 ? "red" : "blue");
+        csv += std::to_string(i % 7 + (i % 2) * 3) + "," + std::to_string(i) + "," + colour + "," +
+               std::to_string(10000 + i % 4) + "\n";
+      }
+      testing::WriteFile(sites.kit(site) / "people.csv", csv);
+      sites.AddDataset(site, "people", "people.csv", "private-aggregate");
+      sites.EditConfig(site, [&](nlohmann::json& c) {
+        c["datasets"]["people"]["rare_categories"] = policy;
+        c["datasets"]["people"]["types"] = {{"zip", "categorical"}};  // numbers, but a category
+      });
+    }
+    sites.StartAll();
+  }
+};
+
+Result<nlohmann::json> RunText(Federation& fed, const std::string& spec) {
+  Result<JobSpec> job = ParseJobSpec(nlohmann::json::parse(spec), "job.json");
+  if (!job.ok()) return job.status();
+  return RunJob(fed, *job);
+}
+
+TEST_CASE("a category a private-aggregate site holds rarely is fitted as \"(other)\", never by name") {
+  RareCategory s("other");
+  std::unique_ptr<Federation> fed = s.sites.Connect();
+  // The owner declared zip a category, though its cells are numbers.
+  Result<DatasetSchema> schema = ReadSchema(*fed, "people");
+  REQUIRE(schema.ok());
+  CHECK(schema->types.at("zip") == "categorical");
+  CHECK(schema->types.at("x") == "numeric");
+
+  Result<nlohmann::json> lm =
+      RunText(*fed, R"({"algorithm": "lm", "data": {"dataset": "people", "label": "y", "features": ["x", "colour"]}})");
+  REQUIRE_MESSAGE(lm.ok(), lm.status().ToString());
+  const nlohmann::json& fitted = (*lm)["transform"];
+  // "(other)" is the reference level, so its rows get no indicator column of their own. (Its
+  // eleven rows at site a are still the complement of the other indicators there: had they been
+  // fewer than ten, the site would refuse the sums over them.)
+  CHECK(fitted["colour"]["levels"] == nlohmann::json{"(other)", "blue", "red"});
+  for (const char* name : {"mauve", "teal"}) {
+    CHECK(lm->dump().find(name) == std::string::npos);
+    for (const nlohmann::json& e : s.sites.audit_events("a")) CHECK(e.dump().find(name) == std::string::npos);
+  }
+
+  // Order statistics are single rows' values: refused, with what to do instead.
+  Status median = RunText(*fed, R"({"algorithm": "lm", "data": {"dataset": "people", "label": "y", "features": ["x"],
+      "transform": {"x": {"scale": "min-max"}}}})")
+                      .status();
+  CHECK(median.code() == StatusCode::kPermissionDenied);
+  CHECK_MESSAGE(
+      median.message().find("the range and quantiles of column 'x' are single rows' values") != std::string::npos,
+      median.message());
+}
+
+TEST_CASE("a site whose policy refuses rare categories refuses the fit, and says how to go on") {
+  RareCategory s("refuse");
+  std::unique_ptr<Federation> fed = s.sites.Connect();
+  const Status refused =
+      RunText(*fed, R"({"algorithm": "lm", "data": {"dataset": "people", "label": "y", "features": ["x", "colour"]}})")
+          .status();
+  CHECK(refused.code() == StatusCode::kPermissionDenied);
+  CHECK_MESSAGE(refused.message().find("site 'a'") != std::string::npos, refused.message());
+  CHECK(refused.message().find("column 'colour' holds 2 categories that fewer than 10 rows hold") != std::string::npos);
+  CHECK(refused.message().find("mauve") == std::string::npos);
+  // Levels given in the job need no statistics; the rare rows are then not one of them.
+  const Status unknown = RunText(*fed, R"({"algorithm": "lm", "data": {"dataset": "people", "label": "y",
+      "features": ["x", "colour"], "transform": {"colour": {"coding": "dummy", "levels": ["blue", "red"]}}}})")
+                             .status();
+  CHECK(unknown.code() == StatusCode::kDataLoss);
+  CHECK_MESSAGE(unknown.message().find("column \"colour\": a cell holds a category that is not one of its 2 levels") !=
+                    std::string::npos,
+                unknown.message());
+}
+
+TEST_CASE("transform specs with mistakes are named before anything runs") {
+  auto error = [](const std::string& transform) {
+    return ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "lm", "data": {"dataset": "d", "label": "y",
+        "transform": )" + transform + "}}"),
+                        "job.json")
+        .status()
+        .message();
+  };
+  CHECK(error(R"({"a": {"impute": "average"}})")
+            .find("data.transform.a.impute: 'average' is not one of mean, median, "
+                  "mode, value") != std::string::npos);
+  CHECK(error(R"({"a": {"coding": "dummy", "scale": "standard"}})").find("\"scale\" takes numbers") !=
+        std::string::npos);
+  CHECK(error(R"({"a": {"bin": {"method": "equi-width", "bins": 1}}})").find("data.transform.a.bin.bins") !=
+        std::string::npos);
+  CHECK(error(R"({"a": {"type": "categorical", "impute": "mean"}})").find("the mean of categories is not defined") !=
+        std::string::npos);
+  CHECK(error(R"({"a": {"colour": "dummy"}})").find("data.transform.a.colour: unknown field") != std::string::npos);
+  CHECK(error(R"([1])").find("data.transform: expected an object of columns") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace fedra
