@@ -200,7 +200,7 @@ Result<CsvTable> Catalog::LoadEncoded(const DatasetSpec& spec, const std::vector
     const std::string at =
         options.source_name + ": " + (options.locate_cells ? "line " + std::to_string(line) + ", " : "");
     if (i == rows || f.size() != probed->columns.size()) {
-      failed = DataLoss(at + "the file changed since the site started (restart the site, or reload its catalog)");
+      failed = DataLoss(at + "the file changed since the site started (restart the site)");
       return false;
     }
     for (size_t j = 0; j < fields.size(); ++j) cells[j] = f[fields[j]];
