@@ -30,6 +30,17 @@ def write_data(kits, sites):
                 vibration = 0.1 + 0.3 * load * load + abs(rng.gauss(0, 0.02))
                 overheat = 1 if temperature > 66 else 0
                 w.writerow([f"{temperature:.4f}", f"{pressure:.5f}", f"{vibration:.5f}", f"{load:.5f}", overheat])
+        # Maintenance logs as plants keep them: text columns, and hours left blank or "NA".
+        with open(f"{kit}/maintenance.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["line", "shift", "hours", "failures"])
+            for _ in range(ROWS.get(site, 1000) // 4):
+                line, shift = rng.choice("ABC"), rng.choice(["day", "night"])
+                hours = rng.uniform(100, 5000)
+                failures = 0.5 + 0.001 * hours + {"A": 0, "B": 1.5, "C": 3}[line] + (0.8 if shift == "night" else 0)
+                failures += rng.gauss(0, 0.3)
+                w.writerow([line, shift, rng.choice(["", "NA"]) if rng.random() < 0.05 else f"{hours:.1f}",
+                            f"{failures:.3f}"])
         with open(f"{kit}/patients.csv", "w") as f:
             f.write("age,dose\n")
             for _ in range(50):
@@ -40,11 +51,12 @@ def write_data(kits, sites):
         config["datasets"] = {
             # The owners let masters train models on their readings (docs/privacy.md says what that risks).
             "sensors": {"path": "sensors.csv", "privacy": "private-aggregate", "allow_training": True},
+            "maintenance": {"path": "maintenance.csv", "privacy": "private-aggregate"},
             "patients": {"path": "patients.csv", "privacy": "private"},
         }
         json.dump(config, open(path, "w"), indent=2)
         print(f"   site {site}: sensors.csv ({ROWS.get(site, 1000)} rows, private-aggregate), "
-              f"patients.csv (50 rows, private)")
+              f"maintenance.csv ({ROWS.get(site, 1000) // 4} rows, private-aggregate), patients.csv (50 rows, private)")
 
 
 def set_ports(kits, sites):
