@@ -711,29 +711,58 @@ Result<CsvShape> ProbeCsvFile(const std::string& path, const CsvOptions& options
   return shape;
 }
 
-Status ScanCsvFile(const std::string& path, const CsvOptions& options, const CsvRecordVisitor& visit) {
+Result<size_t> ScanCsvRows(const std::string& path, const CsvOptions& options, const CsvRowVisitor& visit) {
   const std::string source = options.source_name.empty() ? path : options.source_name;
   FileBytes file;
   FEDRA_RETURN_IF_ERROR(file.Open(path, source));
   CsvOptions all = options;
   all.select.clear();
-  Plan plan;  // the header's part only: a scan needs no chunks or record counts
-  FEDRA_ASSIGN_OR_RETURN(const char* body, PlanHeader(file.bytes(), all, source, &plan));
+  FEDRA_ASSIGN_OR_RETURN(const Plan plan, MakePlan(file.bytes(), all, source));
+  const size_t chunks = plan.chunks();
+  // The line each chunk starts on.
+  std::vector<size_t> first_line(chunks + 1, 0);
+  RunParallel(chunks, [&](size_t k) {
+    first_line[k + 1] = static_cast<size_t>(std::count(plan.cuts[k], plan.cuts[k + 1], '\n'));
+  });
+  first_line[0] = 1 + static_cast<size_t>(std::count(plan.begin, plan.cuts[0], '\n'));
+  for (size_t k = 1; k <= chunks; ++k) first_line[k] += first_line[k - 1];
+
   const Dialect dialect{options.delimiter};
-  std::vector<std::string> fields;
-  const char* counted = plan.begin;  // newlines before here are in `line`
-  size_t line = 1;
-  for (const char* p = SkipBlankLines(body, plan.end); p < plan.end; p = SkipBlankLines(p, plan.end)) {
-    line += static_cast<size_t>(std::count(counted, p, '\n'));
-    counted = p;
-    fields.clear();
-    CellError error;
-    if (!ReadRecord(p, plan.end, dialect, &fields, &error)) {
-      return FormatError(error, plan.begin, source, plan.layout, options);
+  std::vector<CellError> errors(chunks);
+  std::vector<char> failed(chunks, 0);
+  RunParallel(chunks, [&](size_t k) {
+    const char* end = plan.cuts[k + 1];
+    std::vector<std::string> fields;
+    const char* counted = plan.cuts[k];  // newlines before here are in `line`
+    size_t line = first_line[k], row = plan.first_row[k];
+    for (const char* p = SkipBlankLines(plan.cuts[k], end); p < end; p = SkipBlankLines(p, end)) {
+      line += static_cast<size_t>(std::count(counted, p, '\n'));
+      counted = p;
+      fields.clear();
+      if (row == plan.first_row[k + 1]) {
+        errors[k] = {p, 0, "internal error: record count changed between passes"};
+        failed[k] = 1;
+        return;
+      }
+      if (!ReadRecord(p, end, dialect, &fields, &errors[k])) {
+        failed[k] = 1;
+        return;
+      }
+      if (!visit(row++, line, fields)) return;
     }
-    if (!visit(line, fields)) break;
+  });
+  for (size_t k = 0; k < chunks; ++k) {
+    if (failed[k]) return FormatError(errors[k], plan.begin, source, plan.layout, options);
   }
-  return Status::Ok();
+  return plan.rows();
+}
+
+Status ScanCsvFile(const std::string& path, const CsvOptions& options, const CsvRecordVisitor& visit) {
+  CsvOptions one = options;
+  one.threads = 1;
+  return ScanCsvRows(path, one,
+                     [&](size_t, size_t line, const std::vector<std::string>& fields) { return visit(line, fields); })
+      .status();
 }
 
 bool ParseCsvNumber(std::string_view cell, double* value) { return ParseNumber(cell, value); }

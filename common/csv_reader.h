@@ -89,4 +89,10 @@ bool ParseCsvNumber(std::string_view cell, double* value);
 using CsvRecordVisitor = std::function<bool(size_t line, const std::vector<std::string>& fields)>;
 Status ScanCsvFile(const std::string& path, const CsvOptions& options, const CsvRecordVisitor& visit);
 
+// ScanCsvFile on up to `options.threads` threads, each over its own chunk of the file: `visit`
+// also gets the record's 0-based data row, and runs concurrently for records of different
+// chunks (in file order within one). A false return stops that chunk. Returns the data rows.
+using CsvRowVisitor = std::function<bool(size_t row, size_t line, const std::vector<std::string>& fields)>;
+Result<size_t> ScanCsvRows(const std::string& path, const CsvOptions& options, const CsvRowVisitor& visit);
+
 }  // namespace fedra

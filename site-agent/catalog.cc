@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 
 #include "common/idx_reader.h"
 #include "common/logging.h"
@@ -192,28 +193,38 @@ Result<CsvTable> Catalog::LoadEncoded(const DatasetSpec& spec, const std::vector
   if (admit) FEDRA_RETURN_IF_ERROR(admit(rows, names.size()));
   const CsvOptions options = OptionsFor(spec);
   CsvTable out{Matrix(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(names.size())), names};
-  Eigen::VectorXd row(static_cast<Eigen::Index>(names.size()));
-  std::vector<std::string_view> cells(fields.size());
-  size_t i = 0;
+  // Chunks encode in parallel into their own rows; the first bad record in file order is the error.
+  std::mutex mu;
+  size_t failed_row = SIZE_MAX;
   Status failed;
-  const Status scanned = ScanCsvFile(spec.path.string(), options, [&](size_t line, const std::vector<std::string>& f) {
-    const std::string at =
-        options.source_name + ": " + (options.locate_cells ? "line " + std::to_string(line) + ", " : "");
-    if (i == rows || f.size() != probed->columns.size()) {
-      failed = DataLoss(at + "the file changed since the site started (restart the site)");
-      return false;
-    }
-    for (size_t j = 0; j < fields.size(); ++j) cells[j] = f[fields[j]];
-    if (Status s = encoder.Encode(cells, options.locate_cells, row.data()); !s.ok()) {
-      failed = Status(s.code(), at + s.message());
-      return false;
-    }
-    out.values.row(static_cast<Eigen::Index>(i++)) = row.transpose();
-    return true;
-  });
-  FEDRA_RETURN_IF_ERROR(scanned);
+  const Result<size_t> scanned =
+      ScanCsvRows(spec.path.string(), options, [&](size_t i, size_t line, const std::vector<std::string>& f) {
+        auto fail = [&](Status s) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (i < failed_row) {
+            failed_row = i;
+            failed =
+                Status(s.code(), options.source_name + ": " +
+                                     (options.locate_cells ? "line " + std::to_string(line) + ", " : "") + s.message());
+          }
+          return false;
+        };
+        if (i >= rows || f.size() != probed->columns.size()) {
+          return fail(DataLoss("the file changed since the site started (restart the site)"));
+        }
+        thread_local std::vector<std::string_view> cells;
+        thread_local Eigen::VectorXd row;
+        cells.resize(fields.size());
+        row.resize(static_cast<Eigen::Index>(names.size()));
+        for (size_t j = 0; j < fields.size(); ++j) cells[j] = f[fields[j]];
+        if (Status s = encoder.Encode(cells, options.locate_cells, row.data()); !s.ok()) return fail(s);
+        out.values.row(static_cast<Eigen::Index>(i)) = row.transpose();
+        return true;
+      });
+  FEDRA_RETURN_IF_ERROR(scanned.status());
   FEDRA_RETURN_IF_ERROR(failed);
-  if (i != rows) return DataLoss(options.source_name + ": the file changed since the site started (restart the site)");
+  if (*scanned != rows)
+    return DataLoss(options.source_name + ": the file changed since the site started (restart the site)");
   return out;
 }
 

@@ -462,6 +462,37 @@ TEST_CASE("csv: large file parsed in parallel matches one thread") {
   CHECK(a->column_names == Names{"id", "a", "price"});
 }
 
+TEST_CASE("csv: a parallel scan visits every record once, with its row and line") {
+  TempDir dir;
+  // Quoted newlines, blank lines and a text column, over many small chunks.
+  std::string text = "id,note\n";
+  for (int i = 0; i < 3000; ++i) {
+    text += std::to_string(i) + (i % 7 == 0 ? ",\"two\nlines\"\n" : ",plain\n");
+    if (i % 11 == 0) text += "\n";
+  }
+  const std::string path = WriteIn(dir, "s.csv", text);
+  CsvOptions o = ManyChunks();
+  o.threads = 4;
+  std::vector<std::atomic<size_t>> lines(3000);
+  std::atomic<size_t> wrong{0};
+  Result<size_t> rows = ScanCsvRows(path, o, [&](size_t row, size_t line, const std::vector<std::string>& f) {
+    if (row >= lines.size() || f.size() != 2 || f[0] != std::to_string(row) || lines[row].exchange(line) != 0) ++wrong;
+    return true;
+  });
+  REQUIRE_MESSAGE(rows.ok(), rows.status().ToString());
+  CHECK(*rows == 3000);
+  CHECK(wrong == 0);
+  // Lines as ScanCsvFile counts them, in one pass in file order.
+  size_t mismatched = 0, seen = 0;
+  REQUIRE(ScanCsvFile(path, o, [&](size_t line, const std::vector<std::string>&) {
+            mismatched += lines[seen++] != line;
+            return true;
+          }).ok());
+  CHECK(seen == 3000);
+  CHECK(mismatched == 0);
+  CHECK(lines[1] == 5);  // after the header, record 0 (two lines) and a blank line
+}
+
 TEST_CASE("csv: files: probe, missing file") {
   TempDir dir;
   const std::string bom = "\xEF\xBB\xBF";
