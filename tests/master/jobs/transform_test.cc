@@ -139,6 +139,23 @@ TEST_CASE("Cars93 at three sites: dummy coding and imputation give R's lm and gl
         doctest::Approx(t.r["glm"]["deviance"].get<double>()).epsilon(1e-8));
 }
 
+TEST_CASE("nn regression on Cars93 learns once its features and label are standardised") {
+  RTable t("cars93", "public");
+  nlohmann::json job = nlohmann::json::parse(R"({"algorithm": "nn", "data": {"dataset": "cars93", "label": "Price",
+      "features": ["Horsepower", "MPG.city", "Type", "Luggage.room"],
+      "transform": {"Luggage.room": {"impute": "mean", "scale": "standard"}, "Horsepower": {"scale": "standard"},
+                    "MPG.city": {"scale": "standard"}, "Price": {"scale": "standard"}}},
+      "model": {"hidden": [8], "activation": "relu", "output": "linear"},
+      "optimizer": {"name": "sgd", "lr": 0.05},
+      "ps": {"strategy": "bsp", "frequency": "epoch", "epochs": 40, "batch_size": 8, "seed": 3}})");
+  Result<nlohmann::json> scaled = t.Run(job);
+  REQUIRE_MESSAGE(scaled.ok(), scaled.status().ToString());
+  // The label's variance is 1 after standardising: predicting its mean would score about that.
+  const double loss = (*scaled)["metrics"]["loss"];
+  CHECK(loss < 0.5);
+  CHECK((*scaled)["transform"]["Price"]["scale"]["divisor"].get<double>() > 9);  // R: sd(Cars93$Price) = 9.66
+}
+
 TEST_CASE("airquality at three sites: median imputation, a numeric category, scaling and equi-height bins") {
   RTable t("airquality", "public");
   Result<nlohmann::json> lm = t.Run(nlohmann::json::parse(R"({"algorithm": "lm", "data": {
