@@ -143,7 +143,14 @@ Result<ColumnTransform> ParseColumn(const nlohmann::json& v, const std::string& 
   FEDRA_RETURN_IF_ERROR(f.Finish());
 
   // A coding makes categories of a numeric column's values, as R's factor() does.
-  if (c.coded() && c.bin == Binning::kNone && type != "numeric") c.categorical = true;
+  if (c.coded() && c.bin == Binning::kNone) {
+    if (type == "numeric") {
+      return InvalidArgument(where +
+                             ": a \"coding\" makes categories of the column's values; drop \"type\": "
+                             "\"numeric\", or \"bin\" the numbers first");
+    }
+    c.categorical = true;
+  }
   if (c.categorical && c.bin != Binning::kNone) {
     return InvalidArgument(where + ": \"bin\" takes numbers, and the column holds categories");
   }
@@ -155,6 +162,7 @@ Result<ColumnTransform> ParseColumn(const nlohmann::json& v, const std::string& 
   if (!c.fill.is_null() && !c.categorical && !c.fill.is_number()) {
     return InvalidArgument(where + ": impute: the column holds numbers, so its fill value must be one");
   }
+  if (c.fill.is_number() && c.categorical) c.fill = c.fill.dump();  // a category, as its text
   if (c.scale != Scaling::kNone && (c.categorical || c.coded() || c.bin != Binning::kNone)) {
     return InvalidArgument(where + ": \"scale\" takes numbers, and the column's values are coded as categories");
   }
@@ -308,10 +316,11 @@ Result<RowEncoder> RowEncoder::Make(const Transform& transform, std::vector<std:
 
 Result<double> RowEncoder::Number(const Column& c, std::string_view cell, bool quote_cells) const {
   double v = 0;
-  if (ParseCsvNumber(cell, &v) && !std::isnan(v)) return v;
+  if (ParseCsvNumber(cell, &v) && std::isfinite(v)) return v;
   const std::string& name = transform_.columns[c.index].column;
   return DataLoss("column \"" + name + "\": " + (quote_cells ? "cannot read \"" + std::string(cell) + "\"" : "a cell") +
-                  " as a number; if the column holds categories, give it a \"coding\" in the job's data.transform");
+                  " as a finite number; if the column holds categories, give it a \"coding\" in the job's "
+                  "data.transform");
 }
 
 Result<int> RowEncoder::Code(const Column& c, std::string_view cell, bool quote_cells) const {

@@ -193,7 +193,8 @@ Result<CsvTable> Catalog::LoadEncoded(const DatasetSpec& spec, const std::vector
   if (admit) FEDRA_RETURN_IF_ERROR(admit(rows, names.size()));
   const CsvOptions options = OptionsFor(spec);
   CsvTable out{Matrix(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(names.size())), names};
-  // Chunks encode in parallel into their own rows; the first bad record in file order is the error.
+  // Chunks encode in parallel into their own rows. A malformed record is the error the scan
+  // returns; otherwise the first record in file order that does not encode.
   std::mutex mu;
   size_t failed_row = SIZE_MAX;
   Status failed;

@@ -85,7 +85,7 @@ void AddNumber(double v, ColumnTally* t, bool keep) {
       continue;
     }
     if (v > b.hi) continue;
-    const double width = (b.hi - b.lo) / static_cast<double>(b.bins);
+    const double width = b.hi / static_cast<double>(b.bins) - b.lo / static_cast<double>(b.bins);  // no overflow
     int64_t i = width > 0 ? static_cast<int64_t>((v - b.lo) / width) : 0;
     i = std::clamp<int64_t>(i, 0, b.bins - 1);
     const auto k = static_cast<size_t>(i);
@@ -111,26 +111,29 @@ Status CheckPrivateAggregate(const DatasetSpec& spec, uint64_t min_rows, ColumnT
     }
   }
   if (!t->levels) return Status::Ok();
+  // Categories fewer than min_rows rows hold are folded into "other"; while "other" holds fewer
+  // rows than that too, the next smallest named ones join it, since rows - missing - the named
+  // counts would give its count.
+  std::vector<std::pair<uint64_t, std::string>> by_count;
+  for (const auto& [level, count] : t->counts) by_count.emplace_back(count, level);
+  std::sort(by_count.begin(), by_count.end());
   uint64_t other = 0;
-  size_t folded = 0;
-  for (auto it = t->counts.begin(); it != t->counts.end();) {
-    if (it->second >= min_rows) {
-      ++it;
-      continue;
-    }
-    other += it->second;
+  size_t folded = 0, rare = 0;
+  for (const auto& [count, level] : by_count) {
+    if (count >= min_rows && (other == 0 || other >= min_rows)) break;
+    rare += count < min_rows;
+    other += count;
     ++folded;
-    it = t->counts.erase(it);
+    t->counts.erase(level);
   }
   if (folded == 0) return Status::Ok();
   if (spec.rare_categories == "refuse") {
-    return PermissionDenied(Refusal(spec) + ": column '" + t->name + "' holds " + std::to_string(folded) +
+    return PermissionDenied(Refusal(spec) + ": column '" + t->name + "' holds " + std::to_string(rare) +
                             " categories that fewer than " + std::to_string(min_rows) +
                             " rows hold, and the site refuses to fit on them (site.json: \"rare_categories\": "
                             "\"refuse\"); leave the column out or give its levels in the job");
   }
   (*out)["other"] = true;
-  if (other >= min_rows) (*out)["other_rows"] = other;
   return Status::Ok();
 }
 
@@ -194,7 +197,7 @@ Result<nlohmann::json> DescribeColumns(const DatasetSpec& spec, const CsvOptions
       }
       if (!t.numbers()) continue;
       double v = 0;
-      if (!ParseCsvNumber(cell, &v) || std::isnan(v)) {
+      if (!ParseCsvNumber(cell, &v) || !std::isfinite(v)) {
         failed = DataLoss(options.source_name + ": " + at + "column \"" + t.name +
                           "\": " + (options.locate_cells ? "cannot read \"" + cell + "\"" : "a cell") +
                           " as a number; if the column holds categories, give it a \"coding\"");

@@ -11,7 +11,8 @@
 //
 // Privacy: public data releases all of it. Private-aggregate data releases counts and moments of
 // at least min_aggregate_rows rows (moments by their effective support, support.h); a category
-// fewer rows hold is counted under "other" and never named, or refused (rare_categories); ranges
+// fewer rows hold is folded into "other" and never named (with the next rarest until "other"
+// holds that many rows too), or refused (rare_categories); ranges
 // and bins are order statistics, single rows' values, and are refused. dp-aggregate and private
 // data release none of it: a transform on them must be given fitted.
 #pragma once

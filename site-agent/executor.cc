@@ -166,6 +166,12 @@ Response Executor::Read(const Request& q, AuditEvent* audit) {
         .WithContext("reading " + std::to_string(rows) + " x " + std::to_string(cols) + " values");
   };
   const auto transform = q.params.find("transform");
+  if (transform != q.params.end() && (*spec)->privacy == PrivacyLevel::kDpAggregate) {
+    // The noise is calibrated to the raw columns' declared bounds, not to encoded columns.
+    return Response::Error(PermissionDenied("dataset '" + q.name +
+                                            "' is dp-aggregate: its rows are read as they are, without a transform "
+                                            "(the noise is calibrated to the declared bounds of its raw columns)"));
+  }
   Result<CsvTable> table = transform == q.params.end() ? catalog_->Load(**spec, columns, admit)
                                                        : catalog_->LoadEncoded(**spec, columns, *transform, admit);
   if (!table.ok()) return Response::Error(table.status());

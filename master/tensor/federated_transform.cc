@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
+#include <stdexcept>
 
 #include "common/csv_reader.h"
 
@@ -12,7 +14,9 @@ namespace {
 
 // Bins per step of the quantile search: each step narrows the interval at least this much.
 constexpr int64_t kSearchBins = 256;
-constexpr int kMaxSearchSteps = 40;
+// A step that does not narrow the interval ends the search; this bounds the round trips where
+// values spread so unevenly (each bin's values 256 times the last's) that a step drops one.
+constexpr int kMaxSearchSteps = 200;
 
 // Count, mean and sum of squared deviations of a group of numbers.
 struct Moments {
@@ -28,16 +32,73 @@ struct Moments {
   }
 };
 
-// One column's aggregates, summed over the sites.
-struct Pooled {
+// What one site said of one column, checked: a site's answer is data from the network.
+struct BinAnswer {
+  uint64_t below = 0;
+  std::vector<uint64_t> count;
+  std::vector<double> min, max;  // +-infinity for empty bins
+};
+struct ColumnAnswer {
   uint64_t rows = 0, missing = 0;
   std::map<std::string, uint64_t> counts;
   bool other = false;
-  uint64_t other_rows = 0;
-  Moments moments;
-  double min = std::numeric_limits<double>::infinity(), max = -std::numeric_limits<double>::infinity();
+  std::optional<Moments> moments;
+  std::optional<std::pair<double, double>> range;
+  std::vector<BinAnswer> bins;
 };
+using SiteAnswers = std::map<std::string, ColumnAnswer>;  // by column
 
+uint64_t Count(const nlohmann::json& v) {
+  if (!v.is_number_unsigned()) throw std::invalid_argument("a count is not a non-negative integer");
+  return v.get<uint64_t>();
+}
+
+double Finite(const nlohmann::json& v) {
+  if (!v.is_number() || !std::isfinite(v.get<double>())) throw std::invalid_argument("a value is not a finite number");
+  return v.get<double>();
+}
+
+// Reads one column's answer to `query`; throws on anything malformed.
+ColumnAnswer ReadColumn(const nlohmann::json& a, const nlohmann::json& query) {
+  ColumnAnswer c;
+  c.rows = Count(a.at("rows"));
+  c.missing = Count(a.at("missing"));
+  if (c.missing > c.rows) throw std::invalid_argument("more missing cells than rows");
+  if (query.value("levels", false)) {
+    for (const auto& [level, count] : a.at("levels").items()) c.counts[level] = Count(count);
+    c.other = a.value("other", false);
+  }
+  if (query.value("moments", false)) {
+    const nlohmann::json& m = a.at("moments");
+    c.moments = Moments{static_cast<double>(Count(m.at("n"))), Finite(m.at("mean")), Finite(m.at("m2"))};
+  }
+  if (query.value("range", false) && a.contains("range")) {
+    const nlohmann::json& r = a.at("range");
+    if (!r.is_array() || r.size() != 2) throw std::invalid_argument("a range is not [min, max]");
+    c.range = std::pair{Finite(r[0]), Finite(r[1])};
+  }
+  const size_t bins = query.contains("bins") ? query["bins"].size() : 0;
+  if (bins > 0 && (!a.at("bins").is_array() || a["bins"].size() != bins)) throw std::invalid_argument("bins missing");
+  for (size_t q = 0; q < bins; ++q) {
+    const nlohmann::json& b = a["bins"][q];
+    BinAnswer out;
+    out.below = Count(b.at("below"));
+    for (const char* key : {"count", "min", "max"}) {
+      if (!b.at(key).is_array() || b[key].size() != static_cast<size_t>(kSearchBins)) {
+        throw std::invalid_argument(std::string("bins.") + key + " is not " + std::to_string(kSearchBins) + " entries");
+      }
+    }
+    for (size_t k = 0; k < static_cast<size_t>(kSearchBins); ++k) {
+      out.count.push_back(Count(b["count"][k]));
+      out.min.push_back(b["min"][k].is_null() ? HUGE_VAL : Finite(b["min"][k]));
+      out.max.push_back(b["max"][k].is_null() ? -HUGE_VAL : Finite(b["max"][k]));
+    }
+    c.bins.push_back(std::move(out));
+  }
+  return c;
+}
+
+// What to ask the sites of column `c` to fit what it leaves open.
 nlohmann::json QueryFor(const ColumnTransform& c) {
   nlohmann::json q = nlohmann::json::object();
   if (c.categorical && c.levels.empty()) q["levels"] = true;
@@ -52,34 +113,48 @@ nlohmann::json QueryFor(const ColumnTransform& c) {
   return q;
 }
 
-// Sends `queries` ({column: query}) to every site; returns each site's {column: answer}.
-Result<std::vector<nlohmann::json>> Ask(Federation& fed, const std::string& dataset, const nlohmann::json& queries) {
+// Sends `queries` ({column: query}) to every site; returns each site's checked answers.
+Result<std::vector<SiteAnswers>> Ask(Federation& fed, const std::string& dataset, const nlohmann::json& queries) {
   SiteResponses responses = fed.CallAll({Request::Describe(dataset, queries)});
   if (Status s = FirstError(responses); !s.ok()) return s.WithContext("fitting the transform of '" + dataset + "'");
-  std::vector<std::string> sites = fed.site_names();
-  std::vector<nlohmann::json> out;
-  for (const std::string& site : sites)
-    out.push_back(responses.at(site)->front().meta.value("columns", nlohmann::json()));
+  std::vector<SiteAnswers> out;
+  for (const std::string& site : fed.site_names()) {
+    const nlohmann::json& columns = responses.at(site)->front().meta.value("columns", nlohmann::json());
+    SiteAnswers answers;
+    for (const auto& [column, query] : queries.items()) {
+      try {
+        answers[column] = ReadColumn(columns.at(column), query);
+      } catch (const std::exception& e) {
+        return DataLoss("fitting the transform of '" + dataset + "': site '" + site +
+                        "' answered malformed statistics for column '" + column + "': " + e.what());
+      }
+    }
+    out.push_back(std::move(answers));
+  }
   return out;
 }
 
-Pooled Pool(const std::vector<nlohmann::json>& answers, const std::string& column) {
+// One column's aggregates, summed over the sites.
+struct Pooled {
+  uint64_t rows = 0, missing = 0;
+  std::map<std::string, uint64_t> counts;
+  bool other = false;
+  Moments moments;
+  double min = HUGE_VAL, max = -HUGE_VAL;
+};
+
+Pooled Pool(const std::vector<SiteAnswers>& answers, const std::string& column) {
   Pooled p;
-  for (const nlohmann::json& site : answers) {
-    const nlohmann::json& a = site.at(column);
-    p.rows += a.value("rows", uint64_t{0});
-    p.missing += a.value("missing", uint64_t{0});
-    if (const auto levels = a.find("levels"); levels != a.end()) {
-      for (const auto& [level, count] : levels->items()) p.counts[level] += count.get<uint64_t>();
-    }
-    p.other = p.other || a.value("other", false);
-    p.other_rows += a.value("other_rows", uint64_t{0});
-    if (const auto m = a.find("moments"); m != a.end()) {
-      p.moments.Add({(*m)["n"].get<double>(), (*m)["mean"].get<double>(), (*m)["m2"].get<double>()});
-    }
-    if (const auto r = a.find("range"); r != a.end()) {
-      p.min = std::min(p.min, (*r)[0].get<double>());
-      p.max = std::max(p.max, (*r)[1].get<double>());
+  for (const SiteAnswers& site : answers) {
+    const ColumnAnswer& a = site.at(column);
+    p.rows += a.rows;
+    p.missing += a.missing;
+    for (const auto& [level, count] : a.counts) p.counts[level] += count;
+    p.other = p.other || a.other;
+    if (a.moments) p.moments.Add(*a.moments);
+    if (a.range) {
+      p.min = std::min(p.min, a.range->first);
+      p.max = std::max(p.max, a.range->second);
     }
   }
   return p;
@@ -106,28 +181,33 @@ Result<std::vector<double>> OrderStatistics(Federation& fed, const std::string& 
       asked.push_back(i);
     }
     if (asked.empty()) break;
-    FEDRA_ASSIGN_OR_RETURN(const std::vector<nlohmann::json> answers,
+    FEDRA_ASSIGN_OR_RETURN(const std::vector<SiteAnswers> answers,
                            Ask(fed, dataset, {{column, {{"bins", std::move(bins)}}}}));
     for (size_t q = 0; q < asked.size(); ++q) {
       Search& s = searches[asked[q]];
       std::vector<uint64_t> count(kSearchBins, 0);
       std::vector<double> min(kSearchBins, HUGE_VAL), max(kSearchBins, -HUGE_VAL);
       uint64_t below = 0;
-      for (const nlohmann::json& site : answers) {
-        const nlohmann::json& b = site.at(column).at("bins").at(q);
-        below += b["below"].get<uint64_t>();
+      for (const SiteAnswers& site : answers) {
+        const BinAnswer& b = site.at(column).bins[q];
+        below += b.below;
         for (size_t k = 0; k < count.size(); ++k) {
-          count[k] += b["count"][k].get<uint64_t>();
-          if (!b["min"][k].is_null()) min[k] = std::min(min[k], b["min"][k].get<double>());
-          if (!b["max"][k].is_null()) max[k] = std::max(max[k], b["max"][k].get<double>());
+          count[k] += b.count[k];
+          min[k] = std::min(min[k], b.min[k]);
+          max[k] = std::max(max[k], b.max[k]);
         }
       }
       uint64_t seen = below;
       size_t k = 0;
       while (k < count.size() && seen + count[k] < s.rank) seen += count[k++];
-      if (k == count.size()) {
-        return Internal("fitting the transform: column '" + column + "': the sites' counts do not reach rank " +
-                        std::to_string(s.rank) + " (did a file change?)");
+      if (k == count.size() || !(min[k] >= s.lo && max[k] <= s.hi)) {
+        return DataLoss("fitting the transform: column '" + column + "': the sites' bin counts do not hold rank " +
+                        std::to_string(s.rank) + " of the values (did a file change?)");
+      }
+      if (min[k] == s.lo && max[k] == s.hi && s.lo < s.hi) {
+        // The interval's smallest and largest value in one bin: its width no longer divides.
+        return Internal("fitting the transform: column '" + column + "': the quantile search cannot narrow [" +
+                        std::to_string(s.lo) + ", " + std::to_string(s.hi) + "]");
       }
       s.lo = min[k];
       s.hi = max[k];
@@ -136,7 +216,10 @@ Result<std::vector<double>> OrderStatistics(Federation& fed, const std::string& 
   }
   std::vector<double> out;
   for (const Search& s : searches) {
-    if (!s.done) return Internal("fitting the transform: column '" + column + "': the quantile search did not settle");
+    if (!s.done) {
+      return Internal("fitting the transform: column '" + column + "': the quantile search did not settle in " +
+                      std::to_string(kMaxSearchSteps) + " steps");
+    }
     out.push_back(s.lo);
   }
   return out;
@@ -176,8 +259,10 @@ Status FitColumn(Federation& fed, const std::string& dataset, const Pooled& p, C
     double number = 0;
     if (c->categorical) {
       c->fill = mode->first;
-    } else if (ParseCsvNumber(mode->first, &number)) {
+    } else if (ParseCsvNumber(mode->first, &number) && std::isfinite(number)) {
       c->fill = number;
+    } else {
+      return FailedPrecondition(where + ": its most common value is text, not a number: give it a \"coding\"");
     }
   }
   if (c->fill.is_null() && c->impute == Impute::kMedian) {
@@ -185,7 +270,6 @@ Status FitColumn(Federation& fed, const std::string& dataset, const Pooled& p, C
                            Quantiles(fed, dataset, c->column, observed, p.min, p.max, {0.5}));
     c->fill = median[0];
   }
-  if (c->fill.is_number() && c->categorical) c->fill = c->fill.dump();
   const bool filled = p.missing > 0 && c->fill.is_number();
   const double fill = c->fill.is_number() ? c->fill.get<double>() : 0;
 
@@ -247,7 +331,7 @@ Result<Transform> FitTransform(Federation& fed, const std::string& dataset, Tran
     if (nlohmann::json q = QueryFor(c); !c.fitted() && !q.empty()) queries[c.column] = std::move(q);
   }
   if (queries.empty()) return spec;
-  FEDRA_ASSIGN_OR_RETURN(const std::vector<nlohmann::json> answers, Ask(fed, dataset, queries));
+  FEDRA_ASSIGN_OR_RETURN(const std::vector<SiteAnswers> answers, Ask(fed, dataset, queries));
   for (ColumnTransform& c : spec.columns) {
     if (!queries.contains(c.column)) continue;
     FEDRA_RETURN_IF_ERROR(FitColumn(fed, dataset, Pool(answers, c.column), &c));

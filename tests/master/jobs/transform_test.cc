@@ -239,6 +239,24 @@ TEST_CASE("a category a private-aggregate site holds rarely is fitted as \"(othe
       median.message());
 }
 
+TEST_CASE("a lone rare category is folded with the next rarest, so that no count gives it away") {
+  TempDir dir;
+  InProcessSites sites{dir.path(), {"a"}};
+  // 3 mauve, 12 teal, 40 blue: "(other)" must hold at least 10 rows, or rows - named would count mauve.
+  std::string csv = "colour\n";
+  for (int i = 0; i < 55; ++i) csv += i < 3 ? "mauve\n" : i < 15 ? "teal\n" : "blue\n";
+  testing::WriteFile(sites.kit("a") / "c.csv", csv);
+  sites.AddDataset("a", "c", "c.csv", "private-aggregate");
+  sites.StartAll();
+  std::unique_ptr<Federation> fed = sites.Connect();
+  SiteResponses r = fed->CallAll({Request::Describe("c", {{"colour", {{"levels", true}}}})});
+  REQUIRE(FirstError(r).ok());
+  const nlohmann::json& colour = r.at("a")->front().meta["columns"]["colour"];
+  CHECK(colour["levels"] == nlohmann::json{{"blue", 40}});
+  CHECK(colour["other"] == true);
+  CHECK_FALSE(colour.contains("other_rows"));
+}
+
 TEST_CASE("a site whose policy refuses rare categories refuses the fit, and says how to go on") {
   RareCategory s("refuse");
   std::unique_ptr<Federation> fed = s.sites.Connect();
@@ -277,6 +295,8 @@ TEST_CASE("transform specs with mistakes are named before anything runs") {
   CHECK(error(R"({"a": {"type": "categorical", "impute": "mean"}})").find("the mean of categories is not defined") !=
         std::string::npos);
   CHECK(error(R"({"a": {"colour": "dummy"}})").find("data.transform.a.colour: unknown field") != std::string::npos);
+  CHECK(error(R"({"a": {"type": "numeric", "coding": "dummy"}})").find("a \"coding\" makes categories") !=
+        std::string::npos);
   CHECK(error(R"([1])").find("data.transform: expected an object of columns") != std::string::npos);
 }
 
