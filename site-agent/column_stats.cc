@@ -142,7 +142,12 @@ Status CheckPrivateAggregate(const DatasetSpec& spec, uint64_t min_rows, ColumnT
 Result<nlohmann::json> DescribeColumns(const DatasetSpec& spec, const CsvOptions& options,
                                        const std::vector<std::string>& names, const nlohmann::json& queries,
                                        uint64_t min_aggregate_rows) {
-  if (spec.privacy == PrivacyLevel::kPrivate || spec.privacy == PrivacyLevel::kDpAggregate) {
+  if (spec.privacy == PrivacyLevel::kDpAggregate) {
+    return PermissionDenied(Refusal(spec) +
+                            ": it releases no statistics for fitting a transform, and its rows are read without one "
+                            "(its noise is calibrated to the declared bounds of its raw numeric columns)");
+  }
+  if (spec.privacy == PrivacyLevel::kPrivate) {
     return PermissionDenied(Refusal(spec) +
                             ": it releases no statistics for fitting a transform; give the transform fitted in the "
                             "job (levels, impute values, scale centre and divisor, bin edges)");

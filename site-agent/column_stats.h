@@ -14,7 +14,8 @@
 // fewer rows hold is folded into "other" and never named (with the next rarest until "other"
 // holds that many rows too), or refused (rare_categories); ranges
 // and bins are order statistics, single rows' values, and are refused. dp-aggregate and private
-// data release none of it: a transform on them must be given fitted.
+// data release none of it: private data takes a transform given fitted in the job, dp-aggregate
+// data none (its noise is calibrated to its raw columns' bounds).
 #pragma once
 
 #include <string>
