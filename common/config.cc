@@ -5,7 +5,33 @@
 
 namespace fedra {
 
+bool JsonNestsDeeperThan(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 Result<nlohmann::json> ParseJson(std::string_view text, std::string_view source) {
+  if (JsonNestsDeeperThan(text, kMaxJsonDepth)) {
+    return InvalidArgument(std::string(source) + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                           " levels");
+  }
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     // Re-parse with exceptions only to get nlohmann's position-bearing message.

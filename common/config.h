@@ -20,7 +20,16 @@ namespace fedra {
 // Parses a JSON document from `path`, refusing files over `max_bytes`.
 Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path, size_t max_bytes = 16u << 20);
 
-// Parses JSON text; errors name `source`.
+// The deepest nesting of arrays and objects JSON text may have: deeper documents are refused
+// before parsing, since copying and destroying them recurses once per level (a body nested
+// 100,000 deep overflowed the stack).
+inline constexpr int kMaxJsonDepth = 64;
+
+// Whether `text` nests arrays and objects deeper than `limit` (strings skipped; the text need not
+// be valid JSON).
+bool JsonNestsDeeperThan(std::string_view text, int limit);
+
+// Parses JSON text nested at most kMaxJsonDepth deep; errors name `source`.
 Result<nlohmann::json> ParseJson(std::string_view text, std::string_view source);
 
 // `p` if absolute, else `p` relative to `base_dir`.

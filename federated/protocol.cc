@@ -1,5 +1,6 @@
 #include "federated/protocol.h"
 
+#include "common/config.h"
 #include "common/matrix_codec.h"
 #include "federated/instruction.h"
 
@@ -20,6 +21,9 @@ Status DecodeJson(ByteReader* r, nlohmann::json* out) {
   if (text.empty()) {
     *out = nlohmann::json::object();
     return Status::Ok();
+  }
+  if (JsonNestsDeeperThan(text, kMaxJsonDepth)) {
+    return DataLoss("metadata nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
   *out = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (out->is_discarded() || !out->is_object()) return DataLoss("metadata is not a JSON object");

@@ -26,6 +26,17 @@ TEST_CASE("ParseJson reports where the text is broken") {
   CHECK(bad.status().message().find("job.json: invalid JSON") == 0);
 }
 
+TEST_CASE("JSON nested deeper than the limit is refused before it is parsed") {
+  CHECK(JsonNestsDeeperThan("[[[1]]]", 2));
+  CHECK_FALSE(JsonNestsDeeperThan("[[[1]]]", 3));
+  // Brackets inside strings, escaped quotes included, do not count.
+  CHECK_FALSE(JsonNestsDeeperThan(R"({"a": "[[[[{{", "b": "\"[[[[", "c": [1]})", 2));
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  Result<nlohmann::json> refused = ParseJson(deep, "body");
+  CHECK(refused.status().message() == "body: JSON nested deeper than 64 levels");
+  CHECK(ParseJson(std::string(64, '[') + std::string(64, ']'), "body").ok());
+}
+
 }  // namespace fedra
 
 namespace fedra {

@@ -16,7 +16,9 @@ TEST_CASE("request batches round-trip every request type") {
       42,
       {Request::Ping(), Request::ListCatalog(), Request::Read(7, "housing", {"a", "b"}),
        Request::Put(8, Matrix::Random(3, 2)), Request::Get(7), Request::Run(9, Op::kTmatmul, {7, 8}, true),
-       RawCall(10, "moments", {7}, {{"k", 3}}), Request::Clear({7, 8, 9})}};
+       RawCall(10, "moments", {7}, {{"k", 3}}), Request::Clear({7, 8, 9}),
+       Request::ReadEncoded(11, "cars", {"Type"}, {{"Type", {{"coding", "dummy"}, {"levels", {"a", "b"}}}}}),
+       Request::Describe("cars", {{"Type", {{"levels", true}}}})}};
   Bytes bytes = EncodeRequestBatch(batch);
   RequestBatch back;
   REQUIRE(DecodeRequestBatch(bytes, &back).ok());
@@ -33,6 +35,17 @@ TEST_CASE("request batches round-trip every request type") {
     REQUIRE(a.value.has_value() == b.value.has_value());
     if (a.value) CHECK(*a.value == *b.value);
   }
+}
+
+TEST_CASE("request metadata nested deeper than the JSON limit is refused, not parsed") {
+  Request deep = Request::Ping();
+  nlohmann::json params = 1;
+  for (int i = 0; i < 200; ++i) params = nlohmann::json::array({params});
+  deep.params = {{"x", params}};
+  RequestBatch back;
+  const Status s = DecodeRequestBatch(EncodeRequestBatch(RequestBatch{1, {deep}}), &back);
+  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK_MESSAGE(s.message().find("metadata nests deeper than 64 levels") != std::string::npos, s.message());
 }
 
 TEST_CASE("response batches round-trip status, meta and values") {

@@ -107,6 +107,10 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
   SUBCASE("a submitted job runs in the background and is recorded with its metrics and model") {
     CheckError(viewer.Post("/api/v1/jobs", {{"algorithm", "lm"}}), 403, "PERMISSION_DENIED", "viewer");
     CheckError(op.Request("POST", "/api/v1/jobs", "{not json"), 400, "INVALID_ARGUMENT");
+    // A body nested 100,000 deep once overflowed the master's stack; it is refused unparsed.
+    const std::string deep =
+        R"({"algorithm": "lm", "params": )" + std::string(100000, '[') + std::string(100000, ']') + "}";
+    CheckError(op.Request("POST", "/api/v1/jobs", deep), 400, "INVALID_ARGUMENT", "nested deeper than 64 levels");
     CheckError(op.Post("/api/v1/jobs", {{"algorithm", "svm"}, {"data", {{"dataset", "reg"}, {"label", "y"}}}}), 400,
                "INVALID_ARGUMENT", "unknown algorithm 'svm'");
     CheckError(
