@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <locale.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <system_error>
 #include <thread>
@@ -625,16 +625,11 @@ Result<CsvTable> ParseWithSource(std::string_view text, const CsvOptions& option
 
 // ---- Files -------------------------------------------------------------------------------------
 
-// The bytes of a whole file: mapped when it is a regular file, read otherwise (pipes).
+// The bytes of a whole file, read into memory. Not mapped: a file truncated while it is mapped
+// kills the reader with SIGBUS, and a data owner may rewrite a file while a site reads it; read
+// bytes are a snapshot, and a half-written record is a parse error.
 class FileBytes {
  public:
-  FileBytes() = default;
-  FileBytes(const FileBytes&) = delete;
-  FileBytes& operator=(const FileBytes&) = delete;
-  ~FileBytes() {
-    if (map_ != nullptr) munmap(map_, size_);
-  }
-
   // Errors call the file `name`.
   Status Open(const std::string& path, const std::string& name) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -644,10 +639,7 @@ class FileBytes {
     return status;
   }
 
-  std::string_view bytes() const {
-    if (map_ != nullptr) return {static_cast<const char*>(map_), size_};
-    return copy_;
-  }
+  std::string_view bytes() const { return {data_.get(), size_}; }
 
  private:
   static Status OpenError(const std::string& path, int err) {
@@ -661,30 +653,27 @@ class FileBytes {
     struct stat st;
     if (fstat(fd, &st) != 0) return OpenError(path, errno);
     if (S_ISDIR(st.st_mode)) return InvalidArgument(path + " is a directory, not a CSV file");
-    if (S_ISREG(st.st_mode)) {
-      size_ = static_cast<size_t>(st.st_size);
-      if (size_ == 0) return Status::Ok();
-      void* map = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-      if (map != MAP_FAILED) {
-        map_ = map;
-        return Status::Ok();
-      }
-    }
-    char buffer[1 << 16];
+    // A regular file is read into one buffer of its size, left uninitialised (it is overwritten),
+    // which grows if the file does meanwhile.
+    size_t capacity = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1 : 1 << 16;
+    data_ = std::make_unique_for_overwrite<char[]>(capacity);
     for (;;) {
-      const ssize_t n = read(fd, buffer, sizeof buffer);
+      if (size_ == capacity) {
+        auto bigger = std::make_unique_for_overwrite<char[]>(capacity * 2);
+        std::memcpy(bigger.get(), data_.get(), size_);
+        data_ = std::move(bigger);
+        capacity *= 2;
+      }
+      const ssize_t n = read(fd, data_.get() + size_, capacity - size_);
       if (n == 0) return Status::Ok();
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        return DataLoss("cannot read " + path + ": " + std::generic_category().message(errno));
-      }
-      copy_.append(buffer, static_cast<size_t>(n));
+      if (n < 0) return DataLoss("cannot read " + path + ": " + std::generic_category().message(errno));
+      size_ += static_cast<size_t>(n);
     }
   }
 
-  void* map_ = nullptr;
+  std::unique_ptr<char[]> data_;
   size_t size_ = 0;
-  std::string copy_;
 };
 
 }  // namespace
