@@ -1,5 +1,7 @@
 #include "common/framing.h"
 
+#include <algorithm>
+
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -94,12 +96,19 @@ net::awaitable<Result<Frame>> ReadFrame(TlsStream& stream, const ReadLimits& lim
   Result<FrameHeader> h = DecodeFrameHeader(header, limits.max_body);
   if (!h.ok()) co_return h.status();
 
-  Frame frame{h->kind, Bytes(h->length)};
-  if (h->length > 0) {
-    auto [ec3, n3] = co_await net::async_read(stream, net::buffer(frame.body), kAsTuple);
+  // The buffer grows as bytes arrive, doubling its step: a header that declares a large body and
+  // sends nothing costs the first step, not the declared size.
+  constexpr size_t kFirstStep = 64 << 10, kLargestStep = 16 << 20;
+  Frame frame{h->kind, {}};
+  size_t arrived = 0;
+  for (size_t step = kFirstStep; arrived < h->length; step = std::min(step * 2, kLargestStep)) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(h->length - arrived, step));
+    frame.body.resize(arrived + want);
+    auto [ec3, n3] = co_await net::async_read(stream, net::buffer(frame.body.data() + arrived, want), kAsTuple);
+    arrived += n3;
     if (ec3) {
-      co_return StreamError(
-          ec3, "reading message body (" + std::to_string(n3) + " of " + std::to_string(h->length) + " bytes arrived)");
+      co_return StreamError(ec3, "reading message body (" + std::to_string(arrived) + " of " +
+                                     std::to_string(h->length) + " bytes arrived)");
     }
   }
   co_return frame;

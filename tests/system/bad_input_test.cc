@@ -125,6 +125,47 @@ TEST_CASE("malformed messages get a clear error and the site keeps serving") {
   site.CheckStillServing();
 }
 
+// The site's peak resident memory so far (VmHWM), in bytes.
+uint64_t PeakRss(pid_t pid) {
+  std::istringstream in(testing::ReadFile("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+TEST_CASE("a header that declares a large body and sends none costs the site little memory") {
+  TempDir dir;
+  LocalFederation local{dir.path(), {"a"}};
+  local.EditConfig("a", [](nlohmann::json& c) {
+    c["limits"]["max_message_bytes"] = 256 << 20;
+    c["limits"]["read_timeout_s"] = 2;
+  });
+  local.StartAll();
+  const uint64_t before = PeakRss(local.process("a").pid());
+  // Four connections each declare 200 MiB and send one byte; the site drops them at its deadline.
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<RawClient>(local.master_tls(), local.port("a"), std::chrono::seconds(10)));
+    REQUIRE(clients.back()->Connect().ok());
+    REQUIRE(clients.back()->Send(EncodeFrameHeader(FrameKind::kRequestBatch, 200 << 20)).ok());
+    REQUIRE(clients.back()->Send(Bytes(1, 0)).ok());
+  }
+  auto dropped = [&] {
+    const std::string log = testing::ReadFile(local.log("a"));
+    size_t n = 0;
+    for (size_t at = log.find("1 of 209715200 bytes arrived"); at != std::string::npos;
+         at = log.find("1 of 209715200 bytes arrived", at + 1)) {
+      ++n;
+    }
+    return n == 4;
+  };
+  REQUIRE(testing::WaitFor(dropped, std::chrono::seconds(10)));
+  // Allocating the declared bodies would have added 800 MiB.
+  const uint64_t peak = PeakRss(local.process("a").pid());
+  CHECK_MESSAGE(peak < before + (64u << 20), "peak RSS grew from " << before << " to " << peak << " bytes");
+}
+
 TEST_CASE("bad requests get errors that say what happened, and the audit trail keeps them all") {
   BadInputSite site;
   const size_t before = site.Audit().size();
