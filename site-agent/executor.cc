@@ -65,12 +65,25 @@ Result<std::vector<Interval>> ClipToBounds(const DatasetSpec& spec, const std::v
   return bounds;
 }
 
+// Requests that change nothing at the site, so their answer can be refused after the fact.
+bool ReadsOnly(RequestType type) {
+  return type == RequestType::kGet || type == RequestType::kAudit || type == RequestType::kListCatalog ||
+         type == RequestType::kDescribe;
+}
+
+// About what a response takes on the wire.
+uint64_t ResponseBytes(const Response& r) {
+  const uint64_t value = r.value ? static_cast<uint64_t>(r.value->size()) * sizeof(double) : 0;
+  return r.meta.dump().size() + value + r.packed.size();
+}
+
 }  // namespace
 
 ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& peer) {
   ResponseBatch out;
   out.id = batch.id;
   out.responses.reserve(batch.requests.size());
+  uint64_t response_bytes = 0;
   for (const Request& q : batch.requests) {
     AuditEvent event;
     event.peer = peer.ToString();
@@ -81,6 +94,16 @@ ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& p
       r = Run(q, &event);
     } catch (const std::exception& e) {  // bad_alloc and the like: fail the request, not the site
       r = Response::Error(Internal(std::string("request failed: ") + e.what()));
+    }
+    if (r.status.ok() && ReadsOnly(q.type)) {
+      const uint64_t bytes = ResponseBytes(r);
+      if (response_bytes + bytes > limits_.max_response_bytes) {
+        r = Response::Error(ResourceExhausted(
+            std::string(RequestTypeName(q.type)) + ": the batch's answers would exceed the site's limit of " +
+            std::to_string(limits_.max_response_bytes) + " bytes (limits.max_response_bytes); ask for less per batch"));
+      } else {
+        response_bytes += bytes;
+      }
     }
     if (!r.status.ok()) {
       event.outcome = r.status.code() == StatusCode::kPermissionDenied ? AuditOutcome::kRefused : AuditOutcome::kFailed;

@@ -13,15 +13,18 @@ Status ParseLimits(JsonFields& fields, SiteLimits* limits) {
   if (!node) return Status::Ok();
   JsonFields f(*node, fields.Path("limits"));
   int64_t max_message = static_cast<int64_t>(limits->max_message_bytes);
+  int64_t max_response = static_cast<int64_t>(limits->max_response_bytes);
   int64_t budget = static_cast<int64_t>(limits->memory_budget_bytes);
   int64_t min_rows = static_cast<int64_t>(limits->min_aggregate_rows);
   FEDRA_RETURN_IF_ERROR(f.Optional("max_message_bytes", &max_message, 1024, int64_t{1} << 40));
+  FEDRA_RETURN_IF_ERROR(f.Optional("max_response_bytes", &max_response, 1024, int64_t{1} << 40));
   FEDRA_RETURN_IF_ERROR(f.Optional("memory_budget_bytes", &budget, 1 << 20, int64_t{1} << 50));
   FEDRA_RETURN_IF_ERROR(f.Optional("min_aggregate_rows", &min_rows, 1, int64_t{1} << 40));
   FEDRA_RETURN_IF_ERROR(f.Optional("read_timeout_s", &limits->read_timeout_s, 1, 3600));
   FEDRA_RETURN_IF_ERROR(f.Optional("idle_timeout_s", &limits->idle_timeout_s, 1, 86400));
   FEDRA_RETURN_IF_ERROR(f.Finish());
   limits->max_message_bytes = static_cast<uint64_t>(max_message);
+  limits->max_response_bytes = static_cast<uint64_t>(max_response);
   limits->memory_budget_bytes = static_cast<uint64_t>(budget);
   limits->min_aggregate_rows = static_cast<uint64_t>(min_rows);
   return Status::Ok();
@@ -142,6 +145,7 @@ OrderedJson SiteConfigJson(const SiteConfig& config, const std::filesystem::path
           {"privacy_ledger", PathInConfig(base_dir, config.privacy_ledger)},
           {"limits",
            {{"max_message_bytes", limits.max_message_bytes},
+            {"max_response_bytes", limits.max_response_bytes},
             {"memory_budget_bytes", limits.memory_budget_bytes},
             {"min_aggregate_rows", limits.min_aggregate_rows},
             {"read_timeout_s", limits.read_timeout_s},

@@ -48,6 +48,9 @@ struct DatasetSpec {
 
 struct SiteLimits {
   uint64_t max_message_bytes = 256u << 20;  // largest request accepted
+  // The most a batch's answers to reads (get, audit, catalog, describe) may add up to; later ones
+  // are refused. A master accepts 2 GiB by default.
+  uint64_t max_response_bytes = 2ull << 30;
   uint64_t memory_budget_bytes = 4ull << 30;
   uint64_t min_aggregate_rows = 10;  // smallest aggregate of private-aggregate data to release
   int64_t read_timeout_s = 30;       // to read a message once it has started

@@ -25,6 +25,7 @@ struct BadInputSite {
   BadInputSite() {
     local.EditConfig("a", [](nlohmann::json& c) {
       c["limits"]["max_message_bytes"] = 4096;
+      c["limits"]["max_response_bytes"] = 64 << 10;
       c["limits"]["read_timeout_s"] = 2;
     });
     local.AddCsvDataset("a", "agg", Matrix::Ones(30, 2), {"p", "q"}, "private-aggregate");
@@ -132,6 +133,31 @@ uint64_t PeakRss(pid_t pid) {
     if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
   }
   return 0;
+}
+
+TEST_CASE("a batch's answers are bounded: sixty audit requests do not make a response of megabytes") {
+  BadInputSite site;
+  for (int i = 0; i < 40; ++i) (void)site.One(Request::Get(424242));  // 40 audited failures
+  auto c = site.Connected();
+  RequestBatch batch{3, {}};
+  for (int i = 0; i < 60; ++i) batch.requests.push_back(Request::Audit(10000));
+  Result<ResponseBatch> r = c->Call(batch);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  size_t answered = 0, refused = 0, bytes = 0;
+  for (const Response& a : r->responses) {
+    if (a.status.ok()) {
+      ++answered;
+      bytes += a.meta.dump().size();
+    } else {
+      ++refused;
+      CHECK(a.status.code() == StatusCode::kResourceExhausted);
+      CHECK(a.status.message().find("limits.max_response_bytes") != std::string::npos);
+    }
+  }
+  CHECK(answered >= 1);
+  CHECK(refused >= 1);
+  CHECK(bytes <= (64u << 10));
+  site.CheckStillServing();
 }
 
 TEST_CASE("a header that declares a large body and sends none costs the site little memory") {
