@@ -16,6 +16,12 @@ Status DecodeShape(ByteReader* r, size_t element_bytes, uint64_t* rows, uint64_t
       (*cols != 0 && *rows > std::numeric_limits<uint64_t>::max() / sizeof(double) / *cols)) {
     return DataLoss("matrix shape " + std::to_string(*rows) + "x" + std::to_string(*cols) + " is not representable");
   }
+  // An empty matrix costs no bytes on the wire, but operations walk its rows or columns: a put of
+  // 2^33 x 0 once held a site's compute thread for a minute.
+  if ((*rows == 0 || *cols == 0) && std::max(*rows, *cols) > kMaxEmptyExtent) {
+    return DataLoss("matrix shape " + std::to_string(*rows) + "x" + std::to_string(*cols) + ": an empty matrix with " +
+                    "more than " + std::to_string(kMaxEmptyExtent) + " rows or columns");
+  }
   return r->Need(*rows * *cols * element_bytes,
                  "matrix " + std::to_string(*rows) + "x" + std::to_string(*cols) + " values");
 }

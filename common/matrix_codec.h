@@ -19,4 +19,7 @@ Status DecodeMatrixFromFloat32(ByteReader* r, Matrix* m);
 // Bytes EncodeMatrix writes for m.
 inline size_t EncodedMatrixBytes(const Matrix& m) { return 16 + MatrixBytes(m); }
 
+// The most rows (or columns) a decoded matrix with no values may have.
+inline constexpr uint64_t kMaxEmptyExtent = uint64_t{1} << 20;
+
 }  // namespace fedra

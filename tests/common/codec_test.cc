@@ -48,6 +48,22 @@ TEST_CASE("matrix codec rejects truncation and absurd shapes before allocating")
   Matrix back;
   CHECK(DecodeMatrix(&rd, &back).code() == StatusCode::kDataLoss);
   CHECK(back.size() == 0);
+  // No values, but 2^33 rows for operations to walk.
+  Bytes empty;
+  ByteWriter ew(&empty);
+  ew.Put(uint64_t{1} << 33);
+  ew.Put(uint64_t{0});
+  ByteReader er(empty);
+  const Status s = DecodeMatrix(&er, &back);
+  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK(s.message() == "matrix shape 8589934592x0: an empty matrix with more than 1048576 rows or columns");
+  // Empty matrices of ordinary extent still decode.
+  Bytes small;
+  ByteWriter sw(&small);
+  EncodeMatrix(Matrix(0, 5), &sw);
+  ByteReader sr(small);
+  REQUIRE(DecodeMatrix(&sr, &back).ok());
+  CHECK(back.cols() == 5);
 }
 
 TEST_CASE("frame header checks magic, version, kind and size limit") {
