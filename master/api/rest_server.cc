@@ -80,6 +80,20 @@ void RestServer::Run(bool handle_signals) {
 
 void RestServer::Stop() { listener_->Stop(); }
 
+namespace {
+
+// Whether the request has no Transfer-Encoding, or exactly "chunked" (any case, spaces around).
+bool IsPlainChunked(const http::request<http::string_body>& req) {
+  const auto field = req.find(http::field::transfer_encoding);
+  if (field == req.end()) return true;
+  std::string_view v = field->value();
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return beast::iequals(v, "chunked") && req.count(http::field::transfer_encoding) == 1;
+}
+
+}  // namespace
+
 net::awaitable<void> RestServer::Serve(tcp::socket socket) {
   HttpsStream stream(std::move(socket), *tls_);
   auto& tcp_layer = beast::get_lowest_layer(stream);
@@ -98,7 +112,13 @@ net::awaitable<void> RestServer::Serve(tcp::socket socket) {
     if (header_ec == http::error::end_of_stream || header_ec == net::error::eof || header_ec == beast::error::timeout)
       break;
     Status refused;
-    if (!header_ec) {
+    if (!header_ec && !IsPlainChunked(parser.get())) {
+      // Beast reads a body only when "chunked" is the last coding; anything else would leave the
+      // body to be parsed as the next request (request smuggling).
+      refused = InvalidArgument("unsupported Transfer-Encoding \"" +
+                                std::string(parser.get()[http::field::transfer_encoding]) +
+                                "\" (only \"chunked\", or a Content-Length)");
+    } else if (!header_ec) {
       tcp_layer.expires_after(options_.read_timeout);
       auto [body_ec, body_bytes] = co_await http::async_read(stream, buffer, parser, kAsTuple);
       if (body_ec == http::error::body_limit) {

@@ -45,6 +45,11 @@ Status HttpsClient::Connect() {
 }
 
 Result<HttpReply> HttpsClient::Request(const std::string& method, const std::string& target, const std::string& body) {
+  return Request(method, target, body, {});
+}
+
+Result<HttpReply> HttpsClient::Request(const std::string& method, const std::string& target, const std::string& body,
+                                       const std::vector<std::pair<std::string, std::string>>& fields) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!conn_) FEDRA_RETURN_IF_ERROR(Connect());
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
@@ -52,7 +57,12 @@ Result<HttpReply> HttpsClient::Request(const std::string& method, const std::str
     if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
     if (!body.empty()) req.set(http::field::content_type, "application/json");
     req.body() = body;
-    req.prepare_payload();
+    bool framed = false;
+    for (const auto& [name, value] : fields) {
+      req.set(name, value);
+      framed = framed || beast::iequals(name, "transfer-encoding");
+    }
+    if (!framed) req.prepare_payload();
     req.keep_alive(true);
     boost::system::error_code ec;
     beast::get_lowest_layer(*conn_->stream).expires_after(timeout_);

@@ -29,6 +29,10 @@ class HttpsClient {
 
   // Sends one request (reconnecting when the server closed the connection) and reads the reply.
   Result<HttpReply> Request(const std::string& method, const std::string& target, const std::string& body = "");
+  // Request with these header fields besides; with a Transfer-Encoding among them, the body is
+  // sent as it is, framed by nothing else.
+  Result<HttpReply> Request(const std::string& method, const std::string& target, const std::string& body,
+                            const std::vector<std::pair<std::string, std::string>>& fields);
   Result<HttpReply> Get(const std::string& target) { return Request("GET", target); }
   Result<HttpReply> Post(const std::string& target, const nlohmann::json& body) {
     return Request("POST", target, body.dump());

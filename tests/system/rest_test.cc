@@ -210,6 +210,16 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CHECK(ended["info"]["error"].get<std::string>().find("cancelled") != std::string::npos);
   }
 
+  SUBCASE("a body hidden behind a Transfer-Encoding Beast does not read is refused, not run as a request") {
+    const std::string smuggled = "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+    Result<testing::HttpReply> r =
+        op.Request("POST", "/api/v1/runs", smuggled, {{"Transfer-Encoding", "chunked, identity"}});
+    REQUIRE(r.ok());
+    CHECK(r->status == 400);
+    CHECK_MESSAGE(r->body.find("unsupported Transfer-Encoding") != std::string::npos, r->body);
+    CHECK(viewer.Get("/api/v1/health")->status == 200);
+  }
+
   SUBCASE("oversized bodies get 413 and the server keeps serving") {
     const std::string huge(5 << 20, 'x');
     CheckError(op.Request("POST", "/api/v1/runs/log-batch", huge), 413, "RESOURCE_EXHAUSTED", "over the limit");
