@@ -1,6 +1,7 @@
 #include "site-agent/audit_log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,15 +13,53 @@
 #include "common/logging.h"
 
 namespace fedra {
-Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::filesystem::path& path) {
+namespace {
+
+Result<int> OpenForAppend(const std::filesystem::path& path, uint64_t* size) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Unavailable(path.string() + ": cannot open audit log: " + std::strerror(errno));
-  }
-  return std::unique_ptr<AuditLog>(new AuditLog(fd, path));
+  if (fd < 0) return Unavailable(path.string() + ": cannot open audit log: " + std::strerror(errno));
+  struct stat st;
+  *size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  return fd;
+}
+
+std::filesystem::path Numbered(const std::filesystem::path& path, int n) {
+  std::filesystem::path p = path;
+  p += "." + std::to_string(n);
+  return p;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::filesystem::path& path, AuditRotation rotation) {
+  uint64_t size = 0;
+  FEDRA_ASSIGN_OR_RETURN(const int fd, OpenForAppend(path, &size));
+  return std::unique_ptr<AuditLog>(new AuditLog(fd, size, path, rotation));
 }
 
 AuditLog::~AuditLog() { ::close(fd_); }
+
+Status AuditLog::Rotate() {
+  std::error_code ec;
+  std::filesystem::remove(Numbered(path_, rotation_.keep), ec);
+  for (int n = rotation_.keep - 1; n >= 1; --n) {
+    if (std::filesystem::exists(Numbered(path_, n), ec))
+      std::filesystem::rename(Numbered(path_, n), Numbered(path_, n + 1), ec);
+  }
+  if (rotation_.keep > 0) {
+    std::filesystem::rename(path_, Numbered(path_, 1), ec);
+  } else {
+    std::filesystem::remove(path_, ec);
+  }
+  if (ec) return Unavailable(path_.string() + ": cannot rotate the audit log: " + ec.message());
+  uint64_t size = 0;
+  FEDRA_ASSIGN_OR_RETURN(const int fd, OpenForAppend(path_, &size));
+  ::close(fd_);
+  fd_ = fd;
+  size_ = size;
+  FEDRA_LOG(kInfo) << "audit log rotated: " << path_.string() << " begun anew";
+  return Status::Ok();
+}
 
 namespace {
 
@@ -51,6 +90,7 @@ Status AuditLog::Append(const AuditEvent& event) {
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 
   std::lock_guard lock(mu_);
+  if (size_ > 0 && size_ + text.size() > rotation_.max_bytes) FEDRA_RETURN_IF_ERROR(Rotate());
   size_t written = 0;
   while (written < text.size()) {
     const ssize_t n = ::write(fd_, text.data() + written, text.size() - written);
@@ -58,6 +98,7 @@ Status AuditLog::Append(const AuditEvent& event) {
     if (n < 0) return Unavailable(path_.string() + ": audit write failed: " + std::strerror(errno));
     written += static_cast<size_t>(n);
   }
+  size_ += written;
   return Status::Ok();
 }
 

@@ -36,25 +36,37 @@ struct AuditEvent {
   nlohmann::json noise;
 };
 
+// When the trail rotates: a file that would grow past `max_bytes` is renamed `path.1` (the older
+// ones shifting to `.2`, ...; beyond `keep`, the oldest is removed) and a new one begun.
+struct AuditRotation {
+  uint64_t max_bytes = 256ull << 20;
+  int keep = 8;
+};
+
 class AuditLog {
  public:
   // Opens (creating with mode 0600) the file for appending.
-  static Result<std::unique_ptr<AuditLog>> Open(const std::filesystem::path& path);
+  static Result<std::unique_ptr<AuditLog>> Open(const std::filesystem::path& path, AuditRotation rotation = {});
   ~AuditLog();
 
   // Appends one line stamped with the current UTC time.
   Status Append(const AuditEvent& event);
 
   // The newest `limit` events of `peer` (all peers when empty), oldest first, read from at most
-  // the last kTailBytes of the file.
+  // the last kTailBytes of the current file.
   Result<std::vector<nlohmann::json>> Tail(size_t limit, const std::string& peer = "") const;
   static constexpr size_t kTailBytes = 4 << 20;
 
  private:
-  AuditLog(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
+  AuditLog(int fd, uint64_t size, std::filesystem::path path, AuditRotation rotation)
+      : fd_(fd), size_(size), path_(std::move(path)), rotation_(rotation) {}
+  // Shifts the files and opens a new one; called with mu_ held.
+  Status Rotate();
 
-  const int fd_;
+  int fd_;         // guarded by mu_
+  uint64_t size_;  // of the current file; guarded by mu_
   const std::filesystem::path path_;
+  const AuditRotation rotation_;
   mutable std::mutex mu_;  // one writer at a time keeps lines in time order
 };
 

@@ -7,7 +7,7 @@ namespace fedra {
 
 Result<std::unique_ptr<SiteAgent>> SiteAgent::Open(const SiteConfig& c) {
   std::unique_ptr<SiteAgent> agent(new SiteAgent());
-  FEDRA_ASSIGN_OR_RETURN(agent->audit_, AuditLog::Open(c.audit_log));
+  FEDRA_ASSIGN_OR_RETURN(agent->audit_, AuditLog::Open(c.audit_log, c.audit_rotation));
   FEDRA_ASSIGN_OR_RETURN(agent->ledger_, PrivacyLedger::Open(c.privacy_ledger));
   agent->catalog_ = std::make_unique<Catalog>(c.datasets);
   agent->catalog_->Probe();

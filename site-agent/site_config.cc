@@ -142,6 +142,8 @@ OrderedJson SiteConfigJson(const SiteConfig& config, const std::filesystem::path
           {"tls", TlsFilesJson(config.tls, base_dir)},
           {"allowed_masters", config.allowed_masters},
           {"audit_log", PathInConfig(base_dir, config.audit_log)},
+          {"audit_log_max_bytes", config.audit_rotation.max_bytes},
+          {"audit_log_keep", config.audit_rotation.keep},
           {"privacy_ledger", PathInConfig(base_dir, config.privacy_ledger)},
           {"limits",
            {{"max_message_bytes", limits.max_message_bytes},
@@ -173,6 +175,11 @@ Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesys
   std::string audit = config.audit_log.string();
   FEDRA_RETURN_IF_ERROR(f.Optional("audit_log", &audit));
   config.audit_log = ResolvePath(base_dir, audit);
+  auto max_bytes = static_cast<int64_t>(config.audit_rotation.max_bytes);
+  auto keep = static_cast<int64_t>(config.audit_rotation.keep);
+  FEDRA_RETURN_IF_ERROR(f.Optional("audit_log_max_bytes", &max_bytes, 4096, int64_t{1} << 50));
+  FEDRA_RETURN_IF_ERROR(f.Optional("audit_log_keep", &keep, 0, 1000));
+  config.audit_rotation = {static_cast<uint64_t>(max_bytes), static_cast<int>(keep)};
   std::string ledger = config.privacy_ledger.string();
   FEDRA_RETURN_IF_ERROR(f.Optional("privacy_ledger", &ledger));
   config.privacy_ledger = ResolvePath(base_dir, ledger);

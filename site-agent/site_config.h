@@ -13,6 +13,7 @@
 #include "common/identity.h"
 #include "common/status.h"
 #include "federated/privacy.h"
+#include "site-agent/audit_log.h"
 
 namespace fedra {
 
@@ -64,6 +65,7 @@ struct SiteConfig {
   TlsFiles tls;
   std::vector<std::string> allowed_masters;  // masters (certificate names) that may connect; empty: none
   std::filesystem::path audit_log = "audit.jsonl";
+  AuditRotation audit_rotation;  // "audit_log_max_bytes", "audit_log_keep"
   std::filesystem::path privacy_ledger =
       "privacy-ledger.json";  // budgets spent and the site's secret (privacy_ledger.h)
   SiteLimits limits;

@@ -228,6 +228,31 @@ TEST_CASE("a file rewritten since the site started is an error, for plain and tr
   CHECK(site.Run(Request::Read(3, "pub", {"a"})).status.ok());
 }
 
+TEST_CASE("the audit log rotates at its size limit and keeps the newest files") {
+  TempDir dir;
+  const std::filesystem::path path = dir / "audit.jsonl";
+  auto log = std::move(AuditLog::Open(path, AuditRotation{2000, 2})).value();
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE(log->Append(AuditEvent{"master 'm'", "get", "d", {static_cast<VarId>(i)}, 0, AuditOutcome::kDone, {}, {}})
+                .ok());
+  }
+  std::vector<int> seen;
+  for (const std::filesystem::path& file :
+       {std::filesystem::path(path.string() + ".2"), std::filesystem::path(path.string() + ".1"), path}) {
+    REQUIRE(std::filesystem::exists(file));
+    CHECK(std::filesystem::file_size(file) <= 2000);
+    CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::group_read) ==
+          std::filesystem::perms::none);
+    std::istringstream in(ReadFile(file));
+    for (std::string line; std::getline(in, line);) seen.push_back(nlohmann::json::parse(line)["variables"][0]);
+  }
+  CHECK_FALSE(std::filesystem::exists(path.string() + ".3"));
+  // Whole lines, the newest ones, in order, ending with the last.
+  REQUIRE(seen.size() > 10);
+  for (size_t i = 1; i < seen.size(); ++i) CHECK(seen[i] == seen[i - 1] + 1);
+  CHECK(seen.back() == 99);
+}
+
 TEST_CASE("the moments function returns count, sums and sums of squares") {
   Site site;
   REQUIRE(site.Run(Request::Read(1, "pub", {"a"})).status.ok());
