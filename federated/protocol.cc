@@ -7,7 +7,10 @@
 namespace fedra {
 namespace {
 
-constexpr size_t kMaxJsonBytes = 1u << 20;
+// A request's params are small options; a response's meta may list a catalog of wide datasets
+// (a column name, type and missing count each: 100,000 columns came to over 1 MiB).
+constexpr size_t kMaxParamsBytes = 1u << 20;
+constexpr size_t kMaxMetaBytes = 64u << 20;
 constexpr size_t kMaxNameBytes = 256;
 
 void EncodeJson(const nlohmann::json& j, ByteWriter* w) {
@@ -15,9 +18,9 @@ void EncodeJson(const nlohmann::json& j, ByteWriter* w) {
   w->PutString(j.is_null() || (j.is_object() && j.empty()) ? std::string() : j.dump());
 }
 
-Status DecodeJson(ByteReader* r, nlohmann::json* out) {
+Status DecodeJson(ByteReader* r, size_t max_bytes, nlohmann::json* out) {
   std::string text;
-  FEDRA_RETURN_IF_ERROR(r->GetString(&text, kMaxJsonBytes));
+  FEDRA_RETURN_IF_ERROR(r->GetString(&text, max_bytes));
   if (text.empty()) {
     *out = nlohmann::json::object();
     return Status::Ok();
@@ -79,7 +82,7 @@ Status DecodeRequest(ByteReader* r, Request* q) {
   q->inputs.resize(n);
   FEDRA_RETURN_IF_ERROR(r->Copy(q->inputs.data(), size_t{n} * sizeof(VarId), "inputs"));
   FEDRA_RETURN_IF_ERROR(r->GetString(&q->name, kMaxNameBytes));
-  FEDRA_RETURN_IF_ERROR(DecodeJson(r, &q->params));
+  FEDRA_RETURN_IF_ERROR(DecodeJson(r, kMaxParamsBytes, &q->params));
   return DecodeValue(r, &q->value, nullptr);
 }
 
@@ -91,7 +94,7 @@ Status DecodeResponse(ByteReader* r, Response* p) {
   std::string message;
   FEDRA_RETURN_IF_ERROR(r->GetString(&message));
   p->status = Status(*known, std::move(message));
-  FEDRA_RETURN_IF_ERROR(DecodeJson(r, &p->meta));
+  FEDRA_RETURN_IF_ERROR(DecodeJson(r, kMaxMetaBytes, &p->meta));
   return DecodeValue(r, &p->value, &p->packed);
 }
 

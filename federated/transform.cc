@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
+#include <unordered_set>
 
 #include "common/config.h"
 #include "common/csv_reader.h"
@@ -263,8 +265,9 @@ Result<Transform> Transform::Parse(const nlohmann::json& spec, const std::vector
     }
   }
   Transform t;
+  const std::unordered_set<std::string_view> categories(categorical.begin(), categorical.end());
   for (const std::string& name : columns) {
-    const bool listed = std::find(categorical.begin(), categorical.end(), name) != categorical.end();
+    const bool listed = categories.contains(name);
     const bool given = spec.is_object() && spec.contains(name);
     ColumnTransform c;
     if (given) {

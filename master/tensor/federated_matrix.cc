@@ -1,6 +1,8 @@
 #include "master/tensor/federated_matrix.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 #include "common/logging.h"
 
@@ -50,9 +52,10 @@ namespace {
 
 // The names in `a` that are not in `b`, quoted: "'x', 'y'".
 std::string Missing(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  const std::unordered_set<std::string_view> in_b(b.begin(), b.end());
   std::string out;
   for (const std::string& name : a) {
-    if (std::find(b.begin(), b.end(), name) == b.end()) out += (out.empty() ? "'" : ", '") + name + "'";
+    if (!in_b.contains(name)) out += (out.empty() ? "'" : ", '") + name + "'";
   }
   return out;
 }
@@ -68,9 +71,9 @@ Result<nlohmann::json> Listing(const std::string& site, const nlohmann::json& ca
     }
     if (d.contains("error")) return FailedPrecondition("site '" + site + "': " + d.value("error", ""));
     const auto columns = d.value("columns", std::vector<std::string>{});
+    std::unordered_set<std::string_view> seen;
     for (size_t j = 0; j < columns.size(); ++j) {
-      if (std::find(columns.begin(), columns.begin() + static_cast<std::ptrdiff_t>(j), columns[j]) !=
-          columns.begin() + static_cast<std::ptrdiff_t>(j)) {
+      if (!seen.insert(columns[j]).second) {
         return FailedPrecondition("site '" + site + "': dataset '" + dataset + "' has two columns named '" +
                                   columns[j] + "'; columns are matched by name, so names must differ");
       }

@@ -96,6 +96,28 @@ TEST_CASE("a repeated column name and a dataset one site lacks are named") {
         std::string::npos);
 }
 
+TEST_CASE("a dataset of 150,000 columns is listed, and a job reads two of them by name") {
+  Sites s;
+  std::string header, row1, row2;
+  for (int j = 0; j < 150000; ++j) {
+    const std::string sep = j ? "," : "";
+    header += sep + "feature_" + std::to_string(j);
+    row1 += sep + std::to_string(j % 3);
+    row2 += sep + std::to_string(j % 5);
+  }
+  for (const char* site : {"a", "b", "c"}) s.Add(site, "wide", header + "\n" + row1 + "\n" + row2 + "\n" + row1 + "\n");
+  s.local.StartAll();
+  std::unique_ptr<Federation> fed = s.local.Connect();
+  Result<DatasetSchema> schema = ReadSchema(*fed, "wide");
+  REQUIRE_MESSAGE(schema.ok(), schema.status().ToString());
+  CHECK(schema->columns.size() == 150000);
+  CHECK(schema->columns.back() == "feature_149999");
+  Result<FederatedMatrix> two = FederatedMatrix::Read(*fed, "wide", {"feature_149999", "feature_7"});
+  REQUIRE_MESSAGE(two.ok(), two.status().ToString());
+  CHECK(two->rows() == 9);
+  CHECK(two->cols() == 2);
+}
+
 TEST_CASE("a file that reads as one column because of its delimiter is listed with a hint") {
   Sites s;
   s.Add("a", "semi", "x;y;z\n1;2;3\n4;5;6\n");
