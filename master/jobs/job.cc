@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "master/federation/site_subset.h"
 #include "master/jobs/registry.h"
 #include "master/tensor/federated_matrix.h"
 #include "master/tensor/federated_transform.h"
@@ -134,6 +135,7 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
     if (!part->is_object()) return InvalidArgument(f.Path(key) + ": expected an object");
     *target = *part;
   }
+  FEDRA_RETURN_IF_ERROR(f.Optional("sites", &job.sites));
   FEDRA_RETURN_IF_ERROR(f.Finish());
   auto context = [&](const Status& s) { return s.WithContext(job.algorithm).WithContext(source); };
   nlohmann::json values = nlohmann::json::object();
@@ -148,9 +150,17 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
   return job;
 }
 
-Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const IterationHook& on_iteration) {
+Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const IterationHook& on_iteration) {
   const auto start = std::chrono::steady_clock::now();
   if (!job.fit) return FailedPrecondition(job.algorithm + ": the job was not parsed (ParseJobSpec)");
+  std::unique_ptr<SiteSubset> subset;
+  if (!job.sites.empty()) {
+    Result<std::unique_ptr<SiteSubset>> named = SiteSubset::Make(federation, job.sites);
+    if (!named.ok()) return named.status().WithContext("sites").WithContext(job.algorithm);
+    subset = std::move(named).value();
+  }
+  Federation& fed = subset ? *subset : federation;
+  std::vector<std::string> covered;  // the sites whose rows the job read
   FEDRA_LOG(kInfo) << job.algorithm << ": reading '" << job.dataset << "' at " << fed.site_names().size() << " sites";
   auto fit = [&]() -> Result<nlohmann::json> {
     // Columns by name, as the sites list them (in any order at each site).
@@ -187,6 +197,7 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const Iterati
     }
     FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data,
                            FederatedMatrix::Read(fed, job.dataset, used, fitted ? &*fitted : nullptr));
+    for (const FederatedPart& part : data.map().parts()) covered.push_back(part.site);
     // Features are every column read but the label, which is one column, the last.
     std::vector<int64_t> features;
     const int64_t width = data.cols() - (label >= 0 ? 1 : 0);
@@ -215,6 +226,7 @@ Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const Iterati
   if (nlohmann::json noise = fed.TakeNoiseReport(); !noise.empty()) (*result)["privacy"] = {{"noise", noise}};
   (*result)["algorithm"] = job.algorithm;
   (*result)["dataset"] = job.dataset;
+  (*result)["sites"] = covered;
   (*result)["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

@@ -5,7 +5,8 @@
 //    "data": {"dataset": "housing", "label": "price", "features": [...],
 //             "transform": {"district": {"coding": "dummy"}, "rooms": {"impute": "median"}},
 //             "holdout": {"fraction": 0.2, "seed": 7}},
-//    "params": {"lambda": 0.001, "intercept": true}}
+//    "params": {"lambda": 0.001, "intercept": true},
+//    "sites": ["plant-a", "plant-c"]}                          (optional; default: every site)
 //
 // Columns the sites list as categorical or boolean are dummy-coded unless the transform says
 // otherwise (federated/transform.h); a classifier's label is coded 0..K-1 in sorted order. The
@@ -39,6 +40,7 @@ struct JobSpec {
   nlohmann::json label;                  // a column name or a 0-based index (optional for pca)
   std::vector<nlohmann::json> features;  // names or indices; empty: every column but the label
   nlohmann::json transform;              // data.transform: {column: spec}, or null
+  std::vector<std::string> sites;        // the sites to run on; empty: all of the federation's
   std::optional<Holdout> holdout;
   nlohmann::json params = nlohmann::json::object();
   // nn only: the model, the sites' optimizer and the parameter server's settings.
@@ -52,8 +54,9 @@ struct JobSpec {
 // Checks the spec against the algorithm registry (registry.h) and parses its parameters once.
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source);
 
-// Reads the dataset at every site, fits the algorithm, clears the sites' variables, and returns
-// the result: coefficients by name, metrics, iterations, rows and seconds. Iterative algorithms
+// Reads the dataset at every site (or the job's sites), fits the algorithm, clears the sites'
+// variables, and returns the result: coefficients by name, metrics, iterations, rows, seconds,
+// and the sites whose rows it covers. Iterative algorithms
 // report each iteration to `on_iteration`, which may stop them by returning an error.
 Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const IterationHook& on_iteration = {});
 

@@ -65,6 +65,35 @@ TEST_CASE("sites may hold a dataset's columns in any order, with text in columns
                 text.message());
 }
 
+TEST_CASE("a job that names its sites reads only theirs, so a dataset some sites lack is usable") {
+  Sites s;
+  s.Add("a", "t", "x,y\n1,3\n2,5\n3,7\n");
+  s.Add("c", "t", "y,x\n9,4\n11,5\n");
+  s.Add("b", "other", "x\n1\n");
+  s.local.StartAll();
+  std::unique_ptr<Federation> fed = s.local.Connect();
+  // Without naming its sites the job needs the dataset everywhere, and says where it is missing.
+  const Status everywhere = Run(*fed, R"({"algorithm": "lm", "data": {"dataset": "t", "label": "y"}})").status();
+  CHECK_MESSAGE(everywhere.message().find("site 'b': unknown dataset 't'") != std::string::npos, everywhere.message());
+
+  Result<nlohmann::json> lm =
+      Run(*fed, R"({"algorithm": "lm", "data": {"dataset": "t", "label": "y"}, "sites": ["c", "a"]})");
+  REQUIRE_MESSAGE(lm.ok(), lm.status().ToString());
+  CHECK((*lm)["rows"] == 5);
+  CHECK((*lm)["sites"] == nlohmann::json{"c", "a"});  // the rows it covers, in the job's order
+  CHECK((*lm)["coefficients"][1]["estimate"].get<double>() == doctest::Approx(2).epsilon(1e-9));  // y = 1 + 2x
+
+  const Status unknown =
+      Run(*fed, R"({"algorithm": "lm", "data": {"dataset": "t", "label": "y"}, "sites": ["a", "z"]})").status();
+  CHECK(unknown.code() == StatusCode::kInvalidArgument);
+  CHECK_MESSAGE(unknown.message().find("unknown site 'z' (the federation has: a, b, c)") != std::string::npos,
+                unknown.message());
+  // Nothing is left at the named sites.
+  SiteResponses catalogs = fed->CallAll({Request::ListCatalog()});
+  REQUIRE(FirstError(catalogs).ok());
+  for (const auto& [site, responses] : catalogs) CHECK((*responses)[0].meta["variables"] == 0);
+}
+
 TEST_CASE("sites with different columns are named with what each lacks and has besides") {
   Sites s;
   s.Add("a", "t", "a,b,y\n1,2,3\n");
