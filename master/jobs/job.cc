@@ -159,6 +159,31 @@ Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const 
     if (!named.ok()) return named.status().WithContext("sites").WithContext(job.algorithm);
     subset = std::move(named).value();
   }
+  // Training with a quorum goes on without the sites that are down when it starts, if enough answer.
+  nlohmann::json left_out = nlohmann::json::object();
+  if (!subset && job.ps.contains("quorum") && job.ps["quorum"].is_number_integer()) {
+    std::vector<std::string> up;
+    SiteResponses pings = federation.CallAll({Request::Ping()});
+    for (const std::string& site : federation.site_names()) {
+      const Result<std::vector<Response>>& r = pings.at(site);
+      const Status s = !r.ok() ? r.status() : r->empty() ? Internal("no answer") : r->front().status;
+      if (s.ok()) {
+        up.push_back(site);
+      } else {
+        left_out[site] = s.ToString();
+      }
+    }
+    const auto quorum = job.ps["quorum"].get<int64_t>();
+    if (static_cast<int64_t>(up.size()) < quorum) {
+      return Unavailable(job.algorithm + ": " + std::to_string(up.size()) + " of " +
+                         std::to_string(federation.site_names().size()) + " sites answer, below the quorum of " +
+                         std::to_string(quorum) + " (not answering: " + left_out.dump() + ")");
+    }
+    if (!left_out.empty()) {
+      FEDRA_LOG(kWarn) << job.algorithm << ": going on without " << left_out.dump();
+      FEDRA_ASSIGN_OR_RETURN(subset, SiteSubset::Make(federation, up));
+    }
+  }
   Federation& fed = subset ? *subset : federation;
   std::vector<std::string> covered;  // the sites whose rows the job read
   FEDRA_LOG(kInfo) << job.algorithm << ": reading '" << job.dataset << "' at " << fed.site_names().size() << " sites";
@@ -227,6 +252,7 @@ Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const 
   (*result)["algorithm"] = job.algorithm;
   (*result)["dataset"] = job.dataset;
   (*result)["sites"] = covered;
+  if (!left_out.empty()) (*result)["left_out"] = left_out;
   (*result)["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

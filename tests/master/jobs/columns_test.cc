@@ -94,6 +94,34 @@ TEST_CASE("a job that names its sites reads only theirs, so a dataset some sites
   for (const auto& [site, responses] : catalogs) CHECK((*responses)[0].meta["variables"] == 0);
 }
 
+TEST_CASE("training with a quorum starts without a site that is down, and names it") {
+  Sites s;
+  for (const char* site : {"a", "b", "c"}) {
+    std::string csv = "x,y\n";
+    for (int i = 0; i < 20; ++i) csv += std::to_string(i % 5) + "," + std::to_string(2 * (i % 5) + 1) + "\n";
+    s.Add(site, "t", csv);
+  }
+  s.local.StartAll();
+  std::unique_ptr<Federation> fed = s.local.Connect();
+  s.local.Stop("b");
+  auto nn = [&](int quorum) {
+    return Run(*fed, R"({"algorithm": "nn", "data": {"dataset": "t", "label": "y"},
+        "model": {"hidden": [4], "activation": "relu", "output": "linear"},
+        "ps": {"strategy": "bsp", "epochs": 2, "batch_size": 4, "quorum": )" +
+                         std::to_string(quorum) + "}}");
+  };
+  Result<nlohmann::json> two = nn(2);
+  REQUIRE_MESSAGE(two.ok(), two.status().ToString());
+  CHECK((*two)["sites"] == nlohmann::json{"a", "c"});
+  REQUIRE((*two)["left_out"].contains("b"));
+  CHECK((*two)["rows"] == 40);
+  const Status three = nn(3).status();
+  CHECK(three.code() == StatusCode::kUnavailable);
+  CHECK_MESSAGE(three.message().find("2 of 3 sites answer, below the quorum of 3") != std::string::npos,
+                three.message());
+  CHECK(three.message().find("\"b\"") != std::string::npos);
+}
+
 TEST_CASE("sites with different columns are named with what each lacks and has besides") {
   Sites s;
   s.Add("a", "t", "a,b,y\n1,2,3\n");
