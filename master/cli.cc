@@ -50,6 +50,16 @@ std::string Footer() {
          AlgorithmHelp(2) + "\n" + kExitStatus;
 }
 
+// The dashboard installed next to this fedra-master (bin/../share/fedra/dashboard), else the
+// build's.
+std::string DefaultWebRoot() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::filesystem::path installed = exe.parent_path().parent_path() / "share" / "fedra" / "dashboard";
+  if (!ec && std::filesystem::exists(installed / "index.html", ec)) return installed.string();
+  return FEDRA_WEB_ROOT;
+}
+
 struct Flags {
   std::string federation;
   std::string dataset;
@@ -60,7 +70,7 @@ struct Flags {
   std::string listen = "127.0.0.1:8443";
   std::string tokens;
   std::string ready_file;
-  std::string web = FEDRA_WEB_ROOT;
+  std::string web = DefaultWebRoot();
   int timeout_s = 0;
   LogLevel log_level = LogLevel::kInfo;
 };
