@@ -113,6 +113,10 @@ ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& p
       event.noise = r.meta["dp"];
     }
     if (q.type != RequestType::kPing) {
+      ++requests_;
+      if (event.outcome == AuditOutcome::kRefused) ++refused_;
+      if (event.outcome == AuditOutcome::kFailed) ++failed_;
+      bytes_out_ += event.bytes_out;
       Status s = audit_->Append(event);
       if (!s.ok()) FEDRA_LOG(kError) << s.message();
     }
@@ -123,7 +127,20 @@ ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& p
 
 Response Executor::Run(const Request& q, AuditEvent* audit) {
   switch (q.type) {
-    case RequestType::kPing: return Response{Status::Ok(), {{"site", site_name_}}, {}, {}};
+    case RequestType::kPing:
+      // Who answers, and the counters monitoring scrapes (GET /api/v1/metrics at the master).
+      return Response{
+          Status::Ok(),
+          {{"site", site_name_},
+           {"requests", requests_.load()},
+           {"refused", refused_.load()},
+           {"failed", failed_.load()},
+           {"bytes_out", bytes_out_.load()},
+           {"variables", symbols_->size()},
+           {"memory_used_bytes", symbols_->used_bytes()},
+           {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()}},
+          {},
+          {}};
     case RequestType::kListCatalog:
       return Response{Status::Ok(),
                       {{"site", site_name_},

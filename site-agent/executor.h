@@ -2,6 +2,8 @@
 // that would leave, and records each request in the audit trail.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,6 +67,10 @@ class Executor {
   SymbolTable* symbols_;
   AuditLog* audit_;
   PrivacyLedger* ledger_;
+
+  // Since the site started, for monitoring (the ping's answer).
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::atomic<uint64_t> requests_{0}, refused_{0}, failed_{0}, bytes_out_{0};
 
   std::mutex cells_mu_;
   std::map<std::string, std::shared_ptr<const RowCells>> cells_;  // by dataset; guarded by cells_mu_

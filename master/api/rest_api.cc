@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <vector>
@@ -208,6 +209,74 @@ Result<nlohmann::json> RestApi::Sites() {
   return out;
 }
 
+namespace {
+
+// One metric family in Prometheus' text format: its help, type and samples ({labels, value}).
+void Family(std::string* out, const std::string& name, const char* type, const char* help,
+            const std::vector<std::pair<std::string, double>>& samples) {
+  *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  for (const auto& [labels, value] : samples) {
+    char number[32];
+    std::snprintf(number, sizeof number, "%.17g", value);
+    *out += name + labels + " " + number + "\n";
+  }
+}
+
+// {key="value"}, the value escaped as the format asks.
+std::string Label(const std::string& key, const std::string& value) {
+  std::string escaped;
+  for (char c : value) {
+    if (c == '\\' || c == '"') escaped += '\\';
+    escaped += c == '\n' ? 'n' : c;
+  }
+  return "{" + key + "=\"" + escaped + "\"}";
+}
+
+}  // namespace
+
+Result<ApiResponse> RestApi::Metrics() {
+  SiteResponses pings = fed_.CallAll({Request::Ping()});
+  std::vector<std::pair<std::string, double>> up;
+  std::map<std::string, std::vector<std::pair<std::string, double>>> by_key;
+  for (const std::string& site : fed_.site_names()) {
+    const auto& r = pings.at(site);
+    const bool answered = r.ok() && !r->empty() && r->front().status.ok();
+    up.emplace_back(Label("site", site), answered ? 1 : 0);
+    if (!answered) continue;
+    for (const auto& [key, v] : r->front().meta.items()) {
+      if (v.is_number()) by_key[key].emplace_back(Label("site", site), v.get<double>());
+    }
+  }
+  std::string out;
+  Family(&out, "fedra_site_up", "gauge", "Whether the site answered the master's ping.", up);
+  struct SiteMetric {
+    const char* key;  // in the ping's answer
+    const char* type;
+    const char* help;
+  };
+  constexpr SiteMetric kSiteMetrics[] = {
+      {"requests", "counter", "Requests the site has run since it started."},
+      {"refused", "counter", "Requests the site refused by its policy (privacy, allowed masters)."},
+      {"failed", "counter", "Requests that failed for another reason."},
+      {"bytes_out", "counter", "Bytes of values that left the site."},
+      {"variables", "gauge", "Variables the site holds."},
+      {"memory_used_bytes", "gauge", "Bytes the site's variables take of its memory budget."},
+      {"uptime_s", "gauge", "Seconds since the site started."}};
+  for (const SiteMetric& m : kSiteMetrics) {
+    const std::string name =
+        std::string("fedra_site_") + m.key + (std::string_view(m.type) == "counter" ? "_total" : "");
+    Family(&out, name, m.type, m.help, by_key[m.key]);
+  }
+  FEDRA_ASSIGN_OR_RETURN(const auto runs, db_.CountRunsByStatus());
+  std::vector<std::pair<std::string, double>> statuses;
+  for (const char* status : {"scheduled", "running", "finished", "failed", "cancelled"}) {
+    const auto it = runs.find(status);
+    statuses.emplace_back(Label("status", status), it == runs.end() ? 0 : static_cast<double>(it->second));
+  }
+  Family(&out, "fedra_runs", "gauge", "Runs in the experiment database, by status.", statuses);
+  return ApiResponse{200, "text/plain; version=0.0.4; charset=utf-8", std::move(out)};
+}
+
 nlohmann::json RestApi::Audit(int64_t limit) {
   SiteResponses responses = fed_.CallAll({Request::Audit(limit)});
   nlohmann::json out = nlohmann::json::array();
@@ -249,6 +318,8 @@ const std::vector<RestApi::ApiRoute>& RestApi::Routes() {
          FEDRA_ASSIGN_OR_RETURN(nlohmann::json sites, api.Sites());
          return Json(200, {{"sites", sites}});
        }},
+      // Prometheus text exposition: what monitoring a company already runs can scrape.
+      {"GET", {"metrics"}, A::kViewer, [](RestApi& api, const C&) -> R { return api.Metrics(); }},
       // What was asked of protected data, by whom: operators only.
       {"GET",
        {"audit"},

@@ -85,6 +85,9 @@ class RestApi {
   Result<ApiResponse> ListRuns(const ApiCall& call);
   Result<ApiResponse> GetRun(const ApiCall& call);
   Result<nlohmann::json> Sites();
+  // GET /api/v1/metrics: the sites' counters (from their pings) and the runs by status, as
+  // Prometheus text.
+  Result<ApiResponse> Metrics();
   nlohmann::json Audit(int64_t limit);
 
   Federation& fed_;

@@ -432,6 +432,17 @@ Result<nlohmann::json> ExperimentDb::ListExperiments() {
   }
 }
 
+Result<std::map<std::string, int64_t>> ExperimentDb::CountRunsByStatus() {
+  FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
+  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s, r->Prepare("SELECT status, count(*) FROM runs GROUP BY status"));
+  std::map<std::string, int64_t> out;
+  for (;;) {
+    FEDRA_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out[s.Text(0)] = s.Int(1);
+  }
+}
+
 namespace {
 
 constexpr const char* kRunColumns =

@@ -82,6 +82,8 @@ class ExperimentDb {
 
   // Reads.
   Result<nlohmann::json> ListExperiments();
+  // {"scheduled": n, "running": n, ...}: how many runs are in each status.
+  Result<std::map<std::string, int64_t>> CountRunsByStatus();
   // Newest first, each with its params and latest metrics. experiment 0: all.
   Result<nlohmann::json> ListRuns(int64_t experiment, int64_t limit, int64_t offset, bool jobs_only = false);
   Result<nlohmann::json> GetRun(int64_t run);  // kNotFound when there is none

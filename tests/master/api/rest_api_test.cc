@@ -3,6 +3,8 @@
 // the resources over real HTTPS.)
 #include <doctest/doctest.h>
 
+#include <sstream>
+
 #include "common/digest.h"
 #include "master/api/rest_api.h"
 #include "tests/support/in_process_federation.h"
@@ -41,6 +43,30 @@ struct Api {
 std::string Message(const ApiResponse& r) { return nlohmann::json::parse(r.body).value("message", ""); }
 
 }  // namespace
+
+TEST_CASE("metrics are Prometheus text: the sites' counters and the runs by status") {
+  Api a;
+  CHECK(a.Call("GET", "/api/v1/sites").status == 200);  // a catalog request at site a
+  const ApiResponse m = a.Call("GET", "/api/v1/metrics", "", "viewer-token");
+  REQUIRE(m.status == 200);
+  CHECK(m.content_type.starts_with("text/plain; version=0.0.4"));
+  CHECK(m.body.find("# TYPE fedra_site_up gauge\nfedra_site_up{site=\"a\"} 1\n") != std::string::npos);
+  CHECK(m.body.find("# TYPE fedra_site_requests_total counter\n") != std::string::npos);
+  CHECK(m.body.find("fedra_site_requests_total{site=\"a\"} 1\n") != std::string::npos);
+  CHECK(m.body.find("fedra_site_refused_total{site=\"a\"} 0\n") != std::string::npos);
+  CHECK(m.body.find("fedra_runs{status=\"running\"} 0\n") != std::string::npos);
+  // Every sample line is "name{labels} value".
+  std::istringstream lines(m.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("#")) continue;
+    CHECK_MESSAGE(line.find("} ") != std::string::npos, line);
+  }
+  // A site that is down is up 0, and its counters are absent.
+  a.sites.Stop("a");
+  const ApiResponse down = a.Call("GET", "/api/v1/metrics", "", "viewer-token");
+  CHECK(down.body.find("fedra_site_up{site=\"a\"} 0\n") != std::string::npos);
+  CHECK(down.body.find("fedra_site_requests_total{site") == std::string::npos);
+}
 
 TEST_CASE("unknown paths are 404; known paths with another method are 405, naming what is allowed") {
   Api a;
