@@ -243,6 +243,24 @@ if [[ -x $site_bin ]]; then
   check "the signed cert is a site's" contains "$(subject_of "$H/site-late/cert.pem")" "OU = site, CN = late"
   check "the signed cert names its address" contains "$(san_of "$H/site-late/cert.pem")" "IP Address:10.1.2.3"
   check "the signed kit listens where asked" test "$(json_get "$H/site-late/site.json" '["listen"]["port"]')" = 7100
+  # The health check: healthy once the key is in the kit, and says why not before.
+  check_fails "check fails without the key" "$site_bin" check --config "$H/site-late/site.json"
+  cp "$E/key.pem" "$H/site-late/key.pem"
+  check "check passes on the complete kit" "$site_bin" check --config "$H/site-late/site.json"
+  check "check says healthy" bash -c '"$1" check --config "$2" | grep -qx healthy' _ "$site_bin" "$H/site-late/site.json"
+  chmod 0644 "$H/site-late/key.pem"
+  check_fails "check refuses a key others may read" "$site_bin" check --config "$H/site-late/site.json"
+  chmod 0600 "$H/site-late/key.pem"
+  printf 'a,b\n1,2\n' >"$H/site-late/t.csv"
+  python3 - "$H/site-late/site.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["datasets"] = {"t": {"path": "t.csv", "privacy": "public"}, "gone": {"path": "gone.csv", "privacy": "public"}}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+  check_fails "check fails on a dataset it cannot read" "$site_bin" check --config "$H/site-late/site.json"
+  check "check names the dataset and the problem" bash -c \
+    '"$1" check --config "$2" | grep -q "dataset .gone.: cannot be read"' _ "$site_bin" "$H/site-late/site.json"
   "$site_bin" init --dir "$tmp/other" --name late2 --federation elsewhere >/dev/null
   set +e
   "$prov" sign --out "$H" --request "$tmp/other/request.csr" >/dev/null 2>"$tmp/err"
