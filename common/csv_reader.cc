@@ -626,8 +626,9 @@ Result<CsvTable> ParseWithSource(std::string_view text, const CsvOptions& option
 // ---- Files -------------------------------------------------------------------------------------
 
 // The bytes of a whole file, read into memory. Not mapped: a file truncated while it is mapped
-// kills the reader with SIGBUS, and a data owner may rewrite a file while a site reads it; read
-// bytes are a snapshot, and a half-written record is a parse error.
+// kills the reader with SIGBUS, and a data owner may rewrite a file while a site reads it. Read
+// bytes are the reader's own: a file rewritten meanwhile gives a parse error or a mix of old and
+// new records, never a crash.
 class FileBytes {
  public:
   // Errors call the file `name`.
@@ -656,10 +657,19 @@ class FileBytes {
     // A regular file is read into one buffer of its size, left uninitialised (it is overwritten),
     // which grows if the file does meanwhile.
     size_t capacity = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1 : 1 << 16;
-    data_ = std::make_unique_for_overwrite<char[]>(capacity);
+    try {
+      data_ = std::make_unique_for_overwrite<char[]>(capacity);
+    } catch (const std::bad_alloc&) {
+      return ResourceExhausted(path + ": " + std::to_string(st.st_size) + " bytes do not fit in memory");
+    }
     for (;;) {
       if (size_ == capacity) {
-        auto bigger = std::make_unique_for_overwrite<char[]>(capacity * 2);
+        std::unique_ptr<char[]> bigger;
+        try {
+          bigger = std::make_unique_for_overwrite<char[]>(capacity * 2);
+        } catch (const std::bad_alloc&) {
+          return ResourceExhausted(path + ": over " + std::to_string(size_) + " bytes do not fit in memory");
+        }
         std::memcpy(bigger.get(), data_.get(), size_);
         data_ = std::move(bigger);
         capacity *= 2;

@@ -40,18 +40,23 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::filesystem::path& pa
 AuditLog::~AuditLog() { ::close(fd_); }
 
 Status AuditLog::Rotate() {
+  auto failed = [&](const std::error_code& ec) {
+    return Unavailable(path_.string() + ": cannot rotate the audit log: " + ec.message());
+  };
   std::error_code ec;
   std::filesystem::remove(Numbered(path_, rotation_.keep), ec);
+  if (ec) return failed(ec);
   for (int n = rotation_.keep - 1; n >= 1; --n) {
-    if (std::filesystem::exists(Numbered(path_, n), ec))
-      std::filesystem::rename(Numbered(path_, n), Numbered(path_, n + 1), ec);
+    if (!std::filesystem::exists(Numbered(path_, n))) continue;
+    std::filesystem::rename(Numbered(path_, n), Numbered(path_, n + 1), ec);
+    if (ec) return failed(ec);
   }
   if (rotation_.keep > 0) {
     std::filesystem::rename(path_, Numbered(path_, 1), ec);
   } else {
     std::filesystem::remove(path_, ec);
   }
-  if (ec) return Unavailable(path_.string() + ": cannot rotate the audit log: " + ec.message());
+  if (ec) return failed(ec);
   uint64_t size = 0;
   FEDRA_ASSIGN_OR_RETURN(const int fd, OpenForAppend(path_, &size));
   ::close(fd_);
@@ -90,7 +95,10 @@ Status AuditLog::Append(const AuditEvent& event) {
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 
   std::lock_guard lock(mu_);
-  if (size_ > 0 && size_ + text.size() > rotation_.max_bytes) FEDRA_RETURN_IF_ERROR(Rotate());
+  if (size_ > 0 && size_ + text.size() > rotation_.max_bytes) {
+    // A trail that cannot rotate keeps growing rather than losing lines.
+    if (Status s = Rotate(); !s.ok()) FEDRA_LOG(kError) << s.message() << "; writing on to the current file";
+  }
   size_t written = 0;
   while (written < text.size()) {
     const ssize_t n = ::write(fd_, text.data() + written, text.size() - written);

@@ -1,7 +1,12 @@
 // fedra-site: the site agent. Parses flags (CLI11), loads site.json, serves until SIGTERM;
 // `fedra-site init` creates the site's key and certificate request for enrollment;
 // `fedra-site check` checks a configuration and its datasets without serving.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -59,6 +64,15 @@ int RunCheck(const std::string& config_path) {
     ++failed;
   } else {
     std::printf("tls: certificate, key and CA load\n");
+  }
+  // The audit log and ledger must be writable where they are (as the user who runs the check).
+  for (const auto& [what, path] :
+       {std::pair{"audit_log", config->audit_log}, {"privacy_ledger", config->privacy_ledger}}) {
+    const std::filesystem::path folder = path.parent_path().empty() ? "." : path.parent_path();
+    if (::access(folder.c_str(), W_OK) != 0) {
+      std::printf("%s: cannot write in %s: %s\n", what, folder.c_str(), std::strerror(errno));
+      ++failed;
+    }
   }
   fedra::Catalog catalog(config->datasets);
   catalog.Probe();

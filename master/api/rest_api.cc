@@ -226,8 +226,12 @@ void Family(std::string* out, const std::string& name, const char* type, const c
 std::string Label(const std::string& key, const std::string& value) {
   std::string escaped;
   for (char c : value) {
+    if (c == '\n') {
+      escaped += "\\n";
+      continue;
+    }
     if (c == '\\' || c == '"') escaped += '\\';
-    escaped += c == '\n' ? 'n' : c;
+    escaped += c;
   }
   return "{" + key + "=\"" + escaped + "\"}";
 }
