@@ -22,6 +22,12 @@ struct Sites {
     testing::WriteFile(local.kit(site) / (dataset + ".csv"), csv);
     local.AddDataset(site, dataset, dataset + ".csv", "public");
   }
+
+  // Starts the sites with what was added, and connects a master.
+  std::unique_ptr<Federation> Start() {
+    local.StartAll();
+    return local.Connect();
+  }
 };
 
 Result<nlohmann::json> Run(Federation& fed, const std::string& spec) {
@@ -37,8 +43,7 @@ TEST_CASE("sites may hold a dataset's columns in any order, with text in columns
   s.Add("a", "t", "a,b,note,y\n1,0,hello,3\n2,1,x,4\n0,2,,-1\n3,3,\"a, b\",4\n");
   s.Add("b", "t", "y,note,b,a\n6,no,1,3\n0,yes,3,1\n");
   s.Add("c", "t", "note,b,y,a\nz,0,11,5\nw,5,-4,0\n");
-  s.local.StartAll();
-  std::unique_ptr<Federation> fed = s.local.Connect();
+  std::unique_ptr<Federation> fed = s.Start();
 
   Result<DatasetSchema> schema = ReadSchema(*fed, "t");
   REQUIRE_MESSAGE(schema.ok(), schema.status().ToString());
@@ -70,8 +75,7 @@ TEST_CASE("a job that names its sites reads only theirs, so a dataset some sites
   s.Add("a", "t", "x,y\n1,3\n2,5\n3,7\n");
   s.Add("c", "t", "y,x\n9,4\n11,5\n");
   s.Add("b", "other", "x\n1\n");
-  s.local.StartAll();
-  std::unique_ptr<Federation> fed = s.local.Connect();
+  std::unique_ptr<Federation> fed = s.Start();
   // Without naming its sites the job needs the dataset everywhere, and says where it is missing.
   const Status everywhere = Run(*fed, R"({"algorithm": "lm", "data": {"dataset": "t", "label": "y"}})").status();
   CHECK_MESSAGE(everywhere.message().find("site 'b': unknown dataset 't'") != std::string::npos, everywhere.message());
@@ -101,8 +105,7 @@ TEST_CASE("training with a quorum starts without a site that is down, and names 
     for (int i = 0; i < 20; ++i) csv += std::to_string(i % 5) + "," + std::to_string(2 * (i % 5) + 1) + "\n";
     s.Add(site, "t", csv);
   }
-  s.local.StartAll();
-  std::unique_ptr<Federation> fed = s.local.Connect();
+  std::unique_ptr<Federation> fed = s.Start();
   s.local.Stop("b");
   auto nn = [&](int quorum) {
     return Run(*fed, R"({"algorithm": "nn", "data": {"dataset": "t", "label": "y"},
@@ -127,8 +130,7 @@ TEST_CASE("sites with different columns are named with what each lacks and has b
   s.Add("a", "t", "a,b,y\n1,2,3\n");
   s.Add("b", "t", "b,y,a\n1,2,3\n");
   s.Add("c", "t", "a,y,c,d\n1,2,3,4\n");
-  s.local.StartAll();
-  std::unique_ptr<Federation> fed = s.local.Connect();
+  std::unique_ptr<Federation> fed = s.Start();
   const Status differ = ReadSchema(*fed, "t").status();
   CHECK(differ.message() ==
         "dataset 't': the sites hold different columns (matched by name, in any order), against site 'a'; "
@@ -145,8 +147,7 @@ TEST_CASE("a repeated column name and a dataset one site lacks are named") {
   s.Add("c", "t", "a,b\n1,2\n");
   s.Add("a", "u", "a\n1\n");
   s.Add("b", "u", "a\n1\n");
-  s.local.StartAll();
-  std::unique_ptr<Federation> fed = s.local.Connect();
+  std::unique_ptr<Federation> fed = s.Start();
   CHECK(ReadSchema(*fed, "t").status().message().find("site 'a': dataset 't' has two columns named 'a'") !=
         std::string::npos);
   CHECK(ReadSchema(*fed, "u").status().message().find("site 'c': unknown dataset 'u' (this site has: t)") !=
@@ -163,8 +164,7 @@ TEST_CASE("a dataset of 150,000 columns is listed, and a job reads two of them b
     row2 += sep + std::to_string(j % 5);
   }
   for (const char* site : {"a", "b", "c"}) s.Add(site, "wide", header + "\n" + row1 + "\n" + row2 + "\n" + row1 + "\n");
-  s.local.StartAll();
-  std::unique_ptr<Federation> fed = s.local.Connect();
+  std::unique_ptr<Federation> fed = s.Start();
   Result<DatasetSchema> schema = ReadSchema(*fed, "wide");
   REQUIRE_MESSAGE(schema.ok(), schema.status().ToString());
   CHECK(schema->columns.size() == 150000);
@@ -180,8 +180,7 @@ TEST_CASE("a file that reads as one column because of its delimiter is listed wi
   s.Add("a", "semi", "x;y;z\n1;2;3\n4;5;6\n");
   s.Add("b", "semi", "x,y,z\n1,2,3\n");
   s.Add("c", "semi", "x,y,z\n1,2,3\n");
-  s.local.StartAll();
-  std::unique_ptr<Federation> fed = s.local.Connect();
+  std::unique_ptr<Federation> fed = s.Start();
   SiteResponses catalogs = fed->CallAll({Request::ListCatalog()});
   REQUIRE(FirstError(catalogs).ok());
   const nlohmann::json a = catalogs.at("a")->front().meta["datasets"][0];
@@ -208,8 +207,7 @@ TEST_CASE("sites check every cell when they start: column types, missing cells a
     c["datasets"]["people"] = {{"path", "people.csv"}, {"privacy", "public"}, {"missing", {"", "NA", "n/a"}}};
   });
   testing::WriteFile(s.local.kit("c") / "people.csv", csv);
-  s.local.StartAll();
-  std::unique_ptr<Federation> fed = s.local.Connect();
+  std::unique_ptr<Federation> fed = s.Start();
   SiteResponses catalogs = fed->CallAll({Request::ListCatalog()});
   REQUIRE(FirstError(catalogs).ok());
   auto listed = [&](const std::string& site) { return catalogs.at(site)->front().meta["datasets"][0]; };
@@ -240,8 +238,7 @@ TEST_CASE("a missing value in a column a job reads is named as one") {
   s.Add("a", "m", "x,y,z,w\n1,2,NA,3\n2,3,4,5\n3,5,6,7\n");
   s.Add("b", "m", "x,y,z,w\n1,NaN,1,2\n2,3,4,6\n");
   s.Add("c", "m", "x,y,z,w\n1,2,3,3\n2,3,5,4\n");
-  s.local.StartAll();
-  std::unique_ptr<Federation> fed = s.local.Connect();
+  std::unique_ptr<Federation> fed = s.Start();
   auto lm = [&](const char* label) {
     return Run(*fed, std::string(R"({"algorithm": "lm", "data": {"dataset": "m", "features": ["x"], "label": ")") +
                          label + "\"}}");
