@@ -72,6 +72,46 @@ Result<std::optional<Transform>> PlanTransform(const JobSpec& job, const Algorit
   return std::optional<Transform>(std::move(t));
 }
 
+// The sites a job runs on: those it names, or, for training with a quorum, those that answer when
+// it starts (if at least the quorum do); null subset: every site.
+struct JobSites {
+  std::unique_ptr<SiteSubset> subset;
+  nlohmann::json left_out = nlohmann::json::object();  // site -> why it was left out
+};
+
+Result<JobSites> ChooseSites(Federation& federation, const JobSpec& job) {
+  JobSites out;
+  if (!job.sites.empty()) {
+    Result<std::unique_ptr<SiteSubset>> named = SiteSubset::Make(federation, job.sites);
+    if (!named.ok()) return named.status().WithContext("sites").WithContext(job.algorithm);
+    out.subset = std::move(named).value();
+    return out;
+  }
+  if (!job.ps.contains("quorum") || !job.ps["quorum"].is_number_integer()) return out;
+  std::vector<std::string> up;
+  SiteResponses pings = federation.CallAll({Request::Ping()});
+  for (const std::string& site : federation.site_names()) {
+    const Result<std::vector<Response>>& r = pings.at(site);
+    const Status s = !r.ok() ? r.status() : r->empty() ? Internal("no answer") : r->front().status;
+    if (s.ok()) {
+      up.push_back(site);
+    } else {
+      out.left_out[site] = s.ToString();
+    }
+  }
+  const auto quorum = job.ps["quorum"].get<int64_t>();
+  if (static_cast<int64_t>(up.size()) < quorum) {
+    return Unavailable(job.algorithm + ": " + std::to_string(up.size()) + " of " +
+                       std::to_string(federation.site_names().size()) + " sites answer, below the quorum of " +
+                       std::to_string(quorum) + " (not answering: " + out.left_out.dump() + ")");
+  }
+  if (!out.left_out.empty()) {
+    FEDRA_LOG(kWarn) << job.algorithm << ": going on without " << out.left_out.dump();
+    FEDRA_ASSIGN_OR_RETURN(out.subset, SiteSubset::Make(federation, up));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source) {
@@ -153,38 +193,8 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
 Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const IterationHook& on_iteration) {
   const auto start = std::chrono::steady_clock::now();
   if (!job.fit) return FailedPrecondition(job.algorithm + ": the job was not parsed (ParseJobSpec)");
-  std::unique_ptr<SiteSubset> subset;
-  if (!job.sites.empty()) {
-    Result<std::unique_ptr<SiteSubset>> named = SiteSubset::Make(federation, job.sites);
-    if (!named.ok()) return named.status().WithContext("sites").WithContext(job.algorithm);
-    subset = std::move(named).value();
-  }
-  // Training with a quorum goes on without the sites that are down when it starts, if enough answer.
-  nlohmann::json left_out = nlohmann::json::object();
-  if (!subset && job.ps.contains("quorum") && job.ps["quorum"].is_number_integer()) {
-    std::vector<std::string> up;
-    SiteResponses pings = federation.CallAll({Request::Ping()});
-    for (const std::string& site : federation.site_names()) {
-      const Result<std::vector<Response>>& r = pings.at(site);
-      const Status s = !r.ok() ? r.status() : r->empty() ? Internal("no answer") : r->front().status;
-      if (s.ok()) {
-        up.push_back(site);
-      } else {
-        left_out[site] = s.ToString();
-      }
-    }
-    const auto quorum = job.ps["quorum"].get<int64_t>();
-    if (static_cast<int64_t>(up.size()) < quorum) {
-      return Unavailable(job.algorithm + ": " + std::to_string(up.size()) + " of " +
-                         std::to_string(federation.site_names().size()) + " sites answer, below the quorum of " +
-                         std::to_string(quorum) + " (not answering: " + left_out.dump() + ")");
-    }
-    if (!left_out.empty()) {
-      FEDRA_LOG(kWarn) << job.algorithm << ": going on without " << left_out.dump();
-      FEDRA_ASSIGN_OR_RETURN(subset, SiteSubset::Make(federation, up));
-    }
-  }
-  Federation& fed = subset ? *subset : federation;
+  FEDRA_ASSIGN_OR_RETURN(const JobSites sites, ChooseSites(federation, job));
+  Federation& fed = sites.subset ? *sites.subset : federation;
   std::vector<std::string> covered;  // the sites whose rows the job read
   FEDRA_LOG(kInfo) << job.algorithm << ": reading '" << job.dataset << "' at " << fed.site_names().size() << " sites";
   auto fit = [&]() -> Result<nlohmann::json> {
@@ -252,7 +262,7 @@ Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const 
   (*result)["algorithm"] = job.algorithm;
   (*result)["dataset"] = job.dataset;
   (*result)["sites"] = covered;
-  if (!left_out.empty()) (*result)["left_out"] = left_out;
+  if (!sites.left_out.empty()) (*result)["left_out"] = sites.left_out;
   (*result)["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
