@@ -98,10 +98,11 @@ Status DecodeResponse(ByteReader* r, Response* p) {
   return DecodeValue(r, &p->value, &p->packed);
 }
 
-// Reads the batch id and item count, checking the count against the bytes left
-// (every item takes at least `min_item_bytes`).
-Status DecodeBatchHeader(ByteReader* r, uint64_t* id, uint32_t* count, size_t min_item_bytes) {
+// Reads the batch id, the incarnation when the batch has one, and the item count, checking the
+// count against the bytes left (every item takes at least `min_item_bytes`).
+Status DecodeBatchHeader(ByteReader* r, uint64_t* id, uint64_t* incarnation, uint32_t* count, size_t min_item_bytes) {
   FEDRA_RETURN_IF_ERROR(r->Get(id));
+  if (incarnation) FEDRA_RETURN_IF_ERROR(r->Get(incarnation));
   FEDRA_RETURN_IF_ERROR(r->Get(count));
   if (*count > kMaxBatchItems || size_t{*count} * min_item_bytes > r->remaining()) {
     return DataLoss("batch claims " + std::to_string(*count) + " items, which " + std::to_string(r->remaining()) +
@@ -112,10 +113,10 @@ Status DecodeBatchHeader(ByteReader* r, uint64_t* id, uint32_t* count, size_t mi
 
 template <typename Item, typename DecodeFn>
 Status DecodeItems(std::span<const uint8_t> bytes, size_t min_item_bytes, const char* what, uint64_t* id,
-                   std::vector<Item>* items, DecodeFn decode) {
+                   uint64_t* incarnation, std::vector<Item>* items, DecodeFn decode) {
   ByteReader r(bytes);
   uint32_t count = 0;
-  FEDRA_RETURN_IF_ERROR(DecodeBatchHeader(&r, id, &count, min_item_bytes));
+  FEDRA_RETURN_IF_ERROR(DecodeBatchHeader(&r, id, incarnation, &count, min_item_bytes));
   items->clear();
   items->resize(count);
   for (uint32_t i = 0; i < count; ++i) {
@@ -278,6 +279,7 @@ Bytes EncodeResponseBatch(const ResponseBatch& batch) {
   out.reserve(reserve);
   ByteWriter w(&out);
   w.Put(batch.id);
+  w.Put(batch.incarnation);
   w.Put(static_cast<uint32_t>(batch.responses.size()));
   for (const Response& p : batch.responses) {
     w.Put(static_cast<uint8_t>(p.status.code()));
@@ -290,11 +292,12 @@ Bytes EncodeResponseBatch(const ResponseBatch& batch) {
 
 Status DecodeRequestBatch(std::span<const uint8_t> bytes, RequestBatch* batch) {
   // Smallest request: type, output, input count, two empty strings, value flag.
-  return DecodeItems(bytes, 1 + 8 + 4 + 4 + 4 + 1, "request", &batch->id, &batch->requests, DecodeRequest);
+  return DecodeItems(bytes, 1 + 8 + 4 + 4 + 4 + 1, "request", &batch->id, nullptr, &batch->requests, DecodeRequest);
 }
 
 Status DecodeResponseBatch(std::span<const uint8_t> bytes, ResponseBatch* batch) {
-  return DecodeItems(bytes, 1 + 4 + 4 + 1, "response", &batch->id, &batch->responses, DecodeResponse);
+  return DecodeItems(bytes, 1 + 4 + 4 + 1, "response", &batch->id, &batch->incarnation, &batch->responses,
+                     DecodeResponse);
 }
 
 bool IsValidDatasetName(std::string_view name) {

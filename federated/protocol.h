@@ -5,7 +5,8 @@
 // order; a failed request changes nothing on the site and later requests still run.
 //
 // Wire layout (little-endian), the body of a kRequestBatch / kResponseBatch frame:
-//   batch:    u64 id, u32 count, then `count` items
+//   batch:    u64 id, u32 count, then `count` items (a response batch: u64 id, u64 incarnation,
+//             u32 count, items)
 //   request:  u8 type, u64 output, u32 n + n*u64 inputs, string name, string params-json, value
 //   response: u8 status code, string message, string meta-json, value
 //   value:    u8 kind: 0 none | 1 matrix of doubles | 2 matrix of floats | 3 packed bytes,
@@ -105,6 +106,10 @@ struct RequestBatch {
 
 struct ResponseBatch {
   uint64_t id = 0;
+  // Which run of the site answered: a new random number at every start, so that the master can
+  // tell a site that restarted (and lost its variables) from one that only lost a connection.
+  // 0: not known (a batch relayed through another federation).
+  uint64_t incarnation = 0;
   std::vector<Response> responses;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "common/logging.h"
 #include "federated/operations.h"
@@ -12,6 +13,15 @@
 #include "site-agent/support.h"
 
 namespace fedra {
+namespace {
+
+uint64_t NewIncarnation() {
+  std::random_device device;
+  const uint64_t id = (uint64_t{device()} << 32) | device();
+  return id == 0 ? 1 : id;  // 0 means "not known" on the wire
+}
+
+}  // namespace
 
 Executor::Executor(std::string site_name, const SiteLimits& limits, const Catalog* catalog, SymbolTable* symbols,
                    AuditLog* audit, PrivacyLedger* ledger)
@@ -20,7 +30,8 @@ Executor::Executor(std::string site_name, const SiteLimits& limits, const Catalo
       catalog_(catalog),
       symbols_(symbols),
       audit_(audit),
-      ledger_(ledger) {}
+      ledger_(ledger),
+      incarnation_(NewIncarnation()) {}
 
 namespace {
 
@@ -82,6 +93,7 @@ uint64_t ResponseBytes(const Response& r) {
 ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& peer) {
   ResponseBatch out;
   out.id = batch.id;
+  out.incarnation = incarnation_;
   out.responses.reserve(batch.requests.size());
   uint64_t response_bytes = 0;
   for (const Request& q : batch.requests) {
@@ -132,6 +144,7 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
       return Response{
           Status::Ok(),
           {{"site", site_name_},
+           {"incarnation", incarnation_},
            {"requests", requests_.load()},
            {"refused", refused_.load()},
            {"failed", failed_.load()},

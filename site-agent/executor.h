@@ -70,6 +70,8 @@ class Executor {
 
   // Since the site started, for monitoring (the ping's answer).
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  // New at every start, in every answer: how the master tells that this site lost its variables.
+  const uint64_t incarnation_;
   std::atomic<uint64_t> requests_{0}, refused_{0}, failed_{0}, bytes_out_{0};
 
   std::mutex cells_mu_;

@@ -61,7 +61,7 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   spec.batches_per_round = options.batches_per_round;
   spec.epochs_per_round = options.epochs_per_round;
   spec.compression = options.compression;
-  FEDRA_ASSIGN_OR_RETURN(auto runner, FederationRunner::Create(fed, x, y, std::move(spec)));
+  FEDRA_ASSIGN_OR_RETURN(auto runner, FederationRunner::Create(fed, x, y, std::move(spec), options.late_sites));
 
   ParameterServerOptions ps;
   ps.rounds = options.rounds;

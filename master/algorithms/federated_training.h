@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -42,6 +43,9 @@ struct TrainingOptions {
   float prox_mu = 0;  // FedProx's proximal term at the sites
   CompressionSpec compression;
   BalanceSpec balance;
+  // Sites of the federation that hold no part of the data yet (away when it was read): each round
+  // asks them to make their part, and each joins once it can (FederationRunner).
+  std::vector<std::string> late_sites;
   IterationHook on_iteration = nullptr;  // per round: loss, accuracy, loss@site, bytes, validation
 };
 

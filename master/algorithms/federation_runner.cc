@@ -1,11 +1,13 @@
 #include "master/algorithms/federation_runner.h"
 
+#include "common/logging.h"
 #include "common/matrix_codec.h"
 
 namespace fedra {
 
 Result<std::unique_ptr<FederationRunner>> FederationRunner::Create(Federation& fed, const FederatedMatrix& x,
-                                                                   const FederatedMatrix& y, SiteTrainingSpec spec) {
+                                                                   const FederatedMatrix& y, SiteTrainingSpec spec,
+                                                                   const std::vector<std::string>& late) {
   const auto& xp = x.map().parts();
   const auto& yp = y.map().parts();
   if (x.transposed() || y.transposed() || x.map().partitioning() != Partitioning::kRow || xp.size() != yp.size()) {
@@ -21,17 +23,72 @@ Result<std::unique_ptr<FederationRunner>> FederationRunner::Create(Federation& f
     parts[i].y = yp[i].var;
     parts[i].rows = xp[i].range.size();
   }
-  return std::unique_ptr<FederationRunner>(new FederationRunner(fed, std::move(parts), std::move(spec)));
+  std::shared_ptr<const Recipe> join_x, join_y;
+  if (!late.empty() && !xp.empty()) {
+    join_x = fed.recipes()->Find(xp[0].site, xp[0].var);
+    join_y = fed.recipes()->Find(yp[0].site, yp[0].var);
+    if (!join_x || !join_y) {
+      FEDRA_LOG(kWarn)
+          << "training data that was not read from datasets cannot be made at late sites; going on without them";
+    } else {
+      for (const std::string& site : late) parts.emplace_back().site = site;
+    }
+  }
+  return std::unique_ptr<FederationRunner>(
+      new FederationRunner(fed, std::move(parts), std::move(spec), std::move(join_x), std::move(join_y)));
 }
 
-FederationRunner::FederationRunner(Federation& fed, std::vector<Part> parts, SiteTrainingSpec spec)
-    : fed_(fed), parts_(std::move(parts)), spec_(std::move(spec)) {}
+FederationRunner::FederationRunner(Federation& fed, std::vector<Part> parts, SiteTrainingSpec spec,
+                                   std::shared_ptr<const Recipe> join_x, std::shared_ptr<const Recipe> join_y)
+    : fed_(fed),
+      parts_(std::move(parts)),
+      spec_(std::move(spec)),
+      join_x_(std::move(join_x)),
+      join_y_(std::move(join_y)) {}
 
 FederationRunner::~FederationRunner() {
   for (Part& p : parts_) {
     if (p.worker.joinable()) p.worker.join();
     if (p.residual != 0) fed_.Release(p.site, p.residual);
+    if (!p.joined_late) continue;
+    for (VarId v : {p.x, p.y}) {
+      fed_.recipes()->Remove(p.site, v);
+      fed_.Release(p.site, v);
+    }
   }
+}
+
+Status FederationRunner::Join(Part& part) {
+  const auto new_id = [this] { return fed_.NewVarId(); };
+  auto x = std::make_shared<Recipe>(Rebuild(*join_x_, fed_.NewVarId(), new_id));
+  auto y = std::make_shared<Recipe>(Rebuild(*join_y_, fed_.NewVarId(), new_id));
+  SiteRequests batch;
+  std::vector<Request>& requests = batch[part.site];
+  requests = x->steps;
+  requests.insert(requests.end(), y->steps.begin(), y->steps.end());
+  SiteResponses responses = fed_.Call(batch);
+  Status joined = FirstError(responses);
+  int64_t rows = -1;
+  if (joined.ok()) {
+    const std::vector<Response>& answers = *responses.at(part.site);
+    rows = x->rows < 0 ? -1 : answers[x->rows_step].meta.value("rows", int64_t{-1});
+    const int64_t y_rows = y->rows < 0 ? -1 : answers[x->steps.size() + y->rows_step].meta.value("rows", int64_t{-1});
+    if (rows <= 0 || rows != y_rows) joined = FailedPrecondition("it holds no rows of the training data");
+  }
+  if (!joined.ok()) {
+    for (VarId v : {x->var, y->var}) fed_.Release(part.site, v);
+    // Asked again at the next round, whatever kept it out.
+    return Unavailable("site '" + part.site + "' could not join: " + joined.message());
+  }
+  x->rows = y->rows = rows;
+  fed_.recipes()->Add(part.site, x);
+  fed_.recipes()->Add(part.site, y);
+  part.x = x->var;
+  part.y = y->var;
+  part.rows = rows;
+  part.joined_late = true;
+  FEDRA_LOG(kInfo) << "site '" << part.site << "' joined the training late, with " << rows << " rows";
+  return Status::Ok();
 }
 
 double FederationRunner::Now() const {
@@ -74,6 +131,9 @@ std::shared_ptr<const Bytes> FederationRunner::EncodedParameters(const SiteWork&
 }
 
 Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
+  if (part.x == 0) FEDRA_RETURN_IF_ERROR(Join(part));
+  // A restart lost what compression held back: the site starts afresh without it.
+  if (part.residual != 0 && fed_.restarts(part.site) != part.residual_restarts) part.residual = 0;
   const Eigen::Index n = work.parameters->size();
   const VarId params = fed_.NewVarId(), update = fed_.NewVarId();
   const VarId residual = spec_.compression.lossy() ? fed_.NewVarId() : 0;
@@ -111,6 +171,7 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
     return result.status();
   }
   part.residual = residual;  // the old one was cleared with the batch
+  part.residual_restarts = fed_.restarts(part.site);
   for (const Response& r : *result) {
     if (!r.status.ok()) {
       part.residual = 0;  // no new one was stored

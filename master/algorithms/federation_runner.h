@@ -14,6 +14,7 @@
 
 #include "federated/site_functions.h"
 #include "federated/update_codec.h"
+#include "master/federation/recipe_book.h"
 #include "master/ps/site_runner.h"
 #include "master/tensor/federated_matrix.h"
 
@@ -30,10 +31,15 @@ struct SiteTrainingSpec {
 
 class FederationRunner final : public SiteRunner {
  public:
-  // One site per part of `x` (features) and `y` (labels), which must be row-partitioned alike.
+  // One site per part of `x` (features) and `y` (labels), which must be row-partitioned alike,
+  // and one per site of `late` (sites of `fed` that were away when the data was read): before
+  // its first work, a late site makes its features and labels from the recipes of the first
+  // part's (the same dataset, columns, transform and split), and until it can, its work fails
+  // as unavailable, so that it sits the round out and is asked again at the next.
   static Result<std::unique_ptr<FederationRunner>> Create(Federation& fed, const FederatedMatrix& x,
-                                                          const FederatedMatrix& y, SiteTrainingSpec spec);
-  // Waits for work under way; the sites' residuals are released.
+                                                          const FederatedMatrix& y, SiteTrainingSpec spec,
+                                                          const std::vector<std::string>& late = {});
+  // Waits for work under way; the sites' residuals and what late sites made are released.
   ~FederationRunner() override;
 
   int sites() const override { return static_cast<int>(parts_.size()); }
@@ -47,20 +53,26 @@ class FederationRunner final : public SiteRunner {
  private:
   struct Part {
     std::string site;
-    VarId x = 0, y = 0;
+    VarId x = 0, y = 0;  // 0: a late site that has not joined yet
     int64_t rows = 0;
-    VarId residual = 0;  // what compression left out last time (0: none)
+    bool joined_late = false;        // x and y are the runner's, made by Join
+    VarId residual = 0;              // what compression left out last time (0: none)
+    uint64_t residual_restarts = 0;  // the site's restarts when it was kept: a restart loses it
     std::thread worker;
   };
 
-  FederationRunner(Federation& fed, std::vector<Part> parts, SiteTrainingSpec spec);
+  FederationRunner(Federation& fed, std::vector<Part> parts, SiteTrainingSpec spec,
+                   std::shared_ptr<const Recipe> join_x, std::shared_ptr<const Recipe> join_y);
   Result<SiteUpdate> Work(Part& part, const SiteWork& work);
+  // Makes a late site's features and labels at it.
+  Status Join(Part& part);
   // The parameters of `work`, encoded once per model version for every site's batch.
   std::shared_ptr<const Bytes> EncodedParameters(const SiteWork& work);
 
   Federation& fed_;
   std::vector<Part> parts_;
   const SiteTrainingSpec spec_;
+  const std::shared_ptr<const Recipe> join_x_, join_y_;  // what late sites make
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::mutex mu_;
   std::condition_variable finished_cv_;

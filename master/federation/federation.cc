@@ -2,22 +2,39 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
+
+#include "common/logging.h"
 
 namespace fedra {
 
 Federation::Federation(std::vector<std::string> site_names)
     : site_names_(std::move(site_names)),
       // Ids start from the clock so that a restarted master does not reuse live ids at a site.
-      next_var_(static_cast<VarId>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count())
-                << 16) {
+      next_var_(std::make_shared<std::atomic<VarId>>(
+          static_cast<VarId>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                  .count())
+          << 16)) {
+  for (const std::string& name : site_names_) sites_.emplace(name, std::make_unique<SiteState>());
+}
+
+Federation::Federation(std::vector<std::string> site_names, const Federation& parent)
+    : site_names_(std::move(site_names)),
+      next_var_(parent.next_var_),
+      releases_(parent.releases_),
+      recipes_(parent.recipes_) {
   for (const std::string& name : site_names_) sites_.emplace(name, std::make_unique<SiteState>());
 }
 
 uint64_t Federation::batches_sent(const std::string& site) const {
   auto it = sites_.find(site);
   return it == sites_.end() ? 0 : it->second->batches_sent.load();
+}
+
+uint64_t Federation::restarts(const std::string& site) const {
+  auto it = sites_.find(site);
+  return it == sites_.end() ? 0 : it->second->restarts.load();
 }
 
 void ReleaseQueue::Add(const std::string& site, VarId var) {
@@ -77,11 +94,11 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
   for (auto& [site, future] : pending) {
     // Each delivery enforces its own deadlines; this wait ends when the slowest site answers or
     // times out.
-    Result<ResponseBatch> r;
-    try {
-      r = future.get();
-    } catch (const std::exception& e) {  // a bug or bad_alloc: fail this site's call, not the master
-      r = Internal("site '" + site + "': " + e.what());
+    Result<ResponseBatch> r = Wait(site, future);
+    if (r.ok() && r->incarnation != 0) {
+      SiteState& state = *sites_.at(site);
+      const uint64_t before = std::exchange(state.incarnation, r->incarnation);
+      if (before != 0 && before != r->incarnation) r = Rejoin(site, batches.at(site), std::move(r).value());
     }
     const std::vector<VarId>& sent = released[site];
     if (!r.ok()) {
@@ -94,6 +111,68 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
     out.emplace(site, std::move(r->responses));
   }
   return out;
+}
+
+Result<ResponseBatch> Federation::Wait(const std::string& site, std::future<Result<ResponseBatch>>& future) {
+  try {
+    return future.get();
+  } catch (const std::exception& e) {  // a bug or bad_alloc: fail this site's call, not the master
+    return Internal("site '" + site + "': " + e.what());
+  }
+}
+
+Result<ResponseBatch> Federation::Rejoin(const std::string& site, const RequestBatch& batch, ResponseBatch first) {
+  ++sites_.at(site)->restarts;
+  const std::string where = "site '" + site + "' restarted";
+  // Did the batch fail for want of variables from before the restart, and can they be made?
+  std::vector<VarId> made;
+  std::set<VarId> made_here;
+  bool failed = false, needs_old = false;
+  VarId lost = 0;
+  for (size_t i = 0; i < batch.requests.size(); ++i) {
+    const Request& q = batch.requests[i];
+    failed = failed || (i < first.responses.size() && !first.responses[i].status.ok());
+    if (q.type == RequestType::kClear) continue;  // releases skip what is gone
+    for (VarId in : q.inputs) {
+      if (made_here.contains(in)) continue;
+      needs_old = true;
+      if (lost == 0 && !recipes_->Holds(site, in)) lost = in;
+    }
+    if (q.output != 0) {
+      made.push_back(q.output);
+      made_here.insert(q.output);
+    }
+  }
+  const bool again = failed && needs_old && lost == 0;
+  const RecipePlan plan = recipes_->Restore(site);
+  FEDRA_LOG(kWarn) << where << " (a new incarnation): making its " << plan.variables
+                   << " live variable(s) again from their recipes";
+  RequestBatch restore{next_batch_++, {}};
+  // What the batch made before its inputs turned out missing goes first, as it runs again.
+  if (again && !made.empty()) restore.requests.push_back(Request::Release(made));
+  const size_t skip = restore.requests.size();
+  restore.requests.insert(restore.requests.end(), plan.requests.begin(), plan.requests.end());
+  if (!restore.requests.empty()) {
+    Result<ResponseBatch> restored = SendAndWait(site, restore);
+    if (!restored.ok()) return restored.status().WithContext(where + ", and its variables could not be made again");
+    if (restored->incarnation != first.incarnation) return Unavailable(where + " again while it was being restored");
+    const std::vector<Response> answers(restored->responses.begin() + static_cast<std::ptrdiff_t>(skip),
+                                        restored->responses.end());
+    FEDRA_RETURN_IF_ERROR(plan.Check(site, answers).WithContext("after a restart"));
+  }
+  if (!failed || !needs_old) return first;
+  if (lost != 0) {
+    return Unavailable(where + " and lost variable " + std::to_string(lost) +
+                       ", which has no recipe (a value of this step); the step can be taken again");
+  }
+  Result<ResponseBatch> second = SendAndWait(site, batch);
+  if (second.ok() && second->incarnation != first.incarnation) return Unavailable(where + " again during the step");
+  return second;
+}
+
+Result<ResponseBatch> Federation::SendAndWait(const std::string& site, const RequestBatch& batch) {
+  std::future<Result<ResponseBatch>> future = Send(site, batch);
+  return Wait(site, future);
 }
 
 void Federation::RecordNoise(const std::string& site, const std::vector<Response>& responses) {

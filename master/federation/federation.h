@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "federated/protocol.h"
+#include "master/federation/recipe_book.h"
 
 namespace fedra {
 
@@ -60,10 +61,18 @@ class Federation {
   Status FlushReleases();
 
   // A variable id no other call of this master has used.
-  VarId NewVarId() { return next_var_++; }
+  VarId NewVarId() { return (*next_var_)++; }
+
+  // How the live site variables were made. A batch answered by a new incarnation of its site (it
+  // restarted, and lost its variables) first has them made again from here; then, if the batch
+  // failed for their lack, it runs again. A batch that needed a variable with no recipe fails
+  // with kUnavailable naming it (the site is back; a step taken again will work).
+  const std::shared_ptr<RecipeBook>& recipes() const { return recipes_; }
 
   // Request batches sent to `site` so far.
   uint64_t batches_sent(const std::string& site) const;
+  // Restarts of `site` this federation has seen (new incarnations).
+  uint64_t restarts(const std::string& site) const;
 
   // What the sites said about the noise they added to dp-aggregate releases since the last call:
   // per site and dataset, the releases, the noise's standard deviations and the budget spent
@@ -72,6 +81,9 @@ class Federation {
 
  protected:
   explicit Federation(std::vector<std::string> site_names);
+  // A federation of some of `parent`'s sites, sharing its variable ids, releases and recipes, so
+  // that matrices made through either may be used through the other.
+  Federation(std::vector<std::string> site_names, const Federation& parent);
 
   // Starts delivering `batch` to `site` (a known one) and returns the answer to come. Call starts
   // every site's batch before it waits for any, so sites work in parallel; it holds the site's
@@ -82,15 +94,24 @@ class Federation {
   struct SiteState {
     std::mutex mu;  // one batch at a time
     std::atomic<uint64_t> batches_sent{0};
+    uint64_t incarnation = 0;  // the last one seen (0: none yet), guarded by mu
+    std::atomic<uint64_t> restarts{0};
   };
+
+  // The answer to `batch` from `site`, which answered as a new incarnation: its variables made
+  // again, and the batch run again if it failed for their lack. Called with the site's lock.
+  Result<ResponseBatch> Rejoin(const std::string& site, const RequestBatch& batch, ResponseBatch first);
+  Result<ResponseBatch> SendAndWait(const std::string& site, const RequestBatch& batch);
+  static Result<ResponseBatch> Wait(const std::string& site, std::future<Result<ResponseBatch>>& future);
 
   void RecordNoise(const std::string& site, const std::vector<Response>& responses);
 
   const std::vector<std::string> site_names_;
   std::map<std::string, std::unique_ptr<SiteState>> sites_;
   std::atomic<uint64_t> next_batch_{1};
-  std::atomic<VarId> next_var_;
+  std::shared_ptr<std::atomic<VarId>> next_var_;
   std::shared_ptr<ReleaseQueue> releases_ = std::make_shared<ReleaseQueue>();
+  std::shared_ptr<RecipeBook> recipes_ = std::make_shared<RecipeBook>();
   std::mutex noise_mu_;
   std::map<std::pair<std::string, std::string>, nlohmann::json> noise_;  // guarded by noise_mu_
 };

@@ -27,7 +27,7 @@ std::future<Result<ResponseBatch>> SiteSubset::Send(const std::string& site, con
     SiteResponses answers = parent_.Call({{site, batch.requests}});
     Result<std::vector<Response>>& answer = answers.at(site);
     if (!answer.ok()) return answer.status();
-    return ResponseBatch{batch.id, std::move(answer).value()};
+    return ResponseBatch{batch.id, 0, std::move(answer).value()};  // the parent follows incarnations
   });
 }
 

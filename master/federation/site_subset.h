@@ -22,7 +22,8 @@ class SiteSubset final : public Federation {
   std::future<Result<ResponseBatch>> Send(const std::string& site, const RequestBatch& batch) override;
 
  private:
-  SiteSubset(Federation& parent, std::vector<std::string> sites) : Federation(std::move(sites)), parent_(parent) {}
+  SiteSubset(Federation& parent, std::vector<std::string> sites)
+      : Federation(std::move(sites), parent), parent_(parent) {}
 
   Federation& parent_;
 };

@@ -39,6 +39,10 @@ struct FitData {
   const FederatedMatrix* held_out;  // rows to score the model on, or null
   const IterationHook& on_iteration;
   std::vector<std::string> classes = {};  // the label's classes, by code, when the job codes it
+  // Sites left out because they did not answer when the job started, and the federation that
+  // reaches them too: training asks them again every round.
+  std::vector<std::string> late = {};
+  Federation* all_sites = nullptr;
 };
 
 // A job's algorithm with its options parsed and checked: fits when called.

@@ -245,12 +245,17 @@ Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const 
       if (result.ok() && fitted) (*result)["transform"] = fitted->ToJson();
       return result;
     };
-    if (!job.holdout)
-      return with_transform(job.fit(FitData{fed, data, features, label, nullptr, on_iteration, classes}));
+    std::vector<std::string> late;
+    for (const auto& [site, why] : sites.left_out.items()) late.push_back(site);
+    if (!job.holdout) {
+      return with_transform(
+          job.fit(FitData{fed, data, features, label, nullptr, on_iteration, classes, late, &federation}));
+    }
     FEDRA_ASSIGN_OR_RETURN(FederatedMatrix::Split split, data.SplitRows(fed, job.holdout->fraction, job.holdout->seed));
     FEDRA_LOG(kInfo) << job.algorithm << ": " << split.train.rows() << " training rows, " << split.held_out.rows()
                      << " held out";
-    return with_transform(job.fit(FitData{fed, split.train, features, label, &split.held_out, on_iteration, classes}));
+    return with_transform(
+        job.fit(FitData{fed, split.train, features, label, &split.held_out, on_iteration, classes, late, &federation}));
   };
   (void)fed.TakeNoiseReport();  // only this job's releases
   Result<nlohmann::json> result = fit();

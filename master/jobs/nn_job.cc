@@ -160,15 +160,25 @@ Result<nlohmann::json> FitNn(const FitData& in, TrainingOptions options) {
     FEDRA_ASSIGN_OR_RETURN(val_y, held_out->SelectColumns(fed, {label}));
     validation = Validation{&*val_x, &*val_y};
   }
-  FEDRA_ASSIGN_OR_RETURN(ParameterServerResult trained, TrainFederated(fed, x, y, options, validation));
+  // Sites away at the start may join later rounds of a synchronous strategy; asynchronous ones
+  // weigh each site's update by its share of the rows, which a late site would change.
+  Federation* train_fed = &fed;
+  const bool synchronous = options.strategy.name == "bsp" || options.strategy.name == "backup";
+  if (!in.late.empty() && in.all_sites && synchronous) {
+    options.late_sites = in.late;
+    train_fed = in.all_sites;
+  }
+  FEDRA_ASSIGN_OR_RETURN(ParameterServerResult trained, TrainFederated(*train_fed, x, y, options, validation));
   if (trained.rounds.empty()) return Unavailable("nn: no round was completed");
   const nlohmann::json& last = trained.rounds.back();
   nlohmann::json metrics = nlohmann::json::object();
   double bytes_up = 0, bytes_down = 0;
-  nlohmann::json dropped = nlohmann::json::object();
+  nlohmann::json dropped = nlohmann::json::object(), rejoined = nlohmann::json::object();
   for (const nlohmann::json& r : trained.rounds) {
     bytes_up += r["bytes_up"].get<double>();
     bytes_down += r["bytes_down"].get<double>();
+    for (const nlohmann::json& site : r.value("rejoined", nlohmann::json::array()))
+      rejoined[site].push_back(r["round"]);
     if (!r.contains("dropped")) continue;
     for (const auto& [site, why] : r["dropped"].items())
       dropped[site].push_back({{"round", r["round"]}, {"error", why}});
@@ -187,7 +197,8 @@ Result<nlohmann::json> FitNn(const FitData& in, TrainingOptions options) {
                         {"rounds", trained.rounds},
                         {"iterations", static_cast<int>(trained.rounds.size())}};
   if (!dropped.empty()) result["dropped"] = dropped;
-  if (held_out && last.contains("val_loss")) {  // no metrics when no validation site answered
+  if (!rejoined.empty()) result["rejoined"] = rejoined;  // site -> the rounds it came back in
+  if (held_out && last.contains("val_loss")) {           // no metrics when no validation site answered
     nlohmann::json scored = {{"loss", last["val_loss"]}};
     if (last.contains("val_accuracy")) scored["accuracy"] = last["val_accuracy"];
     result["held_out"] = {{"rows", last["val_rows"]}, {"metrics", scored}};

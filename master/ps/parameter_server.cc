@@ -18,6 +18,7 @@ struct RoundLog {
   nlohmann::json sites = nlohmann::json::object();
   nlohmann::json dropped = nlohmann::json::object();
   std::vector<std::string> late;
+  std::vector<std::string> rejoined;  // dropped before, and delivered again
 
   void Add(const std::string& site, const SiteUpdate& u) {
     loss += u.loss_sum;
@@ -45,6 +46,7 @@ class Server {
         busy_(static_cast<size_t>(sites_), false) {
     progress_.done.assign(static_cast<size_t>(sites_), 0);
     progress_.dropped.assign(static_cast<size_t>(sites_), false);
+    away_.assign(static_cast<size_t>(sites_), false);
     log_.start = runner_.Now();
   }
 
@@ -106,6 +108,7 @@ class Server {
       }
       FEDRA_LOG(kWarn) << "round " << RoundsDone() + 1 << ": dropped site '" << name << "': " << status.message();
       progress_.dropped[static_cast<size_t>(s)] = true;
+      away_[static_cast<size_t>(s)] = true;
       log_.dropped[name] = status.message();
       CheckQuorum();
       Apply(strategy_.Dropped(s));
@@ -116,6 +119,11 @@ class Server {
         return;
       }
       ++progress_.done[static_cast<size_t>(s)];
+      if (away_[static_cast<size_t>(s)]) {
+        away_[static_cast<size_t>(s)] = false;
+        log_.rejoined.push_back(name);
+        FEDRA_LOG(kInfo) << "round " << RoundsDone() + 1 << ": site '" << name << "' is back";
+      }
       log_.bytes_down += static_cast<double>(u.bytes_down);
       log_.bytes_up += static_cast<double>(u.bytes_up);
       Apply(strategy_.Arrived(ArrivedUpdate{s, finished.work.version, std::move(u)}));
@@ -200,6 +208,7 @@ class Server {
     r["sites"] = std::move(sites);
     if (!log_.dropped.empty()) r["dropped"] = log_.dropped;
     if (!log_.late.empty()) r["late"] = log_.late;
+    if (!log_.rejoined.empty()) r["rejoined"] = log_.rejoined;
     if (options_.validate) {
       Result<nlohmann::json> scored = options_.validate(*params_);
       if (!scored.ok()) {
@@ -237,6 +246,7 @@ class Server {
   std::shared_ptr<const Eigen::VectorXf> params_;
   SiteProgress progress_;
   std::vector<bool> busy_;
+  std::vector<bool> away_;  // dropped, and not back yet
   int in_flight_ = 0;
   Status failure_;
   RoundLog log_;

@@ -42,8 +42,9 @@ struct ParameterServerOptions {
 
 struct ParameterServerResult {
   Eigen::VectorXf parameters;
-  // Per round: loss, accuracy, per-site loss/accuracy/rows, the updates applied, dropped and
-  // late sites, bytes down and up, seconds, and the validation metrics.
+  // Per round: loss, accuracy, per-site loss/accuracy/rows, the updates applied, dropped, late
+  // and rejoined sites (back after being dropped), bytes down and up, seconds, and the
+  // validation metrics.
   std::vector<nlohmann::json> rounds;
 };
 

@@ -8,28 +8,40 @@
 
 namespace fedra {
 
-// Owns the parts' variables: the last matrix referring to them hands them to the federation's
-// release queue, which outlives the federation if need be.
+// Owns the parts' variables: their recipes are in the federation's book while they live, and
+// the last matrix referring to them hands them to the federation's release queue. Both outlive
+// the federation if need be.
 class FederatedMatrix::SiteVariables {
  public:
-  SiteVariables(std::shared_ptr<ReleaseQueue> queue, const FederationMap& map) : queue_(std::move(queue)) {
-    for (const FederatedPart& p : map.parts()) vars_.emplace_back(p.site, p.var);
+  SiteVariables(const Federation& fed, const FederationMap& map,
+                const std::vector<std::shared_ptr<const Recipe>>& recipes)
+      : queue_(fed.release_queue()), book_(fed.recipes()) {
+    for (size_t i = 0; i < map.parts().size(); ++i) {
+      const FederatedPart& p = map.parts()[i];
+      vars_.emplace_back(p.site, p.var);
+      if (i < recipes.size() && recipes[i]) book_->Add(p.site, recipes[i]);
+    }
   }
   ~SiteVariables() {
-    for (const auto& [site, var] : vars_) queue_->Add(site, var);
+    for (const auto& [site, var] : vars_) {
+      book_->Remove(site, var);
+      queue_->Add(site, var);
+    }
   }
   SiteVariables(const SiteVariables&) = delete;
   SiteVariables& operator=(const SiteVariables&) = delete;
 
  private:
   std::shared_ptr<ReleaseQueue> queue_;
+  std::shared_ptr<RecipeBook> book_;
   std::vector<std::pair<std::string, VarId>> vars_;
 };
 
-FederatedMatrix::FederatedMatrix(Federation& fed, FederationMap map, std::vector<std::string> column_names)
+FederatedMatrix::FederatedMatrix(Federation& fed, FederationMap map, std::vector<std::string> column_names,
+                                 const std::vector<std::shared_ptr<const Recipe>>& recipes)
     : map_(std::move(map)),
       column_names_(std::move(column_names)),
-      variables_(std::make_shared<const SiteVariables>(fed.release_queue(), map_)) {}
+      variables_(std::make_shared<const SiteVariables>(fed, map_, recipes)) {}
 
 FederatedMatrix FederatedMatrix::Transposed() const {
   FederatedMatrix t = *this;
@@ -163,6 +175,7 @@ Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string
   if (Status s = FirstError(responses); !s.ok()) return fail(s);
 
   std::vector<FederatedPart> parts;
+  std::vector<std::shared_ptr<const Recipe>> recipes;
   std::vector<std::string> names;
   int64_t rows = 0, cols = -1;
   std::string first_site;
@@ -184,11 +197,13 @@ Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string
       continue;
     }
     parts.push_back(FederatedPart{site, vars[site], IndexRange{rows, rows + r}});
+    recipes.push_back(std::make_shared<const Recipe>(
+        Recipe{vars[site], {requests.at(site).front()}, {}, r, 0, "read '" + dataset + "'"}));
     rows += r;
   }
   Result<FederationMap> map = FederationMap::Make(rows, cols, Partitioning::kRow, std::move(parts));
   if (!map.ok()) return fail(map.status());
-  return FederatedMatrix(fed, std::move(*map), std::move(names));
+  return FederatedMatrix(fed, std::move(*map), std::move(names), recipes);
 }
 
 Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed, std::vector<std::pair<std::string, Matrix>> parts,
@@ -374,9 +389,11 @@ Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp&
   SiteRequests requests;
   const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);
   std::vector<FederatedPart> out;
+  std::vector<std::shared_ptr<const Recipe>> recipes;
   for (size_t i = 0; i < parts.size(); ++i) {
     out.push_back(FederatedPart{parts[i].site, fed.NewVarId(), parts[i].range});
     requests[parts[i].site].push_back(Request::Run(out.back().var, op.instruction, Inputs(op, parts[i], i, bvars[i])));
+    recipes.push_back(MapRecipe(fed, op, broadcast, i, bvars[i], requests[parts[i].site].back()));
   }
   for (size_t i = 0; i < parts.size(); ++i) {
     if (bvars[i] != 0) requests[parts[i].site].push_back(Request::Clear({bvars[i]}));
@@ -390,7 +407,29 @@ Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp&
   const bool by_row = map_.partitioning() == Partitioning::kRow;
   FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(by_row ? rows() : extent, by_row ? extent : cols(),
                                                                 map_.partitioning(), std::move(out)));
-  return FederatedMatrix(fed, std::move(map), std::move(names));
+  return FederatedMatrix(fed, std::move(map), std::move(names), recipes);
+}
+
+std::shared_ptr<const Recipe> FederatedMatrix::MapRecipe(const Federation& fed, const PartOp& op,
+                                                         const std::vector<Matrix>& broadcast, size_t index,
+                                                         VarId broadcast_var, const Request& run) const {
+  const FederatedPart& part = map_.parts()[index];
+  auto recipe = std::make_shared<Recipe>();
+  recipe->var = run.output;
+  recipe->what = op.instruction.name();
+  // Made from this part and the aligned one, which must have recipes themselves.
+  for (VarId in : {part.var, op.aligned ? op.aligned->map().parts()[index].var : VarId{0}}) {
+    if (in == 0) continue;
+    std::shared_ptr<const Recipe> input = fed.recipes()->Find(part.site, in);
+    if (!input) return nullptr;
+    recipe->inputs.push_back(std::move(input));
+  }
+  if (broadcast_var != 0) {
+    recipe->steps.push_back(Request::Put(broadcast_var, broadcast.size() == 1 ? broadcast[0] : broadcast[index]));
+  }
+  recipe->steps.push_back(run);
+  if (broadcast_var != 0) recipe->steps.push_back(Request::Clear({broadcast_var}));
+  return recipe;
 }
 
 Result<Matrix> FederatedMatrix::ColSums(Federation& fed) const {
@@ -459,18 +498,24 @@ Result<FederatedMatrix::Split> FederatedMatrix::SplitRows(Federation& fed, doubl
   }
   // Build both maps from the row counts the sites report; parts left empty are released.
   std::vector<FederatedPart> parts[2];
+  std::vector<std::shared_ptr<const Recipe>> recipes[2];
   int64_t rows[2] = {0, 0};
   std::map<std::string, size_t> next;
   for (size_t i = 0; i < vars.size(); ++i) {
     const std::string& site = map_.parts()[i].site;
+    std::shared_ptr<const Recipe> input = fed.recipes()->Find(site, map_.parts()[i].var);
     for (int side = 0; side < 2; ++side) {
       const VarId var = side == 0 ? vars[i].first : vars[i].second;
-      const int64_t n = (*responses.at(site))[next[site]++].meta.value("rows", int64_t{0});
+      const size_t k = next[site]++;
+      const int64_t n = (*responses.at(site))[k].meta.value("rows", int64_t{0});
       if (n == 0) {
         fed.Release(site, var);
         continue;
       }
       parts[side].push_back(FederatedPart{site, var, {rows[side], rows[side] + n}});
+      recipes[side].push_back(
+          input ? std::make_shared<const Recipe>(Recipe{var, {requests.at(site)[k]}, {input}, n, 0, "splitRows"})
+                : nullptr);
       rows[side] += n;
     }
   }
@@ -486,8 +531,8 @@ Result<FederatedMatrix::Split> FederatedMatrix::SplitRows(Federation& fed, doubl
                          FederationMap::Make(rows[0], cols(), Partitioning::kRow, std::move(parts[0])));
   FEDRA_ASSIGN_OR_RETURN(FederationMap held_out,
                          FederationMap::Make(rows[1], cols(), Partitioning::kRow, std::move(parts[1])));
-  return Split{FederatedMatrix(fed, std::move(train), column_names_),
-               FederatedMatrix(fed, std::move(held_out), column_names_)};
+  return Split{FederatedMatrix(fed, std::move(train), column_names_, recipes[0]),
+               FederatedMatrix(fed, std::move(held_out), column_names_, recipes[1])};
 }
 
 }  // namespace fedra

@@ -123,8 +123,13 @@ class FederatedMatrix {
  private:
   class SiteVariables;
 
-  // Takes ownership of the map's variables.
-  FederatedMatrix(Federation& fed, FederationMap map, std::vector<std::string> column_names);
+  // Takes ownership of the map's variables, whose recipes (per part; null or missing: the part
+  // cannot be made again) go into the federation's book while they live.
+  FederatedMatrix(Federation& fed, FederationMap map, std::vector<std::string> column_names,
+                  const std::vector<std::shared_ptr<const Recipe>>& recipes = {});
+  // The recipe of part `index`'s output of MapParts, made by `run` (null when an input has none).
+  std::shared_ptr<const Recipe> MapRecipe(const Federation& fed, const PartOp& op, const std::vector<Matrix>& broadcast,
+                                          size_t index, VarId broadcast_var, const Request& run) const;
   Status RequireUntransposed(const std::string& what) const;
 
   // Checks that `op`'s inputs fit this matrix's parts.

@@ -48,12 +48,15 @@ TEST_CASE("request metadata nested deeper than the JSON limit is refused, not pa
   CHECK_MESSAGE(s.message().find("metadata nests deeper than 64 levels") != std::string::npos, s.message());
 }
 
-TEST_CASE("response batches round-trip status, meta and values") {
+TEST_CASE("response batches round-trip the site's incarnation, status, meta and values") {
   ResponseBatch batch{5,
+                      0xfedcba9876543210,
                       {Response{}, Response::Error(NotFound("unknown dataset 'x'")),
                        Response{Status::Ok(), {{"rows", 3}}, Matrix::Random(2, 2), {}}}};
   ResponseBatch back;
   REQUIRE(DecodeResponseBatch(EncodeResponseBatch(batch), &back).ok());
+  CHECK(back.id == 5);
+  CHECK(back.incarnation == 0xfedcba9876543210);
   REQUIRE(back.responses.size() == 3);
   CHECK(back.responses[1].status.code() == StatusCode::kNotFound);
   CHECK(back.responses[1].status.message() == "unknown dataset 'x'");
@@ -66,7 +69,7 @@ TEST_CASE("a response whose meta was left null still decodes as an empty object"
   r.meta = nullptr;
   r.value = Matrix::Ones(2, 2);
   ResponseBatch back;
-  REQUIRE(DecodeResponseBatch(EncodeResponseBatch(ResponseBatch{1, {r}}), &back).ok());
+  REQUIRE(DecodeResponseBatch(EncodeResponseBatch(ResponseBatch{1, 2, {r}}), &back).ok());
   CHECK(back.responses[0].meta.is_object());
   CHECK(*back.responses[0].value == *r.value);
 }
@@ -123,9 +126,9 @@ TEST_CASE("every status code travels in error bodies and responses alike; unknow
     Bytes body = EncodeErrorBody(Status(StatusCode::kInternal, "m"));
     body[0] = static_cast<uint8_t>(code);
     const Status error = DecodeErrorBody(body);
-    ResponseBatch batch{7, {Response::Error(Status(StatusCode::kInternal, "m"))}};
+    ResponseBatch batch{7, 1, {Response::Error(Status(StatusCode::kInternal, "m"))}};
     Bytes encoded = EncodeResponseBatch(batch);
-    encoded[12] = static_cast<uint8_t>(code);  // after u64 id and u32 count: the response's code
+    encoded[20] = static_cast<uint8_t>(code);  // after u64 id, u64 incarnation, u32 count: the response's code
     ResponseBatch back;
     const Status decoded = DecodeResponseBatch(encoded, &back);
     if (known) {

@@ -125,6 +125,42 @@ TEST_CASE("training with a quorum starts without a site that is down, and names 
   CHECK(three.message().find("\"b\"") != std::string::npos);
 }
 
+TEST_CASE("a site that was down when training started joins a later round, and the result says when") {
+  Sites s;
+  for (const char* site : {"a", "b", "c"}) {
+    std::string csv = "x,y\n";
+    for (int i = 0; i < 20; ++i) csv += std::to_string(i % 5) + "," + std::to_string(2 * (i % 5) + 1) + "\n";
+    s.Add(site, "t", csv);
+  }
+  std::unique_ptr<Federation> fed = s.Start();
+  s.local.Stop("b");
+  Result<JobSpec> job =
+      ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "nn", "data": {"dataset": "t", "label": "y"},
+      "model": {"hidden": [4], "activation": "relu", "output": "linear"},
+      "ps": {"strategy": "bsp", "epochs": 4, "batch_size": 4, "quorum": 2}})"),
+                   "job.json");
+  REQUIRE(job.ok());
+  // b comes back once the first round is done without it.
+  const IterationHook start_b = [&](int round, const IterationMetrics&) {
+    if (round == 1) s.local.Start("b");
+    return Status::Ok();
+  };
+  Result<nlohmann::json> r = RunJob(*fed, *job, start_b);
+  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+  REQUIRE((*r)["left_out"].contains("b"));
+  CHECK((*r)["dropped"]["b"].size() == 1);
+  CHECK((*r)["dropped"]["b"][0]["round"] == 1);
+  CHECK((*r)["rejoined"]["b"] == nlohmann::json{2});
+  const nlohmann::json& rounds = (*r)["rounds"];
+  REQUIRE(rounds.size() == 4);
+  CHECK_FALSE(rounds[0]["sites"].contains("b"));
+  for (size_t i = 1; i < 4; ++i) CHECK(rounds[i]["sites"]["b"]["rows"] == 20);
+  // What b made for the job is gone with it.
+  SiteResponses catalogs = fed->CallAll({Request::ListCatalog()});
+  REQUIRE(FirstError(catalogs).ok());
+  for (const auto& [site, responses] : catalogs) CHECK((*responses)[0].meta["variables"] == 0);
+}
+
 TEST_CASE("sites with different columns are named with what each lacks and has besides") {
   Sites s;
   s.Add("a", "t", "a,b,y\n1,2,3\n");
