@@ -73,12 +73,17 @@ Result<Header> ReadHeader(GzFile& f, const std::string& source) {
       return DataLoss(source + ": truncated in the dimensions (byte " + std::to_string(4 + 4 * d) + ")");
     h.shape.dims.push_back(uint32_t{be[0]} << 24 | uint32_t{be[1]} << 16 | uint32_t{be[2]} << 8 | be[3]);
   }
-  // At most 2^40 elements, checked factor by factor so the product cannot wrap.
-  uint64_t elements = 1;
-  for (uint32_t d : h.shape.dims) {
-    if (d != 0 && elements > (uint64_t{1} << 40) / d)
-      return ResourceExhausted(source + ": implausibly large IDX shape");
-    elements *= d;
+  // At most 2^40 elements in an item and in all, checked factor by factor so that no product
+  // wraps, whatever the item count (a file may declare no items of an enormous size).
+  constexpr uint64_t kMaxElements = uint64_t{1} << 40;
+  uint64_t item = 1;
+  for (size_t i = 1; i < h.shape.dims.size(); ++i) {
+    const uint32_t d = h.shape.dims[i];
+    if (d != 0 && item > kMaxElements / d) return ResourceExhausted(source + ": implausibly large IDX shape");
+    item *= d;
+  }
+  if (item != 0 && h.shape.items() > kMaxElements / item) {
+    return ResourceExhausted(source + ": implausibly large IDX shape");
   }
   return h;
 }
@@ -134,7 +139,8 @@ Result<Matrix> ReadIdxFile(const std::string& path, const std::string& source_na
   if (admit) FEDRA_RETURN_IF_ERROR(admit(rows, cols + extra_columns));
   Matrix out = Matrix::Zero(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols + extra_columns));
   const size_t header_bytes = 4 + 4 * h.shape.dims.size();
-  std::vector<uint8_t> item(cols * h.type.bytes);
+  // `admit` saw rows x cols; with no rows, an item's buffer is not needed either.
+  std::vector<uint8_t> item(rows == 0 ? 0 : cols * h.type.bytes);
   for (uint64_t r = 0; r < rows; ++r) {
     const int64_t got = f.Read(item.data(), item.size());
     if (got < 0) return DataLoss(source_name + ": " + f.Error());

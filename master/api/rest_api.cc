@@ -9,9 +9,6 @@
 #include <optional>
 #include <vector>
 
-#include <boost/url/parse.hpp>
-#include <boost/url/url_view.hpp>
-
 #include "common/config.h"
 #include "common/logging.h"
 #include "master/jobs/registry.h"
@@ -19,7 +16,6 @@
 namespace fedra {
 namespace {
 
-constexpr std::string_view kPrefix = "/api/v1/";
 constexpr int64_t kDefaultListLimit = 100;
 constexpr int64_t kMaxListLimit = 10000;
 constexpr int64_t kMaxBatchMetrics = 10000;
@@ -45,24 +41,6 @@ int HttpStatus(StatusCode code) {
 
 ApiResponse Json(int status, const nlohmann::json& body) {
   return ApiResponse{status, "application/json", body.dump()};
-}
-
-// Parses the request target with Boost.URL: the path's segments after /api/v1/ and the query,
-// both percent-decoded ('+' in the query is a space).
-Result<ApiTarget> ParseTarget(std::string_view target) {
-  boost::system::result<boost::urls::url_view> url = boost::urls::parse_origin_form(target);
-  if (!url) return InvalidArgument("malformed request target: " + url.error().message());
-  std::vector<std::string> segments(url->segments().begin(), url->segments().end());
-  if (segments.size() < 2 || segments[0] != "api" || segments[1] != "v1") {
-    return NotFound("no resource at " + std::string(url->path()));
-  }
-  ApiTarget t;
-  t.path.assign(segments.begin() + 2, segments.end());
-  if (!t.path.empty() && t.path.back().empty()) t.path.pop_back();  // "runs/" names "runs"
-  for (const boost::urls::param& q : url->params(boost::urls::encoding_opts(/*space_as_plus=*/true))) {
-    t.query[q.key] = q.has_value ? q.value : "";
-  }
-  return t;
 }
 
 // The whole of `text` as a decimal integer, if it is one.
@@ -463,7 +441,7 @@ Result<ApiResponse> RestApi::GetRun(const ApiCall& c) {
 }
 
 Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal& who) {
-  FEDRA_ASSIGN_OR_RETURN(ApiTarget target, ParseTarget(request.target));
+  FEDRA_ASSIGN_OR_RETURN(ApiTarget target, ParseApiTarget(request.target));
   // The most specific patterns that match the path (fewest wildcards) decide: one with this
   // method answers; otherwise the path exists but not for this method (405).
   auto literals = [](const ApiRoute& r) {

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "master/api/api_target.h"
 #include "master/api/api_tokens.h"
 #include "master/federation/federation.h"
 #include "master/jobs/job_runner.h"
@@ -45,12 +46,6 @@ struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
-};
-
-// A request target as routed: the path's segments after /api/v1/ and the query, decoded.
-struct ApiTarget {
-  std::vector<std::string> path;
-  std::map<std::string, std::string> query;
 };
 
 // Who may call a resource: any token, or operators only.

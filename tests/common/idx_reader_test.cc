@@ -89,4 +89,22 @@ TEST_CASE("bad IDX files are refused, saying where") {
   CHECK(ProbeIdxFile((dir / "missing.idx").string(), "missing.idx").status().code() == StatusCode::kNotFound);
 }
 
+TEST_CASE("an IDX shape too large to hold is refused before anything is allocated, with or without items") {
+  TempDir dir;
+  auto read = [&](const std::string& bytes) {
+    testing::WriteFile(dir / "big.idx", bytes);
+    return ReadIdxFile((dir / "big.idx").string(), "big.idx");
+  };
+  // Found by fuzz_idx: no items of 2^27 x 212,739 bytes each made the reader allocate one item.
+  const Status no_items = read(Header(0x08, {0, 0x08010000, 0x00033f03})).status();
+  CHECK(no_items.code() == StatusCode::kResourceExhausted);
+  CHECK(no_items.message() == "big.idx: implausibly large IDX shape");
+  CHECK(read(Header(0x08, {2, 1 << 21, 1 << 20})).status().code() == StatusCode::kResourceExhausted);
+  // No items of a modest size is an empty matrix.
+  Result<Matrix> empty = read(Header(0x08, {0, 28, 28}));
+  REQUIRE_MESSAGE(empty.ok(), empty.status().ToString());
+  CHECK(empty->rows() == 0);
+  CHECK(empty->cols() == 784);
+}
+
 }  // namespace fedra
