@@ -7,6 +7,30 @@ namespace fedra {
 Optimizer::Optimizer(OptimizerSpec spec, int64_t size)
     : spec_(spec), first_(Eigen::VectorXf::Zero(size)), second_(Eigen::VectorXf::Zero(size)) {}
 
+Status RestoreVectors(const OptimizerState& state, std::initializer_list<Eigen::VectorXf*> into) {
+  if (state.vectors.size() != into.size() || state.steps < 0) {
+    return InvalidArgument("optimizer state: " + std::to_string(state.vectors.size()) + " vectors, expected " +
+                           std::to_string(into.size()));
+  }
+  size_t i = 0;
+  for (Eigen::VectorXf* v : into) {
+    if (state.vectors[i].size() != v->size()) {
+      return InvalidArgument("optimizer state: a vector of " + std::to_string(state.vectors[i].size()) +
+                             " values for " + std::to_string(v->size()) + " parameters");
+    }
+    ++i;
+  }
+  i = 0;
+  for (Eigen::VectorXf* v : into) *v = state.vectors[i++];
+  return Status::Ok();
+}
+
+Status Optimizer::Restore(const OptimizerState& state) {
+  FEDRA_RETURN_IF_ERROR(RestoreVectors(state, {&first_, &second_}));
+  steps_ = state.steps;
+  return Status::Ok();
+}
+
 void Optimizer::Step(Eigen::VectorXf* params, Eigen::VectorXf gradient, int epoch) {
   ++steps_;
   if (spec_.weight_decay > 0) gradient += spec_.weight_decay * *params;

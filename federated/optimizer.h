@@ -4,12 +4,21 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <vector>
 
 #include <Eigen/Core>
 
+#include "common/status.h"
 #include "federated/model_spec.h"
 
 namespace fedra {
+
+// What an optimizer carries from one step to the next: saved with training checkpoints.
+struct OptimizerState {
+  std::vector<Eigen::VectorXf> vectors;  // moments, velocities: each the parameters' size
+  int64_t steps = 0;
+};
 
 class Optimizer {
  public:
@@ -18,10 +27,17 @@ class Optimizer {
   // `epoch`.
   void Step(Eigen::VectorXf* params, Eigen::VectorXf gradient, int epoch);
 
+  OptimizerState State() const { return {{first_, second_}, steps_}; }
+  // Takes up `state` (from State() of an optimizer of the same size); kInvalidArgument otherwise.
+  Status Restore(const OptimizerState& state);
+
  private:
   OptimizerSpec spec_;
   Eigen::VectorXf first_, second_;
   int64_t steps_ = 0;
 };
+
+// Copies `state`'s vectors into `into`, in order, when their number and sizes match.
+Status RestoreVectors(const OptimizerState& state, std::initializer_list<Eigen::VectorXf*> into);
 
 }  // namespace fedra

@@ -167,8 +167,11 @@ Status Serve(Federation& fed, const TlsFiles& tls, const Flags& flags) {
                                                 ? std::filesystem::path(flags.federation).parent_path() / "api-tokens"
                                                 : std::filesystem::path(flags.tokens);
   FEDRA_ASSIGN_OR_RETURN(ApiTokens tokens, ApiTokens::Load(tokens_path));
-  FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<ExperimentDb> db, ExperimentDb::Open(flags.db));
+  // Runs a stopped master left active are taken up again, if no other master has the file open.
+  FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<ExperimentDb> db,
+                         ExperimentDb::Open(flags.db, ExperimentDb::LeftActive::kKeep));
   JobRunner runner(fed, *db);
+  if (db->opened_alone()) FEDRA_RETURN_IF_ERROR(runner.TakeUpLeftActive());
   RestApi api(fed, *db, runner, tokens);
   Result<StaticFiles> web = StaticFiles::Load(flags.web);
   if (!web.ok()) FEDRA_LOG(kWarn) << "the dashboard is not served: " << web.status().message();

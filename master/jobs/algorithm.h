@@ -12,6 +12,7 @@
 
 #include "common/status.h"
 #include "master/federation/federation.h"
+#include "master/ps/checkpoint.h"
 #include "master/ps/iteration_hook.h"
 #include "master/tensor/federated_matrix.h"
 
@@ -43,6 +44,7 @@ struct FitData {
   // reaches them too: training asks them again every round.
   std::vector<std::string> late = {};
   Federation* all_sites = nullptr;
+  const TrainingRecovery* recovery = nullptr;  // checkpoints, for training
 };
 
 // A job's algorithm with its options parsed and checked: fits when called.

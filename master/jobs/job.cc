@@ -190,7 +190,8 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
   return job;
 }
 
-Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const IterationHook& on_iteration) {
+Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const IterationHook& on_iteration,
+                              const TrainingRecovery* recovery) {
   const auto start = std::chrono::steady_clock::now();
   if (!job.fit) return FailedPrecondition(job.algorithm + ": the job was not parsed (ParseJobSpec)");
   FEDRA_ASSIGN_OR_RETURN(const JobSites sites, ChooseSites(federation, job));
@@ -249,13 +250,13 @@ Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const 
     for (const auto& [site, why] : sites.left_out.items()) late.push_back(site);
     if (!job.holdout) {
       return with_transform(
-          job.fit(FitData{fed, data, features, label, nullptr, on_iteration, classes, late, &federation}));
+          job.fit(FitData{fed, data, features, label, nullptr, on_iteration, classes, late, &federation, recovery}));
     }
     FEDRA_ASSIGN_OR_RETURN(FederatedMatrix::Split split, data.SplitRows(fed, job.holdout->fraction, job.holdout->seed));
     FEDRA_LOG(kInfo) << job.algorithm << ": " << split.train.rows() << " training rows, " << split.held_out.rows()
                      << " held out";
-    return with_transform(
-        job.fit(FitData{fed, split.train, features, label, &split.held_out, on_iteration, classes, late, &federation}));
+    return with_transform(job.fit(FitData{fed, split.train, features, label, &split.held_out, on_iteration, classes,
+                                          late, &federation, recovery}));
   };
   (void)fed.TakeNoiseReport();  // only this job's releases
   Result<nlohmann::json> result = fit();

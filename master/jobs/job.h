@@ -23,6 +23,7 @@
 #include "common/status.h"
 #include "master/federation/federation.h"
 #include "master/jobs/algorithm.h"
+#include "master/ps/checkpoint.h"
 #include "master/ps/iteration_hook.h"
 
 namespace fedra {
@@ -58,6 +59,9 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
 // variables, and returns the result: coefficients by name, metrics, iterations, rows, seconds,
 // and the sites whose rows it covers. Iterative algorithms
 // report each iteration to `on_iteration`, which may stop them by returning an error.
-Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const IterationHook& on_iteration = {});
+// With `recovery`, training saves checkpoints through it and goes on from its checkpoint (other
+// algorithms run from the start).
+Result<nlohmann::json> RunJob(Federation& fed, const JobSpec& job, const IterationHook& on_iteration = {},
+                              const TrainingRecovery* recovery = nullptr);
 
 }  // namespace fedra

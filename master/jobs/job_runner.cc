@@ -41,6 +41,24 @@ Result<int64_t> JobRunner::Submit(const nlohmann::json& spec, const std::string&
   return run;
 }
 
+Status JobRunner::TakeUpLeftActive() {
+  FEDRA_ASSIGN_OR_RETURN(std::vector<ActiveJob> left, db_.ListActiveJobs());
+  for (ActiveJob& a : left) {
+    Result<JobSpec> job = ParseJobSpec(a.spec, "run " + std::to_string(a.run));
+    if (!job.ok()) {
+      FEDRA_RETURN_IF_ERROR(db_.SetRunStatus(a.run, RunStatus::kFailed, nullptr,
+                                             "cannot be taken up after a restart: " + job.status().message()));
+      continue;
+    }
+    FEDRA_LOG(kInfo) << "run " << a.run << " (" << job->algorithm << "), " << (a.started ? "running" : "scheduled")
+                     << " when the master stopped, is queued again";
+    std::lock_guard lock(mu_);
+    queue_.push_back(Queued{a.run, std::move(job).value(), a.started});
+  }
+  cv_.notify_one();
+  return Status::Ok();
+}
+
 void JobRunner::Loop() {
   for (;;) {
     Queued next;
@@ -59,7 +77,7 @@ void JobRunner::Loop() {
       running_ = 0;
       continue;
     }
-    Result<nlohmann::json> result = RunRecordedJob(fed_, db_, next.job, next.run);
+    Result<nlohmann::json> result = RunRecordedJob(fed_, db_, next.job, next.run, next.resume);
     {
       std::lock_guard lock(mu_);
       running_ = 0;

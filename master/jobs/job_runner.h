@@ -22,7 +22,7 @@ class JobRunner {
  public:
   JobRunner(Federation& fed, ExperimentDb& db);
   // Cancels the running job (it stops at its next iteration boundary) and waits for it; queued
-  // jobs stay scheduled, and the next start of the database marks them failed.
+  // jobs stay scheduled, for the next serve to take up (TakeUpLeftActive).
   ~JobRunner();
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
@@ -30,10 +30,16 @@ class JobRunner {
   // Validates `spec` (a job spec, optionally with "experiment") and queues it; returns the run id.
   Result<int64_t> Submit(const nlohmann::json& spec, const std::string& submitted_by);
 
+  // Queues the jobs a stopped master left scheduled or running, oldest first: training goes on
+  // from its last checkpoint, other running jobs run again from the start. A job whose spec no
+  // longer parses is marked failed with the reason.
+  Status TakeUpLeftActive();
+
  private:
   struct Queued {
     int64_t run = 0;
     JobSpec job;
+    bool resume = false;
   };
   void Loop();
 

@@ -128,6 +128,7 @@ Result<nlohmann::json> FitNn(const FitData& in, TrainingOptions options) {
   const int64_t label = in.label;
   const FederatedMatrix* held_out = in.held_out;
   options.on_iteration = in.on_iteration;
+  options.recovery = in.recovery;
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix x, data.SelectColumns(fed, features));
   FEDRA_ASSIGN_OR_RETURN(FederatedMatrix y, data.SelectColumns(fed, {label}));
   // The data decides the layer shapes; a model that names them must agree.

@@ -87,8 +87,29 @@ Result<int64_t> CreateJobRun(ExperimentDb& db, const JobSpec& job, const nlohman
   return db.CreateRun(run);
 }
 
-Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id) {
+Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id,
+                                      bool resume) {
   FEDRA_RETURN_IF_ERROR(db.SetRunStatus(run_id, RunStatus::kRunning));
+  TrainingRecovery recovery;
+  recovery.save = [&db, run_id](const TrainingCheckpoint& c) {
+    return db.SaveCheckpoint(run_id, c.round, EncodeCheckpoint(c));
+  };
+  nlohmann::json resumed;  // what the result says of the restart
+  if (resume) {
+    FEDRA_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> saved, db.LoadCheckpoint(run_id));
+    resumed = {{"from_round", 0}, {"at", UnixSeconds()}};
+    if (saved) {
+      Result<TrainingCheckpoint> checkpoint = DecodeCheckpoint(*saved);
+      if (checkpoint.ok()) {
+        resumed["from_round"] = checkpoint->round;
+        recovery.resume = std::move(checkpoint).value();
+      } else {
+        FEDRA_LOG(kWarn) << "run " << run_id << ": " << checkpoint.status().message() << "; starting it again";
+      }
+    }
+    FEDRA_LOG(kInfo) << "run " << run_id << ": resumed after a restart of the master, from round "
+                     << resumed["from_round"];
+  }
   MetricWriter metrics(db, run_id);
   auto on_iteration = [&](int iteration, const IterationMetrics& values) -> Status {
     for (const auto& [key, value] : values) FEDRA_RETURN_IF_ERROR(metrics.Add(key, iteration, value));
@@ -96,9 +117,9 @@ Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const J
     if (cancel) return Cancelled("run " + std::to_string(run_id) + " was cancelled");
     return Status::Ok();
   };
-  Result<nlohmann::json> result = RunJob(fed, job, on_iteration);
-
+  Result<nlohmann::json> result = RunJob(fed, job, on_iteration, &recovery);
   Status recorded;
+  if (result.ok() && !resumed.is_null()) (*result)["resumed"] = resumed;
   if (result.ok()) {
     recorded = SaveModel(db, run_id, *result);
     const int64_t step = result->value("iterations", 0);

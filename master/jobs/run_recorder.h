@@ -20,6 +20,9 @@ Result<int64_t> CreateJobRun(ExperimentDb& db, const JobSpec& job, const nlohman
 
 // Runs `job` as run `run_id` and records everything about it. Returns the job's result (with
 // "run_id" added) or its error; a failure to record a successful job is an error too.
-Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id);
+// Training saves a checkpoint into the database every round; with `resume`, it goes on from the
+// run's last one (other algorithms run again from the start), and the result says so.
+Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id,
+                                      bool resume = false);
 
 }  // namespace fedra

@@ -51,6 +51,7 @@ class Server {
   }
 
   Result<ParameterServerResult> Run() {
+    FEDRA_RETURN_IF_ERROR(Resume());
     Launch();
     while (in_flight_ > 0) {
       FinishedWork finished = runner_.Next();
@@ -67,6 +68,36 @@ class Server {
   }
 
  private:
+  // Goes on from the recovery's checkpoint, if it has one: its parameters, server optimizer and
+  // round records, every site level with its last round.
+  Status Resume() {
+    if (!options_.recovery || !options_.recovery->resume) return Status::Ok();
+    const TrainingCheckpoint& c = *options_.recovery->resume;
+    if (c.parameters.size() != params_->size()) {
+      return FailedPrecondition("the checkpoint holds " + std::to_string(c.parameters.size()) +
+                                " parameters, the model " + std::to_string(params_->size()));
+    }
+    if (c.round > options_.rounds) {
+      return FailedPrecondition("the checkpoint is of round " + std::to_string(c.round) + " of " +
+                                std::to_string(options_.rounds));
+    }
+    FEDRA_RETURN_IF_ERROR(optimizer_.Restore(c.optimizer).WithContext("checkpoint"));
+    params_ = std::make_shared<const Eigen::VectorXf>(c.parameters);
+    rounds_ = c.rounds;
+    progress_.version = c.round;
+    progress_.done.assign(static_cast<size_t>(sites_), c.round);
+    FEDRA_LOG(kInfo) << "going on from the checkpoint of round " << c.round << " of " << options_.rounds;
+    return Status::Ok();
+  }
+
+  void SaveCheckpoint(int64_t round) {
+    const TrainingRecovery* r = options_.recovery;
+    if (!r || !r->save || (round % std::max<int64_t>(r->every, 1) != 0 && round != options_.rounds)) return;
+    const Status saved = r->save(TrainingCheckpoint{round, *params_, optimizer_.State(), rounds_});
+    // The training goes on without it: a later one may succeed, and only a restart needs one.
+    if (!saved.ok()) FEDRA_LOG(kWarn) << "round " << round << ": checkpoint not saved: " << saved.message();
+  }
+
   // The fewest rounds any site still taking part has finished (all rounds when none is left).
   int64_t SlowestActive() const {
     int64_t slowest = options_.rounds;
@@ -225,6 +256,7 @@ class Server {
                      << (r.contains("val_loss") ? std::to_string(r["val_loss"].get<double>()) : "") << ", "
                      << now - log_.start << " s";
     rounds_.push_back(std::move(r));
+    SaveCheckpoint(round);
     log_ = RoundLog{};
     log_.start = now;
     // Dropped sites try again; one that was away rejoins level with the slowest of the others.

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "master/ps/aggregation.h"
+#include "master/ps/checkpoint.h"
 #include "master/ps/iteration_hook.h"
 #include "master/ps/server_optimizer.h"
 #include "master/ps/site_runner.h"
@@ -38,6 +39,9 @@ struct ParameterServerOptions {
   // Extra metrics of the model after each round (validation loss), merged into its record.
   std::function<Result<nlohmann::json>(const Eigen::VectorXf&)> validate;
   IterationHook on_iteration;
+  // Checkpoints saved after rounds, and the one to go on from (its rounds count towards
+  // `rounds`; its parameters replace the initial ones). Null: neither.
+  const TrainingRecovery* recovery = nullptr;
 };
 
 struct ParameterServerResult {

@@ -34,6 +34,8 @@ class DeltaOptimizer final : public ServerOptimizer {
     }
     params->array() += lr * m_.array() / (v_.array().sqrt() + static_cast<float>(spec_.tau));
   }
+  OptimizerState State() const override { return {{m_, v_}, 0}; }
+  Status Restore(const OptimizerState& state) override { return RestoreVectors(state, {&m_, &v_}); }
 
  private:
   ServerOptimizerSpec spec_;
@@ -46,6 +48,8 @@ class GradientOptimizer final : public ServerOptimizer {
   void Apply(Eigen::VectorXf* params, const Eigen::VectorXf& gradient, int epoch) override {
     optimizer_.Step(params, gradient, epoch);
   }
+  OptimizerState State() const override { return optimizer_.State(); }
+  Status Restore(const OptimizerState& state) override { return optimizer_.Restore(state); }
 
  private:
   Optimizer optimizer_;

@@ -20,6 +20,7 @@
 
 #include "common/status.h"
 #include "federated/model_spec.h"
+#include "federated/optimizer.h"
 
 namespace fedra {
 
@@ -40,6 +41,9 @@ class ServerOptimizer {
   virtual ~ServerOptimizer() = default;
   // Moves `params` by the aggregated `update`; `epoch` drives a learning-rate schedule.
   virtual void Apply(Eigen::VectorXf* params, const Eigen::VectorXf& update, int epoch) = 0;
+  // What a checkpoint keeps of it, and taking that up again (kInvalidArgument for another size).
+  virtual OptimizerState State() const = 0;
+  virtual Status Restore(const OptimizerState& state) = 0;
 };
 
 // For aggregated model deltas.

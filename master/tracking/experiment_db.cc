@@ -84,6 +84,15 @@ CREATE TABLE sites (
   gpu INTEGER NOT NULL
 );
 )sql",
+    // Training checkpoints: the latest of each run (master/ps/checkpoint.h).
+    R"sql(
+CREATE TABLE checkpoints (
+  run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+  round INTEGER NOT NULL,
+  bytes BLOB NOT NULL,
+  saved_at REAL NOT NULL
+);
+)sql",
 };
 
 nlohmann::json ParseStored(const std::string& text) {
@@ -129,7 +138,7 @@ class ExperimentDb::Reader {
   sqlite::Connection c_;
 };
 
-Result<std::unique_ptr<ExperimentDb>> ExperimentDb::Open(const std::filesystem::path& path) {
+Result<std::unique_ptr<ExperimentDb>> ExperimentDb::Open(const std::filesystem::path& path, LeftActive left_active) {
   std::unique_ptr<ExperimentDb> db(new ExperimentDb(path));
   const std::string where = "experiment database " + path.string();
   // Every process using the file holds a shared lock on FILE.lock; only one that finds no other
@@ -145,7 +154,8 @@ Result<std::unique_ptr<ExperimentDb>> ExperimentDb::Open(const std::filesystem::
   // dies (only a power cut can cost the last commits).
   FEDRA_RETURN_IF_ERROR(db->writer_.Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL").WithContext(where));
   FEDRA_RETURN_IF_ERROR(db->Migrate().WithContext(where));
-  if (alone) {
+  db->alone_ = alone;
+  if (alone && left_active == LeftActive::kFail) {
     FEDRA_RETURN_IF_ERROR(db->writer_
                               .Exec("UPDATE runs SET status = 'failed', ended_at = " + std::to_string(UnixSeconds()) +
                                     ", error = 'the master stopped while this run was active' "
@@ -154,8 +164,8 @@ Result<std::unique_ptr<ExperimentDb>> ExperimentDb::Open(const std::filesystem::
     if (const int stale = db->writer_.changes(); stale > 0) {
       FEDRA_LOG(kWarn) << where << ": marked " << stale << " run(s) failed that a stopped master left active";
     }
-    ::flock(db->lock_fd_, LOCK_SH);  // from now on others may share the file
   }
+  if (alone) ::flock(db->lock_fd_, LOCK_SH);  // from now on others may share the file
   db->writer_thread_ = std::thread([d = db.get()] { d->WriterLoop(); });
   return db;
 }
@@ -377,6 +387,38 @@ Result<int64_t> ExperimentDb::SaveModel(int64_t run, const std::string& name, co
     return s.Run();
   }));
   return version;
+}
+
+Status ExperimentDb::SaveCheckpoint(int64_t run, int64_t round, std::vector<uint8_t> bytes) {
+  return Submit([&](sqlite::Connection& c) -> Status {
+    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s,
+                           c.Prepare("INSERT OR REPLACE INTO checkpoints (run_id, round, bytes, saved_at) "
+                                     "VALUES (?1, ?2, ?3, ?4)"));
+    return s.Bind(1, run).Bind(2, round).BindBlob(3, bytes).Bind(4, UnixSeconds()).Run();
+  });
+}
+
+Result<std::optional<std::vector<uint8_t>>> ExperimentDb::LoadCheckpoint(int64_t run) {
+  FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
+  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s, r->Prepare("SELECT bytes FROM checkpoints WHERE run_id = ?1"));
+  FEDRA_ASSIGN_OR_RETURN(bool found, s.Bind(1, run).Step());
+  if (!found) return std::optional<std::vector<uint8_t>>();
+  const auto bytes = s.Blob(0);
+  return std::optional<std::vector<uint8_t>>(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+}
+
+Result<std::vector<ActiveJob>> ExperimentDb::ListActiveJobs() {
+  FEDRA_ASSIGN_OR_RETURN(Reader r, Borrow());
+  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s,
+                         r->Prepare("SELECT r.id, r.status, r.spec, e.name FROM runs r JOIN jobs j ON j.run_id = r.id "
+                                    "JOIN experiments e ON e.id = r.experiment_id "
+                                    "WHERE r.status IN ('scheduled', 'running') ORDER BY r.id"));
+  std::vector<ActiveJob> out;
+  for (;;) {
+    FEDRA_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out.push_back(ActiveJob{s.Int(0), s.Text(1) == "running", ParseStored(s.Text(2)), s.Text(3)});
+  }
 }
 
 Status ExperimentDb::RequestCancel(int64_t run) {

@@ -58,16 +58,30 @@ struct ModelBlob {
   std::vector<uint8_t> bytes;
 };
 
+// A job run that a master left scheduled or running.
+struct ActiveJob {
+  int64_t run = 0;
+  bool started = false;  // running, not only scheduled
+  nlohmann::json spec;
+  std::string experiment;
+};
+
 class ExperimentDb {
  public:
-  // Opens or creates the file and brings its schema up to date. When no other process has the
-  // file open, runs left scheduled or running are marked failed: their process is gone.
-  static Result<std::unique_ptr<ExperimentDb>> Open(const std::filesystem::path& path);
+  // What happens to runs left scheduled or running when no other process has the file open
+  // (their process is gone): marked failed, or kept for a master that takes them up
+  // (ListActiveJobs).
+  enum class LeftActive { kFail, kKeep };
+  // Opens or creates the file and brings its schema up to date.
+  static Result<std::unique_ptr<ExperimentDb>> Open(const std::filesystem::path& path,
+                                                    LeftActive left_active = LeftActive::kFail);
   ~ExperimentDb();
   ExperimentDb(const ExperimentDb&) = delete;
   ExperimentDb& operator=(const ExperimentDb&) = delete;
 
   static int SchemaVersion();  // the version this build writes
+  // Whether this process was the only one with the file open when it opened it.
+  bool opened_alone() const { return alone_; }
 
   // Writes.
   Result<int64_t> CreateRun(const NewRun& run);  // creates the experiment when new
@@ -78,6 +92,8 @@ class ExperimentDb {
                             std::vector<uint8_t> bytes);  // returns the new version
   // Fails with kFailedPrecondition when the run has already ended, kNotFound when it is not a job.
   Status RequestCancel(int64_t run);
+  // The latest training checkpoint of a run replaces the one before.
+  Status SaveCheckpoint(int64_t run, int64_t round, std::vector<uint8_t> bytes);
   Status RecordSite(const std::string& name, bool online, const nlohmann::json& datasets, bool gpu);
 
   // Reads.
@@ -93,6 +109,8 @@ class ExperimentDb {
   Result<ModelBlob> GetModel(int64_t run, const std::string& name, int64_t version);  // version 0: latest
   Result<nlohmann::json> ListSites();
   Result<bool> CancelRequested(int64_t run);
+  Result<std::optional<std::vector<uint8_t>>> LoadCheckpoint(int64_t run);  // nullopt: none saved
+  Result<std::vector<ActiveJob>> ListActiveJobs();                          // oldest first
 
  private:
   using Write = std::function<Status(sqlite::Connection&)>;
@@ -121,6 +139,7 @@ class ExperimentDb {
   std::mutex pool_mu_;
   std::vector<sqlite::Connection> pool_;
   int lock_fd_ = -1;  // shared lock on FILE.lock while open
+  bool alone_ = false;
 };
 
 }  // namespace fedra

@@ -47,6 +47,11 @@ ServingMaster::ServingMaster() {
   };
   operator_token = read_token("op");
   viewer_token = read_token("view");
+  StartMaster();
+}
+
+void ServingMaster::StartMaster() {
+  std::filesystem::remove(dir / "ready");
   const auto federation = local.WriteFederationJson(dir / "federation.json");
   master = ChildProcess({FEDRA_MASTER_BIN, "serve", "--federation", federation.string(), "--db",
                          (dir / "fedra.db").string(), "--listen", "127.0.0.1:0", "--tokens",

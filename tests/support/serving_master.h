@@ -19,6 +19,9 @@ class ServingMaster {
  public:
   ServingMaster();
 
+  // Starts `fedra-master serve` on the federation and database (again, after it stopped), and
+  // waits until it listens; `port` is then its port.
+  void StartMaster();
   HttpsClient Client(const std::string& token) const;
   // Waits (up to a minute) until the run has ended; returns its run resource.
   nlohmann::json WaitForEnd(HttpsClient& client, int64_t run) const;

@@ -1,6 +1,7 @@
 // `fedra-master run --db` as a real process: a finished job is recorded with its iterations and
 // result; a master killed while a job writes metrics leaves a database that opens cleanly, with
-// the run marked failed and every committed metric intact.
+// the run marked failed and every committed metric intact. `fedra-master serve` killed while it
+// trains takes the run up again from its last checkpoint when it starts again.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -9,6 +10,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/random_data.h"
+#include "tests/support/serving_master.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
@@ -37,7 +39,55 @@ int64_t MetricRows(const TempDir& dir) {
   return row.ok() && *row ? s->Int(0) : 0;
 }
 
+// The round of a run's saved checkpoint (0: none), read as MetricRows reads.
+int64_t CheckpointRound(const std::filesystem::path& db, int64_t run) {
+  Result<sqlite::Connection> c = sqlite::Connection::Open(db.string(), false, true);
+  if (!c.ok()) return 0;
+  Result<sqlite::Statement> s = c->Prepare("SELECT round FROM checkpoints WHERE run_id = ?1");
+  if (!s.ok()) return 0;
+  Result<bool> row = s->Bind(1, run).Step();
+  return row.ok() && *row ? s->Int(0) : 0;
+}
+
 }  // namespace
+
+TEST_CASE("a serve killed with SIGKILL mid-training goes on from the last checkpoint when it starts again") {
+  testing::ServingMaster s;
+  testing::HttpsClient op = s.Client(s.operator_token);
+  // One epoch of 25,000 and 35,000 rows in batches of 8 a round: long enough to be caught.
+  Result<testing::HttpReply> submitted = op.Post("/api/v1/jobs", nlohmann::json::parse(R"({"algorithm": "nn",
+          "data": {"dataset": "noise", "label": "s", "features": ["p", "q", "r"]},
+          "model": {"hidden": [8], "activation": "tanh", "output": "linear"},
+          "optimizer": {"name": "adam", "lr": 0.001},
+          "ps": {"strategy": "bsp", "epochs": 40, "batch_size": 8}})"));
+  REQUIRE(submitted.ok());
+  REQUIRE_MESSAGE(submitted->status == 201, submitted->body);
+  const int64_t run = submitted->Json()["run_id"];
+  REQUIRE_MESSAGE(
+      testing::WaitFor([&] { return CheckpointRound(s.dir / "fedra.db", run) >= 3; }, std::chrono::seconds(60)),
+      testing::ReadFile(s.dir / "master.log"));
+  s.master.Signal(SIGKILL);
+  REQUIRE(s.master.Wait(std::chrono::seconds(10)).has_value());
+  const int64_t saved = CheckpointRound(s.dir / "fedra.db", run);
+  REQUIRE(saved < 40);  // killed mid-training
+  MESSAGE("serve killed with the checkpoint of round " << saved << " of 40 saved");
+
+  s.StartMaster();
+  testing::HttpsClient again = s.Client(s.operator_token);
+  const nlohmann::json done = s.WaitForEnd(again, run);
+  REQUIRE_MESSAGE(done["info"]["status"] == "finished", done.dump());
+  const nlohmann::json& result = done["result"];
+  CHECK(result["iterations"] == 40);
+  CHECK(result["rounds"].size() == 40);
+  for (size_t i = 0; i < result["rounds"].size(); ++i) CHECK(result["rounds"][i]["round"] == i + 1);
+  CHECK(result["resumed"]["from_round"] == saved);
+  const std::string log = testing::ReadFile(s.dir / "master.log");
+  CHECK_MESSAGE(log.find("run " + std::to_string(run) + ": resumed after a restart of the master, from round " +
+                         std::to_string(saved)) != std::string::npos,
+                log);
+  // The rounds before the restart are the checkpoint's records; the training went on from there.
+  CHECK(result["rounds"].back()["loss"].get<double>() < result["rounds"][0]["loss"].get<double>());
+}
 
 TEST_CASE("a recorded run keeps its iterations, result and final metrics") {
   TempDir dir;

@@ -244,3 +244,76 @@ TEST_CASE("strategy settings that cannot work are refused") {
 
 }  // namespace
 }  // namespace fedra
+
+namespace fedra {
+namespace {
+
+// bsp rounds with FedAdam at the server (whose moments a checkpoint must carry) over three
+// simulated sites; `recovery` saves or resumes.
+Result<ParameterServerResult> TrainWithCheckpoints(const TrainingRecovery& recovery) {
+  SimulatedRunner runner({1, 2, 3}, TowardTarget);
+  Result<std::unique_ptr<UpdateStrategy>> strategy = MakeStrategy({"bsp"}, runner.sites());
+  REQUIRE(strategy.ok());
+  ServerOptimizerSpec adam;
+  adam.name = "fedadam";
+  adam.lr = 0.1;
+  auto optimizer = MakeDeltaOptimizer(adam, 3);
+  ParameterServerOptions options;
+  options.rounds = 6;
+  options.recovery = &recovery;
+  return RunParameterServer(runner, **strategy, *optimizer, Eigen::VectorXf::Zero(3), options);
+}
+
+}  // namespace
+
+TEST_CASE("a run that goes on from a checkpoint ends exactly where the run straight through ends") {
+  std::vector<Bytes> saved;
+  TrainingRecovery save;
+  save.every = 2;
+  save.save = [&](const TrainingCheckpoint& c) {
+    saved.push_back(EncodeCheckpoint(c));
+    return Status::Ok();
+  };
+  Result<ParameterServerResult> straight = TrainWithCheckpoints(save);
+  REQUIRE(straight.ok());
+  REQUIRE(saved.size() == 3);  // after rounds 2, 4 and 6
+
+  Result<TrainingCheckpoint> round4 = DecodeCheckpoint(saved[1]);
+  REQUIRE_MESSAGE(round4.ok(), round4.status().ToString());
+  CHECK(round4->round == 4);
+  CHECK(round4->rounds.size() == 4);
+  CHECK(round4->optimizer.vectors.size() == 2);  // FedAdam's m and v
+  TrainingRecovery resume;
+  resume.resume = *round4;
+  Result<ParameterServerResult> resumed = TrainWithCheckpoints(resume);
+  REQUIRE_MESSAGE(resumed.ok(), resumed.status().ToString());
+  CHECK(resumed->parameters == straight->parameters);
+  REQUIRE(resumed->rounds.size() == 6);
+  for (size_t r = 0; r < 6; ++r) CHECK(resumed->rounds[r]["round"] == r + 1);
+
+  // Without the server optimizer's moments the run would end elsewhere.
+  resume.resume->optimizer.vectors[0].setZero();
+  Result<ParameterServerResult> forgetful = TrainWithCheckpoints(resume);
+  REQUIRE(forgetful.ok());
+  CHECK(forgetful->parameters != straight->parameters);
+}
+
+TEST_CASE("checkpoints that do not fit are refused with the reason") {
+  TrainingCheckpoint c{2, Eigen::VectorXf::Ones(5), {{Eigen::VectorXf::Zero(5)}, 7}, {{{"round", 1}}, {{"round", 2}}}};
+  const Bytes bytes = EncodeCheckpoint(c);
+  Result<TrainingCheckpoint> back = DecodeCheckpoint(bytes);
+  REQUIRE(back.ok());
+  CHECK(back->parameters == c.parameters);
+  CHECK(back->optimizer.steps == 7);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    CHECK(DecodeCheckpoint(std::span<const uint8_t>(bytes.data(), cut)).status().code() == StatusCode::kDataLoss);
+  }
+  // A checkpoint of another model.
+  TrainingRecovery resume;
+  resume.resume = c;
+  const Status other = TrainWithCheckpoints(resume).status();
+  CHECK(other.code() == StatusCode::kFailedPrecondition);
+  CHECK(other.message() == "the checkpoint holds 5 parameters, the model 3");
+}
+
+}  // namespace fedra

@@ -1,0 +1,38 @@
+// A training job's state at the end of a round: enough to go on from there in another process
+// (a master that restarted), with the same parameters, server optimizer and round records.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include <Eigen/Core>
+#include <nlohmann/json.hpp>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "federated/optimizer.h"
+
+namespace fedra {
+
+struct TrainingCheckpoint {
+  int64_t round = 0;  // rounds done
+  Eigen::VectorXf parameters;
+  OptimizerState optimizer;            // the server's
+  std::vector<nlohmann::json> rounds;  // the records of the rounds done
+};
+
+// Where a training job saves its checkpoints, and the one it goes on from.
+struct TrainingRecovery {
+  std::function<Status(const TrainingCheckpoint&)> save;  // null: none are saved
+  int64_t every = 1;                                      // rounds between saves (and after the last)
+  std::optional<TrainingCheckpoint> resume;
+};
+
+Bytes EncodeCheckpoint(const TrainingCheckpoint& checkpoint);
+// kDataLoss on anything malformed or truncated.
+Result<TrainingCheckpoint> DecodeCheckpoint(std::span<const uint8_t> bytes);
+
+}  // namespace fedra
