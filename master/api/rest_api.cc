@@ -256,6 +256,28 @@ Result<ApiResponse> RestApi::Metrics() {
     statuses.emplace_back(Label("status", status), it == runs.end() ? 0 : static_cast<double>(it->second));
   }
   Family(&out, "fedra_runs", "gauge", "Runs in the experiment database, by status.", statuses);
+  std::vector<std::pair<std::string, double>> restarts;
+  for (const std::string& site : fed_.site_names()) {
+    restarts.emplace_back(Label("site", site), static_cast<double>(fed_.restarts(site)));
+  }
+  Family(&out, "fedra_site_restarts_total", "counter",
+         "Restarts of the site the master has seen (new incarnations), whose variables it made again.", restarts);
+  const JobRunner::Timings timings = runner_.timings();
+  std::vector<std::pair<std::string, double>> job_seconds, job_counts;
+  for (const char* status : {"finished", "failed", "cancelled"}) {
+    const auto it = timings.jobs.find(status);
+    job_seconds.emplace_back(Label("status", status), it == timings.jobs.end() ? 0 : it->second.second);
+    job_counts.emplace_back(Label("status", status),
+                            it == timings.jobs.end() ? 0 : static_cast<double>(it->second.first));
+  }
+  Family(&out, "fedra_job_seconds_total", "counter",
+         "Seconds spent in jobs that ended since serve started, by outcome.", job_seconds);
+  Family(&out, "fedra_jobs_ended_total", "counter", "Jobs that ended since serve started, by outcome.", job_counts);
+  Family(&out, "fedra_training_round_seconds_total", "counter",
+         "Seconds spent in the training rounds of jobs that finished since serve started.",
+         {{Label("algorithm", "nn"), timings.round_seconds}});
+  Family(&out, "fedra_training_rounds_total", "counter", "Training rounds of jobs that finished since serve started.",
+         {{Label("algorithm", "nn"), static_cast<double>(timings.rounds)}});
   return ApiResponse{200, "text/plain; version=0.0.4; charset=utf-8", std::move(out)};
 }
 

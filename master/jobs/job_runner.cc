@@ -1,5 +1,7 @@
 #include "master/jobs/job_runner.h"
 
+#include <chrono>
+
 #include "common/logging.h"
 #include "master/jobs/run_recorder.h"
 
@@ -41,6 +43,11 @@ Result<int64_t> JobRunner::Submit(const nlohmann::json& spec, const std::string&
   return run;
 }
 
+JobRunner::Timings JobRunner::timings() const {
+  std::lock_guard lock(mu_);
+  return timings_;
+}
+
 Status JobRunner::TakeUpLeftActive() {
   FEDRA_ASSIGN_OR_RETURN(std::vector<ActiveJob> left, db_.ListActiveJobs());
   for (ActiveJob& a : left) {
@@ -77,10 +84,23 @@ void JobRunner::Loop() {
       running_ = 0;
       continue;
     }
+    const auto start = std::chrono::steady_clock::now();
     Result<nlohmann::json> result = RunRecordedJob(fed_, db_, next.job, next.run, next.resume);
     {
       std::lock_guard lock(mu_);
       running_ = 0;
+      const std::string ended = result.ok()                                        ? "finished"
+                                : result.status().code() == StatusCode::kCancelled ? "cancelled"
+                                                                                   : "failed";
+      auto& [count, seconds] = timings_.jobs[ended];
+      ++count;
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      for (const nlohmann::json& round :
+           result.ok() ? result->value("rounds", nlohmann::json::array()) : nlohmann::json::array()) {
+        if (!round.contains("seconds")) continue;
+        ++timings_.rounds;
+        timings_.round_seconds += round["seconds"].get<double>();
+      }
     }
     if (result.ok()) {
       FEDRA_LOG(kInfo) << "run " << next.run << " finished";

@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -35,6 +36,15 @@ class JobRunner {
   // longer parses is marked failed with the reason.
   Status TakeUpLeftActive();
 
+  // Time spent in jobs that ended since the runner started, by how they ended, and in their
+  // training rounds: for GET /api/v1/metrics.
+  struct Timings {
+    std::map<std::string, std::pair<uint64_t, double>> jobs;  // status -> (count, seconds)
+    uint64_t rounds = 0;
+    double round_seconds = 0;
+  };
+  Timings timings() const;
+
  private:
   struct Queued {
     int64_t run = 0;
@@ -45,11 +55,12 @@ class JobRunner {
 
   Federation& fed_;
   ExperimentDb& db_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Queued> queue_;
   bool stopping_ = false;
   int64_t running_ = 0;  // the run being executed, 0 when idle
+  Timings timings_;      // guarded by mu_
   std::thread thread_;
 };
 

@@ -7,6 +7,7 @@
 
 #include "common/digest.h"
 #include "master/api/rest_api.h"
+#include "tests/support/child_process.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/temp_dir.h"
 
@@ -23,6 +24,10 @@ struct Api {
   std::unique_ptr<RestApi> api;
 
   Api() {
+    std::string csv = "x,y\n";
+    for (int i = 0; i < 40; ++i) csv += std::to_string(i % 7) + "," + std::to_string(2 * (i % 7) + 1) + "\n";
+    testing::WriteFile(sites.kit("a") / "t.csv", csv);
+    sites.AddDataset("a", "t", "t.csv", "public");
     sites.StartAll();
     fed = sites.Connect();
     Result<std::unique_ptr<ExperimentDb>> opened = ExperimentDb::Open(dir / "fedra.db");
@@ -66,6 +71,32 @@ TEST_CASE("metrics are Prometheus text: the sites' counters and the runs by stat
   const ApiResponse down = a.Call("GET", "/api/v1/metrics", "", "viewer-token");
   CHECK(down.body.find("fedra_site_up{site=\"a\"} 0\n") != std::string::npos);
   CHECK(down.body.find("fedra_site_requests_total{site") == std::string::npos);
+}
+
+TEST_CASE("metrics count the time jobs and their training rounds took, and the restarts of sites") {
+  Api a;
+  const ApiResponse before = a.Call("GET", "/api/v1/metrics", "", "viewer-token");
+  CHECK(before.body.find("fedra_jobs_ended_total{status=\"finished\"} 0\n") != std::string::npos);
+  CHECK(before.body.find("fedra_site_restarts_total{site=\"a\"} 0\n") != std::string::npos);
+  const ApiResponse submitted = a.Call("POST", "/api/v1/jobs", R"({"algorithm": "nn",
+      "data": {"dataset": "t", "label": "y"}, "model": {"hidden": [3], "output": "linear"},
+      "ps": {"epochs": 4, "batch_size": 8}})");
+  REQUIRE_MESSAGE(submitted.status == 201, submitted.body);
+  const std::string run =
+      "/api/v1/jobs/" + std::to_string(nlohmann::json::parse(submitted.body)["run_id"].get<int64_t>());
+  REQUIRE(testing::WaitFor([&] { return a.Call("GET", run).body.find("\"status\":\"finished\"") != std::string::npos; },
+                           std::chrono::seconds(30)));
+  // The runner counts a job once it has recorded it.
+  REQUIRE(testing::WaitFor([&] { return a.runner->timings().jobs.contains("finished"); }, std::chrono::seconds(10)));
+  a.sites.Stop("a");
+  a.sites.Start("a");
+  const ApiResponse after = a.Call("GET", "/api/v1/metrics", "", "viewer-token");
+  CHECK(after.body.find("fedra_jobs_ended_total{status=\"finished\"} 1\n") != std::string::npos);
+  CHECK(after.body.find("fedra_training_rounds_total{algorithm=\"nn\"} 4\n") != std::string::npos);
+  CHECK(after.body.find("fedra_job_seconds_total{status=\"finished\"} ") != std::string::npos);
+  CHECK(after.body.find("fedra_job_seconds_total{status=\"finished\"} 0\n") == std::string::npos);
+  // The ping of the metrics request itself met the new incarnation.
+  CHECK_MESSAGE(after.body.find("fedra_site_restarts_total{site=\"a\"} 1\n") != std::string::npos, after.body);
 }
 
 TEST_CASE("unknown paths are 404; known paths with another method are 405, naming what is allowed") {
