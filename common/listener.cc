@@ -1,5 +1,6 @@
 #include "common/listener.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -77,15 +78,21 @@ void Listener::Stop() {
 }
 
 net::awaitable<void> Listener::Accept(Serve serve) {
+  int failures = 0;  // in a row
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(io_), kAsTuple);
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
-      // Out of descriptors or the like: say so, and give connections time to close.
-      FEDRA_LOG(kWarn) << "accept failed: " << ec.message();
-      net::steady_timer pause(strand_, std::chrono::milliseconds(100));
+      // Out of descriptors or the like: say so once, and wait for connections to close, longer
+      // each time (10 ms doubling to 1 s) rather than spin on a failure that persists.
+      if (failures++ == 0) FEDRA_LOG(kWarn) << "accept failed: " << ec.message() << "; retrying with backoff";
+      net::steady_timer pause(strand_, std::chrono::milliseconds(std::min(1000, 10 << std::min(failures - 1, 7))));
       co_await pause.async_wait(kAsTuple);
       continue;
+    }
+    if (failures > 0) {
+      FEDRA_LOG(kInfo) << "accepting connections again after " << failures << " failed attempt(s)";
+      failures = 0;
     }
     auto executor = socket.get_executor();
     net::co_spawn(executor, serve(std::move(socket)), LogEscapedException);

@@ -43,8 +43,12 @@ LocalFederation::~LocalFederation() {
 void LocalFederation::Start(const std::string& site) {
   const auto ready = kit(site) / "ready";
   std::filesystem::remove(ready);
-  processes_[site] = ChildProcess(
-      {FEDRA_SITE_BIN, "--config", (kit(site) / "site.json").string(), "--ready-file", ready.string()}, log(site));
+  std::vector<std::string> argv = launch_prefix[site];
+  for (const std::string& arg : {std::string(FEDRA_SITE_BIN), std::string("--config"),
+                                 (kit(site) / "site.json").string(), std::string("--ready-file"), ready.string()}) {
+    argv.push_back(arg);
+  }
+  processes_[site] = ChildProcess(argv, log(site));
   ChildProcess& p = processes_[site];
   const bool up = WaitFor(
       [&] {

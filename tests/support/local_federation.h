@@ -33,6 +33,8 @@ class LocalFederation final : public SiteKits {
   // SIGTERM and wait; returns the exit status (nullopt if it did not stop in time).
   std::optional<int> Stop(const std::string& site) override;
   ChildProcess& process(const std::string& site) { return processes_.at(site); }
+  // Commands a site's process starts under, e.g. {"prlimit", "--nofile=64"}.
+  std::map<std::string, std::vector<std::string>> launch_prefix;
   uint16_t port(const std::string& site) const { return ports_.at(site); }
 
   // The master's configuration pointing at the running sites.

@@ -5,6 +5,9 @@
 
 #include <sstream>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
 #include "federated/instruction.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/raw_client.h"
@@ -238,6 +241,46 @@ TEST_CASE("bad requests get errors that say what happened, and the audit trail k
   }
   CHECK(refused == 2);
   CHECK(audit.back()["reason"].get<std::string>().find("permission_denied") == 0);
+}
+
+TEST_CASE("a site out of file descriptors backs off, says so once, and serves again when they free up") {
+  TempDir dir;
+  LocalFederation local{dir.path(), {"a"}};
+  local.EditConfig("a", [](nlohmann::json& c) { c["limits"]["read_timeout_s"] = 3; });  // for a handshake too
+  local.launch_prefix["a"] = {"/usr/bin/prlimit", "--nofile=64"};
+  local.StartAll();
+  auto count = [&](const std::string& text) {
+    const std::string log = testing::ReadFile(local.log("a"));
+    size_t n = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    return n;
+  };
+  // Connections that never speak: each takes one of the site's 64 descriptors once accepted,
+  // until its handshake deadline drops it.
+  boost::asio::io_context io;
+  const boost::asio::ip::tcp::endpoint site(boost::asio::ip::address_v4::loopback(), local.port("a"));
+  std::vector<boost::asio::ip::tcp::socket> held;
+  for (int i = 0; i < 80; ++i) {
+    held.emplace_back(io);
+    held.back().connect(site);
+  }
+  REQUIRE_MESSAGE(testing::WaitFor([&] { return count("accept failed") > 0; }, std::chrono::seconds(10)),
+                  testing::ReadFile(local.log("a")));
+  // The deadlines free descriptors while the connections are still held, and the site, which
+  // retried all the while, accepts again.
+  REQUIRE_MESSAGE(testing::WaitFor([&] { return count("accepting connections again") > 0; }, std::chrono::seconds(20)),
+                  testing::ReadFile(local.log("a")));
+  const std::string log = testing::ReadFile(local.log("a"));
+  // One warning per streak of failures, however many attempts failed in it.
+  CHECK(count("Too many open files; retrying with backoff") == count("accepting connections again"));
+  const size_t after = log.find("accepting connections again after ");
+  CHECK(std::stoi(log.substr(after + std::string("accepting connections again after ").size())) >= 2);
+  held.clear();
+  RawClient client(local.master_tls(), local.port("a"));
+  REQUIRE(client.Connect().ok());
+  Result<ResponseBatch> pong = client.Call(RequestBatch{1, {Request::Ping()}});
+  REQUIRE_MESSAGE(pong.ok(), pong.status().ToString());
+  CHECK(pong->responses[0].status.ok());
 }
 
 }  // namespace fedra
