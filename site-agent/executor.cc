@@ -316,6 +316,10 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   uint64_t support = 0;
   const uint64_t min_rows = aggregate_rows ? std::max<uint64_t>(1, limits_.min_aggregate_rows) : 1;
   if (op) {
+    // Charged before computing: a result the budget cannot hold is refused before it is made.
+    const uint64_t bound = ResultValuesBound(op->code, values, q.params);
+    const uint64_t bytes = bound > UINT64_MAX / sizeof(double) ? UINT64_MAX : bound * sizeof(double);
+    if (Status fits = symbols_->CheckFits(bytes); !fits.ok()) return Response::Error(fits.WithContext(q.name));
     Result<Matrix> result = RunOperation(op->code, values, q.params);
     if (!result.ok()) return Response::Error(result.status());
     value = std::move(result).value();

@@ -1,5 +1,6 @@
 #include "site-agent/kernels.h"
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -143,6 +144,37 @@ static_assert(kKernels.size() == kOperationCount, "every operation needs a kerne
 static_assert(ListedInCodeOrder(kKernels), "kKernels must list each operation at its code's index");
 
 }  // namespace
+
+uint64_t ResultValuesBound(Op op, std::span<const Matrix* const> inputs, const nlohmann::json& params) {
+  uint64_t rows = 0, cols = 0;  // the largest of any input
+  for (const Matrix* m : inputs) {
+    rows = std::max(rows, static_cast<uint64_t>(m->rows()));
+    cols = std::max(cols, static_cast<uint64_t>(m->cols()));
+  }
+  const auto cols_of = [&](size_t i) { return i < inputs.size() ? static_cast<uint64_t>(inputs[i]->cols()) : 0; };
+  const auto rows_of = [&](size_t i) { return i < inputs.size() ? static_cast<uint64_t>(inputs[i]->rows()) : 0; };
+  switch (op) {
+    case Op::kSum: return 1;
+    case Op::kColSums:
+    case Op::kColSumSq:
+    case Op::kColMins:
+    case Op::kColMaxs: return cols_of(0);
+    case Op::kRowSums:
+    case Op::kRowSumSq:
+    case Op::kRowMins:
+    case Op::kRowMaxs: return rows_of(0);
+    case Op::kTsmm: return cols_of(0) * cols_of(0);
+    case Op::kTmatmul:
+    case Op::kTsmv:
+    case Op::kTXwXv: return cols_of(0) * std::max<uint64_t>(cols, 1);
+    case Op::kMatmul: return rows_of(0) * cols_of(1);
+    case Op::kColumns: {
+      const auto it = params.find("indices");
+      return rows_of(0) * (it != params.end() && it->is_array() ? it->size() : 0);
+    }
+    default: return rows * cols;  // elementwise (with broadcasting), unary maps, row picks
+  }
+}
 
 Result<Matrix> RunOperation(Op op, std::span<const Matrix* const> inputs, const nlohmann::json& params) {
   const OperationInfo& info = Describe(op);

@@ -16,4 +16,9 @@ namespace fedra {
 // Operations that pick rows (splitRows) need the site's state and run in the executor instead.
 Result<Matrix> RunOperation(Op op, std::span<const Matrix* const> inputs, const nlohmann::json& params);
 
+// The most values `op`'s result on `inputs` can hold, from their shapes alone: the executor
+// charges it to the memory budget before it computes (a t(X) %*% X of 200,000 columns is refused
+// at once, not after allocating 320 GB).
+uint64_t ResultValuesBound(Op op, std::span<const Matrix* const> inputs, const nlohmann::json& params);
+
 }  // namespace fedra

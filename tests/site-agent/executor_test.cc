@@ -186,6 +186,19 @@ TEST_CASE("reads over the memory budget are refused before allocating") {
   CHECK(site.symbols->size() == 1);
 }
 
+TEST_CASE("an operation whose result the budget cannot hold is refused before it computes") {
+  Site site(/*budget=*/16 << 20);
+  // One row of 200,000 columns (1.6 MB): its t(X) %*% X would be 320 GB.
+  REQUIRE(site.Run(Request::Put(1, Matrix::Ones(1, 200000))).status.ok());
+  Response tsmm = site.Run(Request::Run(2, Op::kTsmm, {1}));
+  CHECK(tsmm.status.code() == StatusCode::kResourceExhausted);
+  CHECK_MESSAGE(tsmm.status.message().find("tsmm: needs 320000000000 bytes but the site's memory budget has") == 0,
+                tsmm.status.message());
+  // What fits still runs: its column sums.
+  CHECK(site.Run(Request::Run(3, Op::kColSums, {1})).status.ok());
+  CHECK(site.symbols->size() == 2);
+}
+
 TEST_CASE("bad names and bad cells give errors that say where") {
   Site site;
   Response unknown = site.Run(Request::Read(1, "nope"));
