@@ -27,7 +27,9 @@ struct TrainingCheckpoint {
 // Where a training job saves its checkpoints, and the one it goes on from.
 struct TrainingRecovery {
   std::function<Status(const TrainingCheckpoint&)> save;  // null: none are saved
-  int64_t every = 1;                                      // rounds between saves (and after the last)
+  // Rounds between saves (and after the last); at least a hundredth of the rounds, so that a long
+  // run writes about a hundred checkpoints, each of which holds every round's record so far.
+  int64_t every = 1;
   std::optional<TrainingCheckpoint> resume;
 };
 
