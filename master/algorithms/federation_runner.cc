@@ -78,7 +78,7 @@ Status FederationRunner::Join(Part& part) {
   if (!joined.ok()) {
     for (VarId v : {x->var, y->var}) fed_.Release(part.site, v);
     // Asked again at the next round, whatever kept it out.
-    return Unavailable("site '" + part.site + "' could not join: " + joined.message());
+    return Unavailable("could not join: " + joined.message());  // the message names the site
   }
   x->rows = y->rows = rows;
   fed_.recipes()->Add(part.site, x);
