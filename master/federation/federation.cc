@@ -125,7 +125,6 @@ Result<ResponseBatch> Federation::Rejoin(const std::string& site, const RequestB
   ++sites_.at(site)->restarts;
   const std::string where = "site '" + site + "' restarted";
   // Did the batch fail for want of variables from before the restart, and can they be made?
-  std::vector<VarId> made;
   std::set<VarId> made_here;
   bool failed = false, needs_old = false;
   VarId lost = 0;
@@ -138,10 +137,7 @@ Result<ResponseBatch> Federation::Rejoin(const std::string& site, const RequestB
       needs_old = true;
       if (lost == 0 && !recipes_->Holds(site, in)) lost = in;
     }
-    if (q.output != 0) {
-      made.push_back(q.output);
-      made_here.insert(q.output);
-    }
+    if (q.output != 0) made_here.insert(q.output);
   }
   const bool again = failed && needs_old && lost == 0;
   const RecipePlan plan = recipes_->Restore(site);
@@ -149,7 +145,7 @@ Result<ResponseBatch> Federation::Rejoin(const std::string& site, const RequestB
                    << " live variable(s) again from their recipes";
   RequestBatch restore{next_batch_++, {}};
   // What the batch made before its inputs turned out missing goes first, as it runs again.
-  if (again && !made.empty()) restore.requests.push_back(Request::Release(made));
+  if (again && !made_here.empty()) restore.requests.push_back(Request::Release({made_here.begin(), made_here.end()}));
   const size_t skip = restore.requests.size();
   restore.requests.insert(restore.requests.end(), plan.requests.begin(), plan.requests.end());
   if (!restore.requests.empty()) {

@@ -89,10 +89,7 @@ void JobRunner::Loop() {
     {
       std::lock_guard lock(mu_);
       running_ = 0;
-      const std::string ended = result.ok()                                        ? "finished"
-                                : result.status().code() == StatusCode::kCancelled ? "cancelled"
-                                                                                   : "failed";
-      auto& [count, seconds] = timings_.jobs[ended];
+      auto& [count, seconds] = timings_.jobs[std::string(RunStatusName(EndStatus(result.status())))];
       ++count;
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       for (const nlohmann::json& round :

@@ -64,8 +64,7 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   options.aggregation.name = aggregator == "fedavg" ? "mean" : aggregator;
   if (Status s = CheckAggregation(options.aggregation); !s.ok())
     return InvalidArgument(f.Path("aggregator") + ": " + s.message());
-  const bool asynchronous = options.strategy.name == "asp" || options.strategy.name == "ssp";
-  if (asynchronous && options.aggregation.robust()) {
+  if (options.strategy.asynchronous() && options.aggregation.robust()) {
     return InvalidArgument(f.Path("aggregator") + ": " + aggregator + " combines the updates of a round, which \"" +
                            options.strategy.name + "\" applies one by one (use bsp or backup)");
   }
@@ -164,8 +163,7 @@ Result<nlohmann::json> FitNn(const FitData& in, TrainingOptions options) {
   // Sites away at the start may join later rounds of a synchronous strategy; asynchronous ones
   // weigh each site's update by its share of the rows, which a late site would change.
   Federation* train_fed = &fed;
-  const bool synchronous = options.strategy.name == "bsp" || options.strategy.name == "backup";
-  if (!in.late.empty() && in.all_sites && synchronous) {
+  if (!in.late.empty() && in.all_sites && !options.strategy.asynchronous()) {
     options.late_sites = in.late;
     train_fed = in.all_sites;
   }

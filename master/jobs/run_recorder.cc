@@ -87,6 +87,11 @@ Result<int64_t> CreateJobRun(ExperimentDb& db, const JobSpec& job, const nlohman
   return db.CreateRun(run);
 }
 
+RunStatus EndStatus(const Status& s) {
+  if (s.ok()) return RunStatus::kFinished;
+  return s.code() == StatusCode::kCancelled ? RunStatus::kCancelled : RunStatus::kFailed;
+}
+
 Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id,
                                       bool resume) {
   FEDRA_RETURN_IF_ERROR(db.SetRunStatus(run_id, RunStatus::kRunning));
@@ -128,10 +133,7 @@ Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const J
       AddFinalMetrics((*result)["held_out"]["metrics"], "held_out_", step, &metrics, &recorded);
   }
   if (Status s = metrics.Flush(); recorded.ok()) recorded = s;
-  const RunStatus final_status = result.ok()                                        ? RunStatus::kFinished
-                                 : result.status().code() == StatusCode::kCancelled ? RunStatus::kCancelled
-                                                                                    : RunStatus::kFailed;
-  Status ended = db.SetRunStatus(run_id, final_status, result.ok() ? *result : nlohmann::json(nullptr),
+  Status ended = db.SetRunStatus(run_id, EndStatus(result.status()), result.ok() ? *result : nlohmann::json(nullptr),
                                  result.ok() ? "" : result.status().message());
   if (recorded.ok()) recorded = ended;
   if (!recorded.ok()) {

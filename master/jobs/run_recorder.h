@@ -22,6 +22,9 @@ Result<int64_t> CreateJobRun(ExperimentDb& db, const JobSpec& job, const nlohman
 // "run_id" added) or its error; a failure to record a successful job is an error too.
 // Training saves a checkpoint into the database every round; with `resume`, it goes on from the
 // run's last one (other algorithms run again from the start), and the result says so.
+// How a job that ended with `s` is recorded: finished, cancelled or failed.
+RunStatus EndStatus(const Status& s);
+
 Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id,
                                       bool resume = false);
 

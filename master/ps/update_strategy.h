@@ -61,6 +61,9 @@ struct StrategySpec {
   std::string name = "bsp";  // bsp, asp, ssp, backup
   int staleness = 0;         // ssp
   int backup = 0;            // backup
+
+  // Whether updates are applied one by one as they arrive (asp, ssp), not a round at a time.
+  bool asynchronous() const { return name == "asp" || name == "ssp"; }
 };
 
 std::unique_ptr<UpdateStrategy> MakeBspStrategy(int sites);
