@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <functional>
 #include <random>
 
 #include "master/federation/tls_federation.h"
@@ -92,6 +93,27 @@ void CheckNothingLeft(Federation& fed) {
   }
 }
 
+// Trains with `site`'s link cut by `fault` after round 1 and healed after round 3: the site is
+// dropped, comes back, and is in the last round.
+void CheckDroppedAndBack(ProxiedSites& s, Federation& fed, const std::string& site,
+                         const std::function<void(testing::FaultProxy&, bool)>& fault,
+                         const std::string& dropped_for = "") {
+  const IterationHook cut = [&](int round, const IterationMetrics&) {
+    if (round == 1) fault(s.proxy(site), true);
+    if (round == 3) fault(s.proxy(site), false);
+    return Status::Ok();
+  };
+  Result<nlohmann::json> nn = RunSpec(fed, NnSpec(6, 2), cut);
+  REQUIRE_MESSAGE(nn.ok(), nn.status().ToString());
+  CHECK((*nn)["rounds"].size() == 6);
+  REQUIRE((*nn)["dropped"].contains(site));
+  CHECK_MESSAGE((*nn)["dropped"][site][0]["error"].get<std::string>().find(dropped_for) != std::string::npos,
+                (*nn)["dropped"].dump());
+  CHECK((*nn)["rejoined"].contains(site));
+  CHECK((*nn)["rounds"][5]["sites"].contains(site));
+  CheckNothingLeft(fed);
+}
+
 double MeanRoundSeconds(const nlohmann::json& result) {
   double total = 0;
   for (const nlohmann::json& r : result["rounds"]) total += r["seconds"].get<double>();
@@ -166,21 +188,8 @@ TEST_CASE("a stalled site: a step fails at its deadline naming the site, and tra
   CHECK(lm.message().find("no answer within 2 s") != std::string::npos);
   s.proxy("c").SetStalled(false);
 
-  // Stalled after round 1 and free again after round 3: dropped, then back.
-  const IterationHook stall = [&](int round, const IterationMetrics&) {
-    if (round == 1) s.proxy("c").SetStalled(true);
-    if (round == 3) s.proxy("c").SetStalled(false);
-    return Status::Ok();
-  };
-  Result<nlohmann::json> nn = RunSpec(*fed, NnSpec(6, 2), stall);
-  REQUIRE_MESSAGE(nn.ok(), nn.status().ToString());
-  CHECK((*nn)["rounds"].size() == 6);
-  REQUIRE((*nn)["dropped"].contains("c"));
-  CHECK_MESSAGE((*nn)["dropped"]["c"][0]["error"].get<std::string>().find("no answer within 2 s") != std::string::npos,
-                (*nn)["dropped"].dump());
-  CHECK((*nn)["rejoined"].contains("c"));
-  CHECK((*nn)["rounds"][5]["sites"].contains("c"));
-  CheckNothingLeft(*fed);
+  CheckDroppedAndBack(
+      s, *fed, "c", [](testing::FaultProxy& p, bool on) { p.SetStalled(on); }, "no answer within 2 s");
 }
 
 TEST_CASE("connections reset between rounds are made again, and the job does not notice") {
@@ -209,18 +218,7 @@ TEST_CASE("a partitioned site: a step fails naming it, training drops it and tak
   CHECK_MESSAGE(lm.message().find("site 'b'") != std::string::npos, lm.message());
   s.proxy("b").SetPartitioned(false);
 
-  const IterationHook partition = [&](int round, const IterationMetrics&) {
-    if (round == 1) s.proxy("b").SetPartitioned(true);
-    if (round == 3) s.proxy("b").SetPartitioned(false);
-    return Status::Ok();
-  };
-  Result<nlohmann::json> nn = RunSpec(*fed, NnSpec(6, 2), partition);
-  REQUIRE_MESSAGE(nn.ok(), nn.status().ToString());
-  CHECK((*nn)["rounds"].size() == 6);
-  REQUIRE((*nn)["dropped"].contains("b"));
-  CHECK((*nn)["rejoined"].contains("b"));
-  CHECK((*nn)["rounds"][5]["sites"].contains("b"));
-  CheckNothingLeft(*fed);
+  CheckDroppedAndBack(s, *fed, "b", [](testing::FaultProxy& p, bool on) { p.SetPartitioned(on); });
 }
 
 }  // namespace fedra

@@ -28,6 +28,16 @@ struct Sites {
     local.StartAll();
     return local.Connect();
   }
+
+  // Starts every site with dataset "t": 20 rows of y = 2x + 1 each.
+  std::unique_ptr<Federation> StartWithLine() {
+    for (const char* site : {"a", "b", "c"}) {
+      std::string csv = "x,y\n";
+      for (int i = 0; i < 20; ++i) csv += std::to_string(i % 5) + "," + std::to_string(2 * (i % 5) + 1) + "\n";
+      Add(site, "t", csv);
+    }
+    return Start();
+  }
 };
 
 Result<nlohmann::json> Run(Federation& fed, const std::string& spec) {
@@ -100,12 +110,7 @@ TEST_CASE("a job that names its sites reads only theirs, so a dataset some sites
 
 TEST_CASE("training with a quorum starts without a site that is down, and names it") {
   Sites s;
-  for (const char* site : {"a", "b", "c"}) {
-    std::string csv = "x,y\n";
-    for (int i = 0; i < 20; ++i) csv += std::to_string(i % 5) + "," + std::to_string(2 * (i % 5) + 1) + "\n";
-    s.Add(site, "t", csv);
-  }
-  std::unique_ptr<Federation> fed = s.Start();
+  std::unique_ptr<Federation> fed = s.StartWithLine();
   s.local.Stop("b");
   auto nn = [&](int quorum) {
     return Run(*fed, R"({"algorithm": "nn", "data": {"dataset": "t", "label": "y"},
@@ -127,12 +132,7 @@ TEST_CASE("training with a quorum starts without a site that is down, and names 
 
 TEST_CASE("a site that was down when training started joins a later round, and the result says when") {
   Sites s;
-  for (const char* site : {"a", "b", "c"}) {
-    std::string csv = "x,y\n";
-    for (int i = 0; i < 20; ++i) csv += std::to_string(i % 5) + "," + std::to_string(2 * (i % 5) + 1) + "\n";
-    s.Add(site, "t", csv);
-  }
-  std::unique_ptr<Federation> fed = s.Start();
+  std::unique_ptr<Federation> fed = s.StartWithLine();
   s.local.Stop("b");
   Result<JobSpec> job =
       ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "nn", "data": {"dataset": "t", "label": "y"},
