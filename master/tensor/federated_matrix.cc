@@ -43,6 +43,11 @@ FederatedMatrix::FederatedMatrix(Federation& fed, FederationMap map, std::vector
       column_names_(std::move(column_names)),
       variables_(std::make_shared<const SiteVariables>(fed, map_, recipes)) {}
 
+FederatedMatrix FederatedMatrix::Adopt(Federation& fed, FederationMap map, std::vector<std::string> column_names,
+                                       const std::vector<std::shared_ptr<const Recipe>>& recipes) {
+  return FederatedMatrix(fed, std::move(map), std::move(column_names), recipes);
+}
+
 FederatedMatrix FederatedMatrix::Transposed() const {
   FederatedMatrix t = *this;
   t.map_ = map_.Transposed();

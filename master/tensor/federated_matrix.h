@@ -58,6 +58,12 @@ class FederatedMatrix {
                                             std::vector<std::string> column_names,
                                             Partitioning partitioning = Partitioning::kRow);
 
+  // Takes ownership of site variables a caller made in a batch of its own (the script compiler
+  // batches many steps): they are released when the last copy is gone, and their recipes (per
+  // part; null: none) kept in the federation's book while they live.
+  static FederatedMatrix Adopt(Federation& fed, FederationMap map, std::vector<std::string> column_names,
+                               const std::vector<std::shared_ptr<const Recipe>>& recipes = {});
+
   // The map describes this matrix as seen (for a transposed view: the transpose's shape and
   // partitioning); the parts' variables hold their blocks as stored.
   const FederationMap& map() const { return map_; }

@@ -1,0 +1,49 @@
+// Runs a script over a federation: the control program. Local values live at the master;
+// federated matrices are handles to rows at the sites, and operations on them go through the
+// compiler's graph (graph.h), which batches, fuses and reuses them. Whatever a site refuses fails
+// the script with the site's reason and the script line; every site variable the script made is
+// cleared when it ends, whether it succeeded or not.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "master/federation/federation.h"
+
+namespace fedra::script {
+
+// Where a script's effects go.
+struct ScriptIo {
+  std::function<void(const std::string& line)> print;
+  // write(x, target, format=): `text` is x formatted (builtins.h, FormatForWrite).
+  std::function<Status(const std::string& target, const std::string& text)> write;
+  std::function<Status(const std::string& name, double value, int64_t step)> log_metric;
+  // Called at every loop iteration and function call: an error (a cancelled job) stops the script.
+  std::function<Status()> check;
+};
+
+struct ScriptOptions {
+  // $1, $2, ... and $name. Values that read as numbers are numbers, TRUE and FALSE booleans, the
+  // rest strings.
+  std::map<std::string, std::string> args;
+  ScriptIo io;
+};
+
+struct ScriptReport {
+  int64_t batches = 0;       // federated steps (one batch per site involved each)
+  int64_t instructions = 0;  // site instructions sent, over all parts
+  int64_t reused = 0;        // instructions served from lineage instead
+  double seconds = 0;
+};
+
+// Parses and runs `source`. Syntax errors point at the spot; runtime errors name the line.
+Result<ScriptReport> RunScript(Federation& fed, std::string_view source, const ScriptOptions& options);
+
+// Parses `source` only (for checking a script before it is queued).
+Status CheckScript(std::string_view source);
+
+}  // namespace fedra::script
