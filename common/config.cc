@@ -47,6 +47,24 @@ Result<nlohmann::json> ParseJson(std::string_view text, std::string_view source)
 }
 
 Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path, size_t max_bytes) {
+  FEDRA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path, max_bytes));
+  return ParseJson(text, path.string());
+}
+
+Status WriteTextFile(const std::filesystem::path& path, std::string_view text) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    if (!out.flush()) return FailedPrecondition(path.string() + ": cannot write");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return FailedPrecondition(path.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+Result<std::string> ReadTextFile(const std::filesystem::path& path, size_t max_bytes) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) return NotFound(path.string() + ": " + ec.message());
@@ -58,7 +76,7 @@ Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path, size_t ma
   if (!in) return NotFound(path.string() + ": cannot open");
   std::ostringstream text;
   text << in.rdbuf();
-  return ParseJson(text.str(), path.string());
+  return text.str();
 }
 
 std::filesystem::path ResolvePath(const std::filesystem::path& base_dir, const std::string& p) {

@@ -17,6 +17,11 @@
 
 namespace fedra {
 
+// The contents of `path`, refusing files over `max_bytes`.
+Result<std::string> ReadTextFile(const std::filesystem::path& path, size_t max_bytes = 16u << 20);
+// Replaces `path` with `text` (written beside it, then renamed, so a reader never sees half).
+Status WriteTextFile(const std::filesystem::path& path, std::string_view text);
+
 // Parses a JSON document from `path`, refusing files over `max_bytes`.
 Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path, size_t max_bytes = 16u << 20);
 

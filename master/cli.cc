@@ -65,6 +65,8 @@ struct Flags {
   std::string dataset;
   std::vector<std::string> columns;
   std::string job;
+  std::string script;
+  std::vector<std::string> script_args;
   std::string db;
   std::string experiment = "default";
   std::string listen = "127.0.0.1:8443";
@@ -132,14 +134,60 @@ Result<nlohmann::json> Summary(Federation& fed, const Flags& flags) {
                         {"seconds", seconds}};
 }
 
+// A script job from --script and --arg NAME=VALUE.
+Result<nlohmann::json> ScriptJobDoc(const Flags& flags) {
+  FEDRA_ASSIGN_OR_RETURN(std::string text, ReadTextFile(flags.script));
+  nlohmann::json args = nlohmann::json::object();
+  for (const std::string& a : flags.script_args) {
+    const size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) return InvalidArgument("--arg expects NAME=VALUE, got '" + a + "'");
+    args[a.substr(0, eq)] = a.substr(eq + 1);
+  }
+  return nlohmann::json{{"script", text}, {"args", args}, {"name", std::filesystem::path(flags.script).filename()}};
+}
+
+// A script's writes, into the files they name (relative to the working directory).
+Status WriteOutputs(const nlohmann::json& result) {
+  const nlohmann::json outputs = result.value("outputs", nlohmann::json::object());
+  for (const auto& [target, text] : outputs.items()) {
+    FEDRA_RETURN_IF_ERROR(WriteTextFile(target, text.get<std::string>()));
+    FEDRA_LOG(kInfo) << "wrote " << target;
+  }
+  return Status::Ok();
+}
+
 Result<nlohmann::json> Run(Federation& fed, const Flags& flags) {
-  FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, LoadJsonFile(flags.job));
-  FEDRA_ASSIGN_OR_RETURN(JobSpec job, ParseJobSpec(doc, std::filesystem::path(flags.job).filename().string()));
-  if (flags.db.empty()) return RunJob(fed, job);
-  FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<ExperimentDb> db, ExperimentDb::Open(flags.db));
-  FEDRA_ASSIGN_OR_RETURN(int64_t run, CreateJobRun(*db, job, doc, flags.experiment, "cli", RunStatus::kRunning));
-  FEDRA_LOG(kInfo) << "recording as run " << run << " of experiment '" << flags.experiment << "' in " << flags.db;
-  return RunRecordedJob(fed, *db, job, run);
+  const bool script = !flags.script.empty();
+  if (script == !flags.job.empty()) return InvalidArgument("run takes either --job or --script");
+  nlohmann::json doc;
+  if (script) {
+    FEDRA_ASSIGN_OR_RETURN(doc, ScriptJobDoc(flags));
+  } else {
+    FEDRA_ASSIGN_OR_RETURN(doc, LoadJsonFile(flags.job));
+  }
+  const std::string source = std::filesystem::path(script ? flags.script : flags.job).filename().string();
+  FEDRA_ASSIGN_OR_RETURN(JobSpec job, ParseJobSpec(doc, source));
+  // A script's print lines go to stdout as they come, its writes to files; the rest to the log.
+  if (script) {
+    job.on_print = [](const std::string& line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    };
+  }
+  Result<nlohmann::json> result;
+  if (flags.db.empty()) {
+    result = RunJob(fed, job);
+  } else {
+    FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<ExperimentDb> db, ExperimentDb::Open(flags.db));
+    FEDRA_ASSIGN_OR_RETURN(int64_t run, CreateJobRun(*db, job, doc, flags.experiment, "cli", RunStatus::kRunning));
+    FEDRA_LOG(kInfo) << "recording as run " << run << " of experiment '" << flags.experiment << "' in " << flags.db;
+    result = RunRecordedJob(fed, *db, job, run);
+  }
+  if (!result.ok() || !script) return result;
+  FEDRA_RETURN_IF_ERROR(WriteOutputs(*result));
+  FEDRA_LOG(kInfo) << source << ": " << (*result)["batches"] << " federated steps, " << (*result)["instructions"]
+                   << " site instructions, " << (*result)["reused"] << " reused, " << (*result)["seconds"] << " s";
+  return nlohmann::json();  // nothing more on stdout
 }
 
 Result<RestServerOptions> ParseListen(const std::string& listen) {
@@ -212,8 +260,13 @@ int RunMasterCli(int argc, char** argv) {
   CLI::App* summary = common(app.add_subcommand("summary", "federated column sums, means and t(X) %*% X of a dataset"));
   summary->add_option("--dataset", flags.dataset, "dataset name, as listed by the sites' catalogs")->required();
   summary->add_option("--columns", flags.columns, "columns to use, comma-separated (default: all)")->delimiter(',');
-  CLI::App* run = common(app.add_subcommand("run", "run one job (a JSON spec) and print its result"));
-  run->add_option("--job", flags.job, "the job spec (JSON)")->required();
+  CLI::App* run = common(app.add_subcommand(
+      "run", "run one job (a JSON spec) and print its result, or a script, printing what it prints"));
+  CLI::Option* job = run->add_option("--job", flags.job, "the job spec (JSON)");
+  run->add_option("--script", flags.script, "a script (DML/R-like, see analyses/) to run instead of a job")
+      ->excludes(job);
+  run->add_option("--arg", flags.script_args,
+                  "a script argument NAME=VALUE, read as $NAME ($1 for 1=...); repeat for more");
   run->add_option("--db", flags.db,
                   "record the job as a run in this experiment database (SQLite; created when missing)");
   run->add_option("--experiment", flags.experiment, "the run's experiment")->capture_default_str();
@@ -269,7 +322,7 @@ int RunMasterCli(int argc, char** argv) {
     std::fprintf(stderr, "fedra-master: %s\n", out.status().message().c_str());
     return 1;
   }
-  std::printf("%s\n", out->dump(2).c_str());
+  if (!out->is_null()) std::printf("%s\n", out->dump(2).c_str());
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "master/federation/site_subset.h"
 #include "master/jobs/registry.h"
+#include "master/jobs/script_job.h"
 #include "master/tensor/federated_matrix.h"
 #include "master/tensor/federated_transform.h"
 
@@ -115,6 +116,7 @@ Result<JobSites> ChooseSites(Federation& federation, const JobSpec& job) {
 }  // namespace
 
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source) {
+  if (IsScriptJob(doc)) return ParseScriptJob(doc, source);
   JobSpec job;
   JsonFields f(doc, source + ":");
   FEDRA_RETURN_IF_ERROR(f.Required("algorithm", &job.algorithm));
@@ -193,6 +195,7 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
 Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const IterationHook& on_iteration,
                               const TrainingRecovery* recovery) {
   const auto start = std::chrono::steady_clock::now();
+  if (!job.script.empty()) return RunScriptJob(federation, job, on_iteration);
   if (!job.fit) return FailedPrecondition(job.algorithm + ": the job was not parsed (ParseJobSpec)");
   FEDRA_ASSIGN_OR_RETURN(const JobSites sites, ChooseSites(federation, job));
   Federation& fed = sites.subset ? *sites.subset : federation;

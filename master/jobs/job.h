@@ -14,6 +14,8 @@
 // Unknown algorithms, fields, columns and parameters are errors that name them.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,9 +52,16 @@ struct JobSpec {
   nlohmann::json ps = nlohmann::json::object();
   // The algorithm with these parameters parsed into its options (by ParseJobSpec).
   PreparedFit fit;
+  // Script jobs (script_job.h; algorithm "script"): the script, its name and arguments, and,
+  // from the command line, where its print lines go as they come.
+  std::string script;
+  std::string name;
+  std::map<std::string, std::string> args;
+  std::function<void(const std::string&)> on_print;
 };
 
-// Checks the spec against the algorithm registry (registry.h) and parses its parameters once.
+// Checks the spec against the algorithm registry (registry.h) and parses its parameters once; a
+// spec with "script" is a script job (script_job.h).
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source);
 
 // Reads the dataset at every site (or the job's sites), fits the algorithm, clears the sites'

@@ -65,6 +65,11 @@ Status SaveModel(ExperimentDb& db, int64_t run, const nlohmann::json& result) {
 }
 
 nlohmann::json FlatParams(const JobSpec& job) {
+  if (!job.script.empty()) {
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& [name, value] : job.args) params["$" + name] = value;
+    return params;
+  }
   nlohmann::json params = job.params;
   params["dataset"] = job.dataset;
   if (!job.label.is_null()) params["label"] = job.label;
@@ -78,7 +83,8 @@ Result<int64_t> CreateJobRun(ExperimentDb& db, const JobSpec& job, const nlohman
                              const std::string& experiment, const std::string& submitted_by, RunStatus status) {
   NewRun run;
   run.experiment = experiment;
-  run.name = job.algorithm + " on " + job.dataset;
+  run.name =
+      !job.script.empty() ? (job.name.empty() ? "script" : "script " + job.name) : job.algorithm + " on " + job.dataset;
   run.spec = spec;
   run.params = FlatParams(job);
   run.submitted_by = submitted_by;

@@ -42,6 +42,7 @@ const std::vector<Builtin>& Table() {
         {"cbind", {}, true},
         {"rbind", {}, true},
         {"eigen", {{"x", std::nullopt}}, false, 2},
+        {"ifdef", {{"argument", std::nullopt}, {"default", std::nullopt}}},  // the interpreter's
     };
     for (const char* name :
          {"nrow",    "ncol",    "length",  "t",        "sum",     "mean",    "colSums",   "colMeans",  "colVars",

@@ -319,6 +319,7 @@ class Interpreter {
   Result<std::vector<Value>> CallMany(const Expr& call, Frame& frame) {
     if (const auto it = functions_.find(call.text); it != functions_.end())
       return CallFunction(*it->second, call, frame);
+    if (call.text == "ifdef") return IfDefined(call, frame);
     const Builtin* b = FindBuiltin(call.text);
     if (!b) {
       return NotFound("unknown function '" + call.text + "' (builtins: " + BuiltinNames() + "; or define it with " +
@@ -348,6 +349,17 @@ class Interpreter {
       }
     }
     return CallBuiltin(*b, call.pos, std::move(args));
+  }
+
+  // ifdef($name, default): the argument if given, else the default (as DML's).
+  Result<std::vector<Value>> IfDefined(const Expr& call, Frame& frame) {
+    if (call.args.size() != 2 || !call.args[0].name.empty() || !call.args[1].name.empty() ||
+        call.args[0].value->kind != Expr::Kind::kArgument) {
+      return InvalidArgument("ifdef takes an argument and its default: ifdef($name, default)");
+    }
+    const bool given = options_.args.contains(call.args[0].value->text);
+    FEDRA_ASSIGN_OR_RETURN(Value v, Eval(*call.args[given ? 0 : 1].value, frame));
+    return std::vector<Value>{std::move(v)};
   }
 
   Result<std::vector<Value>> CallBuiltin(const Builtin& b, SourcePos pos, std::vector<Value> args) {
