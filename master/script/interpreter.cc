@@ -409,6 +409,9 @@ class Interpreter {
     if (!spec || spec->empty()) return InvalidArgument("read takes \"DATASET\" or \"DATASET:COLUMN,COLUMN,...\"");
     const std::string lineage = "read(" + *spec + ")";
     if (NodePtr known = graph_.FindLive(lineage)) return Value(known);
+    if (const auto input = options_.inputs.find(*spec); input != options_.inputs.end()) {
+      return Value(graph_.Leaf(input->second, lineage, pos));
+    }
     const size_t colon = spec->find(':');
     const std::string dataset = spec->substr(0, colon);
     std::vector<std::string> columns;

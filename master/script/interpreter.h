@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "master/federation/federation.h"
+#include "master/tensor/federated_matrix.h"
 
 namespace fedra::script {
 
@@ -31,6 +32,9 @@ struct ScriptOptions {
   // rest strings.
   std::map<std::string, std::string> args;
   ScriptIo io;
+  // Federated matrices the caller holds already: read(NAME) of one of these names gives it,
+  // without asking the sites (for programs and benchmarks that embed scripts).
+  std::map<std::string, FederatedMatrix> inputs;
 };
 
 struct ScriptReport {

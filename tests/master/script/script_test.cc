@@ -228,6 +228,8 @@ TEST_CASE("the lecture's lmCG runs verbatim at one batch per site per iteration"
   const int iterations = c.checks - 1;
   CHECK(iterations >= 3);
   CHECK(r->batches == 1 + iterations);
+  // Fused: one instruction per site per batch (t(X) %*% y, then t(X) %*% (X %*% p)).
+  CHECK(r->instructions == 3 * r->batches);
   for (const auto& [site, n] : f.Batches()) CHECK(n - before.at(site) == 2 + 1 + iterations + 1);
   CHECK(f.Variables() == std::map<std::string, int64_t>{{"a", 0}, {"b", 0}, {"c", 0}});
 
