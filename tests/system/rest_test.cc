@@ -189,6 +189,54 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CheckError(viewer.Get("/api/v1/runs/abc"), 400, "INVALID_ARGUMENT", "run id");
   }
 
+  SUBCASE("a script job records its script, arguments, prints, writes and metrics; bad scripts are named") {
+    const std::string script =
+        "X = read($data)\nG = t(X) %*% X\nm = colMeans(X)\nfor (i in 1:3) log_metric(\"trace\", sum(diag(G)) * i, i)\n"
+        "print(\"rows: \" + nrow(X))\nwrite(m, \"means\", format=\"csv\")\n";
+    Result<testing::HttpReply> submitted =
+        op.Post("/api/v1/jobs", {{"script", script}, {"args", {{"data", "reg:u,v"}}}, {"name", "gram"}});
+    REQUIRE(submitted.ok());
+    REQUIRE_MESSAGE(submitted->status == 201, submitted->body);
+    const int64_t run = submitted->Json()["run_id"];
+    const nlohmann::json done = s.WaitForEnd(viewer, run);
+    REQUIRE_MESSAGE(done["info"]["status"] == "finished", done.dump());
+    CHECK(done["info"]["run_name"] == "script gram");
+    CHECK(done["spec"]["script"] == script);
+    CHECK(done["result"]["printed"] == nlohmann::json::array({"rows: 300"}));
+    CHECK(done["result"]["outputs"]["means"].get<std::string>().find(',') != std::string::npos);
+    CHECK(done["result"]["batches"] == 1);  // G and m together
+    bool has_arg = false;
+    for (const auto& p : done["data"]["params"]) has_arg |= p["key"] == "$data" && p["value"] == "reg:u,v";
+    CHECK_MESSAGE(has_arg, done["data"]["params"]);
+    Result<testing::HttpReply> trace = viewer.Get("/api/v1/runs/" + std::to_string(run) + "/metrics/trace");
+    REQUIRE(trace.ok());
+    REQUIRE(trace->Json()["metrics"].size() == 3);
+    CHECK(trace->Json()["metrics"][2]["step"] == 3);
+
+    // A syntax error is refused at submission, with where it is.
+    CheckError(op.Post("/api/v1/jobs", {{"script", "x = (1 + \n"}}), 400, "INVALID_ARGUMENT", "line 2, column 1");
+    // A runtime error fails the run, naming the line.
+    submitted = op.Post("/api/v1/jobs", {{"script", "X = read(\"reg\")\ny = frobnicate(X)\n"}});
+    REQUIRE(submitted.ok());
+    const nlohmann::json failed = s.WaitForEnd(viewer, submitted->Json()["run_id"]);
+    CHECK(failed["info"]["status"] == "failed");
+    CHECK_MESSAGE(
+        failed["info"]["error"].get<std::string>().find("line 2: unknown function 'frobnicate'") != std::string::npos,
+        failed["info"]["error"]);
+
+    // A script that loops stops when cancelled.
+    submitted = op.Post("/api/v1/jobs", {{"script", "i = 0\nwhile (TRUE) i = i + 1\n"}});
+    REQUIRE(submitted.ok());
+    const int64_t looping = submitted->Json()["run_id"];
+    REQUIRE(testing::WaitFor(
+        [&] {
+          return viewer.Get("/api/v1/jobs/" + std::to_string(looping))->Json()["run"]["info"]["status"] == "running";
+        },
+        std::chrono::seconds(30)));
+    REQUIRE(op.Post("/api/v1/jobs/" + std::to_string(looping) + "/cancel", nlohmann::json::object())->status == 202);
+    CHECK(s.WaitForEnd(viewer, looping)["info"]["status"] == "cancelled");
+  }
+
   SUBCASE("a cancelled job stops at an iteration boundary and is recorded as cancelled") {
     Result<testing::HttpReply> submitted = op.Post(
         "/api/v1/jobs", {{"algorithm", "kmeans"},
