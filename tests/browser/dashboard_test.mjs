@@ -1,7 +1,7 @@
 // Drives the dashboard in headless Chromium (Debian's, through playwright-core): log in with a
 // viewer token, open a finished run and check that its chart holds the run's points and that the
 // audit trail is refused, then log in as an operator, read the audit trail, submit a job through
-// the form and see its run appear. Saves a screenshot.
+// the form and see its run appear, and run a script. Saves a screenshot.
 //
 //   node dashboard_test.mjs CONFIG.json
 //   CONFIG: {url, viewer_token, operator_token, spki, chromium, node_modules, screenshot,
@@ -109,6 +109,25 @@ try {
   await page.click(`a:has-text("${config.experiment}")`);
   await page.waitForSelector(`tr[data-run="${newRun}"]`);
   check(true, "the new run appears in its experiment's runs table");
+
+  // An operator runs a script: a syntax error comes back with its caret; a good one becomes a
+  // run that shows its script, arguments and what it printed.
+  await page.goto(config.url + "/#/script");
+  await page.waitForSelector("#script-form");
+  await page.fill("#script", "X = read($data)\nn = (nrow(X) +\n");
+  await page.fill("#args", `data=${config.dataset}`);
+  await page.click("#script-form button[type=submit]");
+  await page.waitForSelector("#script-status.error");
+  check((await page.textContent("#script-status")).includes("^"), "a syntax error shows a caret under the spot");
+  await page.fill("#script", 'X = read($data)\nprint("columns: " + ncol(X))\nlog_metric("rows", nrow(X))\n');
+  await page.fill("#script-name", "columns");
+  await page.fill("#script-experiment", config.experiment);
+  await page.click("#script-form button[type=submit]");
+  await page.waitForURL(/#\/runs\/\d+$/);
+  await page.waitForSelector("#run-status:has-text('finished')", { timeout: 60000 });
+  check((await page.textContent("#run-script")).includes("1  X = read($data)"), "the run shows its numbered script");
+  check((await page.textContent("#run-args")).includes(config.dataset), "the run shows its arguments");
+  check((await page.textContent("#run-printed")).startsWith("columns: "), "the run shows what the script printed");
   check(errors.length === 0, "no script errors: " + errors.join("; "));
 } finally {
   await browser.close();

@@ -139,7 +139,7 @@ async function runPage(render, runId) {
       info.error ? el("p", { class: "error" }, info.error) : null),
     el("h2", {}, "Metrics"),
     chartBox,
-    el("h2", {}, "Job spec"), el("pre", {}, JSON.stringify(run.spec, null, 2)),
+    ...(run.spec && run.spec.script ? scriptSections(run) : [el("h2", {}, "Job spec"), el("pre", {}, JSON.stringify(run.spec, null, 2))]),
     el("h2", {}, "Result"), el("pre", { id: "run-result" }, JSON.stringify(run.result, null, 2)));
   histories.forEach((h) => {
     if (h.metrics.length < 2) return;  // a final value alone is in the result, not a curve
@@ -157,6 +157,23 @@ async function runPage(render, runId) {
     }));
   });
   if (info.status === "running" || info.status === "scheduled") refreshTimer = setTimeout(route, 2000);
+}
+
+// A script run: its script with line numbers (errors name lines), its arguments and what it printed.
+function scriptSections(run) {
+  const lines = run.spec.script.replace(/\n$/, "").split("\n");
+  const width = String(lines.length).length;
+  const args = Object.entries(run.spec.args || {});
+  const printed = (run.result && run.result.printed) || [];
+  return [
+    el("h2", {}, "Script"),
+    el("pre", { id: "run-script" }, lines.map((l, i) => `${String(i + 1).padStart(width)}  ${l}`).join("\n")),
+    el("h2", {}, "Arguments"),
+    args.length ? el("ul", { id: "run-args" }, args.map(([k, v]) => el("li", {}, el("code", {}, `$${k}`), ` = ${v}`)))
+                : el("p", { class: "muted" }, "none"),
+    el("h2", {}, "Printed"),
+    el("pre", { id: "run-printed" }, printed.join("\n")),
+  ];
 }
 
 async function sitesPage(render) {
@@ -244,6 +261,45 @@ async function submitPage(render) {
   render(el("h1", {}, "Submit a job"), form);
 }
 
+// A script (analyses/ has examples) with its $-arguments, NAME=VALUE per line. Syntax errors come
+// back at once with a caret under the spot, shown as the master wrote them.
+async function scriptPage(render) {
+  const status = el("pre", { role: "status", id: "script-status" });
+  const form = el("form", { class: "card", id: "script-form" },
+    el("label", { for: "script" }, "Script"),
+    el("textarea", { id: "script", rows: 16, spellcheck: "false", required: "",
+                     placeholder: 'X = read($data)\nprint(colMeans(X))' }),
+    el("label", { for: "args" }, "Arguments, NAME=VALUE per line ($1 for 1=...)"),
+    el("textarea", { id: "args", rows: 3, spellcheck: "false", placeholder: "data=sensors:pressure,load" }),
+    el("label", { for: "script-name" }, "Name"), el("input", { id: "script-name" }),
+    el("label", { for: "script-experiment" }, "Experiment"), el("input", { id: "script-experiment", value: "default" }),
+    el("button", { type: "submit" }, "Run"), status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = (id) => document.getElementById(id).value;
+    const args = {};
+    for (const line of value("args").split("\n").map((l) => l.trim()).filter(Boolean)) {
+      const eq = line.indexOf("=");
+      if (eq <= 0) {
+        status.className = "error";
+        status.textContent = `an argument is NAME=VALUE, not "${line}"`;
+        return;
+      }
+      args[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+    }
+    const spec = { script: value("script"), args, experiment: value("script-experiment").trim() || "default" };
+    if (value("script-name").trim()) spec.name = value("script-name").trim();
+    try {
+      const { run_id } = await api.post("jobs", spec);
+      location.hash = `#/runs/${run_id}`;
+    } catch (error) {
+      status.className = "error";
+      status.textContent = error.message;
+    }
+  });
+  render(el("h1", {}, "Run a script"), form);
+}
+
 function loginPage(message) {
   document.getElementById("nav").hidden = true;
   show(document.getElementById("login-template").content.cloneNode(true));
@@ -269,6 +325,7 @@ async function route() {
     else if (path[0] === "sites") await sitesPage(render);
     else if (path[0] === "audit") await auditPage(render);
     else if (path[0] === "submit") await submitPage(render);
+    else if (path[0] === "script") await scriptPage(render);
     else await experimentsPage(render);
   } catch (error) {
     if (error === STALE) return;
