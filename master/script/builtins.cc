@@ -15,6 +15,15 @@
 namespace fedra::script {
 namespace {
 
+// The most cells a matrix made at the master may have (512 MiB of doubles): more is an error.
+constexpr int64_t kMaxLocalCells = int64_t{1} << 26;
+
+Status CheckCells(double cells, const std::string& what) {
+  if (cells <= static_cast<double>(kMaxLocalCells)) return Status::Ok();
+  return ResourceExhausted(what + ": " + std::to_string(static_cast<int64_t>(cells)) + " cells is more than the " +
+                           std::to_string(kMaxLocalCells) + " a matrix at the master may have");
+}
+
 std::string Shape(const Matrix& m) { return std::to_string(m.rows()) + "x" + std::to_string(m.cols()); }
 
 const std::vector<Builtin>& Table() {
@@ -68,6 +77,7 @@ Result<Matrix> Broadcast(const Matrix& a, const Matrix& b, const std::string& op
     return InvalidArgument("'" + op + "' of a " + Shape(a) + " and a " + Shape(b) +
                            " matrix: the shapes differ and neither is a scalar, a row or a column that fits");
   }
+  FEDRA_RETURN_IF_ERROR(CheckCells(static_cast<double>(rows) * static_cast<double>(cols), "'" + op + "'"));
   Matrix out(rows, cols);
   for (Eigen::Index j = 0; j < cols; ++j) {
     for (Eigen::Index i = 0; i < rows; ++i) {
@@ -133,8 +143,7 @@ Result<Value> MatrixBuiltin(const std::vector<Value>& args) {
   FEDRA_ASSIGN_OR_RETURN(int64_t rows, Count(args[1], "matrix: rows"));
   FEDRA_ASSIGN_OR_RETURN(int64_t cols, Count(args[2], "matrix: cols"));
   const bool byrow = std::holds_alternative<bool>(args[3]) ? std::get<bool>(args[3]) : true;
-  if (rows * cols > (int64_t{1} << 28))
-    return InvalidArgument("matrix: " + std::to_string(rows * cols) + " cells is too many");
+  FEDRA_RETURN_IF_ERROR(CheckCells(static_cast<double>(rows) * static_cast<double>(cols), "matrix"));
   std::vector<double> data;
   if (const auto* s = std::get_if<std::string>(&args[0])) {
     std::istringstream in(*s);
@@ -176,7 +185,7 @@ Result<Value> RandBuiltin(const std::vector<Value>& args) {
   const std::string pdf = std::holds_alternative<std::string>(args[5]) ? std::get<std::string>(args[5]) : "";
   if (pdf != "uniform" && pdf != "normal")
     return InvalidArgument("rand: pdf is \"uniform\" or \"normal\", not \"" + pdf + "\"");
-  if (rows * cols > (int64_t{1} << 28)) return InvalidArgument("rand: too many cells");
+  FEDRA_RETURN_IF_ERROR(CheckCells(static_cast<double>(rows) * static_cast<double>(cols), "rand"));
   std::mt19937_64 rng(seed < 0 ? std::random_device{}() : static_cast<uint64_t>(seed));
   std::uniform_real_distribution<double> uniform(lo, hi);
   std::normal_distribution<double> normal(0, 1);
@@ -196,7 +205,7 @@ Result<Value> SeqBuiltin(const std::vector<Value>& args) {
                            FormatValue(Value(from)) + " to " + FormatValue(Value(to)));
   }
   const double count = std::floor((to - from) / incr + 1e-10) + 1;
-  if (count > 1e8) return InvalidArgument("seq: too many values");
+  FEDRA_RETURN_IF_ERROR(CheckCells(count, "seq"));
   Matrix out(static_cast<Eigen::Index>(count), 1);
   for (Eigen::Index i = 0; i < out.rows(); ++i) out(i, 0) = from + static_cast<double>(i) * incr;
   return Value(std::move(out));
@@ -281,6 +290,7 @@ Result<Value> LocalBinary(const std::string& op, const Value& a, const Value& b)
     if (x.cols() != y.rows()) {
       return InvalidArgument("%*% of a " + Shape(x) + " and a " + Shape(y) + " matrix: the inner sizes differ");
     }
+    FEDRA_RETURN_IF_ERROR(CheckCells(static_cast<double>(x.rows()) * static_cast<double>(y.cols()), "%*%"));
     return Value(Matrix(x * y));
   }
   if (op == ":") {
@@ -403,7 +413,10 @@ Result<Value> LocalBuiltin(const std::string& name, const std::vector<Value>& ar
   if (name == "rowMins") return Value(M(m.rowwise().minCoeff()));
   if (name == "rowMaxs") return Value(M(m.rowwise().maxCoeff()));
   if (name == "diag") {
-    if (m.cols() == 1) return Value(M(m.col(0).asDiagonal()));
+    if (m.cols() == 1) {
+      FEDRA_RETURN_IF_ERROR(CheckCells(static_cast<double>(m.rows()) * static_cast<double>(m.rows()), "diag"));
+      return Value(M(m.col(0).asDiagonal()));
+    }
     if (m.rows() != m.cols()) return InvalidArgument("diag: a " + Shape(m) + " matrix is neither a column nor square");
     return Value(M(m.diagonal()));
   }

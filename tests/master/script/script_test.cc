@@ -203,6 +203,9 @@ TEST_CASE("errors name the function, the arguments and the line") {
   CHECK(message("x = $1").find("$1 is not given") != std::string::npos);
   CHECK(message("stop(\"no convergence\")").find("stop: no convergence") != std::string::npos);
   CHECK(message("f = function(n) return (r) { r = f(n) }\nx = f(1)").find("deeper than") != std::string::npos);
+  // The master's memory is not the script's to exhaust.
+  CHECK(message("v = seq(1, 20000)\nm = v %*% t(v)").find("more than the 67108864") != std::string::npos);
+  CHECK(message("x = diag(matrix(1, 100000, 1))").find("line 1: diag: 10000000000 cells") != std::string::npos);
 }
 
 TEST_CASE("the lecture's lmCG runs verbatim at one batch per site per iteration") {
