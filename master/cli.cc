@@ -39,6 +39,10 @@ constexpr const char* kJobExample = R"(A job spec, e.g.
 "data": {"holdout": {"fraction": 0.2, "seed": 7}} also scores the model on rows each site
 holds out of training.
 
+A script instead (analyses/ holds examples), with its arguments:
+  fedra-master run --federation F --script analyses/lmCG.dml \
+    --arg 1=sensors:pressure,load --arg 2=sensors:temperature --arg 3=FALSE --arg 4=w.txt
+
 )";
 
 constexpr const char* kExitStatus =
