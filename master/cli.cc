@@ -162,7 +162,6 @@ Status WriteOutputs(const nlohmann::json& result) {
 
 Result<nlohmann::json> Run(Federation& fed, const Flags& flags) {
   const bool script = !flags.script.empty();
-  if (script == !flags.job.empty()) return InvalidArgument("run takes either --job or --script");
   nlohmann::json doc;
   if (script) {
     FEDRA_ASSIGN_OR_RETURN(doc, ScriptJobDoc(flags));
@@ -267,10 +266,12 @@ int RunMasterCli(int argc, char** argv) {
   CLI::App* run = common(app.add_subcommand(
       "run", "run one job (a JSON spec) and print its result, or a script, printing what it prints"));
   CLI::Option* job = run->add_option("--job", flags.job, "the job spec (JSON)");
-  run->add_option("--script", flags.script, "a script (DML/R-like, see analyses/) to run instead of a job")
-      ->excludes(job);
+  CLI::Option* script =
+      run->add_option("--script", flags.script, "a script (DML/R-like, see analyses/) to run instead of a job")
+          ->excludes(job);
   run->add_option("--arg", flags.script_args,
-                  "a script argument NAME=VALUE, read as $NAME ($1 for 1=...); repeat for more");
+                  "a script argument NAME=VALUE, read as $NAME ($1 for 1=...); repeat for more")
+      ->needs(script);
   run->add_option("--db", flags.db,
                   "record the job as a run in this experiment database (SQLite; created when missing)");
   run->add_option("--experiment", flags.experiment, "the run's experiment")->capture_default_str();
@@ -295,6 +296,10 @@ int RunMasterCli(int argc, char** argv) {
     return 0;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "fedra-master: %s\nSee 'fedra-master help' or 'fedra-master COMMAND --help'.\n", e.what());
+    return 2;
+  }
+  if (run->parsed() && flags.job.empty() && flags.script.empty()) {
+    std::fprintf(stderr, "fedra-master: run needs --job FILE or --script FILE\nSee 'fedra-master run --help'.\n");
     return 2;
   }
   if (help->parsed()) {

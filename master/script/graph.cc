@@ -1,6 +1,6 @@
 #include "master/script/graph.h"
 
-#include <cstring>
+#include <cstdio>
 #include <set>
 
 #include "common/logging.h"
@@ -9,7 +9,9 @@ namespace fedra::script {
 namespace {
 
 // Aggregates kept for reuse, at most (they are small: sums, Gram matrices).
-constexpr size_t kComputedBytes = size_t{256} << 20;
+constexpr size_t kComputedBytes = size_t{64} << 20;
+// Lineages of nodes that may be gone, kept before they are swept.
+constexpr size_t kLiveSweep = 4096;
 
 std::string Hex(uint64_t v) {
   char buf[17];
@@ -55,17 +57,7 @@ std::string TypeName(const Value& v) {
   }
 }
 
-std::string LineageOf(const Value& v) {
-  if (const auto* n = std::get_if<NodePtr>(&v)) {
-    // A pending value without lineage is known by its address while it lives.
-    return (*n)->lineage.empty() ? "@" + Hex(reinterpret_cast<uintptr_t>(n->get())) : (*n)->lineage;
-  }
-  if (const auto* d = std::get_if<double>(&v)) return "s" + Hex(std::bit_cast<uint64_t>(*d));
-  if (const auto* b = std::get_if<bool>(&v)) return *b ? "T" : "F";
-  if (const auto* m = std::get_if<Matrix>(&v)) return "m" + Hex(Hash(*m));
-  if (const auto* s = std::get_if<std::string>(&v)) return "'" + *s + "'";
-  return "-";
-}
+std::string LineageOf(const Matrix& m) { return "m" + Hex(Hash(m)); }
 
 Status Graph::AtLine(SourcePos pos, const Status& s) const {
   if (s.ok() || HasLine(s)) return s;
@@ -216,6 +208,7 @@ Status Graph::RunPending() {
     if (done.ok() && !*done) still.push_back(n);
   }
   pending_ = std::move(still);
+  if (live_.size() > kLiveSweep) std::erase_if(live_, [](const auto& entry) { return entry.second.expired(); });
   return Status::Ok();
 }
 

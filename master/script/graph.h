@@ -75,8 +75,8 @@ std::string TypeName(const Value& v);
 // Whether an error already names its script line.
 bool HasLine(const Status& s);
 
-// The lineage of a local value (its content) or node.
-std::string LineageOf(const Value& v);
+// The lineage of a value the master sends along: its content's hash.
+std::string LineageOf(const Matrix& m);
 
 class Graph {
  public:

@@ -285,10 +285,16 @@ TEST_CASE("row-level results stay at the sites and feed later steps") {
       Z = (X[, 1:3] - colMeans(X[, 1:3])) / sqrt(colVars(X[, 1:3]))
       print(toString(round(colSums(Z ^ 2))))
       print(max(abs(X[, 2])) + min(X[, 3]) + nrow(Z))
+      # Local values with a row per row go to each site by its rows.
+      ones = matrix(1, nrow(X), 1)
+      print(sum(t(X[, 1:3]) %*% ones) - sum(X[, 1] * seq(1, nrow(X))))
   )",
                                  &c);
   REQUIRE_MESSAGE(r.ok(), r.status().message());
-  REQUIRE(c.printed.size() == 2);
+  REQUIRE(c.printed.size() == 3);
+  const Eigen::VectorXd index = Eigen::VectorXd::LinSpaced(900, 1, 900);
+  CHECK(std::stod(c.printed[2]) ==
+        doctest::Approx(f.pooled.leftCols(3).sum() - f.pooled.col(0).dot(index)).epsilon(1e-12));
   CHECK(c.printed[0] == "899 899 899");  // n - 1 for standardised columns
   const double expected = f.pooled.col(1).cwiseAbs().maxCoeff() + f.pooled.col(2).minCoeff() + 900;
   CHECK(std::stod(c.printed[1]) == doctest::Approx(expected).epsilon(1e-12));
@@ -309,6 +315,38 @@ TEST_CASE("a site's refusal fails the script with its reason and the line; nothi
   CHECK(f.Variables() == std::map<std::string, int64_t>{{"a", 0}, {"b", 0}, {"c", 0}});
   // The catalogs and the read, the batch that was refused, the clearing, and the catalogs again.
   for (const auto& [site, n] : f.Batches()) CHECK(n - before.at(site) == 2 + 1 + 1 + 1);
+}
+
+TEST_CASE("a site that restarts mid-script gets its variables back, intermediates included") {
+  ScriptFixture f;
+  Captured c;
+  ScriptOptions o = Capture(&c);
+  // Site b restarts (losing its variables) when the loop starts its second iteration.
+  int loops = 0;
+  o.io.check = [&] {
+    if (++loops == 2) {
+      f.local.Stop("b");
+      f.local.Start("b");
+    }
+    return Status::Ok();
+  };
+  Result<ScriptReport> r = RunScript(*f.fed, R"(
+      X = read("sensors")
+      Z = X[, 1:3] * 2
+      print(sum(colSums(Z)))
+      for (i in 1:2) {
+        s = colSums(Z * i)
+        print(sum(s))
+      }
+  )",
+                                     o);
+  REQUIRE_MESSAGE(r.ok(), r.status().message());
+  CHECK(f.fed->restarts("b") == 1);
+  const Eigen::RowVectorXd sums = 2 * f.pooled.leftCols(3).colwise().sum();
+  REQUIRE(c.printed.size() == 3);
+  CHECK(std::stod(c.printed[0]) == doctest::Approx(sums.sum()).epsilon(1e-12));
+  CHECK(std::stod(c.printed[2]) == doctest::Approx(2 * sums.sum()).epsilon(1e-12));
+  CHECK(f.Variables() == std::map<std::string, int64_t>{{"a", 0}, {"b", 0}, {"c", 0}});
 }
 
 TEST_CASE("shape mismatches with federated matrices are caught before anything is sent") {
