@@ -11,6 +11,7 @@
 #include "master/script/builtins.h"
 #include "master/script/federated_ops.h"
 #include "master/script/graph.h"
+#include "master/script/liveness.h"
 #include "master/script/parser.h"
 
 namespace fedra::script {
@@ -36,6 +37,7 @@ class Interpreter {
       : graph_(fed, source), options_(options) {}
 
   Status Run(const Program& program) {
+    live_after_ = AnalyseLiveness(program);
     Frame globals;
     Status s = ExecBlock(program.statements, globals);
     // Drop every value before clearing, so that nothing the script made stays at the sites.
@@ -51,8 +53,14 @@ class Interpreter {
  private:
   Status Fail(SourcePos pos, const Status& s) const { return graph_.AtLine(pos, s); }
 
+  // Runs the statements, dropping each variable after the last statement that reads it.
   Status ExecBlock(const Block& block, Frame& frame) {
-    for (const StmtPtr& s : block) FEDRA_RETURN_IF_ERROR(Exec(*s, frame));
+    for (const StmtPtr& s : block) {
+      FEDRA_RETURN_IF_ERROR(Exec(*s, frame));
+      const auto live = live_after_.find(s.get());
+      if (live == live_after_.end()) continue;
+      std::erase_if(frame, [&](const auto& entry) { return !live->second.contains(entry.first); });
+    }
     return Status::Ok();
   }
 
@@ -500,6 +508,7 @@ class Interpreter {
   const ScriptOptions& options_;
   std::map<std::string, std::shared_ptr<const Function>> functions_;
   std::map<std::string, int64_t> steps_;  // log_metric's next step per name
+  LiveAfter live_after_;
   int depth_ = 0;
 };
 

@@ -301,6 +301,43 @@ TEST_CASE("row-level results stay at the sites and feed later steps") {
   CHECK(f.Variables() == std::map<std::string, int64_t>{{"a", 0}, {"b", 0}, {"c", 0}});
 }
 
+TEST_CASE("a federated value is released after the last statement that reads it") {
+  ScriptFixture f;
+  Captured c;
+  ScriptOptions o = Capture(&c);
+  // What each site holds whenever the script prints.
+  std::vector<std::map<std::string, int64_t>> held;
+  o.io.print = [&](const std::string& line) {
+    c.printed.push_back(line);
+    held.push_back(f.Variables());
+  };
+  Result<ScriptReport> r = RunScript(*f.fed, R"(
+      X = read("sensors")
+      Z = X * 2
+      W = X * 3
+      print(sum(Z) + sum(W))
+      V = X[, 1:2]
+      i = 0
+      while (i < 2) {
+        print(sum(V) * i)
+        i = i + 1
+      }
+      print(sum(X))
+  )",
+                                     o);
+  REQUIRE_MESSAGE(r.ok(), r.status().message());
+  REQUIRE(held.size() == 4);
+  const auto each = [](int64_t n) { return std::map<std::string, int64_t>{{"a", n}, {"b", n}, {"c", n}}; };
+  // X, Z and W were made for the first print, the last statement that reads Z and W: they are
+  // cleared with the next batch, which makes V.
+  CHECK(held[0] == each(3));
+  // V is read again at every iteration, and X at the end.
+  CHECK(held[1] == each(2));
+  CHECK(held[2] == each(2));
+  CHECK(held[3] == each(1));
+  CHECK(std::stod(c.printed[3]) == doctest::Approx(f.pooled.sum()).epsilon(1e-12));
+}
+
 TEST_CASE("a site's refusal fails the script with its reason and the line; nothing stays behind") {
   ScriptFixture f("private");
   const auto before = f.Batches();
