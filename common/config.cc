@@ -1,5 +1,10 @@
 #include "common/config.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -52,15 +57,24 @@ Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path, size_t ma
 }
 
 Status WriteTextFile(const std::filesystem::path& path, std::string_view text) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    if (!out.flush()) return FailedPrecondition(path.string() + ": cannot write");
+  // A temporary of its own beside the file (never one another writer or a planted link shares).
+  std::string tmp = path.string() + ".XXXXXX";
+  const int fd = mkstemp(tmp.data());
+  if (fd < 0) return FailedPrecondition(path.string() + ": cannot write: " + std::strerror(errno));
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
   }
+  const bool written = done == text.size() && ::close(fd) == 0;
   std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return FailedPrecondition(path.string() + ": " + ec.message());
+  if (written) std::filesystem::rename(tmp, path, ec);
+  if (!written || ec) {
+    std::filesystem::remove(tmp, ec);
+    return FailedPrecondition(path.string() + ": cannot write");
+  }
   return Status::Ok();
 }
 

@@ -1,5 +1,6 @@
 #include "master/cli.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -150,10 +151,16 @@ Result<nlohmann::json> ScriptJobDoc(const Flags& flags) {
   return nlohmann::json{{"script", text}, {"args", args}, {"name", std::filesystem::path(flags.script).filename()}};
 }
 
-// A script's writes, into the files they name (relative to the working directory).
+// A script's writes, into the files they name below the working directory (a script passed
+// around must not write anywhere else).
 Status WriteOutputs(const nlohmann::json& result) {
   const nlohmann::json outputs = result.value("outputs", nlohmann::json::object());
   for (const auto& [target, text] : outputs.items()) {
+    const std::filesystem::path path(target);
+    if (path.is_absolute() || std::any_of(path.begin(), path.end(), [](const auto& part) { return part == ".."; })) {
+      return InvalidArgument("write: '" + target + "': scripts write below the working directory (a relative path " +
+                             "without '..')");
+    }
     FEDRA_RETURN_IF_ERROR(WriteTextFile(target, text.get<std::string>()));
     FEDRA_LOG(kInfo) << "wrote " << target;
   }

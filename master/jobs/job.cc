@@ -195,7 +195,7 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
 Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const IterationHook& on_iteration,
                               const TrainingRecovery* recovery) {
   const auto start = std::chrono::steady_clock::now();
-  if (!job.script.empty()) return RunScriptJob(federation, job, on_iteration);
+  if (job.IsScript()) return RunScriptJob(federation, job, on_iteration);
   if (!job.fit) return FailedPrecondition(job.algorithm + ": the job was not parsed (ParseJobSpec)");
   FEDRA_ASSIGN_OR_RETURN(const JobSites sites, ChooseSites(federation, job));
   Federation& fed = sites.subset ? *sites.subset : federation;

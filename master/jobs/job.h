@@ -54,10 +54,12 @@ struct JobSpec {
   PreparedFit fit;
   // Script jobs (script_job.h; algorithm "script"): the script, its name and arguments, and,
   // from the command line, where its print lines go as they come.
-  std::string script;
+  std::string script;  // never empty in a script job
   std::string name;
   std::map<std::string, std::string> args;
   std::function<void(const std::string&)> on_print;
+
+  bool IsScript() const { return !script.empty(); }
 };
 
 // Checks the spec against the algorithm registry (registry.h) and parses its parameters once; a

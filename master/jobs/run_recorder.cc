@@ -65,7 +65,7 @@ Status SaveModel(ExperimentDb& db, int64_t run, const nlohmann::json& result) {
 }
 
 nlohmann::json FlatParams(const JobSpec& job) {
-  if (!job.script.empty()) {
+  if (job.IsScript()) {
     nlohmann::json params = nlohmann::json::object();
     for (const auto& [name, value] : job.args) params["$" + name] = value;
     return params;

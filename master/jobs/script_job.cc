@@ -14,6 +14,8 @@ namespace {
 constexpr size_t kMaxOutputBytes = size_t{4} << 20;
 // How often a running script asks whether it was cancelled.
 constexpr auto kCancelCheck = std::chrono::milliseconds(250);
+// Metric points a script may log in one run.
+constexpr int64_t kMaxMetricPoints = 100'000;
 
 Result<std::string> ArgText(const nlohmann::json& v, const std::string& where) {
   if (v.is_string()) return v.get<std::string>();
@@ -31,6 +33,9 @@ Result<JobSpec> ParseScriptJob(const nlohmann::json& doc, const std::string& sou
   job.algorithm = "script";
   JsonFields f(doc, source + ":");
   FEDRA_RETURN_IF_ERROR(f.Required("script", &job.script));
+  if (job.script.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return InvalidArgument(f.Path("script") + ": empty");
+  }
   if (job.script.size() > (size_t{1} << 20)) return InvalidArgument(f.Path("script") + ": longer than 1 MiB");
   FEDRA_RETURN_IF_ERROR(f.Optional("name", &job.name));
   if (const nlohmann::json* args = f.Child("args")) {
@@ -63,16 +68,23 @@ Result<nlohmann::json> RunScriptJob(Federation& federation, const JobSpec& job, 
   };
   script::ScriptOptions options;
   options.args = job.args;
-  options.io.print = [&](const std::string& line) {
+  options.io.print = [&](const std::string& line) -> Status {
     if (job.on_print) job.on_print(line);
-    if (keep(line).ok()) printed.push_back(line);
+    FEDRA_RETURN_IF_ERROR(keep(line));
+    printed.push_back(line);
+    return Status::Ok();
   };
   options.io.write = [&](const std::string& target, const std::string& text) -> Status {
     FEDRA_RETURN_IF_ERROR(keep(text));
     outputs[target] = text;
     return Status::Ok();
   };
-  options.io.log_metric = [&](const std::string& name, double value, int64_t step) {
+  int64_t points = 0;
+  options.io.log_metric = [&](const std::string& name, double value, int64_t step) -> Status {
+    if (++points > kMaxMetricPoints) {
+      return ResourceExhausted("log_metric: more than " + std::to_string(kMaxMetricPoints) +
+                               " metric points in one run; log fewer (every k-th step)");
+    }
     return ReportIteration(on_iteration, static_cast<int>(step), {{name, value}});
   };
   auto last_check = std::chrono::steady_clock::now();

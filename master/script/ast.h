@@ -41,6 +41,7 @@ struct Expr {
   std::vector<CallArg> args;
   ExprPtr rows, cols;
   bool single_index = false;  // X[i]: one index, no comma
+  int depth = 1;              // of the tree below, this node included
 };
 
 struct Param {

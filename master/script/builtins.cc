@@ -15,15 +15,6 @@
 namespace fedra::script {
 namespace {
 
-// The most cells a matrix made at the master may have (512 MiB of doubles): more is an error.
-constexpr int64_t kMaxLocalCells = int64_t{1} << 26;
-
-Status CheckCells(double cells, const std::string& what) {
-  if (cells <= static_cast<double>(kMaxLocalCells)) return Status::Ok();
-  return ResourceExhausted(what + ": " + std::to_string(static_cast<int64_t>(cells)) + " cells is more than the " +
-                           std::to_string(kMaxLocalCells) + " a matrix at the master may have");
-}
-
 std::string Shape(const Matrix& m) { return std::to_string(m.rows()) + "x" + std::to_string(m.cols()); }
 
 const std::vector<Builtin>& Table() {
@@ -50,7 +41,7 @@ const std::vector<Builtin>& Table() {
         {"solve", {{"a", std::nullopt}, {"b", std::nullopt}}},
         {"cbind", {}, true},
         {"rbind", {}, true},
-        {"eigen", {{"x", std::nullopt}}, false, 2},
+        {"eigen", {{"x", std::nullopt}}},                                    // two results: the interpreter's
         {"ifdef", {{"argument", std::nullopt}, {"default", std::nullopt}}},  // the interpreter's
     };
     for (const char* name :
@@ -182,6 +173,10 @@ Result<Value> RandBuiltin(const std::vector<Value>& args) {
   FEDRA_ASSIGN_OR_RETURN(double lo, ToNumber(args[2], "rand: min"));
   FEDRA_ASSIGN_OR_RETURN(double hi, ToNumber(args[3], "rand: max"));
   FEDRA_ASSIGN_OR_RETURN(double seed, ToNumber(args[4], "rand: seed"));
+  if (!(lo <= hi)) return InvalidArgument("rand: min must not be above max");
+  if (seed != -1 && !(seed >= 0 && seed < 9007199254740992.0 && seed == std::floor(seed))) {
+    return InvalidArgument("rand: the seed is -1 (random) or a whole number from 0 to 2^53");
+  }
   const std::string pdf = std::holds_alternative<std::string>(args[5]) ? std::get<std::string>(args[5]) : "";
   if (pdf != "uniform" && pdf != "normal")
     return InvalidArgument("rand: pdf is \"uniform\" or \"normal\", not \"" + pdf + "\"");
@@ -222,6 +217,8 @@ Result<Value> Bind(const std::vector<Value>& args, bool by_columns) {
     }
     rows = by_columns ? m.rows() : rows + m.rows();
     cols = by_columns ? cols + m.cols() : m.cols();
+    FEDRA_RETURN_IF_ERROR(
+        CheckCells(static_cast<double>(rows) * static_cast<double>(cols), by_columns ? "cbind" : "rbind"));
     parts.push_back(std::move(m));
   }
   Matrix out(rows, cols);
@@ -246,6 +243,12 @@ std::string Number(double d) {
 }
 
 }  // namespace
+
+Status CheckCells(double cells, const std::string& what) {
+  if (cells <= static_cast<double>(kMaxLocalCells)) return Status::Ok();
+  return ResourceExhausted(what + ": " + std::to_string(static_cast<int64_t>(cells)) + " cells is more than the " +
+                           std::to_string(kMaxLocalCells) + " a matrix at the master may have");
+}
 
 const Builtin* FindBuiltin(const std::string& name) {
   for (const Builtin& b : Table()) {
@@ -280,7 +283,14 @@ Result<double> ToNumber(const Value& v, const std::string& what) {
 Result<Value> LocalBinary(const std::string& op, const Value& a, const Value& b) {
   const bool strings = std::holds_alternative<std::string>(a) || std::holds_alternative<std::string>(b);
   if (strings) {
-    if (op == "+") return Value(FormatValue(a) + FormatValue(b));
+    if (op == "+") {
+      std::string joined = FormatValue(a) + FormatValue(b);
+      if (joined.size() > kMaxTextBytes) {
+        return ResourceExhausted("a string of " + std::to_string(joined.size()) + " bytes is longer than the " +
+                                 std::to_string(kMaxTextBytes) + " a script may make");
+      }
+      return Value(std::move(joined));
+    }
     if (op == "==" || op == "!=") return Value((FormatValue(a) == FormatValue(b)) == (op == "=="));
     return InvalidArgument("'" + op + "' is not defined on strings (+ joins them)");
   }
@@ -428,6 +438,7 @@ std::string FormatValue(const Value& v) {
   if (const auto* b = std::get_if<bool>(&v)) return *b ? "TRUE" : "FALSE";
   if (const auto* s = std::get_if<std::string>(&v)) return *s;
   if (const auto* m = std::get_if<Matrix>(&v)) {
+    if (m->size() > 1'000'000) return "(a " + Shape(*m) + " matrix: too large to show; write it instead)";
     std::string out;
     for (Eigen::Index i = 0; i < m->rows(); ++i) {
       for (Eigen::Index j = 0; j < m->cols(); ++j) out += (j == 0 ? "" : " ") + Number((*m)(i, j));

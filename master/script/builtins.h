@@ -21,7 +21,6 @@ struct Builtin {
   std::string name;
   std::vector<BuiltinParam> params;
   bool variadic = false;  // any number of positional arguments (cbind, rbind), at least one
-  int results = 1;        // eigen has two
 };
 
 // The builtin called `name`, or null.
@@ -40,11 +39,18 @@ Result<Value> LocalBuiltin(const std::string& name, const std::vector<Value>& ar
 // eigen(A) of a symmetric A: the eigenvalues, ascending, as a column, and the vectors as columns.
 Result<std::vector<Value>> LocalEigen(const Value& a);
 
+// Matrices made at the master have at most this many cells (128 MiB of doubles), strings at most
+// kMaxTextBytes: CheckCells and the builtins refuse more.
+inline constexpr int64_t kMaxLocalCells = int64_t{1} << 24;
+inline constexpr size_t kMaxTextBytes = size_t{16} << 20;
+Status CheckCells(double cells, const std::string& what);
+
 // Values as matrices (numbers and booleans 1x1), and as numbers (1x1 matrices too).
 Result<Matrix> ToMatrix(const Value& v, const std::string& what);
 Result<double> ToNumber(const Value& v, const std::string& what);
 
-// What print shows: numbers with up to 15 significant digits, TRUE/FALSE, matrices a row per line.
+// What print shows: numbers with up to 15 significant digits, TRUE/FALSE, matrices a row per line
+// (those of more than a million cells only by their shape).
 std::string FormatValue(const Value& v);
 // What write puts in a file: "text" (one "row col value" line per non-zero cell, 1-based, as
 // DML's text format), "csv" (a row per line) or "json"; a number as itself.

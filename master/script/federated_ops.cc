@@ -93,30 +93,26 @@ Result<SiteStep> WithLocal(const NodePtr& x, Instruction instruction, const Matr
                          std::to_string(x->rows) + "x1 column or the same shape)");
 }
 
-Value ToScalar(Graph& g, const Value& aggregate, SourcePos pos, std::function<double(const Matrix&)> f) {
-  Result<Value> v = g.Defer([f](std::vector<Value> in) -> Result<Value> { return Value(f(std::get<Matrix>(in[0]))); },
-                            {aggregate}, pos);
-  return *v;  // cannot fail: f cannot
-}
-
-Value LocalOf(Graph& g, std::vector<Value> inputs, SourcePos pos, std::function<Matrix(const std::vector<Matrix>&)> f) {
-  Result<Value> v = g.Defer(
+// A local value computed from aggregates (matrices) when they come back.
+Result<Value> LocalOf(Graph& g, std::vector<Value> inputs, SourcePos pos,
+                      std::function<Value(const std::vector<Matrix>&)> f) {
+  return g.Defer(
       [f](std::vector<Value> in) -> Result<Value> {
         std::vector<Matrix> m;
         for (Value& v : in) m.push_back(std::get<Matrix>(std::move(v)));
-        return Value(f(m));
+        return f(m);
       },
       std::move(inputs), pos);
-  return *v;
 }
 
-NodePtr MapOp(Graph& g, const NodePtr& x, Instruction instruction, int64_t cols, SourcePos pos, std::string what) {
+Result<Value> MapOp(Graph& g, const NodePtr& x, Instruction instruction, int64_t cols, SourcePos pos,
+                    std::string what) {
   std::vector<std::string> names = cols == x->cols ? x->column_names : Numbered(cols);
   return g.Map(SiteStep{std::move(instruction), x, nullptr, std::nullopt, false}, cols, std::move(names), pos,
                std::move(what));
 }
 
-Value Agg(Graph& g, const NodePtr& x, Op op, int64_t rows, int64_t cols, SourcePos pos, std::string what) {
+Result<Value> Agg(Graph& g, const NodePtr& x, Op op, int64_t rows, int64_t cols, SourcePos pos, std::string what) {
   return g.Aggregate(SiteStep{op, x, nullptr, std::nullopt, false}, rows, cols, pos, std::move(what));
 }
 
@@ -132,18 +128,19 @@ std::string DescribeFederated(const Node& n) {
          Shape(n.rows, n.cols) + " matrix at sites " + list;
 }
 
-bool IsFederatedProduct(const Value& a, const Value& b) {
-  if (IsFederated(a) || IsFederated(b)) return true;
-  const NodePtr* n = std::get_if<NodePtr>(&a);
-  return n && (*n)->step && (*n)->kind == Node::Kind::kLocal && (*n)->step->instruction.op() == Op::kTsmm;
+bool IsPendingGram(const Value& v) {
+  const NodePtr* n = std::get_if<NodePtr>(&v);
+  return n && (*n)->kind == Node::Kind::kLocal && (*n)->step && (*n)->step->instruction.op() == Op::kTsmm;
 }
+
+bool IsFederatedProduct(const Value& a, const Value& b) { return IsFederated(a) || IsFederated(b) || IsPendingGram(a); }
 
 Result<Value> FederatedBinary(Graph& g, const std::string& op, const Value& a, const Value& b, SourcePos pos) {
   if (op == "^") {
     FEDRA_ASSIGN_OR_RETURN(NodePtr x, Federated(a, "^"));
     const double* k = std::get_if<double>(&b);
     if (!k || *k != 2) return InvalidArgument("X ^ k of a federated X is supported for k = 2 only (X ^ 2 is X * X)");
-    return Value(g.Map(SiteStep{Op::kMul, x, x, std::nullopt, false}, x->cols, x->column_names, pos, "X ^ 2"));
+    return g.Map(SiteStep{Op::kMul, x, x, std::nullopt, false}, x->cols, x->column_names, pos, "X ^ 2");
   }
   const auto it = BinaryOps().find(op);
   if (it == BinaryOps().end()) {
@@ -166,9 +163,9 @@ Result<Value> FederatedBinary(Graph& g, const std::string& op, const Value& a, c
       return InvalidArgument(what + ": federated matrices of " + Shape(x->rows, x->cols) + " and " +
                              Shape(y->rows, y->cols) + " do not fit");
     }
-    return Value(g.Map(
+    return g.Map(
         SiteStep{Instruction(code, reverse ? ReversedParams() : nlohmann::json::object()), x, y, std::nullopt, false},
-        x->cols, x->column_names, pos, what));
+        x->cols, x->column_names, pos, what);
   }
   const bool reverse = !a_fed;
   FEDRA_ASSIGN_OR_RETURN(NodePtr x, Federated(a_fed ? a : b, what));
@@ -176,29 +173,29 @@ Result<Value> FederatedBinary(Graph& g, const std::string& op, const Value& a, c
   const bool reversed = reverse && !Commutes(code);
   FEDRA_ASSIGN_OR_RETURN(
       SiteStep step, WithLocal(x, Instruction(code, reversed ? ReversedParams() : nlohmann::json::object()), v, what));
-  return Value(g.Map(std::move(step), x->cols, x->column_names, pos, what));
+  return g.Map(std::move(step), x->cols, x->column_names, pos, what);
 }
 
 Result<Value> FederatedUnary(Graph& g, const std::string& op, const Value& a, SourcePos pos) {
   FEDRA_ASSIGN_OR_RETURN(NodePtr x, Federated(a, op + "X"));
   if (op == "+") return a;
   const Op code = op == "-" ? Op::kMul : Op::kEq;  // -X = X * -1; !X = X == 0
-  return Value(g.Map(SiteStep{code, x, nullptr, Matrix::Constant(1, 1, op == "-" ? -1 : 0), false}, x->cols,
-                     x->column_names, pos, op + "X"));
+  return g.Map(SiteStep{code, x, nullptr, Matrix::Constant(1, 1, op == "-" ? -1 : 0), false}, x->cols, x->column_names,
+               pos, op + "X");
 }
 
 Result<Value> FederatedMatMul(Graph& g, const Value& a, const Value& b, SourcePos pos) {
   const NodePtr* left = std::get_if<NodePtr>(&a);
   // (t(X) %*% X) %*% v, with t(X) %*% X not computed: t(X) %*% (X %*% v) at the sites.
-  if (left && (*left)->kind == Node::Kind::kLocal) {
+  if (IsPendingGram(a) && !IsFederated(b)) {
     const NodePtr x = (*left)->step->x;
     FEDRA_ASSIGN_OR_RETURN(Matrix v, LocalMatrix(b, "%*%"));
     if (v.rows() != x->cols) {
       return InvalidArgument("%*%: t(X) %*% X is " + Shape(x->cols, x->cols) + " and the right side " +
                              Shape(v.rows(), v.cols()));
     }
-    return g.Aggregate(SiteStep{Op::kTsmv, x, nullptr, std::move(v), false}, x->cols, v.cols(), pos,
-                       "t(X) %*% X %*% v");
+    const int64_t k = v.cols();
+    return g.Aggregate(SiteStep{Op::kTsmv, x, nullptr, std::move(v), false}, x->cols, k, pos, "t(X) %*% X %*% v");
   }
   if (left && (*left)->kind == Node::Kind::kTransposed) {
     const NodePtr x = (*left)->x;
@@ -225,8 +222,9 @@ Result<Value> FederatedMatMul(Graph& g, const Value& a, const Value& b, SourcePo
       for (const auto& [product, w] :
            {std::pair{y->step->x, y->step->aligned}, std::pair{y->step->aligned, y->step->x}}) {
         const Matrix* v = ProductOf(product, *x);
-        if (v && w->cols == 1 && v->cols() == 1 && !IsReversed(y->step->instruction.params())) {
-          return g.Aggregate(SiteStep{Op::kTXwXv, x, w, *v, false}, x->cols, 1, pos, "t(X) %*% (w * (X %*% v))");
+        if (v && w->cols == 1) {
+          return g.Aggregate(SiteStep{Op::kTXwXv, x, w, *v, false}, x->cols, v->cols(), pos,
+                             "t(X) %*% (w * (X %*% v))");
         }
       }
     }
@@ -240,7 +238,7 @@ Result<Value> FederatedMatMul(Graph& g, const Value& a, const Value& b, SourcePo
                              Shape(v.rows(), v.cols()));
     }
     const int64_t k = v.cols();
-    return Value(g.Map(SiteStep{Op::kMatmul, x, nullptr, std::move(v), false}, k, Numbered(k), pos, "X %*% V"));
+    return g.Map(SiteStep{Op::kMatmul, x, nullptr, std::move(v), false}, k, Numbered(k), pos, "X %*% V");
   }
   return InvalidArgument(
       "%*% with a federated matrix is supported as X %*% V (V local) and t(X) %*% Y; for V %*% X write "
@@ -268,8 +266,8 @@ Result<Value> FederatedIndex(Graph& g, const Value& value, const Value* rows, co
     names.push_back(k < x->column_names.size() ? x->column_names[k] : "V" + std::to_string(k + 1));
   }
   const auto k = static_cast<int64_t>(params.indices.size());
-  return Value(g.Map(SiteStep{Instruction(Op::kColumns, params.ToJson()), x, nullptr, std::nullopt, false}, k,
-                     std::move(names), pos, "X[, j]"));
+  return g.Map(SiteStep{Instruction(Op::kColumns, params.ToJson()), x, nullptr, std::nullopt, false}, k,
+               std::move(names), pos, "X[, j]");
 }
 
 Result<Value> FederatedBuiltin(Graph& g, const std::string& name, const std::vector<Value>& args, SourcePos pos,
@@ -303,47 +301,53 @@ Result<Value> FederatedBuiltin(Graph& g, const std::string& name, const std::vec
     return square ? Agg(g, square, Op::kColSumSq, 1, x->cols, pos, "colSums(X ^ 2)")
                   : Agg(g, x, Op::kColSums, 1, x->cols, pos, "colSums");
   };
+  // One aggregate, finished at the master by `f`.
+  auto finish = [&](Result<Value> aggregate, std::function<Value(const std::vector<Matrix>&)> f) -> Result<Value> {
+    FEDRA_ASSIGN_OR_RETURN(Value v, std::move(aggregate));
+    return LocalOf(g, {std::move(v)}, pos, std::move(f));
+  };
   if (name == "sum") {
-    if (square) return ToScalar(g, col_sums(), pos, [](const Matrix& s) { return s.sum(); });
-    return ToScalar(g, Agg(g, x, Op::kSum, 1, 1, pos, "sum"), pos, [](const Matrix& s) { return s(0, 0); });
+    if (square) return finish(col_sums(), [](const auto& in) { return Value(in[0].sum()); });
+    return finish(Agg(g, x, Op::kSum, 1, 1, pos, "sum"), [](const auto& in) { return Value(in[0](0, 0)); });
   }
   if (name == "mean") {
-    return ToScalar(g, Agg(g, x, Op::kSum, 1, 1, pos, "sum"), pos,
-                    [n, m](const Matrix& s) { return s(0, 0) / (n * m); });
+    return finish(Agg(g, x, Op::kSum, 1, 1, pos, "sum"),
+                  [n, m](const auto& in) { return Value(in[0](0, 0) / (n * m)); });
   }
   if (name == "colSums") return col_sums();
-  if (name == "colMeans") return LocalOf(g, {col_sums()}, pos, [n](const auto& in) { return Matrix(in[0] / n); });
+  if (name == "colMeans") return finish(col_sums(), [n](const auto& in) { return Value(Matrix(in[0] / n)); });
   if (name == "colVars") {
-    Value sums = Agg(g, x, Op::kColSums, 1, x->cols, pos, "colSums");
-    Value squares = Agg(g, x, Op::kColSumSq, 1, x->cols, pos, "colSums(X ^ 2)");
-    return LocalOf(g, {sums, squares}, pos,
-                   [n](const auto& in) { return Matrix((in[1].array() - in[0].array().square() / n) / (n - 1)); });
+    FEDRA_ASSIGN_OR_RETURN(Value sums, Agg(g, x, Op::kColSums, 1, x->cols, pos, "colSums"));
+    FEDRA_ASSIGN_OR_RETURN(Value squares, Agg(g, x, Op::kColSumSq, 1, x->cols, pos, "colSums(X ^ 2)"));
+    return LocalOf(g, {std::move(sums), std::move(squares)}, pos, [n](const auto& in) {
+      return Value(Matrix((in[1].array() - in[0].array().square() / n) / (n - 1)));
+    });
   }
   if (name == "colMins") return Agg(g, x, Op::kColMins, 1, x->cols, pos, "colMins");
   if (name == "colMaxs") return Agg(g, x, Op::kColMaxs, 1, x->cols, pos, "colMaxs");
   if (name == "min") {
-    return ToScalar(g, Agg(g, x, Op::kColMins, 1, x->cols, pos, "colMins"), pos,
-                    [](const Matrix& s) { return s.minCoeff(); });
+    return finish(Agg(g, x, Op::kColMins, 1, x->cols, pos, "colMins"),
+                  [](const auto& in) { return Value(in[0].minCoeff()); });
   }
   if (name == "max") {
-    return ToScalar(g, Agg(g, x, Op::kColMaxs, 1, x->cols, pos, "colMaxs"), pos,
-                    [](const Matrix& s) { return s.maxCoeff(); });
+    return finish(Agg(g, x, Op::kColMaxs, 1, x->cols, pos, "colMaxs"),
+                  [](const auto& in) { return Value(in[0].maxCoeff()); });
   }
   if (name == "rowSums") {
-    if (square) return Value(MapOp(g, square, Op::kRowSumSq, 1, pos, "rowSums(X ^ 2)"));
-    return Value(MapOp(g, x, Op::kRowSums, 1, pos, "rowSums"));
+    if (square) return MapOp(g, square, Op::kRowSumSq, 1, pos, "rowSums(X ^ 2)");
+    return MapOp(g, x, Op::kRowSums, 1, pos, "rowSums");
   }
   if (name == "rowMeans") {
-    NodePtr sums = MapOp(g, x, Op::kRowSums, 1, pos, "rowSums");
-    return Value(
-        g.Map(SiteStep{Op::kDiv, sums, nullptr, Matrix::Constant(1, 1, m), false}, 1, {"V1"}, pos, "rowMeans"));
+    FEDRA_ASSIGN_OR_RETURN(Value sums, MapOp(g, x, Op::kRowSums, 1, pos, "rowSums"));
+    return g.Map(SiteStep{Op::kDiv, std::get<NodePtr>(sums), nullptr, Matrix::Constant(1, 1, m), false}, 1, {"V1"}, pos,
+                 "rowMeans");
   }
-  if (name == "rowMins") return Value(MapOp(g, x, Op::kRowMins, 1, pos, "rowMins"));
-  if (name == "rowMaxs") return Value(MapOp(g, x, Op::kRowMaxs, 1, pos, "rowMaxs"));
+  if (name == "rowMins") return MapOp(g, x, Op::kRowMins, 1, pos, "rowMins");
+  if (name == "rowMaxs") return MapOp(g, x, Op::kRowMaxs, 1, pos, "rowMaxs");
   static const std::map<std::string, Op> kApply = {{"abs", Op::kAbs},         {"exp", Op::kExp},
                                                    {"log", Op::kLog},         {"sqrt", Op::kSqrt},
                                                    {"sigmoid", Op::kSigmoid}, {"round", Op::kRound}};
-  if (auto it = kApply.find(name); it != kApply.end()) return Value(MapOp(g, x, it->second, x->cols, pos, name));
+  if (auto it = kApply.find(name); it != kApply.end()) return MapOp(g, x, it->second, x->cols, pos, name);
   *handled = false;
   return Value();
 }

@@ -21,8 +21,10 @@ Result<Value> FederatedBinary(Graph& g, const std::string& op, const Value& a, c
 Result<Value> FederatedUnary(Graph& g, const std::string& op, const Value& a, SourcePos pos);
 // a %*% b where a or b is federated, or a is a pending t(X) %*% X.
 Result<Value> FederatedMatMul(Graph& g, const Value& a, const Value& b, SourcePos pos);
-// Whether a %*% b should go through FederatedMatMul.
+// Whether a %*% b should go through FederatedMatMul: a or b is federated, or a is a pending
+// t(X) %*% X (which a %*% v fuses with).
 bool IsFederatedProduct(const Value& a, const Value& b);
+bool IsPendingGram(const Value& v);
 // X[rows, cols] of a federated X: only columns (rows null) may be chosen; indices are 1-based.
 Result<Value> FederatedIndex(Graph& g, const Value& x, const Value* rows, const Value* cols, SourcePos pos);
 

@@ -1,7 +1,10 @@
 #include "master/script/graph.h"
 
+#include <cctype>
 #include <cstdio>
+
 #include <set>
+#include "common/digest.h"
 
 #include "common/logging.h"
 
@@ -13,28 +16,18 @@ constexpr size_t kComputedBytes = size_t{64} << 20;
 // Lineages of nodes that may be gone, kept before they are swept.
 constexpr size_t kLiveSweep = 4096;
 
-std::string Hex(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-// FNV-1a over the shape and the values.
-uint64_t Hash(const Matrix& m) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  };
-  const int64_t shape[2] = {m.rows(), m.cols()};
-  mix(shape, sizeof shape);
-  mix(m.data(), sizeof(double) * static_cast<size_t>(m.size()));
-  return h;
-}
+// Steps still to run below a node (0 for one made or computed, or none).
+int PendingDepth(const NodePtr& n) { return n ? n->depth : 0; }
 
 }  // namespace
 
-bool HasLine(const Status& s) { return s.message().rfind("line ", 0) == 0; }
+bool HasLine(const Status& s) {
+  // "line N: ..." as AtLine writes it.
+  const std::string& m = s.message();
+  size_t i = 5;
+  while (i < m.size() && std::isdigit(static_cast<unsigned char>(m[i]))) ++i;
+  return m.rfind("line ", 0) == 0 && i > 5 && i < m.size() && m[i] == ':';
+}
 
 bool IsFederated(const Value& v) {
   const NodePtr* n = std::get_if<NodePtr>(&v);
@@ -57,7 +50,10 @@ std::string TypeName(const Value& v) {
   }
 }
 
-std::string LineageOf(const Matrix& m) { return "m" + Hex(Hash(m)); }
+std::string LineageOf(const Matrix& m) {
+  const std::string_view bytes(reinterpret_cast<const char*>(m.data()), sizeof(double) * static_cast<size_t>(m.size()));
+  return Sha256Hex(std::to_string(m.rows()) + "x" + std::to_string(m.cols()) + ":" + Sha256Hex(bytes));
+}
 
 Status Graph::AtLine(SourcePos pos, const Status& s) const {
   if (s.ok() || HasLine(s)) return s;
@@ -73,10 +69,14 @@ std::string Graph::StepLineage(const SiteStep& step) const {
   l += "(" + step.x->lineage;
   if (step.aligned) l += "," + step.aligned->lineage;
   if (step.broadcast) l += "," + LineageOf(*step.broadcast) + (step.slice_rows ? "/rows" : "");
-  return l + ")";
+  return Sha256Hex(l + ")");  // a fixed size, however long the chain
 }
 
-NodePtr Graph::Leaf(FederatedMatrix matrix, std::string lineage, SourcePos pos) {
+Result<NodePtr> Graph::Leaf(FederatedMatrix matrix, std::string lineage, SourcePos pos) {
+  if (matrix.map().partitioning() != Partitioning::kRow || matrix.transposed()) {
+    return InvalidArgument("scripts take row-partitioned federated matrices");
+  }
+  if (matrix.map().parts().empty()) return FailedPrecondition("no site holds rows of this matrix");
   auto n = std::make_shared<Node>();
   n->kind = Node::Kind::kFederated;
   n->pos = pos;
@@ -91,15 +91,19 @@ NodePtr Graph::Leaf(FederatedMatrix matrix, std::string lineage, SourcePos pos) 
   return n;
 }
 
-NodePtr Graph::Map(SiteStep step, int64_t cols, std::vector<std::string> names, SourcePos pos, std::string what) {
+Result<Value> Graph::Map(SiteStep step, int64_t cols, std::vector<std::string> names, SourcePos pos, std::string what) {
+  if (std::max(PendingDepth(step.x), PendingDepth(step.aligned)) >= kMaxChain) {
+    FEDRA_RETURN_IF_ERROR(RunPending({step.x, step.aligned}));
+  }
   std::string lineage = StepLineage(step);
   if (auto it = live_.find(lineage); it != live_.end()) {
     if (NodePtr known = it->second.lock()) {
       ++reused_;
-      return known;
+      return Value(known);
     }
   }
   auto n = std::make_shared<Node>();
+  n->depth = 1 + std::max(PendingDepth(step.x), PendingDepth(step.aligned));
   n->kind = Node::Kind::kFederated;
   n->pos = pos;
   n->what = std::move(what);
@@ -110,19 +114,22 @@ NodePtr Graph::Map(SiteStep step, int64_t cols, std::vector<std::string> names, 
   n->column_names = std::move(names);
   n->step = std::move(step);
   live_[n->lineage] = n;
-  return n;
+  return Value(n);
 }
 
-Value Graph::Aggregate(SiteStep step, int64_t rows, int64_t cols, SourcePos pos, std::string what) {
+Result<Value> Graph::Aggregate(SiteStep step, int64_t rows, int64_t cols, SourcePos pos, std::string what) {
+  if (std::max(PendingDepth(step.x), PendingDepth(step.aligned)) >= kMaxChain || LivePending() >= kMaxPending) {
+    FEDRA_RETURN_IF_ERROR(RunPending({step.x, step.aligned}));
+  }
   std::string lineage = StepLineage(step);
   if (auto it = computed_.find(lineage); it != computed_.end()) {
     ++reused_;
-    return it->second;
+    return Value(it->second);
   }
   if (auto it = live_.find(lineage); it != live_.end()) {
     if (NodePtr known = it->second.lock()) {
       ++reused_;
-      return known;
+      return Value(known);
     }
   }
   auto n = std::make_shared<Node>();
@@ -131,22 +138,30 @@ Value Graph::Aggregate(SiteStep step, int64_t rows, int64_t cols, SourcePos pos,
   n->lineage = std::move(lineage);
   n->rows = rows;
   n->cols = cols;
+  n->depth = 1;
   n->step = std::move(step);
   live_[n->lineage] = n;
   pending_.push_back(n);
-  return n;
+  return Value(n);
 }
 
 Result<Value> Graph::Defer(std::function<Result<Value>(std::vector<Value>)> compute, std::vector<Value> inputs,
                            SourcePos pos) {
-  bool waits = false;
+  int depth = 0;
+  for (const Value& v : inputs) depth = std::max(depth, IsPending(v) ? std::get<NodePtr>(v)->depth : 0);
   for (Value& v : inputs) {
-    waits = waits || IsPending(v);
+    // Computed values go in as themselves; a chain too long is computed now.
+    if (IsPending(v) && (depth >= kMaxChain || LivePending() >= kMaxPending)) {
+      FEDRA_ASSIGN_OR_RETURN(v, Force(v));
+    }
     const NodePtr* n = std::get_if<NodePtr>(&v);
     if (n && (*n)->kind == Node::Kind::kLocal && (*n)->value) v = Value(*(*n)->value);
   }
+  bool waits = false;
+  for (const Value& v : inputs) waits = waits || IsPending(v);
   if (!waits) return compute(std::move(inputs));
   auto n = std::make_shared<Node>();
+  n->depth = depth + 1;
   n->pos = pos;
   n->compute = std::move(compute);
   n->inputs = std::move(inputs);
@@ -171,6 +186,7 @@ Result<bool> Graph::TryCompute(Node& n) {
   Result<Value> out = n.compute(std::move(concrete));
   n.inputs.clear();
   n.compute = nullptr;
+  n.depth = 0;
   if (!out.ok()) {
     n.error = AtLine(n.pos, out.status());
     return n.error;
@@ -190,14 +206,22 @@ Result<Value> Graph::Force(const Value& v) {
   }
 }
 
-Status Graph::RunPending() {
-  std::vector<NodePtr> aggregates;
+size_t Graph::LivePending() {
+  std::erase_if(pending_, [](const std::weak_ptr<Node>& w) { return w.expired(); });
+  return pending_.size();
+}
+
+Status Graph::RunPending(const std::vector<NodePtr>& also) {
+  std::vector<NodePtr> aggregates, make;
   for (const std::weak_ptr<Node>& w : pending_) {
     NodePtr n = w.lock();
     if (n && n->step) aggregates.push_back(std::move(n));
   }
-  if (aggregates.empty()) return Internal("a pending value waits on nothing the sites could compute");
-  FEDRA_RETURN_IF_ERROR(RunBatch(aggregates));
+  for (const NodePtr& n : also) {
+    if (n && n->step && n->federated()) make.push_back(n);
+  }
+  if (aggregates.empty() && make.empty()) return Internal("a pending value waits on nothing the sites could compute");
+  FEDRA_RETURN_IF_ERROR(RunBatch(aggregates, make));
   // Compute what the batch unblocked now, so that chains of pending values stay short; a value
   // that fails keeps its error for when it is needed.
   std::vector<std::weak_ptr<Node>> still;
@@ -212,8 +236,8 @@ Status Graph::RunPending() {
   return Status::Ok();
 }
 
-Status Graph::RunBatch(const std::vector<NodePtr>& aggregates) {
-  // The row-level steps the aggregates need that are not made yet, inputs first.
+Status Graph::RunBatch(const std::vector<NodePtr>& aggregates, const std::vector<NodePtr>& also) {
+  // The row-level steps the aggregates need that are not made yet (and `also`), inputs first.
   std::vector<NodePtr> make;
   std::set<const Node*> seen;
   std::function<void(const NodePtr&)> visit = [&](const NodePtr& n) {
@@ -226,6 +250,7 @@ Status Graph::RunBatch(const std::vector<NodePtr>& aggregates) {
     visit(a->step->x);
     visit(a->step->aligned);
   }
+  for (const NodePtr& n : also) visit(n);
 
   struct Tag {
     Node* node;
@@ -283,9 +308,13 @@ Status Graph::RunBatch(const std::vector<NodePtr>& aggregates) {
 
   ++batches_;
   SiteResponses responses = fed_.Call(requests);
+  // On failure, nothing this batch made may stay: neither results nor the values sent along.
   auto release_made = [&] {
     for (const NodePtr& n : make) {
       for (size_t i = 0; i < made[n.get()].size(); ++i) fed_.Release(n->parts[i].site, made[n.get()][i]);
+    }
+    for (const auto& [site, vars] : temporaries) {
+      for (VarId v : vars) fed_.Release(site, v);
     }
   };
   for (auto& [site, result] : responses) {
@@ -331,7 +360,10 @@ Status Graph::RunBatch(const std::vector<NodePtr>& aggregates) {
     n->matrix = FederatedMatrix::Adopt(fed_, std::move(*map), n->column_names, recipes);
     made.erase(n.get());
   }
-  for (const NodePtr& n : make) n->step.reset();
+  for (const NodePtr& n : make) {
+    n->step.reset();
+    n->depth = 0;
+  }
 
   // The aggregates: each part's answer, combined.
   std::map<std::string, size_t> next;
@@ -342,7 +374,10 @@ Status Graph::RunBatch(const std::vector<NodePtr>& aggregates) {
       Node* n = site_tags[k].node;
       if (site_tags[k].put || n->kind != Node::Kind::kLocal) continue;
       Response& r = answers[k];
-      if (!r.value) return AtLine(n->pos, DataLoss(n->what + ": site '" + site + "' returned no value"));
+      if (!r.value || r.value->rows() != n->rows || r.value->cols() != n->cols) {
+        return AtLine(n->pos, DataLoss(n->what + ": site '" + site + "' did not return a " + std::to_string(n->rows) +
+                                       "x" + std::to_string(n->cols) + " value"));
+      }
       auto [it, first] = totals.try_emplace(n, *r.value);
       if (first) continue;
       if (it->second.rows() != r.value->rows() || it->second.cols() != r.value->cols()) {
@@ -366,6 +401,7 @@ Status Graph::RunBatch(const std::vector<NodePtr>& aggregates) {
     }
     a->value = std::move(total);
     a->step.reset();
+    a->depth = 0;
   }
   return Status::Ok();
 }

@@ -47,8 +47,9 @@ class Node {
   Kind kind = Kind::kLocal;
   SourcePos pos;
   std::string what;     // the operation, for messages: "t(X) %*% X", "colSums"
-  std::string lineage;  // for reuse; empty: none
+  std::string lineage;  // for reuse (a digest of the operation and its inputs'); empty: none
   int64_t rows = -1, cols = -1;
+  int depth = 0;  // steps still to run below it, its own included (0: made or computed)
 
   // Federated: the layout (site and rows of each part), the variables once made.
   std::vector<FederatedPart> parts;
@@ -75,7 +76,7 @@ std::string TypeName(const Value& v);
 // Whether an error already names its script line.
 bool HasLine(const Status& s);
 
-// The lineage of a value the master sends along: its content's hash.
+// The lineage of a value the master sends along: its shape and content's digest.
 std::string LineageOf(const Matrix& m);
 
 class Graph {
@@ -85,20 +86,24 @@ class Graph {
 
   Federation& federation() { return fed_; }
 
-  // A federated matrix read or made elsewhere.
-  NodePtr Leaf(FederatedMatrix matrix, std::string lineage, SourcePos pos);
+  // A federated matrix read or made elsewhere; it must be row-partitioned, with rows somewhere.
+  Result<NodePtr> Leaf(FederatedMatrix matrix, std::string lineage, SourcePos pos);
   // The live node of this lineage, or null.
   NodePtr FindLive(const std::string& lineage) const;
   // A row-level step: its result, partitioned like step.x with `cols` columns, stays at the
   // sites. The same lineage alive already: that node.
-  NodePtr Map(SiteStep step, int64_t cols, std::vector<std::string> names, SourcePos pos, std::string what);
+  Result<Value> Map(SiteStep step, int64_t cols, std::vector<std::string> names, SourcePos pos, std::string what);
   // An aggregate: rows x cols at the master, summed over the parts (min or max for colMins and
   // colMaxs). Pending unless its lineage was computed in this run.
-  Value Aggregate(SiteStep step, int64_t rows, int64_t cols, SourcePos pos, std::string what);
+  Result<Value> Aggregate(SiteStep step, int64_t rows, int64_t cols, SourcePos pos, std::string what);
   // A local value computed from `inputs` once they are all known: `compute` right away when none
   // is pending.
   Result<Value> Defer(std::function<Result<Value>(std::vector<Value>)> compute, std::vector<Value> inputs,
                       SourcePos pos);
+  // Chains of pending steps or values longer than this, or more pending aggregates, are run
+  // first: a loop that never asks for a value must not build a graph without bound.
+  static constexpr int kMaxChain = 64;
+  static constexpr size_t kMaxPending = 1024;
 
   // The value itself, after running the batches it needs; a federated matrix is returned as is.
   Result<Value> Force(const Value& v);
@@ -118,9 +123,11 @@ class Graph {
 
  private:
   Result<bool> TryCompute(Node& n);
-  // Runs every pending aggregate, then computes what they unblocked.
-  Status RunPending();
-  Status RunBatch(const std::vector<NodePtr>& aggregates);
+  // Runs every pending aggregate (and makes `also`), then computes what they unblocked.
+  Status RunPending(const std::vector<NodePtr>& also = {});
+  Status RunBatch(const std::vector<NodePtr>& aggregates, const std::vector<NodePtr>& also);
+  // The live pending entries, the dead ones dropped.
+  size_t LivePending();
   std::string StepLineage(const SiteStep& step) const;
 
   Federation& fed_;

@@ -189,7 +189,10 @@ class Interpreter {
     FEDRA_ASSIGN_OR_RETURN(Value a, Eval(*e.operands[0], frame));
     FEDRA_ASSIGN_OR_RETURN(Value b, Eval(*e.operands[1], frame));
     if (op == "%*%" && IsFederatedProduct(a, b)) {
-      if (!IsFederated(a) && !IsPending(a)) return FederatedMatMul(graph_, a, b, e.pos);
+      // A pending t(X) %*% X stays pending, to fuse with what it multiplies.
+      if (!IsPendingGram(a)) {
+        FEDRA_ASSIGN_OR_RETURN(a, graph_.Force(a));
+      }
       FEDRA_ASSIGN_OR_RETURN(b, graph_.Force(b));
       return FederatedMatMul(graph_, a, b, e.pos);
     }
@@ -255,6 +258,7 @@ class Interpreter {
     }
     FEDRA_ASSIGN_OR_RETURN(auto r, Indices(rows, m.rows(), "row"));
     FEDRA_ASSIGN_OR_RETURN(auto c, Indices(cols, m.cols(), "column"));
+    FEDRA_RETURN_IF_ERROR(CheckCells(static_cast<double>(r.size()) * static_cast<double>(c.size()), "indexing"));
     Matrix out(static_cast<Eigen::Index>(r.size()), static_cast<Eigen::Index>(c.size()));
     for (size_t i = 0; i < r.size(); ++i) {
       for (size_t j = 0; j < c.size(); ++j)
@@ -281,6 +285,7 @@ class Interpreter {
     } else {
       FEDRA_ASSIGN_OR_RETURN(auto r, Indices(rows, m.rows(), "row"));
       FEDRA_ASSIGN_OR_RETURN(auto c, Indices(cols, m.cols(), "column"));
+      FEDRA_RETURN_IF_ERROR(CheckCells(static_cast<double>(r.size()) * static_cast<double>(c.size()), "indexing"));
       if (value.size() != 1 && (value.rows() != static_cast<Eigen::Index>(r.size()) ||
                                 value.cols() != static_cast<Eigen::Index>(c.size()))) {
         return InvalidArgument("a " + std::to_string(value.rows()) + "x" + std::to_string(value.cols()) +
@@ -392,9 +397,10 @@ class Interpreter {
       bool handled = false;
       FEDRA_ASSIGN_OR_RETURN(Value out, FederatedBuiltin(graph_, name, args, pos, &handled));
       if (handled) return std::vector<Value>{std::move(out)};
-      if (name == "ifelse") {  // test * (yes - no) + no, at the sites
+      if (name == "ifelse") {  // (test != 0) * (yes - no) + no, at the sites
         FEDRA_ASSIGN_OR_RETURN(Value diff, Sites("-", args[1], args[2], pos));
-        FEDRA_ASSIGN_OR_RETURN(Value scaled, Sites("*", args[0], diff, pos));
+        FEDRA_ASSIGN_OR_RETURN(Value mask, Sites("!=", args[0], Value(0.0), pos));
+        FEDRA_ASSIGN_OR_RETURN(Value scaled, Sites("*", mask, diff, pos));
         FEDRA_ASSIGN_OR_RETURN(Value sum, Sites("+", scaled, args[2], pos));
         return std::vector<Value>{std::move(sum)};
       }
@@ -418,7 +424,8 @@ class Interpreter {
     const std::string lineage = "read(" + *spec + ")";
     if (NodePtr known = graph_.FindLive(lineage)) return Value(known);
     if (const auto input = options_.inputs.find(*spec); input != options_.inputs.end()) {
-      return Value(graph_.Leaf(input->second, lineage, pos));
+      FEDRA_ASSIGN_OR_RETURN(NodePtr leaf, graph_.Leaf(input->second, lineage, pos));
+      return Value(std::move(leaf));
     }
     const size_t colon = spec->find(':');
     const std::string dataset = spec->substr(0, colon);
@@ -435,7 +442,8 @@ class Interpreter {
     }
     if (!IsValidDatasetName(dataset)) return InvalidArgument("read: '" + dataset + "' is not a dataset name");
     FEDRA_ASSIGN_OR_RETURN(FederatedMatrix m, FederatedMatrix::Read(graph_.federation(), dataset, columns));
-    return Value(graph_.Leaf(std::move(m), lineage, pos));
+    FEDRA_ASSIGN_OR_RETURN(NodePtr leaf, graph_.Leaf(std::move(m), lineage, pos));
+    return Value(std::move(leaf));
   }
 
   Result<std::vector<Value>> Effect(const std::string& name, const std::vector<Value>& args) {
@@ -444,7 +452,7 @@ class Interpreter {
     if (name == "print") {
       const NodePtr* n = std::get_if<NodePtr>(&args[0]);
       const std::string text = n ? DescribeFederated(**n) : FormatValue(args[0]);
-      if (io.print) io.print(text);
+      if (io.print) FEDRA_RETURN_IF_ERROR(io.print(text));
       return std::vector<Value>{Value()};
     }
     if (name == "stop") return FailedPrecondition("stop: " + FormatValue(args[0]));
@@ -467,6 +475,10 @@ class Interpreter {
     int64_t step = steps_[*metric];
     if (!std::holds_alternative<std::monostate>(args[2])) {
       FEDRA_ASSIGN_OR_RETURN(double s, ToNumber(args[2], "log_metric: step"));
+      if (!(s >= 0 && s < 2147483648.0) || s != std::floor(s)) {
+        return InvalidArgument("log_metric: the step must be a whole number from 0 to 2^31 - 1, not " +
+                               FormatValue(args[2]));
+      }
       step = static_cast<int64_t>(s);
     }
     steps_[*metric] = step + 1;
@@ -520,7 +532,11 @@ Result<ScriptReport> RunScript(Federation& fed, std::string_view source, const S
   const auto start = std::chrono::steady_clock::now();
   FEDRA_ASSIGN_OR_RETURN(Program program, Parse(source));
   Interpreter interpreter(fed, source, options);
-  FEDRA_RETURN_IF_ERROR(interpreter.Run(program));
+  try {
+    FEDRA_RETURN_IF_ERROR(interpreter.Run(program));
+  } catch (const std::bad_alloc&) {
+    return ResourceExhausted("the script needed more memory at the master than there is");
+  }
   ScriptReport report;
   report.batches = interpreter.graph().batches();
   report.instructions = interpreter.graph().instructions();

@@ -19,7 +19,7 @@ namespace fedra::script {
 
 // Where a script's effects go.
 struct ScriptIo {
-  std::function<void(const std::string& line)> print;
+  std::function<Status(const std::string& line)> print;
   // write(x, target, format=): `text` is x formatted (builtins.h, FormatForWrite).
   std::function<Status(const std::string& target, const std::string& text)> write;
   std::function<Status(const std::string& name, double value, int64_t step)> log_metric;

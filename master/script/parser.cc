@@ -1,5 +1,6 @@
 #include "master/script/parser.h"
 
+#include <algorithm>
 #include <set>
 
 namespace fedra::script {
@@ -7,6 +8,9 @@ namespace {
 
 // Nesting deeper than this is refused rather than risking the parser's stack.
 constexpr int kMaxDepth = 200;
+// Expression trees deeper than this too (a chain of operators nests without parentheses): walking
+// and freeing a tree recurse once per level.
+constexpr int kMaxTreeDepth = 1000;
 
 class Parser {
  public:
@@ -82,10 +86,25 @@ class Parser {
   Result<Block> Body() {
     SkipNewlines();
     if (TakeOp("{")) return Nested([&] { return Statements(/*braced=*/true); });
-    FEDRA_ASSIGN_OR_RETURN(StmtPtr s, Statement());
+    FEDRA_ASSIGN_OR_RETURN(StmtPtr s, Nested([&] { return Statement(); }));
     Block block;
     block.push_back(std::move(s));
     return block;
+  }
+
+  // Sets `e`'s depth from its children's, refusing trees too deep to walk.
+  Result<ExprPtr> Deep(ExprPtr e) const {
+    int below = 0;
+    for (const ExprPtr& o : e->operands) below = std::max(below, o->depth);
+    for (const CallArg& a : e->args) below = std::max(below, a.value->depth);
+    for (const Expr* bound : {e->rows.get(), e->cols.get()}) below = bound ? std::max(below, bound->depth) : below;
+    e->depth = below + 1;
+    if (e->depth > kMaxTreeDepth) {
+      return SyntaxError(source_, e->pos,
+                         "an expression nested more than " + std::to_string(kMaxTreeDepth) +
+                             " operations deep; split it into several statements");
+    }
+    return e;
   }
 
   template <class F>
@@ -275,17 +294,17 @@ class Parser {
       e->text = t.text;
       e->operands.push_back(std::move(left));
       e->operands.push_back(std::move(right));
-      left = std::move(e);
+      FEDRA_ASSIGN_OR_RETURN(left, Deep(std::move(e)));
     }
   }
 
-  static ExprPtr MakeUnary(std::string op, SourcePos pos, ExprPtr operand) {
+  Result<ExprPtr> MakeUnary(std::string op, SourcePos pos, ExprPtr operand) const {
     auto e = std::make_unique<Expr>();
     e->kind = Expr::Kind::kUnary;
     e->pos = pos;
     e->text = std::move(op);
     e->operands.push_back(std::move(operand));
-    return e;
+    return Deep(std::move(e));
   }
 
   Result<ExprPtr> Unary() {
@@ -306,7 +325,7 @@ class Parser {
     e->text = "^";
     e->operands.push_back(std::move(base));
     e->operands.push_back(std::move(exponent));
-    return e;
+    return Deep(std::move(e));
   }
 
   Result<ExprPtr> Postfix() {
@@ -337,7 +356,7 @@ class Parser {
       name->args.push_back(std::move(arg));
     } while (TakeOp(","));
     FEDRA_RETURN_IF_ERROR(Expect(")", "to close the arguments of '" + name->text + "'"));
-    return name;
+    return Deep(std::move(name));
   }
 
   Result<ExprPtr> Index(ExprPtr target) {
@@ -357,7 +376,7 @@ class Parser {
       e->single_index = true;
     }
     FEDRA_RETURN_IF_ERROR(Expect("]", "to close the index"));
-    return e;
+    return Deep(std::move(e));
   }
 
   Result<ExprPtr> Primary() {

@@ -295,10 +295,8 @@ Result<int64_t> ExperimentDb::CreateRun(const NewRun& run) {
     insert.Bind(1, experiment)
         .Bind(2, run.name)
         .Bind(3, RunStatusName(run.status))
-        .Bind(4, run.spec.value("algorithm", std::string(run.spec.contains("script") ? "script" : "")))
-        .Bind(5, run.spec.contains("data") && run.spec["data"].is_object()
-                     ? run.spec["data"].value("dataset", std::string())
-                     : std::string())
+        .Bind(4, run.algorithm)
+        .Bind(5, run.dataset)
         .Bind(6, run.spec.dump())
         .Bind(7, run.submitted_by)
         .Bind(8, now);

@@ -44,6 +44,7 @@ struct MetricPoint {
 struct NewRun {
   std::string experiment = "default";
   std::string name;
+  std::string algorithm, dataset;                    // what a job runs, on what (for listings)
   nlohmann::json spec = nlohmann::json::object();    // the job spec as submitted
   nlohmann::json params = nlohmann::json::object();  // flat key -> value, for listings
   std::string submitted_by;

@@ -29,7 +29,10 @@ AnalysisRun RunAnalysis(Federation& fed, const std::string& name, std::map<std::
   AnalysisRun run;
   ScriptOptions options;
   options.args = std::move(args);
-  options.io.print = [&](const std::string& line) { run.printed.push_back(line); };
+  options.io.print = [&](const std::string& line) {
+    run.printed.push_back(line);
+    return Status::Ok();
+  };
   options.io.write = [&](const std::string& target, const std::string& out) {
     run.written[target] = out;
     return Status::Ok();

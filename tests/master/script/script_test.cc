@@ -48,7 +48,10 @@ struct Captured {
 ScriptOptions Capture(Captured* c, std::map<std::string, std::string> args = {}) {
   ScriptOptions o;
   o.args = std::move(args);
-  o.io.print = [c](const std::string& line) { c->printed.push_back(line); };
+  o.io.print = [c](const std::string& line) {
+    c->printed.push_back(line);
+    return Status::Ok();
+  };
   o.io.write = [c](const std::string& target, const std::string& text) {
     c->written[target] = text;
     return Status::Ok();
@@ -204,8 +207,53 @@ TEST_CASE("errors name the function, the arguments and the line") {
   CHECK(message("stop(\"no convergence\")").find("stop: no convergence") != std::string::npos);
   CHECK(message("f = function(n) return (r) { r = f(n) }\nx = f(1)").find("deeper than") != std::string::npos);
   // The master's memory is not the script's to exhaust.
-  CHECK(message("v = seq(1, 20000)\nm = v %*% t(v)").find("more than the 67108864") != std::string::npos);
+  CHECK(message("v = seq(1, 20000)\nm = v %*% t(v)").find("more than the 16777216") != std::string::npos);
   CHECK(message("x = diag(matrix(1, 100000, 1))").find("line 1: diag: 10000000000 cells") != std::string::npos);
+}
+
+TEST_CASE("scripts that would exhaust the master get errors, and long chains still run") {
+  std::string deep = "x = 1";
+  for (int i = 0; i < 2000; ++i) deep += " + 1";
+  Status s = CheckScript(deep);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message().find("nested more than 1000 operations deep") != std::string::npos);
+  std::string nested;
+  for (int i = 0; i < 300; ++i) nested += "if (TRUE) ";
+  CHECK(CheckScript(nested + "x = 1").message().find("nested more than 200") != std::string::npos);
+
+  ScriptFixture f;
+  Captured c;
+  auto message = [&](const std::string& source) {
+    Result<ScriptReport> r = f.Run(source, &c);
+    REQUIRE_FALSE(r.ok());
+    return r.status().message();
+  };
+  CHECK(message("a = matrix(1, 1, 4096)\nfor (i in 1:20) a = cbind(a, a)").find("cbind: ") != std::string::npos);
+  CHECK(message("s = \"x\"\nfor (i in 1:40) s = s + s").find("longer than the 16777216") != std::string::npos);
+  CHECK(message("X = read(\"sensors\")\nm = colMeans(X)\nq = m %*% X").find("t(t(X) %*% t(V))") != std::string::npos);
+  CHECK(message("X = read(\"sensors\")\nG = t(X) %*% X\nprint(sum(G))\nq = G %*% X").find("t(t(X) %*% t(V))") !=
+        std::string::npos);
+  CHECK(message("x = rand(2, 2, min = 1, max = 0)").find("min must not be above max") != std::string::npos);
+  CHECK(message("log_metric(\"m\", 1, -3)").find("step must be a whole number") != std::string::npos);
+
+  // A value that waits on the sites, changed a hundred thousand times, and a federated step
+  // chained two hundred times: computed in bounded chains, and right.
+  c = Captured();
+  Result<ScriptReport> r = f.Run(R"(
+      X = read("sensors:pressure")
+      s = sum(X)
+      for (i in 1:100000) s = s + 1
+      Y = X
+      for (i in 1:200) Y = Y + 1
+      print(s - sum(X))
+      print(sum(Y) - sum(X))
+  )",
+                                 &c);
+  REQUIRE_MESSAGE(r.ok(), r.status().message());
+  REQUIRE(c.printed.size() == 2);
+  CHECK(std::stod(c.printed[0]) == doctest::Approx(100000).epsilon(1e-9));
+  CHECK(std::stod(c.printed[1]) == doctest::Approx(200.0 * 900).epsilon(1e-9));
+  CHECK(f.Variables() == std::map<std::string, int64_t>{{"a", 0}, {"b", 0}, {"c", 0}});
 }
 
 TEST_CASE("the lecture's lmCG runs verbatim at one batch per site per iteration") {
@@ -277,6 +325,57 @@ TEST_CASE("independent federated work shares one batch, and a lineage computed o
   CHECK(f.Variables() == std::map<std::string, int64_t>{{"a", 0}, {"b", 0}, {"c", 0}});
 }
 
+TEST_CASE("each fusion, and each near miss, computes what the pooled data gives") {
+  ScriptFixture f("public");
+  const Matrix x = f.pooled.leftCols(3);
+  const Eigen::VectorXd y = f.pooled.col(3);
+  Matrix v(3, 1), v2(3, 2);
+  v << 0.5, -1, 2;
+  v2 << 0.5, 1, -1, 0, 2, 0.25;
+  struct Case {
+    std::string expression;
+    Matrix expected;
+    int64_t instructions;  // per site
+  };
+  const std::vector<Case> cases = {
+      {"t(X) %*% X", x.transpose() * x, 1},
+      {"t(X) %*% X %*% v", x.transpose() * x * v, 1},
+      {"t(X) %*% (X %*% V)", x.transpose() * (x * v2), 1},
+      {"t(X) %*% (y * (X %*% v))", x.transpose() * y.asDiagonal() * (x * v), 1},
+      {"t(X) %*% ((X %*% V) * y)", x.transpose() * y.asDiagonal() * (x * v2), 1},
+      {"t(X) %*% y", x.transpose() * y, 1},
+      {"sum(X ^ 2) + sum(X * X)", Matrix::Constant(1, 1, 2 * x.array().square().sum()), 1},
+      {"colSums(X ^ 2)", x.array().square().colwise().sum().matrix(), 1},
+      {"sum(rowSums(X ^ 2))", Matrix::Constant(1, 1, x.array().square().sum()), 2},
+      // Near misses: another operation, another matrix, a reversed one; each still right.
+      {"t(X) %*% ((X %*% v) / y)", x.transpose() * (x * v).cwiseQuotient(y), 3},
+      {"t(X) %*% ((X * 2) %*% v)", x.transpose() * (2 * x * v), 3},
+      {"t(X) %*% (1 - y)", x.transpose() * (1 - y.array()).matrix(), 2},
+      {"t(X) %*% (X * y)", x.transpose() * y.asDiagonal() * x, 2},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.expression);
+    Captured out;
+    Result<ScriptReport> r = f.Run(
+        "X = read(\"sensors:pressure,vibration,load\")\ny = read(\"sensors:temperature\")\n"
+        "v = matrix(\"0.5 -1 2\", rows = 3, cols = 1)\nV = matrix(\"0.5 1 -1 0 2 0.25\", rows = 3, cols = 2)\n"
+        "write(" +
+            c.expression + ", \"r\", format = \"json\")\n",
+        &out);
+    REQUIRE_MESSAGE(r.ok(), r.status().message());
+    nlohmann::json got = nlohmann::json::parse(out.written.at("r"));
+    if (got.is_number()) got = nlohmann::json::array({nlohmann::json::array({got})});  // a scalar
+    REQUIRE(got.size() == static_cast<size_t>(c.expected.rows()));
+    for (Eigen::Index i = 0; i < c.expected.rows(); ++i) {
+      for (Eigen::Index j = 0; j < c.expected.cols(); ++j) {
+        CHECK(got[i][j].get<double>() == doctest::Approx(c.expected(i, j)).epsilon(1e-10));
+      }
+    }
+    CHECK(r->batches == 1);
+    CHECK(r->instructions == 3 * c.instructions);
+  }
+}
+
 TEST_CASE("row-level results stay at the sites and feed later steps") {
   ScriptFixture f("public");  // minima, maxima and abs need rows that may be looked at
   Captured c;
@@ -310,6 +409,7 @@ TEST_CASE("a federated value is released after the last statement that reads it"
   o.io.print = [&](const std::string& line) {
     c.printed.push_back(line);
     held.push_back(f.Variables());
+    return Status::Ok();
   };
   Result<ScriptReport> r = RunScript(*f.fed, R"(
       X = read("sensors")

@@ -23,6 +23,8 @@ NewRun Run(const std::string& experiment, RunStatus status = RunStatus::kRunning
   NewRun run;
   run.experiment = experiment;
   run.name = "lm on d";
+  run.algorithm = "lm";
+  run.dataset = "d";
   run.spec = {{"algorithm", "lm"}, {"data", {{"dataset", "d"}, {"label", "y"}}}, {"params", {{"lambda", 0.5}}}};
   run.params = {{"lambda", 0.5}, {"dataset", "d"}};
   run.submitted_by = "tester";
