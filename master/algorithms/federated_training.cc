@@ -70,7 +70,12 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   ps.gradients = gradients;
   ps.accuracy = options.model.output == OutputKind::kSoftmax;
   ps.on_iteration = options.on_iteration;
-  ps.recovery = options.recovery;
+  TrainingRecovery recovery;
+  if (options.recovery) {
+    recovery = *options.recovery;
+    if (options.checkpoint_every > 0) recovery.every = options.checkpoint_every;
+    ps.recovery = &recovery;
+  }
   for (int s = 0; s < runner->sites(); ++s) {
     ps.site_shares.push_back(balanced ? 1.0 / runner->sites()
                                       : static_cast<double>(runner->site_rows(s)) / static_cast<double>(x.rows()));

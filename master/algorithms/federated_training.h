@@ -46,9 +46,9 @@ struct TrainingOptions {
   // Sites of the federation that hold no part of the data yet (away when it was read): each round
   // asks them to make their part, and each joins once it can (FederationRunner).
   std::vector<std::string> late_sites;
-  IterationHook on_iteration = nullptr;
-  const TrainingRecovery* recovery =
-      nullptr;  // checkpoints (master/ps/checkpoint.h)  // per round: loss, accuracy, loss@site, bytes, validation
+  IterationHook on_iteration = nullptr;        // per round: loss, accuracy, loss@site, bytes, validation
+  const TrainingRecovery* recovery = nullptr;  // checkpoints (master/ps/checkpoint.h)
+  int64_t checkpoint_every = 0;                // rounds between them; 0: the recovery's choice
 };
 
 // Rows the model is scored on after every round, never trained on.

@@ -433,7 +433,8 @@ const std::vector<RestApi::ApiRoute>& RestApi::Routes() {
          FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(c.target.path[1], "run id"));
          FEDRA_ASSIGN_OR_RETURN(int64_t version, QueryInt(c.target, "version", 0, 0, int64_t{1} << 40));
          FEDRA_ASSIGN_OR_RETURN(ModelBlob model, api.db_.GetModel(id, c.target.path[3], version));
-         return ApiResponse{200, "application/octet-stream", std::string(model.bytes.begin(), model.bytes.end())};
+         // Models are fedra-model JSON documents (master/jobs/saved_model.h).
+         return ApiResponse{200, "application/json", std::string(model.bytes.begin(), model.bytes.end())};
        }},
   };
   return routes;

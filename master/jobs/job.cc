@@ -228,6 +228,9 @@ Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const 
       used.push_back(columns[label]);
       label = static_cast<int64_t>(used.size()) - 1;
     }
+    // The raw columns the model takes, in order, and its label: what using it needs.
+    const std::vector<std::string> feature_names(used.begin(), used.end() - (label >= 0 ? 1 : 0));
+    const std::string label_name = label >= 0 ? used.back() : "";
     FEDRA_ASSIGN_OR_RETURN(std::optional<Transform> plan,
                            PlanTransform(job, *FindAlgorithm(job.algorithm), schema, used, label));
     std::optional<Transform> fitted;
@@ -246,7 +249,10 @@ Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const 
     if (fitted && label >= 0 && fitted->columns.back().coding == Coding::kLabel)
       classes = fitted->columns.back().levels;
     auto with_transform = [&](Result<nlohmann::json> result) -> Result<nlohmann::json> {
-      if (result.ok() && fitted) (*result)["transform"] = fitted->ToJson();
+      if (!result.ok()) return result;
+      if (fitted) (*result)["transform"] = fitted->ToJson();
+      (*result)["features"] = feature_names;
+      if (!label_name.empty()) (*result)["label"] = label_name;
       return result;
     };
     std::vector<std::string> late;

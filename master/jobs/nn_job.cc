@@ -18,6 +18,8 @@
 //   compression   {"topk": fraction, "bits": 8, "clip": norm} (federated/update_codec.h)
 //   balance       {"mode": "subsample" | "replicate", "rows": N}: equal rows per site and epoch
 //   batch_size (32), seed (1), quorum (1)
+//   checkpoint_every  rounds between the checkpoints a recorded run saves (the latest is kept;
+//                 a cancelled or failed run keeps its model); default: a hundredth of the rounds
 #include <cmath>
 #include <optional>
 
@@ -53,6 +55,7 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   FEDRA_RETURN_IF_ERROR(f.Optional("seed", &seed, 0, int64_t{1} << 62));
   FEDRA_RETURN_IF_ERROR(f.Optional("quorum", &quorum, 1, 100000));
   FEDRA_RETURN_IF_ERROR(f.Optional("proximal_mu", &prox_mu, 0, 1e6));
+  FEDRA_RETURN_IF_ERROR(f.Optional("checkpoint_every", &options.checkpoint_every, 1, 100000000));
   const nlohmann::json* server_optimizer = f.Child("server_optimizer");
   const nlohmann::json* compression = f.Child("compression");
   const nlohmann::json* balance = f.Child("balance");
@@ -232,7 +235,7 @@ AlgorithmInfo NnJob() {
        0,
        0,
        "the parameter server: strategy bsp|asp|ssp|backup, frequency epoch|batch, aggregator "
-       "fedavg|median|trimmed_mean, server_optimizer, proximal_mu, compression, balance"},
+       "fedavg|median|trimmed_mean, server_optimizer, proximal_mu, compression, balance, checkpoint_every"},
   };
   a.prepare = [](const JobSpec& job, const nlohmann::json&) -> Result<PreparedFit> {
     FEDRA_ASSIGN_OR_RETURN(TrainingOptions options, ParseNn(job));

@@ -43,6 +43,8 @@ AlgorithmInfo PcaJob() {
           {"rows", x.rows()},
           {"columns", x.column_names()},
           {"components", components},
+          {"center", std::vector<double>(model.center.data(), model.center.data() + model.center.size())},
+          {"scale", std::vector<double>(model.scale.data(), model.scale.data() + model.scale.size())},
           {"metrics",
            {{"explained_variance_ratio", std::vector<double>(ratio.data(), ratio.data() + ratio.size())},
             {"variances", std::vector<double>(variances.data(), variances.data() + variances.size())}}},

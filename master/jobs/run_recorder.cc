@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/logging.h"
+#include "master/jobs/saved_model.h"
 
 namespace fedra {
 namespace {
@@ -46,22 +47,20 @@ void AddFinalMetrics(const nlohmann::json& metrics, const std::string& prefix, i
   }
 }
 
-// The fitted model (coefficients, centres or components) as a JSON blob, with each part's shape,
-// and what it was fitted on: the transform that encodes new rows as the training rows were, the
-// classes its codes stand for.
-Status SaveModel(ExperimentDb& db, int64_t run, const nlohmann::json& result) {
-  nlohmann::json model = nlohmann::json::object(), shapes = nlohmann::json::object();
-  for (const char* part : {"coefficients", "centers", "components", "model", "parameters", "transform", "classes"}) {
-    if (!result.contains(part)) continue;
-    const nlohmann::json& v = result[part];
-    model[part] = v;
-    if (!v.is_array()) continue;  // a spec ("model", "transform"), not an array
-    shapes[part] = v.is_array() && !v.empty() && v[0].is_structured() ? nlohmann::json::array({v.size(), v[0].size()})
-                                                                      : nlohmann::json::array({v.size()});
-  }
-  if (model.empty()) return Status::Ok();
-  const std::string text = model.dump();
-  return db.SaveModel(run, "model", shapes, std::vector<uint8_t>(text.begin(), text.end())).status();
+// `model` (saved_model.h), as version 1, 2, ... of the run's "model".
+Status SaveModel(ExperimentDb& db, int64_t run, const std::optional<nlohmann::json>& model) {
+  if (!model) return Status::Ok();
+  const std::string text = model->dump();
+  return db.SaveModel(run, "model", ModelShapes(*model), std::vector<uint8_t>(text.begin(), text.end())).status();
+}
+
+// A training run that stopped before its end keeps the model of its last checkpoint.
+Status SaveLastCheckpoint(ExperimentDb& db, const JobSpec& job, int64_t run) {
+  FEDRA_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> saved, db.LoadCheckpoint(run));
+  if (!saved) return Status::Ok();
+  FEDRA_ASSIGN_OR_RETURN(TrainingCheckpoint checkpoint, DecodeCheckpoint(*saved));
+  FEDRA_LOG(kInfo) << "run " << run << ": keeping the model of round " << checkpoint.round;
+  return SaveModel(db, run, PartialModel(job, checkpoint, run));
 }
 
 nlohmann::json FlatParams(const JobSpec& job) {
@@ -131,8 +130,9 @@ Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const J
   Result<nlohmann::json> result = RunJob(fed, job, on_iteration, &recovery);
   Status recorded;
   if (result.ok() && !resumed.is_null()) (*result)["resumed"] = resumed;
+  if (!result.ok()) recorded = SaveLastCheckpoint(db, job, run_id);
   if (result.ok()) {
-    recorded = SaveModel(db, run_id, *result);
+    recorded = SaveModel(db, run_id, SavedModel(job, *result, run_id));
     const int64_t step = result->value("iterations", 0);
     AddFinalMetrics((*result)["metrics"], "", step, &metrics, &recorded);
     if (result->contains("held_out"))

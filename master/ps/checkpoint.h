@@ -27,9 +27,9 @@ struct TrainingCheckpoint {
 // Where a training job saves its checkpoints, and the one it goes on from.
 struct TrainingRecovery {
   std::function<Status(const TrainingCheckpoint&)> save;  // null: none are saved
-  // Rounds between saves (and after the last); at least a hundredth of the rounds, so that a long
-  // run writes about a hundred checkpoints, each of which holds every round's record so far.
-  int64_t every = 1;
+  // Rounds between saves (and after the last); 0: a hundredth of the rounds, so that a long run
+  // writes about a hundred checkpoints, each of which holds every round's record so far.
+  int64_t every = 0;
   std::optional<TrainingCheckpoint> resume;
 };
 

@@ -93,8 +93,8 @@ class Server {
   void SaveCheckpoint(int64_t round) {
     const TrainingRecovery* r = options_.recovery;
     if (!r || !r->save) return;
-    // At most about a hundred per run: each holds every round's record so far.
-    const int64_t every = std::max({r->every, options_.rounds / 100, int64_t{1}});
+    // By default about a hundred per run: each holds every round's record so far.
+    const int64_t every = r->every > 0 ? r->every : std::max(options_.rounds / 100, int64_t{1});
     if (round % every != 0 && round != options_.rounds) return;
     const Status saved = r->save(TrainingCheckpoint{round, *params_, optimizer_.State(), rounds_});
     // The training goes on without it: a later one may succeed, and only a restart needs one.

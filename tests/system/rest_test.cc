@@ -178,8 +178,15 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     Result<testing::HttpReply> model = viewer.Get("/api/v1/runs/" + std::to_string(run) + "/models/model");
     REQUIRE(model.ok());
     CHECK(model->status == 200);
-    CHECK(model->content_type == "application/octet-stream");
-    CHECK(nlohmann::json::parse(model->body)["coefficients"] == done["result"]["coefficients"]);
+    CHECK(model->content_type == "application/json");
+    const nlohmann::json saved = nlohmann::json::parse(model->body);
+    CHECK(saved["format"] == "fedra-model");
+    CHECK(saved["algorithm"] == "lmCG");
+    CHECK(saved["run_id"] == run);
+    CHECK(saved["features"] == nlohmann::json::array({"u", "v"}));
+    CHECK(saved["label"] == "y");
+    CHECK(saved["inputs"] == nlohmann::json::array({"u", "v"}));
+    CHECK(saved["coefficients"] == done["result"]["coefficients"]);
 
     CheckError(op.Post("/api/v1/jobs/" + std::to_string(run) + "/cancel", nlohmann::json::object()), 409,
                "FAILED_PRECONDITION", "already ended");
@@ -256,6 +263,35 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     const nlohmann::json ended = s.WaitForEnd(viewer, run);
     CHECK(ended["info"]["status"] == "cancelled");
     CHECK(ended["info"]["error"].get<std::string>().find("cancelled") != std::string::npos);
+  }
+
+  SUBCASE("a cancelled training keeps the model of its last checkpoint") {
+    Result<testing::HttpReply> submitted =
+        op.Post("/api/v1/jobs",
+                {{"algorithm", "nn"},
+                 {"data", {{"dataset", "noise"}, {"label", "s"}}},
+                 {"model", {{"hidden", {4}}, {"output", "linear"}}},
+                 {"ps", {{"strategy", "bsp"}, {"epochs", 100000}, {"batch_size", 256}, {"checkpoint_every", 1}}}});
+    REQUIRE(submitted.ok());
+    REQUIRE_MESSAGE(submitted->status == 201, submitted->body);
+    const int64_t run = submitted->Json()["run_id"];
+    const std::string history = "/api/v1/runs/" + std::to_string(run) + "/metrics/loss";
+    REQUIRE(testing::WaitFor(
+        [&] {
+          Result<testing::HttpReply> h = viewer.Get(history);
+          return h.ok() && h->status == 200 && h->Json()["metrics"].size() >= 2;
+        },
+        std::chrono::seconds(60)));
+    REQUIRE(op.Post("/api/v1/jobs/" + std::to_string(run) + "/cancel", nlohmann::json::object())->status == 202);
+    CHECK(s.WaitForEnd(viewer, run)["info"]["status"] == "cancelled");
+    Result<testing::HttpReply> model = viewer.Get("/api/v1/runs/" + std::to_string(run) + "/models/model");
+    REQUIRE(model.ok());
+    REQUIRE_MESSAGE(model->status == 200, model->body);
+    const nlohmann::json saved = model->Json();
+    CHECK(saved["algorithm"] == "nn");
+    CHECK(saved["partial"]["round"].get<int64_t>() >= 2);
+    CHECK(saved["model"]["hidden"] == nlohmann::json::array({4}));
+    CHECK(saved["parameters"].size() == 3 * 4 + 4 + 4 * 1 + 1);  // 3 inputs, 4 hidden, 1 output
   }
 
   SUBCASE("a body hidden behind a Transfer-Encoding Beast does not read is refused, not run as a request") {

@@ -8,6 +8,7 @@
 
 #include "master/algorithms/pca.h"
 #include "master/jobs/job.h"
+#include "master/jobs/saved_model.h"
 #include "tests/support/federated_data.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/local_federation.h"
@@ -105,6 +106,23 @@ TEST_CASE_TEMPLATE("a pca job over private-aggregate data reports components and
   CHECK((*result)["metrics"]["explained_variance_ratio"].size() == 2);
   CHECK((*result)["projection"]["cols"] == 2);
   CHECK((*result)["projection"]["parts"].size() == 2);
+  // The model keeps the centre and scale that new rows must be given before projecting them.
+  const Matrix pooled = [] {
+    Matrix m(130, 4);
+    m << Correlated(50, 1), Correlated(80, 2);
+    return m;
+  }();
+  const Eigen::RowVectorXd mean = pooled.colwise().mean();
+  const Eigen::RowVectorXd sd =
+      ((pooled.rowwise() - mean).array().square().colwise().sum() / (pooled.rows() - 1)).sqrt();
+  const std::optional<nlohmann::json> saved = SavedModel(*spec, *result, 1);
+  REQUIRE(saved.has_value());
+  CHECK((*saved)["inputs"] == nlohmann::json::array({"p", "q", "r", "s"}));
+  CHECK((*saved)["components"] == (*result)["components"]);
+  for (Eigen::Index j = 0; j < 4; ++j) {
+    CHECK((*saved)["center"][j].get<double>() == doctest::Approx(mean(j)).epsilon(1e-12));
+    CHECK((*saved)["scale"][j].get<double>() == doctest::Approx(sd(j)).epsilon(1e-12));
+  }
   // Row-level projected values of private-aggregate data never leave: only the shape did.
   CHECK(testing::ReadFile(local.audit_log("a")).find("\"request\":\"exec matmul\"") != std::string::npos);
   SiteResponses catalogs = fed->CallAll({Request::ListCatalog()});

@@ -9,6 +9,7 @@
 
 #include "common/csv_reader.h"
 #include "master/jobs/job.h"
+#include "master/jobs/saved_model.h"
 #include "master/tensor/federated_transform.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/r_oracle.h"
@@ -125,6 +126,22 @@ TEST_CASE("Cars93 at three sites: dummy coding and imputation give R's lm and gl
   CHECK(t.Describes() == asked);
   CHECK((*refit)["coefficients"] == (*lm)["coefficients"]);
 
+  // The saved model holds what using it needs: the raw columns in order, the label, the fitted
+  // transform, and the encoded inputs the coefficients are for.
+  Result<JobSpec> spec = ParseJobSpec(lm_job, "job.json");
+  REQUIRE(spec.ok());
+  const std::optional<nlohmann::json> saved = SavedModel(*spec, *lm, 5);
+  REQUIRE(saved.has_value());
+  CHECK((*saved)["format"] == "fedra-model");
+  CHECK((*saved)["run_id"] == 5);
+  CHECK((*saved)["features"] == lm_job["data"]["features"]);
+  CHECK((*saved)["label"] == "Price");
+  CHECK((*saved)["transform"] == fitted);
+  REQUIRE((*saved)["inputs"].size() + 1 == (*lm)["coefficients"].size());
+  for (size_t j = 0; j < (*saved)["inputs"].size(); ++j) {
+    CHECK((*saved)["inputs"][j] == (*lm)["coefficients"][j + 1]["name"]);
+  }
+
   // Origin ("USA", "non-USA") as a logreg label: coded in sorted order, the first the reference.
   Result<nlohmann::json> glm = t.Run({{"algorithm", "logreg"},
                                       {"data",
@@ -134,6 +151,10 @@ TEST_CASE("Cars93 at three sites: dummy coding and imputation give R's lm and gl
                                         {"transform", {{"Luggage.room", {{"impute", "mean"}}}}}}}});
   REQUIRE_MESSAGE(glm.ok(), glm.status().ToString());
   CHECK((*glm)["classes"] == nlohmann::json{"USA", "non-USA"});
+  Result<JobSpec> glm_spec =
+      ParseJobSpec({{"algorithm", "logreg"}, {"data", {{"dataset", "cars93"}, {"label", "Origin"}}}}, "job.json");
+  REQUIRE(glm_spec.ok());
+  CHECK(SavedModel(*glm_spec, *glm, 6)->at("classes") == nlohmann::json{"USA", "non-USA"});
   CheckCoefficients(*glm, t.r["glm"], 1e-6);
   CHECK((*glm)["summary"]["deviance"].get<double>() ==
         doctest::Approx(t.r["glm"]["deviance"].get<double>()).epsilon(1e-8));

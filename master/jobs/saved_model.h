@@ -1,0 +1,35 @@
+// The model a job fitted, saved whole: what using it on new rows needs, in one JSON document
+// ("format": "fedra-model"), served by GET .../models/model:
+//
+//   {"format": "fedra-model", "version": 1, "algorithm": "lm", "run_id": 7, "dataset": "sensors",
+//    "features": ["pressure", "shift"], "label": "temperature",     (raw columns, in order)
+//    "transform": {...},                   (encodes the raw columns into the model's inputs)
+//    "inputs": ["pressure", "shiftnight"], (the model's inputs, after the transform)
+//    "coefficients": [{"name": "(intercept)", "estimate": 1.2}, ...]}
+//
+// by algorithm: lm and lmCG "coefficients"; logreg "coefficients" and "classes"; kmeans
+// "centers"; pca "components", "center", "scale" and "variances"; nn "model" (layers and
+// activations), "parameters" and "classes". A training run that stopped early saves the last
+// checkpoint's parameters with "partial": {"round", "rounds_planned"}.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "master/jobs/job.h"
+#include "master/ps/checkpoint.h"
+
+namespace fedra {
+
+// The model of `job`'s `result` (run `run`); nullopt for results without one (scripts).
+std::optional<nlohmann::json> SavedModel(const JobSpec& job, const nlohmann::json& result, int64_t run);
+
+// The model of a training run that ended before its last round, from its last checkpoint.
+std::optional<nlohmann::json> PartialModel(const JobSpec& job, const TrainingCheckpoint& checkpoint, int64_t run);
+
+// Each array-valued part's shape ([rows] or [rows, cols]), for listings.
+nlohmann::json ModelShapes(const nlohmann::json& model);
+
+}  // namespace fedra
