@@ -1,5 +1,10 @@
 #include "master/jobs/saved_model.h"
 
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
 namespace fedra {
 namespace {
 
