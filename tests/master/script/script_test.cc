@@ -98,6 +98,14 @@ struct ScriptFixture {
     return RunScript(*fed, source, Capture(c, std::move(args)));
   }
 
+  // The message of running `source`, which must fail.
+  std::string Error(const std::string& source) {
+    Captured c;
+    Result<ScriptReport> r = Run(source, &c);
+    REQUIRE_FALSE(r.ok());
+    return r.status().message();
+  }
+
   std::map<std::string, uint64_t> Batches() const {
     std::map<std::string, uint64_t> out;
     for (const std::string& s : fed->site_names()) out[s] = fed->batches_sent(s);
@@ -192,23 +200,17 @@ TEST_CASE("control flow, functions and local builtins") {
 
 TEST_CASE("errors name the function, the arguments and the line") {
   ScriptFixture f;
-  Captured c;
-  auto message = [&](const std::string& source) {
-    Result<ScriptReport> r = f.Run(source, &c);
-    REQUIRE_FALSE(r.ok());
-    return r.status().message();
-  };
-  CHECK(message("x = 1\ny = frobnicate(x)").find("line 2: unknown function 'frobnicate'") != std::string::npos);
-  CHECK(message("x = nrow(1, 2)").find("'nrow' takes at most 1 argument") != std::string::npos);
-  CHECK(message("x = matrix(1, rows = 2)").find("'matrix' needs its argument 'cols'") != std::string::npos);
-  CHECK(message("x = 1\n\nprint(y)").find("line 3: 'y' is not defined") != std::string::npos);
-  CHECK(message("x = matrix(1, 2, 3) + matrix(1, 3, 2)").find("shapes differ") != std::string::npos);
-  CHECK(message("x = $1").find("$1 is not given") != std::string::npos);
-  CHECK(message("stop(\"no convergence\")").find("stop: no convergence") != std::string::npos);
-  CHECK(message("f = function(n) return (r) { r = f(n) }\nx = f(1)").find("deeper than") != std::string::npos);
+  CHECK(f.Error("x = 1\ny = frobnicate(x)").find("line 2: unknown function 'frobnicate'") != std::string::npos);
+  CHECK(f.Error("x = nrow(1, 2)").find("'nrow' takes at most 1 argument") != std::string::npos);
+  CHECK(f.Error("x = matrix(1, rows = 2)").find("'matrix' needs its argument 'cols'") != std::string::npos);
+  CHECK(f.Error("x = 1\n\nprint(y)").find("line 3: 'y' is not defined") != std::string::npos);
+  CHECK(f.Error("x = matrix(1, 2, 3) + matrix(1, 3, 2)").find("shapes differ") != std::string::npos);
+  CHECK(f.Error("x = $1").find("$1 is not given") != std::string::npos);
+  CHECK(f.Error("stop(\"no convergence\")").find("stop: no convergence") != std::string::npos);
+  CHECK(f.Error("f = function(n) return (r) { r = f(n) }\nx = f(1)").find("deeper than") != std::string::npos);
   // The master's memory is not the script's to exhaust.
-  CHECK(message("v = seq(1, 20000)\nm = v %*% t(v)").find("more than the 16777216") != std::string::npos);
-  CHECK(message("x = diag(matrix(1, 100000, 1))").find("line 1: diag: 10000000000 cells") != std::string::npos);
+  CHECK(f.Error("v = seq(1, 20000)\nm = v %*% t(v)").find("more than the 16777216") != std::string::npos);
+  CHECK(f.Error("x = diag(matrix(1, 100000, 1))").find("line 1: diag: 10000000000 cells") != std::string::npos);
 }
 
 TEST_CASE("scripts that would exhaust the master get errors, and long chains still run") {
@@ -222,23 +224,17 @@ TEST_CASE("scripts that would exhaust the master get errors, and long chains sti
   CHECK(CheckScript(nested + "x = 1").message().find("nested more than 200") != std::string::npos);
 
   ScriptFixture f;
-  Captured c;
-  auto message = [&](const std::string& source) {
-    Result<ScriptReport> r = f.Run(source, &c);
-    REQUIRE_FALSE(r.ok());
-    return r.status().message();
-  };
-  CHECK(message("a = matrix(1, 1, 4096)\nfor (i in 1:20) a = cbind(a, a)").find("cbind: ") != std::string::npos);
-  CHECK(message("s = \"x\"\nfor (i in 1:40) s = s + s").find("longer than the 16777216") != std::string::npos);
-  CHECK(message("X = read(\"sensors\")\nm = colMeans(X)\nq = m %*% X").find("t(t(X) %*% t(V))") != std::string::npos);
-  CHECK(message("X = read(\"sensors\")\nG = t(X) %*% X\nprint(sum(G))\nq = G %*% X").find("t(t(X) %*% t(V))") !=
+  CHECK(f.Error("a = matrix(1, 1, 4096)\nfor (i in 1:20) a = cbind(a, a)").find("cbind: ") != std::string::npos);
+  CHECK(f.Error("s = \"x\"\nfor (i in 1:40) s = s + s").find("longer than the 16777216") != std::string::npos);
+  CHECK(f.Error("X = read(\"sensors\")\nm = colMeans(X)\nq = m %*% X").find("t(t(X) %*% t(V))") != std::string::npos);
+  CHECK(f.Error("X = read(\"sensors\")\nG = t(X) %*% X\nprint(sum(G))\nq = G %*% X").find("t(t(X) %*% t(V))") !=
         std::string::npos);
-  CHECK(message("x = rand(2, 2, min = 1, max = 0)").find("min must not be above max") != std::string::npos);
-  CHECK(message("log_metric(\"m\", 1, -3)").find("step must be a whole number") != std::string::npos);
+  CHECK(f.Error("x = rand(2, 2, min = 1, max = 0)").find("min must not be above max") != std::string::npos);
+  CHECK(f.Error("log_metric(\"m\", 1, -3)").find("step must be a whole number") != std::string::npos);
 
   // A value that waits on the sites, changed a hundred thousand times, and a federated step
   // chained two hundred times: computed in bounded chains, and right.
-  c = Captured();
+  Captured c;
   Result<ScriptReport> r = f.Run(R"(
       X = read("sensors:pressure")
       s = sum(X)
