@@ -70,7 +70,7 @@ Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, Bytes* packed) {
 Status DecodeRequest(ByteReader* r, Request* q) {
   uint8_t type = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&type));
-  if (type < 1 || type > static_cast<uint8_t>(RequestType::kDescribe)) {
+  if (type < 1 || type > static_cast<uint8_t>(RequestType::kKeep)) {
     return DataLoss("unknown request type " + std::to_string(type));
   }
   q->type = static_cast<RequestType>(type);
@@ -143,6 +143,7 @@ std::string_view RequestTypeName(RequestType type) {
     case RequestType::kClear: return "clear";
     case RequestType::kAudit: return "audit";
     case RequestType::kDescribe: return "describe";
+    case RequestType::kKeep: return "keep";
   }
   return "unknown";
 }
@@ -176,6 +177,17 @@ Request Request::Describe(std::string dataset, nlohmann::json queries) {
   q.type = RequestType::kDescribe;
   q.name = std::move(dataset);
   q.params["columns"] = std::move(queries);
+  return q;
+}
+
+Request Request::Keep(VarId var, std::string dataset, std::vector<std::string> columns, bool write,
+                      nlohmann::json levels) {
+  Request q;
+  q.type = RequestType::kKeep;
+  q.inputs = {var};
+  q.name = std::move(dataset);
+  q.params = {{"columns", std::move(columns)}, {"write", write}};
+  if (!levels.empty()) q.params["levels"] = std::move(levels);
   return q;
 }
 

@@ -54,6 +54,10 @@ enum class RequestType : uint8_t {
   kAudit = 9,        // the newest params.limit audit events (meta.events), for the dashboard
   kDescribe = 10,    // aggregates of dataset `name`'s raw columns (params.columns: {column: query},
                      // site-agent/column_stats.h) -> meta.columns, for fitting a transform
+  kKeep = 11,        // keep row-level variable inputs[0] as dataset `name` (params.columns names its
+                     // columns) for later reads, with its provenance; params.write: also as CSV in
+                     // the site's output folder, where site.json names one (params.levels: the
+                     // names of a column's codes)
 };
 
 std::string_view RequestTypeName(RequestType type);
@@ -86,6 +90,10 @@ struct Request {
                      bool return_value = false);
   static Request Clear(std::vector<VarId> vars);
   static Request Audit(int64_t limit);
+  // Keep of `var` as dataset `dataset` with these column names; with `write`, also as CSV
+  // where the site allows (`levels`: column -> the names of its codes 0, 1, ...).
+  static Request Keep(VarId var, std::string dataset, std::vector<std::string> columns, bool write,
+                      nlohmann::json levels = nlohmann::json::object());
   // Clear that skips ids the site does not hold.
   static Request Release(std::vector<VarId> vars);
 };

@@ -1,5 +1,6 @@
 #include "federated/site_functions.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <string>
@@ -16,6 +17,14 @@ constexpr OperationPrivacy NotOnRows(std::string_view risk) {
   p.on_protected = OnProtectedRows::kRefused;
   p.changes_values = true;
   p.risk = risk;
+  return p;
+}
+
+// A row-level function of the model the master sends: the rows stay, as values no rule lets out.
+constexpr OperationPrivacy PredictsRows() {
+  OperationPrivacy p;
+  p.changes_values = true;
+  p.mixes_columns = true;
   return p;
 }
 
@@ -45,6 +54,13 @@ constexpr std::array kFunctions = {
                  "update [, residual] -> the compressed update; stores the new residual"},
     FunctionInfo{SiteFunction::kEvalModel, "evalModel", 3, 0, SumsRows(DpForm::kNone, 0b010), false, true,
                  "X, y, P -> the summed loss, correct predictions and rows"},
+    // A saved model's outputs stay at the site with the rows' protection; marked as mixing
+    // columns, so private-aggregate data never sums them, and with no bounds, so dp-aggregate
+    // data refuses them.
+    FunctionInfo{SiteFunction::kPredictModel, "predictModel", 2, 0, PredictsRows(), false, false,
+                 "X, P -> per row: the saved model's outputs (prediction, probabilities, cluster, scores)"},
+    FunctionInfo{SiteFunction::kScoreModel, "scoreModel", 3, 0, SumsRows(DpForm::kNone, 0b010), false, true,
+                 "X, y, P -> the sums of a saved model's metrics: errors, or log-loss, confusion and histograms"},
 };
 static_assert(kFunctions.size() == kSiteFunctionCount);
 
@@ -171,6 +187,70 @@ Result<EvalModelParams> EvalModelParams::Parse(const nlohmann::json& params) {
   EvalModelParams out;
   JsonFields f = Fields(params, "evalModel");
   FEDRA_ASSIGN_OR_RETURN(out.model, ParseModelSpec(ObjectField(f, "model"), "model"));
+  return out;
+}
+
+namespace {
+
+constexpr std::array<std::pair<ModelKind, std::string_view>, 5> kModelKinds = {{
+    {ModelKind::kLinear, "linear"},
+    {ModelKind::kLogistic, "logistic"},
+    {ModelKind::kMlp, "mlp"},
+    {ModelKind::kKMeans, "kmeans"},
+    {ModelKind::kPca, "pca"},
+}};
+
+}  // namespace
+
+nlohmann::json ModelRunSpec::ToJson() const {
+  nlohmann::json out = {{"kind", ""}, {"intercept", intercept}};
+  for (const auto& [k, name] : kModelKinds) {
+    if (k == kind) out["kind"] = name;
+  }
+  if (kind == ModelKind::kMlp) out["model"] = mlp.ToJson();
+  return out;
+}
+
+Result<ModelRunSpec> ModelRunSpec::Parse(const nlohmann::json& params, std::string_view function) {
+  ModelRunSpec out;
+  JsonFields f = Fields(params, function);
+  std::string kind;
+  FEDRA_RETURN_IF_ERROR(f.Required("kind", &kind));
+  const auto* found =
+      std::find_if(kModelKinds.begin(), kModelKinds.end(), [&](const auto& k) { return k.second == kind; });
+  if (found == kModelKinds.end()) {
+    return InvalidArgument(f.Path("kind") + ": unknown model kind '" + kind + "' (linear, logistic, mlp, kmeans, pca)");
+  }
+  out.kind = found->first;
+  FEDRA_RETURN_IF_ERROR(f.Optional("intercept", &out.intercept));
+  if (out.kind == ModelKind::kMlp) {
+    FEDRA_ASSIGN_OR_RETURN(out.mlp, ParseModelSpec(ObjectField(f, "model"), "model"));
+    if (out.mlp.inputs < 1 || out.mlp.outputs < 1) {
+      return InvalidArgument(f.Path("model") + ": a saved model names its inputs and outputs");
+    }
+  }
+  return out;
+}
+
+Result<PredictModelParams> PredictModelParams::Parse(const nlohmann::json& params) {
+  FEDRA_ASSIGN_OR_RETURN(ModelRunSpec model, ModelRunSpec::Parse(params, "predictModel"));
+  return PredictModelParams{std::move(model)};
+}
+
+nlohmann::json ScoreModelParams::ToJson() const {
+  nlohmann::json out = model.ToJson();
+  out["bins"] = bins;
+  return out;
+}
+
+Result<ScoreModelParams> ScoreModelParams::Parse(const nlohmann::json& params) {
+  ScoreModelParams out;
+  FEDRA_ASSIGN_OR_RETURN(out.model, ModelRunSpec::Parse(params, "scoreModel"));
+  if (out.model.kind == ModelKind::kKMeans || out.model.kind == ModelKind::kPca) {
+    return InvalidArgument("scoreModel: params.kind: k-means and PCA are scored with kmeansStep and moments");
+  }
+  JsonFields f = Fields(params, "scoreModel");
+  FEDRA_RETURN_IF_ERROR(f.Optional("bins", &out.bins, 2, kMaxScoreBins));
   return out;
 }
 

@@ -30,8 +30,10 @@ enum class SiteFunction : uint8_t {
   kTrainLocal,
   kPackUpdate,
   kEvalModel,
+  kPredictModel,
+  kScoreModel,
 };
-inline constexpr size_t kSiteFunctionCount = static_cast<size_t>(SiteFunction::kEvalModel) + 1;
+inline constexpr size_t kSiteFunctionCount = static_cast<size_t>(SiteFunction::kScoreModel) + 1;
 
 struct FunctionInfo {
   SiteFunction code;
@@ -135,6 +137,60 @@ struct EvalModelParams {
 
   nlohmann::json ToJson() const;
   static Result<EvalModelParams> Parse(const nlohmann::json& params);
+};
+
+// A saved model as the site runs it on rows (master/jobs/saved_model.h has the whole document):
+// its kind, and how the parameter input P is laid out.
+//   linear:   P (intercept + d) x 1, the coefficients          -> the predicted value
+//   logistic: P (intercept + d) x (K - 1), class 0 the reference -> the class, then K probabilities
+//   mlp:      P the parameter column of `model` (model_spec.h)  -> softmax: the class, then K
+//             probabilities; linear: the outputs
+//   kmeans:   P k x d, the centres                             -> the nearest centre, its squared distance
+//   pca:      P (2 + k) x d: the centre, the scale, then the k components as rows -> k scores
+enum class ModelKind : uint8_t { kLinear, kLogistic, kMlp, kKMeans, kPca };
+
+struct ModelRunSpec {
+  ModelKind kind = ModelKind::kLinear;
+  bool intercept = true;  // linear, logistic
+  ModelSpec mlp;          // mlp
+
+  nlohmann::json ToJson() const;
+  static Result<ModelRunSpec> Parse(const nlohmann::json& params, std::string_view function);
+};
+
+// A saved model's outputs for each row, which stay at the site (the column layout above).
+struct PredictModelParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kPredictModel;
+  ModelRunSpec model;
+
+  nlohmann::json ToJson() const { return model.ToJson(); }
+  static Result<PredictModelParams> Parse(const nlohmann::json& params);
+};
+
+// The sums a saved model's evaluation metrics come from, against labels y (one column):
+//   regression (linear; mlp with a linear output): rows, sum e^2, sum |e|, sum y, sum y^2 (e = y - prediction)
+//   classification (logistic; mlp with softmax): rows, the summed log-loss, the K x K confusion
+//   counts (true class major), then per class k two histograms of `bins` bins of its
+//   probability: rows of other classes, rows of class k.
+struct ScoreModelParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kScoreModel;
+  ModelRunSpec model;
+  int64_t bins = 200;
+
+  nlohmann::json ToJson() const;
+  static Result<ScoreModelParams> Parse(const nlohmann::json& params);
+};
+inline constexpr int64_t kMaxScoreBins = 10000;
+
+// Where scoreModel's statistics are, for K classes and `bins` bins.
+struct ScoreLayout {
+  int64_t classes = 0;  // 0: regression
+  int64_t bins = 0;
+  static constexpr int64_t kRegressionStats = 5;
+  int64_t confusion() const { return 2; }  // K x K, true class major
+  int64_t histograms() const { return confusion() + classes * classes; }
+  int64_t histogram(int64_t k, bool positive) const { return histograms() + (2 * k + (positive ? 1 : 0)) * bins; }
+  int64_t size() const { return classes == 0 ? kRegressionStats : histograms() + 2 * classes * bins; }
 };
 
 // A parameter struct of a site function.

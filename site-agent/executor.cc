@@ -4,10 +4,12 @@
 #include <cmath>
 #include <random>
 
+#include "common/config.h"
 #include "common/logging.h"
 #include "federated/operations.h"
 #include "site-agent/dp_release.h"
 #include "site-agent/functions.h"
+#include "site-agent/kept_csv.h"
 #include "site-agent/kernels.h"
 #include "site-agent/row_split.h"
 #include "site-agent/support.h"
@@ -157,7 +159,7 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
     case RequestType::kListCatalog:
       return Response{Status::Ok(),
                       {{"site", site_name_},
-                       {"datasets", catalog_->List()},
+                       {"datasets", ListDatasets()},
                        {"variables", symbols_->size()},
                        {"memory_used_bytes", symbols_->used_bytes()},
                        {"memory_budget_bytes", limits_.memory_budget_bytes},
@@ -171,6 +173,7 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
     case RequestType::kCall: return Exec(q, audit);
     case RequestType::kClear: audit->variables = q.inputs; return Clear(q);
     case RequestType::kDescribe: return Describe(q, audit);
+    case RequestType::kKeep: return Keep(q, audit);
     case RequestType::kAudit: {
       const auto limit = q.params.find("limit");
       if (limit == q.params.end() || !limit->is_number_integer() || limit->get<int64_t>() < 1 ||
@@ -201,8 +204,6 @@ Response Executor::Describe(const Request& q, AuditEvent* audit) {
 Response Executor::Read(const Request& q, AuditEvent* audit) {
   audit->dataset = q.name;
   audit->variables = {q.output};
-  Result<const DatasetSpec*> spec = catalog_->Find(q.name);
-  if (!spec.ok()) return Response::Error(spec.status());
   std::vector<std::string> columns;
   if (const auto it = q.params.find("columns"); it != q.params.end()) {
     if (!it->is_array()) return Response::Error(InvalidArgument("read: columns must be an array of names"));
@@ -214,6 +215,11 @@ Response Executor::Read(const Request& q, AuditEvent* audit) {
   if (Result<Variable> existing = symbols_->Get(q.output); existing.ok()) {
     return Response::Error(FailedPrecondition("variable " + std::to_string(q.output) + " already exists"));
   }
+  Result<const DatasetSpec*> spec = catalog_->Find(q.name);
+  if (!spec.ok() && spec.status().code() == StatusCode::kNotFound) {
+    if (Result<KeptDataset> kept = symbols_->FindKept(q.name); kept.ok()) return ReadKept(q, *kept, columns, audit);
+  }
+  if (!spec.ok()) return Response::Error(spec.status());
   auto admit = [this](size_t rows, size_t cols) {
     return symbols_->CheckFits(uint64_t{rows} * cols * sizeof(double))
         .WithContext("reading " + std::to_string(rows) + " x " + std::to_string(cols) + " values");
@@ -241,6 +247,93 @@ Response Executor::Read(const Request& q, AuditEvent* audit) {
   Response r = Store(q, std::move(table->values), std::move(provenance), false, audit);
   if (r.status.ok()) r.meta = std::move(meta);
   return r;
+}
+
+Response Executor::ReadKept(const Request& q, const KeptDataset& kept, const std::vector<std::string>& columns,
+                            AuditEvent* audit) {
+  if (q.params.contains("transform")) {
+    return Response::Error(
+        InvalidArgument("dataset '" + q.name + "' was kept from a job and holds numbers: read it without a transform"));
+  }
+  std::vector<Eigen::Index> picked;
+  for (const std::string& c : columns) {
+    const auto it = std::find(kept.columns.begin(), kept.columns.end(), c);
+    if (it == kept.columns.end()) {
+      return Response::Error(NotFound("dataset '" + q.name + "' has no column '" + c + "'"));
+    }
+    picked.push_back(it - kept.columns.begin());
+  }
+  const Matrix& all = *kept.var.value;
+  Matrix values = columns.empty() ? all : Matrix(all(Eigen::placeholders::all, picked));
+  const Provenance& p = kept.var.provenance;
+  nlohmann::json meta = {{"rows", values.rows()},
+                         {"cols", values.cols()},
+                         {"columns", columns.empty() ? kept.columns : columns},
+                         {"privacy", std::string(PrivacyLevelName(p.level))}};
+  Response r = Store(q, std::move(values), p, false, audit);
+  if (r.status.ok()) r.meta = std::move(meta);
+  return r;
+}
+
+nlohmann::json Executor::ListDatasets() const {
+  nlohmann::json list = catalog_->List();
+  for (const auto& [name, kept] : symbols_->Kept()) {
+    const Provenance& p = kept.var.provenance;
+    list.push_back({{"name", name},
+                    {"format", "kept"},
+                    {"origin", p.rows.dataset},
+                    {"privacy", std::string(PrivacyLevelName(p.level))},
+                    {"rows", kept.var.value->rows()},
+                    {"columns", kept.columns},
+                    {"types", std::vector<std::string>(kept.columns.size(), "numeric")},
+                    {"missing", std::vector<uint64_t>(kept.columns.size(), 0)}});
+  }
+  return list;
+}
+
+Response Executor::Keep(const Request& q, AuditEvent* audit) {
+  audit->dataset = q.name;
+  audit->variables = q.inputs;
+  if (!IsValidDatasetName(q.name)) {
+    return Response::Error(InvalidArgument("keep: '" + q.name +
+                                           "' is not a dataset name (letters, digits, '_', '-' and '.', at most 128)"));
+  }
+  if (catalog_->Find(q.name).ok()) {
+    return Response::Error(FailedPrecondition(
+        "keep: '" + q.name + "' is a dataset of the site's catalog; keep the result under another name"));
+  }
+  if (q.inputs.size() != 1) return Response::Error(InvalidArgument("keep takes exactly one variable"));
+  Result<Variable> var = symbols_->Get(q.inputs[0]);
+  if (!var.ok()) return Response::Error(var.status());
+  const Provenance& p = var->provenance;
+  if (p.aggregate || !p.rows.from_site()) {
+    return Response::Error(InvalidArgument("keep: only row-level values made from the site's datasets can be kept"));
+  }
+  Result<KeptCsv> csv = KeptCsv::Make(q.params, var->value->cols());
+  if (!csv.ok()) return Response::Error(csv.status().WithContext("keep"));
+  nlohmann::json meta = {{"rows", var->value->rows()}, {"cols", var->value->cols()}};
+  if (q.params.value("write", false)) {
+    if (output_folder_.empty()) {
+      meta["written"] = nullptr;
+      meta["not_written"] = "site.json names no output_folder";
+    } else {
+      if (Status fits = symbols_->CheckFits(MatrixBytes(*var->value)); !fits.ok()) {
+        return Response::Error(fits.WithContext("keep"));
+      }
+      std::error_code ec;
+      std::filesystem::create_directories(output_folder_, ec);
+      const std::string file = q.name + ".csv";
+      if (Status s = WriteTextFile(output_folder_ / file, csv->Text(*var->value)); !s.ok()) {
+        // The message names the file, never the folder: paths stay at the site.
+        return Response::Error(FailedPrecondition("keep: cannot write " + file + " in the site's output folder"));
+      }
+      meta["written"] = file;
+    }
+  }
+  if (Status s = symbols_->Keep(q.name, KeptDataset{*var, csv->columns}); !s.ok()) {
+    return Response::Error(s.WithContext("keep"));
+  }
+  return Response{Status::Ok(), std::move(meta), {}, {}};
 }
 
 Response Executor::Put(const Request& q) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,9 @@ class Executor {
 
   // Local training runs on the GPU (the site has one and its config allows it).
   void TrainOnGpu(bool on) { train_on_gpu_ = on; }
+  // Where kept datasets are written as CSV when a job asks (site.json "output_folder"); empty:
+  // nowhere.
+  void WriteKeptTo(std::filesystem::path folder) { output_folder_ = std::move(folder); }
 
   // One response per request, in order. A failed request changes no variable; later requests
   // in the batch still run. Thread-safe.
@@ -43,6 +47,11 @@ class Executor {
   Response Get(const Request& q, AuditEvent* audit);
   Response Exec(const Request& q, AuditEvent* audit);
   Response Clear(const Request& q);
+  Response Keep(const Request& q, AuditEvent* audit);
+  Response ReadKept(const Request& q, const KeptDataset& kept, const std::vector<std::string>& columns,
+                    AuditEvent* audit);
+  // The catalog's datasets and the kept ones.
+  nlohmann::json ListDatasets() const;
   // splitRows: the rows picked by a seeded hash (keyed and by cells for protected data).
   Response Split(const Request& q, const Variable& input, Provenance provenance, AuditEvent* audit);
 
@@ -63,6 +72,7 @@ class Executor {
   const std::string site_name_;
   const SiteLimits limits_;
   bool train_on_gpu_ = false;
+  std::filesystem::path output_folder_;
   const Catalog* catalog_;
   SymbolTable* symbols_;
   AuditLog* audit_;

@@ -8,6 +8,7 @@
 #include "common/code_table.h"
 #include "federated/update_codec.h"
 #include "site-agent/kmeans_stats.h"
+#include "site-agent/model_outputs.h"
 #include "site-agent/support.h"
 #include "site-agent/trainer.h"
 
@@ -342,6 +343,27 @@ Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inpu
   return out;
 }
 
+// A saved model's outputs for each row: inputs X, P (ModelRunSpec's layout).
+Result<FunctionOutput> PredictModelFunction(std::span<const Matrix* const> inputs, const PredictModelParams& params,
+                                            const FunctionContext&) {
+  FunctionOutput out;
+  FEDRA_ASSIGN_OR_RETURN(out.value, PredictRows(params.model, *inputs[0], *inputs[1]));
+  return out;
+}
+
+// The sums of a saved model's metrics on these rows: inputs X, y, P.
+Result<FunctionOutput> ScoreModelFunction(std::span<const Matrix* const> inputs, const ScoreModelParams& params,
+                                          const FunctionContext& context) {
+  if (params.model.kind == ModelKind::kLogistic ||
+      (params.model.kind == ModelKind::kMlp && params.model.mlp.output == OutputKind::kSoftmax)) {
+    FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "scoreModel"));
+  }
+  FunctionOutput out;
+  FEDRA_ASSIGN_OR_RETURN(out.value,
+                         ScoreSums(params, *inputs[0], *inputs[1], *inputs[2], context.withhold_decision_counts()));
+  return out;
+}
+
 using Body = Result<FunctionOutput> (*)(std::span<const Matrix* const> inputs, const nlohmann::json& params,
                                         const FunctionContext& context);
 
@@ -369,6 +391,8 @@ constexpr std::array kBodies = {
     BodyEntry{SiteFunction::kTrainLocal, &Parsed<TrainLocalParams, &TrainLocalFunction>},
     BodyEntry{SiteFunction::kPackUpdate, &Parsed<PackUpdateParams, &PackUpdateFunction>},
     BodyEntry{SiteFunction::kEvalModel, &Parsed<EvalModelParams, &EvaluateModelFunction>},
+    BodyEntry{SiteFunction::kPredictModel, &Parsed<PredictModelParams, &PredictModelFunction>},
+    BodyEntry{SiteFunction::kScoreModel, &Parsed<ScoreModelParams, &ScoreModelFunction>},
 };
 static_assert(kBodies.size() == kSiteFunctionCount, "every site function needs a body");
 

@@ -14,6 +14,7 @@ Result<std::unique_ptr<SiteAgent>> SiteAgent::Open(const SiteConfig& c) {
   agent->symbols_ = std::make_unique<SymbolTable>(c.limits.memory_budget_bytes);
   agent->executor_ = std::make_unique<Executor>(c.name, c.limits, agent->catalog_.get(), agent->symbols_.get(),
                                                 agent->audit_.get(), agent->ledger_.get());
+  agent->executor_->WriteKeptTo(c.output_folder);
   if (!c.gpu) {
     FEDRA_LOG(kInfo) << "training on the CPU (\"gpu\": \"off\")";
   } else if (const GpuProbe& gpu = ProbeGpu(); gpu.available) {

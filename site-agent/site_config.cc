@@ -137,23 +137,25 @@ OrderedJson SiteConfigJson(const SiteConfig& config, const std::filesystem::path
   const SiteLimits& limits = config.limits;
   OrderedJson datasets = OrderedJson::object();
   for (const auto& [name, spec] : config.datasets) datasets[name] = DatasetJson(spec, base_dir);
-  return {{"name", config.name},
-          {"listen", {{"address", config.listen_address}, {"port", config.listen_port}}},
-          {"tls", TlsFilesJson(config.tls, base_dir)},
-          {"allowed_masters", config.allowed_masters},
-          {"audit_log", PathInConfig(base_dir, config.audit_log)},
-          {"audit_log_max_bytes", config.audit_rotation.max_bytes},
-          {"audit_log_keep", config.audit_rotation.keep},
-          {"privacy_ledger", PathInConfig(base_dir, config.privacy_ledger)},
-          {"limits",
-           {{"max_message_bytes", limits.max_message_bytes},
-            {"max_response_bytes", limits.max_response_bytes},
-            {"memory_budget_bytes", limits.memory_budget_bytes},
-            {"min_aggregate_rows", limits.min_aggregate_rows},
-            {"read_timeout_s", limits.read_timeout_s},
-            {"idle_timeout_s", limits.idle_timeout_s}}},
-          {"gpu", config.gpu ? "auto" : "off"},
-          {"datasets", std::move(datasets)}};
+  OrderedJson out = {{"name", config.name},
+                     {"listen", {{"address", config.listen_address}, {"port", config.listen_port}}},
+                     {"tls", TlsFilesJson(config.tls, base_dir)},
+                     {"allowed_masters", config.allowed_masters},
+                     {"audit_log", PathInConfig(base_dir, config.audit_log)},
+                     {"audit_log_max_bytes", config.audit_rotation.max_bytes},
+                     {"audit_log_keep", config.audit_rotation.keep},
+                     {"privacy_ledger", PathInConfig(base_dir, config.privacy_ledger)},
+                     {"limits",
+                      {{"max_message_bytes", limits.max_message_bytes},
+                       {"max_response_bytes", limits.max_response_bytes},
+                       {"memory_budget_bytes", limits.memory_budget_bytes},
+                       {"min_aggregate_rows", limits.min_aggregate_rows},
+                       {"read_timeout_s", limits.read_timeout_s},
+                       {"idle_timeout_s", limits.idle_timeout_s}}},
+                     {"gpu", config.gpu ? "auto" : "off"},
+                     {"datasets", std::move(datasets)}};
+  if (!config.output_folder.empty()) out["output_folder"] = PathInConfig(base_dir, config.output_folder);
+  return out;
 }
 
 Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesystem::path& base_dir,
@@ -189,6 +191,9 @@ Result<SiteConfig> ParseSiteConfig(const nlohmann::json& doc, const std::filesys
   if (gpu != "auto" && gpu != "off")
     return InvalidArgument(f.Path("gpu") + ": \"auto\" or \"off\", got \"" + gpu + "\"");
   config.gpu = gpu == "auto";
+  std::string output;
+  FEDRA_RETURN_IF_ERROR(f.Optional("output_folder", &output));
+  if (!output.empty()) config.output_folder = ResolvePath(base_dir, output);
   if (const nlohmann::json* datasets = f.Child("datasets")) {
     if (!datasets->is_object()) return InvalidArgument(f.Path("datasets") + ": expected an object");
     for (const auto& [name, node] : datasets->items()) {

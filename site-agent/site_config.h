@@ -70,6 +70,9 @@ struct SiteConfig {
       "privacy-ledger.json";  // budgets spent and the site's secret (privacy_ledger.h)
   SiteLimits limits;
   bool gpu = true;  // "gpu": "auto" trains on the GPU when there is one; "off" always on the CPU
+  // Where the site writes datasets that jobs ask it to keep as CSV (a saved model's predictions);
+  // empty: nowhere, they stay in memory.
+  std::filesystem::path output_folder;
   std::map<std::string, DatasetSpec> datasets;
 };
 

@@ -42,6 +42,40 @@ Status SymbolTable::Erase(VarId id) {
   return Status::Ok();
 }
 
+// At most this many kept datasets: each is a job's output, not a store.
+constexpr size_t kMaxKeptDatasets = 64;
+
+Status SymbolTable::Keep(const std::string& name, KeptDataset data) {
+  const uint64_t bytes = MatrixBytes(*data.var.value);
+  std::lock_guard lock(mu_);
+  auto it = kept_.find(name);
+  const uint64_t freed = it == kept_.end() ? 0 : MatrixBytes(*it->second.var.value);
+  if (it == kept_.end() && kept_.size() >= kMaxKeptDatasets) {
+    return ResourceExhausted("the site keeps at most " + std::to_string(kMaxKeptDatasets) +
+                             " datasets from jobs; replace one by keeping under its name");
+  }
+  used_bytes_ -= freed;
+  if (Status fits = CheckFitsLocked(bytes); !fits.ok()) {
+    used_bytes_ += freed;
+    return fits;
+  }
+  used_bytes_ += bytes;
+  kept_[name] = std::move(data);
+  return Status::Ok();
+}
+
+Result<KeptDataset> SymbolTable::FindKept(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = kept_.find(name);
+  if (it == kept_.end()) return NotFound("unknown dataset '" + name + "'");
+  return it->second;
+}
+
+std::map<std::string, KeptDataset> SymbolTable::Kept() const {
+  std::lock_guard lock(mu_);
+  return kept_;
+}
+
 uint64_t SymbolTable::used_bytes() const {
   std::lock_guard lock(mu_);
   return used_bytes_;

@@ -1,11 +1,12 @@
-// The site's variables: immutable matrices with their privacy provenance, accounted against the
-// site's memory budget. Values are shared read-only, so operations run without holding the lock.
+// The site's variables, and the datasets it keeps from jobs: immutable matrices with their privacy provenance,
+// accounted against the site's memory budget. Values are shared read-only, so operations run without holding the lock.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "common/matrix.h"
@@ -24,6 +25,13 @@ struct Variable {
   std::shared_ptr<const std::vector<ColumnSpread>> spread;
 };
 
+// A row-level value kept under a name for later jobs (a saved model's predictions): read back
+// like a dataset of the catalog, with the provenance it was made with.
+struct KeptDataset {
+  Variable var;
+  std::vector<std::string> columns;
+};
+
 class SymbolTable {
  public:
   explicit SymbolTable(uint64_t budget_bytes) : budget_bytes_(budget_bytes) {}
@@ -40,6 +48,13 @@ class SymbolTable {
   // Removes a variable; kNotFound when absent.
   Status Erase(VarId id);
 
+  // Keeps `data` as `name`, in place of any kept dataset of that name, within the budget.
+  Status Keep(const std::string& name, KeptDataset data);
+  // kNotFound when no dataset of that name is kept.
+  Result<KeptDataset> FindKept(const std::string& name) const;
+  // Every kept dataset, by name.
+  std::map<std::string, KeptDataset> Kept() const;
+
   uint64_t used_bytes() const;
   size_t size() const;
 
@@ -48,8 +63,9 @@ class SymbolTable {
 
   const uint64_t budget_bytes_;
   mutable std::mutex mu_;
-  std::map<VarId, Variable> vars_;  // guarded by mu_
-  uint64_t used_bytes_ = 0;         // guarded by mu_
+  std::map<VarId, Variable> vars_;           // guarded by mu_
+  std::map<std::string, KeptDataset> kept_;  // guarded by mu_
+  uint64_t used_bytes_ = 0;                  // guarded by mu_
 };
 
 }  // namespace fedra

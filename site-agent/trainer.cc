@@ -174,12 +174,12 @@ class GpuBackend final : public StepBackend {
 
 }  // namespace
 
-BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targets& targets,
-                    Eigen::VectorXf* gradient) const {
+std::vector<int64_t> Mlp::Forward(const Eigen::VectorXf& params, const MatrixF& x, std::vector<MatrixF>* z,
+                                  std::vector<MatrixF>* h) const {
   const size_t layers = widths_.size() - 1;
-  // Forward, keeping each layer's pre-activation and output for the backward pass.
-  std::vector<MatrixF> z(layers), h(layers + 1);
-  h[0] = spec_.input_scale == 1 ? x : MatrixF(x / spec_.input_scale);
+  z->resize(layers);
+  h->resize(layers + 1);
+  (*h)[0] = spec_.input_scale == 1 ? x : MatrixF(x / spec_.input_scale);
   int64_t at = 0;
   std::vector<int64_t> offsets(layers);
   for (size_t l = 0; l < layers; ++l) {
@@ -187,11 +187,26 @@ BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targe
     const int in = widths_[l], out = widths_[l + 1];
     Eigen::Map<const MatrixF> w(params.data() + at, out, in);
     Eigen::Map<const Eigen::VectorXf> b(params.data() + at + int64_t{out} * in, out);
-    z[l] = h[l] * w.transpose();
-    z[l].rowwise() += b.transpose();
-    h[l + 1] = l + 1 < layers ? Activate(spec_.activation, z[l]) : z[l];
+    (*z)[l] = (*h)[l] * w.transpose();
+    (*z)[l].rowwise() += b.transpose();
+    (*h)[l + 1] = l + 1 < layers ? Activate(spec_.activation, (*z)[l]) : (*z)[l];
     at += int64_t{out} * in + out;
   }
+  return offsets;
+}
+
+MatrixF Mlp::Outputs(const Eigen::VectorXf& params, const MatrixF& x) const {
+  std::vector<MatrixF> z, h;
+  Forward(params, x, &z, &h);
+  return std::move(h.back());
+}
+
+BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targets& targets,
+                    Eigen::VectorXf* gradient) const {
+  const size_t layers = widths_.size() - 1;
+  // Forward, keeping each layer's pre-activation and output for the backward pass.
+  std::vector<MatrixF> z, h;
+  const std::vector<int64_t> offsets = Forward(params, x, &z, &h);
   const Eigen::Index rows = x.rows();
   BatchStats stats;
   stats.rows = rows;

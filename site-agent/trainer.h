@@ -39,7 +39,15 @@ class Mlp {
   BatchStats Run(const Eigen::VectorXf& params, const MatrixF& x, const Targets& targets,
                  Eigen::VectorXf* gradient) const;
 
+  // The output layer for each row of `x`: the logits of a softmax model, the values of a linear one.
+  MatrixF Outputs(const Eigen::VectorXf& params, const MatrixF& x) const;
+
  private:
+  // Each layer's pre-activation z[l] and output h[l + 1] (h[0]: the scaled input); returns each
+  // layer's offset into `params`.
+  std::vector<int64_t> Forward(const Eigen::VectorXf& params, const MatrixF& x, std::vector<MatrixF>* z,
+                               std::vector<MatrixF>* h) const;
+
   ModelSpec spec_;
   std::vector<int> widths_;
 };
