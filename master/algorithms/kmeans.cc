@@ -146,10 +146,13 @@ Result<KMeansModel> FitKMeans(Federation& fed, const FederatedMatrix& x, const K
   return model;
 }
 
-Result<double> KMeansInertia(Federation& fed, const FederatedMatrix& x, const Matrix& centers) {
-  if (centers.cols() != x.cols()) return InvalidArgument("kmeans: centres have the wrong number of columns");
+Result<KMeansScore> ScoreKMeans(Federation& fed, const FederatedMatrix& x, const Matrix& centers) {
+  if (centers.cols() != x.cols()) {
+    return InvalidArgument("kmeans: the centres have " + std::to_string(centers.cols()) + " columns, the data " +
+                           std::to_string(x.cols()));
+  }
   FEDRA_ASSIGN_OR_RETURN(Matrix stats, Step(fed, x, centers, static_cast<int>(centers.rows())));
-  return stats.col(x.cols() + 1).sum();
+  return KMeansScore{stats.col(x.cols() + 1).sum(), stats.col(x.cols())};
 }
 
 }  // namespace fedra

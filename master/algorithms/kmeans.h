@@ -40,7 +40,12 @@ struct KMeansModel {
 
 Result<KMeansModel> FitKMeans(Federation& fed, const FederatedMatrix& x, const KMeansOptions& options);
 
-// The inertia of fixed centres over x (e.g. a held-out split): one batch per site.
-Result<double> KMeansInertia(Federation& fed, const FederatedMatrix& x, const Matrix& centers);
+struct KMeansScore {
+  double inertia = 0;     // summed squared distance of each row to its nearest centre
+  Eigen::VectorXd sizes;  // rows nearest each centre
+};
+
+// Fixed centres over x (a held-out split, new data): one batch per site.
+Result<KMeansScore> ScoreKMeans(Federation& fed, const FederatedMatrix& x, const Matrix& centers);
 
 }  // namespace fedra

@@ -6,6 +6,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "master/federation/site_subset.h"
+#include "master/jobs/model_job.h"
 #include "master/jobs/registry.h"
 #include "master/jobs/script_job.h"
 #include "master/tensor/federated_matrix.h"
@@ -117,6 +118,7 @@ Result<JobSites> ChooseSites(Federation& federation, const JobSpec& job) {
 
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source) {
   if (IsScriptJob(doc)) return ParseScriptJob(doc, source);
+  if (IsModelJob(doc)) return ParseModelJob(doc, source);
   JobSpec job;
   JsonFields f(doc, source + ":");
   FEDRA_RETURN_IF_ERROR(f.Required("algorithm", &job.algorithm));
@@ -196,6 +198,7 @@ Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const 
                               const TrainingRecovery* recovery) {
   const auto start = std::chrono::steady_clock::now();
   if (job.IsScript()) return RunScriptJob(federation, job, on_iteration);
+  if (job.UsesModel()) return RunModelJob(federation, job);
   if (!job.fit) return FailedPrecondition(job.algorithm + ": the job was not parsed (ParseJobSpec)");
   FEDRA_ASSIGN_OR_RETURN(const JobSites sites, ChooseSites(federation, job));
   Federation& fed = sites.subset ? *sites.subset : federation;

@@ -59,7 +59,15 @@ struct JobSpec {
   std::map<std::string, std::string> args;
   std::function<void(const std::string&)> on_print;
 
+  // Model jobs (model_job.h; algorithm "evaluate" or "predict"): the saved model, where
+  // predictions are kept and whether the sites write them, and the score histograms' bins.
+  nlohmann::json saved_model;
+  std::string keep_as;
+  bool write_output = false;
+  int64_t bins = 0;
+
   bool IsScript() const { return !script.empty(); }
+  bool UsesModel() const { return !saved_model.is_null(); }
 };
 
 // Checks the spec against the algorithm registry (registry.h) and parses its parameters once; a

@@ -46,8 +46,8 @@ AlgorithmInfo KMeansJob() {
           {"iterations", model.iterations}};
       if (in.held_out) {
         FEDRA_ASSIGN_OR_RETURN(FederatedMatrix test, in.held_out->SelectColumns(in.fed, in.features));
-        FEDRA_ASSIGN_OR_RETURN(double inertia, KMeansInertia(in.fed, test, model.centers));
-        result["held_out"] = {{"rows", test.rows()}, {"metrics", {{"inertia", inertia}}}};
+        FEDRA_ASSIGN_OR_RETURN(KMeansScore scored, ScoreKMeans(in.fed, test, model.centers));
+        result["held_out"] = {{"rows", test.rows()}, {"metrics", {{"inertia", scored.inertia}}}};
       }
       return result;
     });

@@ -198,6 +198,12 @@ Result<nlohmann::json> FitNn(const FitData& in, TrainingOptions options) {
                         {"metrics", metrics},
                         {"rounds", trained.rounds},
                         {"iterations", static_cast<int>(trained.rounds.size())}};
+  if (options.model.output == OutputKind::kSoftmax) {
+    // The label's classes by code: the job's coding names them; codes as read name themselves.
+    std::vector<std::string> classes = in.classes;
+    for (auto k = classes.size(); k < static_cast<size_t>(outputs); ++k) classes.push_back(std::to_string(k));
+    result["classes"] = classes;
+  }
   if (!dropped.empty()) result["dropped"] = dropped;
   if (!rejoined.empty()) result["rejoined"] = rejoined;  // site -> the rounds it came back in
   if (held_out && last.contains("val_loss")) {           // no metrics when no validation site answered

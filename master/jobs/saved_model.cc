@@ -71,6 +71,147 @@ std::optional<nlohmann::json> PartialModel(const JobSpec& job, const TrainingChe
   return model;
 }
 
+namespace {
+
+// An array of `rows` arrays of `cols` numbers (`cols` < 0: any, the same for each).
+Result<Matrix> ReadRows(const nlohmann::json& doc, const std::string& where, int64_t cols) {
+  if (!doc.is_array() || doc.empty()) return InvalidArgument(where + ": expected an array of rows of numbers");
+  Matrix out;
+  for (size_t i = 0; i < doc.size(); ++i) {
+    const nlohmann::json& row = doc[i];
+    if (!row.is_array() || row.empty() || (cols >= 0 && static_cast<int64_t>(row.size()) != cols) ||
+        (i > 0 && static_cast<Eigen::Index>(row.size()) != out.cols())) {
+      return InvalidArgument(where + "[" + std::to_string(i) + "]: expected " +
+                             (cols >= 0 ? std::to_string(cols) : std::string("as many")) + " numbers");
+    }
+    if (i == 0) out.resize(static_cast<Eigen::Index>(doc.size()), static_cast<Eigen::Index>(row.size()));
+    for (size_t j = 0; j < row.size(); ++j) {
+      if (!row[j].is_number()) return InvalidArgument(where + "[" + std::to_string(i) + "]: expected numbers");
+      out(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = row[j].get<double>();
+    }
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> ReadNames(const nlohmann::json& model, const char* key, const std::string& where) {
+  const auto it = model.find(key);
+  if (it == model.end()) return std::vector<std::string>();
+  if (!it->is_array() || !std::all_of(it->begin(), it->end(), [](const nlohmann::json& n) { return n.is_string(); })) {
+    return InvalidArgument(where + "." + key + ": expected an array of names");
+  }
+  return it->get<std::vector<std::string>>();
+}
+
+// Coefficients as the jobs list them ({"name", "estimate"[, "class"]}, the intercept first) into
+// a matrix with a column per class (but the reference, for multinomial models) and row names.
+Status ReadCoefficients(const nlohmann::json& model, const std::string& where, const std::vector<std::string>& classes,
+                        UsableModel* out) {
+  const auto it = model.find("coefficients");
+  if (it == model.end() || !it->is_array() || it->empty()) {
+    return InvalidArgument(where + ".coefficients: expected the fitted coefficients");
+  }
+  std::vector<std::string> names, column_classes;
+  std::map<std::pair<std::string, std::string>, double> estimates;  // (class, name) -> estimate
+  for (const nlohmann::json& c : *it) {
+    if (!c.is_object() || !c.contains("name") || !c["name"].is_string() || !c.contains("estimate") ||
+        !c["estimate"].is_number()) {
+      return InvalidArgument(where + ".coefficients: each needs a \"name\" and a numeric \"estimate\"");
+    }
+    const std::string name = c["name"], cls = c.value("class", "");
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    if (std::find(column_classes.begin(), column_classes.end(), cls) == column_classes.end())
+      column_classes.push_back(cls);
+    estimates[{cls, name}] = c["estimate"].get<double>();
+  }
+  if (classes.size() > 2 && column_classes.size() != classes.size() - 1) {
+    return InvalidArgument(where + ".coefficients: " + std::to_string(classes.size()) + " classes need " +
+                           std::to_string(classes.size() - 1) + " sets of coefficients");
+  }
+  out->run.intercept = names.front() == "(intercept)";
+  out->parameters.resize(static_cast<Eigen::Index>(names.size()), static_cast<Eigen::Index>(column_classes.size()));
+  for (size_t k = 0; k < column_classes.size(); ++k) {
+    const std::string cls = classes.size() > 2 ? classes[k + 1] : column_classes[k];
+    for (size_t j = 0; j < names.size(); ++j) {
+      const auto e = estimates.find({cls, names[j]});
+      if (e == estimates.end()) {
+        return InvalidArgument(where + ".coefficients: no estimate of '" + names[j] + "' for class '" + cls + "'");
+      }
+      out->parameters(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(k)) = e->second;
+    }
+  }
+  out->inputs.assign(names.begin() + (out->run.intercept ? 1 : 0), names.end());
+  return Status::Ok();
+}
+
+Result<Matrix> ReadRow(const nlohmann::json& model, const char* key, const std::string& where, int64_t cols) {
+  const auto it = model.find(key);
+  if (it == model.end()) return InvalidArgument(where + "." + key + ": required");
+  return ReadRows(nlohmann::json::array({*it}), where + "." + key, cols);
+}
+
+}  // namespace
+
+Result<UsableModel> ReadUsableModel(const nlohmann::json& model, const std::string& where) {
+  if (!model.is_object() || model.value("format", "") != "fedra-model") {
+    return InvalidArgument(where +
+                           ": expected a saved model (\"format\": \"fedra-model\"), as GET "
+                           ".../runs/{id}/models/model serves it");
+  }
+  UsableModel out;
+  out.algorithm = model.value("algorithm", "");
+  FEDRA_ASSIGN_OR_RETURN(out.classes, ReadNames(model, "classes", where));
+  FEDRA_ASSIGN_OR_RETURN(out.inputs, ReadNames(model, "inputs", where));
+  const std::string& a = out.algorithm;
+  if (a == "lm" || a == "lmCG" || a == "logreg") {
+    out.run.kind = a == "logreg" ? ModelKind::kLogistic : ModelKind::kLinear;
+    if (a == "logreg" && out.classes.size() < 2) return InvalidArgument(where + ".classes: at least two");
+    FEDRA_RETURN_IF_ERROR(ReadCoefficients(model, where, out.classes, &out));
+  } else if (a == "kmeans") {
+    out.run.kind = ModelKind::kKMeans;
+    FEDRA_ASSIGN_OR_RETURN(out.parameters, ReadRows(model.value("centers", nlohmann::json()), where + ".centers",
+                                                    out.inputs.empty() ? -1 : static_cast<int64_t>(out.inputs.size())));
+  } else if (a == "pca") {
+    out.run.kind = ModelKind::kPca;
+    const auto d = static_cast<int64_t>(out.inputs.size());
+    if (d == 0) return InvalidArgument(where + ".inputs: the columns the components are over");
+    FEDRA_ASSIGN_OR_RETURN(Matrix components,
+                           ReadRows(model.value("components", nlohmann::json()), where + ".components", d));
+    FEDRA_ASSIGN_OR_RETURN(Matrix centre, ReadRow(model, "center", where, d));
+    FEDRA_ASSIGN_OR_RETURN(Matrix scale, ReadRow(model, "scale", where, d));
+    out.parameters.resize(components.rows() + 2, d);
+    out.parameters << centre, scale, components;
+  } else if (a == "nn") {
+    out.run.kind = ModelKind::kMlp;
+    FEDRA_ASSIGN_OR_RETURN(out.run.mlp,
+                           ParseModelSpec(model.value("model", nlohmann::json::object()), where + ".model"));
+    if (out.run.mlp.inputs < 1 || out.run.mlp.outputs < 1) {
+      return InvalidArgument(where + ".model: the saved layer layout names no inputs and outputs");
+    }
+    const auto p = model.find("parameters");
+    if (p == model.end() || !p->is_array() || static_cast<int64_t>(p->size()) != out.run.mlp.parameter_count()) {
+      return InvalidArgument(where + ".parameters: the model's layers take " +
+                             std::to_string(out.run.mlp.parameter_count()) + " parameters");
+    }
+    out.parameters.resize(out.run.mlp.parameter_count(), 1);
+    for (size_t i = 0; i < p->size(); ++i) {
+      if (!(*p)[i].is_number()) return InvalidArgument(where + ".parameters: expected numbers");
+      out.parameters(static_cast<Eigen::Index>(i), 0) = (*p)[i].get<double>();
+    }
+    if (out.run.mlp.output == OutputKind::kSoftmax && static_cast<int>(out.classes.size()) != out.run.mlp.outputs) {
+      return InvalidArgument(where + ".classes: the softmax layer has " + std::to_string(out.run.mlp.outputs) +
+                             " outputs, the model names " + std::to_string(out.classes.size()) + " classes");
+    }
+  } else {
+    return InvalidArgument(where + ".algorithm: '" + a + "' saves no usable model (lm, lmCG, logreg, kmeans, pca, nn)");
+  }
+  if (out.Classifies() && out.run.kind == ModelKind::kLogistic &&
+      out.parameters.cols() + 1 != static_cast<Eigen::Index>(out.classes.size())) {
+    return InvalidArgument(where + ".coefficients: " + std::to_string(out.classes.size()) + " classes need " +
+                           std::to_string(out.classes.size() - 1) + " sets of coefficients");
+  }
+  return out;
+}
+
 nlohmann::json ModelShapes(const nlohmann::json& model) {
   nlohmann::json shapes = nlohmann::json::object();
   for (const auto& [part, v] : model.items()) {

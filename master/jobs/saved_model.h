@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "master/algorithms/model_use.h"
 #include "master/jobs/job.h"
 #include "master/ps/checkpoint.h"
 
@@ -28,6 +29,9 @@ std::optional<nlohmann::json> SavedModel(const JobSpec& job, const nlohmann::jso
 
 // The model of a training run that ended before its last round, from its last checkpoint.
 std::optional<nlohmann::json> PartialModel(const JobSpec& job, const TrainingCheckpoint& checkpoint, int64_t run);
+
+// What using the model on rows needs, from its document; errors name the field ("model.centers").
+Result<UsableModel> ReadUsableModel(const nlohmann::json& model, const std::string& where);
 
 // Each array-valued part's shape ([rows] or [rows, cols]), for listings.
 nlohmann::json ModelShapes(const nlohmann::json& model);

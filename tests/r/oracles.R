@@ -157,5 +157,34 @@ switch(case,
     fit$temp_edges <- unname(quantile(raw$Temp, 0:4 / 4))
     write_case(raw, fit)
   },
+  pima_scored = {
+    # A model used on new rows: glm fitted on MASS's training sample of Pima women (Pima.tr, the
+    # first rows of the table), scored on its test sample (Pima.te): the probabilities and every
+    # metric fedra's evaluate reports, computed here from R's own predictions. ROC AUC both
+    # exactly (the Wilcoxon statistic) and from 200-bin histograms of the scores.
+    tr <- Pima.tr
+    te <- Pima.te
+    tr$type <- codes(tr$type)
+    te$type <- codes(te$type)
+    g <- glm(type ~ ., data = tr, family = binomial, control = glm.control(epsilon = 1e-14, maxit = 100))
+    p <- unname(predict(g, te, type = "response"))
+    y <- te$type
+    predicted <- as.integer(p > 0.5)
+    confusion <- unclass(table(factor(y, levels = 0:1), factor(predicted, levels = 0:1)))
+    precision <- diag(confusion) / colSums(confusion)
+    recall <- diag(confusion) / rowSums(confusion)
+    w <- suppressWarnings(wilcox.test(p[y == 1], p[y == 0]))$statistic
+    bins <- 200
+    b <- pmin(bins - 1, floor(p * bins)) + 1
+    neg <- tabulate(b[y == 0], bins)
+    pos <- tabulate(b[y == 1], bins)
+    write_case(rbind(tr, te), list(
+      label = "type", train_rows = nrow(tr), coefficients = coefficient_table(summary(g)$coefficients),
+      probabilities = p, log_loss = -mean(y * log(p) + (1 - y) * log(1 - p)), accuracy = mean(predicted == y),
+      confusion = unname(confusion), precision = unname(precision), recall = unname(recall),
+      f1 = unname(2 * precision * recall / (precision + recall)),
+      auc = unname(w) / (sum(y == 1) * sum(y == 0)),
+      histogram_auc = sum(pos * (cumsum(neg) - neg / 2)) / (sum(pos) * sum(neg))))
+  },
   stop("unknown case '", case, "'")
 )

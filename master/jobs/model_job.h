@@ -1,0 +1,35 @@
+// Jobs that use a saved model (saved_model.h) on a dataset at the sites, reading its columns
+// with the model's own fitted transform:
+//
+//   {"algorithm": "evaluate", "model": {...}, "data": {"dataset": "sensors-2026"},
+//    "params": {"bins": 200}, "sites": ["plant-a"]}                  (params, sites optional)
+//   {"algorithm": "predict", "model": {...}, "data": {"dataset": "sensors-2026"},
+//    "output": {"dataset": "sensors-2026-scored", "write": true}}
+//
+// "model" is the document GET .../models/model serves. Evaluate returns aggregates only
+// (model_use.h). Predict leaves the model's outputs at each site as dataset output.dataset,
+// kept in the site's memory for later jobs (read like any dataset, with the protection of the
+// rows it came from) and, with "write", written by the site as CSV into the output folder its
+// site.json names; no row comes back.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "master/federation/federation.h"
+#include "master/jobs/job.h"
+
+namespace fedra {
+
+// Whether `doc` asks to evaluate or predict with a saved model.
+bool IsModelJob(const nlohmann::json& doc);
+
+// Checks the fields and the model document.
+Result<JobSpec> ParseModelJob(const nlohmann::json& doc, const std::string& source);
+
+// {"algorithm", "dataset", "model": {"algorithm", "run_id"}, "metrics" (evaluate) or "output"
+// (predict: the dataset, its columns, and per site its rows and the file written), "rows",
+// "sites"}.
+Result<nlohmann::json> RunModelJob(Federation& fed, const JobSpec& job);
+
+}  // namespace fedra
