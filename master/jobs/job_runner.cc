@@ -2,7 +2,9 @@
 
 #include <chrono>
 
+#include "common/config.h"
 #include "common/logging.h"
+#include "master/jobs/model_job.h"
 #include "master/jobs/run_recorder.h"
 
 namespace fedra {
@@ -21,6 +23,29 @@ JobRunner::~JobRunner() {
   thread_.join();
 }
 
+namespace {
+
+// An evaluate or predict job may name its model by run ({"run": 7}, optionally "version"): the
+// saved document takes its place, so the recorded spec says exactly what was used.
+Status ResolveSavedModel(ExperimentDb& db, nlohmann::json* doc) {
+  if (!IsModelJob(*doc)) return Status::Ok();
+  const auto model = doc->find("model");
+  if (model == doc->end() || !model->is_object() || !model->contains("run")) return Status::Ok();
+  JsonFields f(*model, "job: model:");
+  int64_t run = 0, version = 0;
+  FEDRA_RETURN_IF_ERROR(f.Required("run", &run, 1, int64_t{1} << 62));
+  FEDRA_RETURN_IF_ERROR(f.Optional("version", &version, 0, int64_t{1} << 40));
+  FEDRA_RETURN_IF_ERROR(f.Finish());
+  Result<ModelBlob> blob = db.GetModel(run, "model", version);
+  if (!blob.ok()) return blob.status().WithContext("job: model");
+  Result<nlohmann::json> saved = ParseJson(std::string(blob->bytes.begin(), blob->bytes.end()), "the saved model");
+  if (!saved.ok()) return saved.status().WithContext("job: model");
+  *model = std::move(saved).value();
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<int64_t> JobRunner::Submit(const nlohmann::json& spec, const std::string& submitted_by) {
   if (!spec.is_object()) return InvalidArgument("the job spec must be a JSON object");
   nlohmann::json job_doc = spec;
@@ -32,6 +57,7 @@ Result<int64_t> JobRunner::Submit(const nlohmann::json& spec, const std::string&
     experiment = it->get<std::string>();
     job_doc.erase(it);
   }
+  FEDRA_RETURN_IF_ERROR(ResolveSavedModel(db_, &job_doc));
   FEDRA_ASSIGN_OR_RETURN(JobSpec job, ParseJobSpec(job_doc, "job"));
   FEDRA_ASSIGN_OR_RETURN(int64_t run, CreateJobRun(db_, job, job_doc, experiment, submitted_by, RunStatus::kScheduled));
   {

@@ -188,6 +188,22 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CHECK(saved["inputs"] == nlohmann::json::array({"u", "v"}));
     CHECK(saved["coefficients"] == done["result"]["coefficients"]);
 
+    // Evaluate names the model by its run; the recorded spec holds the document it used. Scoring
+    // exact statistics of a master's model on private-aggregate rows is the owner's choice, which
+    // this site has not made: the run fails with the site's reason.
+    CheckError(op.Post("/api/v1/jobs",
+                       {{"algorithm", "evaluate"}, {"model", {{"run", 99999}}}, {"data", {{"dataset", "reg"}}}}),
+               404, "NOT_FOUND", "99999");
+    submitted =
+        op.Post("/api/v1/jobs", {{"algorithm", "evaluate"}, {"model", {{"run", run}}}, {"data", {{"dataset", "reg"}}}});
+    REQUIRE(submitted.ok());
+    REQUIRE_MESSAGE(submitted->status == 201, submitted->body);
+    const nlohmann::json scored = s.WaitForEnd(viewer, submitted->Json()["run_id"]);
+    CHECK(scored["spec"]["model"] == saved);
+    CHECK(scored["info"]["status"] == "failed");
+    CHECK_MESSAGE(scored["info"]["error"].get<std::string>().find("allow_training") != std::string::npos,
+                  scored["info"]["error"]);
+
     CheckError(op.Post("/api/v1/jobs/" + std::to_string(run) + "/cancel", nlohmann::json::object()), 409,
                "FAILED_PRECONDITION", "already ended");
     CheckError(op.Post("/api/v1/runs/" + std::to_string(run) + "/status", {{"status", "running"}}), 409,

@@ -142,6 +142,13 @@ TEST_CASE("Cars93 at three sites: dummy coding and imputation give R's lm and gl
     CHECK((*saved)["inputs"][j] == (*lm)["coefficients"][j + 1]["name"]);
   }
 
+  // Used on data with its own transform (text coded, missing cells imputed as fitted), the
+  // model scores R's R² on the rows it was fitted on.
+  Result<nlohmann::json> scored =
+      t.Run({{"algorithm", "evaluate"}, {"model", *saved}, {"data", {{"dataset", "cars93"}}}});
+  REQUIRE_MESSAGE(scored.ok(), scored.status().ToString());
+  CHECK((*scored)["metrics"]["r2"].get<double>() == doctest::Approx(t.r["lm"]["r2"].get<double>()).epsilon(1e-9));
+
   // Origin ("USA", "non-USA") as a logreg label: coded in sorted order, the first the reference.
   Result<nlohmann::json> glm = t.Run({{"algorithm", "logreg"},
                                       {"data",
@@ -154,7 +161,14 @@ TEST_CASE("Cars93 at three sites: dummy coding and imputation give R's lm and gl
   Result<JobSpec> glm_spec =
       ParseJobSpec({{"algorithm", "logreg"}, {"data", {{"dataset", "cars93"}, {"label", "Origin"}}}}, "job.json");
   REQUIRE(glm_spec.ok());
-  CHECK(SavedModel(*glm_spec, *glm, 6)->at("classes") == nlohmann::json{"USA", "non-USA"});
+  const nlohmann::json glm_model = *SavedModel(*glm_spec, *glm, 6);
+  CHECK(glm_model["classes"] == nlohmann::json{"USA", "non-USA"});
+  // The label is coded by the saved transform too: the mean log-loss is R's deviance / 2n.
+  Result<nlohmann::json> glm_scored =
+      t.Run({{"algorithm", "evaluate"}, {"model", glm_model}, {"data", {{"dataset", "cars93"}}}});
+  REQUIRE_MESSAGE(glm_scored.ok(), glm_scored.status().ToString());
+  CHECK((*glm_scored)["metrics"]["log_loss"].get<double>() ==
+        doctest::Approx(t.r["glm"]["deviance"].get<double>() / (2 * 93)).epsilon(1e-7));
   CheckCoefficients(*glm, t.r["glm"], 1e-6);
   CHECK((*glm)["summary"]["deviance"].get<double>() ==
         doctest::Approx(t.r["glm"]["deviance"].get<double>()).epsilon(1e-8));
