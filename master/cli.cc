@@ -23,6 +23,7 @@
 #include "master/jobs/job_runner.h"
 #include "master/jobs/registry.h"
 #include "master/jobs/run_recorder.h"
+#include "master/onnx/onnx_export.h"
 #include "master/tensor/federated_matrix.h"
 #include "master/tracking/experiment_db.h"
 
@@ -80,7 +81,19 @@ struct Flags {
   std::string web = DefaultWebRoot();
   int timeout_s = 0;
   LogLevel log_level = LogLevel::kInfo;
+  std::string model;   // export: the saved model (JSON)
+  std::string output;  // export: the ONNX file to write
 };
+
+// Writes the saved model in `flags.model` as ONNX to `flags.output`.
+Status ExportModel(const Flags& flags) {
+  FEDRA_ASSIGN_OR_RETURN(nlohmann::json saved, LoadJsonFile(flags.model, size_t{1} << 30));
+  Result<std::string> onnx = ExportOnnx(saved);
+  if (!onnx.ok()) return onnx.status().WithContext(flags.model);
+  FEDRA_RETURN_IF_ERROR(WriteTextFile(flags.output, *onnx));
+  std::printf("wrote %s (%zu bytes)\n", flags.output.c_str(), onnx->size());
+  return Status::Ok();
+}
 
 Result<FederationConfig> LoadConfig(const Flags& flags) {
   FEDRA_ASSIGN_OR_RETURN(FederationConfig config, LoadFederationConfig(flags.federation));
@@ -293,6 +306,10 @@ int RunMasterCli(int argc, char** argv) {
                     "API token file, \"NAME ROLE SHA256\" per line (default: api-tokens next to federation.json)");
   serve->add_option("--ready-file", flags.ready_file, "once listening, write the bound port to this file");
   serve->add_option("--web", flags.web, "the dashboard's files")->capture_default_str();
+  CLI::App* export_model = app.add_subcommand(
+      "export", "write a saved model (GET .../runs/{id}/models/model) as ONNX, with its data transform");
+  export_model->add_option("--model", flags.model, "the saved model (JSON)")->required()->check(CLI::ExistingFile);
+  export_model->add_option("--output", flags.output, "the ONNX file to write")->required();
   CLI::App* help = app.add_subcommand("help", "show this help");
   app.footer(Footer());  // set after the subcommands, which would inherit it; only run needs it
   run->footer(kJobExample + Footer());
@@ -315,6 +332,13 @@ int RunMasterCli(int argc, char** argv) {
     return 0;
   }
   SetLogLevel(flags.log_level);
+  if (export_model->parsed()) {  // needs no federation
+    if (Status s = ExportModel(flags); !s.ok()) {
+      std::fprintf(stderr, "fedra-master: %s\n", s.message().c_str());
+      return 1;
+    }
+    return 0;
+  }
   Result<FederationConfig> config = LoadConfig(flags);
   Result<std::unique_ptr<Federation>> fed = config.ok() ? ConnectFederation(*config) : config.status();
   if (!fed.ok()) {

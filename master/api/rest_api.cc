@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "master/jobs/registry.h"
+#include "master/onnx/onnx_export.h"
 
 namespace fedra {
 namespace {
@@ -432,9 +433,18 @@ const std::vector<RestApi::ApiRoute>& RestApi::Routes() {
        [](RestApi& api, const C& c) -> R {
          FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(c.target.path[1], "run id"));
          FEDRA_ASSIGN_OR_RETURN(int64_t version, QueryInt(c.target, "version", 0, 0, int64_t{1} << 40));
+         const auto format = c.target.query.find("format");
+         const std::string as = format == c.target.query.end() ? "json" : format->second;
+         if (as != "json" && as != "onnx") {
+           return InvalidArgument("format: \"json\" (the saved model) or \"onnx\", got '" + as + "'");
+         }
          FEDRA_ASSIGN_OR_RETURN(ModelBlob model, api.db_.GetModel(id, c.target.path[3], version));
          // Models are fedra-model JSON documents (master/jobs/saved_model.h).
-         return ApiResponse{200, "application/json", std::string(model.bytes.begin(), model.bytes.end())};
+         std::string document(model.bytes.begin(), model.bytes.end());
+         if (as == "json") return ApiResponse{200, "application/json", std::move(document)};
+         FEDRA_ASSIGN_OR_RETURN(nlohmann::json saved, ParseJson(document, "the saved model"));
+         FEDRA_ASSIGN_OR_RETURN(std::string onnx, ExportOnnx(saved));
+         return ApiResponse{200, "application/octet-stream", std::move(onnx)};
        }},
   };
   return routes;

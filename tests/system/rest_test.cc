@@ -187,6 +187,13 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CHECK(saved["label"] == "y");
     CHECK(saved["inputs"] == nlohmann::json::array({"u", "v"}));
     CHECK(saved["coefficients"] == done["result"]["coefficients"]);
+    Result<testing::HttpReply> onnx = viewer.Get("/api/v1/runs/" + std::to_string(run) + "/models/model?format=onnx");
+    REQUIRE(onnx.ok());
+    CHECK(onnx->status == 200);
+    CHECK(onnx->content_type == "application/octet-stream");
+    CHECK(onnx->body.find("fedra_lmCG") != std::string::npos);  // the graph's name, in the protobuf
+    CheckError(viewer.Get("/api/v1/runs/" + std::to_string(run) + "/models/model?format=pmml"), 400, "INVALID_ARGUMENT",
+               "\"onnx\"");
 
     // Evaluate names the model by its run; the recorded spec holds the document it used. Scoring
     // exact statistics of a master's model on private-aggregate rows is the owner's choice, which

@@ -13,6 +13,7 @@
 #include "master/tensor/federated_transform.h"
 #include "tests/support/in_process_federation.h"
 #include "tests/support/r_oracle.h"
+#include "tests/support/r_table.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
@@ -21,65 +22,7 @@ namespace {
 using testing::InProcessSites;
 using testing::TempDir;
 
-// A CSV field as written back: quoted when it holds the delimiter or a quote.
-std::string CsvField(const std::string& text) {
-  if (text.find_first_of(",\"") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-// R's table `name` split by rows over sites a, b and c (about 20%, 30% and 50%), each site's
-// file with the columns rotated to its own order.
-struct RTable {
-  TempDir dir;
-  nlohmann::json r;
-  InProcessSites sites{dir.path() / "sites", {"a", "b", "c"}};
-  std::unique_ptr<Federation> fed;
-
-  RTable(const std::string& name, const std::string& privacy) : r(testing::RunROracle(name, dir.path())) {
-    const std::string pooled = (dir.path() / (name + ".csv")).string();
-    Result<CsvShape> shape = ProbeCsvFile(pooled, CsvOptions{});
-    REQUIRE_MESSAGE(shape.ok(), shape.status().ToString());
-    std::vector<std::vector<std::string>> records;
-    REQUIRE(ScanCsvFile(pooled, CsvOptions{}, [&](size_t, const std::vector<std::string>& fields) {
-              records.push_back(fields);
-              return true;
-            }).ok());
-    const std::vector<int> split = testing::UnevenThreeWaySplit(static_cast<int64_t>(records.size()));
-    const size_t n = shape->column_names.size();
-    size_t row = 0;
-    for (size_t s = 0; s < 3; ++s) {
-      const std::string& site = sites.sites()[s];
-      std::ofstream out(sites.kit(site) / (name + ".csv"));
-      auto write = [&](const std::vector<std::string>& fields) {
-        for (size_t j = 0; j < n; ++j) out << (j ? "," : "") << CsvField(fields[(j + 3 * s) % n]);
-        out << "\n";
-      };
-      write(shape->column_names);
-      for (int i = 0; i < split[s]; ++i) write(records[row++]);
-      out.close();
-      sites.AddDataset(site, name, name + ".csv", privacy);
-    }
-    sites.StartAll();
-    fed = sites.Connect();
-  }
-
-  Result<nlohmann::json> Run(const nlohmann::json& spec) {
-    Result<JobSpec> job = ParseJobSpec(spec, "job.json");
-    if (!job.ok()) return job.status();
-    return RunJob(*fed, *job);
-  }
-
-  // Describe requests the sites have answered so far.
-  size_t Describes() const {
-    size_t n = 0;
-    for (const std::string& site : sites.sites()) {
-      for (const nlohmann::json& e : sites.audit_events(site)) n += e.value("request", "") == "describe";
-    }
-    return n;
-  }
-};
+using testing::RTable;
 
 // Every coefficient R reports, by name, equals fedra's within `tolerance` (relative).
 void CheckCoefficients(const nlohmann::json& result, const nlohmann::json& r, double tolerance) {
