@@ -21,6 +21,7 @@
 #include "master/federation/tls_federation.h"
 #include "master/jobs/job.h"
 #include "master/jobs/job_runner.h"
+#include "master/jobs/model_job.h"
 #include "master/jobs/registry.h"
 #include "master/jobs/run_recorder.h"
 #include "master/onnx/onnx_export.h"
@@ -81,15 +82,28 @@ struct Flags {
   std::string web = DefaultWebRoot();
   int timeout_s = 0;
   LogLevel log_level = LogLevel::kInfo;
-  std::string model;   // export: the saved model (JSON)
+  std::string model;   // export: the saved model (JSON)...
+  int64_t run = 0;     // ...or this run's, in --db
   std::string output;  // export: the ONNX file to write
 };
 
-// Writes the saved model in `flags.model` as ONNX to `flags.output`.
+// Writes the saved model in `flags.model`, or run `flags.run`'s in `flags.db`, as ONNX to
+// `flags.output`.
 Status ExportModel(const Flags& flags) {
-  FEDRA_ASSIGN_OR_RETURN(nlohmann::json saved, LoadJsonFile(flags.model, size_t{1} << 30));
+  nlohmann::json saved;
+  if (!flags.model.empty()) {
+    FEDRA_ASSIGN_OR_RETURN(saved, LoadJsonFile(flags.model, size_t{1} << 30));
+  } else {
+    nlohmann::json doc = {{"algorithm", "predict"}, {"model", {{"run", flags.run}}}};
+    // Reading only: runs a stopped server left scheduled stay so for it.
+    FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<ExperimentDb> db,
+                           ExperimentDb::Open(flags.db, ExperimentDb::LeftActive::kKeep));
+    FEDRA_RETURN_IF_ERROR(ResolveSavedModel(*db, &doc));
+    saved = std::move(doc["model"]);
+  }
   Result<std::string> onnx = ExportOnnx(saved);
-  if (!onnx.ok()) return onnx.status().WithContext(flags.model);
+  if (!onnx.ok())
+    return onnx.status().WithContext(flags.model.empty() ? "run " + std::to_string(flags.run) : flags.model);
   FEDRA_RETURN_IF_ERROR(WriteTextFile(flags.output, *onnx));
   std::printf("wrote %s (%zu bytes)\n", flags.output.c_str(), onnx->size());
   return Status::Ok();
@@ -189,6 +203,11 @@ Result<nlohmann::json> Run(Federation& fed, const Flags& flags) {
     FEDRA_ASSIGN_OR_RETURN(doc, LoadJsonFile(flags.job));
   }
   const std::string source = std::filesystem::path(script ? flags.script : flags.job).filename().string();
+  std::unique_ptr<ExperimentDb> db;
+  if (!flags.db.empty()) {
+    FEDRA_ASSIGN_OR_RETURN(db, ExperimentDb::Open(flags.db));
+    FEDRA_RETURN_IF_ERROR(ResolveSavedModel(*db, &doc));
+  }
   FEDRA_ASSIGN_OR_RETURN(JobSpec job, ParseJobSpec(doc, source));
   // A script's print lines go to stdout as they come, its writes to files; the rest to the log.
   if (script) {
@@ -198,13 +217,13 @@ Result<nlohmann::json> Run(Federation& fed, const Flags& flags) {
     };
   }
   Result<nlohmann::json> result;
-  if (flags.db.empty()) {
+  if (!db) {
     result = RunJob(fed, job);
   } else {
-    FEDRA_ASSIGN_OR_RETURN(std::unique_ptr<ExperimentDb> db, ExperimentDb::Open(flags.db));
     FEDRA_ASSIGN_OR_RETURN(int64_t run, CreateJobRun(*db, job, doc, flags.experiment, "cli", RunStatus::kRunning));
     FEDRA_LOG(kInfo) << "recording as run " << run << " of experiment '" << flags.experiment << "' in " << flags.db;
     result = RunRecordedJob(fed, *db, job, run);
+    if (result.ok()) (*result)["run_id"] = run;  // what later jobs and exports name the model by
   }
   if (!result.ok() || !script) return result;
   FEDRA_RETURN_IF_ERROR(WriteOutputs(*result));
@@ -308,7 +327,14 @@ int RunMasterCli(int argc, char** argv) {
   serve->add_option("--web", flags.web, "the dashboard's files")->capture_default_str();
   CLI::App* export_model = app.add_subcommand(
       "export", "write a saved model (GET .../runs/{id}/models/model) as ONNX, with its data transform");
-  export_model->add_option("--model", flags.model, "the saved model (JSON)")->required()->check(CLI::ExistingFile);
+  CLI::Option* model_file =
+      export_model->add_option("--model", flags.model, "the saved model (JSON)")->check(CLI::ExistingFile);
+  CLI::Option* model_run =
+      export_model->add_option("--run", flags.run, "...or the model of this run in --db")->excludes(model_file);
+  export_model->add_option("--db", flags.db, "the experiment database holding --run")
+      ->check(CLI::ExistingFile)
+      ->needs(model_run);
+  model_run->needs("--db");
   export_model->add_option("--output", flags.output, "the ONNX file to write")->required();
   CLI::App* help = app.add_subcommand("help", "show this help");
   app.footer(Footer());  // set after the subcommands, which would inherit it; only run needs it
@@ -324,6 +350,10 @@ int RunMasterCli(int argc, char** argv) {
   }
   if (run->parsed() && flags.job.empty() && flags.script.empty()) {
     std::fprintf(stderr, "fedra-master: run needs --job FILE or --script FILE\nSee 'fedra-master run --help'.\n");
+    return 2;
+  }
+  if (export_model->parsed() && flags.model.empty() && flags.run == 0) {
+    std::fprintf(stderr, "fedra-master: export needs --model FILE or --db FILE --run ID\n");
     return 2;
   }
   if (help->parsed()) {

@@ -16,6 +16,16 @@ ROWS = {"north": 1200, "south": 3400, "east": 800}
 COLUMNS = ["temperature", "pressure", "vibration", "load", "overheat"]
 
 
+def sensor_reading(rng, i):
+    """One row of COLUMNS at site number i: warmer sites, overheating above 66 degrees."""
+    load = rng.uniform(0.2, 1.0)
+    temperature = 40 + 30 * load + rng.gauss(0, 2) + 5 * i
+    pressure = 2.0 + 0.5 * load + rng.gauss(0, 0.05)
+    vibration = 0.1 + 0.3 * load * load + abs(rng.gauss(0, 0.02))
+    overheat = 1 if temperature > 66 else 0
+    return [f"{temperature:.4f}", f"{pressure:.5f}", f"{vibration:.5f}", f"{load:.5f}", overheat]
+
+
 def write_data(kits, sites):
     for i, site in enumerate(sites):
         rng = random.Random(1000 + i)
@@ -24,12 +34,7 @@ def write_data(kits, sites):
             w = csv.writer(f)
             w.writerow(COLUMNS)
             for _ in range(ROWS.get(site, 1000)):
-                load = rng.uniform(0.2, 1.0)
-                temperature = 40 + 30 * load + rng.gauss(0, 2) + 5 * i
-                pressure = 2.0 + 0.5 * load + rng.gauss(0, 0.05)
-                vibration = 0.1 + 0.3 * load * load + abs(rng.gauss(0, 0.02))
-                overheat = 1 if temperature > 66 else 0
-                w.writerow([f"{temperature:.4f}", f"{pressure:.5f}", f"{vibration:.5f}", f"{load:.5f}", overheat])
+                w.writerow(sensor_reading(rng, i))
         # Maintenance logs as plants keep them: text columns, and hours left blank or "NA".
         with open(f"{kit}/maintenance.csv", "w", newline="") as f:
             w = csv.writer(f)
@@ -41,6 +46,12 @@ def write_data(kits, sites):
                 failures += rng.gauss(0, 0.3)
                 w.writerow([line, shift, rng.choice(["", "NA"]) if rng.random() < 0.05 else f"{hours:.1f}",
                             f"{failures:.3f}"])
+        # This week's readings, on which the owners will use the model trained on the others.
+        with open(f"{kit}/sensors_week.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(COLUMNS)
+            for _ in range(ROWS.get(site, 1000) // 4):
+                w.writerow(sensor_reading(rng, i))
         with open(f"{kit}/patients.csv", "w") as f:
             f.write("age,dose\n")
             for _ in range(50):
@@ -53,10 +64,14 @@ def write_data(kits, sites):
             "sensors": {"path": "sensors.csv", "privacy": "private-aggregate", "allow_training": True},
             "maintenance": {"path": "maintenance.csv", "privacy": "private-aggregate"},
             "patients": {"path": "patients.csv", "privacy": "private"},
+            "sensors-week": {"path": "sensors_week.csv", "privacy": "private-aggregate", "allow_training": True},
         }
+        # Where the site writes predictions a master asks it to keep as files.
+        config["output_folder"] = "predictions"
         json.dump(config, open(path, "w"), indent=2)
         print(f"   site {site}: sensors.csv ({ROWS.get(site, 1000)} rows, private-aggregate), "
-              f"maintenance.csv ({ROWS.get(site, 1000) // 4} rows, private-aggregate), patients.csv (50 rows, private)")
+              f"maintenance.csv and sensors_week.csv ({ROWS.get(site, 1000) // 4} rows each, private-aggregate), "
+              f"patients.csv (50 rows, private)")
 
 
 def set_ports(kits, sites):

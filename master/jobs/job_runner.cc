@@ -2,7 +2,6 @@
 
 #include <chrono>
 
-#include "common/config.h"
 #include "common/logging.h"
 #include "master/jobs/model_job.h"
 #include "master/jobs/run_recorder.h"
@@ -22,29 +21,6 @@ JobRunner::~JobRunner() {
   cv_.notify_all();
   thread_.join();
 }
-
-namespace {
-
-// An evaluate or predict job may name its model by run ({"run": 7}, optionally "version"): the
-// saved document takes its place, so the recorded spec says exactly what was used.
-Status ResolveSavedModel(ExperimentDb& db, nlohmann::json* doc) {
-  if (!IsModelJob(*doc)) return Status::Ok();
-  const auto model = doc->find("model");
-  if (model == doc->end() || !model->is_object() || !model->contains("run")) return Status::Ok();
-  JsonFields f(*model, "job: model:");
-  int64_t run = 0, version = 0;
-  FEDRA_RETURN_IF_ERROR(f.Required("run", &run, 1, int64_t{1} << 62));
-  FEDRA_RETURN_IF_ERROR(f.Optional("version", &version, 0, int64_t{1} << 40));
-  FEDRA_RETURN_IF_ERROR(f.Finish());
-  Result<ModelBlob> blob = db.GetModel(run, "model", version);
-  if (!blob.ok()) return blob.status().WithContext("job: model");
-  Result<nlohmann::json> saved = ParseJson(std::string(blob->bytes.begin(), blob->bytes.end()), "the saved model");
-  if (!saved.ok()) return saved.status().WithContext("job: model");
-  *model = std::move(saved).value();
-  return Status::Ok();
-}
-
-}  // namespace
 
 Result<int64_t> JobRunner::Submit(const nlohmann::json& spec, const std::string& submitted_by) {
   if (!spec.is_object()) return InvalidArgument("the job spec must be a JSON object");

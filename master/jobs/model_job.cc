@@ -81,6 +81,23 @@ Result<nlohmann::json> KeepAtSites(Federation& fed, const FederatedMatrix& predi
 
 }  // namespace
 
+Status ResolveSavedModel(ExperimentDb& db, nlohmann::json* doc) {
+  if (!IsModelJob(*doc)) return Status::Ok();
+  const auto model = doc->find("model");
+  if (model == doc->end() || !model->is_object() || !model->contains("run")) return Status::Ok();
+  JsonFields f(*model, "job: model:");
+  int64_t run = 0, version = 0;
+  FEDRA_RETURN_IF_ERROR(f.Required("run", &run, 1, int64_t{1} << 62));
+  FEDRA_RETURN_IF_ERROR(f.Optional("version", &version, 0, int64_t{1} << 40));
+  FEDRA_RETURN_IF_ERROR(f.Finish());
+  Result<ModelBlob> blob = db.GetModel(run, "model", version);
+  if (!blob.ok()) return blob.status().WithContext("job: model");
+  Result<nlohmann::json> saved = ParseJson(std::string(blob->bytes.begin(), blob->bytes.end()), "the saved model");
+  if (!saved.ok()) return saved.status().WithContext("job: model");
+  *model = std::move(saved).value();
+  return Status::Ok();
+}
+
 bool IsModelJob(const nlohmann::json& doc) {
   if (!doc.is_object() || !doc.contains("algorithm") || !doc["algorithm"].is_string()) return false;
   const std::string& a = doc["algorithm"].get_ref<const std::string&>();

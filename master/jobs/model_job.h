@@ -18,11 +18,17 @@
 #include "common/status.h"
 #include "master/federation/federation.h"
 #include "master/jobs/job.h"
+#include "master/tracking/experiment_db.h"
 
 namespace fedra {
 
 // Whether `doc` asks to evaluate or predict with a saved model.
 bool IsModelJob(const nlohmann::json& doc);
+
+// An evaluate or predict job may name its model by run ({"run": 7}, optionally "version"): puts
+// the saved document from `db` in its place, so that the recorded spec says exactly what was
+// used. Other jobs are left as they are.
+Status ResolveSavedModel(ExperimentDb& db, nlohmann::json* job_doc);
 
 // Checks the fields and the model document.
 Result<JobSpec> ParseModelJob(const nlohmann::json& doc, const std::string& source);

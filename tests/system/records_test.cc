@@ -117,6 +117,34 @@ TEST_CASE("a recorded run keeps its iterations, result and final metrics") {
   CHECK((*inertia)["total_points"] == iterations + 1);
   CHECK(run["metrics"]["inertia"].get<double>() ==
         doctest::Approx((*full)["result"]["metrics"]["inertia"].get<double>()).epsilon(1e-12));
+  db->reset();
+
+  // Later jobs and exports name the model by its run: evaluated on the same rows, the centres
+  // score the inertia they were fitted with.
+  const int64_t id = run["run_id"];
+  ChildProcess evaluate = RunMaster(
+      dir, local,
+      R"({"algorithm": "evaluate", "model": {"run": )" + std::to_string(id) + R"(}, "data": {"dataset": "u"}})");
+  REQUIRE(evaluate.Wait(std::chrono::seconds(60)) == 0);
+  const std::string printed = testing::ReadFile(dir / "master.log");
+  const size_t start = printed.rfind("\n{");
+  REQUIRE(start != std::string::npos);
+  const nlohmann::json scored = nlohmann::json::parse(printed.substr(start + 1));
+  CHECK(scored["run_id"] == id + 1);
+  CHECK(scored["metrics"]["inertia"].get<double>() ==
+        doctest::Approx(run["metrics"]["inertia"].get<double>()).epsilon(1e-9));
+  const std::filesystem::path onnx = dir / "kmeans.onnx";
+  ChildProcess exported({FEDRA_MASTER_BIN, "export", "--db", (dir / "fedra.db").string(), "--run", std::to_string(id),
+                         "--output", onnx.string()},
+                        dir / "export.log");
+  REQUIRE(exported.Wait(std::chrono::seconds(30)) == 0);
+  CHECK(std::filesystem::file_size(onnx) > 100);
+  ChildProcess unknown({FEDRA_MASTER_BIN, "export", "--db", (dir / "fedra.db").string(), "--run", "999", "--output",
+                        (dir / "none.onnx").string()},
+                       dir / "unknown.log");
+  CHECK(unknown.Wait(std::chrono::seconds(30)) == 1);
+  CHECK(testing::ReadFile(dir / "unknown.log").find("999") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir / "none.onnx"));
 }
 
 TEST_CASE("a master killed while it writes metrics leaves a database that opens, with the run failed") {
