@@ -68,7 +68,8 @@ Status WriteTextFile(const std::filesystem::path& path, std::string_view text) {
     if (n <= 0) break;
     done += static_cast<size_t>(n);
   }
-  const bool written = done == text.size() && ::close(fd) == 0;
+  const bool closed = ::close(fd) == 0;  // also after a failed write: no descriptor leaks
+  const bool written = done == text.size() && closed;
   std::error_code ec;
   if (written) std::filesystem::rename(tmp, path, ec);
   if (!written || ec) {

@@ -265,7 +265,12 @@ Response Executor::ReadKept(const Request& q, const KeptDataset& kept, const std
   }
   const Matrix& all = *kept.var.value;
   Matrix values = columns.empty() ? all : Matrix(all(Eigen::placeholders::all, picked));
-  const Provenance& p = kept.var.provenance;
+  Provenance p = kept.var.provenance;
+  if (!columns.empty() && !p.bounds.empty()) {  // dp-aggregate: each column keeps its own bounds
+    std::vector<Interval> bounds;
+    for (Eigen::Index j : picked) bounds.push_back(p.bounds.at(static_cast<size_t>(j)));
+    p.bounds = std::move(bounds);
+  }
   nlohmann::json meta = {{"rows", values.rows()},
                          {"cols", values.cols()},
                          {"columns", columns.empty() ? kept.columns : columns},
@@ -311,15 +316,20 @@ Response Executor::Keep(const Request& q, AuditEvent* audit) {
   }
   Result<KeptCsv> csv = KeptCsv::Make(q.params, var->value->cols());
   if (!csv.ok()) return Response::Error(csv.status().WithContext("keep"));
+  const auto write = q.params.find("write");
+  if (write != q.params.end() && !write->is_boolean()) {
+    return Response::Error(InvalidArgument("keep: params.write must be true or false"));
+  }
+  // Checked before the file is written: a refused keep changes nothing.
+  if (Status fits = symbols_->CheckKeep(q.name, MatrixBytes(*var->value)); !fits.ok()) {
+    return Response::Error(fits.WithContext("keep"));
+  }
   nlohmann::json meta = {{"rows", var->value->rows()}, {"cols", var->value->cols()}};
-  if (q.params.value("write", false)) {
+  if (write != q.params.end() && write->get<bool>()) {
     if (output_folder_.empty()) {
       meta["written"] = nullptr;
       meta["not_written"] = "site.json names no output_folder";
     } else {
-      if (Status fits = symbols_->CheckFits(MatrixBytes(*var->value)); !fits.ok()) {
-        return Response::Error(fits.WithContext("keep"));
-      }
       std::error_code ec;
       std::filesystem::create_directories(output_folder_, ec);
       const std::string file = q.name + ".csv";

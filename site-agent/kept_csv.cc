@@ -3,14 +3,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
+#include <string_view>
 
 namespace fedra {
 namespace {
 
-// Names go into a CSV header and cells unquoted: nothing that would need quoting.
+// Names go into a CSV header and cells unquoted: nothing that would need quoting, and nothing a
+// spreadsheet would run as a formula (=, +, -, @ first), unless it is a number ("-1").
 bool IsPlainCell(const std::string& s) {
-  return !s.empty() && s.size() <= 256 && s.find_first_of(",\"\r\n") == std::string::npos;
+  if (s.empty() || s.size() > 256 || s.find_first_of(",\"\r\n\t") != std::string::npos) return false;
+  if (std::string_view("=+-@").find(s[0]) == std::string_view::npos) return true;
+  char* end = nullptr;
+  std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size();
 }
 
 }  // namespace
@@ -26,7 +33,7 @@ Result<KeptCsv> KeptCsv::Make(const nlohmann::json& params, int64_t cols) {
     if (!c.is_string() || !IsPlainCell(c.get<std::string>()) || !seen.insert(c.get<std::string>()).second) {
       return InvalidArgument(
           "params.columns: each name must be distinct text of 1 to 256 characters without a comma, "
-          "quote or line break");
+          "quote, tab or line break, not starting with =, +, - or @ unless a number");
     }
     out.columns.push_back(c.get<std::string>());
   }
@@ -43,7 +50,8 @@ Result<KeptCsv> KeptCsv::Make(const nlohmann::json& params, int64_t cols) {
     for (const nlohmann::json& n : names) {
       if (!n.is_string() || !IsPlainCell(n.get<std::string>())) {
         return InvalidArgument("params.levels." + column +
-                               ": each name must be text of 1 to 256 characters without a comma, quote or line break");
+                               ": each name must be text of 1 to 256 characters without a comma, quote, tab or line "
+                               "break, not starting with =, +, - or @ unless a number");
       }
       list.push_back(n.get<std::string>());
     }

@@ -108,7 +108,20 @@ Result<Matrix> PcaScores(const Matrix& x, const Matrix& p) {
 
 }  // namespace
 
+// Outputs per row at most (classes, clusters, components): the model's size is the master's choice.
+constexpr Eigen::Index kMaxOutputs = 4096;
+// Statistics scoreModel returns at most (K^2 confusion counts and 2 K bins histogram bins).
+constexpr int64_t kMaxScoreStats = int64_t{1} << 22;
+
 Result<Matrix> PredictRows(const ModelRunSpec& model, const Matrix& x, const Matrix& p) {
+  const Eigen::Index width = model.kind == ModelKind::kMlp      ? model.mlp.outputs
+                             : model.kind == ModelKind::kPca    ? p.rows() - 2
+                             : model.kind == ModelKind::kKMeans ? p.rows()
+                                                                : p.cols() + 1;
+  if (width > kMaxOutputs) {
+    return InvalidArgument("the model has " + std::to_string(width) + " outputs per row, at most " +
+                           std::to_string(kMaxOutputs));
+  }
   if (model.kind == ModelKind::kKMeans) return NearestCentres(x, p);
   if (model.kind == ModelKind::kPca) return PcaScores(x, p);
   FEDRA_ASSIGN_OR_RETURN(Matrix outputs, Outputs(model, x, p));
@@ -137,10 +150,16 @@ Result<Matrix> ScoreSums(const ScoreModelParams& params, const Matrix& x, const 
     const Matrix e = y - outputs;
     Matrix out(ScoreLayout::kRegressionStats, 1);
     out << static_cast<double>(x.rows()), e.squaredNorm(), e.cwiseAbs().sum(), y.sum(), y.squaredNorm();
+    if (!out.allFinite()) return InvalidArgument("scoreModel: the model's outputs are not finite on these rows");
     return out;
   }
   const Eigen::Index classes = outputs.cols();
   const ScoreLayout layout{classes, params.bins};
+  if (layout.size() > kMaxScoreStats) {
+    return InvalidArgument("scoreModel: " + std::to_string(classes) + " classes with " + std::to_string(params.bins) +
+                           " bins make more than " + std::to_string(kMaxScoreStats) + " statistics; use fewer bins");
+  }
+  if (!outputs.allFinite()) return InvalidArgument("scoreModel: the model's outputs are not finite on these rows");
   if (y.cols() != 1 || !AreClassCodes(y, static_cast<double>(classes))) {
     return InvalidArgument("scoreModel: the label column has values that are not the model's class codes 0.." +
                            std::to_string(classes - 1));
@@ -156,7 +175,7 @@ Result<Matrix> ScoreSums(const ScoreModelParams& params, const Matrix& x, const 
     out(layout.confusion() + truth * classes + predicted, 0) += 1;
     for (Eigen::Index k = 0; k < classes; ++k) {
       const double probability = std::exp(log_p(i, k));
-      const auto bin = std::min<int64_t>(params.bins - 1, static_cast<int64_t>(probability * params.bins));
+      const auto bin = std::clamp<int64_t>(static_cast<int64_t>(probability * params.bins), 0, params.bins - 1);
       out(layout.histogram(k, k == truth) + bin, 0) += 1;
     }
   }

@@ -45,20 +45,27 @@ Status SymbolTable::Erase(VarId id) {
 // At most this many kept datasets: each is a job's output, not a store.
 constexpr size_t kMaxKeptDatasets = 64;
 
-Status SymbolTable::Keep(const std::string& name, KeptDataset data) {
-  const uint64_t bytes = MatrixBytes(*data.var.value);
-  std::lock_guard lock(mu_);
-  auto it = kept_.find(name);
-  const uint64_t freed = it == kept_.end() ? 0 : MatrixBytes(*it->second.var.value);
+Status SymbolTable::CheckKeepLocked(const std::string& name, uint64_t bytes) const {
+  const auto it = kept_.find(name);
   if (it == kept_.end() && kept_.size() >= kMaxKeptDatasets) {
     return ResourceExhausted("the site keeps at most " + std::to_string(kMaxKeptDatasets) +
                              " datasets from jobs; replace one by keeping under its name");
   }
-  used_bytes_ -= freed;
-  if (Status fits = CheckFitsLocked(bytes); !fits.ok()) {
-    used_bytes_ += freed;
-    return fits;
-  }
+  const uint64_t freed = it == kept_.end() ? 0 : MatrixBytes(*it->second.var.value);
+  return CheckFitsLocked(bytes > freed ? bytes - freed : 0);
+}
+
+Status SymbolTable::CheckKeep(const std::string& name, uint64_t bytes) const {
+  std::lock_guard lock(mu_);
+  return CheckKeepLocked(name, bytes);
+}
+
+Status SymbolTable::Keep(const std::string& name, KeptDataset data) {
+  const uint64_t bytes = MatrixBytes(*data.var.value);
+  std::lock_guard lock(mu_);
+  FEDRA_RETURN_IF_ERROR(CheckKeepLocked(name, bytes));
+  auto it = kept_.find(name);
+  if (it != kept_.end()) used_bytes_ -= MatrixBytes(*it->second.var.value);
   used_bytes_ += bytes;
   kept_[name] = std::move(data);
   return Status::Ok();

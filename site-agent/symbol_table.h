@@ -50,6 +50,8 @@ class SymbolTable {
 
   // Keeps `data` as `name`, in place of any kept dataset of that name, within the budget.
   Status Keep(const std::string& name, KeptDataset data);
+  // Ok when Keep of `bytes` as `name` would succeed now.
+  Status CheckKeep(const std::string& name, uint64_t bytes) const;
   // kNotFound when no dataset of that name is kept.
   Result<KeptDataset> FindKept(const std::string& name) const;
   // Every kept dataset, by name.
@@ -60,6 +62,7 @@ class SymbolTable {
 
  private:
   Status CheckFitsLocked(uint64_t bytes) const;
+  Status CheckKeepLocked(const std::string& name, uint64_t bytes) const;
 
   const uint64_t budget_bytes_;
   mutable std::mutex mu_;

@@ -17,7 +17,9 @@
 namespace fedra {
 
 struct UsableModel {
-  std::string algorithm;  // lm, lmCG, logreg, kmeans, pca, nn
+  std::string algorithm;              // lm, lmCG, logreg, kmeans, pca, nn
+  std::vector<std::string> features;  // the raw columns it reads, in order
+  std::string label;                  // the raw label column; empty for k-means and PCA
   ModelRunSpec run;
   Matrix parameters;                 // P, as ModelRunSpec lays it out
   std::vector<std::string> inputs;   // the columns the model reads, after the transform, in order

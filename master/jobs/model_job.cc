@@ -159,15 +159,13 @@ Result<nlohmann::json> RunModelJob(Federation& federation, const JobSpec& job) {
   FEDRA_ASSIGN_OR_RETURN(const UsableModel model, ReadUsableModel(saved, "model"));
   const bool evaluate = job.algorithm == "evaluate";
   const bool needs_label = evaluate && (model.Classifies() || model.Regresses());
-  const std::string label = saved.value("label", "");
+  const std::string& label = model.label;
   if (needs_label && label.empty()) return InvalidArgument("model.label: the model names no label to evaluate against");
-  FEDRA_ASSIGN_OR_RETURN(std::vector<std::string> used, [&]() -> Result<std::vector<std::string>> {
-    const auto f = saved.find("features");
-    if (f == saved.end() || !f->is_array() || f->empty()) {
-      return InvalidArgument("model.features: the raw columns the model reads are required");
-    }
-    return f->get<std::vector<std::string>>();
-  }());
+  if (needs_label && model.run.kind == ModelKind::kMlp && model.run.mlp.outputs > 1 && model.Regresses()) {
+    return InvalidArgument("model: a network with " + std::to_string(model.run.mlp.outputs) +
+                           " outputs is evaluated against one label column; evaluate takes one-output models");
+  }
+  std::vector<std::string> used = model.features;
   if (needs_label) used.push_back(label);
   auto run = [&]() -> Result<nlohmann::json> {
     FEDRA_ASSIGN_OR_RETURN(const DatasetSchema schema, ReadSchema(fed, job.dataset));

@@ -127,7 +127,14 @@ Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const J
     if (cancel) return Cancelled("run " + std::to_string(run_id) + " was cancelled");
     return Status::Ok();
   };
-  Result<nlohmann::json> result = RunJob(fed, job, on_iteration, &recovery);
+  Result<nlohmann::json> result = [&]() -> Result<nlohmann::json> {
+    // A defect that throws fails this run, recorded as such, and not the master that runs it.
+    try {
+      return RunJob(fed, job, on_iteration, &recovery);
+    } catch (const std::exception& e) {
+      return Internal(std::string("the job stopped on an internal error: ") + e.what());
+    }
+  }();
   Status recorded;
   if (result.ok() && !resumed.is_null()) (*result)["resumed"] = resumed;
   if (!result.ok()) recorded = SaveLastCheckpoint(db, job, run_id);

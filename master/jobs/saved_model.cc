@@ -117,6 +117,9 @@ Status ReadCoefficients(const nlohmann::json& model, const std::string& where, c
         !c["estimate"].is_number()) {
       return InvalidArgument(where + ".coefficients: each needs a \"name\" and a numeric \"estimate\"");
     }
+    if (c.contains("class") && !c["class"].is_string()) {
+      return InvalidArgument(where + ".coefficients: \"class\" must be a class name");
+    }
     const std::string name = c["name"], cls = c.value("class", "");
     if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     if (std::find(column_classes.begin(), column_classes.end(), cls) == column_classes.end())
@@ -152,13 +155,21 @@ Result<Matrix> ReadRow(const nlohmann::json& model, const char* key, const std::
 }  // namespace
 
 Result<UsableModel> ReadUsableModel(const nlohmann::json& model, const std::string& where) {
-  if (!model.is_object() || model.value("format", "") != "fedra-model") {
+  const auto text = [&](const char* key) {
+    const auto it = model.find(key);
+    return it != model.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (!model.is_object() || text("format") != "fedra-model") {
     return InvalidArgument(where +
                            ": expected a saved model (\"format\": \"fedra-model\"), as GET "
                            ".../runs/{id}/models/model serves it");
   }
   UsableModel out;
-  out.algorithm = model.value("algorithm", "");
+  out.algorithm = text("algorithm");
+  out.label = text("label");
+  if (model.contains("label") && !model["label"].is_string()) return InvalidArgument(where + ".label: expected a name");
+  FEDRA_ASSIGN_OR_RETURN(out.features, ReadNames(model, "features", where));
+  if (out.features.empty()) return InvalidArgument(where + ".features: the raw columns the model reads are required");
   FEDRA_ASSIGN_OR_RETURN(out.classes, ReadNames(model, "classes", where));
   FEDRA_ASSIGN_OR_RETURN(out.inputs, ReadNames(model, "inputs", where));
   const std::string& a = out.algorithm;

@@ -275,9 +275,7 @@ Status AddModel(Graph& g, const UsableModel& model, const std::string& x) {
 
 Result<std::string> ExportOnnx(const nlohmann::json& saved) {
   FEDRA_ASSIGN_OR_RETURN(UsableModel model, ReadUsableModel(saved, "model"));
-  const auto f = saved.find("features");
-  if (f == saved.end() || !f->is_array() || f->empty()) return InvalidArgument("model.features: required");
-  const std::vector<std::string> features = f->get<std::vector<std::string>>();
+  const std::vector<std::string>& features = model.features;
   nlohmann::json spec = saved.value("transform", nlohmann::json::object());
   for (auto it = spec.begin(); it != spec.end();) {
     it = std::find(features.begin(), features.end(), it.key()) == features.end() ? spec.erase(it) : std::next(it);
@@ -287,9 +285,10 @@ Result<std::string> ExportOnnx(const nlohmann::json& saved) {
   onnx::ModelProto proto;
   proto.set_ir_version(8);
   proto.set_producer_name("fedra");
-  proto.set_model_version(saved.value("run_id", int64_t{0}));
-  proto.set_doc_string(model.algorithm + " model of run " + saved.value("run_id", nlohmann::json()).dump() +
-                       " on dataset '" + saved.value("dataset", "") + "'");
+  const nlohmann::json run = saved.value("run_id", nlohmann::json());
+  if (run.is_number_integer()) proto.set_model_version(run.get<int64_t>());
+  proto.set_doc_string(model.algorithm + " model of run " + run.dump() + " on dataset " +
+                       saved.value("dataset", nlohmann::json()).dump());
   proto.add_opset_import()->set_version(13);
   onnx::OperatorSetIdProto* ml = proto.add_opset_import();
   ml->set_domain("ai.onnx.ml");

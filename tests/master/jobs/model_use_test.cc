@@ -275,6 +275,14 @@ TEST_CASE("evaluate and predict: wrong models, data and outputs are clear errors
   };
   CHECK(error({{"algorithm", "evaluate"}, {"model", {{"algorithm", "lm"}}}, {"data", {{"dataset", "pima_test"}}}})
             .find("\"format\": \"fedra-model\"") != std::string::npos);
+  nlohmann::json numbered = model;
+  numbered["label"] = 5;
+  CHECK(error({{"algorithm", "evaluate"}, {"model", numbered}, {"data", {{"dataset", "pima_test"}}}})
+            .find("model.label: expected a name") != std::string::npos);
+  numbered = model;
+  numbered["features"] = {1, 2};
+  CHECK(error({{"algorithm", "evaluate"}, {"model", numbered}, {"data", {{"dataset", "pima_test"}}}})
+            .find("model.features: expected an array of names") != std::string::npos);
   nlohmann::json renamed = model;
   renamed["features"][0] = "pregnancies";
   CHECK(error({{"algorithm", "evaluate"}, {"model", renamed}, {"data", {{"dataset", "pima_test"}}}})
