@@ -154,6 +154,15 @@ struct ModelRunSpec {
   bool intercept = true;  // linear, logistic
   ModelSpec mlp;          // mlp
 
+  // Classes with probabilities (logistic; mlp with softmax), or predicts values (linear; mlp
+  // with a linear output); k-means and PCA do neither.
+  bool Classifies() const {
+    return kind == ModelKind::kLogistic || (kind == ModelKind::kMlp && mlp.output == OutputKind::kSoftmax);
+  }
+  bool Regresses() const {
+    return kind == ModelKind::kLinear || (kind == ModelKind::kMlp && mlp.output == OutputKind::kLinear);
+  }
+
   nlohmann::json ToJson() const;
   static Result<ModelRunSpec> Parse(const nlohmann::json& params, std::string_view function);
 };

@@ -354,10 +354,7 @@ Result<FunctionOutput> PredictModelFunction(std::span<const Matrix* const> input
 // The sums of a saved model's metrics on these rows: inputs X, y, P.
 Result<FunctionOutput> ScoreModelFunction(std::span<const Matrix* const> inputs, const ScoreModelParams& params,
                                           const FunctionContext& context) {
-  if (params.model.kind == ModelKind::kLogistic ||
-      (params.model.kind == ModelKind::kMlp && params.model.mlp.output == OutputKind::kSoftmax)) {
-    FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "scoreModel"));
-  }
+  if (params.model.Classifies()) FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "scoreModel"));
   FunctionOutput out;
   FEDRA_ASSIGN_OR_RETURN(out.value,
                          ScoreSums(params, *inputs[0], *inputs[1], *inputs[2], context.withhold_decision_counts()));

@@ -35,11 +35,6 @@ Result<Eigen::VectorXf> MlpParameters(const ModelSpec& spec, const Matrix& x, co
   return Eigen::VectorXf(p.col(0).cast<float>());
 }
 
-bool Classifies(const ModelRunSpec& model) {
-  return model.kind == ModelKind::kLogistic ||
-         (model.kind == ModelKind::kMlp && model.mlp.output == OutputKind::kSoftmax);
-}
-
 // A classifier's logits, one column per class (a logistic model's reference class scores 0), or
 // a regression's predictions.
 Result<Matrix> Outputs(const ModelRunSpec& model, const Matrix& x, const Matrix& p) {
@@ -125,7 +120,7 @@ Result<Matrix> PredictRows(const ModelRunSpec& model, const Matrix& x, const Mat
   if (model.kind == ModelKind::kKMeans) return NearestCentres(x, p);
   if (model.kind == ModelKind::kPca) return PcaScores(x, p);
   FEDRA_ASSIGN_OR_RETURN(Matrix outputs, Outputs(model, x, p));
-  if (!Classifies(model)) return outputs;
+  if (!model.Classifies()) return outputs;
   Matrix out(x.rows(), outputs.cols() + 1);
   const Matrix log_p = LogSoftmax(outputs);
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
@@ -142,7 +137,7 @@ Result<Matrix> ScoreSums(const ScoreModelParams& params, const Matrix& x, const 
   const ModelRunSpec& model = params.model;
   if (y.rows() != x.rows()) return InvalidArgument("scoreModel: y must have a row per row of X");
   FEDRA_ASSIGN_OR_RETURN(Matrix outputs, Outputs(model, x, p));
-  if (!Classifies(model)) {
+  if (!model.Classifies()) {
     if (y.cols() != outputs.cols()) {
       return InvalidArgument("scoreModel: the model predicts " + std::to_string(outputs.cols()) +
                              " columns, the label has " + std::to_string(y.cols()));

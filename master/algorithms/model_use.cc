@@ -114,14 +114,6 @@ Result<nlohmann::json> PcaMetrics(Federation& fed, const FederatedMatrix& x, con
 
 }  // namespace
 
-bool UsableModel::Classifies() const {
-  return run.kind == ModelKind::kLogistic || (run.kind == ModelKind::kMlp && run.mlp.output == OutputKind::kSoftmax);
-}
-
-bool UsableModel::Regresses() const {
-  return run.kind == ModelKind::kLinear || (run.kind == ModelKind::kMlp && run.mlp.output == OutputKind::kLinear);
-}
-
 std::vector<std::string> UsableModel::OutputNames() const {
   switch (run.kind) {
     case ModelKind::kKMeans: return {"cluster", "distance2"};

@@ -25,8 +25,8 @@ struct UsableModel {
   std::vector<std::string> inputs;   // the columns the model reads, after the transform, in order
   std::vector<std::string> classes;  // a classifier's classes, by code
 
-  bool Classifies() const;
-  bool Regresses() const;
+  bool Classifies() const { return run.Classifies(); }
+  bool Regresses() const { return run.Regresses(); }
   // Names of the columns predictModel makes: "predicted"; "predicted" and "p_<class>" for each
   // class; "cluster" and "distance2"; "PC1", "PC2", ...
   std::vector<std::string> OutputNames() const;

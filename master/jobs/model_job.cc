@@ -22,11 +22,7 @@ std::string List(const std::vector<std::string>& names) {
 // nullopt when it reads numbers as they are.
 Result<std::optional<Transform>> SavedTransform(const nlohmann::json& model, const std::vector<std::string>& used,
                                                 const DatasetSchema& schema) {
-  nlohmann::json spec = model.value("transform", nlohmann::json::object());
-  if (!spec.is_object()) return InvalidArgument("model.transform: expected an object");
-  for (auto it = spec.begin(); it != spec.end();) {
-    it = std::find(used.begin(), used.end(), it.key()) == used.end() ? spec.erase(it) : std::next(it);
-  }
+  FEDRA_ASSIGN_OR_RETURN(const nlohmann::json spec, SavedTransformSpec(model, used));
   if (spec.empty() && schema.Categorical().empty()) return std::optional<Transform>();
   FEDRA_ASSIGN_OR_RETURN(Transform t, Transform::Parse(spec, used, schema.Categorical(), "model.transform"));
   for (const ColumnTransform& c : t.columns) {

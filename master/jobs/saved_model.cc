@@ -223,6 +223,15 @@ Result<UsableModel> ReadUsableModel(const nlohmann::json& model, const std::stri
   return out;
 }
 
+Result<nlohmann::json> SavedTransformSpec(const nlohmann::json& model, const std::vector<std::string>& columns) {
+  nlohmann::json spec = model.value("transform", nlohmann::json::object());
+  if (!spec.is_object()) return InvalidArgument("model.transform: expected an object");
+  for (auto it = spec.begin(); it != spec.end();) {
+    it = std::find(columns.begin(), columns.end(), it.key()) == columns.end() ? spec.erase(it) : std::next(it);
+  }
+  return spec;
+}
+
 nlohmann::json ModelShapes(const nlohmann::json& model) {
   nlohmann::json shapes = nlohmann::json::object();
   for (const auto& [part, v] : model.items()) {

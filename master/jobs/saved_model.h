@@ -33,6 +33,10 @@ std::optional<nlohmann::json> PartialModel(const JobSpec& job, const TrainingChe
 // What using the model on rows needs, from its document; errors name the field ("model.centers").
 Result<UsableModel> ReadUsableModel(const nlohmann::json& model, const std::string& where);
 
+// The saved model's transform over `columns` (its features, with or without the label): the
+// entries of other columns left out; {} when it has none.
+Result<nlohmann::json> SavedTransformSpec(const nlohmann::json& model, const std::vector<std::string>& columns);
+
 // Each array-valued part's shape ([rows] or [rows, cols]), for listings.
 nlohmann::json ModelShapes(const nlohmann::json& model);
 

@@ -276,10 +276,7 @@ Status AddModel(Graph& g, const UsableModel& model, const std::string& x) {
 Result<std::string> ExportOnnx(const nlohmann::json& saved) {
   FEDRA_ASSIGN_OR_RETURN(UsableModel model, ReadUsableModel(saved, "model"));
   const std::vector<std::string>& features = model.features;
-  nlohmann::json spec = saved.value("transform", nlohmann::json::object());
-  for (auto it = spec.begin(); it != spec.end();) {
-    it = std::find(features.begin(), features.end(), it.key()) == features.end() ? spec.erase(it) : std::next(it);
-  }
+  FEDRA_ASSIGN_OR_RETURN(const nlohmann::json spec, SavedTransformSpec(saved, features));
   FEDRA_ASSIGN_OR_RETURN(Transform transform, Transform::Parse(spec, features, {}, "model.transform"));
 
   onnx::ModelProto proto;
