@@ -74,6 +74,7 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   if (options.recovery) {
     recovery = *options.recovery;
     if (options.checkpoint_every > 0) recovery.every = options.checkpoint_every;
+    recovery.model = options.model_description;
     ps.recovery = &recovery;
   }
   for (int s = 0; s < runner->sites(); ++s) {

@@ -49,6 +49,7 @@ struct TrainingOptions {
   IterationHook on_iteration = nullptr;        // per round: loss, accuracy, loss@site, bytes, validation
   const TrainingRecovery* recovery = nullptr;  // checkpoints (master/ps/checkpoint.h)
   int64_t checkpoint_every = 0;                // rounds between them; 0: the recovery's choice
+  nlohmann::json model_description = nlohmann::json::object();  // stored with them (TrainingCheckpoint::model)
 };
 
 // Rows the model is scored on after every round, never trained on.

@@ -45,6 +45,8 @@ struct FitData {
   std::vector<std::string> late = {};
   Federation* all_sites = nullptr;
   const TrainingRecovery* recovery = nullptr;  // checkpoints, for training
+  // What the result says of the columns: "features", "label" and the fitted "transform".
+  nlohmann::json described = nlohmann::json::object();
 };
 
 // A job's algorithm with its options parsed and checked: fits when called.

@@ -251,24 +251,24 @@ Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const 
     std::vector<std::string> classes;
     if (fitted && label >= 0 && fitted->columns.back().coding == Coding::kLabel)
       classes = fitted->columns.back().levels;
+    nlohmann::json described = {{"features", feature_names}};
+    if (fitted) described["transform"] = fitted->ToJson();
+    if (!label_name.empty()) described["label"] = label_name;
     auto with_transform = [&](Result<nlohmann::json> result) -> Result<nlohmann::json> {
-      if (!result.ok()) return result;
-      if (fitted) (*result)["transform"] = fitted->ToJson();
-      (*result)["features"] = feature_names;
-      if (!label_name.empty()) (*result)["label"] = label_name;
+      if (result.ok()) result->update(described);
       return result;
     };
     std::vector<std::string> late;
     for (const auto& [site, why] : sites.left_out.items()) late.push_back(site);
     if (!job.holdout) {
-      return with_transform(
-          job.fit(FitData{fed, data, features, label, nullptr, on_iteration, classes, late, &federation, recovery}));
+      return with_transform(job.fit(
+          FitData{fed, data, features, label, nullptr, on_iteration, classes, late, &federation, recovery, described}));
     }
     FEDRA_ASSIGN_OR_RETURN(FederatedMatrix::Split split, data.SplitRows(fed, job.holdout->fraction, job.holdout->seed));
     FEDRA_LOG(kInfo) << job.algorithm << ": " << split.train.rows() << " training rows, " << split.held_out.rows()
                      << " held out";
     return with_transform(job.fit(FitData{fed, split.train, features, label, &split.held_out, on_iteration, classes,
-                                          late, &federation, recovery}));
+                                          late, &federation, recovery, described}));
   };
   (void)fed.TakeNoiseReport();  // only this job's releases
   Result<nlohmann::json> result = fit();

@@ -156,6 +156,15 @@ Result<nlohmann::json> FitNn(const FitData& in, TrainingOptions options) {
     return InvalidArgument("model: " + std::to_string(options.model.parameter_count()) + " parameters, more than the " +
                            std::to_string(kMaxParameters) + " a model may have");
   }
+  // The label's classes by code: the job's coding names them; codes as read name themselves.
+  std::vector<std::string> classes = in.classes;
+  if (options.model.output == OutputKind::kSoftmax) {
+    for (auto k = classes.size(); k < static_cast<size_t>(outputs); ++k) classes.push_back(std::to_string(k));
+  }
+  // Checkpoints carry what a saved model needs besides its parameters (saved_model.h).
+  options.model_description = in.described;
+  options.model_description["model"] = options.model.ToJson();
+  if (options.model.output == OutputKind::kSoftmax) options.model_description["classes"] = classes;
   std::optional<FederatedMatrix> val_x, val_y;
   Validation validation;
   if (held_out) {
@@ -198,12 +207,7 @@ Result<nlohmann::json> FitNn(const FitData& in, TrainingOptions options) {
                         {"metrics", metrics},
                         {"rounds", trained.rounds},
                         {"iterations", static_cast<int>(trained.rounds.size())}};
-  if (options.model.output == OutputKind::kSoftmax) {
-    // The label's classes by code: the job's coding names them; codes as read name themselves.
-    std::vector<std::string> classes = in.classes;
-    for (auto k = classes.size(); k < static_cast<size_t>(outputs); ++k) classes.push_back(std::to_string(k));
-    result["classes"] = classes;
-  }
+  if (options.model.output == OutputKind::kSoftmax) result["classes"] = classes;
   if (!dropped.empty()) result["dropped"] = dropped;
   if (!rejoined.empty()) result["rejoined"] = rejoined;  // site -> the rounds it came back in
   if (held_out && last.contains("val_loss")) {           // no metrics when no validation site answered

@@ -64,7 +64,8 @@ std::optional<nlohmann::json> SavedModel(const JobSpec& job, const nlohmann::jso
 std::optional<nlohmann::json> PartialModel(const JobSpec& job, const TrainingCheckpoint& checkpoint, int64_t run) {
   if (job.algorithm != "nn") return std::nullopt;
   nlohmann::json model = Header(job, run);
-  model["model"] = job.model;
+  model["model"] = job.model;  // checkpoints of version 1 have no description
+  model.update(checkpoint.model);
   model["parameters"] =
       std::vector<float>(checkpoint.parameters.data(), checkpoint.parameters.data() + checkpoint.parameters.size());
   model["partial"] = {{"round", checkpoint.round}};

@@ -10,7 +10,7 @@
 // by algorithm: lm and lmCG "coefficients"; logreg "coefficients" and "classes"; kmeans
 // "centers"; pca "components", "center", "scale" and "variances"; nn "model" (layers and
 // activations), "parameters" and "classes". A training run that stopped early saves the last
-// checkpoint's parameters with "partial": {"round", "rounds_planned"}.
+// checkpoint (its parameters and the parts it describes) with "partial": {"round"}.
 #pragma once
 
 #include <cstdint>

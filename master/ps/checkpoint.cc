@@ -3,8 +3,8 @@
 namespace fedra {
 namespace {
 
-// "FCK1": the layout below, version 1.
-constexpr uint32_t kMagic = 0x314b4346;
+// "FCK2": the layout below, version 2 (version 1 had no model description).
+constexpr uint32_t kMagic = 0x324b4346;
 
 void PutFloats(const Eigen::VectorXf& v, ByteWriter* w) {
   w->Put(static_cast<uint64_t>(v.size()));
@@ -28,6 +28,7 @@ Bytes EncodeCheckpoint(const TrainingCheckpoint& c) {
   w.Put(c.round);
   w.Put(c.optimizer.steps);
   w.PutString(nlohmann::json(c.rounds).dump());
+  w.PutString(c.model.dump());
   PutFloats(c.parameters, &w);
   w.Put(static_cast<uint32_t>(c.optimizer.vectors.size()));
   for (const Eigen::VectorXf& v : c.optimizer.vectors) PutFloats(v, &w);
@@ -47,6 +48,10 @@ Result<TrainingCheckpoint> DecodeCheckpoint(std::span<const uint8_t> bytes) {
   const nlohmann::json parsed = nlohmann::json::parse(rounds, nullptr, /*allow_exceptions=*/false);
   if (!parsed.is_array()) return DataLoss("checkpoint: the round records are not a JSON array");
   c.rounds.assign(parsed.begin(), parsed.end());
+  std::string model;
+  FEDRA_RETURN_IF_ERROR(r.GetString(&model, bytes.size()));
+  c.model = nlohmann::json::parse(model, nullptr, /*allow_exceptions=*/false);
+  if (!c.model.is_object()) return DataLoss("checkpoint: the model description is not a JSON object");
   FEDRA_RETURN_IF_ERROR(GetFloats(&r, &c.parameters));
   uint32_t vectors = 0;
   FEDRA_RETURN_IF_ERROR(r.Get(&vectors));

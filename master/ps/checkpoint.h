@@ -22,6 +22,9 @@ struct TrainingCheckpoint {
   Eigen::VectorXf parameters;
   OptimizerState optimizer;            // the server's
   std::vector<nlohmann::json> rounds;  // the records of the rounds done
+  // The saved model's parts besides its parameters (master/jobs/saved_model.h): layers, features,
+  // transform and classes, so that a run that stops early keeps a model that can be used.
+  nlohmann::json model = nlohmann::json::object();
 };
 
 // Where a training job saves its checkpoints, and the one it goes on from.
@@ -31,6 +34,7 @@ struct TrainingRecovery {
   // writes about a hundred checkpoints, each of which holds every round's record so far.
   int64_t every = 0;
   std::optional<TrainingCheckpoint> resume;
+  nlohmann::json model = nlohmann::json::object();  // stored with each checkpoint (above)
 };
 
 Bytes EncodeCheckpoint(const TrainingCheckpoint& checkpoint);

@@ -96,7 +96,7 @@ class Server {
     // By default about a hundred per run: each holds every round's record so far.
     const int64_t every = r->every > 0 ? r->every : std::max(options_.rounds / 100, int64_t{1});
     if (round % every != 0 && round != options_.rounds) return;
-    const Status saved = r->save(TrainingCheckpoint{round, *params_, optimizer_.State(), rounds_});
+    const Status saved = r->save(TrainingCheckpoint{round, *params_, optimizer_.State(), rounds_, r->model});
     // The training goes on without it: a later one may succeed, and only a restart needs one.
     if (!saved.ok()) FEDRA_LOG(kWarn) << "round " << round << ": checkpoint not saved: " << saved.message();
   }

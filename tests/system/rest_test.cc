@@ -315,6 +315,18 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CHECK(saved["partial"]["round"].get<int64_t>() >= 2);
     CHECK(saved["model"]["hidden"] == nlohmann::json::array({4}));
     CHECK(saved["parameters"].size() == 3 * 4 + 4 + 4 * 1 + 1);  // 3 inputs, 4 hidden, 1 output
+    // The checkpoint carries the layers as the data resolved them, and the columns: it can be used.
+    CHECK(saved["model"]["inputs"] == 3);
+    CHECK(saved["model"]["outputs"] == 1);
+    CHECK(saved["label"] == "s");
+    CHECK(saved["features"].size() == 3);
+    Result<testing::HttpReply> evaluated = op.Post(
+        "/api/v1/jobs", {{"algorithm", "evaluate"}, {"model", {{"run", run}}}, {"data", {{"dataset", "noise"}}}});
+    REQUIRE(evaluated.ok());
+    REQUIRE_MESSAGE(evaluated->status == 201, evaluated->body);
+    const nlohmann::json scored = s.WaitForEnd(viewer, evaluated->Json()["run_id"]);
+    CHECK_MESSAGE(scored["info"]["status"] == "finished", scored.dump());
+    CHECK(scored["result"]["metrics"].contains("rmse"));
   }
 
   SUBCASE("a body hidden behind a Transfer-Encoding Beast does not read is refused, not run as a request") {
