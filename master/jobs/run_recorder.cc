@@ -47,11 +47,11 @@ void AddFinalMetrics(const nlohmann::json& metrics, const std::string& prefix, i
   }
 }
 
-// `model` (saved_model.h), as version 1, 2, ... of the run's "model".
-Status SaveModel(ExperimentDb& db, int64_t run, const std::optional<nlohmann::json>& model) {
+// `model` (saved_model.h), as version 1, 2, ... of the run's model `name`.
+Status SaveModel(ExperimentDb& db, int64_t run, const std::string& name, const std::optional<nlohmann::json>& model) {
   if (!model) return Status::Ok();
   const std::string text = model->dump();
-  return db.SaveModel(run, "model", ModelShapes(*model), std::vector<uint8_t>(text.begin(), text.end())).status();
+  return db.SaveModel(run, name, ModelShapes(*model), std::vector<uint8_t>(text.begin(), text.end())).status();
 }
 
 // A training run that stopped before its end keeps the model of its last checkpoint.
@@ -60,7 +60,7 @@ Status SaveLastCheckpoint(ExperimentDb& db, const JobSpec& job, int64_t run) {
   if (!saved) return Status::Ok();
   FEDRA_ASSIGN_OR_RETURN(TrainingCheckpoint checkpoint, DecodeCheckpoint(*saved));
   FEDRA_LOG(kInfo) << "run " << run << ": keeping the model of round " << checkpoint.round;
-  return SaveModel(db, run, PartialModel(job, checkpoint, run));
+  return SaveModel(db, run, "model", PartialModel(job, checkpoint, run));
 }
 
 nlohmann::json FlatParams(const JobSpec& job) {
@@ -139,7 +139,9 @@ Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const J
   if (result.ok() && !resumed.is_null()) (*result)["resumed"] = resumed;
   if (!result.ok()) recorded = SaveLastCheckpoint(db, job, run_id);
   if (result.ok()) {
-    recorded = SaveModel(db, run_id, SavedModel(job, *result, run_id));
+    for (const auto& [name, model] : SavedModels(job, *result, run_id)) {
+      if (Status s = SaveModel(db, run_id, name, model); recorded.ok()) recorded = s;
+    }
     const int64_t step = result->value("iterations", 0);
     AddFinalMetrics((*result)["metrics"], "", step, &metrics, &recorded);
     if (result->contains("held_out"))

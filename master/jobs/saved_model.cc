@@ -1,5 +1,7 @@
 #include "master/jobs/saved_model.h"
 
+#include "federated/protocol.h"
+
 #include <algorithm>
 #include <map>
 #include <string>
@@ -8,12 +10,8 @@
 namespace fedra {
 namespace {
 
-nlohmann::json Header(const JobSpec& job, int64_t run) {
-  return {{"format", "fedra-model"},
-          {"version", 1},
-          {"algorithm", job.algorithm},
-          {"run_id", run},
-          {"dataset", job.dataset}};
+nlohmann::json Header(const std::string& algorithm, const std::string& dataset, int64_t run) {
+  return {{"format", "fedra-model"}, {"version", 1}, {"algorithm", algorithm}, {"run_id", run}, {"dataset", dataset}};
 }
 
 // The parts of `result` each algorithm's model is made of.
@@ -32,10 +30,24 @@ const std::vector<std::string>* ModelParts(const std::string& algorithm) {
 
 }  // namespace
 
+std::map<std::string, nlohmann::json> SavedModels(const JobSpec& job, const nlohmann::json& result, int64_t run) {
+  std::map<std::string, nlohmann::json> saved;
+  if (job.IsScript()) {
+    const nlohmann::json declared = result.value("models", nlohmann::json::object());
+    for (const auto& [name, parts] : declared.items()) {
+      saved[name] = Header(parts.value("algorithm", ""), parts.value("dataset", ""), run);
+      saved[name].update(parts);
+    }
+    return saved;
+  }
+  if (std::optional<nlohmann::json> model = SavedModel(job, result, run)) saved["model"] = std::move(*model);
+  return saved;
+}
+
 std::optional<nlohmann::json> SavedModel(const JobSpec& job, const nlohmann::json& result, int64_t run) {
   const std::vector<std::string>* parts = ModelParts(job.algorithm);
   if (job.IsScript() || !parts) return std::nullopt;
-  nlohmann::json model = Header(job, run);
+  nlohmann::json model = Header(job.algorithm, job.dataset, run);
   for (const char* key : {"features", "label", "transform"}) {
     if (result.contains(key)) model[key] = result[key];
   }
@@ -63,7 +75,7 @@ std::optional<nlohmann::json> SavedModel(const JobSpec& job, const nlohmann::jso
 
 std::optional<nlohmann::json> PartialModel(const JobSpec& job, const TrainingCheckpoint& checkpoint, int64_t run) {
   if (job.algorithm != "nn") return std::nullopt;
-  nlohmann::json model = Header(job, run);
+  nlohmann::json model = Header(job.algorithm, job.dataset, run);
   model["model"] = job.model;  // checkpoints of version 1 have no description
   model.update(checkpoint.model);
   model["parameters"] =
@@ -222,6 +234,63 @@ Result<UsableModel> ReadUsableModel(const nlohmann::json& model, const std::stri
                            std::to_string(out.classes.size() - 1) + " sets of coefficients");
   }
   return out;
+}
+
+Result<nlohmann::json> DeclaredModel(const script::ModelDeclaration& d) {
+  const std::string where = "save_model(" + d.name + ")";
+  if (!IsValidDatasetName(d.name)) {
+    return InvalidArgument("save_model: '" + d.name + "' is not a model name (letters, digits, _ - .)");
+  }
+  if (!d.values.allFinite()) return InvalidArgument(where + ": the parameters hold NaN or infinite values");
+  if (d.features.empty()) return InvalidArgument(where + ": the features it takes are required");
+  const auto rows = static_cast<Eigen::Index>(d.features.size());
+  nlohmann::json model = {{"algorithm", d.algorithm}, {"dataset", d.dataset}, {"features", d.features}};
+  if (!d.label.empty()) model["label"] = d.label;
+  if (d.algorithm == "lm" || d.algorithm == "logreg") {
+    if (d.label.empty()) return InvalidArgument(where + ": " + d.algorithm + " needs its label");
+    std::vector<std::string> classes = d.classes;
+    if (d.algorithm == "logreg" && classes.empty()) classes = {"0", "1"};
+    if (d.algorithm == "lm" && !classes.empty()) return InvalidArgument(where + ": lm has no classes");
+    const Eigen::Index columns = classes.size() > 2 ? static_cast<Eigen::Index>(classes.size()) - 1 : 1;
+    if (d.values.rows() != rows + (d.intercept ? 1 : 0) || d.values.cols() != columns) {
+      return InvalidArgument(
+          where + ": " + std::to_string(d.features.size()) + " features" + (d.intercept ? " and the intercept" : "") +
+          " need a " + std::to_string(rows + (d.intercept ? 1 : 0)) + " x " + std::to_string(columns) +
+          " matrix of coefficients, not " + std::to_string(d.values.rows()) + " x " + std::to_string(d.values.cols()));
+    }
+    std::vector<std::string> names = d.features;
+    if (d.intercept) names.insert(names.begin(), "(intercept)");
+    nlohmann::json coefficients = nlohmann::json::array();
+    for (Eigen::Index k = 0; k < columns; ++k) {
+      for (Eigen::Index j = 0; j < d.values.rows(); ++j) {
+        nlohmann::json c = {{"name", names[static_cast<size_t>(j)]}, {"estimate", d.values(j, k)}};
+        if (columns > 1) c["class"] = classes[static_cast<size_t>(k) + 1];
+        coefficients.push_back(std::move(c));
+      }
+    }
+    model["coefficients"] = std::move(coefficients);
+    if (!classes.empty()) model["classes"] = classes;
+  } else if (d.algorithm == "kmeans") {
+    if (d.intercept || !d.label.empty() || !d.classes.empty()) {
+      return InvalidArgument(where + ": k-means takes no label, intercept or classes");
+    }
+    if (d.values.cols() != rows) {
+      return InvalidArgument(where + ": centres over " + std::to_string(d.features.size()) + " features need " +
+                             std::to_string(d.features.size()) + " columns, not " + std::to_string(d.values.cols()));
+    }
+    nlohmann::json centers = nlohmann::json::array();
+    for (Eigen::Index i = 0; i < d.values.rows(); ++i) {
+      centers.push_back(std::vector<double>(d.values.row(i).begin(), d.values.row(i).end()));
+    }
+    model["centers"] = std::move(centers);
+  } else {
+    return InvalidArgument(where + ": '" + d.algorithm + "' cannot be declared by a script (lm, logreg, kmeans)");
+  }
+  model["inputs"] = d.features;
+  nlohmann::json document = Header(d.algorithm, d.dataset, 0);
+  document.update(model);
+  FEDRA_RETURN_IF_ERROR(ReadUsableModel(document, where).status());
+  return model;
 }
 
 Result<nlohmann::json> SavedTransformSpec(const nlohmann::json& model, const std::vector<std::string>& columns) {

@@ -14,18 +14,29 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "master/algorithms/model_use.h"
 #include "master/jobs/job.h"
 #include "master/ps/checkpoint.h"
+#include "master/script/interpreter.h"
 
 namespace fedra {
 
-// The model of `job`'s `result` (run `run`); nullopt for results without one (scripts).
+// The model of an algorithm's `result` (run `run`); nullopt for results without one.
 std::optional<nlohmann::json> SavedModel(const JobSpec& job, const nlohmann::json& result, int64_t run);
+
+// The models of `job`'s `result` by name: "model" for the algorithms that fit one; for scripts,
+// each model the script declared (save_model) under its own name.
+std::map<std::string, nlohmann::json> SavedModels(const JobSpec& job, const nlohmann::json& result, int64_t run);
+
+// A script's save_model as a saved model's parts (the header aside), checked as ReadUsableModel
+// checks saved models: a declared model can be used like any other.
+Result<nlohmann::json> DeclaredModel(const script::ModelDeclaration& declared);
 
 // The model of a training run that ended before its last round, from its last checkpoint.
 std::optional<nlohmann::json> PartialModel(const JobSpec& job, const TrainingCheckpoint& checkpoint, int64_t run);

@@ -5,6 +5,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "master/federation/site_subset.h"
+#include "master/jobs/saved_model.h"
 #include "master/script/interpreter.h"
 
 namespace fedra {
@@ -16,6 +17,8 @@ constexpr size_t kMaxOutputBytes = size_t{4} << 20;
 constexpr auto kCancelCheck = std::chrono::milliseconds(250);
 // Metric points a script may log in one run.
 constexpr int64_t kMaxMetricPoints = 100'000;
+// Models a script may declare in one run (save_model).
+constexpr size_t kMaxModels = 16;
 
 Result<std::string> ArgText(const nlohmann::json& v, const std::string& where) {
   if (v.is_string()) return v.get<std::string>();
@@ -79,6 +82,16 @@ Result<nlohmann::json> RunScriptJob(Federation& federation, const JobSpec& job, 
     outputs[target] = text;
     return Status::Ok();
   };
+  nlohmann::json models = nlohmann::json::object();
+  options.io.save_model = [&](const script::ModelDeclaration& declared) -> Status {
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json parts, DeclaredModel(declared));
+    if (!models.contains(declared.name) && models.size() >= kMaxModels) {
+      return ResourceExhausted("save_model: more than " + std::to_string(kMaxModels) + " models in one run");
+    }
+    FEDRA_RETURN_IF_ERROR(keep(parts.dump()));
+    models[declared.name] = std::move(parts);  // the last declaration of a name wins
+    return Status::Ok();
+  };
   int64_t points = 0;
   options.io.log_metric = [&](const std::string& name, double value, int64_t step) -> Status {
     if (++points > kMaxMetricPoints) {
@@ -108,6 +121,7 @@ Result<nlohmann::json> RunScriptJob(Federation& federation, const JobSpec& job, 
                            {"sites", fed.site_names()},
                            {"seconds", report->seconds}};
   if (!job.name.empty()) result["name"] = job.name;
+  if (!models.empty()) result["models"] = models;
   if (nlohmann::json noise = fed.TakeNoiseReport(); !noise.empty()) result["privacy"] = {{"noise", noise}};
   return result;
 }

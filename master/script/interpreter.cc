@@ -17,6 +17,19 @@
 namespace fedra::script {
 namespace {
 
+// "a,b,c" as names; `where` names the argument in errors.
+Result<std::vector<std::string>> SplitNames(const std::string& list, const std::string& where) {
+  std::vector<std::string> names;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    std::string name = list.substr(start, comma - start);
+    if (name.empty()) return InvalidArgument(where + ": an empty column name in \"" + list + "\"");
+    names.push_back(std::move(name));
+    start = comma + 1;
+  }
+  return names;
+}
+
 // Calls nested deeper than this are an error, not a crash.
 constexpr int kMaxCallDepth = 100;
 
@@ -381,7 +394,8 @@ class Interpreter {
       FEDRA_ASSIGN_OR_RETURN(Value matrix, Read(args[0], pos));
       return std::vector<Value>{std::move(matrix)};
     }
-    if (name == "print" || name == "write" || name == "stop" || name == "log_metric" || name == "eigen") {
+    if (name == "print" || name == "write" || name == "stop" || name == "log_metric" || name == "save_model" ||
+        name == "eigen") {
       for (Value& v : args) {
         FEDRA_ASSIGN_OR_RETURN(v, graph_.Force(v));
       }
@@ -431,14 +445,7 @@ class Interpreter {
     const std::string dataset = spec->substr(0, colon);
     std::vector<std::string> columns;
     if (colon != std::string::npos) {
-      const std::string list = spec->substr(colon + 1);
-      for (size_t start = 0; start <= list.size();) {
-        const size_t comma = std::min(list.find(',', start), list.size());
-        std::string column = list.substr(start, comma - start);
-        if (column.empty()) return InvalidArgument("read \"" + *spec + "\": an empty column name");
-        columns.push_back(std::move(column));
-        start = comma + 1;
-      }
+      FEDRA_ASSIGN_OR_RETURN(columns, SplitNames(spec->substr(colon + 1), "read \"" + *spec + "\""));
     }
     if (!IsValidDatasetName(dataset)) return InvalidArgument("read: '" + dataset + "' is not a dataset name");
     FEDRA_ASSIGN_OR_RETURN(FederatedMatrix m, FederatedMatrix::Read(graph_.federation(), dataset, columns));
@@ -468,6 +475,7 @@ class Interpreter {
       FEDRA_RETURN_IF_ERROR(io.write(*target, text));
       return std::vector<Value>{Value()};
     }
+    if (name == "save_model") return SaveModel(args);
     // log_metric(name, value, step)
     const auto* metric = std::get_if<std::string>(&args[0]);
     if (!metric || metric->empty()) return InvalidArgument("log_metric: the name must be a non-empty string");
@@ -483,6 +491,56 @@ class Interpreter {
     }
     steps_[*metric] = step + 1;
     if (io.log_metric) FEDRA_RETURN_IF_ERROR(io.log_metric(*metric, value, step));
+    return std::vector<Value>{Value()};
+  }
+
+  // save_model(x, algorithm, features, label="", intercept=FALSE, classes="", name="model"):
+  // features and label as read takes them ("DATASET:COLUMN,..."), or the columns alone.
+  Result<std::vector<Value>> SaveModel(const std::vector<Value>& args) {
+    ModelDeclaration model;
+    if (const auto* m = std::get_if<Matrix>(&args[0])) {
+      model.values = *m;
+    } else if (const auto* d = std::get_if<double>(&args[0])) {
+      model.values = Matrix::Constant(1, 1, *d);
+    } else {
+      return InvalidArgument("save_model: x must be a local matrix of the model's parameters");
+    }
+    const auto text = [&](size_t k, const char* what) -> Result<std::string> {
+      const auto* t = std::get_if<std::string>(&args[k]);
+      if (!t) return InvalidArgument(std::string("save_model: ") + what + " must be a string");
+      return *t;
+    };
+    FEDRA_ASSIGN_OR_RETURN(model.algorithm, text(1, "algorithm"));
+    FEDRA_ASSIGN_OR_RETURN(const std::string features, text(2, "features"));
+    FEDRA_ASSIGN_OR_RETURN(const std::string label, text(3, "label"));
+    FEDRA_ASSIGN_OR_RETURN(const std::string classes, text(5, "classes"));
+    FEDRA_ASSIGN_OR_RETURN(model.name, text(6, "name"));
+    const auto* intercept = std::get_if<bool>(&args[4]);
+    if (!intercept) return InvalidArgument("save_model: intercept must be TRUE or FALSE");
+    model.intercept = *intercept;
+    // The dataset named with the features, or with the label.
+    auto columns = [&model](const std::string& spec, const char* what) -> Result<std::vector<std::string>> {
+      const size_t colon = spec.find(':');
+      if (colon != std::string::npos) {
+        const std::string dataset = spec.substr(0, colon);
+        if (!model.dataset.empty() && model.dataset != dataset) {
+          return InvalidArgument("save_model: the features are of '" + model.dataset + "', the " + what + " of '" +
+                                 dataset + "'");
+        }
+        model.dataset = dataset;
+      }
+      return SplitNames(colon == std::string::npos ? spec : spec.substr(colon + 1), std::string("save_model: ") + what);
+    };
+    FEDRA_ASSIGN_OR_RETURN(model.features, columns(features, "features"));
+    if (!label.empty()) {
+      FEDRA_ASSIGN_OR_RETURN(const std::vector<std::string> names, columns(label, "label"));
+      if (names.size() != 1) return InvalidArgument("save_model: the label is one column");
+      model.label = names[0];
+    }
+    if (!classes.empty()) {
+      FEDRA_ASSIGN_OR_RETURN(model.classes, SplitNames(classes, "save_model: classes"));
+    }
+    if (options_.io.save_model) FEDRA_RETURN_IF_ERROR(options_.io.save_model(model));
     return std::vector<Value>{Value()};
   }
 

@@ -10,12 +10,27 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/matrix.h"
 #include "common/status.h"
 #include "master/federation/federation.h"
 #include "master/tensor/federated_matrix.h"
 
 namespace fedra::script {
+
+// What save_model(x, algorithm, features, ...) declared: a model the script fitted, kept with its
+// run like the built-in algorithms' models (master/jobs/saved_model.h checks and encodes it).
+struct ModelDeclaration {
+  std::string name;       // the run's name for it ("model")
+  std::string algorithm;  // as the built-in that fits the same model: lm, logreg, kmeans
+  Matrix values;          // coefficients (a row per input, the intercept first; a column per class) or centres
+  std::string dataset;    // named with the features or label ("DATASET:COLUMN,..."), or empty
+  std::vector<std::string> features;
+  std::string label;
+  bool intercept = false;
+  std::vector<std::string> classes;  // logreg's, by code
+};
 
 // Where a script's effects go.
 struct ScriptIo {
@@ -23,6 +38,7 @@ struct ScriptIo {
   // write(x, target, format=): `text` is x formatted (builtins.h, FormatForWrite).
   std::function<Status(const std::string& target, const std::string& text)> write;
   std::function<Status(const std::string& name, double value, int64_t step)> log_metric;
+  std::function<Status(const ModelDeclaration& model)> save_model;  // null: declarations are dropped
   // Called at every loop iteration and function call: an error (a cancelled job) stops the script.
   std::function<Status()> check;
 };

@@ -222,7 +222,8 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
   SUBCASE("a script job records its script, arguments, prints, writes and metrics; bad scripts are named") {
     const std::string script =
         "X = read($data)\nG = t(X) %*% X\nm = colMeans(X)\nfor (i in 1:3) log_metric(\"trace\", sum(diag(G)) * i, i)\n"
-        "print(\"rows: \" + nrow(X))\nwrite(m, \"means\", format=\"csv\")\n";
+        "print(\"rows: \" + nrow(X))\nwrite(m, \"means\", format=\"csv\")\n"
+        "save_model(m, \"kmeans\", $data, name=\"centre\")\n";
     Result<testing::HttpReply> submitted =
         op.Post("/api/v1/jobs", {{"script", script}, {"args", {{"data", "reg:u,v"}}}, {"name", "gram"}});
     REQUIRE(submitted.ok());
@@ -242,6 +243,14 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     REQUIRE(trace.ok());
     REQUIRE(trace->Json()["metrics"].size() == 3);
     CHECK(trace->Json()["metrics"][2]["step"] == 3);
+    // The model it declared is saved under its name, whole.
+    Result<testing::HttpReply> centre = viewer.Get("/api/v1/runs/" + std::to_string(run) + "/models/centre");
+    REQUIRE(centre.ok());
+    REQUIRE_MESSAGE(centre->status == 200, centre->body);
+    CHECK(centre->Json()["algorithm"] == "kmeans");
+    CHECK(centre->Json()["dataset"] == "reg");
+    CHECK(centre->Json()["features"] == nlohmann::json::array({"u", "v"}));
+    CHECK(centre->Json()["run_id"] == run);
 
     // A syntax error is refused at submission, with where it is.
     CheckError(op.Post("/api/v1/jobs", {{"script", "x = (1 + \n"}}), 400, "INVALID_ARGUMENT", "line 2, column 1");

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include <Eigen/Dense>
 
@@ -299,6 +300,118 @@ TEST_CASE("evaluate and predict: wrong models, data and outputs are clear errors
                {"data", {{"dataset", "pima_test"}}},
                {"output", {{"dataset", "../x"}}}})
             .find("not a dataset name") != std::string::npos);
+}
+
+std::string Analysis(const std::string& name) {
+  std::ifstream in(std::string(FEDRA_SOURCE_DIR) + "/analyses/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  REQUIRE_FALSE(text.str().empty());
+  return text.str();
+}
+
+// Runs a script job and returns the models it declared, as the run saves them.
+std::map<std::string, nlohmann::json> ScriptModels(Federation& fed, const nlohmann::json& spec) {
+  Result<JobSpec> job = ParseJobSpec(spec, "job.json");
+  REQUIRE_MESSAGE(job.ok(), job.status().ToString());
+  Result<nlohmann::json> result = RunJob(fed, *job);
+  REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+  return SavedModels(*job, *result, 3);
+}
+
+std::string ColumnsBut(const RCase& r, const std::string& label) {
+  std::string list;
+  for (const std::string& c : r.columns) {
+    if (c != label) list += (list.empty() ? "" : ",") + c;
+  }
+  return list;
+}
+
+TEST_CASE("scripts declare models with save_model: the shipped analyses' fits evaluate as the built-ins' do") {
+  SUBCASE("lm.dml on Boston: the declared model's R² is R's and its RMSE the built-in model's") {
+    testing::RFederation boston("boston", "public");
+    const std::map<std::string, nlohmann::json> models = ScriptModels(
+        *boston.fed, {{"script", Analysis("lm.dml")},
+                      {"args", {{"X", "boston:" + ColumnsBut(boston.r, "medv")}, {"y", "boston:medv"}, {"out", "b"}}}});
+    REQUIRE(models.contains("model"));
+    const nlohmann::json& declared = models.at("model");
+    CHECK(declared["algorithm"] == "lm");
+    CHECK(declared["dataset"] == "boston");
+    CHECK(declared["label"] == "medv");
+    CHECK(declared["run_id"] == 3);
+    CHECK(declared["coefficients"][0]["name"] == "(intercept)");
+    const nlohmann::json builtin =
+        Train(*boston.fed, {{"algorithm", "lm"}, {"data", {{"dataset", "boston"}, {"label", "medv"}}}});
+    auto evaluate = [&](const nlohmann::json& model) {
+      return Ok(RunSpec(*boston.fed,
+                        {{"algorithm", "evaluate"}, {"model", model}, {"data", {{"dataset", "boston"}}}}))["metrics"];
+    };
+    const nlohmann::json m = evaluate(declared), b = evaluate(builtin);
+    CHECK(m["r2"].get<double>() == doctest::Approx(boston.r.fit["r2"].get<double>()).epsilon(1e-8));
+    CHECK(m["rmse"].get<double>() == doctest::Approx(b["rmse"].get<double>()).epsilon(1e-8));
+    CHECK(m["mae"].get<double>() == doctest::Approx(b["mae"].get<double>()).epsilon(1e-8));
+  }
+  SUBCASE("logreg.dml on Pima: the declared model scores the test sample as the built-in's does") {
+    Pima pima("public");
+    const std::string features = "pima_train:" + ColumnsBut(pima.r, "type");
+    const std::map<std::string, nlohmann::json> models =
+        ScriptModels(*pima.fed, {{"script", Analysis("logreg.dml")},
+                                 {"args", {{"X", features}, {"y", "pima_train:type"}, {"out", "w"}, {"tol", 1e-12}}}});
+    REQUIRE(models.contains("model"));
+    const nlohmann::json& declared = models.at("model");
+    CHECK(declared["classes"] == nlohmann::json::array({"0", "1"}));
+    auto evaluate = [&](const nlohmann::json& model) {
+      return Ok(RunSpec(
+          *pima.fed, {{"algorithm", "evaluate"}, {"model", model}, {"data", {{"dataset", "pima_test"}}}}))["metrics"];
+    };
+    const nlohmann::json m = evaluate(declared), b = evaluate(pima.Model());
+    CHECK(m["log_loss"].get<double>() == doctest::Approx(b["log_loss"].get<double>()).epsilon(1e-8));
+    CHECK(m["accuracy"].get<double>() == b["accuracy"].get<double>());
+    CHECK(m["roc_auc"].get<double>() == doctest::Approx(b["roc_auc"].get<double>()).epsilon(1e-8));
+  }
+  SUBCASE("kmeans.dml on USArrests: the declared centres give the inertia of the pooled rows") {
+    testing::RFederation arrests("usarrests", "public");
+    const std::map<std::string, nlohmann::json> models =
+        ScriptModels(*arrests.fed, {{"script", Analysis("kmeans.dml")},
+                                    {"args",
+                                     {{"X", "usarrests:" + ColumnsBut(arrests.r, "")},
+                                      {"k", 2},
+                                      {"C", "10 100 50 10 5 250 70 30"},
+                                      {"out", "C"}}}});
+    REQUIRE(models.contains("model"));
+    const nlohmann::json& declared = models.at("model");
+    REQUIRE(declared["centers"].size() == 2);
+    Matrix centres(2, 4);
+    for (int c = 0; c < 2; ++c) {
+      for (int j = 0; j < 4; ++j) centres(c, j) = declared["centers"][c][j];
+    }
+    double inertia = 0;
+    for (Eigen::Index i = 0; i < arrests.r.data.rows(); ++i)
+      inertia += (centres.rowwise() - arrests.r.data.row(i)).rowwise().squaredNorm().minCoeff();
+    const nlohmann::json m =
+        Ok(RunSpec(*arrests.fed,
+                   {{"algorithm", "evaluate"}, {"model", declared}, {"data", {{"dataset", "usarrests"}}}}))["metrics"];
+    CHECK(m["inertia"].get<double>() == doctest::Approx(inertia).epsilon(1e-12));
+  }
+  SUBCASE("declarations that do not make a usable model fail the script, naming what is wrong") {
+    testing::RFederation boston("boston", "public");
+    auto fails = [&](const std::string& script, const std::string& expected) {
+      CAPTURE(script);
+      Result<nlohmann::json> r = RunSpec(*boston.fed, {{"script", script}});
+      REQUIRE_FALSE(r.ok());
+      CHECK_MESSAGE(r.status().message().find(expected) != std::string::npos, r.status().message());
+    };
+    fails("save_model(matrix(1, 3, 1), \"lm\", \"boston:crim,zn\", \"boston:medv\")",
+          "2 features need a 2 x 1 matrix of coefficients, not 3 x 1");
+    fails("save_model(matrix(1, 2, 1), \"svm\", \"crim,zn\", \"medv\")", "'svm' cannot be declared");
+    fails("save_model(matrix(0 / 0, 2, 1), \"lm\", \"crim,zn\", \"medv\")", "NaN");
+    fails("save_model(matrix(1, 2, 1), \"lm\", \"crim,zn\")", "lm needs its label");
+    fails("save_model(matrix(1, 2, 1), \"lm\", \"boston:crim,zn\", \"other:medv\")", "'boston', the label of 'other'");
+    fails("X = read(\"boston\")\nsave_model(X, \"kmeans\", \"crim\")", "a local matrix");
+    fails("save_model(matrix(1, 2, 1), \"lm\", \"crim,,zn\", \"medv\")", "an empty column name");
+    fails("save_model(matrix(1, 2, 1), \"lm\", \"crim,zn\", \"medv\", name=\"../x\")", "not a model name");
+    fails("for (i in 1:17) save_model(matrix(i, 1, 1), \"kmeans\", \"crim\", name=\"m\" + i)", "more than 16 models");
+  }
 }
 
 }  // namespace
