@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Data and configuration for scripts/demo.
 
-demo_data.py KITS SITE...              write each site's CSV files and catalog
+demo_data.py KITS SITE...              write each site's CSV files and catalog, and R's fit
+                                       of MASS's Pima data (KITS/r-pima.json)
 demo_data.py --ports KITS SITE...      point the master's federation.json at the sites' ports
 demo_data.py --check KITS SUMMARY SITE...
                                        compare the federated summary with the pooled data
@@ -9,8 +10,11 @@ demo_data.py --check KITS SUMMARY SITE...
 import csv
 import json
 import math
+import os
 import random
+import subprocess
 import sys
+import tempfile
 
 ROWS = {"north": 1200, "south": 3400, "east": 800}
 COLUMNS = ["temperature", "pressure", "vibration", "load", "overheat"]
@@ -24,6 +28,40 @@ def sensor_reading(rng, i):
     vibration = 0.1 + 0.3 * load * load + abs(rng.gauss(0, 0.02))
     overheat = 1 if temperature > 66 else 0
     return [f"{temperature:.4f}", f"{pressure:.5f}", f"{vibration:.5f}", f"{load:.5f}", overheat]
+
+
+# R writes MASS's Pima Indians diabetes samples (200 training, 332 test rows) and fits glm on the
+# training sample, so that the demo can check fedra's federated logreg against it.
+R_PIMA = """
+library(MASS)
+out <- commandArgs(TRUE)[1]
+write.csv(Pima.tr, file.path(out, "train.csv"), row.names = FALSE)
+write.csv(Pima.te, file.path(out, "test.csv"), row.names = FALSE)
+g <- glm(type ~ ., data = Pima.tr, family = binomial, control = glm.control(epsilon = 1e-14, maxit = 100))
+p <- predict(g, Pima.te, type = "response")
+y <- Pima.te$type == "Yes"
+cat(sprintf('{"log_loss": %.15g, "accuracy": %.15g, "coefficients": {%s}}',
+            -mean(ifelse(y, log(p), log(1 - p))), mean((p > 0.5) == y),
+            paste(sprintf('"%s": %.15g', names(coef(g)), coef(g)), collapse = ", ")),
+    file = file.path(out, "r-pima.json"))
+"""
+
+
+def write_pima(kits, sites):
+    """Splits MASS's Pima samples over the sites as pima-train and pima-test, in R's row order."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["Rscript", "-e", R_PIMA, tmp], check=True, stdout=subprocess.DEVNULL)
+        os.replace(f"{tmp}/r-pima.json", f"{kits}/r-pima.json")
+        for sample in ["train", "test"]:
+            with open(f"{tmp}/{sample}.csv", newline="") as f:
+                rows = list(csv.reader(f))
+            header, rows = rows[0], rows[1:]
+            share = -(-len(rows) // len(sites))
+            for i, site in enumerate(sites):
+                with open(f"{kits}/site-{site}/pima_{sample}.csv", "w", newline="") as f:
+                    w = csv.writer(f)
+                    w.writerow(header)
+                    w.writerows(rows[i * share:(i + 1) * share])
 
 
 def write_data(kits, sites):
@@ -46,12 +84,6 @@ def write_data(kits, sites):
                 failures += rng.gauss(0, 0.3)
                 w.writerow([line, shift, rng.choice(["", "NA"]) if rng.random() < 0.05 else f"{hours:.1f}",
                             f"{failures:.3f}"])
-        # This week's readings, on which the owners will use the model trained on the others.
-        with open(f"{kit}/sensors_week.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(COLUMNS)
-            for _ in range(ROWS.get(site, 1000) // 4):
-                w.writerow(sensor_reading(rng, i))
         with open(f"{kit}/patients.csv", "w") as f:
             f.write("age,dose\n")
             for _ in range(50):
@@ -64,14 +96,18 @@ def write_data(kits, sites):
             "sensors": {"path": "sensors.csv", "privacy": "private-aggregate", "allow_training": True},
             "maintenance": {"path": "maintenance.csv", "privacy": "private-aggregate"},
             "patients": {"path": "patients.csv", "privacy": "private"},
-            "sensors-week": {"path": "sensors_week.csv", "privacy": "private-aggregate", "allow_training": True},
+            # Each site's clinic's records: a third of MASS's Pima samples, to train and to test on.
+            "pima-train": {"path": "pima_train.csv", "privacy": "private-aggregate", "allow_training": True},
+            "pima-test": {"path": "pima_test.csv", "privacy": "private-aggregate", "allow_training": True},
         }
         # Where the site writes predictions a master asks it to keep as files.
         config["output_folder"] = "predictions"
         json.dump(config, open(path, "w"), indent=2)
         print(f"   site {site}: sensors.csv ({ROWS.get(site, 1000)} rows, private-aggregate), "
-              f"maintenance.csv and sensors_week.csv ({ROWS.get(site, 1000) // 4} rows each, private-aggregate), "
+              f"maintenance.csv ({ROWS.get(site, 1000) // 4} rows, private-aggregate), "
+              f"pima_train.csv and pima_test.csv (a third of MASS's Pima samples, private-aggregate), "
               f"patients.csv (50 rows, private)")
+    write_pima(kits, sites)
 
 
 def set_ports(kits, sites):
