@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "master/api/mlflow_api.h"
 #include "master/jobs/registry.h"
 #include "master/onnx/onnx_export.h"
 
@@ -19,7 +20,6 @@ namespace {
 
 constexpr int64_t kDefaultListLimit = 100;
 constexpr int64_t kMaxListLimit = 10000;
-constexpr int64_t kMaxBatchMetrics = 10000;
 
 int HttpStatus(StatusCode code) {
   switch (code) {
@@ -80,17 +80,18 @@ Status RequireOperator(const ApiPrincipal& who) {
   return PermissionDenied("token '" + who.name + "' is a viewer; this needs an operator token");
 }
 
-// MLflow's run shape: {"info": {...}, "data": {"metrics": [...], "params": [...]}} plus fedra's
-// spec and result.
+// MLflow's run shape, in fedra's units (seconds): {"info": {...}, "data": {"metrics": [{key,
+// value, step, timestamp}], "params": [...], "tags": [...]}} plus fedra's spec and result.
 nlohmann::json RunResource(const nlohmann::json& run) {
   nlohmann::json info = run;
-  nlohmann::json metrics = nlohmann::json::array(), params = nlohmann::json::array();
-  const nlohmann::json run_metrics = run.value("metrics", nlohmann::json::object());
+  nlohmann::json params = nlohmann::json::array(), tags = nlohmann::json::array();
   const nlohmann::json run_params = run.value("params", nlohmann::json::object());
-  for (const auto& [k, v] : run_metrics.items()) metrics.push_back({{"key", k}, {"value", v}});
+  const nlohmann::json run_tags = run.value("tags", nlohmann::json::object());
   for (const auto& [k, v] : run_params.items()) params.push_back({{"key", k}, {"value", v}});
-  for (const char* key : {"metrics", "params", "spec", "result"}) info.erase(key);
-  nlohmann::json out = {{"info", info}, {"data", {{"metrics", metrics}, {"params", params}}}};
+  for (const auto& [k, v] : run_tags.items()) tags.push_back({{"key", k}, {"value", v}});
+  const nlohmann::json metrics = run.value("metric_points", nlohmann::json::array());  // key, value, step, timestamp
+  for (const char* key : {"metrics", "metric_points", "params", "tags", "spec", "result"}) info.erase(key);
+  nlohmann::json out = {{"info", info}, {"data", {{"metrics", metrics}, {"params", params}, {"tags", tags}}}};
   if (run.contains("spec")) out["spec"] = run["spec"];
   if (run.contains("result")) out["result"] = run["result"];
   return out;
@@ -107,33 +108,6 @@ Result<RunStatus> ParseRunStatus(const std::string& s) {
     return InvalidArgument("status: unknown value '" + s + "' (scheduled, running, finished, failed, cancelled)");
   }
   return it->second;
-}
-
-Result<std::vector<MetricPoint>> ParseMetrics(const nlohmann::json& doc) {
-  auto it = doc.find("metrics");
-  if (it == doc.end() || !it->is_array()) return InvalidArgument("metrics: expected an array");
-  if (static_cast<int64_t>(it->size()) > kMaxBatchMetrics) {
-    return InvalidArgument("metrics: at most " + std::to_string(kMaxBatchMetrics) + " per batch");
-  }
-  std::vector<MetricPoint> points;
-  for (size_t i = 0; i < it->size(); ++i) {
-    const nlohmann::json& m = (*it)[i];
-    const std::string where = "metrics[" + std::to_string(i) + "]";
-    if (!m.is_object() || !m.contains("key") || !m["key"].is_string() || m["key"].get<std::string>().empty()) {
-      return InvalidArgument(where + ".key: expected a non-empty string");
-    }
-    if (!m.contains("value") || !m["value"].is_number()) return InvalidArgument(where + ".value: expected a number");
-    if (m.contains("step") && !m["step"].is_number_integer())
-      return InvalidArgument(where + ".step: expected an integer");
-    if (m.contains("timestamp") && !m["timestamp"].is_number()) {
-      return InvalidArgument(where + ".timestamp: expected milliseconds since the epoch");
-    }
-    const double value = m["value"].get<double>();
-    if (!std::isfinite(value)) return InvalidArgument(where + ".value: must be finite");
-    const double ms = m.contains("timestamp") ? m["timestamp"].get<double>() : 1000 * UnixSeconds();
-    points.push_back(MetricPoint{m["key"].get<std::string>(), m.value("step", int64_t{0}), value, ms / 1000.0});
-  }
-  return points;
 }
 
 }  // namespace
@@ -153,6 +127,11 @@ ApiResponse RestApi::Handle(const ApiRequest& request) {
   Result<ApiPrincipal> who = tokens_.Authenticate(token);
   if (!who.ok()) return ErrorResponse(who.status());
   try {
+    Result<ApiTarget> target = ParseApiTarget(request.target);
+    if (target.ok() && target->mlflow) {  // MLflow's clients read MLflow's error codes
+      Result<ApiResponse> r = HandleMlflow(db_, request, *target, *who);
+      return r.ok() ? *r : MlflowError(r.status());
+    }
     Result<ApiResponse> r = Route(request, *who);
     return r.ok() ? *r : ErrorResponse(r.status());
   } catch (const std::exception& e) {  // a bug: report it, keep serving
@@ -360,8 +339,12 @@ const std::vector<RestApi::ApiRoute>& RestApi::Routes() {
          if (!doc.contains("run_id") || !doc["run_id"].is_number_integer()) {
            return InvalidArgument("run_id: expected an integer");
          }
-         FEDRA_ASSIGN_OR_RETURN(std::vector<MetricPoint> points, ParseMetrics(doc));
-         FEDRA_RETURN_IF_ERROR(api.db_.LogMetrics(doc["run_id"].get<int64_t>(), std::move(points)));
+         const int64_t run = doc["run_id"].get<int64_t>();
+         FEDRA_ASSIGN_OR_RETURN(LoggedBatch batch, ParseLogBatch(doc, /*seconds_per_timestamp=*/1));
+         FEDRA_RETURN_IF_ERROR(api.db_.GetRun(run).status());
+         FEDRA_RETURN_IF_ERROR(api.db_.LogParams(run, batch.params));
+         FEDRA_RETURN_IF_ERROR(api.db_.SetTags(run, batch.tags));
+         FEDRA_RETURN_IF_ERROR(api.db_.LogMetrics(run, std::move(batch.metrics)));
          return Json(200, nlohmann::json::object());
        }},
       {"POST",

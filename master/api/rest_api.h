@@ -16,7 +16,8 @@
 //   POST runs                          operator create a run for metrics logged from outside
 //   GET  runs/{id}                              a run: info, params, metrics, spec, result
 //   POST runs/{id}/status              operator {"status": "finished" | "failed" | ...}
-//   POST runs/log-batch                operator {"run_id", "metrics": [{key, value, timestamp, step}]}
+//   POST runs/log-batch                operator {"run_id", "metrics": [{key, value, timestamp (s), step}],
+//                                               "params": [{key, value}], "tags": [{key, value}]}
 //   GET  runs/{id}/metrics/{key}?max_points=N   a metric's history, thinned
 //   GET  runs/{id}/models                       model versions
 //   GET  runs/{id}/models/{name}?version=V      a model's bytes
@@ -27,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "master/api/api_message.h"
 #include "master/api/api_target.h"
 #include "master/api/api_tokens.h"
 #include "master/federation/federation.h"
@@ -34,22 +36,6 @@
 #include "master/tracking/experiment_db.h"
 
 namespace fedra {
-
-struct ApiRequest {
-  std::string method;         // "GET", "POST", ...
-  std::string target;         // path and query, e.g. "/api/v1/runs/3/metrics/loss?max_points=100"
-  std::string authorization;  // the Authorization header
-  std::string body;
-};
-
-struct ApiResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-};
-
-// Who may call a resource: any token, or operators only.
-enum class ApiAccess { kViewer, kOperator };
 
 // The JSON error body and HTTP status for `s`: {"error_code": "NOT_FOUND", "message": ...}.
 ApiResponse ErrorResponse(const Status& s);

@@ -93,6 +93,15 @@ CREATE TABLE checkpoints (
   saved_at REAL NOT NULL
 );
 )sql",
+    // Runs' tags (MLflow's set-tag): free-form labels, unlike params, which never change.
+    R"sql(
+CREATE TABLE tags (
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+)sql",
 };
 
 nlohmann::json ParseStored(const std::string& text) {
@@ -101,6 +110,23 @@ nlohmann::json ParseStored(const std::string& text) {
 }
 
 std::string ParamText(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+Status RequireRun(sqlite::Connection& c, int64_t run) {
+  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement exists, c.Prepare("SELECT 1 FROM runs WHERE id = ?1"));
+  FEDRA_ASSIGN_OR_RETURN(bool found, exists.Bind(1, run).Step());
+  return found ? Status::Ok() : NotFound("no run " + std::to_string(run));
+}
+
+Status PutTags(sqlite::Connection& c, int64_t run, const std::map<std::string, std::string>& tags) {
+  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s,
+                         c.Prepare("INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3) "
+                                   "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"));
+  for (const auto& [key, value] : tags) {
+    FEDRA_RETURN_IF_ERROR(s.Bind(1, run).Bind(2, key).Bind(3, value).Run());
+    s.Reset();
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -318,9 +344,59 @@ Result<int64_t> ExperimentDb::CreateRun(const NewRun& run) {
       FEDRA_RETURN_IF_ERROR(param.Bind(1, id).Bind(2, key).Bind(3, ParamText(value)).Run());
       param.Reset();
     }
-    return Status::Ok();
+    return PutTags(c, id, run.tags);
   }));
   return id;
+}
+
+Result<int64_t> ExperimentDb::CreateExperiment(const std::string& name) {
+  int64_t id = 0;
+  FEDRA_RETURN_IF_ERROR(Submit([&](sqlite::Connection& c) -> Status {
+    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s, c.Prepare("INSERT INTO experiments (name, created_at) VALUES (?1, ?2) "
+                                                          "ON CONFLICT (name) DO NOTHING RETURNING id"));
+    FEDRA_ASSIGN_OR_RETURN(bool row, s.Bind(1, name).Bind(2, UnixSeconds()).Step());
+    if (!row) return AlreadyExists("experiment '" + name + "' already exists");
+    id = s.Int(0);
+    return s.Run();
+  }));
+  return id;
+}
+
+Status ExperimentDb::LogParams(int64_t run, const std::map<std::string, std::string>& params) {
+  return Submit([&](sqlite::Connection& c) -> Status {
+    FEDRA_RETURN_IF_ERROR(RequireRun(c, run));
+    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement get, c.Prepare("SELECT value FROM params WHERE run_id = ?1 AND key = ?2"));
+    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement put,
+                           c.Prepare("INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3)"));
+    for (const auto& [key, value] : params) {
+      FEDRA_ASSIGN_OR_RETURN(bool logged, get.Bind(1, run).Bind(2, key).Step());
+      if (logged && get.Text(0) != value) {
+        return InvalidArgument("param '" + key + "' of run " + std::to_string(run) + " was logged as '" + get.Text(0) +
+                               "'; a run's params do not change (log the new value in a new run)");
+      }
+      get.Reset();
+      if (logged) continue;
+      FEDRA_RETURN_IF_ERROR(put.Bind(1, run).Bind(2, key).Bind(3, value).Run());
+      put.Reset();
+    }
+    return Status::Ok();
+  });
+}
+
+Status ExperimentDb::SetTags(int64_t run, const std::map<std::string, std::string>& tags) {
+  return Submit([&](sqlite::Connection& c) -> Status {
+    FEDRA_RETURN_IF_ERROR(RequireRun(c, run));
+    return PutTags(c, run, tags);
+  });
+}
+
+Status ExperimentDb::RenameRun(int64_t run, const std::string& name) {
+  return Submit([&](sqlite::Connection& c) -> Status {
+    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement s, c.Prepare("UPDATE runs SET name = ?2 WHERE id = ?1"));
+    FEDRA_RETURN_IF_ERROR(s.Bind(1, run).Bind(2, name).Run());
+    if (c.changes() == 0) return NotFound("no run " + std::to_string(run));
+    return Status::Ok();
+  });
 }
 
 Status ExperimentDb::SetRunStatus(int64_t run, RunStatus status, const nlohmann::json& result,
@@ -347,9 +423,7 @@ Status ExperimentDb::SetRunStatus(int64_t run, RunStatus status, const nlohmann:
 
 Status ExperimentDb::LogMetrics(int64_t run, std::vector<MetricPoint> points) {
   return Submit([&](sqlite::Connection& c) -> Status {
-    FEDRA_ASSIGN_OR_RETURN(sqlite::Statement exists, c.Prepare("SELECT 1 FROM runs WHERE id = ?1"));
-    FEDRA_ASSIGN_OR_RETURN(bool found, exists.Bind(1, run).Step());
-    if (!found) return NotFound("no run " + std::to_string(run));
+    FEDRA_RETURN_IF_ERROR(RequireRun(c, run));
     FEDRA_ASSIGN_OR_RETURN(
         sqlite::Statement insert,
         c.Prepare("INSERT INTO metrics (run_id, key, step, value, time) VALUES (?1, ?2, ?3, ?4, ?5)"));
@@ -509,12 +583,15 @@ nlohmann::json RunInfo(const sqlite::Statement& s) {
   return info;
 }
 
-// Adds params and latest metrics to each run in `runs` (by run_id), in two queries.
+// Adds params, tags and latest metrics to each run in `runs` (by run_id), in three queries:
+// "metrics" {key: value}, and "metric_points" [{key, value, step, timestamp}] as MLflow lists them.
 Status AddParamsAndMetrics(sqlite::Connection& c, nlohmann::json* runs, const std::string& where) {
   std::map<int64_t, nlohmann::json*> by_id;
   for (auto& run : *runs) {
     run["params"] = nlohmann::json::object();
+    run["tags"] = nlohmann::json::object();
     run["metrics"] = nlohmann::json::object();
+    run["metric_points"] = nlohmann::json::array();
     by_id[run["run_id"].get<int64_t>()] = &run;
   }
   if (by_id.empty()) return Status::Ok();
@@ -524,12 +601,24 @@ Status AddParamsAndMetrics(sqlite::Connection& c, nlohmann::json* runs, const st
     if (!row) break;
     if (auto it = by_id.find(p.Int(0)); it != by_id.end()) (*it->second)["params"][p.Text(1)] = p.Text(2);
   }
-  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement m,
-                         c.Prepare("SELECT run_id, key, value, step FROM latest_metrics WHERE " + where));
+  FEDRA_ASSIGN_OR_RETURN(sqlite::Statement t, c.Prepare("SELECT run_id, key, value FROM tags WHERE " + where));
+  for (;;) {
+    FEDRA_ASSIGN_OR_RETURN(bool row, t.Step());
+    if (!row) break;
+    if (auto it = by_id.find(t.Int(0)); it != by_id.end()) (*it->second)["tags"][t.Text(1)] = t.Text(2);
+  }
+  FEDRA_ASSIGN_OR_RETURN(
+      sqlite::Statement m,
+      c.Prepare("SELECT run_id, key, value, step, time FROM latest_metrics WHERE " + where + " ORDER BY run_id, key"));
   for (;;) {
     FEDRA_ASSIGN_OR_RETURN(bool row, m.Step());
     if (!row) break;
-    if (auto it = by_id.find(m.Int(0)); it != by_id.end()) (*it->second)["metrics"][m.Text(1)] = m.Double(2);
+    const auto it = by_id.find(m.Int(0));
+    if (it == by_id.end()) continue;
+    nlohmann::json& run = *it->second;
+    run["metrics"][m.Text(1)] = m.Double(2);
+    run["metric_points"].push_back(
+        {{"key", m.Text(1)}, {"value", m.Double(2)}, {"step", m.Int(3)}, {"timestamp", m.Double(4)}});
   }
   return Status::Ok();
 }

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,6 +48,7 @@ struct NewRun {
   std::string algorithm, dataset;                    // what a job runs, on what (for listings)
   nlohmann::json spec = nlohmann::json::object();    // the job spec as submitted
   nlohmann::json params = nlohmann::json::object();  // flat key -> value, for listings
+  std::map<std::string, std::string> tags;
   std::string submitted_by;
   RunStatus status = RunStatus::kRunning;
   // A job is a run the master executes (and so can cancel); other runs are tracked from outside.
@@ -86,8 +88,15 @@ class ExperimentDb {
 
   // Writes.
   Result<int64_t> CreateRun(const NewRun& run);  // creates the experiment when new
+  // A new, empty experiment; kAlreadyExists when the name is taken.
+  Result<int64_t> CreateExperiment(const std::string& name);
   Status SetRunStatus(int64_t run, RunStatus status, const nlohmann::json& result = nullptr,
                       const std::string& error = "");
+  // A run's params never change: logging a key's value again is fine, another value is
+  // kInvalidArgument (as MLflow's).
+  Status LogParams(int64_t run, const std::map<std::string, std::string>& params);
+  Status SetTags(int64_t run, const std::map<std::string, std::string>& tags);  // a key's new value replaces its old
+  Status RenameRun(int64_t run, const std::string& name);
   Status LogMetrics(int64_t run, std::vector<MetricPoint> points);  // one transaction
   Result<int64_t> SaveModel(int64_t run, const std::string& name, const nlohmann::json& shapes,
                             std::vector<uint8_t> bytes);  // returns the new version
@@ -101,7 +110,7 @@ class ExperimentDb {
   Result<nlohmann::json> ListExperiments();
   // {"scheduled": n, "running": n, ...}: how many runs are in each status.
   Result<std::map<std::string, int64_t>> CountRunsByStatus();
-  // Newest first, each with its params and latest metrics. experiment 0: all.
+  // Newest first, each with its params, tags and latest metrics. experiment 0: all.
   Result<nlohmann::json> ListRuns(int64_t experiment, int64_t limit, int64_t offset, bool jobs_only = false);
   Result<nlohmann::json> GetRun(int64_t run);  // kNotFound when there is none
   // A metric's history in step order, thinned evenly to at most max_points (first and last kept).

@@ -348,6 +348,27 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CHECK(viewer.Get("/api/v1/health")->status == 200);
   }
 
+  SUBCASE("MLflow's tracking API answers over the same HTTPS, with MLflow's shapes and errors") {
+    Result<testing::HttpReply> created = op.Post("/api/2.0/mlflow/experiments/create", {{"name", "mlflow-client"}});
+    REQUIRE(created.ok());
+    REQUIRE_MESSAGE(created->status == 200, created->body);
+    const std::string experiment = created->Json()["experiment_id"];
+    Result<testing::HttpReply> run = op.Post("/api/2.0/mlflow/runs/create", {{"experiment_id", experiment}});
+    REQUIRE(run.ok());
+    const std::string id = run->Json()["run"]["info"]["run_id"];
+    REQUIRE(op.Post("/api/2.0/mlflow/runs/log-metric",
+                    {{"run_id", id}, {"key", "loss"}, {"value", 0.5}, {"timestamp", 1700000000000}, {"step", 1}})
+                ->status == 200);
+    Result<testing::HttpReply> history =
+        viewer.Get("/api/2.0/mlflow/metrics/get-history?run_id=" + id + "&metric_key=loss");
+    REQUIRE(history.ok());
+    CHECK(history->Json()["metrics"][0]["timestamp"] == 1700000000000);
+    Result<testing::HttpReply> missing = viewer.Get("/api/2.0/mlflow/runs/get?run_id=99999");
+    REQUIRE(missing.ok());
+    CHECK(missing->status == 404);
+    CHECK(missing->Json()["error_code"] == "RESOURCE_DOES_NOT_EXIST");
+  }
+
   SUBCASE("oversized bodies get 413 and the server keeps serving") {
     const std::string huge(5 << 20, 'x');
     CheckError(op.Request("POST", "/api/v1/runs/log-batch", huge), 413, "RESOURCE_EXHAUSTED", "over the limit");
