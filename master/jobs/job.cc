@@ -8,6 +8,7 @@
 #include "master/federation/site_subset.h"
 #include "master/jobs/model_job.h"
 #include "master/jobs/registry.h"
+#include "master/jobs/saved_model.h"
 #include "master/jobs/script_job.h"
 #include "master/tensor/federated_matrix.h"
 #include "master/tensor/federated_transform.h"
@@ -192,6 +193,43 @@ Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& sourc
   if (!fit.ok()) return context(fit.status());
   job.fit = std::move(*fit);
   return job;
+}
+
+Status CheckJobData(Federation& federation, const JobSpec& job) {
+  if (job.IsScript()) return Status::Ok();
+  Result<JobSites> sites = ChooseSites(federation, job);
+  if (!sites.ok()) {
+    const StatusCode code = sites.status().code();
+    return code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded ? Status::Ok() : sites.status();
+  }
+  Federation& fed = sites->subset ? *sites->subset : federation;
+  Result<DatasetSchema> schema = ReadSchema(fed, job.dataset);
+  if (!schema.ok()) {
+    const StatusCode code = schema.status().code();
+    if (code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded) return Status::Ok();
+    return InvalidArgument("data.dataset: " + schema.status().message());
+  }
+  const std::vector<std::string>& columns = schema->columns;
+  if (job.UsesModel()) {
+    FEDRA_ASSIGN_OR_RETURN(const UsableModel model, ReadUsableModel(job.saved_model, "model"));
+    for (const std::string& f : model.features) {
+      if (std::find(columns.begin(), columns.end(), f) == columns.end()) {
+        return InvalidArgument("data.dataset: '" + job.dataset + "' has no column '" + f +
+                               "', which the model reads (model.features)");
+      }
+    }
+    return Status::Ok();
+  }
+  if (!job.label.is_null()) FEDRA_RETURN_IF_ERROR(ResolveColumn(job.label, columns, "data.label").status());
+  for (const nlohmann::json& ref : job.features) {
+    FEDRA_RETURN_IF_ERROR(ResolveColumn(ref, columns, "data.features").status());
+  }
+  if (job.transform.is_object()) {
+    for (const auto& [column, spec] : job.transform.items()) {
+      FEDRA_RETURN_IF_ERROR(ResolveColumn(column, columns, "data.transform").status());
+    }
+  }
+  return Status::Ok();
 }
 
 Result<nlohmann::json> RunJob(Federation& federation, const JobSpec& job, const IterationHook& on_iteration,

@@ -74,6 +74,12 @@ struct JobSpec {
 // spec with "script" is a script job (script_job.h).
 Result<JobSpec> ParseJobSpec(const nlohmann::json& doc, const std::string& source);
 
+// Asks the sites' catalogs whether the job's dataset and columns (its label, features and
+// transform, or its model's features) exist, so that a misspelled name is refused when the job
+// is submitted rather than when it runs. kInvalidArgument names what is missing; sites that do
+// not answer now leave the check to the run. Scripts read what they name as they go.
+Status CheckJobData(Federation& fed, const JobSpec& job);
+
 // Reads the dataset at every site (or the job's sites), fits the algorithm, clears the sites'
 // variables, and returns the result: coefficients by name, metrics, iterations, rows, seconds,
 // and the sites whose rows it covers. Iterative algorithms

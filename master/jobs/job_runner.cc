@@ -35,6 +35,7 @@ Result<int64_t> JobRunner::Submit(const nlohmann::json& spec, const std::string&
   }
   FEDRA_RETURN_IF_ERROR(ResolveSavedModel(db_, &job_doc));
   FEDRA_ASSIGN_OR_RETURN(JobSpec job, ParseJobSpec(job_doc, "job"));
+  FEDRA_RETURN_IF_ERROR(CheckJobData(fed_, job).WithContext("job"));
   FEDRA_ASSIGN_OR_RETURN(int64_t run, CreateJobRun(db_, job, job_doc, experiment, submitted_by, RunStatus::kScheduled));
   {
     std::lock_guard lock(mu_);

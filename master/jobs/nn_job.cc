@@ -197,8 +197,8 @@ Result<nlohmann::json> FitNn(const FitData& in, TrainingOptions options) {
   for (const char* key : {"loss", "accuracy"}) {
     if (last.contains(key)) metrics[key] = last[key];
   }
-  metrics["bytes_up"] = bytes_up;
-  metrics["bytes_down"] = bytes_down;
+  metrics["bytes_up_total"] = bytes_up;  // the rounds log bytes_up and bytes_down each
+  metrics["bytes_down_total"] = bytes_down;
   nlohmann::json result{{"rows", x.rows()},
                         {"model", options.model.ToJson()},
                         {"optimizer", options.optimizer.ToJson()},

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/logging.h"
+#include "master/jobs/registry.h"
 #include "master/jobs/saved_model.h"
 
 namespace fedra {
@@ -63,13 +64,39 @@ Status SaveLastCheckpoint(ExperimentDb& db, const JobSpec& job, int64_t run) {
   return SaveModel(db, run, "model", PartialModel(job, checkpoint, run));
 }
 
+// "prefix.key" for each leaf of `value` (objects nest; arrays and numbers are leaves).
+void Flatten(const nlohmann::json& value, const std::string& prefix, nlohmann::json* out) {
+  if (!value.is_object()) {
+    (*out)[prefix] = value;
+    return;
+  }
+  for (const auto& [key, v] : value.items()) Flatten(v, prefix.empty() ? key : prefix + "." + key, out);
+}
+
+// Every setting of the job, defaults filled in, as flat keys, so that runs compare side by side:
+// "lambda", or nn's "model.hidden", "optimizer.lr", "ps.strategy", "ps.compression.topk".
 nlohmann::json FlatParams(const JobSpec& job) {
+  nlohmann::json params = nlohmann::json::object();
   if (job.IsScript()) {
-    nlohmann::json params = nlohmann::json::object();
     for (const auto& [name, value] : job.args) params["$" + name] = value;
     return params;
   }
-  nlohmann::json params = job.params;
+  const AlgorithmInfo* algorithm = FindAlgorithm(job.algorithm);
+  if (algorithm && algorithm->Takes("params")) {
+    Result<nlohmann::json> values = ReadParams(algorithm->params, job.params, "params");
+    Flatten(values.ok() ? *values : job.params, "", &params);
+  } else if (algorithm) {
+    for (const ParamInfo& section : algorithm->params) {
+      nlohmann::json merged = section.default_value.is_object() ? section.default_value : nlohmann::json::object();
+      const nlohmann::json& given = section.name == "model"       ? job.model
+                                    : section.name == "optimizer" ? job.optimizer
+                                                                  : job.ps;
+      merged.update(given);
+      Flatten(merged, section.name, &params);
+    }
+  } else {
+    Flatten(job.params, "", &params);
+  }
   params["dataset"] = job.dataset;
   if (!job.label.is_null()) params["label"] = job.label;
   if (job.holdout) params["holdout_fraction"] = job.holdout->fraction;
@@ -144,7 +171,8 @@ Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const J
     }
     const int64_t step = result->value("iterations", 0);
     AddFinalMetrics((*result)["metrics"], "", step, &metrics, &recorded);
-    if (result->contains("held_out"))
+    // Training scores its held-out rows every round (val_*); the last round's are those.
+    if (result->contains("held_out") && !result->contains("rounds"))
       AddFinalMetrics((*result)["held_out"]["metrics"], "held_out_", step, &metrics, &recorded);
   }
   if (Status s = metrics.Flush(); recorded.ok()) recorded = s;

@@ -338,7 +338,7 @@ TEST_CASE("every strategy trains through real sites, and a site killed mid-job s
     REQUIRE_MESSAGE(result.ok(), result.status().ToString());
     const nlohmann::json& r = *result;
     CHECK(AccuracyOn(r, pooled) > 0.85);
-    CHECK(r["metrics"]["bytes_up"].get<double>() > 0);
+    CHECK(r["metrics"]["bytes_up_total"].get<double>() > 0);
     if (c.kill) {
       CHECK_MESSAGE(r.contains("dropped"), r.dump());
       CHECK(r["dropped"].contains("c"));

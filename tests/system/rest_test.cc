@@ -117,6 +117,15 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
         op.Post("/api/v1/jobs",
                 {{"algorithm", "lm"}, {"data", {{"dataset", "reg"}, {"label", "y"}}}, {"params", {{"lamda", 1}}}}),
         400, "INVALID_ARGUMENT", "lamda");
+    // The sites' catalogs are asked at submission: a misspelled dataset or column is a 400 that
+    // names it, and no run is made.
+    CheckError(op.Post("/api/v1/jobs", {{"algorithm", "lm"}, {"data", {{"dataset", "rge"}, {"label", "y"}}}}), 400,
+               "INVALID_ARGUMENT", "'rge'");
+    CheckError(op.Post("/api/v1/jobs", {{"algorithm", "lm"}, {"data", {{"dataset", "reg"}, {"label", "why"}}}}), 400,
+               "INVALID_ARGUMENT", "data.label: unknown column 'why' (columns: u, v, y)");
+    CheckError(op.Post("/api/v1/jobs",
+                       {{"algorithm", "lm"}, {"data", {{"dataset", "reg"}, {"label", "y"}, {"features", {"u", "w"}}}}}),
+               400, "INVALID_ARGUMENT", "data.features: unknown column 'w'");
 
     Result<testing::HttpReply> submitted = op.Post("/api/v1/jobs", {{"algorithm", "logreg"},
                                                                     {"experiment", "churn"},
@@ -324,6 +333,16 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
     CHECK(saved["partial"]["round"].get<int64_t>() >= 2);
     CHECK(saved["model"]["hidden"] == nlohmann::json::array({4}));
     CHECK(saved["parameters"].size() == 3 * 4 + 4 + 4 * 1 + 1);  // 3 inputs, 4 hidden, 1 output
+    // The run records every setting, defaults filled in, under flat keys; totals have their own.
+    const nlohmann::json recorded = viewer.Get("/api/v1/runs/" + std::to_string(run))->Json()["run"]["data"];
+    std::map<std::string, nlohmann::json> params, metrics;
+    for (const auto& p : recorded["params"]) params[p["key"]] = p["value"];
+    for (const auto& m : recorded["metrics"]) metrics[m["key"]] = m["value"];
+    CHECK(params["model.hidden"] == "[4]");
+    CHECK(params["ps.strategy"] == "bsp");
+    CHECK(params["ps.checkpoint_every"] == "1");
+    CHECK(params.contains("optimizer.lr"));
+    CHECK(params["dataset"] == "noise");
     // The checkpoint carries the layers as the data resolved them, and the columns: it can be used.
     CHECK(saved["model"]["inputs"] == 3);
     CHECK(saved["model"]["outputs"] == 1);
