@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "master/api/mlflow_api.h"
+#include "master/api/openapi_document.h"
 #include "master/jobs/registry.h"
 #include "master/onnx/onnx_export.h"
 
@@ -290,6 +291,12 @@ const std::vector<RestApi::ApiRoute>& RestApi::Routes() {
                      {{"status", "ok"}, {"schema_version", ExperimentDb::SchemaVersion()}, {"principal", c.who.name}});
        }},
       {"GET",
+       {"openapi.json"},
+       A::kViewer,
+       [](RestApi&, const C&) -> R {
+         return ApiResponse{200, "application/json", std::string(OpenApiDocument())};
+       }},
+      {"GET",
        {"algorithms"},
        A::kViewer,
        [](RestApi&, const C&) -> R {
@@ -431,6 +438,16 @@ const std::vector<RestApi::ApiRoute>& RestApi::Routes() {
        }},
   };
   return routes;
+}
+
+std::vector<std::pair<std::string, std::string>> RestApi::Resources() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const ApiRoute& r : Routes()) {
+    std::string path;
+    for (std::string_view segment : r.pattern) path += "/" + std::string(segment);
+    out.emplace_back(std::string(r.method), path);
+  }
+  return out;
 }
 
 Result<ApiResponse> RestApi::ListRuns(const ApiCall& c) {

@@ -4,6 +4,7 @@
 // metrics as key/value/timestamp/step, log-batch).
 //
 //   GET  health                                 liveness, versions
+//   GET  openapi.json                           the OpenAPI 3 description of all of these
 //   GET  algorithms                             what a job may name: parameters, defaults, docs
 //   GET  sites                                  each site: online, datasets (shapes, privacy)
 //   GET  audit?limit=N                          each site's newest audit events
@@ -26,6 +27,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "master/api/api_message.h"
@@ -46,6 +48,9 @@ class RestApi {
 
   // Thread-safe; may block on the database or, for sites, on the federation.
   ApiResponse Handle(const ApiRequest& request);
+
+  // Every resource as (method, "/runs/*/metrics/*"): what openapi.json must describe.
+  static std::vector<std::pair<std::string, std::string>> Resources();
 
  private:
   struct ApiCall {
