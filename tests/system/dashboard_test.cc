@@ -47,7 +47,8 @@ std::string MissingTool() {
 
 }  // namespace
 
-TEST_CASE("the dashboard: log in, read a run's chart, submit a job, in headless Chromium") {
+TEST_CASE(
+    "the dashboard: log in, pick columns, compare runs, follow and cancel a job, submit one, in headless Chromium") {
   if (const std::string missing = MissingTool(); !missing.empty()) {
     MESSAGE("skipped: " << missing << " (scripts/install-deps installs it)");
     return;
@@ -61,6 +62,23 @@ TEST_CASE("the dashboard: log in, read a run's chart, submit a job, in headless 
   REQUIRE(submitted->status == 201);
   const int64_t run = submitted->Json()["run_id"];
   REQUIRE(s.WaitForEnd(op, run)["info"]["status"] == "finished");
+  // A second run to compare with, and a long one to follow and cancel.
+  submitted = op.Post("/api/v1/jobs", {{"algorithm", "lmCG"},
+                                       {"experiment", "housing"},
+                                       {"data", {{"dataset", "reg"}, {"label", "y"}}},
+                                       {"params", {{"lambda", 5}}}});
+  REQUIRE(submitted.ok());
+  REQUIRE(submitted->status == 201);
+  const int64_t second = submitted->Json()["run_id"];
+  REQUIRE(s.WaitForEnd(op, second)["info"]["status"] == "finished");
+  submitted = op.Post("/api/v1/jobs",
+                      {{"algorithm", "kmeans"},
+                       {"experiment", "long"},
+                       {"data", {{"dataset", "noise"}}},
+                       {"params", {{"k", 30}, {"restarts", 20}, {"tolerance", 0}, {"max_iterations", 100000}}}});
+  REQUIRE(submitted.ok());
+  REQUIRE(submitted->status == 201);
+  const int64_t long_run = submitted->Json()["run_id"];
   Result<testing::HttpReply> history =
       op.Get("/api/v1/runs/" + std::to_string(run) + "/metrics/residual_norm2?max_points=500");
   REQUIRE(history.ok());
@@ -79,6 +97,8 @@ TEST_CASE("the dashboard: log in, read a run's chart, submit a job, in headless 
                                  {"screenshot", screenshot.string()},
                                  {"experiment", "housing"},
                                  {"run_id", run},
+                                 {"second_run", second},
+                                 {"long_run", long_run},
                                  {"metric", "residual_norm2"},
                                  {"points", points},
                                  {"dataset", "reg"},
