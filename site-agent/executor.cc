@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/version.h"
 #include "federated/operations.h"
 #include "site-agent/dp_release.h"
 #include "site-agent/functions.h"
@@ -163,7 +164,8 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
                        {"variables", symbols_->size()},
                        {"memory_used_bytes", symbols_->used_bytes()},
                        {"memory_budget_bytes", limits_.memory_budget_bytes},
-                       {"gpu", train_on_gpu_}},
+                       {"gpu", train_on_gpu_},
+                       {"version", FedraVersion()}},
                       {},
                       {}};
     case RequestType::kRead: return Read(q, audit);

@@ -152,6 +152,11 @@ Result<nlohmann::json> RestApi::Sites() {
     FEDRA_RETURN_IF_ERROR(db_.RecordSite(site, online, datasets, gpu));
     nlohmann::json entry = {{"name", site}, {"online", online}};
     if (!online) entry["error"] = (r.ok() ? r->front().status : r.status()).message();
+    if (online) {  // what the site says of itself now, not kept
+      for (const char* key : {"version", "memory_used_bytes", "memory_budget_bytes"}) {
+        if (r->front().meta.contains(key)) entry[key] = r->front().meta[key];
+      }
+    }
     out.push_back(entry);
   }
   // Merge what was just seen with what the database remembers (last seen, datasets while offline).
@@ -362,14 +367,26 @@ const std::vector<RestApi::ApiRoute>& RestApi::Routes() {
          JsonFields f(doc, "request body:");
          NewRun run;
          run.submitted_by = c.who.name;
-         FEDRA_RETURN_IF_ERROR(f.Optional("experiment", &run.experiment));
+         std::string experiment;
+         FEDRA_RETURN_IF_ERROR(f.Optional("experiment", &experiment));
+         int64_t experiment_id = 0;
+         FEDRA_RETURN_IF_ERROR(f.Optional("experiment_id", &experiment_id, 1, int64_t{1} << 62));
          FEDRA_RETURN_IF_ERROR(f.Optional("run_name", &run.name));
          if (const nlohmann::json* params = f.Child("params")) {
            if (!params->is_object()) return InvalidArgument("params: expected an object");
            run.params = *params;
          }
          FEDRA_RETURN_IF_ERROR(f.Finish());
-         if (run.experiment.empty()) return InvalidArgument("experiment: expected a non-empty string");
+         if (experiment_id != 0) {  // the experiment by its id, as listings give it
+           if (!experiment.empty()) return InvalidArgument("give \"experiment\" or \"experiment_id\", not both");
+           FEDRA_ASSIGN_OR_RETURN(nlohmann::json experiments, api.db_.ListExperiments());
+           for (const nlohmann::json& e : experiments) {
+             if (e["experiment_id"] == experiment_id) experiment = e["name"];
+           }
+           if (experiment.empty()) return NotFound("no experiment " + std::to_string(experiment_id));
+         }
+         if (experiment.empty()) return InvalidArgument("experiment: expected a non-empty string (or experiment_id)");
+         run.experiment = experiment;
          FEDRA_ASSIGN_OR_RETURN(int64_t id, api.db_.CreateRun(run));
          return Json(201, {{"run_id", id}});
        }},

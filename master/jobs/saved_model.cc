@@ -1,11 +1,11 @@
 #include "master/jobs/saved_model.h"
 
-#include "federated/protocol.h"
-
 #include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "federated/protocol.h"
 
 namespace fedra {
 namespace {

@@ -109,6 +109,8 @@ try {
   await page.waitForSelector("tr[data-site] td.online");
   check((await page.textContent("main")).includes("private-aggregate"), "the sites page shows datasets and privacy levels");
   check((await page.textContent("tr[data-site]")).includes("CPU"), "the sites page says where each site trains");
+  check(/MiB/.test(await page.textContent("tr[data-site] td.memory")), "the sites page shows each site's memory use and budget");
+  check(/^\d+\.\d+\.\d+$/.test(await page.textContent("tr[data-site] td.version")), "the sites page shows each site's version");
   const exportWarning = await page.textContent("div[data-dataset=export] .warning");
   check(exportWarning.includes("is that the delimiter?"), "a dataset read as one column shows the delimiter hint");
   const gone = await page.textContent("div[data-dataset=gone] .error");

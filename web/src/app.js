@@ -65,6 +65,7 @@ function renderer() {
 }
 const when = (seconds) => (seconds ? new Date(seconds * 1000).toLocaleString() : "");
 const number = (v) => (typeof v === "number" ? (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : +v.toFixed(4)) : v);
+const mib = (bytes) => (bytes / 1048576).toFixed(bytes < 10485760 ? 1 : 0);
 const duration = (info) => (info.start_time && info.end_time ? (info.end_time - info.start_time).toFixed(2) + " s" : "");
 
 let refreshTimer = null;
@@ -375,12 +376,14 @@ function scriptSections(run) {
 async function sitesPage(render) {
   const { sites } = await api.get("sites");
   render(el("h1", {}, "Sites"), el("table", {},
-    el("thead", {}, el("tr", {}, ["Site", "Status", "Last seen", "Trains on", "Datasets"].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, ["Site", "Status", "Last seen", "Trains on", "Memory", "Version", "Datasets"].map((h) => el("th", {}, h)))),
     el("tbody", {}, sites.map((s) => el("tr", { "data-site": s.name },
       el("td", {}, s.name),
       el("td", { class: s.online ? "online" : "offline" }, s.online ? "online" : "offline", s.error ? ` (${s.error})` : ""),
       el("td", {}, when(s.last_seen)),
       el("td", {}, s.gpu ? "GPU" : "CPU"),
+      el("td", { class: "memory" }, s.memory_budget_bytes ? `${mib(s.memory_used_bytes)} of ${mib(s.memory_budget_bytes)} MiB` : ""),
+      el("td", { class: "version" }, s.version || ""),
       el("td", {}, (s.datasets || []).map((d) => el("div", { "data-dataset": d.name },
         d.error ? el("span", { class: "error" }, `${d.name}: ${d.error}`)
                 : `${d.name}: ${d.rows} × ${d.columns.length} (${d.privacy})`,

@@ -100,6 +100,11 @@ TEST_CASE("openapi.json describes every resource, and real responses match it") 
                                             {"tags", {{{"key", "team"}, {"value", "a"}}}}}
                                  .dump();
   a.Expect("POST", "/runs/log-batch", 200, logged);
+  const int64_t api_experiment =
+      a.Expect("GET", "/runs/" + std::to_string(outside), 200)["run"]["info"]["experiment_id"];
+  a.Expect("POST", "/runs", 201, nlohmann::json{{"experiment_id", api_experiment}}.dump());
+  a.Expect("POST", "/runs", 404, R"({"experiment_id": 999})");
+  a.Expect("POST", "/runs", 400, nlohmann::json{{"experiment_id", api_experiment}, {"experiment", "api"}}.dump());
   a.Expect("POST", "/runs/" + std::to_string(outside) + "/status", 200, R"({"status": "finished"})");
   const nlohmann::json outside_run = a.Expect("GET", "/runs/" + std::to_string(outside), 200);
   CHECK(outside_run["run"]["data"]["tags"][0]["key"] == "team");
