@@ -304,7 +304,8 @@ Result<RunStatus> RunStatusFromMlflow(std::string_view name) {
   if (s == "FINISHED") return RunStatus::kFinished;
   if (s == "FAILED") return RunStatus::kFailed;
   if (s == "KILLED" || s == "CANCELLED") return RunStatus::kCancelled;
-  return InvalidArgument("status: '" + std::string(name) + "' is not RUNNING, SCHEDULED, FINISHED, FAILED or KILLED");
+  return InvalidArgument("status: unknown value '" + std::string(name) +
+                         "' (RUNNING, SCHEDULED, FINISHED, FAILED or KILLED; fedra's lowercase names too)");
 }
 
 nlohmann::json MlflowRun(const nlohmann::json& run) {

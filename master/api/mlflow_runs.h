@@ -21,7 +21,7 @@ namespace fedra {
 
 // "FINISHED" for "finished", "KILLED" for "cancelled", ...
 std::string MlflowStatus(std::string_view status);
-// The run status named by MLflow's name (either case, "KILLED" or "CANCELLED").
+// The run status named by MLflow's name or fedra's, in either case ("KILLED" or "cancelled").
 Result<RunStatus> RunStatusFromMlflow(std::string_view name);
 
 // {"info": {...}, "data": {"metrics", "params", "tags"}, "inputs": {}} of a listed run.

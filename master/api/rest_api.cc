@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "master/api/mlflow_api.h"
+#include "master/api/mlflow_runs.h"
 #include "master/api/openapi_document.h"
 #include "master/jobs/registry.h"
 #include "master/onnx/onnx_export.h"
@@ -96,19 +97,6 @@ nlohmann::json RunResource(const nlohmann::json& run) {
   if (run.contains("spec")) out["spec"] = run["spec"];
   if (run.contains("result")) out["result"] = run["result"];
   return out;
-}
-
-Result<RunStatus> ParseRunStatus(const std::string& s) {
-  static const std::map<std::string, RunStatus> kStatuses = {{"scheduled", RunStatus::kScheduled},
-                                                             {"running", RunStatus::kRunning},
-                                                             {"finished", RunStatus::kFinished},
-                                                             {"failed", RunStatus::kFailed},
-                                                             {"cancelled", RunStatus::kCancelled}};
-  auto it = kStatuses.find(s);
-  if (it == kStatuses.end()) {
-    return InvalidArgument("status: unknown value '" + s + "' (scheduled, running, finished, failed, cancelled)");
-  }
-  return it->second;
 }
 
 }  // namespace
@@ -405,7 +393,7 @@ const std::vector<RestApi::ApiRoute>& RestApi::Routes() {
          FEDRA_ASSIGN_OR_RETURN(int64_t id, ParseId(c.target.path[1], "run id"));
          FEDRA_ASSIGN_OR_RETURN(nlohmann::json doc, ParseBody(c.request.body));
          if (!doc.contains("status") || !doc["status"].is_string()) return InvalidArgument("status: expected a string");
-         FEDRA_ASSIGN_OR_RETURN(RunStatus status, ParseRunStatus(doc["status"].get<std::string>()));
+         FEDRA_ASSIGN_OR_RETURN(RunStatus status, RunStatusFromMlflow(doc["status"].get<std::string>()));
          FEDRA_ASSIGN_OR_RETURN(nlohmann::json run, api.db_.GetRun(id));
          if (run["job"].get<bool>()) {
            return FailedPrecondition("run " + std::to_string(id) +
