@@ -1,5 +1,6 @@
 #include "master/api/mlflow_api.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string_view>
@@ -16,8 +17,12 @@ constexpr size_t kMaxParamValueLength = 6000;
 constexpr size_t kMaxTagValueLength = 8000;
 constexpr size_t kMaxBatchMetrics = 1000, kMaxBatchParams = 100, kMaxBatchTags = 100;
 constexpr int64_t kMaxSearchResults = 50000;
-// Runs a search reads at most, before filtering: a bound on the work one request makes.
+// What one search may ask for: experiments, runs read before filtering, filter text. Bounds on
+// the work one request makes.
+constexpr size_t kMaxSearchExperiments = 100;
 constexpr int64_t kMaxRunsScanned = 200000;
+constexpr size_t kMaxFilterLength = 4096;
+constexpr size_t kMaxRunNameLength = 500;
 
 ApiResponse Reply(const nlohmann::json& body) { return ApiResponse{200, "application/json", body.dump()}; }
 
@@ -189,7 +194,11 @@ struct MlflowCall {
   const ApiPrincipal& who;
 };
 
-Result<nlohmann::json> FindExperiment(ExperimentDb& db, const std::string& key, const std::string& value) {
+// MLflow's default experiment, "0", is fedra's "default".
+constexpr const char* kDefaultExperiment = "default";
+
+Result<nlohmann::json> FindExperiment(ExperimentDb& db, std::string key, std::string value) {
+  if (key == "id" && value == "0") key = "name", value = kDefaultExperiment;
   FEDRA_ASSIGN_OR_RETURN(nlohmann::json experiments, db.ListExperiments());
   for (const nlohmann::json& e : experiments) {
     const std::string v =
@@ -228,6 +237,7 @@ Result<nlohmann::json> Page(const nlohmann::json& fields, const nlohmann::json& 
   }
   nlohmann::json page = nlohmann::json::array();
   const auto total = static_cast<int64_t>(items.size());
+  if (offset > total) return InvalidArgument("page_token: not a token this server gave");
   for (int64_t i = offset; i < std::min(total, offset + size); ++i) page.push_back(items[static_cast<size_t>(i)]);
   nlohmann::json out = {{name, page}};
   if (offset + size < total) out["next_page_token"] = std::to_string(offset + size);
@@ -286,11 +296,13 @@ Result<ApiResponse> CreateRun(const MlflowCall& c) {
   run.submitted_by = c.who.name;  // the token's, not the body's user_id
   run.status = RunStatus::kRunning;
   FEDRA_ASSIGN_OR_RETURN(std::string experiment, Text(c.fields, "experiment_id", false));
-  if (!experiment.empty()) {
+  run.experiment = kDefaultExperiment;  // made when first used, as MLflow's "0" always is
+  if (!experiment.empty() && experiment != "0") {
     FEDRA_ASSIGN_OR_RETURN(nlohmann::json e, FindExperiment(c.db, "id", experiment));
     run.experiment = e["name"];
   }
   FEDRA_ASSIGN_OR_RETURN(run.name, Text(c.fields, "run_name", false));
+  if (run.name.size() > kMaxRunNameLength) return InvalidArgument("run_name: longer than 500 characters");
   FEDRA_RETURN_IF_ERROR(KeyValues(c.fields, "tags", kMaxBatchTags, kMaxTagValueLength, &run.tags));
   if (const auto name = run.tags.find("mlflow.runName"); name != run.tags.end()) {
     if (run.name.empty()) run.name = name->second;
@@ -312,6 +324,7 @@ Result<ApiResponse> UpdateRun(const MlflowCall& c) {
   FEDRA_ASSIGN_OR_RETURN(nlohmann::json run, c.db.GetRun(id));
   FEDRA_ASSIGN_OR_RETURN(std::string status, Text(c.fields, "status", false));
   FEDRA_ASSIGN_OR_RETURN(std::string name, Text(c.fields, "run_name", false));
+  if (name.size() > kMaxRunNameLength) return InvalidArgument("run_name: longer than 500 characters");
   if (!status.empty()) {
     FEDRA_ASSIGN_OR_RETURN(RunStatus s, RunStatusFromMlflow(status));
     if (run["job"].get<bool>()) {
@@ -347,6 +360,7 @@ Result<ApiResponse> SetTag(const MlflowCall& c) {
   FEDRA_RETURN_IF_ERROR(KeyValues(nlohmann::json::object({{"tags", nlohmann::json::array({c.fields})}}), "tags", 1,
                                   kMaxTagValueLength, &tags));
   if (const auto name = tags.find("mlflow.runName"); name != tags.end()) {
+    if (name->second.size() > kMaxRunNameLength) return InvalidArgument("mlflow.runName: longer than 500 characters");
     FEDRA_RETURN_IF_ERROR(c.db.RenameRun(id, name->second));
     tags.erase(name);
   }
@@ -368,19 +382,27 @@ Result<ApiResponse> SearchRunsRoute(const MlflowCall& c) {
   std::vector<int64_t> experiments;
   if (const auto ids = c.fields.find("experiment_ids"); ids != c.fields.end() && !ids->is_null()) {
     if (!ids->is_array()) return InvalidArgument("experiment_ids: expected an array of ids");
-    for (const nlohmann::json& e : *ids) {
-      FEDRA_ASSIGN_OR_RETURN(std::string text, Text(nlohmann::json::object({{"id", e}}), "id"));
-      FEDRA_ASSIGN_OR_RETURN(int64_t id, Id(text, "Experiment"));
-      experiments.push_back(id);
+    if (ids->size() > kMaxSearchExperiments) {
+      return InvalidArgument("experiment_ids: at most " + std::to_string(kMaxSearchExperiments) + " in one search");
+    }
+    for (size_t i = 0; i < ids->size(); ++i) {
+      const std::string where = "experiment_ids[" + std::to_string(i) + "]";
+      FEDRA_ASSIGN_OR_RETURN(std::string text, Text(nlohmann::json::object({{where, (*ids)[i]}}), where.c_str()));
+      FEDRA_ASSIGN_OR_RETURN(nlohmann::json e, FindExperiment(c.db, "id", text));
+      const int64_t id = e["experiment_id"];
+      if (std::find(experiments.begin(), experiments.end(), id) == experiments.end()) experiments.push_back(id);
     }
   }
   if (experiments.empty()) experiments.push_back(0);  // all
   FEDRA_ASSIGN_OR_RETURN(std::string filter_text, Text(c.fields, "filter", false));
+  if (filter_text.size() > kMaxFilterLength) return InvalidArgument("filter: longer than 4096 characters");
   FEDRA_ASSIGN_OR_RETURN(std::vector<FilterClause> filter, ParseFilter(filter_text));
   FEDRA_ASSIGN_OR_RETURN(std::vector<OrderClause> order, OrderOf(c.fields));
   nlohmann::json runs = nlohmann::json::array();
   for (int64_t e : experiments) {
-    FEDRA_ASSIGN_OR_RETURN(nlohmann::json listed, c.db.ListRuns(e, kMaxRunsScanned, 0));
+    const int64_t room = kMaxRunsScanned - static_cast<int64_t>(runs.size());
+    if (room <= 0) break;
+    FEDRA_ASSIGN_OR_RETURN(nlohmann::json listed, c.db.ListRuns(e, room, 0));
     for (nlohmann::json& r : listed) runs.push_back(std::move(r));
   }
   FEDRA_ASSIGN_OR_RETURN(nlohmann::json found, SearchRuns(runs, filter, order));

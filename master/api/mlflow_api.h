@@ -13,8 +13,11 @@
 //   POST runs/log-parameter          {run_id, key, value}
 //   POST runs/set-tag                {run_id, key, value}
 //   POST runs/log-batch              {run_id, metrics, params, tags}
-//   POST runs/search                 {experiment_ids, filter, order_by, max_results, page_token} -> {runs,
-//   next_page_token} GET  metrics/get-history         ?run_id=&metric_key= -> {metrics}
+//   POST runs/search                 {experiment_ids, filter, order_by, max_results, page_token}
+//                                    -> {runs, next_page_token}
+//   GET  metrics/get-history         ?run_id=&metric_key= -> {metrics}
+//
+// Experiment "0", MLflow's default, is fedra's experiment "default".
 //
 // Reads take a viewer token, writes an operator's. A job's status is the master's: updating it
 // is refused (cancel it through /api/v1/jobs/{id}/cancel).

@@ -171,18 +171,21 @@ class Lexer {
 
   std::string_view text_;
   size_t pos_ = 0;
+
+ public:
+  size_t position() const { return pos_; }
 };
 
 // SQL's LIKE: % any run of characters, _ any one.
 bool Like(std::string_view text, std::string_view pattern) {
   size_t t = 0, p = 0, star_p = std::string_view::npos, star_t = 0;
   while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '_' || pattern[p] == text[t])) {
-      ++t;
-      ++p;
-    } else if (p < pattern.size() && pattern[p] == '%') {
+    if (p < pattern.size() && pattern[p] == '%') {
       star_p = p++;
       star_t = t;
+    } else if (p < pattern.size() && (pattern[p] == '_' || pattern[p] == text[t])) {
+      ++t;
+      ++p;
     } else if (star_p != std::string_view::npos) {
       p = star_p + 1;
       t = ++star_t;
@@ -243,6 +246,11 @@ Status CheckClauses(const std::vector<FilterClause>& filter, const std::vector<O
     }
     if ((c.op == "LIKE" || c.op == "ILIKE") && numeric) {
       return InvalidArgument(c.kind + "." + c.key + ": " + c.op + " takes a quoted pattern");
+    }
+    if ((c.kind == "params" || c.kind == "tags") &&
+        std::any_of(c.values.begin(), c.values.end(), [](const FieldValue& v) { return v.index() == 0; })) {
+      return InvalidArgument(c.kind + "." + c.key + ": " + c.kind + " are text; quote the value ('" + c.kind + "." +
+                             c.key + " = \"0.1\"')");
     }
     if ((c.kind == "params" || c.kind == "tags") && c.op != "=" && c.op != "!=" && c.op != "LIKE" && c.op != "ILIKE" &&
         c.op != "IN" && c.op != "NOT IN") {
@@ -354,9 +362,10 @@ Result<std::vector<FilterClause>> ParseFilter(std::string_view filter) {
   std::vector<FilterClause> clauses;
   while (!lex.AtEnd()) {
     if (!clauses.empty()) {
+      const size_t at = lex.position();
       const std::string joiner = Upper(lex.Word());
       if (joiner != "AND") {
-        return InvalidArgument("clauses are joined by AND (MLflow's search has no OR): " + lex.Where(0));
+        return InvalidArgument("clauses are joined by AND (MLflow's search has no OR): " + lex.Where(at));
       }
     }
     FilterClause c;
@@ -400,7 +409,9 @@ Result<nlohmann::json> SearchRuns(const nlohmann::json& runs, const std::vector<
       if (key == "run_name") return FieldValue(run.value("run_name", ""));
       if (key == "user_id") return FieldValue(run.value("submitted_by", ""));
       if (key == "status") return FieldValue(MlflowStatus(run.value("status", "")));
-      const nlohmann::json t = run.value(key, nlohmann::json());
+      nlohmann::json t = run.value(key, nlohmann::json());
+      if (key == "start_time" && !t.is_number())
+        t = run.value("creation_time", nlohmann::json());  // as MlflowRun shows it
       if (!t.is_number()) return std::nullopt;
       return FieldValue(static_cast<double>(Millis(t)));
     };
@@ -409,6 +420,11 @@ Result<nlohmann::json> SearchRuns(const nlohmann::json& runs, const std::vector<
 
 Result<nlohmann::json> SearchExperiments(const nlohmann::json& experiments, const std::vector<FilterClause>& filter,
                                          const std::vector<OrderClause>& order) {
+  for (const FilterClause& c : filter) {
+    if (c.kind != "attributes")
+      return InvalidArgument(c.kind + "." + c.key + ": experiments are searched by name, " +
+                             "experiment_id and creation_time");
+  }
   FEDRA_RETURN_IF_ERROR(CheckClauses(filter, order, {"name", "experiment_id", "creation_time"}));
   return Search(experiments, filter, order, [](const nlohmann::json& e) -> Lookup {
     return [&e](const std::string& kind, const std::string& key) -> std::optional<FieldValue> {

@@ -47,8 +47,8 @@ struct OrderClause {
 Result<OrderClause> ParseOrderBy(std::string_view clause);
 
 // The runs of `runs` (as ListRuns gives them) that match every clause, in the order asked
-// (then newest first); a run without the metric, param or tag a clause names does not match,
-// and sorts last.
+// (then in the order given); a run without the metric, param or tag a clause names does not
+// match, and sorts last.
 Result<nlohmann::json> SearchRuns(const nlohmann::json& runs, const std::vector<FilterClause>& filter,
                                   const std::vector<OrderClause>& order);
 // The same over experiments (attributes name, experiment_id, creation_time).

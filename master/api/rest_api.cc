@@ -117,11 +117,12 @@ ApiResponse RestApi::Handle(const ApiRequest& request) {
   if (!who.ok()) return ErrorResponse(who.status());
   try {
     Result<ApiTarget> target = ParseApiTarget(request.target);
-    if (target.ok() && target->mlflow) {  // MLflow's clients read MLflow's error codes
+    if (!target.ok()) return ErrorResponse(target.status());
+    if (target->mlflow) {  // MLflow's clients read MLflow's error codes
       Result<ApiResponse> r = HandleMlflow(db_, request, *target, *who);
       return r.ok() ? *r : MlflowError(r.status());
     }
-    Result<ApiResponse> r = Route(request, *who);
+    Result<ApiResponse> r = Route(request, *target, *who);
     return r.ok() ? *r : ErrorResponse(r.status());
   } catch (const std::exception& e) {  // a bug: report it, keep serving
     FEDRA_LOG(kError) << request.method << " " << request.target << ": " << e.what();
@@ -478,8 +479,7 @@ Result<ApiResponse> RestApi::GetRun(const ApiCall& c) {
   return Json(200, {{"run", RunResource(run)}});
 }
 
-Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiPrincipal& who) {
-  FEDRA_ASSIGN_OR_RETURN(ApiTarget target, ParseApiTarget(request.target));
+Result<ApiResponse> RestApi::Route(const ApiRequest& request, const ApiTarget& target, const ApiPrincipal& who) {
   // The most specific patterns that match the path (fewest wildcards) decide: one with this
   // method answers; otherwise the path exists but not for this method (405).
   auto literals = [](const ApiRoute& r) {

@@ -67,7 +67,7 @@ class RestApi {
   static const std::vector<ApiRoute>& Routes();
 
   // Picks the route for the request from Routes(): 404 and 405 follow from the table.
-  Result<ApiResponse> Route(const ApiRequest& request, const ApiPrincipal& who);
+  Result<ApiResponse> Route(const ApiRequest& request, const ApiTarget& target, const ApiPrincipal& who);
   Result<ApiResponse> ListRuns(const ApiCall& call);
   Result<ApiResponse> GetRun(const ApiCall& call);
   Result<nlohmann::json> Sites();

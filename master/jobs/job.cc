@@ -218,6 +218,11 @@ Status CheckJobData(Federation& federation, const JobSpec& job) {
                                "', which the model reads (model.features)");
       }
     }
+    const bool scored = job.algorithm == "evaluate" && (model.Classifies() || model.Regresses());
+    if (scored && !model.label.empty() && std::find(columns.begin(), columns.end(), model.label) == columns.end()) {
+      return InvalidArgument("data.dataset: '" + job.dataset + "' has no column '" + model.label +
+                             "', which evaluate scores the model against (model.label)");
+    }
     return Status::Ok();
   }
   if (!job.label.is_null()) FEDRA_RETURN_IF_ERROR(ResolveColumn(job.label, columns, "data.label").status());

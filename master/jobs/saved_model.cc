@@ -76,8 +76,8 @@ std::optional<nlohmann::json> SavedModel(const JobSpec& job, const nlohmann::jso
 std::optional<nlohmann::json> PartialModel(const JobSpec& job, const TrainingCheckpoint& checkpoint, int64_t run) {
   if (job.algorithm != "nn") return std::nullopt;
   nlohmann::json model = Header(job.algorithm, job.dataset, run);
-  model["model"] = job.model;  // checkpoints of version 1 have no description
-  model.update(checkpoint.model);
+  model["model"] = job.model;      // as the job gave it, until the checkpoint's description
+  model.update(checkpoint.model);  // says what the data resolved
   model["parameters"] =
       std::vector<float>(checkpoint.parameters.data(), checkpoint.parameters.data() + checkpoint.parameters.size());
   model["partial"] = {{"round", checkpoint.round}};

@@ -66,8 +66,8 @@ Result<nlohmann::json> RunScriptJob(Federation& federation, const JobSpec& job, 
   auto keep = [&kept](const std::string& text) -> Status {
     kept += text.size();
     if (kept <= kMaxOutputBytes) return Status::Ok();
-    return ResourceExhausted("the script printed and wrote more than " + std::to_string(kMaxOutputBytes >> 20) +
-                             " MiB, more than a run keeps");
+    return ResourceExhausted("the script's prints, writes and saved models come to more than " +
+                             std::to_string(kMaxOutputBytes >> 20) + " MiB, more than a run keeps");
   };
   script::ScriptOptions options;
   options.args = job.args;

@@ -416,7 +416,7 @@ TEST_CASE("the REST API: resources, jobs, errors and many clients over real HTTP
           for (int i = 0; i < kPerBatch; ++i) {
             metrics.push_back({{"key", "loss"},
                                {"value", 1.0 / (i + 1)},
-                               {"timestamp", 1.7e12},
+                               {"timestamp", 1.7e9},
                                {"step", (c * kBatches + b) * kPerBatch + i}});
           }
           Result<testing::HttpReply> r = client.Post("/api/v1/runs/log-batch", {{"run_id", run}, {"metrics", metrics}});

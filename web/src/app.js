@@ -58,10 +58,12 @@ let generation = 0;
 const STALE = Symbol("stale page");
 function renderer() {
   const mine = ++generation;
-  return (...nodes) => {
+  const render = (...nodes) => {
     if (mine !== generation) throw STALE;
     show(...nodes);
   };
+  render.current = () => mine === generation;  // live updates stop once another page shows
+  return render;
 }
 const when = (seconds) => (seconds ? new Date(seconds * 1000).toLocaleString() : "");
 const number = (v) => (typeof v === "number" ? (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : +v.toFixed(4)) : v);
@@ -85,7 +87,8 @@ function sortableTable(columns, rows) {
     if (sortKey !== null) {
       sorted.sort((a, b) => {
         const x = a.values[sortKey], y = b.values[sortKey];
-        const order = typeof x === "number" && typeof y === "number" ? x - y : String(x ?? "").localeCompare(String(y ?? ""));
+        const order = typeof x === "number" && typeof y === "number" ? x - y
+          : String(x ?? "").localeCompare(String(y ?? ""), undefined, { numeric: true });
         return ascending ? order : -order;
       });
     }
@@ -190,11 +193,14 @@ async function runsPage(render, experimentId) {
          el("div", { class: "toolbar" }, filter, compare, picker), holder);
   const refresh = async () => {
     try {
-      runs = (await api.get(`experiments/${experimentId}/runs?limit=1000`)).runs;
+      const fresh = (await api.get(`experiments/${experimentId}/runs?limit=1000`)).runs;
+      if (!render.current()) return;
+      runs = fresh;
+      if (!picker.open) buildPicker();  // keys logged since; not while someone is picking
       table.update(rowsOf());
       table.dataset.updates = ++updates;
     } catch (error) { /* the next refresh tries again */ }
-    refreshTimer = setTimeout(refresh, 3000);  // statuses change while jobs run
+    if (render.current()) refreshTimer = setTimeout(refresh, 3000);  // statuses change while jobs run
   };
   refreshTimer = setTimeout(refresh, 3000);
 }
@@ -345,13 +351,14 @@ async function runPage(render, runId) {
   const follow = async () => {
     try {
       run = (await api.get(`runs/${runId}`)).run;
+      if (!render.current()) return;
       if (!active(run)) return route();
       status.textContent = run.info.status;
       status.className = `status-${run.info.status}`;
       progressLine.textContent = progress(run);
       await drawHistories();
     } catch (error) { /* the next look tries again */ }
-    refreshTimer = setTimeout(follow, 2000);
+    if (render.current()) refreshTimer = setTimeout(follow, 2000);
   };
   if (active(run)) refreshTimer = setTimeout(follow, 2000);
 }

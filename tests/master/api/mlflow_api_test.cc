@@ -276,6 +276,50 @@ TEST_CASE("the search language: MLflow's documented filters and order_by clauses
   CHECK(ids("attributes.status = 'KILLED'", {}) == std::vector<int64_t>{2});
   CHECK(ids("params.opt NOT IN ('adam', 'sgd')", {}) == std::vector<int64_t>{1});
   CHECK(ids("metrics.acc != 0.9", {}) == std::vector<int64_t>{1});  // a run without acc does not match
+  CHECK(SearchRuns(runs, *ParseFilter("params.opt = 10"), {}).status().message().find("quote the value") !=
+        std::string::npos);
+
+  // A '%' in the text is a character like any other; in the pattern, a wildcard.
+  const nlohmann::json percent = nlohmann::json::array({{{"run_id", 1},
+                                                         {"metrics", nlohmann::json::object()},
+                                                         {"params", {{"note", "drop 10% lr"}}},
+                                                         {"tags", nlohmann::json::object()}},
+                                                        {{"run_id", 2},
+                                                         {"metrics", nlohmann::json::object()},
+                                                         {"params", {{"note", "a%b"}}},
+                                                         {"tags", nlohmann::json::object()}}});
+  auto like = [&](const std::string& pattern) {
+    Result<nlohmann::json> found = SearchRuns(percent, *ParseFilter("params.note LIKE '" + pattern + "'"), {});
+    REQUIRE(found.ok());
+    std::vector<int64_t> out;
+    for (const nlohmann::json& r : *found) out.push_back(r["run_id"]);
+    return out;
+  };
+  CHECK(like("%10%") == std::vector<int64_t>{1});
+  CHECK(like("a%") == std::vector<int64_t>{2});
+  CHECK(like("%b") == std::vector<int64_t>{2});
+  CHECK(like("%%") == std::vector<int64_t>{1, 2});
+  CHECK(like("a_b") == std::vector<int64_t>{2});
+}
+
+TEST_CASE("MLflow's default experiment \"0\" is fedra's \"default\"; searches are bounded") {
+  Mlflow m;
+  const nlohmann::json run = m.Post("runs/create", {{"experiment_id", "0"}, {"run_name", "first"}})["run"];
+  const nlohmann::json unnamed = m.Post("runs/create", nlohmann::json::object())["run"];
+  CHECK(run["info"]["experiment_id"] == unnamed["info"]["experiment_id"]);
+  CHECK(m.Get("experiments/get?experiment_id=0")["experiment"]["name"] == "default");
+  const nlohmann::json both = m.Post("runs/search", {{"experiment_ids", {"0", "0", run["info"]["experiment_id"]}}});
+  CHECK(both["runs"].size() == 2);  // each experiment once
+  nlohmann::json many = nlohmann::json::array();
+  for (int i = 0; i < 101; ++i) many.push_back("0");
+  CHECK(m.Post("runs/search", {{"experiment_ids", many}}, 400)["message"].get<std::string>().find("at most 100") !=
+        std::string::npos);
+  CHECK(m.Post("runs/search", {{"page_token", "9223372036854775807"}}, 400)["error_code"] == "INVALID_PARAMETER_VALUE");
+  CHECK(m.Post("runs/search", {{"filter", std::string(5000, ' ')}}, 400)["message"].get<std::string>().find("4096") !=
+        std::string::npos);
+  CHECK(m.Post("runs/search", {{"experiment_ids", {"77"}}}, 404)["message"].get<std::string>().find("'77'") !=
+        std::string::npos);
+  CHECK(m.Post("experiments/search", {{"filter", "tags.team = 'a'"}}, 400)["error_code"] == "INVALID_PARAMETER_VALUE");
 }
 
 }  // namespace fedra
