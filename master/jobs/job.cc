@@ -212,18 +212,8 @@ Status CheckJobData(Federation& federation, const JobSpec& job) {
   const std::vector<std::string>& columns = schema->columns;
   if (job.UsesModel()) {
     FEDRA_ASSIGN_OR_RETURN(const UsableModel model, ReadUsableModel(job.saved_model, "model"));
-    for (const std::string& f : model.features) {
-      if (std::find(columns.begin(), columns.end(), f) == columns.end()) {
-        return InvalidArgument("data.dataset: '" + job.dataset + "' has no column '" + f +
-                               "', which the model reads (model.features)");
-      }
-    }
-    const bool scored = job.algorithm == "evaluate" && (model.Classifies() || model.Regresses());
-    if (scored && !model.label.empty() && std::find(columns.begin(), columns.end(), model.label) == columns.end()) {
-      return InvalidArgument("data.dataset: '" + job.dataset + "' has no column '" + model.label +
-                             "', which evaluate scores the model against (model.label)");
-    }
-    return Status::Ok();
+    FEDRA_ASSIGN_OR_RETURN(const std::vector<std::string> used, ModelJobColumns(job, model));
+    return CheckModelColumns(job.dataset, used, *schema);
   }
   if (!job.label.is_null()) FEDRA_RETURN_IF_ERROR(ResolveColumn(job.label, columns, "data.label").status());
   for (const nlohmann::json& ref : job.features) {

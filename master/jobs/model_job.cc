@@ -94,6 +94,31 @@ Status ResolveSavedModel(ExperimentDb& db, nlohmann::json* doc) {
   return Status::Ok();
 }
 
+Result<std::vector<std::string>> ModelJobColumns(const JobSpec& job, const UsableModel& model) {
+  const bool needs_label = job.algorithm == "evaluate" && (model.Classifies() || model.Regresses());
+  if (needs_label && model.label.empty()) {
+    return InvalidArgument("model.label: the model names no label to evaluate against");
+  }
+  if (needs_label && model.run.kind == ModelKind::kMlp && model.run.mlp.outputs > 1 && model.Regresses()) {
+    return InvalidArgument("model: a network with " + std::to_string(model.run.mlp.outputs) +
+                           " outputs is evaluated against one label column; evaluate takes one-output models");
+  }
+  std::vector<std::string> used = model.features;
+  if (needs_label) used.push_back(model.label);
+  return used;
+}
+
+Status CheckModelColumns(const std::string& dataset, const std::vector<std::string>& used,
+                         const DatasetSchema& schema) {
+  std::vector<std::string> missing;
+  for (const std::string& c : used) {
+    if (std::find(schema.columns.begin(), schema.columns.end(), c) == schema.columns.end()) missing.push_back(c);
+  }
+  if (missing.empty()) return Status::Ok();
+  return InvalidArgument("data.dataset: '" + dataset + "' lacks the model's column(s) " + List(missing) +
+                         " (it has: " + List(schema.columns) + ")");
+}
+
 bool IsModelJob(const nlohmann::json& doc) {
   if (!doc.is_object() || !doc.contains("algorithm") || !doc["algorithm"].is_string()) return false;
   const std::string& a = doc["algorithm"].get_ref<const std::string&>();
@@ -154,25 +179,11 @@ Result<nlohmann::json> RunModelJob(Federation& federation, const JobSpec& job) {
   const nlohmann::json& saved = job.saved_model;
   FEDRA_ASSIGN_OR_RETURN(const UsableModel model, ReadUsableModel(saved, "model"));
   const bool evaluate = job.algorithm == "evaluate";
-  const bool needs_label = evaluate && (model.Classifies() || model.Regresses());
-  const std::string& label = model.label;
-  if (needs_label && label.empty()) return InvalidArgument("model.label: the model names no label to evaluate against");
-  if (needs_label && model.run.kind == ModelKind::kMlp && model.run.mlp.outputs > 1 && model.Regresses()) {
-    return InvalidArgument("model: a network with " + std::to_string(model.run.mlp.outputs) +
-                           " outputs is evaluated against one label column; evaluate takes one-output models");
-  }
-  std::vector<std::string> used = model.features;
-  if (needs_label) used.push_back(label);
+  FEDRA_ASSIGN_OR_RETURN(const std::vector<std::string> used, ModelJobColumns(job, model));
+  const bool needs_label = used.size() > model.features.size();  // the label comes last
   auto run = [&]() -> Result<nlohmann::json> {
     FEDRA_ASSIGN_OR_RETURN(const DatasetSchema schema, ReadSchema(fed, job.dataset));
-    std::vector<std::string> missing;
-    for (const std::string& c : used) {
-      if (std::find(schema.columns.begin(), schema.columns.end(), c) == schema.columns.end()) missing.push_back(c);
-    }
-    if (!missing.empty()) {
-      return InvalidArgument("data.dataset: '" + job.dataset + "' lacks the model's column(s) " + List(missing) +
-                             " (it has: " + List(schema.columns) + ")");
-    }
+    FEDRA_RETURN_IF_ERROR(CheckModelColumns(job.dataset, used, schema));
     FEDRA_ASSIGN_OR_RETURN(std::optional<Transform> transform, SavedTransform(saved, used, schema));
     FEDRA_ASSIGN_OR_RETURN(FederatedMatrix data,
                            FederatedMatrix::Read(fed, job.dataset, used, transform ? &*transform : nullptr));

@@ -13,11 +13,16 @@
 // site.json names; no row comes back.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "master/algorithms/model_use.h"
 #include "master/federation/federation.h"
 #include "master/jobs/job.h"
+#include "master/tensor/federated_matrix.h"
 #include "master/tracking/experiment_db.h"
 
 namespace fedra {
@@ -32,6 +37,12 @@ Status ResolveSavedModel(ExperimentDb& db, nlohmann::json* job_doc);
 
 // Checks the fields and the model document.
 Result<JobSpec> ParseModelJob(const nlohmann::json& doc, const std::string& source);
+
+// The raw columns a model job reads: the model's features, then, when evaluate scores the model
+// against its label, the label. Errors name what the model lacks to be used so.
+Result<std::vector<std::string>> ModelJobColumns(const JobSpec& job, const UsableModel& model);
+// kInvalidArgument naming the columns of `used` that `dataset` (as `schema` lists it) lacks.
+Status CheckModelColumns(const std::string& dataset, const std::vector<std::string>& used, const DatasetSchema& schema);
 
 // {"algorithm", "dataset", "model": {"algorithm", "run_id"}, "metrics" (evaluate) or "output"
 // (predict: the dataset, its columns, and per site its rows and the file written), "rows",
