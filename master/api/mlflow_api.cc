@@ -208,19 +208,27 @@ Result<nlohmann::json> FindExperiment(ExperimentDb& db, std::string key, std::st
   return NotFound(std::string(key == "name" ? "Experiment '" : "Experiment with id '") + value + "' does not exist");
 }
 
-// order_by: an array of clauses.
-Result<std::vector<OrderClause>> OrderOf(const nlohmann::json& fields) {
+// A search's "filter" (at most kMaxFilterLength) and "order_by" (an array of clauses).
+struct SearchQuery {
+  std::vector<FilterClause> filter;
   std::vector<OrderClause> order;
+};
+
+Result<SearchQuery> QueryOf(const nlohmann::json& fields) {
+  SearchQuery query;
+  FEDRA_ASSIGN_OR_RETURN(std::string filter, Text(fields, "filter", false));
+  if (filter.size() > kMaxFilterLength) return InvalidArgument("filter: longer than 4096 characters");
+  FEDRA_ASSIGN_OR_RETURN(query.filter, ParseFilter(filter));
   const auto it = fields.find("order_by");
-  if (it == fields.end() || it->is_null()) return order;
+  if (it == fields.end() || it->is_null()) return query;
   const nlohmann::json list = it->is_string() ? nlohmann::json::array({*it}) : *it;
   if (!list.is_array()) return InvalidArgument("order_by: expected an array of clauses such as \"metrics.rmse DESC\"");
   for (const nlohmann::json& c : list) {
     if (!c.is_string()) return InvalidArgument("order_by: expected strings");
     FEDRA_ASSIGN_OR_RETURN(OrderClause o, ParseOrderBy(c.get<std::string>()));
-    order.push_back(std::move(o));
+    query.order.push_back(std::move(o));
   }
-  return order;
+  return query;
 }
 
 // One page of `items` from page_token (an offset), with the next page's token when there is one.
@@ -280,11 +288,9 @@ Result<ApiResponse> GetExperimentByName(const MlflowCall& c) {
 }
 
 Result<ApiResponse> SearchExperimentsRoute(const MlflowCall& c) {
-  FEDRA_ASSIGN_OR_RETURN(std::string filter_text, Text(c.fields, "filter", false));
-  FEDRA_ASSIGN_OR_RETURN(std::vector<FilterClause> filter, ParseFilter(filter_text));
-  FEDRA_ASSIGN_OR_RETURN(std::vector<OrderClause> order, OrderOf(c.fields));
+  FEDRA_ASSIGN_OR_RETURN(const SearchQuery query, QueryOf(c.fields));
   FEDRA_ASSIGN_OR_RETURN(nlohmann::json experiments, c.db.ListExperiments());
-  FEDRA_ASSIGN_OR_RETURN(nlohmann::json found, SearchExperiments(experiments, filter, order));
+  FEDRA_ASSIGN_OR_RETURN(nlohmann::json found, SearchExperiments(experiments, query.filter, query.order));
   nlohmann::json shaped = nlohmann::json::array();
   for (const nlohmann::json& e : found) shaped.push_back(MlflowExperiment(e));
   FEDRA_ASSIGN_OR_RETURN(nlohmann::json page, Page(c.fields, shaped, "experiments", 1000));
@@ -394,10 +400,7 @@ Result<ApiResponse> SearchRunsRoute(const MlflowCall& c) {
     }
   }
   if (experiments.empty()) experiments.push_back(0);  // all
-  FEDRA_ASSIGN_OR_RETURN(std::string filter_text, Text(c.fields, "filter", false));
-  if (filter_text.size() > kMaxFilterLength) return InvalidArgument("filter: longer than 4096 characters");
-  FEDRA_ASSIGN_OR_RETURN(std::vector<FilterClause> filter, ParseFilter(filter_text));
-  FEDRA_ASSIGN_OR_RETURN(std::vector<OrderClause> order, OrderOf(c.fields));
+  FEDRA_ASSIGN_OR_RETURN(const SearchQuery query, QueryOf(c.fields));
   nlohmann::json runs = nlohmann::json::array();
   for (int64_t e : experiments) {
     const int64_t room = kMaxRunsScanned - static_cast<int64_t>(runs.size());
@@ -405,7 +408,7 @@ Result<ApiResponse> SearchRunsRoute(const MlflowCall& c) {
     FEDRA_ASSIGN_OR_RETURN(nlohmann::json listed, c.db.ListRuns(e, room, 0));
     for (nlohmann::json& r : listed) runs.push_back(std::move(r));
   }
-  FEDRA_ASSIGN_OR_RETURN(nlohmann::json found, SearchRuns(runs, filter, order));
+  FEDRA_ASSIGN_OR_RETURN(nlohmann::json found, SearchRuns(runs, query.filter, query.order));
   nlohmann::json shaped = nlohmann::json::array();
   for (const nlohmann::json& r : found) shaped.push_back(MlflowRun(r));
   FEDRA_ASSIGN_OR_RETURN(nlohmann::json page, Page(c.fields, shaped, "runs", 1000));
