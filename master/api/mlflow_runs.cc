@@ -54,6 +54,8 @@ class Lexer {
  public:
   explicit Lexer(std::string_view text) : text_(text) {}
 
+  size_t position() const { return pos_; }
+
   bool AtEnd() {
     SkipSpace();
     return pos_ >= text_.size();
@@ -171,9 +173,6 @@ class Lexer {
 
   std::string_view text_;
   size_t pos_ = 0;
-
- public:
-  size_t position() const { return pos_; }
 };
 
 // SQL's LIKE: % any run of characters, _ any one.
