@@ -28,12 +28,6 @@ int64_t Millis(const nlohmann::json& seconds) {
   return seconds.is_number() ? static_cast<int64_t>(std::llround(seconds.get<double>() * 1000)) : 0;
 }
 
-nlohmann::json KeyValues(const nlohmann::json& object) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& [k, v] : object.items()) out.push_back({{"key", k}, {"value", v}});
-  return out;
-}
-
 // The entity a clause names: metrics, params, tags or attributes, as MLflow spells them.
 Result<std::string> EntityKind(std::string_view prefix) {
   static const std::map<std::string, std::string> kinds = {
@@ -300,6 +294,12 @@ nlohmann::json Search(const nlohmann::json& items, const std::vector<FilterClaus
 
 }  // namespace
 
+nlohmann::json KeyValueList(const nlohmann::json& object) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [k, v] : object.items()) out.push_back({{"key", k}, {"value", v}});
+  return out;
+}
+
 std::string MlflowStatus(std::string_view status) {
   return status == "cancelled" ? std::string("KILLED") : Upper(status);
 }
@@ -340,8 +340,8 @@ nlohmann::json MlflowRun(const nlohmann::json& run) {
   return {{"info", info},
           {"data",
            {{"metrics", metrics},
-            {"params", KeyValues(run.value("params", nlohmann::json::object()))},
-            {"tags", KeyValues(tags)}}},
+            {"params", KeyValueList(run.value("params", nlohmann::json::object()))},
+            {"tags", KeyValueList(tags)}}},
           {"inputs", nlohmann::json::object()}};
 }
 

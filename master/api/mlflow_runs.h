@@ -19,6 +19,9 @@
 
 namespace fedra {
 
+// {key: value, ...} as MLflow lists params and tags: [{"key", "value"}, ...].
+nlohmann::json KeyValueList(const nlohmann::json& object);
+
 // "FINISHED" for "finished", "KILLED" for "cancelled", ...
 std::string MlflowStatus(std::string_view status);
 // The run status named by MLflow's name or fedra's, in either case ("KILLED" or "cancelled").

@@ -86,11 +86,8 @@ Status RequireOperator(const ApiPrincipal& who) {
 // value, step, timestamp}], "params": [...], "tags": [...]}} plus fedra's spec and result.
 nlohmann::json RunResource(const nlohmann::json& run) {
   nlohmann::json info = run;
-  nlohmann::json params = nlohmann::json::array(), tags = nlohmann::json::array();
-  const nlohmann::json run_params = run.value("params", nlohmann::json::object());
-  const nlohmann::json run_tags = run.value("tags", nlohmann::json::object());
-  for (const auto& [k, v] : run_params.items()) params.push_back({{"key", k}, {"value", v}});
-  for (const auto& [k, v] : run_tags.items()) tags.push_back({{"key", k}, {"value", v}});
+  const nlohmann::json params = KeyValueList(run.value("params", nlohmann::json::object()));
+  const nlohmann::json tags = KeyValueList(run.value("tags", nlohmann::json::object()));
   const nlohmann::json metrics = run.value("metric_points", nlohmann::json::array());  // key, value, step, timestamp
   for (const char* key : {"metrics", "metric_points", "params", "tags", "spec", "result"}) info.erase(key);
   nlohmann::json out = {{"info", info}, {"data", {{"metrics", metrics}, {"params", params}, {"tags", tags}}}};
