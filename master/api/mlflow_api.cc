@@ -169,6 +169,14 @@ Result<LoggedBatch> ParseLogBatch(const nlohmann::json& doc, double seconds_per_
   return batch;
 }
 
+Status WriteLogBatch(ExperimentDb& db, int64_t run, LoggedBatch batch) {
+  // Params first: a value that differs from the one logged fails before anything is written (and
+  // a missing run fails there too).
+  FEDRA_RETURN_IF_ERROR(db.LogParams(run, batch.params));
+  FEDRA_RETURN_IF_ERROR(db.SetTags(run, batch.tags));
+  return db.LogMetrics(run, std::move(batch.metrics));
+}
+
 ApiResponse MlflowError(const Status& s) {
   std::string code = "INTERNAL_ERROR";
   int http = 500;
@@ -377,10 +385,7 @@ Result<ApiResponse> SetTag(const MlflowCall& c) {
 Result<ApiResponse> LogBatch(const MlflowCall& c) {
   FEDRA_ASSIGN_OR_RETURN(int64_t id, RunIdOf(c.fields));
   FEDRA_ASSIGN_OR_RETURN(LoggedBatch batch, ParseLogBatch(c.fields, 0.001));
-  FEDRA_RETURN_IF_ERROR(c.db.GetRun(id).status());
-  FEDRA_RETURN_IF_ERROR(c.db.LogParams(id, batch.params));
-  FEDRA_RETURN_IF_ERROR(c.db.SetTags(id, batch.tags));
-  FEDRA_RETURN_IF_ERROR(c.db.LogMetrics(id, std::move(batch.metrics)));
+  FEDRA_RETURN_IF_ERROR(WriteLogBatch(c.db, id, std::move(batch)));
   return Reply(nlohmann::json::object());
 }
 

@@ -43,6 +43,9 @@ struct LoggedBatch {
   std::map<std::string, std::string> params, tags;
 };
 Result<LoggedBatch> ParseLogBatch(const nlohmann::json& doc, double seconds_per_timestamp);
+// Writes a batch to `run`: kNotFound when there is no such run, kInvalidArgument when a param
+// would change; either way nothing of the batch is written.
+Status WriteLogBatch(ExperimentDb& db, int64_t run, LoggedBatch batch);
 
 // MLflow's error body for `s`: {"error_code": "RESOURCE_DOES_NOT_EXIST", "message"} and its status.
 ApiResponse MlflowError(const Status& s);

@@ -339,10 +339,7 @@ const std::vector<RestApi::ApiRoute>& RestApi::Routes() {
          }
          const int64_t run = doc["run_id"].get<int64_t>();
          FEDRA_ASSIGN_OR_RETURN(LoggedBatch batch, ParseLogBatch(doc, /*seconds_per_timestamp=*/1));
-         FEDRA_RETURN_IF_ERROR(api.db_.GetRun(run).status());
-         FEDRA_RETURN_IF_ERROR(api.db_.LogParams(run, batch.params));
-         FEDRA_RETURN_IF_ERROR(api.db_.SetTags(run, batch.tags));
-         FEDRA_RETURN_IF_ERROR(api.db_.LogMetrics(run, std::move(batch.metrics)));
+         FEDRA_RETURN_IF_ERROR(WriteLogBatch(api.db_, run, std::move(batch)));
          return Json(200, nlohmann::json::object());
        }},
       {"POST",
