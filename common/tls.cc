@@ -6,6 +6,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "common/certificates.h"
+
 namespace fedra {
 namespace {
 
@@ -30,18 +32,6 @@ Status CheckKeyPermissions(const std::filesystem::path& key) {
                             "); run chmod 600 on it");
   }
   return Status::Ok();
-}
-
-std::string SubjectField(X509_NAME* subject, int nid) {
-  const int idx = X509_NAME_get_index_by_NID(subject, nid, -1);
-  if (idx < 0) return {};
-  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx));
-  unsigned char* utf8 = nullptr;
-  const int len = ASN1_STRING_to_UTF8(&utf8, data);
-  if (len < 0) return {};
-  std::string out(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
-  OPENSSL_free(utf8);
-  return out;
 }
 
 }  // namespace
@@ -88,13 +78,7 @@ Result<PeerIdentity> PeerIdentityOf(SSL* ssl) {
   }
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (!cert) return Unauthenticated("peer presented no certificate");
-  X509_NAME* subject = X509_get_subject_name(cert);
-  PeerIdentity id{SubjectField(subject, NID_organizationalUnitName), SubjectField(subject, NID_commonName),
-                  SubjectField(subject, NID_organizationName)};
-  if (id.role.empty() || id.name.empty()) {
-    return Unauthenticated("peer certificate carries no fedra role (OU) or name (CN)");
-  }
-  return id;
+  return CertificateIdentity(cert);
 }
 
 Status CheckPeer(const PeerIdentity& peer, std::string_view role, std::string_view name) {

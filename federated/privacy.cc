@@ -8,16 +8,18 @@ namespace fedra {
 Result<PrivacyLevel> ParsePrivacyLevel(std::string_view name) {
   if (name == "public") return PrivacyLevel::kPublic;
   if (name == "private-aggregate") return PrivacyLevel::kPrivateAggregate;
+  if (name == "secure-aggregate") return PrivacyLevel::kSecureAggregate;
   if (name == "dp-aggregate") return PrivacyLevel::kDpAggregate;
   if (name == "private") return PrivacyLevel::kPrivate;
   return InvalidArgument("unknown privacy level '" + std::string(name) +
-                         "' (expected public, private-aggregate, dp-aggregate or private)");
+                         "' (expected public, private-aggregate, secure-aggregate, dp-aggregate or private)");
 }
 
 std::string_view PrivacyLevelName(PrivacyLevel level) {
   switch (level) {
     case PrivacyLevel::kPublic: return "public";
     case PrivacyLevel::kPrivateAggregate: return "private-aggregate";
+    case PrivacyLevel::kSecureAggregate: return "secure-aggregate";
     case PrivacyLevel::kDpAggregate: return "dp-aggregate";
     case PrivacyLevel::kPrivate: return "private";
   }
@@ -103,8 +105,8 @@ Status CheckProtectedInputs(std::string_view name, const OperationPrivacy& rule,
 
 Result<Provenance> DeriveProvenance(const OperationPrivacy& rule, std::span<const InputView> inputs) {
   Provenance out;
-  bool protected_rows = false, private_aggregate = false, dp = false, dp_noised = true, transformed = false,
-       mixed = false;
+  bool protected_rows = false, private_aggregate = false, secure = false, dp = false, dp_noised = true,
+       transformed = false, mixed = false;
   int row_inputs = 0;
   uint64_t support = std::numeric_limits<uint64_t>::max();
   for (const InputView& in : inputs) {
@@ -113,6 +115,7 @@ Result<Provenance> DeriveProvenance(const OperationPrivacy& rule, std::span<cons
     out.level = std::max(out.level, p.level);
     if (out.source.find(p.source) == std::string::npos) out.source += (out.source.empty() ? "" : ", ") + p.source;
     private_aggregate |= p.level == PrivacyLevel::kPrivateAggregate;
+    secure |= p.level == PrivacyLevel::kSecureAggregate;
     if (p.level == PrivacyLevel::kDpAggregate) {
       dp = true;
       dp_noised &= p.aggregate && p.noised;
@@ -126,9 +129,10 @@ Result<Provenance> DeriveProvenance(const OperationPrivacy& rule, std::span<cons
       support = std::min(support, p.support);
     }
   }
-  if (private_aggregate && dp && out.level != PrivacyLevel::kPrivate) {
+  if (int(private_aggregate) + int(secure) + int(dp) > 1 && out.level != PrivacyLevel::kPrivate) {
     return PermissionDenied("datasets '" + out.source +
-                            "' are under private-aggregate and dp-aggregate: one result cannot keep both rules");
+                            "' are under different aggregate levels (private-aggregate, secure-aggregate, "
+                            "dp-aggregate): one result cannot keep more than one rule");
   }
   const bool keeps_rows = rule.effect != RowEffect::kAggregates;
   if (out.level == PrivacyLevel::kPublic) {
@@ -161,6 +165,10 @@ Status CheckRelease(const Provenance& p, uint64_t min_aggregate_rows) {
                                 std::to_string(min_aggregate_rows));
       }
       return Status::Ok();
+    case PrivacyLevel::kSecureAggregate:
+      return PermissionDenied(
+          DescribeLevel(p) + (p.aggregate ? ": its aggregates leave the site only inside a secure sum over enough sites"
+                                          : ": row-level values may not leave the site"));
     case PrivacyLevel::kDpAggregate:
       if (!p.aggregate) return PermissionDenied(DescribeLevel(p) + ": row-level values may not leave the site");
       if (!p.noised)
@@ -168,6 +176,13 @@ Status CheckRelease(const Provenance& p, uint64_t min_aggregate_rows) {
       return Status::Ok();
   }
   return Internal("unknown privacy level");
+}
+
+Status CheckSecureRelease(const Provenance& p, uint64_t min_aggregate_rows, bool* secure_only) {
+  *secure_only = p.level == PrivacyLevel::kSecureAggregate;
+  if (!*secure_only) return CheckRelease(p, min_aggregate_rows);
+  if (!p.aggregate) return PermissionDenied(DescribeLevel(p) + ": row-level values may not leave the site");
+  return Status::Ok();
 }
 
 }  // namespace fedra

@@ -18,11 +18,12 @@ namespace fedra {
 enum class PrivacyLevel : uint8_t {
   kPublic = 0,            // anything may leave
   kPrivateAggregate = 1,  // only aggregates whose every number sums at least the site's minimum of rows
-  kDpAggregate = 2,       // only aggregates with calibrated noise, within the dataset's privacy budget
-  kPrivate = 3,           // nothing derived leaves
+  kSecureAggregate = 2,   // only aggregates inside a secure sum over enough sites (federated/secure_sum.h)
+  kDpAggregate = 3,       // only aggregates with calibrated noise, within the dataset's privacy budget
+  kPrivate = 4,           // nothing derived leaves
 };
 
-// "public", "private-aggregate", "dp-aggregate", "private".
+// "public", "private-aggregate", "secure-aggregate", "dp-aggregate", "private".
 Result<PrivacyLevel> ParsePrivacyLevel(std::string_view name);
 std::string_view PrivacyLevelName(PrivacyLevel level);
 
@@ -144,7 +145,11 @@ Status CheckProtectedInputs(std::string_view name, const OperationPrivacy& rule,
 // under private-aggregate meet: their rules cannot both be kept in one result.
 Result<Provenance> DeriveProvenance(const OperationPrivacy& rule, std::span<const InputView> inputs);
 
-// Ok when a value of this provenance may leave the site; otherwise kPermissionDenied saying why.
+// Ok when a value of this provenance may leave the site as it is; otherwise kPermissionDenied
+// saying why. Secure-aggregate aggregates leave only masked, in a secure sum (CheckSecureRelease).
 Status CheckRelease(const Provenance& p, uint64_t min_aggregate_rows);
+// Ok when a value of this provenance may go into a secure sum; `*secure_only` says whether it may
+// leave only that way (secure-aggregate), where the sum must then cover the site's minimum of sites.
+Status CheckSecureRelease(const Provenance& p, uint64_t min_aggregate_rows, bool* secure_only);
 
 }  // namespace fedra

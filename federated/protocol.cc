@@ -70,7 +70,7 @@ Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, Bytes* packed) {
 Status DecodeRequest(ByteReader* r, Request* q) {
   uint8_t type = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&type));
-  if (type < 1 || type > static_cast<uint8_t>(RequestType::kKeep)) {
+  if (type < 1 || type > static_cast<uint8_t>(RequestType::kSecureSum)) {
     return DataLoss("unknown request type " + std::to_string(type));
   }
   q->type = static_cast<RequestType>(type);
@@ -144,6 +144,7 @@ std::string_view RequestTypeName(RequestType type) {
     case RequestType::kAudit: return "audit";
     case RequestType::kDescribe: return "describe";
     case RequestType::kKeep: return "keep";
+    case RequestType::kSecureSum: return "secure_sum";
   }
   return "unknown";
 }
@@ -188,6 +189,15 @@ Request Request::Keep(VarId var, std::string dataset, std::vector<std::string> c
   q.name = std::move(dataset);
   q.params = {{"columns", std::move(columns)}, {"write", write}};
   if (!levels.empty()) q.params["levels"] = std::move(levels);
+  return q;
+}
+
+Request Request::SecureSum(std::string_view phase, nlohmann::json params, std::vector<VarId> inputs) {
+  Request q;
+  q.type = RequestType::kSecureSum;
+  q.name = std::string(phase);
+  q.params = std::move(params);
+  q.inputs = std::move(inputs);
   return q;
 }
 

@@ -58,6 +58,8 @@ enum class RequestType : uint8_t {
                      // columns) for later reads, with its provenance; params.write: also as CSV in
                      // the site's output folder, where site.json names one (params.levels: the
                      // names of a column's codes)
+  kSecureSum = 12,   // a phase (`name`) of a secure sum, federated/secure_sum.h; the mask phase
+                     // masks inputs[0] and answers it packed, as u64 words
 };
 
 std::string_view RequestTypeName(RequestType type);
@@ -94,6 +96,9 @@ struct Request {
   // where the site allows (`levels`: column -> the names of its codes 0, 1, ...).
   static Request Keep(VarId var, std::string dataset, std::vector<std::string> columns, bool write,
                       nlohmann::json levels = nlohmann::json::object());
+  // A phase of a secure sum (federated/secure_sum.h) with its parameters; the mask phase names
+  // the variable whose value goes into the sum.
+  static Request SecureSum(std::string_view phase, nlohmann::json params, std::vector<VarId> inputs = {});
   // Clear that skips ids the site does not hold.
   static Request Release(std::vector<VarId> vars);
 };

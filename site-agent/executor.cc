@@ -176,6 +176,7 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
     case RequestType::kClear: audit->variables = q.inputs; return Clear(q);
     case RequestType::kDescribe: return Describe(q, audit);
     case RequestType::kKeep: return Keep(q, audit);
+    case RequestType::kSecureSum: return SecureSum(q, audit);
     case RequestType::kAudit: {
       const auto limit = q.params.find("limit");
       if (limit == q.params.end() || !limit->is_number_integer() || limit->get<int64_t>() < 1 ||
@@ -193,10 +194,95 @@ Response Executor::Run(const Request& q, AuditEvent* audit) {
   return Response::Error(InvalidArgument("unknown request type"));
 }
 
+Result<nlohmann::json> Executor::NoiseTrainingUpdate(const Provenance& provenance, const SecureSumDp& dp, int threshold,
+                                                     Matrix* value) {
+  // The datasets behind the update; each grants DP training its own budget, charged here.
+  std::vector<std::pair<const DatasetSpec*, BudgetSpent>> charged;
+  const double rho = 1 / (2 * dp.noise_multiplier * dp.noise_multiplier);
+  for (size_t begin = 0; begin < provenance.source.size();) {
+    const size_t end = std::min(provenance.source.find(", ", begin), provenance.source.size());
+    const std::string dataset = provenance.source.substr(begin, end - begin);
+    begin = end + 2;
+    Result<const DatasetSpec*> spec = catalog_->Find(dataset);
+    if (!spec.ok() || (*spec)->dp_training.epsilon <= 0) {
+      return PermissionDenied("dataset '" + dataset +
+                              "' grants no budget for DP training (its data owner declares one in site.json: "
+                              "\"dp_training\": {\"epsilon\": ..., \"delta\": ...})");
+    }
+    const DpTrainingBudget& budget = (*spec)->dp_training;
+    FEDRA_ASSIGN_OR_RETURN(BudgetSpent spent, ledger_->Spend(dataset, rho, budget.epsilon, budget.delta));
+    charged.emplace_back(*spec, spent);
+  }
+  if (charged.empty()) return PermissionDenied("DP training: the update comes from no dataset of this site");
+  const double norm = value->norm();
+  if (norm > dp.clip_norm) *value *= dp.clip_norm / norm;
+  const double sigma = dp.noise_multiplier * dp.clip_norm / std::sqrt(static_cast<double>(threshold));
+  AddGaussianNoise(value, sigma, false);
+  const auto& [spec, spent] = charged.front();
+  return nlohmann::json{{"dataset", spec->name},
+                        {"mechanism", "gaussian (DP-FedAvg share)"},
+                        {"noise_multiplier", dp.noise_multiplier},
+                        {"clip_norm", dp.clip_norm},
+                        {"sigma", sigma},
+                        {"epsilon_spent", ZcdpEpsilon(spent.rho, spec->dp_training.delta)},
+                        {"epsilon_budget", spec->dp_training.epsilon},
+                        {"delta", spec->dp_training.delta},
+                        {"releases", spent.releases}};
+}
+
+Response Executor::SecureSum(const Request& q, AuditEvent* audit) {
+  if (!secure_sum_) {
+    return Response::Error(FailedPrecondition(
+        "secure sum: this site has no certificate to sign its keys with (the \"tls\" kit in site.json)"));
+  }
+  const std::string& master = audit->peer;
+  Result<nlohmann::json> meta = nlohmann::json::object();
+  if (q.name == kSecureSumKeys) {
+    meta = secure_sum_->Keys(master, q.params);
+    if (meta.ok()) (*meta)["min_rows"] = limits_.min_aggregate_rows;  // what the master checks the total against
+  } else if (q.name == kSecureSumShares) {
+    meta = secure_sum_->Shares(master, q.params);
+  } else if (q.name == kSecureSumUnmask) {
+    meta = secure_sum_->Unmask(master, q.params);
+  } else if (q.name == kSecureSumMask) {
+    if (q.inputs.size() != 1) return Response::Error(InvalidArgument("secure sum mask: takes 1 input"));
+    Result<Variable> var = symbols_->Get(q.inputs[0]);
+    if (!var.ok()) return Response::Error(var.status());
+    audit->variables = q.inputs;
+    audit->dataset = var->provenance.source;
+    bool secure_only = false;
+    if (Status allowed = CheckSecureRelease(var->provenance, limits_.min_aggregate_rows, &secure_only); !allowed.ok())
+      return Response::Error(allowed);
+    Result<SecureSumMaskParams> params = SecureSumMaskParams::Parse(q.params);
+    if (!params.ok()) return Response::Error(params.status());
+    nlohmann::json meta = {{"rows", var->value->rows()}, {"cols", var->value->cols()}};
+    SecureSumSite::Prepare prepare;
+    if (params->dp.enabled()) {
+      prepare = [&](int threshold, Matrix* value) -> Status {
+        FEDRA_ASSIGN_OR_RETURN(meta["dp"], NoiseTrainingUpdate(var->provenance, params->dp, threshold, value));
+        return Status::Ok();
+      };
+    }
+    Result<Bytes> masked = secure_sum_->Mask(master, q.params, *var->value, secure_only, prepare);
+    if (!masked.ok()) return Response::Error(masked.status());
+    audit->bytes_out = masked->size();
+    return Response{Status::Ok(), std::move(meta), {}, std::move(*masked)};
+  } else {
+    return Response::Error(InvalidArgument("secure sum: unknown phase '" + q.name + "' (keys, shares, mask, unmask)"));
+  }
+  if (!meta.ok()) return Response::Error(meta.status());
+  return Response{Status::Ok(), std::move(*meta), {}, {}};
+}
+
 Response Executor::Describe(const Request& q, AuditEvent* audit) {
   audit->dataset = q.name;
   Result<const DatasetSpec*> spec = catalog_->Find(q.name);
   if (!spec.ok()) return Response::Error(spec.status());
+  if ((*spec)->privacy == PrivacyLevel::kSecureAggregate) {
+    return Response::Error(PermissionDenied("dataset '" + q.name +
+                                            "' is secure-aggregate: describe would release this site's own aggregates; "
+                                            "its aggregates leave only inside secure sums"));
+  }
   Result<nlohmann::json> columns =
       catalog_->Describe(**spec, q.params.value("columns", nlohmann::json()), limits_.min_aggregate_rows);
   if (!columns.ok()) return Response::Error(columns.status());
@@ -429,7 +515,8 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     if (!result.ok()) return Response::Error(result.status());
     value = std::move(result).value();
   } else {
-    if (aggregate_rows && fn->trains) {
+    const bool secure_rows = rows_in && provenance.level == PrivacyLevel::kSecureAggregate;
+    if ((aggregate_rows || secure_rows) && fn->trains) {
       Result<const DatasetSpec*> spec = catalog_->Find(rows_in->rows.dataset);
       if (!spec.ok() || !(*spec)->allow_training) {
         return Response::Error(PermissionDenied(

@@ -18,6 +18,7 @@
 #include "site-agent/catalog.h"
 #include "site-agent/privacy_ledger.h"
 #include "site-agent/row_cells.h"
+#include "site-agent/secure_sum_site.h"
 #include "site-agent/site_config.h"
 #include "site-agent/symbol_table.h"
 
@@ -34,6 +35,8 @@ class Executor {
   // Where kept datasets are written as CSV when a job asks (site.json "output_folder"); empty:
   // nowhere.
   void WriteKeptTo(std::filesystem::path folder) { output_folder_ = std::move(folder); }
+  // Takes part in secure sums with these keys (borrowed); without, it refuses them.
+  void UseSecureSum(SecureSumSite* secure_sum) { secure_sum_ = secure_sum; }
 
   // One response per request, in order. A failed request changes no variable; later requests
   // in the batch still run. Thread-safe.
@@ -48,6 +51,13 @@ class Executor {
   Response Exec(const Request& q, AuditEvent* audit);
   Response Clear(const Request& q);
   Response Keep(const Request& q, AuditEvent* audit);
+  Response SecureSum(const Request& q, AuditEvent* audit);
+  // DP-FedAvg at this site: charges a round of noise multiplier dp.noise_multiplier to the budget
+  // of every dataset behind the update (refused past it), clips the update to dp.clip_norm and
+  // adds this site's share of the noise for a sum over at least `threshold` sites. Returns what
+  // was added, for the response.
+  Result<nlohmann::json> NoiseTrainingUpdate(const Provenance& provenance, const SecureSumDp& dp, int threshold,
+                                             Matrix* value);
   Response ReadKept(const Request& q, const KeptDataset& kept, const std::vector<std::string>& columns,
                     AuditEvent* audit);
   // The catalog's datasets and the kept ones.
@@ -77,6 +87,7 @@ class Executor {
   SymbolTable* symbols_;
   AuditLog* audit_;
   PrivacyLedger* ledger_;
+  SecureSumSite* secure_sum_ = nullptr;
 
   // Since the site started, for monitoring (the ping's answer).
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -1,5 +1,7 @@
 #include "site-agent/privacy_ledger.h"
 
+#include "federated/rdp_accountant.h"
+
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -17,7 +19,13 @@
 
 namespace fedra {
 
-double ZcdpEpsilon(double rho, double delta) { return rho + 2 * std::sqrt(rho * std::log(1 / delta)); }
+double ZcdpEpsilon(double rho, double delta) {
+  const double bun_steinke = rho + 2 * std::sqrt(rho * std::log(1 / delta));
+  if (!(rho > 0)) return bun_steinke;
+  std::vector<double> curve;
+  for (double order : DefaultRdpOrders()) curve.push_back(order * rho);
+  return std::min(bun_steinke, EpsilonFromRdp(DefaultRdpOrders(), curve, delta).epsilon);
+}
 
 namespace {
 
@@ -99,10 +107,9 @@ Result<BudgetSpent> PrivacyLedger::Spend(const std::string& dataset, double rho,
   const double total = ZcdpEpsilon(s.rho + rho, delta);
   if (!(rho > 0) || !(total <= epsilon)) {
     return PermissionDenied(
-        "dataset '" + dataset + "' is dp-aggregate: this release would bring its privacy loss to epsilon " +
-        std::to_string(total) + " at delta " + std::to_string(delta) + ", past its budget of " +
-        std::to_string(epsilon) + " (spent so far: epsilon " + std::to_string(ZcdpEpsilon(s.rho, delta)) + " over " +
-        std::to_string(s.releases) +
+        "dataset '" + dataset + "': this release would bring its privacy loss to epsilon " + std::to_string(total) +
+        " at delta " + std::to_string(delta) + ", past its budget of " + std::to_string(epsilon) +
+        " (spent so far: epsilon " + std::to_string(ZcdpEpsilon(s.rho, delta)) + " over " + std::to_string(s.releases) +
         " releases); ask for more noise (params.noise_multiplier) or a new budget from the data owner");
   }
   s.rho += rho;

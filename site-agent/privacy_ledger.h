@@ -22,8 +22,10 @@ struct BudgetSpent {
   uint64_t releases = 0;
 };
 
-// The (epsilon, delta)-DP guarantee implied by rho-zCDP: rho + 2 sqrt(rho ln(1/delta))
-// (Bun & Steinke 2016, Proposition 1.3).
+// The (epsilon, delta)-DP guarantee implied by rho-zCDP: the better of rho + 2 sqrt(rho ln(1/delta))
+// (Bun & Steinke 2016, Proposition 1.3) and the conversion of its RDP curve alpha x rho that the
+// master's accountant uses (federated/rdp_accountant.h), so that both report the same epsilon
+// for Gaussian noise on every round.
 double ZcdpEpsilon(double rho, double delta);
 
 class PrivacyLedger {

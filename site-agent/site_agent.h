@@ -10,6 +10,7 @@
 #include "site-agent/catalog.h"
 #include "site-agent/executor.h"
 #include "site-agent/privacy_ledger.h"
+#include "site-agent/secure_sum_site.h"
 #include "site-agent/site_config.h"
 #include "site-agent/symbol_table.h"
 
@@ -32,7 +33,8 @@ class SiteAgent {
   std::unique_ptr<PrivacyLedger> ledger_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<SymbolTable> symbols_;
-  std::unique_ptr<Executor> executor_;  // declared last: it borrows the others
+  std::unique_ptr<SecureSumSite> secure_sum_;  // null without a certificate to sign with
+  std::unique_ptr<Executor> executor_;         // declared last: it borrows the others
 };
 
 }  // namespace fedra

@@ -4,6 +4,7 @@
 
 #include "common/config.h"
 #include "federated/protocol.h"
+#include "federated/secure_sum.h"
 
 namespace fedra {
 namespace {
@@ -20,6 +21,8 @@ Status ParseLimits(JsonFields& fields, SiteLimits* limits) {
   FEDRA_RETURN_IF_ERROR(f.Optional("max_response_bytes", &max_response, 1024, int64_t{1} << 40));
   FEDRA_RETURN_IF_ERROR(f.Optional("memory_budget_bytes", &budget, 1 << 20, int64_t{1} << 50));
   FEDRA_RETURN_IF_ERROR(f.Optional("min_aggregate_rows", &min_rows, 1, int64_t{1} << 40));
+  // Two is the least: a sum over one site is that site's value.
+  FEDRA_RETURN_IF_ERROR(f.Optional("min_secure_sum_sites", &limits->min_secure_sum_sites, 2, kMaxSecureSumSites));
   FEDRA_RETURN_IF_ERROR(f.Optional("read_timeout_s", &limits->read_timeout_s, 1, 3600));
   FEDRA_RETURN_IF_ERROR(f.Optional("idle_timeout_s", &limits->idle_timeout_s, 1, 86400));
   FEDRA_RETURN_IF_ERROR(f.Finish());
@@ -95,6 +98,12 @@ Status ParseDataset(const std::string& name, const nlohmann::json& node, const s
   } else if (f.Child("dp")) {
     return InvalidArgument(f.Path("dp") + ": only for dp-aggregate datasets");
   }
+  if (const nlohmann::json* node = f.Child("dp_training")) {
+    JsonFields budget(*node, f.Path("dp_training"));
+    FEDRA_RETURN_IF_ERROR(budget.Required("epsilon", &spec->dp_training.epsilon, 1e-6, 1e6));
+    FEDRA_RETURN_IF_ERROR(budget.Optional("delta", &spec->dp_training.delta, 1e-15, 0.1));
+    FEDRA_RETURN_IF_ERROR(budget.Finish());
+  }
   FEDRA_RETURN_IF_ERROR(f.Finish());
   if (spec->format != "csv" && spec->format != "idx") {
     return InvalidArgument(f.Path("format") + ": unknown format '" + spec->format + "' (expected csv or idx)");
@@ -120,6 +129,9 @@ OrderedJson DatasetJson(const DatasetSpec& spec, const std::filesystem::path& ba
                      {"rare_categories", spec.rare_categories}};
   if (!spec.types.empty()) out["types"] = spec.types;
   if (!spec.labels.empty()) out["labels"] = PathInConfig(base_dir, spec.labels);
+  if (spec.dp_training.epsilon > 0) {
+    out["dp_training"] = {{"epsilon", spec.dp_training.epsilon}, {"delta", spec.dp_training.delta}};
+  }
   if (spec.privacy == PrivacyLevel::kDpAggregate) {
     OrderedJson bounds = OrderedJson::object();
     for (const auto& [column, b] : spec.dp.bounds) bounds[column] = {b.lo, b.hi};
@@ -150,6 +162,7 @@ OrderedJson SiteConfigJson(const SiteConfig& config, const std::filesystem::path
                        {"max_response_bytes", limits.max_response_bytes},
                        {"memory_budget_bytes", limits.memory_budget_bytes},
                        {"min_aggregate_rows", limits.min_aggregate_rows},
+                       {"min_secure_sum_sites", limits.min_secure_sum_sites},
                        {"read_timeout_s", limits.read_timeout_s},
                        {"idle_timeout_s", limits.idle_timeout_s}}},
                      {"gpu", config.gpu ? "auto" : "off"},

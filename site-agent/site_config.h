@@ -26,6 +26,13 @@ struct DpPolicy {
   std::map<std::string, Interval> bounds;  // by column; "*" for every column not named
 };
 
+// The privacy budget a dataset grants DP training (DP-FedAvg rounds through secure sums): the
+// site charges each round to its own ledger and refuses one that would pass it.
+struct DpTrainingBudget {
+  double epsilon = 0;  // 0: none declared, DP training refused
+  double delta = 1e-5;
+};
+
 struct DatasetSpec {
   std::string name;
   std::filesystem::path path;  // never sent over the network
@@ -35,6 +42,7 @@ struct DatasetSpec {
   PrivacyLevel privacy = PrivacyLevel::kPrivateAggregate;
   std::filesystem::path labels = {};  // idx: the labels' file, read as a last column "label"
   DpPolicy dp;                        // dp-aggregate only
+  DpTrainingBudget dp_training;       // "dp_training": {"epsilon", "delta"}
   // private-aggregate: the owner lets masters train and score models on it (docs/privacy.md).
   bool allow_training = false;
   // csv: cells that mean "no value" (counted as missing when the site checks the file).
@@ -54,6 +62,7 @@ struct SiteLimits {
   uint64_t max_response_bytes = 2ull << 30;
   uint64_t memory_budget_bytes = 4ull << 30;
   uint64_t min_aggregate_rows = 10;  // smallest aggregate of private-aggregate data to release
+  int64_t min_secure_sum_sites = 3;  // fewest sites a secure sum of secure-aggregate data may cover
   int64_t read_timeout_s = 30;       // to read a message once it has started
   int64_t idle_timeout_s = 600;      // a connection with no message for this long is closed
 };

@@ -36,9 +36,32 @@ Matrix SeedCenters(const Matrix& means, const Eigen::VectorXd& weights, int k, u
   return centers;
 }
 
+// Secure-aggregate data shows the master no site's micro-clusters, only secure sums: each
+// restart starts from k random draws around the pooled column means, a column's spread apart.
+Result<std::vector<Matrix>> SecureInitialCenters(Federation& fed, const FederatedMatrix& x,
+                                                 const KMeansOptions& options) {
+  FEDRA_ASSIGN_OR_RETURN(std::vector<Matrix> moments,
+                         x.SumOverParts(fed, {PartOp{Op::kColSums}, PartOp{Op::kColSumSq}}));
+  const double n = static_cast<double>(x.rows());
+  const Eigen::RowVectorXd mean = moments[0].row(0) / n;
+  const Eigen::RowVectorXd sd = (moments[1].row(0) / n - mean.cwiseProduct(mean)).cwiseMax(0).cwiseSqrt();
+  std::vector<Matrix> starts;
+  for (int r = 0; r < options.restarts; ++r) {
+    std::mt19937_64 rng(options.seed + static_cast<uint64_t>(r));
+    std::normal_distribution<double> normal;
+    Matrix centers(options.k, x.cols());
+    for (int c = 0; c < options.k; ++c) {
+      for (Eigen::Index j = 0; j < x.cols(); ++j) centers(c, j) = mean(j) + sd(j) * normal(rng);
+    }
+    starts.push_back(std::move(centers));
+  }
+  return starts;
+}
+
 // Initial centres for every restart, from one seeding step at the sites.
 Result<std::vector<Matrix>> InitialCenters(Federation& fed, const FederatedMatrix& x, const KMeansOptions& options) {
   if (options.initial_centers) return std::vector<Matrix>{*options.initial_centers};
+  if (x.secure_sums()) return SecureInitialCenters(fed, x, options);
   const KMeansSeedsParams seeds{.groups = kSeedsPerCluster * options.k, .seed = options.seed};
   FEDRA_ASSIGN_OR_RETURN(auto per_part, x.RunOnParts(fed, {PartOp{seeds}}));
   Eigen::Index total = 0;

@@ -4,7 +4,9 @@
 //
 // Initialisation is k-means++ without raw rows: each site summarises its rows as micro-clusters
 // (each at least as large as its privacy policy asks of an aggregate), and the master runs
-// weighted k-means++ and a few weighted Lloyd steps on those means, once per restart.
+// weighted k-means++ and a few weighted Lloyd steps on those means, once per restart. On
+// secure-aggregate data, where every aggregate is a secure sum over the sites, each restart
+// starts instead from random draws around the pooled column means.
 #pragma once
 
 #include <cstdint>

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "common/logging.h"
+#include "master/federation/secure_sum.h"
 
 namespace fedra {
 
@@ -208,7 +209,11 @@ Result<FederatedMatrix> FederatedMatrix::Read(Federation& fed, const std::string
   }
   Result<FederationMap> map = FederationMap::Make(rows, cols, Partitioning::kRow, std::move(parts));
   if (!map.ok()) return fail(map.status());
-  return FederatedMatrix(fed, std::move(*map), std::move(names), recipes);
+  FederatedMatrix out(fed, std::move(*map), std::move(names), recipes);
+  for (const std::string& site : fed.site_names()) {
+    out.secure_sums_ |= responses.at(site)->front().meta.value("privacy", "") == "secure-aggregate";
+  }
+  return out;
 }
 
 Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed, std::vector<std::pair<std::string, Matrix>> parts,
@@ -371,6 +376,7 @@ Result<std::vector<Matrix>> FederatedMatrix::SumOverParts(Federation& fed, const
   FEDRA_RETURN_IF_ERROR(RequireUntransposed("a sum over parts"));
   std::vector<Matrix> values;
   if (broadcast) values.push_back(*broadcast);
+  if (secure_sums_) return SecureSumOverParts(fed, ops, values);
   FEDRA_ASSIGN_OR_RETURN(auto per_part, RunOnParts(fed, ops, values));
   std::vector<Matrix> sums;
   for (auto& results : per_part) {
@@ -412,7 +418,61 @@ Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp&
   const bool by_row = map_.partitioning() == Partitioning::kRow;
   FEDRA_ASSIGN_OR_RETURN(FederationMap map, FederationMap::Make(by_row ? rows() : extent, by_row ? extent : cols(),
                                                                 map_.partitioning(), std::move(out)));
-  return FederatedMatrix(fed, std::move(map), std::move(names), recipes);
+  FederatedMatrix result(fed, std::move(map), std::move(names), recipes);
+  result.secure_sums_ = secure_sums_ || (op.aligned && op.aligned->secure_sums_);
+  return result;
+}
+
+Result<std::vector<Matrix>> FederatedMatrix::SecureSumOverParts(Federation& fed, const std::vector<PartOp>& ops,
+                                                                const std::vector<Matrix>& broadcast) const {
+  for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast));
+  const auto& parts = map_.parts();
+  SiteRequests requests;
+  const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);
+  std::vector<std::map<std::string, VarId>> results(ops.size());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    for (size_t k = 0; k < ops.size(); ++k) {
+      const VarId out = fed.NewVarId();
+      results[k][parts[i].site] = out;
+      requests[parts[i].site].push_back(Request::Run(out, ops[k].instruction, Inputs(ops[k], parts[i], i, bvars[i])));
+    }
+    if (bvars[i] != 0) requests[parts[i].site].push_back(Request::Clear({bvars[i]}));
+  }
+  const auto release = [&] {
+    for (const auto& vars : results) {
+      for (const auto& [site, var] : vars) fed.Release(site, var);
+    }
+  };
+  if (Status s = FirstError(fed.Call(requests)); !s.ok()) {
+    release();
+    return s;
+  }
+  std::vector<Matrix> sums;
+  for (size_t k = 0; k < ops.size(); ++k) {
+    // 24 fraction bits: aggregates of data (Gram matrices) up to 2^38 / sites, exact to 2^-25 per site.
+    SecureSumOptions options;
+    options.fraction_bits = 24;
+    Result<SecureSumResult> sum = SecureSum(fed, results[k], options);
+    if (!sum.ok()) {
+      release();
+      return sum.status().WithContext(std::string(ops[k].instruction.name()) + " (secure sum)");
+    }
+    if (sum->summed.size() != parts.size()) {
+      release();
+      return Unavailable(std::string(ops[k].instruction.name()) +
+                         " (secure sum): " + std::to_string(parts.size() - sum->summed.size()) +
+                         " site(s) dropped out, and an aggregate of this matrix needs every part");
+    }
+    if (static_cast<uint64_t>(rows()) < sum->min_rows) {
+      release();
+      return PermissionDenied(std::string(ops[k].instruction.name()) + " (secure sum): the sum covers " +
+                              std::to_string(rows()) + " rows, fewer than a site's minimum of " +
+                              std::to_string(sum->min_rows));
+    }
+    sums.push_back(std::move(sum->sum));
+  }
+  release();
+  return sums;
 }
 
 std::shared_ptr<const Recipe> FederatedMatrix::MapRecipe(const Federation& fed, const PartOp& op,
@@ -536,8 +596,10 @@ Result<FederatedMatrix::Split> FederatedMatrix::SplitRows(Federation& fed, doubl
                          FederationMap::Make(rows[0], cols(), Partitioning::kRow, std::move(parts[0])));
   FEDRA_ASSIGN_OR_RETURN(FederationMap held_out,
                          FederationMap::Make(rows[1], cols(), Partitioning::kRow, std::move(parts[1])));
-  return Split{FederatedMatrix(fed, std::move(train), column_names_, recipes[0]),
-               FederatedMatrix(fed, std::move(held_out), column_names_, recipes[1])};
+  Split split{FederatedMatrix(fed, std::move(train), column_names_, recipes[0]),
+              FederatedMatrix(fed, std::move(held_out), column_names_, recipes[1])};
+  split.train.secure_sums_ = split.held_out.secure_sums_ = secure_sums_;
+  return split;
 }
 
 }  // namespace fedra

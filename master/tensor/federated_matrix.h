@@ -76,6 +76,9 @@ class FederatedMatrix {
   // then holds the transpose of the view's part, and operations pick site kernels to match.
   FederatedMatrix Transposed() const;
   bool transposed() const { return transposed_; }
+  // Some site holds its part under secure-aggregate: aggregates over the parts come only as
+  // secure sums (master/federation/secure_sum.h), and what is made from it inherits this.
+  bool secure_sums() const { return secure_sums_; }
 
   // colSums(X): 1 x ncol. One batch per site.
   Result<Matrix> ColSums(Federation& fed) const;
@@ -105,7 +108,8 @@ class FederatedMatrix {
                                                                  const std::vector<Matrix>& broadcast = {}) const;
 
   // RunOnParts, with each op's results summed over the parts — the aggregate of a
-  // row-partitioned matrix.
+  // row-partitioned matrix; a secure sum per op when secure_sums(), which fails when the parts
+  // cover fewer rows than some site's minimum.
   Result<std::vector<Matrix>> SumOverParts(Federation& fed, const std::vector<PartOp>& ops,
                                            const Matrix* broadcast = nullptr) const;
 
@@ -144,9 +148,14 @@ class FederatedMatrix {
   std::vector<VarId> PutBroadcast(Federation& fed, const std::vector<Matrix>& broadcast, SiteRequests* requests) const;
   static std::vector<VarId> Inputs(const PartOp& op, const FederatedPart& part, size_t index, VarId broadcast_var);
 
+  // SumOverParts for secure_sums(): each op's results stay at the sites and are summed securely.
+  Result<std::vector<Matrix>> SecureSumOverParts(Federation& fed, const std::vector<PartOp>& ops,
+                                                 const std::vector<Matrix>& broadcast) const;
+
   FederationMap map_;
   std::vector<std::string> column_names_;  // of the untransposed matrix
   bool transposed_ = false;
+  bool secure_sums_ = false;
   std::shared_ptr<const SiteVariables> variables_;
 };
 

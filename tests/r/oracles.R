@@ -121,6 +121,12 @@ switch(case,
   iris = {
     write_case(iris[, 1:4], kmeans_fit(iris[, 1:4], 3))
   },
+  diabetes = {
+    # Efron et al.'s 442 diabetes patients (tests/data): ten baseline measurements, unscaled.
+    script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+    d <- read.csv(file.path(dirname(script), "..", "data", "diabetes.csv"))[, 1:10]
+    write_case(d, kmeans_fit(d, 4))
+  },
   usarrests = {
     # Arrests per state: Assault in the hundreds, Murder near 8, so unscaled k-means and PCA
     # follow Assault.

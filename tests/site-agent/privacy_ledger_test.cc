@@ -5,13 +5,24 @@
 
 #include <cmath>
 
+#include "federated/rdp_accountant.h"
 #include "site-agent/privacy_ledger.h"
 #include "tests/support/temp_dir.h"
 
 namespace fedra {
 
-TEST_CASE("zCDP converts to (epsilon, delta) as Bun and Steinke give it") {
-  CHECK(ZcdpEpsilon(0.5, 1e-6) == doctest::Approx(0.5 + 2 * std::sqrt(0.5 * std::log(1e6))));
+TEST_CASE("zCDP converts to (epsilon, delta) no worse than Bun and Steinke, as the master's accountant does") {
+  // rho = 1/2 is one Gaussian release at noise multiplier 1.
+  const double bun_steinke = 0.5 + 2 * std::sqrt(0.5 * std::log(1e6));
+  RdpAccountant accountant;
+  REQUIRE(accountant.Compose(1, 1, 1).ok());
+  Result<DpGuarantee> spent = accountant.Spent(1e-6);
+  REQUIRE(spent.ok());
+  CHECK(spent->epsilon < bun_steinke);
+  CHECK(ZcdpEpsilon(0.5, 1e-6) == doctest::Approx(spent->epsilon).epsilon(1e-12));
+  // Eight such releases: rho adds up as the accountant's rounds do.
+  REQUIRE(accountant.Compose(1, 1, 7).ok());
+  CHECK(ZcdpEpsilon(4, 1e-6) == doctest::Approx(accountant.Spent(1e-6)->epsilon).epsilon(1e-12));
   CHECK(ZcdpEpsilon(0, 1e-6) == 0);
 }
 

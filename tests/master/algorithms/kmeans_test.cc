@@ -242,4 +242,56 @@ TEST_CASE("k-means with its defaults comes within 1% of R's best of 100 starts o
   }
 }
 
+TEST_CASE("k-means runs on secure-aggregate data where private-aggregate refuses small clusters") {
+  // Diabetes (442 rows) over three sites, 150/150/142; k = 4. R's best of 100 starts is the oracle.
+  TempDir dir;
+  const testing::RCase r = testing::LoadRCase("diabetes", dir.path());
+  REQUIRE(r.data.rows() == 442);
+  testing::LocalFederation local(dir.path() / "sites", {"a", "b", "c"});
+  local.AddSplitCsvDataset("diabetes", r.data, {150, 150, 142}, r.columns, "private-aggregate");
+  local.AddSplitCsvDataset("diabetes_secure", r.data, {150, 150, 142}, r.columns, "secure-aggregate");
+  local.StartAll();
+  auto fed = local.Connect();
+  KMeansOptions options;
+  options.k = 4;
+  options.restarts = 20;
+
+  // private-aggregate: the sites' micro-clusters for seeding are refused, and so, from given
+  // centres, is the first iteration: some cluster holds fewer than 10 rows at some site.
+  Matrix start(4, r.data.cols());
+  start << r.data.row(0), r.data.row(100), r.data.row(200), r.data.row(300);
+  Result<FederatedMatrix> plain = FederatedMatrix::Read(*fed, "diabetes");
+  REQUIRE(plain.ok());
+  Result<KMeansModel> refused = FitKMeans(*fed, *plain, options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::kPermissionDenied);
+  KMeansOptions given = options;
+  given.initial_centers = start;
+  refused = FitKMeans(*fed, *plain, given);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::kPermissionDenied);
+  CHECK_MESSAGE(refused.status().message().find("kmeans iteration 1") != std::string::npos, refused.status().message());
+
+  Result<FederatedMatrix> x = FederatedMatrix::Read(*fed, "diabetes_secure");
+  REQUIRE(x.ok());
+  CHECK(x->secure_sums());
+  Result<KMeansModel> model = FitKMeans(*fed, *x, options);
+  REQUIRE_MESSAGE(model.ok(), model.status().ToString());
+  const double best = r.fit["inertia"];
+  CHECK_MESSAGE(model->inertia <= best * 1.01, "fedra ", model->inertia, ", R ", best);
+  CHECK(model->inertia >= best * (1 - 1e-9));
+  // Its inertia is that of its centres on the pooled rows, to the secure sum's precision.
+  CHECK(model->inertia == doctest::Approx(Inertia(r.data, model->centers)).epsilon(1e-9));
+
+  // From given centres, the secure run is Lloyd's algorithm on the pooled rows.
+  options.initial_centers = start;
+  options.tolerance = 1e-10;
+  Result<KMeansModel> from_start = FitKMeans(*fed, *x, options);
+  REQUIRE_MESSAGE(from_start.ok(), from_start.status().ToString());
+  const Lloyd want = LocalLloyd(r.data, start, options.tolerance, options.max_iterations);
+  CHECK(from_start->iterations == want.iterations);
+  CHECK(from_start->sizes == want.sizes);
+  CHECK((from_start->centers - want.centers).cwiseAbs().maxCoeff() < 1e-6);
+}
+
 }  // namespace fedra

@@ -1,0 +1,54 @@
+// Signatures by a participant's certificate key, and their check against the federation CA,
+// outside a TLS handshake: how sites vouch to each other, through a master, for the keys of a
+// secure sum (federated/secure_sum.h).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <openssl/x509.h>
+
+#include "common/bytes.h"
+#include "common/identity.h"
+#include "common/status.h"
+
+namespace fedra {
+
+// The fedra identity in a certificate's subject (OU role, CN name, O federation).
+Result<PeerIdentity> CertificateIdentity(X509* cert);
+
+class CertificateSigner {
+ public:
+  // The participant's certificate and key from its kit.
+  static Result<std::unique_ptr<CertificateSigner>> Open(const TlsFiles& files);
+  ~CertificateSigner();
+
+  Result<Bytes> Sign(std::string_view text) const;
+  const std::string& certificate_pem() const { return certificate_pem_; }
+
+ private:
+  CertificateSigner() = default;
+  EVP_PKEY* key_ = nullptr;
+  std::string certificate_pem_;
+};
+
+class CertificateVerifier {
+ public:
+  // Trusts only the federation CA in `ca`.
+  static Result<std::unique_ptr<CertificateVerifier>> Open(const std::filesystem::path& ca);
+  ~CertificateVerifier();
+
+  // The identity of `certificate_pem` once it is shown to be issued by the CA and to have signed
+  // `text` with `signature`; kPermissionDenied saying which check failed otherwise.
+  Result<PeerIdentity> Verify(std::string_view certificate_pem, std::string_view text,
+                              std::span<const uint8_t> signature) const;
+
+ private:
+  CertificateVerifier() = default;
+  X509_STORE* store_ = nullptr;
+};
+
+}  // namespace fedra

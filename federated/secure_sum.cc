@@ -1,0 +1,230 @@
+#include "federated/secure_sum.h"
+
+#include <cmath>
+#include <set>
+
+#include "common/digest.h"
+
+namespace fedra {
+namespace {
+
+constexpr size_t kMaxCertificateBytes = 16 << 10;
+
+Status BadParam(std::string_view phase, std::string_view field, std::string_view why) {
+  return InvalidArgument("secure sum " + std::string(phase) + ": params." + std::string(field) + " " +
+                         std::string(why));
+}
+
+Result<uint64_t> SessionOf(const nlohmann::json& params, std::string_view phase) {
+  const auto it = params.find("session");
+  if (it == params.end() || !it->is_number_unsigned() || it->get<uint64_t>() == 0)
+    return BadParam(phase, "session", "must be a positive integer");
+  return it->get<uint64_t>();
+}
+
+Result<std::vector<std::string>> SiteNames(const nlohmann::json& params, std::string_view field,
+                                           std::string_view phase) {
+  const auto it = params.find(field);
+  if (it == params.end() || !it->is_array() || it->size() > static_cast<size_t>(kMaxSecureSumSites))
+    return BadParam(phase, field, "must list at most " + std::to_string(kMaxSecureSumSites) + " sites");
+  std::vector<std::string> names;
+  std::set<std::string> seen;
+  for (const nlohmann::json& name : *it) {
+    if (!name.is_string() || name.get<std::string>().empty() || name.get<std::string>().size() > 256)
+      return BadParam(phase, field, "must hold site names");
+    if (!seen.insert(name.get<std::string>()).second) return BadParam(phase, field, "names a site twice");
+    names.push_back(name.get<std::string>());
+  }
+  return names;
+}
+
+Result<Bytes> HexField(const nlohmann::json& j, std::string_view field, size_t max_bytes, std::string_view phase) {
+  const auto it = j.find(field);
+  Bytes bytes;
+  if (it == j.end() || !it->is_string() || it->get_ref<const std::string&>().size() > 2 * max_bytes ||
+      !FromHex(it->get<std::string>(), &bytes)) {
+    return BadParam(phase, field, "must be hex");
+  }
+  return bytes;
+}
+
+Result<Secret32> KeyField(const nlohmann::json& j, std::string_view field) {
+  FEDRA_ASSIGN_OR_RETURN(Bytes bytes, HexField(j, field, 32, kSecureSumShares));
+  if (bytes.size() != 32) return BadParam(kSecureSumShares, field, "must be a 32-byte key");
+  Secret32 key{};
+  std::copy(bytes.begin(), bytes.end(), key.begin());
+  return key;
+}
+
+}  // namespace
+
+nlohmann::json SecureSumKeysParams::ToJson() const {
+  return {{"session", session}, {"sites", sites}, {"threshold", threshold}};
+}
+
+Result<SecureSumKeysParams> SecureSumKeysParams::Parse(const nlohmann::json& params) {
+  SecureSumKeysParams p;
+  FEDRA_ASSIGN_OR_RETURN(p.session, SessionOf(params, kSecureSumKeys));
+  FEDRA_ASSIGN_OR_RETURN(p.sites, SiteNames(params, "sites", kSecureSumKeys));
+  const auto t = params.find("threshold");
+  if (t == params.end() || !t->is_number_integer()) return BadParam(kSecureSumKeys, "threshold", "must be an integer");
+  p.threshold = t->get<int>();
+  // One site alone, or a threshold of one, would let one site's value out on its own.
+  if (p.threshold < 2 || p.threshold > static_cast<int>(p.sites.size()))
+    return BadParam(kSecureSumKeys, "threshold", "must be at least 2 and at most the number of sites");
+  return p;
+}
+
+nlohmann::json AdvertisedKeys::ToJson() const {
+  return {{"site", site},
+          {"cipher_key", LowerHex(cipher_key)},
+          {"mask_key", LowerHex(mask_key)},
+          {"signature", LowerHex(signature)},
+          {"certificate", certificate}};
+}
+
+Result<AdvertisedKeys> AdvertisedKeys::Parse(const nlohmann::json& j) {
+  if (!j.is_object()) return BadParam(kSecureSumShares, "keys", "must hold objects");
+  AdvertisedKeys k;
+  if (!j.contains("site") || !j["site"].is_string()) return BadParam(kSecureSumShares, "keys[].site", "must be a name");
+  k.site = j["site"].get<std::string>();
+  FEDRA_ASSIGN_OR_RETURN(k.cipher_key, KeyField(j, "cipher_key"));
+  FEDRA_ASSIGN_OR_RETURN(k.mask_key, KeyField(j, "mask_key"));
+  FEDRA_ASSIGN_OR_RETURN(k.signature, HexField(j, "signature", 1024, kSecureSumShares));
+  if (!j.contains("certificate") || !j["certificate"].is_string() ||
+      j["certificate"].get_ref<const std::string&>().size() > kMaxCertificateBytes)
+    return BadParam(kSecureSumShares, "keys[].certificate", "must be a PEM certificate");
+  k.certificate = j["certificate"].get<std::string>();
+  return k;
+}
+
+std::string SignedKeysText(const SecureSumKeysParams& session, const AdvertisedKeys& keys) {
+  std::string text = "fedra secure sum keys v1\nsession " + std::to_string(session.session) + "\nthreshold " +
+                     std::to_string(session.threshold) + "\nsites";
+  for (const std::string& s : session.sites)
+    text += " " + LowerHex(std::span(reinterpret_cast<const unsigned char*>(s.data()), s.size()));
+  text += "\nsite " + keys.site + "\ncipher " + LowerHex(keys.cipher_key) + "\nmask " + LowerHex(keys.mask_key) + "\n";
+  return text;
+}
+
+nlohmann::json SecureSumSharesParams::ToJson() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const AdvertisedKeys& k : keys) list.push_back(k.ToJson());
+  return {{"session", session}, {"keys", std::move(list)}};
+}
+
+Result<SecureSumSharesParams> SecureSumSharesParams::Parse(const nlohmann::json& params) {
+  SecureSumSharesParams p;
+  FEDRA_ASSIGN_OR_RETURN(p.session, SessionOf(params, kSecureSumShares));
+  const auto it = params.find("keys");
+  if (it == params.end() || !it->is_array() || it->size() > static_cast<size_t>(kMaxSecureSumSites))
+    return BadParam(kSecureSumShares, "keys", "must list the sites' keys");
+  for (const nlohmann::json& k : *it) {
+    FEDRA_ASSIGN_OR_RETURN(AdvertisedKeys keys, AdvertisedKeys::Parse(k));
+    p.keys.push_back(std::move(keys));
+  }
+  return p;
+}
+
+nlohmann::json SecureSumMaskParams::ToJson() const {
+  nlohmann::json sealed = nlohmann::json::object();
+  for (const auto& [from, bytes] : shares) sealed[from] = LowerHex(bytes);
+  nlohmann::json out = {{"session", session}, {"shares", std::move(sealed)}, {"fraction_bits", fraction_bits}};
+  if (dp.enabled()) out["dp"] = {{"clip_norm", dp.clip_norm}, {"noise_multiplier", dp.noise_multiplier}};
+  return out;
+}
+
+Result<SecureSumMaskParams> SecureSumMaskParams::Parse(const nlohmann::json& params) {
+  SecureSumMaskParams p;
+  FEDRA_ASSIGN_OR_RETURN(p.session, SessionOf(params, kSecureSumMask));
+  const auto it = params.find("shares");
+  if (it == params.end() || !it->is_object() || it->size() > static_cast<size_t>(kMaxSecureSumSites))
+    return BadParam(kSecureSumMask, "shares", "must map sites to sealed shares");
+  for (const auto& [from, sealed] : it->items()) {
+    Bytes bytes;
+    if (!sealed.is_string() || sealed.get_ref<const std::string&>().size() > 2048 ||
+        !FromHex(sealed.get<std::string>(), &bytes))
+      return BadParam(kSecureSumMask, "shares", "must map sites to sealed shares in hex");
+    p.shares[from] = std::move(bytes);
+  }
+  const auto bits = params.find("fraction_bits");
+  if (bits == params.end() || !bits->is_number_integer() || bits->get<int>() < kMinFractionBits ||
+      bits->get<int>() > kMaxFractionBits)
+    return BadParam(
+        kSecureSumMask, "fraction_bits",
+        "must be an integer from " + std::to_string(kMinFractionBits) + " to " + std::to_string(kMaxFractionBits));
+  p.fraction_bits = bits->get<int>();
+  if (const auto dp = params.find("dp"); dp != params.end()) {
+    const auto clip = dp->find("clip_norm"), z = dp->find("noise_multiplier");
+    if (!dp->is_object() || clip == dp->end() || z == dp->end() || !clip->is_number() || !z->is_number() ||
+        !(clip->get<double>() > 0 && clip->get<double>() <= 1e6) || !(z->get<double>() > 0 && z->get<double>() <= 1e6))
+      return BadParam(kSecureSumMask, "dp", "must hold a positive clip_norm and noise_multiplier");
+    p.dp = {clip->get<double>(), z->get<double>()};
+  }
+  return p;
+}
+
+nlohmann::json SecureSumUnmaskParams::ToJson() const { return {{"session", session}, {"survivors", survivors}}; }
+
+Result<SecureSumUnmaskParams> SecureSumUnmaskParams::Parse(const nlohmann::json& params) {
+  SecureSumUnmaskParams p;
+  FEDRA_ASSIGN_OR_RETURN(p.session, SessionOf(params, kSecureSumUnmask));
+  FEDRA_ASSIGN_OR_RETURN(p.survivors, SiteNames(params, "survivors", kSecureSumUnmask));
+  return p;
+}
+
+std::string ShareContext(uint64_t session, std::string_view from, std::string_view to) {
+  return "fedra secure sum share v1\n" + std::to_string(session) + "\n" + std::string(from) + "\n" + std::string(to);
+}
+
+Bytes SharePair::Encode() const {
+  Bytes out = seed.Encode();
+  const Bytes k = key.Encode();
+  out.insert(out.end(), k.begin(), k.end());
+  return out;
+}
+
+Result<SharePair> SharePair::Decode(std::span<const uint8_t> bytes) {
+  if (bytes.size() != 2 * SecretShare::kEncodedBytes) return DataLoss("a share pair has the wrong size");
+  SharePair p;
+  FEDRA_ASSIGN_OR_RETURN(p.seed, SecretShare::Decode(bytes.first(SecretShare::kEncodedBytes)));
+  FEDRA_ASSIGN_OR_RETURN(p.key, SecretShare::Decode(bytes.subspan(SecretShare::kEncodedBytes)));
+  return p;
+}
+
+double SecureSumLimit(int fraction_bits, int summands) {
+  // A margin of one bit below 2^63 keeps the rounded sum clear of the sign.
+  return std::ldexp(1.0, 62 - fraction_bits) / std::max(summands, 1);
+}
+
+double SecureSumResolution(int fraction_bits, int summands) {
+  return std::max(summands, 1) * std::ldexp(1.0, -(fraction_bits + 1));
+}
+
+Status EncodeFixedPoint(const Matrix& x, int fraction_bits, int summands, std::vector<uint64_t>* words) {
+  const double limit = SecureSumLimit(fraction_bits, summands);
+  const double scale = std::ldexp(1.0, fraction_bits);
+  words->resize(static_cast<size_t>(x.size()));
+  const double* v = x.data();
+  for (size_t i = 0; i < words->size(); ++i) {
+    if (!(std::abs(v[i]) < limit)) {
+      return FailedPrecondition(
+          "a value to be summed securely is " + std::string(std::isfinite(v[i]) ? "beyond" : "not within") +
+          " the fixed point's range of +-" + std::to_string(limit) + " (" + std::to_string(fraction_bits) +
+          " fraction bits, " + std::to_string(summands) + " sites): ask for fewer fraction bits");
+    }
+    (*words)[i] = static_cast<uint64_t>(std::llround(v[i] * scale));
+  }
+  return Status::Ok();
+}
+
+Matrix DecodeFixedPoint(std::span<const uint64_t> words, Eigen::Index rows, Eigen::Index cols, int fraction_bits) {
+  Matrix m(rows, cols);
+  const double scale = std::ldexp(1.0, -fraction_bits);
+  for (size_t i = 0; i < words.size() && i < static_cast<size_t>(m.size()); ++i) {
+    m.data()[i] = static_cast<double>(static_cast<int64_t>(words[i])) * scale;
+  }
+  return m;
+}
+
+}  // namespace fedra

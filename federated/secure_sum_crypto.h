@@ -1,0 +1,41 @@
+// The cryptography of fedra's secure sum, on OpenSSL's primitives: X25519 key agreement through
+// HKDF-SHA256, the masks as AES-128-CTR streams added in Z_2^64, and AES-256-GCM to seal the
+// secret shares that sites send each other through the master. Sites and master both use it:
+// the master expands the seeds that the sites' shares recover.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "federated/shamir.h"
+
+namespace fedra {
+
+struct X25519Keys {
+  Secret32 public_key{};
+  Secret32 private_key{};
+};
+
+Result<X25519Keys> NewX25519Keys();
+// The public key of `private_key` (to check that a recovered key is the one advertised).
+Result<Secret32> X25519PublicKey(const Secret32& private_key);
+// X25519 of our `private_key` with `peer_public`, through HKDF-SHA256 with `purpose` as its
+// info, so that one agreement gives independent secrets for independent uses. Both ends get
+// the same secret.
+Result<Secret32> AgreeSecret(const Secret32& private_key, const Secret32& peer_public, std::string_view purpose);
+Result<Secret32> RandomSecret();
+
+// Adds the mask stream of `seed` to `words` word by word in Z_2^64 (or subtracts it): AES-128-CTR
+// under the seed's first half as key and its second half as counter block.
+Status ApplyMask(const Secret32& seed, std::span<uint64_t> words, bool subtract);
+
+// AES-256-GCM under `key` with a fresh random nonce (sent first) and `context` bound in, so a
+// sealed share opens only for the session, sender and receiver it was sealed for.
+Result<Bytes> Seal(const Secret32& key, std::span<const uint8_t> plain, std::string_view context);
+// kPermissionDenied when the text was altered or sealed for another context.
+Result<Bytes> Unseal(const Secret32& key, std::span<const uint8_t> sealed, std::string_view context);
+
+}  // namespace fedra

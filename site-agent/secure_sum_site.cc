@@ -1,0 +1,221 @@
+#include "site-agent/secure_sum_site.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "common/digest.h"
+
+namespace fedra {
+namespace {
+
+constexpr auto kSessionLifetime = std::chrono::minutes(10);
+constexpr size_t kMaxSessions = 64;
+
+std::string Phase(std::string_view phase) { return "secure sum " + std::string(phase); }
+
+}  // namespace
+
+SecureSumSite::SecureSumSite(std::string site, std::unique_ptr<CertificateSigner> signer,
+                             std::unique_ptr<CertificateVerifier> verifier, int min_sites)
+    : site_(std::move(site)), signer_(std::move(signer)), verifier_(std::move(verifier)), min_sites_(min_sites) {}
+
+Result<SecureSumSite::Session*> SecureSumSite::Find(const SessionKey& key, Stage stage, std::string_view phase) {
+  const auto it = sessions_.find(key);
+  if (it == sessions_.end() || std::chrono::steady_clock::now() - it->second.opened > kSessionLifetime) {
+    if (it != sessions_.end()) sessions_.erase(it);
+    return FailedPrecondition(Phase(phase) + ": no session " + std::to_string(key.second) +
+                              " is open at this site (it expired, the site restarted, or it never began)");
+  }
+  if (it->second.stage != stage) {
+    sessions_.erase(it);  // out of order: the session cannot be trusted to go on
+    return FailedPrecondition(Phase(phase) + ": session " + std::to_string(key.second) +
+                              " is not at this phase; it is closed");
+  }
+  return &it->second;
+}
+
+Status SecureSumSite::CheckSites(const Session& s, size_t count, std::string_view what) const {
+  if (count < static_cast<size_t>(s.params.threshold)) {
+    return FailedPrecondition(std::to_string(count) + " sites " + std::string(what) +
+                              ", fewer than the session's threshold of " + std::to_string(s.params.threshold));
+  }
+  if (s.secure_only && count < static_cast<size_t>(min_sites_)) {
+    return PermissionDenied("this site's secure-aggregate data leaves only inside a sum over at least " +
+                            std::to_string(min_sites_) + " sites, and " + std::to_string(count) + " " +
+                            std::string(what) + " (limits.min_secure_sum_sites in site.json)");
+  }
+  return Status::Ok();
+}
+
+Result<nlohmann::json> SecureSumSite::Keys(const std::string& master, const nlohmann::json& params) {
+  FEDRA_ASSIGN_OR_RETURN(SecureSumKeysParams p, SecureSumKeysParams::Parse(params));
+  if (std::find(p.sites.begin(), p.sites.end(), site_) == p.sites.end()) {
+    return InvalidArgument(Phase(kSecureSumKeys) + ": this site ('" + site_ + "') is not among the session's sites");
+  }
+  Session s;
+  s.params = std::move(p);
+  s.opened = std::chrono::steady_clock::now();
+  FEDRA_ASSIGN_OR_RETURN(s.cipher, NewX25519Keys());
+  FEDRA_ASSIGN_OR_RETURN(s.mask, NewX25519Keys());
+  AdvertisedKeys own{site_, s.cipher.public_key, s.mask.public_key, {}, signer_->certificate_pem()};
+  FEDRA_ASSIGN_OR_RETURN(own.signature, signer_->Sign(SignedKeysText(s.params, own)));
+  nlohmann::json meta = own.ToJson();
+  meta["min_sites"] = min_sites_;
+  s.peers[site_] = std::move(own);
+
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(sessions_, [&](const auto& entry) { return now - entry.second.opened > kSessionLifetime; });
+  const SessionKey key{master, s.params.session};
+  if (sessions_.count(key))
+    return AlreadyExists(Phase(kSecureSumKeys) + ": session " + std::to_string(key.second) + " is already open");
+  if (sessions_.size() >= kMaxSessions) {
+    return ResourceExhausted(Phase(kSecureSumKeys) + ": " + std::to_string(kMaxSessions) +
+                             " sessions are open at this site; try again when some have finished");
+  }
+  sessions_.emplace(key, std::move(s));
+  return meta;
+}
+
+Status SecureSumSite::CheckPeer(const Session& s, const AdvertisedKeys& keys) const {
+  Result<PeerIdentity> id = verifier_->Verify(keys.certificate, SignedKeysText(s.params, keys), keys.signature);
+  if (!id.ok()) {
+    return PermissionDenied(Phase(kSecureSumShares) + ": the keys given for site '" + keys.site +
+                            "' are refused: " + id.status().message());
+  }
+  if (id->role != "site" || id->name != keys.site) {
+    return PermissionDenied(Phase(kSecureSumShares) + ": the keys given for site '" + keys.site + "' are signed by " +
+                            id->ToString());
+  }
+  return Status::Ok();
+}
+
+Result<nlohmann::json> SecureSumSite::Shares(const std::string& master, const nlohmann::json& params) {
+  FEDRA_ASSIGN_OR_RETURN(SecureSumSharesParams p, SecureSumSharesParams::Parse(params));
+  std::lock_guard lock(mu_);
+  FEDRA_ASSIGN_OR_RETURN(Session * s, Find({master, p.session}, Stage::kKeys, kSecureSumShares));
+  const auto fail = [&](Status status) {
+    sessions_.erase({master, p.session});
+    return status;
+  };
+  const std::set<std::string> sites(s->params.sites.begin(), s->params.sites.end());
+  std::map<std::string, AdvertisedKeys> peers;
+  for (AdvertisedKeys& keys : p.keys) {
+    if (!sites.count(keys.site) || peers.count(keys.site)) {
+      return fail(InvalidArgument(Phase(kSecureSumShares) + ": keys for '" + keys.site +
+                                  "', which is not a site of the session or is named twice"));
+    }
+    if (keys.site == site_) {
+      const AdvertisedKeys& own = s->peers.at(site_);
+      if (keys.cipher_key != own.cipher_key || keys.mask_key != own.mask_key) {
+        return fail(
+            PermissionDenied(Phase(kSecureSumShares) + ": the keys given for this site are not the ones it made"));
+      }
+    } else {
+      if (Status verified = CheckPeer(*s, keys); !verified.ok()) return fail(verified);
+    }
+    peers[keys.site] = std::move(keys);
+  }
+  if (!peers.count(site_)) return fail(InvalidArgument(Phase(kSecureSumShares) + ": this site's own keys are missing"));
+  if (Status enough = CheckSites(*s, peers.size(), "advertised keys"); !enough.ok()) return fail(enough);
+  s->peers = std::move(peers);
+  FEDRA_ASSIGN_OR_RETURN(s->seed, RandomSecret());
+  // Shares at point i + 1 for the i-th site of the session, so points never depend on who is left.
+  const int n = static_cast<int>(s->params.sites.size());
+  FEDRA_ASSIGN_OR_RETURN(std::vector<SecretShare> seed_shares, SplitSecret(s->seed, n, s->params.threshold));
+  FEDRA_ASSIGN_OR_RETURN(std::vector<SecretShare> key_shares, SplitSecret(s->mask.private_key, n, s->params.threshold));
+  nlohmann::json sealed = nlohmann::json::object();
+  for (size_t i = 0; i < s->params.sites.size(); ++i) {
+    const std::string& to = s->params.sites[i];
+    const auto peer = s->peers.find(to);
+    if (peer == s->peers.end()) continue;
+    FEDRA_ASSIGN_OR_RETURN(Secret32 key,
+                           AgreeSecret(s->cipher.private_key, peer->second.cipher_key, kSecureSumSealPurpose));
+    FEDRA_ASSIGN_OR_RETURN(
+        Bytes box, Seal(key, SharePair{seed_shares[i], key_shares[i]}.Encode(), ShareContext(p.session, site_, to)));
+    sealed[to] = LowerHex(box);
+  }
+  s->stage = Stage::kShared;
+  return nlohmann::json{{"shares", std::move(sealed)}};
+}
+
+Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::json& params, const Matrix& value,
+                                  bool secure_only, const Prepare& prepare) {
+  FEDRA_ASSIGN_OR_RETURN(SecureSumMaskParams p, SecureSumMaskParams::Parse(params));
+  std::lock_guard lock(mu_);
+  FEDRA_ASSIGN_OR_RETURN(Session * s, Find({master, p.session}, Stage::kShared, kSecureSumMask));
+  const auto fail = [&](Status status) {
+    sessions_.erase({master, p.session});
+    return status;
+  };
+  s->secure_only = secure_only;
+  if (!p.shares.count(site_))
+    return fail(InvalidArgument(Phase(kSecureSumMask) + ": this site's own share is missing"));
+  if (Status enough = CheckSites(*s, p.shares.size(), "shared their secrets"); !enough.ok()) return fail(enough);
+  std::map<std::string, SharePair> received;
+  for (const auto& [from, box] : p.shares) {
+    const auto peer = s->peers.find(from);
+    if (peer == s->peers.end()) {
+      return fail(InvalidArgument(Phase(kSecureSumMask) + ": a share from '" + from + "', which advertised no keys"));
+    }
+    Result<Secret32> key = AgreeSecret(s->cipher.private_key, peer->second.cipher_key, kSecureSumSealPurpose);
+    if (!key.ok()) return fail(key.status());
+    Result<Bytes> plain = Unseal(*key, box, ShareContext(p.session, from, site_));
+    if (!plain.ok()) return fail(plain.status().WithContext("the share from '" + from + "'"));
+    Result<SharePair> pair = SharePair::Decode(*plain);
+    if (!pair.ok()) return fail(pair.status());
+    received[from] = *pair;
+  }
+  Matrix prepared;
+  if (prepare) {
+    prepared = value;
+    if (Status ready = prepare(s->params.threshold, &prepared); !ready.ok()) return fail(ready);
+  }
+  std::vector<uint64_t> words;
+  const int summands = static_cast<int>(received.size());
+  if (Status encoded = EncodeFixedPoint(prepare ? prepared : value, p.fraction_bits, summands, &words); !encoded.ok())
+    return fail(encoded);
+  if (Status masked = ApplyMask(s->seed, words, false); !masked.ok()) return fail(masked);
+  for (const auto& [other, pair] : received) {
+    if (other == site_) continue;
+    Result<Secret32> seed = AgreeSecret(s->mask.private_key, s->peers.at(other).mask_key, kSecureSumMaskPurpose);
+    if (!seed.ok()) return fail(seed.status());
+    if (Status masked = ApplyMask(*seed, words, site_ > other); !masked.ok()) return fail(masked);
+  }
+  s->received = std::move(received);
+  s->stage = Stage::kMasked;
+  Bytes packed(words.size() * sizeof(uint64_t));
+  std::memcpy(packed.data(), words.data(), packed.size());
+  return packed;
+}
+
+Result<nlohmann::json> SecureSumSite::Unmask(const std::string& master, const nlohmann::json& params) {
+  FEDRA_ASSIGN_OR_RETURN(SecureSumUnmaskParams p, SecureSumUnmaskParams::Parse(params));
+  std::lock_guard lock(mu_);
+  FEDRA_ASSIGN_OR_RETURN(Session * s, Find({master, p.session}, Stage::kMasked, kSecureSumUnmask));
+  // Whatever happens next, the session answers no second unmask: two answers with different
+  // survivors would reveal both secrets of some site.
+  const Session session = std::move(*s);
+  sessions_.erase({master, p.session});
+  const std::set<std::string> survivors(p.survivors.begin(), p.survivors.end());
+  for (const std::string& site : survivors) {
+    if (!session.received.count(site)) {
+      return InvalidArgument(Phase(kSecureSumUnmask) + ": '" + site + "' is named a survivor but never shared");
+    }
+  }
+  if (!survivors.count(site_))
+    return InvalidArgument(Phase(kSecureSumUnmask) + ": this site is not among the survivors");
+  FEDRA_RETURN_IF_ERROR(CheckSites(session, survivors.size(), "sent masked values"));
+  nlohmann::json seeds = nlohmann::json::object(), keys = nlohmann::json::object();
+  for (const auto& [site, pair] : session.received) {
+    if (survivors.count(site)) {
+      seeds[site] = LowerHex(pair.seed.Encode());
+    } else {
+      keys[site] = LowerHex(pair.key.Encode());
+    }
+  }
+  return nlohmann::json{{"seed_shares", std::move(seeds)}, {"key_shares", std::move(keys)}};
+}
+
+}  // namespace fedra

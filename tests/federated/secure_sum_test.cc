@@ -1,0 +1,142 @@
+// The secure sum's building blocks: Shamir's sharing recovers a secret from any threshold of
+// shares, masks cancel, agreement is symmetric, sealed shares open only where they were meant
+// to, and the fixed point keeps its stated precision and range.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+
+#include "federated/secure_sum.h"
+#include "federated/secure_sum_crypto.h"
+#include "federated/shamir.h"
+
+namespace fedra {
+namespace {
+
+Secret32 Filled(uint8_t start) {
+  Secret32 s{};
+  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<uint8_t>(start + 7 * i);
+  return s;
+}
+
+TEST_CASE("Shamir's shares give the secret back from any threshold of them, and only from the right ones") {
+  const Secret32 secret = Filled(200);  // bytes up to 255: every chunk's top byte is used
+  Result<std::vector<SecretShare>> shares = SplitSecret(secret, 5, 3);
+  REQUIRE(shares.ok());
+  for (const auto& pick : std::vector<std::vector<int>>{{0, 1, 2}, {4, 2, 0}, {1, 3, 4}, {3, 4, 0, 1}}) {
+    std::vector<SecretShare> some;
+    for (int i : pick) some.push_back((*shares)[static_cast<size_t>(i)]);
+    Result<Secret32> back = CombineShares(some, 3);
+    REQUIRE(back.ok());
+    CHECK(*back == secret);
+  }
+  // Two shares of a threshold-3 secret: refused, as is a share changed on the way.
+  CHECK_FALSE(CombineShares(std::span(*shares).first(2), 3).ok());
+  std::vector<SecretShare> altered(shares->begin(), shares->begin() + 3);
+  altered[1].y[0] = (altered[1].y[0] + 1) % ((uint64_t{1} << 61) - 1);
+  Result<Secret32> wrong = CombineShares(altered, 3);
+  CHECK((!wrong.ok() || *wrong != secret));
+  // Shares survive their encoding; a share at point 0 or with a value outside the field does not.
+  Result<SecretShare> decoded = SecretShare::Decode((*shares)[2].Encode());
+  REQUIRE(decoded.ok());
+  CHECK(decoded->x == 3);
+  CHECK(decoded->y == (*shares)[2].y);
+  Bytes bad = (*shares)[2].Encode();
+  std::fill(bad.begin() + 4, bad.end(), 0xff);
+  CHECK(SecretShare::Decode(bad).status().code() == StatusCode::kDataLoss);
+  CHECK_FALSE(SplitSecret(secret, 3, 4).ok());
+}
+
+TEST_CASE("a mask added and then subtracted leaves the words as they were, and looks nothing like them") {
+  std::vector<uint64_t> words(10007);
+  for (size_t i = 0; i < words.size(); ++i) words[i] = i;
+  const std::vector<uint64_t> plain = words;
+  REQUIRE(ApplyMask(Filled(1), words, false).ok());
+  size_t same = 0;
+  for (size_t i = 0; i < words.size(); ++i) same += words[i] == plain[i];
+  CHECK(same < 3);
+  // Every bit of the masked words is about half ones: 10007 words x 64 bits, 4 sigma is 1.3%.
+  double ones = 0;
+  for (uint64_t w : words) ones += std::popcount(w);
+  CHECK(std::abs(ones / (64.0 * words.size()) - 0.5) < 0.01);
+  REQUIRE(ApplyMask(Filled(1), words, true).ok());
+  CHECK(words == plain);
+}
+
+TEST_CASE("both ends of an X25519 agreement get the same secret, one per purpose") {
+  Result<X25519Keys> a = NewX25519Keys(), b = NewX25519Keys();
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  Result<Secret32> ab = AgreeSecret(a->private_key, b->public_key, kSecureSumMaskPurpose);
+  Result<Secret32> ba = AgreeSecret(b->private_key, a->public_key, kSecureSumMaskPurpose);
+  Result<Secret32> seal = AgreeSecret(a->private_key, b->public_key, kSecureSumSealPurpose);
+  REQUIRE(ab.ok());
+  REQUIRE(ba.ok());
+  REQUIRE(seal.ok());
+  CHECK(*ab == *ba);
+  CHECK(*ab != *seal);
+  Result<Secret32> pub = X25519PublicKey(a->private_key);
+  REQUIRE(pub.ok());
+  CHECK(*pub == a->public_key);
+  // A low-order point (all zeros) is no key to agree with.
+  CHECK_FALSE(AgreeSecret(a->private_key, Secret32{}, kSecureSumMaskPurpose).ok());
+}
+
+TEST_CASE("a sealed share opens only under its key and its context") {
+  const Bytes plain = {1, 2, 3, 4, 5};
+  Result<Bytes> box = Seal(Filled(9), plain, ShareContext(7, "a", "b"));
+  REQUIRE(box.ok());
+  Result<Bytes> opened = Unseal(Filled(9), *box, ShareContext(7, "a", "b"));
+  REQUIRE(opened.ok());
+  CHECK(*opened == plain);
+  CHECK(Unseal(Filled(9), *box, ShareContext(7, "a", "c")).status().code() == StatusCode::kPermissionDenied);
+  CHECK(Unseal(Filled(10), *box, ShareContext(7, "a", "b")).status().code() == StatusCode::kPermissionDenied);
+  Bytes altered = *box;
+  altered[14] ^= 1;
+  CHECK(Unseal(Filled(9), altered, ShareContext(7, "a", "b")).status().code() == StatusCode::kPermissionDenied);
+}
+
+TEST_CASE("the fixed point sums to within its stated resolution and refuses what it cannot hold") {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal(0, 1000);
+  const int sites = 4, bits = 32;
+  Matrix total = Matrix::Zero(30, 3);
+  std::vector<uint64_t> sum(90, 0);
+  for (int s = 0; s < sites; ++s) {
+    Matrix x(30, 3);
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
+    total += x;
+    std::vector<uint64_t> words;
+    REQUIRE(EncodeFixedPoint(x, bits, sites, &words).ok());
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] += words[i];
+  }
+  const Matrix back = DecodeFixedPoint(sum, 30, 3, bits);
+  CHECK((back - total).cwiseAbs().maxCoeff() <= SecureSumResolution(bits, sites));
+  CHECK(SecureSumResolution(bits, sites) == doctest::Approx(4 * std::ldexp(1.0, -33)));
+  std::vector<uint64_t> words;
+  Matrix big = Matrix::Constant(1, 1, SecureSumLimit(bits, sites) * 1.01);
+  CHECK(EncodeFixedPoint(big, bits, sites, &words).code() == StatusCode::kFailedPrecondition);
+  Matrix nan = Matrix::Constant(1, 1, std::nan(""));
+  CHECK_FALSE(EncodeFixedPoint(nan, bits, sites, &words).ok());
+}
+
+TEST_CASE("secure sum parameters parse back and refuse what would let one site's value out") {
+  SecureSumKeysParams keys{42, {"a", "b", "c"}, 2};
+  Result<SecureSumKeysParams> parsed = SecureSumKeysParams::Parse(keys.ToJson());
+  REQUIRE(parsed.ok());
+  CHECK(parsed->sites == keys.sites);
+  keys.threshold = 1;
+  CHECK(SecureSumKeysParams::Parse(keys.ToJson()).status().code() == StatusCode::kInvalidArgument);
+  keys.threshold = 4;
+  CHECK_FALSE(SecureSumKeysParams::Parse(keys.ToJson()).ok());
+  CHECK_FALSE(SecureSumKeysParams::Parse({{"session", 1}, {"sites", {"a", "a"}}, {"threshold", 2}}).ok());
+  SecureSumMaskParams mask{42, {{"a", Bytes{1, 2}}}, 60};
+  CHECK_FALSE(SecureSumMaskParams::Parse(mask.ToJson()).ok());
+  mask.fraction_bits = 20;
+  Result<SecureSumMaskParams> m = SecureSumMaskParams::Parse(mask.ToJson());
+  REQUIRE(m.ok());
+  CHECK(m->shares.at("a") == Bytes{1, 2});
+}
+
+}  // namespace
+}  // namespace fedra
