@@ -61,6 +61,9 @@ constexpr std::array kFunctions = {
                  "X, P -> per row: the saved model's outputs (prediction, probabilities, cluster, scores)"},
     FunctionInfo{SiteFunction::kScoreModel, "scoreModel", 3, 0, SumsRows(DpForm::kNone, 0b010), false, true,
                  "X, y, P -> the sums of a saved model's metrics: errors, or log-loss, confusion and histograms"},
+    // Scales an update (an aggregate); never rows.
+    FunctionInfo{SiteFunction::kWeighUpdate, "weighUpdate", 1, 0, NotOnRows("it weighs model updates"), false, false,
+                 "update -> rows x delta, rows, loss sum, correct (or the delta alone): for a secure sum"},
 };
 static_assert(kFunctions.size() == kSiteFunctionCount);
 
@@ -178,6 +181,14 @@ Result<PackUpdateParams> PackUpdateParams::Parse(const nlohmann::json& params) {
   JsonFields f = Fields(params, "packUpdate");
   FEDRA_RETURN_IF_ERROR(IntField(f, "stats", &out.stats, 0, 16));
   FEDRA_ASSIGN_OR_RETURN(out.compression, ParseCompressionSpec(ObjectField(f, "compression"), "compression"));
+  return out;
+}
+
+Result<WeighUpdateParams> WeighUpdateParams::Parse(const nlohmann::json& params) {
+  WeighUpdateParams out;
+  JsonFields f = Fields(params, "weighUpdate");
+  FEDRA_RETURN_IF_ERROR(IntField(f, "stats", &out.stats, 0, 16));
+  FEDRA_RETURN_IF_ERROR(f.Optional("weighted", &out.weighted));
   return out;
 }
 

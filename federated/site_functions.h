@@ -32,8 +32,9 @@ enum class SiteFunction : uint8_t {
   kEvalModel,
   kPredictModel,
   kScoreModel,
+  kWeighUpdate,
 };
-inline constexpr size_t kSiteFunctionCount = static_cast<size_t>(SiteFunction::kScoreModel) + 1;
+inline constexpr size_t kSiteFunctionCount = static_cast<size_t>(SiteFunction::kWeighUpdate) + 1;
 
 struct FunctionInfo {
   SiteFunction code;
@@ -129,6 +130,21 @@ struct PackUpdateParams {
 
   nlohmann::json ToJson() const;
   static Result<PackUpdateParams> Parse(const nlohmann::json& params);
+};
+
+// A training update made ready for a secure sum: weighted, rows x delta, then the WeighedStats
+// (FedAvg's numerator and denominator, and the round's loss); unweighted, the delta alone
+// (DP-FedAvg, which clips and noises it in the secure sum's mask phase).
+enum WeighedStat { kWeighedRows = 0, kWeighedLoss, kWeighedCorrect, kWeighedWithheld };
+inline constexpr int kWeighedStats = 4;  // after the weighted values: rows, loss sum, correct, withheld (0/1)
+
+struct WeighUpdateParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kWeighUpdate;
+  int stats = 0;  // statistics after the update's values (kTrainingStats)
+  bool weighted = true;
+
+  nlohmann::json ToJson() const { return {{"stats", stats}, {"weighted", weighted}}; }
+  static Result<WeighUpdateParams> Parse(const nlohmann::json& params);
 };
 
 struct EvalModelParams {

@@ -323,6 +323,30 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
   return out;
 }
 
+Result<FunctionOutput> WeighUpdateFunction(std::span<const Matrix* const> inputs, const WeighUpdateParams& params,
+                                           const FunctionContext&) {
+  const Matrix& u = *inputs[0];
+  if (u.cols() != 1 || params.stats != kTrainingStats || u.rows() < params.stats) {
+    return InvalidArgument("weighUpdate: the update must be one column followed by its training statistics");
+  }
+  const Eigen::Index n = u.rows() - params.stats;
+  FunctionOutput out;
+  if (!params.weighted) {
+    out.value = u.topRows(n);
+    return out;
+  }
+  const double rows = u(n + kRowsTrained, 0);
+  const double correct = u(n + kCorrect, 0);
+  out.value.resize(n + kWeighedStats, 1);
+  out.value.topRows(n) = rows * u.topRows(n);
+  out.value(n + kWeighedRows, 0) = rows;
+  out.value(n + kWeighedLoss, 0) = u(n + kLossSum, 0);
+  // A count the site withholds (NaN) is sent as 0 and flagged, so that the sum stays finite.
+  out.value(n + kWeighedCorrect, 0) = std::isfinite(correct) ? correct : 0;
+  out.value(n + kWeighedWithheld, 0) = std::isfinite(correct) ? 0 : 1;
+  return out;
+}
+
 // The loss of parameters P on this site's rows: inputs X, y, P; params.model. Output, one
 // column: the summed loss, the correct predictions and the row count.
 Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inputs, const EvalModelParams& params,
@@ -390,6 +414,7 @@ constexpr std::array kBodies = {
     BodyEntry{SiteFunction::kEvalModel, &Parsed<EvalModelParams, &EvaluateModelFunction>},
     BodyEntry{SiteFunction::kPredictModel, &Parsed<PredictModelParams, &PredictModelFunction>},
     BodyEntry{SiteFunction::kScoreModel, &Parsed<ScoreModelParams, &ScoreModelFunction>},
+    BodyEntry{SiteFunction::kWeighUpdate, &Parsed<WeighUpdateParams, &WeighUpdateFunction>},
 };
 static_assert(kBodies.size() == kSiteFunctionCount, "every site function needs a body");
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "federated/rdp_accountant.h"
 #include "master/algorithms/federation_runner.h"
 
 namespace fedra {
@@ -33,6 +34,31 @@ Result<nlohmann::json> Validate(Federation& fed, const Validation& v, const Mode
 
 }  // namespace
 
+Status CheckSecureTraining(const TrainingOptions& options) {
+  const SecureTraining& s = options.secure;
+  if (!s.enabled) {
+    if (s.dp.enabled())
+      return InvalidArgument("dp: DP-FedAvg adds its noise inside secure sums; turn on secure_aggregation");
+    return Status::Ok();
+  }
+  if (options.strategy.asynchronous()) {
+    return InvalidArgument("secure_aggregation: \"" + options.strategy.name +
+                           "\" applies each site's update on its own, which a secure sum hides (use bsp or backup)");
+  }
+  if (options.aggregation.robust()) {
+    return InvalidArgument("secure_aggregation: " + options.aggregation.name +
+                           " needs each site's update, and a secure sum shows only their sum (use fedavg)");
+  }
+  if (options.compression.lossy() || options.compression.clip > 0) {
+    return InvalidArgument(
+        "secure_aggregation: compression changes each update on its own; a secure sum adds whole "
+        "updates (clip with dp.clip_norm instead)");
+  }
+  if (s.dp.enabled() && !(s.dp.clip_norm > 0)) return InvalidArgument("dp: clip_norm must be positive");
+  if (s.dp.enabled() && !(s.dp_delta > 0 && s.dp_delta < 1)) return InvalidArgument("dp: delta must be in (0, 1)");
+  return Status::Ok();
+}
+
 Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMatrix& x, const FederatedMatrix& y,
                                              const TrainingOptions& options, const Validation& validation) {
   if (options.model.inputs != x.cols()) {
@@ -61,6 +87,11 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   spec.batches_per_round = options.batches_per_round;
   spec.epochs_per_round = options.epochs_per_round;
   spec.compression = options.compression;
+  FEDRA_RETURN_IF_ERROR(CheckSecureTraining(options));
+  spec.secure = options.secure.enabled;
+  spec.secure_sum.threshold = options.secure.threshold;
+  spec.secure_sum.fraction_bits = options.secure.fraction_bits;
+  spec.secure_sum.dp = options.secure.dp;
   FEDRA_ASSIGN_OR_RETURN(auto runner, FederationRunner::Create(fed, x, y, std::move(spec), options.late_sites));
 
   ParameterServerOptions ps;
@@ -80,6 +111,24 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   for (int s = 0; s < runner->sites(); ++s) {
     ps.site_shares.push_back(balanced ? 1.0 / runner->sites()
                                       : static_cast<double>(runner->site_rows(s)) / static_cast<double>(x.rows()));
+  }
+  RdpAccountant accountant;
+  if (options.secure.dp.enabled() && options.recovery && options.recovery->resume) {
+    // The rounds before the checkpoint spent their share too.
+    FEDRA_RETURN_IF_ERROR(accountant.Compose(1, options.secure.dp.noise_multiplier, options.recovery->resume->round));
+  }
+  if (options.secure.enabled) {
+    ps.secure_aggregate = [&](const std::vector<ArrivedUpdate>& round) -> Result<SecureRound> {
+      FEDRA_ASSIGN_OR_RETURN(SecureRound r, runner->SecureAggregate(round));
+      if (options.secure.dp.enabled()) {
+        // Every site takes part in every round: no sampling (q = 1), one Gaussian release.
+        FEDRA_RETURN_IF_ERROR(accountant.Compose(1, options.secure.dp.noise_multiplier, 1));
+        FEDRA_ASSIGN_OR_RETURN(DpGuarantee spent, accountant.Spent(options.secure.dp_delta));
+        r.epsilon = spent.epsilon;
+        r.delta = spent.delta;
+      }
+      return r;
+    };
   }
   if (validation.x) {
     ps.validate = [&](const Eigen::VectorXf& params) { return Validate(fed, validation, options.model, params); };

@@ -10,6 +10,7 @@
 #include <Eigen/Core>
 
 #include "federated/model_spec.h"
+#include "federated/secure_sum.h"
 #include "federated/update_codec.h"
 #include "master/ps/iteration_hook.h"
 #include "master/ps/parameter_server.h"
@@ -23,6 +24,18 @@ namespace fedra {
 struct BalanceSpec {
   std::string mode = "none";  // none, subsample, replicate
   int64_t rows = 0;
+};
+
+// Secure aggregation of training (master/federation/secure_sum.h): every round's updates are
+// summed securely, so the master sees only their sum; with `dp`, DP-FedAvg (McMahan et al.
+// 2018): each site clips its update and adds its share of Gaussian noise, and every round
+// reports the (epsilon, delta) spent, from an RDP accountant.
+struct SecureTraining {
+  bool enabled = false;
+  int threshold = 0;       // sites that must see each sum through; 0: a majority, at least 2
+  int fraction_bits = 32;  // of the fixed point
+  SecureSumDp dp;          // noise_multiplier 0: no DP
+  double dp_delta = 1e-5;  // the delta epsilon is reported at
 };
 
 struct TrainingOptions {
@@ -43,6 +56,7 @@ struct TrainingOptions {
   float prox_mu = 0;  // FedProx's proximal term at the sites
   CompressionSpec compression;
   BalanceSpec balance;
+  SecureTraining secure;
   // Sites of the federation that hold no part of the data yet (away when it was read): each round
   // asks them to make their part, and each joins once it can (FederationRunner).
   std::vector<std::string> late_sites;
@@ -57,6 +71,10 @@ struct Validation {
   const FederatedMatrix* x = nullptr;
   const FederatedMatrix* y = nullptr;
 };
+
+// Ok when `options` can train under its secure aggregation (if any): a synchronous strategy, the
+// mean, no compression (a secure sum adds whole vectors); otherwise kInvalidArgument saying why.
+Status CheckSecureTraining(const TrainingOptions& options);
 
 // Trains on features `x` and labels or targets `y`, row-partitioned alike; with `validation`,
 // each round also reports val_loss (and val_accuracy) of its parameters on those rows.

@@ -134,9 +134,6 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   if (part.x == 0) FEDRA_RETURN_IF_ERROR(Join(part));
   // A restart lost what compression held back: the site starts afresh without it.
   if (part.residual != 0 && fed_.restarts(part.site) != part.residual_restarts) part.residual = 0;
-  const Eigen::Index n = work.parameters->size();
-  const VarId params = fed_.NewVarId(), update = fed_.NewVarId();
-  const VarId residual = spec_.compression.lossy() ? fed_.NewVarId() : 0;
   TrainLocalParams train = spec_.train;
   if (spec_.batches_per_round > 0) {
     train.batches = spec_.batches_per_round;
@@ -145,6 +142,10 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
     train.epochs = spec_.epochs_per_round;
     train.first_epoch = work.step * spec_.epochs_per_round;
   }
+  if (spec_.secure) return WorkSecurely(part, work, train);
+  const Eigen::Index n = work.parameters->size();
+  const VarId params = fed_.NewVarId(), update = fed_.NewVarId();
+  const VarId residual = spec_.compression.lossy() ? fed_.NewVarId() : 0;
   std::vector<VarId> pack_inputs = {update};
   if (part.residual != 0) pack_inputs.push_back(part.residual);
   std::vector<VarId> done = {params, update};
@@ -190,6 +191,66 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   u.bytes_down = encoded->size();
   u.bytes_up = packed.packed.size();
   return u;
+}
+
+Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& work, const TrainLocalParams& train) {
+  const VarId params = fed_.NewVarId(), update = fed_.NewVarId(), held = fed_.NewVarId();
+  const std::shared_ptr<const Bytes> encoded = EncodedParameters(work);
+  SiteRequests batch;
+  batch[part.site] = {Request::PutEncoded(params, encoded), Request::Run(update, train, {part.x, part.y, params}),
+                      Request::Run(held, WeighUpdateParams{kTrainingStats, !spec_.secure_sum.dp.enabled()}, {update}),
+                      Request::Release({params, update})};
+  SiteResponses responses = fed_.Call(batch);
+  Result<std::vector<Response>>& result = responses.at(part.site);
+  Status status = result.ok() ? Status::Ok() : result.status();
+  for (size_t i = 0; status.ok() && i < result->size(); ++i)
+    status = (*result)[i].status.WithContext("site '" + part.site + "'");
+  if (!status.ok()) {
+    for (VarId v : {params, update, held}) fed_.Release(part.site, v);
+    return status;
+  }
+  SiteUpdate u;
+  u.held = held;
+  const int64_t epoch_rows = std::max<int64_t>(1, train.epoch_rows > 0 ? train.epoch_rows : part.rows);
+  u.epoch = static_cast<int>(train.batches > 0 ? (train.first_batch + train.batches - 1) * train.batch_size / epoch_rows
+                                               : train.first_epoch + train.epochs - 1);
+  u.bytes_down = encoded->size();
+  return u;
+}
+
+Result<SecureRound> FederationRunner::SecureAggregate(const std::vector<ArrivedUpdate>& round) {
+  std::map<std::string, VarId> vars;
+  std::map<std::string, int64_t> rows;
+  for (const ArrivedUpdate& a : round) {
+    const Part& part = parts_[static_cast<size_t>(a.site)];
+    vars[part.site] = a.update.held;
+    rows[part.site] = part.rows;
+  }
+  Result<SecureSumResult> sum = SecureSum(fed_, vars, spec_.secure_sum);
+  for (const auto& [site, var] : vars) fed_.Release(site, var);
+  if (!sum.ok()) return sum.status();
+  SecureRound out;
+  out.summed = sum->summed;
+  out.recovered = sum->recovered;
+  out.recovered.insert(out.recovered.end(), sum->left_out.begin(), sum->left_out.end());
+  out.resolution = sum->resolution;
+  out.bytes_up = static_cast<double>(sum->bytes_up);
+  const Eigen::VectorXd total = sum->sum.col(0);
+  if (spec_.secure_sum.dp.enabled()) {
+    // DP-FedAvg: the unweighted mean of the clipped updates; the rows are the sites' own counts,
+    // which the master knows anyway, and loss and accuracy are withheld: they are not noised.
+    out.step = (total / static_cast<double>(out.summed.size())).cast<float>();
+    for (const std::string& site : out.summed) out.rows += static_cast<double>(rows[site]);
+    return out;
+  }
+  const Eigen::Index n = total.size() - kWeighedStats;
+  if (n < 0) return DataLoss("the secure sum of the round's updates is too short");
+  out.rows = total(n + kWeighedRows);
+  if (!(out.rows > 0)) return DataLoss("the secure sum of the round's updates covers no rows");
+  out.step = (total.head(n) / out.rows).cast<float>();
+  out.loss_sum = total(n + kWeighedLoss);
+  if (total(n + kWeighedWithheld) < 0.5) out.correct = total(n + kWeighedCorrect);
+  return out;
 }
 
 }  // namespace fedra

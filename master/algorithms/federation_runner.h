@@ -15,6 +15,8 @@
 #include "federated/site_functions.h"
 #include "federated/update_codec.h"
 #include "master/federation/recipe_book.h"
+#include "master/federation/secure_sum.h"
+#include "master/ps/parameter_server.h"
 #include "master/ps/site_runner.h"
 #include "master/tensor/federated_matrix.h"
 
@@ -27,6 +29,9 @@ struct SiteTrainingSpec {
   int batches_per_round = 0;  // > 0: a round is this many batches (step s starts at batch s*k)...
   int epochs_per_round = 1;   // ...else this many epochs
   CompressionSpec compression;
+  // Each round's updates stay at the sites and are aggregated by one secure sum (SecureAggregate).
+  bool secure = false;
+  SecureSumOptions secure_sum;  // its threshold, fixed point and DP-FedAvg noise
 };
 
 class FederationRunner final : public SiteRunner {
@@ -49,6 +54,9 @@ class FederationRunner final : public SiteRunner {
   void Start(SiteWork work) override;
   FinishedWork Next() override;
   double Now() const override;
+  // The round's updates (held at their sites) summed securely: FedAvg's weighted mean, or with
+  // DP the mean of the clipped, noised updates. The held variables are released.
+  Result<SecureRound> SecureAggregate(const std::vector<ArrivedUpdate>& round);
 
  private:
   struct Part {
@@ -64,6 +72,8 @@ class FederationRunner final : public SiteRunner {
   FederationRunner(Federation& fed, std::vector<Part> parts, SiteTrainingSpec spec,
                    std::shared_ptr<const Recipe> join_x, std::shared_ptr<const Recipe> join_y);
   Result<SiteUpdate> Work(Part& part, const SiteWork& work);
+  // A round under secure aggregation: trains and weighs the update, which stays at the site.
+  Result<SiteUpdate> WorkSecurely(Part& part, const SiteWork& work, const TrainLocalParams& train);
   // Makes a late site's features and labels at it.
   Status Join(Part& part);
   // The parameters of `work`, encoded once per model version for every site's batch.

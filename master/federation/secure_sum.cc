@@ -136,6 +136,7 @@ class SumRun {
       const uint64_t* words = reinterpret_cast<const uint64_t*>(answer.packed.data());
       for (size_t i = 0; i < sum->size(); ++i) (*sum)[i] += words[i];  // in Z_2^64
       result_.summed.push_back(site);
+      result_.bytes_up += answer.packed.size();
       result_.min_rows = std::max(result_.min_rows, min_rows_[site]);
     }
     return Status::Ok();

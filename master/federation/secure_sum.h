@@ -34,6 +34,7 @@ struct SecureSumResult {
   std::vector<std::string> left_out;   // dropped out before sharing
   double resolution = 0;               // the sum is within this of the exact sum of the values
   uint64_t min_rows = 0;               // the largest row minimum among the summed sites
+  uint64_t bytes_up = 0;               // the masked values received
 };
 
 // The sum of variable vars[site] over the sites. Fails when fewer than the threshold see it

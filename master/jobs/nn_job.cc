@@ -17,6 +17,11 @@
 //   proximal_mu   FedProx's proximal term (per-epoch rounds)
 //   compression   {"topk": fraction, "bits": 8, "clip": norm} (federated/update_codec.h)
 //   balance       {"mode": "subsample" | "replicate", "rows": N}: equal rows per site and epoch
+//   secure_aggregation  true, or {"threshold": N, "fraction_bits": 32}: every round's updates are
+//                 summed securely (master/federation/secure_sum.h); bsp or backup, fedavg, no
+//                 compression; per-site loss and accuracy are not seen
+//   dp            {"clip_norm": C, "noise_multiplier": z, "delta": 1e-5}: DP-FedAvg within the
+//                 secure sums; each round reports dp_epsilon, and each site charges its own budget
 //   batch_size (32), seed (1), quorum (1)
 //   checkpoint_every  rounds between the checkpoints a recorded run saves (the latest is kept;
 //                 a cancelled or failed run keeps its model); default: a hundredth of the rounds
@@ -59,7 +64,30 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   const nlohmann::json* server_optimizer = f.Child("server_optimizer");
   const nlohmann::json* compression = f.Child("compression");
   const nlohmann::json* balance = f.Child("balance");
+  const nlohmann::json* secure = f.Child("secure_aggregation");
+  const nlohmann::json* dp = f.Child("dp");
   FEDRA_RETURN_IF_ERROR(f.Finish());
+  if (secure && secure->is_boolean()) {
+    options.secure.enabled = secure->get<bool>();
+  } else if (secure) {
+    JsonFields s(*secure, f.Path("secure_aggregation"));
+    FEDRA_RETURN_IF_ERROR(s.status());
+    int64_t threshold = 0, bits = options.secure.fraction_bits;
+    FEDRA_RETURN_IF_ERROR(s.Optional("threshold", &threshold, 2, kMaxSecureSumSites));
+    FEDRA_RETURN_IF_ERROR(s.Optional("fraction_bits", &bits, 8, kMaxFractionBits));
+    FEDRA_RETURN_IF_ERROR(s.Finish());
+    options.secure.enabled = true;
+    options.secure.threshold = static_cast<int>(threshold);
+    options.secure.fraction_bits = static_cast<int>(bits);
+  }
+  if (dp) {
+    JsonFields d(*dp, f.Path("dp"));
+    FEDRA_RETURN_IF_ERROR(d.status());
+    FEDRA_RETURN_IF_ERROR(d.Required("clip_norm", &options.secure.dp.clip_norm, 1e-9, 1e6));
+    FEDRA_RETURN_IF_ERROR(d.Required("noise_multiplier", &options.secure.dp.noise_multiplier, 1e-3, 1e6));
+    FEDRA_RETURN_IF_ERROR(d.Optional("delta", &options.secure.dp_delta, 1e-15, 0.1));
+    FEDRA_RETURN_IF_ERROR(d.Finish());
+  }
   options.strategy.staleness = static_cast<int>(staleness);
   options.strategy.backup = static_cast<int>(backup);
   if (Status s = CheckStrategy(options.strategy); !s.ok())
@@ -119,6 +147,7 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   options.seed = static_cast<uint64_t>(seed);
   options.quorum = static_cast<int>(quorum);
   options.prox_mu = static_cast<float>(prox_mu);
+  if (Status s = CheckSecureTraining(options); !s.ok()) return InvalidArgument(f.Path(s.message()));
   return options;
 }
 

@@ -19,6 +19,17 @@ struct RoundLog {
   nlohmann::json dropped = nlohmann::json::object();
   std::vector<std::string> late;
   std::vector<std::string> rejoined;  // dropped before, and delivered again
+  std::optional<SecureRound> secure;  // the round's secure sum, when there is one
+
+  void AddSecure(const SecureRound& round) {
+    rows += round.rows;
+    loss += round.loss_sum.value_or(0);
+    correct += round.correct.value_or(std::nan(""));
+    bytes_up += round.bytes_up;
+    updates += static_cast<int>(round.summed.size());
+    secure = round;
+    secure->step = {};
+  }
 
   void Add(const std::string& site, const SiteUpdate& u) {
     loss += u.loss_sum;
@@ -148,7 +159,7 @@ class Server {
       Apply(strategy_.Dropped(s));
     } else {
       SiteUpdate& u = *finished.update;
-      if (u.values.size() != params_->size()) {
+      if (!options_.secure_aggregate && u.values.size() != params_->size()) {
         if (failure_.ok()) failure_ = DataLoss("site '" + name + "' returned an update of the wrong size");
         return;
       }
@@ -189,11 +200,23 @@ class Server {
     int epoch = 0;
     for (const ArrivedUpdate& a : batch) {
       updates.push_back(&a.update);
-      log_.Add(runner_.site_name(a.site), a.update);
+      if (!options_.secure_aggregate) log_.Add(runner_.site_name(a.site), a.update);
       epoch = std::max(epoch, a.update.epoch);
     }
     Eigen::VectorXf step;
-    if (strategy_.asynchronous()) {
+    if (options_.secure_aggregate) {
+      Result<SecureRound> round = options_.secure_aggregate(batch);
+      if (!round.ok()) {
+        failure_ = round.status().WithContext("round " + std::to_string(progress_.version + 1));
+        return;
+      }
+      if (round->step.size() != params_->size()) {
+        failure_ = DataLoss("the secure sum of round " + std::to_string(progress_.version + 1) + " has the wrong size");
+        return;
+      }
+      log_.AddSecure(*round);
+      step = std::move(round->step);
+    } else if (strategy_.asynchronous()) {
       const ArrivedUpdate& a = batch.front();
       const double share = options_.gradients             ? 1.0
                            : options_.site_shares.empty() ? 1.0 / sites_
@@ -218,10 +241,22 @@ class Server {
                         {"bytes_down", log_.bytes_down},
                         {"bytes_up", log_.bytes_up},
                         {"seconds", now - log_.start}};
-    IterationMetrics reported = {{"bytes_up", log_.bytes_up},
-                                 {"bytes_down", log_.bytes_down},
-                                 {"sites_answered", static_cast<double>(log_.sites.size())}};
-    if (log_.rows > 0) {
+    IterationMetrics reported = {
+        {"bytes_up", log_.bytes_up},
+        {"bytes_down", log_.bytes_down},
+        {"sites_answered", static_cast<double>(log_.secure ? log_.secure->summed.size() : log_.sites.size())}};
+    const bool loss_known = !log_.secure || log_.secure->loss_sum;
+    if (log_.secure) {
+      const SecureRound& s = *log_.secure;
+      r["secure_aggregation"] = {{"sites", s.summed}, {"resolution", s.resolution}};
+      if (!s.recovered.empty()) r["secure_aggregation"]["recovered"] = s.recovered;
+      if (s.epsilon) {
+        r["dp_epsilon"] = *s.epsilon;
+        r["dp_delta"] = s.delta;
+        reported.emplace_back("dp_epsilon", *s.epsilon);
+      }
+    }
+    if (log_.rows > 0 && loss_known) {
       r["loss"] = log_.loss / log_.rows;
       reported.emplace_back("loss", log_.loss / log_.rows);
       if (options_.accuracy && std::isfinite(log_.correct)) {  // sites withhold it from private-aggregate rows
@@ -300,6 +335,11 @@ Result<ParameterServerResult> RunParameterServer(SiteRunner& runner, UpdateStrat
   if (options.rounds < 1) return InvalidArgument("rounds must be at least 1");
   if (runner.sites() < 1) return InvalidArgument("no sites to train at");
   if (options.quorum < 1) return InvalidArgument("quorum must be at least 1");
+  if (options.secure_aggregate && strategy.asynchronous()) {
+    return InvalidArgument(
+        "secure aggregation sums the updates of a round; an asynchronous strategy applies each "
+        "site's update on its own (use bsp or backup)");
+  }
   if (options.quorum > runner.sites()) {
     return InvalidArgument("quorum: " + std::to_string(options.quorum) + " sites, but only " +
                            std::to_string(runner.sites()) + " hold data");

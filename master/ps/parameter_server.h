@@ -10,6 +10,8 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <Eigen/Core>
@@ -23,6 +25,20 @@
 #include "master/ps/update_strategy.h"
 
 namespace fedra {
+
+struct ArrivedUpdate;
+
+// A synchronous round aggregated by secure sum: the master learns only these.
+struct SecureRound {
+  Eigen::VectorXf step;                        // the aggregate the server optimizer applies (the mean update)
+  double rows = 0;                             // rows trained on, over the summed sites
+  std::optional<double> loss_sum, correct;     // absent when withheld (DP, or a site withholds)
+  std::vector<std::string> summed, recovered;  // sites in the sum; sites lost during it
+  double resolution = 0;                       // of the fixed point
+  double bytes_up = 0;                         // the masked values received
+  std::optional<double> epsilon;               // DP: the (epsilon, delta) spent so far...
+  double delta = 0;                            // ...at this delta
+};
 
 struct ParameterServerOptions {
   // Rounds to train. Synchronous strategies: aggregations. Asynchronous ones: local rounds per
@@ -39,6 +55,9 @@ struct ParameterServerOptions {
   // Extra metrics of the model after each round (validation loss), merged into its record.
   std::function<Result<nlohmann::json>(const Eigen::VectorXf&)> validate;
   IterationHook on_iteration;
+  // Set: every synchronous round is one secure sum of the round's updates, which stay at the
+  // sites (SiteUpdate::held); per-site statistics are then never seen.
+  std::function<Result<SecureRound>(const std::vector<ArrivedUpdate>&)> secure_aggregate;
   // Checkpoints saved after rounds, and the one to go on from (its rounds count towards
   // `rounds`; its parameters replace the initial ones). Null: neither.
   const TrainingRecovery* recovery = nullptr;

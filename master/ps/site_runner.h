@@ -29,6 +29,9 @@ struct SiteUpdate {
   int epoch = 0;            // the site's epoch at its last batch
   uint64_t bytes_down = 0;  // parameters sent
   uint64_t bytes_up = 0;    // update received
+  // Under secure aggregation the update stays at the site, in this variable, until the round's
+  // secure sum (values is then empty, and the statistics are unknown).
+  uint64_t held = 0;
 };
 
 struct FinishedWork {

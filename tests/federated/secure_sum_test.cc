@@ -130,7 +130,7 @@ TEST_CASE("secure sum parameters parse back and refuse what would let one site's
   keys.threshold = 4;
   CHECK_FALSE(SecureSumKeysParams::Parse(keys.ToJson()).ok());
   CHECK_FALSE(SecureSumKeysParams::Parse({{"session", 1}, {"sites", {"a", "a"}}, {"threshold", 2}}).ok());
-  SecureSumMaskParams mask{42, {{"a", Bytes{1, 2}}}, 60};
+  SecureSumMaskParams mask{42, {{"a", Bytes{1, 2}}}, 60, {}};
   CHECK_FALSE(SecureSumMaskParams::Parse(mask.ToJson()).ok());
   mask.fraction_bits = 20;
   Result<SecureSumMaskParams> m = SecureSumMaskParams::Parse(mask.ToJson());

@@ -125,7 +125,7 @@ struct ManualSession {
     }
     SiteRequests batch;
     for (const auto& [site, var] : vars) {
-      SecureSumMaskParams params{session.session, inbox[site], 32};
+      SecureSumMaskParams params{session.session, inbox[site], 32, {}};
       batch[site] = {Request::SecureSum(kSecureSumMask, params.ToJson(), {var})};
     }
     std::map<std::string, std::vector<uint64_t>> out;
