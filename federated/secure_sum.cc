@@ -69,9 +69,12 @@ Result<SecureSumKeysParams> SecureSumKeysParams::Parse(const nlohmann::json& par
   const auto t = params.find("threshold");
   if (t == params.end() || !t->is_number_integer()) return BadParam(kSecureSumKeys, "threshold", "must be an integer");
   p.threshold = t->get<int>();
-  // One site alone, or a threshold of one, would let one site's value out on its own.
-  if (p.threshold < 2 || p.threshold > static_cast<int>(p.sites.size()))
-    return BadParam(kSecureSumKeys, "threshold", "must be at least 2 and at most the number of sites");
+  // A threshold of one would let one site's value out on its own; one of half the sites or
+  // fewer would let a master that tells sites different survivors collect both the seed and
+  // the mask key of a site, each from its own threshold of sites.
+  const int n = static_cast<int>(p.sites.size());
+  if (p.threshold < 2 || 2 * p.threshold <= n || p.threshold > n)
+    return BadParam(kSecureSumKeys, "threshold", "must be more than half the sites, at least 2, at most all of them");
   return p;
 }
 
@@ -213,7 +216,10 @@ Status EncodeFixedPoint(const Matrix& x, int fraction_bits, int summands, std::v
           " the fixed point's range of +-" + std::to_string(limit) + " (" + std::to_string(fraction_bits) +
           " fraction bits, " + std::to_string(summands) + " sites): ask for fewer fraction bits");
     }
-    (*words)[i] = static_cast<uint64_t>(std::llround(v[i] * scale));
+    // Round half away from zero, without a library call per value (within the limit, the
+    // scaled value fits an int64 with room to spare).
+    const double scaled = v[i] * scale;
+    (*words)[i] = static_cast<uint64_t>(static_cast<int64_t>(scaled + (scaled < 0 ? -0.5 : 0.5)));
   }
   return Status::Ok();
 }

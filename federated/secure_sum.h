@@ -47,7 +47,7 @@ inline constexpr std::string_view kSecureSumSealPurpose = "fedra secure sum seal
 inline constexpr std::string_view kSecureSumMaskPurpose = "fedra secure sum mask v1";
 
 // keys: the session (a number the master picks), its sites in order, and how many of them must
-// take part to the end for the sum to come out.
+// take part to the end for the sum to come out: more than half of them, at least 2.
 struct SecureSumKeysParams {
   uint64_t session = 0;
   std::vector<std::string> sites;

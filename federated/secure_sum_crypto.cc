@@ -97,28 +97,34 @@ Result<Secret32> RandomSecret() {
   return out;
 }
 
-Status ApplyMask(const Secret32& seed, std::span<uint64_t> words, bool subtract) {
-  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, seed.data(), seed.data() + 16) != 1) {
-    return CryptoError("starting the mask stream");
+Status ApplyMasks(std::span<const Mask> masks, std::span<uint64_t> words) {
+  std::vector<CipherCtxPtr> streams;
+  for (const Mask& m : masks) {
+    CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+    if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, m.seed.data(), m.seed.data() + 16) != 1) {
+      return CryptoError("starting a mask stream");
+    }
+    streams.push_back(std::move(ctx));
   }
-  // The key stream is AES-CTR over zeros, made a block of words at a time.
-  constexpr size_t kBlockWords = 8192;
+  // A key stream is AES-CTR over zeros, made a block of words at a time.
+  constexpr size_t kBlockWords = 4096;
   static const std::vector<uint64_t> zeros(kBlockWords, 0);
   std::vector<uint64_t> stream(kBlockWords);
   for (size_t begin = 0; begin < words.size(); begin += kBlockWords) {
     const size_t n = std::min(kBlockWords, words.size() - begin);
-    int out_len = 0;
-    if (EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(stream.data()), &out_len,
-                          reinterpret_cast<const unsigned char*>(zeros.data()),
-                          static_cast<int>(n * sizeof(uint64_t))) != 1) {
-      return CryptoError("the mask stream");
-    }
     uint64_t* w = words.data() + begin;
-    if (subtract) {
-      for (size_t i = 0; i < n; ++i) w[i] -= stream[i];
-    } else {
-      for (size_t i = 0; i < n; ++i) w[i] += stream[i];
+    for (size_t k = 0; k < masks.size(); ++k) {
+      int out_len = 0;
+      if (EVP_EncryptUpdate(streams[k].get(), reinterpret_cast<unsigned char*>(stream.data()), &out_len,
+                            reinterpret_cast<const unsigned char*>(zeros.data()),
+                            static_cast<int>(n * sizeof(uint64_t))) != 1) {
+        return CryptoError("a mask stream");
+      }
+      if (masks[k].subtract) {
+        for (size_t i = 0; i < n; ++i) w[i] -= stream[i];
+      } else {
+        for (size_t i = 0; i < n; ++i) w[i] += stream[i];
+      }
     }
   }
   return Status::Ok();

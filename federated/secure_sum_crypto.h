@@ -28,9 +28,20 @@ Result<Secret32> X25519PublicKey(const Secret32& private_key);
 Result<Secret32> AgreeSecret(const Secret32& private_key, const Secret32& peer_public, std::string_view purpose);
 Result<Secret32> RandomSecret();
 
-// Adds the mask stream of `seed` to `words` word by word in Z_2^64 (or subtracts it): AES-128-CTR
-// under the seed's first half as key and its second half as counter block.
-Status ApplyMask(const Secret32& seed, std::span<uint64_t> words, bool subtract);
+// A mask stream: AES-128-CTR under the seed's first half as key and its second half as counter
+// block, added to words word by word in Z_2^64, or subtracted.
+struct Mask {
+  Secret32 seed{};
+  bool subtract = false;
+};
+
+// Applies every mask to `words` in one pass over them (a block of words stays in cache while
+// each mask's stream is added to it).
+Status ApplyMasks(std::span<const Mask> masks, std::span<uint64_t> words);
+inline Status ApplyMask(const Secret32& seed, std::span<uint64_t> words, bool subtract) {
+  const Mask mask{seed, subtract};
+  return ApplyMasks(std::span(&mask, 1), words);
+}
 
 // AES-256-GCM under `key` with a fresh random nonce (sent first) and `context` bound in, so a
 // sealed share opens only for the session, sender and receiver it was sealed for.

@@ -352,7 +352,7 @@ Response Executor::ReadKept(const Request& q, const KeptDataset& kept, const std
     picked.push_back(it - kept.columns.begin());
   }
   const Matrix& all = *kept.var.value;
-  Matrix values = columns.empty() ? all : Matrix(all(Eigen::placeholders::all, picked));
+  Matrix values = columns.empty() ? all : Matrix(all(Eigen::all, picked));
   Provenance p = kept.var.provenance;
   if (!columns.empty() && !p.bounds.empty()) {  // dp-aggregate: each column keeps its own bounds
     std::vector<Interval> bounds;

@@ -176,13 +176,14 @@ Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::jso
   const int summands = static_cast<int>(received.size());
   if (Status encoded = EncodeFixedPoint(prepare ? prepared : value, p.fraction_bits, summands, &words); !encoded.ok())
     return fail(encoded);
-  if (Status masked = ApplyMask(s->seed, words, false); !masked.ok()) return fail(masked);
+  std::vector<fedra::Mask> masks = {{s->seed, false}};
   for (const auto& [other, pair] : received) {
     if (other == site_) continue;
     Result<Secret32> seed = AgreeSecret(s->mask.private_key, s->peers.at(other).mask_key, kSecureSumMaskPurpose);
     if (!seed.ok()) return fail(seed.status());
-    if (Status masked = ApplyMask(*seed, words, site_ > other); !masked.ok()) return fail(masked);
+    masks.push_back({*seed, site_ > other});
   }
+  if (Status masked = ApplyMasks(masks, words); !masked.ok()) return fail(masked);
   s->received = std::move(received);
   s->stage = Stage::kMasked;
   Bytes packed(words.size() * sizeof(uint64_t));

@@ -50,6 +50,7 @@ FederationRunner::~FederationRunner() {
   for (Part& p : parts_) {
     if (p.worker.joinable()) p.worker.join();
     if (p.residual != 0) fed_.Release(p.site, p.residual);
+    if (p.held != 0) fed_.Release(p.site, p.held);
     if (!p.joined_late) continue;
     for (VarId v : {p.x, p.y}) {
       fed_.recipes()->Remove(p.site, v);
@@ -209,6 +210,9 @@ Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& wo
     for (VarId v : {params, update, held}) fed_.Release(part.site, v);
     return status;
   }
+  // An update no sum took (it came late to a backup round) goes with this batch's successor.
+  if (part.held != 0) fed_.Release(part.site, part.held);
+  part.held = held;
   SiteUpdate u;
   u.held = held;
   const int64_t epoch_rows = std::max<int64_t>(1, train.epoch_rows > 0 ? train.epoch_rows : part.rows);
@@ -222,9 +226,10 @@ Result<SecureRound> FederationRunner::SecureAggregate(const std::vector<ArrivedU
   std::map<std::string, VarId> vars;
   std::map<std::string, int64_t> rows;
   for (const ArrivedUpdate& a : round) {
-    const Part& part = parts_[static_cast<size_t>(a.site)];
+    Part& part = parts_[static_cast<size_t>(a.site)];
     vars[part.site] = a.update.held;
     rows[part.site] = part.rows;
+    if (part.held == a.update.held) part.held = 0;  // released below
   }
   Result<SecureSumResult> sum = SecureSum(fed_, vars, spec_.secure_sum);
   for (const auto& [site, var] : vars) fed_.Release(site, var);

@@ -66,6 +66,7 @@ class FederationRunner final : public SiteRunner {
     bool joined_late = false;        // x and y are the runner's, made by Join
     VarId residual = 0;              // what compression left out last time (0: none)
     uint64_t residual_restarts = 0;  // the site's restarts when it was kept: a restart loses it
+    VarId held = 0;                  // secure aggregation: its last update, until a sum takes it
     std::thread worker;
   };
 

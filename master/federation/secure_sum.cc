@@ -165,11 +165,12 @@ class SumRun {
       }
     }
     const std::set<std::string> summed(result_.summed.begin(), result_.summed.end());
+    std::vector<Mask> masks;  // to remove, all in one pass
     for (const std::string& site : shared_) {
       if (summed.count(site)) {
         Result<Secret32> seed = CombineShares(seed_shares[site], session_.threshold);
         if (!seed.ok()) return seed.status().WithContext("secure sum: the self mask of site '" + site + "'");
-        FEDRA_RETURN_IF_ERROR(ApplyMask(*seed, *sum, true));
+        masks.push_back({*seed, true});
         continue;
       }
       // Dropped after sharing: its mask key comes back, and with it the masks it shared with
@@ -183,10 +184,10 @@ class SumRun {
       for (const std::string& other : result_.summed) {
         FEDRA_ASSIGN_OR_RETURN(Secret32 seed, AgreeSecret(*key, keys.at(other).mask_key, kSecureSumMaskPurpose));
         // `other` added this mask if its name is the lower, subtracted it otherwise.
-        FEDRA_RETURN_IF_ERROR(ApplyMask(seed, *sum, other < site));
+        masks.push_back({seed, other < site});
       }
     }
-    return Status::Ok();
+    return ApplyMasks(masks, *sum);
   }
 
   Federation& fed_;

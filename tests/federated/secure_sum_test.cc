@@ -61,6 +61,12 @@ TEST_CASE("a mask added and then subtracted leaves the words as they were, and l
   CHECK(std::abs(ones / (64.0 * words.size()) - 0.5) < 0.01);
   REQUIRE(ApplyMask(Filled(1), words, true).ok());
   CHECK(words == plain);
+  // Masks applied together are the masks applied one after another.
+  const std::vector<Mask> masks = {{Filled(1), false}, {Filled(2), true}, {Filled(3), false}};
+  std::vector<uint64_t> one_by_one = plain;
+  for (const Mask& m : masks) REQUIRE(ApplyMask(m.seed, one_by_one, m.subtract).ok());
+  REQUIRE(ApplyMasks(masks, words).ok());
+  CHECK(words == one_by_one);
 }
 
 TEST_CASE("both ends of an X25519 agreement get the same secret, one per purpose") {
@@ -129,6 +135,9 @@ TEST_CASE("secure sum parameters parse back and refuse what would let one site's
   CHECK(SecureSumKeysParams::Parse(keys.ToJson()).status().code() == StatusCode::kInvalidArgument);
   keys.threshold = 4;
   CHECK_FALSE(SecureSumKeysParams::Parse(keys.ToJson()).ok());
+  // Two of four: a master could gather a site's seed from two sites and its key from two others.
+  CHECK_FALSE(SecureSumKeysParams::Parse(SecureSumKeysParams{42, {"a", "b", "c", "d"}, 2}.ToJson()).ok());
+  CHECK(SecureSumKeysParams::Parse(SecureSumKeysParams{42, {"a", "b", "c", "d"}, 3}.ToJson()).ok());
   CHECK_FALSE(SecureSumKeysParams::Parse({{"session", 1}, {"sites", {"a", "a"}}, {"threshold", 2}}).ok());
   SecureSumMaskParams mask{42, {{"a", Bytes{1, 2}}}, 60, {}};
   CHECK_FALSE(SecureSumMaskParams::Parse(mask.ToJson()).ok());
