@@ -1,5 +1,6 @@
 #include "federated/secure_sum.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -167,13 +168,44 @@ Result<SecureSumMaskParams> SecureSumMaskParams::Parse(const nlohmann::json& par
   return p;
 }
 
-nlohmann::json SecureSumUnmaskParams::ToJson() const { return {{"session", session}, {"survivors", survivors}}; }
+nlohmann::json SecureSumUnmaskParams::ToJson() const {
+  nlohmann::json out = {{"session", session}, {"survivors", survivors}};
+  if (!signatures.empty()) {
+    nlohmann::json s = nlohmann::json::object();
+    for (const auto& [site, signature] : signatures) s[site] = LowerHex(signature);
+    out["signatures"] = std::move(s);
+  }
+  return out;
+}
 
 Result<SecureSumUnmaskParams> SecureSumUnmaskParams::Parse(const nlohmann::json& params) {
   SecureSumUnmaskParams p;
   FEDRA_ASSIGN_OR_RETURN(p.session, SessionOf(params, kSecureSumUnmask));
   FEDRA_ASSIGN_OR_RETURN(p.survivors, SiteNames(params, "survivors", kSecureSumUnmask));
+  if (const auto it = params.find("signatures"); it != params.end()) {
+    if (!it->is_object() || it->size() > static_cast<size_t>(kMaxSecureSumSites))
+      return BadParam(kSecureSumUnmask, "signatures", "must map sites to signatures");
+    for (const auto& [site, hex] : it->items()) {
+      Bytes bytes;
+      if (!hex.is_string() || hex.get_ref<const std::string&>().size() > 2048 ||
+          !FromHex(hex.get<std::string>(), &bytes))
+        return BadParam(kSecureSumUnmask, "signatures", "must map sites to signatures in hex");
+      p.signatures[site] = std::move(bytes);
+    }
+  }
   return p;
+}
+
+std::string SurvivorsText(std::string_view master, uint64_t session, const std::vector<std::string>& survivors) {
+  std::vector<std::string> sorted = survivors;
+  std::sort(sorted.begin(), sorted.end());
+  std::string text = "fedra secure sum survivors v1\nmaster " +
+                     LowerHex(std::span(reinterpret_cast<const unsigned char*>(master.data()), master.size())) +
+                     "\nsession " + std::to_string(session) + "\nsurvivors";
+  for (const std::string& s : sorted) {
+    text += " " + LowerHex(std::span(reinterpret_cast<const unsigned char*>(s.data()), s.size()));
+  }
+  return text + "\n";
 }
 
 std::string ShareContext(uint64_t session, std::string_view from, std::string_view to) {

@@ -13,9 +13,14 @@
 //   mask    each site encodes its value in fixed point in Z_2^64 and adds its self mask and one
 //           pairwise mask per other site that shared (added by the lower name, subtracted by the
 //           higher), so that the pairwise masks cancel in the sum;
-//   unmask  each site that sent its masked value reveals, for every site that shared, the share
-//           of its self-mask seed if that site's masked value arrived, or of its mask key if it
-//           did not — never both for one site, and only once per session.
+//   consistency  each site that sent its masked value signs the list of sites whose masked
+//           values arrived (the survivors), one list per session;
+//   unmask  given the survivors and at least a threshold of the sites' signatures on that very
+//           list, each site reveals, for every site that shared, the share of its self-mask seed
+//           if that site survived, or of its mask key if it did not — never both for one site,
+//           and only once per session. The signatures keep a master from telling sites different
+//           survivors and so collecting one site's seed and its peers' mask keys (Bonawitz et
+//           al.'s consistency check).
 //
 // The master adds the masked values, removes every self mask and, for a site that dropped after
 // sharing, its pairwise masks with the others; a site that dropped before sharing is left out.
@@ -40,6 +45,7 @@ namespace fedra {
 inline constexpr std::string_view kSecureSumKeys = "keys";
 inline constexpr std::string_view kSecureSumShares = "shares";
 inline constexpr std::string_view kSecureSumMask = "mask";
+inline constexpr std::string_view kSecureSumConsistency = "consistency";
 inline constexpr std::string_view kSecureSumUnmask = "unmask";
 inline constexpr int kMaxSecureSumSites = 256;
 // HKDF infos: the key that seals shares, and the pairwise mask seed, from one X25519 agreement each.
@@ -102,14 +108,19 @@ struct SecureSumMaskParams {
   static Result<SecureSumMaskParams> Parse(const nlohmann::json& params);
 };
 
-// unmask: the sites whose masked values arrived.
+// consistency and unmask: the sites whose masked values arrived; for unmask, also the sites'
+// signatures (by site) over SurvivorsText.
 struct SecureSumUnmaskParams {
   uint64_t session = 0;
   std::vector<std::string> survivors;
+  std::map<std::string, Bytes> signatures;
 
   nlohmann::json ToJson() const;
   static Result<SecureSumUnmaskParams> Parse(const nlohmann::json& params);
 };
+
+// What a site signs in the consistency phase: the master, the session and its survivors.
+std::string SurvivorsText(std::string_view master, uint64_t session, const std::vector<std::string>& survivors);
 
 // The context a share from `from` to `to` is sealed under.
 std::string ShareContext(uint64_t session, std::string_view from, std::string_view to);

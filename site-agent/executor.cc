@@ -198,7 +198,9 @@ Result<nlohmann::json> Executor::NoiseTrainingUpdate(const Provenance& provenanc
                                                      Matrix* value) {
   // The datasets behind the update; each grants DP training its own budget, charged here.
   std::vector<std::pair<const DatasetSpec*, BudgetSpent>> charged;
-  const double rho = 1 / (2 * dp.noise_multiplier * dp.noise_multiplier);
+  // Replacing one row can move the clipped update anywhere in the ball of radius C: the
+  // sensitivity is 2C, so noise of z C costs rho = 1 / (2 (z/2)^2).
+  const double rho = 2 / (dp.noise_multiplier * dp.noise_multiplier);
   for (size_t begin = 0; begin < provenance.source.size();) {
     const size_t end = std::min(provenance.source.find(", ", begin), provenance.source.size());
     const std::string dataset = provenance.source.substr(begin, end - begin);
@@ -242,6 +244,8 @@ Response Executor::SecureSum(const Request& q, AuditEvent* audit) {
     if (meta.ok()) (*meta)["min_rows"] = limits_.min_aggregate_rows;  // what the master checks the total against
   } else if (q.name == kSecureSumShares) {
     meta = secure_sum_->Shares(master, q.params);
+  } else if (q.name == kSecureSumConsistency) {
+    meta = secure_sum_->Consistency(master, q.params);
   } else if (q.name == kSecureSumUnmask) {
     meta = secure_sum_->Unmask(master, q.params);
   } else if (q.name == kSecureSumMask) {
@@ -255,20 +259,22 @@ Response Executor::SecureSum(const Request& q, AuditEvent* audit) {
       return Response::Error(allowed);
     Result<SecureSumMaskParams> params = SecureSumMaskParams::Parse(q.params);
     if (!params.ok()) return Response::Error(params.status());
-    nlohmann::json meta = {{"rows", var->value->rows()}, {"cols", var->value->cols()}};
+    nlohmann::json shape = {{"rows", var->value->rows()}, {"cols", var->value->cols()}};
     SecureSumSite::Prepare prepare;
     if (params->dp.enabled()) {
       prepare = [&](int threshold, Matrix* value) -> Status {
-        FEDRA_ASSIGN_OR_RETURN(meta["dp"], NoiseTrainingUpdate(var->provenance, params->dp, threshold, value));
+        FEDRA_ASSIGN_OR_RETURN(shape["dp"], NoiseTrainingUpdate(var->provenance, params->dp, threshold, value));
         return Status::Ok();
       };
     }
-    Result<Bytes> masked = secure_sum_->Mask(master, q.params, *var->value, secure_only, prepare);
+    const std::string secure_dataset = secure_only ? var->provenance.source : std::string();
+    Result<Bytes> masked = secure_sum_->Mask(master, q.params, *var->value, secure_dataset, prepare);
     if (!masked.ok()) return Response::Error(masked.status());
     audit->bytes_out = masked->size();
-    return Response{Status::Ok(), std::move(meta), {}, std::move(*masked)};
+    return Response{Status::Ok(), std::move(shape), {}, std::move(*masked)};
   } else {
-    return Response::Error(InvalidArgument("secure sum: unknown phase '" + q.name + "' (keys, shares, mask, unmask)"));
+    return Response::Error(
+        InvalidArgument("secure sum: unknown phase '" + q.name + "' (keys, shares, mask, consistency, unmask)"));
   }
   if (!meta.ok()) return Response::Error(meta.status());
   return Response{Status::Ok(), std::move(*meta), {}, {}};

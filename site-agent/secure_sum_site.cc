@@ -40,10 +40,32 @@ Status SecureSumSite::CheckSites(const Session& s, size_t count, std::string_vie
     return FailedPrecondition(std::to_string(count) + " sites " + std::string(what) +
                               ", fewer than the session's threshold of " + std::to_string(s.params.threshold));
   }
-  if (s.secure_only && count < static_cast<size_t>(min_sites_)) {
+  if (s.secure_only() && count < static_cast<size_t>(min_sites_)) {
     return PermissionDenied("this site's secure-aggregate data leaves only inside a sum over at least " +
                             std::to_string(min_sites_) + " sites, and " + std::to_string(count) + " " +
                             std::string(what) + " (limits.min_secure_sum_sites in site.json)");
+  }
+  return Status::Ok();
+}
+
+Status SecureSumSite::CheckWholeGroup(const std::string& master, const Session& s, size_t count,
+                                      std::string_view phase) {
+  if (!s.secure_only()) return Status::Ok();
+  const std::string level = "dataset '" + s.secure_dataset + "' is secure-aggregate: ";
+  if (count != s.params.sites.size()) {
+    return PermissionDenied(Phase(phase) + ": " + level +
+                            "every site of its sums must see them through (a sum without one site would differ from "
+                            "the whole by that site's value); " +
+                            std::to_string(s.params.sites.size() - count) + " did not");
+  }
+  std::vector<std::string> group = s.params.sites;
+  std::sort(group.begin(), group.end());
+  const auto [pinned, first] = groups_.try_emplace({master, s.secure_dataset}, group);
+  if (!first && pinned->second != group) {
+    std::string sites;
+    for (const std::string& site : pinned->second) sites += (sites.empty() ? "" : ", ") + site;
+    return PermissionDenied(Phase(phase) + ": " + level + "this master's sums of it cover sites " + sites +
+                            ", and a sum over other sites could be differenced with them");
   }
   return Status::Ok();
 }
@@ -141,7 +163,7 @@ Result<nlohmann::json> SecureSumSite::Shares(const std::string& master, const nl
 }
 
 Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::json& params, const Matrix& value,
-                                  bool secure_only, const Prepare& prepare) {
+                                  const std::string& secure_dataset, const Prepare& prepare) {
   FEDRA_ASSIGN_OR_RETURN(SecureSumMaskParams p, SecureSumMaskParams::Parse(params));
   std::lock_guard lock(mu_);
   FEDRA_ASSIGN_OR_RETURN(Session * s, Find({master, p.session}, Stage::kShared, kSecureSumMask));
@@ -149,10 +171,11 @@ Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::jso
     sessions_.erase({master, p.session});
     return status;
   };
-  s->secure_only = secure_only;
+  s->secure_dataset = secure_dataset;
   if (!p.shares.count(site_))
     return fail(InvalidArgument(Phase(kSecureSumMask) + ": this site's own share is missing"));
   if (Status enough = CheckSites(*s, p.shares.size(), "shared their secrets"); !enough.ok()) return fail(enough);
+  if (Status whole = CheckWholeGroup(master, *s, p.shares.size(), kSecureSumMask); !whole.ok()) return fail(whole);
   std::map<std::string, SharePair> received;
   for (const auto& [from, box] : p.shares) {
     const auto peer = s->peers.find(from);
@@ -191,23 +214,66 @@ Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::jso
   return packed;
 }
 
+Status SecureSumSite::CheckSurvivors(const Session& s, const std::vector<std::string>& survivors,
+                                     std::string_view phase) const {
+  for (const std::string& site : survivors) {
+    if (!s.received.count(site)) {
+      return InvalidArgument(Phase(phase) + ": '" + site + "' is named a survivor but never shared with this site");
+    }
+  }
+  if (std::find(survivors.begin(), survivors.end(), site_) == survivors.end()) {
+    return InvalidArgument(Phase(phase) + ": this site is not among the survivors");
+  }
+  return CheckSites(s, survivors.size(), "sent masked values");
+}
+
+Result<nlohmann::json> SecureSumSite::Consistency(const std::string& master, const nlohmann::json& params) {
+  FEDRA_ASSIGN_OR_RETURN(SecureSumUnmaskParams p, SecureSumUnmaskParams::Parse(params));
+  std::lock_guard lock(mu_);
+  FEDRA_ASSIGN_OR_RETURN(Session * s, Find({master, p.session}, Stage::kMasked, kSecureSumConsistency));
+  Status ok = CheckSurvivors(*s, p.survivors, kSecureSumConsistency);
+  if (ok.ok()) ok = CheckWholeGroup(master, *s, p.survivors.size(), kSecureSumConsistency);
+  if (!ok.ok()) {
+    sessions_.erase({master, p.session});
+    return ok;
+  }
+  Result<Bytes> signature = signer_->Sign(SurvivorsText(master, p.session, p.survivors));
+  if (!signature.ok()) return signature.status();
+  s->signed_survivors = p.survivors;
+  std::sort(s->signed_survivors.begin(), s->signed_survivors.end());
+  s->stage = Stage::kSigned;
+  return nlohmann::json{{"signature", LowerHex(*signature)}};
+}
+
 Result<nlohmann::json> SecureSumSite::Unmask(const std::string& master, const nlohmann::json& params) {
   FEDRA_ASSIGN_OR_RETURN(SecureSumUnmaskParams p, SecureSumUnmaskParams::Parse(params));
   std::lock_guard lock(mu_);
-  FEDRA_ASSIGN_OR_RETURN(Session * s, Find({master, p.session}, Stage::kMasked, kSecureSumUnmask));
+  FEDRA_ASSIGN_OR_RETURN(Session * s, Find({master, p.session}, Stage::kSigned, kSecureSumUnmask));
   // Whatever happens next, the session answers no second unmask: two answers with different
   // survivors would reveal both secrets of some site.
   const Session session = std::move(*s);
   sessions_.erase({master, p.session});
-  const std::set<std::string> survivors(p.survivors.begin(), p.survivors.end());
-  for (const std::string& site : survivors) {
-    if (!session.received.count(site)) {
-      return InvalidArgument(Phase(kSecureSumUnmask) + ": '" + site + "' is named a survivor but never shared");
-    }
+  std::vector<std::string> sorted = p.survivors;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted != session.signed_survivors) {
+    return PermissionDenied(Phase(kSecureSumUnmask) + ": the survivors are not the ones this site signed");
   }
-  if (!survivors.count(site_))
-    return InvalidArgument(Phase(kSecureSumUnmask) + ": this site is not among the survivors");
-  FEDRA_RETURN_IF_ERROR(CheckSites(session, survivors.size(), "sent masked values"));
+  // A threshold of the survivors must have signed this very list: with more than half the sites
+  // needed, no other list can have as many signatures, so every site reveals for the same list.
+  const std::string text = SurvivorsText(master, p.session, p.survivors);
+  size_t valid = 0;
+  for (const auto& [site, signature] : p.signatures) {
+    const auto peer = session.peers.find(site);
+    if (peer == session.peers.end() || !std::binary_search(sorted.begin(), sorted.end(), site)) continue;
+    Result<PeerIdentity> id = verifier_->Verify(peer->second.certificate, text, signature);
+    if (id.ok() && id->role == "site" && id->name == site) ++valid;
+  }
+  if (valid < static_cast<size_t>(session.params.threshold)) {
+    return PermissionDenied(Phase(kSecureSumUnmask) + ": " + std::to_string(valid) +
+                            " survivors signed this list of survivors, fewer than the threshold of " +
+                            std::to_string(session.params.threshold));
+  }
+  const std::set<std::string> survivors(p.survivors.begin(), p.survivors.end());
   nlohmann::json seeds = nlohmann::json::object(), keys = nlohmann::json::object();
   for (const auto& [site, pair] : session.received) {
     if (survivors.count(site)) {

@@ -113,16 +113,18 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
                                       : static_cast<double>(runner->site_rows(s)) / static_cast<double>(x.rows()));
   }
   RdpAccountant accountant;
+  // Noise z C against the sensitivity 2C of replacing one row (the sites charge the same).
+  const double multiplier = options.secure.dp.noise_multiplier / 2;
   if (options.secure.dp.enabled() && options.recovery && options.recovery->resume) {
     // The rounds before the checkpoint spent their share too.
-    FEDRA_RETURN_IF_ERROR(accountant.Compose(1, options.secure.dp.noise_multiplier, options.recovery->resume->round));
+    FEDRA_RETURN_IF_ERROR(accountant.Compose(1, multiplier, options.recovery->resume->round));
   }
   if (options.secure.enabled) {
     ps.secure_aggregate = [&](const std::vector<ArrivedUpdate>& round) -> Result<SecureRound> {
       FEDRA_ASSIGN_OR_RETURN(SecureRound r, runner->SecureAggregate(round));
       if (options.secure.dp.enabled()) {
         // Every site takes part in every round: no sampling (q = 1), one Gaussian release.
-        FEDRA_RETURN_IF_ERROR(accountant.Compose(1, options.secure.dp.noise_multiplier, 1));
+        FEDRA_RETURN_IF_ERROR(accountant.Compose(1, multiplier, 1));
         FEDRA_ASSIGN_OR_RETURN(DpGuarantee spent, accountant.Spent(options.secure.dp_delta));
         r.epsilon = spent.epsilon;
         r.delta = spent.delta;

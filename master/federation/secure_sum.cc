@@ -19,6 +19,13 @@ bool DropsOut(const Status& s) {
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
 }
 
+// A non-negative integer field of a site's answer, or -1 when it is missing or of another type.
+int64_t Count(const nlohmann::json& meta, const char* key) {
+  const auto it = meta.find(key);
+  if (it == meta.end() || !it->is_number_unsigned()) return -1;
+  return static_cast<int64_t>(std::min<uint64_t>(it->get<uint64_t>(), INT64_MAX));
+}
+
 class SumRun {
  public:
   SumRun(Federation& fed, const std::map<std::string, VarId>& vars, const SecureSumOptions& options)
@@ -79,7 +86,7 @@ class SumRun {
     for (auto& [site, answer] : answers) {
       FEDRA_ASSIGN_OR_RETURN(AdvertisedKeys k, AdvertisedKeys::Parse(answer.meta));
       if (k.site != site) return DataLoss("secure sum: site '" + site + "' advertised keys as '" + k.site + "'");
-      min_rows_[site] = answer.meta.value("min_rows", uint64_t{0});
+      min_rows_[site] = static_cast<uint64_t>(std::max<int64_t>(0, Count(answer.meta, "min_rows")));
       (*keys)[site] = std::move(k);
     }
     return Status::Ok();
@@ -106,6 +113,13 @@ class SumRun {
       }
       shared_.insert(from);
     }
+    // Every site that shared must have sealed a share for every other: a missing one would leave
+    // a pairwise mask in the sum.
+    for (const std::string& to : shared_) {
+      if (inbox->count(to) == 0 || (*inbox)[to].size() != shared_.size()) {
+        return DataLoss("secure sum: not every site sent a share to site '" + to + "'");
+      }
+    }
     return Status::Ok();
   }
 
@@ -119,8 +133,10 @@ class SumRun {
     FEDRA_ASSIGN_OR_RETURN(auto answers, Call(requests, &result_.recovered, kSecureSumMask));
     bool first = true;
     for (auto& [site, answer] : answers) {
-      const Eigen::Index rows = answer.meta.value("rows", Eigen::Index{-1}),
-                         cols = answer.meta.value("cols", Eigen::Index{-1});
+      const int64_t rows = Count(answer.meta, "rows"), cols = Count(answer.meta, "cols");
+      if (rows < 0 || cols < 0 || (cols > 0 && rows > INT64_MAX / 8 / cols)) {
+        return DataLoss("secure sum: site '" + site + "' masked a value of no valid shape");
+      }
       if (first) {
         rows_ = rows;
         cols_ = cols;
@@ -143,11 +159,26 @@ class SumRun {
   }
 
   Status Unmask(const std::map<std::string, AdvertisedKeys>& keys, std::vector<uint64_t>* sum) {
-    SecureSumUnmaskParams params{session_.session, result_.summed};
+    // The survivors sign the list of survivors; each reveals its shares only for a list that a
+    // threshold of them signed.
+    SecureSumUnmaskParams params{session_.session, result_.summed, {}};
     SiteRequests requests;
     for (const std::string& site : result_.summed)
-      requests[site].push_back(Request::SecureSum(kSecureSumUnmask, params.ToJson()));
+      requests[site].push_back(Request::SecureSum(kSecureSumConsistency, params.ToJson()));
     std::vector<std::string> late;  // sent their values, but not their shares: the sum still comes out
+    FEDRA_ASSIGN_OR_RETURN(auto signed_by, Call(requests, &late, kSecureSumConsistency));
+    requests.clear();
+    for (auto& [site, answer] : signed_by) {
+      Bytes signature;
+      const auto hex = answer.meta.find("signature");
+      if (hex == answer.meta.end() || !hex->is_string() || !FromHex(hex->get<std::string>(), &signature)) {
+        return DataLoss("secure sum: site '" + site + "' signed no list of survivors");
+      }
+      params.signatures[site] = std::move(signature);
+    }
+    for (const auto& [site, answer] : signed_by) {
+      requests[site].push_back(Request::SecureSum(kSecureSumUnmask, params.ToJson()));
+    }
     FEDRA_ASSIGN_OR_RETURN(auto answers, Call(requests, &late, kSecureSumUnmask));
     std::map<std::string, std::vector<SecretShare>> seed_shares, key_shares;
     for (auto& [from, answer] : answers) {

@@ -63,7 +63,7 @@ TEST_CASE(
   MESSAGE("training images per site: " << (*counts)[0] << ", " << (*counts)[1] << ", " << (*counts)[2]);
   for (const std::string& site : local.sites()) {  // a budget for the DP-FedAvg run below
     local.EditConfig(site, [](nlohmann::json& c) {
-      c["datasets"]["fashion"]["dp_training"] = {{"epsilon", 100}, {"delta", 1e-5}};
+      c["datasets"]["fashion"]["dp_training"] = {{"epsilon", 1000}, {"delta", 1e-5}};
     });
   }
   local.StartAll();

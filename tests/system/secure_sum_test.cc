@@ -169,7 +169,7 @@ TEST_CASE("a secure sum over four site processes is the plain sum to its stated 
     };
     Result<SecureSumResult> sum = SecureSum(*f.fed, vars, options);
     REQUIRE_MESSAGE(sum.ok(), sum.status().ToString());
-    CHECK(phases == std::vector<std::string>{"keys", "shares", "mask", "unmask"});
+    CHECK(phases == std::vector<std::string>{"keys", "shares", "mask", "consistency", "unmask"});
     CHECK(sum->summed == f.names);
     CHECK(sum->recovered.empty());
     CHECK(sum->left_out.empty());
@@ -181,12 +181,31 @@ TEST_CASE("a secure sum over four site processes is the plain sum to its stated 
     CHECK(sum->resolution == doctest::Approx(4 * std::ldexp(1.0, -33)));
     CHECK((sum->sum - pooled).cwiseAbs().maxCoeff() <= sum->resolution);
   }
-  // The same aggregates never leave as they are.
+  // The same aggregates never leave as they are, nor in a sum over other sites, which could be
+  // differenced with the sums over all four.
   const std::map<std::string, VarId> vars = f.Aggregates(Op::kColSums);
+  std::map<std::string, VarId> three = vars;
+  three.erase("d");
+  Result<SecureSumResult> differenced = SecureSum(*f.fed, three);
+  REQUIRE_FALSE(differenced.ok());
+  CHECK(differenced.status().code() == StatusCode::kPermissionDenied);
+  CHECK_MESSAGE(differenced.status().message().find("cover sites a, b, c, d") != std::string::npos,
+                differenced.status().message());
   SiteResponses plain = f.fed->Call({{"a", {Request::Get(vars.at("a"))}}});
   const Status refused = plain.at("a")->at(0).status;
   CHECK(refused.code() == StatusCode::kPermissionDenied);
   CHECK(refused.message().find("only inside a secure sum") != std::string::npos);
+  // A site lost after sharing is not recovered here: the sum would then differ from a sum over
+  // all four by that site's value.
+  SecureSumOptions options;
+  options.on_phase = [&](std::string_view phase, size_t) {
+    if (phase == kSecureSumShares) REQUIRE(f.local.Stop("d").has_value());
+  };
+  Result<SecureSumResult> partial = SecureSum(*f.fed, f.Aggregates(Op::kColSums), options);
+  REQUIRE_FALSE(partial.ok());
+  CHECK(partial.status().code() == StatusCode::kPermissionDenied);
+  CHECK_MESSAGE(partial.status().message().find("every site of its sums must see them through") != std::string::npos,
+                partial.status().message());
 }
 
 TEST_CASE("what the master receives from a site is independent of that site's value") {
@@ -226,7 +245,8 @@ TEST_CASE("what the master receives from a site is independent of that site's va
 }
 
 TEST_CASE("a site lost after sharing is recovered; one lost before is left out; the sum covers the rest") {
-  SumFederation f({"a", "b", "c", "d"});
+  // private-aggregate: a sum of secure-aggregate data needs every site (the next test).
+  SumFederation f({"a", "b", "c", "d"}, "private-aggregate");
   SUBCASE("lost before the keys") {
     const std::map<std::string, VarId> vars = f.Aggregates(Op::kColSums);
     REQUIRE(f.local.Stop("d").has_value());
@@ -270,7 +290,7 @@ TEST_CASE("a site lost after sharing is recovered; one lost before is left out; 
 }
 
 TEST_CASE("sites refuse keys the master altered or signed itself, and answer one unmask per session") {
-  SumFederation f({"a", "b", "c"});
+  SumFederation f({"a", "b", "c"}, "private-aggregate");
   SUBCASE("altered") {
     ManualSession session(*f.fed, f.names, 77);
     std::vector<AdvertisedKeys> keys = session.All();
@@ -302,17 +322,47 @@ TEST_CASE("sites refuse keys the master altered or signed itself, and answer one
     CHECK(s.code() == StatusCode::kPermissionDenied);
     CHECK_MESSAGE(s.message().find("are signed by master 'm'") != std::string::npos, s.message());
   }
+  // The survivors' signatures on a list, each site asked to sign `lists[site]`.
+  const auto sign = [&](uint64_t id, const std::map<std::string, std::vector<std::string>>& lists) {
+    std::map<std::string, Bytes> signatures;
+    for (const auto& [site, list] : lists) {
+      SiteResponses r = f.fed->Call(
+          {{site, {Request::SecureSum(kSecureSumConsistency, SecureSumUnmaskParams{id, list, {}}.ToJson())}}});
+      REQUIRE_MESSAGE(r.at(site)->at(0).status.ok(), r.at(site)->at(0).status.ToString());
+      std::vector<unsigned char> bytes;
+      REQUIRE(FromHex(r.at(site)->at(0).meta["signature"].get<std::string>(), &bytes));
+      signatures[site] = Bytes(bytes.begin(), bytes.end());
+    }
+    return signatures;
+  };
+  const auto unmask = [&](const std::string& site, SecureSumUnmaskParams params) {
+    return f.fed->Call({{site, {Request::SecureSum(kSecureSumUnmask, params.ToJson())}}}).at(site)->at(0).status;
+  };
   SUBCASE("a second unmask") {
     const std::map<std::string, VarId> vars = f.Aggregates(Op::kColSums);
     ManualSession session(*f.fed, f.names, 79);
     session.Mask(vars);
-    SecureSumUnmaskParams all{79, f.names};
-    SecureSumUnmaskParams fewer{79, {"a", "b"}};
-    SiteResponses first = f.fed->Call({{"a", {Request::SecureSum(kSecureSumUnmask, all.ToJson())}}});
-    CHECK(first.at("a")->at(0).status.ok());
+    const std::map<std::string, Bytes> signatures = sign(79, {{"a", f.names}, {"b", f.names}, {"c", f.names}});
+    CHECK(unmask("a", {79, f.names, signatures}).ok());
     // The same session asked again with c as dropped would reveal c's mask key beside its seed.
-    SiteResponses second = f.fed->Call({{"a", {Request::SecureSum(kSecureSumUnmask, fewer.ToJson())}}});
-    CHECK(second.at("a")->at(0).status.code() == StatusCode::kFailedPrecondition);
+    CHECK(unmask("a", {79, {"a", "b"}, signatures}).code() == StatusCode::kFailedPrecondition);
+  }
+  SUBCASE("different survivors told to different sites") {
+    const std::map<std::string, VarId> vars = f.Aggregates(Op::kColSums);
+    ManualSession session(*f.fed, f.names, 80);
+    session.Mask(vars);
+    // a and c are told all survived, b that c dropped: b's list has only b's signature.
+    const std::vector<std::string> without_c = {"a", "b"};
+    std::map<std::string, Bytes> signatures = sign(80, {{"a", f.names}, {"b", without_c}, {"c", f.names}});
+    const Status b = unmask("b", {80, without_c, signatures});
+    CHECK(b.code() == StatusCode::kPermissionDenied);
+    CHECK_MESSAGE(b.message().find("1 survivors signed this list") != std::string::npos, b.message());
+    // c cannot be talked into another list than the one it signed.
+    const Status c = unmask("c", {80, without_c, signatures});
+    CHECK(c.code() == StatusCode::kPermissionDenied);
+    CHECK(c.message().find("not the ones this site signed") != std::string::npos);
+    // a, with the threshold of signatures on its own list, reveals.
+    CHECK(unmask("a", {80, f.names, signatures}).ok());
   }
 }
 

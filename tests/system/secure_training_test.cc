@@ -151,12 +151,13 @@ TEST_CASE("what a secure sum cannot combine with is refused with the reason") {
 }
 
 TEST_CASE("DP-FedAvg reports the accountant's epsilon every round; each site refuses past its own budget") {
-  // Noise multiplier 2: every round is rho = 1/8 of zCDP. The sites allow a little more than
-  // three rounds, at delta 1e-5.
+  // Noise multiplier 2 on updates clipped to C: the Gaussian mechanism at multiplier 1 against
+  // the sensitivity 2C of replacing a row, rho = 1/2 of zCDP a round. The sites allow a little
+  // more than three rounds, at delta 1e-5.
   RdpAccountant accountant;
   std::vector<double> epsilon;
   for (int r = 0; r < 4; ++r) {
-    REQUIRE(accountant.Compose(1, 2, 1).ok());
+    REQUIRE(accountant.Compose(1, 1, 1).ok());
     epsilon.push_back(accountant.Spent(1e-5)->epsilon);
   }
   const double budget = (epsilon[2] + epsilon[3]) / 2;
