@@ -49,6 +49,28 @@ Result<Bytes> HexField(const nlohmann::json& j, std::string_view field, size_t m
   return bytes;
 }
 
+// Site -> bytes as site -> hex, the form shares and signatures travel in; and back, for at most
+// kMaxSecureSumSites sites of at most 1 KiB each.
+nlohmann::json HexMap(const std::map<std::string, Bytes>& by_site) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [site, bytes] : by_site) out[site] = LowerHex(bytes);
+  return out;
+}
+
+Result<std::map<std::string, Bytes>> ParseHexMap(const nlohmann::json& node, std::string_view phase,
+                                                 std::string_view field, const std::string& what) {
+  if (!node.is_object() || node.size() > static_cast<size_t>(kMaxSecureSumSites))
+    return BadParam(phase, field, "must map sites to " + what);
+  std::map<std::string, Bytes> out;
+  for (const auto& [site, hex] : node.items()) {
+    Bytes bytes;
+    if (!hex.is_string() || hex.get_ref<const std::string&>().size() > 2048 || !FromHex(hex.get<std::string>(), &bytes))
+      return BadParam(phase, field, "must map sites to " + what + " in hex");
+    out[site] = std::move(bytes);
+  }
+  return out;
+}
+
 Result<Secret32> KeyField(const nlohmann::json& j, std::string_view field) {
   FEDRA_ASSIGN_OR_RETURN(Bytes bytes, HexField(j, field, 32, kSecureSumShares));
   if (bytes.size() != 32) return BadParam(kSecureSumShares, field, "must be a 32-byte key");
@@ -131,9 +153,7 @@ Result<SecureSumSharesParams> SecureSumSharesParams::Parse(const nlohmann::json&
 }
 
 nlohmann::json SecureSumMaskParams::ToJson() const {
-  nlohmann::json sealed = nlohmann::json::object();
-  for (const auto& [from, bytes] : shares) sealed[from] = LowerHex(bytes);
-  nlohmann::json out = {{"session", session}, {"shares", std::move(sealed)}, {"fraction_bits", fraction_bits}};
+  nlohmann::json out = {{"session", session}, {"shares", HexMap(shares)}, {"fraction_bits", fraction_bits}};
   if (dp.enabled()) out["dp"] = {{"clip_norm", dp.clip_norm}, {"noise_multiplier", dp.noise_multiplier}};
   return out;
 }
@@ -142,15 +162,8 @@ Result<SecureSumMaskParams> SecureSumMaskParams::Parse(const nlohmann::json& par
   SecureSumMaskParams p;
   FEDRA_ASSIGN_OR_RETURN(p.session, SessionOf(params, kSecureSumMask));
   const auto it = params.find("shares");
-  if (it == params.end() || !it->is_object() || it->size() > static_cast<size_t>(kMaxSecureSumSites))
-    return BadParam(kSecureSumMask, "shares", "must map sites to sealed shares");
-  for (const auto& [from, sealed] : it->items()) {
-    Bytes bytes;
-    if (!sealed.is_string() || sealed.get_ref<const std::string&>().size() > 2048 ||
-        !FromHex(sealed.get<std::string>(), &bytes))
-      return BadParam(kSecureSumMask, "shares", "must map sites to sealed shares in hex");
-    p.shares[from] = std::move(bytes);
-  }
+  if (it == params.end()) return BadParam(kSecureSumMask, "shares", "must map sites to sealed shares");
+  FEDRA_ASSIGN_OR_RETURN(p.shares, ParseHexMap(*it, kSecureSumMask, "shares", "sealed shares"));
   const auto bits = params.find("fraction_bits");
   if (bits == params.end() || !bits->is_number_integer() || bits->get<int>() < kMinFractionBits ||
       bits->get<int>() > kMaxFractionBits)
@@ -170,11 +183,7 @@ Result<SecureSumMaskParams> SecureSumMaskParams::Parse(const nlohmann::json& par
 
 nlohmann::json SecureSumUnmaskParams::ToJson() const {
   nlohmann::json out = {{"session", session}, {"survivors", survivors}};
-  if (!signatures.empty()) {
-    nlohmann::json s = nlohmann::json::object();
-    for (const auto& [site, signature] : signatures) s[site] = LowerHex(signature);
-    out["signatures"] = std::move(s);
-  }
+  if (!signatures.empty()) out["signatures"] = HexMap(signatures);
   return out;
 }
 
@@ -183,15 +192,7 @@ Result<SecureSumUnmaskParams> SecureSumUnmaskParams::Parse(const nlohmann::json&
   FEDRA_ASSIGN_OR_RETURN(p.session, SessionOf(params, kSecureSumUnmask));
   FEDRA_ASSIGN_OR_RETURN(p.survivors, SiteNames(params, "survivors", kSecureSumUnmask));
   if (const auto it = params.find("signatures"); it != params.end()) {
-    if (!it->is_object() || it->size() > static_cast<size_t>(kMaxSecureSumSites))
-      return BadParam(kSecureSumUnmask, "signatures", "must map sites to signatures");
-    for (const auto& [site, hex] : it->items()) {
-      Bytes bytes;
-      if (!hex.is_string() || hex.get_ref<const std::string&>().size() > 2048 ||
-          !FromHex(hex.get<std::string>(), &bytes))
-        return BadParam(kSecureSumUnmask, "signatures", "must map sites to signatures in hex");
-      p.signatures[site] = std::move(bytes);
-    }
+    FEDRA_ASSIGN_OR_RETURN(p.signatures, ParseHexMap(*it, kSecureSumUnmask, "signatures", "signatures"));
   }
   return p;
 }
