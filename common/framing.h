@@ -1,47 +1,55 @@
-// Framed messages over a mutually authenticated TLS stream.
+// Framed messages over a mutually authenticated TLS channel.
 //
-// A frame is a 16-byte header — magic "FDRA", protocol version (u16), kind (u16), body length
-// (u64), all little-endian — followed by the body. The reader checks magic, version and kind, and
-// refuses a body over its limit before reading it; every read and write has a deadline.
+// A frame is a 24-byte header — magic "FDRA", protocol version (u16), kind (u16), message id
+// (u64), body length (u64), all little-endian — followed by the body. A message is a head frame
+// (a request batch, a response batch or an error) and, when it carries large values, the value
+// chunks that follow it: kValueChunk frames with the same message id, each at most one chunk
+// long, whose bytes land in the values the head declared, in order. Frames of different messages
+// may interleave, so a large transfer never holds up a small one.
+//
+// The reader checks magic, version and kind, and refuses a body over its limit before reading
+// it; every read and write has a deadline.
 #pragma once
 
 #include <array>
-#include <chrono>
 #include <cstdint>
+#include <span>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "common/bytes.h"
 #include "common/status.h"
+#include "common/tls_channel.h"
 
 namespace fedra {
 
-using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
-using Duration = std::chrono::steady_clock::duration;
-
 inline constexpr uint32_t kFrameMagic = 0x41524446;  // "FDRA" read as little-endian u32
-inline constexpr uint16_t kProtocolVersion = 1;
-inline constexpr size_t kFrameHeaderBytes = 16;
+inline constexpr uint16_t kProtocolVersion = 2;
+inline constexpr size_t kFrameHeaderBytes = 24;
+// Values travel in chunks of this size: a peer's frame limit must allow one.
+inline constexpr uint64_t kValueChunkBytes = 1 << 20;
 
 enum class FrameKind : uint16_t {
   kRequestBatch = 1,   // master -> site
   kResponseBatch = 2,  // site -> master, one response per request
-  kError = 3,          // either way: the frame could not be processed; body is an encoded Status
+  kError = 3,          // either way: the message (id) or, with id 0, the connection could not be
+                       // processed; the body is an encoded Status
+  kValueChunk = 4,     // the next bytes of message id's values
 };
 
 struct FrameHeader {
   FrameKind kind = FrameKind::kError;
+  uint64_t id = 0;
   uint64_t length = 0;
 };
 
 struct Frame {
   FrameKind kind = FrameKind::kError;
+  uint64_t id = 0;
   Bytes body;
 };
 
-std::array<uint8_t, kFrameHeaderBytes> EncodeFrameHeader(FrameKind kind, uint64_t length);
+std::array<uint8_t, kFrameHeaderBytes> EncodeFrameHeader(FrameKind kind, uint64_t id, uint64_t length);
 
 // Validates a received header: magic, version, known kind, length <= max_body.
 Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderBytes> bytes, uint64_t max_body);
@@ -50,23 +58,18 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderBytes
 Bytes EncodeErrorBody(const Status& status);
 Status DecodeErrorBody(std::span<const uint8_t> body);
 
-// Limits for one read. `first_byte` bounds the wait for a frame to start (an idle connection);
-// `rest` bounds reading the remainder once it has started (a slow or truncated sender).
-struct ReadLimits {
-  uint64_t max_body = 64u << 20;
-  Duration first_byte = std::chrono::minutes(10);
-  Duration rest = std::chrono::seconds(30);
-};
+// Reads a frame header: the first byte by `first` (an idle connection may wait long), the rest by
+// `rest`. Errors: kDeadlineExceeded, kUnavailable when the peer closed, kDataLoss for a bad
+// header, kResourceExhausted for a body over `max_body`.
+boost::asio::awaitable<Result<FrameHeader>> ReadFrameHeader(TlsChannel& channel, uint64_t max_body, Deadline first,
+                                                            Deadline rest);
 
-// Reads one frame. Errors: kDeadlineExceeded on a deadline, kUnavailable when the peer closed,
-// kDataLoss for a bad header, kResourceExhausted for a body over the limit.
-boost::asio::awaitable<Result<Frame>> ReadFrame(TlsStream& stream, const ReadLimits& limits);
+// Reads a body of `length` bytes by `deadline`. The buffer grows as bytes arrive, so a header that
+// declares a large body and sends nothing costs little.
+boost::asio::awaitable<Result<Bytes>> ReadFrameBody(TlsChannel& channel, uint64_t length, Deadline deadline);
 
-// Writes one frame (header and body gathered in one write) within `timeout`.
-boost::asio::awaitable<Status> WriteFrame(TlsStream& stream, FrameKind kind, std::span<const uint8_t> body,
-                                          Duration timeout);
-
-// A Status for a failed stream operation: what was being done and the system's reason.
-Status StreamError(const boost::system::error_code& ec, std::string_view what);
+// Writes one frame by `deadline`; a small one goes as one TLS record.
+boost::asio::awaitable<Status> WriteFrame(TlsChannel& channel, FrameKind kind, uint64_t id,
+                                          std::span<const uint8_t> body, Deadline deadline);
 
 }  // namespace fedra

@@ -9,6 +9,14 @@ namespace {
 
 // Reads the shape and checks that `element_bytes` per value fit in what is left.
 Status DecodeShape(ByteReader* r, size_t element_bytes, uint64_t* rows, uint64_t* cols) {
+  FEDRA_RETURN_IF_ERROR(DecodeMatrixShape(r, rows, cols));
+  return r->Need(*rows * *cols * element_bytes,
+                 "matrix " + std::to_string(*rows) + "x" + std::to_string(*cols) + " values");
+}
+
+}  // namespace
+
+Status DecodeMatrixShape(ByteReader* r, uint64_t* rows, uint64_t* cols) {
   FEDRA_RETURN_IF_ERROR(r->Get(rows));
   FEDRA_RETURN_IF_ERROR(r->Get(cols));
   const uint64_t max_index = static_cast<uint64_t>(std::numeric_limits<Eigen::Index>::max());
@@ -22,11 +30,8 @@ Status DecodeShape(ByteReader* r, size_t element_bytes, uint64_t* rows, uint64_t
     return DataLoss("matrix shape " + std::to_string(*rows) + "x" + std::to_string(*cols) + ": an empty matrix with " +
                     "more than " + std::to_string(kMaxEmptyExtent) + " rows or columns");
   }
-  return r->Need(*rows * *cols * element_bytes,
-                 "matrix " + std::to_string(*rows) + "x" + std::to_string(*cols) + " values");
+  return Status::Ok();
 }
-
-}  // namespace
 
 void EncodeMatrix(const Matrix& m, ByteWriter* w) {
   w->Put(static_cast<uint64_t>(m.rows()));

@@ -9,6 +9,9 @@ namespace fedra {
 
 void EncodeMatrix(const Matrix& m, ByteWriter* w);
 
+// Reads a shape and checks that it is representable (and, when empty, not absurdly long).
+Status DecodeMatrixShape(ByteReader* r, uint64_t* rows, uint64_t* cols);
+
 // Decodes one matrix; fails with kDataLoss (naming the offset) on truncation or a shape whose
 // size overflows or exceeds what is left in the buffer, before allocating anything.
 Status DecodeMatrix(ByteReader* r, Matrix* m);

@@ -1,5 +1,6 @@
 #include "federated/protocol.h"
 
+#include "common/allocator.h"
 #include "common/config.h"
 #include "common/matrix_codec.h"
 #include "federated/instruction.h"
@@ -34,40 +35,104 @@ Status DecodeJson(ByteReader* r, size_t max_bytes, nlohmann::json* out) {
 }
 
 enum ValueKind : uint8_t { kNoValue = 0, kDoubles = 1, kFloats = 2, kPacked = 3 };
+constexpr uint8_t kOutOfLine = 0x80;  // a flag on the kind: the bytes follow as value chunks
 
-void EncodeValue(const std::optional<Matrix>& value, const Bytes* packed, ByteWriter* w) {
-  if (packed && !packed->empty()) {
-    w->Put(static_cast<uint8_t>(kPacked));
-    w->Put(static_cast<uint64_t>(packed->size()));
-    w->Append(packed->data(), packed->size());
-  } else if (!value) {
-    w->Put(static_cast<uint8_t>(kNoValue));
+// Appends `bytes` to the batch, or lists them to follow it.
+void PutBytes(std::span<const uint8_t> bytes, bool out_of_line, ByteWriter* w, OutgoingValues* ool) {
+  if (out_of_line) {
+    ool->push_back(bytes);
   } else {
-    w->Put(static_cast<uint8_t>(kDoubles));
-    EncodeMatrix(*value, w);
+    w->Append(bytes.data(), bytes.size());
   }
 }
 
-// `packed` is null where packed bytes are not allowed (requests).
-Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, Bytes* packed) {
+bool GoesOutOfLine(size_t bytes, const OutgoingValues* ool) { return ool && bytes >= kOutOfLineBytes; }
+
+void EncodeValue(const Matrix* value, const Bytes* packed, ByteWriter* w, OutgoingValues* ool) {
+  if (packed && !packed->empty()) {
+    const bool out = GoesOutOfLine(packed->size(), ool);
+    w->Put(static_cast<uint8_t>(kPacked | (out ? kOutOfLine : 0)));
+    w->Put(static_cast<uint64_t>(packed->size()));
+    PutBytes(*packed, out, w, ool);
+  } else if (!value) {
+    w->Put(static_cast<uint8_t>(kNoValue));
+  } else {
+    const size_t bytes = MatrixBytes(*value);
+    const bool out = GoesOutOfLine(bytes, ool);
+    w->Put(static_cast<uint8_t>(kDoubles | (out ? kOutOfLine : 0)));
+    w->Put(static_cast<uint64_t>(value->rows()));
+    w->Put(static_cast<uint64_t>(value->cols()));
+    PutBytes({reinterpret_cast<const uint8_t*>(value->data()), bytes}, out, w, ool);
+  }
+}
+
+// A value encoded ahead (EncodeFloatValue): kind, rows, cols, then its bytes.
+void EncodeEncodedValue(const Bytes& encoded, ByteWriter* w, OutgoingValues* ool) {
+  constexpr size_t kHeader = 1 + 16;
+  if (encoded.size() < kHeader || !GoesOutOfLine(encoded.size() - kHeader, ool)) {
+    w->Append(encoded.data(), encoded.size());
+    return;
+  }
+  w->Put(static_cast<uint8_t>(encoded[0] | kOutOfLine));
+  w->Append(encoded.data() + 1, 16);
+  ool->push_back(std::span<const uint8_t>(encoded).subspan(kHeader));
+}
+
+// Counts `bytes` more of out-of-line values against the limit, before they are allocated.
+Status Reserve(IncomingValues* in, uint64_t bytes) {
+  if (bytes > in->max_bytes || in->total > in->max_bytes - bytes) {
+    return ResourceExhausted("values of more than " + std::to_string(in->total + bytes) +
+                             " bytes in one batch exceed the limit of " + std::to_string(in->max_bytes));
+  }
+  in->total += bytes;
+  return Status::Ok();
+}
+
+// An out-of-line matrix: its shape here, its place made ready for the chunks.
+Status DecodeOutOfLineMatrix(ByteReader* r, bool floats, IncomingValues* in, std::optional<Matrix>* value) {
+  uint64_t rows = 0, cols = 0;
+  FEDRA_RETURN_IF_ERROR(DecodeMatrixShape(r, &rows, &cols));
+  const uint64_t bytes = rows * cols * (floats ? sizeof(float) : sizeof(double));
+  FEDRA_RETURN_IF_ERROR(Reserve(in, bytes));
+  value->emplace(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+  Matrix& m = **value;
+  AdviseHugePages(m.data(), MatrixBytes(m));
+  in->spans.emplace_back(reinterpret_cast<uint8_t*>(m.data()), bytes);
+  if (floats) in->floats.push_back(&m);
+  return Status::Ok();
+}
+
+// `packed` is null where packed bytes are not allowed (requests); `in` is null where values may
+// not come out of line.
+Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, Bytes* packed, IncomingValues* in) {
   uint8_t kind = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&kind));
   if (kind == kNoValue) return Status::Ok();
+  const bool out = (kind & kOutOfLine) != 0;
+  kind &= ~kOutOfLine;
+  if (out && !in) return DataLoss("a value sent out of line where values must be inline");
   if (kind == kPacked && packed) {
     uint64_t size = 0;
     FEDRA_RETURN_IF_ERROR(r->Get(&size));
+    if (out) {
+      FEDRA_RETURN_IF_ERROR(Reserve(in, size));
+      packed->resize(size);
+      in->spans.emplace_back(packed->data(), size);
+      return Status::Ok();
+    }
     FEDRA_RETURN_IF_ERROR(r->Need(size, "packed value"));
     packed->resize(size);
     return r->Copy(packed->data(), size, "packed value");
   }
   if (kind != kDoubles && kind != kFloats) return DataLoss("bad value kind " + std::to_string(kind));
+  if (out) return DecodeOutOfLineMatrix(r, kind == kFloats, in, value);
   Matrix m;
   FEDRA_RETURN_IF_ERROR(kind == kFloats ? DecodeMatrixFromFloat32(r, &m) : DecodeMatrix(r, &m));
   *value = std::move(m);
   return Status::Ok();
 }
 
-Status DecodeRequest(ByteReader* r, Request* q) {
+Status DecodeRequest(ByteReader* r, Request* q, IncomingValues* in) {
   uint8_t type = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&type));
   if (type < 1 || type > static_cast<uint8_t>(RequestType::kSecureSum)) {
@@ -83,10 +148,10 @@ Status DecodeRequest(ByteReader* r, Request* q) {
   FEDRA_RETURN_IF_ERROR(r->Copy(q->inputs.data(), size_t{n} * sizeof(VarId), "inputs"));
   FEDRA_RETURN_IF_ERROR(r->GetString(&q->name, kMaxNameBytes));
   FEDRA_RETURN_IF_ERROR(DecodeJson(r, kMaxParamsBytes, &q->params));
-  return DecodeValue(r, &q->value, nullptr);
+  return DecodeValue(r, &q->value, nullptr, in);
 }
 
-Status DecodeResponse(ByteReader* r, Response* p) {
+Status DecodeResponse(ByteReader* r, Response* p, IncomingValues* in) {
   uint8_t code = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&code));
   const std::optional<StatusCode> known = StatusCodeFromWire(code);
@@ -95,7 +160,7 @@ Status DecodeResponse(ByteReader* r, Response* p) {
   FEDRA_RETURN_IF_ERROR(r->GetString(&message));
   p->status = Status(*known, std::move(message));
   FEDRA_RETURN_IF_ERROR(DecodeJson(r, kMaxMetaBytes, &p->meta));
-  return DecodeValue(r, &p->value, &p->packed);
+  return DecodeValue(r, &p->value, &p->packed, in);
 }
 
 // Reads the batch id, the incarnation when the batch has one, and the item count, checking the
@@ -266,11 +331,30 @@ Request Request::Release(std::vector<VarId> vars) {
   return q;
 }
 
-Bytes EncodeRequestBatch(const RequestBatch& batch) {
+void IncomingValues::Finish() {
+  // Widened in place from the end: double i overwrites floats 2i and 2i + 1, already read.
+  for (Matrix* m : floats) {
+    auto* bytes = reinterpret_cast<uint8_t*>(m->data());
+    for (Eigen::Index i = m->size(); i-- > 0;) {
+      float f;
+      std::memcpy(&f, bytes + i * sizeof(float), sizeof(float));
+      const double d = f;
+      std::memcpy(bytes + i * sizeof(double), &d, sizeof(double));
+    }
+  }
+  floats.clear();
+}
+
+Bytes EncodeRequestBatch(const RequestBatch& batch, OutgoingValues* out_of_line) {
   Bytes out;
   size_t reserve = 16;
   for (const Request& q : batch.requests) {
-    reserve += 64 + (q.value ? EncodedMatrixBytes(*q.value) : 0) + (q.encoded_value ? q.encoded_value->size() : 0);
+    if (out_of_line) {
+      reserve += 64 + std::min(kOutOfLineBytes, q.value ? EncodedMatrixBytes(*q.value) : 0) +
+                 std::min(kOutOfLineBytes, q.encoded_value ? q.encoded_value->size() : 0);
+    } else {
+      reserve += 64 + (q.value ? EncodedMatrixBytes(*q.value) : 0) + (q.encoded_value ? q.encoded_value->size() : 0);
+    }
   }
   out.reserve(reserve);
   ByteWriter w(&out);
@@ -284,19 +368,21 @@ Bytes EncodeRequestBatch(const RequestBatch& batch) {
     w.PutString(q.name);
     EncodeJson(q.params, &w);
     if (q.encoded_value) {
-      w.Append(q.encoded_value->data(), q.encoded_value->size());
+      EncodeEncodedValue(*q.encoded_value, &w, out_of_line);
     } else {
-      EncodeValue(q.value, nullptr, &w);
+      EncodeValue(q.value ? &*q.value : nullptr, nullptr, &w, out_of_line);
     }
   }
   return out;
 }
 
-Bytes EncodeResponseBatch(const ResponseBatch& batch) {
+Bytes EncodeResponseBatch(const ResponseBatch& batch, OutgoingValues* out_of_line) {
   Bytes out;
   size_t reserve = 16;
   for (const Response& p : batch.responses) {
-    reserve += 64 + p.packed.size() + (p.value ? EncodedMatrixBytes(*p.value) : 0);
+    const Matrix* value = p.value ? &*p.value : p.held_value.get();
+    const size_t bytes = p.packed.size() + (value ? EncodedMatrixBytes(*value) : 0);
+    reserve += 64 + (out_of_line ? std::min(bytes, kOutOfLineBytes) : bytes);
   }
   out.reserve(reserve);
   ByteWriter w(&out);
@@ -307,19 +393,20 @@ Bytes EncodeResponseBatch(const ResponseBatch& batch) {
     w.Put(static_cast<uint8_t>(p.status.code()));
     w.PutString(p.status.message());
     EncodeJson(p.meta, &w);
-    EncodeValue(p.value, &p.packed, &w);
+    EncodeValue(p.value ? &*p.value : p.held_value.get(), &p.packed, &w, out_of_line);
   }
   return out;
 }
 
-Status DecodeRequestBatch(std::span<const uint8_t> bytes, RequestBatch* batch) {
+Status DecodeRequestBatch(std::span<const uint8_t> bytes, RequestBatch* batch, IncomingValues* out_of_line) {
   // Smallest request: type, output, input count, two empty strings, value flag.
-  return DecodeItems(bytes, 1 + 8 + 4 + 4 + 4 + 1, "request", &batch->id, nullptr, &batch->requests, DecodeRequest);
+  return DecodeItems(bytes, 1 + 8 + 4 + 4 + 4 + 1, "request", &batch->id, nullptr, &batch->requests,
+                     [&](ByteReader* r, Request* q) { return DecodeRequest(r, q, out_of_line); });
 }
 
-Status DecodeResponseBatch(std::span<const uint8_t> bytes, ResponseBatch* batch) {
+Status DecodeResponseBatch(std::span<const uint8_t> bytes, ResponseBatch* batch, IncomingValues* out_of_line) {
   return DecodeItems(bytes, 1 + 4 + 4 + 1, "response", &batch->id, &batch->incarnation, &batch->responses,
-                     DecodeResponse);
+                     [&](ByteReader* r, Response* p) { return DecodeResponse(r, p, out_of_line); });
 }
 
 bool IsValidDatasetName(std::string_view name) {

@@ -10,7 +10,9 @@
 //   request:  u8 type, u64 output, u32 n + n*u64 inputs, string name, string params-json, value
 //   response: u8 status code, string message, string meta-json, value
 //   value:    u8 kind: 0 none | 1 matrix of doubles | 2 matrix of floats | 3 packed bytes,
-//             then the matrix (common/matrix_codec.h) or a u64 length and the bytes
+//             then the matrix (common/matrix_codec.h) or a u64 length and the bytes; a kind
+//             with bit 0x80 set is out of line: only the shape (or length) is here, and the
+//             bytes follow the batch as value chunks (common/framing.h), in order
 // Strings are u32 length + bytes. JSON holds only small metadata (names, shapes, options) —
 // values always travel raw: doubles, floats where the sender chose float32 (model parameters,
 // which are floats already), or packed bytes whose layout the request names (a compressed
@@ -108,6 +110,9 @@ struct Response {
   nlohmann::json meta = nlohmann::json::object();  // small results: shapes, names, counts
   std::optional<Matrix> value;
   Bytes packed;  // a packed result in place of `value` (a compressed model update)
+  // A site variable released as it is held, in place of `value`: sent from where it lies, with
+  // no copy. Decoding always fills `value`.
+  std::shared_ptr<const Matrix> held_value = nullptr;
 
   static Response Error(Status s) { return Response{std::move(s), nlohmann::json::object(), {}, {}}; }
 };
@@ -133,11 +138,32 @@ inline constexpr uint32_t kMaxInputsPerRequest = 1u << 12;
 // A column of floats, encoded as a request value (for PutEncoded).
 std::shared_ptr<const Bytes> EncodeFloatValue(const Eigen::VectorXf& values);
 
-Bytes EncodeRequestBatch(const RequestBatch& batch);
-Bytes EncodeResponseBatch(const ResponseBatch& batch);
-// Fail with kDataLoss naming the item and offset on any malformed or truncated input.
-Status DecodeRequestBatch(std::span<const uint8_t> bytes, RequestBatch* batch);
-Status DecodeResponseBatch(std::span<const uint8_t> bytes, ResponseBatch* batch);
+// Values of at least this many bytes travel out of line when the encoder is given somewhere to
+// list them.
+inline constexpr size_t kOutOfLineBytes = 64 << 10;
+
+// Where an encoded batch's out-of-line values lie, in order: inside the batch, which must live
+// until they are sent.
+using OutgoingValues = std::vector<std::span<const uint8_t>>;
+
+// Where a decoded batch's out-of-line values go, in order: inside the batch. Finish() once they
+// have arrived.
+struct IncomingValues {
+  uint64_t max_bytes = 0;  // the most the values of one batch may take
+  uint64_t total = 0;
+  std::vector<std::span<uint8_t>> spans;
+  std::vector<Matrix*> floats;  // arrive as floats in the first half of their doubles
+  void Finish();
+};
+
+// Without `out_of_line`, every value is written inline (a batch that stays in one piece).
+Bytes EncodeRequestBatch(const RequestBatch& batch, OutgoingValues* out_of_line = nullptr);
+Bytes EncodeResponseBatch(const ResponseBatch& batch, OutgoingValues* out_of_line = nullptr);
+// Fail with kDataLoss naming the item and offset on any malformed or truncated input. Without
+// `out_of_line`, an out-of-line value is malformed; with it, values are allocated (up to its
+// max_bytes, else kResourceExhausted) and listed for the chunks to fill.
+Status DecodeRequestBatch(std::span<const uint8_t> bytes, RequestBatch* batch, IncomingValues* out_of_line = nullptr);
+Status DecodeResponseBatch(std::span<const uint8_t> bytes, ResponseBatch* batch, IncomingValues* out_of_line = nullptr);
 
 // Dataset names are catalog keys, never paths: letters, digits, '_', '-', '.', not starting
 // with '.', at most 128 characters.

@@ -87,19 +87,20 @@ bool ReadsOnly(RequestType type) {
 
 // About what a response takes on the wire.
 uint64_t ResponseBytes(const Response& r) {
-  const uint64_t value = r.value ? static_cast<uint64_t>(r.value->size()) * sizeof(double) : 0;
+  const Matrix* m = r.value ? &*r.value : r.held_value.get();
+  const uint64_t value = m ? static_cast<uint64_t>(m->size()) * sizeof(double) : 0;
   return r.meta.dump().size() + value + r.packed.size();
 }
 
 }  // namespace
 
-ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& peer) {
+ResponseBatch Executor::Execute(RequestBatch batch, const PeerIdentity& peer) {
   ResponseBatch out;
   out.id = batch.id;
   out.incarnation = incarnation_;
   out.responses.reserve(batch.requests.size());
   uint64_t response_bytes = 0;
-  for (const Request& q : batch.requests) {
+  for (Request& q : batch.requests) {
     AuditEvent event;
     event.peer = peer.ToString();
     event.request = std::string(RequestTypeName(q.type));
@@ -140,7 +141,7 @@ ResponseBatch Executor::Execute(const RequestBatch& batch, const PeerIdentity& p
   return out;
 }
 
-Response Executor::Run(const Request& q, AuditEvent* audit) {
+Response Executor::Run(Request& q, AuditEvent* audit) {
   switch (q.type) {
     case RequestType::kPing:
       // Who answers, and the counters monitoring scrapes (GET /api/v1/metrics at the master).
@@ -440,10 +441,10 @@ Response Executor::Keep(const Request& q, AuditEvent* audit) {
   return Response{Status::Ok(), std::move(meta), {}, {}};
 }
 
-Response Executor::Put(const Request& q) {
+Response Executor::Put(Request& q) {
   if (!q.value) return Response::Error(InvalidArgument("put: no value"));
   // Public, and rows from the master: never combined row by row with protected rows.
-  Variable var{std::make_shared<const Matrix>(*q.value), Provenance{}, nullptr};
+  Variable var{std::make_shared<const Matrix>(std::move(*q.value)), Provenance{}, nullptr};
   Status s = symbols_->Insert(q.output, std::move(var));
   return s.ok() ? Response{} : Response::Error(s);
 }
@@ -593,6 +594,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     for (auto& [k, v] : meta.items()) r.meta[k] = v;
     if (return_value && !packed.empty()) {  // released under the same rule as the value
       r.value.reset();
+      r.held_value.reset();
       r.packed = std::move(packed);
       audit->bytes_out = r.packed.size();
     }
@@ -741,7 +743,9 @@ Response Executor::Release(const Variable& var, AuditEvent* audit) {
   Status allowed = CheckRelease(var.provenance, limits_.min_aggregate_rows);
   if (!allowed.ok()) return Response::Error(allowed);
   audit->bytes_out = MatrixBytes(*var.value);
-  return Response{Status::Ok(), {}, *var.value, {}};
+  Response r;
+  r.held_value = var.value;  // sent from the symbol table as it lies
+  return r;
 }
 
 Response Executor::Clear(const Request& q) {

@@ -39,14 +39,14 @@ class Executor {
   void UseSecureSum(SecureSumSite* secure_sum) { secure_sum_ = secure_sum; }
 
   // One response per request, in order. A failed request changes no variable; later requests
-  // in the batch still run. Thread-safe.
-  ResponseBatch Execute(const RequestBatch& batch, const PeerIdentity& peer);
+  // in the batch still run. Thread-safe. Put values are taken from the batch, not copied.
+  ResponseBatch Execute(RequestBatch batch, const PeerIdentity& peer);
 
  private:
-  Response Run(const Request& q, AuditEvent* audit);
+  Response Run(Request& q, AuditEvent* audit);
   Response Read(const Request& q, AuditEvent* audit);
   Response Describe(const Request& q, AuditEvent* audit);
-  Response Put(const Request& q);
+  Response Put(Request& q);
   Response Get(const Request& q, AuditEvent* audit);
   Response Exec(const Request& q, AuditEvent* audit);
   Response Clear(const Request& q);

@@ -23,7 +23,9 @@ class SiteAgent {
   static Result<std::unique_ptr<SiteAgent>> Open(const SiteConfig& config);
 
   // Answers one batch from `peer` (an admitted master). Thread-safe.
-  ResponseBatch Execute(const RequestBatch& batch, const PeerIdentity& peer) { return executor_->Execute(batch, peer); }
+  ResponseBatch Execute(RequestBatch batch, const PeerIdentity& peer) {
+    return executor_->Execute(std::move(batch), peer);
+  }
   AuditLog& audit() { return *audit_; }
 
  private:

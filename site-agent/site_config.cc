@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/config.h"
+#include "common/framing.h"
 #include "federated/protocol.h"
 #include "federated/secure_sum.h"
 
@@ -17,7 +18,9 @@ Status ParseLimits(JsonFields& fields, SiteLimits* limits) {
   int64_t max_response = static_cast<int64_t>(limits->max_response_bytes);
   int64_t budget = static_cast<int64_t>(limits->memory_budget_bytes);
   int64_t min_rows = static_cast<int64_t>(limits->min_aggregate_rows);
-  FEDRA_RETURN_IF_ERROR(f.Optional("max_message_bytes", &max_message, 1024, int64_t{1} << 40));
+  // A frame must hold a value chunk.
+  FEDRA_RETURN_IF_ERROR(
+      f.Optional("max_message_bytes", &max_message, static_cast<int64_t>(kValueChunkBytes), int64_t{1} << 40));
   FEDRA_RETURN_IF_ERROR(f.Optional("max_response_bytes", &max_response, 1024, int64_t{1} << 40));
   FEDRA_RETURN_IF_ERROR(f.Optional("memory_budget_bytes", &budget, 1 << 20, int64_t{1} << 50));
   FEDRA_RETURN_IF_ERROR(f.Optional("min_aggregate_rows", &min_rows, 1, int64_t{1} << 40));

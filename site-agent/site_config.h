@@ -56,7 +56,9 @@ struct DatasetSpec {
 };
 
 struct SiteLimits {
-  uint64_t max_message_bytes = 256u << 20;  // largest request accepted
+  // Largest frame accepted: a request batch's head, or one chunk of its values (which stream in
+  // chunks, up to the memory budget).
+  uint64_t max_message_bytes = 64u << 20;
   // The most a batch's answers to reads (get, audit, catalog, describe) may add up to; later ones
   // are refused. A master accepts 2 GiB by default.
   uint64_t max_response_bytes = 2ull << 30;

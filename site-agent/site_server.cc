@@ -1,15 +1,14 @@
 #include "site-agent/site_server.h"
 
 #include <algorithm>
-#include <array>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "common/as_tuple.h"
-#include "common/framing.h"
 #include "common/logging.h"
+#include "common/message_link.h"
 #include "common/tls.h"
 
 namespace fedra {
@@ -19,21 +18,7 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr int kIoThreads = 2;
-
-// Closes after an error reply without losing it: closing a socket with unread input makes the
-// kernel send a reset, which can destroy the reply before the peer reads it. So stop sending,
-// then discard what the peer still sends until it closes or a short deadline passes.
-net::awaitable<void> LingeringClose(TlsStream& stream) {
-  auto& tcp = boost::beast::get_lowest_layer(stream);
-  boost::system::error_code ec;
-  tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
-  tcp.expires_after(std::chrono::seconds(2));
-  std::array<char, 4096> sink;
-  for (;;) {
-    auto [read_ec, n] = co_await tcp.async_read_some(net::buffer(sink), kAsTuple);
-    if (read_ec) co_return;
-  }
-}
+constexpr auto kLinger = std::chrono::seconds(2);
 
 std::string RemoteAddress(const tcp::socket& socket) {
   boost::system::error_code ec;
@@ -76,24 +61,20 @@ void SiteServer::Stop() { listener_->Stop(); }
 
 net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
   const std::string remote = RemoteAddress(socket);
-  boost::system::error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
-  TlsStream stream(std::move(socket), *tls_);
   const SiteLimits& limits = config_.limits;
   const Duration read_timeout = std::chrono::seconds(limits.read_timeout_s);
+  auto channel = std::make_unique<TlsChannel>(std::move(socket), tls_->native_handle(), TlsChannel::Side::kServer);
 
   auto refuse = [&](const std::string& why) {
     FEDRA_LOG(kWarn) << "refused connection from " << remote << ": " << why;
     (void)agent_->audit().Append(AuditEvent{remote, "connect", "", {}, 0, AuditOutcome::kRefused, why, {}});
   };
 
-  boost::beast::get_lowest_layer(stream).expires_after(read_timeout);
-  auto [hs_ec] = co_await stream.async_handshake(net::ssl::stream_base::server, kAsTuple);
-  if (hs_ec) {
-    refuse("TLS handshake: " + hs_ec.message());
+  if (Status shaken = co_await channel->Handshake(DeadlineAfter(read_timeout)); !shaken.ok()) {
+    refuse(shaken.message());
     co_return;
   }
-  Result<PeerIdentity> peer = PeerIdentityOf(stream.native_handle());
+  Result<PeerIdentity> peer = PeerIdentityOf(channel->native_handle());
   Status allowed = peer.ok() ? CheckPeer(*peer, "master", "") : peer.status();
   // An explicit allow-list: an empty one admits no master, not every master the CA signed.
   if (allowed.ok() && std::find(config_.allowed_masters.begin(), config_.allowed_masters.end(), peer->name) ==
@@ -104,65 +85,93 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
   if (!allowed.ok()) {
     refuse(allowed.message());
     const Bytes body = EncodeErrorBody(allowed);
-    if ((co_await WriteFrame(stream, FrameKind::kError, body, read_timeout)).ok()) {
-      co_await LingeringClose(stream);
+    if ((co_await WriteFrame(*channel, FrameKind::kError, 0, body, DeadlineAfter(read_timeout))).ok()) {
+      co_await channel->LingeringClose(kLinger);
     }
     co_return;
   }
-  FEDRA_LOG(kInfo) << peer->ToString() << " connected from " << remote;
+  const PeerIdentity who = *peer;
+  FEDRA_LOG(kInfo) << who.ToString() << " connected from " << remote;
 
-  const ReadLimits read_limits{limits.max_message_bytes, std::chrono::seconds(limits.idle_timeout_s), read_timeout};
-  for (;;) {
-    Result<Frame> frame = co_await ReadFrame(stream, read_limits);
-    if (!frame.ok()) {
-      const StatusCode code = frame.status().code();
-      if (code == StatusCode::kUnavailable && frame.status().message().find("closed by peer") != std::string::npos) {
-        FEDRA_LOG(kInfo) << peer->ToString() << " disconnected";
-        co_return;
-      }
-      FEDRA_LOG(kWarn) << peer->ToString() << ": " << frame.status().message() << "; closing the connection";
+  auto link = std::make_shared<MessageLink>(std::move(channel),
+                                            LinkOptions{who.ToString(), limits.max_message_bytes, kValueChunkBytes,
+                                                        std::chrono::seconds(limits.idle_timeout_s), read_timeout});
+  // Answers go out on the link's strand, whichever thread computed them.
+  auto answer = [link](FrameKind kind, uint64_t id, std::shared_ptr<const ResponseBatch> keep, Bytes head,
+                       OutgoingValues values) {
+    net::co_spawn(
+        link->channel().socket().get_executor(),
+        [link, kind, id, keep = std::move(keep), head = std::move(head),
+         values = std::move(values)]() mutable -> net::awaitable<void> {
+          // Named, not a temporary in the co_await: GCC 12 destroys such a temporary twice.
+          OutgoingMessage message{kind, id, std::move(head), std::move(values)};
+          Status sent = co_await link->Send(std::move(message));
+          if (!sent.ok()) FEDRA_LOG(kWarn) << sent.message();
+        },
+        net::detached);
+  };
+  auto on_head = [&](const FrameHeader& header, Bytes head) -> Result<IncomingMessage> {
+    if (header.kind != FrameKind::kRequestBatch) {
+      answer(FrameKind::kError, header.id, nullptr, EncodeErrorBody(DataLoss("expected a request batch")), {});
+      return IncomingMessage{};
+    }
+    auto batch = std::make_shared<RequestBatch>();
+    auto values = std::make_shared<IncomingValues>();
+    values->max_bytes = limits.memory_budget_bytes;  // more could not be held anyway
+    Status decoded = DecodeRequestBatch(head, batch.get(), values.get());
+    if (decoded.ok() && batch->id != header.id) {
+      decoded = DataLoss("batch " + std::to_string(batch->id) + " came in message " + std::to_string(header.id));
+    }
+    if (!decoded.ok()) {
       (void)agent_->audit().Append(
-          AuditEvent{peer->ToString(), "message", "", {}, 0, AuditOutcome::kFailed, frame.status().ToString(), {}});
-      if (code == StatusCode::kDataLoss || code == StatusCode::kResourceExhausted) {
-        // The stream is still in step (only the header was read): say why before closing.
-        const Bytes body = EncodeErrorBody(frame.status());
-        if ((co_await WriteFrame(stream, FrameKind::kError, body, read_timeout)).ok()) {
-          co_await LingeringClose(stream);
-        }
+          AuditEvent{who.ToString(), "batch", "", {}, 0, AuditOutcome::kFailed, decoded.ToString(), {}});
+      // Values it declared would follow as chunks nobody can place: only a head without any
+      // keeps the link in step.
+      if (values->total > 0 || decoded.code() == StatusCode::kResourceExhausted) return decoded;
+      answer(FrameKind::kError, header.id, nullptr, EncodeErrorBody(decoded.WithContext("malformed request batch")),
+             {});
+      return IncomingMessage{};
+    }
+    // Once its values are in, the batch runs on the compute pool, never on an I/O thread; only a
+    // liveness check (pings alone), which touches no data, is answered here, without the hop
+    // there and back.
+    auto execute = [this, batch, values, who, answer, id = header.id] {
+      values->Finish();
+      auto response = std::make_shared<const ResponseBatch>(agent_->Execute(std::move(*batch), who));
+      OutgoingValues out;
+      Bytes head = EncodeResponseBatch(*response, &out);
+      answer(FrameKind::kResponseBatch, id, response, std::move(head), std::move(out));
+    };
+    const bool liveness = std::all_of(batch->requests.begin(), batch->requests.end(),
+                                      [](const Request& q) { return q.type == RequestType::kPing; });
+    auto run = [this, execute, liveness](Status arrived) {
+      if (!arrived.ok()) return;  // the link ended; there is nobody to answer
+      if (liveness) {
+        execute();
+      } else {
+        net::post(compute_, execute);
       }
-      co_return;
-    }
-    if (frame->kind != FrameKind::kRequestBatch) {
-      const Status s = DataLoss("expected a request batch");
-      const Bytes body = EncodeErrorBody(s);
-      (void)co_await WriteFrame(stream, FrameKind::kError, body, read_timeout);
-      continue;
-    }
+    };
+    return IncomingMessage{values->spans, std::move(run)};
+  };
 
-    // Decoding and execution run on the compute pool; this coroutine resumes on its strand.
-    const PeerIdentity& who = *peer;
-    struct Reply {
-      FrameKind kind = FrameKind::kError;
-      Bytes body;
-    };
-    auto work = [this, &frame, &who]() -> net::awaitable<Reply> {
-      RequestBatch batch;
-      Status decoded = DecodeRequestBatch(frame->body, &batch);
-      if (!decoded.ok()) {
-        (void)agent_->audit().Append(
-            AuditEvent{who.ToString(), "batch", "", {}, 0, AuditOutcome::kFailed, decoded.ToString(), {}});
-        co_return Reply{FrameKind::kError, EncodeErrorBody(decoded.WithContext("malformed request batch"))};
-      }
-      frame->body = Bytes();  // free the request before building the response
-      co_return Reply{FrameKind::kResponseBatch, EncodeResponseBatch(agent_->Execute(batch, who))};
-    };
-    const Reply reply = co_await net::co_spawn(compute_, work(), net::use_awaitable);
-    Status written = co_await WriteFrame(stream, reply.kind, reply.body, read_timeout);
-    if (!written.ok()) {
-      FEDRA_LOG(kWarn) << peer->ToString() << ": " << written.message();
-      co_return;
+  const Status ended = co_await link->Receive(on_head);
+  const StatusCode code = ended.code();
+  if (code == StatusCode::kUnavailable && ended.message().find("closed by peer") != std::string::npos) {
+    FEDRA_LOG(kInfo) << who.ToString() << " disconnected";
+    co_return;
+  }
+  FEDRA_LOG(kWarn) << who.ToString() << ": " << ended.message() << "; closing the connection";
+  (void)agent_->audit().Append(
+      AuditEvent{who.ToString(), "message", "", {}, 0, AuditOutcome::kFailed, ended.ToString(), {}});
+  if (code == StatusCode::kDataLoss || code == StatusCode::kResourceExhausted) {
+    // The peer is out of step, but the connection still works: say why before closing.
+    OutgoingMessage why{FrameKind::kError, 0, EncodeErrorBody(ended), {}};
+    if ((co_await link->Send(std::move(why))).ok()) {
+      co_await link->channel().LingeringClose(kLinger);
     }
   }
+  link->Close();
 }
 
 }  // namespace fedra

@@ -1,6 +1,7 @@
 // The site agent's TLS server: accepts only the federation's masters, reads framed request
-// batches with size limits and deadlines, runs them on a compute pool (never on an I/O thread),
-// and answers each with a response batch over the same persistent connection.
+// batches with size limits and deadlines (their values streaming straight into place), runs each
+// on a compute pool as soon as it has arrived (never on an I/O thread; batches on one connection
+// run side by side), and answers each with a response batch over the same persistent connection.
 #pragma once
 
 #include <memory>

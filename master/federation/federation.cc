@@ -62,12 +62,8 @@ Status Federation::FlushReleases() {
 }
 
 SiteResponses Federation::Call(const SiteRequests& requests) {
-  // Locked in the map's order, the same in every call, so two calls cannot deadlock.
-  std::vector<std::unique_lock<std::mutex>> locks;
-  for (const auto& [site, reqs] : requests) {
-    if (auto it = sites_.find(site); it != sites_.end()) locks.emplace_back(it->second->mu);
-  }
   std::map<std::string, RequestBatch> batches;
+  std::map<std::string, uint64_t> sent_to;  // the incarnation each batch was sent to, as known
   std::map<std::string, std::vector<VarId>> released;
   SiteResponses out;
   for (const auto& [site, reqs] : requests) {
@@ -88,6 +84,8 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
     if (!to_release.empty()) batch.requests.push_back(Request::Release(to_release));
     batch.requests.insert(batch.requests.end(), reqs.begin(), reqs.end());
     ++it->second->batches_sent;
+    std::lock_guard lock(it->second->mu);
+    sent_to[site] = it->second->incarnation;
   }
   std::map<std::string, std::future<Result<ResponseBatch>>> pending;
   for (const auto& [site, batch] : batches) pending.emplace(site, Send(site, batch));
@@ -96,9 +94,15 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
     // times out.
     Result<ResponseBatch> r = Wait(site, future);
     if (r.ok() && r->incarnation != 0) {
+      // Another call to this site may have seen the restart first and restored its variables;
+      // this batch may still have run before they were back.
       SiteState& state = *sites_.at(site);
+      std::lock_guard lock(state.mu);
       const uint64_t before = std::exchange(state.incarnation, r->incarnation);
-      if (before != 0 && before != r->incarnation) r = Rejoin(site, batches.at(site), std::move(r).value());
+      const uint64_t known = sent_to.at(site);
+      if (known != 0 && known != r->incarnation) {
+        r = Rejoin(site, batches.at(site), std::move(r).value(), /*restore=*/before != r->incarnation);
+      }
     }
     const std::vector<VarId>& sent = released[site];
     if (!r.ok()) {
@@ -121,8 +125,9 @@ Result<ResponseBatch> Federation::Wait(const std::string& site, std::future<Resu
   }
 }
 
-Result<ResponseBatch> Federation::Rejoin(const std::string& site, const RequestBatch& batch, ResponseBatch first) {
-  ++sites_.at(site)->restarts;
+Result<ResponseBatch> Federation::Rejoin(const std::string& site, const RequestBatch& batch, ResponseBatch first,
+                                         bool restore) {
+  if (restore) ++sites_.at(site)->restarts;
   const std::string where = "site '" + site + "' restarted";
   // Did the batch fail for want of variables from before the restart, and can they be made?
   std::set<VarId> made_here;
@@ -140,16 +145,18 @@ Result<ResponseBatch> Federation::Rejoin(const std::string& site, const RequestB
     if (q.output != 0) made_here.insert(q.output);
   }
   const bool again = failed && needs_old && lost == 0;
-  const RecipePlan plan = recipes_->Restore(site);
-  FEDRA_LOG(kWarn) << where << " (a new incarnation): making its " << plan.variables
-                   << " live variable(s) again from their recipes";
-  RequestBatch restore{next_batch_++, {}};
+  const RecipePlan plan = restore ? recipes_->Restore(site) : RecipePlan{};
+  if (restore) {
+    FEDRA_LOG(kWarn) << where << " (a new incarnation): making its " << plan.variables
+                     << " live variable(s) again from their recipes";
+  }
+  RequestBatch repair{next_batch_++, {}};
   // What the batch made before its inputs turned out missing goes first, as it runs again.
-  if (again && !made_here.empty()) restore.requests.push_back(Request::Release({made_here.begin(), made_here.end()}));
-  const size_t skip = restore.requests.size();
-  restore.requests.insert(restore.requests.end(), plan.requests.begin(), plan.requests.end());
-  if (!restore.requests.empty()) {
-    Result<ResponseBatch> restored = SendAndWait(site, restore);
+  if (again && !made_here.empty()) repair.requests.push_back(Request::Release({made_here.begin(), made_here.end()}));
+  const size_t skip = repair.requests.size();
+  repair.requests.insert(repair.requests.end(), plan.requests.begin(), plan.requests.end());
+  if (!repair.requests.empty()) {
+    Result<ResponseBatch> restored = SendAndWait(site, repair);
     if (!restored.ok()) return restored.status().WithContext(where + ", and its variables could not be made again");
     if (restored->incarnation != first.incarnation) return Unavailable(where + " again while it was being restored");
     const std::vector<Response> answers(restored->responses.begin() + static_cast<std::ptrdiff_t>(skip),

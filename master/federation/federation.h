@@ -46,8 +46,8 @@ class Federation {
 
   // Sends each site its batch, all sites in parallel, and waits for every answer (each call has
   // its own deadline). Unknown site names give a kNotFound result for that entry. Calls from
-  // several threads may run at once; those that share a site run one after another, so each
-  // site sees one batch at a time. Variables released since the last batch to a site
+  // several threads run at once, also to the same site: each waits only for its own answers.
+  // Variables released since the last batch to a site
   // are cleared at the start of this one, so releases cost no round trip of their own.
   SiteResponses Call(const SiteRequests& requests);
 
@@ -86,21 +86,22 @@ class Federation {
   Federation(std::vector<std::string> site_names, const Federation& parent);
 
   // Starts delivering `batch` to `site` (a known one) and returns the answer to come. Call starts
-  // every site's batch before it waits for any, so sites work in parallel; it holds the site's
-  // lock until the answer is in, and `site` and `batch` live as long.
+  // every site's batch before it waits for any, so sites work in parallel; `site` and `batch`
+  // live until the answer is in.
   virtual std::future<Result<ResponseBatch>> Send(const std::string& site, const RequestBatch& batch) = 0;
 
  private:
   struct SiteState {
-    std::mutex mu;  // one batch at a time
+    std::mutex mu;  // guards incarnation, and restoring the site after a restart
     std::atomic<uint64_t> batches_sent{0};
     uint64_t incarnation = 0;  // the last one seen (0: none yet), guarded by mu
     std::atomic<uint64_t> restarts{0};
   };
 
   // The answer to `batch` from `site`, which answered as a new incarnation: its variables made
-  // again, and the batch run again if it failed for their lack. Called with the site's lock.
-  Result<ResponseBatch> Rejoin(const std::string& site, const RequestBatch& batch, ResponseBatch first);
+  // again (unless `restore` is false: another call did so), and the batch run again if it failed
+  // for their lack. Called with the site's lock.
+  Result<ResponseBatch> Rejoin(const std::string& site, const RequestBatch& batch, ResponseBatch first, bool restore);
   Result<ResponseBatch> SendAndWait(const std::string& site, const RequestBatch& batch);
   static Result<ResponseBatch> Wait(const std::string& site, std::future<Result<ResponseBatch>>& future);
 

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/config.h"
+#include "common/framing.h"
 
 namespace fedra {
 
@@ -39,13 +40,18 @@ Result<FederationConfig> ParseFederationConfig(const nlohmann::json& doc, const 
     JsonFields l(*limits, f.Path("limits"));
     int64_t connect = config.connect_timeout.count(), call = config.call_timeout.count();
     int64_t max_message = static_cast<int64_t>(config.max_message_bytes);
+    int64_t max_values = static_cast<int64_t>(config.max_value_bytes);
     FEDRA_RETURN_IF_ERROR(l.Optional("connect_timeout_s", &connect, 1, 3600));
     FEDRA_RETURN_IF_ERROR(l.Optional("call_timeout_s", &call, 1, 86400));
-    FEDRA_RETURN_IF_ERROR(l.Optional("max_message_bytes", &max_message, 1024, int64_t{1} << 40));
+    // A frame must hold a value chunk.
+    FEDRA_RETURN_IF_ERROR(
+        l.Optional("max_message_bytes", &max_message, static_cast<int64_t>(kValueChunkBytes), int64_t{1} << 40));
+    FEDRA_RETURN_IF_ERROR(l.Optional("max_value_bytes", &max_values, 1024, int64_t{1} << 50));
     FEDRA_RETURN_IF_ERROR(l.Finish());
     config.connect_timeout = std::chrono::seconds(connect);
     config.call_timeout = std::chrono::seconds(call);
     config.max_message_bytes = static_cast<uint64_t>(max_message);
+    config.max_value_bytes = static_cast<uint64_t>(max_values);
   }
   FEDRA_RETURN_IF_ERROR(f.Finish());
   return config;
@@ -63,7 +69,8 @@ nlohmann::ordered_json FederationConfigJson(const FederationConfig& config, cons
           {"limits",
            {{"connect_timeout_s", config.connect_timeout.count()},
             {"call_timeout_s", config.call_timeout.count()},
-            {"max_message_bytes", config.max_message_bytes}}}};
+            {"max_message_bytes", config.max_message_bytes},
+            {"max_value_bytes", config.max_value_bytes}}}};
 }
 
 Result<FederationConfig> LoadFederationConfig(const std::filesystem::path& path) {

@@ -30,7 +30,9 @@ struct FederationConfig {
   std::vector<SiteAddress> sites;
   std::chrono::seconds connect_timeout{5};
   std::chrono::seconds call_timeout{60};
-  uint64_t max_message_bytes = 2ull << 30;  // largest response accepted
+  // Largest frame accepted: a response batch's head, or one chunk of its values.
+  uint64_t max_message_bytes = 64ull << 20;
+  uint64_t max_value_bytes = 64ull << 30;  // the most one response's values may take
 };
 
 Result<FederationConfig> LoadFederationConfig(const std::filesystem::path& path);

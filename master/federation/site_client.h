@@ -1,16 +1,19 @@
-// One persistent mutual-TLS connection from the master to one site. Connects on first use,
-// checks that the peer's certificate names this site, and reconnects after the site restarts.
-// Every step has a deadline; every error names the site.
+// One persistent mutual-TLS link from the master to one site. Connects on first use, checks that
+// the peer's certificate names this site, and reconnects after the site restarts. Batches from
+// several callers share the link: each carries its id, answers may come back in any order, and a
+// caller waits only for its own. Every step has a deadline; every error names the site.
 #pragma once
 
+#include <map>
 #include <memory>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "common/framing.h"
+#include "common/message_link.h"
 #include "federated/protocol.h"
 #include "master/federation/federation_config.h"
 
@@ -22,16 +25,21 @@ class SiteClient {
              const FederationConfig& config);
 
   const SiteAddress& site() const { return site_; }
-  // Runs this client's coroutines; Call must only be awaited on it, one call at a time.
+  // Runs this client's coroutines; Call must only be awaited on it.
   boost::asio::strand<boost::asio::io_context::executor_type>& strand() { return strand_; }
 
-  // Sends one batch and returns its responses (exactly one per request). A connection that
-  // turns out to be dead is replaced once before giving up.
+  // Sends one batch and returns its responses (exactly one per request); `batch` lives until
+  // then. Calls may overlap. A link that turns out to be dead is replaced once before giving up.
   boost::asio::awaitable<Result<ResponseBatch>> Call(const RequestBatch& batch);
 
  private:
+  struct Pending;
+
+  boost::asio::awaitable<Status> EnsureConnected();
   boost::asio::awaitable<Status> Connect();
-  boost::asio::awaitable<Result<ResponseBatch>> Exchange(const RequestBatch& batch, const Bytes& body);
+  boost::asio::awaitable<void> ReceiveOn(std::shared_ptr<MessageLink> link);
+  boost::asio::awaitable<Result<ResponseBatch>> Exchange(const RequestBatch& batch, std::shared_ptr<MessageLink> link);
+  Result<IncomingMessage> OnHead(const MessageLink* link, const FrameHeader& header, Bytes head);
 
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
@@ -39,7 +47,11 @@ class SiteClient {
   const Duration connect_timeout_;
   const Duration call_timeout_;
   const uint64_t max_message_bytes_;
-  std::unique_ptr<TlsStream> stream_;  // null while disconnected
+  const uint64_t max_value_bytes_;
+  std::shared_ptr<MessageLink> link_;  // null while disconnected
+  bool connecting_ = false;
+  boost::asio::steady_timer connected_;                   // cancelled when a connection attempt ends
+  std::map<uint64_t, std::shared_ptr<Pending>> pending_;  // calls awaiting their answer, by batch id
 };
 
 }  // namespace fedra

@@ -67,11 +67,13 @@ TEST_CASE("matrix codec rejects truncation and absurd shapes before allocating")
 }
 
 TEST_CASE("frame header checks magic, version, kind and size limit") {
-  auto h = EncodeFrameHeader(FrameKind::kRequestBatch, 100);
+  auto h = EncodeFrameHeader(FrameKind::kRequestBatch, 0x1122334455667788, 100);
   Result<FrameHeader> ok = DecodeFrameHeader(h, 1000);
   REQUIRE(ok.ok());
   CHECK(ok->kind == FrameKind::kRequestBatch);
+  CHECK(ok->id == 0x1122334455667788);
   CHECK(ok->length == 100);
+  CHECK(DecodeFrameHeader(EncodeFrameHeader(FrameKind::kValueChunk, 1, 5), 1000)->kind == FrameKind::kValueChunk);
 
   CHECK(DecodeFrameHeader(h, 99).status().code() == StatusCode::kResourceExhausted);
   auto bad_magic = h;

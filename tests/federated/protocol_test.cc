@@ -37,6 +37,89 @@ TEST_CASE("request batches round-trip every request type") {
   }
 }
 
+// The bytes of out-of-line values, concatenated as the chunks would carry them.
+Bytes Chunks(const OutgoingValues& values) {
+  Bytes out;
+  for (const auto& v : values) out.insert(out.end(), v.begin(), v.end());
+  return out;
+}
+
+// Fills `in`'s places from `bytes`, as the link does chunk by chunk.
+void Deliver(const Bytes& bytes, IncomingValues* in) {
+  size_t at = 0;
+  for (const auto& span : in->spans) {
+    REQUIRE(at + span.size() <= bytes.size());
+    std::memcpy(span.data(), bytes.data() + at, span.size());
+    at += span.size();
+  }
+  CHECK(at == bytes.size());
+  in->Finish();
+}
+
+TEST_CASE("large values travel out of line, straight from and into their matrices") {
+  const Matrix big = Matrix::Random(300, 40);  // 96,000 bytes: out of line
+  Eigen::VectorXf params = Eigen::VectorXf::Random(20000);
+  const Matrix small = Matrix::Random(3, 2);
+  RequestBatch batch{9,
+                     {Request::Put(1, big), Request::PutEncoded(2, EncodeFloatValue(params)), Request::Put(3, small),
+                      Request::Ping()}};
+  OutgoingValues out;
+  const Bytes head = EncodeRequestBatch(batch, &out);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].data() == reinterpret_cast<const uint8_t*>(batch.requests[0].value->data()));  // no copy
+  CHECK(out[1].size() == params.size() * sizeof(float));
+  CHECK(head.size() < 1000);
+
+  RequestBatch back;
+  IncomingValues in;
+  in.max_bytes = 1 << 20;
+  REQUIRE(DecodeRequestBatch(head, &back, &in).ok());
+  REQUIRE(in.spans.size() == 2);
+  Deliver(Chunks(out), &in);
+  CHECK(*back.requests[0].value == big);
+  CHECK(*back.requests[1].value == params.cast<double>());
+  CHECK(*back.requests[2].value == small);
+  CHECK_FALSE(back.requests[3].value.has_value());
+
+  SUBCASE("a head with out-of-line values is refused where values must be inline") {
+    RequestBatch inline_only;
+    CHECK(DecodeRequestBatch(head, &inline_only).message().find("out of line") != std::string::npos);
+  }
+  SUBCASE("values over the receiver's limit are refused before anything is allocated") {
+    IncomingValues tight;
+    tight.max_bytes = 100'000;
+    RequestBatch refused;
+    const Status s = DecodeRequestBatch(head, &refused, &tight);
+    CHECK(s.code() == StatusCode::kResourceExhausted);
+    CHECK_MESSAGE(s.message().find("exceed the limit of 100000") != std::string::npos, s.message());
+  }
+}
+
+TEST_CASE("a site's variable is answered out of line as it is held, and packed bytes too") {
+  auto held = std::make_shared<const Matrix>(Matrix::Random(200, 100));
+  Response get;
+  get.held_value = held;
+  Response packed;
+  packed.packed = Bytes(100'000, 7);
+  ResponseBatch batch{4, 1, {get, packed, Response{Status::Ok(), {}, Matrix::Ones(2, 2), {}}}};
+  OutgoingValues out;
+  const Bytes head = EncodeResponseBatch(batch, &out);
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].data() == reinterpret_cast<const uint8_t*>(held->data()));
+  ResponseBatch back;
+  IncomingValues in;
+  in.max_bytes = 1 << 30;
+  REQUIRE(DecodeResponseBatch(head, &back, &in).ok());
+  Deliver(Chunks(out), &in);
+  CHECK(*back.responses[0].value == *held);
+  CHECK(back.responses[1].packed == packed.packed);
+  CHECK(*back.responses[2].value == Matrix::Ones(2, 2));
+  // Without a list for them, the same values are written inline.
+  ResponseBatch whole;
+  REQUIRE(DecodeResponseBatch(EncodeResponseBatch(batch), &whole).ok());
+  CHECK(*whole.responses[0].value == *held);
+}
+
 TEST_CASE("request metadata nested deeper than the JSON limit is refused, not parsed") {
   Request deep = Request::Ping();
   nlohmann::json params = 1;

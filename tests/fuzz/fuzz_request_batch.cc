@@ -17,6 +17,11 @@ void ParseAll(const nlohmann::json& params) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // Also as a head whose values follow out of line, within a small limit.
+  fedra::RequestBatch head;
+  fedra::IncomingValues values;
+  values.max_bytes = 1 << 20;
+  (void)fedra::DecodeRequestBatch(std::span<const uint8_t>(data, size), &head, &values);
   fedra::RequestBatch batch;
   if (!fedra::DecodeRequestBatch(std::span<const uint8_t>(data, size), &batch).ok()) return 0;
   for (const fedra::Request& q : batch.requests) {

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   }
   const fs::path dir = argv[1];
 
-  const auto header = EncodeFrameHeader(FrameKind::kRequestBatch, 1234);
+  const auto header = EncodeFrameHeader(FrameKind::kRequestBatch, 7, 1234);
   Bytes frame(header.begin(), header.end());
   const Bytes error = EncodeErrorBody(NotFound("unknown variable 7"));
   frame.insert(frame.end(), error.begin(), error.end());

@@ -22,8 +22,8 @@ TEST_CASE("Gram and CrossProduct agree with Eigen, through OpenBLAS and without"
     Eigen::Index rows, cols, other;
   };
   // 65,536 values is where OpenBLAS takes over; 10,001 x 7 and 1,001 x 131 are above it.
-  for (const Shape& s : {Shape{50, 4, 3}, Shape{10'001, 7, 1}, Shape{10'001, 7, 5}, Shape{1'001, 131, 2},
-                         Shape{70'000, 1, 1}}) {
+  for (const Shape& s :
+       {Shape{50, 4, 3}, Shape{10'001, 7, 1}, Shape{10'001, 7, 5}, Shape{1'001, 131, 2}, Shape{70'000, 1, 1}}) {
     CAPTURE(s.rows);
     CAPTURE(s.cols);
     const Matrix x = Matrix::Random(s.rows, s.cols) * 100;

@@ -82,4 +82,12 @@ void ChildProcess::Kill() {
   pid_ = -1;
 }
 
+uint64_t PeakResidentBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
 }  // namespace fedra::testing

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -51,5 +52,8 @@ bool WaitFor(Condition condition, std::chrono::milliseconds timeout) {
   }
   return true;
 }
+
+// The process's peak resident memory so far (VmHWM), in bytes; 0 when it cannot be read.
+uint64_t PeakResidentBytes(pid_t pid);
 
 }  // namespace fedra::testing

@@ -15,7 +15,7 @@ Result<ResponseBatch> Exchange(SiteAgent& site, const RequestBatch& batch, const
   const Bytes request = EncodeRequestBatch(batch);
   RequestBatch received;
   FEDRA_RETURN_IF_ERROR(DecodeRequestBatch(request, &received).WithContext("malformed request batch"));
-  const Bytes response = EncodeResponseBatch(site.Execute(received, master));
+  const Bytes response = EncodeResponseBatch(site.Execute(std::move(received), master));
   ResponseBatch answer;
   FEDRA_RETURN_IF_ERROR(DecodeResponseBatch(response, &answer));
   return answer;

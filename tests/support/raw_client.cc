@@ -46,8 +46,8 @@ Status RawClient::Send(std::span<const uint8_t> bytes) {
   return ec ? Unavailable("write: " + ec.message()) : Status::Ok();
 }
 
-Status RawClient::SendFrame(FrameKind kind, std::span<const uint8_t> body) {
-  const auto header = EncodeFrameHeader(kind, body.size());
+Status RawClient::SendFrame(FrameKind kind, std::span<const uint8_t> body, uint64_t id) {
+  const auto header = EncodeFrameHeader(kind, id, body.size());
   FEDRA_RETURN_IF_ERROR(Send(header));
   return Send(body);
 }
@@ -65,13 +65,13 @@ Result<Frame> RawClient::ReadFrame(uint64_t max_body) {
   std::array<uint8_t, kFrameHeaderBytes> header{};
   FEDRA_RETURN_IF_ERROR(ReadExactly(header.data(), header.size()));
   FEDRA_ASSIGN_OR_RETURN(FrameHeader h, DecodeFrameHeader(header, max_body));
-  Frame frame{h.kind, Bytes(h.length)};
+  Frame frame{h.kind, h.id, Bytes(h.length)};
   FEDRA_RETURN_IF_ERROR(ReadExactly(frame.body.data(), frame.body.size()));
   return frame;
 }
 
 Result<ResponseBatch> RawClient::Call(const RequestBatch& batch) {
-  FEDRA_RETURN_IF_ERROR(SendFrame(FrameKind::kRequestBatch, EncodeRequestBatch(batch)));
+  FEDRA_RETURN_IF_ERROR(SendFrame(FrameKind::kRequestBatch, EncodeRequestBatch(batch), batch.id));
   FEDRA_ASSIGN_OR_RETURN(Frame frame, ReadFrame());
   if (frame.kind == FrameKind::kError) return DecodeErrorBody(frame.body);
   ResponseBatch out;

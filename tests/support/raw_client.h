@@ -28,7 +28,7 @@ class RawClient {
   // Connects and completes the TLS handshake; the status says why not.
   Status Connect();
   Status Send(std::span<const uint8_t> bytes);
-  Status SendFrame(FrameKind kind, std::span<const uint8_t> body);
+  Status SendFrame(FrameKind kind, std::span<const uint8_t> body, uint64_t id = 1);
   // Reads one frame (kUnavailable when the site closed the connection).
   Result<Frame> ReadFrame(uint64_t max_body = 1ull << 32);
   // Sends a batch and decodes the answer; a kError frame becomes its Status.

@@ -27,7 +27,7 @@ struct BadInputSite {
 
   BadInputSite() {
     local.EditConfig("a", [](nlohmann::json& c) {
-      c["limits"]["max_message_bytes"] = 4096;
+      c["limits"]["max_message_bytes"] = 1 << 20;
       c["limits"]["max_response_bytes"] = 64 << 10;
       c["limits"]["read_timeout_s"] = 2;
     });
@@ -88,17 +88,17 @@ TEST_CASE("malformed messages get a clear error and the site keeps serving") {
   }
   SUBCASE("an oversized message is refused before its body is read") {
     auto c = site.Connected();
-    auto header = EncodeFrameHeader(FrameKind::kRequestBatch, 1 << 30);
+    auto header = EncodeFrameHeader(FrameKind::kRequestBatch, 1, 1 << 30);
     REQUIRE(c->Send(header).ok());
     Result<Frame> f = c->ReadFrame();
     REQUIRE(f.ok());
     Status s = DecodeErrorBody(f->body);
     CHECK(s.code() == StatusCode::kResourceExhausted);
-    CHECK(s.message().find("exceeds the limit of 4096") != std::string::npos);
+    CHECK(s.message().find("exceeds the limit of 1048576") != std::string::npos);
   }
   SUBCASE("a message cut short is dropped at the read deadline, not waited on forever") {
     auto c = site.Connected();
-    auto header = EncodeFrameHeader(FrameKind::kRequestBatch, 1000);
+    auto header = EncodeFrameHeader(FrameKind::kRequestBatch, 1, 1000);
     REQUIRE(c->Send(header).ok());
     const Bytes part(10, 0);
     REQUIRE(c->Send(part).ok());
@@ -127,15 +127,6 @@ TEST_CASE("malformed messages get a clear error and the site keeps serving") {
     CHECK(pong.ok());
   }
   site.CheckStillServing();
-}
-
-// The site's peak resident memory so far (VmHWM), in bytes.
-uint64_t PeakRss(pid_t pid) {
-  std::istringstream in(testing::ReadFile("/proc/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
 }
 
 TEST_CASE("a batch's answers are bounded: sixty audit requests do not make a response of megabytes") {
@@ -171,13 +162,13 @@ TEST_CASE("a header that declares a large body and sends none costs the site lit
     c["limits"]["read_timeout_s"] = 2;
   });
   local.StartAll();
-  const uint64_t before = PeakRss(local.process("a").pid());
+  const uint64_t before = testing::PeakResidentBytes(local.process("a").pid());
   // Four connections each declare 200 MiB and send one byte; the site drops them at its deadline.
   std::vector<std::unique_ptr<RawClient>> clients;
   for (int i = 0; i < 4; ++i) {
     clients.push_back(std::make_unique<RawClient>(local.master_tls(), local.port("a"), std::chrono::seconds(10)));
     REQUIRE(clients.back()->Connect().ok());
-    REQUIRE(clients.back()->Send(EncodeFrameHeader(FrameKind::kRequestBatch, 200 << 20)).ok());
+    REQUIRE(clients.back()->Send(EncodeFrameHeader(FrameKind::kRequestBatch, 1, 200 << 20)).ok());
     REQUIRE(clients.back()->Send(Bytes(1, 0)).ok());
   }
   auto dropped = [&] {
@@ -191,7 +182,7 @@ TEST_CASE("a header that declares a large body and sends none costs the site lit
   };
   REQUIRE(testing::WaitFor(dropped, std::chrono::seconds(10)));
   // Allocating the declared bodies would have added 800 MiB.
-  const uint64_t peak = PeakRss(local.process("a").pid());
+  const uint64_t peak = testing::PeakResidentBytes(local.process("a").pid());
   CHECK_MESSAGE(peak < before + (64u << 20), "peak RSS grew from " << before << " to " << peak << " bytes");
 }
 

@@ -132,7 +132,7 @@ check "master lists both sites" test "$(json_eval "$F/master-m/federation.json" 
 check "master site a port" test "$(json_get "$F/master-m/federation.json" '["sites"][0]["port"]')" = 7101
 check "master site b port" test "$(json_get "$F/master-m/federation.json" '["sites"][1]["port"]')" = 7000
 check "master site b host" test "$(json_get "$F/master-m/federation.json" '["sites"][1]["host"]')" = 127.0.0.1
-check "master max_message_bytes" test "$(json_get "$F/master-m/federation.json" '["limits"]["max_message_bytes"]')" = 2147483648
+check "master max_message_bytes" test "$(json_get "$F/master-m/federation.json" '["limits"]["max_message_bytes"]')" = 67108864
 check "no temp files left" test -z "$(find "$F" -name '.fedra-provision*' -o -name '*.csr' -o -name '*.cnf')"
 
 # ------------------------------------------------------------------ idempotent re-run

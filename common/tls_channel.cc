@@ -1,0 +1,228 @@
+#include "common/tls_channel.h"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include <openssl/err.h>
+
+#include "common/as_tuple.h"
+
+namespace fedra {
+namespace net = boost::asio;
+namespace {
+
+// OpenSSL's records are at most 16 KiB; reading ahead this much takes a burst of them per
+// system call.
+constexpr int kReadAheadBytes = 256 << 10;
+
+// A socket BIO that sends with MSG_NOSIGNAL: a peer that has gone must fail the write, not raise
+// SIGPIPE and end the process (OpenSSL's own socket BIO calls write()).
+int BioWrite(BIO* bio, const char* data, size_t n, size_t* written) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t r = ::send(static_cast<int>(BIO_get_fd(bio, nullptr)), data, n, MSG_NOSIGNAL);
+  if (r >= 0) {
+    *written = static_cast<size_t>(r);
+    return 1;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
+  return 0;
+}
+
+int BioRead(BIO* bio, char* data, size_t n, size_t* read) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t r = ::recv(static_cast<int>(BIO_get_fd(bio, nullptr)), data, n, 0);
+  if (r > 0) {
+    *read = static_cast<size_t>(r);
+    return 1;
+  }
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(bio);
+  return 0;  // 0 bytes: end of stream
+}
+
+long BioCtrl(BIO* bio, int cmd, long num, void* ptr) {
+  switch (cmd) {
+    case BIO_C_SET_FD:
+      BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(*static_cast<int*>(ptr))));
+      BIO_set_init(bio, 1);
+      return 1;
+    case BIO_C_GET_FD: {
+      const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)));
+      if (ptr) *static_cast<int*>(ptr) = fd;
+      return fd;
+    }
+    case BIO_CTRL_FLUSH: return 1;
+    default: (void)num; return 0;
+  }
+}
+
+BIO_METHOD* NoSignalSocketMethod() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "fedra socket");
+    BIO_meth_set_write_ex(m, BioWrite);
+    BIO_meth_set_read_ex(m, BioRead);
+    BIO_meth_set_ctrl(m, BioCtrl);
+    return m;
+  }();
+  return method;
+}
+
+std::string TlsReason() {
+  const unsigned long e = ERR_peek_last_error();
+  std::string reason = e ? ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown" : "unknown";
+  ERR_clear_error();
+  return reason;
+}
+
+}  // namespace
+
+TlsChannel::TlsChannel(net::ip::tcp::socket socket, SSL_CTX* context, Side side)
+    : socket_(std::move(socket)), watches_{Watch(socket_.get_executor()), Watch(socket_.get_executor())} {
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);
+  socket_.set_option(net::ip::tcp::no_delay(true), ignored);
+  ssl_ = SSL_new(context);
+  BIO* bio = BIO_new(NoSignalSocketMethod());
+  int fd = socket_.native_handle();
+  BIO_ctrl(bio, BIO_C_SET_FD, 0, &fd);
+  SSL_set_bio(ssl_, bio, bio);
+  SSL_set_read_ahead(ssl_, 1);
+  SSL_set_default_read_buffer_len(ssl_, kReadAheadBytes);
+  // A partial write reports each sealed record, so a retry never re-offers a moved buffer.
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (side == Side::kClient) {
+    SSL_set_connect_state(ssl_);
+  } else {
+    SSL_set_accept_state(ssl_);
+  }
+}
+
+TlsChannel::~TlsChannel() {
+  for (Watch& watch : watches_) watch.timer.cancel();
+  SSL_free(ssl_);
+}
+
+net::awaitable<Status> TlsChannel::Await(int ret, Deadline deadline, Direction direction, const char* what) {
+  const int error = SSL_get_error(ssl_, ret);
+  net::socket_base::wait_type wait = net::socket_base::wait_read;
+  switch (error) {
+    case SSL_ERROR_WANT_READ: break;
+    case SSL_ERROR_WANT_WRITE: wait = net::socket_base::wait_write; break;
+    case SSL_ERROR_ZERO_RETURN: co_return Unavailable(std::string(what) + ": connection closed by peer");
+    case SSL_ERROR_SYSCALL: {
+      const int e = errno;
+      ERR_clear_error();
+      if (timed_out_) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
+      if (e == 0 || e == ECONNRESET || e == EPIPE) {
+        co_return Unavailable(std::string(what) + ": connection closed by peer");
+      }
+      co_return Unavailable(std::string(what) + ": " + std::strerror(e));
+    }
+    default: {
+      const unsigned long e = ERR_peek_last_error();
+      if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ERR_clear_error();
+        co_return Unavailable(std::string(what) + ": connection closed by peer");
+      }
+      if (timed_out_) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
+      if (!SSL_is_init_finished(ssl_)) co_return Unauthenticated(std::string(what) + ": " + TlsReason());
+      co_return Unavailable(std::string(what) + ": TLS error: " + TlsReason());
+    }
+  }
+  if (timed_out_) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
+  if (!socket_.is_open()) co_return Unavailable(std::string(what) + ": connection closed");
+  Watch& watch = watches_[direction];
+  watch.deadline = deadline;
+  watch.waiting = true;
+  if (deadline < watch.armed) Arm(watch);
+  auto [ec] = co_await socket_.async_wait(wait, kAsTuple);
+  watch.waiting = false;
+  if (timed_out_) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
+  if (ec) co_return Unavailable(std::string(what) + ": connection closed");
+  co_return Status::Ok();
+}
+
+void TlsChannel::Arm(Watch& watch) {
+  watch.armed = watch.deadline;
+  watch.timer.expires_at(watch.deadline);
+  watch.timer.async_wait([this, &watch](const boost::system::error_code& ec) {
+    if (ec) return;  // armed again, or the channel is gone
+    watch.armed = Deadline::max();
+    if (!watch.waiting) return;  // the next wait arms it
+    if (std::chrono::steady_clock::now() < watch.deadline) {
+      Arm(watch);  // this wait's deadline is later than the one the timer was armed for
+      return;
+    }
+    timed_out_ = true;
+    Close();
+  });
+}
+
+net::awaitable<Status> TlsChannel::Handshake(Deadline deadline) {
+  for (;;) {
+    ERR_clear_error();
+    const int ret = SSL_do_handshake(ssl_);
+    if (ret == 1) co_return Status::Ok();
+    const Status waited = co_await Await(ret, deadline, kReading, "TLS handshake");
+    if (!waited.ok()) co_return waited;
+  }
+}
+
+net::awaitable<Status> TlsChannel::Read(std::span<uint8_t> out, Deadline first, Deadline rest, size_t* arrived) {
+  size_t got = 0;
+  while (got < out.size()) {
+    ERR_clear_error();
+    size_t n = 0;
+    const int ret = SSL_read_ex(ssl_, out.data() + got, out.size() - got, &n);
+    if (ret == 1) {
+      got += n;
+      if (arrived) *arrived += n;
+      continue;
+    }
+    const Status waited = co_await Await(ret, got == 0 ? first : rest, kReading, "reading");
+    if (!waited.ok()) co_return waited;
+  }
+  co_return Status::Ok();
+}
+
+net::awaitable<Status> TlsChannel::Write(std::span<const uint8_t> data, Deadline deadline) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    ERR_clear_error();
+    size_t n = 0;
+    const int ret = SSL_write_ex(ssl_, data.data() + sent, data.size() - sent, &n);
+    if (ret == 1) {
+      sent += n;
+      continue;
+    }
+    const Status waited = co_await Await(ret, deadline, kWriting, "writing");
+    if (!waited.ok()) co_return waited;
+  }
+  co_return Status::Ok();
+}
+
+net::awaitable<void> TlsChannel::LingeringClose(Duration linger) {
+  boost::system::error_code ec;
+  socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  Watch& watch = watches_[kReading];
+  watch.deadline = DeadlineAfter(linger);
+  watch.waiting = true;
+  if (watch.deadline < watch.armed) Arm(watch);
+  std::array<char, 4096> sink;
+  for (;;) {
+    auto [read_ec, n] = co_await socket_.async_read_some(net::buffer(sink), kAsTuple);
+    if (read_ec) break;
+  }
+  watch.waiting = false;
+  Close();
+}
+
+void TlsChannel::Close() {
+  boost::system::error_code ignored;
+  socket_.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+}  // namespace fedra
