@@ -66,6 +66,21 @@ Status DecodeErrorBody(std::span<const uint8_t> body) {
   return Status(*known, message);
 }
 
+Bytes HeadBody(uint64_t value_bytes, std::span<const uint8_t> head) {
+  Bytes body(sizeof(value_bytes) + head.size());
+  std::memcpy(body.data(), &value_bytes, sizeof(value_bytes));
+  if (!head.empty()) std::memcpy(body.data() + sizeof(value_bytes), head.data(), head.size());
+  return body;
+}
+
+Result<uint64_t> SplitHeadBody(Bytes* body) {
+  uint64_t value_bytes = 0;
+  if (body->size() < sizeof(value_bytes)) return DataLoss("a head too short to say how many bytes of values follow");
+  std::memcpy(&value_bytes, body->data(), sizeof(value_bytes));
+  body->erase(body->begin(), body->begin() + sizeof(value_bytes));
+  return value_bytes;
+}
+
 net::awaitable<Result<FrameHeader>> ReadFrameHeader(TlsChannel& channel, uint64_t max_body, Deadline first,
                                                     Deadline rest) {
   std::array<uint8_t, kFrameHeaderBytes> header{};

@@ -2,10 +2,10 @@
 //
 // A frame is a 24-byte header — magic "FDRA", protocol version (u16), kind (u16), message id
 // (u64), body length (u64), all little-endian — followed by the body. A message is a head frame
-// (a request batch, a response batch or an error) and, when it carries large values, the value
-// chunks that follow it: kValueChunk frames with the same message id, each at most one chunk
-// long, whose bytes land in the values the head declared, in order. Frames of different messages
-// may interleave, so a large transfer never holds up a small one.
+// (a request batch or a response batch, after the count of its values' bytes; or an error) and,
+// when it carries large values, the value chunks that follow it: kValueChunk frames with the same message id, each at
+// most one chunk long, whose bytes land in the values the head declared, in order. Frames of different messages may
+// interleave, so a large transfer never holds up a small one.
 //
 // The reader checks magic, version and kind, and refuses a body over its limit before reading
 // it; every read and write has a deadline.
@@ -57,6 +57,13 @@ Result<FrameHeader> DecodeFrameHeader(std::span<const uint8_t, kFrameHeaderBytes
 // An encoded Status as the body of a kError frame, and back.
 Bytes EncodeErrorBody(const Status& status);
 Status DecodeErrorBody(std::span<const uint8_t> body);
+
+// The body of a batch's head frame (not an error's): the bytes of values that follow it as chunks
+// (u64), then the encoded batch. Knowing them, a receiver that refuses the batch can still skip
+// its values and stay in step.
+Bytes HeadBody(uint64_t value_bytes, std::span<const uint8_t> head);
+// Takes the count off the front of `body` and returns it.
+Result<uint64_t> SplitHeadBody(Bytes* body);
 
 // Reads a frame header: the first byte by `first` (an idle connection may wait long), the rest by
 // `rest`. Errors: kDeadlineExceeded, kUnavailable when the peer closed, kDataLoss for a bad

@@ -74,7 +74,7 @@ struct MessageLink::Outgoing {
 };
 
 struct MessageLink::Incoming {
-  IncomingMessage message;
+  IncomingMessage message;  // no values: the values are read and dropped
   uint64_t remaining = 0;
   size_t value = 0;
   uint64_t offset = 0;
@@ -86,12 +86,19 @@ MessageLink::MessageLink(std::unique_ptr<TlsChannel> channel, LinkOptions option
 
 MessageLink::~MessageLink() = default;
 
+void MessageLink::EndWork() {
+  if (--working_ == 0 && incoming_.empty()) channel_->ShortenRead(DeadlineAfter(options_.idle));
+}
+
 net::awaitable<Status> MessageLink::Send(OutgoingMessage message) {
   if (!write_failure_.ok()) co_return write_failure_;
   if (closed()) co_return Unavailable("sending to " + options_.peer + ": connection closed");
   auto out = std::make_shared<Outgoing>(std::move(message), channel_->socket().get_executor(), options_.peer);
   // Empty values would only cost empty chunks.
   std::erase_if(out->message.values, [](const auto& v) { return v.empty(); });
+  if (out->message.kind != FrameKind::kError) {
+    out->message.head = HeadBody(TotalBytes(out->message.values), out->message.head);
+  }
   queue_.push_back(out);
   // With no writer at work, this call writes, until its own message is out: no hand-over to
   // another coroutine on the way of a small answer.
@@ -164,6 +171,16 @@ net::awaitable<Status> MessageLink::WriteNextFrame(Outgoing& out) {
 }
 
 net::awaitable<Status> MessageLink::ReadChunk(Incoming& in, uint64_t length) {
+  if (in.message.values.empty()) {  // a refused message's values: read into a scratch buffer
+    Bytes sink(std::min<uint64_t>(length, 64 << 10));
+    while (length > 0) {
+      const uint64_t n = std::min<uint64_t>(length, sink.size());
+      FEDRA_CO_RETURN_IF_ERROR(co_await channel_->Read(std::span(sink).first(n), DeadlineAfter(options_.frame)));
+      length -= n;
+      in.remaining -= n;
+    }
+    co_return Status::Ok();
+  }
   while (length > 0) {
     const std::span<uint8_t> value = in.message.values[in.value];
     const uint64_t n = std::min<uint64_t>(length, value.size() - in.offset);
@@ -183,8 +200,11 @@ net::awaitable<Status> MessageLink::ReadChunk(Incoming& in, uint64_t length) {
 net::awaitable<Status> MessageLink::Receive(OnHead on_head) {
   Status why;
   for (;;) {
-    // Once a message has begun, its next chunk may not keep us waiting long.
-    const Deadline first = DeadlineAfter(incoming_.empty() ? options_.idle : options_.frame);
+    // Once a message has begun, its next chunk may not keep us waiting long; while work is in
+    // hand the peer waits for us, and the link is not idle.
+    const Deadline first = !incoming_.empty() ? DeadlineAfter(options_.frame)
+                           : working_ > 0     ? Deadline::max()
+                                              : DeadlineAfter(options_.idle);
     Result<FrameHeader> header =
         co_await ReadFrameHeader(*channel_, options_.max_frame_bytes, first, DeadlineAfter(options_.frame));
     if (!header.ok()) {
@@ -212,7 +232,7 @@ net::awaitable<Status> MessageLink::Receive(OnHead on_head) {
       if (in.remaining == 0) {
         IncomingMessage done = std::move(in.message);
         incoming_.erase(it);
-        done.done(Status::Ok());
+        if (done.done) done.done(Status::Ok());
       }
       continue;
     }
@@ -225,23 +245,45 @@ net::awaitable<Status> MessageLink::Receive(OnHead on_head) {
       why = DataLoss("message " + std::to_string(id) + " began again before its values had all arrived");
       break;
     }
-    Result<IncomingMessage> message = on_head(*header, std::move(*body));
+    uint64_t declared = 0;
+    if (header->kind != FrameKind::kError) {
+      Result<uint64_t> split = SplitHeadBody(&*body);
+      if (!split.ok()) {
+        why = split.status().WithContext("message " + std::to_string(id));
+        break;
+      }
+      declared = *split;
+    }
+    Result<IncomingMessage> message = Internal("the head was not handled");
+    try {
+      message = on_head(*header, std::move(*body));
+    } catch (const std::exception& e) {  // bad_alloc making room for its values, and the like
+      message = ResourceExhausted("message " + std::to_string(id) + ": " + e.what());
+    }
     if (!message.ok()) {
       why = message.status();
       break;
     }
     const uint64_t total = TotalBytes(message->values);
-    if (total == 0) {
+    // A head the receiver refused (it has answered why) declares values nobody will place: they
+    // are read and dropped, and the link stays in step.
+    if (total != declared && total != 0) {
+      why = DataLoss("message " + std::to_string(id) + " declares " + std::to_string(declared) +
+                     " bytes of values, and its head " + std::to_string(total));
+      break;
+    }
+    if (declared == 0) {
       if (message->done) message->done(Status::Ok());
       continue;
     }
     std::erase_if(message->values, [](const auto& v) { return v.empty(); });
-    incoming_.emplace(id, std::make_unique<Incoming>(Incoming{
-                              std::move(*message), total, 0, 0,
-                              Progress("receiving message " + std::to_string(id) + " from " + options_.peer, total)}));
+    incoming_.emplace(
+        id, std::make_unique<Incoming>(
+                Incoming{std::move(*message), declared, 0, 0,
+                         Progress("receiving message " + std::to_string(id) + " from " + options_.peer, declared)}));
   }
   for (auto& [id, in] : incoming_) {
-    in->message.done(why.WithContext("message " + std::to_string(id) + " arrived in part"));
+    if (in->message.done) in->message.done(why.WithContext("message " + std::to_string(id) + " arrived in part"));
   }
   incoming_.clear();
   co_return why;

@@ -59,6 +59,10 @@ class MessageLink : public std::enable_shared_from_this<MessageLink> {
   // closed). Messages take turns a chunk at a time.
   boost::asio::awaitable<Status> Send(OutgoingMessage message);
 
+  // Work the peer waits on (a batch running): while there is some, the link is not idle.
+  void BeginWork() { ++working_; }
+  void EndWork();
+
   // When the last frame arrived (or the link was made).
   std::chrono::steady_clock::time_point last_received() const { return last_received_; }
 
@@ -84,6 +88,7 @@ class MessageLink : public std::enable_shared_from_this<MessageLink> {
   bool writing_ = false;
   Status write_failure_;
   std::map<uint64_t, std::unique_ptr<Incoming>> incoming_;
+  int working_ = 0;
   std::chrono::steady_clock::time_point last_received_ = std::chrono::steady_clock::now();
 };
 

@@ -18,43 +18,48 @@ namespace {
 // system call.
 constexpr int kReadAheadBytes = 256 << 10;
 
-// A socket BIO that sends with MSG_NOSIGNAL: a peer that has gone must fail the write, not raise
-// SIGPIPE and end the process (OpenSSL's own socket BIO calls write()).
+TlsChannel::BioSocket& SocketOf(BIO* bio) { return *static_cast<TlsChannel::BioSocket*>(BIO_get_data(bio)); }
+
+bool WouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
+
+// A socket BIO that sends with MSG_NOSIGNAL (a peer that has gone must fail the write, not raise
+// SIGPIPE and end the process: OpenSSL's own socket BIO calls write()), and that remembers the
+// end of the stream and the system's error for the channel to report.
 int BioWrite(BIO* bio, const char* data, size_t n, size_t* written) {
   BIO_clear_retry_flags(bio);
-  const ssize_t r = ::send(static_cast<int>(BIO_get_fd(bio, nullptr)), data, n, MSG_NOSIGNAL);
+  TlsChannel::BioSocket& s = SocketOf(bio);
+  const ssize_t r = ::send(s.fd, data, n, MSG_NOSIGNAL);
   if (r >= 0) {
     *written = static_cast<size_t>(r);
     return 1;
   }
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_write(bio);
+  s.error = errno;
+  if (WouldBlock(s.error)) BIO_set_retry_write(bio);
   return 0;
 }
 
 int BioRead(BIO* bio, char* data, size_t n, size_t* read) {
   BIO_clear_retry_flags(bio);
-  const ssize_t r = ::recv(static_cast<int>(BIO_get_fd(bio, nullptr)), data, n, 0);
+  TlsChannel::BioSocket& s = SocketOf(bio);
+  const ssize_t r = ::recv(s.fd, data, n, 0);
   if (r > 0) {
     *read = static_cast<size_t>(r);
     return 1;
   }
-  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(bio);
-  return 0;  // 0 bytes: end of stream
+  if (r == 0) {
+    s.eof = true;
+  } else {
+    s.error = errno;
+    if (WouldBlock(s.error)) BIO_set_retry_read(bio);
+  }
+  return 0;
 }
 
-long BioCtrl(BIO* bio, int cmd, long num, void* ptr) {
+long BioCtrl(BIO* bio, int cmd, long, void*) {
   switch (cmd) {
-    case BIO_C_SET_FD:
-      BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(*static_cast<int*>(ptr))));
-      BIO_set_init(bio, 1);
-      return 1;
-    case BIO_C_GET_FD: {
-      const int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio)));
-      if (ptr) *static_cast<int*>(ptr) = fd;
-      return fd;
-    }
+    case BIO_CTRL_EOF: return SocketOf(bio).eof ? 1 : 0;
     case BIO_CTRL_FLUSH: return 1;
-    default: (void)num; return 0;
+    default: return 0;
   }
 }
 
@@ -85,8 +90,9 @@ TlsChannel::TlsChannel(net::ip::tcp::socket socket, SSL_CTX* context, Side side)
   socket_.set_option(net::ip::tcp::no_delay(true), ignored);
   ssl_ = SSL_new(context);
   BIO* bio = BIO_new(NoSignalSocketMethod());
-  int fd = socket_.native_handle();
-  BIO_ctrl(bio, BIO_C_SET_FD, 0, &fd);
+  bio_socket_.fd = socket_.native_handle();
+  BIO_set_data(bio, &bio_socket_);
+  BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);
   SSL_set_read_ahead(ssl_, 1);
   SSL_set_default_read_buffer_len(ssl_, kReadAheadBytes);
@@ -100,19 +106,23 @@ TlsChannel::TlsChannel(net::ip::tcp::socket socket, SSL_CTX* context, Side side)
 }
 
 TlsChannel::~TlsChannel() {
+  alive_.reset();  // timer handlers already queued find the channel gone
   for (Watch& watch : watches_) watch.timer.cancel();
   SSL_free(ssl_);
 }
 
 net::awaitable<Status> TlsChannel::Await(int ret, Deadline deadline, Direction direction, const char* what) {
   const int error = SSL_get_error(ssl_, ret);
+  if (closed_)
+    co_return timed_out_ ? DeadlineExceeded(std::string(what) + ": deadline exceeded")
+                         : Unavailable(std::string(what) + ": connection closed");
   net::socket_base::wait_type wait = net::socket_base::wait_read;
   switch (error) {
     case SSL_ERROR_WANT_READ: break;
     case SSL_ERROR_WANT_WRITE: wait = net::socket_base::wait_write; break;
     case SSL_ERROR_ZERO_RETURN: co_return Unavailable(std::string(what) + ": connection closed by peer");
     case SSL_ERROR_SYSCALL: {
-      const int e = errno;
+      const int e = bio_socket_.eof ? 0 : bio_socket_.error;
       ERR_clear_error();
       if (timed_out_) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
       if (e == 0 || e == ECONNRESET || e == EPIPE) {
@@ -131,8 +141,6 @@ net::awaitable<Status> TlsChannel::Await(int ret, Deadline deadline, Direction d
       co_return Unavailable(std::string(what) + ": TLS error: " + TlsReason());
     }
   }
-  if (timed_out_) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
-  if (!socket_.is_open()) co_return Unavailable(std::string(what) + ": connection closed");
   Watch& watch = watches_[direction];
   watch.deadline = deadline;
   watch.waiting = true;
@@ -144,24 +152,34 @@ net::awaitable<Status> TlsChannel::Await(int ret, Deadline deadline, Direction d
   co_return Status::Ok();
 }
 
+void TlsChannel::ShortenRead(Deadline deadline) {
+  Watch& watch = watches_[kReading];
+  if (!watch.waiting || deadline >= watch.deadline) return;
+  watch.deadline = deadline;
+  if (deadline < watch.armed) Arm(watch);
+}
+
 void TlsChannel::Arm(Watch& watch) {
   watch.armed = watch.deadline;
   watch.timer.expires_at(watch.deadline);
-  watch.timer.async_wait([this, &watch](const boost::system::error_code& ec) {
-    if (ec) return;  // armed again, or the channel is gone
+  watch.timer.async_wait([alive = std::weak_ptr<TlsChannel*>(alive_), &watch](const boost::system::error_code& ec) {
+    const std::shared_ptr<TlsChannel*> self = alive.lock();
+    if (ec || !self) return;  // armed again, or the channel is gone
+    TlsChannel* channel = *self;
     watch.armed = Deadline::max();
     if (!watch.waiting) return;  // the next wait arms it
     if (std::chrono::steady_clock::now() < watch.deadline) {
-      Arm(watch);  // this wait's deadline is later than the one the timer was armed for
+      channel->Arm(watch);  // this wait's deadline is later than the one the timer was armed for
       return;
     }
-    timed_out_ = true;
-    Close();
+    channel->timed_out_ = true;
+    channel->Close();
   });
 }
 
 net::awaitable<Status> TlsChannel::Handshake(Deadline deadline) {
   for (;;) {
+    if (closed_) co_return Unavailable("TLS handshake: connection closed");
     ERR_clear_error();
     const int ret = SSL_do_handshake(ssl_);
     if (ret == 1) co_return Status::Ok();
@@ -173,6 +191,7 @@ net::awaitable<Status> TlsChannel::Handshake(Deadline deadline) {
 net::awaitable<Status> TlsChannel::Read(std::span<uint8_t> out, Deadline first, Deadline rest, size_t* arrived) {
   size_t got = 0;
   while (got < out.size()) {
+    if (closed_) co_return Unavailable("reading: connection closed");
     ERR_clear_error();
     size_t n = 0;
     const int ret = SSL_read_ex(ssl_, out.data() + got, out.size() - got, &n);
@@ -190,6 +209,7 @@ net::awaitable<Status> TlsChannel::Read(std::span<uint8_t> out, Deadline first, 
 net::awaitable<Status> TlsChannel::Write(std::span<const uint8_t> data, Deadline deadline) {
   size_t sent = 0;
   while (sent < data.size()) {
+    if (closed_) co_return Unavailable("writing: connection closed");
     ERR_clear_error();
     size_t n = 0;
     const int ret = SSL_write_ex(ssl_, data.data() + sent, data.size() - sent, &n);
@@ -220,9 +240,12 @@ net::awaitable<void> TlsChannel::LingeringClose(Duration linger) {
 }
 
 void TlsChannel::Close() {
+  // Shut down, not closed: the descriptor stays ours until the channel goes, so a read or write
+  // still under way can never reach another connection that reused its number.
+  closed_ = true;
   boost::system::error_code ignored;
   socket_.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  socket_.cancel(ignored);
 }
 
 }  // namespace fedra

@@ -58,12 +58,22 @@ class TlsChannel {
   // Writes all of `data` by `deadline`.
   boost::asio::awaitable<Status> Write(std::span<const uint8_t> data, Deadline deadline);
 
+  // Brings the deadline of a read in progress forward to `deadline` (no later than it was).
+  void ShortenRead(Deadline deadline);
+
   // Stops sending and drains what the peer still sends for up to `linger`, so that a last error
   // message is read before the connection closes (closing with unread input resets it).
   boost::asio::awaitable<void> LingeringClose(Duration linger);
   // Ends the connection now; pending reads and writes fail with kUnavailable.
   void Close();
-  bool closed() const { return !socket_.is_open(); }
+  bool closed() const { return closed_; }
+
+  // What the socket BIO saw: the end of the stream, and the system's last error.
+  struct BioSocket {
+    int fd = -1;
+    bool eof = false;
+    int error = 0;
+  };
 
   SSL* native_handle() { return ssl_; }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
@@ -87,9 +97,13 @@ class TlsChannel {
   void Arm(Watch& watch);
 
   boost::asio::ip::tcp::socket socket_;
+  BioSocket bio_socket_;
   SSL* ssl_ = nullptr;
   Watch watches_[2];  // one per direction: a reader and a writer wait independently
+  bool closed_ = false;
   bool timed_out_ = false;
+  // Timer handlers hold it weakly: one already queued when the channel goes finds it gone.
+  std::shared_ptr<TlsChannel*> alive_ = std::make_shared<TlsChannel*>(this);
 };
 
 }  // namespace fedra

@@ -93,7 +93,7 @@ Status DecodeOutOfLineMatrix(ByteReader* r, bool floats, IncomingValues* in, std
   uint64_t rows = 0, cols = 0;
   FEDRA_RETURN_IF_ERROR(DecodeMatrixShape(r, &rows, &cols));
   const uint64_t bytes = rows * cols * (floats ? sizeof(float) : sizeof(double));
-  FEDRA_RETURN_IF_ERROR(Reserve(in, bytes));
+  FEDRA_RETURN_IF_ERROR(Reserve(in, rows * cols * sizeof(double)));  // what it takes once widened
   value->emplace(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
   Matrix& m = **value;
   AdviseHugePages(m.data(), MatrixBytes(m));

@@ -17,7 +17,11 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr int kIoThreads = 2;
+// One: a connection's socket must be driven by the thread that also polls it. TlsChannel waits for
+// readiness after OpenSSL's own read or write came up short, and with edge-triggered polling a
+// second thread could consume the edge in between and leave the wait hanging. Computation runs
+// on the compute pool, so one I/O thread only encrypts and decrypts.
+constexpr int kIoThreads = 1;
 constexpr auto kLinger = std::chrono::seconds(2);
 
 std::string RemoteAddress(const tcp::socket& socket) {
@@ -107,6 +111,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
           OutgoingMessage message{kind, id, std::move(head), std::move(values)};
           Status sent = co_await link->Send(std::move(message));
           if (!sent.ok()) FEDRA_LOG(kWarn) << sent.message();
+          if (kind == FrameKind::kResponseBatch) link->EndWork();  // the batch's work is done
         },
         net::detached);
   };
@@ -125,9 +130,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
     if (!decoded.ok()) {
       (void)agent_->audit().Append(
           AuditEvent{who.ToString(), "batch", "", {}, 0, AuditOutcome::kFailed, decoded.ToString(), {}});
-      // Values it declared would follow as chunks nobody can place: only a head without any
-      // keeps the link in step.
-      if (values->total > 0 || decoded.code() == StatusCode::kResourceExhausted) return decoded;
+      // The link drops the values it declared.
       answer(FrameKind::kError, header.id, nullptr, EncodeErrorBody(decoded.WithContext("malformed request batch")),
              {});
       return IncomingMessage{};
@@ -144,8 +147,9 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
     };
     const bool liveness = std::all_of(batch->requests.begin(), batch->requests.end(),
                                       [](const Request& q) { return q.type == RequestType::kPing; });
-    auto run = [this, execute, liveness](Status arrived) {
+    auto run = [this, link, execute, liveness](Status arrived) {
       if (!arrived.ok()) return;  // the link ended; there is nobody to answer
+      link->BeginWork();
       if (liveness) {
         execute();
       } else {

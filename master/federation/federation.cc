@@ -94,14 +94,19 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
     // times out.
     Result<ResponseBatch> r = Wait(site, future);
     if (r.ok() && r->incarnation != 0) {
-      // Another call to this site may have seen the restart first and restored its variables;
-      // this batch may still have run before they were back.
+      // Calls to a site run side by side: another may have seen a restart first (and restored
+      // the variables, though this batch may have run before they were back), or this answer may
+      // come from an incarnation the site has since left.
       SiteState& state = *sites_.at(site);
       std::lock_guard lock(state.mu);
-      const uint64_t before = std::exchange(state.incarnation, r->incarnation);
-      const uint64_t known = sent_to.at(site);
-      if (known != 0 && known != r->incarnation) {
-        r = Rejoin(site, batches.at(site), std::move(r).value(), /*restore=*/before != r->incarnation);
+      const uint64_t known = sent_to.at(site), current = state.incarnation, answered = r->incarnation;
+      const bool stale = answered == known && current != 0 && current != answered;
+      if (!stale) {
+        state.incarnation = answered;
+        const bool restore = current != 0 && current != answered;  // nobody has restored this one yet
+        if (restore || (known != 0 && known != answered)) {
+          r = Rejoin(site, batches.at(site), std::move(r).value(), restore);
+        }
       }
     }
     const std::vector<VarId>& sent = released[site];

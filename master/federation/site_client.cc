@@ -1,5 +1,7 @@
 #include "master/federation/site_client.h"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
@@ -67,22 +69,30 @@ net::awaitable<Status> SiteClient::Connect() {
   auto [rec, endpoints] = co_await resolver.async_resolve(site_.host, std::to_string(site_.port), kAsTuple);
   if (rec) co_return Unavailable("cannot resolve " + site_.host + ": " + rec.message());
 
-  net::ip::tcp::socket socket(strand_);
+  // The deadline's handler may already be queued when the connection completes: it shares the
+  // socket and its verdict, and looks only while the attempt is still on.
+  struct Attempt {
+    explicit Attempt(const net::any_io_executor& executor) : socket(executor) {}
+    net::ip::tcp::socket socket;
+    bool over = false, timed_out = false;
+  };
+  auto attempt = std::make_shared<Attempt>(strand_);
   net::steady_timer deadline(strand_);
-  bool timed_out = false;
   deadline.expires_after(connect_timeout_);
-  deadline.async_wait([&](const boost::system::error_code& ec) {
-    if (ec) return;  // cancelled: connected in time
-    timed_out = true;
+  deadline.async_wait([attempt](const boost::system::error_code& ec) {
+    if (ec || attempt->over) return;
+    attempt->timed_out = true;
     boost::system::error_code ignored;
-    socket.close(ignored);
+    attempt->socket.close(ignored);
   });
-  auto [cec, ep] = co_await net::async_connect(socket, endpoints, kAsTuple);
+  auto [cec, ep] = co_await net::async_connect(attempt->socket, endpoints, kAsTuple);
+  attempt->over = true;
   deadline.cancel();
-  if (timed_out) co_return DeadlineExceeded("no connection within " + Seconds(connect_timeout_));
+  if (attempt->timed_out) co_return DeadlineExceeded("no connection within " + Seconds(connect_timeout_));
   if (cec) co_return Unavailable("cannot connect: " + cec.message());
 
-  auto channel = std::make_unique<TlsChannel>(std::move(socket), tls_->native_handle(), TlsChannel::Side::kClient);
+  auto channel =
+      std::make_unique<TlsChannel>(std::move(attempt->socket), tls_->native_handle(), TlsChannel::Side::kClient);
   Status shaken = co_await channel->Handshake(DeadlineAfter(connect_timeout_));
   if (!shaken.ok()) {
     if (shaken.code() == StatusCode::kDeadlineExceeded) {
@@ -129,19 +139,20 @@ Result<IncomingMessage> SiteClient::OnHead(const MessageLink* link, const FrameH
     // The answer to a call that gave up waiting: its values are read and dropped.
     auto late = std::make_shared<Pending>(strand_, link);
     late->values.max_bytes = max_value_bytes_;
-    FEDRA_RETURN_IF_ERROR(DecodeResponseBatch(head, &late->response, &late->values).WithContext("malformed response"));
+    if (!DecodeResponseBatch(head, &late->response, &late->values).ok()) return IncomingMessage{};  // dropped
     return IncomingMessage{late->values.spans, [late](Status) {}};
   }
   std::shared_ptr<Pending> pending = it->second;
   pending->values.max_bytes = max_value_bytes_;
   Status decoded = DecodeResponseBatch(head, &pending->response, &pending->values).WithContext("malformed response");
   if (!decoded.ok()) {
-    // Values it declared would follow with nowhere to go: the link is out of step.
-    if (pending->values.total > 0 || decoded.code() == StatusCode::kResourceExhausted) return decoded;
     pending->Finish(decoded);
-    return IncomingMessage{};
+    return IncomingMessage{};  // the link drops the values it declared
   }
   pending->receiving = true;
+  // The answer has begun: its values may take longer than the call's deadline, which was for the
+  // site to answer; the link's deadline between chunks now guards the rest.
+  pending->wake.expires_at(Clock::time_point::max());
   return IncomingMessage{pending->values.spans, [pending](Status arrived) {
                            if (arrived.ok()) pending->values.Finish();
                            pending->Finish(std::move(arrived));
@@ -159,13 +170,18 @@ net::awaitable<Result<ResponseBatch>> SiteClient::Exchange(const RequestBatch& b
   OutgoingMessage message{FrameKind::kRequestBatch, batch.id, std::move(head), std::move(values)};
   Status sent = co_await link->Send(std::move(message));
   if (!sent.ok()) pending->Finish(sent);
-  if (!pending->done) pending->wake.expires_after(call_timeout_);
+  if (!pending->done && !pending->receiving) pending->wake.expires_after(call_timeout_);
   while (!pending->done) {
     auto [ec] = co_await pending->wake.async_wait(kAsTuple);
     if (!ec && !pending->done) {
       pending->Finish(DeadlineExceeded("no answer within " + Seconds(call_timeout_)));
-      // A link that has said nothing since the batch went out is presumed dead.
-      if (link->last_received() < sent_at) link->Close();
+      // A link that has said nothing since the batch went out, with no other call waiting on it,
+      // is presumed dead. (Closing one that other calls wait on would fail them, and they would
+      // send their batches again while the site may still run them.)
+      const bool alone = std::none_of(pending_.begin(), pending_.end(), [&](const auto& p) {
+        return p.second != pending && p.second->link == link.get() && !p.second->done;
+      });
+      if (alone && link->last_received() < sent_at) link->Close();
     }
   }
   pending_.erase(batch.id);

@@ -18,26 +18,30 @@ namespace {
 
 class TlsFederation final : public Federation {
  public:
-  explicit TlsFederation(const FederationConfig& config)
-      : Federation(SiteNames(config)), work_(net::make_work_guard(io_)) {}
+  explicit TlsFederation(const FederationConfig& config) : Federation(SiteNames(config)) {}
 
   ~TlsFederation() override {
-    work_.reset();
-    io_.stop();
+    for (auto& io : io_) io->stop();
     for (std::thread& t : io_threads_) t.join();
   }
 
   Status Start(const FederationConfig& config) {
     FEDRA_ASSIGN_OR_RETURN(auto tls, MakeTlsContext(config.tls, TlsSide::kClient));
-    for (const SiteAddress& site : config.sites) {
-      clients_.emplace(site.name, std::make_unique<SiteClient>(io_, tls, site, config));
-    }
     // Each site's TLS work (encrypting and decrypting megabytes of parameters) runs on its
-    // client's strand; several threads let sites' transfers proceed in parallel.
-    const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8);
-    for (size_t i = 0; i < std::min(threads, clients_.size()); ++i) {
-      io_threads_.emplace_back([this] { io_.run(); });
+    // client's strand; several threads let sites' transfers proceed in parallel. Each thread
+    // polls its own sockets: a connection's socket must be driven by the thread that polls it
+    // (see site_server.cc), so there is one I/O context per thread, sites dealt round robin.
+    const size_t threads = std::min(std::clamp<size_t>(std::thread::hardware_concurrency(), 2, 8),
+                                    std::max<size_t>(1, config.sites.size()));
+    for (size_t i = 0; i < threads; ++i) {
+      io_.push_back(std::make_unique<net::io_context>(1));
+      work_.push_back(net::make_work_guard(*io_.back()));
     }
+    for (size_t i = 0; i < config.sites.size(); ++i) {
+      const SiteAddress& site = config.sites[i];
+      clients_.emplace(site.name, std::make_unique<SiteClient>(*io_[i % threads], tls, site, config));
+    }
+    for (auto& io : io_) io_threads_.emplace_back([&io = *io] { io.run(); });
     return Status::Ok();
   }
 
@@ -54,8 +58,8 @@ class TlsFederation final : public Federation {
     return names;
   }
 
-  net::io_context io_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::vector<std::unique_ptr<net::io_context>> io_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::map<std::string, std::unique_ptr<SiteClient>> clients_;
   std::vector<std::thread> io_threads_;
 };

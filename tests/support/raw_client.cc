@@ -71,9 +71,11 @@ Result<Frame> RawClient::ReadFrame(uint64_t max_body) {
 }
 
 Result<ResponseBatch> RawClient::Call(const RequestBatch& batch) {
-  FEDRA_RETURN_IF_ERROR(SendFrame(FrameKind::kRequestBatch, EncodeRequestBatch(batch), batch.id));
+  FEDRA_RETURN_IF_ERROR(SendFrame(FrameKind::kRequestBatch, HeadBody(0, EncodeRequestBatch(batch)), batch.id));
   FEDRA_ASSIGN_OR_RETURN(Frame frame, ReadFrame());
   if (frame.kind == FrameKind::kError) return DecodeErrorBody(frame.body);
+  FEDRA_ASSIGN_OR_RETURN(const uint64_t value_bytes, SplitHeadBody(&frame.body));
+  if (value_bytes != 0) return FailedPrecondition("this test client reads no values sent out of line");
   ResponseBatch out;
   FEDRA_RETURN_IF_ERROR(DecodeResponseBatch(frame.body, &out));
   return out;

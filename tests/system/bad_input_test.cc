@@ -115,7 +115,7 @@ TEST_CASE("malformed messages get a clear error and the site keeps serving") {
     auto c = site.Connected();
     Bytes body = EncodeRequestBatch(RequestBatch{1, {Request::Put(5, Matrix::Ones(8, 8))}});
     body.resize(body.size() - 100);
-    REQUIRE(c->SendFrame(FrameKind::kRequestBatch, body).ok());
+    REQUIRE(c->SendFrame(FrameKind::kRequestBatch, HeadBody(0, body)).ok());
     Result<Frame> f = c->ReadFrame();
     REQUIRE(f.ok());
     Status s = DecodeErrorBody(f->body);

@@ -43,12 +43,12 @@ struct OneSite {
   }
 };
 
-// A head whose 100,000-byte value follows out of line, as fedra's master would send it.
+// A head whose value follows out of line, as fedra's master would send it.
 Bytes PutHead(uint64_t id, const Matrix& m) {
   OutgoingValues values;
   Bytes head = EncodeRequestBatch(RequestBatch{id, {Request::Put(id, m)}}, &values);
   REQUIRE(values.size() == 1);
-  return head;
+  return HeadBody(MatrixBytes(m), head);
 }
 
 }  // namespace
@@ -138,6 +138,22 @@ TEST_CASE("a malformed or stalled value stream is refused with a clear error, an
     Result<Frame> f = c->ReadFrame();
     REQUIRE(f.ok());
     CHECK(DecodeErrorBody(f->body).code() == StatusCode::kResourceExhausted);
+  }
+  SUBCASE("a head refused before its values are placed: the values are skipped, the link stays in step") {
+    auto c = site.Raw();
+    OutgoingValues values;
+    Bytes head = EncodeRequestBatch(RequestBatch{8, {Request::Ping(), Request::Put(9, m)}}, &values);
+    head[12] = 99;  // the first request's type, ahead of the value that goes out of line
+    REQUIRE(c->SendFrame(FrameKind::kRequestBatch, HeadBody(MatrixBytes(m), head), 8).ok());
+    const Bytes chunk(values[0].begin(), values[0].end());
+    REQUIRE(c->SendFrame(FrameKind::kValueChunk, chunk, 8).ok());
+    Result<Frame> f = c->ReadFrame();
+    REQUIRE(f.ok());
+    CHECK(f->kind == FrameKind::kError);
+    CHECK(f->id == 8);
+    CHECK(DecodeErrorBody(f->body).message().find("unknown request type 99") != std::string::npos);
+    Result<ResponseBatch> pong = c->Call(RequestBatch{10, {Request::Ping()}});
+    CHECK_MESSAGE(pong.ok(), pong.status().ToString());
   }
   SUBCASE("a stream that stalls halfway is cut off at the read deadline") {
     auto c = site.Raw();
