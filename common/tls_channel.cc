@@ -142,14 +142,18 @@ net::awaitable<Status> TlsChannel::Await(int ret, Deadline deadline, Direction d
     }
   }
   Watch& watch = watches_[direction];
-  watch.deadline = deadline;
-  watch.waiting = true;
-  if (deadline < watch.armed) Arm(watch);
+  StartWait(watch, deadline);
   auto [ec] = co_await socket_.async_wait(wait, kAsTuple);
   watch.waiting = false;
   if (timed_out_) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
   if (ec) co_return Unavailable(std::string(what) + ": connection closed");
   co_return Status::Ok();
+}
+
+void TlsChannel::StartWait(Watch& watch, Deadline deadline) {
+  watch.deadline = deadline;
+  watch.waiting = true;
+  if (deadline < watch.armed) Arm(watch);
 }
 
 void TlsChannel::ShortenRead(Deadline deadline) {
@@ -227,9 +231,7 @@ net::awaitable<void> TlsChannel::LingeringClose(Duration linger) {
   boost::system::error_code ec;
   socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
   Watch& watch = watches_[kReading];
-  watch.deadline = DeadlineAfter(linger);
-  watch.waiting = true;
-  if (watch.deadline < watch.armed) Arm(watch);
+  StartWait(watch, DeadlineAfter(linger));
   std::array<char, 4096> sink;
   for (;;) {
     auto [read_ec, n] = co_await socket_.async_read_some(net::buffer(sink), kAsTuple);

@@ -94,6 +94,8 @@ class TlsChannel {
     Deadline armed = Deadline::max();     // when the timer fires (max: not armed)
     bool waiting = false;
   };
+  // A wait begins that must end by `deadline`.
+  void StartWait(Watch& watch, Deadline deadline);
   void Arm(Watch& watch);
 
   boost::asio::ip::tcp::socket socket_;

@@ -380,7 +380,7 @@ Bytes EncodeResponseBatch(const ResponseBatch& batch, OutgoingValues* out_of_lin
   Bytes out;
   size_t reserve = 16;
   for (const Response& p : batch.responses) {
-    const Matrix* value = p.value ? &*p.value : p.held_value.get();
+    const Matrix* value = p.sent_value();
     const size_t bytes = p.packed.size() + (value ? EncodedMatrixBytes(*value) : 0);
     reserve += 64 + (out_of_line ? std::min(bytes, kOutOfLineBytes) : bytes);
   }
@@ -393,7 +393,7 @@ Bytes EncodeResponseBatch(const ResponseBatch& batch, OutgoingValues* out_of_lin
     w.Put(static_cast<uint8_t>(p.status.code()));
     w.PutString(p.status.message());
     EncodeJson(p.meta, &w);
-    EncodeValue(p.value ? &*p.value : p.held_value.get(), &p.packed, &w, out_of_line);
+    EncodeValue(p.sent_value(), &p.packed, &w, out_of_line);
   }
   return out;
 }

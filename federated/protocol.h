@@ -114,6 +114,9 @@ struct Response {
   // no copy. Decoding always fills `value`.
   std::shared_ptr<const Matrix> held_value = nullptr;
 
+  // The matrix this response sends, whichever of the two holds it; null when none.
+  const Matrix* sent_value() const { return value ? &*value : held_value.get(); }
+
   static Response Error(Status s) { return Response{std::move(s), nlohmann::json::object(), {}, {}}; }
 };
 

@@ -87,7 +87,7 @@ bool ReadsOnly(RequestType type) {
 
 // About what a response takes on the wire.
 uint64_t ResponseBytes(const Response& r) {
-  const Matrix* m = r.value ? &*r.value : r.held_value.get();
+  const Matrix* m = r.sent_value();
   const uint64_t value = m ? static_cast<uint64_t>(m->size()) * sizeof(double) : 0;
   return r.meta.dump().size() + value + r.packed.size();
 }
