@@ -1,5 +1,7 @@
 #include "common/tls_channel.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -19,6 +21,26 @@ namespace {
 constexpr int kReadAheadBytes = 256 << 10;
 
 TlsChannel::BioSocket& SocketOf(BIO* bio) { return *static_cast<TlsChannel::BioSocket*>(BIO_get_data(bio)); }
+
+// A large write is corked while its records are sealed: the kernel then sends full segments, not
+// one per 16 KiB record, and the network stack's work per byte falls (100 MB gets over loopback:
+// 1,310 to 1,490 MB/s corked, 1,210 to 1,280 not, three runs each). Small writes are not corked:
+// it costs two system calls, and they go out at once anyway.
+constexpr size_t kCorkFromBytes = 64 << 10;
+
+class Cork {
+ public:
+  Cork(int fd, bool on) : fd_(on ? fd : -1) { Set(1); }
+  ~Cork() { Set(0); }
+  Cork(const Cork&) = delete;
+  Cork& operator=(const Cork&) = delete;
+
+ private:
+  void Set(int on) const {
+    if (fd_ >= 0) (void)setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  }
+  int fd_;
+};
 
 bool WouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
@@ -211,6 +233,7 @@ net::awaitable<Status> TlsChannel::Read(std::span<uint8_t> out, Deadline first, 
 }
 
 net::awaitable<Status> TlsChannel::Write(std::span<const uint8_t> data, Deadline deadline) {
+  const Cork cork(bio_socket_.fd, data.size() >= kCorkFromBytes);
   size_t sent = 0;
   while (sent < data.size()) {
     if (closed_) co_return Unavailable("writing: connection closed");
