@@ -1,7 +1,6 @@
 #include "common/message_link.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,47 +17,19 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Transfers of at least this much are logged as they go, with their rate.
-constexpr uint64_t kLoggedBytes = 64ull << 20;
-constexpr auto kLogEvery = std::chrono::seconds(5);
-
 uint64_t TotalBytes(const auto& spans) {
   uint64_t total = 0;
   for (const auto& s : spans) total += s.size();
   return total;
 }
 
-// Bytes, time and rate of one message's values, logged every few seconds and at the end.
-class Progress {
- public:
-  Progress(std::string what, uint64_t total) : what_(std::move(what)), total_(total) {}
-
-  void Add(uint64_t n) {
-    done_ += n;
-    if (total_ < kLoggedBytes) return;
-    const auto now = Clock::now();
-    if (done_ == total_ || now - last_log_ >= kLogEvery) {
-      last_log_ = now;
-      const double seconds = std::chrono::duration<double>(now - start_).count();
-      char line[160];
-      std::snprintf(line, sizeof(line), ": %.1f of %.1f MB in %.1f s (%.0f MB/s)", done_ / 1e6, total_ / 1e6, seconds,
-                    seconds > 0 ? done_ / 1e6 / seconds : 0.0);
-      FEDRA_LOG(kInfo) << what_ << line;
-    }
-  }
-
- private:
-  std::string what_;
-  uint64_t total_ = 0, done_ = 0;
-  Clock::time_point start_ = Clock::now(), last_log_ = start_;
-};
-
 }  // namespace
 
 struct MessageLink::Outgoing {
-  Outgoing(OutgoingMessage m, const net::any_io_executor& executor, const std::string& peer)
+  Outgoing(OutgoingMessage m, const net::any_io_executor& executor, const LinkOptions& options)
       : message(std::move(m)),
-        progress("sending message " + std::to_string(message.id) + " to " + peer, TotalBytes(message.values)),
+        progress("message " + std::to_string(message.id) + " to " + options.peer, true, TotalBytes(message.values),
+                 &options.on_transfer),
         wake(executor, Clock::time_point::max()) {}
 
   bool complete() const { return head_sent && value == message.values.size(); }
@@ -67,7 +38,7 @@ struct MessageLink::Outgoing {
   bool head_sent = false;
   size_t value = 0;     // the value the next chunk comes from
   uint64_t offset = 0;  // within it
-  Progress progress;
+  TransferMeter progress;
   bool finished = false;
   Status status;
   net::steady_timer wake;  // cancelled when finished
@@ -78,7 +49,7 @@ struct MessageLink::Incoming {
   uint64_t remaining = 0;
   size_t value = 0;
   uint64_t offset = 0;
-  Progress progress;
+  TransferMeter progress;
 };
 
 MessageLink::MessageLink(std::unique_ptr<TlsChannel> channel, LinkOptions options)
@@ -93,7 +64,7 @@ void MessageLink::EndWork() {
 net::awaitable<Status> MessageLink::Send(OutgoingMessage message) {
   if (!write_failure_.ok()) co_return write_failure_;
   if (closed()) co_return Unavailable("sending to " + options_.peer + ": connection closed");
-  auto out = std::make_shared<Outgoing>(std::move(message), channel_->socket().get_executor(), options_.peer);
+  auto out = std::make_shared<Outgoing>(std::move(message), channel_->socket().get_executor(), options_);
   // Empty values would only cost empty chunks.
   std::erase_if(out->message.values, [](const auto& v) { return v.empty(); });
   if (out->message.kind != FrameKind::kError) {
@@ -280,7 +251,8 @@ net::awaitable<Status> MessageLink::Receive(OnHead on_head) {
     incoming_.emplace(
         id, std::make_unique<Incoming>(
                 Incoming{std::move(*message), declared, 0, 0,
-                         Progress("receiving message " + std::to_string(id) + " from " + options_.peer, declared)}));
+                         TransferMeter("message " + std::to_string(id) + " from " + options_.peer, false, declared,
+                                       &options_.on_transfer)}));
   }
   for (auto& [id, in] : incoming_) {
     if (in->message.done) in->message.done(why.WithContext("message " + std::to_string(id) + " arrived in part"));

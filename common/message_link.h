@@ -17,6 +17,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "common/framing.h"
+#include "common/transfer_progress.h"
 
 namespace fedra {
 
@@ -42,6 +43,7 @@ struct LinkOptions {
   Duration idle = std::chrono::minutes(10);   // with nothing half received, for the next frame
   Duration frame = std::chrono::seconds(30);  // for the rest of a frame, and for the next chunk
                                               // of a message half received; to write a frame
+  TransferObserver on_transfer;               // told how long transfers go (may be empty)
 };
 
 class MessageLink : public std::enable_shared_from_this<MessageLink> {

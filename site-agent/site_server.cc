@@ -99,7 +99,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
 
   auto link = std::make_shared<MessageLink>(std::move(channel),
                                             LinkOptions{who.ToString(), limits.max_message_bytes, kValueChunkBytes,
-                                                        std::chrono::seconds(limits.idle_timeout_s), read_timeout});
+                                                        std::chrono::seconds(limits.idle_timeout_s), read_timeout, {}});
   // Answers go out on the link's strand, whichever thread computed them.
   auto answer = [link](FrameKind kind, uint64_t id, std::shared_ptr<const ResponseBatch> keep, Bytes head,
                        OutgoingValues values) {

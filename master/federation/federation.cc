@@ -23,7 +23,8 @@ Federation::Federation(std::vector<std::string> site_names, const Federation& pa
     : site_names_(std::move(site_names)),
       next_var_(parent.next_var_),
       releases_(parent.releases_),
-      recipes_(parent.recipes_) {
+      recipes_(parent.recipes_),
+      transfers_(parent.transfers_) {
   for (const std::string& name : site_names_) sites_.emplace(name, std::make_unique<SiteState>());
 }
 
@@ -35,6 +36,16 @@ uint64_t Federation::batches_sent(const std::string& site) const {
 uint64_t Federation::restarts(const std::string& site) const {
   auto it = sites_.find(site);
   return it == sites_.end() ? 0 : it->second->restarts.load();
+}
+
+void TransferWatch::Set(Listener listener) {
+  std::lock_guard lock(mu_);
+  listener_ = std::move(listener);
+}
+
+void TransferWatch::Report(const std::string& site, const TransferProgress& progress) const {
+  std::lock_guard lock(mu_);
+  if (listener_) listener_(site, progress);
 }
 
 void ReleaseQueue::Add(const std::string& site, VarId var) {

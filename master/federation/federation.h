@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/transfer_progress.h"
 #include "federated/protocol.h"
 #include "master/federation/recipe_book.h"
 
@@ -34,6 +36,20 @@ class ReleaseQueue {
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::vector<VarId>> vars_;
+};
+
+// Who is told how long transfers to and from sites go (common/transfer_progress.h): a job's run
+// while it works. Shared by a federation and its subsets; reports come from I/O threads.
+class TransferWatch {
+ public:
+  using Listener = std::function<void(const std::string& site, const TransferProgress& progress)>;
+  // Replaces the listener (empty: none); returns once no report is still going to the old one.
+  void Set(Listener listener);
+  void Report(const std::string& site, const TransferProgress& progress) const;
+
+ private:
+  mutable std::mutex mu_;
+  Listener listener_;  // guarded by mu_
 };
 
 class Federation {
@@ -68,6 +84,9 @@ class Federation {
   // failed for their lack, it runs again. A batch that needed a variable with no recipe fails
   // with kUnavailable naming it (the site is back; a step taken again will work).
   const std::shared_ptr<RecipeBook>& recipes() const { return recipes_; }
+
+  // Where the progress of long transfers (values of 64 MB or more) is told, by site.
+  TransferWatch& transfer_watch() const { return *transfers_; }
 
   // Request batches sent to `site` so far.
   uint64_t batches_sent(const std::string& site) const;
@@ -113,6 +132,7 @@ class Federation {
   std::shared_ptr<std::atomic<VarId>> next_var_;
   std::shared_ptr<ReleaseQueue> releases_ = std::make_shared<ReleaseQueue>();
   std::shared_ptr<RecipeBook> recipes_ = std::make_shared<RecipeBook>();
+  std::shared_ptr<TransferWatch> transfers_ = std::make_shared<TransferWatch>();
   std::mutex noise_mu_;
   std::map<std::pair<std::string, std::string>, nlohmann::json> noise_;  // guarded by noise_mu_
 };

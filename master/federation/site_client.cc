@@ -44,7 +44,7 @@ struct SiteClient::Pending {
 };
 
 SiteClient::SiteClient(net::io_context& io, std::shared_ptr<net::ssl::context> tls, SiteAddress site,
-                       const FederationConfig& config)
+                       const FederationConfig& config, TransferObserver on_transfer)
     : strand_(net::make_strand(io)),
       tls_(std::move(tls)),
       site_(std::move(site)),
@@ -52,6 +52,7 @@ SiteClient::SiteClient(net::io_context& io, std::shared_ptr<net::ssl::context> t
       call_timeout_(config.call_timeout),
       max_message_bytes_(config.max_message_bytes),
       max_value_bytes_(config.max_value_bytes),
+      on_transfer_(std::move(on_transfer)),
       connected_(strand_, Clock::time_point::max()) {}
 
 net::awaitable<Status> SiteClient::EnsureConnected() {
@@ -107,7 +108,7 @@ net::awaitable<Status> SiteClient::Connect() {
   // chunks of an answer, a call's deadline applies.
   link_ = std::make_shared<MessageLink>(
       std::move(channel),
-      LinkOptions{site_.ToString(), max_message_bytes_, kValueChunkBytes, Duration::max(), call_timeout_});
+      LinkOptions{site_.ToString(), max_message_bytes_, kValueChunkBytes, Duration::max(), call_timeout_, on_transfer_});
   net::co_spawn(strand_, ReceiveOn(link_), net::detached);
   FEDRA_LOG(kDebug) << "connected to " << site_.ToString();
   co_return Status::Ok();

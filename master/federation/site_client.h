@@ -21,8 +21,9 @@ namespace fedra {
 
 class SiteClient {
  public:
+  // `on_transfer` is told how this site's long transfers go.
   SiteClient(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls, SiteAddress site,
-             const FederationConfig& config);
+             const FederationConfig& config, TransferObserver on_transfer);
 
   const SiteAddress& site() const { return site_; }
   // Runs this client's coroutines; Call must only be awaited on it.
@@ -48,6 +49,7 @@ class SiteClient {
   const Duration call_timeout_;
   const uint64_t max_message_bytes_;
   const uint64_t max_value_bytes_;
+  const TransferObserver on_transfer_;
   std::shared_ptr<MessageLink> link_;  // null while disconnected
   bool connecting_ = false;
   boost::asio::steady_timer connected_;                   // cancelled when a connection attempt ends

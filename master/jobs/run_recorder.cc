@@ -124,9 +124,20 @@ RunStatus EndStatus(const Status& s) {
   return s.code() == StatusCode::kCancelled ? RunStatus::kCancelled : RunStatus::kFailed;
 }
 
+TransferWatch::Listener TransferTags(ExperimentDb& db, int64_t run) {
+  return [&db, run](const std::string& site, const TransferProgress& progress) {
+    db.SetTagsLater(run, {{"fedra.transfer." + site, progress.Describe()}});
+  };
+}
+
 Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id,
                                       bool resume) {
   FEDRA_RETURN_IF_ERROR(db.SetRunStatus(run_id, RunStatus::kRunning));
+  fed.transfer_watch().Set(TransferTags(db, run_id));
+  struct Unwatch {
+    Federation& fed;
+    ~Unwatch() { fed.transfer_watch().Set({}); }
+  } unwatch{fed};
   TrainingRecovery recovery;
   recovery.save = [&db, run_id](const TrainingCheckpoint& c) {
     return db.SaveCheckpoint(run_id, c.round, EncodeCheckpoint(c));

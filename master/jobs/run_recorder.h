@@ -25,6 +25,10 @@ Result<int64_t> CreateJobRun(ExperimentDb& db, const JobSpec& job, const nlohman
 // How a job that ended with `s` is recorded: finished, cancelled or failed.
 RunStatus EndStatus(const Status& s);
 
+// What tells run `run` how long transfers go while its job works: tag "fedra.transfer.<site>"
+// becomes, say, "receiving 52.4 of 100.0 MB in 0.5 s (1100 MB/s)". Never waits on the disk.
+TransferWatch::Listener TransferTags(ExperimentDb& db, int64_t run);
+
 Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id,
                                       bool resume = false);
 

@@ -227,7 +227,7 @@ Status ExperimentDb::Migrate() {
   return Status::Ok();
 }
 
-Status ExperimentDb::Submit(Write write) {
+Result<std::future<Status>> ExperimentDb::Enqueue(Write write) {
   std::future<Status> done;
   {
     std::lock_guard lock(queue_mu_);
@@ -236,6 +236,11 @@ Status ExperimentDb::Submit(Write write) {
     done = queue_.back().done.get_future();
   }
   queue_cv_.notify_one();
+  return done;
+}
+
+Status ExperimentDb::Submit(Write write) {
+  FEDRA_ASSIGN_OR_RETURN(std::future<Status> done, Enqueue(std::move(write)));
   return done.get();
 }
 
@@ -388,6 +393,16 @@ Status ExperimentDb::SetTags(int64_t run, const std::map<std::string, std::strin
     FEDRA_RETURN_IF_ERROR(RequireRun(c, run));
     return PutTags(c, run, tags);
   });
+}
+
+void ExperimentDb::SetTagsLater(int64_t run, std::map<std::string, std::string> tags) {
+  Result<std::future<Status>> queued = Enqueue([run, tags = std::move(tags)](sqlite::Connection& c) -> Status {
+    Status s = RequireRun(c, run);
+    if (s.ok()) s = PutTags(c, run, tags);
+    if (!s.ok()) FEDRA_LOG(kWarn) << "tagging run " << run << ": " << s.message();
+    return s;
+  });
+  if (!queued.ok()) FEDRA_LOG(kWarn) << "tagging run " << run << ": " << queued.status().message();
 }
 
 Status ExperimentDb::RenameRun(int64_t run, const std::string& name) {

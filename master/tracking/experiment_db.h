@@ -96,6 +96,8 @@ class ExperimentDb {
   // kInvalidArgument (as MLflow's).
   Status LogParams(int64_t run, const std::map<std::string, std::string>& params);
   Status SetTags(int64_t run, const std::map<std::string, std::string>& tags);  // a key's new value replaces its old
+  // The same, queued without waiting for the disk (for I/O threads); a failure is logged.
+  void SetTagsLater(int64_t run, std::map<std::string, std::string> tags);
   Status RenameRun(int64_t run, const std::string& name);
   Status LogMetrics(int64_t run, std::vector<MetricPoint> points);  // one transaction
   Result<int64_t> SaveModel(int64_t run, const std::string& name, const nlohmann::json& shapes,
@@ -132,6 +134,8 @@ class ExperimentDb {
   explicit ExperimentDb(std::filesystem::path path) : path_(std::move(path)) {}
   Status Migrate();
   Status Submit(Write write);  // queues the write and waits for its commit
+  // Queues the write; the future tells how it went. Fails when the database is closing.
+  Result<std::future<Status>> Enqueue(Write write);
   void WriterLoop();
 
   // A read connection from the pool, returned on destruction.

@@ -4,7 +4,9 @@
 // with a clear error while the site keeps serving.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "tests/support/child_process.h"
@@ -56,6 +58,12 @@ Bytes PutHead(uint64_t id, const Matrix& m) {
 TEST_CASE("a value of many frames streams into place and back, holding no more than itself") {
   OneSite site;
   auto fed = site.local.Connect();
+  std::mutex mu;
+  std::vector<std::pair<std::string, TransferProgress>> told;
+  fed->transfer_watch().Set([&](const std::string& site_name, const TransferProgress& p) {
+    std::lock_guard lock(mu);
+    told.emplace_back(site_name, p);
+  });
   const pid_t pid = site.local.process("a").pid();
   const uint64_t before = testing::PeakResidentBytes(pid);
   const Matrix m = Matrix::Random(10'000'000 / 100, 100) * 1e6;  // 80 MB: 77 chunks of 1 MiB
@@ -69,7 +77,19 @@ TEST_CASE("a value of many frames streams into place and back, holding no more t
   CHECK_MESSAGE(peak - before < MatrixBytes(m) * 3 / 2, "the site's peak RSS grew by "
                                                             << (peak - before) << " bytes for a " << MatrixBytes(m)
                                                             << "-byte value");
-  // Long transfers say how they went.
+  // Long transfers say how they went: to the master's watcher (a job's run), and in the log.
+  {
+    std::lock_guard lock(mu);
+    REQUIRE(told.size() >= 2);
+    for (const bool sending : {true, false}) {
+      auto it = std::find_if(told.begin(), told.end(), [&](const auto& t) { return t.second.sending == sending; });
+      REQUIRE(it != told.end());
+      CHECK(it->first == "a");
+      CHECK(it->second.total == MatrixBytes(m));
+    }
+    CHECK(told.back().second.done == told.back().second.total);
+  }
+  fed->transfer_watch().Set({});
   CHECK(testing::WaitFor(
       [&] { return testing::ReadFile(site.local.log("a")).find("80.0 of 80.0 MB in") != std::string::npos; },
       std::chrono::seconds(5)));

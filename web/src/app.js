@@ -235,17 +235,24 @@ async function comparePage(render, ids) {
   }
 }
 
-// How far a running job is: its latest step of its planned rounds or iterations, and the time
-// left at the pace so far.
+// How far a running job is: its latest step of its planned rounds or iterations, the time left
+// at the pace so far, and its long transfers (tags fedra.transfer.<site>, set as they go).
 function progress(run) {
   const params = keyValues(run.data.params);
   const planned = Number(params["ps.epochs"] || params["max_iterations"] || 0);
   const done = Math.max(0, ...run.data.metrics.map((m) => m.step));
-  if (!planned || !done || !run.info.start_time) return run.info.status === "scheduled" ? "waiting for its turn" : "";
-  const elapsed = Date.now() / 1000 - run.info.start_time;
-  const left = (elapsed / done) * Math.max(0, planned - done);
-  const unit = params["ps.epochs"] ? "round" : "iteration";
-  return `${unit} ${done} of ${planned} · about ${left < 90 ? Math.round(left) + " s" : Math.round(left / 60) + " min"} left`;
+  const transfers = run.data.tags.filter((t) => t.key.startsWith("fedra.transfer."))
+    .map((t) => `site ${t.key.slice("fedra.transfer.".length)}: ${t.value}`);
+  let steps = "";
+  if (planned && done && run.info.start_time) {
+    const elapsed = Date.now() / 1000 - run.info.start_time;
+    const left = (elapsed / done) * Math.max(0, planned - done);
+    const unit = params["ps.epochs"] ? "round" : "iteration";
+    steps = `${unit} ${done} of ${planned} · about ${left < 90 ? Math.round(left) + " s" : Math.round(left / 60) + " min"} left`;
+  } else if (run.info.status === "scheduled") {
+    steps = "waiting for its turn";
+  }
+  return [steps, ...transfers].filter(Boolean).join(" · ");
 }
 
 // What a fitted model is made of, as tables: coefficients, centres, components.

@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "master/jobs/run_recorder.h"
 #include "tests/master/api/api_fixture.h"
 
 namespace fedra {
@@ -62,6 +63,27 @@ TEST_CASE("metrics count the time jobs and their training rounds took, and the r
   CHECK(after.body.find("fedra_job_seconds_total{status=\"finished\"} 0\n") == std::string::npos);
   // The ping of the metrics request itself met the new incarnation.
   CHECK_MESSAGE(after.body.find("fedra_site_restarts_total{site=\"a\"} 1\n") != std::string::npos, after.body);
+}
+
+TEST_CASE("a run shows how its long transfers go, by site, without the transport waiting on the disk") {
+  Api a;
+  NewRun job;
+  job.job = true;
+  const int64_t id = *a.db->CreateRun(job);
+  const TransferWatch::Listener tell = TransferTags(*a.db, id);
+  tell("a", TransferProgress{false, 52'400'000, 100'000'000, 0.5});
+  tell("b", TransferProgress{true, 80'000'000, 80'000'000, 2.0});
+  const std::string run = "/api/v1/runs/" + std::to_string(id);
+  auto tag = [&](const std::string& key) {
+    const nlohmann::json got = nlohmann::json::parse(a.Call("GET", run, "", "viewer-token").body);
+    for (const auto& t : got["run"]["data"]["tags"]) {
+      if (t["key"] == key) return t["value"].get<std::string>();
+    }
+    return std::string();
+  };
+  REQUIRE(testing::WaitFor([&] { return !tag("fedra.transfer.b").empty(); }, std::chrono::seconds(10)));
+  CHECK(tag("fedra.transfer.a") == "receiving 52.4 of 100.0 MB in 0.5 s (105 MB/s)");
+  CHECK(tag("fedra.transfer.b") == "sending 80.0 of 80.0 MB in 2.0 s (40 MB/s)");
 }
 
 TEST_CASE("unknown paths are 404; known paths with another method are 405, naming what is allowed") {
