@@ -5,7 +5,7 @@
 namespace fedra {
 
 Optimizer::Optimizer(OptimizerSpec spec, int64_t size)
-    : spec_(spec), first_(Eigen::VectorXf::Zero(size)), second_(Eigen::VectorXf::Zero(size)) {}
+    : spec_(spec), size_(size) {}
 
 Status RestoreVectors(const OptimizerState& state, std::initializer_list<Eigen::VectorXf*> into) {
   if (state.vectors.size() != into.size() || state.steps < 0) {
@@ -26,6 +26,8 @@ Status RestoreVectors(const OptimizerState& state, std::initializer_list<Eigen::
 }
 
 Status Optimizer::Restore(const OptimizerState& state) {
+  first_.setZero(size_);
+  second_.setZero(size_);
   FEDRA_RETURN_IF_ERROR(RestoreVectors(state, {&first_, &second_}));
   steps_ = state.steps;
   return Status::Ok();
@@ -36,6 +38,8 @@ void Optimizer::Step(Eigen::VectorXf* params, Eigen::VectorXf gradient, int epoc
   if (spec_.weight_decay > 0) gradient += spec_.weight_decay * *params;
   const float lr = spec_.LearningRate(epoch);
   if (spec_.kind == OptimizerKind::kAdam) {
+    if (first_.size() == 0) first_.setZero(size_);
+    if (second_.size() == 0) second_.setZero(size_);
     first_ = spec_.beta1 * first_ + (1 - spec_.beta1) * gradient;
     second_ = spec_.beta2 * second_ + (1 - spec_.beta2) * gradient.cwiseAbs2();
     const float c1 = 1 - std::pow(spec_.beta1, static_cast<float>(steps_));
@@ -48,6 +52,7 @@ void Optimizer::Step(Eigen::VectorXf* params, Eigen::VectorXf gradient, int epoc
     return;
   }
   // The velocity form of PyTorch's SGD: v = mu v + g; Nesterov looks ahead along v.
+  if (first_.size() == 0) first_.setZero(size_);
   first_ = spec_.momentum * first_ + gradient;
   *params -= lr * (spec_.nesterov ? Eigen::VectorXf(gradient + spec_.momentum * first_) : first_);
 }

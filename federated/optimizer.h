@@ -27,12 +27,20 @@ class Optimizer {
   // `epoch`.
   void Step(Eigen::VectorXf* params, Eigen::VectorXf gradient, int epoch);
 
-  OptimizerState State() const { return {{first_, second_}, steps_}; }
+  OptimizerState State() const { return {{Sized(first_), Sized(second_)}, steps_}; }
   // Takes up `state` (from State() of an optimizer of the same size); kInvalidArgument otherwise.
   Status Restore(const OptimizerState& state);
 
  private:
+  // A moment as the state has it: all zeros when this kind of step never needed it.
+  Eigen::VectorXf Sized(const Eigen::VectorXf& moment) const {
+    return moment.size() ? moment : Eigen::VectorXf::Zero(size_);
+  }
+
   OptimizerSpec spec_;
+  int64_t size_ = 0;
+  // Sized at the first step that needs them: plain SGD needs neither, and a site makes an
+  // optimizer every round (zeroing megabytes it would never read).
   Eigen::VectorXf first_, second_;
   int64_t steps_ = 0;
 };

@@ -274,12 +274,17 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   options.accrue_gradients = params.gradient;
   options.use_gpu = context.use_gpu;
   if (p.cols() != 1) return InvalidArgument("trainLocal: the parameters must be one column");
-  const Eigen::VectorXf start = p.col(0).cast<float>();
-  FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(params.model), params.optimizer, options, x, y, start));
+  FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r,
+                         TrainLocal(Mlp(params.model), params.optimizer, options, x, y, p.col(0).cast<float>()));
   FunctionOutput out;
   out.value.resize(p.rows() + kTrainingStats, 1);
-  out.value.col(0).head(p.rows()) =
-      (options.accrue_gradients ? r.accrued : Eigen::VectorXf(r.params - start)).cast<double>();
+  // new - P in double is exact for float parameters, so the update rounds as a float
+  // subtraction would; P is not copied to a float start for it.
+  if (options.accrue_gradients) {
+    out.value.col(0).head(p.rows()) = r.accrued.cast<double>();
+  } else {
+    out.value.col(0).head(p.rows()) = r.params.cast<double>() - p.col(0);
+  }
   const double correct = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN()
                                                             : static_cast<double>(r.stats.correct);
   out.value.col(0).tail(kTrainingStats) << r.stats.loss_sum, correct, static_cast<double>(r.stats.rows),
