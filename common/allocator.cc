@@ -15,6 +15,17 @@ void KeepFreedMemoryForReuse() {
   mallopt(M_TRIM_THRESHOLD, 128 << 20);
 }
 
+void KeepLargeBuffersForReuse() {
+  KeepFreedMemoryForReuse();
+  // Threads' own arenas map anything over 64 MiB afresh whatever M_MMAP_MAX says; with one arena
+  // every buffer comes from the main heap.
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
+void ReturnFreedMemory() { (void)malloc_trim(0); }
+
 void AdviseHugePages(void* data, size_t bytes) {
   constexpr uintptr_t kHuge = 2 << 20;
   if (bytes < 2 * kHuge) return;

@@ -3,6 +3,6 @@
 #include "master/cli.h"
 
 int main(int argc, char** argv) {
-  fedra::KeepFreedMemoryForReuse();
+  fedra::KeepLargeBuffersForReuse();
   return fedra::RunMasterCli(argc, argv);
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/allocator.h"
 #include "common/logging.h"
 #include "master/jobs/model_job.h"
 #include "master/jobs/run_recorder.h"
@@ -102,6 +103,7 @@ void JobRunner::Loop() {
         timings_.round_seconds += round["seconds"].get<double>();
       }
     }
+    ReturnFreedMemory();  // what the job's buffers took, kept for reuse while it ran
     if (result.ok()) {
       FEDRA_LOG(kInfo) << "run " << next.run << " finished";
     } else {

@@ -66,7 +66,7 @@ int CompareCompression() {
 
 int main(int argc, char** argv) {
   using namespace fedra;
-  KeepFreedMemoryForReuse();  // as fedra-master does
+  KeepLargeBuffersForReuse();  // as fedra-master does
   std::mt19937 rng(1);
   std::normal_distribution<double> n(0, 1);
   // `bench_training rounds`: only the parameter-server rounds (for profiling them).

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/allocator.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
 
@@ -115,6 +116,7 @@ std::pair<double, double> RoundTrip(fedra::Federation& fed, const fedra::Request
 
 int main() {
   using namespace fedra;
+  KeepLargeBuffersForReuse();  // as fedra-master does
   testing::TempDir dir("fedra-bench");
   testing::LocalFederation local(dir.path(), {"a"});
   local.StartAll();
