@@ -248,11 +248,10 @@ net::awaitable<Status> MessageLink::Receive(OnHead on_head) {
       continue;
     }
     std::erase_if(message->values, [](const auto& v) { return v.empty(); });
-    incoming_.emplace(
-        id, std::make_unique<Incoming>(
-                Incoming{std::move(*message), declared, 0, 0,
-                         TransferMeter("message " + std::to_string(id) + " from " + options_.peer, false, declared,
-                                       &options_.on_transfer)}));
+    incoming_.emplace(id, std::make_unique<Incoming>(
+                              Incoming{std::move(*message), declared, 0, 0,
+                                       TransferMeter("message " + std::to_string(id) + " from " + options_.peer, false,
+                                                     declared, &options_.on_transfer)}));
   }
   for (auto& [id, in] : incoming_) {
     if (in->message.done) in->message.done(why.WithContext("message " + std::to_string(id) + " arrived in part"));

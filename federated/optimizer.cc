@@ -4,8 +4,7 @@
 
 namespace fedra {
 
-Optimizer::Optimizer(OptimizerSpec spec, int64_t size)
-    : spec_(spec), size_(size) {}
+Optimizer::Optimizer(OptimizerSpec spec, int64_t size) : spec_(spec), size_(size) {}
 
 Status RestoreVectors(const OptimizerState& state, std::initializer_list<Eigen::VectorXf*> into) {
   if (state.vectors.size() != into.size() || state.steps < 0) {

@@ -97,9 +97,12 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
   const PeerIdentity who = *peer;
   FEDRA_LOG(kInfo) << who.ToString() << " connected from " << remote;
 
-  auto link = std::make_shared<MessageLink>(std::move(channel),
-                                            LinkOptions{who.ToString(), limits.max_message_bytes, kValueChunkBytes,
-                                                        std::chrono::seconds(limits.idle_timeout_s), read_timeout, {}});
+  auto link = std::make_shared<MessageLink>(std::move(channel), LinkOptions{who.ToString(),
+                                                                            limits.max_message_bytes,
+                                                                            kValueChunkBytes,
+                                                                            std::chrono::seconds(limits.idle_timeout_s),
+                                                                            read_timeout,
+                                                                            {}});
   // Answers go out on the link's strand, whichever thread computed them.
   auto answer = [link](FrameKind kind, uint64_t id, std::shared_ptr<const ResponseBatch> keep, Bytes head,
                        OutgoingValues values) {

@@ -107,8 +107,8 @@ net::awaitable<Status> SiteClient::Connect() {
   // No idle limit: the master keeps its links open between jobs. Within a frame, or between the
   // chunks of an answer, a call's deadline applies.
   link_ = std::make_shared<MessageLink>(
-      std::move(channel),
-      LinkOptions{site_.ToString(), max_message_bytes_, kValueChunkBytes, Duration::max(), call_timeout_, on_transfer_});
+      std::move(channel), LinkOptions{site_.ToString(), max_message_bytes_, kValueChunkBytes, Duration::max(),
+                                      call_timeout_, on_transfer_});
   net::co_spawn(strand_, ReceiveOn(link_), net::detached);
   FEDRA_LOG(kDebug) << "connected to " << site_.ToString();
   co_return Status::Ok();

@@ -39,7 +39,9 @@ class TlsFederation final : public Federation {
     }
     for (size_t i = 0; i < config.sites.size(); ++i) {
       const SiteAddress& site = config.sites[i];
-      auto report = [watch = &transfer_watch(), name = site.name](const TransferProgress& p) { watch->Report(name, p); };
+      auto report = [watch = &transfer_watch(), name = site.name](const TransferProgress& p) {
+        watch->Report(name, p);
+      };
       clients_.emplace(site.name, std::make_unique<SiteClient>(*io_[i % threads], tls, site, config, report));
     }
     for (auto& io : io_) io_threads_.emplace_back([&io = *io] { io.run(); });
