@@ -1,4 +1,4 @@
-// How far a long transfer (one message's values, 64 MB or more) has come: logged every few
+// How far a long transfer (one message's values, 64 MiB or more) has come: logged every few
 // seconds and at the end, and told to whoever watches the link (a job's run shows it).
 #pragma once
 
@@ -14,7 +14,7 @@ struct TransferProgress {
   uint64_t done = 0, total = 0;
   double seconds = 0;
 
-  // "receiving 52.4 of 100.0 MB in 0.5 s (1100 MB/s)"
+  // "receiving 52.4 of 100.0 MB in 0.5 s (105 MB/s)"
   std::string Describe() const;
 };
 

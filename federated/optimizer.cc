@@ -25,9 +25,10 @@ Status RestoreVectors(const OptimizerState& state, std::initializer_list<Eigen::
 }
 
 Status Optimizer::Restore(const OptimizerState& state) {
-  first_.setZero(size_);
-  second_.setZero(size_);
-  FEDRA_RETURN_IF_ERROR(RestoreVectors(state, {&first_, &second_}));
+  Eigen::VectorXf first = Eigen::VectorXf::Zero(size_), second = Eigen::VectorXf::Zero(size_);
+  FEDRA_RETURN_IF_ERROR(RestoreVectors(state, {&first, &second}));
+  first_ = std::move(first);
+  second_ = std::move(second);
   steps_ = state.steps;
   return Status::Ok();
 }

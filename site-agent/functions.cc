@@ -278,12 +278,11 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
                          TrainLocal(Mlp(params.model), params.optimizer, options, x, y, p.col(0).cast<float>()));
   FunctionOutput out;
   out.value.resize(p.rows() + kTrainingStats, 1);
-  // new - P in double is exact for float parameters, so the update rounds as a float
-  // subtraction would; P is not copied to a float start for it.
+  // The update from float(P), as the training started, computed in one pass (no float copy of P).
   if (options.accrue_gradients) {
     out.value.col(0).head(p.rows()) = r.accrued.cast<double>();
   } else {
-    out.value.col(0).head(p.rows()) = r.params.cast<double>() - p.col(0);
+    out.value.col(0).head(p.rows()) = (r.params - p.col(0).cast<float>()).cast<double>();
   }
   const double correct = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN()
                                                             : static_cast<double>(r.stats.correct);

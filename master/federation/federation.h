@@ -38,8 +38,9 @@ class ReleaseQueue {
   std::map<std::string, std::vector<VarId>> vars_;
 };
 
-// Who is told how long transfers to and from sites go (common/transfer_progress.h): a job's run
-// while it works. Shared by a federation and its subsets; reports come from I/O threads.
+// Who is told how long transfers to and from sites go (common/transfer_progress.h): the job's run
+// while one works (the job runner runs one job at a time). Shared by a federation and its
+// subsets; reports come from I/O threads.
 class TransferWatch {
  public:
   using Listener = std::function<void(const std::string& site, const TransferProgress& progress)>;
@@ -85,7 +86,7 @@ class Federation {
   // with kUnavailable naming it (the site is back; a step taken again will work).
   const std::shared_ptr<RecipeBook>& recipes() const { return recipes_; }
 
-  // Where the progress of long transfers (values of 64 MB or more) is told, by site.
+  // Where the progress of long transfers (values of 64 MiB or more) is told, by site.
   TransferWatch& transfer_watch() const { return *transfers_; }
 
   // Request batches sent to `site` so far.

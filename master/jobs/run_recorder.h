@@ -18,17 +18,18 @@ namespace fedra {
 Result<int64_t> CreateJobRun(ExperimentDb& db, const JobSpec& job, const nlohmann::json& spec,
                              const std::string& experiment, const std::string& submitted_by, RunStatus status);
 
-// Runs `job` as run `run_id` and records everything about it. Returns the job's result (with
-// "run_id" added) or its error; a failure to record a successful job is an error too.
-// Training saves a checkpoint into the database every round; with `resume`, it goes on from the
-// run's last one (other algorithms run again from the start), and the result says so.
 // How a job that ended with `s` is recorded: finished, cancelled or failed.
 RunStatus EndStatus(const Status& s);
 
 // What tells run `run` how long transfers go while its job works: tag "fedra.transfer.<site>"
-// becomes, say, "receiving 52.4 of 100.0 MB in 0.5 s (1100 MB/s)". Never waits on the disk.
+// holds the site's latest long transfer, say "receiving 52.4 of 100.0 MB in 0.5 s (105 MB/s)".
+// Never waits on the disk.
 TransferWatch::Listener TransferTags(ExperimentDb& db, int64_t run);
 
+// Runs `job` as run `run_id` and records everything about it. Returns the job's result (with
+// "run_id" added) or its error; a failure to record a successful job is an error too.
+// Training saves a checkpoint into the database every round; with `resume`, it goes on from the
+// run's last one (other algorithms run again from the start), and the result says so.
 Result<nlohmann::json> RunRecordedJob(Federation& fed, ExperimentDb& db, const JobSpec& job, int64_t run_id,
                                       bool resume = false);
 

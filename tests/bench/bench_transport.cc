@@ -155,8 +155,9 @@ int main() {
   const double tcp = PlainTcpMBps(MatrixBytes(m));
   std::printf("100 MB matrix get: %.0f MB/s; OpenSSL AES-256-GCM on one core: %.0f MB/s; ratio %.2f\n", best, aes,
               best / aes);
-  // A TLS get costs what plain TCP costs plus the cipher at each end. With one thread per end (or
-  // both ends sharing two cores, as here) a byte takes at least 1/AES + 1/TCP of wall time.
+  // A TLS get costs what plain TCP costs plus the cipher at each end. With one thread per end, or
+  // both ends sharing two cores that plain TCP keeps busy (as here), a byte takes about
+  // 1/AES + 1/TCP of wall time.
   const double bound = 1 / (1 / aes + 1 / tcp);
   std::printf(
       "plain TCP over loopback, same 100 MB, no encryption: %.0f MB/s (the get is %.2f of it); cipher plus plain "

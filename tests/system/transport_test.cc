@@ -56,10 +56,10 @@ Bytes PutHead(uint64_t id, const Matrix& m) {
 }  // namespace
 
 TEST_CASE("a value of many frames streams into place and back, holding no more than itself") {
+  std::mutex mu;  // before the federation, which outlives neither
+  std::vector<std::pair<std::string, TransferProgress>> told;
   OneSite site;
   auto fed = site.local.Connect();
-  std::mutex mu;
-  std::vector<std::pair<std::string, TransferProgress>> told;
   fed->transfer_watch().Set([&](const std::string& site_name, const TransferProgress& p) {
     std::lock_guard lock(mu);
     told.emplace_back(site_name, p);
