@@ -1,6 +1,7 @@
 #include "federated/update_codec.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 
@@ -24,6 +25,18 @@ std::vector<uint32_t> TopIndices(const Eigen::VectorXf& v, int64_t k) {
   std::sort(idx.begin(), idx.end());
   return idx;
 }
+
+// Everything before the values: format, flags, dense length, statistics, count sent.
+void WriteHeader(ByteWriter* w, bool sparse, bool eight_bit, int64_t n, std::span<const double> stats, int64_t k) {
+  w->Put(kFormat);
+  w->Put(static_cast<uint8_t>((sparse ? kSparse : 0) | (eight_bit ? kEightBit : 0)));
+  w->Put(static_cast<uint64_t>(n));
+  w->Put(static_cast<uint32_t>(stats.size()));
+  w->Append(stats.data(), stats.size() * sizeof(double));
+  w->Put(static_cast<uint64_t>(k));
+}
+
+size_t HeaderBytes(std::span<const double> stats) { return 22 + stats.size() * sizeof(double); }
 
 }  // namespace
 
@@ -68,14 +81,9 @@ PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> s
   const bool eight_bit = spec.bits == 8;
 
   PackedUpdate out;
-  out.bytes.reserve(32 + stats.size() * sizeof(double) + static_cast<size_t>(k) * (sparse ? 8 : 4));
+  out.bytes.reserve(HeaderBytes(stats) + 8 + static_cast<size_t>(k) * (sparse ? 8 : 4));
   ByteWriter w(&out.bytes);
-  w.Put(kFormat);
-  w.Put(static_cast<uint8_t>((sparse ? kSparse : 0) | (eight_bit ? kEightBit : 0)));
-  w.Put(static_cast<uint64_t>(n));
-  w.Put(static_cast<uint32_t>(stats.size()));
-  w.Append(stats.data(), stats.size() * sizeof(double));
-  w.Put(static_cast<uint64_t>(k));
+  WriteHeader(&w, sparse, eight_bit, n, stats, k);
   if (!sparse && !eight_bit) {  // lossless: the floats as they are
     w.Append(v->data(), static_cast<size_t>(n) * sizeof(float));
     return out;
@@ -104,6 +112,23 @@ PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> s
   }
   out.decoded = Eigen::VectorXf::Zero(n);
   for (int64_t i = 0; i < k; ++i) out.decoded[sparse ? idx[static_cast<size_t>(i)] : i] = sent[static_cast<size_t>(i)];
+  return out;
+}
+
+Bytes PackUpdate(std::span<const double> values, std::span<const double> stats) {
+  Bytes out;
+  out.reserve(HeaderBytes(stats) + values.size() * sizeof(float));
+  ByteWriter w(&out);
+  const auto n = static_cast<int64_t>(values.size());
+  WriteHeader(&w, false, false, n, stats, n);
+  // Narrowed a block at a time into a buffer that stays in cache: no model-sized float copy.
+  constexpr size_t kBlock = 4096;
+  std::array<float, kBlock> block;
+  for (size_t at = 0; at < values.size(); at += kBlock) {
+    const size_t m = std::min(kBlock, values.size() - at);
+    for (size_t i = 0; i < m; ++i) block[i] = static_cast<float>(values[at + i]);
+    w.Append(block.data(), m * sizeof(float));
+  }
   return out;
 }
 
@@ -140,10 +165,17 @@ Result<UnpackedUpdate> UnpackUpdate(std::span<const uint8_t> bytes, int64_t expe
   }
   if (!sparse && !(flags & kEightBit)) {  // lossless: the floats as they are
     FEDRA_RETURN_IF_ERROR(r.Need(k * sizeof(float), "update values"));
+    if (r.remaining() != k * sizeof(float)) {
+      return DataLoss("update: " + std::to_string(r.remaining() - k * sizeof(float)) + " bytes after the values");
+    }
     out.values.resize(static_cast<Eigen::Index>(n));
-    FEDRA_RETURN_IF_ERROR(r.Copy(out.values.data(), k * sizeof(float), "update values"));
-    if (r.remaining() != 0) return DataLoss("update: " + std::to_string(r.remaining()) + " bytes after the values");
-    if (!out.values.allFinite()) return DataLoss("update: a value is not finite");
+    // Checked a block at a time as it is copied, while the block is in cache.
+    constexpr Eigen::Index kBlock = 4096;
+    for (Eigen::Index at = 0; at < out.values.size(); at += kBlock) {
+      const Eigen::Index m = std::min(kBlock, out.values.size() - at);
+      FEDRA_RETURN_IF_ERROR(r.Copy(out.values.data() + at, static_cast<size_t>(m) * sizeof(float), "update values"));
+      if (!out.values.segment(at, m).allFinite()) return DataLoss("update: a value is not finite");
+    }
     return out;
   }
   std::vector<float> sent(k);

@@ -60,6 +60,9 @@ void ClipNorm(Eigen::VectorXf* values, double bound);
 // Packs `values`, clipped first when the spec says so.
 PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> stats, const CompressionSpec& spec);
 
+// The same bytes as PackUpdate with no compression and no clip, from doubles narrowed to float.
+Bytes PackUpdate(std::span<const double> values, std::span<const double> stats);
+
 struct UnpackedUpdate {
   Eigen::VectorXf values;
   std::vector<double> stats;

@@ -307,6 +307,12 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
   if (u.cols() != 1 || u.rows() < stats) return InvalidArgument("packUpdate: the update must be one column");
   const Eigen::Index n = u.rows() - stats;
   const CompressionSpec& spec = params.compression;
+  const std::span<const double> tail(u.data() + n, static_cast<size_t>(stats));
+  if (inputs.size() == 1 && !spec.lossy() && spec.clip <= 0) {  // as it is: no residual, nothing to take off
+    FunctionOutput out;
+    out.packed = PackUpdate(std::span<const double>(u.data(), static_cast<size_t>(n)), tail);
+    return out;
+  }
   Eigen::VectorXf values = u.col(0).head(n).cast<float>();
   if (inputs.size() > 1) {
     if (inputs[1]->rows() != n || inputs[1]->cols() != 1) {
@@ -318,7 +324,6 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
   // Clipped here, before the residual is taken, so that what the bound cuts off is dropped
   // rather than sent later.
   ClipNorm(&values, spec.clip);
-  const std::vector<double> tail(u.data() + n, u.data() + u.rows());
   PackedUpdate packed = PackUpdate(values, tail, spec);
   FunctionOutput out;
   // The residual: what the receiver will not see (nothing, when nothing is lost).

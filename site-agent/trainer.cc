@@ -70,7 +70,6 @@ class CpuBackend final : public StepBackend {
         start_(options.prox_mu > 0 ? params_ : Eigen::VectorXf()),
         optimizer_(optimizer, params_.size()),
         batch_x_(options.batch_size, x.cols()) {
-    if (options.accrue_gradients) accrued_ = Eigen::VectorXf::Zero(params_.size());
     if (model.spec().output == OutputKind::kSoftmax)
       batch_targets_.classes.resize(options.batch_size);
     else
@@ -89,7 +88,12 @@ class CpuBackend final : public StepBackend {
     }
     const BatchStats s = model_.Run(params_, batch_x_, batch_targets_, &gradient_);
     if (options_.accrue_gradients) {
-      accrued_ += gradient_;
+      // The first batch's gradient is taken as it is: no model-sized zeroing and adding.
+      if (accrued_.size() == 0) {
+        accrued_ = std::move(gradient_);
+      } else {
+        accrued_ += gradient_;
+      }
       return s;
     }
     if (options_.prox_mu > 0) gradient_ += options_.prox_mu * (params_ - start_);
@@ -99,8 +103,9 @@ class CpuBackend final : public StepBackend {
   }
 
   Status Finish(LocalTrainingResult* out) override {
+    out->accrued =
+        options_.accrue_gradients && accrued_.size() == 0 ? Eigen::VectorXf::Zero(params_.size()) : std::move(accrued_);
     out->params = std::move(params_);
-    out->accrued = std::move(accrued_);
     return Status::Ok();
   }
 
@@ -239,7 +244,12 @@ BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targe
     Eigen::Map<const MatrixF> w(params.data() + offsets[l], out, in);
     Eigen::Map<MatrixF> dw(gradient->data() + offsets[l], out, in);
     Eigen::Map<Eigen::VectorXf> db(gradient->data() + offsets[l] + int64_t{out} * in, out);
-    dw.noalias() = delta.transpose() * h[l];
+    if (rows == 1) {
+      // An outer product, written once: the general product zeroes its megabytes first.
+      dw.noalias() = delta.row(0).transpose() * h[l].row(0);
+    } else {
+      dw.noalias() = delta.transpose() * h[l];
+    }
     db = delta.colwise().sum().transpose();
     if (l > 0) {
       MatrixF back = delta * w;
@@ -325,7 +335,7 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
     ++out.batches;
   }
   FEDRA_RETURN_IF_ERROR(backend->Finish(&out));
-  if (options.accrue_gradients && out.batches > 0) out.accrued /= static_cast<float>(out.batches);
+  if (options.accrue_gradients && out.batches > 1) out.accrued /= static_cast<float>(out.batches);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "common/allocator.h"
@@ -69,8 +70,10 @@ int main(int argc, char** argv) {
   KeepLargeBuffersForReuse();  // as fedra-master does
   std::mt19937 rng(1);
   std::normal_distribution<double> n(0, 1);
-  // `bench_training rounds`: only the parameter-server rounds (for profiling them).
+  // `bench_training rounds [N]`: only N plain parameter-server rounds (20 by default), for
+  // profiling them.
   const bool rounds_only = argc > 1 && std::string(argv[1]) == "rounds";
+  const int64_t rounds = rounds_only && argc > 2 ? std::max(std::atoll(argv[2]), 1LL) : 20;
 
   // Local training throughput.
   if (!rounds_only) {
@@ -135,9 +138,10 @@ int main(int argc, char** argv) {
   options.model.outputs = 10;
   options.batches_per_round = 1;
   options.batch_size = 1;
-  options.rounds = 20;
+  options.rounds = rounds;
   double plain_median = 0;
   for (const bool secure : {false, true}) {
+    if (secure && rounds_only) break;
     // The same rounds with every round's updates summed securely (the updates travel as
     // 64-bit fixed-point words, masked).
     options.secure.enabled = secure;

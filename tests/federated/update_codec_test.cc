@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "federated/update_codec.h"
 #include "tests/support/random_data.h"
@@ -19,6 +20,16 @@ TEST_CASE("uncompressed updates travel exactly, with their statistics") {
   REQUIRE(u.ok());
   CHECK(u->values == v);
   CHECK(u->stats == stats);
+}
+
+TEST_CASE("an uncompressed update packed from doubles is the same bytes as from floats") {
+  const Eigen::VectorXd d = testing::NormalMatrix(10000, 1, 7).col(0);  // more than one block
+  const std::vector<double> stats = {1.5, 2, 3, 4};
+  const Bytes from_doubles = PackUpdate(std::span<const double>(d.data(), 10000), stats);
+  CHECK(from_doubles == PackUpdate(Eigen::VectorXf(d.cast<float>()), stats, CompressionSpec{}).bytes);
+  Result<UnpackedUpdate> u = UnpackUpdate(from_doubles, 10000);
+  REQUIRE(u.ok());
+  CHECK((u->values.cast<double>() - d).cwiseAbs().maxCoeff() <= 1e-6 * d.cwiseAbs().maxCoeff());
 }
 
 TEST_CASE("top-k sends exactly the k largest magnitudes, with their indices") {
@@ -95,6 +106,16 @@ TEST_CASE("malformed packed updates are refused with the reason") {
   Bytes extra = p.bytes;
   extra.push_back(0);
   CHECK(UnpackUpdate(extra, 100).status().message() == "update: 1 bytes after the values");
+  // Uncompressed: trailing bytes, and a value that is not finite past the first few thousand.
+  Eigen::VectorXf dense = RandomVector(10000, 6);
+  Bytes dense_extra = PackUpdate(dense, stats, CompressionSpec{}).bytes;
+  dense_extra.push_back(0);
+  CHECK(UnpackUpdate(dense_extra, 10000).status().message() == "update: 1 bytes after the values");
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+    dense[9000] = bad;
+    CHECK(UnpackUpdate(PackUpdate(dense, stats, CompressionSpec{}).bytes, 10000).status().message() ==
+          "update: a value is not finite");
+  }
   CHECK(ParseCompressionSpec(nlohmann::json{{"topk", 0}}, "ps.compression")
             .status()
             .message()
