@@ -5,7 +5,6 @@
 // it) and plain TCP over loopback, which with the cipher bounds what a TLS get can reach here.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,34 +18,13 @@
 #include <vector>
 
 #include "common/allocator.h"
+#include "tests/support/cipher_speed.h"
 #include "tests/support/local_federation.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double AesGcmMBps(size_t bytes) {
-  std::vector<unsigned char> in(bytes, 0x5a), out(bytes + 16);
-  unsigned char key[32] = {1}, iv[12] = {2}, tag[16];
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  double best = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    const auto start = Clock::now();
-    int len = 0;
-    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key, iv);
-    // Records of 16 KiB, as TLS sends them.
-    for (size_t off = 0; off < bytes; off += 16384) {
-      EVP_EncryptUpdate(ctx, out.data() + off, &len, in.data() + off,
-                        static_cast<int>(std::min<size_t>(16384, bytes - off)));
-    }
-    EVP_EncryptFinal_ex(ctx, out.data(), &len);
-    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag);
-    best = std::max(best, bytes / 1e6 / std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  EVP_CIPHER_CTX_free(ctx);
-  return best;
-}
 
 // Plain TCP over loopback, no encryption: `bytes` sent from one thread in 1 MiB writes and read by
 // another into one buffer, the best of three. What the transport would reach with a free cipher.
@@ -151,7 +129,7 @@ int main() {
     if (!FirstError(r).ok() || (*r.at("a"))[0].value->size() != m.size()) return 1;
     best = std::max(best, MatrixBytes(m) / 1e6 / secs);
   }
-  const double aes = AesGcmMBps(MatrixBytes(m));
+  const double aes = testing::AesGcmMBps(MatrixBytes(m));
   const double tcp = PlainTcpMBps(MatrixBytes(m));
   std::printf("100 MB matrix get: %.0f MB/s; OpenSSL AES-256-GCM on one core: %.0f MB/s; ratio %.2f\n", best, aes,
               best / aes);

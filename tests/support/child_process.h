@@ -56,4 +56,7 @@ bool WaitFor(Condition condition, std::chrono::milliseconds timeout) {
 // The process's peak resident memory so far (VmHWM), in bytes; 0 when it cannot be read.
 uint64_t PeakResidentBytes(pid_t pid);
 
+// The CPU time the process has used so far, user and system, in seconds; 0 when it cannot be read.
+double CpuSeconds(pid_t pid);
+
 }  // namespace fedra::testing
