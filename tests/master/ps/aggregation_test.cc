@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "master/ps/aggregation.h"
 #include "master/ps/server_optimizer.h"
@@ -33,6 +35,26 @@ TEST_CASE("aggregators: weighted mean, coordinate-wise median, trimmed mean resi
   CHECK(CheckAggregation(AggregationSpec{"trimmed_mean", 0.5}).message() ==
         "trimmed_mean: trim must be in [0, 0.5), got 0.500000");
   CHECK(CheckAggregation(AggregationSpec{"krum"}).message().find("unknown aggregator 'krum'") != std::string::npos);
+}
+
+TEST_CASE("the weighted mean of updates longer than its blocks is the mean of each coordinate") {
+  std::vector<SiteUpdate> updates;
+  const std::vector<double> rows = {3, 1, 12};
+  for (size_t k = 0; k < rows.size(); ++k) {
+    SiteUpdate u;
+    u.values = Eigen::VectorXf::Random(10007);
+    u.rows = rows[k];
+    updates.push_back(std::move(u));
+  }
+  const std::vector<const SiteUpdate*> all = {&updates[0], &updates[1], &updates[2]};
+  const Eigen::VectorXf mean = Aggregate(AggregationSpec{"mean"}, all);
+  REQUIRE(mean.size() == 10007);
+  double worst = 0;
+  for (Eigen::Index i = 0; i < mean.size(); ++i) {
+    const double want = (3.0 * updates[0].values[i] + updates[1].values[i] + 12.0 * updates[2].values[i]) / 16.0;
+    worst = std::max(worst, std::abs(mean[i] - want));
+  }
+  CHECK(worst <= 1e-7);  // a float's rounding of values below 1
 }
 
 TEST_CASE("server optimizers: FedAvg, server momentum, FedAdam and FedYogi steps") {
