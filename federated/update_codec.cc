@@ -36,7 +36,8 @@ void WriteHeader(ByteWriter* w, bool sparse, bool eight_bit, int64_t n, std::spa
   w->Put(static_cast<uint64_t>(k));
 }
 
-size_t HeaderBytes(std::span<const double> stats) { return 22 + stats.size() * sizeof(double); }
+// u8 format + u8 flags + u64 length + u32 statistics count + the statistics + u64 count sent.
+size_t HeaderBytes(std::span<const double> stats) { return 1 + 1 + 8 + 4 + stats.size() * sizeof(double) + 8; }
 
 }  // namespace
 
@@ -86,6 +87,7 @@ PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> s
   WriteHeader(&w, sparse, eight_bit, n, stats, k);
   if (!sparse && !eight_bit) {  // lossless: the floats as they are
     w.Append(v->data(), static_cast<size_t>(n) * sizeof(float));
+    if (spec.lossy()) out.decoded = *v;  // a top-k fraction that rounds to every value loses nothing
     return out;
   }
   std::vector<uint32_t> idx;
@@ -115,7 +117,7 @@ PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> s
   return out;
 }
 
-Bytes PackUpdate(std::span<const double> values, std::span<const double> stats) {
+Bytes PackLosslessUpdate(std::span<const double> values, std::span<const double> stats) {
   Bytes out;
   out.reserve(HeaderBytes(stats) + values.size() * sizeof(float));
   ByteWriter w(&out);
@@ -175,7 +177,7 @@ Result<UnpackedUpdate> UnpackUpdate(std::span<const uint8_t> bytes, int64_t expe
       const Eigen::Index m = std::min(kBlock, out.values.size() - at);
       FEDRA_RETURN_IF_ERROR(r.Copy(out.values.data() + at, static_cast<size_t>(m) * sizeof(float), "update values"));
       // x * 0 is NaN only for an infinite or NaN x, and a sum is vectorised where allFinite is not
-      // (4x faster).
+      // (4x faster). It needs IEEE arithmetic: no -ffinite-math-only.
       if (std::isnan((out.values.segment(at, m).array() * 0.0f).sum())) {
         return DataLoss("update: a value is not finite");
       }

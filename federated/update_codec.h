@@ -61,7 +61,7 @@ void ClipNorm(Eigen::VectorXf* values, double bound);
 PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> stats, const CompressionSpec& spec);
 
 // The same bytes as PackUpdate with no compression and no clip, from doubles narrowed to float.
-Bytes PackUpdate(std::span<const double> values, std::span<const double> stats);
+Bytes PackLosslessUpdate(std::span<const double> values, std::span<const double> stats);
 
 struct UnpackedUpdate {
   Eigen::VectorXf values;

@@ -310,7 +310,7 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
   const std::span<const double> tail(u.data() + n, static_cast<size_t>(stats));
   if (inputs.size() == 1 && !spec.lossy() && spec.clip <= 0) {  // as it is: no residual, nothing to take off
     FunctionOutput out;
-    out.packed = PackUpdate(std::span<const double>(u.data(), static_cast<size_t>(n)), tail);
+    out.packed = PackLosslessUpdate(std::span<const double>(u.data(), static_cast<size_t>(n)), tail);
     return out;
   }
   Eigen::VectorXf values = u.col(0).head(n).cast<float>();

@@ -103,6 +103,7 @@ class CpuBackend final : public StepBackend {
   }
 
   Status Finish(LocalTrainingResult* out) override {
+    // Before params_ moves: no batch at all accrues zeros of its size.
     out->accrued =
         options_.accrue_gradients && accrued_.size() == 0 ? Eigen::VectorXf::Zero(params_.size()) : std::move(accrued_);
     out->params = std::move(params_);

@@ -159,22 +159,23 @@ int main(int argc, char** argv) {
     // The same rounds with every round's updates summed securely (the updates travel as
     // 64-bit fixed-point words, masked).
     options.secure.enabled = secure;
-    // CPU time from the end of the first round to the end of the last, per round.
+    // Of the plain rounds: CPU time from the end of the first round to the end of the last.
     double cpu_first = 0, cpu_last = 0;
-    options.on_iteration = [&](int round, const IterationMetrics&) {
-      (round == 1 ? cpu_first : cpu_last) = cpu_seconds();
-      return Status::Ok();
-    };
+    options.on_iteration = nullptr;
+    if (!secure) {
+      options.on_iteration = [&](int round, const IterationMetrics&) {
+        (round == 1 ? cpu_first : cpu_last) = cpu_seconds();
+        return Status::Ok();
+      };
+    }
     Result<ParameterServerResult> trained = TrainFederated(*fed, *x, *y, options);
-    const double cpu_per_round = (cpu_last - cpu_first) / static_cast<double>(options.rounds - 1);
     if (!trained.ok()) {
       std::fprintf(stderr, "%s\n", trained.status().ToString().c_str());
       return 1;
     }
     std::vector<double> seconds;
     for (const auto& r : trained->rounds) seconds.push_back(r["seconds"].get<double>());
-    const double mean_after_first = (std::accumulate(seconds.begin(), seconds.end(), 0.0) - seconds.front()) /
-                                    static_cast<double>(seconds.size() - 1);
+    const double after_first = std::accumulate(seconds.begin() + 1, seconds.end(), 0.0);
     std::sort(seconds.begin(), seconds.end());
     const double median = seconds[seconds.size() / 2];
     const auto& last = trained->rounds.back();
@@ -190,10 +191,12 @@ int main(int argc, char** argv) {
       // Of that, sealing and opening the round's bytes once each is the cipher's share at least.
       const double cipher = 2 * bytes / 1e6 / testing::AesGcmMBps(64 << 20);
       const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+      const auto later = static_cast<double>(options.rounds - 1);
+      const double cpu_per_round = (cpu_last - cpu_first) / later;
       std::printf(
           "rounds 2 to %lld: mean %.1f ms; CPU per round, master and sites: %.1f ms, over %u cores at least %.1f ms of "
           "wall time; of it the cipher sealing and opening %.0f MB at one core's AES-256-GCM rate: %.1f ms\n",
-          static_cast<long long>(options.rounds), 1000 * mean_after_first, 1000 * cpu_per_round, cores,
+          static_cast<long long>(options.rounds), 1000 * after_first / later, 1000 * cpu_per_round, cores,
           1000 * cpu_per_round / cores, bytes / 1e6, 1000 * cipher);
     } else {
       std::printf("the same round with secure aggregation: median %.1f ms (min %.1f ms), %.2fx the plain round\n",

@@ -22,10 +22,22 @@ TEST_CASE("uncompressed updates travel exactly, with their statistics") {
   CHECK(u->stats == stats);
 }
 
+TEST_CASE("a top-k fraction that rounds to every value sends them all and leaves no residual") {
+  const Eigen::VectorXf v = RandomVector(10, 8);
+  CompressionSpec spec;
+  spec.topk = 0.96;  // 9.6 of 10 values rounds to 10
+  const PackedUpdate p = PackUpdate(v, {}, spec);
+  REQUIRE(p.decoded.size() == 10);
+  CHECK(p.decoded == v);  // the residual, v - decoded, is zero
+  Result<UnpackedUpdate> u = UnpackUpdate(p.bytes, 10);
+  REQUIRE(u.ok());
+  CHECK(u->values == v);
+}
+
 TEST_CASE("an uncompressed update packed from doubles is the same bytes as from floats") {
   const Eigen::VectorXd d = testing::NormalMatrix(10000, 1, 7).col(0);  // more than one block
   const std::vector<double> stats = {1.5, 2, 3, 4};
-  const Bytes from_doubles = PackUpdate(std::span<const double>(d.data(), 10000), stats);
+  const Bytes from_doubles = PackLosslessUpdate(std::span<const double>(d.data(), 10000), stats);
   CHECK(from_doubles == PackUpdate(Eigen::VectorXf(d.cast<float>()), stats, CompressionSpec{}).bytes);
   Result<UnpackedUpdate> u = UnpackUpdate(from_doubles, 10000);
   REQUIRE(u.ok());
@@ -111,10 +123,14 @@ TEST_CASE("malformed packed updates are refused with the reason") {
   Bytes dense_extra = PackUpdate(dense, stats, CompressionSpec{}).bytes;
   dense_extra.push_back(0);
   CHECK(UnpackUpdate(dense_extra, 10000).status().message() == "update: 1 bytes after the values");
-  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
-    dense[9000] = bad;
-    CHECK(UnpackUpdate(PackUpdate(dense, stats, CompressionSpec{}).bytes, 10000).status().message() ==
-          "update: a value is not finite");
+  for (const Eigen::Index at : {Eigen::Index{5}, Eigen::Index{9000}}) {
+    for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity()}) {
+      Eigen::VectorXf dirty = dense;
+      dirty[at] = bad;
+      CHECK(UnpackUpdate(PackUpdate(dirty, stats, CompressionSpec{}).bytes, 10000).status().message() ==
+            "update: a value is not finite");
+    }
   }
   CHECK(ParseCompressionSpec(nlohmann::json{{"topk", 0}}, "ps.compression")
             .status()

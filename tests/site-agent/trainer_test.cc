@@ -149,6 +149,35 @@ TEST_CASE("local training is deterministic for a seed and learns a separable pro
         std::string::npos);
 }
 
+TEST_CASE("accrued gradients are the mean of each batch's gradient at the start") {
+  const Mlp model(Spec({5}, Activation::kTanh, OutputKind::kLinear, 3, 2));
+  const Matrix x = testing::NormalMatrix(12, 3, 8), y = testing::NormalMatrix(12, 2, 9);
+  const Eigen::VectorXf start = InitialParameters(model.spec(), 4);
+  OptimizerSpec sgd;
+  LocalTrainingOptions options;
+  options.accrue_gradients = true;
+  options.seed = 3;
+  auto accrued = [&](int64_t batch_size, int64_t first, int64_t batches) {
+    options.batch_size = batch_size;
+    options.first_batch = first;
+    options.batches = batches;
+    Result<LocalTrainingResult> r = TrainLocal(model, sgd, options, x, y, start);
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    CHECK(r->params == start);  // accruing takes no step
+    return r->accrued;
+  };
+  // One batch of every row: the gradient of the whole set.
+  Eigen::VectorXf whole;
+  model.Run(start, x.cast<float>(), *MakeTargets(model.spec(), y), &whole);
+  CHECK((accrued(12, 0, 1) - whole).cwiseAbs().maxCoeff() < 1e-6f);
+  // Three batches, of one row and of four: the mean of the three batches' own gradients.
+  for (const int64_t size : {1, 4}) {
+    CAPTURE(size);
+    const Eigen::VectorXf mean = (accrued(size, 0, 1) + accrued(size, 1, 1) + accrued(size, 2, 1)) / 3.0f;
+    CHECK((accrued(size, 0, 3) - mean).cwiseAbs().maxCoeff() < 1e-6f);
+  }
+}
+
 TEST_CASE("bad model and optimizer settings are named") {
   CHECK(ParseModelSpec({{"hidden", {64, 0}}}, "model").status().message().find("model.hidden") != std::string::npos);
   CHECK(ParseModelSpec({{"activation", "swish"}}, "model").status().message().find("unknown activation 'swish'") !=

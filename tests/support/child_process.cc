@@ -98,7 +98,7 @@ double CpuSeconds(pid_t pid) {
   // its closing parenthesis, which is field 2's end.
   const size_t end = text.rfind(')');
   if (end == std::string::npos) return 0;
-  std::istringstream fields(text.substr(end + 2));
+  std::istringstream fields(text.substr(end + 1));
   std::string field;
   unsigned long long user = 0, system = 0;
   for (int i = 3; i <= 15 && fields >> field; ++i) {
