@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -53,13 +54,15 @@ class DeviceBuffer {
     if (n > 0) FEDRA_CUDA(cudaMalloc(reinterpret_cast<void**>(&data_), static_cast<size_t>(n) * sizeof(T)));
     return Status::Ok();
   }
-  Status Upload(const T* host, int64_t n) {
+  Status Upload(const T* host, int64_t n, cudaStream_t stream) {
     FEDRA_RETURN_IF_ERROR(Allocate(n));
-    if (n > 0) FEDRA_CUDA(cudaMemcpy(data_, host, static_cast<size_t>(n) * sizeof(T), cudaMemcpyHostToDevice));
+    if (n > 0) {
+      FEDRA_CUDA(cudaMemcpyAsync(data_, host, static_cast<size_t>(n) * sizeof(T), cudaMemcpyHostToDevice, stream));
+    }
     return Status::Ok();
   }
-  Status Zero() {
-    if (size_ > 0) FEDRA_CUDA(cudaMemset(data_, 0, static_cast<size_t>(size_) * sizeof(T)));
+  Status Zero(cudaStream_t stream) {
+    if (size_ > 0) FEDRA_CUDA(cudaMemsetAsync(data_, 0, static_cast<size_t>(size_) * sizeof(T), stream));
     return Status::Ok();
   }
   T* get() const { return data_; }
@@ -68,6 +71,60 @@ class DeviceBuffer {
  private:
   T* data_ = nullptr;
   int64_t size_ = 0;
+};
+
+// Page-locked host memory, which copies to the GPU can read while the host goes on.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() {
+    if (data_) cudaFreeHost(data_);
+  }
+  Status Allocate(size_t n) {
+    if (data_) cudaFreeHost(data_);
+    data_ = nullptr;
+    FEDRA_CUDA(cudaMallocHost(reinterpret_cast<void**>(&data_), n * sizeof(int32_t)));
+    return Status::Ok();
+  }
+  int32_t* get() const { return data_; }
+
+ private:
+  int32_t* data_ = nullptr;
+};
+
+// Creating a cuBLAS handle costs milliseconds (it allocates its workspace), and a site trains
+// once per round: handles are made once and lent to one training call at a time. They stay for
+// the life of the process (destroying them at exit would race the CUDA runtime's own teardown).
+class BlasHandles {
+ public:
+  static Status Take(cublasHandle_t* handle) {
+    {
+      std::lock_guard<std::mutex> lock(mutex());
+      if (!idle().empty()) {
+        *handle = idle().back();
+        idle().pop_back();
+        return Status::Ok();
+      }
+    }
+    FEDRA_CUBLAS(cublasCreate(handle));
+    return Status::Ok();
+  }
+  static void Give(cublasHandle_t handle) {
+    std::lock_guard<std::mutex> lock(mutex());
+    idle().push_back(handle);
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::vector<cublasHandle_t>& idle() {
+    static auto* handles = new std::vector<cublasHandle_t>();  // never destroyed, as above
+    return *handles;
+  }
 };
 
 constexpr int kThreads = 256;
@@ -155,6 +212,20 @@ __global__ void SquaredError(const float* z, const float* targets, const int32_t
   loss[b] = 0.5f * sum;
 }
 
+// The batch's summed loss and correct predictions, added to the call's totals one row at a time
+// in the CPU path's order (one thread: the batch is small and this keeps the sum exact to it).
+__global__ void AddBatchStats(const float* loss, const int32_t* correct, int batch, bool softmax, double* loss_total,
+                              long long* correct_total) {
+  double sum = 0;
+  long long right = 0;
+  for (int b = 0; b < batch; ++b) {
+    sum += loss[b];
+    if (softmax) right += correct[b];
+  }
+  *loss_total += sum;
+  *correct_total += right;
+}
+
 // db = the row sums of delta (out x batch).
 __global__ void RowSums(const float* delta, int out, int batch, float* db) {
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
@@ -211,39 +282,61 @@ class CudaTrainer final : public GpuTrainer {
  public:
   explicit CudaTrainer(GpuTrainingSpec spec) : spec_(std::move(spec)) {}
   ~CudaTrainer() override {
-    if (blas_) cublasDestroy(blas_);
+    if (stream_) cudaStreamSynchronize(stream_);  // queued work still reads the buffers
+    if (blas_) BlasHandles::Give(blas_);
+    for (cudaEvent_t e : copied_) {
+      if (e) cudaEventDestroy(e);
+    }
+    if (stream_) cudaStreamDestroy(stream_);
   }
 
   Status Init(const float* x, int64_t rows, const int32_t* classes, const float* targets, const float* params,
               int64_t n) {
     FEDRA_CUDA(cudaSetDevice(0));
-    FEDRA_CUBLAS(cublasCreate(&blas_));
+    FEDRA_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    for (cudaEvent_t& e : copied_) FEDRA_CUDA(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    FEDRA_RETURN_IF_ERROR(BlasHandles::Take(&blas_));
+    FEDRA_CUBLAS(cublasSetStream(blas_, stream_));
     FEDRA_CUBLAS(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH));  // plain float32, as on the CPU
     n_ = n;
     const int64_t in = spec_.widths.front(), out = spec_.widths.back();
-    FEDRA_RETURN_IF_ERROR(x_.Upload(x, rows * in));
+    FEDRA_RETURN_IF_ERROR(x_.Upload(x, rows * in, stream_));
     if (spec_.softmax) {
-      FEDRA_RETURN_IF_ERROR(classes_.Upload(classes, rows));
+      FEDRA_RETURN_IF_ERROR(classes_.Upload(classes, rows, stream_));
     } else {
-      FEDRA_RETURN_IF_ERROR(targets_.Upload(targets, rows * out));
+      FEDRA_RETURN_IF_ERROR(targets_.Upload(targets, rows * out, stream_));
     }
-    FEDRA_RETURN_IF_ERROR(params_.Upload(params, n));
-    if (spec_.prox_mu > 0) FEDRA_RETURN_IF_ERROR(start_.Upload(params, n));
+    FEDRA_RETURN_IF_ERROR(params_.Upload(params, n, stream_));
+    if (spec_.prox_mu > 0) FEDRA_RETURN_IF_ERROR(start_.Upload(params, n, stream_));
     FEDRA_RETURN_IF_ERROR(gradient_.Allocate(n));
     for (DeviceBuffer<float>* b : {&first_, &second_, &accrued_}) {
       FEDRA_RETURN_IF_ERROR(b->Allocate(n));
-      FEDRA_RETURN_IF_ERROR(b->Zero());
+      FEDRA_RETURN_IF_ERROR(b->Zero(stream_));
     }
+    FEDRA_RETURN_IF_ERROR(loss_total_.Allocate(1));
+    FEDRA_RETURN_IF_ERROR(loss_total_.Zero(stream_));
+    FEDRA_RETURN_IF_ERROR(correct_total_.Allocate(1));
+    FEDRA_RETURN_IF_ERROR(correct_total_.Zero(stream_));
+    // The caller's arrays may go once this returns.
+    FEDRA_CUDA(cudaStreamSynchronize(stream_));
     return Status::Ok();
   }
 
-  Status Step(const int32_t* indices, int batch, float lr, double* loss_sum, int64_t* correct) override {
+  Status Step(const int32_t* indices, int batch, float lr) override {
     FEDRA_RETURN_IF_ERROR(Reserve(batch));
     const size_t layers = spec_.widths.size() - 1;
     const int in0 = spec_.widths.front();
-    FEDRA_CUDA(cudaMemcpy(index_.get(), indices, static_cast<size_t>(batch) * sizeof(int32_t), cudaMemcpyHostToDevice));
-    GatherRows<<<Blocks(int64_t{in0} * batch), kThreads>>>(x_.get(), in0, index_.get(), batch, spec_.input_scale,
-                                                           spec_.input_scale != 1, h_[0].get());
+    // The indices go through a ring of pinned slots: a slot is refilled once the copy that last
+    // read it is done, so the host runs at most kSlots batches ahead of the GPU.
+    const size_t slot = static_cast<size_t>(steps_ % kSlots);
+    int32_t* staged = staged_.get() + slot * static_cast<size_t>(batch);
+    FEDRA_CUDA(cudaEventSynchronize(copied_[slot]));  // at once if never recorded
+    std::copy(indices, indices + batch, staged);
+    FEDRA_CUDA(cudaMemcpyAsync(index_.get(), staged, static_cast<size_t>(batch) * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, stream_));
+    FEDRA_CUDA(cudaEventRecord(copied_[slot], stream_));
+    GatherRows<<<Blocks(int64_t{in0} * batch), kThreads, 0, stream_>>>(
+        x_.get(), in0, index_.get(), batch, spec_.input_scale, spec_.input_scale != 1, h_[0].get());
     const float one = 1, zero = 0;
     // Forward.
     int64_t at = 0;
@@ -254,32 +347,34 @@ class CudaTrainer final : public GpuTrainer {
       FEDRA_CUBLAS(cublasSgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_N, out, batch, in, &one, w, out, h_[l].get(), in, &zero,
                                z_[l].get(), out));
       const bool hidden = l + 1 < layers;
-      AddBias<<<Blocks(int64_t{out} * batch), kThreads>>>(z_[l].get(), w + int64_t{out} * in, out, batch,
-                                                          spec_.activation, hidden ? h_[l + 1].get() : nullptr);
+      AddBias<<<Blocks(int64_t{out} * batch), kThreads, 0, stream_>>>(
+          z_[l].get(), w + int64_t{out} * in, out, batch, spec_.activation, hidden ? h_[l + 1].get() : nullptr);
       at += int64_t{out} * in + out;
     }
     // Loss at the output, and d(mean loss)/d(output).
     const int outputs = spec_.widths.back();
     float* delta = delta_[layers - 1].get();
     if (spec_.softmax) {
-      GatherClasses<<<Blocks(batch), kThreads>>>(classes_.get(), index_.get(), batch, labels_.get());
-      SoftmaxCrossEntropy<<<Blocks(batch), kThreads>>>(z_[layers - 1].get(), labels_.get(), outputs, batch, delta,
-                                                       loss_.get(), correct_.get());
+      GatherClasses<<<Blocks(batch), kThreads, 0, stream_>>>(classes_.get(), index_.get(), batch, labels_.get());
+      SoftmaxCrossEntropy<<<Blocks(batch), kThreads, 0, stream_>>>(z_[layers - 1].get(), labels_.get(), outputs, batch,
+                                                                   delta, loss_.get(), correct_.get());
     } else {
-      SquaredError<<<Blocks(batch), kThreads>>>(z_[layers - 1].get(), targets_.get(), index_.get(), outputs, batch,
-                                                delta, loss_.get());
+      SquaredError<<<Blocks(batch), kThreads, 0, stream_>>>(z_[layers - 1].get(), targets_.get(), index_.get(), outputs,
+                                                            batch, delta, loss_.get());
     }
+    AddBatchStats<<<1, 1, 0, stream_>>>(loss_.get(), correct_.get(), batch, spec_.softmax, loss_total_.get(),
+                                        correct_total_.get());
     // Backward.
     for (size_t l = layers; l-- > 0;) {
       const int in = spec_.widths[l], out = spec_.widths[l + 1];
       float* dw = gradient_.get() + offsets_[l];
       FEDRA_CUBLAS(cublasSgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, out, in, batch, &one, delta_[l].get(), out, h_[l].get(),
                                in, &zero, dw, out));
-      RowSums<<<Blocks(out), kThreads>>>(delta_[l].get(), out, batch, dw + int64_t{out} * in);
+      RowSums<<<Blocks(out), kThreads, 0, stream_>>>(delta_[l].get(), out, batch, dw + int64_t{out} * in);
       if (l == 0) break;
       FEDRA_CUBLAS(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, in, batch, out, &one, params_.get() + offsets_[l], out,
                                delta_[l].get(), out, &zero, back_.get(), in));
-      BackThroughActivation<<<Blocks(int64_t{in} * batch), kThreads>>>(
+      BackThroughActivation<<<Blocks(int64_t{in} * batch), kThreads, 0, stream_>>>(
           back_.get(), z_[l - 1].get(), h_[l].get(), int64_t{in} * batch, spec_.activation, delta_[l - 1].get());
     }
     ++steps_;
@@ -295,36 +390,33 @@ class CudaTrainer final : public GpuTrainer {
                     spec_.optimizer,
                     spec_.nesterov,
                     spec_.accrue_gradients};
-    OptimizerStep<<<Blocks(n_), kThreads>>>(params_.get(), gradient_.get(), start_.get(), first_.get(), second_.get(),
-                                            accrued_.get(), n_, c);
+    OptimizerStep<<<Blocks(n_), kThreads, 0, stream_>>>(params_.get(), gradient_.get(), start_.get(), first_.get(),
+                                                        second_.get(), accrued_.get(), n_, c);
     FEDRA_CUDA(cudaGetLastError());
-    // The batch's statistics, summed on the host in the CPU path's order.
-    std::vector<float> loss(static_cast<size_t>(batch));
-    std::vector<int32_t> right(static_cast<size_t>(batch), 0);
-    FEDRA_CUDA(cudaMemcpy(loss.data(), loss_.get(), loss.size() * sizeof(float), cudaMemcpyDeviceToHost));
-    if (spec_.softmax) {
-      FEDRA_CUDA(cudaMemcpy(right.data(), correct_.get(), right.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
-    }
-    for (int b = 0; b < batch; ++b) {
-      *loss_sum += loss[static_cast<size_t>(b)];
-      *correct += right[static_cast<size_t>(b)];
-    }
     return Status::Ok();
   }
 
-  Status Download(float* params, float* accrued_sum) override {
-    FEDRA_CUDA(cudaMemcpy(params, params_.get(), static_cast<size_t>(n_) * sizeof(float), cudaMemcpyDeviceToHost));
-    if (accrued_sum) {
-      FEDRA_CUDA(
-          cudaMemcpy(accrued_sum, accrued_.get(), static_cast<size_t>(n_) * sizeof(float), cudaMemcpyDeviceToHost));
-    }
+  Status Download(float* params, float* accrued_sum, double* loss_sum, int64_t* correct) override {
+    const size_t bytes = static_cast<size_t>(n_) * sizeof(float);
+    FEDRA_CUDA(cudaMemcpyAsync(params, params_.get(), bytes, cudaMemcpyDeviceToHost, stream_));
+    if (accrued_sum) FEDRA_CUDA(cudaMemcpyAsync(accrued_sum, accrued_.get(), bytes, cudaMemcpyDeviceToHost, stream_));
+    double loss = 0;
+    long long right = 0;
+    FEDRA_CUDA(cudaMemcpyAsync(&loss, loss_total_.get(), sizeof loss, cudaMemcpyDeviceToHost, stream_));
+    FEDRA_CUDA(cudaMemcpyAsync(&right, correct_total_.get(), sizeof right, cudaMemcpyDeviceToHost, stream_));
+    FEDRA_CUDA(cudaStreamSynchronize(stream_));
+    *loss_sum += loss;
+    *correct += right;
     return Status::Ok();
   }
 
  private:
+  static constexpr int64_t kSlots = 4;
+
   // Per-batch buffers, sized for `batch` columns.
   Status Reserve(int batch) {
     if (batch == batch_) return Status::Ok();
+    FEDRA_CUDA(cudaStreamSynchronize(stream_));  // queued batches still use the old buffers
     batch_ = batch;
     const size_t layers = spec_.widths.size() - 1;
     h_.resize(layers);
@@ -343,16 +435,22 @@ class CudaTrainer final : public GpuTrainer {
     FEDRA_RETURN_IF_ERROR(labels_.Allocate(batch));
     FEDRA_RETURN_IF_ERROR(loss_.Allocate(batch));
     FEDRA_RETURN_IF_ERROR(correct_.Allocate(batch));
+    FEDRA_RETURN_IF_ERROR(staged_.Allocate(static_cast<size_t>(kSlots) * static_cast<size_t>(batch)));
     return Status::Ok();
   }
 
   GpuTrainingSpec spec_;
+  cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
+  cudaEvent_t copied_[kSlots] = {};  // per slot: its last copy to the GPU is done
+  PinnedBuffer staged_;              // kSlots slots of batch indices
   int64_t n_ = 0;
   int64_t steps_ = 0;
   int batch_ = 0;
   DeviceBuffer<float> x_, targets_, params_, start_, gradient_, first_, second_, accrued_, back_, loss_;
   DeviceBuffer<int32_t> classes_, index_, labels_, correct_;
+  DeviceBuffer<double> loss_total_;
+  DeviceBuffer<long long> correct_total_;
   std::vector<DeviceBuffer<float>> h_, z_, delta_;  // per layer: input, pre-activation, d loss / d z
   std::vector<int64_t> offsets_;
 };

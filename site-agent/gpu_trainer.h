@@ -1,7 +1,9 @@
 // Local training on the site's GPU (CUDA: cuBLAS for the products, own kernels for the rest),
 // with the same math as the CPU path in trainer.cc: float32, the same parameter layout, the same
 // batches in the same order, the same optimizer steps. The data and the model are uploaded once
-// per training call and stay on the GPU across its batches.
+// per training call and stay on the GPU across its batches. Steps are queued on the trainer's own
+// stream without waiting for the GPU (a few batches ahead at most); the loss and the correct
+// predictions are summed on the GPU and read back with the parameters.
 //
 // Built when the CUDA toolkit is found (FEDRA_HAVE_CUDA); otherwise every call reports that the
 // build has no CUDA. Any CUDA error while probing (no device, no driver, "driver version is
@@ -47,11 +49,12 @@ class GpuTrainer {
                                                     int64_t parameter_count);
   virtual ~GpuTrainer() = default;
 
-  // One batch: the rows at `indices`, a step at learning rate `lr` (or, accruing, adds the
-  // gradient). Adds the batch's summed loss and correct predictions.
-  virtual Status Step(const int32_t* indices, int batch, float lr, double* loss_sum, int64_t* correct) = 0;
-  // Copies back the parameters and, accruing, the summed gradients.
-  virtual Status Download(float* params, float* accrued_sum) = 0;
+  // Queues one batch: the rows at `indices`, a step at learning rate `lr` (or, accruing, adds
+  // the gradient). An error in queued work is reported by Download.
+  virtual Status Step(const int32_t* indices, int batch, float lr) = 0;
+  // Waits for the queued batches; copies back the parameters, accruing the summed gradients, and
+  // adds the batches' summed loss and correct predictions (each measured before its step).
+  virtual Status Download(float* params, float* accrued_sum, double* loss_sum, int64_t* correct) = 0;
 };
 
 }  // namespace fedra

@@ -52,7 +52,7 @@ class StepBackend {
  public:
   virtual ~StepBackend() = default;
   // Trains on `rows` of the site's data at `epoch`'s learning rate; returns the batch's loss
-  // statistics, measured before the step.
+  // statistics, measured before the step (or only its rows, where Finish adds the rest).
   virtual Result<BatchStats> Step(std::span<const Eigen::Index> rows, int epoch) = 0;
   // The parameters after the steps, and in accrual mode the summed gradients.
   virtual Status Finish(LocalTrainingResult* out) = 0;
@@ -153,17 +153,18 @@ class GpuBackend final : public StepBackend {
 
   Result<BatchStats> Step(std::span<const Eigen::Index> rows, int epoch) override {
     indices_.assign(rows.begin(), rows.end());
-    BatchStats s;
+    FEDRA_RETURN_IF_ERROR(
+        trainer_->Step(indices_.data(), static_cast<int>(rows.size()), optimizer_.LearningRate(epoch)));
+    BatchStats s;  // the loss and correct predictions are summed on the GPU, added in Finish
     s.rows = static_cast<int64_t>(rows.size());
-    FEDRA_RETURN_IF_ERROR(trainer_->Step(indices_.data(), static_cast<int>(rows.size()), optimizer_.LearningRate(epoch),
-                                         &s.loss_sum, &s.correct));
     return s;
   }
 
   Status Finish(LocalTrainingResult* out) override {
     out->params.resize(size_);
     if (options_.accrue_gradients) out->accrued.resize(size_);
-    return trainer_->Download(out->params.data(), options_.accrue_gradients ? out->accrued.data() : nullptr);
+    return trainer_->Download(out->params.data(), options_.accrue_gradients ? out->accrued.data() : nullptr,
+                              &out->stats.loss_sum, &out->stats.correct);
   }
 
  private:

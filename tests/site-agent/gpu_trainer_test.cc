@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <thread>
+#include <vector>
 
 #include "site-agent/gpu_trainer.h"
 #include "site-agent/trainer.h"
@@ -91,6 +93,54 @@ TEST_CASE("local training on the GPU agrees with the CPU: one step and a whole e
       CHECK(std::abs(on_gpu->stats.correct - cpu->stats.correct) <= 1);  // a near tie may flip
       CHECK(on_gpu->batches == cpu->batches);
     }
+  }
+}
+
+TEST_CASE("training calls on the GPU from several threads at once each get their own answer") {
+  // A site's compute pool may train for two jobs at once: each call has its own stream and its
+  // own cuBLAS handle from the pool, so the calls neither wait on nor disturb each other.
+  const GpuProbe& gpu = ProbeGpu();
+  if (!gpu.available) {
+    MESSAGE("skipped: " << gpu.description);
+    return;
+  }
+  std::mt19937 rng(7);
+  std::normal_distribution<double> n(0, 1);
+  Matrix x(500, 20), y(500, 1);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = n(rng);
+  for (Eigen::Index i = 0; i < 500; ++i) y(i, 0) = static_cast<double>(i % 3);
+  ModelSpec spec;
+  spec.inputs = 20;
+  spec.hidden = {64};
+  spec.outputs = 3;
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::kAdam;
+  adam.lr = 0.01f;
+  auto train = [&](uint64_t seed) {
+    LocalTrainingOptions options;
+    options.epochs = 3;
+    options.batch_size = 16;  // 93 batches: many more than the host may run ahead
+    options.seed = seed;
+    options.use_gpu = true;
+    return TrainLocal(Mlp(spec), adam, options, x, y, InitialParameters(spec, seed));
+  };
+  constexpr int kCalls = 4;
+  std::vector<Result<LocalTrainingResult>> alone, together(kCalls, Internal("not run"));
+  for (int i = 0; i < kCalls; ++i) alone.push_back(train(static_cast<uint64_t>(i + 1)));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) threads.emplace_back([&, i] { together[i] = train(static_cast<uint64_t>(i + 1)); });
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kCalls; ++i) {
+    CAPTURE(i);
+    REQUIRE_MESSAGE(alone[i].ok(), alone[i].status().ToString());
+    REQUIRE_MESSAGE(together[i].ok(), together[i].status().ToString());
+    // The same call on the same GPU: the same values up to float rounding in cuBLAS's choice of
+    // kernel; different seeds train different models.
+    CHECK((alone[i]->params - together[i]->params).cwiseAbs().maxCoeff() <= 1e-5f);
+    CHECK(together[i]->stats.loss_sum == doctest::Approx(alone[i]->stats.loss_sum).epsilon(1e-6));
+    CHECK(std::abs(together[i]->stats.correct - alone[i]->stats.correct) <= 1);  // a near tie may flip
+    CHECK(together[i]->stats.rows == 3 * 31 * 16);
+    if (i > 0) CHECK((together[i]->params - together[0]->params).cwiseAbs().maxCoeff() > 1e-3f);
   }
 }
 
