@@ -14,4 +14,10 @@ Matrix Gram(const Matrix& x);
 // t(X) %*% Y: ncol(X) x ncol(Y). Requires nrow(X) == nrow(Y) (callers check the shapes).
 Matrix CrossProduct(const Matrix& x, const Matrix& y);
 
+// out = op(a) * op(b) in float32, op transposing or not; `out` has the product's shape and does
+// not alias a or b. Large enough products go to OpenBLAS's sgemm, whose kernels are chosen for
+// this processor at run time (AVX2, AVX-512), where Eigen's are built for baseline x86-64.
+void FloatProduct(const Eigen::Ref<const Eigen::MatrixXf>& a, bool transpose_a,
+                  const Eigen::Ref<const Eigen::MatrixXf>& b, bool transpose_b, Eigen::Ref<Eigen::MatrixXf> out);
+
 }  // namespace fedra

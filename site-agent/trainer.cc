@@ -7,6 +7,7 @@
 #include <random>
 #include <span>
 
+#include "site-agent/blas.h"
 #include "site-agent/gpu_trainer.h"
 
 namespace fedra {
@@ -47,6 +48,24 @@ std::vector<Eigen::Index> EpochOrder(Eigen::Index rows, int64_t epoch_rows, uint
   return order;
 }
 
+using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// The site's rows as row-major floats, copied in square tiles so that a tile's reads (down
+// columns) and writes (along rows) stay within a few pages; a plain transposing copy strides
+// across the whole matrix for every row (a fifth slower for 20,000 x 784 here).
+RowMajorF RowMajorFloat(const Matrix& x) {
+  constexpr Eigen::Index kTile = 64;
+  RowMajorF out(x.rows(), x.cols());
+  for (Eigen::Index i = 0; i < x.rows(); i += kTile) {
+    const Eigen::Index rows = std::min(kTile, x.rows() - i);
+    for (Eigen::Index j = 0; j < x.cols(); j += kTile) {
+      const Eigen::Index cols = std::min(kTile, x.cols() - j);
+      out.block(i, j, rows, cols) = x.block(i, j, rows, cols).cast<float>();
+    }
+  }
+  return out;
+}
+
 // One batch of local training on some device: the loop over batches above is shared.
 class StepBackend {
  public:
@@ -64,7 +83,7 @@ class CpuBackend final : public StepBackend {
              Targets targets, Eigen::VectorXf params)
       : model_(model),
         options_(options),
-        x_(x.cast<float>()),
+        x_(RowMajorFloat(x)),
         targets_(std::move(targets)),
         params_(std::move(params)),
         start_(options.prox_mu > 0 ? params_ : Eigen::VectorXf()),
@@ -113,7 +132,7 @@ class CpuBackend final : public StepBackend {
  private:
   const Mlp& model_;
   const LocalTrainingOptions& options_;
-  const MatrixF x_;
+  const RowMajorF x_;  // row-major: a batch gathers whole rows, each one contiguous
   const Targets targets_;
   Eigen::VectorXf params_, start_, gradient_, accrued_;
   Optimizer optimizer_;
@@ -141,8 +160,7 @@ class GpuBackend final : public StepBackend {
     spec.weight_decay = optimizer.weight_decay;
     spec.prox_mu = options.prox_mu;
     spec.accrue_gradients = options.accrue_gradients;
-    using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    const RowMajorF xr = x.cast<float>();
+    const RowMajorF xr = RowMajorFloat(x);
     const RowMajorF tr = targets.values;
     const Eigen::Matrix<int32_t, Eigen::Dynamic, 1> classes = targets.classes.cast<int32_t>();
     FEDRA_ASSIGN_OR_RETURN(
@@ -194,7 +212,8 @@ std::vector<int64_t> Mlp::Forward(const Eigen::VectorXf& params, const MatrixF& 
     const int in = widths_[l], out = widths_[l + 1];
     Eigen::Map<const MatrixF> w(params.data() + at, out, in);
     Eigen::Map<const Eigen::VectorXf> b(params.data() + at + int64_t{out} * in, out);
-    (*z)[l] = (*h)[l] * w.transpose();
+    (*z)[l].resize(x.rows(), out);
+    FloatProduct((*h)[l], false, w, true, (*z)[l]);
     (*z)[l].rowwise() += b.transpose();
     (*h)[l + 1] = l + 1 < layers ? Activate(spec_.activation, (*z)[l]) : (*z)[l];
     at += int64_t{out} * in + out;
@@ -250,11 +269,12 @@ BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targe
       // An outer product, written once: the general product zeroes its megabytes first.
       dw.noalias() = delta.row(0).transpose() * h[l].row(0);
     } else {
-      dw.noalias() = delta.transpose() * h[l];
+      FloatProduct(delta, true, h[l], false, dw);
     }
     db = delta.colwise().sum().transpose();
     if (l > 0) {
-      MatrixF back = delta * w;
+      MatrixF back(rows, in);
+      FloatProduct(delta, false, w, false, back);
       delta = back.cwiseProduct(ActivationSlope(spec_.activation, z[l - 1], h[l]));
     }
   }

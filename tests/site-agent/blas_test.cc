@@ -3,6 +3,8 @@
 // or triangle shows.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "site-agent/blas.h"
 
 namespace fedra {
@@ -37,6 +39,38 @@ TEST_CASE("Gram and CrossProduct agree with Eigen, through OpenBLAS and without"
   CHECK(Gram(Matrix(0, 3)).rows() == 3);
   CHECK(Gram(Matrix(5, 0)).size() == 0);
   CHECK(CrossProduct(Matrix::Random(70'000, 2), Matrix(70'000, 0)).cols() == 0);
+}
+
+TEST_CASE("FloatProduct agrees with the product in double, through OpenBLAS and without, every transpose") {
+  struct Shape {
+    Eigen::Index m, n, k;
+  };
+  // OpenBLAS takes products whose every side is 32 or more; 31 and 1 stay with Eigen.
+  for (const Shape& s : {Shape{33, 40, 50}, Shape{128, 784, 32}, Shape{31, 64, 64}, Shape{1, 988, 1000},
+                         Shape{64, 64, 1}, Shape{40, 1, 33}}) {
+    for (const bool ta : {false, true}) {
+      for (const bool tb : {false, true}) {
+        CAPTURE(s.m);
+        CAPTURE(s.n);
+        CAPTURE(s.k);
+        CAPTURE(ta);
+        CAPTURE(tb);
+        const Eigen::MatrixXf a = ta ? Eigen::MatrixXf::Random(s.k, s.m) : Eigen::MatrixXf::Random(s.m, s.k);
+        const Eigen::MatrixXf b = tb ? Eigen::MatrixXf::Random(s.n, s.k) : Eigen::MatrixXf::Random(s.k, s.n);
+        const Matrix ad = a.cast<double>(), bd = b.cast<double>();
+        const Matrix want = (ta ? Matrix(ad.transpose()) : ad) * (tb ? Matrix(bd.transpose()) : bd);
+        // Written into the middle of a larger buffer full of NaN, as the trainer writes a layer's
+        // gradient into the whole model's: nothing outside is touched, nothing inside is read.
+        Eigen::VectorXf buffer = Eigen::VectorXf::Constant(s.m * s.n + 10, std::nanf(""));
+        Eigen::Map<Eigen::MatrixXf> out(buffer.data() + 5, s.m, s.n);
+        FloatProduct(a, ta, b, tb, out);
+        // Float products of k values in [-1, 1]: rounding grows with k; 1e-6 * k is generous.
+        CHECK((out.cast<double>() - want).cwiseAbs().maxCoeff() <= 1e-6 * static_cast<double>(s.k));
+        CHECK(buffer.head(5).array().isNaN().all());
+        CHECK(buffer.tail(5).array().isNaN().all());
+      }
+    }
+  }
 }
 
 }  // namespace fedra
