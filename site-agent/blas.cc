@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 
 namespace fedra {
 namespace {
@@ -56,6 +57,23 @@ Matrix CrossProduct(const Matrix& x, const Matrix& y) {
                 Dim(x.rows()), y.data(), Dim(y.rows()), 0.0, out.data(), Dim(x.cols()));
   }
   return out;
+}
+
+std::string BlasKernels() { return openblas_get_corename(); }
+
+std::string BlasKernelWarning() {
+#if defined(__x86_64__)
+  // OpenBLAS's x86-64 kernels that use AVX2 and FMA, or wider.
+  static const std::set<std::string> kModern = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+  const std::string kernels = BlasKernels();
+  __builtin_cpu_init();
+  if (kModern.count(kernels) == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    return "OpenBLAS runs its " + kernels +
+           " kernels on a processor with AVX2 (it did not recognise the model); set OPENBLAS_CORETYPE=Haswell in "
+           "fedra-site's environment for faster dense products and CPU training";
+  }
+#endif
+  return "";
 }
 
 void FloatProduct(const Eigen::Ref<const Eigen::MatrixXf>& a, bool transpose_a,

@@ -3,6 +3,8 @@
 // see. Small products, where starting threads costs more than it saves, stay with Eigen.
 #pragma once
 
+#include <string>
+
 #include "common/matrix.h"
 
 namespace fedra {
@@ -13,6 +15,13 @@ Matrix Gram(const Matrix& x);
 
 // t(X) %*% Y: ncol(X) x ncol(Y). Requires nrow(X) == nrow(Y) (callers check the shapes).
 Matrix CrossProduct(const Matrix& x, const Matrix& y);
+
+// Which of OpenBLAS's kernels this process runs ("Haswell", "SkylakeX", ...), and a warning for
+// the site's log, or "", when they are older than the processor: OpenBLAS picks them by the
+// processor's model, which some virtual machines hide, and then falls back to Prescott's (SSE3),
+// which train at half the speed of Haswell's.
+std::string BlasKernels();
+std::string BlasKernelWarning();
 
 // out = op(a) * op(b) in float32, op transposing or not; `out` has the product's shape and does
 // not alias a or b. Large enough products go to OpenBLAS's sgemm, whose kernels are chosen for

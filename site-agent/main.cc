@@ -16,7 +16,9 @@
 #include "common/logging.h"
 #include "common/tls.h"
 #include "provision/provisioner.h"
+#include "site-agent/blas.h"
 #include "site-agent/catalog.h"
+#include "site-agent/gpu_trainer.h"
 #include "site-agent/site_server.h"
 
 namespace {
@@ -88,6 +90,11 @@ int RunCheck(const std::string& config_path) {
     for (const auto& w : d.value("warnings", std::vector<std::string>{})) std::printf("  warning: %s\n", w.c_str());
   }
   if (config->allowed_masters.empty()) std::printf("warning: allowed_masters is empty: no master may connect\n");
+  std::printf("compute: OpenBLAS's %s kernels; GPU: %s\n", fedra::BlasKernels().c_str(),
+              config->gpu ? fedra::ProbeGpu().description.c_str() : "off in the configuration");
+  if (const std::string warning = fedra::BlasKernelWarning(); !warning.empty()) {
+    std::printf("warning: %s\n", warning.c_str());
+  }
   std::printf(failed ? "not healthy: %d problem(s)\n" : "healthy\n", failed);
   return failed ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 #include "site-agent/site_agent.h"
 
 #include "common/logging.h"
+#include "site-agent/blas.h"
 #include "site-agent/gpu_trainer.h"
 
 namespace fedra {
@@ -36,6 +37,11 @@ Result<std::unique_ptr<SiteAgent>> SiteAgent::Open(const SiteConfig& c) {
     agent->executor_->UseSecureSum(agent->secure_sum_.get());
   } else {
     FEDRA_LOG(kWarn) << "secure sums are off at this site: " << secure.status().message();
+  }
+  if (const std::string warning = BlasKernelWarning(); !warning.empty()) {
+    FEDRA_LOG(kWarn) << warning;
+  } else {
+    FEDRA_LOG(kInfo) << "dense products and CPU training on OpenBLAS's " << BlasKernels() << " kernels";
   }
   if (!c.gpu) {
     FEDRA_LOG(kInfo) << "training on the CPU (\"gpu\": \"off\")";

@@ -248,6 +248,15 @@ if [[ -x $site_bin ]]; then
   cp "$E/key.pem" "$H/site-late/key.pem"
   check "check passes on the complete kit" "$site_bin" check --config "$H/site-late/site.json"
   check "check says healthy" bash -c '"$1" check --config "$2" | grep -qx healthy' _ "$site_bin" "$H/site-late/site.json"
+  check "check names the compute it has" bash -c '"$1" check --config "$2" | grep -q "^compute: OpenBLAS.s .* kernels; GPU: "' \
+    _ "$site_bin" "$H/site-late/site.json"
+  # OpenBLAS falls back to old kernels where a virtual machine hides the processor's model: the
+  # check says so, and how to fix it, where the processor has AVX2 (without failing).
+  if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+    check "check warns of OpenBLAS's old kernels" bash -c \
+      'OPENBLAS_CORETYPE=Prescott "$1" check --config "$2" | grep -q "^warning: OpenBLAS runs its Prescott kernels.*OPENBLAS_CORETYPE=Haswell"' \
+      _ "$site_bin" "$H/site-late/site.json"
+  fi
   chmod 0644 "$H/site-late/key.pem"
   check_fails "check refuses a key others may read" "$site_bin" check --config "$H/site-late/site.json"
   chmod 0600 "$H/site-late/key.pem"
