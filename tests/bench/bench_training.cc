@@ -9,6 +9,7 @@
 //     where there is one, on the GPU (tests/bench/torch_mlp.py runs the same in PyTorch);
 //   - update compression on Fashion-MNIST (when installed): bytes per round and test accuracy
 //     after 20 FedAvg rounds, uncompressed against top-k 1% with error feedback.
+#include <cblas.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,11 +80,12 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   std::normal_distribution<double> n(0, 1);
   // `bench_training rounds [N]`: only N plain parameter-server rounds (20 by default, at least 2:
-  // the figures leave the first out), for profiling them. `bench_training local`: only local
-  // training throughput.
+  // the figures leave the first out), for profiling them; `rounds N cpu` with the sites training on
+  // their CPU even where they have a GPU. `bench_training local`: only local training throughput.
   const std::string mode = argc > 1 ? argv[1] : "";
   const bool rounds_only = mode == "rounds";
   const int64_t rounds = rounds_only && argc > 2 ? std::max(std::atoll(argv[2]), 2LL) : 20;
+  const bool sites_on_cpu = rounds_only && argc > 3 && std::string(argv[3]) == "cpu";
 
   // Local training throughput.
   if (!rounds_only) {
@@ -97,35 +99,62 @@ int main(int argc, char** argv) {
     OptimizerSpec sgd;
     sgd.lr = 0.01f;
     sgd.momentum = 0.9f;
-    // Samples per second of `epochs` local epochs, on the CPU or the GPU, the data and model's
-    // upload included (a site uploads them once per training call).
-    auto throughput = [&](bool gpu, int batch, int epochs) -> Result<double> {
-      LocalTrainingOptions options;
-      options.epochs = epochs;
-      options.batch_size = batch;
-      options.use_gpu = gpu;
-      const auto t0 = Clock::now();
-      FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r,
-                             TrainLocal(Mlp(spec), sgd, options, x, y, InitialParameters(spec, 1)));
-      return static_cast<double>(r.stats.rows) / Seconds(t0);
+    // A training call first turns the site's rows into float32 (and, on the GPU, uploads them);
+    // then each epoch costs the same. Timing calls of 1 and of 1 + k epochs separates the two:
+    // the samples per second of the epochs alone, and the call's fixed cost. A first, untimed
+    // call warms the caches, the allocator and (once per process) the GPU's context.
+    struct Throughput {
+      double samples_per_second, setup_seconds;
+    };
+    auto throughput = [&](bool gpu, int batch, int k) -> Result<Throughput> {
+      double seconds[3];
+      for (int i = 0; i < 3; ++i) {
+        LocalTrainingOptions options;
+        options.epochs = i < 2 ? 1 : 1 + k;
+        options.batch_size = batch;
+        options.use_gpu = gpu;
+        const auto t0 = Clock::now();
+        FEDRA_RETURN_IF_ERROR(TrainLocal(Mlp(spec), sgd, options, x, y, InitialParameters(spec, 1)).status());
+        seconds[i] = Seconds(t0);
+      }
+      const double epoch = (seconds[2] - seconds[1]) / k, rows = static_cast<double>(x.rows() / batch * batch);
+      return Throughput{rows / epoch, seconds[1] - epoch};
     };
     const bool gpu = ProbeGpu().available;
     if (!gpu) std::printf("local training, GPU: none (%s)\n", ProbeGpu().description.c_str());
+    // The site's CPU products run on OpenBLAS's threads (all cores); one thread is PyTorch's
+    // figure in tests/bench/torch_mlp.py.
+    const int blas_threads = openblas_get_num_threads();
     for (const int batch : {32, 512}) {
-      Result<double> cpu = throughput(false, batch, 1);
-      if (!cpu.ok()) return 1;
-      std::printf("local training, CPU, 784-128-10 MLP, batch %d: %.0f samples/s (one thread)\n", batch, *cpu);
+      double one_thread = 0;
+      for (const int threads : {1, blas_threads}) {
+        if (threads == 1 && one_thread > 0) continue;
+        openblas_set_num_threads(threads);
+        Result<Throughput> cpu = throughput(false, batch, 2);
+        if (!cpu.ok()) {
+          std::fprintf(stderr, "%s\n", cpu.status().ToString().c_str());
+          return 1;
+        }
+        if (threads == 1) one_thread = cpu->samples_per_second;
+        std::printf(
+            "local training, CPU, 784-128-10 MLP, batch %d, %d thread(s) (OpenBLAS's %s kernels): %.0f samples/s "
+            "(%.2fx one thread); a call's setup for 20,000 x 784 rows: %.0f ms\n",
+            batch, threads, openblas_get_corename(), cpu->samples_per_second, cpu->samples_per_second / one_thread,
+            1000 * cpu->setup_seconds);
+      }
       if (!gpu) continue;
-      // The process's first CUDA call starts its context (hundreds of ms): a site pays that once.
-      if (batch == 32 && !throughput(true, batch, 1).ok()) return 1;
-      Result<double> on_gpu = throughput(true, batch, 3);
+      Result<Throughput> on_gpu = throughput(true, batch, batch < 512 ? 5 : 50);  // 50 epochs of 3 ms
       if (!on_gpu.ok()) {
         std::fprintf(stderr, "%s\n", on_gpu.status().ToString().c_str());
         return 1;
       }
-      std::printf("local training, GPU (%s), same model, batch %d: %.0f samples/s (%.1fx the CPU)\n",
-                  ProbeGpu().description.c_str(), batch, *on_gpu, *on_gpu / *cpu);
+      std::printf(
+          "local training, GPU (%s), same model, batch %d: %.0f samples/s (%.1fx one CPU thread); a call's setup: %.0f "
+          "ms\n",
+          ProbeGpu().description.c_str(), batch, on_gpu->samples_per_second, on_gpu->samples_per_second / one_thread,
+          1000 * on_gpu->setup_seconds);
     }
+    openblas_set_num_threads(blas_threads);
     if (mode == "local") return 0;
   }
 
@@ -133,7 +162,10 @@ int main(int argc, char** argv) {
   testing::TempDir dir("fedra-bench-training");
   testing::LocalFederation local(dir.path(), {"a", "b", "c", "d"});
   for (const auto& site : local.sites()) {
-    local.EditConfig(site, [](nlohmann::json& c) { c["limits"]["max_message_bytes"] = int64_t{1} << 30; });
+    local.EditConfig(site, [&](nlohmann::json& c) {
+      c["limits"]["max_message_bytes"] = int64_t{1} << 30;
+      if (sites_on_cpu) c["gpu"] = "off";
+    });
   }
   local.StartAll();
   auto fed = local.Connect(std::chrono::seconds(120));

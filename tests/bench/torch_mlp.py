@@ -48,7 +48,7 @@ def main():
         cpu = throughput("cpu", batch, 1)
         print(f"PyTorch {torch.__version__}, CPU, 784-128-10 MLP, batch {batch}: {cpu:.0f} samples/s (one thread)")
         if torch.cuda.is_available():
-            gpu = throughput("cuda", batch, 3)
+            gpu = throughput("cuda", batch, 3 if batch < 512 else 20)
             print(f"PyTorch, GPU ({torch.cuda.get_device_name(0)}), same model, batch {batch}: {gpu:.0f} samples/s "
                   f"({gpu / cpu:.1f}x its CPU)")
         else:
