@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <set>
 
@@ -63,11 +64,18 @@ std::string BlasKernels() { return openblas_get_corename(); }
 
 std::string BlasKernelWarning() {
 #if defined(__x86_64__)
-  // OpenBLAS's x86-64 kernels that use AVX2 and FMA, or wider.
-  static const std::set<std::string> kModern = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+  // Only a build that picks its kernels when it loads (DYNAMIC_ARCH, as Debian's) can be told
+  // otherwise; a build for one target runs what it was built for.
+  if (std::string(openblas_get_config()).find("DYNAMIC_ARCH") == std::string::npos) return "";
+  // OpenBLAS's x86-64 kernels that use AVX2 and FMA, or wider (as openblas_get_corename spells
+  // them, compared without case).
+  static const std::set<std::string> kModern = {"haswell",  "zen",        "excavator",
+                                                "skylakex", "cooperlake", "sapphirerapids"};
   const std::string kernels = BlasKernels();
+  std::string name = kernels;
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
   __builtin_cpu_init();
-  if (kModern.count(kernels) == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  if (kModern.count(name) == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     return "OpenBLAS runs its " + kernels +
            " kernels on a processor with AVX2 (it did not recognise the model); set OPENBLAS_CORETYPE=Haswell in "
            "fedra-site's environment for faster dense products and CPU training";
@@ -80,7 +88,8 @@ void FloatProduct(const Eigen::Ref<const Eigen::MatrixXf>& a, bool transpose_a,
                   const Eigen::Ref<const Eigen::MatrixXf>& b, bool transpose_b, Eigen::Ref<Eigen::MatrixXf> out) {
   const Eigen::Index m = out.rows(), n = out.cols(), k = transpose_a ? a.rows() : a.cols();
   constexpr Eigen::Index kMaxDimension = std::numeric_limits<blasint>::max();
-  const bool blas = std::min({m, n, k}) >= kMinBlasFloatSide && std::max({m, n, k}) <= kMaxDimension;
+  const bool blas = std::min({m, n, k}) >= kMinBlasFloatSide &&
+                    std::max({m, n, k, a.outerStride(), b.outerStride(), out.outerStride()}) <= kMaxDimension;
   if (!blas) {
     if (transpose_a && transpose_b) {
       out.noalias() = a.transpose() * b.transpose();

@@ -55,19 +55,23 @@ TEST_CASE("FloatProduct agrees with the product in double, through OpenBLAS and 
         CAPTURE(s.k);
         CAPTURE(ta);
         CAPTURE(tb);
-        const Eigen::MatrixXf a = ta ? Eigen::MatrixXf::Random(s.k, s.m) : Eigen::MatrixXf::Random(s.m, s.k);
-        const Eigen::MatrixXf b = tb ? Eigen::MatrixXf::Random(s.n, s.k) : Eigen::MatrixXf::Random(s.k, s.n);
+        // Blocks of larger matrices: leading dimensions larger than the row counts.
+        const Eigen::Index ar = ta ? s.k : s.m, ac = ta ? s.m : s.k, br = tb ? s.n : s.k, bc = tb ? s.k : s.n;
+        const Eigen::MatrixXf big_a = Eigen::MatrixXf::Random(ar + 3, ac + 1);
+        const Eigen::MatrixXf big_b = Eigen::MatrixXf::Random(br + 2, bc + 1);
+        const auto a = big_a.block(2, 1, ar, ac);
+        const auto b = big_b.block(1, 0, br, bc);
         const Matrix ad = a.cast<double>(), bd = b.cast<double>();
         const Matrix want = (ta ? Matrix(ad.transpose()) : ad) * (tb ? Matrix(bd.transpose()) : bd);
-        // Written into the middle of a larger buffer full of NaN, as the trainer writes a layer's
+        // Written into the middle of a larger matrix full of NaN, as the trainer writes a layer's
         // gradient into the whole model's: nothing outside is touched, nothing inside is read.
-        Eigen::VectorXf buffer = Eigen::VectorXf::Constant(s.m * s.n + 10, std::nanf(""));
-        Eigen::Map<Eigen::MatrixXf> out(buffer.data() + 5, s.m, s.n);
-        FloatProduct(a, ta, b, tb, out);
+        Eigen::MatrixXf big_out = Eigen::MatrixXf::Constant(s.m + 4, s.n + 2, std::nanf(""));
+        FloatProduct(a, ta, b, tb, big_out.block(3, 1, s.m, s.n));
         // Float products of k values in [-1, 1]: rounding grows with k; 1e-6 * k is generous.
+        const Eigen::MatrixXf out = big_out.block(3, 1, s.m, s.n);
         CHECK((out.cast<double>() - want).cwiseAbs().maxCoeff() <= 1e-6 * static_cast<double>(s.k));
-        CHECK(buffer.head(5).array().isNaN().all());
-        CHECK(buffer.tail(5).array().isNaN().all());
+        big_out.block(3, 1, s.m, s.n).setConstant(std::nanf(""));
+        CHECK(big_out.array().isNaN().all());
       }
     }
   }

@@ -96,9 +96,45 @@ TEST_CASE("local training on the GPU agrees with the CPU: one step and a whole e
   }
 }
 
+TEST_CASE("local training on the GPU agrees with the CPU where the CPU's products go to OpenBLAS") {
+  // Batches of 32 through 40-64-32: every CPU product has sides of 32 or more (sgemm).
+  const GpuProbe& gpu = ProbeGpu();
+  if (!gpu.available) {
+    MESSAGE("skipped: " << gpu.description);
+    return;
+  }
+  std::mt19937 rng(9);
+  std::normal_distribution<double> n(0, 1);
+  Matrix x(320, 40), y(320, 32);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = n(rng);
+  for (Eigen::Index i = 0; i < y.size(); ++i) y.data()[i] = n(rng);
+  ModelSpec spec;
+  spec.inputs = 40;
+  spec.hidden = {64};
+  spec.outputs = 32;
+  spec.output = OutputKind::kLinear;
+  OptimizerSpec sgd;
+  sgd.lr = 0.05f;
+  sgd.momentum = 0.9f;
+  LocalTrainingOptions options;
+  options.epochs = 1;  // 10 batches
+  options.batch_size = 32;
+  options.seed = 3;
+  const Eigen::VectorXf start = InitialParameters(spec, 4);
+  Result<LocalTrainingResult> cpu = TrainLocal(Mlp(spec), sgd, options, x, y, start);
+  options.use_gpu = true;
+  Result<LocalTrainingResult> on_gpu = TrainLocal(Mlp(spec), sgd, options, x, y, start);
+  REQUIRE_MESSAGE(cpu.ok(), cpu.status().ToString());
+  REQUIRE_MESSAGE(on_gpu.ok(), on_gpu.status().ToString());
+  // The same stated tolerance as an epoch above: float rounding, compounded over the steps.
+  CHECK((cpu->params - on_gpu->params).cwiseAbs().maxCoeff() <= 1e-4f * (1 + start.cwiseAbs().maxCoeff()));
+  CHECK(on_gpu->stats.loss_sum == doctest::Approx(cpu->stats.loss_sum).epsilon(1e-4));
+}
+
 TEST_CASE("training calls on the GPU from several threads at once each get their own answer") {
   // A site's compute pool may train for two jobs at once: each call has its own stream and its
-  // own cuBLAS handle from the pool, so the calls neither wait on nor disturb each other.
+  // own cuBLAS handle from the pool, so their batches do not mix (their allocations still take
+  // turns on the device).
   const GpuProbe& gpu = ProbeGpu();
   if (!gpu.available) {
     MESSAGE("skipped: " << gpu.description);

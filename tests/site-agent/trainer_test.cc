@@ -56,6 +56,36 @@ TEST_CASE("MLP gradients match central finite differences of the loss") {
   }
 }
 
+TEST_CASE("MLP gradients of layers wide enough for OpenBLAS match the same math in double") {
+  // Every product of a 35-row batch through 33-40-32 has sides of 32 or more, so all of them go
+  // to sgemm (site-agent/blas.h). Finite differences in float are too coarse at this size (the
+  // loss sums 1,120 squared errors); the oracle is the backward pass written out here in double.
+  const Mlp model(Spec({40}, Activation::kTanh, OutputKind::kLinear, 33, 32));
+  const MatrixF x = RandomF(35, 33, 4);
+  Targets t;
+  t.values = RandomF(35, 32, 5);
+  const Eigen::VectorXf p = InitialParameters(model.spec(), 6);
+  Eigen::VectorXf grad;
+  model.Run(p, x, t, &grad);
+  REQUIRE(grad.size() == p.size());
+  // The parameter layout: per layer, the weights (out x in, column-major), then the biases.
+  const Eigen::VectorXd pd = p.cast<double>();
+  const Eigen::Map<const Matrix> w1(pd.data(), 40, 33), w2(pd.data() + 40 * 33 + 40, 32, 40);
+  const Eigen::Map<const Eigen::VectorXd> b1(pd.data() + 40 * 33, 40), b2(pd.data() + 40 * 33 + 40 + 32 * 40, 32);
+  const Matrix xd = x.cast<double>(), yd = t.values.cast<double>();
+  const Matrix h1 = ((xd * w1.transpose()).rowwise() + b1.transpose()).array().tanh().matrix();
+  const Matrix z2 = (h1 * w2.transpose()).rowwise() + b2.transpose();
+  const Matrix delta2 = (z2 - yd) / 35.0;  // d (mean loss) / d z2
+  const Matrix delta1 = ((delta2 * w2).array() * (1.0 - h1.array().square())).matrix();
+  Eigen::VectorXd want(p.size());
+  Eigen::Map<Matrix>(want.data(), 40, 33) = delta1.transpose() * xd;
+  want.segment(40 * 33, 40) = delta1.colwise().sum().transpose();
+  Eigen::Map<Matrix>(want.data() + 40 * 33 + 40, 32, 40) = delta2.transpose() * h1;
+  want.tail(32) = delta2.colwise().sum().transpose();
+  // Float against double over sums of 35 to 40 terms: 1e-4 of the largest coordinate.
+  CHECK((grad.cast<double>() - want).cwiseAbs().maxCoeff() <= 1e-4 * want.cwiseAbs().maxCoeff());
+}
+
 TEST_CASE("optimizer steps follow their formulas") {
   const Eigen::VectorXf g{{0.5f, -1.0f}};
   SUBCASE("sgd with Nesterov momentum and weight decay, two steps") {
