@@ -19,7 +19,7 @@ Matrix CrossProduct(const Matrix& x, const Matrix& y);
 // Which of OpenBLAS's kernels this process runs ("Haswell", "SkylakeX", ...), and a warning for
 // the site's log, or "", when they are older than the processor: OpenBLAS picks them by the
 // processor's model, which some virtual machines hide, and then falls back to Prescott's (SSE3),
-// which train at half the speed of Haswell's.
+// which trained at under half the speed of Haswell's here.
 std::string BlasKernels();
 std::string BlasKernelWarning();
 
