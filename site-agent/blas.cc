@@ -13,10 +13,13 @@ namespace {
 // Below this many values in X, handing the product to OpenBLAS's threads costs about what it saves.
 constexpr Eigen::Index kMinBlasValues = Eigen::Index{1} << 16;
 
+// The largest dimension (and leading dimension) BLAS's integers hold.
+constexpr Eigen::Index kMaxDimension = std::numeric_limits<blasint>::max();
+
 // Whether OpenBLAS takes X's product with a matrix of `other_cols` columns: X large enough (so not
 // empty), the other not empty, and every dimension within blasint (32 bits in Debian's build).
+
 bool UseBlas(const Matrix& x, Eigen::Index other_cols) {
-  constexpr Eigen::Index kMaxDimension = std::numeric_limits<blasint>::max();
   return x.size() >= kMinBlasValues && x.rows() <= kMaxDimension && x.cols() <= kMaxDimension && other_cols > 0 &&
          other_cols <= kMaxDimension;
 }
@@ -87,7 +90,6 @@ std::string BlasKernelWarning() {
 void FloatProduct(const Eigen::Ref<const Eigen::MatrixXf>& a, bool transpose_a,
                   const Eigen::Ref<const Eigen::MatrixXf>& b, bool transpose_b, Eigen::Ref<Eigen::MatrixXf> out) {
   const Eigen::Index m = out.rows(), n = out.cols(), k = transpose_a ? a.rows() : a.cols();
-  constexpr Eigen::Index kMaxDimension = std::numeric_limits<blasint>::max();
   const bool blas = std::min({m, n, k}) >= kMinBlasFloatSide &&
                     std::max({m, n, k, a.outerStride(), b.outerStride(), out.outerStride()}) <= kMaxDimension;
   if (!blas) {
