@@ -8,9 +8,17 @@
 
 #include "site-agent/gpu_trainer.h"
 #include "site-agent/trainer.h"
+#include "tests/support/random_data.h"
 
 namespace fedra {
 namespace {
+
+// Whether a GPU answers; where none does, says why the test case skips.
+bool HaveGpu() {
+  const GpuProbe& gpu = ProbeGpu();
+  if (!gpu.available) MESSAGE("skipped: " << gpu.description);
+  return gpu.available;
+}
 
 struct Case {
   const char* name;
@@ -42,12 +50,8 @@ std::vector<Case> Cases() {
 }
 
 TEST_CASE("local training on the GPU agrees with the CPU: one step and a whole epoch") {
-  const GpuProbe& gpu = ProbeGpu();
-  if (!gpu.available) {
-    MESSAGE("skipped: " << gpu.description);
-    return;
-  }
-  MESSAGE("GPU: " << gpu.description);
+  if (!HaveGpu()) return;
+  MESSAGE("GPU: " << ProbeGpu().description);
   std::mt19937 rng(5);
   std::normal_distribution<double> n(0, 1);
   Matrix x(300, 12), y(300, 3);
@@ -98,16 +102,8 @@ TEST_CASE("local training on the GPU agrees with the CPU: one step and a whole e
 
 TEST_CASE("local training on the GPU agrees with the CPU where the CPU's products go to OpenBLAS") {
   // Batches of 32 through 40-64-32: every CPU product has sides of 32 or more (sgemm).
-  const GpuProbe& gpu = ProbeGpu();
-  if (!gpu.available) {
-    MESSAGE("skipped: " << gpu.description);
-    return;
-  }
-  std::mt19937 rng(9);
-  std::normal_distribution<double> n(0, 1);
-  Matrix x(320, 40), y(320, 32);
-  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = n(rng);
-  for (Eigen::Index i = 0; i < y.size(); ++i) y.data()[i] = n(rng);
+  if (!HaveGpu()) return;
+  const Matrix x = testing::NormalMatrix(320, 40, 9), y = testing::NormalMatrix(320, 32, 10);
   ModelSpec spec;
   spec.inputs = 40;
   spec.hidden = {64};
@@ -135,15 +131,9 @@ TEST_CASE("training calls on the GPU from several threads at once each get their
   // A site's compute pool may train for two jobs at once: each call has its own stream and its
   // own cuBLAS handle from the pool, so their batches do not mix (their allocations still take
   // turns on the device).
-  const GpuProbe& gpu = ProbeGpu();
-  if (!gpu.available) {
-    MESSAGE("skipped: " << gpu.description);
-    return;
-  }
-  std::mt19937 rng(7);
-  std::normal_distribution<double> n(0, 1);
-  Matrix x(500, 20), y(500, 1);
-  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = n(rng);
+  if (!HaveGpu()) return;
+  const Matrix x = testing::NormalMatrix(500, 20, 7);  // the draws of the mt19937(7) it replaced
+  Matrix y(500, 1);
   for (Eigen::Index i = 0; i < 500; ++i) y(i, 0) = static_cast<double>(i % 3);
   ModelSpec spec;
   spec.inputs = 20;
