@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <type_traits>
 
 #include "common/digest.h"
 
@@ -154,6 +155,7 @@ Result<SecureSumSharesParams> SecureSumSharesParams::Parse(const nlohmann::json&
 
 nlohmann::json SecureSumMaskParams::ToJson() const {
   nlohmann::json out = {{"session", session}, {"shares", HexMap(shares)}, {"fraction_bits", fraction_bits}};
+  if (word_bits != 64) out["word_bits"] = word_bits;
   if (dp.enabled()) out["dp"] = {{"clip_norm", dp.clip_norm}, {"noise_multiplier", dp.noise_multiplier}};
   return out;
 }
@@ -164,12 +166,18 @@ Result<SecureSumMaskParams> SecureSumMaskParams::Parse(const nlohmann::json& par
   const auto it = params.find("shares");
   if (it == params.end()) return BadParam(kSecureSumMask, "shares", "must map sites to sealed shares");
   FEDRA_ASSIGN_OR_RETURN(p.shares, ParseHexMap(*it, kSecureSumMask, "shares", "sealed shares"));
+  if (const auto words = params.find("word_bits"); words != params.end()) {
+    if (!words->is_number_integer() || (words->get<int>() != 32 && words->get<int>() != 64))
+      return BadParam(kSecureSumMask, "word_bits", "must be 32 or 64");
+    p.word_bits = words->get<int>();
+  }
+  const int most = MaxFractionBits(p.word_bits);
   const auto bits = params.find("fraction_bits");
   if (bits == params.end() || !bits->is_number_integer() || bits->get<int>() < kMinFractionBits ||
-      bits->get<int>() > kMaxFractionBits)
-    return BadParam(
-        kSecureSumMask, "fraction_bits",
-        "must be an integer from " + std::to_string(kMinFractionBits) + " to " + std::to_string(kMaxFractionBits));
+      bits->get<int>() > most)
+    return BadParam(kSecureSumMask, "fraction_bits",
+                    "must be an integer from " + std::to_string(kMinFractionBits) + " to " + std::to_string(most) +
+                        " with " + std::to_string(p.word_bits) + "-bit words");
   p.fraction_bits = bits->get<int>();
   if (const auto dp = params.find("dp"); dp != params.end()) {
     const auto clip = dp->find("clip_norm"), z = dp->find("noise_multiplier");
@@ -228,17 +236,24 @@ Result<SharePair> SharePair::Decode(std::span<const uint8_t> bytes) {
   return p;
 }
 
-double SecureSumLimit(int fraction_bits, int summands) {
-  // A margin of one bit below 2^63 keeps the rounded sum clear of the sign.
-  return std::ldexp(1.0, 62 - fraction_bits) / std::max(summands, 1);
+int MaxFractionBits(int word_bits) { return word_bits == 32 ? 30 : kMaxFractionBits; }
+
+double SecureSumLimit(int fraction_bits, int summands, int word_bits) {
+  // A margin of one bit below 2^(word_bits - 1) keeps the rounded sum clear of the sign.
+  return std::ldexp(1.0, word_bits - 2 - fraction_bits) / std::max(summands, 1);
 }
 
 double SecureSumResolution(int fraction_bits, int summands) {
   return std::max(summands, 1) * std::ldexp(1.0, -(fraction_bits + 1));
 }
 
-Status EncodeFixedPoint(const Matrix& x, int fraction_bits, int summands, std::vector<uint64_t>* words) {
-  const double limit = SecureSumLimit(fraction_bits, summands);
+namespace {
+
+template <typename Word>
+Status EncodeFixedPointAs(const Matrix& x, int fraction_bits, int summands, std::vector<Word>* words) {
+  using Signed = std::make_signed_t<Word>;
+  constexpr int kWordBits = 8 * sizeof(Word);
+  const double limit = SecureSumLimit(fraction_bits, summands, kWordBits);
   const double scale = std::ldexp(1.0, fraction_bits);
   words->resize(static_cast<size_t>(x.size()));
   const double* v = x.data();
@@ -246,24 +261,41 @@ Status EncodeFixedPoint(const Matrix& x, int fraction_bits, int summands, std::v
     if (!(std::abs(v[i]) < limit)) {
       return FailedPrecondition(
           "a value to be summed securely is " + std::string(std::isfinite(v[i]) ? "beyond" : "not within") +
-          " the fixed point's range of +-" + std::to_string(limit) + " (" + std::to_string(fraction_bits) +
-          " fraction bits, " + std::to_string(summands) + " sites): ask for fewer fraction bits");
+          " the fixed point's range of +-" + std::to_string(limit) + " (" + std::to_string(kWordBits) + "-bit words, " +
+          std::to_string(fraction_bits) + " fraction bits, " + std::to_string(summands) +
+          " sites): ask for fewer fraction bits" + (kWordBits == 32 ? " or 64-bit words" : ""));
     }
     // Round half away from zero, without a library call per value (within the limit, the
-    // scaled value fits an int64 with room to spare).
+    // scaled value fits a signed word with room to spare).
     const double scaled = v[i] * scale;
-    (*words)[i] = static_cast<uint64_t>(static_cast<int64_t>(scaled + (scaled < 0 ? -0.5 : 0.5)));
+    (*words)[i] = static_cast<Word>(static_cast<Signed>(scaled + (scaled < 0 ? -0.5 : 0.5)));
   }
   return Status::Ok();
 }
 
-Matrix DecodeFixedPoint(std::span<const uint64_t> words, Eigen::Index rows, Eigen::Index cols, int fraction_bits) {
+template <typename Word>
+Matrix DecodeFixedPointAs(std::span<const Word> words, Eigen::Index rows, Eigen::Index cols, int fraction_bits) {
   Matrix m(rows, cols);
   const double scale = std::ldexp(1.0, -fraction_bits);
   for (size_t i = 0; i < words.size() && i < static_cast<size_t>(m.size()); ++i) {
-    m.data()[i] = static_cast<double>(static_cast<int64_t>(words[i])) * scale;
+    m.data()[i] = static_cast<double>(static_cast<std::make_signed_t<Word>>(words[i])) * scale;
   }
   return m;
+}
+
+}  // namespace
+
+Status EncodeFixedPoint(const Matrix& x, int fraction_bits, int summands, std::vector<uint64_t>* words) {
+  return EncodeFixedPointAs(x, fraction_bits, summands, words);
+}
+Status EncodeFixedPoint(const Matrix& x, int fraction_bits, int summands, std::vector<uint32_t>* words) {
+  return EncodeFixedPointAs(x, fraction_bits, summands, words);
+}
+Matrix DecodeFixedPoint(std::span<const uint64_t> words, Eigen::Index rows, Eigen::Index cols, int fraction_bits) {
+  return DecodeFixedPointAs(words, rows, cols, fraction_bits);
+}
+Matrix DecodeFixedPoint(std::span<const uint32_t> words, Eigen::Index rows, Eigen::Index cols, int fraction_bits) {
+  return DecodeFixedPointAs(words, rows, cols, fraction_bits);
 }
 
 }  // namespace fedra

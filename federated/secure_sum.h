@@ -10,7 +10,8 @@
 //   shares  each site checks every other site's certificate (issued by the federation CA, for
 //           that site) and signature, then Shamir-shares a fresh self-mask seed and its mask key
 //           among the sites that advertised keys and seals each share for its receiver;
-//   mask    each site encodes its value in fixed point in Z_2^64 and adds its self mask and one
+//   mask    each site encodes its value in fixed point in Z_2^64 (or Z_2^32, when the master
+//           asks for 32-bit words: half the bytes, a narrower range) and adds its self mask and one
 //           pairwise mask per other site that shared (added by the lower name, subtracted by the
 //           higher), so that the pairwise masks cancel in the sum;
 //   consistency  each site that sent its masked value signs the list of sites whose masked
@@ -97,12 +98,13 @@ struct SecureSumDp {
 };
 
 // mask: the sealed shares addressed to this site, by sender (the sites whose shares arrived), the
-// fixed point's fraction bits, and DP noise if asked.
+// fixed point's word size and fraction bits, and DP noise if asked.
 struct SecureSumMaskParams {
   uint64_t session = 0;
   std::map<std::string, Bytes> shares;
   int fraction_bits = 32;
   SecureSumDp dp;
+  int word_bits = 64;  // 64 or 32; absent from a message: 64
 
   nlohmann::json ToJson() const;
   static Result<SecureSumMaskParams> Parse(const nlohmann::json& params);
@@ -133,14 +135,18 @@ struct SharePair {
   static Result<SharePair> Decode(std::span<const uint8_t> bytes);
 };
 
-// Fixed point in Z_2^64: x is round(x * 2^fraction_bits) as a two's-complement word. A sum of
-// `summands` values fits when every |x| stays under SecureSumLimit; the sum is then exact to
-// summands * 2^-(fraction_bits + 1).
+// Fixed point in Z_2^64 or Z_2^32: x is round(x * 2^fraction_bits) as a two's-complement word. A
+// sum of `summands` values fits when every |x| stays under SecureSumLimit; the sum is then exact
+// to summands * 2^-(fraction_bits + 1), whatever the word size.
 inline constexpr int kMinFractionBits = 0, kMaxFractionBits = 52;
-double SecureSumLimit(int fraction_bits, int summands);
+// The most fraction bits a word holds; kMaxFractionBits for 64-bit words.
+int MaxFractionBits(int word_bits);
+double SecureSumLimit(int fraction_bits, int summands, int word_bits = 64);
 double SecureSumResolution(int fraction_bits, int summands);
-// kOutOfRange, saying the limit, when a value is not finite or too large.
+// kFailedPrecondition, saying the limit, when a value is not finite or too large.
 Status EncodeFixedPoint(const Matrix& x, int fraction_bits, int summands, std::vector<uint64_t>* words);
+Status EncodeFixedPoint(const Matrix& x, int fraction_bits, int summands, std::vector<uint32_t>* words);
 Matrix DecodeFixedPoint(std::span<const uint64_t> words, Eigen::Index rows, Eigen::Index cols, int fraction_bits);
+Matrix DecodeFixedPoint(std::span<const uint32_t> words, Eigen::Index rows, Eigen::Index cols, int fraction_bits);
 
 }  // namespace fedra

@@ -97,7 +97,10 @@ Result<Secret32> RandomSecret() {
   return out;
 }
 
-Status ApplyMasks(std::span<const Mask> masks, std::span<uint64_t> words) {
+namespace {
+
+template <typename Word>
+Status ApplyMasksTo(std::span<const Mask> masks, std::span<Word> words) {
   std::vector<CipherCtxPtr> streams;
   for (const Mask& m : masks) {
     CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
@@ -107,17 +110,16 @@ Status ApplyMasks(std::span<const Mask> masks, std::span<uint64_t> words) {
     streams.push_back(std::move(ctx));
   }
   // A key stream is AES-CTR over zeros, made a block of words at a time.
-  constexpr size_t kBlockWords = 4096;
-  static const std::vector<uint64_t> zeros(kBlockWords, 0);
-  std::vector<uint64_t> stream(kBlockWords);
+  constexpr size_t kBlockBytes = 32768, kBlockWords = kBlockBytes / sizeof(Word);
+  static const std::vector<unsigned char> zeros(kBlockBytes, 0);
+  std::vector<Word> stream(kBlockWords);
   for (size_t begin = 0; begin < words.size(); begin += kBlockWords) {
     const size_t n = std::min(kBlockWords, words.size() - begin);
-    uint64_t* w = words.data() + begin;
+    Word* w = words.data() + begin;
     for (size_t k = 0; k < masks.size(); ++k) {
       int out_len = 0;
-      if (EVP_EncryptUpdate(streams[k].get(), reinterpret_cast<unsigned char*>(stream.data()), &out_len,
-                            reinterpret_cast<const unsigned char*>(zeros.data()),
-                            static_cast<int>(n * sizeof(uint64_t))) != 1) {
+      if (EVP_EncryptUpdate(streams[k].get(), reinterpret_cast<unsigned char*>(stream.data()), &out_len, zeros.data(),
+                            static_cast<int>(n * sizeof(Word))) != 1) {
         return CryptoError("a mask stream");
       }
       if (masks[k].subtract) {
@@ -129,6 +131,11 @@ Status ApplyMasks(std::span<const Mask> masks, std::span<uint64_t> words) {
   }
   return Status::Ok();
 }
+
+}  // namespace
+
+Status ApplyMasks(std::span<const Mask> masks, std::span<uint64_t> words) { return ApplyMasksTo(masks, words); }
+Status ApplyMasks(std::span<const Mask> masks, std::span<uint32_t> words) { return ApplyMasksTo(masks, words); }
 
 Result<Bytes> Seal(const Secret32& key, std::span<const uint8_t> plain, std::string_view context) {
   Bytes out(kNonceBytes + plain.size() + kTagBytes);

@@ -1,5 +1,5 @@
 // The cryptography of fedra's secure sum, on OpenSSL's primitives: X25519 key agreement through
-// HKDF-SHA256, the masks as AES-128-CTR streams added in Z_2^64, and AES-256-GCM to seal the
+// HKDF-SHA256, the masks as AES-128-CTR streams added in Z_2^64 or Z_2^32, and AES-256-GCM to seal the
 // secret shares that sites send each other through the master. Sites and master both use it:
 // the master expands the seeds that the sites' shares recover.
 #pragma once
@@ -29,7 +29,7 @@ Result<Secret32> AgreeSecret(const Secret32& private_key, const Secret32& peer_p
 Result<Secret32> RandomSecret();
 
 // A mask stream: AES-128-CTR under the seed's first half as key and its second half as counter
-// block, added to words word by word in Z_2^64, or subtracted.
+// block, added to words word by word in the words' ring (Z_2^64 or Z_2^32), or subtracted.
 struct Mask {
   Secret32 seed{};
   bool subtract = false;
@@ -38,7 +38,12 @@ struct Mask {
 // Applies every mask to `words` in one pass over them (a block of words stays in cache while
 // each mask's stream is added to it).
 Status ApplyMasks(std::span<const Mask> masks, std::span<uint64_t> words);
+Status ApplyMasks(std::span<const Mask> masks, std::span<uint32_t> words);
 inline Status ApplyMask(const Secret32& seed, std::span<uint64_t> words, bool subtract) {
+  const Mask mask{seed, subtract};
+  return ApplyMasks(std::span(&mask, 1), words);
+}
+inline Status ApplyMask(const Secret32& seed, std::span<uint32_t> words, bool subtract) {
   const Mask mask{seed, subtract};
   return ApplyMasks(std::span(&mask, 1), words);
 }

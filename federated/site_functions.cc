@@ -189,6 +189,7 @@ Result<WeighUpdateParams> WeighUpdateParams::Parse(const nlohmann::json& params)
   JsonFields f = Fields(params, "weighUpdate");
   FEDRA_RETURN_IF_ERROR(IntField(f, "stats", &out.stats, 0, 16));
   FEDRA_RETURN_IF_ERROR(f.Optional("weighted", &out.weighted));
+  FEDRA_RETURN_IF_ERROR(f.Optional("scale", &out.scale, 1e-18, 1e18));
   return out;
 }
 

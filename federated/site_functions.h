@@ -133,8 +133,10 @@ struct PackUpdateParams {
 };
 
 // A training update made ready for a secure sum: weighted, rows x delta, then the WeighedStats
-// (FedAvg's numerator and denominator, and the round's loss); unweighted, the delta alone
-// (DP-FedAvg, which clips and noises it in the secure sum's mask phase).
+// (FedAvg's numerator and denominator, and the round's loss), all but the withheld flag times
+// `scale` (the master's 1 / the rows a round trains at all sites, so that the sum is about a mean
+// and fits a fixed point of known range); unweighted, the delta alone (DP-FedAvg, which clips and
+// noises it in the secure sum's mask phase).
 enum WeighedStat { kWeighedRows = 0, kWeighedLoss, kWeighedCorrect, kWeighedWithheld };
 inline constexpr int kWeighedStats = 4;  // after the weighted values: rows, loss sum, correct, withheld (0/1)
 
@@ -142,8 +144,9 @@ struct WeighUpdateParams {
   static constexpr SiteFunction kFunction = SiteFunction::kWeighUpdate;
   int stats = 0;  // statistics after the update's values (kTrainingStats)
   bool weighted = true;
+  double scale = 1;
 
-  nlohmann::json ToJson() const { return {{"stats", stats}, {"weighted", weighted}}; }
+  nlohmann::json ToJson() const { return {{"stats", stats}, {"weighted", weighted}, {"scale", scale}}; }
   static Result<WeighUpdateParams> Parse(const nlohmann::json& params);
 };
 

@@ -344,14 +344,14 @@ Result<FunctionOutput> WeighUpdateFunction(std::span<const Matrix* const> inputs
     out.value = u.topRows(n);
     return out;
   }
-  const double rows = u(n + kRowsTrained, 0);
+  const double rows = u(n + kRowsTrained, 0), scale = params.scale;
   const double correct = u(n + kCorrect, 0);
   out.value.resize(n + kWeighedStats, 1);
-  out.value.topRows(n) = rows * u.topRows(n);
-  out.value(n + kWeighedRows, 0) = rows;
-  out.value(n + kWeighedLoss, 0) = u(n + kLossSum, 0);
+  out.value.topRows(n) = (scale * rows) * u.topRows(n);
+  out.value(n + kWeighedRows, 0) = scale * rows;
+  out.value(n + kWeighedLoss, 0) = scale * u(n + kLossSum, 0);
   // A count the site withholds (NaN) is sent as 0 and flagged, so that the sum stays finite.
-  out.value(n + kWeighedCorrect, 0) = std::isfinite(correct) ? correct : 0;
+  out.value(n + kWeighedCorrect, 0) = std::isfinite(correct) ? scale * correct : 0;
   out.value(n + kWeighedWithheld, 0) = std::isfinite(correct) ? 0 : 1;
   return out;
 }

@@ -14,6 +14,17 @@ constexpr size_t kMaxSessions = 64;
 
 std::string Phase(std::string_view phase) { return "secure sum " + std::string(phase); }
 
+// `value` in fixed point as words of type Word, masked, as the bytes sent to the master.
+template <typename Word>
+Result<Bytes> MaskedWords(const Matrix& value, int fraction_bits, int summands, std::span<const fedra::Mask> masks) {
+  std::vector<Word> words;
+  FEDRA_RETURN_IF_ERROR(EncodeFixedPoint(value, fraction_bits, summands, &words));
+  FEDRA_RETURN_IF_ERROR(ApplyMasks(masks, std::span<Word>(words)));
+  Bytes packed(words.size() * sizeof(Word));
+  std::memcpy(packed.data(), words.data(), packed.size());
+  return packed;
+}
+
 }  // namespace
 
 SecureSumSite::SecureSumSite(std::string site, std::unique_ptr<CertificateSigner> signer,
@@ -195,10 +206,6 @@ Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::jso
     prepared = value;
     if (Status ready = prepare(s->params.threshold, &prepared); !ready.ok()) return fail(ready);
   }
-  std::vector<uint64_t> words;
-  const int summands = static_cast<int>(received.size());
-  if (Status encoded = EncodeFixedPoint(prepare ? prepared : value, p.fraction_bits, summands, &words); !encoded.ok())
-    return fail(encoded);
   std::vector<fedra::Mask> masks = {{s->seed, false}};
   for (const auto& [other, pair] : received) {
     if (other == site_) continue;
@@ -206,11 +213,13 @@ Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::jso
     if (!seed.ok()) return fail(seed.status());
     masks.push_back({*seed, site_ > other});
   }
-  if (Status masked = ApplyMasks(masks, words); !masked.ok()) return fail(masked);
+  const int summands = static_cast<int>(received.size());
+  Result<Bytes> packed = p.word_bits == 32
+                             ? MaskedWords<uint32_t>(prepare ? prepared : value, p.fraction_bits, summands, masks)
+                             : MaskedWords<uint64_t>(prepare ? prepared : value, p.fraction_bits, summands, masks);
+  if (!packed.ok()) return fail(packed.status());
   s->received = std::move(received);
   s->stage = Stage::kMasked;
-  Bytes packed(words.size() * sizeof(uint64_t));
-  std::memcpy(packed.data(), words.data(), packed.size());
   return packed;
 }
 

@@ -32,6 +32,28 @@ Result<nlohmann::json> Validate(Federation& fed, const Validation& v, const Mode
   return out;
 }
 
+// The secure sum of a job's rounds: its fixed point for `sites` sites, and its threshold and noise.
+SecureSumOptions SecureSumFor(const TrainingOptions& options, int sites) {
+  const SecureTraining& s = options.secure;
+  SecureSumOptions out;
+  out.threshold = s.threshold;
+  out.dp = s.dp;
+  // Fraction bits asked for that a 32-bit word cannot hold ask for 64-bit words.
+  const bool narrow =
+      options.model.output == OutputKind::kSoftmax && !s.dp.enabled() && s.fraction_bits <= MaxFractionBits(32);
+  out.word_bits = s.word_bits > 0 ? s.word_bits : narrow ? 32 : 64;
+  if (s.fraction_bits > 0) {
+    out.fraction_bits = s.fraction_bits;
+  } else if (out.word_bits == 64) {
+    out.fraction_bits = 32;
+  } else {
+    // SecureSumLimit(f, sites, 32) = 2^(30 - f) / sites stays at least 16.
+    const int site_bits = static_cast<int>(std::ceil(std::log2(std::max(sites, 1))));
+    out.fraction_bits = std::clamp(26 - site_bits, 8, MaxFractionBits(32));
+  }
+  return out;
+}
+
 }  // namespace
 
 Status CheckSecureTraining(const TrainingOptions& options) {
@@ -53,6 +75,13 @@ Status CheckSecureTraining(const TrainingOptions& options) {
     return InvalidArgument(
         "secure_aggregation: compression changes each update on its own; a secure sum adds whole "
         "updates (clip with dp.clip_norm instead)");
+  }
+  if (s.word_bits != 0 && s.word_bits != 32 && s.word_bits != 64)
+    return InvalidArgument("secure_aggregation: word_bits must be 32 or 64");
+  if (s.fraction_bits > MaxFractionBits(s.word_bits == 32 ? 32 : 64)) {
+    return InvalidArgument("secure_aggregation: fraction_bits " + std::to_string(s.fraction_bits) + " do not fit " +
+                           (s.word_bits == 32 ? "32" : "64") + "-bit words (at most " +
+                           std::to_string(MaxFractionBits(s.word_bits == 32 ? 32 : 64)) + ")");
   }
   if (s.dp.enabled() && !(s.dp.clip_norm > 0)) return InvalidArgument("dp: clip_norm must be positive");
   if (s.dp.enabled() && !(s.dp_delta > 0 && s.dp_delta < 1)) return InvalidArgument("dp: delta must be in (0, 1)");
@@ -89,9 +118,16 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   spec.compression = options.compression;
   FEDRA_RETURN_IF_ERROR(CheckSecureTraining(options));
   spec.secure = options.secure.enabled;
-  spec.secure_sum.threshold = options.secure.threshold;
-  spec.secure_sum.fraction_bits = options.secure.fraction_bits;
-  spec.secure_sum.dp = options.secure.dp;
+  spec.secure_sum = SecureSumFor(options, static_cast<int>(x.map().parts().size() + options.late_sites.size()));
+  // Every site's weighted update is scaled by 1 / the rows a round trains at all of them, so the
+  // sum is about their mean: its range is the updates', whatever the sites' sizes.
+  double round_rows = 0;
+  for (const FederatedPart& p : x.map().parts()) {
+    const int64_t epoch_rows = spec.train.epoch_rows > 0 ? spec.train.epoch_rows : p.range.size();
+    round_rows += static_cast<double>(gradients ? int64_t{options.batches_per_round} * options.batch_size
+                                                : int64_t{options.epochs_per_round} * epoch_rows);
+  }
+  spec.secure_scale = round_rows > 0 ? 1 / round_rows : 1;
   FEDRA_ASSIGN_OR_RETURN(auto runner, FederationRunner::Create(fed, x, y, std::move(spec), options.late_sites));
 
   ParameterServerOptions ps;

@@ -32,8 +32,14 @@ struct BalanceSpec {
 // reports the (epsilon, delta) spent, from an RDP accountant.
 struct SecureTraining {
   bool enabled = false;
-  int threshold = 0;       // sites that must see each sum through; 0: a majority, at least 2
-  int fraction_bits = 32;  // of the fixed point
+  int threshold = 0;  // sites that must see each sum through; 0: a majority, at least 2
+  // The fixed point's words: 32 or 64 bits; 0: 32 for softmax models without DP (the weighted
+  // updates are scaled to a mean, whose range is known) unless fraction_bits asks for more than
+  // 30, else 64.
+  int word_bits = 0;
+  // Its fraction bits; 0: 32 with 64-bit words, with 32-bit words as many as keep values up to
+  // 16 in range for the job's sites (24 for 3 or 4 sites).
+  int fraction_bits = 0;
   SecureSumDp dp;          // noise_multiplier 0: no DP
   double dp_delta = 1e-5;  // the delta epsilon is reported at
 };

@@ -198,9 +198,11 @@ Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& wo
   const VarId params = fed_.NewVarId(), update = fed_.NewVarId(), held = fed_.NewVarId();
   const std::shared_ptr<const Bytes> encoded = EncodedParameters(work);
   SiteRequests batch;
-  batch[part.site] = {Request::PutEncoded(params, encoded), Request::Run(update, train, {part.x, part.y, params}),
-                      Request::Run(held, WeighUpdateParams{kTrainingStats, !spec_.secure_sum.dp.enabled()}, {update}),
-                      Request::Release({params, update})};
+  batch[part.site] = {
+      Request::PutEncoded(params, encoded), Request::Run(update, train, {part.x, part.y, params}),
+      Request::Run(held, WeighUpdateParams{kTrainingStats, !spec_.secure_sum.dp.enabled(), spec_.secure_scale},
+                   {update}),
+      Request::Release({params, update})};
   SiteResponses responses = fed_.Call(batch);
   Result<std::vector<Response>>& result = responses.at(part.site);
   Status status = result.ok() ? Status::Ok() : result.status();
@@ -250,11 +252,13 @@ Result<SecureRound> FederationRunner::SecureAggregate(const std::vector<ArrivedU
   }
   const Eigen::Index n = total.size() - kWeighedStats;
   if (n < 0) return DataLoss("the secure sum of the round's updates is too short");
-  out.rows = total(n + kWeighedRows);
-  if (!(out.rows > 0)) return DataLoss("the secure sum of the round's updates covers no rows");
-  out.step = (total.head(n) / out.rows).cast<float>();
-  out.loss_sum = total(n + kWeighedLoss);
-  if (total(n + kWeighedWithheld) < 0.5) out.correct = total(n + kWeighedCorrect);
+  if (!(total(n + kWeighedRows) > 0)) return DataLoss("the secure sum of the round's updates covers no rows");
+  out.step = (total.head(n) / total(n + kWeighedRows)).cast<float>();
+  // The sites scaled all but the withheld flag.
+  const double unscale = 1 / spec_.secure_scale;
+  out.rows = total(n + kWeighedRows) * unscale;
+  out.loss_sum = total(n + kWeighedLoss) * unscale;
+  if (total(n + kWeighedWithheld) < 0.5) out.correct = total(n + kWeighedCorrect) * unscale;
   return out;
 }
 

@@ -32,6 +32,8 @@ struct SiteTrainingSpec {
   // Each round's updates stay at the sites and are aggregated by one secure sum (SecureAggregate).
   bool secure = false;
   SecureSumOptions secure_sum;  // its threshold, fixed point and DP-FedAvg noise
+  // What the sites scale their weighted updates by (WeighUpdateParams::scale).
+  double secure_scale = 1;
 };
 
 class FederationRunner final : public SiteRunner {

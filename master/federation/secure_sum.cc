@@ -43,10 +43,11 @@ class SumRun {
     FEDRA_RETURN_IF_ERROR(AdvertiseKeys(&keys));
     std::map<std::string, std::map<std::string, Bytes>> inbox;  // receiver -> sender -> sealed
     FEDRA_RETURN_IF_ERROR(ShareKeys(keys, &inbox));
-    std::vector<uint64_t> sum;
-    FEDRA_RETURN_IF_ERROR(CollectMasked(inbox, &sum));
-    FEDRA_RETURN_IF_ERROR(Unmask(keys, &sum));
-    result_.sum = DecodeFixedPoint(sum, rows_, cols_, options_.fraction_bits);
+    if (options_.word_bits == 32) {
+      FEDRA_RETURN_IF_ERROR(Sum<uint32_t>(keys, inbox));
+    } else {
+      FEDRA_RETURN_IF_ERROR(Sum<uint64_t>(keys, inbox));
+    }
     result_.resolution = SecureSumResolution(options_.fraction_bits, static_cast<int>(shared_.size()));
     return std::move(result_);
   }
@@ -123,10 +124,24 @@ class SumRun {
     return Status::Ok();
   }
 
-  Status CollectMasked(const std::map<std::string, std::map<std::string, Bytes>>& inbox, std::vector<uint64_t>* sum) {
+  // The masked values summed in Z_2^(bits of Word), unmasked, and decoded into result_.sum.
+  template <typename Word>
+  Status Sum(const std::map<std::string, AdvertisedKeys>& keys,
+             const std::map<std::string, std::map<std::string, Bytes>>& inbox) {
+    std::vector<Word> sum;
+    FEDRA_RETURN_IF_ERROR(CollectMasked(inbox, &sum));
+    std::vector<Mask> masks;
+    FEDRA_RETURN_IF_ERROR(Unmask(keys, &masks));
+    FEDRA_RETURN_IF_ERROR(ApplyMasks(masks, std::span<Word>(sum)));
+    result_.sum = DecodeFixedPoint(std::span<const Word>(sum), rows_, cols_, options_.fraction_bits);
+    return Status::Ok();
+  }
+
+  template <typename Word>
+  Status CollectMasked(const std::map<std::string, std::map<std::string, Bytes>>& inbox, std::vector<Word>* sum) {
     SiteRequests requests;
     for (const std::string& site : shared_) {
-      SecureSumMaskParams params{session_.session, {}, options_.fraction_bits, options_.dp};
+      SecureSumMaskParams params{session_.session, {}, options_.fraction_bits, options_.dp, options_.word_bits};
       if (const auto it = inbox.find(site); it != inbox.end()) params.shares = it->second;
       requests[site].push_back(Request::SecureSum(kSecureSumMask, params.ToJson(), {vars_.at(site)}));
     }
@@ -140,17 +155,17 @@ class SumRun {
       if (first) {
         rows_ = rows;
         cols_ = cols;
-        sum->assign(answer.packed.size() / sizeof(uint64_t), 0);
+        sum->assign(answer.packed.size() / sizeof(Word), 0);
         first = false;
       }
       if (rows != rows_ || cols != cols_ || rows < 0 || cols < 0 ||
-          answer.packed.size() != static_cast<size_t>(rows * cols) * sizeof(uint64_t)) {
+          answer.packed.size() != static_cast<size_t>(rows * cols) * sizeof(Word)) {
         return DataLoss("secure sum: site '" + site + "' masked a value of another shape (" + std::to_string(rows) +
                         " x " + std::to_string(cols) + ", others " + std::to_string(rows_) + " x " +
                         std::to_string(cols_) + ")");
       }
-      const uint64_t* words = reinterpret_cast<const uint64_t*>(answer.packed.data());
-      for (size_t i = 0; i < sum->size(); ++i) (*sum)[i] += words[i];  // in Z_2^64
+      const Word* words = reinterpret_cast<const Word*>(answer.packed.data());
+      for (size_t i = 0; i < sum->size(); ++i) (*sum)[i] += words[i];  // in Z_2^(bits of Word)
       result_.summed.push_back(site);
       result_.bytes_up += answer.packed.size();
       result_.min_rows = std::max(result_.min_rows, min_rows_[site]);
@@ -158,7 +173,9 @@ class SumRun {
     return Status::Ok();
   }
 
-  Status Unmask(const std::map<std::string, AdvertisedKeys>& keys, std::vector<uint64_t>* sum) {
+  // The masks to remove from the sum: every summed site's self mask, and the pairwise masks of
+  // those that dropped after sharing.
+  Status Unmask(const std::map<std::string, AdvertisedKeys>& keys, std::vector<Mask>* masks) {
     // The survivors sign the list of survivors; each reveals its shares only for a list that a
     // threshold of them signed.
     SecureSumUnmaskParams params{session_.session, result_.summed, {}};
@@ -196,12 +213,11 @@ class SumRun {
       }
     }
     const std::set<std::string> summed(result_.summed.begin(), result_.summed.end());
-    std::vector<Mask> masks;  // to remove, all in one pass
     for (const std::string& site : shared_) {
       if (summed.count(site)) {
         Result<Secret32> seed = CombineShares(seed_shares[site], session_.threshold);
         if (!seed.ok()) return seed.status().WithContext("secure sum: the self mask of site '" + site + "'");
-        masks.push_back({*seed, true});
+        masks->push_back({*seed, true});
         continue;
       }
       // Dropped after sharing: its mask key comes back, and with it the masks it shared with
@@ -215,10 +231,10 @@ class SumRun {
       for (const std::string& other : result_.summed) {
         FEDRA_ASSIGN_OR_RETURN(Secret32 seed, AgreeSecret(*key, keys.at(other).mask_key, kSecureSumMaskPurpose));
         // `other` added this mask if its name is the lower, subtracted it otherwise.
-        masks.push_back({seed, other < site});
+        masks->push_back({seed, other < site});
       }
     }
-    return ApplyMasks(masks, *sum);
+    return Status::Ok();
   }
 
   Federation& fed_;
@@ -240,9 +256,12 @@ int SecureSumThreshold(const SecureSumOptions& options, int sites) {
 
 Result<SecureSumResult> SecureSum(Federation& fed, const std::map<std::string, VarId>& vars,
                                   const SecureSumOptions& options) {
-  if (options.fraction_bits < kMinFractionBits || options.fraction_bits > kMaxFractionBits) {
+  if (options.word_bits != 32 && options.word_bits != 64)
+    return InvalidArgument("secure sum: word_bits must be 32 or 64, not " + std::to_string(options.word_bits));
+  if (options.fraction_bits < kMinFractionBits || options.fraction_bits > MaxFractionBits(options.word_bits)) {
     return InvalidArgument("secure sum: fraction_bits must be from " + std::to_string(kMinFractionBits) + " to " +
-                           std::to_string(kMaxFractionBits));
+                           std::to_string(MaxFractionBits(options.word_bits)) + " with " +
+                           std::to_string(options.word_bits) + "-bit words");
   }
   return SumRun(fed, vars, options).Run();
 }

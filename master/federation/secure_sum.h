@@ -21,7 +21,10 @@ namespace fedra {
 struct SecureSumOptions {
   int threshold = 0;       // sites that must see the sum through; 0: a majority, at least 2
   int fraction_bits = 32;  // fixed point: the sum is exact to (sites / 2) x 2^-fraction_bits
-  SecureSumDp dp;          // DP-FedAvg: each site clips and noises its value (federated/secure_sum.h)
+  // The fixed point's words: 64 bits, or 32 (half the bytes and mask work; each value must stay
+  // under 2^(30 - fraction_bits) / sites).
+  int word_bits = 64;
+  SecureSumDp dp;  // DP-FedAvg: each site clips and noises its value (federated/secure_sum.h)
   // Called after each phase (keys, shares, mask, unmask) with the sites that answered it: for
   // progress and logs.
   std::function<void(std::string_view phase, size_t answered)> on_phase;

@@ -17,9 +17,10 @@
 //   proximal_mu   FedProx's proximal term (per-epoch rounds)
 //   compression   {"topk": fraction, "bits": 8, "clip": norm} (federated/update_codec.h)
 //   balance       {"mode": "subsample" | "replicate", "rows": N}: equal rows per site and epoch
-//   secure_aggregation  true, or {"threshold": N, "fraction_bits": 32}: every round's updates are
-//                 summed securely (master/federation/secure_sum.h); bsp or backup, fedavg, no
-//                 compression; per-site loss and accuracy are not seen
+//   secure_aggregation  true, or {"threshold": N, "word_bits": 32 | 64, "fraction_bits": F}:
+//                 every round's updates are summed securely (master/federation/secure_sum.h);
+//                 bsp or backup, fedavg, no compression; per-site loss and accuracy are not seen.
+//                 Words and fraction bits default as SecureTraining says
 //   dp            {"clip_norm": C, "noise_multiplier": z, "delta": 1e-5}: DP-FedAvg within the
 //                 secure sums; each round reports dp_epsilon, and each site charges its own budget
 //   batch_size (32), seed (1), quorum (1)
@@ -72,12 +73,15 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
   } else if (secure) {
     JsonFields s(*secure, f.Path("secure_aggregation"));
     FEDRA_RETURN_IF_ERROR(s.status());
-    int64_t threshold = 0, bits = options.secure.fraction_bits;
+    int64_t threshold = 0, bits = options.secure.fraction_bits, words = 0;  // 0: as SecureTraining says
     FEDRA_RETURN_IF_ERROR(s.Optional("threshold", &threshold, 2, kMaxSecureSumSites));
+    FEDRA_RETURN_IF_ERROR(s.Optional("word_bits", &words, 32, 64));
     FEDRA_RETURN_IF_ERROR(s.Optional("fraction_bits", &bits, 8, kMaxFractionBits));
     FEDRA_RETURN_IF_ERROR(s.Finish());
+    if (words != 0 && words != 32 && words != 64) return InvalidArgument(s.Path("word_bits") + ": must be 32 or 64");
     options.secure.enabled = true;
     options.secure.threshold = static_cast<int>(threshold);
+    options.secure.word_bits = static_cast<int>(words);
     options.secure.fraction_bits = static_cast<int>(bits);
   }
   if (dp) {

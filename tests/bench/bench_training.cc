@@ -81,11 +81,13 @@ int main(int argc, char** argv) {
   std::normal_distribution<double> n(0, 1);
   // `bench_training rounds [N]`: only N plain parameter-server rounds (20 by default, at least 2:
   // the figures leave the first out), for profiling them; `rounds N cpu` with the sites training on
-  // their CPU even where they have a GPU. `bench_training local`: only local training throughput.
+  // their CPU even where they have a GPU; `rounds N secure` only the secure rounds.
+  // `bench_training local`: only local training throughput.
   const std::string mode = argc > 1 ? argv[1] : "";
   const bool rounds_only = mode == "rounds";
   const int64_t rounds = rounds_only && argc > 2 ? std::max(std::atoll(argv[2]), 2LL) : 20;
-  const bool sites_on_cpu = rounds_only && argc > 3 && std::string(argv[3]) == "cpu";
+  const std::string variant = rounds_only && argc > 3 ? argv[3] : "";
+  const bool sites_on_cpu = variant == "cpu", secure_only = variant == "secure";
 
   // Local training throughput.
   if (!rounds_only) {
@@ -197,9 +199,9 @@ int main(int argc, char** argv) {
   options.rounds = rounds;
   double plain_median = 0;
   for (const bool secure : {false, true}) {
-    if (secure && rounds_only) break;
+    if (rounds_only && secure != secure_only) continue;
     // The same rounds with every round's updates summed securely (the updates travel as
-    // 64-bit fixed-point words, masked).
+    // 32-bit fixed-point words, masked: as many bytes as the plain round's float32).
     options.secure.enabled = secure;
     // Of the plain rounds: CPU time from the end of the first round to the end of the last.
     double cpu_first = 0, cpu_last = 0;
@@ -241,8 +243,10 @@ int main(int argc, char** argv) {
           static_cast<long long>(options.rounds), 1000 * after_first / later, 1000 * cpu_per_round, cores,
           1000 * cpu_per_round / cores, bytes / 1e6, 1000 * cipher);
     } else {
-      std::printf("the same round with secure aggregation: median %.1f ms (min %.1f ms), %.2fx the plain round\n",
-                  1000 * median, 1000 * seconds.front(), median / plain_median);
+      std::printf("the same round with secure aggregation: median %.1f ms (min %.1f ms), %.1f MB up", 1000 * median,
+                  1000 * seconds.front(), last["bytes_up"].get<double>() / 1e6);
+      if (plain_median > 0) std::printf(", %.2fx the plain round", median / plain_median);
+      std::printf("\n");
     }
   }
   return rounds_only ? 0 : CompareCompression();

@@ -67,6 +67,16 @@ TEST_CASE("a mask added and then subtracted leaves the words as they were, and l
   for (const Mask& m : masks) REQUIRE(ApplyMask(m.seed, one_by_one, m.subtract).ok());
   REQUIRE(ApplyMasks(masks, words).ok());
   CHECK(words == one_by_one);
+  // 32-bit words take the same stream, four bytes at a time: a mask added by one site and
+  // subtracted by another cancels in Z_2^32 too.
+  std::vector<uint32_t> narrow(10007), narrow_plain(10007);
+  for (size_t i = 0; i < narrow.size(); ++i) narrow[i] = narrow_plain[i] = static_cast<uint32_t>(3 * i);
+  REQUIRE(ApplyMask(Filled(4), narrow, false).ok());
+  size_t narrow_same = 0;
+  for (size_t i = 0; i < narrow.size(); ++i) narrow_same += narrow[i] == narrow_plain[i];
+  CHECK(narrow_same < 3);
+  REQUIRE(ApplyMask(Filled(4), narrow, true).ok());
+  CHECK(narrow == narrow_plain);
 }
 
 TEST_CASE("both ends of an X25519 agreement get the same secret, one per purpose") {
@@ -126,6 +136,36 @@ TEST_CASE("the fixed point sums to within its stated resolution and refuses what
   CHECK_FALSE(EncodeFixedPoint(nan, bits, sites, &words).ok());
 }
 
+TEST_CASE("32-bit words sum to the same resolution over a range 2^32 times narrower") {
+  std::mt19937_64 rng(6);
+  std::normal_distribution<double> normal(0, 3);
+  const int sites = 3, bits = 24;
+  // 2^(30 - 24) / 3 sites: values up to 21.3 each.
+  CHECK(SecureSumLimit(bits, sites, 32) == std::ldexp(1.0, 6) / 3);
+  CHECK(SecureSumLimit(bits, sites, 32) * std::ldexp(1.0, 32) == SecureSumLimit(bits, sites, 64));
+  Matrix total = Matrix::Zero(50, 2);
+  std::vector<uint32_t> sum(100, 0);
+  for (int s = 0; s < sites; ++s) {
+    Matrix x(50, 2);
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
+    x(0, 0) = s == 0 ? -21.3 : 21.3;  // near the limit, of either sign
+    total += x;
+    std::vector<uint32_t> words;
+    REQUIRE(EncodeFixedPoint(x, bits, sites, &words).ok());
+    REQUIRE(words.size() == 100);
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] += words[i];
+  }
+  const Matrix back = DecodeFixedPoint(std::span<const uint32_t>(sum), 50, 2, bits);
+  CHECK((back - total).cwiseAbs().maxCoeff() <= SecureSumResolution(bits, sites));
+  std::vector<uint32_t> words;
+  const Status beyond = EncodeFixedPoint(Matrix::Constant(1, 1, -21.34), bits, sites, &words);
+  CHECK(beyond.code() == StatusCode::kFailedPrecondition);
+  CHECK_MESSAGE(beyond.message().find("32-bit words") != std::string::npos, beyond.message());
+  CHECK_MESSAGE(beyond.message().find("or 64-bit words") != std::string::npos, beyond.message());
+  CHECK(MaxFractionBits(32) == 30);
+  CHECK(MaxFractionBits(64) == kMaxFractionBits);
+}
+
 TEST_CASE("secure sum parameters parse back and refuse what would let one site's value out") {
   SecureSumKeysParams keys{42, {"a", "b", "c"}, 2};
   Result<SecureSumKeysParams> parsed = SecureSumKeysParams::Parse(keys.ToJson());
@@ -145,6 +185,16 @@ TEST_CASE("secure sum parameters parse back and refuse what would let one site's
   Result<SecureSumMaskParams> m = SecureSumMaskParams::Parse(mask.ToJson());
   REQUIRE(m.ok());
   CHECK(m->shares.at("a") == Bytes{1, 2});
+  CHECK(m->word_bits == 64);  // what a message without word_bits means
+  mask.word_bits = 32;
+  m = SecureSumMaskParams::Parse(mask.ToJson());
+  REQUIRE(m.ok());
+  CHECK(m->word_bits == 32);
+  mask.fraction_bits = 31;  // more than a 32-bit word holds
+  CHECK(SecureSumMaskParams::Parse(mask.ToJson()).status().code() == StatusCode::kInvalidArgument);
+  nlohmann::json odd = SecureSumMaskParams{42, {{"a", Bytes{1, 2}}}, 20, {}, 32}.ToJson();
+  odd["word_bits"] = 16;
+  CHECK(SecureSumMaskParams::Parse(odd).status().message().find("must be 32 or 64") != std::string::npos);
 }
 
 }  // namespace

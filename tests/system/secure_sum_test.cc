@@ -208,6 +208,30 @@ TEST_CASE("a secure sum over four site processes is the plain sum to its stated 
                 partial.status().message());
 }
 
+TEST_CASE("a secure sum in 32-bit words is the plain sum to its resolution in half the bytes") {
+  SumFederation f({"a", "b", "c", "d"});
+  const std::map<std::string, VarId> vars = f.Aggregates(Op::kColSums);  // 3 columns, sums near 2,000
+  const Matrix pooled = f.Pooled(Op::kColSums, f.names);
+  SecureSumOptions options;
+  options.word_bits = 32;
+  options.fraction_bits = 16;  // 4 sites: values up to 2^14 / 4 = 4,096
+  Result<SecureSumResult> sum = SecureSum(*f.fed, vars, options);
+  REQUIRE_MESSAGE(sum.ok(), sum.status().ToString());
+  CHECK(sum->resolution == 4 * std::ldexp(1.0, -17));
+  CHECK((sum->sum - pooled).cwiseAbs().maxCoeff() <= sum->resolution);
+  CHECK(sum->bytes_up == 4 * 3 * sizeof(uint32_t));
+  // At 20 fraction bits the range is +-256: each site refuses its sums, saying what to change.
+  options.fraction_bits = 20;
+  Result<SecureSumResult> refused = SecureSum(*f.fed, f.Aggregates(Op::kColSums), options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
+  CHECK_MESSAGE(refused.status().message().find("beyond the fixed point's range of +-256") != std::string::npos,
+                refused.status().message());
+  CHECK_MESSAGE(refused.status().message().find("or 64-bit words") != std::string::npos, refused.status().message());
+  options.fraction_bits = 31;
+  CHECK(SecureSum(*f.fed, vars, options).status().code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("what the master receives from a site is independent of that site's value") {
   SumFederation f({"a", "b", "c"}, "public");
   // Site a's value is all zeros in one session and a steep ramp in the other; the others hold ones.

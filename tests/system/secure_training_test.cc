@@ -89,21 +89,33 @@ TEST_CASE("secure aggregation trains FedAvg's model while the master sees only e
   Result<ParameterServerResult> secure = f.Train(options);
   REQUIRE_MESSAGE(secure.ok(), secure.status().ToString());
 
-  // The same rounds, summed in fixed point (2^-33 per site) instead of doubles, then as floats.
+  // The same rounds, summed in fixed point instead of doubles, then as floats: by default in
+  // 32-bit words with 24 fraction bits for three sites, the updates scaled to their mean.
   const float difference = (plain->parameters - secure->parameters).cwiseAbs().maxCoeff();
   CHECK_MESSAGE(difference < 1e-5f, "largest parameter difference ", difference);
   CHECK(Accuracy(options.model, secure->parameters, f.pooled) > 0.8);
   REQUIRE(secure->rounds.size() == 6);
+  const double values = static_cast<double>(options.model.parameter_count() + kWeighedStats);
   for (size_t r = 0; r < 6; ++r) {
     const nlohmann::json& round = secure->rounds[r];
     CAPTURE(round.dump());
     CHECK(round["secure_aggregation"]["sites"] == nlohmann::json{"a", "b", "c"});
-    CHECK(round["secure_aggregation"]["resolution"].get<double>() == doctest::Approx(3 * std::ldexp(1.0, -33)));
+    CHECK(round["secure_aggregation"]["resolution"].get<double>() == 3 * std::ldexp(1.0, -25));
+    // Four bytes a value from each site, as the plain round's float32 updates.
+    CHECK(round["bytes_up"].get<double>() == 3 * 4 * values);
     // The round's loss is the sum's; no site's own loss, rows or accuracy appear.
     CHECK(round["loss"].get<double>() == doctest::Approx(plain->rounds[r]["loss"].get<double>()).epsilon(1e-6));
     CHECK(round["sites"].empty());
     CHECK_FALSE(round.contains("accuracy"));  // private-aggregate sites withhold correct counts
   }
+  // More fraction bits than a 32-bit word holds: 64-bit words, twice the bytes, 2^-33 per site.
+  options.secure.fraction_bits = 32;
+  Result<ParameterServerResult> wide = f.Train(options);
+  REQUIRE_MESSAGE(wide.ok(), wide.status().ToString());
+  const float wide_difference = (plain->parameters - wide->parameters).cwiseAbs().maxCoeff();
+  CHECK_MESSAGE(wide_difference < 1e-5f, "largest parameter difference ", wide_difference);
+  CHECK(wide->rounds[0]["secure_aggregation"]["resolution"].get<double>() == 3 * std::ldexp(1.0, -33));
+  CHECK(wide->rounds[0]["bytes_up"].get<double>() == 3 * 8 * values);
 }
 
 TEST_CASE("what a secure sum cannot combine with is refused with the reason") {
@@ -118,6 +130,10 @@ TEST_CASE("what a secure sum cannot combine with is refused with the reason") {
   TrainingOptions asp = BlobOptions(2);
   asp.strategy.name = "asp";
   refused(asp, "applies each site's update on its own");
+  TrainingOptions narrow = BlobOptions(2);
+  narrow.secure.word_bits = 32;
+  narrow.secure.fraction_bits = 31;
+  refused(narrow, "fraction_bits 31 do not fit 32-bit words");
   TrainingOptions median = BlobOptions(2);
   median.aggregation.name = "median";
   refused(median, "a secure sum shows only their sum");

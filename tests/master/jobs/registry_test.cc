@@ -63,6 +63,23 @@ TEST_CASE("parameters are checked against their documented types and ranges") {
   CHECK(ReadParams(params, {{"k", 2}, {"kk", 1}}, "params").status().message() == "params.kk: unknown field");
 }
 
+TEST_CASE("nn's secure aggregation takes 32- or 64-bit words") {
+  const auto parse = [](nlohmann::json secure) {
+    return ParseJobSpec({{"algorithm", "nn"},
+                         {"data", {{"dataset", "d"}, {"label", "y"}}},
+                         {"ps", {{"strategy", "bsp"}, {"secure_aggregation", std::move(secure)}}}},
+                        "job.json");
+  };
+  Result<JobSpec> narrow = parse({{"word_bits", 32}, {"fraction_bits", 24}});
+  CHECK_MESSAGE(narrow.ok(), narrow.status().ToString());
+  CHECK(parse({{"word_bits", 64}}).ok());
+  CHECK(parse(true).ok());
+  const Status odd = parse({{"word_bits", 48}}).status();
+  CHECK(odd.code() == StatusCode::kInvalidArgument);
+  CHECK_MESSAGE(odd.message().find("secure_aggregation.word_bits: must be 32 or 64") != std::string::npos,
+                odd.message());
+}
+
 TEST_CASE("the help and the catalog describe every algorithm and parameter") {
   const std::string help = AlgorithmHelp(2);
   const nlohmann::json catalog = AlgorithmCatalog();
