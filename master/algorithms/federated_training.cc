@@ -38,9 +38,12 @@ SecureSumOptions SecureSumFor(const TrainingOptions& options, int sites) {
   SecureSumOptions out;
   out.threshold = s.threshold;
   out.dp = s.dp;
-  // Fraction bits asked for that a 32-bit word cannot hold ask for 64-bit words.
-  const bool narrow =
-      options.model.output == OutputKind::kSoftmax && !s.dp.enabled() && s.fraction_bits <= MaxFractionBits(32);
+  // 32-bit words hold the mean of model deltas of a softmax model (and its mean loss) by default.
+  // Gradients (per-batch rounds) have no such scale, DP's noise must never meet a range check
+  // (a refusal would tell the master about one site's update), and fraction bits asked for were
+  // chosen for 64-bit words.
+  const bool narrow = options.model.output == OutputKind::kSoftmax && options.batches_per_round == 0 &&
+                      !s.dp.enabled() && s.fraction_bits == 0;
   out.word_bits = s.word_bits > 0 ? s.word_bits : narrow ? 32 : 64;
   if (s.fraction_bits > 0) {
     out.fraction_bits = s.fraction_bits;
@@ -83,6 +86,11 @@ Status CheckSecureTraining(const TrainingOptions& options) {
                            (s.word_bits == 32 ? "32" : "64") + "-bit words (at most " +
                            std::to_string(MaxFractionBits(s.word_bits == 32 ? 32 : 64)) + ")");
   }
+  if (s.dp.enabled() && s.word_bits == 32) {
+    return InvalidArgument(
+        "secure_aggregation: DP-FedAvg needs 64-bit words (a site refusing a noised update out of a 32-bit "
+        "range would tell the master something of that update)");
+  }
   if (s.dp.enabled() && !(s.dp.clip_norm > 0)) return InvalidArgument("dp: clip_norm must be positive");
   if (s.dp.enabled() && !(s.dp_delta > 0 && s.dp_delta < 1)) return InvalidArgument("dp: delta must be in (0, 1)");
   return Status::Ok();
@@ -119,15 +127,21 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   FEDRA_RETURN_IF_ERROR(CheckSecureTraining(options));
   spec.secure = options.secure.enabled;
   spec.secure_sum = SecureSumFor(options, static_cast<int>(x.map().parts().size() + options.late_sites.size()));
-  // Every site's weighted update is scaled by 1 / the rows a round trains at all of them, so the
-  // sum is about their mean: its range is the updates', whatever the sites' sizes.
-  double round_rows = 0;
-  for (const FederatedPart& p : x.map().parts()) {
-    const int64_t epoch_rows = spec.train.epoch_rows > 0 ? spec.train.epoch_rows : p.range.size();
-    round_rows += static_cast<double>(gradients ? int64_t{options.batches_per_round} * options.batch_size
-                                                : int64_t{options.epochs_per_round} * epoch_rows);
+  if (spec.secure_sum.word_bits == 32) {
+    // Every site's weighted update is scaled by 1 / the rows a round trains at all of them, so
+    // the sum is about their mean: its range is the updates', whatever the sites' sizes. A late
+    // site counts as one of average size. (64-bit words keep rows x delta, as sites before the
+    // scale existed send it.)
+    double round_rows = 0;
+    for (const FederatedPart& p : x.map().parts()) {
+      const int64_t epoch_rows = spec.train.epoch_rows > 0 ? spec.train.epoch_rows : p.range.size();
+      round_rows += static_cast<double>(gradients ? int64_t{options.batches_per_round} * options.batch_size
+                                                  : int64_t{options.epochs_per_round} * epoch_rows);
+    }
+    const size_t parts = x.map().parts().size();
+    if (parts > 0) round_rows *= static_cast<double>(parts + options.late_sites.size()) / static_cast<double>(parts);
+    spec.secure_scale = round_rows > 0 ? 1 / round_rows : 1;
   }
-  spec.secure_scale = round_rows > 0 ? 1 / round_rows : 1;
   FEDRA_ASSIGN_OR_RETURN(auto runner, FederationRunner::Create(fed, x, y, std::move(spec), options.late_sites));
 
   ParameterServerOptions ps;

@@ -33,9 +33,9 @@ struct BalanceSpec {
 struct SecureTraining {
   bool enabled = false;
   int threshold = 0;  // sites that must see each sum through; 0: a majority, at least 2
-  // The fixed point's words: 32 or 64 bits; 0: 32 for softmax models without DP (the weighted
-  // updates are scaled to a mean, whose range is known) unless fraction_bits asks for more than
-  // 30, else 64.
+  // The fixed point's words: 32 or 64 bits; 0: 32 for softmax models trained in per-epoch rounds
+  // without DP and without fraction_bits (the model deltas are scaled to their mean, whose range
+  // is known), else 64. DP needs 64.
   int word_bits = 0;
   // Its fraction bits; 0: 32 with 64-bit words, with 32-bit words as many as keep values up to
   // 16 in range for the job's sites (24 for 3 or 4 sites).

@@ -160,9 +160,11 @@ class SumRun {
       }
       if (rows != rows_ || cols != cols_ || rows < 0 || cols < 0 ||
           answer.packed.size() != static_cast<size_t>(rows * cols) * sizeof(Word)) {
-        return DataLoss("secure sum: site '" + site + "' masked a value of another shape (" + std::to_string(rows) +
-                        " x " + std::to_string(cols) + ", others " + std::to_string(rows_) + " x " +
-                        std::to_string(cols_) + ")");
+        return DataLoss("secure sum: site '" + site + "' masked a value of another shape or word size (" +
+                        std::to_string(rows) + " x " + std::to_string(cols) + " in " +
+                        std::to_string(answer.packed.size()) + " bytes, where " + std::to_string(rows_) + " x " +
+                        std::to_string(cols_) + " in " + std::to_string(8 * sizeof(Word)) +
+                        "-bit words was asked for; a site from before 32-bit words sends 64-bit ones)");
       }
       const Word* words = reinterpret_cast<const Word*>(answer.packed.data());
       for (size_t i = 0; i < sum->size(); ++i) (*sum)[i] += words[i];  // in Z_2^(bits of Word)

@@ -79,13 +79,13 @@ int main(int argc, char** argv) {
   KeepLargeBuffersForReuse();  // as fedra-master does
   std::mt19937 rng(1);
   std::normal_distribution<double> n(0, 1);
-  // `bench_training rounds [N]`: only N plain parameter-server rounds (20 by default, at least 2:
+  // `bench_training rounds [N]`: only N plain parameter-server rounds (60 by default, at least 2:
   // the figures leave the first out), for profiling them; `rounds N cpu` with the sites training on
   // their CPU even where they have a GPU; `rounds N secure` only the secure rounds.
   // `bench_training local`: only local training throughput.
   const std::string mode = argc > 1 ? argv[1] : "";
   const bool rounds_only = mode == "rounds";
-  const int64_t rounds = rounds_only && argc > 2 ? std::max(std::atoll(argv[2]), 2LL) : 20;
+  const int64_t rounds = rounds_only && argc > 2 ? std::max(std::atoll(argv[2]), 2LL) : 60;
   const std::string variant = rounds_only && argc > 3 ? argv[3] : "";
   const bool sites_on_cpu = variant == "cpu", secure_only = variant == "secure";
 

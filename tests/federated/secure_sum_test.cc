@@ -77,6 +77,18 @@ TEST_CASE("a mask added and then subtracted leaves the words as they were, and l
   CHECK(narrow_same < 3);
   REQUIRE(ApplyMask(Filled(4), narrow, true).ok());
   CHECK(narrow == narrow_plain);
+  std::vector<uint32_t> narrow_one_by_one = narrow_plain;
+  for (const Mask& m : masks) REQUIRE(ApplyMask(m.seed, narrow_one_by_one, m.subtract).ok());
+  REQUIRE(ApplyMasks(masks, narrow).ok());
+  CHECK(narrow == narrow_one_by_one);
+  // The 32-bit words are the 64-bit stream's bytes: word 0 of a mask over zeros is the low half
+  // of the 64-bit word 0 on this little-endian machine.
+  std::vector<uint64_t> wide_zero(1, 0);
+  std::vector<uint32_t> narrow_zero(2, 0);
+  REQUIRE(ApplyMask(Filled(5), wide_zero, false).ok());
+  REQUIRE(ApplyMask(Filled(5), narrow_zero, false).ok());
+  CHECK(narrow_zero[0] == static_cast<uint32_t>(wide_zero[0]));
+  CHECK(narrow_zero[1] == static_cast<uint32_t>(wide_zero[0] >> 32));
 }
 
 TEST_CASE("both ends of an X25519 agreement get the same secret, one per purpose") {

@@ -292,6 +292,20 @@ TEST_CASE("a site lost after sharing is recovered; one lost before is left out; 
     CHECK(sum->summed == std::vector<std::string>{"a", "b", "d"});
     CHECK((sum->sum - f.Pooled(Op::kTsmm, {"a", "b", "d"})).cwiseAbs().maxCoeff() <= sum->resolution);
   }
+  SUBCASE("lost after sharing, in 32-bit words: its pairwise masks come off in Z_2^32") {
+    const std::map<std::string, VarId> vars = f.Aggregates(Op::kColSums);
+    SecureSumOptions options;
+    options.word_bits = 32;
+    options.fraction_bits = 16;
+    options.on_phase = [&](std::string_view phase, size_t) {
+      if (phase == kSecureSumShares) REQUIRE(f.local.Stop("c").has_value());
+    };
+    Result<SecureSumResult> sum = SecureSum(*f.fed, vars, options);
+    REQUIRE_MESSAGE(sum.ok(), sum.status().ToString());
+    CHECK(sum->recovered == std::vector<std::string>{"c"});
+    CHECK(sum->bytes_up == 3 * 3 * sizeof(uint32_t));
+    CHECK((sum->sum - f.Pooled(Op::kColSums, {"a", "b", "d"})).cwiseAbs().maxCoeff() <= sum->resolution);
+  }
   SUBCASE("lost after masking: its value is in the sum") {
     const std::map<std::string, VarId> vars = f.Aggregates(Op::kColSums);
     SecureSumOptions options;

@@ -108,7 +108,8 @@ TEST_CASE("secure aggregation trains FedAvg's model while the master sees only e
     CHECK(round["sites"].empty());
     CHECK_FALSE(round.contains("accuracy"));  // private-aggregate sites withhold correct counts
   }
-  // More fraction bits than a 32-bit word holds: 64-bit words, twice the bytes, 2^-33 per site.
+  // Fraction bits given (as jobs gave them before 32-bit words): 64-bit words, twice the bytes,
+  // 2^-33 per site.
   options.secure.fraction_bits = 32;
   Result<ParameterServerResult> wide = f.Train(options);
   REQUIRE_MESSAGE(wide.ok(), wide.status().ToString());
@@ -134,6 +135,10 @@ TEST_CASE("what a secure sum cannot combine with is refused with the reason") {
   narrow.secure.word_bits = 32;
   narrow.secure.fraction_bits = 31;
   refused(narrow, "fraction_bits 31 do not fit 32-bit words");
+  TrainingOptions noised_narrow = BlobOptions(2);
+  noised_narrow.secure.word_bits = 32;
+  noised_narrow.secure.dp = {1, 1};
+  refused(noised_narrow, "DP-FedAvg needs 64-bit words");
   TrainingOptions median = BlobOptions(2);
   median.aggregation.name = "median";
   refused(median, "a secure sum shows only their sum");
