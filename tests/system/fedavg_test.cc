@@ -366,9 +366,18 @@ TEST_CASE("every strategy trains through real sites, and a site killed mid-job s
     CHECK(AccuracyOn(r, pooled) > 0.85);
     CHECK(r["metrics"]["bytes_up_total"].get<double>() > 0);
     if (c.kill) {
-      CHECK_MESSAGE(r.contains("dropped"), r.dump());
-      CHECK(r["dropped"].contains("c"));
-      CHECK_FALSE(r["dropped"].contains("a"));
+      // Under asp a site runs ahead freely: on a loaded machine c can train all six of its rounds
+      // before round 2 closes, and then the kill takes nothing from the job.
+      double c_rows = 0;
+      for (const auto& round : r["rounds"]) {
+        if (round["sites"].contains("c")) c_rows += round["sites"]["c"]["rows"].get<double>();
+      }
+      const bool c_finished = c_rows >= 6 * 160;
+      CHECK_MESSAGE(r.contains("dropped") != c_finished, r.dump());
+      if (!c_finished) {
+        CHECK(r["dropped"].contains("c"));
+        CHECK_FALSE(r["dropped"].contains("a"));
+      }
     } else {
       CHECK_FALSE(r.contains("dropped"));
     }
