@@ -155,6 +155,7 @@ Response Executor::Run(Request& q, AuditEvent* audit) {
            {"bytes_out", bytes_out_.load()},
            {"variables", symbols_->size()},
            {"memory_used_bytes", symbols_->used_bytes()},
+           {"training_rows_bytes", float_rows_.bytes()},
            {"uptime_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()}},
           {},
           {}};
@@ -535,6 +536,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     }
     FunctionContext context;
     context.use_gpu = train_on_gpu_;
+    if (fn->code == SiteFunction::kTrainLocal) context.float_rows = float_rows_.Get(vars[0].value);
     context.min_group_rows = min_rows;
     if (aggregate_rows) context.spread = vars[0].spread.get();
     for (size_t i = 0; i < vars.size(); ++i) {

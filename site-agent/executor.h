@@ -16,6 +16,7 @@
 #include "federated/protocol.h"
 #include "site-agent/audit_log.h"
 #include "site-agent/catalog.h"
+#include "site-agent/float_rows_cache.h"
 #include "site-agent/privacy_ledger.h"
 #include "site-agent/row_cells.h"
 #include "site-agent/secure_sum_site.h"
@@ -97,6 +98,9 @@ class Executor {
 
   std::mutex cells_mu_;
   std::map<std::string, std::shared_ptr<const RowCells>> cells_;  // by dataset; guarded by cells_mu_
+  // The rows trainLocal trains on, as floats, across a job's rounds: at most a quarter of the
+  // memory budget (each copy is half its variable's size).
+  FloatRowsCache float_rows_{limits_.memory_budget_bytes / 4};
 };
 
 }  // namespace fedra

@@ -273,6 +273,7 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   options.prox_mu = static_cast<float>(params.prox_mu);
   options.accrue_gradients = params.gradient;
   options.use_gpu = context.use_gpu;
+  options.float_rows = context.float_rows;
   if (p.cols() != 1) return InvalidArgument("trainLocal: the parameters must be one column");
   FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r,
                          TrainLocal(Mlp(params.model), params.optimizer, options, x, y, p.col(0).cast<float>()));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "common/status.h"
 #include "federated/site_functions.h"
 #include "site-agent/support.h"
+#include "site-agent/trainer.h"
 
 namespace fedra {
 
@@ -45,6 +47,8 @@ struct FunctionContext {
   // Bit i: input i holds protected rows that arithmetic changed since they were read. A label
   // input must not: whether a shifted column passes a class-code check answers a master's search.
   uint32_t transformed_inputs = 0;
+  // For trainLocal: input 0 as row-major floats, kept by the site across calls.
+  std::shared_ptr<const RowMajorF> float_rows;
 
   // Private-aggregate rows: a count of rows on one side of a boundary the master chose (correct
   // predictions) moves one row at a time as the boundary moves, so it is withheld (NaN).

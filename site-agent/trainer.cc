@@ -48,24 +48,6 @@ std::vector<Eigen::Index> EpochOrder(Eigen::Index rows, int64_t epoch_rows, uint
   return order;
 }
 
-using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-// The site's rows as row-major floats, copied in square tiles so that a tile's reads (down
-// columns) and writes (along rows) stay within a few pages; a plain transposing copy strides
-// across the whole matrix for every row (a fifth slower for 20,000 x 784 here).
-RowMajorF RowMajorFloat(const Matrix& x) {
-  constexpr Eigen::Index kTile = 64;
-  RowMajorF out(x.rows(), x.cols());
-  for (Eigen::Index i = 0; i < x.rows(); i += kTile) {
-    const Eigen::Index rows = std::min(kTile, x.rows() - i);
-    for (Eigen::Index j = 0; j < x.cols(); j += kTile) {
-      const Eigen::Index cols = std::min(kTile, x.cols() - j);
-      out.block(i, j, rows, cols) = x.block(i, j, rows, cols).cast<float>();
-    }
-  }
-  return out;
-}
-
 // One batch of local training on some device: the loop over batches above is shared.
 class StepBackend {
  public:
@@ -83,7 +65,7 @@ class CpuBackend final : public StepBackend {
              Targets targets, Eigen::VectorXf params)
       : model_(model),
         options_(options),
-        x_(RowMajorFloat(x)),
+        x_(options.float_rows ? options.float_rows : std::make_shared<const RowMajorF>(RowMajorFloat(x))),
         targets_(std::move(targets)),
         params_(std::move(params)),
         start_(options.prox_mu > 0 ? params_ : Eigen::VectorXf()),
@@ -99,7 +81,7 @@ class CpuBackend final : public StepBackend {
     const bool softmax = model_.spec().output == OutputKind::kSoftmax;
     for (size_t i = 0; i < rows.size(); ++i) {
       const auto b = static_cast<Eigen::Index>(i);
-      batch_x_.row(b) = x_.row(rows[i]);
+      batch_x_.row(b) = x_->row(rows[i]);
       if (softmax)
         batch_targets_.classes(b) = targets_.classes(rows[i]);
       else
@@ -132,7 +114,7 @@ class CpuBackend final : public StepBackend {
  private:
   const Mlp& model_;
   const LocalTrainingOptions& options_;
-  const RowMajorF x_;  // row-major: a batch gathers whole rows, each one contiguous
+  const std::shared_ptr<const RowMajorF> x_;  // row-major: a batch gathers whole rows, each one contiguous
   const Targets targets_;
   Eigen::VectorXf params_, start_, gradient_, accrued_;
   Optimizer optimizer_;
@@ -160,12 +142,13 @@ class GpuBackend final : public StepBackend {
     spec.weight_decay = optimizer.weight_decay;
     spec.prox_mu = options.prox_mu;
     spec.accrue_gradients = options.accrue_gradients;
-    const RowMajorF xr = RowMajorFloat(x);
+    const std::shared_ptr<const RowMajorF> xr =
+        options.float_rows ? options.float_rows : std::make_shared<const RowMajorF>(RowMajorFloat(x));
     const RowMajorF tr = targets.values;
     const Eigen::Matrix<int32_t, Eigen::Dynamic, 1> classes = targets.classes.cast<int32_t>();
     FEDRA_ASSIGN_OR_RETURN(
         std::unique_ptr<GpuTrainer> trainer,
-        GpuTrainer::Create(spec, xr.data(), x.rows(), classes.data(), tr.data(), params.data(), params.size()));
+        GpuTrainer::Create(spec, xr->data(), x.rows(), classes.data(), tr.data(), params.data(), params.size()));
     return std::unique_ptr<StepBackend>(new GpuBackend(optimizer, options, params.size(), std::move(trainer)));
   }
 
@@ -281,6 +264,22 @@ BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targe
   return stats;
 }
 
+// Copied in square tiles so that a tile's reads (down columns) and writes (along rows) stay
+// within a few pages; a plain transposing copy strides across the whole matrix for every row (a
+// fifth slower for 20,000 x 784 here).
+RowMajorF RowMajorFloat(const Matrix& x) {
+  constexpr Eigen::Index kTile = 64;
+  RowMajorF out(x.rows(), x.cols());
+  for (Eigen::Index i = 0; i < x.rows(); i += kTile) {
+    const Eigen::Index rows = std::min(kTile, x.rows() - i);
+    for (Eigen::Index j = 0; j < x.cols(); j += kTile) {
+      const Eigen::Index cols = std::min(kTile, x.cols() - j);
+      out.block(i, j, rows, cols) = x.block(i, j, rows, cols).cast<float>();
+    }
+  }
+  return out;
+}
+
 bool AreClassCodes(const Matrix& y, double classes) {
   const auto& v = y.col(0).array();
   return (v == v.floor() && v >= 0 && v < classes).all();
@@ -321,6 +320,8 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
                            std::to_string(params.size()));
   }
   if (x.rows() == 0) return InvalidArgument("no rows to train on");
+  if (options.float_rows && (options.float_rows->rows() != x.rows() || options.float_rows->cols() != x.cols()))
+    return Internal("the float copy of the training rows is not of their shape");
   if (options.batch_size < 1 || (options.epoch_rows == 0 && options.batch_size > x.rows())) {
     return InvalidArgument("batch size " + std::to_string(options.batch_size) + " does not fit this site's " +
                            std::to_string(x.rows()) + " rows");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include <Eigen/Core>
 
@@ -16,6 +17,11 @@
 namespace fedra {
 
 using MatrixF = Eigen::MatrixXf;
+using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// The site's rows as row-major floats, as training reads them: a batch gathers whole rows, each
+// one contiguous.
+RowMajorF RowMajorFloat(const Matrix& x);
 
 // Targets of a batch: class indices (softmax) or target rows (linear).
 struct Targets {
@@ -74,6 +80,8 @@ struct LocalTrainingOptions {
   // Train on this machine's GPU (site-agent/gpu_trainer.h) with the same math; fails with
   // kUnavailable when there is none.
   bool use_gpu = false;
+  // RowMajorFloat(x), when the caller keeps it (float_rows_cache.h); else each call makes it.
+  std::shared_ptr<const RowMajorF> float_rows;
 };
 
 struct LocalTrainingResult {

@@ -282,6 +282,27 @@ TEST_CASE("the moments function returns count, sums and sums of squares") {
   CHECK((*r.value)(2, 0) == 2470);  // sum of i^2 for i < 20
 }
 
+TEST_CASE("trainLocal keeps its rows as floats across calls while their variable lives") {
+  Site site;
+  REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
+  REQUIRE(site.Run(Request::Read(2, "pub", {"c"})).status.ok());  // labels: all 1
+  TrainLocalParams train;
+  train.model.inputs = 2;
+  train.model.hidden = {3};
+  train.model.outputs = 2;
+  train.batch_size = 5;
+  REQUIRE(site.Run(Request::Put(3, Matrix::Zero(train.model.parameter_count(), 1))).status.ok());
+  const auto kept_bytes = [&] { return site.Run(Request::Ping()).meta["training_rows_bytes"].get<uint64_t>(); };
+  CHECK(kept_bytes() == 0);
+  for (VarId out : {4, 5}) REQUIRE(site.Run(Request::Run(out, train, {1, 2, 3})).status.ok());
+  CHECK(kept_bytes() == 20 * 2 * sizeof(float));  // one copy for both calls
+  // A new variable of the same rows gets its own copy; the old one goes with its variable.
+  REQUIRE(site.Run(Request::Clear({1})).status.ok());
+  REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
+  REQUIRE(site.Run(Request::Run(6, train, {1, 2, 3})).status.ok());
+  CHECK(kept_bytes() == 20 * 2 * sizeof(float));
+}
+
 TEST_CASE("the audit request returns the newest events, oldest first") {
   Site site;
   for (int i = 0; i < 30; ++i) (void)site.Run(Request::Read(100 + i, "pub", {"a"}));

@@ -159,6 +159,15 @@ TEST_CASE("local training is deterministic for a seed and learns a separable pro
   CHECK(after.loss_sum < 0.2 * before.loss_sum);
   CHECK(after.correct >= 290);
 
+  // The rows as floats, made by the caller (the site keeps them across rounds): the same steps.
+  options.float_rows = std::make_shared<const RowMajorF>(RowMajorFloat(x));
+  Result<LocalTrainingResult> kept = TrainLocal(model, sgd, options, x, y, start);
+  REQUIRE(kept.ok());
+  CHECK(kept->params == a->params);
+  options.float_rows = std::make_shared<const RowMajorF>(RowMajorFloat(Matrix(x.topRows(299))));
+  CHECK(TrainLocal(model, sgd, options, x, y, start).status().code() == StatusCode::kInternal);
+  options.float_rows = nullptr;
+
   options.seed = 12;
   CHECK(TrainLocal(model, sgd, options, x, y, start)->params != a->params);
 

@@ -25,6 +25,7 @@ TEST_CASE("metrics are Prometheus text: the sites' counters and the runs by stat
   CHECK(m.body.find("# TYPE fedra_site_requests_total counter\n") != std::string::npos);
   CHECK(m.body.find("fedra_site_requests_total{site=\"a\"} 1\n") != std::string::npos);
   CHECK(m.body.find("fedra_site_refused_total{site=\"a\"} 0\n") != std::string::npos);
+  CHECK(m.body.find("fedra_site_training_rows_bytes{site=\"a\"} 0\n") != std::string::npos);
   CHECK(m.body.find("fedra_runs{status=\"running\"} 0\n") != std::string::npos);
   // Every sample line is "name{labels} value".
   std::istringstream lines(m.body);
