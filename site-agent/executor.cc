@@ -536,7 +536,9 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     }
     FunctionContext context;
     context.use_gpu = train_on_gpu_;
-    if (fn->code == SiteFunction::kTrainLocal) context.float_rows = float_rows_.Get(vars[0].value);
+    if (fn->code == SiteFunction::kTrainLocal) {
+      context.float_rows = [this, x = vars[0].value] { return float_rows_.Get(x); };
+    }
     context.min_group_rows = min_rows;
     if (aggregate_rows) context.spread = vars[0].spread.get();
     for (size_t i = 0; i < vars.size(); ++i) {
@@ -759,6 +761,7 @@ Response Executor::Clear(const Request& q) {
     }
   }
   for (VarId id : q.inputs) (void)symbols_->Erase(id);
+  float_rows_.DropGone();  // a cleared variable's float copy goes with it
   return Response{};
 }
 

@@ -7,6 +7,7 @@ namespace fedra {
 std::shared_ptr<const RowMajorF> FloatRowsCache::Get(const std::shared_ptr<const Matrix>& x) {
   {
     std::lock_guard lock(mu_);
+    Trim();
     for (Entry& e : entries_) {
       // A live weak pointer to this very matrix: its address cannot have been reused.
       if (e.source.lock() == x) {
@@ -42,6 +43,11 @@ void FloatRowsCache::Trim() {
     bytes_ -= oldest->bytes;
     entries_.erase(oldest);
   }
+}
+
+void FloatRowsCache::DropGone() {
+  std::lock_guard lock(mu_);
+  Trim();
 }
 
 uint64_t FloatRowsCache::bytes() const {

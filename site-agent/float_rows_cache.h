@@ -1,10 +1,11 @@
 // Float copies of the rows a site trains on, made once per variable rather than once per
 // training call: every round of a job trains on the same variable, and turning 20,000 x 784
-// doubles into row-major floats took 20 to 30 ms of each round's call here.
+// doubles into row-major floats took 35 to 50 ms of each round's call here.
 //
 // An entry follows its variable: it is found only while that very matrix lives (values are
-// immutable, so the copy stays true), and dropped once the variable is gone. At most
-// `max_bytes` of copies are kept, the least recently used going first.
+// immutable, so the copy stays true), and dropped at the next Get or DropGone once the variable
+// is gone (the executor calls DropGone when it clears variables). At most `max_bytes` of copies
+// are kept, the least recently used going first.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,10 @@ class FloatRowsCache {
 
   // RowMajorFloat(*x), kept for the next call with the same matrix when it fits.
   std::shared_ptr<const RowMajorF> Get(const std::shared_ptr<const Matrix>& x);
+  // Frees the copies of variables that are gone.
+  void DropGone();
 
+  // What is kept, copies of gone variables not yet dropped included.
   uint64_t bytes() const;
   size_t size() const;
 

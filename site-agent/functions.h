@@ -48,7 +48,7 @@ struct FunctionContext {
   // input must not: whether a shifted column passes a class-code check answers a master's search.
   uint32_t transformed_inputs = 0;
   // For trainLocal: input 0 as row-major floats, kept by the site across calls.
-  std::shared_ptr<const RowMajorF> float_rows;
+  FloatRowsSource float_rows;
 
   // Private-aggregate rows: a count of rows on one side of a boundary the master chose (correct
   // predictions) moves one row at a time as the boundary moves, so it is withheld (NaN).

@@ -61,16 +61,16 @@ class StepBackend {
 
 class CpuBackend final : public StepBackend {
  public:
-  CpuBackend(const Mlp& model, const OptimizerSpec& optimizer, const LocalTrainingOptions& options, const Matrix& x,
-             Targets targets, Eigen::VectorXf params)
+  CpuBackend(const Mlp& model, const OptimizerSpec& optimizer, const LocalTrainingOptions& options,
+             std::shared_ptr<const RowMajorF> x, Targets targets, Eigen::VectorXf params)
       : model_(model),
         options_(options),
-        x_(options.float_rows ? options.float_rows : std::make_shared<const RowMajorF>(RowMajorFloat(x))),
+        x_(std::move(x)),
         targets_(std::move(targets)),
         params_(std::move(params)),
         start_(options.prox_mu > 0 ? params_ : Eigen::VectorXf()),
         optimizer_(optimizer, params_.size()),
-        batch_x_(options.batch_size, x.cols()) {
+        batch_x_(options.batch_size, x_->cols()) {
     if (model.spec().output == OutputKind::kSoftmax)
       batch_targets_.classes.resize(options.batch_size);
     else
@@ -125,7 +125,7 @@ class CpuBackend final : public StepBackend {
 class GpuBackend final : public StepBackend {
  public:
   static Result<std::unique_ptr<StepBackend>> Create(const Mlp& model, const OptimizerSpec& optimizer,
-                                                     const LocalTrainingOptions& options, const Matrix& x,
+                                                     const LocalTrainingOptions& options, const RowMajorF& x,
                                                      const Targets& targets, const Eigen::VectorXf& params) {
     const ModelSpec& m = model.spec();
     GpuTrainingSpec spec;
@@ -142,13 +142,11 @@ class GpuBackend final : public StepBackend {
     spec.weight_decay = optimizer.weight_decay;
     spec.prox_mu = options.prox_mu;
     spec.accrue_gradients = options.accrue_gradients;
-    const std::shared_ptr<const RowMajorF> xr =
-        options.float_rows ? options.float_rows : std::make_shared<const RowMajorF>(RowMajorFloat(x));
     const RowMajorF tr = targets.values;
     const Eigen::Matrix<int32_t, Eigen::Dynamic, 1> classes = targets.classes.cast<int32_t>();
     FEDRA_ASSIGN_OR_RETURN(
         std::unique_ptr<GpuTrainer> trainer,
-        GpuTrainer::Create(spec, xr->data(), x.rows(), classes.data(), tr.data(), params.data(), params.size()));
+        GpuTrainer::Create(spec, x.data(), x.rows(), classes.data(), tr.data(), params.data(), params.size()));
     return std::unique_ptr<StepBackend>(new GpuBackend(optimizer, options, params.size(), std::move(trainer)));
   }
 
@@ -320,8 +318,6 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
                            std::to_string(params.size()));
   }
   if (x.rows() == 0) return InvalidArgument("no rows to train on");
-  if (options.float_rows && (options.float_rows->rows() != x.rows() || options.float_rows->cols() != x.cols()))
-    return Internal("the float copy of the training rows is not of their shape");
   if (options.batch_size < 1 || (options.epoch_rows == 0 && options.batch_size > x.rows())) {
     return InvalidArgument("batch size " + std::to_string(options.batch_size) + " does not fit this site's " +
                            std::to_string(x.rows()) + " rows");
@@ -332,11 +328,15 @@ Result<LocalTrainingResult> TrainLocal(const Mlp& model, const OptimizerSpec& op
                            std::to_string(epoch_rows) + " rows");
   }
   FEDRA_ASSIGN_OR_RETURN(Targets targets, MakeTargets(spec, y));
+  const std::shared_ptr<const RowMajorF> rows =
+      options.float_rows ? options.float_rows() : std::make_shared<const RowMajorF>(RowMajorFloat(x));
+  if (!rows || rows->rows() != x.rows() || rows->cols() != x.cols())
+    return Internal("the float copy of the training rows is not of their shape");
   std::unique_ptr<StepBackend> backend;
   if (options.use_gpu) {
-    FEDRA_ASSIGN_OR_RETURN(backend, GpuBackend::Create(model, optimizer, options, x, targets, params));
+    FEDRA_ASSIGN_OR_RETURN(backend, GpuBackend::Create(model, optimizer, options, *rows, targets, params));
   } else {
-    backend = std::make_unique<CpuBackend>(model, optimizer, options, x, std::move(targets), std::move(params));
+    backend = std::make_unique<CpuBackend>(model, optimizer, options, rows, std::move(targets), std::move(params));
   }
   LocalTrainingResult out;
   std::vector<Eigen::Index> order;

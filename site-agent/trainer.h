@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include <Eigen/Core>
@@ -22,6 +23,8 @@ using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 // The site's rows as row-major floats, as training reads them: a batch gathers whole rows, each
 // one contiguous.
 RowMajorF RowMajorFloat(const Matrix& x);
+// Gives RowMajorFloat(x) for the rows a training call is given, made or kept by the caller.
+using FloatRowsSource = std::function<std::shared_ptr<const RowMajorF>()>;
 
 // Targets of a batch: class indices (softmax) or target rows (linear).
 struct Targets {
@@ -80,8 +83,9 @@ struct LocalTrainingOptions {
   // Train on this machine's GPU (site-agent/gpu_trainer.h) with the same math; fails with
   // kUnavailable when there is none.
   bool use_gpu = false;
-  // RowMajorFloat(x), when the caller keeps it (float_rows_cache.h); else each call makes it.
-  std::shared_ptr<const RowMajorF> float_rows;
+  // Where RowMajorFloat(x) comes from when the caller keeps it (float_rows_cache.h), asked once
+  // the call's settings and data have been checked; empty: each call makes it.
+  FloatRowsSource float_rows;
 };
 
 struct LocalTrainingResult {

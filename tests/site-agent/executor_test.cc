@@ -296,8 +296,9 @@ TEST_CASE("trainLocal keeps its rows as floats across calls while their variable
   CHECK(kept_bytes() == 0);
   for (VarId out : {4, 5}) REQUIRE(site.Run(Request::Run(out, train, {1, 2, 3})).status.ok());
   CHECK(kept_bytes() == 20 * 2 * sizeof(float));  // one copy for both calls
-  // A new variable of the same rows gets its own copy; the old one goes with its variable.
+  // The copy goes with its variable; a new variable of the same rows gets its own.
   REQUIRE(site.Run(Request::Clear({1})).status.ok());
+  CHECK(kept_bytes() == 0);
   REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
   REQUIRE(site.Run(Request::Run(6, train, {1, 2, 3})).status.ok());
   CHECK(kept_bytes() == 20 * 2 * sizeof(float));

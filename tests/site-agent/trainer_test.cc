@@ -159,13 +159,30 @@ TEST_CASE("local training is deterministic for a seed and learns a separable pro
   CHECK(after.loss_sum < 0.2 * before.loss_sum);
   CHECK(after.correct >= 290);
 
-  // The rows as floats, made by the caller (the site keeps them across rounds): the same steps.
-  options.float_rows = std::make_shared<const RowMajorF>(RowMajorFloat(x));
+  // The rows as floats, from the caller (the site keeps them across rounds): the same steps; and
+  // they are what training reads (other values, other steps).
+  const auto kept_rows = std::make_shared<const RowMajorF>(RowMajorFloat(x));
+  const auto doubled = std::make_shared<const RowMajorF>(RowMajorFloat(Matrix(2 * x)));
+  const auto short_rows = std::make_shared<const RowMajorF>(RowMajorFloat(Matrix(x.topRows(299))));
+  int asked = 0;
+  std::shared_ptr<const RowMajorF> given = kept_rows;
+  options.float_rows = [&] {
+    ++asked;
+    return given;
+  };
   Result<LocalTrainingResult> kept = TrainLocal(model, sgd, options, x, y, start);
   REQUIRE(kept.ok());
   CHECK(kept->params == a->params);
-  options.float_rows = std::make_shared<const RowMajorF>(RowMajorFloat(Matrix(x.topRows(299))));
+  given = doubled;
+  CHECK(TrainLocal(model, sgd, options, x, y, start)->params != a->params);
+  given = short_rows;
   CHECK(TrainLocal(model, sgd, options, x, y, start).status().code() == StatusCode::kInternal);
+  CHECK(asked == 3);
+  // Asked only once the call's settings are checked: a refused call costs no conversion.
+  options.batch_size = 301;
+  CHECK_FALSE(TrainLocal(model, sgd, options, x, y, start).ok());
+  CHECK(asked == 3);
+  options.batch_size = 16;
   options.float_rows = nullptr;
 
   options.seed = 12;
