@@ -8,12 +8,9 @@ std::shared_ptr<const RowMajorF> FloatRowsCache::Get(const std::shared_ptr<const
   {
     std::lock_guard lock(mu_);
     Trim();
-    for (Entry& e : entries_) {
-      // A live weak pointer to this very matrix: its address cannot have been reused.
-      if (e.source.lock() == x) {
-        e.last_used = ++clock_;
-        return e.rows;
-      }
+    if (Entry* e = Find(x)) {
+      e->last_used = ++clock_;
+      return e->rows;
     }
   }
   // Converted without the lock: trainings on other variables go on meanwhile (two at once on
@@ -22,13 +19,18 @@ std::shared_ptr<const RowMajorF> FloatRowsCache::Get(const std::shared_ptr<const
   const uint64_t bytes = static_cast<uint64_t>(rows->size()) * sizeof(float);
   std::lock_guard lock(mu_);
   if (bytes > max_bytes_) return rows;
-  for (const Entry& e : entries_) {
-    if (e.source.lock() == x) return e.rows;
-  }
+  if (const Entry* e = Find(x)) return e->rows;
   entries_.push_back(Entry{x, rows, bytes, ++clock_});
   bytes_ += bytes;
   Trim();
   return rows;
+}
+
+FloatRowsCache::Entry* FloatRowsCache::Find(const std::shared_ptr<const Matrix>& x) {
+  for (Entry& e : entries_) {
+    if (e.source.lock() == x) return &e;
+  }
+  return nullptr;
 }
 
 void FloatRowsCache::Trim() {

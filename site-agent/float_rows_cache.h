@@ -38,6 +38,9 @@ class FloatRowsCache {
     uint64_t bytes = 0;
     uint64_t last_used = 0;
   };
+  // The entry of this very matrix (a live weak pointer to it: its address cannot have been
+  // reused), or null. Holds mu_.
+  Entry* Find(const std::shared_ptr<const Matrix>& x);
   // Drops entries whose variable is gone, then the least recently used while over `max_bytes_`.
   // Holds mu_.
   void Trim();

@@ -80,11 +80,12 @@ Status CheckSecureTraining(const TrainingOptions& options) {
         "updates (clip with dp.clip_norm instead)");
   }
   if (s.word_bits != 0 && s.word_bits != 32 && s.word_bits != 64)
-    return InvalidArgument("secure_aggregation: word_bits must be 32 or 64");
-  if (s.fraction_bits > MaxFractionBits(s.word_bits == 32 ? 32 : 64)) {
+    return InvalidArgument("secure_aggregation.word_bits: must be 32 or 64");
+  const int words = s.word_bits == 32 ? 32 : 64;  // unset, a given fraction_bits means 64-bit words
+  if (s.fraction_bits > MaxFractionBits(words)) {
     return InvalidArgument("secure_aggregation: fraction_bits " + std::to_string(s.fraction_bits) + " do not fit " +
-                           (s.word_bits == 32 ? "32" : "64") + "-bit words (at most " +
-                           std::to_string(MaxFractionBits(s.word_bits == 32 ? 32 : 64)) + ")");
+                           std::to_string(words) + "-bit words (at most " + std::to_string(MaxFractionBits(words)) +
+                           ")");
   }
   if (s.dp.enabled() && s.word_bits == 32) {
     return InvalidArgument(

@@ -78,7 +78,6 @@ Result<TrainingOptions> ParseNn(const JobSpec& job) {
     FEDRA_RETURN_IF_ERROR(s.Optional("word_bits", &words, 32, 64));
     FEDRA_RETURN_IF_ERROR(s.Optional("fraction_bits", &bits, 8, kMaxFractionBits));
     FEDRA_RETURN_IF_ERROR(s.Finish());
-    if (words != 0 && words != 32 && words != 64) return InvalidArgument(s.Path("word_bits") + ": must be 32 or 64");
     options.secure.enabled = true;
     options.secure.threshold = static_cast<int>(threshold);
     options.secure.word_bits = static_cast<int>(words);
