@@ -1,6 +1,6 @@
 // Federated training costs:
 //   - parameter-server overhead: the time of a round for a 1,000,000-parameter model over four
-//     loopback sites doing (almost) no local compute (one sample each), with the bytes it moves;
+//     loopback sites doing (almost) no local compute (one step on two rows each), with the bytes it moves;
 //     the goal is under 20 ms (Flower 1.10 takes about 137 ms with two clients); and the same
 //     round with secure aggregation, against it (goal: at most 1.5x); and the CPU time a round
 //     takes in all five processes, with the cipher's share of it (its bytes sealed and opened at
@@ -81,13 +81,14 @@ int main(int argc, char** argv) {
   std::normal_distribution<double> n(0, 1);
   // `bench_training rounds [N]`: only N plain parameter-server rounds (60 by default, at least 2:
   // the figures leave the first out), for profiling them; `rounds N cpu` with the sites training on
-  // their CPU even where they have a GPU; `rounds N secure` only the secure rounds.
+  // their CPU even where they have a GPU; `rounds N secure` only the secure rounds; `rounds N both`
+  // the plain rounds and then the secure ones, with their ratio.
   // `bench_training local`: only local training throughput.
   const std::string mode = argc > 1 ? argv[1] : "";
   const bool rounds_only = mode == "rounds";
   const int64_t rounds = rounds_only && argc > 2 ? std::max(std::atoll(argv[2]), 2LL) : 60;
   const std::string variant = rounds_only && argc > 3 ? argv[3] : "";
-  const bool sites_on_cpu = variant == "cpu", secure_only = variant == "secure";
+  const bool sites_on_cpu = variant == "cpu", secure_only = variant == "secure", both = variant == "both";
 
   // Local training throughput.
   if (!rounds_only) {
@@ -184,7 +185,7 @@ int main(int argc, char** argv) {
     if (mode == "local") return 0;
   }
 
-  // Parameter-server overhead: 1,000,000 parameters, four sites, one sample of local work each.
+  // Parameter-server overhead: 1,000,000 parameters, four sites, one step on two rows of local work each.
   testing::TempDir dir("fedra-bench-training");
   testing::LocalFederation local(dir.path(), {"a", "b", "c", "d"});
   for (const auto& site : local.sites()) {
@@ -218,24 +219,24 @@ int main(int argc, char** argv) {
   options.model.inputs = 1000;
   options.model.hidden = {988};
   options.model.outputs = 10;
-  options.batches_per_round = 1;
-  options.batch_size = 1;
+  // One per-epoch (FedAvg) round of one step on a site's two rows: the round a FedAvg job runs,
+  // and the one whose secure sums go as 32-bit words.
+  options.batches_per_round = 0;
+  options.epochs_per_round = 1;
+  options.batch_size = 2;
   options.rounds = rounds;
-  double plain_median = 0;
+  double plain_median = 0, plain_cpu = 0;
   for (const bool secure : {false, true}) {
-    if (rounds_only && secure != secure_only) continue;
+    if (rounds_only && !both && secure != secure_only) continue;
     // The same rounds with every round's updates summed securely (the updates travel as
     // 32-bit fixed-point words, masked: as many bytes as the plain round's float32).
     options.secure.enabled = secure;
-    // Of the plain rounds: CPU time from the end of the first round to the end of the last.
+    // CPU time from the end of the first round to the end of the last.
     double cpu_first = 0, cpu_last = 0;
-    options.on_iteration = nullptr;
-    if (!secure) {
-      options.on_iteration = [&](int round, const IterationMetrics&) {
-        (round == 1 ? cpu_first : cpu_last) = cpu_seconds();
-        return Status::Ok();
-      };
-    }
+    options.on_iteration = [&](int round, const IterationMetrics&) {
+      (round == 1 ? cpu_first : cpu_last) = cpu_seconds();
+      return Status::Ok();
+    };
     Result<ParameterServerResult> trained = TrainFederated(*fed, *x, *y, options);
     if (!trained.ok()) {
       std::fprintf(stderr, "%s\n", trained.status().ToString().c_str());
@@ -247,11 +248,14 @@ int main(int argc, char** argv) {
     std::sort(seconds.begin(), seconds.end());
     const double median = seconds[seconds.size() / 2];
     const auto& last = trained->rounds.back();
+    const double cpu_per_round = (cpu_last - cpu_first) / static_cast<double>(options.rounds - 1);
     if (!secure) {
       plain_median = median;
+      plain_cpu = cpu_per_round;
       const double bytes = last["bytes_down"].get<double>() + last["bytes_up"].get<double>();
       std::printf(
-          "parameter-server round, %lld parameters, 4 loopback sites, one sample each: median %.1f ms (min %.1f ms), "
+          "parameter-server round, %lld parameters, 4 loopback sites, one step on two rows each: median %.1f ms (min "
+          "%.1f ms), "
           "%.1f MB down + %.1f MB up per round (float32 on the wire)\n",
           static_cast<long long>(options.model.parameter_count()), 1000 * median, 1000 * seconds.front(),
           last["bytes_down"].get<double>() / 1e6, last["bytes_up"].get<double>() / 1e6);
@@ -260,7 +264,6 @@ int main(int argc, char** argv) {
       const double cipher = 2 * bytes / 1e6 / testing::AesGcmMBps(64 << 20);
       const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
       const auto later = static_cast<double>(options.rounds - 1);
-      const double cpu_per_round = (cpu_last - cpu_first) / later;
       std::printf(
           "rounds 2 to %lld: mean %.1f ms; CPU per round, master and sites: %.1f ms, over %u cores at least %.1f ms of "
           "wall time; of it the cipher sealing and opening %.0f MB at one core's AES-256-GCM rate: %.1f ms\n",
@@ -270,6 +273,8 @@ int main(int argc, char** argv) {
       std::printf("the same round with secure aggregation: median %.1f ms (min %.1f ms), %.1f MB up", 1000 * median,
                   1000 * seconds.front(), last["bytes_up"].get<double>() / 1e6);
       if (plain_median > 0) std::printf(", %.2fx the plain round", median / plain_median);
+      std::printf("; CPU per round, master and sites: %.1f ms", 1000 * cpu_per_round);
+      if (plain_cpu > 0) std::printf(", %.2fx the plain round's", cpu_per_round / plain_cpu);
       std::printf("\n");
     }
   }
