@@ -39,6 +39,7 @@
 #include "common/bytes.h"
 #include "common/matrix.h"
 #include "common/status.h"
+#include "federated/secure_sum_crypto.h"
 #include "federated/shamir.h"
 
 namespace fedra {
@@ -146,6 +147,10 @@ double SecureSumResolution(int fraction_bits, int summands);
 // kFailedPrecondition, saying the limit, when a value is not finite or too large.
 Status EncodeFixedPoint(const Matrix& x, int fraction_bits, int summands, std::vector<uint64_t>* words);
 Status EncodeFixedPoint(const Matrix& x, int fraction_bits, int summands, std::vector<uint32_t>* words);
+// What a site sends: `x` in fixed point as `word_bits`-bit words (64 or 32) with every mask
+// applied, encoded and masked a block at a time while the block is in cache.
+Result<Bytes> MaskedFixedPoint(const Matrix& x, int fraction_bits, int summands, int word_bits,
+                               std::span<const Mask> masks);
 Matrix DecodeFixedPoint(std::span<const uint64_t> words, Eigen::Index rows, Eigen::Index cols, int fraction_bits);
 Matrix DecodeFixedPoint(std::span<const uint32_t> words, Eigen::Index rows, Eigen::Index cols, int fraction_bits);
 

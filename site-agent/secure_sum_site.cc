@@ -1,7 +1,6 @@
 #include "site-agent/secure_sum_site.h"
 
 #include <algorithm>
-#include <cstring>
 #include <set>
 
 #include "common/digest.h"
@@ -13,17 +12,6 @@ constexpr auto kSessionLifetime = std::chrono::minutes(10);
 constexpr size_t kMaxSessions = 64;
 
 std::string Phase(std::string_view phase) { return "secure sum " + std::string(phase); }
-
-// `value` in fixed point as words of type Word, masked, as the bytes sent to the master.
-template <typename Word>
-Result<Bytes> MaskedWords(const Matrix& value, int fraction_bits, int summands, std::span<const fedra::Mask> masks) {
-  std::vector<Word> words;
-  FEDRA_RETURN_IF_ERROR(EncodeFixedPoint(value, fraction_bits, summands, &words));
-  FEDRA_RETURN_IF_ERROR(ApplyMasks(masks, std::span<Word>(words)));
-  Bytes packed(words.size() * sizeof(Word));
-  std::memcpy(packed.data(), words.data(), packed.size());
-  return packed;
-}
 
 }  // namespace
 
@@ -214,9 +202,7 @@ Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::jso
     masks.push_back({*seed, site_ > other});
   }
   const int summands = static_cast<int>(received.size());
-  Result<Bytes> packed = p.word_bits == 32
-                             ? MaskedWords<uint32_t>(prepare ? prepared : value, p.fraction_bits, summands, masks)
-                             : MaskedWords<uint64_t>(prepare ? prepared : value, p.fraction_bits, summands, masks);
+  Result<Bytes> packed = MaskedFixedPoint(prepare ? prepared : value, p.fraction_bits, summands, p.word_bits, masks);
   if (!packed.ok()) return fail(packed.status());
   s->received = std::move(received);
   s->stage = Stage::kMasked;

@@ -166,8 +166,7 @@ class SumRun {
                         std::to_string(cols_) + " in " + std::to_string(8 * sizeof(Word)) +
                         "-bit words was asked for; a site from before 32-bit words sends 64-bit ones)");
       }
-      const Word* words = reinterpret_cast<const Word*>(answer.packed.data());
-      for (size_t i = 0; i < sum->size(); ++i) (*sum)[i] += words[i];  // in Z_2^(bits of Word)
+      AddWords(std::span<Word>(*sum), std::span(reinterpret_cast<const Word*>(answer.packed.data()), sum->size()));
       result_.summed.push_back(site);
       result_.bytes_up += answer.packed.size();
       result_.min_rows = std::max(result_.min_rows, min_rows_[site]);

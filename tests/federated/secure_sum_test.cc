@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "federated/secure_sum.h"
@@ -89,6 +90,72 @@ TEST_CASE("a mask added and then subtracted leaves the words as they were, and l
   REQUIRE(ApplyMask(Filled(5), narrow_zero, false).ok());
   CHECK(narrow_zero[0] == static_cast<uint32_t>(wide_zero[0]));
   CHECK(narrow_zero[1] == static_cast<uint32_t>(wide_zero[0] >> 32));
+}
+
+TEST_CASE("mask streams applied in pieces are the masks applied at once") {
+  const std::vector<Mask> masks = {{Filled(1), false}, {Filled(2), true}, {Filled(3), false}};
+  std::vector<uint32_t> whole(20011), pieces(20011);
+  for (size_t i = 0; i < whole.size(); ++i) whole[i] = pieces[i] = static_cast<uint32_t>(7 * i);
+  REQUIRE(ApplyMasks(masks, std::span<uint32_t>(whole)).ok());
+  Result<MaskStreams> streams = MaskStreams::Start(masks);
+  REQUIRE(streams.ok());
+  // Pieces that end inside a 16-byte AES block and inside a key-stream block.
+  const std::span<uint32_t> all(pieces);
+  REQUIRE(streams->Apply(all.subspan(0, 1001)).ok());
+  REQUIRE(streams->Apply(all.subspan(1001, 8191)).ok());
+  REQUIRE(streams->Apply(all.subspan(9192)).ok());
+  CHECK(pieces == whole);
+  // Adding words and subtracting them again, in each word size, tails included.
+  std::vector<uint64_t> wide(1003, ~uint64_t{0}), other(1003);
+  for (size_t i = 0; i < other.size(); ++i) other[i] = 3 * i + 1;
+  AddWords(std::span<uint64_t>(wide), other);
+  CHECK(wide[1002] == other[1002] - 1);  // wrapped in Z_2^64
+  AddWords(std::span<uint64_t>(wide), other, true);
+  CHECK(wide == std::vector<uint64_t>(1003, ~uint64_t{0}));
+}
+
+TEST_CASE("a masked fixed point is its words with the masks applied, and refuses a bad value anywhere") {
+  const std::vector<Mask> masks = {{Filled(4), false}, {Filled(5), true}};
+  // Several of MaskedFixedPoint's blocks of 4096 words, and a tail.
+  Matrix x(3 * 4096 + 7, 2);
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> normal(0, 2);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
+  const int bits = 20, sites = 3;
+  x(0, 0) = std::ldexp(2.5, -bits);  // halfway between two steps: rounds away from zero
+  x(1, 0) = std::ldexp(-2.5, -bits);
+  std::vector<uint32_t> narrow;
+  REQUIRE(EncodeFixedPoint(x, bits, sites, &narrow).ok());
+  CHECK(narrow[0] == 3);
+  CHECK(narrow[1] == static_cast<uint32_t>(-3));
+  REQUIRE(ApplyMasks(masks, std::span<uint32_t>(narrow)).ok());
+  Result<Bytes> packed = MaskedFixedPoint(x, bits, sites, 32, masks);
+  REQUIRE(packed.ok());
+  REQUIRE(packed->size() == narrow.size() * 4);
+  CHECK(std::memcmp(packed->data(), narrow.data(), packed->size()) == 0);
+  std::vector<uint64_t> wide;
+  REQUIRE(EncodeFixedPoint(x, bits, sites, &wide).ok());
+  REQUIRE(ApplyMasks(masks, std::span<uint64_t>(wide)).ok());
+  packed = MaskedFixedPoint(x, bits, sites, 64, masks);
+  REQUIRE(packed.ok());
+  REQUIRE(packed->size() == wide.size() * 8);
+  CHECK(std::memcmp(packed->data(), wide.data(), packed->size()) == 0);
+  // A value out of range or not finite, in a later block, in either word size.
+  for (const int word_bits : {32, 64}) {
+    CAPTURE(word_bits);
+    Matrix big = x;
+    big(9000, 1) = SecureSumLimit(bits, sites, word_bits) * 1.001;
+    const Status beyond = MaskedFixedPoint(big, bits, sites, word_bits, masks).status();
+    CHECK(beyond.code() == StatusCode::kFailedPrecondition);
+    CHECK_MESSAGE(beyond.message().find("is beyond the fixed point's range") != std::string::npos, beyond.message());
+    Matrix nan = x;
+    nan(5000, 0) = std::nan("");
+    const Status not_finite = MaskedFixedPoint(nan, bits, sites, word_bits, masks).status();
+    CHECK(not_finite.code() == StatusCode::kFailedPrecondition);
+    CHECK_MESSAGE(not_finite.message().find("is not within") != std::string::npos, not_finite.message());
+    std::vector<uint32_t> words;
+    CHECK(EncodeFixedPoint(nan, bits, sites, &words).code() == StatusCode::kFailedPrecondition);
+  }
 }
 
 TEST_CASE("both ends of an X25519 agreement get the same secret, one per purpose") {
