@@ -27,6 +27,9 @@ using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 
+constexpr auto kRecheckAfter = std::chrono::minutes(10);
+constexpr size_t kMaxChecked = 1024;
+
 std::string SubjectField(X509_NAME* subject, int nid) {
   const int idx = X509_NAME_get_index_by_NID(subject, nid, -1);
   if (idx < 0) return {};
@@ -104,10 +107,21 @@ Result<std::unique_ptr<CertificateVerifier>> CertificateVerifier::Open(const std
 
 CertificateVerifier::~CertificateVerifier() { X509_STORE_free(store_); }
 
-Result<PeerIdentity> CertificateVerifier::Verify(std::string_view certificate_pem, std::string_view text,
-                                                 std::span<const uint8_t> signature) const {
+Result<std::shared_ptr<X509>> CertificateVerifier::Issued(std::string_view certificate_pem) const {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    if (const auto it = checked_.find(certificate_pem); it != checked_.end()) {
+      X509* cert = it->second.certificate.get();
+      if (now - it->second.at < kRecheckAfter && X509_cmp_current_time(X509_get0_notBefore(cert)) < 0 &&
+          X509_cmp_current_time(X509_get0_notAfter(cert)) > 0) {
+        return it->second.certificate;
+      }
+      checked_.erase(it);
+    }
+  }
   BioPtr bio(BIO_new_mem_buf(certificate_pem.data(), static_cast<int>(certificate_pem.size())));
-  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  std::shared_ptr<X509> cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr, X509Free());
   if (!cert) {
     ERR_clear_error();
     return PermissionDenied("not a PEM certificate");
@@ -120,6 +134,15 @@ Result<PeerIdentity> CertificateVerifier::Verify(std::string_view certificate_pe
     return PermissionDenied(std::string("the certificate is not one the federation CA issued: ") +
                             X509_verify_cert_error_string(X509_STORE_CTX_get_error(check.get())));
   }
+  std::lock_guard lock(mu_);
+  if (checked_.size() >= kMaxChecked) checked_.clear();  // more peers than any federation has: start over
+  checked_.insert_or_assign(std::string(certificate_pem), Checked{cert, now});
+  return cert;
+}
+
+Result<PeerIdentity> CertificateVerifier::Verify(std::string_view certificate_pem, std::string_view text,
+                                                 std::span<const uint8_t> signature) const {
+  FEDRA_ASSIGN_OR_RETURN(std::shared_ptr<X509> cert, Issued(certificate_pem));
   FEDRA_ASSIGN_OR_RETURN(PeerIdentity id, CertificateIdentity(cert.get()));
   EVP_PKEY* key = X509_get0_pubkey(cert.get());
   MdCtxPtr ctx(EVP_MD_CTX_new());

@@ -3,8 +3,11 @@
 // secure sum (federated/secure_sum.h).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,8 +50,22 @@ class CertificateVerifier {
                               std::span<const uint8_t> signature) const;
 
  private:
+  struct Checked {
+    std::shared_ptr<X509> certificate;
+    std::chrono::steady_clock::time_point at;
+  };
+
   CertificateVerifier() = default;
+  // `certificate_pem` parsed, once shown to be issued by the CA.
+  Result<std::shared_ptr<X509>> Issued(std::string_view certificate_pem) const;
+
   X509_STORE* store_ = nullptr;
+  // Certificates shown to be the CA's, by their PEM text, so that a site checks each peer's chain
+  // once and not at every phase of every sum (a round of secure training checks 28 signatures at
+  // four sites). An entry serves for kRecheckAfter, and only while the certificate is within its
+  // validity period.
+  mutable std::mutex mu_;
+  mutable std::map<std::string, Checked, std::less<>> checked_;
 };
 
 }  // namespace fedra

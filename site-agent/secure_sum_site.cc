@@ -153,6 +153,7 @@ Result<nlohmann::json> SecureSumSite::Shares(const std::string& master, const nl
     if (peer == s->peers.end()) continue;
     FEDRA_ASSIGN_OR_RETURN(Secret32 key,
                            AgreeSecret(s->cipher.private_key, peer->second.cipher_key, kSecureSumSealPurpose));
+    s->seal_keys[to] = key;  // the mask phase opens this peer's share to this site with it
     FEDRA_ASSIGN_OR_RETURN(
         Bytes box, Seal(key, SharePair{seed_shares[i], key_shares[i]}.Encode(), ShareContext(p.session, site_, to)));
     sealed[to] = LowerHex(box);
@@ -177,13 +178,11 @@ Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::jso
   if (Status whole = CheckWholeGroup(master, *s, p.shares.size(), kSecureSumMask); !whole.ok()) return fail(whole);
   std::map<std::string, SharePair> received;
   for (const auto& [from, box] : p.shares) {
-    const auto peer = s->peers.find(from);
-    if (peer == s->peers.end()) {
+    const auto key = s->seal_keys.find(from);
+    if (key == s->seal_keys.end()) {
       return fail(InvalidArgument(Phase(kSecureSumMask) + ": a share from '" + from + "', which advertised no keys"));
     }
-    Result<Secret32> key = AgreeSecret(s->cipher.private_key, peer->second.cipher_key, kSecureSumSealPurpose);
-    if (!key.ok()) return fail(key.status());
-    Result<Bytes> plain = Unseal(*key, box, ShareContext(p.session, from, site_));
+    Result<Bytes> plain = Unseal(key->second, box, ShareContext(p.session, from, site_));
     if (!plain.ok()) return fail(plain.status().WithContext("the share from '" + from + "'"));
     Result<SharePair> pair = SharePair::Decode(*plain);
     if (!pair.ok()) return fail(pair.status());

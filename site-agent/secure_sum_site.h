@@ -54,6 +54,7 @@ class SecureSumSite {
     X25519Keys cipher, mask;
     Secret32 seed{};                              // the self mask's seed
     std::map<std::string, AdvertisedKeys> peers;  // verified keys, this site's among them
+    std::map<std::string, Secret32> seal_keys;    // by peer: what shares to and from it are sealed under
     std::map<std::string, SharePair> received;    // shares from the sites that shared
     std::string secure_dataset;                   // the value's secure-aggregate dataset, if any
     bool secure_only() const { return !secure_dataset.empty(); }

@@ -242,7 +242,7 @@ Result<SecureRound> FederationRunner::SecureAggregate(const std::vector<ArrivedU
   out.recovered.insert(out.recovered.end(), sum->left_out.begin(), sum->left_out.end());
   out.resolution = sum->resolution;
   out.bytes_up = static_cast<double>(sum->bytes_up);
-  const Eigen::VectorXd total = sum->sum.col(0);
+  const auto total = sum->sum.col(0);  // a view: the sum is model-sized
   if (spec_.secure_sum.dp.enabled()) {
     // DP-FedAvg: the unweighted mean of the clipped updates; the rows are the sites' own counts,
     // which the master knows anyway, and loss and accuracy are withheld: they are not noised.

@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/certificates.h"
 #include "provision/certificates.h"
 #include "provision/files.h"
 #include "provision/provisioner.h"
@@ -286,6 +287,40 @@ TEST_CASE("another federation's name is refused against an existing CA, and its 
   CertPtr ca2 = ReadCert(second.out / "ca" / "ca.crt");
   CHECK_FALSE(Verifies(ca1.get(), ReadCert(second.out / "site-a" / "cert.pem").get(), X509_PURPOSE_SSL_SERVER));
   CHECK_FALSE(Verifies(ca2.get(), ReadCert(first.out / "site-a" / "cert.pem").get(), X509_PURPOSE_SSL_SERVER));
+}
+
+TEST_CASE("a verifier checks each certificate's chain and every signature, the second time too") {
+  TempDir dir("fedra-provision");
+  const ProvisionRequest ours = FederationRequest(dir / "fed1");
+  ProvisionRequest theirs = FederationRequest(dir / "fed2");
+  theirs.federation = "test2";
+  (void)ProvisionOk(ours);
+  (void)ProvisionOk(theirs);
+  Result<std::unique_ptr<CertificateVerifier>> verifier = CertificateVerifier::Open(ours.out / "ca" / "ca.crt");
+  Result<std::unique_ptr<CertificateSigner>> a = CertificateSigner::Open(TlsFiles::InKit(ours.out / "site-a"));
+  Result<std::unique_ptr<CertificateSigner>> other = CertificateSigner::Open(TlsFiles::InKit(theirs.out / "site-a"));
+  REQUIRE(verifier.ok());
+  REQUIRE(a.ok());
+  REQUIRE(other.ok());
+  Result<Bytes> signature = (*a)->Sign("the text");
+  REQUIRE(signature.ok());
+  // The second check of the same certificate comes from the checked chain; the signature is
+  // checked each time.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    CAPTURE(attempt);
+    Result<PeerIdentity> id = (*verifier)->Verify((*a)->certificate_pem(), "the text", *signature);
+    REQUIRE(id.ok());
+    CHECK(id->ToString() == "site 'a'");
+    const Status altered = (*verifier)->Verify((*a)->certificate_pem(), "another text", *signature).status();
+    CHECK(altered.code() == StatusCode::kPermissionDenied);
+    CHECK_MESSAGE(altered.message().find("signature does not verify") != std::string::npos, altered.message());
+    Result<Bytes> theirs_signed = (*other)->Sign("the text");
+    REQUIRE(theirs_signed.ok());
+    const Status foreign = (*verifier)->Verify((*other)->certificate_pem(), "the text", *theirs_signed).status();
+    CHECK(foreign.code() == StatusCode::kPermissionDenied);
+    CHECK_MESSAGE(foreign.message().find("not one the federation CA issued") != std::string::npos, foreign.message());
+  }
+  CHECK((*verifier)->Verify("not a certificate", "the text", *signature).status().message() == "not a PEM certificate");
 }
 
 TEST_CASE("a site admits the masters on the command line and those with kits, or none with a note") {
