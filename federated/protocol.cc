@@ -332,14 +332,25 @@ Request Request::Release(std::vector<VarId> vars) {
 }
 
 void IncomingValues::Finish() {
-  // Widened in place from the end: double i overwrites floats 2i and 2i + 1, already read.
+  // Widened in place from the end, four values at a time with GCC's vector extension (the -O2
+  // build vectorises no plain loop): doubles i to i + 3 overwrite floats 2i to 2i + 7, which are
+  // either among floats i to i + 3, read just before, or already widened.
+  typedef float Floats __attribute__((vector_size(16)));
+  typedef double Doubles __attribute__((vector_size(32)));
   for (Matrix* m : floats) {
     auto* bytes = reinterpret_cast<uint8_t*>(m->data());
-    for (Eigen::Index i = m->size(); i-- > 0;) {
+    Eigen::Index i = m->size();
+    for (; i % 4 != 0; --i) {
       float f;
-      std::memcpy(&f, bytes + i * sizeof(float), sizeof(float));
+      std::memcpy(&f, bytes + (i - 1) * sizeof(float), sizeof(float));
       const double d = f;
-      std::memcpy(bytes + i * sizeof(double), &d, sizeof(double));
+      std::memcpy(bytes + (i - 1) * sizeof(double), &d, sizeof(double));
+    }
+    for (i -= 4; i >= 0; i -= 4) {
+      Floats f;
+      std::memcpy(&f, bytes + i * sizeof(float), sizeof(f));
+      const Doubles d = __builtin_convertvector(f, Doubles);
+      std::memcpy(bytes + i * sizeof(double), &d, sizeof(d));
     }
   }
   floats.clear();

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/config.h"
+#include "common/float_conversion.h"
 
 namespace fedra {
 namespace {
@@ -127,9 +128,9 @@ Bytes PackLosslessUpdate(std::span<const double> values, std::span<const double>
   constexpr size_t kBlock = 4096;
   std::array<float, kBlock> block;
   for (size_t at = 0; at < values.size(); at += kBlock) {
-    const size_t m = std::min(kBlock, values.size() - at);
-    for (size_t i = 0; i < m; ++i) block[i] = static_cast<float>(values[at + i]);
-    w.Append(block.data(), m * sizeof(float));
+    const std::span<const double> part = values.subspan(at, std::min(kBlock, values.size() - at));
+    NarrowToFloat(part, block.data());
+    w.Append(block.data(), part.size() * sizeof(float));
   }
   return out;
 }

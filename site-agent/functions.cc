@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common/code_table.h"
+#include "common/float_conversion.h"
 #include "federated/update_codec.h"
 #include "site-agent/kmeans_stats.h"
 #include "site-agent/model_outputs.h"
@@ -275,16 +276,14 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   options.use_gpu = context.use_gpu;
   options.float_rows = context.float_rows;
   if (p.cols() != 1) return InvalidArgument("trainLocal: the parameters must be one column");
-  FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r,
-                         TrainLocal(Mlp(params.model), params.optimizer, options, x, y, p.col(0).cast<float>()));
+  const Eigen::VectorXf start = Narrowed(p.col(0));
+  FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(params.model), params.optimizer, options, x, y, start));
   FunctionOutput out;
   out.value.resize(p.rows() + kTrainingStats, 1);
-  // The update from float(P), as the training started, computed in one pass (no float copy of P).
-  if (options.accrue_gradients) {
-    out.value.col(0).head(p.rows()) = r.accrued.cast<double>();
-  } else {
-    out.value.col(0).head(p.rows()) = (r.params - p.col(0).cast<float>()).cast<double>();
-  }
+  // The update from float(P), as the training started.
+  if (!options.accrue_gradients) r.params -= start;
+  const Eigen::VectorXf& update = options.accrue_gradients ? r.accrued : r.params;
+  WidenToDouble(std::span(update.data(), static_cast<size_t>(update.size())), out.value.data());
   const double correct = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN()
                                                             : static_cast<double>(r.stats.correct);
   out.value.col(0).tail(kTrainingStats) << r.stats.loss_sum, correct, static_cast<double>(r.stats.rows),
@@ -314,7 +313,7 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
     out.packed = PackLosslessUpdate(std::span<const double>(u.data(), static_cast<size_t>(n)), tail);
     return out;
   }
-  Eigen::VectorXf values = u.col(0).head(n).cast<float>();
+  Eigen::VectorXf values = Narrowed(u.col(0).head(n));
   if (inputs.size() > 1) {
     if (inputs[1]->rows() != n || inputs[1]->cols() != 1) {
       return InvalidArgument("packUpdate: the residual has " + std::to_string(inputs[1]->rows()) +

@@ -59,13 +59,14 @@ void Deliver(const Bytes& bytes, IncomingValues* in) {
 TEST_CASE("large values travel out of line, straight from and into their matrices") {
   const Matrix big = Matrix::Random(300, 40);  // 96,000 bytes: out of line
   Eigen::VectorXf params = Eigen::VectorXf::Random(20000);
+  Eigen::VectorXf odd = Eigen::VectorXf::Random(20003);  // widened four at a time, and three alone
   const Matrix small = Matrix::Random(3, 2);
   RequestBatch batch{9,
                      {Request::Put(1, big), Request::PutEncoded(2, EncodeFloatValue(params)), Request::Put(3, small),
-                      Request::Ping()}};
+                      Request::Ping(), Request::PutEncoded(5, EncodeFloatValue(odd))}};
   OutgoingValues out;
   const Bytes head = EncodeRequestBatch(batch, &out);
-  REQUIRE(out.size() == 2);
+  REQUIRE(out.size() == 3);
   CHECK(out[0].data() == reinterpret_cast<const uint8_t*>(batch.requests[0].value->data()));  // no copy
   CHECK(out[1].size() == params.size() * sizeof(float));
   CHECK(head.size() < 1000);
@@ -74,10 +75,11 @@ TEST_CASE("large values travel out of line, straight from and into their matrice
   IncomingValues in;
   in.max_bytes = 1 << 20;
   REQUIRE(DecodeRequestBatch(head, &back, &in).ok());
-  REQUIRE(in.spans.size() == 2);
+  REQUIRE(in.spans.size() == 3);
   Deliver(Chunks(out), &in);
   CHECK(*back.requests[0].value == big);
   CHECK(*back.requests[1].value == params.cast<double>());
+  CHECK(*back.requests[4].value == odd.cast<double>());
   CHECK(*back.requests[2].value == small);
   CHECK_FALSE(back.requests[3].value.has_value());
 
