@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "common/digest.h"
+#include "common/parallel.h"
 
 namespace fedra {
 namespace {
@@ -309,19 +310,23 @@ template <typename Word>
 Result<Bytes> MaskedFixedPointAs(const Matrix& x, int fraction_bits, int summands, std::span<const Mask> masks) {
   constexpr int kWordBits = 8 * sizeof(Word);
   const double scale = std::ldexp(1.0, fraction_bits), limit = SecureSumLimit(fraction_bits, summands, kWordBits);
-  FEDRA_ASSIGN_OR_RETURN(MaskStreams streams, MaskStreams::Start(masks));
-  const size_t n = static_cast<size_t>(x.size());
-  Bytes packed(n * sizeof(Word));
-  // A block small enough to stay in cache from its encoding to its copy into `packed`.
-  constexpr size_t kBlockWords = 4096;
-  std::vector<Word> block(kBlockWords);
-  for (size_t begin = 0; begin < n; begin += kBlockWords) {
-    const size_t count = std::min(kBlockWords, n - begin);
-    if (!EncodeWords(x.data() + begin, count, scale, limit, block.data()))
-      return OutOfRange(x.data() + begin, count, fraction_bits, summands, kWordBits);
-    FEDRA_RETURN_IF_ERROR(streams.Apply(std::span<Word>(block.data(), count)));
-    std::memcpy(packed.data() + begin * sizeof(Word), block.data(), count * sizeof(Word));
-  }
+  Bytes packed(static_cast<size_t>(x.size()) * sizeof(Word));
+  // Parts of a long vector on several cores; in each, a block small enough to stay in cache from
+  // its encoding to its copy into `packed`.
+  FEDRA_RETURN_IF_ERROR(
+      ForRanges(static_cast<size_t>(x.size()), kMaskWordsPerThread, [&](size_t first, size_t end) -> Status {
+        FEDRA_ASSIGN_OR_RETURN(MaskStreams streams, MaskStreams::Start(masks, first * sizeof(Word)));
+        constexpr size_t kBlockWords = 4096;
+        std::vector<Word> block(kBlockWords);
+        for (size_t begin = first; begin < end; begin += kBlockWords) {
+          const size_t count = std::min(kBlockWords, end - begin);
+          if (!EncodeWords(x.data() + begin, count, scale, limit, block.data()))
+            return OutOfRange(x.data() + begin, count, fraction_bits, summands, kWordBits);
+          FEDRA_RETURN_IF_ERROR(streams.Apply(std::span<Word>(block.data(), count)));
+          std::memcpy(packed.data() + begin * sizeof(Word), block.data(), count * sizeof(Word));
+        }
+        return Status::Ok();
+      }));
   return packed;
 }
 

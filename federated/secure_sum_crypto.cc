@@ -1,6 +1,7 @@
 #include "federated/secure_sum_crypto.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -10,6 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
+
+#include "common/parallel.h"
 
 namespace fedra {
 namespace {
@@ -133,6 +136,11 @@ void CombineWords(std::span<Word> to, const unsigned char* from, bool subtract) 
 // A key stream is AES-CTR over zeros, made this many bytes at a time.
 constexpr size_t kKeyStreamBlock = 32768;
 
+const unsigned char* Zeros() {
+  static const std::vector<unsigned char> zeros(kKeyStreamBlock, 0);
+  return zeros.data();
+}
+
 }  // namespace
 
 void AddWords(std::span<uint64_t> to, std::span<const uint64_t> from, bool subtract) {
@@ -153,28 +161,40 @@ MaskStreams::MaskStreams(MaskStreams&&) noexcept = default;
 MaskStreams& MaskStreams::operator=(MaskStreams&&) noexcept = default;
 MaskStreams::~MaskStreams() = default;
 
-Result<MaskStreams> MaskStreams::Start(std::span<const Mask> masks) {
+Result<MaskStreams> MaskStreams::Start(std::span<const Mask> masks, uint64_t first_byte) {
   MaskStreams out;
+  out.key_stream_.resize(kKeyStreamBlock);
   for (const Mask& m : masks) {
+    // The counter block of the AES block that holds `first_byte`: the seed's second half plus
+    // the blocks before it, as one 128-bit big-endian number (as AES-CTR counts).
+    std::array<unsigned char, 16> counter;
+    std::copy(m.seed.begin() + 16, m.seed.end(), counter.begin());
+    uint64_t carry = first_byte / 16;
+    for (size_t i = counter.size(); i-- > 0 && carry > 0;) {
+      carry += counter[i];
+      counter[i] = static_cast<unsigned char>(carry);
+      carry >>= 8;
+    }
     CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-    if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, m.seed.data(), m.seed.data() + 16) != 1) {
+    int skipped = 0;
+    if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, m.seed.data(), counter.data()) != 1 ||
+        EVP_EncryptUpdate(ctx.get(), out.key_stream_.data(), &skipped, Zeros(), static_cast<int>(first_byte % 16)) !=
+            1) {
       return CryptoError("starting a mask stream");
     }
     out.streams_.push_back({std::move(ctx), m.subtract});
   }
-  out.key_stream_.resize(kKeyStreamBlock);
   return out;
 }
 
 template <typename Word>
 Status MaskStreams::ApplyTo(std::span<Word> words) {
-  static const std::vector<unsigned char> zeros(kKeyStreamBlock, 0);
   constexpr size_t kBlockWords = kKeyStreamBlock / sizeof(Word);
   for (size_t begin = 0; begin < words.size(); begin += kBlockWords) {
     const std::span<Word> block = words.subspan(begin, std::min(kBlockWords, words.size() - begin));
     for (Stream& s : streams_) {
       int out_len = 0;
-      if (EVP_EncryptUpdate(s.cipher.get(), key_stream_.data(), &out_len, zeros.data(),
+      if (EVP_EncryptUpdate(s.cipher.get(), key_stream_.data(), &out_len, Zeros(),
                             static_cast<int>(block.size_bytes())) != 1) {
         return CryptoError("a mask stream");
       }
@@ -187,14 +207,20 @@ Status MaskStreams::ApplyTo(std::span<Word> words) {
 Status MaskStreams::Apply(std::span<uint64_t> words) { return ApplyTo(words); }
 Status MaskStreams::Apply(std::span<uint32_t> words) { return ApplyTo(words); }
 
-Status ApplyMasks(std::span<const Mask> masks, std::span<uint64_t> words) {
-  FEDRA_ASSIGN_OR_RETURN(MaskStreams streams, MaskStreams::Start(masks));
-  return streams.Apply(words);
+namespace {
+
+template <typename Word>
+Status ApplyMasksTo(std::span<const Mask> masks, std::span<Word> words) {
+  return ForRanges(words.size(), kMaskWordsPerThread, [&](size_t begin, size_t end) -> Status {
+    FEDRA_ASSIGN_OR_RETURN(MaskStreams streams, MaskStreams::Start(masks, begin * sizeof(Word)));
+    return streams.Apply(words.subspan(begin, end - begin));
+  });
 }
-Status ApplyMasks(std::span<const Mask> masks, std::span<uint32_t> words) {
-  FEDRA_ASSIGN_OR_RETURN(MaskStreams streams, MaskStreams::Start(masks));
-  return streams.Apply(words);
-}
+
+}  // namespace
+
+Status ApplyMasks(std::span<const Mask> masks, std::span<uint64_t> words) { return ApplyMasksTo(masks, words); }
+Status ApplyMasks(std::span<const Mask> masks, std::span<uint32_t> words) { return ApplyMasksTo(masks, words); }
 
 Result<Bytes> Seal(const Secret32& key, std::span<const uint8_t> plain, std::string_view context) {
   Bytes out(kNonceBytes + plain.size() + kTagBytes);

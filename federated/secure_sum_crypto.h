@@ -45,7 +45,9 @@ void AddWords(std::span<uint32_t> to, std::span<const uint32_t> from, bool subtr
 // ApplyMasks to their concatenation, so a caller can mask words a block at a time as it makes them.
 class MaskStreams {
  public:
-  static Result<MaskStreams> Start(std::span<const Mask> masks);
+  // From byte `first_byte` of every stream on (AES-CTR seeks), so that threads can mask parts
+  // of one vector of words.
+  static Result<MaskStreams> Start(std::span<const Mask> masks, uint64_t first_byte = 0);
   MaskStreams(MaskStreams&&) noexcept;
   MaskStreams& operator=(MaskStreams&&) noexcept;
   ~MaskStreams();
@@ -64,8 +66,11 @@ class MaskStreams {
   std::vector<unsigned char> key_stream_;  // one block of one stream
 };
 
+// Words a thread masks at least: fewer are not worth a thread's start.
+inline constexpr size_t kMaskWordsPerThread = size_t{1} << 18;
+
 // Applies every mask to `words` in one pass over them (a block of words stays in cache while
-// each mask's stream is added to it).
+// each mask's stream is added to it), parts of a long vector on several cores.
 Status ApplyMasks(std::span<const Mask> masks, std::span<uint64_t> words);
 Status ApplyMasks(std::span<const Mask> masks, std::span<uint32_t> words);
 inline Status ApplyMask(const Secret32& seed, std::span<uint64_t> words, bool subtract) {

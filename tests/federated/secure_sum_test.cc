@@ -114,10 +114,40 @@ TEST_CASE("mask streams applied in pieces are the masks applied at once") {
   CHECK(wide == std::vector<uint64_t>(1003, ~uint64_t{0}));
 }
 
+TEST_CASE("mask streams seek: a stream started at a byte is the whole stream's tail from it") {
+  // A counter block whose low 64 bits wrap within the stream: the carry goes on into the high half,
+  // as OpenSSL's own count does.
+  Secret32 seed = Filled(9);
+  for (size_t i = 24; i < 31; ++i) seed[i] = 0xff;
+  seed[31] = 0xf0;
+  const std::vector<Mask> masks = {{seed, false}, {Filled(10), true}};
+  std::vector<uint32_t> whole(5003, 0);
+  Result<MaskStreams> from_start = MaskStreams::Start(masks);
+  REQUIRE(from_start.ok());
+  REQUIRE(from_start->Apply(std::span<uint32_t>(whole)).ok());
+  for (const size_t first_word : {size_t{4}, size_t{61}, size_t{1000}, size_t{4099}}) {
+    CAPTURE(first_word);  // 61 words: 244 bytes, inside an AES block
+    std::vector<uint32_t> tail(whole.size() - first_word, 0);
+    Result<MaskStreams> seeked = MaskStreams::Start(masks, first_word * sizeof(uint32_t));
+    REQUIRE(seeked.ok());
+    REQUIRE(seeked->Apply(std::span<uint32_t>(tail)).ok());
+    CHECK(std::equal(tail.begin(), tail.end(), whole.begin() + static_cast<std::ptrdiff_t>(first_word)));
+  }
+  // A vector long enough to be masked in parts on several cores is masked as by one stream.
+  std::vector<uint64_t> long_words(3 * kMaskWordsPerThread + 5), one_stream;
+  for (size_t i = 0; i < long_words.size(); ++i) long_words[i] = i * 0x9e3779b97f4a7c15ULL;
+  one_stream = long_words;
+  REQUIRE(ApplyMasks(masks, std::span<uint64_t>(long_words)).ok());
+  Result<MaskStreams> single = MaskStreams::Start(masks);
+  REQUIRE(single.ok());
+  REQUIRE(single->Apply(std::span<uint64_t>(one_stream)).ok());
+  CHECK(long_words == one_stream);
+}
+
 TEST_CASE("a masked fixed point is its words with the masks applied, and refuses a bad value anywhere") {
   const std::vector<Mask> masks = {{Filled(4), false}, {Filled(5), true}};
-  // Several of MaskedFixedPoint's blocks of 4096 words, and a tail.
-  Matrix x(3 * 4096 + 7, 2);
+  // Several of MaskedFixedPoint's blocks of 4096 words, on more than one core, and a tail.
+  Matrix x(kMaskWordsPerThread + 3 * 4096 + 7, 2);
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal(0, 2);
   for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(rng);
@@ -145,6 +175,7 @@ TEST_CASE("a masked fixed point is its words with the masks applied, and refuses
     CAPTURE(word_bits);
     Matrix big = x;
     big(9000, 1) = SecureSumLimit(bits, sites, word_bits) * 1.001;
+    big(x.rows() - 1, 1) = std::nan("");  // in a later core's part: the first bad value is reported
     const Status beyond = MaskedFixedPoint(big, bits, sites, word_bits, masks).status();
     CHECK(beyond.code() == StatusCode::kFailedPrecondition);
     CHECK_MESSAGE(beyond.message().find("is beyond the fixed point's range") != std::string::npos, beyond.message());
