@@ -1,5 +1,6 @@
 #include "master/algorithms/federation_runner.h"
 
+#include "common/float_conversion.h"
 #include "common/logging.h"
 #include "common/matrix_codec.h"
 
@@ -246,14 +247,17 @@ Result<SecureRound> FederationRunner::SecureAggregate(const std::vector<ArrivedU
   if (spec_.secure_sum.dp.enabled()) {
     // DP-FedAvg: the unweighted mean of the clipped updates; the rows are the sites' own counts,
     // which the master knows anyway, and loss and accuracy are withheld: they are not noised.
-    out.step = (total / static_cast<double>(out.summed.size())).cast<float>();
+    out.step.resize(total.size());
+    NarrowToFloat(std::span(total.data(), static_cast<size_t>(total.size())), out.step.data(),
+                  1 / static_cast<double>(out.summed.size()));
     for (const std::string& site : out.summed) out.rows += static_cast<double>(rows[site]);
     return out;
   }
   const Eigen::Index n = total.size() - kWeighedStats;
   if (n < 0) return DataLoss("the secure sum of the round's updates is too short");
   if (!(total(n + kWeighedRows) > 0)) return DataLoss("the secure sum of the round's updates covers no rows");
-  out.step = (total.head(n) / total(n + kWeighedRows)).cast<float>();
+  out.step.resize(n);
+  NarrowToFloat(std::span(total.data(), static_cast<size_t>(n)), out.step.data(), 1 / total(n + kWeighedRows));
   // The sites scaled all but the withheld flag.
   const double unscale = 1 / spec_.secure_scale;
   out.rows = total(n + kWeighedRows) * unscale;

@@ -158,6 +158,10 @@ TEST_CASE("a masked fixed point is its words with the masks applied, and refuses
   REQUIRE(EncodeFixedPoint(x, bits, sites, &narrow).ok());
   CHECK(narrow[0] == 3);
   CHECK(narrow[1] == static_cast<uint32_t>(-3));
+  // Decoded four words at a time and then the last two alone, each back to within half a step.
+  const Matrix decoded = DecodeFixedPoint(std::span<const uint32_t>(narrow), x.rows(), x.cols(), bits);
+  CHECK((decoded - x).cwiseAbs().maxCoeff() <= std::ldexp(1.0, -bits - 1));
+  CHECK(decoded(0, 0) == std::ldexp(3.0, -bits));
   REQUIRE(ApplyMasks(masks, std::span<uint32_t>(narrow)).ok());
   Result<Bytes> packed = MaskedFixedPoint(x, bits, sites, 32, masks);
   REQUIRE(packed.ok());
