@@ -30,6 +30,20 @@ using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 constexpr auto kRecheckAfter = std::chrono::minutes(10);
 constexpr size_t kMaxChecked = 1024;
 
+struct ChainFree {
+  void operator()(STACK_OF(X509) * chain) const { sk_X509_pop_free(chain, X509_free); }
+};
+
+// Every certificate of `chain` is within its validity period now.
+bool WithinDates(STACK_OF(X509) * chain) {
+  for (int i = 0; i < sk_X509_num(chain); ++i) {
+    X509* cert = sk_X509_value(chain, i);
+    if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0 || X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0)
+      return false;
+  }
+  return true;
+}
+
 std::string SubjectField(X509_NAME* subject, int nid) {
   const int idx = X509_NAME_get_index_by_NID(subject, nid, -1);
   if (idx < 0) return {};
@@ -112,11 +126,7 @@ Result<std::shared_ptr<X509>> CertificateVerifier::Issued(std::string_view certi
   {
     std::lock_guard lock(mu_);
     if (const auto it = checked_.find(certificate_pem); it != checked_.end()) {
-      X509* cert = it->second.certificate.get();
-      if (now - it->second.at < kRecheckAfter && X509_cmp_current_time(X509_get0_notBefore(cert)) < 0 &&
-          X509_cmp_current_time(X509_get0_notAfter(cert)) > 0) {
-        return it->second.certificate;
-      }
+      if (now - it->second.at < kRecheckAfter && WithinDates(it->second.chain.get())) return it->second.certificate;
       checked_.erase(it);
     }
   }
@@ -134,9 +144,11 @@ Result<std::shared_ptr<X509>> CertificateVerifier::Issued(std::string_view certi
     return PermissionDenied(std::string("the certificate is not one the federation CA issued: ") +
                             X509_verify_cert_error_string(X509_STORE_CTX_get_error(check.get())));
   }
+  std::shared_ptr<STACK_OF(X509)> chain(X509_STORE_CTX_get1_chain(check.get()), ChainFree());
+  if (!chain) return cert;  // checked, but not kept
   std::lock_guard lock(mu_);
   if (checked_.size() >= kMaxChecked) checked_.clear();  // more peers than any federation has: start over
-  checked_.insert_or_assign(std::string(certificate_pem), Checked{cert, now});
+  checked_.insert_or_assign(std::string(certificate_pem), Checked{cert, std::move(chain), now});
   return cert;
 }
 

@@ -52,6 +52,7 @@ class CertificateVerifier {
  private:
   struct Checked {
     std::shared_ptr<X509> certificate;
+    std::shared_ptr<STACK_OF(X509)> chain;  // the certificate up to the CA, each checked for its dates
     std::chrono::steady_clock::time_point at;
   };
 
@@ -62,8 +63,8 @@ class CertificateVerifier {
   X509_STORE* store_ = nullptr;
   // Certificates shown to be the CA's, by their PEM text, so that a site checks each peer's chain
   // once and not at every phase of every sum (a round of secure training checks 28 signatures at
-  // four sites). An entry serves for kRecheckAfter, and only while the certificate is within its
-  // validity period.
+  // four sites). An entry serves for kRecheckAfter, and only while every certificate of its
+  // chain is within its validity period.
   mutable std::mutex mu_;
   mutable std::map<std::string, Checked, std::less<>> checked_;
 };

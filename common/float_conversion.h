@@ -1,7 +1,7 @@
 // Model-sized vectors cross between double (how sites and the master hold values) and float (how
 // models train and travel) several times a round. Eigen 3.4's cast<>() converts one value an
-// instruction, and this build's -O2 vectorises no plain loop, so these convert four values at a
-// time with GCC's vector extension.
+// instruction, and GCC 12 at -O2 vectorises only loops that need no scalar remainder, so these
+// convert four values at a time with GCC's vector extension.
 #pragma once
 
 #include <span>

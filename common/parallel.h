@@ -9,9 +9,10 @@
 
 namespace fedra {
 
-// Calls body(begin, end) for consecutive ranges that cover [0, n), each a whole number of
-// `grain`s long (but the last), one per core at most: the caller's thread runs the first range,
-// new threads the others. Returns the failure of the first range that failed, else Ok.
-Status ForRanges(size_t n, size_t grain, const std::function<Status(size_t begin, size_t end)>& body);
+// Calls body(begin, end) for consecutive ranges that cover [0, n), none empty (but [0, 0) when n
+// is 0), each a whole number of `grain`s long (but the last), one per core at most (`cores`; 0:
+// the machine's): the caller's thread runs the first range, new threads the others. Returns the
+// failure of the first range that failed, else Ok.
+Status ForRanges(size_t n, size_t grain, const std::function<Status(size_t begin, size_t end)>& body, size_t cores = 0);
 
 }  // namespace fedra

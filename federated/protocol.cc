@@ -332,9 +332,9 @@ Request Request::Release(std::vector<VarId> vars) {
 }
 
 void IncomingValues::Finish() {
-  // Widened in place from the end, four values at a time with GCC's vector extension (the -O2
-  // build vectorises no plain loop): doubles i to i + 3 overwrite floats 2i to 2i + 7, which are
-  // either among floats i to i + 3, read just before, or already widened.
+  // Widened in place from the end, four values at a time with GCC's vector extension (GCC 12 at
+  // -O2 leaves such a loop scalar): doubles i to i + 3 overwrite floats 2i to 2i + 7, which are
+  // either floats i to i + 3, read just before, or floats a chunk further along already read.
   typedef float Floats __attribute__((vector_size(16)));
   typedef double Doubles __attribute__((vector_size(32)));
   for (Matrix* m : floats) {

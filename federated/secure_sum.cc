@@ -252,9 +252,10 @@ double SecureSumResolution(int fraction_bits, int summands) {
 namespace {
 
 // The fixed point's words for values v[0, n) (round half away from zero), and false if any value
-// is not finite or not under `limit` in magnitude. Both vectorised: the check by Eigen, the
-// rounding two values at a time with GCC's vector extension (the -O2 build vectorises no plain
-// loop). Within the limit, a scaled value fits a signed word with room to spare.
+// is not finite or not under `limit` in magnitude. The check is vectorised by Eigen; the rounding
+// takes two values at a time with GCC's vector extension (GCC 12 at -O2 leaves such a loop
+// scalar), and so does the conversion to 32-bit words (SSE2 has none to 64-bit ones). Within the
+// limit, a scaled value fits a signed word with room to spare.
 template <typename Word>
 bool EncodeWords(const double* v, size_t n, double scale, double limit, Word* out) {
   using Signed = std::make_signed_t<Word>;
@@ -338,7 +339,8 @@ Matrix DecodeFixedPointAs(std::span<const Word> words, Eigen::Index rows, Eigen:
   const size_t n = std::min(words.size(), static_cast<size_t>(m.size()));
   double* out = m.data();
   size_t i = 0;
-  // 16 bytes of words at a time with GCC's vector extension (cvtdq2pd for 32-bit words).
+  // 16 bytes of words at a time with GCC's vector extension: cvtdq2pd for 32-bit words (64-bit
+  // ones convert one at a time: SSE2 has no instruction for them).
   constexpr size_t kLanes = 16 / sizeof(Signed);
   typedef Signed Words __attribute__((vector_size(16)));
   typedef double Values __attribute__((vector_size(8 * kLanes)));

@@ -283,6 +283,7 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   // The update from float(P), as the training started.
   if (!options.accrue_gradients) r.params -= start;
   const Eigen::VectorXf& update = options.accrue_gradients ? r.accrued : r.params;
+  if (update.size() != p.rows()) return Internal("trainLocal: the update does not match the parameters");
   WidenToDouble(std::span(update.data(), static_cast<size_t>(update.size())), out.value.data());
   const double correct = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN()
                                                             : static_cast<double>(r.stats.correct);

@@ -141,23 +141,29 @@ Result<nlohmann::json> SecureSumSite::Shares(const std::string& master, const nl
   if (!peers.count(site_)) return fail(InvalidArgument(Phase(kSecureSumShares) + ": this site's own keys are missing"));
   if (Status enough = CheckSites(*s, peers.size(), "advertised keys"); !enough.ok()) return fail(enough);
   s->peers = std::move(peers);
-  FEDRA_ASSIGN_OR_RETURN(s->seed, RandomSecret());
+  Result<Secret32> seed = RandomSecret();
+  if (!seed.ok()) return fail(seed.status());
+  s->seed = *seed;
   // Shares at point i + 1 for the i-th site of the session, so points never depend on who is left.
   const int n = static_cast<int>(s->params.sites.size());
-  FEDRA_ASSIGN_OR_RETURN(std::vector<SecretShare> seed_shares, SplitSecret(s->seed, n, s->params.threshold));
-  FEDRA_ASSIGN_OR_RETURN(std::vector<SecretShare> key_shares, SplitSecret(s->mask.private_key, n, s->params.threshold));
+  Result<std::vector<SecretShare>> seed_shares = SplitSecret(s->seed, n, s->params.threshold);
+  Result<std::vector<SecretShare>> key_shares = SplitSecret(s->mask.private_key, n, s->params.threshold);
+  if (!seed_shares.ok() || !key_shares.ok()) return fail(seed_shares.ok() ? key_shares.status() : seed_shares.status());
   nlohmann::json sealed = nlohmann::json::object();
+  std::map<std::string, Secret32> seal_keys;  // the mask phase opens each peer's share with its key
   for (size_t i = 0; i < s->params.sites.size(); ++i) {
     const std::string& to = s->params.sites[i];
     const auto peer = s->peers.find(to);
     if (peer == s->peers.end()) continue;
-    FEDRA_ASSIGN_OR_RETURN(Secret32 key,
-                           AgreeSecret(s->cipher.private_key, peer->second.cipher_key, kSecureSumSealPurpose));
-    s->seal_keys[to] = key;  // the mask phase opens this peer's share to this site with it
-    FEDRA_ASSIGN_OR_RETURN(
-        Bytes box, Seal(key, SharePair{seed_shares[i], key_shares[i]}.Encode(), ShareContext(p.session, site_, to)));
-    sealed[to] = LowerHex(box);
+    Result<Secret32> key = AgreeSecret(s->cipher.private_key, peer->second.cipher_key, kSecureSumSealPurpose);
+    if (!key.ok()) return fail(key.status());
+    Result<Bytes> box =
+        Seal(*key, SharePair{(*seed_shares)[i], (*key_shares)[i]}.Encode(), ShareContext(p.session, site_, to));
+    if (!box.ok()) return fail(box.status());
+    sealed[to] = LowerHex(*box);
+    seal_keys[to] = *key;
   }
+  s->seal_keys = std::move(seal_keys);
   s->stage = Stage::kShared;
   return nlohmann::json{{"shares", std::move(sealed)}};
 }
@@ -179,7 +185,7 @@ Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::jso
   std::map<std::string, SharePair> received;
   for (const auto& [from, box] : p.shares) {
     const auto key = s->seal_keys.find(from);
-    if (key == s->seal_keys.end()) {
+    if (key == s->seal_keys.end() || !s->peers.count(from)) {
       return fail(InvalidArgument(Phase(kSecureSumMask) + ": a share from '" + from + "', which advertised no keys"));
     }
     Result<Bytes> plain = Unseal(key->second, box, ShareContext(p.session, from, site_));
@@ -188,6 +194,7 @@ Result<Bytes> SecureSumSite::Mask(const std::string& master, const nlohmann::jso
     if (!pair.ok()) return fail(pair.status());
     received[from] = *pair;
   }
+  s->seal_keys.clear();  // every share is open
   Matrix prepared;
   if (prepare) {
     prepared = value;
