@@ -280,10 +280,10 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(params.model), params.optimizer, options, x, y, start));
   FunctionOutput out;
   out.value.resize(p.rows() + kTrainingStats, 1);
-  // The update from float(P), as the training started.
-  if (!options.accrue_gradients) r.params -= start;
-  const Eigen::VectorXf& update = options.accrue_gradients ? r.accrued : r.params;
+  // The update: the accrued gradients, or the trained parameters less float(P) as training started.
+  Eigen::VectorXf& update = options.accrue_gradients ? r.accrued : r.params;
   if (update.size() != p.rows()) return Internal("trainLocal: the update does not match the parameters");
+  if (!options.accrue_gradients) update -= start;
   WidenToDouble(std::span(update.data(), static_cast<size_t>(update.size())), out.value.data());
   const double correct = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN()
                                                             : static_cast<double>(r.stats.correct);
