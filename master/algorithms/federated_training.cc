@@ -32,19 +32,25 @@ Result<nlohmann::json> Validate(Federation& fed, const Validation& v, const Mode
   return out;
 }
 
+// The word size of a job's secure sums: as asked, or by default 32 bits where they hold the mean
+// of model deltas of a softmax model (and its mean loss). Gradients (per-batch rounds) have no
+// such scale, DP's noise must never meet a range check (a refusal would tell the master about one
+// site's update), and fraction bits asked for were chosen for 64-bit words.
+int SecureWordBits(const TrainingOptions& options) {
+  const SecureTraining& s = options.secure;
+  if (s.word_bits > 0) return s.word_bits;
+  const bool narrow = options.model.output == OutputKind::kSoftmax && options.batches_per_round == 0 &&
+                      !s.dp.enabled() && s.fraction_bits == 0;
+  return narrow ? 32 : 64;
+}
+
 // The secure sum of a job's rounds: its fixed point for `sites` sites, and its threshold and noise.
 SecureSumOptions SecureSumFor(const TrainingOptions& options, int sites) {
   const SecureTraining& s = options.secure;
   SecureSumOptions out;
   out.threshold = s.threshold;
   out.dp = s.dp;
-  // 32-bit words hold the mean of model deltas of a softmax model (and its mean loss) by default.
-  // Gradients (per-batch rounds) have no such scale, DP's noise must never meet a range check
-  // (a refusal would tell the master about one site's update), and fraction bits asked for were
-  // chosen for 64-bit words.
-  const bool narrow = options.model.output == OutputKind::kSoftmax && options.batches_per_round == 0 &&
-                      !s.dp.enabled() && s.fraction_bits == 0;
-  out.word_bits = s.word_bits > 0 ? s.word_bits : narrow ? 32 : 64;
+  out.word_bits = SecureWordBits(options);
   if (s.fraction_bits > 0) {
     out.fraction_bits = s.fraction_bits;
   } else if (out.word_bits == 64) {
@@ -81,7 +87,7 @@ Status CheckSecureTraining(const TrainingOptions& options) {
   }
   if (s.word_bits != 0 && s.word_bits != 32 && s.word_bits != 64)
     return InvalidArgument("secure_aggregation.word_bits: must be 32 or 64");
-  const int words = s.word_bits == 32 ? 32 : 64;  // unset, a given fraction_bits means 64-bit words
+  const int words = SecureWordBits(options);
   if (s.fraction_bits > MaxFractionBits(words)) {
     return InvalidArgument("secure_aggregation: fraction_bits " + std::to_string(s.fraction_bits) + " do not fit " +
                            std::to_string(words) + "-bit words (at most " + std::to_string(MaxFractionBits(words)) +
