@@ -1,5 +1,6 @@
 #include "common/certificates.h"
 
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -34,11 +35,11 @@ struct ChainFree {
   void operator()(STACK_OF(X509) * chain) const { sk_X509_pop_free(chain, X509_free); }
 };
 
-// Every certificate of `chain` is within its validity period now.
-bool WithinDates(STACK_OF(X509) * chain) {
+// Every certificate of `chain` is within its validity period at `now`.
+bool WithinDates(STACK_OF(X509) * chain, time_t now) {
   for (int i = 0; i < sk_X509_num(chain); ++i) {
     X509* cert = sk_X509_value(chain, i);
-    if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0 || X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0)
+    if (X509_cmp_time(X509_get0_notBefore(cert), &now) >= 0 || X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0)
       return false;
   }
   return true;
@@ -109,8 +110,10 @@ Result<Bytes> CertificateSigner::Sign(std::string_view text) const {
   return signature;
 }
 
-Result<std::unique_ptr<CertificateVerifier>> CertificateVerifier::Open(const std::filesystem::path& ca) {
+Result<std::unique_ptr<CertificateVerifier>> CertificateVerifier::Open(const std::filesystem::path& ca,
+                                                                       std::function<Clock::time_point()> now) {
   std::unique_ptr<CertificateVerifier> verifier(new CertificateVerifier);
+  verifier->now_ = std::move(now);
   verifier->store_ = X509_STORE_new();
   if (!verifier->store_ || X509_STORE_load_file(verifier->store_, ca.c_str()) != 1) {
     ERR_clear_error();
@@ -122,11 +125,14 @@ Result<std::unique_ptr<CertificateVerifier>> CertificateVerifier::Open(const std
 CertificateVerifier::~CertificateVerifier() { X509_STORE_free(store_); }
 
 Result<std::shared_ptr<X509>> CertificateVerifier::Issued(std::string_view certificate_pem) const {
-  const auto now = std::chrono::steady_clock::now();
+  const Clock::time_point now = now_();
+  const time_t now_seconds = Clock::to_time_t(now);
   {
     std::lock_guard lock(mu_);
     if (const auto it = checked_.find(certificate_pem); it != checked_.end()) {
-      if (now - it->second.at < kRecheckAfter && WithinDates(it->second.chain.get())) return it->second.certificate;
+      const auto age = now - it->second.at;  // negative if the clock was set back: check again
+      if (age >= Clock::duration::zero() && age < kRecheckAfter && WithinDates(it->second.chain.get(), now_seconds))
+        return it->second.certificate;
       checked_.erase(it);
     }
   }
@@ -140,6 +146,8 @@ Result<std::shared_ptr<X509>> CertificateVerifier::Issued(std::string_view certi
   if (!check || X509_STORE_CTX_init(check.get(), store_, cert.get(), nullptr) != 1) {
     return Internal("cannot set up a certificate check");
   }
+  X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(check.get()), now_seconds);
+  ++chain_checks_;
   if (X509_verify_cert(check.get()) != 1) {
     return PermissionDenied(std::string("the certificate is not one the federation CA issued: ") +
                             X509_verify_cert_error_string(X509_STORE_CTX_get_error(check.get())));

@@ -3,8 +3,10 @@
 // secure sum (federated/secure_sum.h).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,8 +42,11 @@ class CertificateSigner {
 
 class CertificateVerifier {
  public:
-  // Trusts only the federation CA in `ca`.
-  static Result<std::unique_ptr<CertificateVerifier>> Open(const std::filesystem::path& ca);
+  using Clock = std::chrono::system_clock;
+  // Trusts only the federation CA in `ca`. `now` tells the time that certificates' dates and kept
+  // checks are judged by (tests move it).
+  static Result<std::unique_ptr<CertificateVerifier>> Open(const std::filesystem::path& ca,
+                                                           std::function<Clock::time_point()> now = Clock::now);
   ~CertificateVerifier();
 
   // The identity of `certificate_pem` once it is shown to be issued by the CA and to have signed
@@ -49,11 +54,14 @@ class CertificateVerifier {
   Result<PeerIdentity> Verify(std::string_view certificate_pem, std::string_view text,
                               std::span<const uint8_t> signature) const;
 
+  // How many times a certificate's chain has been checked against the CA.
+  uint64_t chain_checks() const { return chain_checks_; }
+
  private:
   struct Checked {
     std::shared_ptr<X509> certificate;
     std::shared_ptr<STACK_OF(X509)> chain;  // the certificate up to the CA, each checked for its dates
-    std::chrono::steady_clock::time_point at;
+    Clock::time_point at;
   };
 
   CertificateVerifier() = default;
@@ -61,12 +69,14 @@ class CertificateVerifier {
   Result<std::shared_ptr<X509>> Issued(std::string_view certificate_pem) const;
 
   X509_STORE* store_ = nullptr;
+  std::function<Clock::time_point()> now_;
   // Certificates shown to be the CA's, by their PEM text, so that a site checks each peer's chain
   // once and not at every phase of every sum (a round of secure training checks 28 signatures at
   // four sites). An entry serves for kRecheckAfter, and only while every certificate of its
   // chain is within its validity period.
   mutable std::mutex mu_;
   mutable std::map<std::string, Checked, std::less<>> checked_;
+  mutable std::atomic<uint64_t> chain_checks_ = 0;
 };
 
 }  // namespace fedra

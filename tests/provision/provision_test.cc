@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <string>
@@ -48,6 +50,13 @@ KeyPtr ReadKey(const fs::path& file) {
   Result<KeyPtr> key = ParsePrivateKeyPem(Contents(file));
   REQUIRE_MESSAGE(key.ok(), key.status().ToString());
   return std::move(key).value();
+}
+
+// An ASN.1 time (a certificate's dates) on the system clock.
+std::chrono::system_clock::time_point TimeOf(const ASN1_TIME* time) {
+  std::tm parts{};
+  REQUIRE(ASN1_TIME_to_tm(time, &parts) == 1);
+  return std::chrono::system_clock::from_time_t(timegm(&parts));
 }
 
 mode_t ModeOf(const fs::path& path) {
@@ -320,7 +329,55 @@ TEST_CASE("a verifier checks each certificate's chain and every signature, the s
     CHECK(foreign.code() == StatusCode::kPermissionDenied);
     CHECK_MESSAGE(foreign.message().find("not one the federation CA issued") != std::string::npos, foreign.message());
   }
+  // Site a's chain once; the foreign certificate's at each attempt, as it is never kept.
+  CHECK((*verifier)->chain_checks() == 3);
   CHECK((*verifier)->Verify("not a certificate", "the text", *signature).status().message() == "not a PEM certificate");
+}
+
+TEST_CASE("a verifier keeps a checked chain ten minutes, and never outside its certificates' dates") {
+  using namespace std::chrono_literals;
+  TempDir dir("fedra-provision");
+  const ProvisionRequest ours = FederationRequest(dir / "fed");
+  (void)ProvisionOk(ours);
+  auto now = std::chrono::system_clock::now();
+  Result<std::unique_ptr<CertificateVerifier>> verifier =
+      CertificateVerifier::Open(ours.out / "ca" / "ca.crt", [&now] { return now; });
+  Result<std::unique_ptr<CertificateSigner>> a = CertificateSigner::Open(TlsFiles::InKit(ours.out / "site-a"));
+  REQUIRE(verifier.ok());
+  REQUIRE(a.ok());
+  Result<Bytes> signature = (*a)->Sign("the text");
+  REQUIRE(signature.ok());
+  const auto verify = [&] { return (*verifier)->Verify((*a)->certificate_pem(), "the text", *signature).status(); };
+
+  CHECK(verify().ok());
+  CHECK((*verifier)->chain_checks() == 1);
+  now += 9min;
+  CHECK(verify().ok());
+  CHECK((*verifier)->chain_checks() == 1);
+  now += 2min;  // ten minutes after the check: checked again
+  CHECK(verify().ok());
+  CHECK((*verifier)->chain_checks() == 2);
+  now -= 1min;  // the clock set back: a kept check's age is unknown, so checked again
+  CHECK(verify().ok());
+  CHECK((*verifier)->chain_checks() == 3);
+
+  // The chain's first expiry, the site's certificate or the CA's, ends a kept check at once.
+  const CertPtr site = ReadCert(ours.out / "site-a" / "cert.pem");
+  const CertPtr ca = ReadCert(ours.out / "ca" / "ca.crt");
+  const auto expiry = std::min(TimeOf(X509_get0_notAfter(site.get())), TimeOf(X509_get0_notAfter(ca.get())));
+  now = expiry - 1min;
+  CHECK_MESSAGE(verify().ok(), verify().ToString());
+  CHECK((*verifier)->chain_checks() == 4);
+  now = expiry + 1s;
+  const Status expired = verify();
+  CHECK(expired.code() == StatusCode::kPermissionDenied);
+  CHECK_MESSAGE(expired.message().find("certificate has expired") != std::string::npos, expired.message());
+  CHECK((*verifier)->chain_checks() == 5);
+
+  now = TimeOf(X509_get0_notBefore(site.get())) - 1s;
+  const Status early = verify();
+  CHECK(early.code() == StatusCode::kPermissionDenied);
+  CHECK_MESSAGE(early.message().find("not yet valid") != std::string::npos, early.message());
 }
 
 TEST_CASE("a site admits the masters on the command line and those with kits, or none with a note") {
