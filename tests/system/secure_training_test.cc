@@ -119,6 +119,39 @@ TEST_CASE("secure aggregation trains FedAvg's model while the master sees only e
   CHECK(wide->rounds[0]["bytes_up"].get<double>() == 3 * 8 * values);
 }
 
+TEST_CASE("secure rounds match plain ones in per-batch rounds and balanced epochs too") {
+  BlobFederation f;
+  const double values = static_cast<double>(BlobOptions(1).model.parameter_count() + kWeighedStats);
+  const auto compare = [&](TrainingOptions options, int word_bytes, double resolution) {
+    Result<ParameterServerResult> plain = f.Train(options);
+    REQUIRE_MESSAGE(plain.ok(), plain.status().ToString());
+    options.secure.enabled = true;
+    Result<ParameterServerResult> secure = f.Train(options);
+    REQUIRE_MESSAGE(secure.ok(), secure.status().ToString());
+    const float difference = (plain->parameters - secure->parameters).cwiseAbs().maxCoeff();
+    CHECK_MESSAGE(difference < 1e-5f, "largest parameter difference ", difference);
+    REQUIRE(secure->rounds.size() == plain->rounds.size());
+    for (size_t r = 0; r < secure->rounds.size(); ++r) {
+      const nlohmann::json& round = secure->rounds[r];
+      CAPTURE(round.dump());
+      CHECK(round["secure_aggregation"]["resolution"].get<double>() == resolution);
+      CHECK(round["bytes_up"].get<double>() == 3 * word_bytes * values);
+      CHECK(round["loss"].get<double>() == doctest::Approx(plain->rounds[r]["loss"].get<double>()).epsilon(1e-6));
+    }
+  };
+  SUBCASE("per-batch rounds sum gradients, which have no known range: 64-bit words") {
+    TrainingOptions gradients = BlobOptions(8);
+    gradients.batches_per_round = 2;
+    compare(gradients, 8, 3 * std::ldexp(1.0, -33));
+  }
+  SUBCASE("balanced epochs of the largest site's rows scale each update by the round's rows") {
+    TrainingOptions balanced = BlobOptions(4);
+    balanced.balance.mode = "replicate";
+    balanced.batch_size = 20;  // a replicated batch counts as half its rows towards the site's minimum
+    compare(balanced, 4, 3 * std::ldexp(1.0, -25));
+  }
+}
+
 TEST_CASE("what a secure sum cannot combine with is refused with the reason") {
   BlobFederation f;
   const auto refused = [&](TrainingOptions options, const std::string& why) {
