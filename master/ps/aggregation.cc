@@ -1,53 +1,94 @@
 #include "master/ps/aggregation.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <new>
 #include <vector>
+
+#include "common/parallel.h"
 
 namespace fedra {
 namespace {
+
+// Coordinates per core: each range reads at least this many values over all the updates, so a
+// thread is started only for work that outlasts its start (about 0.1 ms of reading here).
+constexpr size_t kValuesPerRange = size_t{1} << 18;
+
+// Calls body(begin, end) over ranges of [0, n) on the machine's cores (`cores`; 0: all), ranges
+// of at least kValuesPerRange values of the `k` updates.
+template <typename Body>
+void OverCoordinates(Eigen::Index n, size_t k, size_t cores, const Body& body) {
+  const Status done = ForRanges(
+      static_cast<size_t>(n), std::max<size_t>(1, kValuesPerRange / std::max<size_t>(k, 1)),
+      [&](size_t begin, size_t end) {
+        body(static_cast<Eigen::Index>(begin), static_cast<Eigen::Index>(end));
+        return Status::Ok();
+      },
+      cores);
+  // A range fails only when it cannot allocate; on one thread, that would have thrown here too.
+  if (!done.ok()) throw std::bad_alloc();
+}
 
 // Summed in double, a block at a time: the block's sums stay in cache, so each update is read
 // once and nothing model-sized is written but the result (a whole-vector sum took 8% of the
 // master's time in a 1M-parameter round). Each update is scaled by its share of the rows, so
 // nothing divides afterwards (that pass took a fifth of the mean's time).
-Eigen::VectorXf WeightedMean(const std::vector<const SiteUpdate*>& updates) {
+Eigen::VectorXf WeightedMean(const std::vector<const SiteUpdate*>& updates, size_t cores) {
   double rows = 0;
   for (const SiteUpdate* u : updates) rows += u->rows;
   std::vector<double> shares;
   shares.reserve(updates.size());
   for (const SiteUpdate* u : updates) shares.push_back(rows > 0 ? u->rows / rows : 0.0);  // no rows: all zero
   const Eigen::Index n = updates.front()->values.size();
-  constexpr Eigen::Index kBlock = 4096;
   Eigen::VectorXf out(n);
-  Eigen::VectorXd sum(std::min(kBlock, n));
-  for (Eigen::Index at = 0; at < n; at += kBlock) {
-    const Eigen::Index m = std::min(kBlock, n - at);
-    auto block = sum.head(m);
-    block = shares[0] * updates[0]->values.segment(at, m).cast<double>();
-    for (size_t k = 1; k < updates.size(); ++k) block += shares[k] * updates[k]->values.segment(at, m).cast<double>();
-    out.segment(at, m) = block.cast<float>();
-  }
+  OverCoordinates(n, updates.size(), cores, [&](Eigen::Index begin, Eigen::Index end) {
+    constexpr Eigen::Index kBlock = 4096;
+    std::array<double, kBlock> sums;  // on the stack: a range's work allocates nothing
+    for (Eigen::Index at = begin; at < end; at += kBlock) {
+      const Eigen::Index m = std::min(kBlock, end - at);
+      Eigen::Map<Eigen::VectorXd> block(sums.data(), m);
+      block = shares[0] * updates[0]->values.segment(at, m).cast<double>();
+      for (size_t k = 1; k < updates.size(); ++k) block += shares[k] * updates[k]->values.segment(at, m).cast<double>();
+      out.segment(at, m) = block.cast<float>();
+    }
+  });
   return out;
 }
 
-// Per coordinate, the mean of the sorted values [cut, k - cut).
-Eigen::VectorXf SortedCoordinates(const std::vector<const SiteUpdate*>& updates, size_t cut, bool median) {
+// Per coordinate, the mean of the values ranked [cut, k - cut): the trimmed mean, and with cut
+// (k - 1) / 2 the median (the middle value, or the mean of the middle two). Ranked by sorting up
+// to kSortUpTo values, else by selection, which is linear in k: the median of 4 updates took 1.3
+// times as long selected, that of 32 updates 1.5 times as long sorted.
+constexpr size_t kSortUpTo = 16;
+
+Eigen::VectorXf TrimmedMean(const std::vector<const SiteUpdate*>& updates, size_t cut, size_t cores) {
   const size_t k = updates.size();
   const Eigen::Index n = updates.front()->values.size();
   Eigen::VectorXf out(n);
-  std::vector<float> column(k);
-  for (Eigen::Index i = 0; i < n; ++i) {
-    for (size_t j = 0; j < k; ++j) column[j] = updates[j]->values[i];
-    std::sort(column.begin(), column.end());
-    if (median) {
-      out[i] = k % 2 ? column[k / 2] : 0.5f * (column[k / 2 - 1] + column[k / 2]);
-      continue;
+  OverCoordinates(n, k, cores, [&](Eigen::Index begin, Eigen::Index end) {
+    std::vector<float> column(k);
+    const auto low = column.begin() + static_cast<std::ptrdiff_t>(cut);
+    const auto high = column.end() - static_cast<std::ptrdiff_t>(cut);
+    for (Eigen::Index i = begin; i < end; ++i) {
+      for (size_t j = 0; j < k; ++j) column[j] = updates[j]->values[i];
+      if (cut > 0 && k <= kSortUpTo) {
+        std::sort(column.begin(), column.end());
+      } else if (cut > 0) {
+        // The last value kept, with those ranked below it before it; then the first kept among
+        // those (the largest of them when it is one of two kept, as for the median of an even k).
+        std::nth_element(column.begin(), high - 1, column.end());
+        if (high - low == 2) {
+          std::iter_swap(low, std::max_element(column.begin(), high - 1));
+        } else if (high - low > 2) {
+          std::nth_element(column.begin(), low, high - 1);
+        }
+      }
+      double sum = 0;
+      for (auto v = low; v != high; ++v) sum += *v;
+      out[i] = static_cast<float>(sum / static_cast<double>(k - 2 * cut));
     }
-    double sum = 0;
-    for (size_t j = cut; j < k - cut; ++j) sum += column[j];
-    out[i] = static_cast<float>(sum / static_cast<double>(k - 2 * cut));
-  }
+  });
   return out;
 }
 
@@ -63,13 +104,13 @@ Status CheckAggregation(const AggregationSpec& spec) {
   return Status::Ok();
 }
 
-Eigen::VectorXf Aggregate(const AggregationSpec& spec, const std::vector<const SiteUpdate*>& updates) {
-  if (spec.name == "median") return SortedCoordinates(updates, 0, true);
+Eigen::VectorXf Aggregate(const AggregationSpec& spec, const std::vector<const SiteUpdate*>& updates, size_t cores) {
+  if (spec.name == "median") return TrimmedMean(updates, (updates.size() - 1) / 2, cores);
   if (spec.name == "trimmed_mean") {
     const size_t cut = static_cast<size_t>(std::floor(spec.trim * static_cast<double>(updates.size())));
-    return SortedCoordinates(updates, cut, false);
+    return TrimmedMean(updates, cut, cores);
   }
-  return WeightedMean(updates);
+  return WeightedMean(updates, cores);
 }
 
 }  // namespace fedra

@@ -24,7 +24,8 @@ struct AggregationSpec {
 
 Status CheckAggregation(const AggregationSpec& spec);
 
-// `updates` is not empty and all have the same length.
-Eigen::VectorXf Aggregate(const AggregationSpec& spec, const std::vector<const SiteUpdate*>& updates);
+// `updates` is not empty and all have the same length. Long updates are combined on up to
+// `cores` cores (0: the machine's), each coordinate as on one.
+Eigen::VectorXf Aggregate(const AggregationSpec& spec, const std::vector<const SiteUpdate*>& updates, size_t cores = 0);
 
 }  // namespace fedra

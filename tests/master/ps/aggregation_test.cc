@@ -57,6 +57,72 @@ TEST_CASE("the weighted mean of updates longer than its blocks is the mean of ea
   CHECK(worst <= 1e-7);  // a float's rounding of values below 1
 }
 
+TEST_CASE("aggregates of long updates split over cores equal those made on one") {
+  // Five updates of 300,007 values: ranges of 52,428 coordinates (2^18 values read in each), so
+  // several cores take a part, and the last part is short.
+  std::vector<SiteUpdate> updates;
+  for (int k = 0; k < 5; ++k) {
+    SiteUpdate u;
+    u.values = Eigen::VectorXf::Random(300007);
+    u.rows = 1 + 2 * k;
+    updates.push_back(std::move(u));
+  }
+  std::vector<const SiteUpdate*> all;
+  for (const SiteUpdate& u : updates) all.push_back(&u);
+  for (const AggregationSpec& spec :
+       {AggregationSpec{"mean"}, AggregationSpec{"median"}, AggregationSpec{"trimmed_mean", 0.2}}) {
+    CAPTURE(spec.name);
+    const Eigen::VectorXf one = Aggregate(spec, all, 1);
+    for (size_t cores : {2, 5, 16}) {
+      CAPTURE(cores);
+      CHECK(Aggregate(spec, all, cores) == one);
+    }
+    // Spot checks against each coordinate's definition, at both ends and at a range's edge.
+    for (Eigen::Index i : {Eigen::Index{0}, Eigen::Index{52427}, Eigen::Index{52428}, Eigen::Index{300006}}) {
+      CAPTURE(i);
+      std::vector<float> column;
+      double weighted = 0;
+      for (const SiteUpdate& u : updates) {
+        column.push_back(u.values[i]);
+        weighted += u.rows * u.values[i];
+      }
+      std::sort(column.begin(), column.end());
+      const double want = spec.name == "mean"     ? weighted / 25.0  // rows 1 + 3 + 5 + 7 + 9
+                          : spec.name == "median" ? column[2]
+                                                  : (column[1] + column[2] + column[3]) / 3.0;
+      CHECK(one[i] == doctest::Approx(want).epsilon(1e-6));
+    }
+  }
+}
+
+TEST_CASE("medians and trimmed means of many updates, ranked by selection, are those of the sorted values") {
+  for (const int k : {17, 20, 21}) {
+    CAPTURE(k);
+    std::vector<SiteUpdate> updates(static_cast<size_t>(k));
+    std::vector<const SiteUpdate*> all;
+    for (SiteUpdate& u : updates) {
+      u.values = Eigen::VectorXf::Random(1000);
+      u.values[7] = 0.5f;  // ties
+      u.rows = 1;
+      all.push_back(&u);
+    }
+    const Eigen::VectorXf median = Aggregate(AggregationSpec{"median"}, all);
+    const Eigen::VectorXf trimmed = Aggregate(AggregationSpec{"trimmed_mean", 0.2}, all);
+    const size_t cut = static_cast<size_t>(0.2 * k);
+    for (Eigen::Index i = 0; i < 1000; ++i) {
+      std::vector<double> column;
+      for (const SiteUpdate& u : updates) column.push_back(u.values[i]);
+      std::sort(column.begin(), column.end());
+      const size_t m = column.size() / 2;
+      const double want_median = k % 2 ? column[m] : (column[m - 1] + column[m]) / 2;
+      double kept = 0;
+      for (size_t j = cut; j < column.size() - cut; ++j) kept += column[j];
+      CHECK(median[i] == doctest::Approx(want_median).epsilon(1e-6));
+      CHECK(trimmed[i] == doctest::Approx(kept / static_cast<double>(column.size() - 2 * cut)).epsilon(1e-6));
+    }
+  }
+}
+
 TEST_CASE("server optimizers: FedAvg, server momentum, FedAdam and FedYogi steps") {
   const Eigen::VectorXf delta = Eigen::Vector2f(0.5f, -2.0f);
   Eigen::VectorXf p = Eigen::VectorXf::Zero(2);
