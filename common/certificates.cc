@@ -112,6 +112,7 @@ Result<Bytes> CertificateSigner::Sign(std::string_view text) const {
 
 Result<std::unique_ptr<CertificateVerifier>> CertificateVerifier::Open(const std::filesystem::path& ca,
                                                                        std::function<Clock::time_point()> now) {
+  if (!now) return InvalidArgument("a certificate verifier needs a clock");
   std::unique_ptr<CertificateVerifier> verifier(new CertificateVerifier);
   verifier->now_ = std::move(now);
   verifier->store_ = X509_STORE_new();

@@ -44,9 +44,9 @@ class CertificateVerifier {
  public:
   using Clock = std::chrono::system_clock;
   // Trusts only the federation CA in `ca`. `now` tells the time that certificates' dates and kept
-  // checks are judged by (tests move it).
-  static Result<std::unique_ptr<CertificateVerifier>> Open(const std::filesystem::path& ca,
-                                                           std::function<Clock::time_point()> now = Clock::now);
+  // checks are judged by (tests move it); it is called from every thread that verifies.
+  static Result<std::unique_ptr<CertificateVerifier>> Open(
+      const std::filesystem::path& ca, std::function<Clock::time_point()> now = [] { return Clock::now(); });
   ~CertificateVerifier();
 
   // The identity of `certificate_pem` once it is shown to be issued by the CA and to have signed

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "common/parallel.h"
@@ -11,12 +12,12 @@
 namespace fedra {
 namespace {
 
-// Coordinates per core: each range reads at least this many values over all the updates, so a
-// thread is started only for work that outlasts its start (about 0.1 ms of reading here).
+// Values read per range (over all the updates; the last range may read fewer), so that a thread is
+// started only for work that outlasts its start (about 0.1 ms of reading here).
 constexpr size_t kValuesPerRange = size_t{1} << 18;
 
-// Calls body(begin, end) over ranges of [0, n) on the machine's cores (`cores`; 0: all), ranges
-// of at least kValuesPerRange values of the `k` updates.
+// Calls body(begin, end) over ranges of [0, n) on the machine's cores (`cores`; 0: all), each of
+// about kValuesPerRange values of the `k` updates.
 template <typename Body>
 void OverCoordinates(Eigen::Index n, size_t k, size_t cores, const Body& body) {
   const Status done = ForRanges(
@@ -26,8 +27,9 @@ void OverCoordinates(Eigen::Index n, size_t k, size_t cores, const Body& body) {
         return Status::Ok();
       },
       cores);
-  // A range fails only when it cannot allocate; on one thread, that would have thrown here too.
-  if (!done.ok()) throw std::bad_alloc();
+  // A range fails only by throwing (ForRanges catches it): thrown again here, as on one thread.
+  if (done.code() == StatusCode::kResourceExhausted) throw std::bad_alloc();
+  if (!done.ok()) throw std::runtime_error(done.message());
 }
 
 // Summed in double, a block at a time: the block's sums stay in cache, so each update is read

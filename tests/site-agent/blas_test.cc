@@ -46,7 +46,7 @@ TEST_CASE("FloatProduct agrees with the product in double, through OpenBLAS and 
     Eigen::Index m, n, k;
   };
   // OpenBLAS takes products whose every side is 32 or more; 31 and 1 stay with Eigen, and up to 4
-  // rows go one by one.
+  // rows of an untransposed left side go one by one.
   for (const Shape& s : {Shape{33, 40, 50}, Shape{128, 784, 32}, Shape{31, 64, 64}, Shape{1, 988, 1000},
                          Shape{2, 988, 1000}, Shape{4, 70, 33}, Shape{5, 40, 50}, Shape{64, 64, 1}, Shape{40, 1, 33}}) {
     for (const bool ta : {false, true}) {

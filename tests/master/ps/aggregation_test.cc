@@ -72,12 +72,14 @@ TEST_CASE("aggregates of long updates split over cores equal those made on one")
   for (const AggregationSpec& spec :
        {AggregationSpec{"mean"}, AggregationSpec{"median"}, AggregationSpec{"trimmed_mean", 0.2}}) {
     CAPTURE(spec.name);
-    const Eigen::VectorXf one = Aggregate(spec, all, 1);
-    for (size_t cores : {2, 5, 16}) {
+    const Eigen::VectorXf one = Aggregate(spec, all, 1), sixteen = Aggregate(spec, all, 16);
+    CHECK(sixteen == one);
+    for (size_t cores : {2, 5}) {
       CAPTURE(cores);
       CHECK(Aggregate(spec, all, cores) == one);
     }
-    // Spot checks against each coordinate's definition, at both ends and at a range's edge.
+    // Spot checks against each coordinate's definition, at both ends and at the edge of the
+    // first two of six ranges.
     for (Eigen::Index i : {Eigen::Index{0}, Eigen::Index{52427}, Eigen::Index{52428}, Eigen::Index{300006}}) {
       CAPTURE(i);
       std::vector<float> column;
@@ -90,13 +92,15 @@ TEST_CASE("aggregates of long updates split over cores equal those made on one")
       const double want = spec.name == "mean"     ? weighted / 25.0  // rows 1 + 3 + 5 + 7 + 9
                           : spec.name == "median" ? column[2]
                                                   : (column[1] + column[2] + column[3]) / 3.0;
-      CHECK(one[i] == doctest::Approx(want).epsilon(1e-6));
+      CHECK(sixteen[i] == doctest::Approx(want).epsilon(1e-6));
     }
   }
 }
 
-TEST_CASE("medians and trimmed means of many updates, ranked by selection, are those of the sorted values") {
-  for (const int k : {17, 20, 21}) {
+TEST_CASE("medians and trimmed means of few and many updates are those of the sorted values") {
+  // 1 and 2 keep every value; 3 and 4 sort; 17, 20 and 21 select (a trim of 0.2 keeps more than
+  // two, one of 0.04 cuts none).
+  for (const int k : {1, 2, 3, 4, 17, 20, 21}) {
     CAPTURE(k);
     std::vector<SiteUpdate> updates(static_cast<size_t>(k));
     std::vector<const SiteUpdate*> all;
@@ -108,6 +112,7 @@ TEST_CASE("medians and trimmed means of many updates, ranked by selection, are t
     }
     const Eigen::VectorXf median = Aggregate(AggregationSpec{"median"}, all);
     const Eigen::VectorXf trimmed = Aggregate(AggregationSpec{"trimmed_mean", 0.2}, all);
+    const Eigen::VectorXf uncut = Aggregate(AggregationSpec{"trimmed_mean", 0.04}, all);
     const size_t cut = static_cast<size_t>(0.2 * k);
     for (Eigen::Index i = 0; i < 1000; ++i) {
       std::vector<double> column;
@@ -119,6 +124,9 @@ TEST_CASE("medians and trimmed means of many updates, ranked by selection, are t
       for (size_t j = cut; j < column.size() - cut; ++j) kept += column[j];
       CHECK(median[i] == doctest::Approx(want_median).epsilon(1e-6));
       CHECK(trimmed[i] == doctest::Approx(kept / static_cast<double>(column.size() - 2 * cut)).epsilon(1e-6));
+      double all_values = 0;
+      for (double v : column) all_values += v;
+      CHECK(uncut[i] == doctest::Approx(all_values / k).epsilon(1e-6));
     }
   }
 }
