@@ -536,7 +536,7 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     }
     FunctionContext context;
     context.use_gpu = train_on_gpu_;
-    if (fn->code == SiteFunction::kTrainLocal) {
+    if (fn->code == SiteFunction::kTrainLocal || fn->code == SiteFunction::kEvalModel) {
       context.float_rows = [this, x = vars[0].value] { return float_rows_.Get(x); };
     }
     context.min_group_rows = min_rows;

@@ -369,7 +369,10 @@ Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inpu
   }
   if (spec.output == OutputKind::kSoftmax) FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "evalModel"));
   FEDRA_ASSIGN_OR_RETURN(Targets targets, MakeTargets(spec, *inputs[1]));
-  const BatchStats s = Mlp(spec).Run(p.col(0).cast<float>(), x.cast<float>(), targets, nullptr);
+  // The rows as floats, kept by the site across a job's rounds as its training rows are.
+  const std::shared_ptr<const RowMajorF> rows =
+      context.float_rows ? context.float_rows() : std::make_shared<const RowMajorF>(RowMajorFloat(x));
+  const BatchStats s = Mlp(spec).Score(Narrowed(p.col(0)), *rows, targets);
   FunctionOutput out;
   const double correct =
       context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(s.correct);

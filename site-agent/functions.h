@@ -47,7 +47,7 @@ struct FunctionContext {
   // Bit i: input i holds protected rows that arithmetic changed since they were read. A label
   // input must not: whether a shifted column passes a class-code check answers a master's search.
   uint32_t transformed_inputs = 0;
-  // For trainLocal: input 0 as row-major floats, kept by the site across calls.
+  // For trainLocal and evalModel: input 0 as row-major floats, kept by the site across calls.
   FloatRowsSource float_rows;
 
   // Private-aggregate rows: a count of rows on one side of a boundary the master chose (correct

@@ -180,12 +180,13 @@ class GpuBackend final : public StepBackend {
 
 }  // namespace
 
-std::vector<int64_t> Mlp::Forward(const Eigen::VectorXf& params, const MatrixF& x, std::vector<MatrixF>* z,
-                                  std::vector<MatrixF>* h) const {
+std::vector<int64_t> Mlp::Forward(const Eigen::VectorXf& params, const Eigen::Ref<const MatrixF>& x,
+                                  bool rows_as_columns, std::vector<MatrixF>* z, std::vector<MatrixF>* h) const {
   const size_t layers = widths_.size() - 1;
+  const Eigen::Index rows = rows_as_columns ? x.cols() : x.rows();
   z->resize(layers);
   h->resize(layers + 1);
-  (*h)[0] = spec_.input_scale == 1 ? x : MatrixF(x / spec_.input_scale);
+  if (!rows_as_columns) (*h)[0] = spec_.input_scale == 1 ? MatrixF(x) : MatrixF(x / spec_.input_scale);
   int64_t at = 0;
   std::vector<int64_t> offsets(layers);
   for (size_t l = 0; l < layers; ++l) {
@@ -193,8 +194,15 @@ std::vector<int64_t> Mlp::Forward(const Eigen::VectorXf& params, const MatrixF& 
     const int in = widths_[l], out = widths_[l + 1];
     Eigen::Map<const MatrixF> w(params.data() + at, out, in);
     Eigen::Map<const Eigen::VectorXf> b(params.data() + at + int64_t{out} * in, out);
-    (*z)[l].resize(x.rows(), out);
-    FloatProduct((*h)[l], false, w, true, (*z)[l]);
+    (*z)[l].resize(rows, out);
+    if (l == 0 && rows_as_columns) {
+      // The rows as they lie, transposed by the product itself; scaled after it, which is the same
+      // up to rounding (the product is linear).
+      FloatProduct(x, true, w, true, (*z)[l]);
+      if (spec_.input_scale != 1) (*z)[l] /= spec_.input_scale;
+    } else {
+      FloatProduct((*h)[l], false, w, true, (*z)[l]);
+    }
     (*z)[l].rowwise() += b.transpose();
     (*h)[l + 1] = l + 1 < layers ? Activate(spec_.activation, (*z)[l]) : (*z)[l];
     at += int64_t{out} * in + out;
@@ -202,10 +210,43 @@ std::vector<int64_t> Mlp::Forward(const Eigen::VectorXf& params, const MatrixF& 
   return offsets;
 }
 
+BatchStats Mlp::Score(const Eigen::VectorXf& params, const RowMajorF& x, const Targets& targets) const {
+  std::vector<MatrixF> z, h;
+  // Row-major rows x inputs lie as column-major inputs x rows.
+  Forward(params, Eigen::Map<const MatrixF>(x.data(), x.cols(), x.rows()), true, &z, &h);
+  MatrixF delta;
+  return Loss(h.back(), targets, &delta);
+}
+
 MatrixF Mlp::Outputs(const Eigen::VectorXf& params, const MatrixF& x) const {
   std::vector<MatrixF> z, h;
-  Forward(params, x, &z, &h);
+  Forward(params, x, false, &z, &h);
   return std::move(h.back());
+}
+
+BatchStats Mlp::Loss(const MatrixF& outputs, const Targets& targets, MatrixF* delta) const {
+  const Eigen::Index rows = outputs.rows();
+  BatchStats stats;
+  stats.rows = rows;
+  delta->resize(rows, outputs.cols());
+  if (spec_.output == OutputKind::kSoftmax) {
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const float top = outputs.row(i).maxCoeff();
+      Eigen::RowVectorXf e = (outputs.row(i).array() - top).exp();
+      const float total = e.sum();
+      const int label = targets.classes(i);
+      stats.loss_sum += std::log(total) + top - outputs(i, label);
+      Eigen::Index best;
+      outputs.row(i).maxCoeff(&best);
+      stats.correct += best == label;
+      delta->row(i) = e / total;
+      (*delta)(i, label) -= 1.0f;
+    }
+  } else {
+    *delta = outputs - targets.values;
+    stats.loss_sum = 0.5 * static_cast<double>(delta->squaredNorm());
+  }
+  return stats;
 }
 
 BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targets& targets,
@@ -213,28 +254,10 @@ BatchStats Mlp::Run(const Eigen::VectorXf& params, const MatrixF& x, const Targe
   const size_t layers = widths_.size() - 1;
   // Forward, keeping each layer's pre-activation and output for the backward pass.
   std::vector<MatrixF> z, h;
-  const std::vector<int64_t> offsets = Forward(params, x, &z, &h);
+  const std::vector<int64_t> offsets = Forward(params, x, false, &z, &h);
   const Eigen::Index rows = x.rows();
-  BatchStats stats;
-  stats.rows = rows;
-  MatrixF delta(rows, widths_.back());  // d (summed loss) / d output
-  if (spec_.output == OutputKind::kSoftmax) {
-    for (Eigen::Index i = 0; i < rows; ++i) {
-      const float top = h[layers].row(i).maxCoeff();
-      Eigen::RowVectorXf e = (h[layers].row(i).array() - top).exp();
-      const float total = e.sum();
-      const int label = targets.classes(i);
-      stats.loss_sum += std::log(total) + top - h[layers](i, label);
-      Eigen::Index best;
-      h[layers].row(i).maxCoeff(&best);
-      stats.correct += best == label;
-      delta.row(i) = e / total;
-      delta(i, label) -= 1.0f;
-    }
-  } else {
-    delta = h[layers] - targets.values;
-    stats.loss_sum = 0.5 * static_cast<double>(delta.squaredNorm());
-  }
+  MatrixF delta;  // d (summed loss) / d output
+  const BatchStats stats = Loss(h[layers], targets, &delta);
   if (!gradient) return stats;
 
   // Backward: gradients of the mean loss. Every layer's weights and biases are assigned below,

@@ -86,6 +86,30 @@ TEST_CASE("MLP gradients of layers wide enough for OpenBLAS match the same math 
   CHECK((grad.cast<double>() - want).cwiseAbs().maxCoeff() <= 1e-4 * want.cwiseAbs().maxCoeff());
 }
 
+TEST_CASE("scoring row-major rows where they lie gives Run's statistics over them") {
+  const MatrixF x = RandomF(2500, 3, 21);
+  const RowMajorF rows = x;
+  for (const OutputKind out : {OutputKind::kSoftmax, OutputKind::kLinear}) {
+    CAPTURE(static_cast<int>(out));
+    ModelSpec spec = Spec({5}, Activation::kTanh, out);
+    spec.input_scale = out == OutputKind::kSoftmax ? 1 : 255;  // scaled after the first product
+    const Mlp mlp(spec);
+    const Eigen::VectorXf params = Eigen::VectorXf::Random(mlp.spec().parameter_count());
+    Matrix y(2500, out == OutputKind::kSoftmax ? 1 : 4);
+    for (Eigen::Index i = 0; i < y.rows(); ++i) {
+      for (Eigen::Index j = 0; j < y.cols(); ++j) y(i, j) = out == OutputKind::kSoftmax ? (i * 7) % 4 : x(i, j % 3);
+    }
+    Result<Targets> targets = MakeTargets(mlp.spec(), y);
+    REQUIRE(targets.ok());
+    const BatchStats whole = mlp.Run(params, x, *targets, nullptr);
+    const BatchStats blocks = mlp.Score(params, rows, *targets);
+    CHECK(blocks.rows == 2500);
+    CHECK(blocks.correct == whole.correct);
+    CHECK(blocks.loss_sum == doctest::Approx(whole.loss_sum).epsilon(1e-5));
+    CHECK(whole.loss_sum > 0);
+  }
+}
+
 TEST_CASE("optimizer steps follow their formulas") {
   const Eigen::VectorXf g{{0.5f, -1.0f}};
   SUBCASE("sgd with Nesterov momentum and weight decay, two steps") {
