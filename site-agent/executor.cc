@@ -536,8 +536,10 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     }
     FunctionContext context;
     context.use_gpu = train_on_gpu_;
-    if (fn->code == SiteFunction::kTrainLocal || fn->code == SiteFunction::kEvalModel) {
+    if (fn->code == SiteFunction::kTrainLocal) {
       context.float_rows = [this, x = vars[0].value] { return float_rows_.Get(x); };
+    } else if (fn->code == SiteFunction::kEvalModel) {
+      context.float_rows = [this, x = vars[0].value] { return float_rows_.Get(x, FloatRowsCache::Keep::kIfRoom); };
     }
     context.min_group_rows = min_rows;
     if (aggregate_rows) context.spread = vars[0].spread.get();

@@ -4,7 +4,7 @@
 
 namespace fedra {
 
-std::shared_ptr<const RowMajorF> FloatRowsCache::Get(const std::shared_ptr<const Matrix>& x) {
+std::shared_ptr<const RowMajorF> FloatRowsCache::Get(const std::shared_ptr<const Matrix>& x, Keep keep) {
   {
     std::lock_guard lock(mu_);
     Trim();
@@ -18,8 +18,8 @@ std::shared_ptr<const RowMajorF> FloatRowsCache::Get(const std::shared_ptr<const
   auto rows = std::make_shared<const RowMajorF>(RowMajorFloat(*x));
   const uint64_t bytes = static_cast<uint64_t>(rows->size()) * sizeof(float);
   std::lock_guard lock(mu_);
-  if (bytes > max_bytes_) return rows;
   if (const Entry* e = Find(x)) return e->rows;
+  if (bytes > max_bytes_ || (keep == Keep::kIfRoom && bytes_ + bytes > max_bytes_)) return rows;
   entries_.push_back(Entry{x, rows, bytes, ++clock_});
   bytes_ += bytes;
   Trim();

@@ -1,11 +1,12 @@
-// Float copies of the rows a site trains on, made once per variable rather than once per
-// training call: every round of a job trains on the same variable, and turning 20,000 x 784
-// doubles into row-major floats took 35 to 50 ms of each round's call here.
+// Float copies of the rows a site trains and scores models on, made once per variable rather
+// than once per call: every round of a job trains (and validates) on the same variables, and
+// turning 20,000 x 784 doubles into row-major floats took 35 to 50 ms of each round's call here.
 //
 // An entry follows its variable: it is found only while that very matrix lives (values are
 // immutable, so the copy stays true), and dropped at the next Get or DropGone once the variable
 // is gone (the executor calls DropGone when it clears variables). At most `max_bytes` of copies
-// are kept, the least recently used going first.
+// are kept, the least recently used going first; rows that are only scored are kept only where
+// they fit beside the others, so that they never push a job's training rows out each round.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +23,12 @@ class FloatRowsCache {
  public:
   explicit FloatRowsCache(uint64_t max_bytes) : max_bytes_(max_bytes) {}
 
-  // RowMajorFloat(*x), kept for the next call with the same matrix when it fits.
-  std::shared_ptr<const RowMajorF> Get(const std::shared_ptr<const Matrix>& x);
+  enum class Keep {
+    kMakingRoom,  // training rows: kept, the least recently used copies making room
+    kIfRoom,      // rows only scored: kept only if no other copy must go
+  };
+  // RowMajorFloat(*x), kept for the next call with the same matrix as `keep` says.
+  std::shared_ptr<const RowMajorF> Get(const std::shared_ptr<const Matrix>& x, Keep keep = Keep::kMakingRoom);
   // Frees the copies of variables that are gone.
   void DropGone();
 

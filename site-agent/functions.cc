@@ -372,6 +372,8 @@ Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inpu
   // The rows as floats, kept by the site across a job's rounds as its training rows are.
   const std::shared_ptr<const RowMajorF> rows =
       context.float_rows ? context.float_rows() : std::make_shared<const RowMajorF>(RowMajorFloat(x));
+  if (!rows || rows->rows() != x.rows() || rows->cols() != x.cols())
+    return Internal("evalModel: the float copy of the rows is not of their shape");
   const BatchStats s = Mlp(spec).Score(Narrowed(p.col(0)), *rows, targets);
   FunctionOutput out;
   const double correct =

@@ -215,7 +215,8 @@ Result<ApiResponse> RestApi::Metrics() {
       {"bytes_out", "counter", "Bytes of values that left the site."},
       {"variables", "gauge", "Variables the site holds."},
       {"memory_used_bytes", "gauge", "Bytes the site's variables take of its memory budget."},
-      {"training_rows_bytes", "gauge", "Bytes of the float copies of rows the site trains on, kept across rounds."},
+      {"training_rows_bytes", "gauge",
+       "Bytes of the float copies of rows the site trains and validates on, kept across rounds."},
       {"uptime_s", "gauge", "Seconds since the site started."}};
   for (const SiteMetric& m : kSiteMetrics) {
     const std::string name =

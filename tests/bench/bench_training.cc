@@ -225,11 +225,11 @@ int main(int argc, char** argv) {
           return std::pair{seconds[2], loss};
         };
         const auto [whole, whole_loss] = score(false);
-        const auto [blocks, blocks_loss] = score(true);
+        const auto [kept_rows, kept_loss] = score(true);
         std::printf(
             "scoring those 20,000 x 784 rows (evalModel, a validation round): %.1f ms converting them and scoring "
             "them, %.1f ms with them kept as floats, read where they lie (%.3fx; losses %.6g and %.6g)\n",
-            1000 * whole, 1000 * blocks, blocks / whole, whole_loss, blocks_loss);
+            1000 * whole, 1000 * kept_rows, kept_rows / whole, whole_loss, kept_loss);
       }
       if (!gpu) continue;
       Result<Throughput> on_gpu = throughput(true, batch, batch < 512 ? 5 : 50);  // 50 epochs of 3 ms

@@ -1,5 +1,6 @@
 // The float copies of training rows a site keeps across a job's rounds: found while their
-// variable lives, dropped once it is gone, bounded in bytes with the least recently used first out.
+// variable lives, dropped once it is gone, bounded in bytes with the least recently used first
+// out; rows only scored are kept only beside the others.
 #include "site-agent/float_rows_cache.h"
 
 #include <doctest/doctest.h>
@@ -37,6 +38,26 @@ TEST_CASE("a variable's float rows are made once, follow the variable, and stay 
   CHECK(lru.Get(a) == la);
   CHECK(lru.Get(b) != lb);  // b went, and is made again
   CHECK(lru.bytes() <= a_bytes + b_bytes);
+
+  // Rows only scored are kept where they fit, and never push another copy out: with room for a
+  // and b, b is kept beside a, and a third variable is made but not kept.
+  FloatRowsCache shared(a_bytes + b_bytes);
+  const std::shared_ptr<const RowMajorF> trained = shared.Get(a);
+  const std::shared_ptr<const RowMajorF> scored = shared.Get(b, FloatRowsCache::Keep::kIfRoom);
+  CHECK(shared.Get(b, FloatRowsCache::Keep::kIfRoom) == scored);
+  const auto c = std::make_shared<const Matrix>(testing::NormalMatrix(10, 4, 4));
+  const std::shared_ptr<const RowMajorF> c_rows = shared.Get(c, FloatRowsCache::Keep::kIfRoom);
+  CHECK(*c_rows == RowMajorF(c->cast<float>()));
+  CHECK(shared.size() == 2);
+  CHECK(shared.Get(a) == trained);
+  CHECK(shared.Get(b) == scored);
+  // Training rows still make room, the least recently used copy going (a, here).
+  const std::shared_ptr<const RowMajorF> c_kept = shared.Get(c);
+  CHECK(c_kept != c_rows);  // made again: it was not kept before
+  CHECK(shared.Get(c) == c_kept);
+  CHECK(shared.Get(b) == scored);
+  CHECK(shared.size() == 2);
+  CHECK(shared.bytes() <= a_bytes + b_bytes);
 
   // Too large to keep: made, handed out, not kept.
   FloatRowsCache small(a_bytes - 1);

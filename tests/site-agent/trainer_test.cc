@@ -87,11 +87,12 @@ TEST_CASE("MLP gradients of layers wide enough for OpenBLAS match the same math 
 }
 
 TEST_CASE("scoring row-major rows where they lie gives Run's statistics over them") {
-  const MatrixF x = RandomF(2500, 3, 21);
+  // 40 inputs and 40 hidden units: the first product goes to OpenBLAS with the rows transposed.
+  const MatrixF x = RandomF(2500, 40, 21);
   const RowMajorF rows = x;
   for (const OutputKind out : {OutputKind::kSoftmax, OutputKind::kLinear}) {
     CAPTURE(static_cast<int>(out));
-    ModelSpec spec = Spec({5}, Activation::kTanh, out);
+    ModelSpec spec = Spec({40}, Activation::kTanh, out, 40);
     spec.input_scale = out == OutputKind::kSoftmax ? 1 : 255;  // scaled after the first product
     const Mlp mlp(spec);
     const Eigen::VectorXf params = Eigen::VectorXf::Random(mlp.spec().parameter_count());
@@ -102,10 +103,10 @@ TEST_CASE("scoring row-major rows where they lie gives Run's statistics over the
     Result<Targets> targets = MakeTargets(mlp.spec(), y);
     REQUIRE(targets.ok());
     const BatchStats whole = mlp.Run(params, x, *targets, nullptr);
-    const BatchStats blocks = mlp.Score(params, rows, *targets);
-    CHECK(blocks.rows == 2500);
-    CHECK(blocks.correct == whole.correct);
-    CHECK(blocks.loss_sum == doctest::Approx(whole.loss_sum).epsilon(1e-5));
+    const BatchStats scored = mlp.Score(params, rows, *targets);
+    CHECK(scored.rows == 2500);
+    CHECK(scored.correct == whole.correct);
+    CHECK(scored.loss_sum == doctest::Approx(whole.loss_sum).epsilon(1e-5));
     CHECK(whole.loss_sum > 0);
   }
 }
