@@ -78,77 +78,73 @@ struct BlobFederation {
   }
 };
 
+// `options` trained in the clear, then through secure sums, checked to be the same training:
+// parameters within 1e-5 and each round's loss, every round summed in `word_bytes`-byte words
+// from each of the three sites at `resolution`. Returns the secure training.
+ParameterServerResult TrainedAlikeSecurely(BlobFederation& f, TrainingOptions options,
+                                           const ParameterServerResult& plain, int word_bytes, double resolution) {
+  options.secure.enabled = true;
+  Result<ParameterServerResult> secure = f.Train(options);
+  REQUIRE_MESSAGE(secure.ok(), secure.status().ToString());
+  const float difference = (plain.parameters - secure->parameters).cwiseAbs().maxCoeff();
+  CHECK_MESSAGE(difference < 1e-5f, "largest parameter difference ", difference);
+  REQUIRE(secure->rounds.size() == plain.rounds.size());
+  const double values = static_cast<double>(options.model.parameter_count() + kWeighedStats);
+  for (size_t r = 0; r < secure->rounds.size(); ++r) {
+    const nlohmann::json& round = secure->rounds[r];
+    CAPTURE(round.dump());
+    CHECK(round["secure_aggregation"]["resolution"].get<double>() == resolution);
+    CHECK(round["bytes_up"].get<double>() == 3 * word_bytes * values);
+    // The round's loss is the sum's.
+    CHECK(round["loss"].get<double>() == doctest::Approx(plain.rounds[r]["loss"].get<double>()).epsilon(1e-6));
+  }
+  return std::move(secure).value();
+}
+
+// `options` trained in the clear.
+ParameterServerResult TrainedPlainly(BlobFederation& f, const TrainingOptions& options) {
+  Result<ParameterServerResult> plain = f.Train(options);
+  REQUIRE_MESSAGE(plain.ok(), plain.status().ToString());
+  return std::move(plain).value();
+}
+
 }  // namespace
 
 TEST_CASE("secure aggregation trains FedAvg's model while the master sees only each round's sum") {
   BlobFederation f;
   TrainingOptions options = BlobOptions(6);
-  Result<ParameterServerResult> plain = f.Train(options);
-  REQUIRE_MESSAGE(plain.ok(), plain.status().ToString());
-  options.secure.enabled = true;
-  Result<ParameterServerResult> secure = f.Train(options);
-  REQUIRE_MESSAGE(secure.ok(), secure.status().ToString());
-
+  const ParameterServerResult plain = TrainedPlainly(f, options);
   // The same rounds, summed in fixed point instead of doubles, then as floats: by default in
-  // 32-bit words with 24 fraction bits for three sites, the updates scaled to their mean.
-  const float difference = (plain->parameters - secure->parameters).cwiseAbs().maxCoeff();
-  CHECK_MESSAGE(difference < 1e-5f, "largest parameter difference ", difference);
-  CHECK(Accuracy(options.model, secure->parameters, f.pooled) > 0.8);
-  REQUIRE(secure->rounds.size() == 6);
-  const double values = static_cast<double>(options.model.parameter_count() + kWeighedStats);
-  for (size_t r = 0; r < 6; ++r) {
-    const nlohmann::json& round = secure->rounds[r];
+  // 32-bit words with 24 fraction bits for three sites, the updates scaled to their mean (four
+  // bytes a value from each site, as the plain round's float32 updates).
+  const ParameterServerResult secure = TrainedAlikeSecurely(f, options, plain, 4, 3 * std::ldexp(1.0, -25));
+  CHECK(Accuracy(options.model, secure.parameters, f.pooled) > 0.8);
+  REQUIRE(secure.rounds.size() == 6);
+  for (const nlohmann::json& round : secure.rounds) {
     CAPTURE(round.dump());
     CHECK(round["secure_aggregation"]["sites"] == nlohmann::json{"a", "b", "c"});
-    CHECK(round["secure_aggregation"]["resolution"].get<double>() == 3 * std::ldexp(1.0, -25));
-    // Four bytes a value from each site, as the plain round's float32 updates.
-    CHECK(round["bytes_up"].get<double>() == 3 * 4 * values);
-    // The round's loss is the sum's; no site's own loss, rows or accuracy appear.
-    CHECK(round["loss"].get<double>() == doctest::Approx(plain->rounds[r]["loss"].get<double>()).epsilon(1e-6));
+    // No site's own loss, rows or accuracy appear.
     CHECK(round["sites"].empty());
     CHECK_FALSE(round.contains("accuracy"));  // private-aggregate sites withhold correct counts
   }
   // Fraction bits given (as jobs gave them before 32-bit words): 64-bit words, twice the bytes,
   // 2^-33 per site.
   options.secure.fraction_bits = 32;
-  Result<ParameterServerResult> wide = f.Train(options);
-  REQUIRE_MESSAGE(wide.ok(), wide.status().ToString());
-  const float wide_difference = (plain->parameters - wide->parameters).cwiseAbs().maxCoeff();
-  CHECK_MESSAGE(wide_difference < 1e-5f, "largest parameter difference ", wide_difference);
-  CHECK(wide->rounds[0]["secure_aggregation"]["resolution"].get<double>() == 3 * std::ldexp(1.0, -33));
-  CHECK(wide->rounds[0]["bytes_up"].get<double>() == 3 * 8 * values);
+  (void)TrainedAlikeSecurely(f, options, plain, 8, 3 * std::ldexp(1.0, -33));
 }
 
 TEST_CASE("secure rounds match plain ones in per-batch rounds and balanced epochs too") {
   BlobFederation f;
-  const double values = static_cast<double>(BlobOptions(1).model.parameter_count() + kWeighedStats);
-  const auto compare = [&](TrainingOptions options, int word_bytes, double resolution) {
-    Result<ParameterServerResult> plain = f.Train(options);
-    REQUIRE_MESSAGE(plain.ok(), plain.status().ToString());
-    options.secure.enabled = true;
-    Result<ParameterServerResult> secure = f.Train(options);
-    REQUIRE_MESSAGE(secure.ok(), secure.status().ToString());
-    const float difference = (plain->parameters - secure->parameters).cwiseAbs().maxCoeff();
-    CHECK_MESSAGE(difference < 1e-5f, "largest parameter difference ", difference);
-    REQUIRE(secure->rounds.size() == plain->rounds.size());
-    for (size_t r = 0; r < secure->rounds.size(); ++r) {
-      const nlohmann::json& round = secure->rounds[r];
-      CAPTURE(round.dump());
-      CHECK(round["secure_aggregation"]["resolution"].get<double>() == resolution);
-      CHECK(round["bytes_up"].get<double>() == 3 * word_bytes * values);
-      CHECK(round["loss"].get<double>() == doctest::Approx(plain->rounds[r]["loss"].get<double>()).epsilon(1e-6));
-    }
-  };
   SUBCASE("per-batch rounds sum gradients, which have no known range: 64-bit words") {
     TrainingOptions gradients = BlobOptions(8);
     gradients.batches_per_round = 2;
-    compare(gradients, 8, 3 * std::ldexp(1.0, -33));
+    (void)TrainedAlikeSecurely(f, gradients, TrainedPlainly(f, gradients), 8, 3 * std::ldexp(1.0, -33));
   }
   SUBCASE("balanced epochs of the largest site's rows scale each update by the round's rows") {
     TrainingOptions balanced = BlobOptions(4);
     balanced.balance.mode = "replicate";
     balanced.batch_size = 20;  // a replicated batch counts as half its rows towards the site's minimum
-    compare(balanced, 4, 3 * std::ldexp(1.0, -25));
+    (void)TrainedAlikeSecurely(f, balanced, TrainedPlainly(f, balanced), 4, 3 * std::ldexp(1.0, -25));
   }
 }
 
