@@ -118,7 +118,7 @@ net::awaitable<Status> WriteFrame(TlsChannel& channel, FrameKind kind, uint64_t 
     if (!body.empty()) std::memcpy(frame.data() + header.size(), body.data(), body.size());
     co_return co_await channel.Write(std::span<const uint8_t>(frame.data(), header.size() + body.size()), deadline);
   }
-  FEDRA_CO_RETURN_IF_ERROR(co_await channel.Write(header, deadline));
+  FEDRA_CO_RETURN_IF_ERROR(co_await channel.Write(header, deadline, TlsChannel::Flush::kLater));
   co_return co_await channel.Write(body, deadline);
 }
 

@@ -20,6 +20,12 @@ namespace {
 // system call.
 constexpr int kReadAheadBytes = 256 << 10;
 
+// OpenSSL hands each sealed record to its BIO on its own: 16 KiB per system call. A buffer in
+// front of the socket sends them sixteen at a time. Copying a record into it costs less than the
+// system call it saves: 400 MB over loopback TCP took the sender 0.35 ms of CPU a MB in 16 KiB
+// sends, 0.25 ms in 256 KiB sends with a copy into the buffer first.
+constexpr long kWriteBufferBytes = 256 << 10;
+
 TlsChannel::BioSocket& SocketOf(BIO* bio) { return *static_cast<TlsChannel::BioSocket*>(BIO_get_data(bio)); }
 
 // A large write is corked while its records are sealed: the kernel then sends full segments, not
@@ -111,11 +117,18 @@ TlsChannel::TlsChannel(net::ip::tcp::socket socket, SSL_CTX* context, Side side)
   socket_.non_blocking(true, ignored);
   socket_.set_option(net::ip::tcp::no_delay(true), ignored);
   ssl_ = SSL_new(context);
-  BIO* bio = BIO_new(NoSignalSocketMethod());
   bio_socket_.fd = socket_.native_handle();
-  BIO_set_data(bio, &bio_socket_);
-  BIO_set_init(bio, 1);
-  SSL_set_bio(ssl_, bio, bio);
+  auto socket_bio = [this] {
+    BIO* bio = BIO_new(NoSignalSocketMethod());
+    BIO_set_data(bio, &bio_socket_);
+    BIO_set_init(bio, 1);
+    return bio;
+  };
+  // Reads go to the socket; writes through OpenSSL's buffering BIO (BIO_f_buffer), which a
+  // Write flushes when it ends.
+  BIO* buffered = BIO_new(BIO_f_buffer());
+  BIO_set_write_buffer_size(buffered, kWriteBufferBytes);
+  SSL_set_bio(ssl_, socket_bio(), BIO_push(buffered, socket_bio()));
   SSL_set_read_ahead(ssl_, 1);
   SSL_set_default_read_buffer_len(ssl_, kReadAheadBytes);
   // A partial write reports each sealed record, so a retry never re-offers a moved buffer.
@@ -135,9 +148,7 @@ TlsChannel::~TlsChannel() {
 
 net::awaitable<Status> TlsChannel::Await(int ret, Deadline deadline, Direction direction, const char* what) {
   const int error = SSL_get_error(ssl_, ret);
-  if (closed_)
-    co_return timed_out_ ? DeadlineExceeded(std::string(what) + ": deadline exceeded")
-                         : Unavailable(std::string(what) + ": connection closed");
+  if (closed_) co_return ClosedError(what, direction);
   net::socket_base::wait_type wait = net::socket_base::wait_read;
   switch (error) {
     case SSL_ERROR_WANT_READ: break;
@@ -146,7 +157,7 @@ net::awaitable<Status> TlsChannel::Await(int ret, Deadline deadline, Direction d
     case SSL_ERROR_SYSCALL: {
       const int e = bio_socket_.eof ? 0 : bio_socket_.error;
       ERR_clear_error();
-      if (timed_out_) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
+      if (timed_out_) co_return ClosedError(what, direction);
       if (e == 0 || e == ECONNRESET || e == EPIPE) {
         co_return Unavailable(std::string(what) + ": connection closed by peer");
       }
@@ -158,18 +169,31 @@ net::awaitable<Status> TlsChannel::Await(int ret, Deadline deadline, Direction d
         ERR_clear_error();
         co_return Unavailable(std::string(what) + ": connection closed by peer");
       }
-      if (timed_out_) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
+      if (timed_out_) co_return ClosedError(what, direction);
       if (!SSL_is_init_finished(ssl_)) co_return Unauthenticated(std::string(what) + ": " + TlsReason());
       co_return Unavailable(std::string(what) + ": TLS error: " + TlsReason());
     }
   }
+  co_return co_await AwaitSocket(wait, deadline, direction, what);
+}
+
+net::awaitable<Status> TlsChannel::AwaitSocket(net::socket_base::wait_type wait, Deadline deadline, Direction direction,
+                                               const char* what) {
   Watch& watch = watches_[direction];
   StartWait(watch, deadline);
   auto [ec] = co_await socket_.async_wait(wait, kAsTuple);
   watch.waiting = false;
-  if (timed_out_) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
-  if (ec) co_return Unavailable(std::string(what) + ": connection closed");
+  if (timed_out_ || ec) co_return ClosedError(what, direction);
   co_return Status::Ok();
+}
+
+Status TlsChannel::ClosedError(const char* what, Direction direction) const {
+  if (!timed_out_) return Unavailable(std::string(what) + ": connection closed");
+  if (*timed_out_ == direction) return DeadlineExceeded(std::string(what) + ": deadline exceeded");
+  // The other direction's deadline closed the channel: say which, not just that it closed.
+  return DeadlineExceeded(std::string(what) + ": connection closed: " +
+                          (*timed_out_ == kWriting ? "a write waited past its deadline for the peer to read"
+                                                   : "a read waited past its deadline for the peer to send"));
 }
 
 void TlsChannel::StartWait(Watch& watch, Deadline deadline) {
@@ -198,14 +222,14 @@ void TlsChannel::Arm(Watch& watch) {
       channel->Arm(watch);  // this wait's deadline is later than the one the timer was armed for
       return;
     }
-    channel->timed_out_ = true;
+    channel->timed_out_ = static_cast<Direction>(&watch - channel->watches_);
     channel->Close();
   });
 }
 
 net::awaitable<Status> TlsChannel::Handshake(Deadline deadline) {
   for (;;) {
-    if (closed_) co_return Unavailable("TLS handshake: connection closed");
+    if (closed_) co_return ClosedError("TLS handshake", kReading);
     ERR_clear_error();
     const int ret = SSL_do_handshake(ssl_);
     if (ret == 1) co_return Status::Ok();
@@ -217,7 +241,7 @@ net::awaitable<Status> TlsChannel::Handshake(Deadline deadline) {
 net::awaitable<Status> TlsChannel::Read(std::span<uint8_t> out, Deadline first, Deadline rest, size_t* arrived) {
   size_t got = 0;
   while (got < out.size()) {
-    if (closed_) co_return Unavailable("reading: connection closed");
+    if (closed_) co_return ClosedError("reading", kReading);
     ERR_clear_error();
     size_t n = 0;
     const int ret = SSL_read_ex(ssl_, out.data() + got, out.size() - got, &n);
@@ -232,11 +256,11 @@ net::awaitable<Status> TlsChannel::Read(std::span<uint8_t> out, Deadline first, 
   co_return Status::Ok();
 }
 
-net::awaitable<Status> TlsChannel::Write(std::span<const uint8_t> data, Deadline deadline) {
+net::awaitable<Status> TlsChannel::Write(std::span<const uint8_t> data, Deadline deadline, Flush flush) {
   const Cork cork(bio_socket_.fd, data.size() >= kCorkFromBytes);
   size_t sent = 0;
   while (sent < data.size()) {
-    if (closed_) co_return Unavailable("writing: connection closed");
+    if (closed_) co_return ClosedError("writing", kWriting);
     ERR_clear_error();
     size_t n = 0;
     const int ret = SSL_write_ex(ssl_, data.data() + sent, data.size() - sent, &n);
@@ -247,7 +271,19 @@ net::awaitable<Status> TlsChannel::Write(std::span<const uint8_t> data, Deadline
     const Status waited = co_await Await(ret, deadline, kWriting, "writing");
     if (!waited.ok()) co_return waited;
   }
-  co_return Status::Ok();
+  if (flush == Flush::kLater) co_return Status::Ok();
+  BIO* buffered = SSL_get_wbio(ssl_);
+  for (;;) {
+    if (closed_) co_return ClosedError("writing", kWriting);
+    if (BIO_flush(buffered) == 1) co_return Status::Ok();
+    if (!BIO_should_retry(buffered)) {
+      const int e = bio_socket_.error;
+      if (e == 0 || e == ECONNRESET || e == EPIPE) co_return Unavailable("writing: connection closed by peer");
+      co_return Unavailable(std::string("writing: ") + std::strerror(e));
+    }
+    const Status waited = co_await AwaitSocket(net::socket_base::wait_write, deadline, kWriting, "writing");
+    if (!waited.ok()) co_return waited;
+  }
 }
 
 net::awaitable<void> TlsChannel::LingeringClose(Duration linger) {

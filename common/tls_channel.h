@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include <boost/asio/awaitable.hpp>
@@ -55,8 +56,10 @@ class TlsChannel {
   boost::asio::awaitable<Status> Read(std::span<uint8_t> out, Deadline deadline, size_t* arrived = nullptr) {
     return Read(out, deadline, deadline, arrived);
   }
-  // Writes all of `data` by `deadline`.
-  boost::asio::awaitable<Status> Write(std::span<const uint8_t> data, Deadline deadline);
+  // Writes all of `data` by `deadline`. What is written waits in a buffer until a write that
+  // flushes: kLater leaves it there for the next write (a frame's header for its body).
+  enum class Flush { kNow, kLater };
+  boost::asio::awaitable<Status> Write(std::span<const uint8_t> data, Deadline deadline, Flush flush = Flush::kNow);
 
   // Brings the deadline of a read in progress forward to `deadline` (no later than it was).
   void ShortenRead(Deadline deadline);
@@ -83,6 +86,11 @@ class TlsChannel {
   // Waits until OpenSSL's last call (which returned `ret`) can make progress; the error says
   // why not. `what` names the operation in errors.
   boost::asio::awaitable<Status> Await(int ret, Deadline deadline, Direction direction, const char* what);
+  // Why a `direction` call found the channel closed.
+  Status ClosedError(const char* what, Direction direction) const;
+  // Waits until the socket is ready for `wait`.
+  boost::asio::awaitable<Status> AwaitSocket(boost::asio::socket_base::wait_type wait, Deadline deadline,
+                                             Direction direction, const char* what);
 
   // A wait's deadline, kept by a timer that is armed lazily: a later deadline (the usual case:
   // each wait's comes after the last one's) only moves `deadline`, and the timer, when it fires
@@ -103,7 +111,7 @@ class TlsChannel {
   SSL* ssl_ = nullptr;
   Watch watches_[2];  // one per direction: a reader and a writer wait independently
   bool closed_ = false;
-  bool timed_out_ = false;
+  std::optional<Direction> timed_out_;  // the direction whose deadline closed the channel
   // Timer handlers hold it weakly: one already queued when the channel goes finds it gone.
   std::shared_ptr<TlsChannel*> alive_ = std::make_shared<TlsChannel*>(this);
 };

@@ -1,7 +1,7 @@
 // The transport between master and site, over real processes and mutual TLS: values larger than
 // a frame stream in chunks straight into place, batches from several threads share one link
-// without waiting on each other, and a peer that sends a malformed or stalled stream is cut off
-// with a clear error while the site keeps serving.
+// without waiting on each other, and a peer that sends a malformed or stalled stream, or stops
+// reading one, is cut off with a clear error while the site keeps serving.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -186,6 +186,24 @@ TEST_CASE("a malformed or stalled value stream is refused with a clear error, an
     CHECK(testing::WaitFor(
         [&] { return testing::ReadFile(site.local.log("a")).find("deadline exceeded") != std::string::npos; },
         std::chrono::seconds(5)));
+  }
+  SUBCASE("a reader that stops reading halfway through a response is cut off at the write deadline") {
+    auto fed = site.local.Connect();
+    const VarId var = fed->NewVarId();
+    // 64 MB: far more than the sockets' buffers hold, so the site's writes must wait on the reader.
+    REQUIRE(FirstError(fed->CallAll({Request::Put(var, Matrix::Random(800'000, 10))})).ok());
+    auto c = site.Raw();
+    REQUIRE(c->SendFrame(FrameKind::kRequestBatch,
+                         HeadBody(0, EncodeRequestBatch(RequestBatch{11, {Request::Get(var)}})), 11)
+                .ok());
+    const bool cut_off = testing::WaitFor(
+        [&] {
+          return testing::ReadFile(site.local.log("a"))
+                     .find("connection closed: a write waited past its deadline for the peer to read") !=
+                 std::string::npos;
+        },
+        std::chrono::seconds(10));
+    CHECK_MESSAGE(cut_off, testing::ReadFile(site.local.log("a")));
   }
   site.CheckStillServing();
 }
