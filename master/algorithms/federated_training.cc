@@ -9,11 +9,12 @@
 namespace fedra {
 namespace {
 
-// Loss and accuracy of `params` on the validation rows of the sites that answer.
+// Loss and accuracy of `params` on the validation rows of the sites that answer. The parameters
+// go as float32, as to training: the sites score in float32.
 Result<nlohmann::json> Validate(Federation& fed, const Validation& v, const ModelSpec& model,
                                 const Eigen::VectorXf& params) {
   const FederatedMatrix::PartOp op{EvalModelParams{model}, v.y, true};
-  FEDRA_ASSIGN_OR_RETURN(auto per_part, v.x->RunOnEachPart(fed, {op}, {Matrix(params.cast<double>())}));
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, v.x->RunOnEachPart(fed, {op}, EncodeFloatValue(params)));
   double loss = 0, correct = 0, rows = 0;
   for (const Result<Matrix>& r : per_part[0]) {
     if (!r.ok()) {

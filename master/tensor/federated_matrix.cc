@@ -250,7 +250,7 @@ Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed, std::vector
   return FederatedMatrix(fed, std::move(map), std::move(column_names));
 }
 
-Status FederatedMatrix::CheckInputs(const PartOp& op, const std::vector<Matrix>& broadcast) const {
+Status FederatedMatrix::CheckInputs(const PartOp& op, size_t broadcast_values) const {
   const auto& parts = map_.parts();
   if (op.aligned) {
     const auto& other = op.aligned->map().parts();
@@ -263,29 +263,33 @@ Status FederatedMatrix::CheckInputs(const PartOp& op, const std::vector<Matrix>&
     if (!alike)
       return InvalidArgument(std::string(op.instruction.name()) + ": the two matrices are not partitioned alike");
   }
-  if (op.broadcast && broadcast.empty())
+  if (op.broadcast && broadcast_values == 0)
     return InvalidArgument(std::string(op.instruction.name()) + ": no broadcast value given");
-  if (broadcast.size() > 1 && broadcast.size() != parts.size()) {
-    return InvalidArgument(std::string(op.instruction.name()) + ": " + std::to_string(broadcast.size()) +
+  if (broadcast_values > 1 && broadcast_values != parts.size()) {
+    return InvalidArgument(std::string(op.instruction.name()) + ": " + std::to_string(broadcast_values) +
                            " broadcast values for " + std::to_string(parts.size()) + " parts");
   }
   return Status::Ok();
 }
 
-std::vector<VarId> FederatedMatrix::PutBroadcast(Federation& fed, const std::vector<Matrix>& broadcast,
+FederatedMatrix::BroadcastPuts FederatedMatrix::PutsOf(const std::vector<Matrix>& broadcast) {
+  return {broadcast.size(), [&broadcast](VarId var, size_t i) { return Request::Put(var, broadcast[i]); }};
+}
+
+std::vector<VarId> FederatedMatrix::PutBroadcast(Federation& fed, const BroadcastPuts& broadcast,
                                                  SiteRequests* requests) const {
   const auto& parts = map_.parts();
   std::vector<VarId> vars(parts.size(), 0);
   std::map<std::string, VarId> shared;  // one copy per site when every part gets the same value
-  for (size_t i = 0; i < parts.size() && !broadcast.empty(); ++i) {
+  for (size_t i = 0; i < parts.size() && broadcast.count > 0; ++i) {
     const std::string& site = parts[i].site;
-    if (broadcast.size() == 1 && shared.contains(site)) {
+    if (broadcast.count == 1 && shared.contains(site)) {
       vars[i] = shared[site];
       continue;
     }
     vars[i] = fed.NewVarId();
     shared[site] = vars[i];
-    (*requests)[site].push_back(Request::Put(vars[i], broadcast.size() == 1 ? broadcast[0] : broadcast[i]));
+    (*requests)[site].push_back(broadcast.put(vars[i], broadcast.count == 1 ? 0 : i));
   }
   return vars;
 }
@@ -313,7 +317,18 @@ Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(Federation&
 
 Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(
     Federation& fed, const std::vector<PartOp>& ops, const std::vector<Matrix>& broadcast) const {
-  for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast));
+  return RunOnEachPart(fed, ops, PutsOf(broadcast));
+}
+
+Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(
+    Federation& fed, const std::vector<PartOp>& ops, const std::shared_ptr<const Bytes>& encoded) const {
+  return RunOnEachPart(fed, ops, {1, [&encoded](VarId var, size_t) { return Request::PutEncoded(var, encoded); }});
+}
+
+Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(Federation& fed,
+                                                                                const std::vector<PartOp>& ops,
+                                                                                const BroadcastPuts& broadcast) const {
+  for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast.count));
   const auto& parts = map_.parts();
   SiteRequests requests;
   const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);
@@ -395,10 +410,10 @@ Result<std::vector<Matrix>> FederatedMatrix::SumOverParts(Federation& fed, const
 Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp& op,
                                                   const std::vector<Matrix>& broadcast, int64_t extent,
                                                   std::vector<std::string> names) const {
-  FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast));
+  FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast.size()));
   const auto& parts = map_.parts();
   SiteRequests requests;
-  const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);
+  const std::vector<VarId> bvars = PutBroadcast(fed, PutsOf(broadcast), &requests);
   std::vector<FederatedPart> out;
   std::vector<std::shared_ptr<const Recipe>> recipes;
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -425,10 +440,10 @@ Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp&
 
 Result<std::vector<Matrix>> FederatedMatrix::SecureSumOverParts(Federation& fed, const std::vector<PartOp>& ops,
                                                                 const std::vector<Matrix>& broadcast) const {
-  for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast));
+  for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast.size()));
   const auto& parts = map_.parts();
   SiteRequests requests;
-  const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);
+  const std::vector<VarId> bvars = PutBroadcast(fed, PutsOf(broadcast), &requests);
   std::vector<std::map<std::string, VarId>> results(ops.size());
   for (size_t i = 0; i < parts.size(); ++i) {
     for (size_t k = 0; k < ops.size(); ++k) {

@@ -6,6 +6,7 @@
 // is gone: the federation clears them with its next batch to each site, at no extra round trip.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -106,6 +107,10 @@ class FederatedMatrix {
   // site, like a training round). Only inputs that do not fit fail the whole step.
   Result<std::vector<std::vector<Result<Matrix>>>> RunOnEachPart(Federation& fed, const std::vector<PartOp>& ops,
                                                                  const std::vector<Matrix>& broadcast = {}) const;
+  // The same with one broadcast value for every part: float parameters encoded once
+  // (EncodeFloatValue), which travel as float32, half the bytes of doubles.
+  Result<std::vector<std::vector<Result<Matrix>>>> RunOnEachPart(Federation& fed, const std::vector<PartOp>& ops,
+                                                                 const std::shared_ptr<const Bytes>& encoded) const;
 
   // RunOnParts, with each op's results summed over the parts — the aggregate of a
   // row-partitioned matrix; a secure sum per op when secure_sums(), which fails when the parts
@@ -142,10 +147,20 @@ class FederatedMatrix {
                                           size_t index, VarId broadcast_var, const Request& run) const;
   Status RequireUntransposed(const std::string& what) const;
 
+  // A step's broadcast values as puts: `count` of them (none, one for every part, or one per
+  // part), `put` making the put of value i into a variable.
+  struct BroadcastPuts {
+    size_t count = 0;
+    std::function<Request(VarId var, size_t i)> put;
+  };
+  static BroadcastPuts PutsOf(const std::vector<Matrix>& broadcast);
+  Result<std::vector<std::vector<Result<Matrix>>>> RunOnEachPart(Federation& fed, const std::vector<PartOp>& ops,
+                                                                 const BroadcastPuts& broadcast) const;
+
   // Checks that `op`'s inputs fit this matrix's parts.
-  Status CheckInputs(const PartOp& op, const std::vector<Matrix>& broadcast) const;
+  Status CheckInputs(const PartOp& op, size_t broadcast_values) const;
   // Puts the broadcast values into `requests`, returning each part's variable (0: none).
-  std::vector<VarId> PutBroadcast(Federation& fed, const std::vector<Matrix>& broadcast, SiteRequests* requests) const;
+  std::vector<VarId> PutBroadcast(Federation& fed, const BroadcastPuts& broadcast, SiteRequests* requests) const;
   static std::vector<VarId> Inputs(const PartOp& op, const FederatedPart& part, size_t index, VarId broadcast_var);
 
   // SumOverParts for secure_sums(): each op's results stay at the sites and are summed securely.

@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
   // `bench_training rounds [N]`: only N plain parameter-server rounds (60 by default, at least 2:
   // the figures leave the first out), for profiling them; `rounds N cpu` with the sites training on
   // their CPU even where they have a GPU; `rounds N secure` only the secure rounds; `rounds N both`
-  // the plain rounds and then the secure ones, with their ratio.
+  // the plain rounds and then the secure ones, with their ratio; `rounds N validate` the plain
+  // rounds, each scoring its parameters on the sites' rows as a job's held-out rows are scored.
   // `bench_training local`: only local training throughput. `bench_training aggregate`: only
   // the master's aggregation on one core and on all.
   const std::string mode = argc > 1 ? argv[1] : "";
@@ -126,7 +127,8 @@ int main(int argc, char** argv) {
   const bool rounds_only = mode == "rounds";
   const int64_t rounds = rounds_only && argc > 2 ? std::max(std::atoll(argv[2]), 2LL) : 60;
   const std::string variant = rounds_only && argc > 3 ? argv[3] : "";
-  const bool sites_on_cpu = variant == "cpu", secure_only = variant == "secure", both = variant == "both";
+  const bool sites_on_cpu = variant == "cpu", secure_only = variant == "secure", both = variant == "both",
+             validate = variant == "validate";
 
   // Local training throughput.
   if (!rounds_only) {
@@ -299,7 +301,8 @@ int main(int argc, char** argv) {
       (round == 1 ? cpu_first : cpu_last) = cpu_seconds();
       return Status::Ok();
     };
-    Result<ParameterServerResult> trained = TrainFederated(*fed, *x, *y, options);
+    Result<ParameterServerResult> trained =
+        TrainFederated(*fed, *x, *y, options, validate ? Validation{&*x, &*y} : Validation{});
     if (!trained.ok()) {
       std::fprintf(stderr, "%s\n", trained.status().ToString().c_str());
       return 1;
@@ -316,11 +319,11 @@ int main(int argc, char** argv) {
       plain_cpu = cpu_per_round;
       const double bytes = last["bytes_down"].get<double>() + last["bytes_up"].get<double>();
       std::printf(
-          "parameter-server round, %lld parameters, 4 loopback sites, one step on two rows each: median %.1f ms (min "
-          "%.1f ms), "
-          "%.1f MB down + %.1f MB up per round (float32 on the wire)\n",
-          static_cast<long long>(options.model.parameter_count()), 1000 * median, 1000 * seconds.front(),
-          last["bytes_down"].get<double>() / 1e6, last["bytes_up"].get<double>() / 1e6);
+          "parameter-server round, %lld parameters, 4 loopback sites, one step on two rows each%s: median %.1f ms "
+          "(min %.1f ms), %.1f MB down + %.1f MB up per round (float32 on the wire)\n",
+          static_cast<long long>(options.model.parameter_count()), validate ? ", then scored on those rows" : "",
+          1000 * median, 1000 * seconds.front(), last["bytes_down"].get<double>() / 1e6,
+          last["bytes_up"].get<double>() / 1e6);
       // Five processes share this machine's cores: a round takes at least its CPU time over them.
       // Of that, sealing and opening the round's bytes once each is the cipher's share at least.
       const double cipher = 2 * bytes / 1e6 / testing::AesGcmMBps(64 << 20);
