@@ -380,6 +380,50 @@ TEST_CASE("a verifier keeps a checked chain ten minutes, and never outside its c
   CHECK_MESSAGE(early.message().find("not yet valid") != std::string::npos, early.message());
 }
 
+TEST_CASE("a verifier keeps a bounded number of checked chains: the latest, not the first") {
+  TempDir dir("fedra-provision");
+  Result<CertificateAuthority> ca = CreateCertificateAuthority("test", 30);
+  Result<KeyPtr> key = GenerateKey();
+  REQUIRE(ca.ok());
+  REQUIRE(key.ok());
+  // Many certificates for one key, so that one signature verifies with each of them: more peers
+  // than a verifier keeps checks for (a federation has far fewer).
+  constexpr int kCertificates = 2000;
+  std::vector<std::string> pems;
+  for (int i = 0; i < kCertificates; ++i) {
+    Result<RequestPtr> request = CreateRequest(key->get(), "test", {Role::kSite, "s" + std::to_string(i)});
+    REQUIRE(request.ok());
+    Result<CertPtr> cert = SignLeaf(*ca, request->get(), LeafTerms{});
+    REQUIRE(cert.ok());
+    Result<std::string> pem = CertificatePem(cert->get());
+    REQUIRE(pem.ok());
+    pems.push_back(*pem);
+  }
+  const fs::path kit = dir / "kit";
+  REQUIRE(CreateNewDirectory(kit, 0700).ok());
+  REQUIRE(WriteNewFile(kit / "ca.crt", *CertificatePem(ca->cert.get()), 0644).ok());
+  REQUIRE(WriteNewFile(kit / "cert.pem", pems[0], 0644).ok());
+  REQUIRE(WriteNewFile(kit / "key.pem", *PrivateKeyPem(key->get()), 0600).ok());
+  Result<std::unique_ptr<CertificateSigner>> signer = CertificateSigner::Open(TlsFiles::InKit(kit));
+  Result<std::unique_ptr<CertificateVerifier>> verifier = CertificateVerifier::Open(kit / "ca.crt");
+  REQUIRE(signer.ok());
+  REQUIRE(verifier.ok());
+  Result<Bytes> signature = (*signer)->Sign("the text");
+  REQUIRE(signature.ok());
+  const auto verify = [&](int i) { return (*verifier)->Verify(pems[static_cast<size_t>(i)], "the text", *signature); };
+
+  for (int i = 0; i < kCertificates; ++i) {
+    Result<PeerIdentity> id = verify(i);
+    REQUIRE_MESSAGE(id.ok(), id.status().ToString());
+    REQUIRE(id->name == "s" + std::to_string(i));
+  }
+  CHECK((*verifier)->chain_checks() == kCertificates);
+  REQUIRE(verify(kCertificates - 1).ok());  // the latest check was kept
+  CHECK((*verifier)->chain_checks() == kCertificates);
+  REQUIRE(verify(0).ok());  // the first was let go: checked again
+  CHECK((*verifier)->chain_checks() == kCertificates + 1);
+}
+
 TEST_CASE("a site admits the masters on the command line and those with kits, or none with a note") {
   TempDir dir("fedra-provision");
   ProvisionRequest lonely;
