@@ -1,7 +1,5 @@
 #include "common/tls_channel.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -23,32 +21,19 @@ constexpr int kReadAheadBytes = 256 << 10;
 // OpenSSL hands each sealed record to its BIO on its own: 16 KiB per system call. A buffer in
 // front of the socket sends them sixteen at a time. Copying a record into it costs less than the
 // system call it saves: 400 MB over loopback TCP took the sender 0.35 ms of CPU a MB in 16 KiB
-// sends, 0.25 ms in 256 KiB sends with a copy into the buffer first.
+// sends, 0.25 ms in 256 KiB sends with a copy into the buffer first. (Corking the socket for a
+// large write, which had helped 16 KiB sends, no longer made a difference, and went.)
 constexpr long kWriteBufferBytes = 256 << 10;
 
 TlsChannel::BioSocket& SocketOf(BIO* bio) { return *static_cast<TlsChannel::BioSocket*>(BIO_get_data(bio)); }
 
-// A large write is corked while its records are sealed: the kernel then sends full segments, not
-// one per 16 KiB record, and the network stack's work per byte falls (100 MB gets over loopback:
-// 1,310 to 1,490 MB/s corked, 1,210 to 1,280 not, three runs each). Small writes are not corked:
-// it costs two system calls, and they go out at once anyway.
-constexpr size_t kCorkFromBytes = 64 << 10;
-
-class Cork {
- public:
-  Cork(int fd, bool on) : fd_(on ? fd : -1) { Set(1); }
-  ~Cork() { Set(0); }
-  Cork(const Cork&) = delete;
-  Cork& operator=(const Cork&) = delete;
-
- private:
-  void Set(int on) const {
-    if (fd_ >= 0) (void)setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
-  }
-  int fd_;
-};
-
 bool WouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
+
+// A failed send or receive, from the system's error (0: the stream ended).
+Status SocketError(const char* what, int e) {
+  if (e == 0 || e == ECONNRESET || e == EPIPE) return Unavailable(std::string(what) + ": connection closed by peer");
+  return Unavailable(std::string(what) + ": " + std::strerror(e));
+}
 
 // A socket BIO that sends with MSG_NOSIGNAL (a peer that has gone must fail the write, not raise
 // SIGPIPE and end the process: OpenSSL's own socket BIO calls write()), and that remembers the
@@ -125,10 +110,9 @@ TlsChannel::TlsChannel(net::ip::tcp::socket socket, SSL_CTX* context, Side side)
     return bio;
   };
   // Reads go to the socket; writes through OpenSSL's buffering BIO (BIO_f_buffer), which a
-  // Write flushes when it ends.
-  BIO* buffered = BIO_new(BIO_f_buffer());
-  BIO_set_write_buffer_size(buffered, kWriteBufferBytes);
-  SSL_set_bio(ssl_, socket_bio(), BIO_push(buffered, socket_bio()));
+  // Write flushes when it ends. Its buffer grows to kWriteBufferBytes once the handshake is
+  // done: a peer not yet authenticated holds no more than before.
+  SSL_set_bio(ssl_, socket_bio(), BIO_push(BIO_new(BIO_f_buffer()), socket_bio()));
   SSL_set_read_ahead(ssl_, 1);
   SSL_set_default_read_buffer_len(ssl_, kReadAheadBytes);
   // A partial write reports each sealed record, so a retry never re-offers a moved buffer.
@@ -158,10 +142,7 @@ net::awaitable<Status> TlsChannel::Await(int ret, Deadline deadline, Direction d
       const int e = bio_socket_.eof ? 0 : bio_socket_.error;
       ERR_clear_error();
       if (timed_out_) co_return ClosedError(what, direction);
-      if (e == 0 || e == ECONNRESET || e == EPIPE) {
-        co_return Unavailable(std::string(what) + ": connection closed by peer");
-      }
-      co_return Unavailable(std::string(what) + ": " + std::strerror(e));
+      co_return SocketError(what, e);
     }
     default: {
       const unsigned long e = ERR_peek_last_error();
@@ -222,7 +203,9 @@ void TlsChannel::Arm(Watch& watch) {
       channel->Arm(watch);  // this wait's deadline is later than the one the timer was armed for
       return;
     }
-    channel->timed_out_ = static_cast<Direction>(&watch - channel->watches_);
+    if (channel->closed_) return;  // closed already, by the other direction's deadline or on purpose
+    // A lingering close's wait ending is no missed deadline.
+    if (!channel->lingering_) channel->timed_out_ = static_cast<Direction>(&watch - channel->watches_);
     channel->Close();
   });
 }
@@ -232,7 +215,13 @@ net::awaitable<Status> TlsChannel::Handshake(Deadline deadline) {
     if (closed_) co_return ClosedError("TLS handshake", kReading);
     ERR_clear_error();
     const int ret = SSL_do_handshake(ssl_);
-    if (ret == 1) co_return Status::Ok();
+    if (ret == 1) {
+      // The handshake flushed what it wrote (else it would want to write), so resizing, which
+      // drops what the buffer holds, drops nothing.
+      BIO* buffered = SSL_get_wbio(ssl_);
+      if (BIO_wpending(buffered) == 0) BIO_set_write_buffer_size(buffered, kWriteBufferBytes);
+      co_return Status::Ok();
+    }
     const Status waited = co_await Await(ret, deadline, kReading, "TLS handshake");
     if (!waited.ok()) co_return waited;
   }
@@ -257,7 +246,6 @@ net::awaitable<Status> TlsChannel::Read(std::span<uint8_t> out, Deadline first, 
 }
 
 net::awaitable<Status> TlsChannel::Write(std::span<const uint8_t> data, Deadline deadline, Flush flush) {
-  const Cork cork(bio_socket_.fd, data.size() >= kCorkFromBytes);
   size_t sent = 0;
   while (sent < data.size()) {
     if (closed_) co_return ClosedError("writing", kWriting);
@@ -276,11 +264,7 @@ net::awaitable<Status> TlsChannel::Write(std::span<const uint8_t> data, Deadline
   for (;;) {
     if (closed_) co_return ClosedError("writing", kWriting);
     if (BIO_flush(buffered) == 1) co_return Status::Ok();
-    if (!BIO_should_retry(buffered)) {
-      const int e = bio_socket_.error;
-      if (e == 0 || e == ECONNRESET || e == EPIPE) co_return Unavailable("writing: connection closed by peer");
-      co_return Unavailable(std::string("writing: ") + std::strerror(e));
-    }
+    if (!BIO_should_retry(buffered)) co_return SocketError("writing", bio_socket_.error);
     const Status waited = co_await AwaitSocket(net::socket_base::wait_write, deadline, kWriting, "writing");
     if (!waited.ok()) co_return waited;
   }
@@ -289,6 +273,7 @@ net::awaitable<Status> TlsChannel::Write(std::span<const uint8_t> data, Deadline
 net::awaitable<void> TlsChannel::LingeringClose(Duration linger) {
   boost::system::error_code ec;
   socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  lingering_ = true;
   Watch& watch = watches_[kReading];
   StartWait(watch, DeadlineAfter(linger));
   std::array<char, 4096> sink;

@@ -3,8 +3,9 @@
 // Asio's SSL stream moves one 16 KB record per asynchronous operation through its own buffers;
 // at hundreds of megabytes a second that bookkeeping, not the cipher, was the limit. Here OpenSSL
 // reads and writes the socket itself: reads run ahead into a large buffer (many records per
-// system call), writes go out as the records are sealed, and Asio is only asked to wait until the
-// socket is ready. Every wait has a deadline; a missed deadline closes the connection.
+// system call), sealed records collect in a 256 KiB buffer that each Write flushes (many records
+// per system call again), and Asio is only asked to wait until the socket is ready. Every wait
+// has a deadline; a missed deadline closes the connection, and says whose it was.
 //
 // All calls must come from the socket's executor (a strand). One read and one write may be in
 // progress at once (a reader and a writer coroutine); OpenSSL never runs on two threads at once.
@@ -112,6 +113,7 @@ class TlsChannel {
   Watch watches_[2];  // one per direction: a reader and a writer wait independently
   bool closed_ = false;
   std::optional<Direction> timed_out_;  // the direction whose deadline closed the channel
+  bool lingering_ = false;              // in LingeringClose: its wait's end is no missed deadline
   // Timer handlers hold it weakly: one already queued when the channel goes finds it gone.
   std::shared_ptr<TlsChannel*> alive_ = std::make_shared<TlsChannel*>(this);
 };

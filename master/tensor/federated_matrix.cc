@@ -317,17 +317,18 @@ Result<std::vector<std::vector<Matrix>>> FederatedMatrix::RunOnParts(Federation&
 
 Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(
     Federation& fed, const std::vector<PartOp>& ops, const std::vector<Matrix>& broadcast) const {
-  return RunOnEachPart(fed, ops, PutsOf(broadcast));
+  return RunWithPuts(fed, ops, PutsOf(broadcast));
 }
 
 Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(
     Federation& fed, const std::vector<PartOp>& ops, const std::shared_ptr<const Bytes>& encoded) const {
-  return RunOnEachPart(fed, ops, {1, [&encoded](VarId var, size_t) { return Request::PutEncoded(var, encoded); }});
+  if (!encoded) return InvalidArgument("no encoded broadcast value given");
+  return RunWithPuts(fed, ops, {1, [encoded](VarId var, size_t) { return Request::PutEncoded(var, encoded); }});
 }
 
-Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(Federation& fed,
-                                                                                const std::vector<PartOp>& ops,
-                                                                                const BroadcastPuts& broadcast) const {
+Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunWithPuts(Federation& fed,
+                                                                              const std::vector<PartOp>& ops,
+                                                                              const BroadcastPuts& broadcast) const {
   for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast.count));
   const auto& parts = map_.parts();
   SiteRequests requests;

@@ -153,9 +153,11 @@ class FederatedMatrix {
     size_t count = 0;
     std::function<Request(VarId var, size_t i)> put;
   };
+  // The puts of `broadcast`, which they borrow: use them while it lives.
   static BroadcastPuts PutsOf(const std::vector<Matrix>& broadcast);
-  Result<std::vector<std::vector<Result<Matrix>>>> RunOnEachPart(Federation& fed, const std::vector<PartOp>& ops,
-                                                                 const BroadcastPuts& broadcast) const;
+  // RunOnEachPart, with the broadcast values as puts.
+  Result<std::vector<std::vector<Result<Matrix>>>> RunWithPuts(Federation& fed, const std::vector<PartOp>& ops,
+                                                               const BroadcastPuts& broadcast) const;
 
   // Checks that `op`'s inputs fit this matrix's parts.
   Status CheckInputs(const PartOp& op, size_t broadcast_values) const;
