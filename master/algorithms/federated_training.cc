@@ -10,13 +10,17 @@ namespace fedra {
 namespace {
 
 // Loss and accuracy of `params` on the validation rows of the sites that answer. The parameters
-// go as float32, as to training: the sites score in float32.
-Result<nlohmann::json> Validate(Federation& fed, const Validation& v, const ModelSpec& model,
-                                const Eigen::VectorXf& params) {
+// go as float32, as to training (the sites score in float32), and stay at the sites: they are
+// the next round's, which trains from them there.
+Result<nlohmann::json> Validate(Federation& fed, FederationRunner& runner, const Validation& v, const ModelSpec& model,
+                                const std::shared_ptr<const Eigen::VectorXf>& params) {
   const FederatedMatrix::PartOp op{EvalModelParams{model}, v.y, true};
-  FEDRA_ASSIGN_OR_RETURN(auto per_part, v.x->RunOnEachPart(fed, {op}, EncodeFloatValue(params)));
+  std::map<std::string, VarId> kept;
+  auto per_part = v.x->RunOnEachPart(fed, {op}, runner.EncodedParameters(params), &kept);
+  runner.Stage(params, std::move(kept));
+  if (!per_part.ok()) return per_part.status();
   double loss = 0, correct = 0, rows = 0;
-  for (const Result<Matrix>& r : per_part[0]) {
+  for (const Result<Matrix>& r : (*per_part)[0]) {
     if (!r.ok()) {
       if (SitsOut(r.status())) continue;
       return r.status();
@@ -191,7 +195,9 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
     };
   }
   if (validation.x) {
-    ps.validate = [&](const Eigen::VectorXf& params) { return Validate(fed, validation, options.model, params); };
+    ps.validate = [&](const std::shared_ptr<const Eigen::VectorXf>& params) {
+      return Validate(fed, *runner, validation, options.model, params);
+    };
   }
   FEDRA_ASSIGN_OR_RETURN(auto strategy, MakeStrategy(options.strategy, runner->sites()));
   const Eigen::VectorXf initial = InitialParameters(options.model, options.seed);

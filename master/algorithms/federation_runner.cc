@@ -58,6 +58,7 @@ FederationRunner::~FederationRunner() {
       fed_.Release(p.site, v);
     }
   }
+  for (const auto& [site, var] : staged_) Unstage(site, var);
 }
 
 Status FederationRunner::Join(Part& part) {
@@ -123,13 +124,45 @@ FinishedWork FederationRunner::Next() {
   return f;
 }
 
-std::shared_ptr<const Bytes> FederationRunner::EncodedParameters(const SiteWork& work) {
+std::shared_ptr<const Bytes> FederationRunner::EncodedParameters(
+    const std::shared_ptr<const Eigen::VectorXf>& parameters) {
   std::lock_guard lock(encoded_mu_);
-  if (encoded_version_ != work.version) {
-    encoded_ = EncodeFloatValue(*work.parameters);
-    encoded_version_ = work.version;
+  if (encoded_for_ != parameters) {
+    encoded_ = EncodeFloatValue(*parameters);
+    encoded_for_ = parameters;  // held, so that no later version can have its address
   }
   return encoded_;
+}
+
+void FederationRunner::Stage(std::shared_ptr<const Eigen::VectorXf> parameters, std::map<std::string, VarId> vars) {
+  const std::shared_ptr<const Bytes> encoded = EncodedParameters(parameters);
+  // Like the data, they are made again at a site that restarts before its work takes them.
+  for (const auto& [site, var] : vars) {
+    auto recipe = std::make_shared<Recipe>();
+    recipe->var = var;
+    recipe->steps = {Request::PutEncoded(var, encoded)};
+    recipe->what = "the model's parameters";
+    fed_.recipes()->Add(site, std::move(recipe));
+  }
+  std::lock_guard lock(staged_mu_);
+  for (const auto& [site, var] : staged_) Unstage(site, var);  // no work took them
+  staged_ = std::move(vars);
+  staged_for_ = std::move(parameters);
+}
+
+VarId FederationRunner::TakeStaged(const std::string& site, const SiteWork& work) {
+  std::lock_guard lock(staged_mu_);
+  if (staged_for_ != work.parameters) return 0;
+  const auto it = staged_.find(site);
+  if (it == staged_.end()) return 0;
+  const VarId var = it->second;
+  staged_.erase(it);
+  return var;
+}
+
+void FederationRunner::Unstage(const std::string& site, VarId var) {
+  fed_.recipes()->Remove(site, var);
+  fed_.Release(site, var);
 }
 
 Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
@@ -146,15 +179,19 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   }
   if (spec_.secure) return WorkSecurely(part, work, train);
   const Eigen::Index n = work.parameters->size();
-  const VarId params = fed_.NewVarId(), update = fed_.NewVarId();
+  // The parameters are at the site already when the last round's validation put them there.
+  VarId params = TakeStaged(part.site, work);
+  const bool staged = params != 0;
+  if (!staged) params = fed_.NewVarId();
+  const VarId update = fed_.NewVarId();
   const VarId residual = spec_.compression.lossy() ? fed_.NewVarId() : 0;
   std::vector<VarId> pack_inputs = {update};
   if (part.residual != 0) pack_inputs.push_back(part.residual);
   std::vector<VarId> done = {params, update};
   if (part.residual != 0) done.push_back(part.residual);
   std::vector<Request> requests;
-  const std::shared_ptr<const Bytes> encoded = EncodedParameters(work);
-  requests.push_back(Request::PutEncoded(params, encoded));
+  const std::shared_ptr<const Bytes> encoded = EncodedParameters(work.parameters);
+  if (!staged) requests.push_back(Request::PutEncoded(params, encoded));
   requests.push_back(Request::Run(update, train, {part.x, part.y, params}));
   requests.push_back(Request::Run(residual, PackUpdateParams{kTrainingStats, spec_.compression}, pack_inputs,
                                   /*return_value=*/true));
@@ -162,6 +199,8 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   SiteRequests batch;
   batch[part.site] = std::move(requests);  // moved, not copied: the parameters are megabytes
   SiteResponses responses = fed_.Call(batch);
+  // Kept until the batch is done, so that a site that restarted before it gets them again first.
+  if (staged) fed_.recipes()->Remove(part.site, params);
   Result<std::vector<Response>>& result = responses.at(part.site);
   const std::string where = "site '" + part.site + "'";
   if (!result.ok()) {
@@ -181,7 +220,7 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
       return r.status.WithContext(where);
     }
   }
-  const Response& packed = (*result)[2];
+  const Response& packed = (*result)[staged ? 1 : 2];
   FEDRA_ASSIGN_OR_RETURN(UnpackedUpdate unpacked, UnpackUpdate(packed.packed, n));
   if (unpacked.stats.size() != kTrainingStats) return DataLoss(where + ": the update lacks its statistics");
   SiteUpdate u;
@@ -190,21 +229,26 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   u.correct = unpacked.stats[kCorrect];
   u.rows = unpacked.stats[kRowsTrained];
   u.epoch = static_cast<int>(unpacked.stats[kLastEpoch]);
-  u.bytes_down = encoded->size();
+  u.bytes_down = encoded->size();  // sent with this batch, or for the validation before it
   u.bytes_up = packed.packed.size();
   return u;
 }
 
 Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& work, const TrainLocalParams& train) {
-  const VarId params = fed_.NewVarId(), update = fed_.NewVarId(), held = fed_.NewVarId();
-  const std::shared_ptr<const Bytes> encoded = EncodedParameters(work);
+  VarId params = TakeStaged(part.site, work);
+  const bool staged = params != 0;
+  if (!staged) params = fed_.NewVarId();
+  const VarId update = fed_.NewVarId(), held = fed_.NewVarId();
+  const std::shared_ptr<const Bytes> encoded = EncodedParameters(work.parameters);
   SiteRequests batch;
-  batch[part.site] = {
-      Request::PutEncoded(params, encoded), Request::Run(update, train, {part.x, part.y, params}),
-      Request::Run(held, WeighUpdateParams{kTrainingStats, !spec_.secure_sum.dp.enabled(), spec_.secure_scale},
-                   {update}),
-      Request::Release({params, update})};
+  std::vector<Request>& requests = batch[part.site];
+  if (!staged) requests.push_back(Request::PutEncoded(params, encoded));
+  requests.push_back(Request::Run(update, train, {part.x, part.y, params}));
+  requests.push_back(Request::Run(
+      held, WeighUpdateParams{kTrainingStats, !spec_.secure_sum.dp.enabled(), spec_.secure_scale}, {update}));
+  requests.push_back(Request::Release({params, update}));
   SiteResponses responses = fed_.Call(batch);
+  if (staged) fed_.recipes()->Remove(part.site, params);  // as in Work
   Result<std::vector<Response>>& result = responses.at(part.site);
   Status status = result.ok() ? Status::Ok() : result.status();
   for (size_t i = 0; status.ok() && i < result->size(); ++i)

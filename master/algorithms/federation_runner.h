@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -59,6 +60,12 @@ class FederationRunner final : public SiteRunner {
   // The round's updates (held at their sites) summed securely: FedAvg's weighted mean, or with
   // DP the mean of the clipped, noised updates. The held variables are released.
   Result<SecureRound> SecureAggregate(const std::vector<ArrivedUpdate>& round);
+  // `parameters` encoded as float32, once per model version for every site's batch.
+  std::shared_ptr<const Bytes> EncodedParameters(const std::shared_ptr<const Eigen::VectorXf>& parameters);
+  // `parameters` are at these sites already, in these variables (put by a validation): the next
+  // work on the same parameters at one of them trains from its variable instead of putting them
+  // again, and releases it. What was staged before and not taken is released.
+  void Stage(std::shared_ptr<const Eigen::VectorXf> parameters, std::map<std::string, VarId> vars);
 
  private:
   struct Part {
@@ -79,8 +86,11 @@ class FederationRunner final : public SiteRunner {
   Result<SiteUpdate> WorkSecurely(Part& part, const SiteWork& work, const TrainLocalParams& train);
   // Makes a late site's features and labels at it.
   Status Join(Part& part);
-  // The parameters of `work`, encoded once per model version for every site's batch.
-  std::shared_ptr<const Bytes> EncodedParameters(const SiteWork& work);
+  // A variable of the parameters staged at `site` for `work`, or 0. The work that takes it
+  // releases it, and removes its recipe once its batch is done.
+  VarId TakeStaged(const std::string& site, const SiteWork& work);
+  // Lets go of a staged variable no work took.
+  void Unstage(const std::string& site, VarId var);
 
   Federation& fed_;
   std::vector<Part> parts_;
@@ -91,8 +101,11 @@ class FederationRunner final : public SiteRunner {
   std::condition_variable finished_cv_;
   std::deque<FinishedWork> finished_;
   std::mutex encoded_mu_;
-  int64_t encoded_version_ = -1;
+  std::shared_ptr<const Eigen::VectorXf> encoded_for_;
   std::shared_ptr<const Bytes> encoded_;
+  std::mutex staged_mu_;
+  std::shared_ptr<const Eigen::VectorXf> staged_for_;
+  std::map<std::string, VarId> staged_;
 };
 
 }  // namespace fedra

@@ -279,7 +279,7 @@ class Server {
     if (!log_.late.empty()) r["late"] = log_.late;
     if (!log_.rejoined.empty()) r["rejoined"] = log_.rejoined;
     if (options_.validate) {
-      Result<nlohmann::json> scored = options_.validate(*params_);
+      Result<nlohmann::json> scored = options_.validate(params_);
       if (!scored.ok()) {
         failure_ = scored.status().WithContext("round " + std::to_string(round) + ": validation");
         return;

@@ -52,8 +52,10 @@ struct ParameterServerOptions {
   std::vector<double> site_shares;
   bool gradients = false;  // updates are accrued gradients rather than model deltas
   bool accuracy = false;   // report accuracy (softmax models)
-  // Extra metrics of the model after each round (validation loss), merged into its record.
-  std::function<Result<nlohmann::json>(const Eigen::VectorXf&)> validate;
+  // Extra metrics of the model after each round (validation loss), merged into its record. It is
+  // given the parameters as the next round's work will be (the same object), so that what it
+  // sends the sites can serve that work too.
+  std::function<Result<nlohmann::json>(const std::shared_ptr<const Eigen::VectorXf>&)> validate;
   IterationHook on_iteration;
   // Set: every synchronous round is one secure sum of the round's updates, which stay at the
   // sites (SiteUpdate::held); per-site statistics are then never seen.

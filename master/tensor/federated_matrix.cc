@@ -321,14 +321,15 @@ Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(
 }
 
 Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunOnEachPart(
-    Federation& fed, const std::vector<PartOp>& ops, const std::shared_ptr<const Bytes>& encoded) const {
+    Federation& fed, const std::vector<PartOp>& ops, const std::shared_ptr<const Bytes>& encoded,
+    std::map<std::string, VarId>* kept) const {
   if (!encoded) return InvalidArgument("no encoded broadcast value given");
-  return RunWithPuts(fed, ops, {1, [encoded](VarId var, size_t) { return Request::PutEncoded(var, encoded); }});
+  return RunWithPuts(fed, ops, {1, [encoded](VarId var, size_t) { return Request::PutEncoded(var, encoded); }}, kept);
 }
 
-Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunWithPuts(Federation& fed,
-                                                                              const std::vector<PartOp>& ops,
-                                                                              const BroadcastPuts& broadcast) const {
+Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunWithPuts(
+    Federation& fed, const std::vector<PartOp>& ops, const BroadcastPuts& broadcast,
+    std::map<std::string, VarId>* kept) const {
   for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast.count));
   const auto& parts = map_.parts();
   SiteRequests requests;
@@ -348,7 +349,7 @@ Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunWithPuts(Fe
   for (auto& [site, vars] : to_clear) {
     std::sort(vars.begin(), vars.end());
     vars.erase(std::unique(vars.begin(), vars.end()), vars.end());
-    requests[site].push_back(Request::Clear(vars));
+    if (!kept) requests[site].push_back(Request::Clear(vars));
   }
 
   SiteResponses responses = fed.Call(requests);
@@ -361,6 +362,17 @@ Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunWithPuts(Fe
     }
     for (size_t i = 0; i < next[site] && i < result->size(); ++i) {
       if (!(*result)[i].status.ok()) site_failed[site] = (*result)[i].status.WithContext("site '" + site + "'");
+    }
+  }
+  if (kept) {
+    // One variable a site (the broadcast is one value): kept where the site took it, released
+    // (in case it did) where it failed.
+    for (const auto& [site, vars] : to_clear) {
+      if (site_failed.contains(site)) {
+        fed.Release(site, vars.front());
+      } else {
+        (*kept)[site] = vars.front();
+      }
     }
   }
   std::vector<std::vector<Result<Matrix>>> results(ops.size());

@@ -108,9 +108,12 @@ class FederatedMatrix {
   Result<std::vector<std::vector<Result<Matrix>>>> RunOnEachPart(Federation& fed, const std::vector<PartOp>& ops,
                                                                  const std::vector<Matrix>& broadcast = {}) const;
   // The same with one broadcast value for every part: float parameters encoded once
-  // (EncodeFloatValue), which travel as float32, half the bytes of doubles.
+  // (EncodeFloatValue), which travel as float32, half the bytes of doubles. With `kept`, the value
+  // stays at each site that took it, in the variable `kept` names for the site, for the caller to
+  // use and release, rather than being cleared after the ops.
   Result<std::vector<std::vector<Result<Matrix>>>> RunOnEachPart(Federation& fed, const std::vector<PartOp>& ops,
-                                                                 const std::shared_ptr<const Bytes>& encoded) const;
+                                                                 const std::shared_ptr<const Bytes>& encoded,
+                                                                 std::map<std::string, VarId>* kept = nullptr) const;
 
   // RunOnParts, with each op's results summed over the parts — the aggregate of a
   // row-partitioned matrix; a secure sum per op when secure_sums(), which fails when the parts
@@ -157,7 +160,8 @@ class FederatedMatrix {
   static BroadcastPuts PutsOf(const std::vector<Matrix>& broadcast);
   // RunOnEachPart, with the broadcast values as puts.
   Result<std::vector<std::vector<Result<Matrix>>>> RunWithPuts(Federation& fed, const std::vector<PartOp>& ops,
-                                                               const BroadcastPuts& broadcast) const;
+                                                               const BroadcastPuts& broadcast,
+                                                               std::map<std::string, VarId>* kept = nullptr) const;
 
   // Checks that `op`'s inputs fit this matrix's parts.
   Status CheckInputs(const PartOp& op, size_t broadcast_values) const;

@@ -427,4 +427,38 @@ TEST_CASE("nn with a held-out split scores every round on rows it never trains o
         doctest::Approx(s.loss_sum / static_cast<double>(s.rows)).epsilon(1e-4));
 }
 
+TEST_CASE("a site that restarts after a round's validation trains on: the parameters it was sent are made again") {
+  // The validation leaves each round's parameters at the sites for the next round to train from;
+  // site b loses them when it restarts in between, and the master must put them again.
+  const Matrix pooled = TwoBlobs(400, 21, 0.6, 1.5);
+  testing::TempDir dir;
+  testing::LocalFederation local(dir.path(), {"a", "b"});
+  local.AddSplitCsvDataset("d", pooled, {150, 250}, {"u", "v", "cls"}, "public");
+  local.StartAll();
+  auto fed = local.Connect();
+  Result<JobSpec> spec = ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "nn",
+      "data": {"dataset": "d", "label": "cls", "holdout": {"fraction": 0.25, "seed": 3}},
+      "model": {"hidden": [6], "activation": "tanh"}, "optimizer": {"name": "adam", "lr": 0.05},
+      "ps": {"epochs": 4, "batch_size": 16}})"),
+                                      "job.json");
+  REQUIRE_MESSAGE(spec.ok(), spec.status().ToString());
+  IterationHook restart = [&](int round, const IterationMetrics&) -> Status {
+    if (round == 2) {
+      local.process("b").Signal(SIGKILL);
+      REQUIRE(local.process("b").Wait(std::chrono::seconds(10)).has_value());
+      local.Start("b");
+    }
+    return Status::Ok();
+  };
+  Result<nlohmann::json> result = RunJob(*fed, *spec, restart);
+  REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+  const nlohmann::json& rounds = (*result)["rounds"];
+  REQUIRE(rounds.size() == 4);
+  for (const auto& round : rounds) {
+    CHECK(round.contains("val_accuracy"));
+    CHECK_MESSAGE(round["sites"].contains("b"), round.dump());
+  }
+  CHECK(fed->restarts("b") == 1);
+}
+
 }  // namespace fedra
