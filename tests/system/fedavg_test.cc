@@ -388,20 +388,38 @@ TEST_CASE("every strategy trains through real sites, and a site killed mid-job s
   }
 }
 
-TEST_CASE("nn with a held-out split scores every round on rows it never trains on") {
+namespace {
+
+// Two sites with 150 and 250 rows of two blobs (public data), and an nn job of `epochs` rounds
+// that holds a quarter of the rows out and scores every round on them.
+struct HeldOutJob {
+  explicit HeldOutJob(int epochs) {
+    local.AddSplitCsvDataset("d", pooled, {150, 250}, {"u", "v", "cls"}, "public");
+    local.StartAll();
+    fed = local.Connect();
+    Result<JobSpec> parsed = ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "nn",
+        "data": {"dataset": "d", "label": "cls", "holdout": {"fraction": 0.25, "seed": 3}},
+        "model": {"hidden": [6], "activation": "tanh"}, "optimizer": {"name": "adam", "lr": 0.05},
+        "ps": {"epochs": )" + std::to_string(epochs) + R"(, "batch_size": 16}})"),
+                                          "job.json");
+    REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
+    spec = *parsed;
+  }
+
   const Matrix pooled = TwoBlobs(400, 21, 0.6, 1.5);
   testing::TempDir dir;
-  testing::LocalFederation local(dir.path(), {"a", "b"});
-  local.AddSplitCsvDataset("d", pooled, {150, 250}, {"u", "v", "cls"}, "public");
-  local.StartAll();
-  auto fed = local.Connect();
-  Result<JobSpec> spec = ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "nn",
-      "data": {"dataset": "d", "label": "cls", "holdout": {"fraction": 0.25, "seed": 3}},
-      "model": {"hidden": [6], "activation": "tanh"}, "optimizer": {"name": "adam", "lr": 0.05},
-      "ps": {"epochs": 5, "batch_size": 16}})"),
-                                      "job.json");
-  REQUIRE_MESSAGE(spec.ok(), spec.status().ToString());
-  Result<nlohmann::json> result = RunJob(*fed, *spec);
+  testing::LocalFederation local{dir.path(), {"a", "b"}};
+  std::unique_ptr<Federation> fed;
+  JobSpec spec;
+};
+
+}  // namespace
+
+TEST_CASE("nn with a held-out split scores every round on rows it never trains on") {
+  HeldOutJob job(5);
+  auto& fed = job.fed;
+  const Matrix& pooled = job.pooled;
+  Result<nlohmann::json> result = RunJob(*fed, job.spec);
   REQUIRE_MESSAGE(result.ok(), result.status().ToString());
   for (const auto& round : (*result)["rounds"]) CHECK(round.contains("val_accuracy"));
 
@@ -430,18 +448,8 @@ TEST_CASE("nn with a held-out split scores every round on rows it never trains o
 TEST_CASE("a site that restarts after a round's validation trains on: the parameters it was sent are made again") {
   // The validation leaves each round's parameters at the sites for the next round to train from;
   // site b loses them when it restarts in between, and the master must put them again.
-  const Matrix pooled = TwoBlobs(400, 21, 0.6, 1.5);
-  testing::TempDir dir;
-  testing::LocalFederation local(dir.path(), {"a", "b"});
-  local.AddSplitCsvDataset("d", pooled, {150, 250}, {"u", "v", "cls"}, "public");
-  local.StartAll();
-  auto fed = local.Connect();
-  Result<JobSpec> spec = ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "nn",
-      "data": {"dataset": "d", "label": "cls", "holdout": {"fraction": 0.25, "seed": 3}},
-      "model": {"hidden": [6], "activation": "tanh"}, "optimizer": {"name": "adam", "lr": 0.05},
-      "ps": {"epochs": 4, "batch_size": 16}})"),
-                                      "job.json");
-  REQUIRE_MESSAGE(spec.ok(), spec.status().ToString());
+  HeldOutJob job(4);
+  testing::LocalFederation& local = job.local;
   IterationHook restart = [&](int round, const IterationMetrics&) -> Status {
     if (round == 2) {
       local.process("b").Signal(SIGKILL);
@@ -450,7 +458,7 @@ TEST_CASE("a site that restarts after a round's validation trains on: the parame
     }
     return Status::Ok();
   };
-  Result<nlohmann::json> result = RunJob(*fed, *spec, restart);
+  Result<nlohmann::json> result = RunJob(*job.fed, job.spec, restart);
   REQUIRE_MESSAGE(result.ok(), result.status().ToString());
   const nlohmann::json& rounds = (*result)["rounds"];
   REQUIRE(rounds.size() == 4);
@@ -458,7 +466,7 @@ TEST_CASE("a site that restarts after a round's validation trains on: the parame
     CHECK(round.contains("val_accuracy"));
     CHECK_MESSAGE(round["sites"].contains("b"), round.dump());
   }
-  CHECK(fed->restarts("b") == 1);
+  CHECK(job.fed->restarts("b") == 1);
 }
 
 }  // namespace fedra
