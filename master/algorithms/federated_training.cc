@@ -12,15 +12,12 @@ namespace {
 // Loss and accuracy of `params` on the validation rows of the sites that answer. The parameters
 // go as float32, as to training (the sites score in float32), and stay at the sites: they are
 // the next round's, which trains from them there.
-Result<nlohmann::json> Validate(Federation& fed, FederationRunner& runner, const Validation& v, const ModelSpec& model,
+Result<nlohmann::json> Validate(FederationRunner& runner, const Validation& v, const ModelSpec& model,
                                 const std::shared_ptr<const Eigen::VectorXf>& params) {
   const FederatedMatrix::PartOp op{EvalModelParams{model}, v.y, true};
-  std::map<std::string, VarId> kept;
-  auto per_part = v.x->RunOnEachPart(fed, {op}, runner.EncodedParameters(params), &kept);
-  runner.Stage(params, std::move(kept));
-  if (!per_part.ok()) return per_part.status();
+  FEDRA_ASSIGN_OR_RETURN(auto per_part, runner.RunWithParameters(*v.x, op, params));
   double loss = 0, correct = 0, rows = 0;
-  for (const Result<Matrix>& r : (*per_part)[0]) {
+  for (const Result<Matrix>& r : per_part[0]) {
     if (!r.ok()) {
       if (SitsOut(r.status())) continue;
       return r.status();
@@ -196,7 +193,7 @@ Result<ParameterServerResult> TrainFederated(Federation& fed, const FederatedMat
   }
   if (validation.x) {
     ps.validate = [&](const std::shared_ptr<const Eigen::VectorXf>& params) {
-      return Validate(fed, *runner, validation, options.model, params);
+      return Validate(*runner, validation, options.model, params);
     };
   }
   FEDRA_ASSIGN_OR_RETURN(auto strategy, MakeStrategy(options.strategy, runner->sites()));

@@ -58,7 +58,7 @@ FederationRunner::~FederationRunner() {
       fed_.Release(p.site, v);
     }
   }
-  for (const auto& [site, var] : staged_) Unstage(site, var);
+  for (const auto& [site, s] : staged_) Unstage(site, s.var);
 }
 
 Status FederationRunner::Join(Part& part) {
@@ -134,30 +134,47 @@ std::shared_ptr<const Bytes> FederationRunner::EncodedParameters(
   return encoded_;
 }
 
-void FederationRunner::Stage(std::shared_ptr<const Eigen::VectorXf> parameters, std::map<std::string, VarId> vars) {
+Result<std::vector<std::vector<Result<Matrix>>>> FederationRunner::RunWithParameters(
+    const FederatedMatrix& x, const FederatedMatrix::PartOp& op,
+    const std::shared_ptr<const Eigen::VectorXf>& parameters) {
+  // Counted before the puts: a site seen to restart after them has lost them.
+  std::map<std::string, uint64_t> restarts;
+  for (const Part& p : parts_) restarts[p.site] = fed_.restarts(p.site);
   const std::shared_ptr<const Bytes> encoded = EncodedParameters(parameters);
-  // Like the data, they are made again at a site that restarts before its work takes them.
-  for (const auto& [site, var] : vars) {
+  std::map<std::string, VarId> kept;
+  auto per_part = x.RunOnEachPart(fed_, {op}, encoded, &kept);
+  std::map<std::string, Staged> staged;
+  for (const auto& [site, var] : kept) {
+    const auto before = restarts.find(site);
+    if (before == restarts.end()) {  // a site that trains nothing here
+      fed_.Release(site, var);
+      continue;
+    }
+    // Like the data, made again at a site that restarts before its work is done with them.
     auto recipe = std::make_shared<Recipe>();
     recipe->var = var;
     recipe->steps = {Request::PutEncoded(var, encoded)};
     recipe->what = "the model's parameters";
     fed_.recipes()->Add(site, std::move(recipe));
+    staged[site] = Staged{var, before->second};
   }
   std::lock_guard lock(staged_mu_);
-  for (const auto& [site, var] : staged_) Unstage(site, var);  // no work took them
-  staged_ = std::move(vars);
-  staged_for_ = std::move(parameters);
+  for (const auto& [site, s] : staged_) Unstage(site, s.var);  // no work took them
+  staged_ = std::move(staged);
+  staged_for_ = parameters;
+  return per_part;
 }
 
-VarId FederationRunner::TakeStaged(const std::string& site, const SiteWork& work) {
+FederationRunner::ParametersVar FederationRunner::ParametersAt(const std::string& site, const SiteWork& work) {
   std::lock_guard lock(staged_mu_);
-  if (staged_for_ != work.parameters) return 0;
   const auto it = staged_.find(site);
-  if (it == staged_.end()) return 0;
-  const VarId var = it->second;
-  staged_.erase(it);
-  return var;
+  if (it != staged_.end() && staged_for_ == work.parameters) {
+    const Staged s = it->second;
+    staged_.erase(it);
+    if (fed_.restarts(site) == s.restarts) return {s.var, true};
+    Unstage(site, s.var);  // the site restarted since they were put: put them again
+  }
+  return {fed_.NewVarId(), false};
 }
 
 void FederationRunner::Unstage(const std::string& site, VarId var) {
@@ -180,9 +197,7 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   if (spec_.secure) return WorkSecurely(part, work, train);
   const Eigen::Index n = work.parameters->size();
   // The parameters are at the site already when the last round's validation put them there.
-  VarId params = TakeStaged(part.site, work);
-  const bool staged = params != 0;
-  if (!staged) params = fed_.NewVarId();
+  const auto [params, staged] = ParametersAt(part.site, work);
   const VarId update = fed_.NewVarId();
   const VarId residual = spec_.compression.lossy() ? fed_.NewVarId() : 0;
   std::vector<VarId> pack_inputs = {update};
@@ -199,8 +214,9 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   SiteRequests batch;
   batch[part.site] = std::move(requests);  // moved, not copied: the parameters are megabytes
   SiteResponses responses = fed_.Call(batch);
-  // Kept until the batch is done, so that a site that restarted before it gets them again first.
-  if (staged) fed_.recipes()->Remove(part.site, params);
+  // Kept until the batch is done, so that a site that restarted before it gets them again first;
+  // released once more, in case a restore made them anew after the batch released them.
+  if (staged) Unstage(part.site, params);
   Result<std::vector<Response>>& result = responses.at(part.site);
   const std::string where = "site '" + part.site + "'";
   if (!result.ok()) {
@@ -235,9 +251,7 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
 }
 
 Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& work, const TrainLocalParams& train) {
-  VarId params = TakeStaged(part.site, work);
-  const bool staged = params != 0;
-  if (!staged) params = fed_.NewVarId();
+  const auto [params, staged] = ParametersAt(part.site, work);
   const VarId update = fed_.NewVarId(), held = fed_.NewVarId();
   const std::shared_ptr<const Bytes> encoded = EncodedParameters(work.parameters);
   SiteRequests batch;
@@ -248,7 +262,7 @@ Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& wo
       held, WeighUpdateParams{kTrainingStats, !spec_.secure_sum.dp.enabled(), spec_.secure_scale}, {update}));
   requests.push_back(Request::Release({params, update}));
   SiteResponses responses = fed_.Call(batch);
-  if (staged) fed_.recipes()->Remove(part.site, params);  // as in Work
+  if (staged) Unstage(part.site, params);  // as in Work
   Result<std::vector<Response>>& result = responses.at(part.site);
   Status status = result.ok() ? Status::Ok() : result.status();
   for (size_t i = 0; status.ok() && i < result->size(); ++i)

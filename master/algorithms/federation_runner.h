@@ -1,7 +1,7 @@
 // The parameter server's sites over the network: one piece of work is one request batch to the
-// site holding a part of the training data (put the parameters as floats, train, pack the
-// update, clear), sent from its own thread so that sites work in parallel and finish in any
-// order.
+// site holding a part of the training data (put the parameters as floats, unless a validation
+// left them there; train, pack the update, clear), sent from its own thread so that sites work
+// in parallel and finish in any order.
 #pragma once
 
 #include <chrono>
@@ -60,12 +60,13 @@ class FederationRunner final : public SiteRunner {
   // The round's updates (held at their sites) summed securely: FedAvg's weighted mean, or with
   // DP the mean of the clipped, noised updates. The held variables are released.
   Result<SecureRound> SecureAggregate(const std::vector<ArrivedUpdate>& round);
-  // `parameters` encoded as float32, once per model version for every site's batch.
-  std::shared_ptr<const Bytes> EncodedParameters(const std::shared_ptr<const Eigen::VectorXf>& parameters);
-  // `parameters` are at these sites already, in these variables (put by a validation): the next
-  // work on the same parameters at one of them trains from its variable instead of putting them
-  // again, and releases it. What was staged before and not taken is released.
-  void Stage(std::shared_ptr<const Eigen::VectorXf> parameters, std::map<std::string, VarId> vars);
+  // Runs `op` on every part of `x` with `parameters` as its broadcast, and keeps them at each
+  // training site that took them: the next work on these same parameters there trains from them
+  // instead of putting them again (a validation scores the next round's parameters). What the
+  // last call kept and no work took is released.
+  Result<std::vector<std::vector<Result<Matrix>>>> RunWithParameters(
+      const FederatedMatrix& x, const FederatedMatrix::PartOp& op,
+      const std::shared_ptr<const Eigen::VectorXf>& parameters);
 
  private:
   struct Part {
@@ -86,10 +87,21 @@ class FederationRunner final : public SiteRunner {
   Result<SiteUpdate> WorkSecurely(Part& part, const SiteWork& work, const TrainLocalParams& train);
   // Makes a late site's features and labels at it.
   Status Join(Part& part);
-  // A variable of the parameters staged at `site` for `work`, or 0. The work that takes it
-  // releases it, and removes its recipe once its batch is done.
-  VarId TakeStaged(const std::string& site, const SiteWork& work);
-  // Lets go of a staged variable no work took.
+  // The parameters encoded as float32, once per model version for every batch.
+  std::shared_ptr<const Bytes> EncodedParameters(const std::shared_ptr<const Eigen::VectorXf>& parameters);
+  // Parameters kept at a site, and its restarts when they were put.
+  struct Staged {
+    VarId var = 0;
+    uint64_t restarts = 0;
+  };
+  // The variable `work` trains from at `site`: the staged one (the work's batch uses it; the work
+  // then Unstages it), or a new one to put the parameters in.
+  struct ParametersVar {
+    VarId var = 0;
+    bool staged = false;
+  };
+  ParametersVar ParametersAt(const std::string& site, const SiteWork& work);
+  // Lets go of a staged variable: its recipe, and the variable.
   void Unstage(const std::string& site, VarId var);
 
   Federation& fed_;
@@ -105,7 +117,7 @@ class FederationRunner final : public SiteRunner {
   std::shared_ptr<const Bytes> encoded_;
   std::mutex staged_mu_;
   std::shared_ptr<const Eigen::VectorXf> staged_for_;
-  std::map<std::string, VarId> staged_;
+  std::map<std::string, Staged> staged_;
 };
 
 }  // namespace fedra

@@ -16,7 +16,8 @@ namespace fedra {
 
 // The requests that make one site variable from the variables its inputs' recipes make. Reads
 // of datasets need no inputs; a row split or a column selection reads the variable it came
-// from; a value the master sent has no recipe at all (it would have to be kept at the master).
+// from; a value the master sent has no recipe, unless the master keeps it to send again (the
+// model's parameters that a validation leaves for the next round).
 struct Recipe {
   VarId var = 0;
   std::vector<Request> steps;  // make `var`, clearing any temporaries they use
@@ -46,7 +47,7 @@ struct RecipePlan {
   Status Check(const std::string& site, const std::vector<Response>& answers) const;
 };
 
-// The recipes of the live variables per site; a variable without one (a value the master sent)
+// The recipes of the live variables per site; a variable without one (most values the master sent)
 // is not in the book, and is lost when its site restarts. Thread-safe.
 class RecipeBook {
  public:

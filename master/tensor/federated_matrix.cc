@@ -331,6 +331,7 @@ Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunWithPuts(
     Federation& fed, const std::vector<PartOp>& ops, const BroadcastPuts& broadcast,
     std::map<std::string, VarId>* kept) const {
   for (const PartOp& op : ops) FEDRA_RETURN_IF_ERROR(CheckInputs(op, broadcast.count));
+  if (kept && broadcast.count != 1) return InvalidArgument("only one broadcast value can be kept at the sites");
   const auto& parts = map_.parts();
   SiteRequests requests;
   const std::vector<VarId> bvars = PutBroadcast(fed, broadcast, &requests);

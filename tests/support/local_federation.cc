@@ -100,4 +100,21 @@ std::filesystem::path LocalFederation::WriteFederationJson(const std::filesystem
 
 std::string SiteLog(const LocalFederation& fed, const std::string& site) { return ReadFile(fed.log(site)); }
 
+Status NothingLeft(Federation& fed) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    FEDRA_RETURN_IF_ERROR(fed.FlushReleases());
+    SiteResponses catalogs = fed.CallAll({Request::ListCatalog()});
+    FEDRA_RETURN_IF_ERROR(FirstError(catalogs));
+    nlohmann::json held = nlohmann::json::object();
+    for (const auto& [site, r] : catalogs) {
+      if ((*r)[0].meta["variables"] != 0) held[site] = (*r)[0].meta["variables"];
+    }
+    if (held.empty()) return Status::Ok();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return FailedPrecondition("variables left at the sites: " + held.dump());
+    }
+  }
+}
+
 }  // namespace fedra::testing

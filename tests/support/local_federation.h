@@ -51,4 +51,8 @@ class LocalFederation final : public SiteKits {
 // Joins the site's log for failure messages.
 std::string SiteLog(const LocalFederation& fed, const std::string& site);
 
+// Ok once every site of `fed` holds no variable, releases flushed: nothing a job made was left
+// behind. Waits, up to 10 s, for a site still finishing a batch the master gave up on.
+Status NothingLeft(Federation& fed);
+
 }  // namespace fedra::testing

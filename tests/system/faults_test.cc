@@ -76,21 +76,9 @@ std::string NnSpec(int epochs, int quorum) {
          std::to_string(epochs) + R"(, "batch_size": 64, "quorum": )" + std::to_string(quorum) + "}}";
 }
 
-// Every site holds no variable, once releases are flushed (waits for a site still finishing a
-// batch the master gave up on, with a deadline).
 void CheckNothingLeft(Federation& fed) {
-  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  for (;;) {
-    REQUIRE(fed.FlushReleases().ok());
-    SiteResponses catalogs = fed.CallAll({Request::ListCatalog()});
-    REQUIRE(FirstError(catalogs).ok());
-    nlohmann::json held = nlohmann::json::object();
-    for (const auto& [site, r] : catalogs) {
-      if ((*r)[0].meta["variables"] != 0) held[site] = (*r)[0].meta["variables"];
-    }
-    if (held.empty()) return;
-    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "variables left at the sites: " << held.dump());
-  }
+  const Status left = testing::NothingLeft(fed);
+  CHECK_MESSAGE(left.ok(), left.ToString());
 }
 
 // Trains with `site`'s link cut by `fault` after round 1 and healed after round 3: the site is

@@ -467,6 +467,8 @@ TEST_CASE("a site that restarts after a round's validation trains on: the parame
     CHECK_MESSAGE(round["sites"].contains("b"), round.dump());
   }
   CHECK(job.fed->restarts("b") == 1);
+  const Status left = testing::NothingLeft(*job.fed);  // no staged parameters left behind
+  CHECK_MESSAGE(left.ok(), left.ToString());
 }
 
 }  // namespace fedra
