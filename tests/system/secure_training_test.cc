@@ -146,6 +146,18 @@ TEST_CASE("secure rounds match plain ones in per-batch rounds and balanced epoch
     balanced.batch_size = 20;  // a replicated batch counts as half its rows towards the site's minimum
     (void)TrainedAlikeSecurely(f, balanced, TrainedPlainly(f, balanced), 4, 3 * std::ldexp(1.0, -25));
   }
+  SUBCASE("rounds that also score rows train from the parameters the scoring left at the sites") {
+    TrainingOptions options = BlobOptions(4);
+    options.secure.enabled = true;
+    Result<ParameterServerResult> alone = f.Train(options);
+    Result<ParameterServerResult> scored =
+        TrainFederated(*f.fed, f.data->first, f.data->second, options, Validation{&f.data->first, &f.data->second});
+    REQUIRE_MESSAGE(alone.ok(), alone.status().ToString());
+    REQUIRE_MESSAGE(scored.ok(), scored.status().ToString());
+    // Masks cancel exactly in fixed point: the same training to the bit, scored every round.
+    CHECK(scored->parameters == alone->parameters);
+    for (const nlohmann::json& round : scored->rounds) CHECK_MESSAGE(round.contains("val_loss"), round.dump());
+  }
 }
 
 TEST_CASE("what a secure sum cannot combine with is refused with the reason") {
