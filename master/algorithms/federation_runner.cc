@@ -156,7 +156,7 @@ Result<std::vector<std::vector<Result<Matrix>>>> FederationRunner::RunWithParame
     recipe->steps = {Request::PutEncoded(var, encoded)};
     recipe->what = "the model's parameters";
     fed_.recipes()->Add(site, std::move(recipe));
-    staged[site] = Staged{var, before->second};
+    staged[site] = Staged{var, encoded->size(), before->second};
   }
   std::lock_guard lock(staged_mu_);
   for (const auto& [site, s] : staged_) Unstage(site, s.var);  // no work took them
@@ -167,14 +167,23 @@ Result<std::vector<std::vector<Result<Matrix>>>> FederationRunner::RunWithParame
 
 FederationRunner::ParametersVar FederationRunner::ParametersAt(const std::string& site, const SiteWork& work) {
   std::lock_guard lock(staged_mu_);
-  const auto it = staged_.find(site);
-  if (it != staged_.end() && staged_for_ == work.parameters) {
+  if (const auto it = staged_.find(site); it != staged_.end()) {
     const Staged s = it->second;
     staged_.erase(it);
-    if (fed_.restarts(site) == s.restarts) return {s.var, true};
-    Unstage(site, s.var);  // the site restarted since they were put: put them again
+    if (staged_for_ == work.parameters && fed_.restarts(site) == s.restarts) return {s.var, true, s.bytes};
+    // The work carries newer parameters (an asynchronous strategy moved on since the validation),
+    // or the site restarted since they were put: they will not be used.
+    Unstage(site, s.var);
   }
-  return {fed_.NewVarId(), false};
+  return {fed_.NewVarId(), false, 0};
+}
+
+uint64_t FederationRunner::PutParameters(const ParametersVar& at, const SiteWork& work,
+                                         std::vector<Request>* requests) {
+  if (at.staged) return at.staged_bytes;  // sent for the validation before this work
+  const std::shared_ptr<const Bytes> encoded = EncodedParameters(work.parameters);
+  requests->push_back(Request::PutEncoded(at.var, encoded));
+  return encoded->size();
 }
 
 void FederationRunner::Unstage(const std::string& site, VarId var) {
@@ -197,16 +206,15 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   if (spec_.secure) return WorkSecurely(part, work, train);
   const Eigen::Index n = work.parameters->size();
   // The parameters are at the site already when the last round's validation put them there.
-  const auto [params, staged] = ParametersAt(part.site, work);
-  const VarId update = fed_.NewVarId();
+  const ParametersVar at = ParametersAt(part.site, work);
+  const VarId params = at.var, update = fed_.NewVarId();
   const VarId residual = spec_.compression.lossy() ? fed_.NewVarId() : 0;
   std::vector<VarId> pack_inputs = {update};
   if (part.residual != 0) pack_inputs.push_back(part.residual);
   std::vector<VarId> done = {params, update};
   if (part.residual != 0) done.push_back(part.residual);
   std::vector<Request> requests;
-  const std::shared_ptr<const Bytes> encoded = EncodedParameters(work.parameters);
-  if (!staged) requests.push_back(Request::PutEncoded(params, encoded));
+  const uint64_t bytes_down = PutParameters(at, work, &requests);
   requests.push_back(Request::Run(update, train, {part.x, part.y, params}));
   requests.push_back(Request::Run(residual, PackUpdateParams{kTrainingStats, spec_.compression}, pack_inputs,
                                   /*return_value=*/true));
@@ -216,7 +224,7 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   SiteResponses responses = fed_.Call(batch);
   // Kept until the batch is done, so that a site that restarted before it gets them again first;
   // released once more, in case a restore made them anew after the batch released them.
-  if (staged) Unstage(part.site, params);
+  if (at.staged) Unstage(part.site, params);
   Result<std::vector<Response>>& result = responses.at(part.site);
   const std::string where = "site '" + part.site + "'";
   if (!result.ok()) {
@@ -236,7 +244,7 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
       return r.status.WithContext(where);
     }
   }
-  const Response& packed = (*result)[staged ? 1 : 2];
+  const Response& packed = (*result)[at.staged ? 1 : 2];
   FEDRA_ASSIGN_OR_RETURN(UnpackedUpdate unpacked, UnpackUpdate(packed.packed, n));
   if (unpacked.stats.size() != kTrainingStats) return DataLoss(where + ": the update lacks its statistics");
   SiteUpdate u;
@@ -245,24 +253,23 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   u.correct = unpacked.stats[kCorrect];
   u.rows = unpacked.stats[kRowsTrained];
   u.epoch = static_cast<int>(unpacked.stats[kLastEpoch]);
-  u.bytes_down = encoded->size();  // sent with this batch, or for the validation before it
+  u.bytes_down = bytes_down;
   u.bytes_up = packed.packed.size();
   return u;
 }
 
 Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& work, const TrainLocalParams& train) {
-  const auto [params, staged] = ParametersAt(part.site, work);
-  const VarId update = fed_.NewVarId(), held = fed_.NewVarId();
-  const std::shared_ptr<const Bytes> encoded = EncodedParameters(work.parameters);
+  const ParametersVar at = ParametersAt(part.site, work);
+  const VarId params = at.var, update = fed_.NewVarId(), held = fed_.NewVarId();
   SiteRequests batch;
   std::vector<Request>& requests = batch[part.site];
-  if (!staged) requests.push_back(Request::PutEncoded(params, encoded));
+  const uint64_t bytes_down = PutParameters(at, work, &requests);
   requests.push_back(Request::Run(update, train, {part.x, part.y, params}));
   requests.push_back(Request::Run(
       held, WeighUpdateParams{kTrainingStats, !spec_.secure_sum.dp.enabled(), spec_.secure_scale}, {update}));
   requests.push_back(Request::Release({params, update}));
   SiteResponses responses = fed_.Call(batch);
-  if (staged) Unstage(part.site, params);  // as in Work
+  if (at.staged) Unstage(part.site, params);  // as in Work
   Result<std::vector<Response>>& result = responses.at(part.site);
   Status status = result.ok() ? Status::Ok() : result.status();
   for (size_t i = 0; status.ok() && i < result->size(); ++i)
@@ -279,7 +286,7 @@ Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& wo
   const int64_t epoch_rows = std::max<int64_t>(1, train.epoch_rows > 0 ? train.epoch_rows : part.rows);
   u.epoch = static_cast<int>(train.batches > 0 ? (train.first_batch + train.batches - 1) * train.batch_size / epoch_rows
                                                : train.first_epoch + train.epochs - 1);
-  u.bytes_down = encoded->size();
+  u.bytes_down = bytes_down;
   return u;
 }
 

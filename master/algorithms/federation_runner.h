@@ -62,8 +62,9 @@ class FederationRunner final : public SiteRunner {
   Result<SecureRound> SecureAggregate(const std::vector<ArrivedUpdate>& round);
   // Runs `op` on every part of `x` with `parameters` as its broadcast, and keeps them at each
   // training site that took them: the next work on these same parameters there trains from them
-  // instead of putting them again (a validation scores the next round's parameters). What the
-  // last call kept and no work took is released.
+  // instead of putting them again (a validation scores the next round's parameters). A site's
+  // are released when its next work carries other parameters (asynchronous strategies), and
+  // what the last call kept and no work took, at the next call.
   Result<std::vector<std::vector<Result<Matrix>>>> RunWithParameters(
       const FederatedMatrix& x, const FederatedMatrix::PartOp& op,
       const std::shared_ptr<const Eigen::VectorXf>& parameters);
@@ -89,18 +90,24 @@ class FederationRunner final : public SiteRunner {
   Status Join(Part& part);
   // The parameters encoded as float32, once per model version for every batch.
   std::shared_ptr<const Bytes> EncodedParameters(const std::shared_ptr<const Eigen::VectorXf>& parameters);
-  // Parameters kept at a site, and its restarts when they were put.
+  // Parameters kept at a site, the size of their encoding, and the site's restarts when they
+  // were put.
   struct Staged {
     VarId var = 0;
+    uint64_t bytes = 0;
     uint64_t restarts = 0;
   };
-  // The variable `work` trains from at `site`: the staged one (the work's batch uses it; the work
-  // then Unstages it), or a new one to put the parameters in.
+  // The variable `work` trains from at `site`: the staged one, with the size of its encoding (the
+  // work's batch uses it; the work then Unstages it), or a new one to put the parameters in.
   struct ParametersVar {
     VarId var = 0;
     bool staged = false;
+    uint64_t staged_bytes = 0;
   };
   ParametersVar ParametersAt(const std::string& site, const SiteWork& work);
+  // Adds the put of the work's parameters to `requests`, unless they are staged; the size of
+  // their encoding.
+  uint64_t PutParameters(const ParametersVar& at, const SiteWork& work, std::vector<Request>* requests);
   // Lets go of a staged variable: its recipe, and the variable.
   void Unstage(const std::string& site, VarId var);
 

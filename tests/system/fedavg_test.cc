@@ -391,16 +391,17 @@ TEST_CASE("every strategy trains through real sites, and a site killed mid-job s
 namespace {
 
 // Two sites with 150 and 250 rows of two blobs (public data), and an nn job of `epochs` rounds
-// that holds a quarter of the rows out and scores every round on them.
+// that holds a quarter of the rows out and scores every round on them; `ps` adds to its "ps".
 struct HeldOutJob {
-  explicit HeldOutJob(int epochs) {
+  explicit HeldOutJob(int epochs, const std::string& ps = "") {
     local.AddSplitCsvDataset("d", pooled, {150, 250}, {"u", "v", "cls"}, "public");
     local.StartAll();
     fed = local.Connect();
     Result<JobSpec> parsed = ParseJobSpec(nlohmann::json::parse(R"({"algorithm": "nn",
         "data": {"dataset": "d", "label": "cls", "holdout": {"fraction": 0.25, "seed": 3}},
         "model": {"hidden": [6], "activation": "tanh"}, "optimizer": {"name": "adam", "lr": 0.05},
-        "ps": {"epochs": )" + std::to_string(epochs) + R"(, "batch_size": 16}})"),
+        "ps": {"epochs": )" + std::to_string(epochs) + R"(, "batch_size": 16)" +
+                                                                ps + "}}"),
                                           "job.json");
     REQUIRE_MESSAGE(parsed.ok(), parsed.status().ToString());
     spec = *parsed;
@@ -418,7 +419,6 @@ struct HeldOutJob {
 TEST_CASE("nn with a held-out split scores every round on rows it never trains on") {
   HeldOutJob job(5);
   auto& fed = job.fed;
-  const Matrix& pooled = job.pooled;
   Result<nlohmann::json> result = RunJob(*fed, job.spec);
   REQUIRE_MESSAGE(result.ok(), result.status().ToString());
   for (const auto& round : (*result)["rounds"]) CHECK(round.contains("val_accuracy"));
@@ -469,6 +469,24 @@ TEST_CASE("a site that restarts after a round's validation trains on: the parame
   CHECK(job.fed->restarts("b") == 1);
   const Status left = testing::NothingLeft(*job.fed);  // no staged parameters left behind
   CHECK_MESSAGE(left.ok(), left.ToString());
+}
+
+TEST_CASE("held-out rows are scored under every asynchronous strategy, and their parameters leave no trace") {
+  // Under these strategies a site's next work may carry newer parameters than the validation
+  // left with it, or (backup) run while a validation runs; the staged ones must then go.
+  for (const char* ps :
+       {R"(, "strategy": "asp")", R"(, "strategy": "ssp", "staleness": 1)", R"(, "strategy": "backup", "backup": 1)"}) {
+    CAPTURE(ps);
+    HeldOutJob job(4, ps);
+    Result<nlohmann::json> result = RunJob(*job.fed, job.spec);
+    REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+    const nlohmann::json& rounds = (*result)["rounds"];
+    REQUIRE(!rounds.empty());
+    for (const auto& round : rounds) CHECK_MESSAGE(round.contains("val_accuracy"), round.dump());
+    CHECK((*result)["held_out"]["metrics"]["accuracy"].get<double>() > 0.85);
+    const Status left = testing::NothingLeft(*job.fed);
+    CHECK_MESSAGE(left.ok(), left.ToString());
+  }
 }
 
 }  // namespace fedra
