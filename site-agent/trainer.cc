@@ -214,8 +214,7 @@ BatchStats Mlp::Score(const Eigen::VectorXf& params, const RowMajorF& x, const T
   std::vector<MatrixF> z, h;
   // Row-major rows x inputs lie as column-major inputs x rows.
   Forward(params, Eigen::Map<const MatrixF>(x.data(), x.cols(), x.rows()), true, &z, &h);
-  MatrixF delta;
-  return Loss(h.back(), targets, &delta);
+  return Loss(h.back(), targets, nullptr);
 }
 
 MatrixF Mlp::Outputs(const Eigen::VectorXf& params, const MatrixF& x) const {
@@ -228,7 +227,7 @@ BatchStats Mlp::Loss(const MatrixF& outputs, const Targets& targets, MatrixF* de
   const Eigen::Index rows = outputs.rows();
   BatchStats stats;
   stats.rows = rows;
-  delta->resize(rows, outputs.cols());
+  if (delta) delta->resize(rows, outputs.cols());
   if (spec_.output == OutputKind::kSoftmax) {
     for (Eigen::Index i = 0; i < rows; ++i) {
       const float top = outputs.row(i).maxCoeff();
@@ -239,12 +238,15 @@ BatchStats Mlp::Loss(const MatrixF& outputs, const Targets& targets, MatrixF* de
       Eigen::Index best;
       outputs.row(i).maxCoeff(&best);
       stats.correct += best == label;
+      if (!delta) continue;
       delta->row(i) = e / total;
       (*delta)(i, label) -= 1.0f;
     }
-  } else {
+  } else if (delta) {
     *delta = outputs - targets.values;
     stats.loss_sum = 0.5 * static_cast<double>(delta->squaredNorm());
+  } else {
+    stats.loss_sum = 0.5 * static_cast<double>((outputs - targets.values).squaredNorm());
   }
   return stats;
 }

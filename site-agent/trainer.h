@@ -61,7 +61,8 @@ class Mlp {
   // layer's offset into `params`.
   std::vector<int64_t> Forward(const Eigen::VectorXf& params, const Eigen::Ref<const MatrixF>& x, bool rows_as_columns,
                                std::vector<MatrixF>* z, std::vector<MatrixF>* h) const;
-  // Loss statistics of the output layer against `targets`, and d (summed loss) / d output.
+  // Loss statistics of the output layer against `targets`, and, with `delta`, d (summed loss) /
+  // d output (scoring needs only the statistics).
   BatchStats Loss(const MatrixF& outputs, const Targets& targets, MatrixF* delta) const;
 
   ModelSpec spec_;
