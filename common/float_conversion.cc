@@ -34,6 +34,20 @@ void WidenToDouble(std::span<const float> from, double* to) {
   for (; i < from.size(); ++i) to[i] = from[i];
 }
 
+void AddScaled(std::span<const float> from, double scale, double* to) {
+  const Doubles scales = {scale, scale, scale, scale};
+  size_t i = 0;
+  for (; i + kLanes <= from.size(); i += kLanes) {
+    Floats f;
+    Doubles d;
+    std::memcpy(&f, from.data() + i, sizeof f);
+    std::memcpy(&d, to + i, sizeof d);
+    d += __builtin_convertvector(f, Doubles) * scales;
+    std::memcpy(to + i, &d, sizeof d);
+  }
+  for (; i < from.size(); ++i) to[i] += scale * from[i];
+}
+
 Eigen::VectorXf Narrowed(const Eigen::Ref<const Eigen::VectorXd>& v) {
   Eigen::VectorXf out(v.size());
   NarrowToFloat(std::span(v.data(), static_cast<size_t>(v.size())), out.data());

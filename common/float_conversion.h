@@ -14,6 +14,8 @@ namespace fedra {
 void NarrowToFloat(std::span<const double> from, float* to, double scale = 1);
 // to[i] = double(from[i]); `to` holds from.size() values.
 void WidenToDouble(std::span<const float> from, double* to);
+// to[i] += scale * double(from[i]); `to` holds from.size() values.
+void AddScaled(std::span<const float> from, double scale, double* to);
 
 // `v` as floats.
 Eigen::VectorXf Narrowed(const Eigen::Ref<const Eigen::VectorXd>& v);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/float_conversion.h"
 #include "common/parallel.h"
 
 namespace fedra {
@@ -48,11 +49,11 @@ Eigen::VectorXf WeightedMean(const std::vector<const SiteUpdate*>& updates, size
     constexpr Eigen::Index kBlock = 4096;
     std::array<double, kBlock> sums;  // on the stack: a range's work allocates nothing
     for (Eigen::Index at = begin; at < end; at += kBlock) {
-      const Eigen::Index m = std::min(kBlock, end - at);
-      Eigen::Map<Eigen::VectorXd> block(sums.data(), m);
-      block = shares[0] * updates[0]->values.segment(at, m).cast<double>();
-      for (size_t k = 1; k < updates.size(); ++k) block += shares[k] * updates[k]->values.segment(at, m).cast<double>();
-      out.segment(at, m) = block.cast<float>();
+      const auto m = static_cast<size_t>(std::min(kBlock, end - at));
+      std::fill_n(sums.begin(), m, 0.0);
+      for (size_t k = 0; k < updates.size(); ++k)
+        AddScaled({updates[k]->values.data() + at, m}, shares[k], sums.data());
+      NarrowToFloat({sums.data(), m}, out.data() + at);
     }
   });
   return out;

@@ -1,4 +1,5 @@
-// Narrowing and widening model-sized vectors: each value converts as static_cast would, tails too.
+// Narrowing, widening and scaled sums of model-sized vectors: each value converts as static_cast
+// would, tails too.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -29,12 +30,16 @@ TEST_CASE("vectors narrow and widen value by value as a cast would, whatever the
     WidenToDouble(narrow, back.data());
     std::vector<float> scaled(n);
     NarrowToFloat(wide, scaled.data(), 0.25);
+    std::vector<double> sums(wide);
+    AddScaled(narrow, -0.3, sums.data());
     for (size_t i = 0; i < n; ++i) {
       CAPTURE(i);
       CHECK(narrow[i] == static_cast<float>(wide[i]));
       CHECK(std::signbit(narrow[i]) == std::signbit(wide[i]));
       CHECK(back[i] == static_cast<double>(narrow[i]));
       CHECK(scaled[i] == static_cast<float>(wide[i] * 0.25));
+      const double sum = wide[i] + -0.3 * static_cast<double>(narrow[i]);
+      CHECK((sums[i] == sum || (std::isnan(sums[i]) && std::isnan(sum))));
     }
   }
   Eigen::VectorXd v = Eigen::VectorXd::LinSpaced(11, -5, 5);
