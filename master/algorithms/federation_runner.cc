@@ -171,16 +171,16 @@ FederationRunner::ParametersVar FederationRunner::ParametersAt(const std::string
     const Staged s = it->second;
     staged_.erase(it);
     if (staged_for_ == work.parameters && fed_.restarts(site) == s.restarts) return {s.var, true, s.bytes};
-    // The work carries newer parameters (an asynchronous strategy moved on since the validation),
-    // or the site restarted since they were put: they will not be used.
+    // The work carries other parameters (the job moved on since the validation), or the site
+    // restarted since they were put: they will not be used.
     Unstage(site, s.var);
   }
   return {fed_.NewVarId(), false, 0};
 }
 
-uint64_t FederationRunner::PutParameters(const ParametersVar& at, const SiteWork& work,
-                                         std::vector<Request>* requests) {
-  if (at.staged) return at.staged_bytes;  // sent for the validation before this work
+uint64_t FederationRunner::AddPutUnlessStaged(const ParametersVar& at, const SiteWork& work,
+                                              std::vector<Request>* requests) {
+  if (at.staged) return at.bytes;  // sent for the validation before this work
   const std::shared_ptr<const Bytes> encoded = EncodedParameters(work.parameters);
   requests->push_back(Request::PutEncoded(at.var, encoded));
   return encoded->size();
@@ -214,7 +214,7 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   std::vector<VarId> done = {params, update};
   if (part.residual != 0) done.push_back(part.residual);
   std::vector<Request> requests;
-  const uint64_t bytes_down = PutParameters(at, work, &requests);
+  const uint64_t bytes_down = AddPutUnlessStaged(at, work, &requests);
   requests.push_back(Request::Run(update, train, {part.x, part.y, params}));
   requests.push_back(Request::Run(residual, PackUpdateParams{kTrainingStats, spec_.compression}, pack_inputs,
                                   /*return_value=*/true));
@@ -263,7 +263,7 @@ Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& wo
   const VarId params = at.var, update = fed_.NewVarId(), held = fed_.NewVarId();
   SiteRequests batch;
   std::vector<Request>& requests = batch[part.site];
-  const uint64_t bytes_down = PutParameters(at, work, &requests);
+  const uint64_t bytes_down = AddPutUnlessStaged(at, work, &requests);
   requests.push_back(Request::Run(update, train, {part.x, part.y, params}));
   requests.push_back(Request::Run(
       held, WeighUpdateParams{kTrainingStats, !spec_.secure_sum.dp.enabled(), spec_.secure_scale}, {update}));

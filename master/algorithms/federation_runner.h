@@ -63,7 +63,7 @@ class FederationRunner final : public SiteRunner {
   // Runs `op` on every part of `x` with `parameters` as its broadcast, and keeps them at each
   // training site that took them: the next work on these same parameters there trains from them
   // instead of putting them again (a validation scores the next round's parameters). A site's
-  // are released when its next work carries other parameters (asynchronous strategies), and
+  // are released when its next work carries other parameters (under asp, ssp and backup), and
   // what the last call kept and no work took, at the next call.
   Result<std::vector<std::vector<Result<Matrix>>>> RunWithParameters(
       const FederatedMatrix& x, const FederatedMatrix::PartOp& op,
@@ -98,16 +98,17 @@ class FederationRunner final : public SiteRunner {
     uint64_t restarts = 0;
   };
   // The variable `work` trains from at `site`: the staged one, with the size of its encoding (the
-  // work's batch uses it; the work then Unstages it), or a new one to put the parameters in.
+  // work's batch uses it; the work then Unstages it), or a new one to put the parameters in. A
+  // staged one the work cannot use (other parameters, or the site restarted) is released.
   struct ParametersVar {
     VarId var = 0;
     bool staged = false;
-    uint64_t staged_bytes = 0;
+    uint64_t bytes = 0;  // when staged
   };
   ParametersVar ParametersAt(const std::string& site, const SiteWork& work);
-  // Adds the put of the work's parameters to `requests`, unless they are staged; the size of
-  // their encoding.
-  uint64_t PutParameters(const ParametersVar& at, const SiteWork& work, std::vector<Request>* requests);
+  // Adds the put of the work's parameters to `requests` unless they are staged; the size of
+  // their encoding either way.
+  uint64_t AddPutUnlessStaged(const ParametersVar& at, const SiteWork& work, std::vector<Request>* requests);
   // Lets go of a staged variable: its recipe, and the variable.
   void Unstage(const std::string& site, VarId var);
 

@@ -50,7 +50,7 @@ Eigen::VectorXf WeightedMean(const std::vector<const SiteUpdate*>& updates, size
     std::array<double, kBlock> sums;  // on the stack: a range's work allocates nothing
     for (Eigen::Index at = begin; at < end; at += kBlock) {
       const auto m = static_cast<size_t>(std::min(kBlock, end - at));
-      std::fill_n(sums.begin(), m, 0.0);
+      std::fill_n(sums.begin(), m, -0.0);  // -0.0 + x is x, signed zeros too
       for (size_t k = 0; k < updates.size(); ++k)
         AddScaled({updates[k]->values.data() + at, m}, shares[k], sums.data());
       NarrowToFloat({sums.data(), m}, out.data() + at);

@@ -32,6 +32,8 @@ TEST_CASE("vectors narrow and widen value by value as a cast would, whatever the
     NarrowToFloat(wide, scaled.data(), 0.25);
     std::vector<double> sums(wide);
     AddScaled(narrow, -0.3, sums.data());
+    std::vector<double> from_zero(n, -0.0);  // as the weighted mean starts
+    AddScaled(narrow, 0.5, from_zero.data());
     for (size_t i = 0; i < n; ++i) {
       CAPTURE(i);
       CHECK(narrow[i] == static_cast<float>(wide[i]));
@@ -40,6 +42,8 @@ TEST_CASE("vectors narrow and widen value by value as a cast would, whatever the
       CHECK(scaled[i] == static_cast<float>(wide[i] * 0.25));
       const double sum = wide[i] + -0.3 * static_cast<double>(narrow[i]);
       CHECK((sums[i] == sum || (std::isnan(sums[i]) && std::isnan(sum))));
+      CHECK(from_zero[i] == 0.5 * static_cast<double>(narrow[i]));
+      CHECK(std::signbit(from_zero[i]) == std::signbit(narrow[i]));
     }
   }
   Eigen::VectorXd v = Eigen::VectorXd::LinSpaced(11, -5, 5);
