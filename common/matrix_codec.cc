@@ -46,18 +46,11 @@ Status DecodeMatrix(ByteReader* r, Matrix* m) {
   return r->Copy(m->data(), rows * cols * sizeof(double), "matrix values");
 }
 
-Status DecodeMatrixFromFloat32(ByteReader* r, Matrix* m) {
+Status DecodeFloatMatrix(ByteReader* r, Eigen::MatrixXf* m) {
   uint64_t rows = 0, cols = 0;
   FEDRA_RETURN_IF_ERROR(DecodeShape(r, sizeof(float), &rows, &cols));
   m->resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
-  // Converted in chunks, straight into the doubles: no float copy of the whole matrix.
-  float chunk[1024];
-  for (Eigen::Index at = 0; at < m->size(); at += 1024) {
-    const Eigen::Index n = std::min<Eigen::Index>(1024, m->size() - at);
-    FEDRA_RETURN_IF_ERROR(r->Copy(chunk, static_cast<size_t>(n) * sizeof(float), "matrix values"));
-    for (Eigen::Index i = 0; i < n; ++i) m->data()[at + i] = chunk[i];
-  }
-  return Status::Ok();
+  return r->Copy(m->data(), rows * cols * sizeof(float), "matrix values");
 }
 
 }  // namespace fedra

@@ -16,8 +16,8 @@ Status DecodeMatrixShape(ByteReader* r, uint64_t* rows, uint64_t* cols);
 // size overflows or exceeds what is left in the buffer, before allocating anything.
 Status DecodeMatrix(ByteReader* r, Matrix* m);
 
-// The same layout with floats (model parameters, which are floats already), read into doubles.
-Status DecodeMatrixFromFloat32(ByteReader* r, Matrix* m);
+// The same layout with floats (model parameters, which are floats already), read as floats.
+Status DecodeFloatMatrix(ByteReader* r, Eigen::MatrixXf* m);
 
 // Bytes EncodeMatrix writes for m.
 inline size_t EncodedMatrixBytes(const Matrix& m) { return 16 + MatrixBytes(m); }

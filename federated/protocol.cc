@@ -88,23 +88,24 @@ Status Reserve(IncomingValues* in, uint64_t bytes) {
   return Status::Ok();
 }
 
-// An out-of-line matrix: its shape here, its place made ready for the chunks.
-Status DecodeOutOfLineMatrix(ByteReader* r, bool floats, IncomingValues* in, std::optional<Matrix>* value) {
+// An out-of-line matrix of doubles or floats: its shape here, its place made ready for the chunks.
+template <typename M>
+Status DecodeOutOfLineMatrix(ByteReader* r, IncomingValues* in, std::optional<M>* value) {
   uint64_t rows = 0, cols = 0;
   FEDRA_RETURN_IF_ERROR(DecodeMatrixShape(r, &rows, &cols));
-  const uint64_t bytes = rows * cols * (floats ? sizeof(float) : sizeof(double));
-  FEDRA_RETURN_IF_ERROR(Reserve(in, rows * cols * sizeof(double)));  // what it takes once widened
+  const uint64_t bytes = rows * cols * sizeof(typename M::Scalar);
+  FEDRA_RETURN_IF_ERROR(Reserve(in, bytes));
   value->emplace(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
-  Matrix& m = **value;
-  AdviseHugePages(m.data(), MatrixBytes(m));
+  M& m = **value;
+  AdviseHugePages(m.data(), bytes);
   in->spans.emplace_back(reinterpret_cast<uint8_t*>(m.data()), bytes);
-  if (floats) in->floats.push_back(&m);
   return Status::Ok();
 }
 
-// `packed` is null where packed bytes are not allowed (requests); `in` is null where values may
-// not come out of line.
-Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, Bytes* packed, IncomingValues* in) {
+// `packed` is null where packed bytes are not allowed (requests), `floats` where float32 values
+// are not (responses); `in` is null where values may not come out of line.
+Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, Bytes* packed, std::optional<Eigen::MatrixXf>* floats,
+                   IncomingValues* in) {
   uint8_t kind = 0;
   FEDRA_RETURN_IF_ERROR(r->Get(&kind));
   if (kind == kNoValue) return Status::Ok();
@@ -124,10 +125,18 @@ Status DecodeValue(ByteReader* r, std::optional<Matrix>* value, Bytes* packed, I
     packed->resize(size);
     return r->Copy(packed->data(), size, "packed value");
   }
-  if (kind != kDoubles && kind != kFloats) return DataLoss("bad value kind " + std::to_string(kind));
-  if (out) return DecodeOutOfLineMatrix(r, kind == kFloats, in, value);
+  if (kind == kFloats && floats) {
+    if (out) return DecodeOutOfLineMatrix(r, in, floats);
+    Eigen::MatrixXf m;
+    FEDRA_RETURN_IF_ERROR(DecodeFloatMatrix(r, &m));
+    *floats = std::move(m);
+    return Status::Ok();
+  }
+  if (kind == kFloats) return DataLoss("a float32 value in a response: only requests carry them");
+  if (kind != kDoubles) return DataLoss("bad value kind " + std::to_string(kind));
+  if (out) return DecodeOutOfLineMatrix(r, in, value);
   Matrix m;
-  FEDRA_RETURN_IF_ERROR(kind == kFloats ? DecodeMatrixFromFloat32(r, &m) : DecodeMatrix(r, &m));
+  FEDRA_RETURN_IF_ERROR(DecodeMatrix(r, &m));
   *value = std::move(m);
   return Status::Ok();
 }
@@ -148,7 +157,7 @@ Status DecodeRequest(ByteReader* r, Request* q, IncomingValues* in) {
   FEDRA_RETURN_IF_ERROR(r->Copy(q->inputs.data(), size_t{n} * sizeof(VarId), "inputs"));
   FEDRA_RETURN_IF_ERROR(r->GetString(&q->name, kMaxNameBytes));
   FEDRA_RETURN_IF_ERROR(DecodeJson(r, kMaxParamsBytes, &q->params));
-  return DecodeValue(r, &q->value, nullptr, in);
+  return DecodeValue(r, &q->value, nullptr, &q->float_value, in);
 }
 
 Status DecodeResponse(ByteReader* r, Response* p, IncomingValues* in) {
@@ -160,7 +169,7 @@ Status DecodeResponse(ByteReader* r, Response* p, IncomingValues* in) {
   FEDRA_RETURN_IF_ERROR(r->GetString(&message));
   p->status = Status(*known, std::move(message));
   FEDRA_RETURN_IF_ERROR(DecodeJson(r, kMaxMetaBytes, &p->meta));
-  return DecodeValue(r, &p->value, &p->packed, in);
+  return DecodeValue(r, &p->value, &p->packed, nullptr, in);
 }
 
 // Reads the batch id, the incarnation when the batch has one, and the item count, checking the
@@ -329,31 +338,6 @@ Request Request::Release(std::vector<VarId> vars) {
   Request q = Clear(std::move(vars));
   q.params["missing_ok"] = true;
   return q;
-}
-
-void IncomingValues::Finish() {
-  // Widened in place from the end, four values at a time with GCC's vector extension (GCC 12 at
-  // -O2 leaves such a loop scalar): doubles i to i + 3 overwrite floats 2i to 2i + 7, which are
-  // either floats i to i + 3, read just before, or floats a chunk further along already read.
-  typedef float Floats __attribute__((vector_size(16)));
-  typedef double Doubles __attribute__((vector_size(32)));
-  for (Matrix* m : floats) {
-    auto* bytes = reinterpret_cast<uint8_t*>(m->data());
-    Eigen::Index i = m->size();
-    for (; i % 4 != 0; --i) {
-      float f;
-      std::memcpy(&f, bytes + (i - 1) * sizeof(float), sizeof(float));
-      const double d = f;
-      std::memcpy(bytes + (i - 1) * sizeof(double), &d, sizeof(double));
-    }
-    for (i -= 4; i >= 0; i -= 4) {
-      Floats f;
-      std::memcpy(&f, bytes + i * sizeof(float), sizeof(f));
-      const Doubles d = __builtin_convertvector(f, Doubles);
-      std::memcpy(bytes + i * sizeof(double), &d, sizeof(d));
-    }
-  }
-  floats.clear();
 }
 
 Bytes EncodeRequestBatch(const RequestBatch& batch, OutgoingValues* out_of_line) {

@@ -9,8 +9,9 @@
 //             u32 count, items)
 //   request:  u8 type, u64 output, u32 n + n*u64 inputs, string name, string params-json, value
 //   response: u8 status code, string message, string meta-json, value
-//   value:    u8 kind: 0 none | 1 matrix of doubles | 2 matrix of floats | 3 packed bytes,
-//             then the matrix (common/matrix_codec.h) or a u64 length and the bytes; a kind
+//   value:    u8 kind: 0 none | 1 matrix of doubles | 2 matrix of floats (requests only) |
+//             3 packed bytes (responses only), then the matrix (common/matrix_codec.h) or a u64
+//             length and the bytes; a kind
 //             with bit 0x80 set is out of line: only the shape (or length) is here, and the
 //             bytes follow the batch as value chunks (common/framing.h), in order
 // Strings are u32 length + bytes. JSON holds only small metadata (names, shapes, options) —
@@ -75,6 +76,9 @@ struct Request {
   std::optional<Matrix> value;
   // A value encoded once for many sites' batches (a broadcast), sent in place of `value`.
   std::shared_ptr<const Bytes> encoded_value;
+  // Decoded at a site: a float32 value (EncodeFloatValue) as it came, in place of `value`. Never
+  // encoded: a master sends floats as `encoded_value`.
+  std::optional<Eigen::MatrixXf> float_value;
 
   static Request Ping();
   static Request ListCatalog();
@@ -149,14 +153,11 @@ inline constexpr size_t kOutOfLineBytes = 64 << 10;
 // until they are sent.
 using OutgoingValues = std::vector<std::span<const uint8_t>>;
 
-// Where a decoded batch's out-of-line values go, in order: inside the batch. Finish() once they
-// have arrived.
+// Where a decoded batch's out-of-line values go, in order: inside the batch.
 struct IncomingValues {
   uint64_t max_bytes = 0;  // the most the values of one batch may take
   uint64_t total = 0;
   std::vector<std::span<uint8_t>> spans;
-  std::vector<Matrix*> floats;  // arrive as floats in the first half of their doubles
-  void Finish();
 };
 
 // Without `out_of_line`, every value is written inline (a batch that stays in one piece).
@@ -164,7 +165,8 @@ Bytes EncodeRequestBatch(const RequestBatch& batch, OutgoingValues* out_of_line 
 Bytes EncodeResponseBatch(const ResponseBatch& batch, OutgoingValues* out_of_line = nullptr);
 // Fail with kDataLoss naming the item and offset on any malformed or truncated input. Without
 // `out_of_line`, an out-of-line value is malformed; with it, values are allocated (up to its
-// max_bytes, else kResourceExhausted) and listed for the chunks to fill.
+// max_bytes, else kResourceExhausted) and listed for the chunks to fill. Float32 values decode
+// into a request's float_value; only requests carry them.
 Status DecodeRequestBatch(std::span<const uint8_t> bytes, RequestBatch* batch, IncomingValues* out_of_line = nullptr);
 Status DecodeResponseBatch(std::span<const uint8_t> bytes, ResponseBatch* batch, IncomingValues* out_of_line = nullptr);
 

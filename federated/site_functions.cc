@@ -148,6 +148,7 @@ nlohmann::json TrainLocalParams::ToJson() const {
                         {"first_epoch", first_epoch}, {"first_batch", first_batch},
                         {"epoch_rows", epoch_rows},   {"update", gradient ? "gradient" : "delta"}};
   if (prox_mu > 0) out["prox_mu"] = prox_mu;
+  if (pack) out["pack"] = true;
   return out;
 }
 
@@ -171,6 +172,7 @@ Result<TrainLocalParams> TrainLocalParams::Parse(const nlohmann::json& params) {
   out.gradient = update == "gradient";
   // [0, 1e6): the largest double below 1e6 is the top of the closed range.
   FEDRA_RETURN_IF_ERROR(f.Optional("prox_mu", &out.prox_mu, 0, std::nextafter(1e6, 0.0)));
+  FEDRA_RETURN_IF_ERROR(f.Optional("pack", &out.pack));
   return out;
 }
 

@@ -118,6 +118,9 @@ struct TrainLocalParams {
   int64_t epoch_rows = 0;   // rows in one epoch; 0: the site's own
   bool gradient = false;    // return the batches' mean gradient at P (no steps), not new - P
   double prox_mu = 0;       // FedProx
+  // Return the update packed as packUpdate packs it uncompressed, and store nothing (output 0):
+  // one request in place of two, with no copy of the update in doubles.
+  bool pack = false;
 
   nlohmann::json ToJson() const;
   static Result<TrainLocalParams> Parse(const nlohmann::json& params);

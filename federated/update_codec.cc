@@ -135,6 +135,16 @@ Bytes PackLosslessUpdate(std::span<const double> values, std::span<const double>
   return out;
 }
 
+Bytes PackLosslessUpdate(std::span<const float> values, std::span<const double> stats) {
+  Bytes out;
+  out.reserve(HeaderBytes(stats) + values.size() * sizeof(float));
+  ByteWriter w(&out);
+  const auto n = static_cast<int64_t>(values.size());
+  WriteHeader(&w, false, false, n, stats, n);
+  w.Append(values.data(), values.size() * sizeof(float));
+  return out;
+}
+
 Result<UnpackedUpdate> UnpackUpdate(std::span<const uint8_t> bytes, int64_t expected_size) {
   ByteReader r(bytes);
   uint8_t format = 0, flags = 0;

@@ -60,8 +60,10 @@ void ClipNorm(Eigen::VectorXf* values, double bound);
 // Packs `values`, clipped first when the spec says so.
 PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> stats, const CompressionSpec& spec);
 
-// The same bytes as PackUpdate with no compression and no clip, from doubles narrowed to float.
+// The same bytes as PackUpdate with no compression and no clip, from doubles narrowed to float...
 Bytes PackLosslessUpdate(std::span<const double> values, std::span<const double> stats);
+// ...or from floats as they are.
+Bytes PackLosslessUpdate(std::span<const float> values, std::span<const double> stats);
 
 struct UnpackedUpdate {
   Eigen::VectorXf values;

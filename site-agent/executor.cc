@@ -308,7 +308,7 @@ Response Executor::Read(const Request& q, AuditEvent* audit) {
       columns.push_back(c.get<std::string>());
     }
   }
-  if (Result<Variable> existing = symbols_->Get(q.output); existing.ok()) {
+  if (Result<Variable> existing = symbols_->GetAsHeld(q.output); existing.ok()) {
     return Response::Error(FailedPrecondition("variable " + std::to_string(q.output) + " already exists"));
   }
   Result<const DatasetSpec*> spec = catalog_->Find(q.name);
@@ -443,9 +443,14 @@ Response Executor::Keep(const Request& q, AuditEvent* audit) {
 }
 
 Response Executor::Put(Request& q) {
-  if (!q.value) return Response::Error(InvalidArgument("put: no value"));
+  if (!q.value && !q.float_value) return Response::Error(InvalidArgument("put: no value"));
   // Public, and rows from the master: never combined row by row with protected rows.
-  Variable var{std::make_shared<const Matrix>(std::move(*q.value)), Provenance{}, nullptr};
+  Variable var;
+  if (q.float_value) {
+    var.floats = std::make_shared<const Eigen::MatrixXf>(std::move(*q.float_value));
+  } else {
+    var.value = std::make_shared<const Matrix>(std::move(*q.value));
+  }
   Status s = symbols_->Insert(q.output, std::move(var));
   return s.ok() ? Response{} : Response::Error(s);
 }
@@ -479,9 +484,12 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   }
   std::vector<Variable> vars;
   std::vector<const Matrix*> values;
+  std::vector<const Eigen::MatrixXf*> floats;
   std::vector<InputView> views;
-  for (VarId id : q.inputs) {
-    Result<Variable> var = symbols_->Get(id);
+  const uint32_t float_inputs = fn ? FloatInputs(fn->code) : 0;
+  for (size_t i = 0; i < q.inputs.size(); ++i) {
+    const VarId id = q.inputs[i];
+    Result<Variable> var = (float_inputs >> i & 1) != 0 ? symbols_->GetAsHeld(id) : symbols_->Get(id);
     if (!var.ok()) return Response::Error(var.status());
     vars.push_back(*var);
     const std::string& source = var->provenance.source;
@@ -491,7 +499,8 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
   }
   for (const Variable& v : vars) {
     values.push_back(v.value.get());
-    views.push_back({&v.provenance, v.value->rows()});
+    floats.push_back(v.floats.get());
+    views.push_back({&v.provenance, v.rows()});
   }
   const OperationPrivacy& rule = op ? op->privacy : fn->privacy;
   const bool reversed = IsReversed(q.params);
@@ -535,6 +544,8 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
       }
     }
     FunctionContext context;
+    context.float_inputs = floats;
+    context.returned_only = q.output == 0 && q.params.value("return", false);
     context.use_gpu = train_on_gpu_;
     if (fn->code == SiteFunction::kTrainLocal) {
       context.float_rows = [this, x = vars[0].value] { return float_rows_.Get(x); };
@@ -587,6 +598,8 @@ Response Executor::Exec(const Request& q, AuditEvent* audit) {
     provenance.bounds = std::move(propagated).value();
   }
   if (dp_rows && provenance.aggregate) {
+    // Noise goes on the value: packed bytes made from it before would leave without it.
+    if (!packed.empty()) return Response::Error(Internal(q.name + ": a packed result cannot be noised"));
     Result<nlohmann::json> noise = Noise(q, rule, vars, &value);
     if (!noise.ok()) return Response::Error(noise.status());
     provenance.noised = true;
@@ -723,7 +736,7 @@ Result<nlohmann::json> Executor::Noise(const Request& q, const OperationPrivacy&
 }
 
 Response Executor::Store(const Request& q, Matrix value, Provenance provenance, bool return_value, AuditEvent* audit) {
-  Variable var{std::make_shared<const Matrix>(std::move(value)), std::move(provenance), nullptr};
+  Variable var{std::make_shared<const Matrix>(std::move(value)), std::move(provenance), nullptr, nullptr};
   // Mixed values are never summed on private-aggregate data, so they need no spread.
   const Provenance& p = var.provenance;
   if (p.protected_rows() && p.level == PrivacyLevel::kPrivateAggregate && !p.mixed) {
@@ -758,7 +771,7 @@ Response Executor::Clear(const Request& q) {
   // Check all first so a clear with one unknown id removes nothing.
   if (!q.params.value("missing_ok", false)) {
     for (VarId id : q.inputs) {
-      Result<Variable> var = symbols_->Get(id);
+      Result<Variable> var = symbols_->GetAsHeld(id);
       if (!var.ok()) return Response::Error(var.status());
     }
   }

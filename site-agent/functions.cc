@@ -252,16 +252,35 @@ Result<FunctionOutput> LogisticHessian(std::span<const Matrix* const> inputs, co
   return out;
 }
 
+// Input `i`, the model's parameters as one column of floats: where the master's float32 value is
+// held as it came, a view of it; else the double value narrowed into `narrowed`.
+Result<Eigen::Map<const Eigen::VectorXf>> ParametersInput(std::span<const Matrix* const> inputs,
+                                                          const FunctionContext& context, size_t i,
+                                                          Eigen::VectorXf* narrowed) {
+  const Eigen::MatrixXf* floats = i < context.float_inputs.size() ? context.float_inputs[i] : nullptr;
+  const Eigen::Index cols = floats ? floats->cols() : inputs[i]->cols();
+  if (cols != 1) return InvalidArgument("the parameters must be one column, not " + std::to_string(cols));
+  if (floats) return Eigen::Map<const Eigen::VectorXf>(floats->data(), floats->rows());
+  *narrowed = Narrowed(inputs[i]->col(0));
+  return Eigen::Map<const Eigen::VectorXf>(narrowed->data(), narrowed->size());
+}
+
 // Local training from the broadcast parameters P (a column): inputs X (n x inputs), y (n x 1
 // labels or n x outputs targets), P; params as TrainLocalParams says: local steps, then new - P,
 // or the batches' mean gradient at P and no steps. Output, one column:
 // the update, then kTrainingStats statistics: the summed training loss, the correct predictions
 // and the rows trained on, measured on each batch before its step, and the last batch's epoch.
+// With params.pack, the same column returns packed (PackLosslessUpdate) and the value is only the
+// statistics.
 Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs, const TrainLocalParams& params,
                                           const FunctionContext& context) {
   const Matrix& x = *inputs[0];
   const Matrix& y = *inputs[1];
-  const Matrix& p = *inputs[2];
+  if (params.pack && !context.returned_only) {
+    return InvalidArgument(
+        "trainLocal: params.pack returns the update and stores nothing: ask for output 0 "
+        "with \"return\"");
+  }
   if (params.model.output == OutputKind::kSoftmax) FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "trainLocal"));
   LocalTrainingOptions options;
   options.epochs = params.epochs;
@@ -275,20 +294,30 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   options.accrue_gradients = params.gradient;
   options.use_gpu = context.use_gpu;
   options.float_rows = context.float_rows;
-  if (p.cols() != 1) return InvalidArgument("trainLocal: the parameters must be one column");
-  const Eigen::VectorXf start = Narrowed(p.col(0));
-  FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r, TrainLocal(Mlp(params.model), params.optimizer, options, x, y, start));
-  FunctionOutput out;
-  out.value.resize(p.rows() + kTrainingStats, 1);
+  Eigen::VectorXf narrowed;
+  Result<Eigen::Map<const Eigen::VectorXf>> p = ParametersInput(inputs, context, 2, &narrowed);
+  if (!p.ok()) return p.status().WithContext("trainLocal");
+  const Eigen::Map<const Eigen::VectorXf>& start = *p;
+  FEDRA_ASSIGN_OR_RETURN(LocalTrainingResult r,
+                         TrainLocal(Mlp(params.model), params.optimizer, options, x, y, Eigen::VectorXf(start)));
   // The update: the accrued gradients, or the trained parameters less float(P) as training started.
   Eigen::VectorXf& update = options.accrue_gradients ? r.accrued : r.params;
-  if (update.size() != p.rows()) return Internal("trainLocal: the update does not match the parameters");
+  if (update.size() != start.size()) return Internal("trainLocal: the update does not match the parameters");
   if (!options.accrue_gradients) update -= start;
-  WidenToDouble(std::span(update.data(), static_cast<size_t>(update.size())), out.value.data());
   const double correct = context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN()
                                                             : static_cast<double>(r.stats.correct);
-  out.value.col(0).tail(kTrainingStats) << r.stats.loss_sum, correct, static_cast<double>(r.stats.rows),
-      static_cast<double>(r.last_epoch);
+  const std::array<double, kTrainingStats> stats = {r.stats.loss_sum, correct, static_cast<double>(r.stats.rows),
+                                                    static_cast<double>(r.last_epoch)};
+  FunctionOutput out;
+  const std::span<const float> values(update.data(), static_cast<size_t>(update.size()));
+  if (params.pack) {
+    out.packed = PackLosslessUpdate(values, stats);
+    out.value = Eigen::Map<const Matrix>(stats.data(), kTrainingStats, 1);
+  } else {
+    out.value.resize(start.size() + kTrainingStats, 1);
+    WidenToDouble(values, out.value.data());
+    out.value.col(0).tail(kTrainingStats) = Eigen::Map<const Eigen::VectorXd>(stats.data(), kTrainingStats);
+  }
   // Each step's gradient summarises one batch: a batch of one row could be read back out of the
   // delta, so the release rule sees the batch as the smallest group — the distinct rows in it,
   // which are fewer when an epoch replicates the rows.
@@ -362,9 +391,11 @@ Result<FunctionOutput> WeighUpdateFunction(std::span<const Matrix* const> inputs
 Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inputs, const EvalModelParams& params,
                                              const FunctionContext& context) {
   const Matrix& x = *inputs[0];
-  const Matrix& p = *inputs[2];
   const ModelSpec& spec = params.model;
-  if (x.cols() != spec.inputs || inputs[1]->rows() != x.rows() || p.cols() != 1 || p.rows() != spec.parameter_count()) {
+  Eigen::VectorXf narrowed;
+  Result<Eigen::Map<const Eigen::VectorXf>> p = ParametersInput(inputs, context, 2, &narrowed);
+  if (!p.ok()) return p.status().WithContext("evalModel");
+  if (x.cols() != spec.inputs || inputs[1]->rows() != x.rows() || p->size() != spec.parameter_count()) {
     return InvalidArgument("evalModel: the data or parameters do not fit the model");
   }
   if (spec.output == OutputKind::kSoftmax) FEDRA_RETURN_IF_ERROR(context.CheckLabelsAsRead(1, "evalModel"));
@@ -374,7 +405,7 @@ Result<FunctionOutput> EvaluateModelFunction(std::span<const Matrix* const> inpu
       context.float_rows ? context.float_rows() : std::make_shared<const RowMajorF>(RowMajorFloat(x));
   if (!rows || rows->rows() != x.rows() || rows->cols() != x.cols())
     return Internal("evalModel: the float copy of the rows is not of their shape");
-  const BatchStats s = Mlp(spec).Score(Narrowed(p.col(0)), *rows, targets);
+  const BatchStats s = Mlp(spec).Score(*p, *rows, targets);
   FunctionOutput out;
   const double correct =
       context.withhold_decision_counts() ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(s.correct);
@@ -415,6 +446,7 @@ Result<FunctionOutput> Parsed(std::span<const Matrix* const> inputs, const nlohm
 struct BodyEntry {
   SiteFunction code;
   Body run;
+  uint32_t float_inputs = 0;  // FloatInputs
 };
 
 constexpr std::array kBodies = {
@@ -424,9 +456,9 @@ constexpr std::array kBodies = {
     BodyEntry{SiteFunction::kLogisticHessian, &Parsed<LogisticHessianParams, &LogisticHessian>},
     BodyEntry{SiteFunction::kKMeansSeeds, &Parsed<KMeansSeedsParams, &KMeansSeeds>},
     BodyEntry{SiteFunction::kKMeansStep, &Parsed<KMeansStepParams, &KMeansStep>},
-    BodyEntry{SiteFunction::kTrainLocal, &Parsed<TrainLocalParams, &TrainLocalFunction>},
+    BodyEntry{SiteFunction::kTrainLocal, &Parsed<TrainLocalParams, &TrainLocalFunction>, 0b100},
     BodyEntry{SiteFunction::kPackUpdate, &Parsed<PackUpdateParams, &PackUpdateFunction>},
-    BodyEntry{SiteFunction::kEvalModel, &Parsed<EvalModelParams, &EvaluateModelFunction>},
+    BodyEntry{SiteFunction::kEvalModel, &Parsed<EvalModelParams, &EvaluateModelFunction>, 0b100},
     BodyEntry{SiteFunction::kPredictModel, &Parsed<PredictModelParams, &PredictModelFunction>},
     BodyEntry{SiteFunction::kScoreModel, &Parsed<ScoreModelParams, &ScoreModelFunction>},
     BodyEntry{SiteFunction::kWeighUpdate, &Parsed<WeighUpdateParams, &WeighUpdateFunction>},
@@ -434,8 +466,13 @@ constexpr std::array kBodies = {
 static_assert(kBodies.size() == kSiteFunctionCount, "every site function needs a body");
 
 static_assert(ListedInCodeOrder(kBodies), "kBodies must list each function at its code's index");
+static_assert(std::all_of(kBodies.begin(), kBodies.end(),
+                          [](const BodyEntry& b) { return (b.float_inputs & 0b11) == 0; }),
+              "the executor reads inputs 0 and 1 (rows and labels) as doubles");
 
 }  // namespace
+
+uint32_t FloatInputs(SiteFunction function) { return kBodies[static_cast<size_t>(function)].float_inputs; }
 
 Result<FunctionOutput> RunFunction(SiteFunction function, std::span<const Matrix* const> inputs,
                                    const nlohmann::json& params, const FunctionContext& context) {

@@ -49,6 +49,11 @@ struct FunctionContext {
   uint32_t transformed_inputs = 0;
   // For trainLocal and evalModel: input 0 as row-major floats, kept by the site across calls.
   FloatRowsSource float_rows;
+  // Per input: its value where it is held as float32 and the function reads it so (FloatInputs);
+  // the input's Matrix is then null. Empty, or null throughout, otherwise.
+  std::span<const Eigen::MatrixXf* const> float_inputs;
+  // The result is returned and goes into no variable (output 0, with "return").
+  bool returned_only = false;
 
   // Private-aggregate rows: a count of rows on one side of a boundary the master chose (correct
   // predictions) moves one row at a time as the boundary moves, so it is withheld (NaN).
@@ -56,6 +61,10 @@ struct FunctionContext {
   // kPermissionDenied when input `i`, which the function reads as class codes, was transformed.
   Status CheckLabelsAsRead(int i, std::string_view function) const;
 };
+
+// Bit i: `function` reads input i as float32 (a model's parameters), and takes a value held as
+// floats as it lies (FunctionContext::float_inputs).
+uint32_t FloatInputs(SiteFunction function);
 
 // Runs `function` on `inputs` (already checked against its arity) with its parameters as they
 // came; kInvalidArgument when they do not parse.

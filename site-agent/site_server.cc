@@ -124,9 +124,9 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
       return IncomingMessage{};
     }
     auto batch = std::make_shared<RequestBatch>();
-    auto values = std::make_shared<IncomingValues>();
-    values->max_bytes = limits.memory_budget_bytes;  // more could not be held anyway
-    Status decoded = DecodeRequestBatch(head, batch.get(), values.get());
+    IncomingValues values;
+    values.max_bytes = limits.memory_budget_bytes;  // more could not be held anyway
+    Status decoded = DecodeRequestBatch(head, batch.get(), &values);
     if (decoded.ok() && batch->id != header.id) {
       decoded = DataLoss("batch " + std::to_string(batch->id) + " came in message " + std::to_string(header.id));
     }
@@ -141,8 +141,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
     // Once its values are in, the batch runs on the compute pool, never on an I/O thread; only a
     // liveness check (pings alone), which touches no data, is answered here, without the hop
     // there and back.
-    auto execute = [this, batch, values, who, answer, id = header.id] {
-      values->Finish();
+    auto execute = [this, batch, who, answer, id = header.id] {
       auto response = std::make_shared<const ResponseBatch>(agent_->Execute(std::move(*batch), who));
       OutgoingValues out;
       Bytes head = EncodeResponseBatch(*response, &out);
@@ -159,7 +158,7 @@ net::awaitable<void> SiteServer::Serve(tcp::socket socket) {
         net::post(compute_, execute);
       }
     };
-    return IncomingMessage{values->spans, std::move(run)};
+    return IncomingMessage{std::move(values.spans), std::move(run)};
   };
 
   const Status ended = co_await link->Receive(on_head);

@@ -1,8 +1,31 @@
 #include "site-agent/symbol_table.h"
 
+#include "common/float_conversion.h"
+
 namespace fedra {
+namespace {
+
+uint64_t HeldBytes(const Variable& var) {
+  return var.value ? MatrixBytes(*var.value) : static_cast<uint64_t>(var.floats->size()) * sizeof(float);
+}
+
+}  // namespace
 
 Result<Variable> SymbolTable::Get(VarId id) const {
+  FEDRA_ASSIGN_OR_RETURN(Variable var, GetAsHeld(id));
+  if (!var.value) {
+    // Made only where the budget has room for it, though not charged: it lives for one request.
+    const uint64_t bytes = static_cast<uint64_t>(var.floats->size()) * sizeof(double);
+    FEDRA_RETURN_IF_ERROR(CheckFits(bytes).WithContext("variable " + std::to_string(id) + " widened to doubles"));
+    auto wide = std::make_shared<Matrix>(var.floats->rows(), var.floats->cols());
+    WidenToDouble({var.floats->data(), static_cast<size_t>(var.floats->size())}, wide->data());
+    var.value = std::move(wide);
+    var.floats.reset();
+  }
+  return var;
+}
+
+Result<Variable> SymbolTable::GetAsHeld(VarId id) const {
   std::lock_guard lock(mu_);
   auto it = vars_.find(id);
   if (it == vars_.end()) return NotFound("unknown variable " + std::to_string(id));
@@ -24,7 +47,7 @@ Status SymbolTable::CheckFits(uint64_t bytes) const {
 }
 
 Status SymbolTable::Insert(VarId id, Variable var) {
-  const uint64_t bytes = MatrixBytes(*var.value);
+  const uint64_t bytes = HeldBytes(var);
   std::lock_guard lock(mu_);
   if (vars_.contains(id)) return FailedPrecondition("variable " + std::to_string(id) + " already exists");
   FEDRA_RETURN_IF_ERROR(CheckFitsLocked(bytes));
@@ -37,7 +60,7 @@ Status SymbolTable::Erase(VarId id) {
   std::lock_guard lock(mu_);
   auto it = vars_.find(id);
   if (it == vars_.end()) return NotFound("unknown variable " + std::to_string(id));
-  used_bytes_ -= MatrixBytes(*it->second.value);
+  used_bytes_ -= HeldBytes(it->second);
   vars_.erase(it);
   return Status::Ok();
 }

@@ -18,11 +18,16 @@
 namespace fedra {
 
 struct Variable {
-  std::shared_ptr<const Matrix> value;
+  std::shared_ptr<const Matrix> value;  // null when the value is held as `floats`
   Provenance provenance;
   // For private-aggregate rows: how each column's values spread, for the support of what they sum
   // into (support.h).
   std::shared_ptr<const std::vector<ColumnSpread>> spread;
+  // A float32 value the master put (a model's parameters), held as it came: half the memory, and
+  // the functions that read floats take it as it lies (FloatInputs in functions.h).
+  std::shared_ptr<const Eigen::MatrixXf> floats;
+
+  Eigen::Index rows() const { return value ? value->rows() : floats->rows(); }
 };
 
 // A row-level value kept under a name for later jobs (a saved model's predictions): read back
@@ -36,8 +41,11 @@ class SymbolTable {
  public:
   explicit SymbolTable(uint64_t budget_bytes) : budget_bytes_(budget_bytes) {}
 
-  // kNotFound naming the id when absent.
+  // kNotFound naming the id when absent. A value held as floats comes widened into `value`, a
+  // copy each call, made only when the budget has room for it (else kResourceExhausted).
   Result<Variable> Get(VarId id) const;
+  // The variable as held: a float32 value in `floats` alone.
+  Result<Variable> GetAsHeld(VarId id) const;
 
   // Ok when `bytes` more would fit in the budget now; kResourceExhausted saying how much is used.
   Status CheckFits(uint64_t bytes) const;

@@ -180,7 +180,7 @@ class GpuBackend final : public StepBackend {
 
 }  // namespace
 
-std::vector<int64_t> Mlp::Forward(const Eigen::VectorXf& params, const Eigen::Ref<const MatrixF>& x,
+std::vector<int64_t> Mlp::Forward(const Eigen::Ref<const Eigen::VectorXf>& params, const Eigen::Ref<const MatrixF>& x,
                                   bool rows_as_columns, std::vector<MatrixF>* z, std::vector<MatrixF>* h) const {
   const size_t layers = widths_.size() - 1;
   const Eigen::Index rows = rows_as_columns ? x.cols() : x.rows();
@@ -210,7 +210,8 @@ std::vector<int64_t> Mlp::Forward(const Eigen::VectorXf& params, const Eigen::Re
   return offsets;
 }
 
-BatchStats Mlp::Score(const Eigen::VectorXf& params, const RowMajorF& x, const Targets& targets) const {
+BatchStats Mlp::Score(const Eigen::Ref<const Eigen::VectorXf>& params, const RowMajorF& x,
+                      const Targets& targets) const {
   std::vector<MatrixF> z, h;
   // Row-major rows x inputs lie as column-major inputs x rows.
   Forward(params, Eigen::Map<const MatrixF>(x.data(), x.cols(), x.rows()), true, &z, &h);

@@ -50,7 +50,7 @@ class Mlp {
 
   // Run's statistics over every row of `x`, row-major as a site keeps its rows as floats: read
   // where they lie, with no column-major copy.
-  BatchStats Score(const Eigen::VectorXf& params, const RowMajorF& x, const Targets& targets) const;
+  BatchStats Score(const Eigen::Ref<const Eigen::VectorXf>& params, const RowMajorF& x, const Targets& targets) const;
 
   // The output layer for each row of `x`: the logits of a softmax model, the values of a linear one.
   MatrixF Outputs(const Eigen::VectorXf& params, const MatrixF& x) const;
@@ -59,8 +59,8 @@ class Mlp {
   // Each layer's pre-activation z[l] and output h[l + 1] (h[0]: the scaled input, left empty when
   // `rows_as_columns`: x then holds one row per column, as row-major rows lie); returns each
   // layer's offset into `params`.
-  std::vector<int64_t> Forward(const Eigen::VectorXf& params, const Eigen::Ref<const MatrixF>& x, bool rows_as_columns,
-                               std::vector<MatrixF>* z, std::vector<MatrixF>* h) const;
+  std::vector<int64_t> Forward(const Eigen::Ref<const Eigen::VectorXf>& params, const Eigen::Ref<const MatrixF>& x,
+                               bool rows_as_columns, std::vector<MatrixF>* z, std::vector<MatrixF>* h) const;
   // Loss statistics of the output layer against `targets`, and, with `delta`, d (summed loss) /
   // d output (scoring needs only the statistics).
   BatchStats Loss(const MatrixF& outputs, const Targets& targets, MatrixF* delta) const;

@@ -207,17 +207,27 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   const Eigen::Index n = work.parameters->size();
   // The parameters are at the site already when the last round's validation put them there.
   const ParametersVar at = ParametersAt(part.site, work);
-  const VarId params = at.var, update = fed_.NewVarId();
+  // An update sent as it is (no compression, no clip) comes packed from the training itself;
+  // otherwise packUpdate compresses the stored update, keeping what it leaves out.
+  const bool packed_by_training = !spec_.compression.lossy() && spec_.compression.clip <= 0;
+  const VarId params = at.var, update = packed_by_training ? 0 : fed_.NewVarId();
   const VarId residual = spec_.compression.lossy() ? fed_.NewVarId() : 0;
-  std::vector<VarId> pack_inputs = {update};
-  if (part.residual != 0) pack_inputs.push_back(part.residual);
-  std::vector<VarId> done = {params, update};
-  if (part.residual != 0) done.push_back(part.residual);
   std::vector<Request> requests;
   const uint64_t bytes_down = AddPutUnlessStaged(at, work, &requests);
-  requests.push_back(Request::Run(update, train, {part.x, part.y, params}));
-  requests.push_back(Request::Run(residual, PackUpdateParams{kTrainingStats, spec_.compression}, pack_inputs,
-                                  /*return_value=*/true));
+  const size_t packed_at = packed_by_training ? requests.size() : requests.size() + 1;
+  std::vector<VarId> done = {params};
+  if (packed_by_training) {
+    train.pack = true;
+    requests.push_back(Request::Run(0, train, {part.x, part.y, params}, /*return_value=*/true));
+  } else {
+    std::vector<VarId> pack_inputs = {update};
+    if (part.residual != 0) pack_inputs.push_back(part.residual);
+    requests.push_back(Request::Run(update, train, {part.x, part.y, params}));
+    requests.push_back(Request::Run(residual, PackUpdateParams{kTrainingStats, spec_.compression}, pack_inputs,
+                                    /*return_value=*/true));
+    done.push_back(update);
+    if (part.residual != 0) done.push_back(part.residual);
+  }
   requests.push_back(Request::Release(std::move(done)));
   SiteRequests batch;
   batch[part.site] = std::move(requests);  // moved, not copied: the parameters are megabytes
@@ -230,9 +240,9 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   if (!result.ok()) {
     // The site may or may not have run the batch: whatever it kept goes, and the next round
     // starts without a residual.
-    if (part.residual != 0) fed_.Release(part.site, part.residual);
-    if (residual != 0) fed_.Release(part.site, residual);
-    for (VarId v : {params, update}) fed_.Release(part.site, v);
+    for (VarId v : {part.residual, residual, params, update}) {
+      if (v != 0) fed_.Release(part.site, v);
+    }
     part.residual = 0;
     return result.status();
   }
@@ -244,7 +254,12 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
       return r.status.WithContext(where);
     }
   }
-  const Response& packed = (*result)[at.staged ? 1 : 2];
+  const Response& packed = (*result)[packed_at];
+  if (packed.packed.empty()) {
+    return FailedPrecondition(where +
+                              " sent no packed update: a site older than this master ignores trainLocal's "
+                              "\"pack\" (upgrade the site)");
+  }
   FEDRA_ASSIGN_OR_RETURN(UnpackedUpdate unpacked, UnpackUpdate(packed.packed, n));
   if (unpacked.stats.size() != kTrainingStats) return DataLoss(where + ": the update lacks its statistics");
   SiteUpdate u;

@@ -154,10 +154,7 @@ Result<IncomingMessage> SiteClient::OnHead(const MessageLink* link, const FrameH
   // The answer has begun: its values may take longer than the call's deadline, which was for the
   // site to answer; the link's deadline between chunks now guards the rest.
   pending->wake.expires_at(Clock::time_point::max());
-  return IncomingMessage{pending->values.spans, [pending](Status arrived) {
-                           if (arrived.ok()) pending->values.Finish();
-                           pending->Finish(std::move(arrived));
-                         }};
+  return IncomingMessage{pending->values.spans, [pending](Status arrived) { pending->Finish(std::move(arrived)); }};
 }
 
 net::awaitable<Result<ResponseBatch>> SiteClient::Exchange(const RequestBatch& batch,

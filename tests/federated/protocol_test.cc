@@ -2,6 +2,8 @@
 // and any truncation or garbage is a kDataLoss error, never a crash.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <random>
 
 #include "common/framing.h"
@@ -18,7 +20,8 @@ TEST_CASE("request batches round-trip every request type") {
        Request::Put(8, Matrix::Random(3, 2)), Request::Get(7), Request::Run(9, Op::kTmatmul, {7, 8}, true),
        RawCall(10, "moments", {7}, {{"k", 3}}), Request::Clear({7, 8, 9}),
        Request::ReadEncoded(11, "cars", {"Type"}, {{"Type", {{"coding", "dummy"}, {"levels", {"a", "b"}}}}}),
-       Request::Describe("cars", {{"Type", {{"levels", true}}}})}};
+       Request::Describe("cars", {{"Type", {{"levels", true}}}}),
+       Request::PutEncoded(12, EncodeFloatValue(Eigen::VectorXf::LinSpaced(5, -1, 1)))}};
   Bytes bytes = EncodeRequestBatch(batch);
   RequestBatch back;
   REQUIRE(DecodeRequestBatch(bytes, &back).ok());
@@ -34,6 +37,8 @@ TEST_CASE("request batches round-trip every request type") {
     CHECK(a.params == b.params);
     REQUIRE(a.value.has_value() == b.value.has_value());
     if (a.value) CHECK(*a.value == *b.value);
+    REQUIRE(b.float_value.has_value() == (a.encoded_value != nullptr));  // floats stay floats
+    if (b.float_value) CHECK(*b.float_value == Eigen::VectorXf::LinSpaced(5, -1, 1));
   }
 }
 
@@ -53,13 +58,12 @@ void Deliver(const Bytes& bytes, IncomingValues* in) {
     at += span.size();
   }
   CHECK(at == bytes.size());
-  in->Finish();
 }
 
 TEST_CASE("large values travel out of line, straight from and into their matrices") {
   const Matrix big = Matrix::Random(300, 40);  // 96,000 bytes: out of line
   Eigen::VectorXf params = Eigen::VectorXf::Random(20000);
-  Eigen::VectorXf odd = Eigen::VectorXf::Random(20003);  // widened four at a time, and three alone
+  Eigen::VectorXf odd = Eigen::VectorXf::Random(20003);
   const Matrix small = Matrix::Random(3, 2);
   RequestBatch batch{9,
                      {Request::Put(1, big), Request::PutEncoded(2, EncodeFloatValue(params)), Request::Put(3, small),
@@ -78,14 +82,23 @@ TEST_CASE("large values travel out of line, straight from and into their matrice
   REQUIRE(in.spans.size() == 3);
   Deliver(Chunks(out), &in);
   CHECK(*back.requests[0].value == big);
-  CHECK(*back.requests[1].value == params.cast<double>());
-  CHECK(*back.requests[4].value == odd.cast<double>());
+  // Float32 values stay floats, as the site keeps them.
+  CHECK_FALSE(back.requests[1].value.has_value());
+  CHECK(*back.requests[1].float_value == params);
+  CHECK(*back.requests[4].float_value == odd);
   CHECK(*back.requests[2].value == small);
   CHECK_FALSE(back.requests[3].value.has_value());
+  CHECK_FALSE(back.requests[3].float_value.has_value());
 
   SUBCASE("a head with out-of-line values is refused where values must be inline") {
     RequestBatch inline_only;
     CHECK(DecodeRequestBatch(head, &inline_only).message().find("out of line") != std::string::npos);
+  }
+  SUBCASE("float32 values count at their own size against the limit") {
+    IncomingValues exact;  // the doubles, the floats, and nothing more
+    exact.max_bytes = MatrixBytes(big) + (params.size() + odd.size()) * sizeof(float);
+    RequestBatch fits;
+    CHECK(DecodeRequestBatch(head, &fits, &exact).ok());
   }
   SUBCASE("values over the receiver's limit are refused before anything is allocated") {
     IncomingValues tight;
@@ -120,6 +133,19 @@ TEST_CASE("a site's variable is answered out of line as it is held, and packed b
   ResponseBatch whole;
   REQUIRE(DecodeResponseBatch(EncodeResponseBatch(batch), &whole).ok());
   CHECK(*whole.responses[0].value == *held);
+}
+
+TEST_CASE("a float32 value in a response is refused: only requests carry them") {
+  Bytes bytes = EncodeResponseBatch(ResponseBatch{4, 1, {Response{Status::Ok(), {}, Matrix::Ones(2, 2), {}}}});
+  // The value's kind byte (1, doubles) before its shape, 2 x 2: made 2, floats.
+  const std::array<uint8_t, 17> doubles = {1, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0};
+  const auto at = std::search(bytes.begin(), bytes.end(), doubles.begin(), doubles.end());
+  REQUIRE(at != bytes.end());
+  *at = 2;
+  ResponseBatch back;
+  const Status s = DecodeResponseBatch(bytes, &back);
+  CHECK(s.code() == StatusCode::kDataLoss);
+  CHECK_MESSAGE(s.message().find("only requests carry them") != std::string::npos, s.message());
 }
 
 TEST_CASE("request metadata nested deeper than the JSON limit is refused, not parsed") {

@@ -38,7 +38,9 @@ TEST_CASE("an uncompressed update packed from doubles is the same bytes as from 
   const Eigen::VectorXd d = testing::NormalMatrix(10000, 1, 7).col(0);  // more than one block
   const std::vector<double> stats = {1.5, 2, 3, 4};
   const Bytes from_doubles = PackLosslessUpdate(std::span<const double>(d.data(), 10000), stats);
-  CHECK(from_doubles == PackUpdate(Eigen::VectorXf(d.cast<float>()), stats, CompressionSpec{}).bytes);
+  const Eigen::VectorXf f = d.cast<float>();
+  CHECK(from_doubles == PackUpdate(f, stats, CompressionSpec{}).bytes);
+  CHECK(from_doubles == PackLosslessUpdate(std::span<const float>(f.data(), 10000), stats));
   Result<UnpackedUpdate> u = UnpackUpdate(from_doubles, 10000);
   REQUIRE(u.ok());
   CHECK((u->values.cast<double>() - d).cwiseAbs().maxCoeff() <= 1e-6 * d.cwiseAbs().maxCoeff());

@@ -10,7 +10,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fedra::Matrix m;
   fedra::ByteReader doubles(in);
   (void)fedra::DecodeMatrix(&doubles, &m);
+  Eigen::MatrixXf f;
   fedra::ByteReader floats(in);
-  (void)fedra::DecodeMatrixFromFloat32(&floats, &m);
+  (void)fedra::DecodeFloatMatrix(&floats, &f);
   return 0;
 }

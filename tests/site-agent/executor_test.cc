@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "federated/instruction.h"
+#include "federated/protocol.h"
+#include "federated/update_codec.h"
 #include "site-agent/executor.h"
 #include "tests/support/raw_request.h"
 #include "tests/support/temp_dir.h"
@@ -61,6 +63,15 @@ struct Site {
     Response r = executor->Execute(RequestBatch{1, {std::move(q)}}, master).responses.at(0);
     if (r.held_value) r.value = *std::exchange(r.held_value, nullptr);
     return r;
+  }
+
+  // A put of float32 parameters as the site receives it: decoded from the master's encoding.
+  static Request FloatPut(VarId var, const Eigen::VectorXf& values) {
+    RequestBatch batch;
+    const Status decoded =
+        DecodeRequestBatch(EncodeRequestBatch({1, {Request::PutEncoded(var, EncodeFloatValue(values))}}), &batch);
+    REQUIRE_MESSAGE(decoded.ok(), decoded.ToString());
+    return std::move(batch.requests.at(0));
   }
 
   std::vector<nlohmann::json> AuditLines() {
@@ -302,6 +313,95 @@ TEST_CASE("trainLocal keeps its rows as floats across calls while their variable
   REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
   REQUIRE(site.Run(Request::Run(6, train, {1, 2, 3})).status.ok());
   CHECK(kept_bytes() == 20 * 2 * sizeof(float));
+}
+
+TEST_CASE("parameters put as float32 are held as floats, and train and score as the same values in doubles do") {
+  Site site;
+  REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
+  REQUIRE(site.Run(Request::Read(2, "pub", {"c"})).status.ok());  // labels: all 1
+  TrainLocalParams train;
+  train.model.inputs = 2;
+  train.model.hidden = {3};
+  train.model.outputs = 2;
+  train.batch_size = 5;
+  const Eigen::VectorXf p = Eigen::VectorXf::Random(train.model.parameter_count()) * 0.5f;
+  const uint64_t before = site.symbols->used_bytes();
+  Request put = Site::FloatPut(3, p);
+  REQUIRE(put.float_value.has_value());
+  REQUIRE(site.Run(std::move(put)).status.ok());
+  CHECK(site.symbols->used_bytes() - before == p.size() * sizeof(float));  // half what doubles take
+  REQUIRE(site.Run(Request::Put(13, p.cast<double>())).status.ok());
+
+  // Functions that read floats take them as they lie; the same values in doubles give the same bits.
+  const Response trained = site.Run(Request::Run(4, train, {1, 2, 3}, true));
+  const Response trained_wide = site.Run(Request::Run(14, train, {1, 2, 13}, true));
+  REQUIRE_MESSAGE(trained.status.ok(), trained.status.ToString());
+  REQUIRE(trained_wide.status.ok());
+  CHECK(*trained.value == *trained_wide.value);
+  const Response scored = site.Run(Request::Run(5, EvalModelParams{train.model}, {1, 2, 3}, true));
+  const Response scored_wide = site.Run(Request::Run(15, EvalModelParams{train.model}, {1, 2, 13}, true));
+  REQUIRE_MESSAGE(scored.status.ok(), scored.status.ToString());
+  REQUIRE(scored_wide.status.ok());
+  CHECK(*scored.value == *scored_wide.value);
+  // Everything else sees them widened: a get, an operation.
+  const Response got = site.Run(Request::Get(3));
+  REQUIRE(got.status.ok());
+  CHECK(*got.value == p.cast<double>());
+  const Response squares = site.Run(Request::Run(6, Op::kTmatmul, {3, 3}, true));
+  const Response squares_wide = site.Run(Request::Run(16, Op::kTmatmul, {13, 13}, true));
+  REQUIRE_MESSAGE(squares.status.ok(), squares.status.ToString());
+  CHECK(*squares.value == *squares_wide.value);
+  // Parameters of another shape are refused by name.
+  REQUIRE(site.Run(Site::FloatPut(7, Eigen::VectorXf::Zero(5))).status.ok());
+  const Response wrong = site.Run(Request::Run(8, EvalModelParams{train.model}, {1, 2, 7}, true));
+  CHECK(wrong.status.code() == StatusCode::kInvalidArgument);
+  CHECK_MESSAGE(wrong.status.message().find("evalModel") != std::string::npos, wrong.status.message());
+  REQUIRE(site.Run(Request::Clear({3, 7})).status.ok());
+  CHECK(site.Run(Request::Get(3)).status.code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("trainLocal packs its update when asked: the bytes packUpdate makes of it, and nothing stored") {
+  Site site;
+  REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
+  REQUIRE(site.Run(Request::Read(2, "pub", {"c"})).status.ok());
+  TrainLocalParams train;
+  train.model.inputs = 2;
+  train.model.hidden = {3};
+  train.model.outputs = 2;
+  train.batch_size = 5;
+  REQUIRE(site.Run(Site::FloatPut(3, Eigen::VectorXf::Random(train.model.parameter_count()))).status.ok());
+  REQUIRE(site.Run(Request::Run(4, train, {1, 2, 3})).status.ok());
+  const Response two_steps = site.Run(Request::Run(0, PackUpdateParams{kTrainingStats, {}}, {4}, true));
+  REQUIRE_MESSAGE(two_steps.status.ok(), two_steps.status.ToString());
+  REQUIRE_FALSE(two_steps.packed.empty());
+
+  train.pack = true;
+  const size_t held = site.symbols->size();
+  const Response one_step = site.Run(Request::Run(0, train, {1, 2, 3}, true));
+  REQUIRE_MESSAGE(one_step.status.ok(), one_step.status.ToString());
+  CHECK(one_step.packed == two_steps.packed);  // the same training, seed and statistics
+  CHECK(site.symbols->size() == held);
+  // It stores nothing, so it must be asked for output 0 and a return, before any training.
+  for (Request q : {Request::Run(5, train, {1, 2, 3}, true), Request::Run(0, train, {1, 2, 3})}) {
+    const Response refused = site.Run(std::move(q));
+    CHECK(refused.status.code() == StatusCode::kInvalidArgument);
+    CHECK_MESSAGE(refused.status.message().find("ask for output 0 with \"return\"") != std::string::npos,
+                  refused.status.message());
+  }
+  CHECK(site.symbols->size() == held);
+}
+
+TEST_CASE("a float32 value is widened for another use only where the budget has room for the copy") {
+  Site site(64'000);
+  const Eigen::VectorXf p = Eigen::VectorXf::Random(5'000);  // 20 kB held, 40 kB widened
+  REQUIRE(site.Run(Site::FloatPut(1, p)).status.ok());
+  const Response got = site.Run(Request::Get(1));
+  REQUIRE_MESSAGE(got.status.ok(), got.status.ToString());
+  CHECK(*got.value == p.cast<double>());
+  REQUIRE(site.Run(Site::FloatPut(2, p)).status.ok());  // 40 kB held: the next copy does not fit
+  const Response refused = site.Run(Request::Get(1));
+  CHECK(refused.status.code() == StatusCode::kResourceExhausted);
+  CHECK_MESSAGE(refused.status.message().find("widened to doubles") != std::string::npos, refused.status.message());
 }
 
 TEST_CASE("the audit request returns the newest events, oldest first") {
