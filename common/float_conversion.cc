@@ -23,15 +23,16 @@ void NarrowToFloat(std::span<const double> from, float* to, double scale) {
   for (; i < from.size(); ++i) to[i] = static_cast<float>(from[i] * scale);
 }
 
-void WidenToDouble(std::span<const float> from, double* to) {
+void WidenToDouble(std::span<const float> from, double* to, double scale) {
+  const Doubles scales = {scale, scale, scale, scale};
   size_t i = 0;
   for (; i + kLanes <= from.size(); i += kLanes) {
     Floats f;
     std::memcpy(&f, from.data() + i, sizeof f);
-    const Doubles d = __builtin_convertvector(f, Doubles);
+    const Doubles d = __builtin_convertvector(f, Doubles) * scales;
     std::memcpy(to + i, &d, sizeof d);
   }
-  for (; i < from.size(); ++i) to[i] = from[i];
+  for (; i < from.size(); ++i) to[i] = static_cast<double>(from[i]) * scale;
 }
 
 void AddScaled(std::span<const float> from, double scale, double* to) {

@@ -12,8 +12,8 @@ namespace fedra {
 
 // to[i] = float(from[i] * scale); `to` holds from.size() values.
 void NarrowToFloat(std::span<const double> from, float* to, double scale = 1);
-// to[i] = double(from[i]); `to` holds from.size() values.
-void WidenToDouble(std::span<const float> from, double* to);
+// to[i] = double(from[i]) * scale; `to` holds from.size() values.
+void WidenToDouble(std::span<const float> from, double* to, double scale = 1);
 // to[i] += scale * double(from[i]); `to` holds from.size() values.
 void AddScaled(std::span<const float> from, double scale, double* to);
 

@@ -149,6 +149,7 @@ nlohmann::json TrainLocalParams::ToJson() const {
                         {"epoch_rows", epoch_rows},   {"update", gradient ? "gradient" : "delta"}};
   if (prox_mu > 0) out["prox_mu"] = prox_mu;
   if (pack) out["pack"] = true;
+  if (weigh) out["weigh"] = weigh->ToJson();
   return out;
 }
 
@@ -173,6 +174,14 @@ Result<TrainLocalParams> TrainLocalParams::Parse(const nlohmann::json& params) {
   // [0, 1e6): the largest double below 1e6 is the top of the closed range.
   FEDRA_RETURN_IF_ERROR(f.Optional("prox_mu", &out.prox_mu, 0, std::nextafter(1e6, 0.0)));
   FEDRA_RETURN_IF_ERROR(f.Optional("pack", &out.pack));
+  if (const nlohmann::json* weigh = f.Child("weigh")) {
+    FEDRA_ASSIGN_OR_RETURN(out.weigh, WeighUpdateParams::Parse(*weigh));
+    if (out.weigh->stats != kTrainingStats) {
+      return InvalidArgument(f.Path("weigh") + ".stats: the update has " + std::to_string(kTrainingStats) +
+                             " statistics, not " + std::to_string(out.weigh->stats));
+    }
+    if (out.pack) return InvalidArgument(f.Path("weigh") + ": an update is packed or weighed, not both");
+  }
   return out;
 }
 

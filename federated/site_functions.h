@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -105,36 +106,6 @@ struct KMeansStepParams {
   static Result<KMeansStepParams> Parse(const nlohmann::json& params);
 };
 
-struct TrainLocalParams {
-  static constexpr SiteFunction kFunction = SiteFunction::kTrainLocal;
-  ModelSpec model;
-  OptimizerSpec optimizer;
-  int epochs = 1;   // passes over the rows...
-  int batches = 0;  // ...or, when > 0, exactly this many batches
-  int batch_size = 32;
-  uint64_t seed = 1;
-  int first_epoch = 0;      // where this call starts in the site's sequence of epochs...
-  int64_t first_batch = 0;  // ...or batches (see site-agent/trainer.h)
-  int64_t epoch_rows = 0;   // rows in one epoch; 0: the site's own
-  bool gradient = false;    // return the batches' mean gradient at P (no steps), not new - P
-  double prox_mu = 0;       // FedProx
-  // Return the update packed as packUpdate packs it uncompressed, and store nothing (output 0):
-  // one request in place of two, with no copy of the update in doubles.
-  bool pack = false;
-
-  nlohmann::json ToJson() const;
-  static Result<TrainLocalParams> Parse(const nlohmann::json& params);
-};
-
-struct PackUpdateParams {
-  static constexpr SiteFunction kFunction = SiteFunction::kPackUpdate;
-  int stats = 0;  // statistics after the update's values, sent as they are
-  CompressionSpec compression;
-
-  nlohmann::json ToJson() const;
-  static Result<PackUpdateParams> Parse(const nlohmann::json& params);
-};
-
 // A training update made ready for a secure sum: weighted, rows x delta, then the WeighedStats
 // (FedAvg's numerator and denominator, and the round's loss), all but the withheld flag times
 // `scale` (the master's 1 / the rows a round trains at all sites, so that the sum is about a mean
@@ -151,6 +122,38 @@ struct WeighUpdateParams {
 
   nlohmann::json ToJson() const { return {{"stats", stats}, {"weighted", weighted}, {"scale", scale}}; }
   static Result<WeighUpdateParams> Parse(const nlohmann::json& params);
+};
+
+struct TrainLocalParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kTrainLocal;
+  ModelSpec model;
+  OptimizerSpec optimizer;
+  int epochs = 1;   // passes over the rows...
+  int batches = 0;  // ...or, when > 0, exactly this many batches
+  int batch_size = 32;
+  uint64_t seed = 1;
+  int first_epoch = 0;      // where this call starts in the site's sequence of epochs...
+  int64_t first_batch = 0;  // ...or batches (see site-agent/trainer.h)
+  int64_t epoch_rows = 0;   // rows in one epoch; 0: the site's own
+  bool gradient = false;    // return the batches' mean gradient at P (no steps), not new - P
+  double prox_mu = 0;       // FedProx
+  // Return the update packed as packUpdate packs it uncompressed, and store nothing (output 0)...
+  bool pack = false;
+  // ...or store it weighed for a secure sum, as weighUpdate would (its stats: kTrainingStats).
+  // Either is one request in place of two, with no copy of the update in doubles first.
+  std::optional<WeighUpdateParams> weigh;
+
+  nlohmann::json ToJson() const;
+  static Result<TrainLocalParams> Parse(const nlohmann::json& params);
+};
+
+struct PackUpdateParams {
+  static constexpr SiteFunction kFunction = SiteFunction::kPackUpdate;
+  int stats = 0;  // statistics after the update's values, sent as they are
+  CompressionSpec compression;
+
+  nlohmann::json ToJson() const;
+  static Result<PackUpdateParams> Parse(const nlohmann::json& params);
 };
 
 struct EvalModelParams {

@@ -252,6 +252,28 @@ Result<FunctionOutput> LogisticHessian(std::span<const Matrix* const> inputs, co
   return out;
 }
 
+// An update and its kTrainingStats statistics made ready for a secure sum, as WeighUpdateParams
+// says: weighted, (scale x rows) x the values and the kWeighedStats; unweighted, the values alone.
+template <typename T>
+Matrix Weighed(std::span<const T> values, std::span<const double> stats, const WeighUpdateParams& params) {
+  const auto n = static_cast<Eigen::Index>(values.size());
+  const double rows = stats[kRowsTrained], correct = stats[kCorrect], scale = params.scale;
+  Matrix out(n + (params.weighted ? kWeighedStats : 0), 1);
+  const double weight = params.weighted ? scale * rows : 1;
+  if constexpr (std::is_same_v<T, float>) {
+    WidenToDouble(values, out.data(), weight);
+  } else {
+    out.topRows(n) = weight * Eigen::Map<const Eigen::VectorXd>(values.data(), n);
+  }
+  if (!params.weighted) return out;
+  out(n + kWeighedRows, 0) = scale * rows;
+  out(n + kWeighedLoss, 0) = scale * stats[kLossSum];
+  // A count the site withholds (NaN) is sent as 0 and flagged, so that the sum stays finite.
+  out(n + kWeighedCorrect, 0) = std::isfinite(correct) ? scale * correct : 0;
+  out(n + kWeighedWithheld, 0) = std::isfinite(correct) ? 0 : 1;
+  return out;
+}
+
 // Input `i`, the model's parameters as one column of floats: where the master's float32 value is
 // held as it came, a view of it; else the double value narrowed into `narrowed`.
 Result<Eigen::Map<const Eigen::VectorXf>> ParametersInput(std::span<const Matrix* const> inputs,
@@ -271,7 +293,7 @@ Result<Eigen::Map<const Eigen::VectorXf>> ParametersInput(std::span<const Matrix
 // the update, then kTrainingStats statistics: the summed training loss, the correct predictions
 // and the rows trained on, measured on each batch before its step, and the last batch's epoch.
 // With params.pack, the same column returns packed (PackLosslessUpdate) and the value is only the
-// statistics.
+// statistics; with params.weigh, the value is what weighUpdate would make of the column.
 Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs, const TrainLocalParams& params,
                                           const FunctionContext& context) {
   const Matrix& x = *inputs[0];
@@ -313,6 +335,9 @@ Result<FunctionOutput> TrainLocalFunction(std::span<const Matrix* const> inputs,
   if (params.pack) {
     out.packed = PackLosslessUpdate(values, stats);
     out.value = Eigen::Map<const Matrix>(stats.data(), kTrainingStats, 1);
+  } else if (params.weigh) {
+    out.value = Weighed(values, stats, *params.weigh);
+    out.meta["weighed"] = true;  // what a site that ignores "weigh" would not say
   } else {
     out.value.resize(start.size() + kTrainingStats, 1);
     WidenToDouble(values, out.value.data());
@@ -368,21 +393,10 @@ Result<FunctionOutput> WeighUpdateFunction(std::span<const Matrix* const> inputs
   if (u.cols() != 1 || params.stats != kTrainingStats || u.rows() < params.stats) {
     return InvalidArgument("weighUpdate: the update must be one column followed by its training statistics");
   }
-  const Eigen::Index n = u.rows() - params.stats;
+  const auto n = static_cast<size_t>(u.rows() - params.stats);
   FunctionOutput out;
-  if (!params.weighted) {
-    out.value = u.topRows(n);
-    return out;
-  }
-  const double rows = u(n + kRowsTrained, 0), scale = params.scale;
-  const double correct = u(n + kCorrect, 0);
-  out.value.resize(n + kWeighedStats, 1);
-  out.value.topRows(n) = (scale * rows) * u.topRows(n);
-  out.value(n + kWeighedRows, 0) = scale * rows;
-  out.value(n + kWeighedLoss, 0) = scale * u(n + kLossSum, 0);
-  // A count the site withholds (NaN) is sent as 0 and flagged, so that the sum stays finite.
-  out.value(n + kWeighedCorrect, 0) = std::isfinite(correct) ? scale * correct : 0;
-  out.value(n + kWeighedWithheld, 0) = std::isfinite(correct) ? 0 : 1;
+  out.value =
+      Weighed(std::span<const double>(u.data(), n), std::span<const double>(u.data() + n, kTrainingStats), params);
   return out;
 }
 

@@ -273,24 +273,30 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   return u;
 }
 
-Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& work, const TrainLocalParams& train) {
+Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& work, TrainLocalParams train) {
   const ParametersVar at = ParametersAt(part.site, work);
-  const VarId params = at.var, update = fed_.NewVarId(), held = fed_.NewVarId();
+  const VarId params = at.var, held = fed_.NewVarId();
   SiteRequests batch;
   std::vector<Request>& requests = batch[part.site];
   const uint64_t bytes_down = AddPutUnlessStaged(at, work, &requests);
-  requests.push_back(Request::Run(update, train, {part.x, part.y, params}));
-  requests.push_back(Request::Run(
-      held, WeighUpdateParams{kTrainingStats, !spec_.secure_sum.dp.enabled(), spec_.secure_scale}, {update}));
-  requests.push_back(Request::Release({params, update}));
+  // The training weighs its update for the sum itself: no double copy of it first.
+  train.weigh = WeighUpdateParams{kTrainingStats, !spec_.secure_sum.dp.enabled(), spec_.secure_scale};
+  const size_t trained_at = requests.size();
+  requests.push_back(Request::Run(held, train, {part.x, part.y, params}));
+  requests.push_back(Request::Release({params}));
   SiteResponses responses = fed_.Call(batch);
   if (at.staged) Unstage(part.site, params);  // as in Work
   Result<std::vector<Response>>& result = responses.at(part.site);
   Status status = result.ok() ? Status::Ok() : result.status();
   for (size_t i = 0; status.ok() && i < result->size(); ++i)
     status = (*result)[i].status.WithContext("site '" + part.site + "'");
+  if (status.ok() && !(*result)[trained_at].meta.value("weighed", false)) {
+    status = FailedPrecondition("site '" + part.site +
+                                "' did not weigh its update: a site older than this master ignores trainLocal's "
+                                "\"weigh\" (upgrade the site)");
+  }
   if (!status.ok()) {
-    for (VarId v : {params, update, held}) fed_.Release(part.site, v);
+    for (VarId v : {params, held}) fed_.Release(part.site, v);
     return status;
   }
   // An update no sum took (it came late to a backup round) goes with this batch's successor.

@@ -85,7 +85,7 @@ class FederationRunner final : public SiteRunner {
                    std::shared_ptr<const Recipe> join_x, std::shared_ptr<const Recipe> join_y);
   Result<SiteUpdate> Work(Part& part, const SiteWork& work);
   // A round under secure aggregation: trains and weighs the update, which stays at the site.
-  Result<SiteUpdate> WorkSecurely(Part& part, const SiteWork& work, const TrainLocalParams& train);
+  Result<SiteUpdate> WorkSecurely(Part& part, const SiteWork& work, TrainLocalParams train);
   // Makes a late site's features and labels at it.
   Status Join(Part& part);
   // The parameters encoded as float32, once per model version for every batch.

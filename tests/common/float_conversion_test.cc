@@ -30,6 +30,8 @@ TEST_CASE("vectors narrow and widen value by value as a cast would, whatever the
     WidenToDouble(narrow, back.data());
     std::vector<float> scaled(n);
     NarrowToFloat(wide, scaled.data(), 0.25);
+    std::vector<double> back_scaled(n);
+    WidenToDouble(narrow, back_scaled.data(), -3.5);
     std::vector<double> sums(wide);
     AddScaled(narrow, -0.3, sums.data());
     std::vector<double> from_zero(n, -0.0);  // as the weighted mean starts
@@ -40,6 +42,7 @@ TEST_CASE("vectors narrow and widen value by value as a cast would, whatever the
       CHECK(std::signbit(narrow[i]) == std::signbit(wide[i]));
       CHECK(back[i] == static_cast<double>(narrow[i]));
       CHECK(scaled[i] == static_cast<float>(wide[i] * 0.25));
+      CHECK(back_scaled[i] == static_cast<double>(narrow[i]) * -3.5);
       const double sum = wide[i] + -0.3 * static_cast<double>(narrow[i]);
       CHECK((sums[i] == sum || (std::isnan(sums[i]) && std::isnan(sum))));
       CHECK(from_zero[i] == 0.5 * static_cast<double>(narrow[i]));

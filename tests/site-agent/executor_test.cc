@@ -391,6 +391,35 @@ TEST_CASE("trainLocal packs its update when asked: the bytes packUpdate makes of
   CHECK(site.symbols->size() == held);
 }
 
+TEST_CASE("trainLocal weighs its update for a secure sum when asked: what weighUpdate makes of it") {
+  Site site;
+  REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
+  REQUIRE(site.Run(Request::Read(2, "pub", {"c"})).status.ok());
+  TrainLocalParams train;
+  train.model.inputs = 2;
+  train.model.hidden = {3};
+  train.model.outputs = 2;
+  train.batch_size = 5;
+  REQUIRE(site.Run(Site::FloatPut(3, Eigen::VectorXf::Random(train.model.parameter_count()))).status.ok());
+  REQUIRE(site.Run(Request::Run(4, train, {1, 2, 3})).status.ok());
+  VarId out = 10;
+  for (const bool weighted : {true, false}) {
+    CAPTURE(weighted);
+    const WeighUpdateParams weigh{kTrainingStats, weighted, 0.125};
+    const Response two_steps = site.Run(Request::Run(++out, weigh, {4}, true));
+    REQUIRE_MESSAGE(two_steps.status.ok(), two_steps.status.ToString());
+    train.weigh = weigh;
+    const Response one_step = site.Run(Request::Run(++out, train, {1, 2, 3}, true));
+    REQUIRE_MESSAGE(one_step.status.ok(), one_step.status.ToString());
+    CHECK(*one_step.value == *two_steps.value);  // the same training, seed and scale
+    CHECK(one_step.meta.value("weighed", false));
+  }
+  train.pack = true;
+  const Response both = site.Run(Request::Run(0, train, {1, 2, 3}, true));
+  CHECK(both.status.code() == StatusCode::kInvalidArgument);
+  CHECK_MESSAGE(both.status.message().find("packed or weighed, not both") != std::string::npos, both.status.message());
+}
+
 TEST_CASE("a float32 value is widened for another use only where the budget has room for the copy") {
   Site site(64'000);
   const Eigen::VectorXf p = Eigen::VectorXf::Random(5'000);  // 20 kB held, 40 kB widened
