@@ -40,6 +40,15 @@ void WriteHeader(ByteWriter* w, bool sparse, bool eight_bit, int64_t n, std::spa
 // u8 format + u8 flags + u64 length + u32 statistics count + the statistics + u64 count sent.
 size_t HeaderBytes(std::span<const double> stats) { return 1 + 1 + 8 + 4 + stats.size() * sizeof(double) + 8; }
 
+// An uncompressed update's header, with room for its `n` values.
+Bytes LosslessHeader(size_t n, std::span<const double> stats) {
+  Bytes out;
+  out.reserve(HeaderBytes(stats) + n * sizeof(float));
+  ByteWriter w(&out);
+  WriteHeader(&w, false, false, static_cast<int64_t>(n), stats, static_cast<int64_t>(n));
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json CompressionSpec::ToJson() const {
@@ -119,11 +128,8 @@ PackedUpdate PackUpdate(const Eigen::VectorXf& values, std::span<const double> s
 }
 
 Bytes PackLosslessUpdate(std::span<const double> values, std::span<const double> stats) {
-  Bytes out;
-  out.reserve(HeaderBytes(stats) + values.size() * sizeof(float));
+  Bytes out = LosslessHeader(values.size(), stats);
   ByteWriter w(&out);
-  const auto n = static_cast<int64_t>(values.size());
-  WriteHeader(&w, false, false, n, stats, n);
   // Narrowed a block at a time into a buffer that stays in cache: no model-sized float copy.
   constexpr size_t kBlock = 4096;
   std::array<float, kBlock> block;
@@ -136,12 +142,8 @@ Bytes PackLosslessUpdate(std::span<const double> values, std::span<const double>
 }
 
 Bytes PackLosslessUpdate(std::span<const float> values, std::span<const double> stats) {
-  Bytes out;
-  out.reserve(HeaderBytes(stats) + values.size() * sizeof(float));
-  ByteWriter w(&out);
-  const auto n = static_cast<int64_t>(values.size());
-  WriteHeader(&w, false, false, n, stats, n);
-  w.Append(values.data(), values.size() * sizeof(float));
+  Bytes out = LosslessHeader(values.size(), stats);
+  ByteWriter(&out).Append(values.data(), values.size() * sizeof(float));
   return out;
 }
 

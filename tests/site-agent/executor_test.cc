@@ -65,6 +65,19 @@ struct Site {
     return r;
   }
 
+  // Training rows in variables 1 (pub's a and b) and 2 (c, labels all 1), and a 2-3-2 model for
+  // them.
+  TrainLocalParams SmallTraining() {
+    REQUIRE(Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
+    REQUIRE(Run(Request::Read(2, "pub", {"c"})).status.ok());
+    TrainLocalParams train;
+    train.model.inputs = 2;
+    train.model.hidden = {3};
+    train.model.outputs = 2;
+    train.batch_size = 5;
+    return train;
+  }
+
   // A put of float32 parameters as the site receives it: decoded from the master's encoding.
   static Request FloatPut(VarId var, const Eigen::VectorXf& values) {
     RequestBatch batch;
@@ -295,13 +308,7 @@ TEST_CASE("the moments function returns count, sums and sums of squares") {
 
 TEST_CASE("trainLocal keeps its rows as floats across calls while their variable lives") {
   Site site;
-  REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
-  REQUIRE(site.Run(Request::Read(2, "pub", {"c"})).status.ok());  // labels: all 1
-  TrainLocalParams train;
-  train.model.inputs = 2;
-  train.model.hidden = {3};
-  train.model.outputs = 2;
-  train.batch_size = 5;
+  const TrainLocalParams train = site.SmallTraining();
   REQUIRE(site.Run(Request::Put(3, Matrix::Zero(train.model.parameter_count(), 1))).status.ok());
   const auto kept_bytes = [&] { return site.Run(Request::Ping()).meta["training_rows_bytes"].get<uint64_t>(); };
   CHECK(kept_bytes() == 0);
@@ -317,13 +324,7 @@ TEST_CASE("trainLocal keeps its rows as floats across calls while their variable
 
 TEST_CASE("parameters put as float32 are held as floats, and train and score as the same values in doubles do") {
   Site site;
-  REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
-  REQUIRE(site.Run(Request::Read(2, "pub", {"c"})).status.ok());  // labels: all 1
-  TrainLocalParams train;
-  train.model.inputs = 2;
-  train.model.hidden = {3};
-  train.model.outputs = 2;
-  train.batch_size = 5;
+  const TrainLocalParams train = site.SmallTraining();
   const Eigen::VectorXf p = Eigen::VectorXf::Random(train.model.parameter_count()) * 0.5f;
   const uint64_t before = site.symbols->used_bytes();
   Request put = Site::FloatPut(3, p);
@@ -362,13 +363,7 @@ TEST_CASE("parameters put as float32 are held as floats, and train and score as 
 
 TEST_CASE("trainLocal packs its update when asked: the bytes packUpdate makes of it, and nothing stored") {
   Site site;
-  REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
-  REQUIRE(site.Run(Request::Read(2, "pub", {"c"})).status.ok());
-  TrainLocalParams train;
-  train.model.inputs = 2;
-  train.model.hidden = {3};
-  train.model.outputs = 2;
-  train.batch_size = 5;
+  TrainLocalParams train = site.SmallTraining();
   REQUIRE(site.Run(Site::FloatPut(3, Eigen::VectorXf::Random(train.model.parameter_count()))).status.ok());
   REQUIRE(site.Run(Request::Run(4, train, {1, 2, 3})).status.ok());
   const Response two_steps = site.Run(Request::Run(0, PackUpdateParams{kTrainingStats, {}}, {4}, true));
@@ -393,13 +388,7 @@ TEST_CASE("trainLocal packs its update when asked: the bytes packUpdate makes of
 
 TEST_CASE("trainLocal weighs its update for a secure sum when asked: what weighUpdate makes of it") {
   Site site;
-  REQUIRE(site.Run(Request::Read(1, "pub", {"a", "b"})).status.ok());
-  REQUIRE(site.Run(Request::Read(2, "pub", {"c"})).status.ok());
-  TrainLocalParams train;
-  train.model.inputs = 2;
-  train.model.hidden = {3};
-  train.model.outputs = 2;
-  train.batch_size = 5;
+  TrainLocalParams train = site.SmallTraining();
   REQUIRE(site.Run(Site::FloatPut(3, Eigen::VectorXf::Random(train.model.parameter_count()))).status.ok());
   REQUIRE(site.Run(Request::Run(4, train, {1, 2, 3})).status.ok());
   VarId out = 10;
