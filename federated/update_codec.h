@@ -41,6 +41,8 @@ struct CompressionSpec {
   double clip = 0;  // L2 norm bound; 0: none
 
   bool lossy() const { return topk < 1 || bits < 32; }
+  // No compression and no clip: an update travels as it is.
+  bool as_is() const { return !lossy() && clip <= 0; }
   nlohmann::json ToJson() const;
 };
 

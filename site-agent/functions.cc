@@ -363,7 +363,7 @@ Result<FunctionOutput> PackUpdateFunction(std::span<const Matrix* const> inputs,
   const Eigen::Index n = u.rows() - stats;
   const CompressionSpec& spec = params.compression;
   const std::span<const double> tail(u.data() + n, static_cast<size_t>(stats));
-  if (inputs.size() == 1 && !spec.lossy() && spec.clip <= 0) {  // as it is: no residual, nothing to take off
+  if (inputs.size() == 1 && spec.as_is()) {  // no residual, nothing to take off
     FunctionOutput out;
     out.packed = PackLosslessUpdate(std::span<const double>(u.data(), static_cast<size_t>(n)), tail);
     return out;

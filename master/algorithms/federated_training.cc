@@ -82,7 +82,7 @@ Status CheckSecureTraining(const TrainingOptions& options) {
     return InvalidArgument("secure_aggregation: " + options.aggregation.name +
                            " needs each site's update, and a secure sum shows only their sum (use fedavg)");
   }
-  if (options.compression.lossy() || options.compression.clip > 0) {
+  if (!options.compression.as_is()) {
     return InvalidArgument(
         "secure_aggregation: compression changes each update on its own; a secure sum adds whole "
         "updates (clip with dp.clip_norm instead)");

@@ -209,7 +209,7 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   const ParametersVar at = ParametersAt(part.site, work);
   // An update sent as it is (no compression, no clip) comes packed from the training itself;
   // otherwise packUpdate compresses the stored update, keeping what it leaves out.
-  const bool packed_by_training = !spec_.compression.lossy() && spec_.compression.clip <= 0;
+  const bool packed_by_training = spec_.compression.as_is();
   const VarId params = at.var, update = packed_by_training ? 0 : fed_.NewVarId();
   const VarId residual = spec_.compression.lossy() ? fed_.NewVarId() : 0;
   std::vector<Request> requests;
