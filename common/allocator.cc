@@ -1,9 +1,6 @@
 #include "common/allocator.h"
 
 #include <malloc.h>
-#include <sys/mman.h>
-
-#include <cstdint>
 
 namespace fedra {
 
@@ -25,13 +22,5 @@ void KeepLargeBuffersForReuse() {
 }
 
 void ReturnFreedMemory() { (void)malloc_trim(0); }
-
-void AdviseHugePages(void* data, size_t bytes) {
-  constexpr uintptr_t kHuge = 2 << 20;
-  if (bytes < 2 * kHuge) return;
-  const auto begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-  const auto end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
-  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
 
 }  // namespace fedra

@@ -1,6 +1,5 @@
 #include "federated/protocol.h"
 
-#include "common/allocator.h"
 #include "common/config.h"
 #include "common/matrix_codec.h"
 #include "federated/instruction.h"
@@ -97,7 +96,6 @@ Status DecodeOutOfLineMatrix(ByteReader* r, IncomingValues* in, std::optional<M>
   FEDRA_RETURN_IF_ERROR(Reserve(in, bytes));
   value->emplace(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
   M& m = **value;
-  AdviseHugePages(m.data(), bytes);
   in->spans.emplace_back(reinterpret_cast<uint8_t*>(m.data()), bytes);
   return Status::Ok();
 }
