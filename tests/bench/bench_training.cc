@@ -4,7 +4,8 @@
 //     the goal is under 20 ms (Flower 1.10 takes about 137 ms with two clients); and the same
 //     round with secure aggregation, against it (goal: at most 1.5x); and the CPU time a round
 //     takes in all five processes, with the cipher's share of it (its bytes sealed and opened at
-//     this machine's AES-256-GCM rate), which with the cores bound how short a round can be here;
+//     this machine's AES-256-GCM rate), which with the cores bound how short a round can be here,
+//     as does the time the transport takes to move a round's bytes in one get;
 //   - the master's aggregation of a round (mean and median of 4 and 32 updates of 1M values) on
 //     one core and on all;
 //   - local training throughput (samples/s), a 784-128-10 MLP, batch 32 and 512, on the CPU and,
@@ -37,6 +38,25 @@
 namespace {
 using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The best rate, in MB/s, of five gets of `bytes` from `site` over its TLS link: with both ends
+// busy on this machine's cores, how fast the transport moves bytes here at best.
+double BestGetMBps(fedra::Federation& fed, const std::string& site, double bytes) {
+  using namespace fedra;
+  const VarId var = fed.NewVarId();
+  SiteRequests put;
+  put[site].push_back(Request::Put(var, Matrix::Ones(static_cast<Eigen::Index>(bytes / sizeof(double)), 1)));
+  if (!FirstError(fed.Call(put)).ok()) return 0;
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto t0 = Clock::now();
+    if (!FirstError(fed.Call({{site, {Request::Get(var)}}})).ok()) return 0;
+    best = std::max(best, bytes / 1e6 / Seconds(t0));
+  }
+  fed.Release(site, var);
+  return best;
+}
+
 }  // namespace
 
 // The master's aggregation of one round, 1,000,000 parameters from 4 and from 32 sites: the
@@ -343,6 +363,13 @@ int main(int argc, char** argv) {
           "wall time; of it the cipher sealing and opening %.0f MB at one core's AES-256-GCM rate: %.1f ms\n",
           static_cast<long long>(options.rounds), 1000 * after_first / later, 1000 * cpu_per_round, cores,
           1000 * cpu_per_round / cores, bytes / 1e6, 1000 * cipher);
+      // Moving the round's bytes costs about what one get of as many bytes takes, which keeps
+      // both cores busy (the sender's and the receiver's), before any training, aggregation or
+      // waiting.
+      const double get_rate = BestGetMBps(*fed, local.sites().front(), bytes);
+      std::printf(
+          "the round's %.0f MB at the best rate of a get of as many bytes over these links (%.0f MB/s): %.1f ms\n",
+          bytes / 1e6, get_rate, 1000 * bytes / 1e6 / get_rate);
     } else {
       std::printf("the same round with secure aggregation: median %.1f ms (min %.1f ms), %.1f MB up", 1000 * median,
                   1000 * seconds.front(), last["bytes_up"].get<double>() / 1e6);
