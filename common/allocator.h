@@ -7,6 +7,8 @@
 // a 100 MB put to a site ran at 151 to 177 MB/s with them against 695 to 764 MB/s without.
 #pragma once
 
+#include <cstddef>
+
 namespace fedra {
 
 // Call once at process start, before threads.
@@ -21,5 +23,10 @@ void KeepLargeBuffersForReuse();
 
 // Returns the free memory the heap kept to the system (at the end of a job).
 void ReturnFreedMemory();
+
+// Maps in the pages under a buffer about to be filled (a received value's next chunk) in one call,
+// rather than a fault per page as it is written: 100 MB took 33 ms here against 53 to 70 ms.
+// Pages already mapped are left as they are; where the system cannot, the writes fault them in.
+void MapInPages(void* data, size_t bytes);
 
 }  // namespace fedra

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/allocator.h"
 #include "common/as_tuple.h"
 #include "common/logging.h"
 
@@ -155,6 +156,7 @@ net::awaitable<Status> MessageLink::ReadChunk(Incoming& in, uint64_t length) {
   while (length > 0) {
     const std::span<uint8_t> value = in.message.values[in.value];
     const uint64_t n = std::min<uint64_t>(length, value.size() - in.offset);
+    MapInPages(value.data() + in.offset, n);
     FEDRA_CO_RETURN_IF_ERROR(co_await channel_->Read(value.subspan(in.offset, n), DeadlineAfter(options_.frame)));
     in.progress.Add(n);
     length -= n;
