@@ -156,7 +156,9 @@ net::awaitable<Status> MessageLink::ReadChunk(Incoming& in, uint64_t length) {
   while (length > 0) {
     const std::span<uint8_t> value = in.message.values[in.value];
     const uint64_t n = std::min<uint64_t>(length, value.size() - in.offset);
-    MapInPages(value.data() + in.offset, n);
+    // No further ahead than an honest sender's chunk: a peer that declares a larger one and
+    // stalls commits no more of the receiver's memory than it has sent.
+    MapInPages(value.data() + in.offset, std::min<uint64_t>(n, options_.chunk_bytes));
     FEDRA_CO_RETURN_IF_ERROR(co_await channel_->Read(value.subspan(in.offset, n), DeadlineAfter(options_.frame)));
     in.progress.Add(n);
     length -= n;
