@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <set>
+#include <utility>
 
 #include "common/logging.h"
 
@@ -69,15 +71,15 @@ Status Federation::FlushReleases() {
   SiteRequests empty;
   for (const std::string& site : site_names()) empty[site];
   // Call drops sites with nothing to send, so only sites with releases see a batch.
-  return FirstError(Call(empty));
+  return FirstError(Call(std::move(empty)));
 }
 
-SiteResponses Federation::Call(const SiteRequests& requests) {
+SiteResponses Federation::Call(SiteRequests requests) {
   std::map<std::string, RequestBatch> batches;
   std::map<std::string, uint64_t> sent_to;  // the incarnation each batch was sent to, as known
   std::map<std::string, std::vector<VarId>> released;
   SiteResponses out;
-  for (const auto& [site, reqs] : requests) {
+  for (auto& [site, reqs] : requests) {
     auto it = sites_.find(site);
     if (it == sites_.end()) {
       out.emplace(site, NotFound("unknown site '" + site + "'"));
@@ -93,7 +95,8 @@ SiteResponses Federation::Call(const SiteRequests& requests) {
     batch.requests.reserve(reqs.size() + 1);
     // Releases go first, skipping ids the site no longer holds; their response is dropped below.
     if (!to_release.empty()) batch.requests.push_back(Request::Release(to_release));
-    batch.requests.insert(batch.requests.end(), reqs.begin(), reqs.end());
+    batch.requests.insert(batch.requests.end(), std::make_move_iterator(reqs.begin()),
+                          std::make_move_iterator(reqs.end()));
     ++it->second->batches_sent;
     std::lock_guard lock(it->second->mu);
     sent_to[site] = it->second->incarnation;
@@ -230,7 +233,7 @@ nlohmann::json Federation::TakeNoiseReport() {
 SiteResponses Federation::CallAll(const std::vector<Request>& requests) {
   SiteRequests per_site;
   for (const std::string& site : site_names()) per_site[site] = requests;
-  return Call(per_site);
+  return Call(std::move(per_site));
 }
 
 Status FirstError(const SiteResponses& responses) {

@@ -64,9 +64,10 @@ class Federation {
   // Sends each site its batch, all sites in parallel, and waits for every answer (each call has
   // its own deadline). Unknown site names give a kNotFound result for that entry. Calls from
   // several threads run at once, also to the same site: each waits only for its own answers.
-  // Variables released since the last batch to a site
-  // are cleared at the start of this one, so releases cost no round trip of their own.
-  SiteResponses Call(const SiteRequests& requests);
+  // Variables released since the last batch to a site are cleared at the start of this one, so
+  // releases cost no round trip of their own. Requests passed as an rvalue are moved into their
+  // batches, values and all.
+  SiteResponses Call(SiteRequests requests);
 
   // The same requests to every site.
   SiteResponses CallAll(const std::vector<Request>& requests);

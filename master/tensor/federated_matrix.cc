@@ -242,7 +242,7 @@ Result<FederatedMatrix> FederatedMatrix::Distribute(Federation& fed, std::vector
     return InvalidArgument("distribute: " + std::to_string(column_names.size()) + " column names for " +
                            std::to_string(cols) + " columns");
   }
-  if (Status s = FirstError(fed.Call(requests)); !s.ok()) {
+  if (Status s = FirstError(fed.Call(std::move(requests))); !s.ok()) {
     for (const FederatedPart& p : meta) fed.Release(p.site, p.var);
     return s.WithContext("distribute");
   }

@@ -41,19 +41,20 @@ double Seconds(Clock::time_point t) { return std::chrono::duration<double>(Clock
 
 // The best rate, in MB/s, of five gets of `bytes` from `site` over its TLS link: with both ends
 // busy on this machine's cores, how fast the transport moves bytes here at best.
-double BestGetMBps(fedra::Federation& fed, const std::string& site, double bytes) {
+fedra::Result<double> BestGetMBps(fedra::Federation& fed, const std::string& site, double bytes) {
   using namespace fedra;
   const VarId var = fed.NewVarId();
   SiteRequests put;
   put[site].push_back(Request::Put(var, Matrix::Ones(static_cast<Eigen::Index>(bytes / sizeof(double)), 1)));
-  if (!FirstError(fed.Call(put)).ok()) return 0;
+  Status s = FirstError(fed.Call(std::move(put)));
   double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
+  for (int rep = 0; rep < 5 && s.ok(); ++rep) {
     const auto t0 = Clock::now();
-    if (!FirstError(fed.Call({{site, {Request::Get(var)}}})).ok()) return 0;
+    s = FirstError(fed.Call({{site, {Request::Get(var)}}}));
     best = std::max(best, bytes / 1e6 / Seconds(t0));
   }
   fed.Release(site, var);
+  if (!s.ok()) return s.WithContext("timing gets");
   return best;
 }
 
@@ -366,10 +367,14 @@ int main(int argc, char** argv) {
       // Moving the round's bytes costs about what one get of as many bytes takes, which keeps
       // both cores busy (the sender's and the receiver's), before any training, aggregation or
       // waiting.
-      const double get_rate = BestGetMBps(*fed, local.sites().front(), bytes);
+      const Result<double> get_rate = BestGetMBps(*fed, local.sites().front(), bytes);
+      if (!get_rate.ok()) {
+        std::fprintf(stderr, "%s\n", get_rate.status().ToString().c_str());
+        return 1;
+      }
       std::printf(
           "the round's %.0f MB at the best rate of a get of as many bytes over these links (%.0f MB/s): %.1f ms\n",
-          bytes / 1e6, get_rate, 1000 * bytes / 1e6 / get_rate);
+          bytes / 1e6, *get_rate, 1000 * bytes / 1e6 / *get_rate);
     } else {
       std::printf("the same round with secure aggregation: median %.1f ms (min %.1f ms), %.1f MB up", 1000 * median,
                   1000 * seconds.front(), last["bytes_up"].get<double>() / 1e6);
