@@ -151,10 +151,11 @@ int main() {
     SiteRequests batch;
     batch["a"].push_back(Request::Put(put_var, m));
     const auto start = Clock::now();
-    const Status s = FirstError(fed->Call(std::move(batch)));
+    Status s = FirstError(fed->Call(std::move(batch)));
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     fed->Release("a", put_var);
-    if (!s.ok() || !fed->FlushReleases().ok()) {
+    if (s.ok()) s = fed->FlushReleases();
+    if (!s.ok()) {
       std::fprintf(stderr, "put failed: %s\n", s.ToString().c_str());
       return 1;
     }
