@@ -69,7 +69,7 @@ Status FederationRunner::Join(Part& part) {
   std::vector<Request>& requests = batch[part.site];
   requests = x->steps;
   requests.insert(requests.end(), y->steps.begin(), y->steps.end());
-  SiteResponses responses = fed_.Call(batch);
+  SiteResponses responses = fed_.Call(std::move(batch));
   Status joined = FirstError(responses);
   int64_t rows = -1;
   if (joined.ok()) {
@@ -231,7 +231,7 @@ Result<SiteUpdate> FederationRunner::Work(Part& part, const SiteWork& work) {
   requests.push_back(Request::Release(std::move(done)));
   SiteRequests batch;
   batch[part.site] = std::move(requests);  // moved, not copied: the parameters are megabytes
-  SiteResponses responses = fed_.Call(batch);
+  SiteResponses responses = fed_.Call(std::move(batch));
   // Kept until the batch is done, so that a site that restarted before it gets them again first;
   // released once more, in case a restore made them anew after the batch released them.
   if (at.staged) Unstage(part.site, params);
@@ -284,7 +284,7 @@ Result<SiteUpdate> FederationRunner::WorkSecurely(Part& part, const SiteWork& wo
   const size_t trained_at = requests.size();
   requests.push_back(Request::Run(held, train, {part.x, part.y, params}));
   requests.push_back(Request::Release({params}));
-  SiteResponses responses = fed_.Call(batch);
+  SiteResponses responses = fed_.Call(std::move(batch));
   if (at.staged) Unstage(part.site, params);  // as in Work
   Result<std::vector<Response>>& result = responses.at(part.site);
   Status status = result.ok() ? Status::Ok() : result.status();

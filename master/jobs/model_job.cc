@@ -61,7 +61,7 @@ Result<nlohmann::json> KeepAtSites(Federation& fed, const FederatedMatrix& predi
         Request::Keep(part.var, job.keep_as, predicted.column_names(), job.write_output, levels));
   }
   nlohmann::json sites = nlohmann::json::object();
-  for (auto& [site, answer] : fed.Call(requests)) {
+  for (auto& [site, answer] : fed.Call(std::move(requests))) {
     const Status s = !answer.ok() ? answer.status() : answer->at(0).status;
     if (!s.ok()) return s.WithContext("site '" + site + "'");
     const nlohmann::json& meta = answer->at(0).meta;

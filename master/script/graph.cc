@@ -307,7 +307,7 @@ Status Graph::RunBatch(const std::vector<NodePtr>& aggregates, const std::vector
   for (auto& [site, vars] : temporaries) requests[site].push_back(Request::Clear(vars));
 
   ++batches_;
-  SiteResponses responses = fed_.Call(requests);
+  SiteResponses responses = fed_.Call(std::move(requests));
   // On failure, nothing this batch made may stay: neither results nor the values sent along.
   auto release_made = [&] {
     for (const NodePtr& n : make) {

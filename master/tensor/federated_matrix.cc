@@ -353,7 +353,7 @@ Result<std::vector<std::vector<Result<Matrix>>>> FederatedMatrix::RunWithPuts(
     if (!kept) requests[site].push_back(Request::Clear(vars));
   }
 
-  SiteResponses responses = fed.Call(requests);
+  SiteResponses responses = fed.Call(std::move(requests));
   // A site that could not be reached, or could not take the broadcast, fails all its parts.
   std::map<std::string, Status> site_failed;
   for (auto& [site, result] : responses) {
@@ -438,7 +438,7 @@ Result<FederatedMatrix> FederatedMatrix::MapParts(Federation& fed, const PartOp&
   for (size_t i = 0; i < parts.size(); ++i) {
     if (bvars[i] != 0) requests[parts[i].site].push_back(Request::Clear({bvars[i]}));
   }
-  SiteResponses responses = fed.Call(requests);
+  SiteResponses responses = fed.Call(std::move(requests));
   if (Status s = FirstError(responses); !s.ok()) {
     // Leave nothing half-made: release the outputs that some sites did create.
     for (const FederatedPart& p : out) fed.Release(p.site, p.var);
@@ -472,7 +472,7 @@ Result<std::vector<Matrix>> FederatedMatrix::SecureSumOverParts(Federation& fed,
       for (const auto& [site, var] : vars) fed.Release(site, var);
     }
   };
-  if (Status s = FirstError(fed.Call(requests)); !s.ok()) {
+  if (Status s = FirstError(fed.Call(std::move(requests))); !s.ok()) {
     release();
     return s;
   }
